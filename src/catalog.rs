@@ -1,0 +1,176 @@
+//! Items and their attributes: what the shop tells the device about a product.
+//!
+//! Items arrive either inside an event (`view` with its attributes) or in bulk through
+//! `upsertItems`. Every field is checked here once, so the rest of the core can trust them.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Longest accepted item id, category name, brand or tag, in bytes.
+pub const MAX_LABEL_BYTES: usize = 128;
+/// Deepest accepted category path.
+pub const MAX_CATEGORY_DEPTH: usize = 8;
+/// Most tags accepted on one item.
+pub const MAX_TAGS: usize = 32;
+
+/// Why an item or one of its attributes was rejected.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CatalogError {
+    #[error("item id is empty: pass the shop's product id as a non-empty string")]
+    EmptyId,
+    #[error("{field} is {len} bytes long; the limit is {max}: shorten it or pass an id instead")]
+    TooLong { field: &'static str, len: usize, max: usize },
+    #[error("{field} has {len} entries; the limit is {max}")]
+    TooMany { field: &'static str, len: usize, max: usize },
+    #[error("{field} contains an empty string: drop empty entries")]
+    EmptyLabel { field: &'static str },
+    #[error("price {0} is not a finite, non-negative number")]
+    BadPrice(f64),
+}
+
+/// A product's descriptive attributes. All optional: an item with none still works.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ItemAttributes {
+    /// From the broadest category to the narrowest, e.g. `["Shoes", "Running", "Trail"]`.
+    #[serde(default)]
+    pub category_path: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub brand: Option<String>,
+    /// Unit price in the shop's currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// An item as the shop describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub id: String,
+    #[serde(flatten)]
+    pub attributes: ItemAttributes,
+}
+
+/// Checks an item id: non-empty and of bounded length.
+pub fn validate_item_id(id: &str) -> Result<(), CatalogError> {
+    if id.is_empty() {
+        return Err(CatalogError::EmptyId);
+    }
+    check_len("item id", id)
+}
+
+fn check_len(field: &'static str, value: &str) -> Result<(), CatalogError> {
+    if value.len() > MAX_LABEL_BYTES {
+        return Err(CatalogError::TooLong { field, len: value.len(), max: MAX_LABEL_BYTES });
+    }
+    Ok(())
+}
+
+fn check_labels(field: &'static str, values: &[String], max: usize) -> Result<(), CatalogError> {
+    if values.len() > max {
+        return Err(CatalogError::TooMany { field, len: values.len(), max });
+    }
+    for value in values {
+        if value.trim().is_empty() {
+            return Err(CatalogError::EmptyLabel { field });
+        }
+        check_len(field, value)?;
+    }
+    Ok(())
+}
+
+impl ItemAttributes {
+    /// Checks every attribute; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        check_labels("categoryPath", &self.category_path, MAX_CATEGORY_DEPTH)?;
+        check_labels("tags", &self.tags, MAX_TAGS)?;
+        if let Some(brand) = &self.brand {
+            if brand.trim().is_empty() {
+                return Err(CatalogError::EmptyLabel { field: "brand" });
+            }
+            check_len("brand", brand)?;
+        }
+        if let Some(price) = self.price {
+            if !price.is_finite() || price < 0.0 {
+                return Err(CatalogError::BadPrice(price));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when nothing is known about the item.
+    pub fn is_empty(&self) -> bool {
+        self.category_path.is_empty() && self.brand.is_none() && self.price.is_none() && self.tags.is_empty()
+    }
+
+    /// True when any level of the category path is one of `sensitive` (compared case-insensitively),
+    /// which makes the item and everything below that category sensitive.
+    pub fn is_in_any_category(&self, sensitive: &[String]) -> bool {
+        self.category_path
+            .iter()
+            .any(|level| sensitive.iter().any(|s| s.eq_ignore_ascii_case(level)))
+    }
+}
+
+impl Item {
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        validate_item_id(&self.id)?;
+        self.attributes.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shoe() -> ItemAttributes {
+        ItemAttributes {
+            category_path: vec!["Shoes".into(), "Running".into()],
+            brand: Some("Acme".into()),
+            price: Some(89.0),
+            tags: vec!["trail".into()],
+        }
+    }
+
+    #[test]
+    fn accepts_a_plain_item() {
+        assert_eq!(Item { id: "sku-1".into(), attributes: shoe() }.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_each_bad_field() {
+        assert_eq!(validate_item_id(""), Err(CatalogError::EmptyId));
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        assert!(matches!(validate_item_id(&long), Err(CatalogError::TooLong { .. })));
+        for price in [f64::NAN, -1.0, f64::INFINITY] {
+            let attrs = ItemAttributes { price: Some(price), ..shoe() };
+            assert!(matches!(attrs.validate(), Err(CatalogError::BadPrice(_))));
+        }
+        let attrs = ItemAttributes { tags: vec![" ".into()], ..shoe() };
+        assert_eq!(attrs.validate(), Err(CatalogError::EmptyLabel { field: "tags" }));
+        let attrs = ItemAttributes { category_path: vec!["a".into(); MAX_CATEGORY_DEPTH + 1], ..shoe() };
+        assert!(matches!(attrs.validate(), Err(CatalogError::TooMany { .. })));
+    }
+
+    #[test]
+    fn sensitivity_covers_descendants() {
+        let attrs = ItemAttributes { category_path: vec!["Health".into(), "Pregnancy tests".into()], ..shoe() };
+        assert!(attrs.is_in_any_category(&["health".into()]));
+        assert!(!shoe().is_in_any_category(&["health".into()]));
+    }
+
+    #[test]
+    fn reads_camel_case_json() {
+        let item: Item =
+            serde_json::from_str(r#"{"id":"a","categoryPath":["Shoes"],"brand":"Acme","price":3.5,"tags":[]}"#)
+                .unwrap();
+        assert_eq!(item.attributes.category_path, vec!["Shoes".to_string()]);
+        assert!(serde_json::from_str::<Item>(r#"{"id":"a","price":"cheap"}"#).is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! Collect: the events a storefront reports, checked and filtered before they reach the profile.
+
+pub mod event;
+
+pub use event::{EventError, EventKind, PurchaseLine, TrackEvent};

@@ -1,0 +1,12 @@
+//! # shop-personalizer
+//!
+//! On-device personalization for online shops. The core (everything but [`wasm`]) is plain Rust
+//! with no browser imports: it collects a shopper's events into a private profile, ranks the
+//! candidates a shop's server sends, and prepares differentially private model updates.
+//! The `wasm` module is a thin facade that converts JS values and calls the core.
+
+pub mod catalog;
+pub mod collect;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
