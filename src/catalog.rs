@@ -85,7 +85,82 @@ fn check_labels(field: &'static str, values: &[String], max: usize) -> Result<()
     Ok(())
 }
 
+/// Upper bounds of the price bands, in the shop's currency; a price at or above the last bound
+/// falls in the last band. Bands are roughly logarithmic so that "cheap" and "premium" separate
+/// in every price range a shop may have.
+pub const PRICE_BAND_BOUNDS: [f64; 7] = [10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+
+/// The band (0..=7) a price falls in.
+pub fn price_band(price: f64) -> u8 {
+    PRICE_BAND_BOUNDS.iter().take_while(|bound| price >= **bound).count() as u8
+}
+
+/// One attribute value a shopper can have an affinity for.
+///
+/// A category is identified by its whole path down to that level (`"Shoes > Running"`), so
+/// "Running" under "Shoes" and under "Books" stay apart. Serialized as a tagged object:
+/// `{ "kind": "category", "value": "Shoes > Running" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "kind", content = "value", rename_all = "camelCase")]
+pub enum AttributeKey {
+    Category(String),
+    Brand(String),
+    PriceBand(u8),
+    Tag(String),
+}
+
+/// Separator between category levels in [`AttributeKey::Category`].
+pub const CATEGORY_SEPARATOR: &str = " > ";
+
+impl AttributeKey {
+    /// Depth of a category key (1 for a top-level category); 0 for other kinds.
+    pub fn category_depth(&self) -> usize {
+        match self {
+            AttributeKey::Category(path) => path.split(CATEGORY_SEPARATOR).count(),
+            _ => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for AttributeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttributeKey::Category(path) => f.write_str(path.rsplit(CATEGORY_SEPARATOR).next().unwrap_or(path)),
+            AttributeKey::Brand(brand) => f.write_str(brand),
+            AttributeKey::PriceBand(band) => {
+                let band = usize::from(*band);
+                match (band.checked_sub(1).map(|i| PRICE_BAND_BOUNDS[i]), PRICE_BAND_BOUNDS.get(band)) {
+                    (None, Some(hi)) => write!(f, "under {hi}"),
+                    (Some(lo), Some(hi)) => write!(f, "{lo} to {hi}"),
+                    (Some(lo), None) => write!(f, "{lo} and up"),
+                    (None, None) => f.write_str("any price"),
+                }
+            }
+            AttributeKey::Tag(tag) => f.write_str(tag),
+        }
+    }
+}
+
 impl ItemAttributes {
+    /// Every attribute key of this item: each level of the category path, the brand, the price
+    /// band and each tag.
+    pub fn keys(&self) -> Vec<AttributeKey> {
+        let mut keys = Vec::with_capacity(self.category_path.len() + self.tags.len() + 2);
+        let mut path = String::new();
+        for level in &self.category_path {
+            if !path.is_empty() {
+                path.push_str(CATEGORY_SEPARATOR);
+            }
+            path.push_str(level);
+            keys.push(AttributeKey::Category(path.clone()));
+        }
+        keys.extend(self.brand.iter().map(|b| AttributeKey::Brand(b.clone())));
+        keys.extend(self.price.map(|p| AttributeKey::PriceBand(price_band(p))));
+        keys.extend(self.tags.iter().map(|t| AttributeKey::Tag(t.clone())));
+        keys
+    }
+
     /// Checks every attribute; the first problem found is returned.
     pub fn validate(&self) -> Result<(), CatalogError> {
         check_labels("categoryPath", &self.category_path, MAX_CATEGORY_DEPTH)?;
@@ -163,6 +238,33 @@ mod tests {
         let attrs = ItemAttributes { category_path: vec!["Health".into(), "Pregnancy tests".into()], ..shoe() };
         assert!(attrs.is_in_any_category(&["health".into()]));
         assert!(!shoe().is_in_any_category(&["health".into()]));
+    }
+
+    #[test]
+    fn keys_cover_every_category_level() {
+        let keys = shoe().keys();
+        assert_eq!(
+            keys,
+            vec![
+                AttributeKey::Category("Shoes".into()),
+                AttributeKey::Category("Shoes > Running".into()),
+                AttributeKey::Brand("Acme".into()),
+                AttributeKey::PriceBand(3),
+                AttributeKey::Tag("trail".into()),
+            ]
+        );
+        assert_eq!(keys[1].to_string(), "Running");
+        assert_eq!(keys[1].category_depth(), 2);
+        assert_eq!(AttributeKey::PriceBand(3).to_string(), "50 to 100");
+        assert_eq!(AttributeKey::PriceBand(0).to_string(), "under 10");
+        assert_eq!(AttributeKey::PriceBand(7).to_string(), "1000 and up");
+        assert_eq!(price_band(0.0), 0);
+        assert_eq!(price_band(10.0), 1);
+        assert_eq!(price_band(5000.0), 7);
+        assert_eq!(
+            serde_json::to_string(&AttributeKey::Brand("Acme".into())).unwrap(),
+            r#"{"kind":"brand","value":"Acme"}"#
+        );
     }
 
     #[test]
