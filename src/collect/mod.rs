@@ -3,3 +3,6 @@
 pub mod event;
 
 pub use event::{EventError, EventKind, PurchaseLine, TrackEvent};
+pub mod noise;
+
+pub use noise::{FilterReason, NoiseDecision, NoiseFilter};
