@@ -8,6 +8,8 @@
 pub mod catalog;
 pub mod collect;
 pub mod config;
+pub mod profile;
+pub mod storage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
