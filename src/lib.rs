@@ -8,6 +8,8 @@
 pub mod catalog;
 pub mod collect;
 pub mod config;
+pub mod consent;
+pub mod personalizer;
 pub mod profile;
 pub mod storage;
 

@@ -6,3 +6,6 @@ pub use event::{EventError, EventKind, PurchaseLine, TrackEvent};
 pub mod noise;
 
 pub use noise::{FilterReason, NoiseDecision, NoiseFilter};
+pub mod screen;
+
+pub use screen::{ItemDirectory, Screened};
