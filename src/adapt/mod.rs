@@ -1,0 +1,10 @@
+//! Adapt the shop beyond ranking, on the device: page layout, offers, copy variants and
+//! engagement timing, all learned by one shared contextual bandit, plus the holdout bucket
+//! that lets the shop measure the lift privately (see [`crate::measure`]).
+
+pub mod bandit;
+pub mod gaussian;
+pub mod shopper;
+
+pub use bandit::{Bandit, BanditError, BanditParams, BanditPick, CheckedBanditParams};
+pub use shopper::{DeviceClass, Interest, ShopperState, VisitSegment, CONTEXT_FEATURES, HOURS_PER_WEEK};
