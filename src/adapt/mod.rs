@@ -8,3 +8,12 @@ pub mod shopper;
 
 pub use bandit::{Bandit, BanditError, BanditParams, BanditPick, CheckedBanditParams};
 pub use shopper::{DeviceClass, Interest, ShopperState, VisitSegment, CONTEXT_FEATURES, HOURS_PER_WEEK};
+pub mod adapter;
+pub mod holdout;
+pub mod layout;
+pub mod layout_constraints;
+
+pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
+pub use holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
+pub use layout::{Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTuning, PlacedSection, SectionKind, SectionSpec};
+pub use layout_constraints::LayoutError;
