@@ -11,6 +11,9 @@ use super::layout::{
     LayoutOptions, LayoutTuning, SectionKind, SectionSpec,
 };
 use super::layout_constraints::LayoutError;
+use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
+use super::offer_history::OfferHistory;
+use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use super::shopper::ShopperState;
 
 /// Format version of [`AdaptState`].
@@ -29,6 +32,8 @@ pub enum AdaptError {
     FutureVersion { found: u32 },
     #[error("stored holdout draw {0} is not in [0, 1): the stored state is corrupt; start fresh")]
     BadStoredDraw(f64),
+    #[error("stored offer history is over its bounds or holds bad times: the stored state is corrupt; start fresh")]
+    BadOfferHistory,
 }
 
 /// Everything the shop can tune about adaptation.
@@ -77,6 +82,8 @@ pub struct AdaptState {
     pub version: u32,
     pub bandit: Bandit,
     pub holdout: HoldoutDraw,
+    #[serde(default)]
+    pub offer_history: OfferHistory,
 }
 
 /// One shopper's adaptation decisions.
@@ -92,7 +99,9 @@ impl Adapter {
     pub fn new(config: AdapterConfig, seed: u64) -> Result<Adapter, AdaptError> {
         let config = config.check()?;
         let bandit = Bandit::new(config.bandit, seed);
-        let state = AdaptState { version: ADAPT_STATE_VERSION, bandit, holdout: HoldoutDraw::from_seed(seed) };
+        let state = AdaptState { version: ADAPT_STATE_VERSION, bandit, holdout: HoldoutDraw::from_seed(seed),
+            offer_history: OfferHistory::default(),
+        };
         Ok(Adapter { config, state })
     }
 
@@ -107,6 +116,9 @@ impl Adapter {
         if HoldoutDraw::from_stored(state.holdout.value()).is_none() {
             return Err(AdaptError::BadStoredDraw(state.holdout.value()));
         }
+        if !state.offer_history.is_valid() {
+            return Err(AdaptError::BadOfferHistory);
+        }
         Ok(Adapter { config, state })
     }
 
@@ -116,7 +128,7 @@ impl Adapter {
 
     /// This device's lift bucket under the configured holdout share.
     pub fn bucket(&self) -> LiftBucket {
-        self.state.holdout.bucket(self.config.holdout_share)
+        self.config.holdout_share_bucket(&self.state.holdout)
     }
 
     /// Orders the page's sections, chooses the optional ones to show and the density.
@@ -145,5 +157,28 @@ impl Adapter {
     /// Learns whether a page shown with `density` was engaged with.
     pub fn learn_density(&mut self, density: Density, engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
         self.state.bandit.learn(density_arm(density), &shopper.features(), f64::from(u8::from(engaged)), 1.0)
+    }
+
+    /// Picks at most one of `offers` (all of which the server allows) and records it as shown.
+    /// The holdout gets the first eligible offer in the shop's order.
+    pub fn choose_offer(&mut self, offers: &[OfferSpec], context: &OfferContext, shopper: &ShopperState) -> Result<OfferDecision, OfferError> {
+        let state = &mut self.state;
+        match self.config.holdout_share_bucket(&state.holdout) {
+            LiftBucket::Holdout => shop_default_offer(&mut state.offer_history, offers, context, shopper),
+            LiftBucket::Personalized => personalized_offer(&mut state.bandit, &mut state.offer_history, offers, context, shopper),
+        }
+    }
+
+    /// Learns whether the shopper took up the offer shown (`None`: no offer was shown and
+    /// `converted` says whether they bought anyway; counts only where `allowNone` is used).
+    pub fn learn_offer(&mut self, offer_id: Option<&str>, taken_up: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+        let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
+        self.state.bandit.learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
+    }
+}
+
+impl CheckedAdapterConfig {
+    fn holdout_share_bucket(&self, draw: &HoldoutDraw) -> LiftBucket {
+        draw.bucket(self.holdout_share)
     }
 }

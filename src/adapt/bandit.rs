@@ -228,27 +228,54 @@ impl Bandit {
     /// Picks one of `keys`: uniformly with probability `exploration`, otherwise the best
     /// Thompson draw. The propensity is estimated with `propensityDraws` extra draws.
     pub fn choose_one(&mut self, keys: &[String], x: &[f32; CONTEXT_FEATURES]) -> Result<BanditPick, BanditError> {
-        if keys.is_empty() {
+        self.choose_with_offsets(keys, x, &vec![0.0; keys.len()])
+    }
+
+    /// Like [`Bandit::choose_one`], with a fixed logit offset per key (a prior from the shop's
+    /// targeting or from the profile's interests) added to every draw.
+    pub fn choose_with_offsets(
+        &mut self,
+        keys: &[String],
+        x: &[f32; CONTEXT_FEATURES],
+        offsets: &[f64],
+    ) -> Result<BanditPick, BanditError> {
+        let pick = self.choose_by(keys.len(), |bandit, rng| {
+            let mut logits = bandit.sample_logits(keys, x, rng);
+            logits.iter_mut().zip(offsets).for_each(|(l, o)| *l += o);
+            logits
+        })?;
+        self.touch(keys);
+        Ok(pick)
+    }
+
+    /// The ε-mixed Thompson policy over `n` options scored by `draw` (one posterior draw of
+    /// every option's score per call); the propensity is a Monte Carlo estimate.
+    pub fn choose_by(
+        &mut self,
+        n: usize,
+        mut draw: impl FnMut(&Bandit, &mut ChaCha8Rng) -> Vec<f64>,
+    ) -> Result<BanditPick, BanditError> {
+        if n == 0 {
             return Err(BanditError::NoArms);
         }
         let mut rng = self.next_rng();
         let epsilon = self.params.exploration;
         let explored = rng.random::<f64>() < epsilon;
-        let index = if explored { rng.random_range(0..keys.len()) } else { argmax(&self.sample_logits(keys, x, &mut rng)) };
+        let index = if explored { rng.random_range(0..n) } else { argmax(&draw(self, &mut rng)) };
         let draws = self.params.propensity_draws;
-        let mut wins = (0..draws).filter(|_| argmax(&self.sample_logits(keys, x, &mut rng)) == index).count() as f64;
+        let mut wins = (0..draws).filter(|_| argmax(&draw(self, &mut rng)) == index).count() as f64;
         let mut total = f64::from(draws);
         if !explored {
             // The realised draw is itself a sample of the Thompson policy.
             wins += 1.0;
             total += 1.0;
         }
-        let propensity = epsilon / keys.len() as f64 + (1.0 - epsilon) * wins / total;
-        self.touch(keys);
-        Ok(BanditPick { index, propensity, explored })
+        let propensity = epsilon / n as f64 + (1.0 - epsilon) * wins / total;
+        Ok(BanditPick { index: index.min(n - 1), propensity, explored })
     }
 
-    fn touch(&mut self, keys: &[String]) {
+    /// Marks `keys` as recently used, so eviction spares them.
+    pub fn touch(&mut self, keys: &[String]) {
         self.clock += 1;
         let clock = self.clock;
         for arm in self.arms.iter_mut().filter(|arm| keys.contains(&arm.key)) {

@@ -12,8 +12,13 @@ pub mod adapter;
 pub mod holdout;
 pub mod layout;
 pub mod layout_constraints;
+pub mod offer_choice;
+pub mod offer_history;
+pub mod offers;
 
 pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
 pub use holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 pub use layout::{Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTuning, PlacedSection, SectionKind, SectionSpec};
 pub use layout_constraints::LayoutError;
+pub use offer_history::OfferHistory;
+pub use offers::{Audience, AudienceSpec, FrequencyCap, OfferContext, OfferDecision, OfferError, OfferLimits, OfferSpec, SkippedOffer};
