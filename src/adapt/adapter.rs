@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::copy_variants::{personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError};
 use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
 use super::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 use super::layout::{
@@ -15,6 +16,7 @@ use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_defa
 use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use super::shopper::ShopperState;
+use crate::catalog::Item;
 
 /// Format version of [`AdaptState`].
 pub const ADAPT_STATE_VERSION: u32 = 1;
@@ -174,6 +176,25 @@ impl Adapter {
     pub fn learn_offer(&mut self, offer_id: Option<&str>, taken_up: bool, shopper: &ShopperState) -> Result<(), BanditError> {
         let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
         self.state.bandit.learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
+    }
+
+    /// Picks the text for `item` that speaks to this shopper; the holdout gets the first.
+    pub fn choose_variant(&mut self, item: &Item, variants: &[CopyVariant], shopper: &ShopperState) -> Result<VariantDecision, VariantError> {
+        match self.bucket() {
+            LiftBucket::Holdout => shop_default_variant(item, variants),
+            LiftBucket::Personalized => personalized_variant(&mut self.state.bandit, item, variants, shopper),
+        }
+    }
+
+    /// Learns whether the shopper engaged (clicked, carted) after reading the variant with `tags`.
+    /// Each tag gets an equal share of the evidence.
+    pub fn learn_variant(&mut self, tags: &[String], engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+        let arms = variant_arms(tags);
+        let weight = 1.0 / arms.len() as f64;
+        for arm in &arms {
+            self.state.bandit.learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
+        }
+        Ok(())
     }
 }
 

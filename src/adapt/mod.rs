@@ -3,6 +3,7 @@
 //! that lets the shop measure the lift privately (see [`crate::measure`]).
 
 pub mod bandit;
+pub mod copy_variants;
 pub mod gaussian;
 pub mod shopper;
 
@@ -22,3 +23,4 @@ pub use layout::{Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTu
 pub use layout_constraints::LayoutError;
 pub use offer_history::OfferHistory;
 pub use offers::{Audience, AudienceSpec, FrequencyCap, OfferContext, OfferDecision, OfferError, OfferLimits, OfferSpec, SkippedOffer};
+pub use copy_variants::{CopyVariant, VariantDecision, VariantError};
