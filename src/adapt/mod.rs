@@ -24,3 +24,5 @@ pub use layout_constraints::LayoutError;
 pub use offer_history::OfferHistory;
 pub use offers::{Audience, AudienceSpec, FrequencyCap, OfferContext, OfferDecision, OfferError, OfferLimits, OfferSpec, SkippedOffer};
 pub use copy_variants::{CopyVariant, VariantDecision, VariantError};
+pub mod engagement_hours;
+pub use engagement_hours::{preferred_hours, ActiveHour, HoursError, HoursParams, PreferredHours};
