@@ -6,6 +6,7 @@
 //! The `wasm` module is a thin facade that converts JS values and calls the core.
 
 pub mod catalog;
+pub mod adapt;
 pub mod collect;
 pub mod config;
 pub mod consent;
