@@ -7,6 +7,8 @@
 
 pub mod catalog;
 pub mod collect;
+pub mod privacy;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
