@@ -13,6 +13,8 @@ pub mod consent;
 pub mod personalizer;
 pub mod profile;
 pub mod storage;
+pub mod privacy;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

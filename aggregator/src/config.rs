@@ -1,0 +1,301 @@
+//! Server settings: embedded defaults so `cargo run --release -p aggregator` just works, command
+//! line flags to change them, and one validation into [`CheckedConfig`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// No round may close with fewer updates than this, whatever the config says: averaging fewer
+/// noised updates publishes too little signal per device and too much about each.
+pub const MIN_UPDATES_PER_ROUND_FLOOR: u64 = 20;
+
+/// Why the server refused its settings.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{flag} must be {rule}, got {value}")]
+    Invalid { flag: &'static str, rule: &'static str, value: String },
+    #[error("--min-updates-per-round is {got}; the floor is {floor}: rounds of fewer updates reveal too much about each device")]
+    RoundBelowFloor { got: u64, floor: u64 },
+    #[error("unknown flag {0}: run with --help for the list")]
+    UnknownFlag(String),
+    #[error("flag {0} needs a value")]
+    MissingValue(String),
+    #[error("could not read --initial-weights {path}: {reason}")]
+    InitialWeights { path: String, reason: String },
+}
+
+/// Settings as given. Every field has an embedded default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback only by default.
+    pub listen: SocketAddr,
+    /// Folder of the SQLite file and the public key file.
+    pub data_dir: PathBuf,
+    /// `postgres://...` to share state between replicas; SQLite in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// Origins allowed to call the API from a browser (CORS).
+    pub allowed_origins: Vec<String>,
+    /// Number of shared weights.
+    pub dimension: usize,
+    /// Devices' clip bound `C`; updates declaring another are refused.
+    pub clip_bound: f64,
+    /// Devices' noise multiplier `z`; updates declaring another are refused.
+    pub noise_multiplier: f64,
+    /// `δ` of the reported `(ε, δ)`.
+    pub delta: f64,
+    /// `K`: a round closes once this many updates were accepted.
+    pub min_updates_per_round: u64,
+    /// FedAvg server learning rate: `w ← w + η · mean(updates)`.
+    pub server_learning_rate: f64,
+    /// Gaussian noise the server adds to each round's sum, as a multiple of the clip bound.
+    pub central_noise_multiplier: Option<f64>,
+    /// Accepted updates per client address per minute (0 disables the limit).
+    pub rate_limit_per_minute: u32,
+    /// Most updates committed in one storage transaction.
+    pub max_batch: usize,
+    /// JSON array of initial weights (zeros when absent).
+    pub initial_weights: Option<PathBuf>,
+    /// Seed of the central-noise RNG (drawn from the OS when absent).
+    pub seed: Option<u64>,
+    /// `Cache-Control: max-age` of `GET /v1/model`.
+    pub model_max_age_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            data_dir: PathBuf::from("aggregator-data"),
+            database_url: None,
+            allowed_origins: vec!["http://127.0.0.1:8080".to_owned(), "http://localhost:8080".to_owned()],
+            dimension: 32,
+            clip_bound: 1.0,
+            noise_multiplier: 1.0,
+            delta: 1e-6,
+            min_updates_per_round: 100,
+            server_learning_rate: 1.0,
+            central_noise_multiplier: None,
+            rate_limit_per_minute: 60,
+            max_batch: 1024,
+            initial_weights: None,
+            seed: None,
+            model_max_age_seconds: 30,
+        }
+    }
+}
+
+/// Validated settings plus the initial weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub dimension: usize,
+    pub clip_bound: f64,
+    pub noise_multiplier: f64,
+    pub delta: f64,
+    pub min_updates_per_round: u64,
+    pub server_learning_rate: f64,
+    pub central_noise_multiplier: Option<f64>,
+    pub rate_limit_per_minute: u32,
+    pub max_batch: usize,
+    pub initial_weights: Vec<f32>,
+    pub seed: Option<u64>,
+    pub model_max_age_seconds: u32,
+}
+
+impl CheckedConfig {
+    /// Largest accepted update body: the header plus one byte per weight.
+    pub fn max_body_bytes(&self) -> usize {
+        shop_personalizer::sync::update_wire::UPDATE_HEADER_LEN + self.dimension
+    }
+}
+
+fn positive(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { flag, rule: "a positive finite number", value: value.to_string() })
+    }
+}
+
+impl ServerConfig {
+    /// Validates every setting and loads the initial weights.
+    pub fn check(self) -> Result<CheckedConfig, ConfigError> {
+        let max_dimension = shop_personalizer::sync::update_wire::MAX_UPDATE_DIMENSION;
+        if self.dimension == 0 || self.dimension > max_dimension {
+            return Err(ConfigError::Invalid {
+                flag: "--dimension",
+                rule: "between 1 and 1048576",
+                value: self.dimension.to_string(),
+            });
+        }
+        positive("--clip-bound", self.clip_bound)?;
+        positive("--noise-multiplier", self.noise_multiplier)?;
+        positive("--server-learning-rate", self.server_learning_rate)?;
+        if let Some(central) = self.central_noise_multiplier {
+            positive("--central-noise-multiplier", central)?;
+        }
+        if !(self.delta > 0.0 && self.delta < 1e-3) {
+            return Err(ConfigError::Invalid { flag: "--delta", rule: "in (0, 1e-3)", value: self.delta.to_string() });
+        }
+        if self.min_updates_per_round < MIN_UPDATES_PER_ROUND_FLOOR {
+            return Err(ConfigError::RoundBelowFloor { got: self.min_updates_per_round, floor: MIN_UPDATES_PER_ROUND_FLOOR });
+        }
+        if self.max_batch == 0 {
+            return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
+        }
+        let initial_weights = match &self.initial_weights {
+            None => vec![0.0; self.dimension],
+            Some(path) => load_weights(path, self.dimension)?,
+        };
+        Ok(CheckedConfig {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            allowed_origins: self.allowed_origins,
+            dimension: self.dimension,
+            clip_bound: self.clip_bound,
+            noise_multiplier: self.noise_multiplier,
+            delta: self.delta,
+            min_updates_per_round: self.min_updates_per_round,
+            server_learning_rate: self.server_learning_rate,
+            central_noise_multiplier: self.central_noise_multiplier,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            max_batch: self.max_batch,
+            initial_weights,
+            seed: self.seed,
+            model_max_age_seconds: self.model_max_age_seconds,
+        })
+    }
+
+    /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
+        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
+        let mut custom_origins = false;
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let value = args.next().ok_or_else(|| ConfigError::MissingValue(flag.clone()))?;
+            let bad = |rule: &'static str, flag: &str| ConfigError::Invalid {
+                flag: leak_flag(flag),
+                rule,
+                value: value.clone(),
+            };
+            let number = |flag: &str| value.parse::<f64>().map_err(|_| bad("a number", flag));
+            let count = |flag: &str| value.parse::<u64>().map_err(|_| bad("a whole number", flag));
+            match flag.as_str() {
+                "--listen" => config.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?,
+                "--data-dir" => config.data_dir = PathBuf::from(&value),
+                "--database-url" => config.database_url = Some(value.clone()),
+                "--allowed-origin" => {
+                    if !custom_origins {
+                        config.allowed_origins.clear();
+                        custom_origins = true;
+                    }
+                    config.allowed_origins.push(value.clone());
+                }
+                "--dimension" => config.dimension = count(&flag)? as usize,
+                "--clip-bound" => config.clip_bound = number(&flag)?,
+                "--noise-multiplier" => config.noise_multiplier = number(&flag)?,
+                "--delta" => config.delta = number(&flag)?,
+                "--min-updates-per-round" => config.min_updates_per_round = count(&flag)?,
+                "--server-learning-rate" => config.server_learning_rate = number(&flag)?,
+                "--central-noise-multiplier" => config.central_noise_multiplier = Some(number(&flag)?),
+                "--rate-limit-per-minute" => config.rate_limit_per_minute = count(&flag)? as u32,
+                "--max-batch" => config.max_batch = count(&flag)? as usize,
+                "--initial-weights" => config.initial_weights = Some(PathBuf::from(&value)),
+                "--seed" => config.seed = Some(count(&flag)?),
+                "--model-max-age-seconds" => config.model_max_age_seconds = count(&flag)? as u32,
+                _ => return Err(ConfigError::UnknownFlag(flag)),
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The flag names are a fixed set; map them back to their static spelling for the error.
+fn leak_flag(flag: &str) -> &'static str {
+    const FLAGS: [&str; 16] = [
+        "--listen", "--data-dir", "--database-url", "--allowed-origin", "--dimension", "--clip-bound",
+        "--noise-multiplier", "--delta", "--min-updates-per-round", "--server-learning-rate",
+        "--central-noise-multiplier", "--rate-limit-per-minute", "--max-batch", "--initial-weights", "--seed",
+        "--model-max-age-seconds",
+    ];
+    FLAGS.iter().find(|known| **known == flag).copied().unwrap_or("flag")
+}
+
+fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
+    let fail = |reason: String| ConfigError::InitialWeights { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|error| fail(error.to_string()))?;
+    let weights: Vec<f32> = serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
+    if weights.len() != dimension {
+        return Err(fail(format!("{} weights but --dimension is {dimension}", weights.len())));
+    }
+    if weights.iter().any(|w| !w.is_finite()) {
+        return Err(fail("contains a non-finite weight".to_owned()));
+    }
+    Ok(weights)
+}
+
+/// The `--help` text.
+pub const USAGE: &str = "aggregator [--flag value]...
+  --listen ADDR                    default 127.0.0.1:8787 (loopback only)
+  --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
+  --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
+  --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
+  --dimension N                    shared weights, default 32
+  --clip-bound C                   default 1.0 (must match the devices)
+  --noise-multiplier Z             default 1.0 (must match the devices)
+  --delta D                        default 1e-6
+  --min-updates-per-round K        default 100, never below 20
+  --server-learning-rate ETA       default 1.0
+  --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default)
+  --rate-limit-per-minute N        per client address, default 60, 0 = off
+  --max-batch N                    updates per storage commit, default 1024
+  --initial-weights FILE           JSON array of the initial weights (zeros by default)
+  --seed N                         seed of the central noise (OS entropy by default)
+  --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_check_and_listen_on_loopback() {
+        let checked = ServerConfig::default().check().expect("defaults are valid");
+        assert!(checked.listen.ip().is_loopback());
+        assert_eq!(checked.initial_weights, vec![0.0; 32]);
+        assert_eq!(checked.max_body_bytes(), 45 + 32);
+    }
+
+    #[test]
+    fn the_round_size_cannot_go_below_the_floor() {
+        let config = ServerConfig::from_args(args(&["--min-updates-per-round", "5"])).expect("parses");
+        assert_eq!(config.check(), Err(ConfigError::RoundBelowFloor { got: 5, floor: 20 }));
+    }
+
+    #[test]
+    fn flags_override_defaults_and_bad_values_are_named() {
+        let config = ServerConfig::from_args(args(&[
+            "--dimension", "4096", "--allowed-origin", "http://shop.test", "--central-noise-multiplier", "0.5",
+        ]))
+        .expect("parses");
+        assert_eq!(config.dimension, 4096);
+        assert_eq!(config.allowed_origins, vec!["http://shop.test".to_owned()]);
+        assert_eq!(config.central_noise_multiplier, Some(0.5));
+        assert!(matches!(
+            ServerConfig::from_args(args(&["--clip-bound", "x"])),
+            Err(ConfigError::Invalid { flag: "--clip-bound", .. })
+        ));
+        assert_eq!(ServerConfig::from_args(args(&["--nope", "1"])), Err(ConfigError::UnknownFlag("--nope".to_owned())));
+        assert_eq!(ServerConfig::from_args(args(&["--seed"])), Err(ConfigError::MissingValue("--seed".to_owned())));
+        let negative = ServerConfig { noise_multiplier: -1.0, ..ServerConfig::default() };
+        assert!(matches!(negative.check(), Err(ConfigError::Invalid { flag: "--noise-multiplier", .. })));
+    }
+}

@@ -1,0 +1,61 @@
+//! API errors: each maps to a status and a JSON body `{ "error": code, "message": text }`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use shop_personalizer::sync::SyncError;
+use thiserror::Error;
+
+/// Why a request was refused. Nothing of a refused update is stored.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ApiError {
+    #[error("the body is not a valid update: {0}")]
+    Malformed(SyncError),
+    #[error("the body is larger than {limit} bytes, the size of an update of this model's dimension")]
+    BodyTooLarge { limit: usize },
+    #[error("the update was computed against model version {got}; the current version is {current}: download GET /v1/model and recompute")]
+    WrongModelVersion { got: u64, current: u64 },
+    #[error("the update has {got} values; the shared model has {expected}")]
+    WrongDimension { got: usize, expected: usize },
+    #[error(
+        "the update declares clip bound {clip_bound} and noise multiplier {noise_multiplier}; this server \
+         aggregates clip bound {expected_clip_bound} and noise multiplier {expected_noise_multiplier}: align the device config"
+    )]
+    ParameterMismatch { clip_bound: f32, noise_multiplier: f32, expected_clip_bound: f64, expected_noise_multiplier: f64 },
+    #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
+    NormTooLarge { norm: f64, bound: f64 },
+    #[error("this update's nonce was already received: each update is accepted once")]
+    Replayed,
+    #[error("too many updates from this address: retry later")]
+    RateLimited,
+    #[error("the update could not be stored: retry later")]
+    Storage,
+    #[error("the server is overloaded: retry later")]
+    Overloaded,
+}
+
+impl ApiError {
+    /// HTTP status and machine-readable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_update"),
+            Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::WrongModelVersion { .. } => (StatusCode::CONFLICT, "wrong_model_version"),
+            Self::WrongDimension { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_dimension"),
+            Self::ParameterMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),
+            Self::NormTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "norm_too_large"),
+            Self::Replayed => (StatusCode::CONFLICT, "replayed_nonce"),
+            Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Storage => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response()
+    }
+}

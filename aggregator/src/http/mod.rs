@@ -1,0 +1,122 @@
+//! The HTTP API.
+//!
+//! * `POST /v1/updates` — binary update body; `202 {"status":"accepted"}` once durably stored.
+//! * `GET /v1/model` — the signed model (binary), `ETag: "<version>"`, `304` on `If-None-Match`.
+//! * `GET /v1/model-key` — `{"algorithm":"ed25519","publicKey":"<hex>"}` for device configs.
+//! * `GET /v1/rounds/current` — JSON status of the open round and the last closed one.
+//! * `GET /healthz` — `{"status":"ok"}`.
+
+mod error;
+pub mod rate_limit;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use shop_personalizer::sync::UpdateMessage;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use error::ApiError;
+use rate_limit::RateLimiter;
+
+use crate::config::CheckedConfig;
+use crate::ingest::{IngestHandle, SharedState};
+use crate::policy::{admit, round_privacy};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<CheckedConfig>,
+    pub state: Arc<SharedState>,
+    pub ingest: IngestHandle,
+    pub limiter: Arc<RateLimiter>,
+    pub public_key_hex: Arc<str>,
+}
+
+/// The router with CORS for the configured origins.
+pub fn router(app: AppState) -> Router {
+    let origins: Vec<HeaderValue> =
+        app.config.allowed_origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
+        .expose_headers([header::ETAG])
+        .max_age(std::time::Duration::from_secs(3_600));
+    Router::new()
+        .route("/v1/updates", post(post_update))
+        .route("/v1/model", get(get_model))
+        .route("/v1/model-key", get(get_model_key))
+        .route("/v1/rounds/current", get(get_round))
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .layer(cors)
+        .with_state(app)
+}
+
+async fn post_update(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    // Without connection info (in-process tests) every request counts as one loopback client.
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+    if !app.limiter.admit(address, Instant::now()) {
+        return Err(ApiError::RateLimited);
+    }
+    let limit = app.config.max_body_bytes();
+    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let update = UpdateMessage::decode(&body).map_err(ApiError::Malformed)?;
+    let current = app.state.get().ok_or(ApiError::Overloaded)?;
+    admit(&update, &app.config, current.model.version)?;
+    app.ingest.submit(update).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
+}
+
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+    })
+}
+
+async fn get_model(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let current = app.state.get().ok_or(ApiError::Overloaded)?;
+    let etag = format!("\"{}\"", current.model.version);
+    let cache = format!("public, max-age={}, must-revalidate", app.config.model_max_age_seconds);
+    let common = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, cache)];
+    if etag_matches(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, common, Body::empty()).into_response());
+    }
+    let body = Bytes::copy_from_slice(&current.model.signed);
+    Ok((common, [(header::CONTENT_TYPE, "application/octet-stream".to_owned())], body).into_response())
+}
+
+async fn get_model_key(State(app): State<AppState>) -> Response {
+    Json(json!({ "algorithm": "ed25519", "publicKey": &*app.public_key_hex })).into_response()
+}
+
+async fn get_round(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let current = app.state.get().ok_or(ApiError::Overloaded)?;
+    let config = &app.config;
+    let last_closed = current.last_closed.map(|(version, updates)| {
+        json!({ "version": version, "updates": updates, "privacy": round_privacy(config, updates) })
+    });
+    Ok(Json(json!({
+        "modelVersion": current.model.version,
+        "dimension": config.dimension,
+        "updatesReceived": current.round_updates,
+        "minUpdatesPerRound": config.min_updates_per_round,
+        "clipBound": config.clip_bound,
+        "noiseMultiplier": config.noise_multiplier,
+        "centralNoiseMultiplier": config.central_noise_multiplier,
+        "serverLearningRate": config.server_learning_rate,
+        "privacy": round_privacy(config, config.min_updates_per_round),
+        "lastClosedRound": last_closed,
+    }))
+    .into_response())
+}

@@ -1,0 +1,170 @@
+//! The writer task: admitted updates queue here, are committed in groups (one transaction and
+//! one fsync per group), and each request is answered only after its group is durable.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use shop_personalizer::sync::UpdateMessage;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::CheckedConfig;
+use crate::http::ApiError;
+use crate::rounds::next_model;
+use crate::store::{BatchOutcome, CurrentState, Store};
+
+/// Requests that may wait for the writer; beyond this the server answers 503.
+pub const QUEUE_CAPACITY: usize = 16_384;
+/// How often the writer re-reads the store to see models other replicas published.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The latest model and round state, shared with the HTTP handlers.
+#[derive(Debug, Default)]
+pub struct SharedState {
+    current: RwLock<Option<Arc<CurrentState>>>,
+}
+
+impl SharedState {
+    pub fn new(state: CurrentState) -> Self {
+        Self { current: RwLock::new(Some(Arc::new(state))) }
+    }
+
+    /// The latest snapshot (`None` only before startup finished).
+    pub fn get(&self) -> Option<Arc<CurrentState>> {
+        self.current.read().ok().and_then(|guard| guard.clone())
+    }
+
+    fn set(&self, state: CurrentState) {
+        if let Ok(mut guard) = self.current.write() {
+            *guard = Some(Arc::new(state));
+        }
+    }
+
+    fn set_round_updates(&self, version: u64, round_updates: u64) {
+        if let Ok(mut guard) = self.current.write() {
+            if let Some(current) = guard.as_ref().filter(|current| current.model.version == version) {
+                let mut next = CurrentState::clone(current);
+                next.round_updates = round_updates;
+                *guard = Some(Arc::new(next));
+            }
+        }
+    }
+}
+
+struct Job {
+    update: UpdateMessage,
+    reply: oneshot::Sender<Result<(), ApiError>>,
+}
+
+/// Where handlers submit admitted updates.
+#[derive(Clone)]
+pub struct IngestHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl IngestHandle {
+    /// Queues `update` and waits until it is durably stored (or refused).
+    pub async fn submit(&self, update: UpdateMessage) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.try_send(Job { update, reply }).map_err(|_| ApiError::Overloaded)?;
+        answer.await.map_err(|_| ApiError::Overloaded)?
+    }
+}
+
+/// Starts the writer task over `store`.
+pub fn spawn_writer<S: Store>(
+    store: Arc<S>,
+    config: Arc<CheckedConfig>,
+    key: SigningKey,
+    state: Arc<SharedState>,
+    seed: u64,
+) -> IngestHandle {
+    let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE_CAPACITY);
+    tokio::spawn(async move {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut refresh = tokio::time::interval(REFRESH_INTERVAL);
+        loop {
+            tokio::select! {
+                job = queue.recv() => {
+                    let Some(first) = job else { break };
+                    let mut batch = vec![first];
+                    while batch.len() < config.max_batch {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    commit(&*store, &config, &state, batch).await;
+                    close_if_full(&*store, &config, &key, &state, rng.next_u64()).await;
+                }
+                _ = refresh.tick() => {
+                    reload(&*store, &state).await;
+                    close_if_full(&*store, &config, &key, &state, rng.next_u64()).await;
+                }
+            }
+        }
+    });
+    IngestHandle { jobs }
+}
+
+async fn reload<S: Store>(store: &S, state: &SharedState) {
+    match store.current().await {
+        Ok(current) => state.set(current),
+        Err(error) => eprintln!("aggregator: could not read the current model: {error}"),
+    }
+}
+
+async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState, batch: Vec<Job>) {
+    let Some(current) = state.get() else { return };
+    let version = current.model.version;
+    let (updates, replies): (Vec<UpdateMessage>, Vec<_>) = batch
+        .into_iter()
+        .filter_map(|job| {
+            if job.update.model_version == version {
+                Some((job.update, job.reply))
+            } else {
+                let _ = job.reply.send(Err(ApiError::WrongModelVersion { got: job.update.model_version, current: version }));
+                None
+            }
+        })
+        .unzip();
+    if updates.is_empty() {
+        return;
+    }
+    match store.commit_batch(version, config.dimension, updates).await {
+        Ok(BatchOutcome::Committed { replayed, round_updates }) => {
+            state.set_round_updates(version, round_updates);
+            for (reply, was_replayed) in replies.into_iter().zip(replayed) {
+                let _ = reply.send(if was_replayed { Err(ApiError::Replayed) } else { Ok(()) });
+            }
+        }
+        Ok(BatchOutcome::Stale) => {
+            reload(store, state).await;
+            let now = state.get().map_or(version, |current| current.model.version);
+            for reply in replies {
+                let _ = reply.send(Err(ApiError::WrongModelVersion { got: version, current: now }));
+            }
+        }
+        Err(error) => {
+            eprintln!("aggregator: storing a batch failed: {error}");
+            for reply in replies {
+                let _ = reply.send(Err(ApiError::Storage));
+            }
+        }
+    }
+}
+
+async fn close_if_full<S: Store>(store: &S, config: &CheckedConfig, key: &SigningKey, state: &SharedState, noise_seed: u64) {
+    let Some(current) = state.get() else { return };
+    if current.round_updates < config.min_updates_per_round {
+        return;
+    }
+    let version = current.model.version;
+    let next = next_model(config, key.clone(), version, noise_seed);
+    match store.close_round(version, config.dimension, config.min_updates_per_round, next).await {
+        Ok(_) => reload(store, state).await,
+        Err(error) => eprintln!("aggregator: closing round {version} failed: {error}"),
+    }
+}

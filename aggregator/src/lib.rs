@@ -1,0 +1,14 @@
+//! The aggregation server of the federated loop: devices POST clipped, noised, quantized model
+//! updates; each round sums them (O(dimension) state), and once enough arrived publishes the
+//! next FedAvg model, signed with the server's Ed25519 key.
+
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod policy;
+pub mod rounds;
+pub mod server;
+pub mod store;
+
+pub use config::{CheckedConfig, ServerConfig};
+pub use server::{start, start_with, Started};

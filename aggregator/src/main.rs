@@ -1,0 +1,55 @@
+//! `cargo run --release -p aggregator -- [--flag value]...` (see `--help`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use aggregator::config::USAGE;
+use aggregator::{start, ServerConfig};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match ServerConfig::from_args(args).and_then(ServerConfig::check) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("aggregator: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("aggregator: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("aggregator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
+    let listen = config.listen;
+    let data_dir = config.data_dir.display().to_string();
+    let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let started = start(config).await.map_err(|error| error.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| format!("could not listen on {listen}: {error}"))?;
+    println!("aggregator listening on http://{listen} ({store}, data in {data_dir})");
+    println!("model version {}, public key {}", started.model_version, started.public_key_hex);
+    let service = started.router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|error| error.to_string())
+}

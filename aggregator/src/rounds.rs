@@ -1,0 +1,81 @@
+//! Closing a round: FedAvg with a server learning rate, optional central Gaussian noise on the
+//! sum, and a signed next model.
+
+use ed25519_dalek::SigningKey;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use shop_personalizer::privacy::noise::standard_normal;
+use shop_personalizer::sync::SharedModel;
+
+use crate::config::CheckedConfig;
+use crate::policy::sum_to_f64;
+use crate::store::{NextModel, StoredModel};
+
+/// Signs `weights` as model `version`.
+pub fn publish(version: u64, weights: Vec<f32>, key: &SigningKey) -> StoredModel {
+    let model = SharedModel { version, weights };
+    let signed = model.encode_signed(key);
+    StoredModel { version, weights: model.weights, signed }
+}
+
+/// `w + η · (sum + N(0, (z_c·C)² I)) / count`, computed in f64.
+pub fn fedavg(
+    weights: &[f32],
+    sum: &[i64],
+    count: u64,
+    learning_rate: f64,
+    central_noise_std: Option<f64>,
+    noise_seed: u64,
+) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(noise_seed);
+    let count = count.max(1) as f64;
+    weights
+        .iter()
+        .zip(sum_to_f64(sum))
+        .map(|(&weight, total)| {
+            let noisy = total + central_noise_std.map_or(0.0, |std| std * standard_normal(&mut rng));
+            (f64::from(weight) + learning_rate * noisy / count) as f32
+        })
+        .collect()
+}
+
+/// The [`NextModel`] step the store runs inside its closing transaction.
+pub fn next_model(config: &CheckedConfig, key: SigningKey, version: u64, noise_seed: u64) -> NextModel {
+    let learning_rate = config.server_learning_rate;
+    let central_noise_std = config.central_noise_multiplier.map(|z| z * config.clip_bound);
+    Box::new(move |weights: &[f32], sum: Vec<i64>, count: u64| {
+        let next = fedavg(weights, &sum, count, learning_rate, central_noise_std, noise_seed);
+        publish(version + 1, next, &key)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::FIXED_POINT_BITS;
+
+    #[test]
+    fn fedavg_moves_weights_by_the_scaled_mean() {
+        let unit = 1_i64 << FIXED_POINT_BITS;
+        // Sum (2, -4) over 4 updates -> mean (0.5, -1); eta 0.5 -> (1 + 0.25, 0 - 0.5).
+        let next = fedavg(&[1.0, 0.0], &[2 * unit, -4 * unit], 4, 0.5, None, 0);
+        assert!((next[0] - 1.25).abs() < 1e-6 && (next[1] + 0.5).abs() < 1e-6, "{next:?}");
+    }
+
+    #[test]
+    fn central_noise_has_the_configured_spread() {
+        let dimension = 20_000;
+        let next = fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9);
+        let variance = next.iter().map(|w| f64::from(*w).powi(2)).sum::<f64>() / dimension as f64;
+        assert!((variance - 4.0).abs() < 0.2, "variance {variance}");
+        assert_eq!(next, fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9));
+    }
+
+    #[test]
+    fn published_models_verify() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let stored = publish(7, vec![0.5, 1.5], &key);
+        let decoded = SharedModel::decode_verified(&stored.signed, &key.verifying_key()).expect("verifies");
+        assert_eq!(decoded, SharedModel { version: 7, weights: vec![0.5, 1.5] });
+    }
+}

@@ -1,0 +1,89 @@
+//! Startup: open the store, load or create the signing key, publish the first model, start the
+//! writer, and build the router.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ed25519_dalek::SigningKey;
+use thiserror::Error;
+
+use crate::config::CheckedConfig;
+use crate::http::rate_limit::RateLimiter;
+use crate::http::{router, AppState};
+use crate::ingest::{spawn_writer, SharedState};
+use crate::rounds::publish;
+use crate::store::postgres::PostgresStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+
+/// File in the data folder holding the hex public key, for the demo storefront to read.
+pub const PUBLIC_KEY_FILE: &str = "model-key.hex";
+/// SQLite file in the data folder.
+pub const SQLITE_FILE: &str = "aggregator.sqlite3";
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("could not use the data folder {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error("the stored model has {stored} weights but --dimension is {configured}: use a fresh --data-dir or database")]
+    DimensionChanged { stored: usize, configured: usize },
+    #[error("could not draw randomness from the operating system: {0}")]
+    Entropy(String),
+}
+
+/// A ready router plus what startup learnt.
+pub struct Started {
+    pub router: axum::Router,
+    pub public_key_hex: String,
+    pub model_version: u64,
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], StartError> {
+    let mut bytes = [0_u8; N];
+    getrandom::fill(&mut bytes).map_err(|error| StartError::Entropy(error.to_string()))?;
+    Ok(bytes)
+}
+
+/// Opens the configured store (PostgreSQL if `database_url` is set, else SQLite in `data_dir`)
+/// and builds the app. Must run inside a tokio runtime.
+pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        reason: error.to_string(),
+    })?;
+    match config.database_url.clone() {
+        Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
+        None => start_with(SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?, config).await,
+    }
+}
+
+/// Builds the app over any [`Store`].
+pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Started, StartError> {
+    let seed = store.signing_key_seed(random_bytes()?).await?;
+    let key = SigningKey::from_bytes(&seed);
+    let public_key_hex = hex::encode(key.verifying_key().to_bytes());
+    let key_path = config.data_dir.join(PUBLIC_KEY_FILE);
+    std::fs::write(&key_path, format!("{public_key_hex}\n")).map_err(|error| StartError::DataDir {
+        path: key_path.display().to_string(),
+        reason: error.to_string(),
+    })?;
+    store.ensure_initial_model(publish(1, config.initial_weights.clone(), &key)).await?;
+    let current = store.current().await?;
+    if current.model.weights.len() != config.dimension {
+        return Err(StartError::DimensionChanged { stored: current.model.weights.len(), configured: config.dimension });
+    }
+    let model_version = current.model.version;
+    let noise_seed = match config.seed {
+        Some(seed) => seed,
+        None => u64::from_le_bytes(random_bytes()?),
+    };
+    let config = Arc::new(config);
+    let state = Arc::new(SharedState::new(current));
+    let ingest = spawn_writer(Arc::new(store), Arc::clone(&config), key, Arc::clone(&state), noise_seed);
+    let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute, Instant::now()));
+    let app = AppState { config, state, ingest, limiter, public_key_hex: Arc::from(public_key_hex.as_str()) };
+    Ok(Started { router: router(app), public_key_hex, model_version })
+}

@@ -1,0 +1,107 @@
+//! Durable aggregation state behind one trait: the published models, each round's running sum
+//! (O(dimension), never the individual updates), its count, and the nonces it has seen.
+//!
+//! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] lets several
+//! replicas share one database (row locks serialize their batches, unique nonces reject replays
+//! across replicas).
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::future::Future;
+
+use shop_personalizer::sync::UpdateMessage;
+use thiserror::Error;
+
+/// Why storage failed. The update was not accepted; the client may retry.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("stored state is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("storage task stopped: {0}")]
+    Task(String),
+}
+
+/// A published model: its weights and the signed body devices download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    pub version: u64,
+    pub weights: Vec<f32>,
+    pub signed: Vec<u8>,
+}
+
+/// The current model, the open round's count, and the last closed round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentState {
+    pub model: StoredModel,
+    /// Updates accepted in the open round (which aggregates updates against `model.version`).
+    pub round_updates: u64,
+    /// `(version, updates)` of the last closed round.
+    pub last_closed: Option<(u64, u64)>,
+}
+
+/// What a batch commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// Committed. `replayed[i]` marks updates whose nonce was already seen (not added).
+    Committed { replayed: Vec<bool>, round_updates: u64 },
+    /// The round for this version is closed (another replica may have closed it): nothing stored.
+    Stale,
+}
+
+/// Computes the next model from the current weights, the round's fixed-point sum and its count.
+pub type NextModel = Box<dyn FnOnce(&[f32], Vec<i64>, u64) -> StoredModel + Send>;
+
+/// Durable aggregation state. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Creates the schema if missing and returns the signing key seed, storing `candidate` if
+    /// none is stored yet (so replicas share one key).
+    fn signing_key_seed(&self, candidate: [u8; 32]) -> impl Future<Output = Result<[u8; 32], StoreError>> + Send;
+
+    /// Publishes `initial` as the first model and opens its round, unless a model exists.
+    fn ensure_initial_model(&self, initial: StoredModel) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest model and the state of its round.
+    fn current(&self) -> impl Future<Output = Result<CurrentState, StoreError>> + Send;
+
+    /// Adds the updates with fresh nonces to the open round of `version` and records their
+    /// nonces, atomically. All updates must be already admitted for `version`.
+    fn commit_batch(
+        &self,
+        version: u64,
+        dimension: usize,
+        updates: Vec<UpdateMessage>,
+    ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send;
+
+    /// If the round of `version` is open with at least `min_updates`, closes it, publishes the
+    /// model `next` computes as `version + 1`, and opens that round. Returns whether it closed.
+    fn close_round(
+        &self,
+        version: u64,
+        dimension: usize,
+        min_updates: u64,
+        next: NextModel,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Decodes little-endian f32 weights.
+pub fn weights_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
+    if bytes.len() % 4 != 0 {
+        return Err(StoreError::Corrupt(format!("weights blob of {} bytes", bytes.len())));
+    }
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Encodes f32 weights little-endian.
+pub fn weights_to_bytes(weights: &[f32]) -> Vec<u8> {
+    weights.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// Converts a stored integer to the u64 it was written from.
+pub fn stored_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what}: {value}")))
+}

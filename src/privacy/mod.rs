@@ -1,0 +1,46 @@
+//! Privacy: the accounting of differentially private model updates, the device's ledger, and
+//! the builder that clips, noises and quantizes an update. See [`accountant`] for the guarantee.
+
+pub mod accountant;
+pub mod ledger;
+pub mod noise;
+pub mod params;
+pub mod update;
+
+use thiserror::Error;
+
+pub use ledger::{LedgerSummary, PeriodSummary, PrivacyLedger};
+pub use noise::QuantizedVector;
+pub use params::{PrivacyConfig, PrivacyParams};
+pub use update::{NoisyUpdate, UpdateBuilder, UpdateInputs};
+
+/// Why an update was not built or a privacy setting was refused. Refusals spend no budget.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PrivacyError {
+    #[error("privacy setting {field} must be {rule}, got {value}")]
+    InvalidParam { field: &'static str, rule: &'static str, value: f64 },
+    #[error(
+        "one update would spend epsilon {epsilon_per_update:.3} but the period budget is {budget}: \
+         raise noiseMultiplier to at least {min_noise_multiplier:.3} or raise periodBudgetEpsilon"
+    )]
+    BudgetBelowOneUpdate { epsilon_per_update: f64, budget: f64, min_noise_multiplier: f64 },
+    #[error("model updates are only sent under full consent: call setConsent(\"full\") first")]
+    NoConsent,
+    #[error("only {have} labelled impressions since the last sync; {need} are needed before the next")]
+    NotEnoughImpressions { have: u32, need: u32 },
+    #[error("{updates} update(s) already sent this period; the next period starts at unix time {next_period_starts}")]
+    PeriodLimitReached { updates: u32, next_period_starts: u64 },
+    #[error(
+        "this period already spent epsilon {spent:.3} of {budget}; one more update would exceed it. \
+         The budget renews at unix time {next_period_starts}"
+    )]
+    BudgetExhausted { spent: f64, budget: f64, next_period_starts: u64 },
+    #[error("local model has {local} weights but the shared model has {shared}: download the current shared model")]
+    DimensionMismatch { local: usize, shared: usize },
+    #[error("weight {index} is not a finite number: reset the local model")]
+    NonFiniteWeight { index: usize },
+    #[error("the clock is earlier than the last recorded update: no update is sent until it catches up")]
+    ClockWentBack,
+    #[error("the stored privacy ledger is inconsistent: keep it as is and send nothing until it is reset by forget()")]
+    CorruptLedger,
+}

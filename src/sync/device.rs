@@ -1,0 +1,276 @@
+//! The device side of the federated loop: keep a verified shared model, and turn local learning
+//! into one private update body with a jittered send time.
+
+use ed25519_dalek::VerifyingKey;
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+use super::model_wire::{verifying_key_from_hex, SharedModel};
+use super::transport::Transport;
+use super::update_wire::UpdateMessage;
+use super::SyncError;
+use crate::privacy::{PrivacyLedger, PrivacyParams, UpdateBuilder, UpdateInputs};
+
+/// Where and how to sync (JS: `{ aggregatorUrl, modelPublicKey, maxJitterMs }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Base URL of the aggregation server, e.g. `http://127.0.0.1:8787`.
+    pub aggregator_url: String,
+    /// The aggregator's Ed25519 public key, 64 hex characters (`GET /v1/model-key`).
+    pub model_public_key: String,
+    /// Upper bound of the random delay before an update is sent, in milliseconds.
+    #[serde(default = "default_max_jitter_ms")]
+    pub max_jitter_ms: u32,
+}
+
+fn default_max_jitter_ms() -> u32 {
+    30_000
+}
+
+/// The outcome of a model download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelInstall {
+    /// A newer verified model replaced the previous one.
+    Installed { version: u64 },
+    /// The server's model is the one already installed.
+    Unchanged { version: u64 },
+}
+
+/// An encoded update waiting for its send time. Its privacy spend is already booked: on a
+/// network failure resend these same bytes rather than building a new update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingUpload {
+    pub body: Vec<u8>,
+    /// Wait this long before sending (the facade waits; the core never sleeps).
+    pub jitter_ms: u32,
+}
+
+/// Device-side sync state: the verifying key, the expected dimension, the installed model.
+#[derive(Debug, Clone)]
+pub struct DeviceSync {
+    key: VerifyingKey,
+    dimension: usize,
+    max_jitter_ms: u32,
+    builder: UpdateBuilder,
+    model: Option<SharedModel>,
+}
+
+impl DeviceSync {
+    /// Checks `config` and prepares to sync a model of `dimension` shared weights.
+    pub fn new(config: &SyncConfig, privacy: PrivacyParams, dimension: usize) -> Result<Self, SyncError> {
+        let url = config.aggregator_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(SyncError::BadUrl { url: config.aggregator_url.clone() });
+        }
+        Ok(Self {
+            key: verifying_key_from_hex(&config.model_public_key)?,
+            dimension,
+            max_jitter_ms: config.max_jitter_ms,
+            builder: UpdateBuilder::new(privacy),
+            model: None,
+        })
+    }
+
+    pub fn privacy(&self) -> &PrivacyParams {
+        self.builder.params()
+    }
+
+    /// The installed, verified shared model, if any.
+    pub fn shared_model(&self) -> Option<&SharedModel> {
+        self.model.as_ref()
+    }
+
+    /// Verifies downloaded bytes and installs them if newer. On any error the previous model stays.
+    pub fn install_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncError> {
+        let model = SharedModel::decode_verified(bytes, &self.key)?;
+        if model.weights.len() != self.dimension {
+            return Err(SyncError::ModelDimension { got: model.weights.len(), expected: self.dimension });
+        }
+        match &self.model {
+            Some(current) if model.version < current.version => {
+                Err(SyncError::StaleModel { got: model.version, current: current.version })
+            }
+            Some(current) if model.version == current.version => Ok(ModelInstall::Unchanged { version: model.version }),
+            _ => {
+                let version = model.version;
+                self.model = Some(model);
+                Ok(ModelInstall::Installed { version })
+            }
+        }
+    }
+
+    /// Downloads the model through `transport` (conditional on the installed version) and installs it.
+    pub async fn refresh_model(&mut self, transport: &impl Transport) -> Result<ModelInstall, SyncError> {
+        let known = self.model.as_ref().map(|model| model.version);
+        match transport.fetch_model(known).await? {
+            Some(bytes) => self.install_model(&bytes),
+            None => known.map(|version| ModelInstall::Unchanged { version }).ok_or(SyncError::NoSharedModel),
+        }
+    }
+
+    /// Whether an update could be prepared now (spends nothing).
+    pub fn check_upload(
+        &self,
+        local_weights: &[f32],
+        labelled_impressions: u32,
+        full_consent: bool,
+        now_unix_seconds: u64,
+        ledger: &PrivacyLedger,
+    ) -> Result<(), SyncError> {
+        let model = self.model.as_ref().ok_or(SyncError::NoSharedModel)?;
+        let inputs = UpdateInputs {
+            base_version: model.version,
+            base_weights: &model.weights,
+            local_weights,
+            labelled_impressions,
+            full_consent,
+            now_unix_seconds,
+        };
+        Ok(self.builder.check(&inputs, ledger)?)
+    }
+
+    /// Builds the private update of `local_weights` against the installed model, books its spend
+    /// in `ledger`, and returns the body with a random send delay. Refusals spend nothing.
+    pub fn prepare_upload(
+        &self,
+        local_weights: &[f32],
+        labelled_impressions: u32,
+        full_consent: bool,
+        now_unix_seconds: u64,
+        ledger: &mut PrivacyLedger,
+        rng: &mut impl Rng,
+    ) -> Result<PendingUpload, SyncError> {
+        let model = self.model.as_ref().ok_or(SyncError::NoSharedModel)?;
+        let inputs = UpdateInputs {
+            base_version: model.version,
+            base_weights: &model.weights,
+            local_weights,
+            labelled_impressions,
+            full_consent,
+            now_unix_seconds,
+        };
+        let update = self.builder.build(&inputs, ledger, rng)?;
+        let mut nonce = [0_u8; 16];
+        rng.fill_bytes(&mut nonce);
+        let jitter_ms = rng.random_range(0..=self.max_jitter_ms);
+        Ok(PendingUpload { body: UpdateMessage::from_noisy(update, nonce).encode(), jitter_ms })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::PrivacyConfig;
+    use crate::sync::InMemoryTransport;
+    use ed25519_dalek::SigningKey;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Runs a future that never waits on I/O (the in-memory transport) to completion.
+    fn run_ready<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut context = Context::from_waker(Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the in-memory transport never waits"),
+        }
+    }
+
+    fn signing_key() -> SigningKey {
+        SigningKey::from_bytes(&[42; 32])
+    }
+
+    fn device(dimension: usize) -> DeviceSync {
+        let hex: String = signing_key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let config = SyncConfig {
+            aggregator_url: "http://127.0.0.1:8787".to_owned(),
+            model_public_key: hex,
+            max_jitter_ms: 5_000,
+        };
+        let privacy = PrivacyParams::new(PrivacyConfig::default()).expect("defaults");
+        DeviceSync::new(&config, privacy, dimension).expect("valid config")
+    }
+
+    fn signed(version: u64, weights: Vec<f32>) -> Vec<u8> {
+        SharedModel { version, weights }.encode_signed(&signing_key())
+    }
+
+    #[test]
+    fn bad_config_is_refused() {
+        let privacy = PrivacyParams::new(PrivacyConfig::default()).expect("defaults");
+        let config = SyncConfig {
+            aggregator_url: "ftp://x".to_owned(),
+            model_public_key: "00".repeat(32),
+            max_jitter_ms: 0,
+        };
+        assert!(matches!(DeviceSync::new(&config, privacy.clone(), 4), Err(SyncError::BadUrl { .. })));
+        let config = SyncConfig { aggregator_url: "http://x".to_owned(), model_public_key: "12".to_owned(), max_jitter_ms: 0 };
+        assert_eq!(DeviceSync::new(&config, privacy, 4).err(), Some(SyncError::BadPublicKey));
+    }
+
+    #[test]
+    fn tampered_wrong_size_or_older_models_keep_the_previous_one() {
+        let mut device = device(3);
+        assert_eq!(device.install_model(&signed(2, vec![1.0, 2.0, 3.0])), Ok(ModelInstall::Installed { version: 2 }));
+        let mut tampered = signed(3, vec![9.0, 9.0, 9.0]);
+        tampered[18] ^= 0x40;
+        assert_eq!(device.install_model(&tampered), Err(SyncError::ChecksumMismatch));
+        let forged = SharedModel { version: 3, weights: vec![9.0; 3] }.encode_signed(&SigningKey::from_bytes(&[1; 32]));
+        assert_eq!(device.install_model(&forged), Err(SyncError::BadSignature));
+        assert_eq!(
+            device.install_model(&signed(3, vec![1.0; 4])),
+            Err(SyncError::ModelDimension { got: 4, expected: 3 })
+        );
+        assert_eq!(device.install_model(&signed(1, vec![0.0; 3])), Err(SyncError::StaleModel { got: 1, current: 2 }));
+        assert_eq!(device.shared_model(), Some(&SharedModel { version: 2, weights: vec![1.0, 2.0, 3.0] }));
+        assert_eq!(device.install_model(&signed(2, vec![1.0, 2.0, 3.0])), Ok(ModelInstall::Unchanged { version: 2 }));
+    }
+
+    #[test]
+    fn a_full_round_trip_through_the_in_memory_transport() {
+        let transport = InMemoryTransport::new();
+        let mut device = device(4);
+        assert_eq!(run_ready(device.refresh_model(&transport)).err().map(|e| matches!(e, SyncError::Transport { .. })), Some(true));
+        transport.serve_model(5, signed(5, vec![0.0; 4]));
+        assert_eq!(run_ready(device.refresh_model(&transport)), Ok(ModelInstall::Installed { version: 5 }));
+        assert_eq!(run_ready(device.refresh_model(&transport)), Ok(ModelInstall::Unchanged { version: 5 }));
+
+        let mut ledger = PrivacyLedger::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let local = [0.5_f32, 0.0, -0.5, 0.0];
+        assert!(device.check_upload(&local, 30, true, 1_000, &ledger).is_ok());
+        let pending = device.prepare_upload(&local, 30, true, 1_000, &mut ledger, &mut rng).expect("allowed");
+        assert!(pending.jitter_ms <= 5_000);
+        run_ready(transport.send_update(&pending.body)).expect("sent");
+
+        let sent = transport.sent();
+        assert_eq!(sent.len(), 1);
+        let message = UpdateMessage::decode(&sent[0]).expect("valid body");
+        assert_eq!(message.model_version, 5);
+        assert_eq!(message.dimension(), 4);
+        assert_eq!(sent[0].len(), 45 + 4, "the body holds the header and the vector, nothing else");
+        // The second update in the same day is refused by the ledger, spending nothing.
+        assert!(matches!(
+            device.prepare_upload(&local, 30, true, 2_000, &mut ledger, &mut rng),
+            Err(SyncError::Privacy(crate::privacy::PrivacyError::PeriodLimitReached { .. }))
+        ));
+    }
+
+    #[test]
+    fn two_updates_from_one_device_share_no_bytes_but_the_public_header() {
+        let mut device = device(16);
+        device.install_model(&signed(1, vec![0.0; 16])).expect("installs");
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let local = [0.1_f32; 16];
+        let first = device.prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng).expect("ok");
+        let second = device.prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng).expect("ok");
+        let (a, b) = (UpdateMessage::decode(&first.body).expect("a"), UpdateMessage::decode(&second.body).expect("b"));
+        assert_ne!(a.nonce, b.nonce);
+        assert_eq!(&first.body[..25], &second.body[..25], "version, dimension, clip and noise are public policy");
+    }
+}

@@ -1,0 +1,55 @@
+//! Sync: the wire formats between devices and the aggregation server, the [`Transport`] seam,
+//! and the device-side flow (verify a downloaded model, prepare a private update).
+
+pub mod device;
+pub mod model_wire;
+pub mod transport;
+pub mod update_wire;
+
+use thiserror::Error;
+
+use crate::privacy::PrivacyError;
+
+pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
+pub use model_wire::{verifying_key_from_hex, SharedModel};
+pub use transport::{InMemoryTransport, Transport};
+pub use update_wire::UpdateMessage;
+
+/// Why a sync step failed. A failed model download always keeps the previous model.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Privacy(#[from] PrivacyError),
+    #[error("body is {got} bytes, shorter than the {need}-byte minimum: it was cut off or is not a sync body")]
+    Truncated { need: usize, got: usize },
+    #[error("body does not start with the expected magic bytes: it is not a sync body")]
+    BadMagic,
+    #[error("body has format version {got}; this build reads version {supported}: update the library or server")]
+    UnsupportedFormat { got: u8, supported: u8 },
+    #[error("dimension {dimension} is outside 1..={max}")]
+    BadDimension { dimension: usize, max: usize },
+    #[error("body declares dimension {declared} but has {got} bytes of that section: it was cut off or padded")]
+    LengthMismatch { declared: usize, got: usize },
+    #[error("{field} is invalid ({value})")]
+    BadField { field: &'static str, value: f64 },
+    #[error("model checksum does not match its weights: the download was corrupted; the previous model is kept")]
+    ChecksumMismatch,
+    #[error("model signature does not verify against the configured public key: the previous model is kept")]
+    BadSignature,
+    #[error("model weight {index} is not finite: the previous model is kept")]
+    NonFiniteModelWeight { index: usize },
+    #[error("modelPublicKey must be 64 hex characters of an Ed25519 public key (GET /v1/model-key on the aggregator)")]
+    BadPublicKey,
+    #[error("aggregatorUrl must start with http:// or https://, got {url:?}")]
+    BadUrl { url: String },
+    #[error("the model has {got} weights but the ranker expects {expected}: the aggregator serves another model")]
+    ModelDimension { got: usize, expected: usize },
+    #[error("model version {got} is older than the installed version {current}: the previous model is kept")]
+    StaleModel { got: u64, current: u64 },
+    #[error("no verified shared model yet: download one before preparing an update")]
+    NoSharedModel,
+    #[error("network request failed: {message}; it is retried at the next sync")]
+    Transport { message: String },
+    #[error("the aggregator refused the update ({status} {error}): {message}")]
+    Rejected { status: u16, error: String, message: String },
+}

@@ -1,0 +1,190 @@
+//! The shared model a device downloads: versioned, checksummed, and signed by the aggregator.
+//!
+//! ```text
+//! offset    size field
+//!      0       4 magic "SPMD"
+//!      4       1 format version (1)
+//!      5       8 model version (u64)
+//!     13       4 dimension d (u32)
+//!     17     4*d weights (f32)
+//!  17+4d      32 SHA-256 of every byte before it
+//!  49+4d      64 Ed25519 signature of every byte before it, by the aggregator's key
+//! ```
+//! All integers and floats little-endian. A device verifies checksum and signature against the
+//! public key in its config before using a model; anything wrong keeps the previous model.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use super::SyncError;
+
+pub const MODEL_MAGIC: [u8; 4] = *b"SPMD";
+pub const MODEL_FORMAT_VERSION: u8 = 1;
+const HEADER_LEN: usize = 17;
+const CHECKSUM_LEN: usize = 32;
+const SIGNATURE_LEN: usize = 64;
+/// Largest dimension a model may have.
+pub const MAX_MODEL_DIMENSION: usize = 1 << 20;
+
+/// Shared model weights at a version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedModel {
+    pub version: u64,
+    pub weights: Vec<f32>,
+}
+
+impl SharedModel {
+    /// The signed download body.
+    pub fn encode_signed(&self, key: &SigningKey) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + 4 * self.weights.len() + CHECKSUM_LEN + SIGNATURE_LEN);
+        out.extend_from_slice(&MODEL_MAGIC);
+        out.push(MODEL_FORMAT_VERSION);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&(self.weights.len() as u32).to_le_bytes());
+        for weight in &self.weights {
+            out.extend_from_slice(&weight.to_le_bytes());
+        }
+        let checksum = Sha256::digest(&out);
+        out.extend_from_slice(checksum.as_slice());
+        let signature = key.sign(&out);
+        out.extend_from_slice(&signature.to_bytes());
+        out
+    }
+
+    /// Parses and verifies a download body: format, length, checksum, signature, finite weights.
+    pub fn decode_verified(bytes: &[u8], key: &VerifyingKey) -> Result<Self, SyncError> {
+        let minimum = HEADER_LEN + CHECKSUM_LEN + SIGNATURE_LEN;
+        if bytes.len() < minimum {
+            return Err(SyncError::Truncated { need: minimum, got: bytes.len() });
+        }
+        if bytes[0..4] != MODEL_MAGIC {
+            return Err(SyncError::BadMagic);
+        }
+        if bytes[4] != MODEL_FORMAT_VERSION {
+            return Err(SyncError::UnsupportedFormat { got: bytes[4], supported: MODEL_FORMAT_VERSION });
+        }
+        let mut version_bytes = [0_u8; 8];
+        version_bytes.copy_from_slice(&bytes[5..13]);
+        let mut dimension_bytes = [0_u8; 4];
+        dimension_bytes.copy_from_slice(&bytes[13..17]);
+        let dimension = u32::from_le_bytes(dimension_bytes) as usize;
+        if dimension == 0 || dimension > MAX_MODEL_DIMENSION {
+            return Err(SyncError::BadDimension { dimension, max: MAX_MODEL_DIMENSION });
+        }
+        let body_len = HEADER_LEN + 4 * dimension;
+        if bytes.len() != body_len + CHECKSUM_LEN + SIGNATURE_LEN {
+            return Err(SyncError::LengthMismatch { declared: dimension, got: bytes.len() });
+        }
+        let (signed, signature) = bytes.split_at(body_len + CHECKSUM_LEN);
+        let (body, checksum) = signed.split_at(body_len);
+        if Sha256::digest(body).as_slice() != checksum {
+            return Err(SyncError::ChecksumMismatch);
+        }
+        let mut signature_bytes = [0_u8; SIGNATURE_LEN];
+        signature_bytes.copy_from_slice(signature);
+        key.verify_strict(signed, &Signature::from_bytes(&signature_bytes))
+            .map_err(|_| SyncError::BadSignature)?;
+        let weights: Vec<f32> = body[HEADER_LEN..]
+            .chunks_exact(4)
+            .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+            .collect();
+        if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(SyncError::NonFiniteModelWeight { index });
+        }
+        Ok(Self { version: u64::from_le_bytes(version_bytes), weights })
+    }
+}
+
+/// Parses a hex-encoded 32-byte Ed25519 public key (as the aggregator prints it).
+pub fn verifying_key_from_hex(hex: &str) -> Result<VerifyingKey, SyncError> {
+    let hex = hex.trim();
+    let bad = || SyncError::BadPublicKey;
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut bytes = [0_u8; 32];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * index..2 * index + 2], 16).map_err(|_| bad())?;
+    }
+    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn model() -> SharedModel {
+        SharedModel { version: 3, weights: vec![0.5, -1.25, 2.0] }
+    }
+
+    #[test]
+    fn a_signed_model_verifies_with_the_matching_key() {
+        let bytes = model().encode_signed(&key(1));
+        assert_eq!(bytes.len(), 17 + 12 + 32 + 64);
+        assert_eq!(SharedModel::decode_verified(&bytes, &key(1).verifying_key()), Ok(model()));
+    }
+
+    #[test]
+    fn another_key_tampered_weights_or_checksum_are_rejected() {
+        let bytes = model().encode_signed(&key(1));
+        assert_eq!(SharedModel::decode_verified(&bytes, &key(2).verifying_key()), Err(SyncError::BadSignature));
+        let mut weights = bytes.clone();
+        weights[20] ^= 1;
+        assert_eq!(SharedModel::decode_verified(&weights, &key(1).verifying_key()), Err(SyncError::ChecksumMismatch));
+        // Re-hashing the tampered weights does not help without the private key.
+        let mut rehashed = weights.clone();
+        let body_len = 17 + 12;
+        let checksum = Sha256::digest(&rehashed[..body_len]);
+        rehashed[body_len..body_len + 32].copy_from_slice(checksum.as_slice());
+        assert_eq!(SharedModel::decode_verified(&rehashed, &key(1).verifying_key()), Err(SyncError::BadSignature));
+        assert!(matches!(
+            SharedModel::decode_verified(&bytes[..bytes.len() - 1], &key(1).verifying_key()),
+            Err(SyncError::LengthMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn signed_non_finite_weights_are_still_refused() {
+        let nan = SharedModel { version: 1, weights: vec![0.0, f32::INFINITY] };
+        let bytes = nan.encode_signed(&key(4));
+        assert_eq!(
+            SharedModel::decode_verified(&bytes, &key(4).verifying_key()),
+            Err(SyncError::NonFiniteModelWeight { index: 1 })
+        );
+    }
+
+    #[test]
+    fn public_keys_parse_from_hex() {
+        let verifying = key(5).verifying_key();
+        let hex: String = verifying.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(verifying_key_from_hex(&hex), Ok(verifying));
+        assert_eq!(verifying_key_from_hex("abc"), Err(SyncError::BadPublicKey));
+        assert_eq!(verifying_key_from_hex(&"zz".repeat(32)), Err(SyncError::BadPublicKey));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(version in any::<u64>(), weights in proptest::collection::vec(-1e6_f32..1e6, 1..64)) {
+            let model = SharedModel { version, weights };
+            let bytes = model.encode_signed(&key(7));
+            prop_assert_eq!(SharedModel::decode_verified(&bytes, &key(7).verifying_key()), Ok(model));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = SharedModel::decode_verified(&bytes, &key(7).verifying_key());
+        }
+
+        #[test]
+        fn any_single_byte_flip_is_rejected(index in 0_usize..125, flip in 1_u8..=255) {
+            let mut bytes = model().encode_signed(&key(7));
+            bytes[index] ^= flip;
+            prop_assert!(SharedModel::decode_verified(&bytes, &key(7).verifying_key()).is_err());
+        }
+    }
+}

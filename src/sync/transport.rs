@@ -1,0 +1,63 @@
+//! The network seam: two calls, bytes in and out. The browser uses `fetch`
+//! (`src/wasm/fetch_transport.rs`); native tests use [`InMemoryTransport`].
+
+use std::cell::RefCell;
+
+use super::SyncError;
+
+/// Moves update and model bytes. Implementations send no cookies, ids or other headers of
+/// their own beyond what the protocol needs (`Content-Type`, `If-None-Match`).
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// POSTs one update body; `Ok` once the server accepted it (2xx).
+    async fn send_update(&self, body: &[u8]) -> Result<(), SyncError>;
+    /// GETs the shared model; `Ok(None)` when the server says `known_version` is current (304).
+    async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError>;
+}
+
+/// A transport that keeps everything in memory: what was sent, and the model it serves.
+#[derive(Debug, Default)]
+pub struct InMemoryTransport {
+    sent: RefCell<Vec<Vec<u8>>>,
+    model: RefCell<Option<(u64, Vec<u8>)>>,
+    refuse_sends: RefCell<Option<SyncError>>,
+}
+
+impl InMemoryTransport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `bytes` as model `version` from now on.
+    pub fn serve_model(&self, version: u64, bytes: Vec<u8>) {
+        *self.model.borrow_mut() = Some((version, bytes));
+    }
+
+    /// Makes every later send fail with `error` (`None` restores success).
+    pub fn refuse_sends_with(&self, error: Option<SyncError>) {
+        *self.refuse_sends.borrow_mut() = error;
+    }
+
+    /// Every body sent so far, in order.
+    pub fn sent(&self) -> Vec<Vec<u8>> {
+        self.sent.borrow().clone()
+    }
+}
+
+impl Transport for InMemoryTransport {
+    async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
+        if let Some(error) = self.refuse_sends.borrow().clone() {
+            return Err(error);
+        }
+        self.sent.borrow_mut().push(body.to_vec());
+        Ok(())
+    }
+
+    async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {
+        match &*self.model.borrow() {
+            None => Err(SyncError::Transport { message: "no model published yet (404)".to_owned() }),
+            Some((version, _)) if Some(*version) == known_version => Ok(None),
+            Some((_, bytes)) => Ok(Some(bytes.clone())),
+        }
+    }
+}
