@@ -195,7 +195,9 @@ impl<S: KeyValueStore> Personalizer<S> {
             let sensitive = self.items.learn(item, self.config.sensitive_categories());
             if !sensitive {
                 kept += 1;
-            } else if self.profile.mentions_item(&item.id) || self.profile.cached_attributes(&item.id).is_some() {
+            } else if self.consent.collects()
+                && (self.profile.mentions_item(&item.id) || self.profile.cached_attributes(&item.id).is_some())
+            {
                 self.commit(ProfileChange::ForgetItem(item.id.clone()));
             }
         }
@@ -389,7 +391,12 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
-            self.warn(StorageWarning::new(WarningCode::QuotaExceeded, e.to_string()));
+            let code = match e {
+                PersonalizerError::Blocked => WarningCode::NotBackedUp,
+                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
+                _ => WarningCode::StorageUnavailable,
+            };
+            self.warn(StorageWarning::new(code, e.to_string()));
         }
     }
 }

@@ -190,7 +190,7 @@ proptest! {
                 let k = rng.random_range(0..5);
                 let id = format!("secret-sku-{k}");
                 // The last two are known only from inline attributes.
-                let item = (k >= 3).then(|| secret());
+                let item = (k >= 3).then(secret);
                 match rng.random_range(0..3u32) {
                     0 => TrackEvent::View { item_id: id, item },
                     1 => TrackEvent::AddToCart { item_id: id, quantity: 1, item },
