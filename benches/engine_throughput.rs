@@ -67,7 +67,9 @@ fn time<T>(label: &str, runs: usize, mut f: impl FnMut() -> T) {
 
 fn main() {
     let stream = events(1_000, 7);
-    for (consent, label) in [(ConsentMode::Session, "session (memory only)"), (ConsentMode::Full, "full (flush every 20)")] {
+    for (consent, label) in
+        [(ConsentMode::Session, "session (memory only)"), (ConsentMode::Full, "full (flush every 20)")]
+    {
         let start = Instant::now();
         let mut p = engine(&MemoryStore::new(), consent);
         for (event, now) in &stream {

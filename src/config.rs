@@ -197,7 +197,6 @@ impl ValidConfig {
     }
 }
 
-
 fn check(field: &'static str, value: f64, rule: &'static str, ok: bool) -> Result<(), ConfigError> {
     if value.is_finite() && ok {
         Ok(())
@@ -236,7 +235,12 @@ impl PersonalizerConfig {
         }
         let noise = &self.noise;
         positive("noise.duplicateViewWindowMs", noise.duplicate_view_window_ms)?;
-        check("noise.maxEventsPerMinute", f64::from(noise.max_events_per_minute), "of at least 1", noise.max_events_per_minute >= 1)?;
+        check(
+            "noise.maxEventsPerMinute",
+            f64::from(noise.max_events_per_minute),
+            "of at least 1",
+            noise.max_events_per_minute >= 1,
+        )?;
         check("noise.burstMaxEvents", f64::from(noise.burst_max_events), "of at least 1", noise.burst_max_events >= 1)?;
         positive("noise.burstWindowMs", noise.burst_window_ms)?;
         check("noise.minDwellMs", noise.min_dwell_ms, "of at least 0", noise.min_dwell_ms >= 0.0)?;
@@ -256,7 +260,9 @@ impl PersonalizerConfig {
         ] {
             sign(field, value, true)?;
         }
-        for (field, value) in [("removeFromCart", w.remove_from_cart), ("wishlistRemove", w.wishlist_remove), ("dismiss", w.dismiss)] {
+        for (field, value) in
+            [("removeFromCart", w.remove_from_cart), ("wishlistRemove", w.wishlist_remove), ("dismiss", w.dismiss)]
+        {
             sign(field, value, false)?;
         }
         Ok(ValidConfig(self))

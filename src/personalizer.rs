@@ -116,7 +116,10 @@ impl<S: KeyValueStore> Personalizer<S> {
         let retention = consent::retention(from, to);
         if retention.delete_stored {
             if let Err(e) = self.keys.remove_all(&mut self.store) {
-                self.warn(StorageWarning::new(WarningCode::StorageUnavailable, format!("could not delete stored data: {e}")));
+                self.warn(StorageWarning::new(
+                    WarningCode::StorageUnavailable,
+                    format!("could not delete stored data: {e}"),
+                ));
             }
             self.stored_raw = None;
             self.blocked = false;
@@ -130,7 +133,8 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.load_and_rebase();
         }
         if to.collects() && !from.collects() {
-            let views = self.profile.session_items().iter().filter(|e| e.kind == crate::collect::event::EventKind::View);
+            let views =
+                self.profile.session_items().iter().filter(|e| e.kind == crate::collect::event::EventKind::View);
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
@@ -149,7 +153,12 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// p.track({ type: "view", itemId: "sku-1", item: { categoryPath: ["Shoes"], price: 89 } });
     /// // → { status: "recorded", newSession: true }
     /// ```
-    pub fn track(&mut self, event: TrackEvent, now_ms: f64, local_hour_of_week: u32) -> Result<TrackOutcome, PersonalizerError> {
+    pub fn track(
+        &mut self,
+        event: TrackEvent,
+        now_ms: f64,
+        local_hour_of_week: u32,
+    ) -> Result<TrackOutcome, PersonalizerError> {
         let at_ms = check_time(now_ms)?;
         if local_hour_of_week as usize >= HOURS_PER_WEEK {
             return Err(PersonalizerError::BadHour(local_hour_of_week));
@@ -215,9 +224,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if let Sync::Unreadable = self.sync_from_store() {
             // Another tab (say a newer library version) left something unreadable: keep a copy first.
             let outcome = {
-            let limit = self.load_limit();
-            load_or_back_up(&mut self.store, &self.keys, limit)
-        };
+                let limit = self.load_limit();
+                load_or_back_up(&mut self.store, &self.keys, limit)
+            };
             self.absorb_load(outcome);
             if self.blocked {
                 return Err(PersonalizerError::Blocked);
@@ -232,7 +241,8 @@ impl<S: KeyValueStore> Personalizer<S> {
         let half_life = self.config.affinity_half_life_ms();
         match write_compacted(&mut self.store, &self.keys, &mut merged, budget, now, half_life) {
             Ok(written) => {
-                let report = FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
+                let report =
+                    FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
                 self.base = merged.clone();
                 self.profile = merged;
                 self.pending.clear();
@@ -361,29 +371,6 @@ impl<S: KeyValueStore> Personalizer<S> {
         if self.pending.len() > MAX_PENDING_CHANGES {
             self.fold_pending();
         }
-    }
-
-    /// Makes the current profile the base (merging can then no longer replay these changes).
-    fn fold_pending(&mut self) {
-        self.base = self.profile.clone();
-        self.pending.clear();
-    }
-
-    fn rebuild(&mut self) {
-        let mut profile = self.base.clone();
-        for change in &self.pending {
-            profile.apply(change, &self.config);
-        }
-        self.profile = profile;
-    }
-
-    fn wipe_memory(&mut self) {
-        self.profile = Profile::default();
-        self.base = Profile::default();
-        self.pending.clear();
-        self.dirty = false;
-        self.noise = NoiseFilter::new();
-        self.visit_counted = false;
     }
 
     fn warn(&mut self, warning: StorageWarning) {

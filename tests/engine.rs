@@ -5,7 +5,9 @@ use shop_personalizer::collect::event::TrackEvent;
 use shop_personalizer::collect::noise::FilterReason;
 use shop_personalizer::config::{NoiseConfig, PersonalizerConfig};
 use shop_personalizer::consent::ConsentMode;
-use shop_personalizer::personalizer::{Environment, Personalizer, PersonalizerError, TrackOutcome, FLUSH_AFTER_CHANGES};
+use shop_personalizer::personalizer::{
+    Environment, Personalizer, PersonalizerError, TrackOutcome, FLUSH_AFTER_CHANGES,
+};
 use shop_personalizer::profile::{DeviceClass, Segment};
 use shop_personalizer::storage::{decode, KeyValueStore, MemoryStore};
 
@@ -73,7 +75,10 @@ fn full_consent_persists_on_flush_and_reloads() {
     assert_eq!(reloaded.profile().viewed().entries()[0].item_id, "a");
     assert_eq!(reloaded.profile().hour_of_week().buckets()[3], 1);
     // The reload counts as a refresh of "a", and a new item as part of the same session.
-    assert_eq!(reloaded.track(shoe("a"), T0 + 3_000.0, 3), Ok(TrackOutcome::Filtered { reason: FilterReason::DuplicateView }));
+    assert_eq!(
+        reloaded.track(shoe("a"), T0 + 3_000.0, 3),
+        Ok(TrackOutcome::Filtered { reason: FilterReason::DuplicateView })
+    );
     assert_eq!(reloaded.track(shoe("b"), T0 + 4_000.0, 3), Ok(TrackOutcome::Recorded { new_session: false }));
     assert_eq!(reloaded.profile().visits().visits, 2);
     assert_eq!(reloaded.profile().visits().sessions, 1);
@@ -129,7 +134,8 @@ fn bots_are_dropped_unless_the_heuristic_is_off() {
     let mut p = Personalizer::open(MemoryStore::new(), config(), env).unwrap();
     p.set_consent(ConsentMode::Session, false);
     assert_eq!(p.track(shoe("a"), T0, 0), Ok(TrackOutcome::Filtered { reason: FilterReason::Bot }));
-    let test_config = PersonalizerConfig { noise: NoiseConfig { bot_heuristic: false, ..NoiseConfig::default() }, ..config() };
+    let test_config =
+        PersonalizerConfig { noise: NoiseConfig { bot_heuristic: false, ..NoiseConfig::default() }, ..config() };
     let mut p = Personalizer::open(MemoryStore::new(), test_config, env).unwrap();
     p.set_consent(ConsentMode::Session, false);
     assert_eq!(p.track(shoe("a"), T0, 0), Ok(TrackOutcome::Recorded { new_session: true }));
@@ -141,7 +147,10 @@ fn rejected_input_stores_nothing_and_says_why() {
     let store = MemoryStore::new();
     let mut p = open(&store);
     p.set_consent(ConsentMode::Full, false);
-    let bad_price = TrackEvent::View { item_id: "a".into(), item: Some(ItemAttributes { price: Some(f64::NAN), ..ItemAttributes::default() }) };
+    let bad_price = TrackEvent::View {
+        item_id: "a".into(),
+        item: Some(ItemAttributes { price: Some(f64::NAN), ..ItemAttributes::default() }),
+    };
     let err = p.track(bad_price, T0, 0).unwrap_err();
     assert!(matches!(err, PersonalizerError::Event(_)));
     assert!(err.to_string().contains("nothing of it was stored"));
@@ -157,17 +166,18 @@ fn rejected_input_stores_nothing_and_says_why() {
     assert!(!p.flush(T0).unwrap().written);
     assert!(store.entries().is_empty());
     let config = PersonalizerConfig { shop: "has space".into(), ..PersonalizerConfig::default() };
-    assert!(matches!(Personalizer::open(MemoryStore::new(), config, Environment::default()), Err(PersonalizerError::Config(_))));
+    assert!(matches!(
+        Personalizer::open(MemoryStore::new(), config, Environment::default()),
+        Err(PersonalizerError::Config(_))
+    ));
 }
 
 #[test]
 fn upserted_items_give_id_only_events_their_attributes() {
     let mut p = open(&MemoryStore::new());
     p.set_consent(ConsentMode::Session, false);
-    let item = Item {
-        id: "b1".into(),
-        attributes: ItemAttributes { brand: Some("Zed".into()), ..ItemAttributes::default() },
-    };
+    let item =
+        Item { id: "b1".into(), attributes: ItemAttributes { brand: Some("Zed".into()), ..ItemAttributes::default() } };
     assert_eq!(p.upsert_items(&[item]), Ok(1));
     p.track(TrackEvent::AddToCart { item_id: "b1".into(), quantity: 1, item: None }, T0, 0).unwrap();
     let summary = p.profile_summary(T0);
@@ -214,7 +224,11 @@ fn export_is_readable_and_segment_follows_orders() {
     p.set_consent(ConsentMode::Session, false);
     p.track(shoe("a"), T0, 0).unwrap();
     let order = |id: &str| TrackEvent::Purchase {
-        items: vec![shop_personalizer::collect::event::PurchaseLine { item_id: id.into(), quantity: 1, price: Some(89.0) }],
+        items: vec![shop_personalizer::collect::event::PurchaseLine {
+            item_id: id.into(),
+            quantity: 1,
+            price: Some(89.0),
+        }],
         value: 89.0,
     };
     p.track(order("a"), T0 + 60_000.0, 0).unwrap();

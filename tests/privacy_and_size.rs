@@ -72,7 +72,10 @@ fn a_sensitive_event_leaves_no_trace_in_storage() {
         TrackEvent::Rating { item_id: "secret-sku-992".into(), rating: 5 },
         TrackEvent::WishlistAdd { item_id: "secret-sku-992".into() },
         TrackEvent::Dismiss { item_id: secret_id.into() },
-        TrackEvent::Search { query: "pregnancy test".into(), result_ids: vec![secret_id.into(), "secret-sku-992".into()] },
+        TrackEvent::Search {
+            query: "pregnancy test".into(),
+            result_ids: vec![secret_id.into(), "secret-sku-992".into()],
+        },
     ];
     for (i, event) in events.into_iter().enumerate() {
         let outcome = p.track(event, T0 + 10_000.0 * (i + 1) as f64, 11).unwrap();
@@ -86,7 +89,11 @@ fn a_sensitive_event_leaves_no_trace_in_storage() {
         value: 83.0,
     };
     assert!(matches!(p.track(mixed_order, T0 + 100_000.0, 12).unwrap(), TrackOutcome::Recorded { .. }));
-    let shown = TrackEvent::Impression { placement: "home".into(), item_ids: vec![secret_id.into(), "shoe-2".into()], positions: None };
+    let shown = TrackEvent::Impression {
+        placement: "home".into(),
+        item_ids: vec![secret_id.into(), "shoe-2".into()],
+        positions: None,
+    };
     assert!(matches!(p.track(shown, T0 + 110_000.0, 12).unwrap(), TrackOutcome::Recorded { .. }));
     p.flush(T0 + 120_000.0).unwrap();
 
@@ -118,14 +125,22 @@ fn random_event(rng: &mut ChaCha8Rng, pool: usize) -> TrackEvent {
     let inline = rng.random_bool(0.5).then(|| plain(n));
     match rng.random_range(0..100u32) {
         0..=44 => TrackEvent::View { item_id: id, item: inline },
-        45..=54 => TrackEvent::Click { item_id: id, placement: Some("grid".into()), position: Some(rng.random_range(0..24)), item: inline },
+        45..=54 => TrackEvent::Click {
+            item_id: id,
+            placement: Some("grid".into()),
+            position: Some(rng.random_range(0..24)),
+            item: inline,
+        },
         55..=62 => {
             let ids: Vec<String> = (0..8).map(|k| format!("sku-{}", (n + k * 7) % pool)).collect();
             TrackEvent::Impression { placement: "home".into(), item_ids: ids, positions: None }
         }
         63..=69 => TrackEvent::AddToCart { item_id: id, quantity: rng.random_range(1..3), item: inline },
         70..=71 => TrackEvent::RemoveFromCart { item_id: id, quantity: 1 },
-        72..=73 => TrackEvent::Purchase { items: vec![PurchaseLine { item_id: id, quantity: 1, price: Some(30.0) }], value: 30.0 },
+        72..=73 => TrackEvent::Purchase {
+            items: vec![PurchaseLine { item_id: id, quantity: 1, price: Some(30.0) }],
+            value: 30.0,
+        },
         74..=78 => TrackEvent::Search {
             query: "running shoes".into(),
             result_ids: (0..10).map(|k| format!("sku-{}", (n + k) % pool)).collect(),
@@ -150,7 +165,11 @@ fn profile_size_after_1000_varied_events_fits_the_budget() {
     let (mut now, mut recorded) = (T0, 0);
     for i in 0..1_000 {
         // Mostly seconds apart, now and then a pause that ends the session (about 40 days overall).
-        now += if i % 40 == 0 { rng.random_range(3_600_000.0..172_800_000.0) } else { rng.random_range(4_000.0..30_000.0) };
+        now += if i % 40 == 0 {
+            rng.random_range(3_600_000.0..172_800_000.0)
+        } else {
+            rng.random_range(4_000.0..30_000.0)
+        };
         let event = random_event(&mut rng, pool);
         let hour = rng.random_range(0..168u32);
         if let TrackOutcome::Recorded { .. } = p.track(event, now, hour).unwrap() {

@@ -93,7 +93,11 @@ fn a_full_store_compacts_and_retries_then_reports() {
     p.track(view("later", 8), T0 + 5e6, 0).unwrap();
     store.set_quota(Some(100));
     let err = p.flush(T0 + 5e6).unwrap_err();
-    assert!(matches!(err, PersonalizerError::Write(WriteError::QuotaStillExceeded { .. }) | PersonalizerError::Write(WriteError::CannotFit(_))));
+    assert!(matches!(
+        err,
+        PersonalizerError::Write(WriteError::QuotaStillExceeded { .. })
+            | PersonalizerError::Write(WriteError::CannotFit(_))
+    ));
     assert!(err.to_string().contains("storageBudgetBytes"), "{err}");
     assert!(p.has_unsaved_changes());
     store.set_quota(None);

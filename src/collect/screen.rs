@@ -153,7 +153,13 @@ impl ItemDirectory {
     }
 
     /// Drops sensitive lines and takes their share out of the order value.
-    fn screen_purchase(&mut self, items: Vec<PurchaseLine>, value: f64, profile: &Profile, sensitive: &[String]) -> Screened {
+    fn screen_purchase(
+        &mut self,
+        items: Vec<PurchaseLine>,
+        value: f64,
+        profile: &Profile,
+        sensitive: &[String],
+    ) -> Screened {
         let total_quantity: f64 = items.iter().map(|l| f64::from(l.quantity)).sum();
         let (mut kept, mut attributes) = (Vec::new(), Vec::new());
         let (mut removed_value, mut removed_unpriced_quantity) = (0.0, 0.0);
@@ -224,7 +230,11 @@ mod tests {
         let profile = Profile::default();
         dir.learn(&Item { id: "h".into(), attributes: attrs(&["Health"]) }, &sensitive());
         dir.learn(&Item { id: "s".into(), attributes: attrs(&["Shoes"]) }, &sensitive());
-        let shown = TrackEvent::Impression { placement: "p".into(), item_ids: vec!["s".into(), "h".into(), "x".into()], positions: None };
+        let shown = TrackEvent::Impression {
+            placement: "p".into(),
+            item_ids: vec!["s".into(), "h".into(), "x".into()],
+            positions: None,
+        };
         match dir.screen(shown, &profile, &sensitive()) {
             Screened::Keep { event: TrackEvent::Impression { item_ids, positions, .. }, .. } => {
                 assert_eq!(item_ids, ["s", "x"]);

@@ -73,7 +73,6 @@ pub enum PersonalizerError {
     Store(#[from] StoreError),
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Loading and the merge with other tabs: the engine keeps the changes it has not written and
 //! re-applies them on top of whatever another tab stored, so no tab's events are lost.
 
+use crate::collect::noise::NoiseFilter;
 use crate::profile::Profile;
 use crate::storage::{decode, load_or_back_up, KeyValueStore, LoadOutcome, StorageWarning, WarningCode};
 
@@ -15,6 +16,29 @@ pub(super) enum Sync {
 }
 
 impl<S: KeyValueStore> Personalizer<S> {
+    /// Makes the current profile the base (merging can then no longer replay these changes).
+    pub(super) fn fold_pending(&mut self) {
+        self.base = self.profile.clone();
+        self.pending.clear();
+    }
+
+    pub(super) fn rebuild(&mut self) {
+        let mut profile = self.base.clone();
+        for change in &self.pending {
+            profile.apply(change, &self.config);
+        }
+        self.profile = profile;
+    }
+
+    pub(super) fn wipe_memory(&mut self) {
+        self.profile = Profile::default();
+        self.base = Profile::default();
+        self.pending.clear();
+        self.dirty = false;
+        self.noise = NoiseFilter::new();
+        self.visit_counted = false;
+    }
+
     pub(super) fn load_and_rebase(&mut self) {
         let outcome = {
             let limit = self.load_limit();
@@ -77,7 +101,8 @@ impl<S: KeyValueStore> Personalizer<S> {
                 Sync::Reloaded
             }
             Err(problem) => {
-                let message = format!("another tab stored a profile this tab cannot read ({problem}); keeping this tab's copy");
+                let message =
+                    format!("another tab stored a profile this tab cannot read ({problem}); keeping this tab's copy");
                 self.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
                 Sync::Unreadable
             }

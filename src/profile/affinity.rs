@@ -129,7 +129,9 @@ impl<'de> Deserialize<'de> for Affinities {
             stored
                 .into_iter()
                 .filter(|s| s.value.is_finite())
-                .map(|s| (s.key, Affinity { value: s.value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms: s.updated_ms }))
+                .map(|s| {
+                    (s.key, Affinity { value: s.value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms: s.updated_ms })
+                })
                 .collect(),
         ))
     }

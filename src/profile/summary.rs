@@ -93,8 +93,13 @@ impl Profile {
         };
         let top_interests =
             decayed.iter().filter(|(_, v)| *v > 0.0).take(SUMMARY_INTERESTS).map(|e| entry(e, strongest)).collect();
-        let avoided =
-            decayed.iter().rev().filter(|(_, v)| *v < 0.0).take(SUMMARY_INTERESTS).map(|e| entry(e, -weakest)).collect();
+        let avoided = decayed
+            .iter()
+            .rev()
+            .filter(|(_, v)| *v < 0.0)
+            .take(SUMMARY_INTERESTS)
+            .map(|e| entry(e, -weakest))
+            .collect();
         ProfileSummary {
             top_interests,
             avoided,

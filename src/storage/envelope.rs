@@ -29,7 +29,9 @@ pub enum LoadError {
     NotAnEnvelope(String),
     #[error("the stored value has format {0:?}, not {FORMAT_NAME:?}")]
     UnknownFormat(String),
-    #[error("the stored profile's checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off")]
+    #[error(
+        "the stored profile's checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off"
+    )]
     ChecksumMismatch { stored: u32, computed: u32 },
     #[error("the stored profile has version {found}, newer than this library's {CURRENT_VERSION}: it was written by a newer version of shop-personalizer; update the library")]
     FutureVersion { found: u64 },

@@ -13,7 +13,9 @@ use thiserror::Error;
 
 pub use envelope::{decode, encode, envelope_overhead, Decoded, LoadError, CURRENT_VERSION, FORMAT_NAME};
 pub use memory::MemoryStore;
-pub use persist::{load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS};
+pub use persist::{
+    load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
+};
 
 /// What a [`KeyValueStore`] call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
