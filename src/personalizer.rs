@@ -20,10 +20,12 @@ use crate::collect::screen::{ItemDirectory, Screened};
 use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
 use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
-use crate::storage::{load_or_back_up, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode};
+use crate::storage::{
+    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
+};
 
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
-use tabs::Sync;
+use tabs::{Sync, WriteLedger};
 
 /// Unwritten changes after which `track` flushes by itself.
 pub const FLUSH_AFTER_CHANGES: usize = 20;
@@ -54,8 +56,11 @@ pub struct Personalizer<S: KeyValueStore> {
     pending: Vec<ProfileChange>,
     /// Something in memory is not in the store yet.
     dirty: bool,
-    /// The raw value last seen under the profile key.
+    /// The raw value last seen under the profile key, and its lineage.
     stored_raw: Option<String>,
+    stored_lineage: Vec<u32>,
+    /// This tab's recent writes, in case another tab's write built beside them drops them.
+    ledger: WriteLedger,
     noise: NoiseFilter,
     items: ItemDirectory,
     visit_counted: bool,
@@ -96,6 +101,8 @@ impl<S: KeyValueStore> Personalizer<S> {
             pending: Vec::new(),
             dirty: false,
             stored_raw: None,
+            stored_lineage: Vec::new(),
+            ledger: WriteLedger::default(),
             noise: NoiseFilter::new(),
             items: ItemDirectory::default(),
             visit_counted: false,
@@ -122,6 +129,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 ));
             }
             self.stored_raw = None;
+            self.stored_lineage.clear();
             self.blocked = false;
             self.fold_pending();
         }
@@ -239,15 +247,19 @@ impl<S: KeyValueStore> Personalizer<S> {
         let mut merged = self.profile.clone();
         let budget = self.config.storage_budget_bytes();
         let half_life = self.config.affinity_half_life_ms();
-        match write_compacted(&mut self.store, &self.keys, &mut merged, budget, now, half_life) {
+        let parent = self.stored_raw.as_deref().map(value_id);
+        let lineage: Vec<u32> =
+            parent.into_iter().chain(self.stored_lineage.iter().copied()).take(MAX_LINEAGE).collect();
+        match write_compacted(&mut self.store, &self.keys, &mut merged, &lineage, budget, now, half_life) {
             Ok(written) => {
                 let report =
                     FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
                 self.base = merged.clone();
                 self.profile = merged;
-                self.pending.clear();
+                self.ledger.record(value_id(&written.raw), parent, std::mem::take(&mut self.pending));
                 self.dirty = false;
                 self.stored_raw = Some(written.raw);
+                self.stored_lineage = lineage;
                 Ok(report)
             }
             Err(e) => Err(PersonalizerError::Write(e)),
@@ -263,6 +275,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.stored_raw = None;
+        self.stored_lineage.clear();
         self.blocked = false;
         Ok(self.keys.remove_all(&mut self.store)?)
     }
