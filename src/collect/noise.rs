@@ -312,4 +312,27 @@ mod tests {
         assert!(filter.last_view_ms.len() <= MAX_REMEMBERED_VIEWS);
         assert!(filter.recent_actions.len() <= 61);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn recorded_actions_never_exceed_the_caps(gaps in proptest::collection::vec(0.0f64..3_000.0, 1..400)) {
+            let config = NoiseConfig { max_events_per_minute: 20, burst_max_events: 4, ..NoiseConfig::default() };
+            let mut filter = NoiseFilter::new();
+            let mut now = T0;
+            let mut recorded_at = Vec::new();
+            for (i, gap) in gaps.iter().enumerate() {
+                now += gap;
+                let click = TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
+                if recorded(filter.decide(&config, &click, now, false)) {
+                    recorded_at.push(now);
+                }
+            }
+            for (i, t) in recorded_at.iter().enumerate() {
+                let in_minute = recorded_at[..=i].iter().filter(|s| t - **s < 60_000.0).count();
+                let in_burst = recorded_at[..=i].iter().filter(|s| t - **s < config.burst_window_ms).count();
+                proptest::prop_assert!(in_minute <= 20, "{} in a minute", in_minute);
+                proptest::prop_assert!(in_burst <= 4, "{} in a burst window", in_burst);
+            }
+        }
+    }
 }
