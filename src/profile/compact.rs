@@ -99,7 +99,7 @@ impl Profile {
         let session_drop = share_of(self.session.items.len(), share);
         dropped |= session_drop > 0;
         self.session.items.drain(..session_drop);
-        // Descriptions the shop can send again (upsertItems) go before what was learned.
+        // Descriptions can be sent again by the shop (upsertItems), so they shrink at the full rate.
         for _ in 0..share_of(self.catalog.len(), share) {
             let oldest = self.catalog.least_recent(|_| true);
             dropped |= oldest.is_some_and(|id| self.catalog.remove(&id));
