@@ -163,7 +163,7 @@ impl Default for PersonalizerConfig {
 }
 
 /// A config that passed [`PersonalizerConfig::validate`]; the only form the engine accepts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ValidConfig(PersonalizerConfig);
 
 const MS_PER_DAY: f64 = 86_400_000.0;
@@ -194,12 +194,6 @@ impl ValidConfig {
     /// The config as the caller gave it (with defaults filled in).
     pub fn as_config(&self) -> &PersonalizerConfig {
         &self.0
-    }
-}
-
-impl Default for ValidConfig {
-    fn default() -> Self {
-        ValidConfig(PersonalizerConfig::default())
     }
 }
 
@@ -241,7 +235,12 @@ impl PersonalizerConfig {
         }
         let noise = &self.noise;
         positive("noise.duplicateViewWindowMs", noise.duplicate_view_window_ms)?;
-        check("noise.maxEventsPerMinute", f64::from(noise.max_events_per_minute), "of at least 1", noise.max_events_per_minute >= 1)?;
+        check(
+            "noise.maxEventsPerMinute",
+            f64::from(noise.max_events_per_minute),
+            "of at least 1",
+            noise.max_events_per_minute >= 1,
+        )?;
         check("noise.burstMaxEvents", f64::from(noise.burst_max_events), "of at least 1", noise.burst_max_events >= 1)?;
         positive("noise.burstWindowMs", noise.burst_window_ms)?;
         check("noise.minDwellMs", noise.min_dwell_ms, "of at least 0", noise.min_dwell_ms >= 0.0)?;
@@ -261,7 +260,9 @@ impl PersonalizerConfig {
         ] {
             sign(field, value, true)?;
         }
-        for (field, value) in [("removeFromCart", w.remove_from_cart), ("wishlistRemove", w.wishlist_remove), ("dismiss", w.dismiss)] {
+        for (field, value) in
+            [("removeFromCart", w.remove_from_cart), ("wishlistRemove", w.wishlist_remove), ("dismiss", w.dismiss)]
+        {
             sign(field, value, false)?;
         }
         Ok(ValidConfig(self))

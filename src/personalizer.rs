@@ -20,10 +20,12 @@ use crate::collect::screen::{ItemDirectory, Screened};
 use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
 use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
-use crate::storage::{load_or_back_up, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode};
+use crate::storage::{
+    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
+};
 
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
-use tabs::Sync;
+use tabs::{Sync, WriteLedger};
 
 /// Unwritten changes after which `track` flushes by itself.
 pub const FLUSH_AFTER_CHANGES: usize = 20;
@@ -54,8 +56,11 @@ pub struct Personalizer<S: KeyValueStore> {
     pending: Vec<ProfileChange>,
     /// Something in memory is not in the store yet.
     dirty: bool,
-    /// The raw value last seen under the profile key.
+    /// The raw value last seen under the profile key, and its lineage.
     stored_raw: Option<String>,
+    stored_lineage: Vec<u32>,
+    /// This tab's recent writes, in case another tab's write built beside them drops them.
+    ledger: WriteLedger,
     noise: NoiseFilter,
     items: ItemDirectory,
     visit_counted: bool,
@@ -96,6 +101,8 @@ impl<S: KeyValueStore> Personalizer<S> {
             pending: Vec::new(),
             dirty: false,
             stored_raw: None,
+            stored_lineage: Vec::new(),
+            ledger: WriteLedger::default(),
             noise: NoiseFilter::new(),
             items: ItemDirectory::default(),
             visit_counted: false,
@@ -116,9 +123,13 @@ impl<S: KeyValueStore> Personalizer<S> {
         let retention = consent::retention(from, to);
         if retention.delete_stored {
             if let Err(e) = self.keys.remove_all(&mut self.store) {
-                self.warn(StorageWarning::new(WarningCode::StorageUnavailable, format!("could not delete stored data: {e}")));
+                self.warn(StorageWarning::new(
+                    WarningCode::StorageUnavailable,
+                    format!("could not delete stored data: {e}"),
+                ));
             }
             self.stored_raw = None;
+            self.stored_lineage.clear();
             self.blocked = false;
             self.fold_pending();
         }
@@ -130,7 +141,8 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.load_and_rebase();
         }
         if to.collects() && !from.collects() {
-            let views = self.profile.session_items().iter().filter(|e| e.kind == crate::collect::event::EventKind::View);
+            let views =
+                self.profile.session_items().iter().filter(|e| e.kind == crate::collect::event::EventKind::View);
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
@@ -149,7 +161,12 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// p.track({ type: "view", itemId: "sku-1", item: { categoryPath: ["Shoes"], price: 89 } });
     /// // → { status: "recorded", newSession: true }
     /// ```
-    pub fn track(&mut self, event: TrackEvent, now_ms: f64, local_hour_of_week: u32) -> Result<TrackOutcome, PersonalizerError> {
+    pub fn track(
+        &mut self,
+        event: TrackEvent,
+        now_ms: f64,
+        local_hour_of_week: u32,
+    ) -> Result<TrackOutcome, PersonalizerError> {
         let at_ms = check_time(now_ms)?;
         if local_hour_of_week as usize >= HOURS_PER_WEEK {
             return Err(PersonalizerError::BadHour(local_hour_of_week));
@@ -158,7 +175,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.collects() {
             return Ok(TrackOutcome::NoConsent);
         }
-        let (event, attributes) = match self.items.screen(event, &self.profile, self.config.sensitive_categories()) {
+        let screened = self.items.screen(event, &self.profile, self.config.sensitive_categories());
+        self.erase_newly_sensitive();
+        let (event, attributes) = match screened {
             Screened::Sensitive => return Ok(TrackOutcome::Sensitive),
             Screened::Keep { event, attributes } => (event, attributes),
         };
@@ -190,15 +209,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         for (index, item) in items.iter().enumerate() {
             item.validate().map_err(|source| PersonalizerError::Item { index, source })?;
         }
-        let mut kept = 0;
-        for item in items {
-            let sensitive = self.items.learn(item, self.config.sensitive_categories());
-            if !sensitive {
-                kept += 1;
-            } else if self.profile.mentions_item(&item.id) || self.profile.cached_attributes(&item.id).is_some() {
-                self.commit(ProfileChange::ForgetItem(item.id.clone()));
-            }
-        }
+        let sensitive = self.config.sensitive_categories().to_vec();
+        let kept = items.iter().filter(|item| !self.items.learn(item, &sensitive)).count();
+        self.erase_newly_sensitive();
         Ok(kept)
     }
 
@@ -219,9 +232,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if let Sync::Unreadable = self.sync_from_store() {
             // Another tab (say a newer library version) left something unreadable: keep a copy first.
             let outcome = {
-            let limit = self.load_limit();
-            load_or_back_up(&mut self.store, &self.keys, limit)
-        };
+                let limit = self.load_limit();
+                load_or_back_up(&mut self.store, &self.keys, limit)
+            };
             self.absorb_load(outcome);
             if self.blocked {
                 return Err(PersonalizerError::Blocked);
@@ -234,14 +247,19 @@ impl<S: KeyValueStore> Personalizer<S> {
         let mut merged = self.profile.clone();
         let budget = self.config.storage_budget_bytes();
         let half_life = self.config.affinity_half_life_ms();
-        match write_compacted(&mut self.store, &self.keys, &mut merged, budget, now, half_life) {
+        let parent = self.stored_raw.as_deref().map(value_id);
+        let lineage: Vec<u32> =
+            parent.into_iter().chain(self.stored_lineage.iter().copied()).take(MAX_LINEAGE).collect();
+        match write_compacted(&mut self.store, &self.keys, &mut merged, &lineage, budget, now, half_life) {
             Ok(written) => {
-                let report = FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
+                let report =
+                    FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
                 self.base = merged.clone();
                 self.profile = merged;
-                self.pending.clear();
+                self.ledger.record(value_id(&written.raw), parent, std::mem::take(&mut self.pending));
                 self.dirty = false;
                 self.stored_raw = Some(written.raw);
+                self.stored_lineage = lineage;
                 Ok(report)
             }
             Err(e) => Err(PersonalizerError::Write(e)),
@@ -257,6 +275,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.stored_raw = None;
+        self.stored_lineage.clear();
         self.blocked = false;
         Ok(self.keys.remove_all(&mut self.store)?)
     }
@@ -343,6 +362,16 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.config.storage_budget_bytes() * LOAD_LIMIT_FACTOR
     }
 
+    /// Erases every mention of items just found to be sensitive.
+    fn erase_newly_sensitive(&mut self) {
+        for id in self.items.take_newly_sensitive() {
+            let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
+            if self.consent.collects() && mentioned {
+                self.commit(ProfileChange::ForgetItem(id));
+            }
+        }
+    }
+
     fn commit(&mut self, change: ProfileChange) {
         self.profile.apply(&change, &self.config);
         self.record_applied(change);
@@ -357,29 +386,6 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
     }
 
-    /// Makes the current profile the base (merging can then no longer replay these changes).
-    fn fold_pending(&mut self) {
-        self.base = self.profile.clone();
-        self.pending.clear();
-    }
-
-    fn rebuild(&mut self) {
-        let mut profile = self.base.clone();
-        for change in &self.pending {
-            profile.apply(change, &self.config);
-        }
-        self.profile = profile;
-    }
-
-    fn wipe_memory(&mut self) {
-        self.profile = Profile::default();
-        self.base = Profile::default();
-        self.pending.clear();
-        self.dirty = false;
-        self.noise = NoiseFilter::new();
-        self.visit_counted = false;
-    }
-
     fn warn(&mut self, warning: StorageWarning) {
         self.warnings.push(warning);
         if self.warnings.len() > MAX_WARNINGS {
@@ -389,7 +395,12 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
-            self.warn(StorageWarning::new(WarningCode::QuotaExceeded, e.to_string()));
+            let code = match e {
+                PersonalizerError::Blocked => WarningCode::NotBackedUp,
+                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
+                _ => WarningCode::StorageUnavailable,
+            };
+            self.warn(StorageWarning::new(code, e.to_string()));
         }
     }
 }

@@ -46,8 +46,12 @@ pub enum FilterReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoiseDecision {
     /// A real signal; `new_session` is true when it opens a new session.
-    Recorded { new_session: bool },
-    Filtered { reason: FilterReason },
+    Recorded {
+        new_session: bool,
+    },
+    Filtered {
+        reason: FilterReason,
+    },
 }
 
 /// True when an event at `now_ms` opens a new session after the last activity at `last_activity_ms`.
@@ -154,12 +158,7 @@ impl NoiseFilter {
         }
         if self.last_view_ms.len() >= MAX_REMEMBERED_VIEWS {
             // Every remembered view is recent: forget the oldest to stay bounded.
-            if let Some(oldest) = self
-                .last_view_ms
-                .iter()
-                .min_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(id, _)| id.clone())
-            {
+            if let Some(oldest) = self.last_view_ms.iter().min_by(|a, b| a.1.total_cmp(b.1)).map(|(id, _)| id.clone()) {
                 self.last_view_ms.remove(&oldest);
             }
         }
@@ -209,7 +208,10 @@ mod tests {
             filter.decide(&config, &view("a"), T0 + 2_000.0, false),
             NoiseDecision::Filtered { reason: FilterReason::DuplicateView }
         );
-        assert_eq!(filter.decide(&config, &view("b"), T0 + 3_000.0, false), NoiseDecision::Recorded { new_session: false });
+        assert_eq!(
+            filter.decide(&config, &view("b"), T0 + 3_000.0, false),
+            NoiseDecision::Recorded { new_session: false }
+        );
     }
 
     #[test]
@@ -218,7 +220,10 @@ mod tests {
         let mut filter = NoiseFilter::new();
         assert_eq!(filter.decide(&config, &view("a"), T0, false), NoiseDecision::Recorded { new_session: true });
         let just_inside = T0 + 1_800_000.0;
-        assert_eq!(filter.decide(&config, &view("b"), just_inside, false), NoiseDecision::Recorded { new_session: false });
+        assert_eq!(
+            filter.decide(&config, &view("b"), just_inside, false),
+            NoiseDecision::Recorded { new_session: false }
+        );
         let after = just_inside + 1_800_001.0;
         assert_eq!(filter.decide(&config, &view("c"), after, false), NoiseDecision::Recorded { new_session: true });
         // A new session forgets earlier views, so viewing "c" again 31 min later counts.
@@ -252,8 +257,10 @@ mod tests {
     fn a_burst_is_filtered_and_clears_after_the_window() {
         let config = NoiseConfig { burst_max_events: 3, burst_window_ms: 1_000.0, ..NoiseConfig::default() };
         let mut filter = NoiseFilter::new();
-        let click = |i: usize| TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
-        let decisions: Vec<_> = (0..5).map(|i| filter.decide(&config, &click(i), T0 + i as f64 * 100.0, false)).collect();
+        let click =
+            |i: usize| TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
+        let decisions: Vec<_> =
+            (0..5).map(|i| filter.decide(&config, &click(i), T0 + i as f64 * 100.0, false)).collect();
         assert!(decisions[..3].iter().all(|d| recorded(*d)));
         assert_eq!(decisions[3], NoiseDecision::Filtered { reason: FilterReason::Burst });
         assert_eq!(decisions[4], NoiseDecision::Filtered { reason: FilterReason::Burst });
@@ -269,7 +276,8 @@ mod tests {
     fn the_rate_cap_counts_a_rolling_minute() {
         let config = NoiseConfig { max_events_per_minute: 5, ..NoiseConfig::default() };
         let mut filter = NoiseFilter::new();
-        let click = |i: usize| TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
+        let click =
+            |i: usize| TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
         let seconds_apart = |i: usize| T0 + i as f64 * 5_000.0;
         let decisions: Vec<_> = (0..7).map(|i| filter.decide(&config, &click(i), seconds_apart(i), false)).collect();
         assert!(decisions[..5].iter().all(|d| recorded(*d)));
@@ -288,7 +296,10 @@ mod tests {
         let config = NoiseConfig::default();
         let mut filter = NoiseFilter::new();
         assert!(recorded(filter.decide(&config, &view("a"), T0, false)));
-        assert_eq!(filter.decide(&config, &view("b"), T0 - 5_000_000.0, false), NoiseDecision::Recorded { new_session: false });
+        assert_eq!(
+            filter.decide(&config, &view("b"), T0 - 5_000_000.0, false),
+            NoiseDecision::Recorded { new_session: false }
+        );
     }
 
     #[test]
@@ -300,5 +311,28 @@ mod tests {
         }
         assert!(filter.last_view_ms.len() <= MAX_REMEMBERED_VIEWS);
         assert!(filter.recent_actions.len() <= 61);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn recorded_actions_never_exceed_the_caps(gaps in proptest::collection::vec(0.0f64..3_000.0, 1..400)) {
+            let config = NoiseConfig { max_events_per_minute: 20, burst_max_events: 4, ..NoiseConfig::default() };
+            let mut filter = NoiseFilter::new();
+            let mut now = T0;
+            let mut recorded_at = Vec::new();
+            for (i, gap) in gaps.iter().enumerate() {
+                now += gap;
+                let click = TrackEvent::Click { item_id: format!("i{i}"), placement: None, position: None, item: None };
+                if recorded(filter.decide(&config, &click, now, false)) {
+                    recorded_at.push(now);
+                }
+            }
+            for (i, t) in recorded_at.iter().enumerate() {
+                let in_minute = recorded_at[..=i].iter().filter(|s| t - **s < 60_000.0).count();
+                let in_burst = recorded_at[..=i].iter().filter(|s| t - **s < config.burst_window_ms).count();
+                proptest::prop_assert!(in_minute <= 20, "{} in a minute", in_minute);
+                proptest::prop_assert!(in_burst <= 4, "{} in a burst window", in_burst);
+            }
+        }
     }
 }

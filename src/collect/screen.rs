@@ -25,6 +25,8 @@ pub struct ItemDirectory {
     known_order: VecDeque<String>,
     sensitive: HashSet<String>,
     sensitive_order: VecDeque<String>,
+    /// Ids found sensitive since the last [`ItemDirectory::take_newly_sensitive`].
+    newly_sensitive: Vec<String>,
 }
 
 /// What screening left of an event.
@@ -57,6 +59,12 @@ impl ItemDirectory {
         false
     }
 
+    /// Ids found sensitive since the last call, so the caller can erase earlier mentions of them
+    /// (from events that carried only the id, before the item was known).
+    pub fn take_newly_sensitive(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.newly_sensitive)
+    }
+
     pub fn is_sensitive(&self, item_id: &str) -> bool {
         self.sensitive.contains(item_id)
     }
@@ -64,6 +72,7 @@ impl ItemDirectory {
     fn mark_sensitive(&mut self, item_id: &str) {
         self.known.remove(item_id);
         if self.sensitive.insert(item_id.to_string()) {
+            self.newly_sensitive.push(item_id.to_string());
             self.sensitive_order.push_back(item_id.to_string());
             while self.sensitive_order.len() > MAX_SENSITIVE_IDS {
                 if let Some(oldest) = self.sensitive_order.pop_front() {
@@ -144,7 +153,13 @@ impl ItemDirectory {
     }
 
     /// Drops sensitive lines and takes their share out of the order value.
-    fn screen_purchase(&mut self, items: Vec<PurchaseLine>, value: f64, profile: &Profile, sensitive: &[String]) -> Screened {
+    fn screen_purchase(
+        &mut self,
+        items: Vec<PurchaseLine>,
+        value: f64,
+        profile: &Profile,
+        sensitive: &[String],
+    ) -> Screened {
         let total_quantity: f64 = items.iter().map(|l| f64::from(l.quantity)).sum();
         let (mut kept, mut attributes) = (Vec::new(), Vec::new());
         let (mut removed_value, mut removed_unpriced_quantity) = (0.0, 0.0);
@@ -192,6 +207,8 @@ mod tests {
         let cart = TrackEvent::AddToCart { item_id: "h".into(), quantity: 1, item: None };
         assert_eq!(dir.screen(cart, &profile, &sensitive()), Screened::Sensitive);
         assert!(dir.attributes("h", &profile).is_none());
+        assert_eq!(dir.take_newly_sensitive(), ["h"]);
+        assert!(dir.take_newly_sensitive().is_empty());
     }
 
     #[test]
@@ -213,7 +230,11 @@ mod tests {
         let profile = Profile::default();
         dir.learn(&Item { id: "h".into(), attributes: attrs(&["Health"]) }, &sensitive());
         dir.learn(&Item { id: "s".into(), attributes: attrs(&["Shoes"]) }, &sensitive());
-        let shown = TrackEvent::Impression { placement: "p".into(), item_ids: vec!["s".into(), "h".into(), "x".into()], positions: None };
+        let shown = TrackEvent::Impression {
+            placement: "p".into(),
+            item_ids: vec!["s".into(), "h".into(), "x".into()],
+            positions: None,
+        };
         match dir.screen(shown, &profile, &sensitive()) {
             Screened::Keep { event: TrackEvent::Impression { item_ids, positions, .. }, .. } => {
                 assert_eq!(item_ids, ["s", "x"]);

@@ -63,7 +63,8 @@ impl Profile {
             _ => None,
         };
         self.affinities.retain(|k, _| {
-            let under = matches!((k, &below), (AttributeKey::Category(p), Some(prefix)) if p.starts_with(prefix.as_str()));
+            let under =
+                matches!((k, &below), (AttributeKey::Category(p), Some(prefix)) if p.starts_with(prefix.as_str()));
             k != key && !under
         });
         self.affinities.len() != before
@@ -153,8 +154,11 @@ impl Profile {
                 self.visits.ordered(*value, at);
             }
             TrackEvent::Search { result_ids, .. } => {
-                let known: Vec<&String> =
-                    result_ids.iter().filter(|id| self.catalog.get(id).is_some()).take(SEARCH_RESULTS_LEARNED).collect();
+                let known: Vec<&String> = result_ids
+                    .iter()
+                    .filter(|id| self.catalog.get(id).is_some())
+                    .take(SEARCH_RESULTS_LEARNED)
+                    .collect();
                 let share = w.search / known.len().max(1) as f64;
                 for id in known {
                     self.learn(id, share, at, half_life);
@@ -276,7 +280,10 @@ mod tests {
         let brand = Key::Brand("Acme".into());
         let rate = |stars: u8| {
             let mut profile = Profile::default();
-            profile.apply(&record(TrackEvent::Rating { item_id: "s1".into(), rating: stars }, T0, &[("s1", shoe())]), &config);
+            profile.apply(
+                &record(TrackEvent::Rating { item_id: "s1".into(), rating: stars }, T0, &[("s1", shoe())]),
+                &config,
+            );
             value(&profile, &brand, T0, &config)
         };
         assert!((rate(1) + 4.0).abs() < 1e-9);
@@ -293,7 +300,10 @@ mod tests {
     fn a_purchase_empties_the_cart_and_counts_an_order() {
         let config = ValidConfig::default();
         let mut profile = Profile::default();
-        profile.apply(&record(TrackEvent::AddToCart { item_id: "s1".into(), quantity: 1, item: None }, T0, &[("s1", shoe())]), &config);
+        profile.apply(
+            &record(TrackEvent::AddToCart { item_id: "s1".into(), quantity: 1, item: None }, T0, &[("s1", shoe())]),
+            &config,
+        );
         let order = TrackEvent::Purchase {
             items: vec![PurchaseLine { item_id: "s1".into(), quantity: 1, price: Some(89.0) }],
             value: 89.0,
@@ -313,11 +323,13 @@ mod tests {
     fn dwell_is_capped_and_search_is_shared() {
         let config = ValidConfig::default();
         let mut profile = Profile::default();
-        profile.apply(&record(TrackEvent::Dwell { item_id: "s1".into(), ms: 600_000.0 }, T0, &[("s1", shoe())]), &config);
+        profile
+            .apply(&record(TrackEvent::Dwell { item_id: "s1".into(), ms: 600_000.0 }, T0, &[("s1", shoe())]), &config);
         assert!((value(&profile, &Key::Brand("Acme".into()), T0, &config) - 2.0).abs() < 1e-9);
         let other = ItemAttributes { brand: Some("Zed".into()), ..ItemAttributes::default() };
         profile.apply(&record(TrackEvent::View { item_id: "z".into(), item: None }, T0, &[("z", other)]), &config);
-        let search = TrackEvent::Search { query: "q".into(), result_ids: vec!["z".into(), "unknown".into(), "s1".into()] };
+        let search =
+            TrackEvent::Search { query: "q".into(), result_ids: vec!["z".into(), "unknown".into(), "s1".into()] };
         profile.apply(&record(search, T0, &[]), &config);
         // Two known results share the search weight of 1.
         assert!((value(&profile, &Key::Brand("Zed".into()), T0, &config) - 1.5).abs() < 1e-9);
@@ -367,6 +379,9 @@ mod tests {
         assert!(!profile.mentions_item("h1"));
         assert!(profile.cached_attributes("h1").is_none());
         assert!(profile.mentions_item("s1"));
-        assert!(profile.affinities().iter().all(|(k, _)| !k.to_string().contains("Health") && !k.to_string().contains("Tests")));
+        assert!(profile
+            .affinities()
+            .iter()
+            .all(|(k, _)| !k.to_string().contains("Health") && !k.to_string().contains("Tests")));
     }
 }

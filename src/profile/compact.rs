@@ -24,7 +24,9 @@ const MAX_ROUND_SHARE: f64 = 0.25;
 /// Why a profile could not be compacted to its budget.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CompactionError {
-    #[error("the profile's fixed parts take {needed} bytes, more than the budget of {budget}: raise storageBudgetBytes")]
+    #[error(
+        "the profile's fixed parts take {needed} bytes, more than the budget of {budget}: raise storageBudgetBytes"
+    )]
     CannotFit { needed: usize, budget: usize },
 }
 
@@ -97,13 +99,18 @@ impl Profile {
         let session_drop = share_of(self.session.items.len(), share);
         dropped |= session_drop > 0;
         self.session.items.drain(..session_drop);
-        // Descriptions the shop can send again (upsertItems) go before what was learned.
+        // Descriptions can be sent again by the shop (upsertItems), so they shrink at the full rate.
         for _ in 0..share_of(self.catalog.len(), share) {
             let oldest = self.catalog.least_recent(|_| true);
             dropped |= oldest.is_some_and(|id| self.catalog.remove(&id));
         }
         // Explicit signals are worth more: they shrink at half the rate.
-        for list in [&mut self.history.carted, &mut self.history.wishlist, &mut self.history.dismissed, &mut self.history.purchased] {
+        for list in [
+            &mut self.history.carted,
+            &mut self.history.wishlist,
+            &mut self.history.dismissed,
+            &mut self.history.purchased,
+        ] {
             for _ in 0..share_of(list.len(), share / 2.0) {
                 dropped |= list.drop_oldest();
             }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::AttributeKey;
 
-use super::{Profile, Segment, VisitStats};
+use super::{DeviceClass, Profile, Segment, VisitStats};
 
 /// Interests listed in a summary, per direction (liked and avoided).
 pub const SUMMARY_INTERESTS: usize = 10;
@@ -52,6 +52,12 @@ pub struct ProfileSummary {
     pub avoided: Vec<InterestSummary>,
     pub visits: VisitStats,
     pub segment: Segment,
+    /// The device class of the latest visit.
+    pub device: DeviceClass,
+    /// The local hour of the week with the most activity (0 = Monday 00:00), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub busiest_hour_of_week: Option<u8>,
     pub kept: KeptCounts,
 }
 
@@ -93,13 +99,20 @@ impl Profile {
         };
         let top_interests =
             decayed.iter().filter(|(_, v)| *v > 0.0).take(SUMMARY_INTERESTS).map(|e| entry(e, strongest)).collect();
-        let avoided =
-            decayed.iter().rev().filter(|(_, v)| *v < 0.0).take(SUMMARY_INTERESTS).map(|e| entry(e, -weakest)).collect();
+        let avoided = decayed
+            .iter()
+            .rev()
+            .filter(|(_, v)| *v < 0.0)
+            .take(SUMMARY_INTERESTS)
+            .map(|e| entry(e, -weakest))
+            .collect();
         ProfileSummary {
             top_interests,
             avoided,
             visits: self.visits.clone(),
             segment: self.visits.segment(),
+            device: self.device,
+            busiest_hour_of_week: self.hour_of_week.peak_hour(),
             kept: self.kept_counts(),
         }
     }
@@ -177,6 +190,8 @@ mod tests {
         assert_eq!(avoided.len(), 2);
         assert!(avoided.iter().all(|(_, w)| (w + 1.0).abs() < 1e-9));
         assert_eq!(summary.kept.events_recorded, 4);
+        assert_eq!(summary.busiest_hour_of_week, Some(0));
+        assert_eq!(summary.device, DeviceClass::Unknown);
         assert_eq!(summary.kept.viewed, 2);
         assert_eq!(summary.kept.dismissed, 1);
         assert_eq!(summary.kept.cart_items, 1);

@@ -1,9 +1,13 @@
 //! The versioned envelope around the stored profile:
-//! `{"format":"shop-personalizer/profile","version":1,"checksum":<crc32 of payload>,"payload":{...}}`.
+//! `{"format":"shop-personalizer/profile","version":1,"checksum":<crc32 of payload>,"lineage":[...],"payload":{...}}`.
 //!
 //! The payload is embedded as JSON (readable in the browser's devtools) and the checksum covers its
 //! exact text. Older versions are migrated forward on load; anything unreadable is a typed
 //! [`LoadError`], never a panic.
+//!
+//! `lineage` (optional, newest first, at most [`MAX_LINEAGE`]) lists the [`value_id`]s of the stored
+//! values this one was merged onto. A tab uses it to tell whether a value another tab wrote already
+//! contains its own last write, or was built beside it and overwrote it (see `personalizer/tabs.rs`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -17,6 +21,13 @@ use super::migrate;
 pub const FORMAT_NAME: &str = "shop-personalizer/profile";
 /// The layout version this library writes. Version 0 is the pre-release layout (see `migrate.rs`).
 pub const CURRENT_VERSION: u64 = 1;
+/// Most ancestors listed in an envelope's lineage.
+pub const MAX_LINEAGE: usize = 16;
+
+/// The identity of a stored value: the CRC-32 of its whole text.
+pub fn value_id(raw: &str) -> u32 {
+    crc32fast::hash(raw.as_bytes())
+}
 
 /// Why a stored profile could not be read. The caller keeps the blob under a backup key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -29,7 +40,9 @@ pub enum LoadError {
     NotAnEnvelope(String),
     #[error("the stored value has format {0:?}, not {FORMAT_NAME:?}")]
     UnknownFormat(String),
-    #[error("the stored profile's checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off")]
+    #[error(
+        "the stored profile's checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off"
+    )]
     ChecksumMismatch { stored: u32, computed: u32 },
     #[error("the stored profile has version {found}, newer than this library's {CURRENT_VERSION}: it was written by a newer version of shop-personalizer; update the library")]
     FutureVersion { found: u64 },
@@ -42,6 +55,8 @@ struct EnvelopeOut<'a> {
     format: &'static str,
     version: u64,
     checksum: u32,
+    #[serde(skip_serializing_if = "<[u32]>::is_empty")]
+    lineage: &'a [u32],
     payload: &'a RawValue,
 }
 
@@ -50,6 +65,8 @@ struct EnvelopeIn<'a> {
     format: String,
     version: u64,
     checksum: u32,
+    #[serde(default)]
+    lineage: Vec<u32>,
     #[serde(borrow)]
     payload: &'a RawValue,
 }
@@ -60,25 +77,34 @@ pub struct Decoded {
     pub profile: Profile,
     /// The version it was stored in, when it was migrated from an older one.
     pub migrated_from: Option<u64>,
+    /// Ids of the values it was merged onto, newest first.
+    pub lineage: Vec<u32>,
 }
 
 /// Wraps `payload` (compact JSON text) in an envelope.
-fn wrap(payload: &RawValue) -> Result<String, serde_json::Error> {
+fn wrap(payload: &RawValue, lineage: &[u32]) -> Result<String, serde_json::Error> {
     let checksum = crc32fast::hash(payload.get().as_bytes());
-    serde_json::to_string(&EnvelopeOut { format: FORMAT_NAME, version: CURRENT_VERSION, checksum, payload })
+    let lineage = &lineage[..lineage.len().min(MAX_LINEAGE)];
+    serde_json::to_string(&EnvelopeOut { format: FORMAT_NAME, version: CURRENT_VERSION, checksum, lineage, payload })
 }
 
-/// The profile as a stored envelope.
+/// The profile as a stored envelope without lineage.
 pub fn encode(profile: &Profile) -> Result<String, serde_json::Error> {
+    encode_with_lineage(profile, &[])
+}
+
+/// The profile as a stored envelope merged onto the values in `lineage` (newest first).
+pub fn encode_with_lineage(profile: &Profile, lineage: &[u32]) -> Result<String, serde_json::Error> {
     let payload = serde_json::value::to_raw_value(profile)?;
-    wrap(&payload)
+    wrap(&payload, lineage)
 }
 
 /// Bytes the envelope adds around a payload, at most.
 pub fn envelope_overhead() -> usize {
     let empty = RawValue::NULL;
     let checksum_digits_max = u32::MAX.to_string().len();
-    wrap(empty).map_or(128, |s| s.len() - empty.get().len() - 1 + checksum_digits_max)
+    let longest_lineage = [u32::MAX; MAX_LINEAGE];
+    wrap(empty, &longest_lineage).map_or(512, |s| s.len() - empty.get().len() - 1 + checksum_digits_max)
 }
 
 /// Reads a stored envelope of at most `max_bytes`, migrating older versions.
@@ -112,7 +138,9 @@ pub fn decode(raw: &str, max_bytes: usize) -> Result<Decoded, LoadError> {
         migrate::to_current(version, payload).map_err(invalid)?
     };
     profile.enforce_bounds();
-    Ok(Decoded { profile, migrated_from: (version < CURRENT_VERSION).then_some(version) })
+    let mut lineage = envelope.lineage;
+    lineage.truncate(MAX_LINEAGE);
+    Ok(Decoded { profile, migrated_from: (version < CURRENT_VERSION).then_some(version), lineage })
 }
 
 #[cfg(test)]
@@ -154,7 +182,15 @@ mod tests {
         assert!(raw.starts_with(r#"{"format":"shop-personalizer/profile","version":1,"checksum":"#));
         let decoded = decode(&raw, LIMIT).unwrap();
         assert_eq!(decoded.migrated_from, None);
+        assert!(decoded.lineage.is_empty());
         assert_eq!(encode(&decoded.profile).unwrap(), raw);
+        let with_lineage = encode_with_lineage(&profile, &[7, 3]).unwrap();
+        assert!(with_lineage.contains(r#""lineage":[7,3],"payload""#));
+        assert_eq!(decode(&with_lineage, LIMIT).unwrap().lineage, [7, 3]);
+        let too_long: Vec<u32> = (0..40).collect();
+        let capped = encode_with_lineage(&profile, &too_long).unwrap();
+        assert_eq!(decode(&capped, LIMIT).unwrap().lineage.len(), MAX_LINEAGE);
+        assert!(capped.len() <= serde_json::to_string(&profile).unwrap().len() + envelope_overhead());
         assert!(raw.len() <= serde_json::to_string(&profile).unwrap().len() + envelope_overhead());
     }
 
@@ -187,6 +223,19 @@ mod tests {
             crc32fast::hash(payload.as_bytes())
         );
         assert_eq!(decode(&raw, LIMIT).unwrap().profile, Profile::default());
+    }
+
+    #[test]
+    fn hand_edited_payloads_are_cleaned_on_load() {
+        let payload = r#"{"catalog":{"":{"brand":"A","lastUsedMs":1},"a":{"price":-5,"lastUsedMs":1},"c":{"categoryPath":["X"],"lastUsedMs":1}},"visits":{"revenue":-3}}"#;
+        let raw = format!(
+            r#"{{"format":"{FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
+            crc32fast::hash(payload.as_bytes())
+        );
+        let profile = decode(&raw, LIMIT).unwrap().profile;
+        let ids: Vec<_> = profile.catalog().iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["c"]);
+        assert!(profile.visits().revenue.abs() < 1e-12);
     }
 
     proptest! {

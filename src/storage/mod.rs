@@ -11,9 +11,14 @@ mod persist;
 
 use thiserror::Error;
 
-pub use envelope::{decode, encode, envelope_overhead, Decoded, LoadError, CURRENT_VERSION, FORMAT_NAME};
+pub use envelope::{
+    decode, encode, encode_with_lineage, envelope_overhead, value_id, Decoded, LoadError, CURRENT_VERSION, FORMAT_NAME,
+    MAX_LINEAGE,
+};
 pub use memory::MemoryStore;
-pub use persist::{load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS};
+pub use persist::{
+    load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
+};
 
 /// What a [`KeyValueStore`] call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::profile::{encoded_len, CompactionError, Profile};
 
-use super::{decode, encode, envelope_overhead, KeyValueStore, StorageKeys, StoreError};
+use super::{decode, encode_with_lineage, envelope_overhead, KeyValueStore, StorageKeys, StoreError};
 
 /// Backup slots per shop. When all are taken, unreadable data is left in place instead.
 pub const MAX_BACKUPS: usize = 5;
@@ -63,6 +63,8 @@ pub struct LoadOutcome {
     pub profile: Option<Profile>,
     /// The raw value left under the profile key, to notice later writes by other tabs.
     pub raw: Option<String>,
+    /// The lineage of the loaded value (see the envelope).
+    pub lineage: Vec<u32>,
     pub warnings: Vec<StorageWarning>,
     /// An unreadable value could not be backed up: the profile key must not be overwritten.
     pub blocked: bool,
@@ -88,7 +90,13 @@ pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_
                 })
                 .into_iter()
                 .collect();
-            LoadOutcome { profile: Some(decoded.profile), raw: Some(raw), warnings, blocked: false }
+            LoadOutcome {
+                profile: Some(decoded.profile),
+                raw: Some(raw),
+                lineage: decoded.lineage,
+                warnings,
+                blocked: false,
+            }
         }
         Err(problem) => match back_up(store, keys, &raw) {
             Ok(backup_key) => {
@@ -102,7 +110,7 @@ pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_
                     Ok(()) => None,
                     Err(_) => Some(raw),
                 };
-                LoadOutcome { profile: None, raw, warnings: vec![warning], blocked: false }
+                LoadOutcome { profile: None, raw, lineage: Vec::new(), warnings: vec![warning], blocked: false }
             }
             Err(why) => {
                 let message = format!(
@@ -110,7 +118,13 @@ pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_
                      call forget() to discard it"
                 );
                 let warning = StorageWarning::new(WarningCode::NotBackedUp, message);
-                LoadOutcome { profile: None, raw: Some(raw), warnings: vec![warning], blocked: true }
+                LoadOutcome {
+                    profile: None,
+                    raw: Some(raw),
+                    lineage: Vec::new(),
+                    warnings: vec![warning],
+                    blocked: true,
+                }
             }
         },
     }
@@ -156,11 +170,13 @@ pub struct Written {
     pub compacted: bool,
 }
 
-/// Compacts `profile` to the budget and stores it; on a full store compacts to half and retries.
+/// Compacts `profile` to the budget and stores it with `lineage` (see the envelope); on a full
+/// store compacts to half and retries.
 pub fn write_compacted<S: KeyValueStore>(
     store: &mut S,
     keys: &StorageKeys,
     profile: &mut Profile,
+    lineage: &[u32],
     budget_bytes: usize,
     now_ms: u64,
     half_life_ms: f64,
@@ -169,7 +185,7 @@ pub fn write_compacted<S: KeyValueStore>(
     let mut limit = budget_bytes.saturating_sub(envelope_overhead());
     let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
     for _ in 0..=QUOTA_RETRIES {
-        let raw = encode(profile).map_err(|e| WriteError::Encode(e.to_string()))?;
+        let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
         match store.set(&keys.profile(), &raw) {
             Ok(()) => return Ok(Written { raw, compacted: len < before }),
             Err(StoreError::QuotaExceeded) => {
