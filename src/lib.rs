@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod collect;
+pub mod rank;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
