@@ -1,0 +1,81 @@
+//! Replaying many cases on all cores, with a progress bar; labels are only read when scoring.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shop_personalizer::rank::RankConfig;
+
+use crate::data::{Case, Vocabulary};
+use crate::device::{CaseOrders, Device};
+use crate::metrics::{Accuracy, MAX_K};
+use crate::progress::ProgressBar;
+use crate::server::Server;
+use crate::ReplayError;
+
+/// Everything a replay needs besides the cases.
+#[derive(Clone)]
+pub struct Setup<'a> {
+    pub server: &'a Server,
+    pub vocab: &'a Vocabulary,
+    pub config: RankConfig,
+    pub weights: Option<Vec<f32>>,
+    pub use_categories: bool,
+    pub threads: usize,
+    pub progress: bool,
+}
+
+/// The server's and the device's top-`MAX_K` orders for every prefix. Only prefixes are read.
+pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str) -> Result<Vec<CaseOrders>, ReplayError> {
+    let threads = setup.threads.max(1);
+    let chunk = prefixes.len().div_ceil(threads).max(1);
+    let done = AtomicUsize::new(0);
+    let mut bar = ProgressBar::new(label, prefixes.len(), setup.progress);
+    let results: Vec<Result<Vec<CaseOrders>, ReplayError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = prefixes
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                scope.spawn(move || -> Result<Vec<CaseOrders>, ReplayError> {
+                    let mut device = Device::new(setup.server, setup.vocab, setup.config.clone(), setup.weights.as_deref(), MAX_K, setup.use_categories)?;
+                    let mut out = Vec::with_capacity(part.len());
+                    for prefix in part {
+                        let mut orders = CaseOrders::default();
+                        device.orders(prefix, &mut orders)?;
+                        out.push(orders);
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            bar.update(done.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(ReplayError::Worker))).collect()
+    });
+    bar.finish();
+    let mut all = Vec::with_capacity(prefixes.len());
+    for part in results {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
+/// Scores orders against the cases' labels: (server, device).
+pub fn score(orders: &[CaseOrders], cases: &[Case]) -> (Accuracy, Accuracy) {
+    let mut server = Accuracy::default();
+    let mut device = Accuracy::default();
+    for (o, case) in orders.iter().zip(cases) {
+        server.add_order(&o.server, case.label);
+        device.add_order(&o.device, case.label);
+    }
+    (server, device)
+}
+
+/// Replays and scores `cases`.
+pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy), ReplayError> {
+    let prefixes: Vec<&[u32]> = cases.iter().map(|c| c.prefix.as_slice()).collect();
+    let orders = replay_orders(setup, &prefixes, label)?;
+    Ok(score(&orders, cases))
+}
