@@ -5,13 +5,17 @@ use std::path::PathBuf;
 use crate::ReplayError;
 
 pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
-              [--categories FILE] [--ablate] [--threads N] [--no-progress]
+              [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
               [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
 
 --train      one session per line (space-separated item ids), or prefix<TAB>label[<TAB>...] lines
 --test       prefix<TAB>label lines (extra columns ignored)
 --categories item<TAB>category lines: candidates carry the category, the profile learns affinity
+--window N --backward-weight W --popularity-exponent E --embedding-dim D
+             server-side co-visitation settings (defaults 12, 1.0, 0.25, 32)
+--pool-extra N  rows the device pools from earlier answers of the session (default 300)
+--fast-decay X  device-side weight kept per step back in the session (default 0.5)
 --ablate     also refit and replay with each signal family switched off
 --fit-weights  learn the default weights on a validation split cut from --train (the last
              --validation-share of sessions) and write them to --weights-out";
@@ -33,6 +37,15 @@ pub struct Options {
     pub fit_cases: usize,
     pub threads: usize,
     pub progress: bool,
+    /// Server-side co-visitation window, backward weight, popularity exponent, embedding size.
+    pub window: Option<usize>,
+    pub backward_weight: Option<f32>,
+    pub popularity_exponent: Option<f32>,
+    pub embedding_dim: Option<usize>,
+    /// Device-side rows pooled from earlier answers.
+    pub pool_extra: Option<usize>,
+    /// Device-side recency decay per session step.
+    pub fast_decay: Option<f32>,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -58,6 +71,12 @@ impl Options {
             fit_cases: 20_000,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: true,
+            window: None,
+            backward_weight: None,
+            popularity_exponent: None,
+            embedding_dim: None,
+            pool_extra: None,
+            fast_decay: None,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -72,6 +91,12 @@ impl Options {
                 "--validation-share" => o.validation_share = value(&flag, args.next())?,
                 "--fit-cases" => o.fit_cases = value(&flag, args.next())?,
                 "--threads" => o.threads = value(&flag, args.next())?,
+                "--window" => o.window = Some(value(&flag, args.next())?),
+                "--backward-weight" => o.backward_weight = Some(value(&flag, args.next())?),
+                "--popularity-exponent" => o.popularity_exponent = Some(value(&flag, args.next())?),
+                "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
+                "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
+                "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
                 "--json" => o.json = true,
                 "--ablate" => o.ablate = true,
                 "--fit-weights" => o.fit_weights = true,

@@ -9,7 +9,7 @@ use replay::args::Options;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
 use replay::report::{json_line, markdown, svg_chart, AblationRow, RunFacts};
-use replay::run::{evaluate, Setup};
+use replay::run::{evaluate, evaluate_by_length, Setup};
 use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
 use shop_personalizer::rank::{Family, FamilyMask, RankParams, DEFAULT_WEIGHTS};
@@ -40,8 +40,17 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         Some(path) => Some(read_cases(path, &mut vocab)?),
         None => None,
     };
-    let server_config = ServerConfig { candidates: o.candidates, ..ServerConfig::default() };
-    let config = RankParams::default().check()?;
+    let defaults = ServerConfig::default();
+    let server_config = ServerConfig {
+        candidates: o.candidates,
+        window: o.window.unwrap_or(defaults.window),
+        backward_weight: o.backward_weight.unwrap_or(defaults.backward_weight),
+        popularity_exponent: o.popularity_exponent.unwrap_or(defaults.popularity_exponent),
+        embedding_dim: o.embedding_dim.unwrap_or(defaults.embedding_dim),
+        ..defaults
+    };
+    let params = RankParams::default();
+    let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
     let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, ..FitConfig::default() };
     let use_categories = !categories.is_empty();
     let mut weights = DEFAULT_WEIGHTS.to_vec();
@@ -57,7 +66,15 @@ fn run(o: &Options) -> Result<(), ReplayError> {
             let before = replay::fit::evaluate(&training, &weights, 20);
             weights = fit(&training, &weights, &fit_config);
             let after = replay::fit::evaluate(&training, &weights, 20);
-            eprintln!("validation loss {:.4} -> {:.4}, hit@20 given the label is pooled {:.2}% -> {:.2}%", before.0, after.0, 100.0 * before.1, 100.0 * after.1);
+            let pooled = training.len() as f64 / sample.len().max(1) as f64;
+            eprintln!(
+                "validation loss {:.4} -> {:.4}; HR@20 on the validation cases {:.2}% -> {:.2}% (label pooled in {:.2}%)",
+                before.0,
+                after.0,
+                100.0 * before.1 * pooled,
+                100.0 * after.1 * pooled,
+                100.0 * pooled
+            );
             let provenance = format!(
                 "{} validation cases from the last {:.0}% of sessions of {}",
                 training.len(),
@@ -71,7 +88,7 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     let Some((cases, skipped)) = test else { return Ok(()) };
     let server = Server::build(&sessions, vocab.len(), &categories, server_config);
     let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: Some(weights.clone()), use_categories, threads: o.threads, progress: o.progress };
-    let (server_acc, device_acc) = evaluate(&setup, &cases, "replay")?;
+    let (server_acc, device_acc, by_length) = evaluate_by_length(&setup, &cases, "replay")?;
     let seconds = started.elapsed().as_secs_f64();
     let mut ablation = Vec::new();
     if o.ablate {
@@ -91,7 +108,7 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         categories: use_categories,
         seconds,
     };
-    let md = markdown(&facts, &server_acc, &device_acc, o.k, &ablation);
+    let md = markdown(&facts, &server_acc, &device_acc, o.k, &ablation, &by_length);
     std::fs::create_dir_all(&o.out).map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     write(&o.out.join("report.md"), &md)?;
     write(&o.out.join("hr_at_k.svg"), &svg_chart(&server_acc, &device_acc))?;

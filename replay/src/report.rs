@@ -35,7 +35,7 @@ fn row(name: &str, acc: &Accuracy, ks: &[usize]) -> String {
 }
 
 /// The markdown report.
-pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize, ablation: &[AblationRow]) -> String {
+pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize, ablation: &[AblationRow], by_length: &[(&str, Accuracy, Accuracy)]) -> String {
     let mut ks = vec![10, 20];
     if !ks.contains(&k) {
         ks.push(k);
@@ -55,6 +55,14 @@ pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize
     let _ = writeln!(s, "{header}\n{rule}");
     let _ = writeln!(s, "{}", row("server", server, &ks));
     let _ = writeln!(s, "{}", row("device", device, &ks));
+    if !by_length.is_empty() {
+        let _ = writeln!(s, "\n## By prefix length (HR@{k} / MRR@{k})\n");
+        let _ = writeln!(s, "| prefix length | cases | server | device |\n|---|---|---|---|");
+        for (name, sv, dv) in by_length {
+            let (a, b) = (sv.at(k), dv.at(k));
+            let _ = writeln!(s, "| {name} | {} | {:.2} / {:.2} | {:.2} / {:.2} |", dv.cases(), a.hr, a.mrr, b.hr, b.mrr);
+        }
+    }
     if !ablation.is_empty() {
         let _ = writeln!(s, "\n## Ablation: each signal family switched off (weights refit on validation without it)\n");
         let _ = writeln!(s, "{header}\n{rule}");
@@ -125,7 +133,7 @@ mod tests {
         assert_eq!(value["cases"], 2);
         assert_eq!(value["server"]["hr"], 50.0);
         assert_eq!(value["device"]["mrr"], 75.0);
-        let md = markdown(&RunFacts::default(), &server, &device, 20, &[]);
+        let md = markdown(&RunFacts::default(), &server, &device, 20, &[], &[]);
         assert!(md.contains("| device | 100.00 | 75.00 | 100.00 | 75.00 |"), "{md}");
         let svg = svg_chart(&server, &device);
         assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);

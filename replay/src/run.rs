@@ -73,9 +73,37 @@ pub fn score(orders: &[CaseOrders], cases: &[Case]) -> (Accuracy, Accuracy) {
     (server, device)
 }
 
+/// Prefix-length buckets of the breakdown: 1, 2, 3–4, 5–9, 10+.
+pub const LENGTH_BUCKETS: [(usize, usize, &str); 5] = [(1, 1, "1"), (2, 2, "2"), (3, 4, "3-4"), (5, 9, "5-9"), (10, usize::MAX, "10+")];
+
+/// (server, device) accuracy per prefix-length bucket.
+pub fn score_by_length(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static str, Accuracy, Accuracy)> {
+    LENGTH_BUCKETS
+        .iter()
+        .map(|&(lo, hi, name)| {
+            let (o, c): (Vec<CaseOrders>, Vec<Case>) = orders
+                .iter()
+                .zip(cases)
+                .filter(|(_, c)| (lo..=hi).contains(&c.prefix.len()))
+                .map(|(o, c)| (o.clone(), c.clone()))
+                .unzip();
+            let (s, d) = score(&o, &c);
+            (name, s, d)
+        })
+        .collect()
+}
+
 /// Replays and scores `cases`.
 pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy), ReplayError> {
+    let (server, device, _) = evaluate_by_length(setup, cases, label)?;
+    Ok((server, device))
+}
+
+/// Replays and scores `cases`, overall and per prefix-length bucket.
+#[allow(clippy::type_complexity)]
+pub fn evaluate_by_length(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy, Vec<(&'static str, Accuracy, Accuracy)>), ReplayError> {
     let prefixes: Vec<&[u32]> = cases.iter().map(|c| c.prefix.as_slice()).collect();
     let orders = replay_orders(setup, &prefixes, label)?;
-    Ok(score(&orders, cases))
+    let (server, device) = score(&orders, cases);
+    Ok((server, device, score_by_length(&orders, cases)))
 }

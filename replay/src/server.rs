@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub backward_weight: f32,
     /// Neighbour score = co-visitation weight / popularity^exponent.
     pub popularity_exponent: f32,
+    /// Neighbours sent along with each candidate (its own strongest co-visitations).
+    pub candidate_neighbours: usize,
     /// Embedding dimension (0 = send none).
     pub embedding_dim: usize,
     pub seed: u64,
@@ -30,7 +32,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { candidates: 100, window: 12, backward_weight: 0.5, popularity_exponent: 0.25, embedding_dim: 32, seed: 7 }
+        Self { candidates: 100, window: 12, backward_weight: 1.0, popularity_exponent: 0.25, candidate_neighbours: 0, embedding_dim: 32, seed: 7 }
     }
 }
 
@@ -134,8 +136,14 @@ impl Server {
     pub fn answer_set(&self, item: u32, vocab: &Vocabulary, ranker: &mut Ranker, scratch: &mut Vec<(u32, f32)>) -> Result<CandidateSet, RankError> {
         self.answer_ids(item, scratch);
         let mut builder = ranker.builder();
+        let mut own: Vec<(&str, f32)> = Vec::new();
         for &(candidate, score) in scratch.iter() {
+            own.clear();
+            if let Some(list) = self.neighbours.get(candidate as usize) {
+                own.extend(list.iter().take(self.config.candidate_neighbours).map(|&(n, s)| (vocab.name(n), s)));
+            }
             builder.push(CandidateRow {
+                neighbours: &own,
                 id: vocab.name(candidate),
                 score,
                 popularity: Some(self.popularity[candidate as usize]),
