@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::rank::model::softmax_gradient;
-use shop_personalizer::rank::{Family, FEATURE_NAMES, NUM_FEATURES};
+use shop_personalizer::rank::{feature_name, interaction_inputs, Family, NUM_FEATURES};
 
 use crate::data::Case;
 use crate::device::Device;
@@ -42,6 +42,8 @@ impl Default for FitConfig {
 pub struct TrainingCase {
     pub matrix: Vec<f32>,
     pub label_row: usize,
+    /// Length of the session prefix the case was ranked after.
+    pub session_len: usize,
 }
 
 /// Seeded sample of at most `max` cases.
@@ -70,7 +72,7 @@ pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, R
                     let mut out = Vec::new();
                     for case in part {
                         if let Some((matrix, label_row)) = device.training_rows(&case.prefix, case.label)? {
-                            out.push(TrainingCase { matrix, label_row });
+                            out.push(TrainingCase { matrix, label_row, session_len: case.prefix.len() });
                         }
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -92,18 +94,21 @@ pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, R
     Ok(all)
 }
 
-/// Zeroes the features of `family` in every case (to fit a model without that signal).
+/// Zeroes the features of `family` in every case, and the interactions built from them, as the
+/// extractor does when the family is switched off (to fit a model without that signal).
 pub fn without_family(cases: &[TrainingCase], family: Family) -> Vec<TrainingCase> {
+    let own = family.features();
+    let zeroed: Vec<usize> = (0..NUM_FEATURES).filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i))).collect();
     cases
         .iter()
         .map(|c| {
             let mut matrix = c.matrix.clone();
             for row in matrix.chunks_exact_mut(NUM_FEATURES) {
-                for &f in family.features() {
+                for &f in &zeroed {
                     row[f] = 0.0;
                 }
             }
-            TrainingCase { matrix, label_row: c.label_row }
+            TrainingCase { matrix, label_row: c.label_row, session_len: c.session_len }
         })
         .collect()
 }
@@ -174,13 +179,13 @@ pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32>
 /// The Rust source of `src/rank/default_weights.rs` for `weights`.
 pub fn weights_source(weights: &[f32], provenance: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::FEATURE_NAMES`.");
+    let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::feature_name`.");
     let _ = writeln!(s, "//! Written by `replay --fit-weights`: {provenance}");
     let _ = writeln!(s, "//! Features that never fired in the validation data keep their prior.");
     let _ = writeln!(s);
     let _ = writeln!(s, "pub const DEFAULT_WEIGHTS: [f32; {}] = [", weights.len());
-    for (w, name) in weights.iter().zip(FEATURE_NAMES) {
-        let _ = writeln!(s, "    {w:.6}, // {name}");
+    for (index, w) in weights.iter().enumerate() {
+        let _ = writeln!(s, "    {w:.6}, // {}", feature_name(index));
     }
     let _ = writeln!(s, "];");
     s
@@ -204,7 +209,7 @@ mod tests {
                 matrix[r * NUM_FEATURES + 3] = (h % 1000) as f32 / 1000.0;
             }
             matrix[label * NUM_FEATURES + 6] = 1.0;
-            cases.push(TrainingCase { matrix, label_row: label });
+            cases.push(TrainingCase { matrix, label_row: label, session_len: 1 });
         }
         let config = FitConfig { epochs: 30, ..FitConfig::default() };
         let weights = fit(&cases, &[0.0; NUM_FEATURES], &config);
@@ -212,6 +217,6 @@ mod tests {
         let (_, hit1) = evaluate(&cases, &weights, 1);
         assert!(hit1 > 0.99);
         let source = weights_source(&weights, "test");
-        assert!(source.contains("pub const DEFAULT_WEIGHTS: [f32; 27]") && source.contains("// cooc_fast"));
+        assert!(source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]")) && source.contains("// cooc_fast\n"));
     }
 }

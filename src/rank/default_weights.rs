@@ -1,7 +1,93 @@
-//! Shipped default weights (index-aligned with `features::FEATURE_NAMES`).
-//! Placeholder priors until `replay --fit-weights` writes the learned values here.
+//! Shipped default weights, index-aligned with `features::feature_name`.
+//! Written by `replay --fit-weights`: 15366 validation cases from the last 10% of sessions of train_sessions.txt
+//! Features that never fired in the validation data keep their prior.
 
-pub const DEFAULT_WEIGHTS: [f32; 27] = [
-    0.5, 0.2, 0.5, 0.0, 1.0, 0.2, 1.0, 0.5, 0.3, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.5, 0.5, 1.0, 0.0,
-    0.2, -3.0, -5.0, 0.1, 0.0,
+pub const DEFAULT_WEIGHTS: [f32; 87] = [
+    -1.417432, // server_score
+    0.130875, // server_log_score
+    1.134468, // server_rank
+    -2.167763, // in_answer
+    -0.439162, // last_neighbour
+    0.730338, // last_neighbour_log
+    0.308812, // cooc_fast
+    0.531083, // cooc_slow
+    0.325334, // cooc_log
+    1.039950, // cooc_max
+    0.445185, // cooc_count
+    1.056797, // cooc_rank
+    0.500000, // cooc_reverse
+    2.983268, // emb_session
+    0.153997, // emb_last
+    0.300000, // emb_long_term
+    0.300000, // affinity
+    0.300000, // affinity_category
+    -0.755893, // in_session
+    1.300467, // session_count
+    2.054200, // session_recency
+    -1.788275, // is_last
+    0.918613, // long_repeat
+    -3.000000, // purchased
+    -5.000000, // dismissed
+    2.402365, // popularity
+    0.105512, // popularity_log
+    -0.309228, // cooc_fast*cooc_fast
+    -0.185507, // cooc_fast*server_rank
+    -0.312462, // cooc_fast*emb_session
+    0.270819, // cooc_fast*emb_last
+    -1.378690, // cooc_fast*session_recency
+    0.730642, // cooc_fast*popularity
+    1.025266, // cooc_fast*last_neighbour
+    -0.635847, // cooc_fast*cooc_max
+    -1.834095, // server_rank*server_rank
+    -1.118651, // server_rank*emb_session
+    -1.095454, // server_rank*emb_last
+    -0.405091, // server_rank*session_recency
+    0.446655, // server_rank*popularity
+    0.249885, // server_rank*last_neighbour
+    -0.159781, // server_rank*cooc_max
+    -1.661847, // emb_session*emb_session
+    0.204719, // emb_session*emb_last
+    -1.486276, // emb_session*session_recency
+    0.802267, // emb_session*popularity
+    0.129026, // emb_session*last_neighbour
+    -2.373934, // emb_session*cooc_max
+    0.622676, // emb_last*emb_last
+    0.276511, // emb_last*session_recency
+    0.000534, // emb_last*popularity
+    0.545035, // emb_last*last_neighbour
+    0.944863, // emb_last*cooc_max
+    1.182566, // session_recency*session_recency
+    0.436781, // session_recency*popularity
+    0.434470, // session_recency*last_neighbour
+    -1.114266, // session_recency*cooc_max
+    -0.414199, // popularity*popularity
+    -0.278416, // popularity*last_neighbour
+    -0.099376, // popularity*cooc_max
+    1.032637, // last_neighbour*last_neighbour
+    0.624728, // last_neighbour*cooc_max
+    -0.422924, // cooc_max*cooc_max
+    1.169270, // cooc_fast/set_max
+    0.858074, // server_rank/set_max
+    -0.180907, // emb_session/set_max
+    -0.173505, // emb_last/set_max
+    1.478026, // session_recency/set_max
+    2.361853, // popularity/set_max
+    -1.726669, // last_neighbour/set_max
+    0.313768, // cooc_max/set_max
+    -0.832369, // sqrt(cooc_fast)
+    1.197148, // sqrt(server_rank)
+    0.375349, // sqrt(emb_session)
+    -0.238213, // sqrt(emb_last)
+    0.360242, // sqrt(session_recency)
+    -6.374806, // sqrt(popularity)
+    -0.901031, // sqrt(last_neighbour)
+    0.206353, // sqrt(cooc_max)
+    -0.325632, // cooc_fast*long_session
+    0.837376, // server_rank*long_session
+    1.774722, // emb_session*long_session
+    -1.327404, // emb_last*long_session
+    -0.701362, // session_recency*long_session
+    -1.825806, // popularity*long_session
+    -1.125371, // last_neighbour*long_session
+    0.966031, // cooc_max*long_session
 ];

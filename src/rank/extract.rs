@@ -103,12 +103,42 @@ impl FeatureExtractor {
         }
         let off = config.families_off();
         if off.any_off() {
-            for family in Family::ALL.into_iter().filter(|f| off.is_off(*f)) {
+            for family in Family::ALL.into_iter().filter(|f| off.is_off(*f) && *f != Family::Interaction) {
                 for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
                     for &f in family.features() {
                         row[f] = 0.0;
                     }
                 }
+            }
+        }
+        if !off.is_off(Family::Interaction) {
+            self.interaction_features();
+        }
+    }
+
+    /// The interaction block, from the (already masked) base features.
+    fn interaction_features(&mut self) {
+        let mut set_max = [0.0f32; INTERACTION_KEYS.len()];
+        for row in self.matrix.chunks_exact(NUM_FEATURES) {
+            for (m, &f) in set_max.iter_mut().zip(&INTERACTION_KEYS) {
+                *m = m.max(row[f]);
+            }
+        }
+        let long = if self.walk.len() >= 2 { 1.0 } else { 0.0 };
+        for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
+            let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
+            let mut at = 0;
+            for (a, &fa) in INTERACTION_KEYS.iter().enumerate() {
+                for &fb in &INTERACTION_KEYS[a..] {
+                    derived[at] = base[fa] * base[fb];
+                    at += 1;
+                }
+            }
+            for (k, &f) in INTERACTION_KEYS.iter().enumerate() {
+                let x = base[f];
+                derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { x / set_max[k] } else { 0.0 };
+                derived[NUM_PAIRS + INTERACTION_KEYS.len() + k] = x.max(0.0).sqrt();
+                derived[NUM_PAIRS + 2 * INTERACTION_KEYS.len() + k] = x * long;
             }
         }
     }

@@ -54,11 +54,77 @@ pub const DISMISSED: usize = 24;
 pub const POPULARITY: usize = 25;
 /// `ln(1 + popularity)`.
 pub const POPULARITY_LOG: usize = 26;
-/// Length of a feature row and of the model's weight vectors.
-pub const NUM_FEATURES: usize = 27;
+/// Number of base features (the signals themselves).
+pub const NUM_BASE_FEATURES: usize = 27;
 
-/// Feature names, index-aligned, for reports and the shipped weights file.
-pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
+/// The key signals whose pairwise products, set-relative values, square roots and
+/// long-session versions form the interaction block: they let a linear model bend.
+pub const INTERACTION_KEYS: [usize; 8] = [COOC_FAST, SERVER_RANK, EMB_SESSION, EMB_LAST, SESSION_RECENCY, POPULARITY, LAST_NEIGHBOUR, COOC_MAX];
+const KEYS: usize = INTERACTION_KEYS.len();
+/// Products of every unordered pair of keys (with itself included).
+pub const NUM_PAIRS: usize = KEYS * (KEYS + 1) / 2;
+/// Pairs, then per key: value / largest in the set, square root, value × [session ≥ 2 items].
+pub const NUM_INTERACTIONS: usize = NUM_PAIRS + 3 * KEYS;
+/// Length of a feature row and of the model's weight vectors.
+pub const NUM_FEATURES: usize = NUM_BASE_FEATURES + NUM_INTERACTIONS;
+
+const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
+    let mut all = [0; NUM_INTERACTIONS];
+    let mut i = 0;
+    while i < NUM_INTERACTIONS {
+        all[i] = NUM_BASE_FEATURES + i;
+        i += 1;
+    }
+    all
+};
+
+/// The base features an interaction feature is computed from (empty for a base feature).
+pub fn interaction_inputs(index: usize) -> Vec<usize> {
+    if index < NUM_BASE_FEATURES || index >= NUM_FEATURES {
+        return Vec::new();
+    }
+    let i = index - NUM_BASE_FEATURES;
+    if i < NUM_PAIRS {
+        let mut rest = i;
+        for a in 0..KEYS {
+            let span = KEYS - a;
+            if rest < span {
+                return vec![INTERACTION_KEYS[a], INTERACTION_KEYS[a + rest]];
+            }
+            rest -= span;
+        }
+    }
+    vec![INTERACTION_KEYS[(i - NUM_PAIRS) % KEYS]]
+}
+
+/// The name of feature `index` ("cooc_fast", "cooc_fast*server_rank", "sqrt(emb_last)", ...).
+pub fn feature_name(index: usize) -> String {
+    if let Some(name) = FEATURE_NAMES.get(index) {
+        return (*name).to_owned();
+    }
+    let i = index.saturating_sub(NUM_BASE_FEATURES);
+    let key = |k: usize| FEATURE_NAMES[INTERACTION_KEYS[k % KEYS]];
+    if i < NUM_PAIRS {
+        let mut rest = i;
+        for a in 0..KEYS {
+            let span = KEYS - a;
+            if rest < span {
+                return format!("{}*{}", key(a), key(a + rest));
+            }
+            rest -= span;
+        }
+    }
+    let j = i - NUM_PAIRS;
+    match j / KEYS {
+        0 => format!("{}/set_max", key(j)),
+        1 => format!("sqrt({})", key(j)),
+        2 => format!("{}*long_session", key(j)),
+        _ => format!("unknown_{index}"),
+    }
+}
+
+/// Base feature names, index-aligned, for reports and the shipped weights file.
+pub const FEATURE_NAMES: [&str; NUM_BASE_FEATURES] = [
     "server_score",
     "server_log_score",
     "server_rank",
@@ -107,10 +173,12 @@ pub enum Family {
     Suppression,
     /// Shop-wide popularity.
     Popularity,
+    /// Products and bends of the key signals (see [`INTERACTION_KEYS`]).
+    Interaction,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Server,
         Family::LastNeighbour,
         Family::SessionCooc,
@@ -119,6 +187,7 @@ impl Family {
         Family::Repeat,
         Family::Suppression,
         Family::Popularity,
+        Family::Interaction,
     ];
 
     /// The features of this family.
@@ -132,6 +201,7 @@ impl Family {
             Family::Repeat => &[IN_SESSION, SESSION_COUNT, SESSION_RECENCY, IS_LAST, LONG_REPEAT],
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
+            Family::Interaction => &INTERACTION_FEATURES,
         }
     }
 
@@ -151,6 +221,7 @@ impl Family {
             Family::Repeat => "repeat",
             Family::Suppression => "suppression",
             Family::Popularity => "popularity",
+            Family::Interaction => "interaction",
         }
     }
 
@@ -191,10 +262,20 @@ mod tests {
 
     #[test]
     fn every_feature_has_exactly_one_family() {
-        for (feature, name) in FEATURE_NAMES.iter().enumerate() {
+        for feature in 0..NUM_FEATURES {
             let owners = Family::ALL.iter().filter(|f| f.features().contains(&feature)).count();
-            assert_eq!(owners, 1, "feature {feature} ({name})");
+            assert_eq!(owners, 1, "feature {feature} ({})", feature_name(feature));
         }
+        assert_eq!(feature_name(COOC_FAST), "cooc_fast");
+        assert_eq!(feature_name(NUM_BASE_FEATURES), "cooc_fast*cooc_fast");
+        assert_eq!(feature_name(NUM_BASE_FEATURES + 1), "cooc_fast*server_rank");
+        assert_eq!(feature_name(NUM_BASE_FEATURES + KEYS), "server_rank*server_rank");
+        assert_eq!(feature_name(NUM_BASE_FEATURES + NUM_PAIRS - 1), "cooc_max*cooc_max");
+        assert_eq!(feature_name(NUM_BASE_FEATURES + NUM_PAIRS), "cooc_fast/set_max");
+        assert_eq!(feature_name(NUM_FEATURES - 1), "cooc_max*long_session");
+        assert_eq!(interaction_inputs(NUM_BASE_FEATURES + 1), vec![COOC_FAST, SERVER_RANK]);
+        assert_eq!(interaction_inputs(NUM_FEATURES - 1), vec![COOC_MAX]);
+        assert!(interaction_inputs(COOC_FAST).is_empty());
         for family in Family::ALL {
             assert_eq!(Family::from_name(family.name()), Some(family));
         }

@@ -42,7 +42,7 @@ pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBui
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
 pub use default_weights::DEFAULT_WEIGHTS;
 pub use feedback::Outcome;
-pub use features::{Family, FamilyMask, FEATURE_NAMES, NUM_FEATURES};
+pub use features::{feature_name, interaction_inputs, Family, FamilyMask, FEATURE_NAMES, NUM_BASE_FEATURES, NUM_FEATURES};
 pub use ids::ItemIds;
 pub use model::RankModel;
 pub use params::{RankConfig, RankParams};

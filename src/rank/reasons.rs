@@ -39,7 +39,7 @@ impl ReasonCode {
             Family::Affinity => Some(ReasonCode::MatchesInterest),
             Family::Repeat => Some(ReasonCode::SeenBefore),
             Family::Popularity => Some(ReasonCode::Popular),
-            Family::Suppression => None,
+            Family::Suppression | Family::Interaction => None,
         }
     }
 
