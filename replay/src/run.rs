@@ -62,6 +62,12 @@ pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str
     Ok(all)
 }
 
+/// The orders for whole cases; only their prefixes are handed to the devices.
+pub fn replay_cases(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<Vec<CaseOrders>, ReplayError> {
+    let prefixes: Vec<&[u32]> = cases.iter().map(|c| c.prefix.as_slice()).collect();
+    replay_orders(setup, &prefixes, label)
+}
+
 /// Scores orders against the cases' labels: (server, device).
 pub fn score(orders: &[CaseOrders], cases: &[Case]) -> (Accuracy, Accuracy) {
     let mut server = Accuracy::default();
@@ -102,8 +108,7 @@ pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Resul
 /// Replays and scores `cases`, overall and per prefix-length bucket.
 #[allow(clippy::type_complexity)]
 pub fn evaluate_by_length(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy, Vec<(&'static str, Accuracy, Accuracy)>), ReplayError> {
-    let prefixes: Vec<&[u32]> = cases.iter().map(|c| c.prefix.as_slice()).collect();
-    let orders = replay_orders(setup, &prefixes, label)?;
+    let orders = replay_cases(setup, cases, label)?;
     let (server, device) = score(&orders, cases);
     Ok((server, device, score_by_length(&orders, cases)))
 }
