@@ -15,6 +15,7 @@ pub mod profile;
 pub mod storage;
 pub mod privacy;
 pub mod sync;
+pub mod rank;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
