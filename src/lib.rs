@@ -7,6 +7,11 @@
 
 pub mod catalog;
 pub mod collect;
+pub mod config;
+pub mod consent;
+pub mod personalizer;
+pub mod profile;
+pub mod storage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
