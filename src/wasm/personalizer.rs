@@ -20,13 +20,13 @@ use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
 
 use super::environment;
-use super::js_values::{from_js, to_js};
+use super::js_values::{from_js, from_js_strict, to_js};
 use super::local_storage::BrowserStore;
 use super::page_lifecycle::PageListeners;
 
 /// Options of `setConsent`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ConsentOptions {
     /// The shopper explicitly opted in (e.g. clicked "Remember me"), which overrides the
     /// `session` cap that Global Privacy Control sets. Default false.
@@ -95,7 +95,7 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(config: Ts<PersonalizerConfig>) -> Result<JsPersonalizer, JsError> {
-        let config = from_js(&config, "config")?;
+        let config = from_js_strict(&config, "config")?;
         let env = Environment {
             webdriver: environment::is_automated(),
             global_privacy_control: environment::global_privacy_control(),
@@ -137,7 +137,7 @@ impl JsPersonalizer {
             None => return Err(JsError::new("consent mode must be a string: \"none\", \"session\" or \"full\"")),
         };
         let options = match options {
-            Some(options) => from_js(&options, "consent options")?,
+            Some(options) => from_js_strict(&options, "consent options")?,
             None => ConsentOptions::default(),
         };
         let decision = self.state()?.engine.set_consent(mode, options.explicit_opt_in);
