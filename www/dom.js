@@ -6,7 +6,9 @@ export function el(tag, attributes = {}, ...children) {
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
-    else if (name === "style" && typeof value === "object") Object.assign(node.style, value);
+    else if (name === "style" && typeof value === "object") {
+      for (const [property, setting] of Object.entries(value)) node.style.setProperty(property, String(setting));
+    }
     else node.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {

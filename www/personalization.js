@@ -49,6 +49,10 @@ export class ShopPersonalization {
     this.changed();
   }
 
+  consent() {
+    return this.personalizer.consent;
+  }
+
   summary() {
     return this.report(() => this.personalizer.profileSummary());
   }

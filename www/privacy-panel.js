@@ -10,10 +10,10 @@ const CONSENT_LABELS = {
 
 const KIND_LABELS = { category: "Category", brand: "Brand", priceBand: "Price range", tag: "Interest" };
 
-function interestList(panel, interests) {
-  if (!interests.length) return el("p", { class: "empty" }, "No interests yet. Browse a few products.");
+function interestList(panel, interests, testId) {
+  if (!interests.length) return el("p", { class: "empty", "data-testid": testId }, "No interests yet. Browse a few products.");
   const strongest = Math.max(...interests.map((interest) => Math.abs(interest.weight)), 1e-9);
-  return el("ul", { class: "interests", "data-testid": "interests" }, interests.map((interest) =>
+  return el("ul", { class: "interests", "data-testid": testId }, interests.map((interest) =>
     el("li", { "data-kind": interest.key.kind, "data-value": String(interest.key.value) },
       el("span", { class: "label" }, el("small", {}, KIND_LABELS[interest.key.kind] ?? interest.key.kind), interest.label),
       el("span", { class: "weight" }, interest.weight.toFixed(2)),
@@ -24,15 +24,39 @@ function interestList(panel, interests) {
       el("span", { class: "bar" }, el("span", { style: { width: `${Math.round((Math.abs(interest.weight) / strongest) * 100)}%` } })))));
 }
 
-function visitStats(visits) {
+const SEGMENT_LABELS = { new: "New here", returning: "Returning shopper", loyal: "Loyal customer" };
+
+function visitStats(summary, currency) {
+  const { visits } = summary;
+  const date = (ms) => (ms ? new Date(ms).toLocaleDateString() : "—");
   const rows = [
-    ["Visits", visits.visits],
-    ["Orders", visits.orders],
-    ["You are", visits.segment],
-    ["First seen", visits.firstSeenMs ? new Date(visits.firstSeenMs).toLocaleDateString() : "—"],
-    ["Last order", visits.lastOrderMs ? new Date(visits.lastOrderMs).toLocaleDateString() : "—"],
+    ["You are", SEGMENT_LABELS[summary.segment] ?? summary.segment],
+    ["Visits", visits.visits ?? 0],
+    ["Sessions", visits.sessions ?? 0],
+    ["Orders", visits.orders ?? 0],
+    ["Spent", new Intl.NumberFormat("en-IE", { style: "currency", currency }).format(visits.revenue ?? 0)],
+    ["First seen", date(visits.firstSeenMs)],
+    ["Last order", date(visits.lastOrderMs)],
   ];
-  return el("dl", { class: "stats", "data-testid": "visit-stats" }, rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value ?? "—"))]));
+  return el("dl", { class: "stats", "data-testid": "visit-stats" }, rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value))]));
+}
+
+const KEPT_LABELS = [
+  ["interests", "interests (categories, brands, price ranges, tags)"],
+  ["viewed", "recently viewed products"],
+  ["carted", "products you added to a cart"],
+  ["purchased", "products you bought"],
+  ["wishlist", "wishlisted products"],
+  ["dismissed", "products you marked “not interested”"],
+  ["sessionItems", "steps of this visit"],
+  ["rememberedItems", "product descriptions"],
+  ["eventsRecorded", "actions counted in total"],
+];
+
+function keptList(kept) {
+  const lines = KEPT_LABELS.filter(([field]) => kept[field] > 0).map(([field, label]) => el("li", {}, `${kept[field]} ${label}`));
+  if (!lines.length) return el("p", { class: "empty", "data-testid": "kept" }, "Nothing.");
+  return el("ul", { class: "kept", "data-testid": "kept" }, lines);
 }
 
 export class PrivacyPanel {
@@ -63,19 +87,24 @@ export class PrivacyPanel {
   refresh() {
     if (this.root.hidden) return;
     const summary = this.shop.personalization.summary();
+    const consent = this.shop.personalization.consent();
     if (!summary) {
       this.body.replaceChildren(el("p", { class: "empty" }, "The profile could not be read."));
       return;
     }
-    this.body.replaceChildren(
-      el("p", {}, "Privacy choice: ", el("span", { class: "consent-state", "data-testid": "consent" }, CONSENT_LABELS[summary.consent] ?? summary.consent)),
+    const sections = [
+      el("p", {}, "Privacy choice: ", el("span", { class: "consent-state", "data-testid": "consent" }, CONSENT_LABELS[consent] ?? consent)),
       el("h3", {}, "Your top interests"),
-      interestList(this, summary.topInterests),
+      interestList(this, summary.topInterests, "interests"),
+      summary.avoided.length ? el("h3", {}, "Shown less") : null,
+      summary.avoided.length ? interestList(this, summary.avoided, "avoided") : null,
       el("h3", {}, "Your visits"),
-      visitStats(summary.visits),
-      el("h3", {}, "What is kept"),
-      el("ul", { class: "kept", "data-testid": "kept" }, summary.kept.map((line) => el("li", {}, line))),
-    );
+      visitStats(summary, this.shop.currency),
+      el("h3", {}, "What is kept on this device"),
+      keptList(summary.kept),
+      el("p", { class: "fine-print" }, "All of this stays in this browser. Our servers never receive it."),
+    ];
+    this.body.replaceChildren(...sections.filter(Boolean));
   }
 
   download() {
