@@ -163,7 +163,7 @@ impl Default for PersonalizerConfig {
 }
 
 /// A config that passed [`PersonalizerConfig::validate`]; the only form the engine accepts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ValidConfig(PersonalizerConfig);
 
 const MS_PER_DAY: f64 = 86_400_000.0;
@@ -197,11 +197,6 @@ impl ValidConfig {
     }
 }
 
-impl Default for ValidConfig {
-    fn default() -> Self {
-        ValidConfig(PersonalizerConfig::default())
-    }
-}
 
 fn check(field: &'static str, value: f64, rule: &'static str, ok: bool) -> Result<(), ConfigError> {
     if value.is_finite() && ok {

@@ -158,7 +158,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.collects() {
             return Ok(TrackOutcome::NoConsent);
         }
-        let (event, attributes) = match self.items.screen(event, &self.profile, self.config.sensitive_categories()) {
+        let screened = self.items.screen(event, &self.profile, self.config.sensitive_categories());
+        self.erase_newly_sensitive();
+        let (event, attributes) = match screened {
             Screened::Sensitive => return Ok(TrackOutcome::Sensitive),
             Screened::Keep { event, attributes } => (event, attributes),
         };
@@ -190,15 +192,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         for (index, item) in items.iter().enumerate() {
             item.validate().map_err(|source| PersonalizerError::Item { index, source })?;
         }
-        let mut kept = 0;
-        for item in items {
-            let sensitive = self.items.learn(item, self.config.sensitive_categories());
-            if !sensitive {
-                kept += 1;
-            } else if self.profile.mentions_item(&item.id) || self.profile.cached_attributes(&item.id).is_some() {
-                self.commit(ProfileChange::ForgetItem(item.id.clone()));
-            }
-        }
+        let sensitive = self.config.sensitive_categories().to_vec();
+        let kept = items.iter().filter(|item| !self.items.learn(item, &sensitive)).count();
+        self.erase_newly_sensitive();
         Ok(kept)
     }
 
@@ -343,6 +339,16 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.config.storage_budget_bytes() * LOAD_LIMIT_FACTOR
     }
 
+    /// Erases every mention of items just found to be sensitive.
+    fn erase_newly_sensitive(&mut self) {
+        for id in self.items.take_newly_sensitive() {
+            let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
+            if self.consent.collects() && mentioned {
+                self.commit(ProfileChange::ForgetItem(id));
+            }
+        }
+    }
+
     fn commit(&mut self, change: ProfileChange) {
         self.profile.apply(&change, &self.config);
         self.record_applied(change);
@@ -389,7 +395,12 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
-            self.warn(StorageWarning::new(WarningCode::QuotaExceeded, e.to_string()));
+            let code = match e {
+                PersonalizerError::Blocked => WarningCode::NotBackedUp,
+                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
+                _ => WarningCode::StorageUnavailable,
+            };
+            self.warn(StorageWarning::new(code, e.to_string()));
         }
     }
 }

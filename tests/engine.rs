@@ -38,7 +38,7 @@ fn without_consent_nothing_is_collected_or_stored() {
     let mut p = open(&store);
     assert_eq!(p.consent(), ConsentMode::None);
     assert_eq!(p.track(shoe("a"), T0, 0), Ok(TrackOutcome::NoConsent));
-    assert_eq!(p.flush(T0).unwrap().written, false);
+    assert!(!p.flush(T0).unwrap().written);
     assert!(p.profile().is_empty());
     assert!(store.entries().is_empty());
 }

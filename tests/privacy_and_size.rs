@@ -190,7 +190,7 @@ proptest! {
                 let k = rng.random_range(0..5);
                 let id = format!("secret-sku-{k}");
                 // The last two are known only from inline attributes.
-                let item = (k >= 3).then(|| secret());
+                let item = (k >= 3).then(secret);
                 match rng.random_range(0..3u32) {
                     0 => TrackEvent::View { item_id: id, item },
                     1 => TrackEvent::AddToCart { item_id: id, quantity: 1, item },
@@ -214,4 +214,17 @@ proptest! {
             prop_assert!(!text.contains(word), "stored data mentions {}", word);
         }
     }
+}
+
+#[test]
+fn an_item_revealed_as_sensitive_by_inline_attributes_is_erased() {
+    let store = MemoryStore::new();
+    let mut p = open_full(&store, &["Health"]);
+    p.track(TrackEvent::WishlistAdd { item_id: "secret-sku-6".into() }, T0, 0).unwrap();
+    p.track(TrackEvent::View { item_id: "shoe-1".into(), item: Some(plain(1)) }, T0 + 5_000.0, 0).unwrap();
+    let reveal = TrackEvent::View { item_id: "secret-sku-6".into(), item: Some(secret()) };
+    assert_eq!(p.track(reveal, T0 + 10_000.0, 0), Ok(TrackOutcome::Sensitive));
+    p.flush(T0 + 10_000.0).unwrap();
+    assert_no_trace(&store);
+    assert!(p.profile().mentions_item("shoe-1"));
 }

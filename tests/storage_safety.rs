@@ -235,3 +235,41 @@ proptest! {
         prop_assert!(p.profile().is_empty() || in_place);
     }
 }
+
+#[test]
+fn a_version_0_profile_is_migrated_and_rewritten_as_current() {
+    let payload = r#"{"updatedMs":1700000000000,"affinities":{"brand:Acme":2},"viewed":["sku-1"],"visits":{"firstSeenMs":1690000000000,"visits":3,"orders":0}}"#;
+    let v0 = format!(
+        r#"{{"format":"shop-personalizer/profile","version":0,"checksum":{},"payload":{payload}}}"#,
+        crc32fast::hash(payload.as_bytes())
+    );
+    let mut store = MemoryStore::new();
+    store.set(PROFILE_KEY, &v0).unwrap();
+    let mut p = open_full(&store);
+    assert_eq!(p.warnings()[0].code, WarningCode::Migrated);
+    assert_eq!(p.profile().visits().visits, 3);
+    assert!(p.flush(T0).unwrap().written, "the migrated profile is written back");
+    assert!(store.get(PROFILE_KEY).unwrap().unwrap().contains("\"version\":1"));
+}
+
+#[test]
+fn categories_made_sensitive_later_are_purged_on_load() {
+    let store = MemoryStore::new();
+    let mut before = open_full(&store);
+    let pill = TrackEvent::View {
+        item_id: "pill-1".into(),
+        item: Some(ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() }),
+    };
+    before.track(pill, T0, 0).unwrap();
+    before.track(view("shoe", 1), T0 + 5_000.0, 0).unwrap();
+    before.flush(T0).unwrap();
+    let config = PersonalizerConfig { sensitive_categories: vec!["pharmacy".into()], ..config() };
+    let mut after = Personalizer::open(store.clone(), config, Environment::default()).unwrap();
+    after.set_consent(ConsentMode::Full, false);
+    assert!(!after.profile().mentions_item("pill-1"));
+    assert!(after.has_unsaved_changes());
+    after.flush(T0).unwrap();
+    let text: String = store.entries().into_iter().map(|(_, v)| v.to_lowercase()).collect();
+    assert!(!text.contains("pill-1") && !text.contains("pharmacy"));
+    assert!(text.contains("shoe"));
+}

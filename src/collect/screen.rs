@@ -25,6 +25,8 @@ pub struct ItemDirectory {
     known_order: VecDeque<String>,
     sensitive: HashSet<String>,
     sensitive_order: VecDeque<String>,
+    /// Ids found sensitive since the last [`ItemDirectory::take_newly_sensitive`].
+    newly_sensitive: Vec<String>,
 }
 
 /// What screening left of an event.
@@ -57,6 +59,12 @@ impl ItemDirectory {
         false
     }
 
+    /// Ids found sensitive since the last call, so the caller can erase earlier mentions of them
+    /// (from events that carried only the id, before the item was known).
+    pub fn take_newly_sensitive(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.newly_sensitive)
+    }
+
     pub fn is_sensitive(&self, item_id: &str) -> bool {
         self.sensitive.contains(item_id)
     }
@@ -64,6 +72,7 @@ impl ItemDirectory {
     fn mark_sensitive(&mut self, item_id: &str) {
         self.known.remove(item_id);
         if self.sensitive.insert(item_id.to_string()) {
+            self.newly_sensitive.push(item_id.to_string());
             self.sensitive_order.push_back(item_id.to_string());
             while self.sensitive_order.len() > MAX_SENSITIVE_IDS {
                 if let Some(oldest) = self.sensitive_order.pop_front() {
@@ -192,6 +201,8 @@ mod tests {
         let cart = TrackEvent::AddToCart { item_id: "h".into(), quantity: 1, item: None };
         assert_eq!(dir.screen(cart, &profile, &sensitive()), Screened::Sensitive);
         assert!(dir.attributes("h", &profile).is_none());
+        assert_eq!(dir.take_newly_sensitive(), ["h"]);
+        assert!(dir.take_newly_sensitive().is_empty());
     }
 
     #[test]

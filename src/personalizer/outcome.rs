@@ -73,3 +73,37 @@ pub enum PersonalizerError {
     Store(#[from] StoreError),
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_have_the_js_shape() {
+        let json = |o: TrackOutcome| serde_json::to_string(&o).unwrap();
+        assert_eq!(json(TrackOutcome::Recorded { new_session: true }), r#"{"status":"recorded","newSession":true}"#);
+        assert_eq!(
+            json(TrackOutcome::Filtered { reason: FilterReason::DuplicateView }),
+            r#"{"status":"filtered","reason":"duplicateView"}"#
+        );
+        assert_eq!(json(TrackOutcome::Sensitive), r#"{"status":"sensitive"}"#);
+        assert_eq!(json(TrackOutcome::NoConsent), r#"{"status":"noConsent"}"#);
+        let report = FlushReport { written: true, stored_bytes: 10, compacted: false };
+        assert_eq!(serde_json::to_string(&report).unwrap(), r#"{"written":true,"storedBytes":10,"compacted":false}"#);
+    }
+
+    #[test]
+    fn the_environment_reads_from_js_with_defaults() {
+        let env: Environment = serde_json::from_str(r#"{"webdriver":true,"device":"mobile"}"#).unwrap();
+        assert_eq!(env, Environment { webdriver: true, global_privacy_control: false, device: DeviceClass::Mobile });
+        assert_eq!(serde_json::from_str::<Environment>("{}").unwrap(), Environment::default());
+    }
+
+    #[test]
+    fn errors_say_what_to_do() {
+        assert!(PersonalizerError::BadTime(f64::NAN).to_string().contains("Date.now()"));
+        assert!(PersonalizerError::BadHour(200).to_string().contains("0 to 167"));
+        assert!(PersonalizerError::Blocked.to_string().contains("call forget()"));
+        assert!(PersonalizerError::TooManyItems(5000).to_string().contains("at most 1000"));
+    }
+}

@@ -1,6 +1,7 @@
 //! Loading and the merge with other tabs: the engine keeps the changes it has not written and
 //! re-applies them on top of whatever another tab stored, so no tab's events are lost.
 
+use crate::profile::Profile;
 use crate::storage::{decode, load_or_back_up, KeyValueStore, LoadOutcome, StorageWarning, WarningCode};
 
 use super::Personalizer;
@@ -20,21 +21,33 @@ impl<S: KeyValueStore> Personalizer<S> {
             load_or_back_up(&mut self.store, &self.keys, limit)
         };
         let found = outcome.profile.is_some();
-        self.absorb_load(outcome);
-        self.dirty = if found { !self.pending.is_empty() } else { !self.profile.is_empty() };
+        let rewrite = self.absorb_load(outcome);
+        self.dirty = if found { rewrite || !self.pending.is_empty() } else { !self.profile.is_empty() };
     }
 
-    pub(super) fn absorb_load(&mut self, outcome: LoadOutcome) {
+    /// Takes in what loading found; returns true when the stored value should be rewritten
+    /// (it was migrated, or held items that are sensitive under the current config).
+    pub(super) fn absorb_load(&mut self, outcome: LoadOutcome) -> bool {
+        let migrated = outcome.warnings.iter().any(|w| w.code == WarningCode::Migrated);
         for warning in outcome.warnings {
             self.warn(warning);
         }
         self.blocked = outcome.blocked;
         self.stored_raw = outcome.raw;
-        if let Some(mut stored) = outcome.profile {
-            stored.purge_sensitive(self.config.sensitive_categories());
-            self.base = stored;
-            self.rebuild();
+        match outcome.profile {
+            Some(stored) => self.adopt_stored(stored) || migrated,
+            None => false,
         }
+    }
+
+    /// Makes a stored profile the base, without anything now sensitive; returns whether it had any.
+    fn adopt_stored(&mut self, mut stored: Profile) -> bool {
+        let before = stored.clone();
+        stored.purge_sensitive(self.config.sensitive_categories());
+        let purged = stored != before;
+        self.base = stored;
+        self.rebuild();
+        purged
     }
 
     /// Reads the profile key and, when another tab changed it, rebases onto it.
@@ -57,11 +70,10 @@ impl<S: KeyValueStore> Personalizer<S> {
         };
         match decode(&raw, self.load_limit()) {
             Ok(decoded) => {
-                let mut stored = decoded.profile;
-                stored.purge_sensitive(self.config.sensitive_categories());
-                self.base = stored;
                 self.stored_raw = Some(raw);
-                self.rebuild();
+                if self.adopt_stored(decoded.profile) {
+                    self.dirty = true;
+                }
                 Sync::Reloaded
             }
             Err(problem) => {

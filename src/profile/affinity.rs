@@ -15,6 +15,9 @@ use crate::catalog::AttributeKey;
 
 /// Values smaller than this in magnitude carry no information and are dropped.
 pub const NEGLIGIBLE_AFFINITY: f64 = 1e-4;
+/// Affinities are clamped to ±this, so no sum of signals can overflow to infinity (which JSON
+/// cannot store).
+pub const MAX_AFFINITY: f64 = 1e9;
 /// Stored values are rounded to this many decimal places to keep the profile small.
 const STORED_DECIMALS: f64 = 1e4;
 
@@ -59,6 +62,7 @@ impl Affinities {
         } else {
             entry.value += weight * decay_factor((entry.updated_ms - at_ms) as f64, half_life_ms);
         }
+        entry.value = entry.value.clamp(-MAX_AFFINITY, MAX_AFFINITY);
     }
 
     pub fn get(&self, key: &AttributeKey) -> Option<&Affinity> {
@@ -125,7 +129,7 @@ impl<'de> Deserialize<'de> for Affinities {
             stored
                 .into_iter()
                 .filter(|s| s.value.is_finite())
-                .map(|s| (s.key, Affinity { value: s.value, updated_ms: s.updated_ms }))
+                .map(|s| (s.key, Affinity { value: s.value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms: s.updated_ms }))
                 .collect(),
         ))
     }
@@ -175,6 +179,16 @@ mod tests {
         let entry = a.get(&brand("Acme")).unwrap();
         assert!((entry.value - 3.0).abs() < 1e-9);
         assert_eq!(entry.updated_ms, later);
+    }
+
+    #[test]
+    fn huge_values_are_clamped_not_infinite() {
+        let mut a = Affinities::default();
+        a.add(brand("x"), f64::MAX, T0, HALF_LIFE);
+        a.add(brand("x"), f64::MAX, T0, HALF_LIFE);
+        assert!((a.value_at(&brand("x"), T0, HALF_LIFE) - MAX_AFFINITY).abs() < 1e-3);
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains("null"));
     }
 
     #[test]

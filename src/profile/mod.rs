@@ -94,6 +94,11 @@ impl CatalogCache {
             .map(|(id, _)| id.clone())
     }
 
+    /// Drops entries whose id or attributes would not pass validation (a hand-edited payload).
+    fn retain_valid(&mut self) {
+        self.0.retain(|id, c| crate::catalog::validate_item_id(id).is_ok() && c.attributes.validate().is_ok());
+    }
+
     fn enforce_bounds(&mut self) {
         while self.0.len() > MAX_CATALOG_ITEMS {
             match self.least_recent(|_| true) {
@@ -275,7 +280,11 @@ impl Profile {
         }
         self.interest.enforce_bounds();
         self.cart.enforce_bounds();
+        self.catalog.retain_valid();
         self.catalog.enforce_bounds();
         self.affinities.retain(|_, a| a.value.is_finite());
+        if !self.visits.revenue.is_finite() || self.visits.revenue < 0.0 {
+            self.visits.revenue = 0.0;
+        }
     }
 }

@@ -33,6 +33,9 @@ pub enum Segment {
 /// Orders from which a shopper counts as loyal.
 pub const LOYAL_ORDERS: u32 = 2;
 
+/// Revenue is capped here so sums stay finite (JSON cannot store infinity).
+pub const MAX_REVENUE: f64 = 1e15;
+
 /// Counts of visits, sessions and orders.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -76,7 +79,7 @@ impl VisitStats {
         self.orders = self.orders.saturating_add(1);
         self.last_order_ms = Some(self.last_order_ms.map_or(at_ms, |t| t.max(at_ms)));
         if value.is_finite() && value > 0.0 {
-            self.revenue += value;
+            self.revenue = (self.revenue + value).min(MAX_REVENUE);
         }
     }
 }
@@ -145,6 +148,9 @@ mod tests {
         assert_eq!(stats.segment(), Segment::Loyal);
         assert_eq!(stats.last_order_ms, Some(5));
         assert!((stats.revenue - 50.0).abs() < 1e-9);
+        stats.ordered(f64::MAX, 6);
+        stats.ordered(f64::MAX, 7);
+        assert!((stats.revenue - MAX_REVENUE).abs() < 1.0);
     }
 
     #[test]

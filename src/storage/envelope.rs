@@ -189,6 +189,19 @@ mod tests {
         assert_eq!(decode(&raw, LIMIT).unwrap().profile, Profile::default());
     }
 
+    #[test]
+    fn hand_edited_payloads_are_cleaned_on_load() {
+        let payload = r#"{"catalog":{"":{"brand":"A","lastUsedMs":1},"a":{"price":-5,"lastUsedMs":1},"c":{"categoryPath":["X"],"lastUsedMs":1}},"visits":{"revenue":-3}}"#;
+        let raw = format!(
+            r#"{{"format":"{FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
+            crc32fast::hash(payload.as_bytes())
+        );
+        let profile = decode(&raw, LIMIT).unwrap().profile;
+        let ids: Vec<_> = profile.catalog().iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["c"]);
+        assert!(profile.visits().revenue.abs() < 1e-12);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
