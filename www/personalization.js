@@ -22,6 +22,7 @@ export class ShopPersonalization {
     shop.report(() => personalizer.upsertItems(catalog.products.map(itemOf)));
     const saved = localStorage.getItem(CONSENT_KEY);
     if (CONSENT_MODES.includes(saved)) shop.report(() => personalizer.setConsent(saved, { explicitOptIn: true }));
+    shop.logWarnings();
     return shop;
   }
 
@@ -39,6 +40,7 @@ export class ShopPersonalization {
   chooseConsent(mode) {
     const outcome = this.report(() => this.personalizer.setConsent(mode, { explicitOptIn: true }));
     localStorage.setItem(CONSENT_KEY, mode);
+    this.logWarnings();
     this.changed();
     return outcome;
   }
@@ -72,6 +74,13 @@ export class ShopPersonalization {
     this.report(() => this.personalizer.forget());
     localStorage.removeItem(CONSENT_KEY);
     this.changed();
+  }
+
+  /** Storage problems the package survived (an unreadable stored profile, a full quota), logged once. */
+  logWarnings() {
+    for (const warning of this.report(() => this.personalizer.takeWarnings()) ?? []) {
+      console.warn(`shop-personalizer ${warning.code}: ${warning.message}`);
+    }
   }
 
   onChange(listener) {
