@@ -21,6 +21,10 @@ fn bad_config_throws_a_message_that_says_what_to_fix() {
     assert!(message.contains("storageBudgetBytes"), "{message}");
     let message = thrown(JsPersonalizer::new(ts(r#"{"shop":"ok","affinityHalfLifeDays":"long"}"#)));
     assert!(message.starts_with("invalid config:"), "{message}");
+    let message = thrown(JsPersonalizer::new(ts(r#"{"shop":"ok","sensitiveCategory":["Health"]}"#)));
+    assert!(message.contains("unknown field `sensitiveCategory`"), "a typo is not silently ignored: {message}");
+    let message = thrown(JsPersonalizer::new(ts(r#"{"shop":"ok","noise":{"botHeuristics":false}}"#)));
+    assert!(message.contains("unknown field `noise.botHeuristics`"), "{message}");
     let message = thrown(JsPersonalizer::new(Ts::new_unchecked(JsValue::from_f64(3.0))));
     assert!(message.starts_with("invalid config:"), "{message}");
 }
@@ -196,4 +200,21 @@ fn forget_removes_every_key_of_the_shop_and_nothing_else() {
     assert_eq!(keys_with_prefix(&prefix("t-forget-neighbour")).len(), 1, "another shop's profile stays");
     storage.remove_item("theme").expect("cleanup");
     clear_shop("t-forget-neighbour");
+}
+
+#[wasm_bindgen_test]
+fn events_carry_the_local_hour_of_the_week_and_the_device_class() {
+    let p = personalizer("t-environment", "");
+    consent(&p, "session");
+    let date = js_sys::Date::new_0();
+    // Hand computation: getDay() counts from Sunday, the profile's week starts on Monday.
+    let expected_hour = ((date.get_day() + 6) % 7) * 24 + date.get_hours();
+    view(&p, "a", r#"["Shoes"]"#);
+    let export = js_sys::JSON::parse(&p.export_profile().expect("export")).expect("JSON");
+    let profile = Reflect::get(&export, &"profile".into()).expect("profile");
+    let hours = js_sys::Array::from(&Reflect::get(&profile, &"hourOfWeek".into()).expect("hourOfWeek"));
+    let counted: Vec<u32> = (0..hours.length()).filter(|&i| hours.get(i).as_f64().unwrap_or(0.0) > 0.0).collect();
+    assert_eq!(counted, vec![expected_hour], "one event, counted in this local hour of the week");
+    // Headless Chromium has a screen and no touch points: a desktop.
+    assert_eq!(field(&profile, "device"), "\"desktop\"");
 }
