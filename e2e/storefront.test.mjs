@@ -1,7 +1,7 @@
 // Drives the www/ storefront in headless Chromium: consent, browsing, the privacy panel,
 // persistence across reloads, forgetting, and sensitive categories leaving no trace.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { localStorageEntries, openShop, pause, startStorefront } from "./browser.mjs";
 
@@ -72,6 +72,12 @@ test("browsing with full consent fills the panel, survives a reload, and forget 
 
     const stored = await localStorageEntries(page);
     assert.ok(Object.keys(stored).some((key) => key !== "demo-shop.consent"), "the profile is in localStorage");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-profile")]);
+    assert.equal(download.suggestedFilename(), "my-shop-profile.json");
+    const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+    assert.ok(JSON.stringify(exported.profile).includes("sku-001"), "the export holds what is stored");
+    assert.equal(typeof exported.explanation, "string");
 
     await page.click("#forget-profile");
     await pause(page);
@@ -150,6 +156,30 @@ test("without a consent choice nothing is written to localStorage", async () => 
     await page.reload();
     await page.waitForSelector("body[data-ready=true]");
     assert.deepEqual(await localStorageEntries(page), {});
+  } finally {
+    await context.close();
+  }
+});
+
+test("\"this visit only\" personalizes in memory and writes no profile to localStorage", async () => {
+  const { context, page, problems } = await openShop(storefront, "#/c/Books");
+  try {
+    await chooseConsent(page, "This visit only");
+    await page.waitForSelector('[data-placement="category"]');
+    await pause(page);
+    await openProduct(page, "sku-046");
+    await page.click("#add-to-cart");
+    const interests = await panelInterests(page);
+    assert.ok(interests.some((i) => i.kind === "category" && i.value === "Books"), "the panel shows this visit's interests");
+    assert.match(await page.textContent("[data-testid=consent]"), /This visit only/);
+    await page.click("#close-panel");
+    await page.click('a[href="#/cart"]');
+    await page.waitForSelector("#checkout");
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    assert.deepEqual(Object.keys(await localStorageEntries(page)), ["demo-shop.consent"], "only the shop's record of the choice");
+    assert.deepEqual(await panelInterests(page), [], "a new page starts with nothing");
+    assert.deepEqual(problems, []);
   } finally {
     await context.close();
   }
