@@ -47,10 +47,11 @@ test("bad input throws an Error with a message saying what is wrong, and the ins
     [{ type: "rating", itemId: "a", rating: 0 }, /rating must be a finite number from 1 to 5/],
     [{ type: "search", query: "x".repeat(300) }, /query is 300 bytes long/],
     [{ type: "impression", placement: "home", itemIds: Array.from({ length: 1001 }, (_, i) => `i${i}`) }, /limit is 1000/],
-    [null, /invalid event/],
-    [undefined, /invalid event/],
-    ["view", /invalid event/],
-    [42, /invalid event/],
+    [null, /invalid event: expected an object, got null/],
+    [undefined, /invalid event: expected an object, got undefined/],
+    ["view", /invalid event: expected an object, got string/],
+    [42, /invalid event: expected an object, got number/],
+    [[{ type: "view", itemId: "a" }], /invalid event: expected an object, got an array/],
   ];
   for (const [event, message] of cases) {
     assert.throws(() => p.track(event), (error) => error instanceof Error && message.test(error.message), JSON.stringify(event));
@@ -58,6 +59,7 @@ test("bad input throws an Error with a message saying what is wrong, and the ins
   assert.throws(() => p.setConsent("everything"), /"none", "session" or "full"/);
   assert.throws(() => p.removeInterest({ kind: "mood", value: "happy" }), /invalid interest key/);
   assert.throws(() => p.upsertItems([{ id: "ok" }, { id: "bad", price: "cheap" }]), /item 1/);
+  assert.throws(() => p.upsertItems([{ id: "ok" }, null]), /item 1 .*expected an object, got null/);
   assert.throws(() => new Personalizer({ shop: "no spaces allowed" }), /shop/);
   assert.throws(() => new Personalizer(), /invalid config/);
   assert.deepEqual(p.profileSummary().topInterests, [], "nothing from a rejected call was learned");

@@ -6,12 +6,27 @@ use serde::Serialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
-/// Reads a typed JS argument. `what` names it in the error: "invalid event: missing field `itemId`".
+/// Reads a typed JS argument, which must be an object. `what` names it in the error:
+/// "invalid event: missing field `itemId`".
 pub fn from_js<T>(value: &Ts<T>, what: &str) -> Result<T, JsError>
 where
     T: Tsify + DeserializeOwned,
 {
-    serde_wasm_bindgen::from_value(value.js_value()).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    let value = value.js_value();
+    if !value.is_object() || Array::is_array(&value) {
+        return Err(JsError::new(&format!("invalid {what}: expected an object, got {}", describe_type(&value))));
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+}
+
+fn describe_type(value: &JsValue) -> String {
+    if value.is_null() {
+        "null".to_string()
+    } else if Array::is_array(value) {
+        "an array".to_string()
+    } else {
+        value.js_typeof().as_string().unwrap_or_else(|| "a value of unknown type".to_string())
+    }
 }
 
 /// Like [`from_js`], and also rejects fields the type does not have, at any depth, so a typo such

@@ -95,6 +95,8 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(config: Ts<PersonalizerConfig>) -> Result<JsPersonalizer, JsError> {
+        #[cfg(feature = "console_error_panic_hook")]
+        console_error_panic_hook::set_once();
         let config = from_js_strict(&config, "config")?;
         let env = Environment {
             webdriver: environment::is_automated(),
