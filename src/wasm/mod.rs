@@ -1,1 +1,10 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
+
+mod environment;
+mod js_values;
+mod local_storage;
+mod page_lifecycle;
+mod personalizer;
+
+pub use local_storage::BrowserStore;
+pub use personalizer::{ConsentOptions, JsPersonalizer};

@@ -1,0 +1,98 @@
+// A storefront integration written against the package's generated types. It is only compiled
+// (`tsc --noEmit -p js-tests/tsconfig.json`): if a type in pkg/shop_personalizer.d.ts is wrong or
+// missing, this stops compiling. The @ts-expect-error lines prove bad calls are type errors.
+import init, {
+  Personalizer,
+  type AttributeKey,
+  type ConsentDecision,
+  type FlushReport,
+  type InterestSummary,
+  type Item,
+  type PersonalizerConfig,
+  type ProfileSummary,
+  type StorageWarning,
+  type TrackEvent,
+  type TrackOutcome,
+} from "../pkg/shop_personalizer.js";
+
+interface Product {
+  id: string;
+  name: string;
+  categoryPath: string[];
+  brand: string;
+  price: number;
+  tags: string[];
+}
+
+export async function startPersonalization(products: Product[], shopperChoseFull: boolean): Promise<Personalizer> {
+  await init();
+  const config: PersonalizerConfig = {
+    shop: "acme",
+    sensitiveCategories: ["Health"],
+    affinityHalfLifeDays: 21,
+    noise: { botHeuristic: true, minDwellMs: 1500 },
+    weights: { purchase: 10 },
+  };
+  const personalizer = new Personalizer(config);
+  const decision: ConsentDecision = personalizer.setConsent(shopperChoseFull ? "full" : "session", {
+    explicitOptIn: shopperChoseFull,
+  });
+  if (decision.cappedByGlobalPrivacyControl) console.info("Global Privacy Control: memory only");
+
+  const items: Item[] = products.map(({ id, categoryPath, brand, price, tags }) => ({ id, categoryPath, brand, price, tags }));
+  const kept: number = personalizer.upsertItems(items);
+  console.info(`${kept} items known`);
+
+  const warnings: StorageWarning[] = personalizer.takeWarnings();
+  for (const warning of warnings) console.warn(warning.code, warning.message, warning.backupKey ?? "");
+  return personalizer;
+}
+
+export function trackProductPage(personalizer: Personalizer, product: Product, msOnPage: number): TrackOutcome[] {
+  const events: TrackEvent[] = [
+    { type: "view", itemId: product.id },
+    { type: "dwell", itemId: product.id, ms: msOnPage },
+    { type: "scrollDepth", itemId: product.id, depth: 0.8 },
+    { type: "impression", placement: "related", itemIds: ["a", "b"], positions: [0, 1] },
+    { type: "purchase", items: [{ itemId: product.id, quantity: 1, price: product.price }], value: product.price },
+    { type: "search", query: "trail shoes", resultIds: [product.id] },
+    { type: "rating", itemId: product.id, rating: 5 },
+  ];
+  const outcomes = events.map((event) => personalizer.track(event));
+  for (const outcome of outcomes) {
+    if (outcome.status === "filtered") console.debug("filtered:", outcome.reason);
+    if (outcome.status === "recorded" && outcome.newSession) console.debug("new session");
+  }
+  return outcomes;
+}
+
+export function renderPanel(personalizer: Personalizer): string[] {
+  const summary: ProfileSummary = personalizer.profileSummary();
+  const lines = summary.topInterests.map((interest: InterestSummary) => `${interest.label}: ${interest.weight.toFixed(2)}`);
+  lines.push(`segment: ${summary.segment}`, `orders: ${summary.visits.orders ?? 0}`, `kept interests: ${summary.kept.interests}`);
+  const first: AttributeKey | undefined = summary.topInterests[0]?.key;
+  if (first && first.kind === "priceBand") {
+    const band: number = first.value;
+    lines.push(`price band ${band}`);
+  }
+  if (first) personalizer.removeInterest(first);
+  const report: FlushReport = personalizer.flush();
+  lines.push(`${report.storedBytes} bytes stored`, personalizer.exportProfile().slice(0, 20));
+  if (personalizer.consent !== "none" && personalizer.hasUnsavedChanges()) personalizer.flush();
+  personalizer.forget();
+  personalizer.free();
+  return lines;
+}
+
+export function typeErrors(personalizer: Personalizer): void {
+  // @ts-expect-error: "sometimes" is not a consent mode
+  personalizer.setConsent("sometimes");
+  // @ts-expect-error: a view needs an itemId
+  personalizer.track({ type: "view" });
+  // @ts-expect-error: unknown event type
+  personalizer.track({ type: "teleport", itemId: "a" });
+  // @ts-expect-error: price is a number
+  personalizer.upsertItems([{ id: "a", price: "cheap" }]);
+  // @ts-expect-error: interest keys are tagged objects
+  personalizer.removeInterest("Shoes");
+}

@@ -1,0 +1,79 @@
+//! Converting the core's serde types to and from JS values, with errors that name what was wrong.
+
+use js_sys::{Array, Object, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tsify::{Ts, Tsify};
+use wasm_bindgen::{JsCast, JsError, JsValue};
+
+/// Reads a typed JS argument, which must be an object. `what` names it in the error:
+/// "invalid event: missing field `itemId`".
+pub fn from_js<T>(value: &Ts<T>, what: &str) -> Result<T, JsError>
+where
+    T: Tsify + DeserializeOwned,
+{
+    let value = value.js_value();
+    if !value.is_object() || Array::is_array(&value) {
+        return Err(JsError::new(&format!("invalid {what}: expected an object, got {}", describe_type(&value))));
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+}
+
+fn describe_type(value: &JsValue) -> String {
+    if value.is_null() {
+        "null".to_string()
+    } else if Array::is_array(value) {
+        "an array".to_string()
+    } else {
+        value.js_typeof().as_string().unwrap_or_else(|| "a value of unknown type".to_string())
+    }
+}
+
+/// Like [`from_js`], and also rejects fields the type does not have, at any depth, so a typo such
+/// as `sensitiveCategory` is an error instead of a silently ignored setting. (serde-wasm-bindgen
+/// reads only the fields a struct declares, so `deny_unknown_fields` alone does not catch these.)
+pub fn from_js_strict<T>(value: &Ts<T>, what: &str) -> Result<T, JsError>
+where
+    T: Tsify + DeserializeOwned + Serialize,
+{
+    let parsed = from_js(value, what)?;
+    let known = serde_wasm_bindgen::to_value(&parsed).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))?;
+    if let Some(path) = unknown_field(&value.js_value(), &known, "") {
+        return Err(JsError::new(&format!("invalid {what}: unknown field `{path}`; check its spelling in the documentation")));
+    }
+    Ok(parsed)
+}
+
+fn is_plain_object(value: &JsValue) -> bool {
+    value.is_object() && !Array::is_array(value) && value.dyn_ref::<js_sys::Function>().is_none()
+}
+
+/// The path of the first key of `given` that `known` (the parsed value written back) lacks.
+fn unknown_field(given: &JsValue, known: &JsValue, path: &str) -> Option<String> {
+    if !is_plain_object(given) || !is_plain_object(known) {
+        return None;
+    }
+    let given_object: &Object = given.unchecked_ref();
+    for key in Object::keys(given_object).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        let has_key = Reflect::has(known, &key).unwrap_or(false);
+        if !has_key {
+            return Some(here);
+        }
+        let inner_given = Reflect::get(given, &key).ok()?;
+        let inner_known = Reflect::get(known, &key).ok()?;
+        if let Some(found) = unknown_field(&inner_given, &inner_known, &here) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Turns a core value into its typed JS form.
+pub fn to_js<T>(value: &T) -> Result<Ts<T>, JsError>
+where
+    T: Tsify + Serialize,
+{
+    Ts::from_rust(value).map_err(|e| JsError::new(&e.to_string()))
+}

@@ -1,0 +1,291 @@
+//! The `Personalizer` JS class: the page's handle on the on-device profile.
+//!
+//! It converts JS values to the core's types, passes the browser's clock, local hour, automation
+//! and Global Privacy Control flags, and calls [`crate::personalizer::Personalizer`] over
+//! localStorage. Errors are thrown as `Error`s carrying the core's message.
+
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use tsify::{Ts, Tsify};
+use wasm_bindgen::prelude::*;
+
+use crate::catalog::{AttributeKey, Item};
+use crate::collect::event::TrackEvent;
+use crate::config::PersonalizerConfig;
+use crate::consent::{ConsentDecision, ConsentMode};
+use crate::personalizer::{Environment, FlushReport, Personalizer, PersonalizerError, TrackOutcome, MAX_UPSERT_ITEMS};
+use crate::profile::ProfileSummary;
+use crate::storage::{StorageWarning, WarningCode};
+
+use super::environment;
+use super::js_values::{from_js, from_js_strict, to_js};
+use super::local_storage::BrowserStore;
+use super::page_lifecycle::PageListeners;
+
+/// Options of `setConsent`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsentOptions {
+    /// The shopper explicitly opted in (e.g. clicked "Remember me"), which overrides the
+    /// `session` cap that Global Privacy Control sets. Default false.
+    #[tsify(optional)]
+    pub explicit_opt_in: bool,
+}
+
+/// The engine and the facade's own warnings, shared with the page listeners.
+pub struct EngineState {
+    pub engine: Personalizer<BrowserStore>,
+    /// Warnings raised by the facade: storage unavailable, a flush on page hide that failed.
+    facade_warnings: Vec<StorageWarning>,
+}
+
+impl EngineState {
+    /// Flushes, turning a failure into a warning (for page listeners, which have no caller).
+    pub fn flush_keeping_errors(&mut self) {
+        if let Err(error) = self.engine.flush(js_sys::Date::now()) {
+            let code = match &error {
+                PersonalizerError::Blocked => WarningCode::NotBackedUp,
+                PersonalizerError::Store(_) => WarningCode::StorageUnavailable,
+                _ => WarningCode::QuotaExceeded,
+            };
+            self.facade_warnings.push(StorageWarning::new(code, error.to_string()));
+        }
+    }
+
+    fn all_warnings(&self) -> Vec<StorageWarning> {
+        self.facade_warnings.iter().chain(self.engine.warnings()).cloned().collect()
+    }
+}
+
+fn engine_error(error: PersonalizerError) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// On-device personalization for one shop. Collects the shopper's behaviour (with consent) into a
+/// private profile in localStorage; nothing leaves the device.
+///
+/// ```js
+/// import init, { Personalizer } from "shop-personalizer";
+/// await init();
+/// const p = new Personalizer({ shop: "acme", sensitiveCategories: ["Health"] });
+/// p.setConsent("full", { explicitOptIn: true });
+/// p.track({ type: "view", itemId: "sku-1", item: { categoryPath: ["Shoes", "Running"], price: 89 } });
+/// ```
+#[wasm_bindgen(js_name = Personalizer)]
+pub struct JsPersonalizer {
+    state: Rc<RefCell<EngineState>>,
+    _listeners: PageListeners,
+}
+
+#[wasm_bindgen(js_class = Personalizer)]
+impl JsPersonalizer {
+    /// Creates the personalizer. Every config field is optional except `shop`, the storage
+    /// namespace. Consent starts at `"none"`: nothing is read, collected or stored until
+    /// `setConsent`. Flushes on `pagehide`/`visibilitychange` and merges other tabs' writes on
+    /// `storage` events by itself. Throws on an invalid config.
+    ///
+    /// ```js
+    /// const p = new Personalizer({
+    ///   shop: "acme",
+    ///   sensitiveCategories: ["Health", "Adult"],
+    ///   noise: { botHeuristic: !isTestRun },
+    /// });
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: Ts<PersonalizerConfig>) -> Result<JsPersonalizer, JsError> {
+        #[cfg(feature = "console_error_panic_hook")]
+        console_error_panic_hook::set_once();
+        let config = from_js_strict(&config, "config")?;
+        let env = Environment {
+            webdriver: environment::is_automated(),
+            global_privacy_control: environment::global_privacy_control(),
+            device: environment::device_class(),
+        };
+        let store = BrowserStore::open();
+        let facade_warnings = store
+            .unavailable_reason()
+            .map(|reason| {
+                let message = format!("localStorage is unavailable ({reason}); the profile lives in memory only until the page closes");
+                StorageWarning::new(WarningCode::StorageUnavailable, message)
+            })
+            .into_iter()
+            .collect();
+        let engine = Personalizer::open(store, config, env).map_err(engine_error)?;
+        let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
+        let listeners = PageListeners::attach(Rc::downgrade(&state));
+        Ok(JsPersonalizer { state, _listeners: listeners })
+    }
+
+    fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
+        self.state
+            .try_borrow_mut()
+            .map_err(|_| JsError::new("the Personalizer is busy: do not call it from inside one of its own calls"))
+    }
+
+    /// Sets the shopper's consent: `"none"` (collect nothing), `"session"` (memory only) or `"full"`
+    /// (persisted). When the browser sends Global Privacy Control, `"full"` is capped at
+    /// `"session"` unless `explicitOptIn` is true. Raising to `"full"` loads the stored profile;
+    /// lowering deletes what the new mode may not keep. Returns what applies now.
+    ///
+    /// ```js
+    /// const { effective, cappedByGlobalPrivacyControl } = p.setConsent("full", { explicitOptIn: false });
+    /// ```
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&self, mode: Ts<ConsentMode>, options: Option<Ts<ConsentOptions>>) -> Result<Ts<ConsentDecision>, JsError> {
+        let mode: ConsentMode = match mode.js_value().as_string() {
+            Some(text) => text.parse().map_err(|e: crate::consent::ConsentError| JsError::new(&e.to_string()))?,
+            None => return Err(JsError::new("consent mode must be a string: \"none\", \"session\" or \"full\"")),
+        };
+        let options = match options {
+            Some(options) => from_js_strict(&options, "consent options")?,
+            None => ConsentOptions::default(),
+        };
+        let decision = self.state()?.engine.set_consent(mode, options.explicit_opt_in);
+        to_js(&decision)
+    }
+
+    /// The consent that applies now.
+    ///
+    /// ```js
+    /// if (p.consent === "none") showConsentBanner();
+    /// ```
+    #[wasm_bindgen(getter, js_name = consent)]
+    pub fn consent(&self) -> Result<Ts<ConsentMode>, JsError> {
+        let mode = self.state()?.engine.consent();
+        to_js(&mode)
+    }
+
+    /// Records something the shopper did. A malformed event throws (nothing of it is stored); a
+    /// valid one may still be dropped as noise, a bot, a sensitive item or for lack of consent,
+    /// which the returned outcome says.
+    ///
+    /// ```js
+    /// p.track({ type: "addToCart", itemId: "sku-1", quantity: 1 }); // → { status: "recorded", newSession: false }
+    /// p.track({ type: "impression", placement: "home", itemIds: ["sku-1", "sku-2"] });
+    /// ```
+    #[wasm_bindgen(js_name = track)]
+    pub fn track(&self, event: Ts<TrackEvent>) -> Result<Ts<TrackOutcome>, JsError> {
+        let event: TrackEvent = from_js(&event, "event")?;
+        let hour = u32::from(environment::local_hour_of_week());
+        let outcome = self.state()?.engine.track(event, js_sys::Date::now(), hour).map_err(engine_error)?;
+        to_js(&outcome)
+    }
+
+    /// Tells the personalizer about items, so events can carry just an id. All or nothing: one
+    /// invalid item rejects the whole call. Items in a sensitive category are never kept. Returns
+    /// how many items were kept (at most 1000 per call).
+    ///
+    /// ```js
+    /// p.upsertItems([{ id: "sku-1", categoryPath: ["Shoes", "Running"], brand: "Acme", price: 89, tags: ["trail"] }]);
+    /// ```
+    #[wasm_bindgen(js_name = upsertItems)]
+    pub fn upsert_items(&self, items: Vec<Ts<Item>>) -> Result<usize, JsError> {
+        if items.len() > MAX_UPSERT_ITEMS {
+            return Err(engine_error(PersonalizerError::TooManyItems(items.len())));
+        }
+        let items = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| from_js(item, &format!("item {index} (no item of this call was kept)")))
+            .collect::<Result<Vec<Item>, JsError>>()?;
+        self.state()?.engine.upsert_items(&items).map_err(engine_error)
+    }
+
+    /// Writes unsaved changes now (it also happens on `pagehide`, when the page is hidden, and
+    /// every 20 changes). Does nothing unless consent is `"full"`. Throws if the profile cannot be
+    /// saved even after compacting it.
+    ///
+    /// ```js
+    /// const { written, storedBytes } = p.flush();
+    /// ```
+    #[wasm_bindgen(js_name = flush)]
+    pub fn flush(&self) -> Result<Ts<FlushReport>, JsError> {
+        let report = self.state()?.engine.flush(js_sys::Date::now()).map_err(engine_error)?;
+        to_js(&report)
+    }
+
+    /// Removes every localStorage key this library wrote for the shop (profile and backups) and
+    /// everything in memory. Consent stays as it is. Returns how many keys were removed.
+    ///
+    /// ```js
+    /// forgetButton.onclick = () => p.forget();
+    /// ```
+    #[wasm_bindgen(js_name = forget)]
+    pub fn forget(&self) -> Result<usize, JsError> {
+        let mut state = self.state()?;
+        state.facade_warnings.retain(|w| w.code == WarningCode::StorageUnavailable);
+        state.engine.forget().map_err(engine_error)
+    }
+
+    /// Everything stored, as human-readable JSON with an explanation of each part.
+    ///
+    /// ```js
+    /// const blob = new Blob([p.exportProfile()], { type: "application/json" });
+    /// ```
+    #[wasm_bindgen(js_name = exportProfile)]
+    pub fn export_profile(&self) -> Result<String, JsError> {
+        Ok(self.state()?.engine.export_profile(js_sys::Date::now()))
+    }
+
+    /// Top interests with weights (1 = strongest), avoided attributes, visit statistics, the
+    /// segment (new / returning / loyal) and counts of what is kept: a "what this shop knows
+    /// about you" panel.
+    ///
+    /// ```js
+    /// const { topInterests, visits, segment, kept } = p.profileSummary();
+    /// for (const { label, weight } of topInterests) console.log(label, weight.toFixed(2));
+    /// ```
+    #[wasm_bindgen(js_name = profileSummary)]
+    pub fn profile_summary(&self) -> Result<Ts<ProfileSummary>, JsError> {
+        let summary = self.state()?.engine.profile_summary(js_sys::Date::now());
+        to_js(&summary)
+    }
+
+    /// Deletes one interest (a category also loses its subcategories) and saves at once.
+    /// Returns whether it existed.
+    ///
+    /// ```js
+    /// p.removeInterest({ kind: "brand", value: "Acme" });
+    /// ```
+    #[wasm_bindgen(js_name = removeInterest)]
+    pub fn remove_interest(&self, key: Ts<AttributeKey>) -> Result<bool, JsError> {
+        let key: AttributeKey = from_js(&key, "interest key")?;
+        Ok(self.state()?.engine.remove_interest(&key, js_sys::Date::now()))
+    }
+
+    /// Problems that did not stop the personalizer, oldest first: unreadable stored data (and the
+    /// backup key it was kept under), migrations, a full or unavailable storage.
+    ///
+    /// ```js
+    /// for (const w of p.warnings()) console.warn(w.code, w.message, w.backupKey ?? "");
+    /// ```
+    #[wasm_bindgen(js_name = warnings)]
+    pub fn warnings(&self) -> Result<Vec<Ts<StorageWarning>>, JsError> {
+        self.state()?.all_warnings().iter().map(to_js).collect()
+    }
+
+    /// Returns the warnings and clears them, for logging each once.
+    ///
+    /// ```js
+    /// for (const w of p.takeWarnings()) reportToShopLog(w.code);
+    /// ```
+    #[wasm_bindgen(js_name = takeWarnings)]
+    pub fn take_warnings(&self) -> Result<Vec<Ts<StorageWarning>>, JsError> {
+        let mut state = self.state()?;
+        let mut warnings = std::mem::take(&mut state.facade_warnings);
+        warnings.extend(state.engine.take_warnings());
+        warnings.iter().map(to_js).collect()
+    }
+
+    /// True when tracked changes are waiting to be written (consent `"full"` only).
+    ///
+    /// ```js
+    /// if (p.hasUnsavedChanges()) p.flush();
+    /// ```
+    #[wasm_bindgen(js_name = hasUnsavedChanges)]
+    pub fn has_unsaved_changes(&self) -> Result<bool, JsError> {
+        Ok(self.state()?.engine.has_unsaved_changes())
+    }
+}
