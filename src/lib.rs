@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod adapt;
 pub mod collect;
+pub mod measure;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
