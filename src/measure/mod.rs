@@ -3,7 +3,9 @@
 //! many devices' noised vectors into lift with a confidence interval.
 
 pub mod counters;
+pub mod estimate;
 pub mod report;
 
 pub use counters::{CounterError, ItemClass, LiftCounters, LiftMetric, PlacementCounts, OTHER_PLACEMENT};
 pub use report::{noised_report, CheckedReportConfig, LiftReport, LiftReportConfig, MetricCaps, NoiseMode, ReportError};
+pub use estimate::{normal_quantile, EstimateError, LiftEstimate, LiftEstimator, MetricLift, RatioLift};
