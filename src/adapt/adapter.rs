@@ -17,6 +17,7 @@ use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use super::shopper::ShopperState;
 use crate::catalog::Item;
+use crate::measure::{noised_report, CheckedReportConfig, LiftCounters, LiftReport};
 
 /// Format version of [`AdaptState`].
 pub const ADAPT_STATE_VERSION: u32 = 1;
@@ -36,6 +37,8 @@ pub enum AdaptError {
     BadStoredDraw(f64),
     #[error("stored offer history is over its bounds or holds bad times: the stored state is corrupt; start fresh")]
     BadOfferHistory,
+    #[error("stored lift counters are negative, not finite or over their bounds: the stored state is corrupt; start fresh")]
+    BadLiftCounters,
 }
 
 /// Everything the shop can tune about adaptation.
@@ -86,6 +89,9 @@ pub struct AdaptState {
     pub holdout: HoldoutDraw,
     #[serde(default)]
     pub offer_history: OfferHistory,
+    /// Lift counts since the last report.
+    #[serde(default)]
+    pub lift: LiftCounters,
 }
 
 /// One shopper's adaptation decisions.
@@ -103,6 +109,7 @@ impl Adapter {
         let bandit = Bandit::new(config.bandit, seed);
         let state = AdaptState { version: ADAPT_STATE_VERSION, bandit, holdout: HoldoutDraw::from_seed(seed),
             offer_history: OfferHistory::default(),
+            lift: LiftCounters::default(),
         };
         Ok(Adapter { config, state })
     }
@@ -121,6 +128,7 @@ impl Adapter {
         if !state.offer_history.is_valid() {
             return Err(AdaptError::BadOfferHistory);
         }
+        state.lift.validate().map_err(|_| AdaptError::BadLiftCounters)?;
         Ok(Adapter { config, state })
     }
 
@@ -196,10 +204,73 @@ impl Adapter {
         }
         Ok(())
     }
+
+    /// The lift counters, to record impressions, clicks, carts, orders and sessions.
+    pub fn lift_counters_mut(&mut self) -> &mut LiftCounters {
+        &mut self.state.lift
+    }
+
+    /// Ends the reporting period: returns the clipped, noised report of this device's counts
+    /// (tagged with its bucket) and resets the counters. `noise_seed` must come from a crypto
+    /// random source, fresh for every report.
+    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> LiftReport {
+        let mut rng = super::gaussian::decision_rng(noise_seed, 0);
+        let report = noised_report(&self.state.lift, self.bucket(), config, &mut rng);
+        self.state.lift.reset();
+        report
+    }
 }
 
 impl CheckedAdapterConfig {
     fn holdout_share_bucket(&self, draw: &HoldoutDraw) -> LiftBucket {
         draw.bucket(self.holdout_share)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{ItemClass, LiftReportConfig};
+
+    #[test]
+    fn state_round_trips_and_restores() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 99).unwrap();
+        let shopper = ShopperState::default();
+        adapter.learn_section(SectionKind::Deals, 0, true, &shopper).unwrap();
+        adapter.lift_counters_mut().record_session();
+        let json = serde_json::to_string(adapter.state()).unwrap();
+        let state: AdaptState = serde_json::from_str(&json).unwrap();
+        let restored = Adapter::restore(AdapterConfig::default(), state.clone()).unwrap();
+        assert_eq!(restored.state(), adapter.state());
+        assert_eq!(restored.bucket(), adapter.bucket());
+        let future = AdaptState { version: ADAPT_STATE_VERSION + 1, ..state.clone() };
+        assert_eq!(Adapter::restore(AdapterConfig::default(), future).unwrap_err(), AdaptError::FutureVersion { found: 2 });
+        let bad_draw: AdaptState = serde_json::from_str(&json.replace(r#""draw":"#, r#""draw":7.0,"x":"#)).unwrap();
+        assert!(matches!(Adapter::restore(AdapterConfig::default(), bad_draw), Err(AdaptError::BadStoredDraw(_))));
+    }
+
+    #[test]
+    fn configs_are_checked() {
+        let bad = AdapterConfig { holdout_share: 1.5, ..AdapterConfig::default() };
+        assert_eq!(Adapter::new(bad, 1).unwrap_err(), AdaptError::BadHoldoutShare(1.5));
+        let bad = AdapterConfig { layout: LayoutTuning { hide_below: 0.0, min_evidence: 1 }, ..AdapterConfig::default() };
+        assert!(Adapter::new(bad, 1).unwrap_err().to_string().contains("hideBelow"));
+        let bad = AdapterConfig { bandit: BanditParams { max_arms: 0, ..BanditParams::default() }, ..AdapterConfig::default() };
+        assert!(matches!(Adapter::new(bad, 1), Err(AdaptError::Bandit(_))));
+    }
+
+    #[test]
+    fn a_lift_report_carries_the_bucket_and_resets_the_counters() {
+        let config = AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() };
+        let mut adapter = Adapter::new(config, 5).unwrap();
+        adapter.lift_counters_mut().record_session();
+        adapter.lift_counters_mut().record_order("home", ItemClass::Recommended, 20.0).unwrap();
+        let report_config = LiftReportConfig::default().check().unwrap();
+        let report = adapter.take_lift_report(&report_config, 77);
+        assert_eq!(report.bucket, LiftBucket::Holdout);
+        assert_eq!(report.values.len(), report_config.dimension());
+        assert_eq!(adapter.state().lift, LiftCounters::default());
+        // The sessions coordinate is noised (sd = 10 × z), not the raw count.
+        assert_ne!(report.values[0], 1.0);
     }
 }
