@@ -50,7 +50,8 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
     };
     Ok(vec![
         make("noise ≈ 0 (reference)", 64.0, NoiseMode::Distributed { min_cohort: 10_000_000 }, holdout)?,
-        make("distributed ε=1, δ=1e-6, cohort ≥ 1000", 1.0, NoiseMode::Distributed { min_cohort: 1000 }, holdout)?,
+        make("distributed ε=1, δ=1e-6, sums of ≥ 5000 reports", 1.0, NoiseMode::Distributed { min_cohort: 5000 }, holdout)?,
+        make("distributed ε=4, δ=1e-6, sums of ≥ 5000 reports", 4.0, NoiseMode::Distributed { min_cohort: 5000 }, holdout)?,
         make("local ε=8, δ=1e-6 per report", 8.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6, 50% holdout", 8.0, NoiseMode::Local, 0.5)?,
     ])

@@ -46,14 +46,26 @@ impl BucketStats {
         BucketStats { n: 0, sum: vec![0.0; dimension], cross: vec![0.0; dimension * dimension] }
     }
 
+    /// Adds one vector; only the upper triangle of the outer product is accumulated (the
+    /// matrix is symmetric), [`BucketStats::cross_at`] reads it.
     fn add(&mut self, values: &[f64]) {
         let d = values.len();
         self.n += 1;
         for (i, vi) in values.iter().enumerate() {
             self.sum[i] += vi;
-            for (j, vj) in values.iter().enumerate() {
-                self.cross[i * d + j] += vi * vj;
+            let row = &mut self.cross[i * d + i..(i + 1) * d];
+            for (cell, vj) in row.iter_mut().zip(&values[i..]) {
+                *cell += vi * vj;
             }
+        }
+    }
+
+    fn cross_at(&self, i: usize, j: usize) -> f64 {
+        let d = self.sum.len();
+        if i <= j {
+            self.cross[i * d + j]
+        } else {
+            self.cross[j * d + i]
         }
     }
 
@@ -63,12 +75,11 @@ impl BucketStats {
 
     /// Sample covariance of the functionals f and g.
     fn cov(&self, f: &[f64], g: &[f64]) -> f64 {
-        let d = f.len();
         let n = self.n as f64;
         let mut cross = 0.0;
         for (i, fi) in f.iter().enumerate().filter(|(_, w)| **w != 0.0) {
             for (j, gj) in g.iter().enumerate().filter(|(_, w)| **w != 0.0) {
-                cross += fi * gj * self.cross[i * d + j];
+                cross += fi * gj * self.cross_at(i, j);
             }
         }
         (cross - n * self.mean(f) * self.mean(g)) / (n - 1.0)
