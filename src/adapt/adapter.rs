@@ -7,8 +7,9 @@ use thiserror::Error;
 use super::copy_variants::{personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError};
 use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
 use super::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
+use super::layout_density::density_arm;
 use super::layout::{
-    density_arm, examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision,
+    examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision,
     LayoutOptions, LayoutTuning, SectionKind, SectionSpec,
 };
 use super::layout_constraints::LayoutError;

@@ -303,11 +303,11 @@ impl Bandit {
         let arm = &mut self.arms[index];
         let p = sigmoid(dot(&arm.mean, x));
         let curvature = weight * p * (1.0 - p);
-        for j in 0..CONTEXT_FEATURES {
-            let xj = f64::from(x[j]);
-            let precision = (f64::from(arm.precision[j]) + curvature * xj * xj).min(1e9);
-            arm.precision[j] = precision as f32;
-            arm.mean[j] = (f64::from(arm.mean[j]) + weight * (reward - p) * xj / precision) as f32;
+        for ((mean, precision), xj) in arm.mean.iter_mut().zip(arm.precision.iter_mut()).zip(x) {
+            let xj = f64::from(*xj);
+            let updated = (f64::from(*precision) + curvature * xj * xj).min(1e9);
+            *precision = updated as f32;
+            *mean = (f64::from(*mean) + weight * (reward - p) * xj / updated) as f32;
         }
         arm.observations = arm.observations.saturating_add(1);
         arm.last_used = self.clock;

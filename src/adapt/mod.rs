@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod holdout;
 pub mod layout;
 pub mod layout_constraints;
+pub mod layout_density;
 pub mod offer_choice;
 pub mod offer_history;
 pub mod offers;

@@ -94,7 +94,7 @@ fn recommended_vs_other_items_is_paired_within_personalized() {
     for k in 0..50 {
         let mut values = vec![0.0; c.dimension()];
         let impressions = 10.0 + f64::from(k % 5);
-        values[1 + 0] = impressions; // recommended impressions
+        values[1] = impressions; // recommended impressions
         values[1 + 1] = 0.2 * impressions; // recommended clicks: 20%
         values[1 + 5] = impressions; // other impressions
         values[1 + 6] = 0.1 * impressions + f64::from(k % 3) * 0.01; // other clicks: ~10%
