@@ -22,7 +22,12 @@ pub fn parse_sessions(text: &str) -> Result<Vec<Vec<u32>>, SessionsError> {
     for (i, line) in text.lines().enumerate() {
         let items = line
             .split_whitespace()
-            .map(|token| token.parse::<u32>().map_err(|_| SessionsError::BadToken { line: i + 1, token: token.to_string() }))
+            .map(|token| {
+                token.parse::<u32>().map_err(|_| SessionsError::BadToken {
+                    line: i + 1,
+                    token: token.to_string(),
+                })
+            })
             .collect::<Result<Vec<u32>, _>>()?;
         if !items.is_empty() {
             sessions.push(items);
@@ -78,7 +83,13 @@ mod tests {
     #[test]
     fn parses_and_reports_the_bad_line() {
         assert_eq!(parse_sessions("1 2\n\n3\n").unwrap(), vec![vec![1, 2], vec![3]]);
-        assert_eq!(parse_sessions("1 2\n3 x\n"), Err(SessionsError::BadToken { line: 2, token: "x".into() }));
+        assert_eq!(
+            parse_sessions("1 2\n3 x\n"),
+            Err(SessionsError::BadToken {
+                line: 2,
+                token: "x".into()
+            })
+        );
         assert_eq!(parse_sessions("\n \n"), Err(SessionsError::Empty));
     }
 

@@ -16,7 +16,9 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::adapt::gaussian::decision_rng;
 use shop_personalizer::adapt::{HoldoutDraw, LiftBucket};
-use shop_personalizer::measure::{noised_report, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, RatioLift};
+use shop_personalizer::measure::{
+    noised_report, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, RatioLift,
+};
 
 use crate::sessions::Neighbours;
 
@@ -31,7 +33,12 @@ pub struct BehaviourModel {
 
 impl Default for BehaviourModel {
     fn default() -> Self {
-        BehaviourModel { base_conversion: 0.01, conversion_per_view: 0.012, impressions_per_view: 10.0, max_sessions_per_device: 5 }
+        BehaviourModel {
+            base_conversion: 0.01,
+            conversion_per_view: 0.012,
+            impressions_per_view: 10.0,
+            max_sessions_per_device: 5,
+        }
     }
 }
 
@@ -66,13 +73,24 @@ fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
 }
 
 /// Records one session's behaviour into `counters`.
-fn play_session(session: &[u32], neighbours: &Neighbours, model: &BehaviourModel, multiplier: f64, counters: &mut LiftCounters, rng: &mut ChaCha8Rng) {
+fn play_session(
+    session: &[u32],
+    neighbours: &Neighbours,
+    model: &BehaviourModel,
+    multiplier: f64,
+    counters: &mut LiftCounters,
+    rng: &mut ChaCha8Rng,
+) {
     counters.record_session();
     let half = model.impressions_per_view / 2.0;
     let mut last = ("home", ItemClass::NotRecommended);
     for (i, &item) in session.iter().enumerate() {
         let placement = if i == 0 { "home" } else { "product" };
-        let class = if i > 0 && neighbours.recommends(session[i - 1], item) { ItemClass::Recommended } else { ItemClass::NotRecommended };
+        let class = if i > 0 && neighbours.recommends(session[i - 1], item) {
+            ItemClass::Recommended
+        } else {
+            ItemClass::NotRecommended
+        };
         // Counts are finite and non-negative by construction, so recording cannot fail.
         let _ = counters.record(placement, ItemClass::Recommended, LiftMetric::Impressions, half);
         let _ = counters.record(placement, ItemClass::NotRecommended, LiftMetric::Impressions, half);
@@ -99,17 +117,35 @@ pub struct Repetition {
 }
 
 /// Runs one repetition of `scenario` with `seed` (buckets, behaviour and noise all re-drawn).
-pub fn run_once(sessions: &[Vec<u32>], devices: &[Device], neighbours: &Neighbours, model: &BehaviourModel, scenario: &Scenario, seed: u64) -> Repetition {
+pub fn run_once(
+    sessions: &[Vec<u32>],
+    devices: &[Device],
+    neighbours: &Neighbours,
+    model: &BehaviourModel,
+    scenario: &Scenario,
+    seed: u64,
+) -> Repetition {
     let mut estimator = LiftEstimator::new(scenario.report.clone());
     let mut behaviour = decision_rng(seed, 1);
     for (d, device) in devices.iter().enumerate() {
         // Each device's own random seed (in the browser: from crypto.getRandomValues).
         let device_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (d as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
         let bucket = HoldoutDraw::from_seed(device_seed).bucket(scenario.holdout_share);
-        let multiplier = if bucket == LiftBucket::Personalized { 1.0 + scenario.injected_lift } else { 1.0 };
+        let multiplier = if bucket == LiftBucket::Personalized {
+            1.0 + scenario.injected_lift
+        } else {
+            1.0
+        };
         let mut counters = LiftCounters::default();
         for &s in device {
-            play_session(&sessions[s], neighbours, model, multiplier, &mut counters, &mut behaviour);
+            play_session(
+                &sessions[s],
+                neighbours,
+                model,
+                multiplier,
+                &mut counters,
+                &mut behaviour,
+            );
         }
         let mut noise = decision_rng(device_seed, 2);
         // Reports built by the library are always well-formed for its own config.
@@ -117,7 +153,10 @@ pub fn run_once(sessions: &[Vec<u32>], devices: &[Device], neighbours: &Neighbou
     }
     let estimate = estimator.estimate(0.95).ok();
     let pick = |name: &str| {
-        estimate.as_ref().and_then(|e| e.metrics.iter().find(|m| m.metric == name)).and_then(|m| m.estimate.clone())
+        estimate
+            .as_ref()
+            .and_then(|e| e.metrics.iter().find(|m| m.metric == name))
+            .and_then(|m| m.estimate.clone())
     };
     Repetition {
         personalized_devices: estimate.as_ref().map_or(0, |e| e.personalized_reports),
@@ -149,7 +188,10 @@ pub fn summarize(name: &str, injected: f64, reps: &[Repetition]) -> Summary {
     let n = reps.len().max(1) as f64;
     // `+ 0.0` turns the empty sum's -0.0 into 0.0.
     let with = |f: &dyn Fn(&Repetition) -> Option<f64>| reps.iter().filter_map(f).sum::<f64>() / n + 0.0;
-    let covers = |e: &Option<RatioLift>| e.as_ref().is_some_and(|e| e.ci_low <= injected && injected <= e.ci_high);
+    let covers = |e: &Option<RatioLift>| {
+        e.as_ref()
+            .is_some_and(|e| e.ci_low <= injected && injected <= e.ci_high)
+    };
     Summary {
         name: name.to_string(),
         repetitions: reps.len(),

@@ -14,7 +14,9 @@ fn fixture(n: usize, seed: u64) -> String {
     for _ in 0..n {
         let cluster = rng.random_range(0..10u32);
         let len = rng.random_range(1..8);
-        let items: Vec<String> = (0..len).map(|_| (cluster * 20 + rng.random_range(0..20u32)).to_string()).collect();
+        let items: Vec<String> = (0..len)
+            .map(|_| (cluster * 20 + rng.random_range(0..20u32)).to_string())
+            .collect();
         text.push_str(&items.join(" "));
         text.push('\n');
     }
@@ -22,10 +24,20 @@ fn fixture(n: usize, seed: u64) -> String {
 }
 
 fn scenario(noise: NoiseMode, epsilon: f64, lift: f64) -> Scenario {
-    let report = LiftReportConfig { placements: vec!["home".into(), "product".into()], epsilon, noise, ..LiftReportConfig::default() }
-        .check()
-        .unwrap();
-    Scenario { name: "test".into(), report, holdout_share: 0.5, injected_lift: lift }
+    let report = LiftReportConfig {
+        placements: vec!["home".into(), "product".into()],
+        epsilon,
+        noise,
+        ..LiftReportConfig::default()
+    }
+    .check()
+    .unwrap();
+    Scenario {
+        name: "test".into(),
+        report,
+        holdout_share: 0.5,
+        injected_lift: lift,
+    }
 }
 
 #[test]
@@ -44,9 +56,15 @@ fn the_estimate_recovers_a_large_injected_lift() {
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
     let s = scenario(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0, 0.5);
-    let reps: Vec<_> = (1..=12).map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed)).collect();
+    let reps: Vec<_> = (1..=12)
+        .map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed))
+        .collect();
     let summary = summarize("test", 0.5, &reps);
-    assert!((summary.mean_lift - 0.5).abs() < 0.12, "mean lift {}", summary.mean_lift);
+    assert!(
+        (summary.mean_lift - 0.5).abs() < 0.12,
+        "mean lift {}",
+        summary.mean_lift
+    );
     assert!(summary.coverage >= 9.0 / 12.0, "coverage {}", summary.coverage);
     assert!(summary.personalized_devices > 0.0 && summary.holdout_devices > 0.0);
     assert!(summary.noise_share < 0.01);
@@ -60,10 +78,17 @@ fn no_lift_is_not_reported_as_lift_and_noise_widens_the_interval() {
     let model = BehaviourModel::default();
     let quiet = scenario(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0, 0.0);
     let noisy = scenario(NoiseMode::Local, 8.0, 0.0);
-    let a = run_once(&sessions, &devices, &neighbours, &model, &quiet, 5).orders.unwrap();
-    let b = run_once(&sessions, &devices, &neighbours, &model, &noisy, 5).orders.unwrap();
+    let a = run_once(&sessions, &devices, &neighbours, &model, &quiet, 5)
+        .orders
+        .unwrap();
+    let b = run_once(&sessions, &devices, &neighbours, &model, &noisy, 5)
+        .orders
+        .unwrap();
     assert!(a.ci_low <= 0.0 && 0.0 <= a.ci_high, "{a:?}");
-    assert!(b.ci_high - b.ci_low > 2.0 * (a.ci_high - a.ci_low), "noise must widen: {a:?} vs {b:?}");
+    assert!(
+        b.ci_high - b.ci_low > 2.0 * (a.ci_high - a.ci_low),
+        "noise must widen: {a:?} vs {b:?}"
+    );
     assert!(b.noise_share > 0.5, "{}", b.noise_share);
 }
 

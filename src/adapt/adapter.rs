@@ -4,15 +4,17 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::copy_variants::{personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError};
 use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
+use super::copy_variants::{
+    personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError,
+};
 use super::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
-use super::layout_density::density_arm;
 use super::layout::{
-    examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision,
-    LayoutOptions, LayoutTuning, SectionKind, SectionSpec,
+    examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision, LayoutOptions,
+    LayoutTuning, SectionKind, SectionSpec,
 };
 use super::layout_constraints::LayoutError;
+use super::layout_density::density_arm;
 use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
 use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
@@ -38,7 +40,9 @@ pub enum AdaptError {
     BadStoredDraw(f64),
     #[error("stored offer history is over its bounds or holds bad times: the stored state is corrupt; start fresh")]
     BadOfferHistory,
-    #[error("stored lift counters are negative, not finite or over their bounds: the stored state is corrupt; start fresh")]
+    #[error(
+        "stored lift counters are negative, not finite or over their bounds: the stored state is corrupt; start fresh"
+    )]
     BadLiftCounters,
 }
 
@@ -76,7 +80,11 @@ impl AdapterConfig {
         if !(self.layout.hide_below > 0.0 && self.layout.hide_below < 1.0) {
             return Err(AdaptError::BadHideBelow(self.layout.hide_below));
         }
-        Ok(CheckedAdapterConfig { bandit, holdout_share: self.holdout_share, layout: self.layout })
+        Ok(CheckedAdapterConfig {
+            bandit,
+            holdout_share: self.holdout_share,
+            layout: self.layout,
+        })
     }
 }
 
@@ -108,7 +116,10 @@ impl Adapter {
     pub fn new(config: AdapterConfig, seed: u64) -> Result<Adapter, AdaptError> {
         let config = config.check()?;
         let bandit = Bandit::new(config.bandit, seed);
-        let state = AdaptState { version: ADAPT_STATE_VERSION, bandit, holdout: HoldoutDraw::from_seed(seed),
+        let state = AdaptState {
+            version: ADAPT_STATE_VERSION,
+            bandit,
+            holdout: HoldoutDraw::from_seed(seed),
             offer_history: OfferHistory::default(),
             lift: LiftCounters::default(),
         };
@@ -160,35 +171,75 @@ impl Adapter {
 
     /// Learns whether the shopper engaged (clicked into) a section of `kind` shown at `position`.
     /// Silence far down the page counts less (see [`examination_weight`]).
-    pub fn learn_section(&mut self, kind: SectionKind, position: u32, engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+    pub fn learn_section(
+        &mut self,
+        kind: SectionKind,
+        position: u32,
+        engaged: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
         let weight = if engaged { 1.0 } else { examination_weight(position) };
-        self.state.bandit.learn(&section_arm(kind), &shopper.features(), f64::from(u8::from(engaged)), weight)
+        self.state.bandit.learn(
+            &section_arm(kind),
+            &shopper.features(),
+            f64::from(u8::from(engaged)),
+            weight,
+        )
     }
 
     /// Learns whether a page shown with `density` was engaged with.
-    pub fn learn_density(&mut self, density: Density, engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
-        self.state.bandit.learn(density_arm(density), &shopper.features(), f64::from(u8::from(engaged)), 1.0)
+    pub fn learn_density(
+        &mut self,
+        density: Density,
+        engaged: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
+        self.state.bandit.learn(
+            density_arm(density),
+            &shopper.features(),
+            f64::from(u8::from(engaged)),
+            1.0,
+        )
     }
 
     /// Picks at most one of `offers` (all of which the server allows) and records it as shown.
     /// The holdout gets the first eligible offer in the shop's order.
-    pub fn choose_offer(&mut self, offers: &[OfferSpec], context: &OfferContext, shopper: &ShopperState) -> Result<OfferDecision, OfferError> {
+    pub fn choose_offer(
+        &mut self,
+        offers: &[OfferSpec],
+        context: &OfferContext,
+        shopper: &ShopperState,
+    ) -> Result<OfferDecision, OfferError> {
         let state = &mut self.state;
         match self.config.holdout_share_bucket(&state.holdout) {
             LiftBucket::Holdout => shop_default_offer(&mut state.offer_history, offers, context, shopper),
-            LiftBucket::Personalized => personalized_offer(&mut state.bandit, &mut state.offer_history, offers, context, shopper),
+            LiftBucket::Personalized => {
+                personalized_offer(&mut state.bandit, &mut state.offer_history, offers, context, shopper)
+            }
         }
     }
 
     /// Learns whether the shopper took up the offer shown (`None`: no offer was shown and
     /// `converted` says whether they bought anyway; counts only where `allowNone` is used).
-    pub fn learn_offer(&mut self, offer_id: Option<&str>, taken_up: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+    pub fn learn_offer(
+        &mut self,
+        offer_id: Option<&str>,
+        taken_up: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
         let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
-        self.state.bandit.learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
+        self.state
+            .bandit
+            .learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
     }
 
     /// Picks the text for `item` that speaks to this shopper; the holdout gets the first.
-    pub fn choose_variant(&mut self, item: &Item, variants: &[CopyVariant], shopper: &ShopperState) -> Result<VariantDecision, VariantError> {
+    pub fn choose_variant(
+        &mut self,
+        item: &Item,
+        variants: &[CopyVariant],
+        shopper: &ShopperState,
+    ) -> Result<VariantDecision, VariantError> {
         match self.bucket() {
             LiftBucket::Holdout => shop_default_variant(item, variants),
             LiftBucket::Personalized => personalized_variant(&mut self.state.bandit, item, variants, shopper),
@@ -201,7 +252,9 @@ impl Adapter {
         let arms = variant_arms(tags);
         let weight = 1.0 / arms.len() as f64;
         for arm in &arms {
-            self.state.bandit.learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
+            self.state
+                .bandit
+                .learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
         }
         Ok(())
     }
@@ -244,28 +297,58 @@ mod tests {
         let restored = Adapter::restore(AdapterConfig::default(), state.clone()).unwrap();
         assert_eq!(restored.state(), adapter.state());
         assert_eq!(restored.bucket(), adapter.bucket());
-        let future = AdaptState { version: ADAPT_STATE_VERSION + 1, ..state.clone() };
-        assert_eq!(Adapter::restore(AdapterConfig::default(), future).unwrap_err(), AdaptError::FutureVersion { found: 2 });
+        let future = AdaptState {
+            version: ADAPT_STATE_VERSION + 1,
+            ..state.clone()
+        };
+        assert_eq!(
+            Adapter::restore(AdapterConfig::default(), future).unwrap_err(),
+            AdaptError::FutureVersion { found: 2 }
+        );
         let bad_draw: AdaptState = serde_json::from_str(&json.replace(r#""draw":"#, r#""draw":7.0,"x":"#)).unwrap();
-        assert!(matches!(Adapter::restore(AdapterConfig::default(), bad_draw), Err(AdaptError::BadStoredDraw(_))));
+        assert!(matches!(
+            Adapter::restore(AdapterConfig::default(), bad_draw),
+            Err(AdaptError::BadStoredDraw(_))
+        ));
     }
 
     #[test]
     fn configs_are_checked() {
-        let bad = AdapterConfig { holdout_share: 1.5, ..AdapterConfig::default() };
+        let bad = AdapterConfig {
+            holdout_share: 1.5,
+            ..AdapterConfig::default()
+        };
         assert_eq!(Adapter::new(bad, 1).unwrap_err(), AdaptError::BadHoldoutShare(1.5));
-        let bad = AdapterConfig { layout: LayoutTuning { hide_below: 0.0, min_evidence: 1 }, ..AdapterConfig::default() };
+        let bad = AdapterConfig {
+            layout: LayoutTuning {
+                hide_below: 0.0,
+                min_evidence: 1,
+            },
+            ..AdapterConfig::default()
+        };
         assert!(Adapter::new(bad, 1).unwrap_err().to_string().contains("hideBelow"));
-        let bad = AdapterConfig { bandit: BanditParams { max_arms: 0, ..BanditParams::default() }, ..AdapterConfig::default() };
+        let bad = AdapterConfig {
+            bandit: BanditParams {
+                max_arms: 0,
+                ..BanditParams::default()
+            },
+            ..AdapterConfig::default()
+        };
         assert!(matches!(Adapter::new(bad, 1), Err(AdaptError::Bandit(_))));
     }
 
     #[test]
     fn a_lift_report_carries_the_bucket_and_resets_the_counters() {
-        let config = AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() };
+        let config = AdapterConfig {
+            holdout_share: 1.0,
+            ..AdapterConfig::default()
+        };
         let mut adapter = Adapter::new(config, 5).unwrap();
         adapter.lift_counters_mut().record_session();
-        adapter.lift_counters_mut().record_order("home", ItemClass::Recommended, 20.0).unwrap();
+        adapter
+            .lift_counters_mut()
+            .record_order("home", ItemClass::Recommended, 20.0)
+            .unwrap();
         let report_config = LiftReportConfig::default().check().unwrap();
         let report = adapter.take_lift_report(&report_config, 77);
         assert_eq!(report.bucket, LiftBucket::Holdout);

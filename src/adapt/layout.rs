@@ -18,9 +18,9 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::bandit::{argmax, sigmoid, Bandit};
+use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
 use super::layout_density::choose_density;
 pub use super::layout_density::Density;
-use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
 use super::shopper::{ShopperState, CONTEXT_FEATURES};
 use crate::catalog::MAX_LABEL_BYTES;
 
@@ -75,7 +75,13 @@ pub struct SectionSpec {
 
 impl SectionSpec {
     pub fn new(id: &str, kind: SectionKind) -> SectionSpec {
-        SectionSpec { id: id.to_string(), kind, required: false, min_position: None, max_position: None }
+        SectionSpec {
+            id: id.to_string(),
+            kind,
+            required: false,
+            min_position: None,
+            max_position: None,
+        }
     }
 
     pub fn required(mut self) -> SectionSpec {
@@ -103,7 +109,10 @@ pub struct LayoutOptions {
 
 impl Default for LayoutOptions {
     fn default() -> Self {
-        LayoutOptions { max_sections: MAX_SECTIONS as u32, default_density: Density::Grid }
+        LayoutOptions {
+            max_sections: MAX_SECTIONS as u32,
+            default_density: Density::Grid,
+        }
     }
 }
 
@@ -157,7 +166,10 @@ pub struct LayoutTuning {
 
 impl Default for LayoutTuning {
     fn default() -> Self {
-        LayoutTuning { hide_below: 0.35, min_evidence: 20 }
+        LayoutTuning {
+            hide_below: 0.35,
+            min_evidence: 20,
+        }
     }
 }
 
@@ -183,9 +195,17 @@ fn check_input(sections: &[SectionSpec], options: &LayoutOptions) -> Result<(Vec
         let min = section.min_position.unwrap_or(0);
         let max = section.max_position.unwrap_or(u32::MAX);
         if min > max {
-            return Err(LayoutError::MinAfterMax { id: section.id.clone(), min, max });
+            return Err(LayoutError::MinAfterMax {
+                id: section.id.clone(),
+                min,
+                max,
+            });
         }
-        slottings.push(Slotting { required: section.required, min, max });
+        slottings.push(Slotting {
+            required: section.required,
+            min,
+            max,
+        });
     }
     Ok((slottings, (options.max_sections as usize).min(sections.len())))
 }
@@ -231,7 +251,13 @@ fn draw_policy(
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    Draw { rank, order, wanted, probabilities, explored }
+    Draw {
+        rank,
+        order,
+        wanted,
+        probabilities,
+        explored,
+    }
 }
 
 fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usize>> {
@@ -240,13 +266,32 @@ fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usiz
 }
 
 /// The holdout's page: the shop's order, every section that fits, the shop's density.
-pub(crate) fn shop_default_layout(sections: &[SectionSpec], options: &LayoutOptions) -> Result<LayoutDecision, LayoutError> {
+pub(crate) fn shop_default_layout(
+    sections: &[SectionSpec],
+    options: &LayoutOptions,
+) -> Result<LayoutDecision, LayoutError> {
     let (slottings, slots) = check_input(sections, options)?;
     let order: Vec<usize> = (0..sections.len()).collect();
-    let draw = Draw { rank: order.clone(), wanted: order.clone(), order, probabilities: Vec::new(), explored: false };
+    let draw = Draw {
+        rank: order.clone(),
+        wanted: order.clone(),
+        order,
+        probabilities: Vec::new(),
+        explored: false,
+    };
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let reason = |_: usize| "the shop's order (holdout group: no personalization)".to_string();
-    Ok(assemble(sections, &slottings, slots, &placed, reason, options.default_density, "the shop's default density".into(), 1.0, false))
+    Ok(assemble(
+        sections,
+        &slottings,
+        slots,
+        &placed,
+        reason,
+        options.default_density,
+        "the shop's default density".into(),
+        1.0,
+        false,
+    ))
 }
 
 fn ids(sections: &[SectionSpec]) -> Vec<String> {
@@ -280,15 +325,28 @@ fn assemble(
         .map(|i| HiddenSection {
             id: sections[i].id.clone(),
             reason: if slottings[i].min as usize >= slots {
-                format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots)
+                format!(
+                    "its minPosition {} is beyond the page's {} sections",
+                    slottings[i].min, slots
+                )
             } else if personalized {
-                format!("this shopper rarely engages with {} sections, or there was no room", sections[i].kind.label())
+                format!(
+                    "this shopper rarely engages with {} sections, or there was no room",
+                    sections[i].kind.label()
+                )
             } else {
                 format!("no room: the page holds {slots} sections")
             },
         })
         .collect();
-    LayoutDecision { sections: shown, hidden, density, density_reason, propensity, personalized }
+    LayoutDecision {
+        sections: shown,
+        hidden,
+        density,
+        density_reason,
+        propensity,
+        personalized,
+    }
 }
 
 /// The personalized page: Thompson-sampled section order and visibility under the constraints,
@@ -307,10 +365,14 @@ pub(crate) fn personalized_layout(
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let draws = bandit.params().propensity_draws;
     let matches = (0..draws)
-        .filter(|_| arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref() == Some(&placed[..]))
+        .filter(|_| {
+            arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref()
+                == Some(&placed[..])
+        })
         .count();
     let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);
-    let (density, density_reason, density_propensity) = choose_density(bandit, options.default_density, &x, tuning, &mut rng);
+    let (density, density_reason, density_propensity) =
+        choose_density(bandit, options.default_density, &x, tuning, &mut rng);
     let reason = |i: usize| {
         let section = &sections[i];
         let estimate = bandit.mean_probability(&section.kind.arm_key(), &x) * 100.0;
@@ -319,7 +381,10 @@ pub(crate) fn personalized_layout(
         } else if draw.explored {
             "exploring a new order to learn what this shopper likes".to_string()
         } else if bandit.observations(&section.kind.arm_key()) < tuning.min_evidence {
-            format!("still learning how this shopper engages with {} sections", section.kind.label())
+            format!(
+                "still learning how this shopper engages with {} sections",
+                section.kind.label()
+            )
         } else {
             format!(
                 "this shopper engages with {} sections (about {estimate:.0}% of views; sampled {:.0}%)",
@@ -328,7 +393,17 @@ pub(crate) fn personalized_layout(
             )
         }
     };
-    Ok(assemble(sections, &slottings, slots, &placed, reason, density, density_reason, layout_propensity * density_propensity, true))
+    Ok(assemble(
+        sections,
+        &slottings,
+        slots,
+        &placed,
+        reason,
+        density,
+        density_reason,
+        layout_propensity * density_propensity,
+        true,
+    ))
 }
 
 /// How strongly a non-engagement at `position` counts: shoppers rarely see sections far down
@@ -341,7 +416,6 @@ pub fn examination_weight(position: u32) -> f64 {
 pub(crate) fn section_arm(kind: SectionKind) -> String {
     kind.arm_key()
 }
-
 
 #[cfg(test)]
 #[path = "layout_tests.rs"]

@@ -46,7 +46,11 @@ pub(crate) fn choose_density(
         return if rng.random::<f64>() < epsilon {
             (other, "exploring the other density".into(), epsilon)
         } else {
-            (default, "the shop's default density until this shopper's preference is known".into(), 1.0 - epsilon)
+            (
+                default,
+                "the shop's default density until this shopper's preference is known".into(),
+                1.0 - epsilon,
+            )
         };
     }
     let keys = [default.arm_key().to_string(), other.arm_key().to_string()];
@@ -62,7 +66,13 @@ pub(crate) fn choose_density(
     let reason = if explored {
         "exploring the other density".to_string()
     } else {
-        format!("engagement with {:?} ≈ {:.0}% vs {:?} ≈ {:.0}%", density, label(density), other_of(density), label(other_of(density)))
+        format!(
+            "engagement with {:?} ≈ {:.0}% vs {:?} ≈ {:.0}%",
+            density,
+            label(density),
+            other_of(density),
+            label(other_of(density))
+        )
     };
     (density, reason, propensity)
 }

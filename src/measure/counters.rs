@@ -12,14 +12,21 @@ pub const MAX_PLACEMENTS: usize = 16;
 /// Where counts for placements beyond the limit (or unknown to the report) go.
 pub const OTHER_PLACEMENT: &str = "(other)";
 /// Metrics counted per placement and item class, in vector order.
-pub const METRICS: [LiftMetric; 5] =
-    [LiftMetric::Impressions, LiftMetric::Clicks, LiftMetric::AddToCarts, LiftMetric::Orders, LiftMetric::Revenue];
+pub const METRICS: [LiftMetric; 5] = [
+    LiftMetric::Impressions,
+    LiftMetric::Clicks,
+    LiftMetric::AddToCarts,
+    LiftMetric::Orders,
+    LiftMetric::Revenue,
+];
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CounterError {
     #[error("amount {0} is not a finite number ≥ 0: count impressions, clicks and orders as counts, revenue in the shop's currency")]
     BadAmount(f64),
-    #[error("placement name is empty or longer than {MAX_LABEL_BYTES} bytes: use the placement's short name, e.g. \"home\"")]
+    #[error(
+        "placement name is empty or longer than {MAX_LABEL_BYTES} bytes: use the placement's short name, e.g. \"home\""
+    )]
     BadPlacement,
     #[error("stored lift counters are unusable ({0}); start fresh")]
     Corrupt(&'static str),
@@ -99,7 +106,13 @@ impl LiftCounters {
     }
 
     /// Adds `amount` of `metric` for items of `class` at `placement`.
-    pub fn record(&mut self, placement: &str, class: ItemClass, metric: LiftMetric, amount: f64) -> Result<(), CounterError> {
+    pub fn record(
+        &mut self,
+        placement: &str,
+        class: ItemClass,
+        metric: LiftMetric,
+        amount: f64,
+    ) -> Result<(), CounterError> {
         if !amount.is_finite() || amount < 0.0 {
             return Err(CounterError::BadAmount(amount));
         }
@@ -129,7 +142,11 @@ impl LiftCounters {
         let index = match known {
             Some(index) => index,
             None if self.placements.len() < MAX_PLACEMENTS - 1 || placement == OTHER_PLACEMENT => {
-                self.placements.push(PlacementCounts { placement: placement.to_string(), recommended: [0.0; 5], not_recommended: [0.0; 5] });
+                self.placements.push(PlacementCounts {
+                    placement: placement.to_string(),
+                    recommended: [0.0; 5],
+                    not_recommended: [0.0; 5],
+                });
                 self.placements.len() - 1
             }
             None => return self.slot(OTHER_PLACEMENT),
@@ -148,7 +165,12 @@ impl LiftCounters {
             return Err(CounterError::Corrupt("too many placements"));
         }
         let ok = |v: f64| v.is_finite() && v >= 0.0;
-        if !ok(self.sessions) || self.placements.iter().any(|p| !p.recommended.iter().chain(&p.not_recommended).all(|v| ok(*v))) {
+        if !ok(self.sessions)
+            || self
+                .placements
+                .iter()
+                .any(|p| !p.recommended.iter().chain(&p.not_recommended).all(|v| ok(*v)))
+        {
             return Err(CounterError::Corrupt("a count is negative or not finite"));
         }
         Ok(())
@@ -168,9 +190,12 @@ mod tests {
     fn counts_by_placement_and_class() {
         let mut c = LiftCounters::default();
         c.record_session();
-        c.record("home", ItemClass::Recommended, LiftMetric::Impressions, 8.0).unwrap();
-        c.record("home", ItemClass::NotRecommended, LiftMetric::Impressions, 4.0).unwrap();
-        c.record("home", ItemClass::Recommended, LiftMetric::Clicks, 1.0).unwrap();
+        c.record("home", ItemClass::Recommended, LiftMetric::Impressions, 8.0)
+            .unwrap();
+        c.record("home", ItemClass::NotRecommended, LiftMetric::Impressions, 4.0)
+            .unwrap();
+        c.record("home", ItemClass::Recommended, LiftMetric::Clicks, 1.0)
+            .unwrap();
         c.record_order("home", ItemClass::Recommended, 59.5).unwrap();
         let home = c.placement("home").unwrap();
         assert_eq!(home.recommended, [8.0, 1.0, 0.0, 1.0, 59.5]);
@@ -184,7 +209,8 @@ mod tests {
     fn placements_are_bounded() {
         let mut c = LiftCounters::default();
         for i in 0..40 {
-            c.record(&format!("p{i}"), ItemClass::Recommended, LiftMetric::Clicks, 1.0).unwrap();
+            c.record(&format!("p{i}"), ItemClass::Recommended, LiftMetric::Clicks, 1.0)
+                .unwrap();
         }
         assert_eq!(c.placements().len(), MAX_PLACEMENTS);
         assert_eq!(c.placement(OTHER_PLACEMENT).unwrap().recommended[1], 25.0);
@@ -194,9 +220,18 @@ mod tests {
     #[test]
     fn bad_amounts_are_refused() {
         let mut c = LiftCounters::default();
-        assert_eq!(c.record("home", ItemClass::Recommended, LiftMetric::Clicks, -1.0), Err(CounterError::BadAmount(-1.0)));
-        assert!(matches!(c.record_order("home", ItemClass::Recommended, f64::NAN), Err(CounterError::BadAmount(_))));
-        assert_eq!(c.record("", ItemClass::Recommended, LiftMetric::Clicks, 1.0), Err(CounterError::BadPlacement));
+        assert_eq!(
+            c.record("home", ItemClass::Recommended, LiftMetric::Clicks, -1.0),
+            Err(CounterError::BadAmount(-1.0))
+        );
+        assert!(matches!(
+            c.record_order("home", ItemClass::Recommended, f64::NAN),
+            Err(CounterError::BadAmount(_))
+        ));
+        assert_eq!(
+            c.record("", ItemClass::Recommended, LiftMetric::Clicks, 1.0),
+            Err(CounterError::BadPlacement)
+        );
         assert_eq!(c, LiftCounters::default(), "nothing stored from a refused call");
     }
 }

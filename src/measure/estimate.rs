@@ -43,7 +43,11 @@ struct BucketStats {
 
 impl BucketStats {
     fn new(dimension: usize) -> Self {
-        BucketStats { n: 0, sum: vec![0.0; dimension], cross: vec![0.0; dimension * dimension] }
+        BucketStats {
+            n: 0,
+            sum: vec![0.0; dimension],
+            cross: vec![0.0; dimension * dimension],
+        }
     }
 
     /// Adds one vector; only the upper triangle of the outer product is accumulated (the
@@ -139,12 +143,38 @@ pub struct LiftEstimator {
 
 /// Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
     let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     };
     if p < 0.02425 {
         tail((-2.0 * p.ln()).sqrt())
@@ -169,7 +199,11 @@ const REVENUE: usize = 4;
 impl LiftEstimator {
     pub fn new(config: CheckedReportConfig) -> LiftEstimator {
         let d = config.dimension();
-        LiftEstimator { config, personalized: BucketStats::new(d), holdout: BucketStats::new(d) }
+        LiftEstimator {
+            config,
+            personalized: BucketStats::new(d),
+            holdout: BucketStats::new(d),
+        }
     }
 
     /// Adds one device's report after checking it matches the configuration.
@@ -178,14 +212,20 @@ impl LiftEstimator {
             return Err(EstimateError::WrongVersion(report.version));
         }
         if report.values.len() != self.config.dimension() {
-            return Err(EstimateError::WrongDimension { got: report.values.len(), expected: self.config.dimension() });
+            return Err(EstimateError::WrongDimension {
+                got: report.values.len(),
+                expected: self.config.dimension(),
+            });
         }
         if report.values.iter().any(|v| !v.is_finite()) {
             return Err(EstimateError::NotFinite);
         }
         let expected = self.config.noise_multiplier();
         if (report.noise_multiplier - expected).abs() > 1e-9 * expected.max(1.0) {
-            return Err(EstimateError::NoiseMismatch { got: report.noise_multiplier, expected });
+            return Err(EstimateError::NoiseMismatch {
+                got: report.noise_multiplier,
+                expected,
+            });
         }
         match report.bucket {
             LiftBucket::Personalized => self.personalized.add(&report.values),
@@ -214,7 +254,10 @@ impl LiftEstimator {
     /// Expected per-report noise variance of functional `f`.
     fn noise_variance(&self, f: &[f64]) -> f64 {
         let z = self.config.noise_multiplier();
-        f.iter().zip(self.config.caps()).map(|(w, cap)| (w * cap * z).powi(2)).sum()
+        f.iter()
+            .zip(self.config.caps())
+            .map(|(w, cap)| (w * cap * z).powi(2))
+            .sum()
     }
 
     /// Ratio of means and its delta-method variance in one bucket.
@@ -224,14 +267,23 @@ impl LiftEstimator {
             return None;
         }
         let r = ma / mb;
-        let var = (stats.cov(a, a) - 2.0 * r * stats.cov(a, b) + r * r * stats.cov(b, b)).max(0.0) / (stats.n as f64 * mb * mb);
+        let var = (stats.cov(a, a) - 2.0 * r * stats.cov(a, b) + r * r * stats.cov(b, b)).max(0.0)
+            / (stats.n as f64 * mb * mb);
         Some((r, var))
     }
 
     fn interval(treatment: f64, control: f64, var: f64, z: f64, noise_share: f64) -> RatioLift {
         let lift = treatment / control - 1.0;
         let std_error = var.sqrt();
-        RatioLift { treatment, control, lift, std_error, ci_low: lift - z * std_error, ci_high: lift + z * std_error, noise_share }
+        RatioLift {
+            treatment,
+            control,
+            lift,
+            std_error,
+            ci_low: lift - z * std_error,
+            ci_high: lift + z * std_error,
+            noise_share,
+        }
     }
 
     fn share(&self, stats: &BucketStats, a: &[f64]) -> f64 {
@@ -249,7 +301,11 @@ impl LiftEstimator {
             (Some((rp, vp)), Some((rh, vh))) if rh > 0.0 => {
                 let var = vp / (rh * rh) + rp * rp * vh / rh.powi(4);
                 let share = 0.5 * (self.share(&self.personalized, a) + self.share(&self.holdout, a));
-                MetricLift { metric: name, estimate: Some(Self::interval(rp, rh, var, z, share)), note: None }
+                MetricLift {
+                    metric: name,
+                    estimate: Some(Self::interval(rp, rh, var, z, share)),
+                    note: None,
+                }
             }
             _ => MetricLift {
                 metric: name,
@@ -264,13 +320,23 @@ impl LiftEstimator {
         let s = &self.personalized;
         let (ma, mb, mc, md) = (s.mean(a), s.mean(b), s.mean(c), s.mean(d));
         if s.n < 2 || mb <= 0.0 || mc <= 0.0 || md <= 0.0 {
-            return MetricLift { metric: name, estimate: None, note: Some("not enough personalized reports yet".into()) };
+            return MetricLift {
+                metric: name,
+                estimate: None,
+                note: Some("not enough personalized reports yet".into()),
+            };
         }
         let f = ma * md / (mb * mc);
         let weights = [md / (mb * mc), -f / mb, -f / mc, ma / (mb * mc)];
-        let gradient: Vec<f64> = (0..a.len()).map(|j| weights[0] * a[j] + weights[1] * b[j] + weights[2] * c[j] + weights[3] * d[j]).collect();
+        let gradient: Vec<f64> = (0..a.len())
+            .map(|j| weights[0] * a[j] + weights[1] * b[j] + weights[2] * c[j] + weights[3] * d[j])
+            .collect();
         let var = s.cov(&gradient, &gradient).max(0.0) / s.n as f64;
-        MetricLift { metric: name, estimate: Some(Self::interval(ma / mb, mc / md, var, z, self.share(s, a))), note: None }
+        MetricLift {
+            metric: name,
+            estimate: Some(Self::interval(ma / mb, mc / md, var, z, self.share(s, a))),
+            note: None,
+        }
     }
 
     /// Every metric's lift at `confidence` (e.g. 0.95).
@@ -283,9 +349,24 @@ impl LiftEstimator {
         let all: Vec<usize> = (0..=placements.len()).collect();
         let sessions = self.sessions();
         let mut metrics = vec![
-            self.between_buckets("orders per session".into(), &self.functional(&all, &CLASSES, ORDERS), &sessions, z),
-            self.between_buckets("revenue per session".into(), &self.functional(&all, &CLASSES, REVENUE), &sessions, z),
-            self.between_buckets("add-to-carts per session".into(), &self.functional(&all, &CLASSES, ADD_TO_CARTS), &sessions, z),
+            self.between_buckets(
+                "orders per session".into(),
+                &self.functional(&all, &CLASSES, ORDERS),
+                &sessions,
+                z,
+            ),
+            self.between_buckets(
+                "revenue per session".into(),
+                &self.functional(&all, &CLASSES, REVENUE),
+                &sessions,
+                z,
+            ),
+            self.between_buckets(
+                "add-to-carts per session".into(),
+                &self.functional(&all, &CLASSES, ADD_TO_CARTS),
+                &sessions,
+                z,
+            ),
             self.between_buckets(
                 "click-through (clicks / impressions)".into(),
                 &self.functional(&all, &CLASSES, CLICKS),
@@ -293,7 +374,11 @@ impl LiftEstimator {
                 z,
             ),
         ];
-        for (block, name) in placements.iter().chain(std::iter::once(&super::counters::OTHER_PLACEMENT.to_string())).enumerate() {
+        for (block, name) in placements
+            .iter()
+            .chain(std::iter::once(&super::counters::OTHER_PLACEMENT.to_string()))
+            .enumerate()
+        {
             metrics.push(self.between_buckets(
                 format!("click-through at {name}"),
                 &self.functional(&[block], &CLASSES, CLICKS),
@@ -313,7 +398,12 @@ impl LiftEstimator {
             [&rec(ORDERS), &rec(CLICKS), &other(ORDERS), &other(CLICKS)],
             z,
         ));
-        Ok(LiftEstimate { personalized_reports: self.personalized.n, holdout_reports: self.holdout.n, confidence, metrics })
+        Ok(LiftEstimate {
+            personalized_reports: self.personalized.n,
+            holdout_reports: self.holdout.n,
+            confidence,
+            metrics,
+        })
     }
 }
 

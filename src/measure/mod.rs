@@ -7,5 +7,7 @@ pub mod estimate;
 pub mod report;
 
 pub use counters::{CounterError, ItemClass, LiftCounters, LiftMetric, PlacementCounts, OTHER_PLACEMENT};
-pub use report::{noised_report, CheckedReportConfig, LiftReport, LiftReportConfig, MetricCaps, NoiseMode, ReportError};
 pub use estimate::{normal_quantile, EstimateError, LiftEstimate, LiftEstimator, MetricLift, RatioLift};
+pub use report::{
+    noised_report, CheckedReportConfig, LiftReport, LiftReportConfig, MetricCaps, NoiseMode, ReportError,
+};

@@ -34,7 +34,11 @@ pub const MAX_REPORTED_PLACEMENTS: usize = 8;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ReportError {
     #[error("lift report parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter { name: &'static str, value: f64, expected: &'static str },
+    BadParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
     #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
     BadPlacements(&'static str),
 }
@@ -55,13 +59,26 @@ pub struct MetricCaps {
 
 impl Default for MetricCaps {
     fn default() -> Self {
-        MetricCaps { sessions: 10.0, impressions: 200.0, clicks: 20.0, add_to_carts: 5.0, orders: 2.0, revenue: 300.0 }
+        MetricCaps {
+            sessions: 10.0,
+            impressions: 200.0,
+            clicks: 20.0,
+            add_to_carts: 5.0,
+            orders: 2.0,
+            revenue: 300.0,
+        }
     }
 }
 
 impl MetricCaps {
     fn per_metric(&self) -> [f64; 5] {
-        [self.impressions, self.clicks, self.add_to_carts, self.orders, self.revenue]
+        [
+            self.impressions,
+            self.clicks,
+            self.add_to_carts,
+            self.orders,
+            self.revenue,
+        ]
     }
 }
 
@@ -91,7 +108,13 @@ pub struct LiftReportConfig {
 
 impl Default for LiftReportConfig {
     fn default() -> Self {
-        LiftReportConfig { placements: Vec::new(), caps: MetricCaps::default(), epsilon: 8.0, delta: 1e-6, noise: NoiseMode::Local }
+        LiftReportConfig {
+            placements: Vec::new(),
+            caps: MetricCaps::default(),
+            epsilon: 8.0,
+            delta: 1e-6,
+            noise: NoiseMode::Local,
+        }
     }
 }
 
@@ -125,8 +148,14 @@ impl LiftReportConfig {
             return bad("delta", self.delta, "0 < δ < 0.01 (e.g. 1e-6)");
         }
         let c = self.caps;
-        for (name, cap) in [("caps.sessions", c.sessions), ("caps.impressions", c.impressions), ("caps.clicks", c.clicks),
-            ("caps.addToCarts", c.add_to_carts), ("caps.orders", c.orders), ("caps.revenue", c.revenue)] {
+        for (name, cap) in [
+            ("caps.sessions", c.sessions),
+            ("caps.impressions", c.impressions),
+            ("caps.clicks", c.clicks),
+            ("caps.addToCarts", c.add_to_carts),
+            ("caps.orders", c.orders),
+            ("caps.revenue", c.revenue),
+        ] {
             if !(cap.is_finite() && cap > 0.0) {
                 return bad(name, cap, "a bound > 0");
             }
@@ -152,7 +181,11 @@ impl LiftReportConfig {
         }
         let rho = rho_for(self.epsilon, self.delta);
         let multiplier = (caps.len() as f64 / (2.0 * rho)).sqrt();
-        Ok(CheckedReportConfig { config: self, caps, multiplier })
+        Ok(CheckedReportConfig {
+            config: self,
+            caps,
+            multiplier,
+        })
     }
 }
 
@@ -187,7 +220,11 @@ impl CheckedReportConfig {
 
     /// Index of a placement's block (the last block is "(other)").
     fn block_of(&self, placement: &str) -> usize {
-        self.config.placements.iter().position(|p| p == placement).unwrap_or(self.config.placements.len())
+        self.config
+            .placements
+            .iter()
+            .position(|p| p == placement)
+            .unwrap_or(self.config.placements.len())
     }
 
     /// The unclipped, un-noised vector of `counters` (kept on the device; for tests and checks).
@@ -218,7 +255,12 @@ pub struct LiftReport {
 }
 
 /// Clips and noises `counters` into a report. `rng` must be seeded from a crypto random source.
-pub fn noised_report(counters: &LiftCounters, bucket: LiftBucket, config: &CheckedReportConfig, rng: &mut ChaCha8Rng) -> LiftReport {
+pub fn noised_report(
+    counters: &LiftCounters,
+    bucket: LiftBucket,
+    config: &CheckedReportConfig,
+    rng: &mut ChaCha8Rng,
+) -> LiftReport {
     let z = config.noise_multiplier();
     let values = config
         .raw_vector(counters)
@@ -226,7 +268,12 @@ pub fn noised_report(counters: &LiftCounters, bucket: LiftBucket, config: &Check
         .zip(config.caps())
         .map(|(value, cap)| value.clamp(0.0, *cap) + cap * z * standard_normal(rng))
         .collect();
-    LiftReport { version: LIFT_REPORT_VERSION, bucket, values, noise_multiplier: z }
+    LiftReport {
+        version: LIFT_REPORT_VERSION,
+        bucket,
+        values,
+        noise_multiplier: z,
+    }
 }
 
 #[cfg(test)]
