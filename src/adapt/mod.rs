@@ -14,6 +14,7 @@ pub mod holdout;
 pub mod layout;
 pub mod layout_constraints;
 pub mod layout_density;
+pub mod layout_sections;
 pub mod offer_choice;
 pub mod offer_history;
 pub mod offers;
