@@ -47,28 +47,38 @@ pub enum AdaptError {
 }
 
 /// Everything the shop can tune about adaptation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct AdapterConfig {
     pub bandit: BanditParams,
     /// Share of devices in the holdout, in [0, 1]. Default 0.1.
-    #[serde(default = "default_share")]
     pub holdout_share: f64,
     #[cfg_attr(target_arch = "wasm32", tsify(type = "{ hideBelow: number; minEvidence: number }"))]
     pub layout: LayoutTuning,
+    /// The merchant's sensitive categories: interests and the current category under them are
+    /// dropped from every decision's input (a second guard; the profile never stores them).
+    pub sensitive_categories: Vec<String>,
 }
 
-fn default_share() -> f64 {
-    DEFAULT_HOLDOUT_SHARE
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        AdapterConfig {
+            bandit: BanditParams::default(),
+            holdout_share: DEFAULT_HOLDOUT_SHARE,
+            layout: LayoutTuning::default(),
+            sensitive_categories: Vec::new(),
+        }
+    }
 }
 
 /// An [`AdapterConfig`] that passed its checks.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckedAdapterConfig {
     bandit: CheckedBanditParams,
     holdout_share: f64,
     layout: LayoutTuning,
+    sensitive_categories: Vec<String>,
 }
 
 impl AdapterConfig {
@@ -84,6 +94,7 @@ impl AdapterConfig {
             bandit,
             holdout_share: self.holdout_share,
             layout: self.layout,
+            sensitive_categories: self.sensitive_categories,
         })
     }
 }
@@ -128,7 +139,7 @@ impl Adapter {
 
     /// Resumes from a stored state, checking it. The config's bandit parameters replace the
     /// stored ones only in what they bound (the learned arms are kept).
-    pub fn restore(config: AdapterConfig, state: AdaptState) -> Result<Adapter, AdaptError> {
+    pub fn restore(config: AdapterConfig, mut state: AdaptState) -> Result<Adapter, AdaptError> {
         let config = config.check()?;
         if state.version > ADAPT_STATE_VERSION {
             return Err(AdaptError::FutureVersion { found: state.version });
@@ -141,7 +152,13 @@ impl Adapter {
             return Err(AdaptError::BadOfferHistory);
         }
         state.lift.validate().map_err(|_| AdaptError::BadLiftCounters)?;
+        state.bandit.reconfigure(config.bandit);
         Ok(Adapter { config, state })
+    }
+
+    /// The shopper without anything under the merchant's sensitive categories.
+    fn clean(&self, shopper: &ShopperState) -> ShopperState {
+        shopper.without_sensitive(&self.config.sensitive_categories)
     }
 
     pub fn state(&self) -> &AdaptState {
@@ -161,6 +178,7 @@ impl Adapter {
         options: &LayoutOptions,
         shopper: &ShopperState,
     ) -> Result<LayoutDecision, LayoutError> {
+        let shopper = &self.clean(shopper);
         match self.bucket() {
             LiftBucket::Holdout => shop_default_layout(sections, options),
             LiftBucket::Personalized => {
@@ -178,6 +196,7 @@ impl Adapter {
         engaged: bool,
         shopper: &ShopperState,
     ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let weight = if engaged { 1.0 } else { examination_weight(position) };
         self.state.bandit.learn(
             &section_arm(kind),
@@ -194,6 +213,7 @@ impl Adapter {
         engaged: bool,
         shopper: &ShopperState,
     ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         self.state.bandit.learn(
             density_arm(density),
             &shopper.features(),
@@ -210,6 +230,7 @@ impl Adapter {
         context: &OfferContext,
         shopper: &ShopperState,
     ) -> Result<OfferDecision, OfferError> {
+        let shopper = &self.clean(shopper);
         let state = &mut self.state;
         match self.config.holdout_share_bucket(&state.holdout) {
             LiftBucket::Holdout => shop_default_offer(&mut state.offer_history, offers, context, shopper),
@@ -227,6 +248,7 @@ impl Adapter {
         taken_up: bool,
         shopper: &ShopperState,
     ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
         self.state
             .bandit
@@ -240,6 +262,7 @@ impl Adapter {
         variants: &[CopyVariant],
         shopper: &ShopperState,
     ) -> Result<VariantDecision, VariantError> {
+        let shopper = &self.clean(shopper);
         match self.bucket() {
             LiftBucket::Holdout => shop_default_variant(item, variants),
             LiftBucket::Personalized => personalized_variant(&mut self.state.bandit, item, variants, shopper),
@@ -249,6 +272,7 @@ impl Adapter {
     /// Learns whether the shopper engaged (clicked, carted) after reading the variant with `tags`.
     /// Each tag gets an equal share of the evidence.
     pub fn learn_variant(&mut self, tags: &[String], engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let arms = variant_arms(tags);
         let weight = 1.0 / arms.len() as f64;
         for arm in &arms {
@@ -356,5 +380,82 @@ mod tests {
         assert_eq!(adapter.state().lift, LiftCounters::default());
         // The sessions coordinate is noised (sd = 10 × z), not the raw count.
         assert_ne!(report.values[0], 1.0);
+    }
+
+    #[test]
+    fn the_default_holds_out_ten_percent() {
+        assert_eq!(AdapterConfig::default().holdout_share, 0.1);
+        let config: AdapterConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, AdapterConfig::default());
+    }
+
+    #[test]
+    fn sensitive_categories_never_reach_a_decision() {
+        use crate::adapt::offers::{AudienceSpec, OfferContext, OfferSpec};
+        let config = AdapterConfig {
+            holdout_share: 0.0,
+            sensitive_categories: vec!["health".into()],
+            ..AdapterConfig::default()
+        };
+        let mut adapter = Adapter::new(config, 3).unwrap();
+        let shopper = ShopperState {
+            current_category: Some("Health > Tests".into()),
+            ..ShopperState::default()
+        };
+        let offers = vec![OfferSpec::new("discreet", vec![AudienceSpec::browsing("Health")])];
+        let decision = adapter
+            .choose_offer(
+                &offers,
+                &OfferContext {
+                    now_ms: 0.0,
+                    allow_none: false,
+                },
+                &shopper,
+            )
+            .unwrap();
+        assert_eq!(decision.offer_id, None);
+        assert!(decision.skipped[0].reason.contains("audience not met"));
+    }
+
+    #[test]
+    fn restoring_with_a_smaller_arm_budget_trims_the_least_used() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 4).unwrap();
+        let shopper = ShopperState::default();
+        for kind in [SectionKind::Deals, SectionKind::NewArrivals, SectionKind::TopInCategory] {
+            adapter.learn_section(kind, 0, true, &shopper).unwrap();
+        }
+        let small = AdapterConfig {
+            bandit: BanditParams {
+                max_arms: 2,
+                ..BanditParams::default()
+            },
+            ..AdapterConfig::default()
+        };
+        let restored = Adapter::restore(small, adapter.state().clone()).unwrap();
+        let keys: Vec<&str> = restored.state().bandit.arms().iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(
+            !keys.contains(&"section:deals"),
+            "the least recently used arm goes first: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_full_state_stays_small() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 8).unwrap();
+        let shopper = ShopperState::default();
+        for i in 0..200 {
+            adapter
+                .learn_variant(&[format!("a-long-copy-tag-number-{i}")], i % 2 == 0, &shopper)
+                .unwrap();
+            adapter
+                .state
+                .offer_history
+                .record(&format!("offer-with-a-long-id-{i}"), f64::from(i));
+        }
+        let bytes = serde_json::to_string(adapter.state()).unwrap().len();
+        assert_eq!(adapter.state().bandit.arms().len(), 64);
+        // 64 arms × ~230 bytes + 32 offers × ~60 bytes: well inside a 64 KB profile budget.
+        assert!(bytes < 24_000, "state is {bytes} bytes");
     }
 }

@@ -205,6 +205,17 @@ impl Bandit {
         Ok(())
     }
 
+    /// Applies new hyper-parameters to a loaded state, keeping what was learned; when the new
+    /// `maxArms` is smaller, the least recently used arms are dropped.
+    pub fn reconfigure(&mut self, params: CheckedBanditParams) {
+        self.params = *params.get();
+        while self.arms.len() > self.params.max_arms {
+            if let Some(oldest) = (0..self.arms.len()).min_by_key(|&i| self.arms[i].last_used) {
+                self.arms.swap_remove(oldest);
+            }
+        }
+    }
+
     fn prior_precision(&self) -> f32 {
         (1.0 / self.params.prior_variance) as f32
     }

@@ -300,6 +300,8 @@ pub(crate) fn personalized_layout(
         })
         .count();
     let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);
+    let used: Vec<String> = placed.iter().map(|&i| sections[i].kind.arm_key()).collect();
+    bandit.touch(&used);
     let (density, density_reason, density_propensity) =
         choose_density(bandit, options.default_density, &x, tuning, &mut rng);
     let reason = |i: usize| {
