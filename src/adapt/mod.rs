@@ -15,6 +15,7 @@ pub mod layout;
 pub mod layout_constraints;
 pub mod layout_density;
 pub mod layout_sections;
+pub mod off_policy;
 pub mod offer_choice;
 pub mod offer_history;
 pub mod offers;
