@@ -216,6 +216,7 @@ pub(crate) fn shop_default_layout(
         slots,
         &placed,
         reason,
+        |_| None,
         options.default_density,
         "the shop's default density".into(),
         1.0,
@@ -234,6 +235,7 @@ fn assemble(
     slots: usize,
     placed: &[usize],
     reason: impl Fn(usize) -> String,
+    unwanted: impl Fn(usize) -> Option<String>,
     density: Density,
     density_reason: String,
     propensity: f64,
@@ -258,13 +260,10 @@ fn assemble(
                     "its minPosition {} is beyond the page's {} sections",
                     slottings[i].min, slots
                 )
-            } else if personalized {
-                format!(
-                    "this shopper rarely engages with {} sections, or there was no room",
-                    sections[i].kind.label()
-                )
+            } else if let Some(why) = unwanted(i) {
+                why
             } else {
-                format!("no room: the page holds {slots} sections")
+                format!("no room within the page's {slots} sections and the position constraints")
             },
         })
         .collect();
@@ -324,12 +323,24 @@ pub(crate) fn personalized_layout(
             )
         }
     };
+    let best = draw.probabilities.iter().copied().fold(0.0, f64::max);
+    let unwanted = |i: usize| {
+        (!sections[i].required && !draw.wanted.contains(&i)).then(|| {
+            format!(
+                "this shopper rarely engages with {} sections (sampled {:.0}% vs {:.0}% for the best)",
+                sections[i].kind.label(),
+                draw.probabilities[i] * 100.0,
+                best * 100.0
+            )
+        })
+    };
     Ok(assemble(
         sections,
         &slottings,
         slots,
         &placed,
         reason,
+        unwanted,
         density,
         density_reason,
         layout_propensity * density_propensity,

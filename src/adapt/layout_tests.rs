@@ -201,6 +201,14 @@ fn learns_which_sections_this_shopper_uses() {
     assert!(deals_first >= 85, "deals first {deals_first}/100");
     assert!(new_hidden >= 85, "new arrivals hidden {new_hidden}/100");
     let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
+    if let Some(hidden) = layout.hidden.iter().find(|h| h.id == "new") {
+        assert!(
+            hidden.reason.contains("rarely engages with new arrivals"),
+            "{}",
+            hidden.reason
+        );
+    }
+    let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
     assert!(
         layout.sections[0].reason.contains("deals"),
         "{}",
@@ -243,7 +251,10 @@ fn holdout_gets_the_shop_order_and_default_density() {
     };
     let layout = adapter.choose_layout(&page(), &options, &shopper()).unwrap();
     assert_eq!(ids(&layout), ["for-you", "deals", "new"]);
-    assert_eq!(layout.hidden[0].reason, "no room: the page holds 3 sections");
+    assert_eq!(
+        layout.hidden[0].reason,
+        "no room within the page's 3 sections and the position constraints"
+    );
     assert_eq!(layout.density, Density::List);
     assert!(!layout.personalized);
     assert_eq!(layout.propensity, 1.0);
