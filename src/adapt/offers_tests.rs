@@ -273,3 +273,110 @@ fn reads_the_shop_json() {
     assert_eq!(offers[0].audience[0], AudienceSpec::loyal(3));
     assert_eq!(offers[0].limits.cooldown_hours, Some(6.0));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_audience() -> impl Strategy<Value = AudienceSpec> {
+        prop_oneof![
+            Just(AudienceSpec::first_visit()),
+            Just(AudienceSpec::returning()),
+            Just(AudienceSpec::cart_abandoned()),
+            (1u32..4).prop_map(AudienceSpec::loyal),
+            Just(AudienceSpec::browsing("Shoes")),
+        ]
+    }
+
+    fn arb_offers() -> impl Strategy<Value = Vec<OfferSpec>> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(arb_audience(), 0..3),
+                proptest::option::of(1u32..3),
+                proptest::option::of(0.0f64..5.0),
+            ),
+            1..6,
+        )
+        .prop_map(|raw| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(i, (audience, cap, cooldown))| OfferSpec {
+                    id: format!("o{i}"),
+                    audience,
+                    limits: OfferLimits {
+                        frequency_cap: cap.map(|max_shows| FrequencyCap {
+                            max_shows,
+                            window_hours: 6.0,
+                        }),
+                        cooldown_hours: cooldown,
+                    },
+                })
+                .collect()
+        })
+    }
+
+    fn arb_shopper() -> impl Strategy<Value = ShopperState> {
+        (0u32..5, 0u32..5, any::<bool>(), any::<bool>()).prop_map(|(visits, orders, abandoned, browsing)| {
+            ShopperState {
+                segment: if orders >= 3 {
+                    VisitSegment::Loyal
+                } else if visits > 1 {
+                    VisitSegment::Returning
+                } else {
+                    VisitSegment::New
+                },
+                visits,
+                orders,
+                cart_abandoned: abandoned,
+                current_category: browsing.then(|| "Shoes > Trail".to_string()),
+                ..ShopperState::default()
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Over a sequence of visits, every offer shown matches its audience, respects its cap and
+        /// cooldown, and the same seed repeats the same choices.
+        #[test]
+        fn shown_offers_always_respect_audience_and_limits(
+            offers in arb_offers(),
+            shopper in arb_shopper(),
+            seed in any::<u64>(),
+            holdout in any::<bool>(),
+            allow_none in any::<bool>(),
+        ) {
+            let run = || {
+                let config = AdapterConfig { holdout_share: if holdout { 1.0 } else { 0.0 }, ..AdapterConfig::default() };
+                let mut adapter = Adapter::new(config, seed).unwrap();
+                (0..12).map(|k| {
+                    let now = f64::from(k) * HOUR;
+                    adapter.choose_offer(&offers, &OfferContext { now_ms: now, allow_none }, &shopper).unwrap()
+                }).collect::<Vec<_>>()
+            };
+            let decisions = run();
+            prop_assert_eq!(&decisions, &run());
+            let mut shows: Vec<(String, f64)> = Vec::new();
+            for (k, decision) in decisions.iter().enumerate() {
+                let now = k as f64;
+                prop_assert!(decision.propensity > 0.0 && decision.propensity <= 1.0);
+                if let Some(id) = &decision.offer_id {
+                    let offer = offers.iter().find(|o| &o.id == id).unwrap();
+                    for spec in &offer.audience {
+                        prop_assert!(Audience::parse(id, spec).unwrap().matches(&shopper));
+                    }
+                    let earlier: Vec<f64> = shows.iter().filter(|(o, _)| o == id).map(|(_, t)| *t).collect();
+                    if let Some(cap) = offer.limits.frequency_cap {
+                        let recent = earlier.iter().filter(|t| now - **t < cap.window_hours).count();
+                        prop_assert!(recent < cap.max_shows as usize, "cap broken for {}", id);
+                    }
+                    if let (Some(cooldown), Some(last)) = (offer.limits.cooldown_hours, earlier.last()) {
+                        prop_assert!(now - last >= cooldown, "cooldown broken for {}", id);
+                    }
+                    shows.push((id.clone(), now));
+                }
+            }
+        }
+    }
+}
