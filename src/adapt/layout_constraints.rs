@@ -32,6 +32,8 @@ pub enum LayoutError {
         "{required} sections are required but the page holds only {slots}: raise maxSections or make some optional"
     )]
     TooManyRequired { required: usize, slots: usize },
+    #[error("no section may take the first position (every minPosition is above 0): let at least one section start at position 0")]
+    NothingFirst,
     #[error("required section \"{id}\" needs position ≥ {min}, but the page holds only {slots} sections: lower its minPosition, raise maxSections or add sections")]
     PositionBeyondPage { id: String, min: u32, slots: usize },
     #[error("required sections {ids:?} all need positions {first}..={last}, which hold only {room}: widen one's minPosition/maxPosition or make one optional")]
@@ -261,7 +263,9 @@ pub fn diagnose(ids: &[String], sections: &[Slotting], slots: usize) -> LayoutEr
             }
         }
     }
-    let deepest = required.iter().max_by_key(|&&i| sections[i].min).copied().unwrap_or(0);
+    let Some(deepest) = required.iter().max_by_key(|&&i| sections[i].min).copied() else {
+        return LayoutError::NothingFirst;
+    };
     LayoutError::NotEnoughFillers {
         id: ids[deepest].clone(),
         min: sections[deepest].min,
