@@ -167,7 +167,9 @@ pub fn run_once(
     }
 }
 
-/// A scenario's summary over its repetitions.
+/// A scenario's summary over its repetitions. Means, widths and coverage are over the
+/// repetitions whose interval is bounded (Fieller's interval is unbounded when the holdout rate
+/// cannot be told from zero); `bounded` is their share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub name: String,
@@ -175,6 +177,7 @@ pub struct Summary {
     pub personalized_devices: f64,
     pub holdout_devices: f64,
     pub injected_lift: f64,
+    pub bounded: f64,
     pub mean_lift: f64,
     pub mean_half_width: f64,
     pub coverage: f64,
@@ -183,46 +186,62 @@ pub struct Summary {
     pub mean_recommended_vs_other: f64,
 }
 
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64
+    }
+}
+
+/// Share of bounded intervals in `estimates` that contain `truth`.
+fn coverage<'a>(estimates: impl Iterator<Item = &'a RatioLift>, truth: f64) -> f64 {
+    mean(estimates.map(|e| f64::from(u8::from(e.ci_low <= truth && truth <= e.ci_high))))
+}
+
 /// Summarizes repetitions of one scenario against its injected lift.
 pub fn summarize(name: &str, injected: f64, reps: &[Repetition]) -> Summary {
-    let n = reps.len().max(1) as f64;
-    // `+ 0.0` turns the empty sum's -0.0 into 0.0.
-    let with = |f: &dyn Fn(&Repetition) -> Option<f64>| reps.iter().filter_map(f).sum::<f64>() / n + 0.0;
-    let covers = |e: &Option<RatioLift>| {
-        e.as_ref()
-            .is_some_and(|e| e.ci_low <= injected && injected <= e.ci_high)
-    };
+    let orders = || reps.iter().filter_map(|r| r.orders.as_ref());
     Summary {
         name: name.to_string(),
         repetitions: reps.len(),
-        personalized_devices: with(&|r| Some(r.personalized_devices as f64)),
-        holdout_devices: with(&|r| Some(r.holdout_devices as f64)),
+        personalized_devices: mean(reps.iter().map(|r| r.personalized_devices as f64)),
+        holdout_devices: mean(reps.iter().map(|r| r.holdout_devices as f64)),
         injected_lift: injected,
-        mean_lift: with(&|r| r.orders.as_ref().map(|e| e.lift)),
-        mean_half_width: with(&|r| r.orders.as_ref().map(|e| (e.ci_high - e.ci_low) / 2.0)),
-        coverage: reps.iter().filter(|r| covers(&r.orders)).count() as f64 / n,
-        revenue_coverage: reps.iter().filter(|r| covers(&r.revenue)).count() as f64 / n,
-        noise_share: with(&|r| r.orders.as_ref().map(|e| e.noise_share)),
-        mean_recommended_vs_other: with(&|r| r.recommended_vs_other_orders_per_click.as_ref().map(|e| e.lift)),
+        bounded: orders().count() as f64 / reps.len().max(1) as f64,
+        mean_lift: mean(orders().map(|e| e.lift)),
+        mean_half_width: mean(orders().map(|e| (e.ci_high - e.ci_low) / 2.0)),
+        coverage: coverage(orders(), injected),
+        revenue_coverage: coverage(reps.iter().filter_map(|r| r.revenue.as_ref()), injected),
+        noise_share: mean(orders().map(|e| e.noise_share)),
+        mean_recommended_vs_other: mean(
+            reps.iter()
+                .filter_map(|r| r.recommended_vs_other_orders_per_click.as_ref())
+                .map(|e| e.lift),
+        ),
     }
 }
 
 /// The markdown table of the summaries.
 pub fn markdown_table(summaries: &[Summary]) -> String {
     let mut out = String::from(
-        "| scenario | devices (personalized / holdout) | injected lift | mean estimate | mean 95% CI ± | coverage orders/session | coverage revenue/session | noise share of variance | recommended vs other, orders per click |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| scenario | devices (personalized / holdout) | injected lift | bounded 95% CIs | mean estimate | \
+         mean CI half-width | coverage, orders/session | coverage, revenue/session | noise share of variance | \
+         recommended vs other items, orders per click |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in summaries {
         out.push_str(&format!(
-            "| {} | {:.0} / {:.0} | {:+.1}% | {:+.2}% | {:.2} pp | {:.1}% of {} | {:.1}% | {:.0}% | {:+.1}% |\n",
+            "| {} | {:.0} / {:.0} | {:+.1}% | {:.1}% of {} | {:+.2}% | {:.2} pp | {:.1}% | {:.1}% | {:.0}% | {:+.1}% |\n",
             s.name,
             s.personalized_devices,
             s.holdout_devices,
             s.injected_lift * 100.0,
+            s.bounded * 100.0,
+            s.repetitions,
             s.mean_lift * 100.0,
             s.mean_half_width * 100.0,
             s.coverage * 100.0,
-            s.repetitions,
             s.revenue_coverage * 100.0,
             s.noise_share * 100.0,
             s.mean_recommended_vs_other * 100.0,

@@ -66,30 +66,38 @@ fn the_estimate_recovers_a_large_injected_lift() {
         summary.mean_lift
     );
     assert!(summary.coverage >= 9.0 / 12.0, "coverage {}", summary.coverage);
+    assert_eq!(summary.bounded, 1.0);
     assert!(summary.personalized_devices > 0.0 && summary.holdout_devices > 0.0);
     assert!(summary.noise_share < 0.01);
 }
 
 #[test]
-fn no_lift_is_not_reported_as_lift_and_noise_widens_the_interval() {
+fn no_lift_is_not_reported_as_lift_and_noise_widens_or_refuses_the_interval() {
     let sessions = parse_sessions(&fixture(4000, 3)).unwrap();
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
-    let quiet = scenario(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0, 0.0);
-    let noisy = scenario(NoiseMode::Local, 8.0, 0.0);
-    let a = run_once(&sessions, &devices, &neighbours, &model, &quiet, 5)
+    let run = |noise, epsilon| {
+        run_once(
+            &sessions,
+            &devices,
+            &neighbours,
+            &model,
+            &scenario(noise, epsilon, 0.0),
+            5,
+        )
         .orders
-        .unwrap();
-    let b = run_once(&sessions, &devices, &neighbours, &model, &noisy, 5)
-        .orders
-        .unwrap();
-    assert!(a.ci_low <= 0.0 && 0.0 <= a.ci_high, "{a:?}");
+    };
+    let quiet = run(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0).expect("bounded without noise");
+    assert!(quiet.ci_low <= 0.0 && 0.0 <= quiet.ci_high, "{quiet:?}");
+    let some_noise = run(NoiseMode::Distributed { min_cohort: 200 }, 8.0).expect("bounded with mild noise");
     assert!(
-        b.ci_high - b.ci_low > 2.0 * (a.ci_high - a.ci_low),
-        "noise must widen: {a:?} vs {b:?}"
+        some_noise.ci_high - some_noise.ci_low > 1.5 * (quiet.ci_high - quiet.ci_low),
+        "{quiet:?} vs {some_noise:?}"
     );
-    assert!(b.noise_share > 0.5, "{}", b.noise_share);
+    assert!(some_noise.noise_share > 0.3, "{}", some_noise.noise_share);
+    // ~1,300 devices cannot bound the lift under per-report ε = 8: the estimator says so.
+    assert_eq!(run(NoiseMode::Local, 8.0), None);
 }
 
 #[test]
@@ -99,5 +107,9 @@ fn the_table_is_markdown() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("| scenario |"));
     assert!(lines[1].starts_with("|---|"));
-    assert!(lines[2].starts_with("| x | 0 / 0 | +10.0% |"), "{}", lines[2]);
+    assert!(
+        lines[2].starts_with("| x | 0 / 0 | +10.0% | 0.0% of 0 | +0.00% |"),
+        "{}",
+        lines[2]
+    );
 }

@@ -8,10 +8,15 @@
 //! contains the noise variance (cap² z² per coordinate): the interval widens by exactly the
 //! noise the devices added, and `noiseShare` says how much of the numerator's variance it is.
 //!
-//! - Personalized vs holdout (independent samples): lift = R_p / R_h − 1,
-//!   Var ≈ Var(R_p)/R_h² + R_p² Var(R_h)/R_h⁴, with Var(R) = (S_aa − 2R S_ab + R² S_bb) / (n m_b²).
-//! - Recommended vs other items, within the personalized bucket (paired on the same devices):
-//!   f = (m_a/m_b)/(m_c/m_d), Var ≈ ∇fᵀ S ∇f / n.
+//! - Personalized vs holdout (independent samples): T = (p̄_a / p̄_b) / (h̄_a / h̄_b), lift = T − 1.
+//! - Recommended vs other items, within the personalized bucket (paired on the same reports):
+//!   T = (ā / b̄) / (c̄ / d̄).
+//!
+//! Intervals are Fieller's: the set of T with (A − T·B)² ≤ z² Var(A − T·B), where A − T·B is
+//! linear in the means for a fixed T. Unlike a delta-method interval it stays calibrated when
+//! the noise makes the denominator uncertain, and when the control is not distinguishable from
+//! zero it says so (no bounded interval) instead of printing a misleading one. `stdError` is the
+//! delta-method standard error of the point estimate.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -142,6 +147,53 @@ pub struct LiftEstimator {
     holdout: BucketStats,
 }
 
+/// Fieller's pivot for a ratio T = A / B of products of means: g(T) = A − T·B is a linear
+/// combination of means for fixed T, hence close to normal even when B is noisy, with variance
+/// c0 + c1·T + c2·T².
+struct Pivot {
+    a: f64,
+    b: f64,
+    c0: f64,
+    c1: f64,
+    c2: f64,
+}
+
+impl Pivot {
+    /// Adds one bucket's share Var(ū + T v̄) = (S(u,u) + 2T S(u,v) + T² S(v,v)) / n, where `u` is
+    /// the part of g's gradient free of T and `v` the part multiplying T.
+    fn add_variance(&mut self, stats: &BucketStats, u: &[f64], v: &[f64]) {
+        let n = stats.n as f64;
+        self.c0 += stats.cov(u, u) / n;
+        self.c1 += 2.0 * stats.cov(u, v) / n;
+        self.c2 += stats.cov(v, v) / n;
+    }
+
+    /// {T : (A − T B)² ≤ z² Var(g(T))}; `None` when that set is unbounded or empty (B is not
+    /// distinguishable from zero at this noise).
+    fn interval(&self, z: f64) -> Option<(f64, f64)> {
+        let z2 = z * z;
+        let qa = self.b * self.b - z2 * self.c2;
+        let qb = -(2.0 * self.a * self.b + z2 * self.c1);
+        let qc = self.a * self.a - z2 * self.c0;
+        let discriminant = qb * qb - 4.0 * qa * qc;
+        if qa <= 0.0 || discriminant < 0.0 {
+            return None;
+        }
+        let root = discriminant.sqrt();
+        Some(((-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)))
+    }
+
+    /// Delta-method standard error of T̂ = A / B.
+    fn std_error(&self) -> f64 {
+        let t = self.a / self.b;
+        (self.c0 + self.c1 * t + self.c2 * t * t).max(0.0).sqrt() / self.b.abs()
+    }
+}
+
+fn scaled(factor: f64, f: &[f64]) -> Vec<f64> {
+    f.iter().map(|w| factor * w).collect()
+}
+
 /// Which class block of a placement: 0 = recommended, 1 = other items.
 const CLASSES: [usize; 2] = [0, 1];
 const IMPRESSIONS: usize = 0;
@@ -214,29 +266,31 @@ impl LiftEstimator {
             .sum()
     }
 
-    /// Ratio of means and its delta-method variance in one bucket.
-    fn ratio(stats: &BucketStats, a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
-        let (ma, mb) = (stats.mean(a), stats.mean(b));
-        if stats.n < 2 || mb <= 0.0 {
-            return None;
-        }
-        let r = ma / mb;
-        let var = (stats.cov(a, a) - 2.0 * r * stats.cov(a, b) + r * r * stats.cov(b, b)).max(0.0)
-            / (stats.n as f64 * mb * mb);
-        Some((r, var))
-    }
-
-    fn interval(treatment: f64, control: f64, var: f64, z: f64, noise_share: f64) -> RatioLift {
-        let lift = treatment / control - 1.0;
-        let std_error = var.sqrt();
-        RatioLift {
-            treatment,
-            control,
-            lift,
-            std_error,
-            ci_low: lift - z * std_error,
-            ci_high: lift + z * std_error,
-            noise_share,
+    fn lift(pivot: &Pivot, treatment: f64, control: f64, z: f64, noise_share: f64, name: String) -> MetricLift {
+        let lift = pivot.a / pivot.b - 1.0;
+        match pivot.interval(z) {
+            Some((low, high)) => MetricLift {
+                metric: name,
+                estimate: Some(RatioLift {
+                    treatment,
+                    control,
+                    lift,
+                    std_error: pivot.std_error(),
+                    ci_low: low - 1.0,
+                    ci_high: high - 1.0,
+                    noise_share,
+                }),
+                note: None,
+            },
+            None => MetricLift {
+                metric: name,
+                estimate: None,
+                note: Some(format!(
+                    "point estimate {:+.1}% but no bounded interval: the control is not distinguishable from zero \
+                     at this noise; collect more reports, raise the holdout share or ε",
+                    lift * 100.0
+                )),
+            },
         }
     }
 
@@ -249,48 +303,55 @@ impl LiftEstimator {
         }
     }
 
-    /// Personalized vs holdout on the ratio a / b.
+    /// Personalized vs holdout on the ratio a / b: T = (p̄_a h̄_b) / (p̄_b h̄_a).
     fn between_buckets(&self, name: String, a: &[f64], b: &[f64], z: f64) -> MetricLift {
-        match (Self::ratio(&self.personalized, a, b), Self::ratio(&self.holdout, a, b)) {
-            (Some((rp, vp)), Some((rh, vh))) if rh > 0.0 => {
-                let var = vp / (rh * rh) + rp * rp * vh / rh.powi(4);
-                let share = 0.5 * (self.share(&self.personalized, a) + self.share(&self.holdout, a));
-                MetricLift {
-                    metric: name,
-                    estimate: Some(Self::interval(rp, rh, var, z, share)),
-                    note: None,
-                }
-            }
-            _ => MetricLift {
+        let (p, h) = (&self.personalized, &self.holdout);
+        let (pa, pb, ha, hb) = (p.mean(a), p.mean(b), h.mean(a), h.mean(b));
+        if p.n < 2 || h.n < 2 || !(pb > 0.0 && ha > 0.0 && hb > 0.0) {
+            return MetricLift {
                 metric: name,
                 estimate: None,
                 note: Some("not enough reports yet (each bucket needs ≥ 2 and a positive holdout rate)".into()),
-            },
+            };
         }
+        let mut pivot = Pivot {
+            a: pa * hb,
+            b: pb * ha,
+            c0: 0.0,
+            c1: 0.0,
+            c2: 0.0,
+        };
+        // ∂g/∂p̄_a = h̄_b, ∂g/∂p̄_b = −T h̄_a; ∂g/∂h̄_b = p̄_a, ∂g/∂h̄_a = −T p̄_b.
+        pivot.add_variance(p, &scaled(hb, a), &scaled(-ha, b));
+        pivot.add_variance(h, &scaled(pa, b), &scaled(-pb, a));
+        let share = 0.5 * (self.share(p, a) + self.share(h, a));
+        Self::lift(&pivot, pa / pb, ha / hb, z, share, name)
     }
 
-    /// Within the personalized bucket: (a/b) for recommended items vs (c/d) for other items.
+    /// Within the personalized bucket: (a/b) for recommended items vs (c/d) for other items,
+    /// paired on the same reports: T = (ā d̄) / (b̄ c̄).
     fn within_personalized(&self, name: String, [a, b, c, d]: [&[f64]; 4], z: f64) -> MetricLift {
         let s = &self.personalized;
         let (ma, mb, mc, md) = (s.mean(a), s.mean(b), s.mean(c), s.mean(d));
-        if s.n < 2 || mb <= 0.0 || mc <= 0.0 || md <= 0.0 {
+        if s.n < 2 || !(mb > 0.0 && mc > 0.0 && md > 0.0) {
             return MetricLift {
                 metric: name,
                 estimate: None,
                 note: Some("not enough personalized reports yet".into()),
             };
         }
-        let f = ma * md / (mb * mc);
-        let weights = [md / (mb * mc), -f / mb, -f / mc, ma / (mb * mc)];
-        let gradient: Vec<f64> = (0..a.len())
-            .map(|j| weights[0] * a[j] + weights[1] * b[j] + weights[2] * c[j] + weights[3] * d[j])
-            .collect();
-        let var = s.cov(&gradient, &gradient).max(0.0) / s.n as f64;
-        MetricLift {
-            metric: name,
-            estimate: Some(Self::interval(ma / mb, mc / md, var, z, self.share(s, a))),
-            note: None,
-        }
+        let mut pivot = Pivot {
+            a: ma * md,
+            b: mb * mc,
+            c0: 0.0,
+            c1: 0.0,
+            c2: 0.0,
+        };
+        // ∂g/∂ā = d̄, ∂g/∂d̄ = ā (free of T); ∂g/∂b̄ = −T c̄, ∂g/∂c̄ = −T b̄.
+        let free: Vec<f64> = scaled(md, a).iter().zip(scaled(ma, d)).map(|(x, y)| x + y).collect();
+        let with_t: Vec<f64> = scaled(-mc, b).iter().zip(scaled(-mb, c)).map(|(x, y)| x + y).collect();
+        pivot.add_variance(s, &free, &with_t);
+        Self::lift(&pivot, ma / mb, mc / md, z, self.share(s, a), name)
     }
 
     /// Every metric's lift at `confidence` (e.g. 0.95).

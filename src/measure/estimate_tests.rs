@@ -48,20 +48,34 @@ fn delta_method_matches_the_hand_computed_case() {
     for (s, o) in [(2.0, 1.0), (2.0, 0.0), (2.0, 1.0)] {
         estimator.add(&report(&c, LiftBucket::Holdout, s, o)).unwrap();
     }
-    let lift = orders_per_session(&estimator.estimate(0.95).unwrap());
-    // R_p = 3/6 = 0.5, Var(R_p) = (1 − 2·0.5·0.5 + 0.25·1) / (3·2²) = 0.0625.
-    // R_h = 2/6 = 1/3, Var(R_h) = (1/3) / (3·2²) = 1/36.
-    // lift = 0.5; Var = 0.0625·9 + 0.25·(1/36)·81 = 1.125.
+    let lift = orders_per_session(&estimator.estimate(0.5).unwrap());
+    // R_p = 3/6 = 0.5 (sessions 1, 2, 3; orders 1, 0, 2), R_h = 2/6 = 1/3 (sessions 2, 2, 2;
+    // orders 1, 0, 1); T = (1 · 2) / (2 · 2/3) = 1.5, lift 0.5.
+    // Pivot variance: c0 = 4·Var(o_p)/3 = 4/3; c1 = 2·Cov(2 o_p, −⅔ s_p)/3 = −4/9;
+    // c2 = (4/9)·Var(s_p)/3 + 4·Var(o_h)/3 = 4/27 + 4/9 = 16/27.
+    // Delta-method variance of T: (4/3 − (4/9)·1.5 + (16/27)·2.25) / (4/3)² = 2 / (16/9) = 1.125.
     assert!((lift.treatment - 0.5).abs() < 1e-12);
     assert!((lift.control - 1.0 / 3.0).abs() < 1e-12);
     assert!((lift.lift - 0.5).abs() < 1e-12);
     assert!((lift.std_error - 1.125f64.sqrt()).abs() < 1e-9);
-    assert!((lift.ci_low - (0.5 - 1.959_964 * 1.125f64.sqrt())).abs() < 1e-5);
+    // Fieller at 50% (z = 0.674490, z² = 0.454936): qa = 16/9 − z²·16/27 = 1.508186,
+    // qb = −(2·2·4/3 − z²·4/9) = −5.131139, qc = 4 − z²·4/3 = 3.393419,
+    // T ∈ [0.898769, 2.503424], so lift ∈ [−0.101231, 1.503424].
+    assert!((lift.ci_low + 0.101_231).abs() < 1e-5, "{}", lift.ci_low);
+    assert!((lift.ci_high - 1.503_424).abs() < 1e-5, "{}", lift.ci_high);
+    // At 95% the holdout's 3 reports cannot bound the ratio: qa = 16/9 − 3.841459·16/27 < 0.
+    let wide = estimator.estimate(0.95).unwrap();
+    assert!(wide.metrics[0].estimate.is_none());
+    assert!(wide.metrics[0]
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("point estimate +50.0% but no bounded interval"));
 }
 
 /// Simulates `devices` devices: Poisson-like sessions, each converting with 5% (× `lift` when
-/// personalized); returns the orders-per-session estimate.
-fn simulate(seed: u64, devices: usize, lift: f64, c: &CheckedReportConfig) -> RatioLift {
+/// personalized); returns the orders-per-session estimate (`None`: no bounded interval).
+fn simulate(seed: u64, devices: usize, lift: f64, c: &CheckedReportConfig) -> Option<RatioLift> {
     let mut rng = decision_rng(seed, 0);
     let mut estimator = LiftEstimator::new(c.clone());
     for _ in 0..devices {
@@ -84,26 +98,40 @@ fn simulate(seed: u64, devices: usize, lift: f64, c: &CheckedReportConfig) -> Ra
         }
         estimator.add(&noised_report(&counters, bucket, c, &mut rng)).unwrap();
     }
-    orders_per_session(&estimator.estimate(0.95).unwrap())
+    estimator.estimate(0.95).unwrap().metrics[0].estimate.clone()
 }
 
 #[test]
 fn intervals_cover_the_injected_lift_and_widen_with_noise() {
     let quiet = config(64.0, NoiseMode::Distributed { min_cohort: 10_000 });
     let noisy = config(64.0, NoiseMode::Local);
-    let runs = 40;
+    let runs = 40u32;
     let mut covered = [0, 0];
+    let mut bounded = [0, 0];
     let mut width = [0.0, 0.0];
     for seed in 0..runs {
         for (k, c) in [&quiet, &noisy].into_iter().enumerate() {
-            let e = simulate(seed, 3000, 0.3, c);
+            // An unbounded Fieller set covers every value; count it as covering.
+            let Some(e) = simulate(u64::from(seed), 3000, 0.3, c) else {
+                covered[k] += 1;
+                continue;
+            };
+            bounded[k] += 1;
             covered[k] += usize::from(e.ci_low <= 0.3 && 0.3 <= e.ci_high);
-            width[k] += (e.ci_high - e.ci_low) / runs as f64;
+            width[k] += e.ci_high - e.ci_low;
         }
     }
     // 95% intervals: expect ≈ 38 of 40; 33 is more than 3 binomial sds below.
     assert!(covered[0] >= 33 && covered[1] >= 33, "covered {covered:?}");
-    assert!(width[1] > 1.2 * width[0], "noise must widen the interval: {width:?}");
+    assert_eq!(bounded[0], runs, "without noise every interval is bounded");
+    assert!(bounded[1] >= 30, "bounded {bounded:?}");
+    let mean = |k: usize| width[k] / f64::from(bounded[k]);
+    assert!(
+        mean(1) > 1.2 * mean(0),
+        "noise must widen the interval: {} vs {}",
+        mean(1),
+        mean(0)
+    );
 }
 
 #[test]
