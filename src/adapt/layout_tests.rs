@@ -382,3 +382,31 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+#[test]
+fn the_closed_loop_learns_a_shoppers_taste() {
+    // A shopper who clicks deals 40% of the time they see them and anything else 5%, less when
+    // further down the page; the device chooses, observes and learns.
+    let mut adapter = personalized(21);
+    let me = shopper();
+    let mut rng = crate::adapt::gaussian::decision_rng(99, 0);
+    let mut deals_first_late = 0;
+    for visit in 0..300 {
+        let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
+        for placed in &layout.sections {
+            let base = if placed.kind == SectionKind::Deals { 0.4 } else { 0.05 };
+            let seen = 1.0 / (f64::from(placed.position) + 1.0).sqrt();
+            let engaged = rand::RngExt::random::<f64>(&mut rng) < base * seen;
+            adapter
+                .learn_section(placed.kind, placed.position, engaged, &me)
+                .unwrap();
+        }
+        if visit >= 200 {
+            deals_first_late += usize::from(layout.sections[0].kind == SectionKind::Deals);
+        }
+    }
+    assert!(
+        deals_first_late >= 85,
+        "deals first in {deals_first_late} of the last 100 visits"
+    );
+}
