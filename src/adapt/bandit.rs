@@ -260,14 +260,23 @@ impl Bandit {
         self.arm(key).map_or(0, |arm| arm.observations)
     }
 
-    /// One Thompson draw of the engagement logit for each key.
-    pub fn sample_logits(&self, keys: &[String], x: &[f32; CONTEXT_FEATURES], rng: &mut ChaCha8Rng) -> Vec<f64> {
+    /// The sampling distribution of each key's engagement logit in context `x` (looked up once
+    /// per decision, then sampled many times for the propensity estimate).
+    pub fn posteriors(&self, keys: &[String], x: &[f32; CONTEXT_FEATURES]) -> Vec<Posterior> {
         keys.iter()
             .map(|key| {
                 let (mean, var) = self.logit_posterior(key, x);
-                mean + (var * self.params.posterior_scale).sqrt() * standard_normal(rng)
+                Posterior {
+                    mean,
+                    sd: (var * self.params.posterior_scale).sqrt(),
+                }
             })
             .collect()
+    }
+
+    /// One Thompson draw of the engagement logit for each key.
+    pub fn sample_logits(&self, keys: &[String], x: &[f32; CONTEXT_FEATURES], rng: &mut ChaCha8Rng) -> Vec<f64> {
+        sample(&self.posteriors(keys, x), rng)
     }
 
     /// Picks one of `keys`: uniformly with probability `exploration`, otherwise the best
@@ -284,8 +293,9 @@ impl Bandit {
         x: &[f32; CONTEXT_FEATURES],
         offsets: &[f64],
     ) -> Result<BanditPick, BanditError> {
-        let pick = self.choose_by(keys.len(), |bandit, rng| {
-            let mut logits = bandit.sample_logits(keys, x, rng);
+        let posteriors = self.posteriors(keys, x);
+        let pick = self.choose_by(keys.len(), |_, rng| {
+            let mut logits = sample(&posteriors, rng);
             logits.iter_mut().zip(offsets).for_each(|(l, o)| *l += o);
             logits
         })?;
@@ -388,6 +398,21 @@ impl Bandit {
         });
         self.arms.len() - 1
     }
+}
+
+/// A normal sampling distribution of one arm's engagement logit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Posterior {
+    pub mean: f64,
+    pub sd: f64,
+}
+
+/// One draw from each posterior.
+pub fn sample(posteriors: &[Posterior], rng: &mut ChaCha8Rng) -> Vec<f64> {
+    posteriors
+        .iter()
+        .map(|p| p.mean + p.sd * standard_normal(rng))
+        .collect()
 }
 
 /// Index of the largest value (the first on ties); 0 for an empty slice.

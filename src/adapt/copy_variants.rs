@@ -25,8 +25,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::bandit::{Bandit, BanditError};
-use super::shopper::{Interest, ShopperState, CONTEXT_FEATURES};
+use super::bandit::{sample, Bandit, BanditError, Posterior};
+use super::shopper::{Interest, ShopperState};
 use crate::catalog::{AttributeKey, CatalogError, Item, CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 
 /// Most variants accepted for one item.
@@ -172,13 +172,8 @@ pub(crate) fn shop_default_variant(item: &Item, variants: &[CopyVariant]) -> Res
     })
 }
 
-fn mean_sampled_logit(
-    bandit: &Bandit,
-    arms: &[String],
-    x: &[f32; CONTEXT_FEATURES],
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> f64 {
-    let logits = bandit.sample_logits(arms, x, rng);
+fn mean_sampled_logit(posteriors: &[Posterior], rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    let logits = sample(posteriors, rng);
     logits.iter().sum::<f64>() / logits.len() as f64
 }
 
@@ -193,10 +188,12 @@ pub(crate) fn personalized_variant(
     let x = shopper.features();
     let arms: Vec<Vec<String>> = variants.iter().map(|v| variant_arms(&v.tags)).collect();
     let matches: Vec<(f64, Vec<String>)> = variants.iter().map(|v| affinity(v, &shopper.top_interests)).collect();
-    let pick = bandit.choose_by(variants.len(), |bandit, rng| {
-        arms.iter()
+    let posteriors: Vec<Vec<Posterior>> = arms.iter().map(|a| bandit.posteriors(a, &x)).collect();
+    let pick = bandit.choose_by(variants.len(), |_, rng| {
+        posteriors
+            .iter()
             .zip(&matches)
-            .map(|(a, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(bandit, a, &x, rng))
+            .map(|(p, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(p, rng))
             .collect()
     })?;
     let chosen = &variants[pick.index];

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::bandit::{argmax, sigmoid, Bandit};
+use super::bandit::{argmax, sample, sigmoid, Bandit, Posterior};
 use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
 use super::layout_density::choose_density;
 pub use super::layout_density::Density;
@@ -148,16 +148,33 @@ struct Draw {
     explored: bool,
 }
 
-fn draw_policy(
-    bandit: &Bandit,
-    sections: &[SectionSpec],
-    x: &[f32; CONTEXT_FEATURES],
-    tuning: &LayoutTuning,
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> Draw {
-    let keys: Vec<String> = sections.iter().map(|s| s.kind.arm_key()).collect();
-    let explored = rng.random::<f64>() < bandit.params().exploration;
-    let logits = bandit.sample_logits(&keys, x, rng);
+/// What a layout decision needs from the bandit, looked up once per decision.
+struct SectionBeliefs {
+    posteriors: Vec<Posterior>,
+    /// True when the section's kind has been observed at least `minEvidence` times.
+    evidenced: Vec<bool>,
+    exploration: f64,
+    hide_below: f64,
+}
+
+impl SectionBeliefs {
+    fn new(bandit: &Bandit, sections: &[SectionSpec], x: &[f32; CONTEXT_FEATURES], tuning: &LayoutTuning) -> Self {
+        let keys: Vec<String> = sections.iter().map(|s| s.kind.arm_key()).collect();
+        SectionBeliefs {
+            posteriors: bandit.posteriors(&keys, x),
+            evidenced: keys
+                .iter()
+                .map(|k| bandit.observations(k) >= tuning.min_evidence)
+                .collect(),
+            exploration: bandit.params().exploration,
+            hide_below: tuning.hide_below,
+        }
+    }
+}
+
+fn draw_policy(beliefs: &SectionBeliefs, sections: &[SectionSpec], rng: &mut rand_chacha::ChaCha8Rng) -> Draw {
+    let explored = rng.random::<f64>() < beliefs.exploration;
+    let logits = sample(&beliefs.posteriors, rng);
     let probabilities: Vec<f64> = logits.iter().map(|l| sigmoid(*l)).collect();
     let mut order: Vec<usize> = (0..sections.len()).collect();
     if explored {
@@ -170,11 +187,7 @@ fn draw_policy(
         .iter()
         .copied()
         .filter(|&i| !sections[i].required)
-        .filter(|&i| {
-            explored
-                || bandit.observations(&keys[i]) < tuning.min_evidence
-                || probabilities[i] >= tuning.hide_below * best
-        })
+        .filter(|&i| explored || !beliefs.evidenced[i] || probabilities[i] >= beliefs.hide_below * best)
         .collect();
     let mut rank = vec![0; sections.len()];
     for (r, &i) in order.iter().enumerate() {
@@ -289,13 +302,13 @@ pub(crate) fn personalized_layout(
     let (slottings, slots) = check_input(sections, options)?;
     let x = shopper.features();
     let mut rng = bandit.next_rng();
-    let draw = draw_policy(bandit, sections, &x, tuning, &mut rng);
+    let beliefs = SectionBeliefs::new(bandit, sections, &x, tuning);
+    let draw = draw_policy(&beliefs, sections, &mut rng);
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let draws = bandit.params().propensity_draws;
     let matches = (0..draws)
         .filter(|_| {
-            arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref()
-                == Some(&placed[..])
+            arrange(&slottings, slots, &draw_policy(&beliefs, sections, &mut rng)).as_deref() == Some(&placed[..])
         })
         .count();
     let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);

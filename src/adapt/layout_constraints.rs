@@ -164,10 +164,27 @@ fn select_for_size(sections: &[Slotting], n: usize, wanted: &[usize], order: &[u
 /// fillers; `None` when no valid page exists within `slots` positions.
 pub fn select_sections(sections: &[Slotting], slots: usize, wanted: &[usize], order: &[usize]) -> Option<Vec<usize>> {
     let required = sections.iter().filter(|s| s.required).count();
+    let wanted_optional = wanted.iter().filter(|&&i| !sections[i].required).count();
+    let largest = slots.min(sections.len());
+    // Fast path: the page of exactly the required and wanted sections, when it holds them all.
+    let natural = (required + wanted_optional).clamp(1, largest);
+    if let Some(chosen) = select_for_size(sections, natural, wanted, order) {
+        if chosen
+            .iter()
+            .filter(|&&i| !sections[i].required && wanted.contains(&i))
+            .count()
+            == wanted_optional
+        {
+            return Some(chosen);
+        }
+    }
     let mut best: Option<(usize, usize, Vec<usize>)> = None;
-    for n in required.max(1)..=slots.min(sections.len()) {
+    for n in required.max(1)..=largest {
         if let Some(chosen) = select_for_size(sections, n, wanted, order) {
-            let wanted_shown = chosen.iter().filter(|i| wanted.contains(i)).count();
+            let wanted_shown = chosen
+                .iter()
+                .filter(|&&i| !sections[i].required && wanted.contains(&i))
+                .count();
             let fillers = chosen
                 .iter()
                 .filter(|&&i| !sections[i].required && !wanted.contains(&i))
@@ -178,6 +195,10 @@ pub fn select_sections(sections: &[Slotting], slots: usize, wanted: &[usize], or
             };
             if better {
                 best = Some((wanted_shown, fillers, chosen));
+            }
+            // Every wanted section is shown: a larger page could only add fillers.
+            if wanted_shown == wanted_optional {
+                break;
             }
         }
     }
@@ -213,6 +234,13 @@ fn fits_from(sections: &[Slotting], start: usize, rest: &[usize]) -> bool {
 pub fn order_sections(sections: &[Slotting], shown: &[usize], rank: &[usize]) -> Vec<usize> {
     let mut rest: Vec<usize> = shown.to_vec();
     rest.sort_by_key(|&s| rank[s]);
+    // Fast path: no shown section is constrained within this page, so any order is valid.
+    if rest
+        .iter()
+        .all(|&s| sections[s].min == 0 && sections[s].max as usize >= shown.len().saturating_sub(1))
+    {
+        return rest;
+    }
     let mut placed = Vec::with_capacity(rest.len());
     for position in 0..shown.len() {
         let pick = (0..rest.len()).find(|&k| {

@@ -260,27 +260,51 @@ fn holdout_gets_the_shop_order_and_default_density() {
     assert_eq!(layout.propensity, 1.0);
 }
 
+#[test]
+fn holdout_shows_every_section_that_fits_required_or_not() {
+    let config = AdapterConfig {
+        holdout_share: 1.0,
+        ..AdapterConfig::default()
+    };
+    let mut adapter = Adapter::new(config, 7).unwrap();
+    let mut sections = page();
+    sections[0].required = true;
+    sections[3].required = true;
+    let layout = adapter
+        .choose_layout(&sections, &LayoutOptions::default(), &shopper())
+        .unwrap();
+    assert_eq!(ids(&layout), ["for-you", "deals", "new", "continue"]);
+}
+
 /// True when some arrangement satisfies every constraint (brute force over subsets and orders).
 fn feasible(sections: &[SectionSpec], slots: usize) -> bool {
+    largest_feasible(sections, slots).is_some()
+}
+
+/// The most sections any valid arrangement shows (brute force).
+fn largest_feasible(sections: &[SectionSpec], slots: usize) -> Option<usize> {
     let n = sections.len();
-    (0u32..(1 << n)).any(|mask| {
-        let chosen: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
-        if chosen.is_empty()
-            || chosen.len() > slots
-            || sections
-                .iter()
-                .enumerate()
-                .any(|(i, s)| s.required && !chosen.contains(&i))
-        {
-            return false;
-        }
-        permutations(&chosen).iter().any(|order| {
-            order.iter().enumerate().all(|(p, &i)| {
-                let s = &sections[i];
-                s.min_position.unwrap_or(0) as usize <= p && p <= s.max_position.unwrap_or(u32::MAX) as usize
+    (0u32..(1 << n))
+        .filter(|&mask| {
+            let chosen: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+            if chosen.is_empty()
+                || chosen.len() > slots
+                || sections
+                    .iter()
+                    .enumerate()
+                    .any(|(i, s)| s.required && !chosen.contains(&i))
+            {
+                return false;
+            }
+            permutations(&chosen).iter().any(|order| {
+                order.iter().enumerate().all(|(p, &i)| {
+                    let s = &sections[i];
+                    s.min_position.unwrap_or(0) as usize <= p && p <= s.max_position.unwrap_or(u32::MAX) as usize
+                })
             })
         })
-    })
+        .map(|mask| mask.count_ones() as usize)
+        .max()
 }
 
 fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
@@ -356,6 +380,8 @@ proptest! {
         match adapter.choose_layout(&sections, &options, &shopper()) {
             Ok(layout) => {
                 prop_assert!(feasible(&sections, slots as usize));
+                // With too little evidence to hide anything, every section that fits is shown.
+                prop_assert_eq!(Some(layout.sections.len()), largest_feasible(&sections, slots as usize));
                 prop_assert!(layout.sections.len() <= slots as usize);
                 prop_assert_eq!(layout.sections.len() + layout.hidden.len(), sections.len());
                 for (p, placed) in layout.sections.iter().enumerate() {
