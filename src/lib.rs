@@ -5,17 +5,18 @@
 //! candidates a shop's server sends, and prepares differentially private model updates.
 //! The `wasm` module is a thin facade that converts JS values and calls the core.
 
-pub mod catalog;
 pub mod adapt;
+pub mod catalog;
 pub mod collect;
 pub mod config;
 pub mod consent;
+pub mod measure;
 pub mod personalizer;
-pub mod profile;
-pub mod storage;
 pub mod privacy;
-pub mod sync;
+pub mod profile;
 pub mod rank;
+pub mod storage;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
