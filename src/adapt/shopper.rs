@@ -28,16 +28,8 @@ pub enum VisitSegment {
     Loyal,
 }
 
-/// The device class the profile recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub enum DeviceClass {
-    #[default]
-    Desktop,
-    Tablet,
-    Mobile,
-}
+/// The device class the profile recorded (the profile's own type, so JS sees one `DeviceClass`).
+pub use crate::profile::DeviceClass;
 
 /// One interest from the profile: an attribute value and its decayed affinity weight (≥ 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
