@@ -1,6 +1,8 @@
 //! Helpers shared by the aggregator's integration tests.
 #![allow(dead_code)]
 
+pub mod postgres_server;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
