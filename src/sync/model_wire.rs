@@ -168,6 +168,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
         #[test]
         fn round_trips(version in any::<u64>(), weights in proptest::collection::vec(-1e6_f32..1e6, 1..64)) {
             let model = SharedModel { version, weights };
