@@ -69,7 +69,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("aggregator-data"),
             database_url: None,
             allowed_origins: vec!["http://127.0.0.1:8080".to_owned(), "http://localhost:8080".to_owned()],
-            dimension: 32,
+            dimension: 27,
             clip_bound: 1.0,
             noise_multiplier: 1.0,
             delta: 1e-6,
@@ -245,7 +245,7 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
   --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
   --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
-  --dimension N                    shared weights, default 32
+  --dimension N                    shared weights, default 27 (the ranker's NUM_FEATURES)
   --clip-bound C                   default 1.0 (must match the devices)
   --noise-multiplier Z             default 1.0 (must match the devices)
   --delta D                        default 1e-6
@@ -270,8 +270,8 @@ mod tests {
     fn defaults_check_and_listen_on_loopback() {
         let checked = ServerConfig::default().check().expect("defaults are valid");
         assert!(checked.listen.ip().is_loopback());
-        assert_eq!(checked.initial_weights, vec![0.0; 32]);
-        assert_eq!(checked.max_body_bytes(), 45 + 32);
+        assert_eq!(checked.initial_weights, vec![0.0; 27]);
+        assert_eq!(checked.max_body_bytes(), 45 + 27);
     }
 
     #[test]
