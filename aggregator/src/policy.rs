@@ -52,7 +52,7 @@ pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u6
     let squares: i64 = update.values.iter().map(|&q| i64::from(i32::from(q) * i32::from(q))).sum();
     let norm = (squares as f64).sqrt() * scale;
     let bound = norm_bound(config.clip_bound, config.noise_multiplier, config.dimension, scale);
-    if !(norm <= bound) {
+    if norm.is_nan() || norm > bound {
         return Err(ApiError::NormTooLarge { norm, bound });
     }
     Ok(())
