@@ -85,25 +85,21 @@ impl Default for ServerConfig {
     }
 }
 
-/// Validated settings plus the initial weights.
+/// Settings that passed [`ServerConfig::check`], plus the loaded initial weights. Reads as a
+/// `ServerConfig` (through `Deref`) but cannot be changed after the check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedConfig {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub database_url: Option<String>,
-    pub allowed_origins: Vec<String>,
-    pub dimension: usize,
-    pub clip_bound: f64,
-    pub noise_multiplier: f64,
-    pub delta: f64,
-    pub min_updates_per_round: u64,
-    pub server_learning_rate: f64,
-    pub central_noise_multiplier: Option<f64>,
-    pub rate_limit_per_minute: u32,
-    pub max_batch: usize,
+    settings: ServerConfig,
+    /// The weights of model version 1.
     pub initial_weights: Vec<f32>,
-    pub seed: Option<u64>,
-    pub model_max_age_seconds: u32,
+}
+
+impl std::ops::Deref for CheckedConfig {
+    type Target = ServerConfig;
+
+    fn deref(&self) -> &ServerConfig {
+        &self.settings
+    }
 }
 
 impl CheckedConfig {
@@ -151,24 +147,7 @@ impl ServerConfig {
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
-        Ok(CheckedConfig {
-            listen: self.listen,
-            data_dir: self.data_dir,
-            database_url: self.database_url,
-            allowed_origins: self.allowed_origins,
-            dimension: self.dimension,
-            clip_bound: self.clip_bound,
-            noise_multiplier: self.noise_multiplier,
-            delta: self.delta,
-            min_updates_per_round: self.min_updates_per_round,
-            server_learning_rate: self.server_learning_rate,
-            central_noise_multiplier: self.central_noise_multiplier,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-            max_batch: self.max_batch,
-            initial_weights,
-            seed: self.seed,
-            model_max_age_seconds: self.model_max_age_seconds,
-        })
+        Ok(CheckedConfig { settings: self, initial_weights })
     }
 
     /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.

@@ -138,7 +138,11 @@ mod tests {
     use crate::config::ServerConfig;
 
     fn config() -> CheckedConfig {
-        ServerConfig { dimension: 4, ..ServerConfig::default() }.check().expect("valid")
+        settings().check().expect("valid")
+    }
+
+    fn settings() -> ServerConfig {
+        ServerConfig { dimension: 4, ..ServerConfig::default() }
     }
 
     fn update(values: Vec<i8>, scale: f32) -> UpdateMessage {
@@ -209,14 +213,13 @@ mod tests {
 
     #[test]
     fn round_privacy_reports_local_and_central_epsilon() {
-        let mut config = config();
-        let local_only = round_privacy(&config, 100);
+        let local_only = round_privacy(&config(), 100);
         assert!((local_only.per_device_epsilon - 5.756_522).abs() < 1e-5);
         assert_eq!(local_only.central_epsilon, None);
         // 100 devices with z = 1: rho = 1/200 = 0.005 -> 0.005 + 2 sqrt(0.005 * 13.8155) = 0.530652.
         let with_devices = local_only.central_epsilon_with_device_noise.expect("some");
         assert!((with_devices - 0.530_652).abs() < 1e-5, "{with_devices}");
-        config.central_noise_multiplier = Some(2.0);
+        let config = ServerConfig { central_noise_multiplier: Some(2.0), ..settings() }.check().expect("valid");
         let central = round_privacy(&config, 100).central_epsilon.expect("configured");
         // rho = 1/8: 0.125 + 2 sqrt(0.125 * 13.8155) = 0.125 + 2.628261 = 2.753261.
         assert!((central - 2.753_261).abs() < 1e-5, "{central}");

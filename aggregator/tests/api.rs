@@ -2,7 +2,7 @@
 
 mod common;
 
-use aggregator::start;
+use aggregator::{start, ServerConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
@@ -155,8 +155,7 @@ async fn cors_admits_the_configured_storefront_only() {
 #[tokio::test]
 async fn the_rate_limit_answers_429_past_the_burst() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = config(dir.path());
-    config.rate_limit_per_minute = 3;
+    let config = ServerConfig { rate_limit_per_minute: 3, ..settings(dir.path()) }.check().expect("valid");
     let router = start(config).await.expect("starts").router;
     for id in 0..3 {
         let (status, _, _) = call(&router, post(update(1, 1, id).encode())).await;

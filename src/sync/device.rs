@@ -119,16 +119,26 @@ impl DeviceSync {
         now_unix_seconds: u64,
         ledger: &PrivacyLedger,
     ) -> Result<(), SyncError> {
+        let inputs = self.inputs(local_weights, labelled_impressions, full_consent, now_unix_seconds)?;
+        Ok(self.builder.check(&inputs, ledger)?)
+    }
+
+    fn inputs<'a>(
+        &'a self,
+        local_weights: &'a [f32],
+        labelled_impressions: u32,
+        full_consent: bool,
+        now_unix_seconds: u64,
+    ) -> Result<UpdateInputs<'a>, SyncError> {
         let model = self.model.as_ref().ok_or(SyncError::NoSharedModel)?;
-        let inputs = UpdateInputs {
+        Ok(UpdateInputs {
             base_version: model.version,
             base_weights: &model.weights,
             local_weights,
             labelled_impressions,
             full_consent,
             now_unix_seconds,
-        };
-        Ok(self.builder.check(&inputs, ledger)?)
+        })
     }
 
     /// Builds the private update of `local_weights` against the installed model, books its spend
@@ -142,15 +152,7 @@ impl DeviceSync {
         ledger: &mut PrivacyLedger,
         rng: &mut impl Rng,
     ) -> Result<PendingUpload, SyncError> {
-        let model = self.model.as_ref().ok_or(SyncError::NoSharedModel)?;
-        let inputs = UpdateInputs {
-            base_version: model.version,
-            base_weights: &model.weights,
-            local_weights,
-            labelled_impressions,
-            full_consent,
-            now_unix_seconds,
-        };
+        let inputs = self.inputs(local_weights, labelled_impressions, full_consent, now_unix_seconds)?;
         let update = self.builder.build(&inputs, ledger, rng)?;
         let mut nonce = [0_u8; 16];
         rng.fill_bytes(&mut nonce);

@@ -53,6 +53,25 @@ async fn read_model(client: &impl tokio_postgres::GenericClient, version: u64) -
     Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed: row.get(1) })
 }
 
+/// Locks the round row of `version` until the transaction ends and returns its running sum and
+/// count, or `None` if it is missing or closed.
+async fn lock_open_round(
+    tx: &tokio_postgres::Transaction<'_>,
+    version: u64,
+    dimension: usize,
+) -> Result<Option<(Vec<i64>, u64)>, StoreError> {
+    let round = tx
+        .query_opt("SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE", &[&(version as i64)])
+        .await?;
+    let Some(round) = round.filter(|row| !row.get::<_, bool>(2)) else {
+        return Ok(None);
+    };
+    let sum_bytes: Vec<u8> = round.get(0);
+    let sum = sum_from_bytes(&sum_bytes, dimension)
+        .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+    Ok(Some((sum, stored_u64(round.get(1), "round updates")?)))
+}
+
 impl Store for PostgresStore {
     async fn signing_key_seed(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
         let client = self.client.lock().await;
@@ -113,18 +132,9 @@ impl Store for PostgresStore {
     async fn commit_batch(&self, version: u64, dimension: usize, updates: Vec<UpdateMessage>) -> Result<BatchOutcome, StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
-        let round = tx
-            .query_opt("SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE", &[&(version as i64)])
-            .await?;
-        let Some(round) = round else {
+        let Some((mut sum, count)) = lock_open_round(&tx, version, dimension).await? else {
             return Ok(BatchOutcome::Stale);
         };
-        if round.get::<_, bool>(2) {
-            return Ok(BatchOutcome::Stale);
-        }
-        let sum_bytes: Vec<u8> = round.get(0);
-        let mut sum = sum_from_bytes(&sum_bytes, dimension)
-            .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
         let nonces: Vec<Vec<u8>> = updates.iter().map(|update| update.nonce.to_vec()).collect();
         let inserted = tx
             .query(
@@ -144,7 +154,7 @@ impl Store for PostgresStore {
             }
             replayed.push(!is_fresh);
         }
-        let count = round.get::<_, i64>(1) + fresh;
+        let count = count as i64 + fresh;
         tx.execute(
             "UPDATE aggregator_rounds SET sum = $1, updates = $2 WHERE version = $3",
             &[&sum_to_bytes(&sum), &count, &(version as i64)],
@@ -157,19 +167,10 @@ impl Store for PostgresStore {
     async fn close_round(&self, version: u64, dimension: usize, min_updates: u64, next: NextModel) -> Result<bool, StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
-        let round = tx
-            .query_opt("SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE", &[&(version as i64)])
-            .await?;
-        let Some(round) = round else {
+        let round = lock_open_round(&tx, version, dimension).await?;
+        let Some((sum, count)) = round.filter(|(_, count)| *count >= min_updates) else {
             return Ok(false);
         };
-        let count = stored_u64(round.get(1), "round updates")?;
-        if round.get::<_, bool>(2) || count < min_updates {
-            return Ok(false);
-        }
-        let sum_bytes: Vec<u8> = round.get(0);
-        let sum = sum_from_bytes(&sum_bytes, dimension)
-            .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
         let current = read_model(&tx, version).await?;
         let published = next(&current.weights, sum, count);
         let next_version = published.version as i64;

@@ -60,6 +60,23 @@ fn read_model(connection: &Connection, version: u64) -> Result<StoredModel, Stor
     Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed })
 }
 
+/// The running sum and count of the round of `version`, or `None` if it is missing or closed.
+fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result<Option<(Vec<i64>, u64)>, StoreError> {
+    let round: Option<(Vec<u8>, i64, bool)> = connection
+        .query_row(
+            "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
+            params![version as i64],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((sum_bytes, count, false)) = round else {
+        return Ok(None);
+    };
+    let sum = sum_from_bytes(&sum_bytes, dimension)
+        .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+    Ok(Some((sum, stored_u64(count, "round updates")?)))
+}
+
 impl Store for SqliteStore {
     async fn signing_key_seed(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
         self.with(move |connection| {
@@ -121,18 +138,10 @@ impl Store for SqliteStore {
     async fn commit_batch(&self, version: u64, dimension: usize, updates: Vec<UpdateMessage>) -> Result<BatchOutcome, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let round: Option<(Vec<u8>, i64, bool)> = tx
-                .query_row(
-                    "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
-                    params![version as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            let Some((sum_bytes, count, false)) = round else {
+            let Some((mut sum, count)) = open_round(&tx, version, dimension)? else {
                 return Ok(BatchOutcome::Stale);
             };
-            let mut sum = sum_from_bytes(&sum_bytes, dimension)
-                .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+            let count = count as i64;
             let mut replayed = Vec::with_capacity(updates.len());
             let mut fresh = 0_i64;
             {
@@ -160,22 +169,9 @@ impl Store for SqliteStore {
     async fn close_round(&self, version: u64, dimension: usize, min_updates: u64, next: NextModel) -> Result<bool, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let round: Option<(Vec<u8>, i64, bool)> = tx
-                .query_row(
-                    "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
-                    params![version as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            let Some((sum_bytes, count, false)) = round else {
+            let Some((sum, count)) = open_round(&tx, version, dimension)?.filter(|(_, count)| *count >= min_updates) else {
                 return Ok(false);
             };
-            let count = stored_u64(count, "round updates")?;
-            if count < min_updates {
-                return Ok(false);
-            }
-            let sum = sum_from_bytes(&sum_bytes, dimension)
-                .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
             let current = read_model(&tx, version)?;
             let published = next(&current.weights, sum, count);
             let next_version = published.version as i64;

@@ -18,6 +18,11 @@ pub const DIMENSION: usize = 8;
 
 /// A checked config over `data_dir` with the floor round size (20) and no rate limit.
 pub fn config(data_dir: &std::path::Path) -> CheckedConfig {
+    settings(data_dir).check().expect("valid test config")
+}
+
+/// The settings behind [`config`], to change before checking.
+pub fn settings(data_dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
         data_dir: data_dir.to_path_buf(),
         dimension: DIMENSION,
@@ -26,8 +31,6 @@ pub fn config(data_dir: &std::path::Path) -> CheckedConfig {
         seed: Some(1),
         ..ServerConfig::default()
     }
-    .check()
-    .expect("valid test config")
 }
 
 /// An admissible update against `version`: coordinate 0 is `value`, the rest 0, nonce from `id`.
