@@ -6,9 +6,16 @@
 //! The `wasm` module is a thin facade that converts JS values and calls the core.
 
 pub mod catalog;
+pub mod adapt;
 pub mod collect;
+pub mod config;
+pub mod consent;
+pub mod personalizer;
+pub mod profile;
+pub mod storage;
 pub mod privacy;
 pub mod sync;
+pub mod rank;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use shop_personalizer::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use thiserror::Error;
 
 /// No round may close with fewer updates than this, whatever the config says: averaging fewer
@@ -54,7 +55,8 @@ pub struct ServerConfig {
     pub rate_limit_per_minute: u32,
     /// Most updates committed in one storage transaction.
     pub max_batch: usize,
-    /// JSON array of initial weights (zeros when absent).
+    /// JSON array of initial weights; when absent, the ranker's shipped defaults if the
+    /// dimension is the ranker's, else zeros.
     pub initial_weights: Option<PathBuf>,
     /// Seed of the central-noise RNG (drawn from the OS when absent).
     pub seed: Option<u64>,
@@ -69,7 +71,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("aggregator-data"),
             database_url: None,
             allowed_origins: vec!["http://127.0.0.1:8080".to_owned(), "http://localhost:8080".to_owned()],
-            dimension: 27,
+            dimension: NUM_FEATURES,
             clip_bound: 1.0,
             noise_multiplier: 1.0,
             delta: 1e-6,
@@ -144,6 +146,7 @@ impl ServerConfig {
             return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
         }
         let initial_weights = match &self.initial_weights {
+            None if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
@@ -224,7 +227,7 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
   --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
   --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
-  --dimension N                    shared weights, default 27 (the ranker's NUM_FEATURES)
+  --dimension N                    shared weights, default the ranker's NUM_FEATURES
   --clip-bound C                   default 1.0 (must match the devices)
   --noise-multiplier Z             default 1.0 (must match the devices)
   --delta D                        default 1e-6
@@ -233,7 +236,7 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default)
   --rate-limit-per-minute N        per client address, default 60, 0 = off
   --max-batch N                    updates per storage commit, default 1024
-  --initial-weights FILE           JSON array of the initial weights (zeros by default)
+  --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
   --seed N                         seed of the central noise (OS entropy by default)
   --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30";
 
@@ -249,8 +252,10 @@ mod tests {
     fn defaults_check_and_listen_on_loopback() {
         let checked = ServerConfig::default().check().expect("defaults are valid");
         assert!(checked.listen.ip().is_loopback());
-        assert_eq!(checked.initial_weights, vec![0.0; 27]);
-        assert_eq!(checked.max_body_bytes(), 45 + 27);
+        assert_eq!(checked.initial_weights, DEFAULT_WEIGHTS.to_vec());
+        assert_eq!(checked.max_body_bytes(), 45 + NUM_FEATURES);
+        let other = ServerConfig { dimension: 5, ..ServerConfig::default() }.check().expect("valid");
+        assert_eq!(other.initial_weights, vec![0.0; 5]);
     }
 
     #[test]

@@ -193,7 +193,7 @@ mod tests {
                 let label_row = (0..rows)
                     .max_by(|a, b| matrix[a * NUM_FEATURES].total_cmp(&matrix[b * NUM_FEATURES]))
                     .unwrap_or(0);
-                TrainingCase { matrix, label_row }
+                TrainingCase { matrix, label_row, session_len: 1 }
             })
             .collect()
     }
@@ -210,7 +210,7 @@ mod tests {
         let (weights, logs, participation) = run(&devices, &initial, &config, |_, _| {}).expect("runs");
         let (_, after) = evaluate(&held_out, &weights, 1);
         assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
-        assert!(weights[0] > 1.0, "the signal's weight grew to {}", weights[0]);
+        assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);
         assert_eq!(logs.len(), 15);
         assert!(logs.iter().all(|log| log.accepted == 500), "honest updates pass the norm check");
         assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 15 * 500);

@@ -3,3 +3,9 @@
 pub mod event;
 
 pub use event::{EventError, EventKind, PurchaseLine, TrackEvent};
+pub mod noise;
+
+pub use noise::{FilterReason, NoiseDecision, NoiseFilter};
+pub mod screen;
+
+pub use screen::{ItemDirectory, Screened};

@@ -1,0 +1,49 @@
+//! Shared by the fuzz target and the native regression test (`tests/fuzz_regressions.rs`):
+//! how a fuzz input becomes a stored value, and what loading it must guarantee.
+
+use shop_personalizer::config::PersonalizerConfig;
+use shop_personalizer::consent::ConsentMode;
+use shop_personalizer::personalizer::{Environment, Personalizer};
+use shop_personalizer::storage::{decode, KeyValueStore, MemoryStore};
+
+const PROFILE_KEY: &str = "shop-personalizer:fuzz:profile";
+const BACKUP_0: &str = "shop-personalizer:fuzz:backup:0";
+
+/// An input whose first byte is odd becomes an envelope with a correct checksum around the rest
+/// (version 0, 1 or 2 by the first byte), so the fuzzer reaches the payload parsers and
+/// migrations; any other input is stored as it is.
+pub fn stored_value(data: &[u8]) -> String {
+    match data.split_first() {
+        Some((mode, rest)) if mode & 1 == 1 => {
+            let payload = String::from_utf8_lossy(rest);
+            let version = (mode >> 1) % 3;
+            format!(
+                r#"{{"format":"shop-personalizer/profile","version":{version},"checksum":{},"payload":{payload}}}"#,
+                crc32fast::hash(payload.as_bytes())
+            )
+        }
+        _ => String::from_utf8_lossy(data).into_owned(),
+    }
+}
+
+/// Loads the input through the decoder and the engine. Panics when loading panics, when the
+/// stored value is lost (neither loaded, left in place nor backed up), or when the engine cannot
+/// write a fresh profile afterwards.
+pub fn check_loader(data: &[u8]) {
+    let blob = stored_value(data);
+    // The engine refuses values over four times the storage budget (64 KiB by default).
+    let decoded = decode(&blob, 4 * 65_536);
+    let mut store = MemoryStore::new();
+    store.set(PROFILE_KEY, &blob).expect("an unlimited store accepts anything");
+    let config = PersonalizerConfig { shop: "fuzz".into(), ..PersonalizerConfig::default() };
+    let mut engine = Personalizer::open(store.clone(), config, Environment::default()).expect("a valid config");
+    engine.set_consent(ConsentMode::Full, false);
+    let in_place = store.get(PROFILE_KEY).ok().flatten().as_deref() == Some(blob.as_str());
+    let backed_up = store.get(BACKUP_0).ok().flatten().as_deref() == Some(blob.as_str());
+    assert!(decoded.is_ok() || in_place || backed_up, "an unreadable stored value was lost");
+    assert_eq!(decoded.is_ok(), !backed_up, "only unreadable values are backed up");
+    engine.flush(1.7e12).expect("a fresh or loaded profile can always be written");
+    if backed_up {
+        assert_eq!(store.get(BACKUP_0).ok().flatten().as_deref(), Some(blob.as_str()), "the backup survives a write");
+    }
+}

@@ -1,0 +1,146 @@
+//! Command-line options, parsed by hand (no native-only dependency).
+
+use std::path::PathBuf;
+
+use crate::ReplayError;
+
+pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
+              [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
+       replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
+              [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
+
+--train      one session per line (space-separated item ids), or prefix<TAB>label[<TAB>...] lines
+--test       prefix<TAB>label lines (extra columns ignored)
+--categories item<TAB>category lines: candidates carry the category, the profile learns affinity
+--window N --backward-weight W --popularity-exponent E --embedding-dim D
+             server-side co-visitation settings (defaults 12, 1.0, 0.25, 32)
+--pool-extra N  rows the device pools from earlier answers of the session (default 300)
+--fast-decay X  device-side weight kept per step back in the session (default 0.5)
+--ablate     also refit and replay with each signal family switched off
+--fit-weights  learn the default weights on a validation split cut from --train (the last
+             --validation-share of sessions) and write them to --weights-out";
+
+/// Parsed options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub train: PathBuf,
+    pub test: Option<PathBuf>,
+    pub categories: Option<PathBuf>,
+    pub candidates: usize,
+    pub out: PathBuf,
+    pub json: bool,
+    pub k: usize,
+    pub ablate: bool,
+    pub fit_weights: bool,
+    pub weights_out: PathBuf,
+    pub validation_share: f64,
+    pub fit_cases: usize,
+    pub threads: usize,
+    pub progress: bool,
+    /// Server-side co-visitation window, backward weight, popularity exponent, embedding size.
+    pub window: Option<usize>,
+    pub backward_weight: Option<f32>,
+    pub popularity_exponent: Option<f32>,
+    pub embedding_dim: Option<usize>,
+    /// Device-side rows pooled from earlier answers.
+    pub pool_extra: Option<usize>,
+    /// Device-side recency decay per session step.
+    pub fast_decay: Option<f32>,
+}
+
+fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
+    let raw = raw.ok_or_else(|| ReplayError::Args(format!("{flag} needs a value")))?;
+    raw.parse().map_err(|_| ReplayError::Args(format!("{flag} got {raw:?}, which is not a valid value")))
+}
+
+impl Options {
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, ReplayError> {
+        let mut train = None;
+        let mut o = Options {
+            train: PathBuf::new(),
+            test: None,
+            categories: None,
+            candidates: 100,
+            out: PathBuf::from("replay-out"),
+            json: false,
+            k: 20,
+            ablate: false,
+            fit_weights: false,
+            weights_out: PathBuf::from("src/rank/default_weights.rs"),
+            validation_share: 0.1,
+            fit_cases: 20_000,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            progress: true,
+            window: None,
+            backward_weight: None,
+            popularity_exponent: None,
+            embedding_dim: None,
+            pool_extra: None,
+            fast_decay: None,
+        };
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            match flag.as_str() {
+                "--train" => train = Some(value::<PathBuf>(&flag, args.next())?),
+                "--test" => o.test = Some(value(&flag, args.next())?),
+                "--categories" => o.categories = Some(value(&flag, args.next())?),
+                "--candidates" => o.candidates = value(&flag, args.next())?,
+                "--out" => o.out = value(&flag, args.next())?,
+                "--k" => o.k = value(&flag, args.next())?,
+                "--weights-out" => o.weights_out = value(&flag, args.next())?,
+                "--validation-share" => o.validation_share = value(&flag, args.next())?,
+                "--fit-cases" => o.fit_cases = value(&flag, args.next())?,
+                "--threads" => o.threads = value(&flag, args.next())?,
+                "--window" => o.window = Some(value(&flag, args.next())?),
+                "--backward-weight" => o.backward_weight = Some(value(&flag, args.next())?),
+                "--popularity-exponent" => o.popularity_exponent = Some(value(&flag, args.next())?),
+                "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
+                "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
+                "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
+                "--json" => o.json = true,
+                "--ablate" => o.ablate = true,
+                "--fit-weights" => o.fit_weights = true,
+                "--no-progress" => o.progress = false,
+                "--help" | "-h" => return Err(ReplayError::Args("help".into())),
+                other => return Err(ReplayError::Args(format!("unknown option {other}"))),
+            }
+        }
+        o.train = train.ok_or_else(|| ReplayError::Args("--train is required".into()))?;
+        if o.test.is_none() && !o.fit_weights {
+            return Err(ReplayError::Args("--test is required (or use --fit-weights)".into()));
+        }
+        if !(1..=10_000).contains(&o.candidates) {
+            return Err(ReplayError::Args("--candidates must be between 1 and 10000".into()));
+        }
+        if !(1..=50).contains(&o.k) {
+            return Err(ReplayError::Args("--k must be between 1 and 50".into()));
+        }
+        if !(0.01..=0.5).contains(&o.validation_share) {
+            return Err(ReplayError::Args("--validation-share must be between 0.01 and 0.5".into()));
+        }
+        if o.threads == 0 || o.fit_cases == 0 {
+            return Err(ReplayError::Args("--threads and --fit-cases must be at least 1".into()));
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Options, ReplayError> {
+        Options::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn parses_flags_and_rejects_bad_ones() {
+        let o = parse("--train a --test b --k 10 --json --candidates 50").unwrap();
+        assert_eq!((o.k, o.candidates, o.json), (10, 50, true));
+        assert!(parse("--train a").is_err());
+        assert!(parse("--train a --fit-weights").is_ok());
+        assert!(parse("--train a --test b --k 0").is_err());
+        assert!(parse("--train a --test b --bogus").is_err());
+        assert!(parse("--train a --test b --k x").is_err());
+    }
+}

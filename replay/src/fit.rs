@@ -1,0 +1,222 @@
+//! Learning the shipped default weights offline: listwise softmax with Adam on validation cases
+//! cut from the training sessions (never the test file).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use shop_personalizer::rank::model::softmax_gradient;
+use shop_personalizer::rank::{feature_name, interaction_inputs, Family, NUM_FEATURES};
+
+use crate::data::Case;
+use crate::device::Device;
+use crate::metrics::MAX_K;
+use crate::progress::ProgressBar;
+use crate::run::Setup;
+use crate::ReplayError;
+
+/// Settings of the offline fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitConfig {
+    /// Share of training sessions (the last ones in the file) held out for validation.
+    pub validation_share: f64,
+    /// Most validation cases used (a seeded sample when there are more).
+    pub max_cases: usize,
+    pub epochs: usize,
+    pub learning_rate: f32,
+    pub l2: f32,
+    pub batch: usize,
+    pub seed: u64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11 }
+    }
+}
+
+/// One validation case as the ranker saw it: its feature matrix and the label's row.
+#[derive(Debug, Clone)]
+pub struct TrainingCase {
+    pub matrix: Vec<f32>,
+    pub label_row: usize,
+    /// Length of the session prefix the case was ranked after.
+    pub session_len: usize,
+}
+
+/// Seeded sample of at most `max` cases.
+pub fn sample_cases(cases: &[Case], max: usize, seed: u64) -> Vec<Case> {
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order.truncate(max);
+    order.sort_unstable();
+    order.into_iter().map(|i| cases[i].clone()).collect()
+}
+
+/// Extracts features for every case whose label is among the pooled candidates. Also returns
+/// how many cases had the label in the pool.
+pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, ReplayError> {
+    let threads = setup.threads.max(1);
+    let chunk = cases.len().div_ceil(threads).max(1);
+    let done = AtomicUsize::new(0);
+    let mut bar = ProgressBar::new("features", cases.len(), setup.progress);
+    let parts: Vec<Result<Vec<TrainingCase>, ReplayError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                scope.spawn(move || -> Result<Vec<TrainingCase>, ReplayError> {
+                    let mut device = Device::new(setup.server, setup.vocab, setup.config.clone(), setup.weights.as_deref(), MAX_K, setup.use_categories)?;
+                    let mut out = Vec::new();
+                    for case in part {
+                        if let Some((matrix, label_row)) = device.training_rows(&case.prefix, case.label)? {
+                            out.push(TrainingCase { matrix, label_row, session_len: case.prefix.len() });
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            bar.update(done.load(Ordering::Relaxed));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(ReplayError::Worker))).collect()
+    });
+    bar.finish();
+    let mut all = Vec::new();
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
+/// Zeroes the features of `family` in every case, and the interactions built from them, as the
+/// extractor does when the family is switched off (to fit a model without that signal).
+pub fn without_family(cases: &[TrainingCase], family: Family) -> Vec<TrainingCase> {
+    let own = family.features();
+    let zeroed: Vec<usize> = (0..NUM_FEATURES).filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i))).collect();
+    cases
+        .iter()
+        .map(|c| {
+            let mut matrix = c.matrix.clone();
+            for row in matrix.chunks_exact_mut(NUM_FEATURES) {
+                for &f in &zeroed {
+                    row[f] = 0.0;
+                }
+            }
+            TrainingCase { matrix, label_row: c.label_row, session_len: c.session_len }
+        })
+        .collect()
+}
+
+/// Mean listwise softmax loss and the share of cases whose label ranks in the top `k`.
+pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64) {
+    let mut loss = 0.0;
+    let mut hits = 0usize;
+    let mut gradient = vec![0.0f32; NUM_FEATURES];
+    let mut rows = Vec::new();
+    let mut gains = Vec::new();
+    for c in cases {
+        let n = c.matrix.len() / NUM_FEATURES;
+        rows.clear();
+        rows.extend(0..n);
+        gains.clear();
+        gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
+        loss += f64::from(softmax_gradient(&c.matrix, &rows, &gains, weights, &mut gradient));
+        let score = |r: usize| c.matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES].iter().zip(weights).map(|(x, w)| x * w).sum::<f32>();
+        let label_score = score(c.label_row);
+        let above = (0..n).filter(|&r| r != c.label_row && score(r) > label_score).count();
+        hits += usize::from(above < k);
+    }
+    let n = cases.len().max(1) as f64;
+    (loss / n, hits as f64 / n)
+}
+
+/// Fits weights by minibatch Adam on the listwise softmax loss, starting from `init`.
+pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32> {
+    let mut weights = init.to_vec();
+    let (mut m, mut v) = (vec![0.0f32; NUM_FEATURES], vec![0.0f32; NUM_FEATURES]);
+    let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    let mut gradient = vec![0.0f32; NUM_FEATURES];
+    let (mut rows, mut gains) = (Vec::new(), Vec::new());
+    // Features that never fire here keep their prior: no decay pulls them to zero.
+    let active: Vec<bool> = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
+    let mut step = 0i32;
+    for _ in 0..config.epochs {
+        order.shuffle(&mut rng);
+        for batch in order.chunks(config.batch.max(1)) {
+            gradient.iter_mut().for_each(|g| *g = 0.0);
+            for &i in batch {
+                let c = &cases[i];
+                let n = c.matrix.len() / NUM_FEATURES;
+                rows.clear();
+                rows.extend(0..n);
+                gains.clear();
+                gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
+                softmax_gradient(&c.matrix, &rows, &gains, &weights, &mut gradient);
+            }
+            step += 1;
+            let scale = 1.0 / batch.len() as f32;
+            for f in (0..NUM_FEATURES).filter(|&f| active[f]) {
+                let g = gradient[f] * scale + config.l2 * weights[f];
+                m[f] = beta1 * m[f] + (1.0 - beta1) * g;
+                v[f] = beta2 * v[f] + (1.0 - beta2) * g * g;
+                let m_hat = m[f] / (1.0 - beta1.powi(step));
+                let v_hat = v[f] / (1.0 - beta2.powi(step));
+                weights[f] -= config.learning_rate * m_hat / (v_hat.sqrt() + eps);
+            }
+        }
+    }
+    weights
+}
+
+/// The Rust source of `src/rank/default_weights.rs` for `weights`.
+pub fn weights_source(weights: &[f32], provenance: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::feature_name`.");
+    let _ = writeln!(s, "//! Written by `replay --fit-weights`: {provenance}");
+    let _ = writeln!(s, "//! Features that never fired in the validation data keep their prior.");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "pub const DEFAULT_WEIGHTS: [f32; {}] = [", weights.len());
+    for (index, w) in weights.iter().enumerate() {
+        let _ = writeln!(s, "    {w:.6}, // {}", feature_name(index));
+    }
+    let _ = writeln!(s, "];");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_learns_the_informative_feature() {
+        // Feature 6 marks the label; feature 3 is noise. The fit must weigh 6 well above 3.
+        let mut cases = Vec::new();
+        for i in 0..200usize {
+            let n = 5;
+            let mut matrix = vec![0.0f32; n * NUM_FEATURES];
+            let label = i % n;
+            for r in 0..n {
+                let mut h = (i as u64 * 1000 + r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                h ^= h >> 31;
+                matrix[r * NUM_FEATURES + 3] = (h % 1000) as f32 / 1000.0;
+            }
+            matrix[label * NUM_FEATURES + 6] = 1.0;
+            cases.push(TrainingCase { matrix, label_row: label, session_len: 1 });
+        }
+        let config = FitConfig { epochs: 30, ..FitConfig::default() };
+        let weights = fit(&cases, &[0.0; NUM_FEATURES], &config);
+        assert!(weights[6] > 1.0 && weights[6] > weights[3].abs() * 3.0, "{:?}", &weights[..8]);
+        let (_, hit1) = evaluate(&cases, &weights, 1);
+        assert!(hit1 > 0.99);
+        let source = weights_source(&weights, "test");
+        assert!(source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]")) && source.contains("// cooc_fast\n"));
+    }
+}

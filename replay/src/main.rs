@@ -1,0 +1,120 @@
+//! `replay`: evaluate the on-device ranker on session logs. See `replay --help`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use replay::args::Options;
+use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
+use replay::fit::{collect, fit, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
+use replay::report::{json_line, markdown, svg_chart, AblationRow, RunFacts};
+use replay::run::{evaluate, evaluate_by_length, Setup};
+use replay::server::{Server, ServerConfig};
+use replay::ReplayError;
+use shop_personalizer::rank::{Family, FamilyMask, RankParams, DEFAULT_WEIGHTS};
+
+fn main() -> ExitCode {
+    match Options::parse(std::env::args().skip(1)).and_then(|o| run(&o)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("replay: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReplayError> {
+    std::fs::write(path, text).map_err(|e| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() })
+}
+
+fn run(o: &Options) -> Result<(), ReplayError> {
+    let started = Instant::now();
+    let mut vocab = Vocabulary::default();
+    let sessions = read_sessions(&o.train, &mut vocab)?;
+    let categories = match &o.categories {
+        Some(path) => read_categories(path, &mut vocab)?,
+        None => HashMap::new(),
+    };
+    let test = match &o.test {
+        Some(path) => Some(read_cases(path, &mut vocab)?),
+        None => None,
+    };
+    let defaults = ServerConfig::default();
+    let server_config = ServerConfig {
+        candidates: o.candidates,
+        window: o.window.unwrap_or(defaults.window),
+        backward_weight: o.backward_weight.unwrap_or(defaults.backward_weight),
+        popularity_exponent: o.popularity_exponent.unwrap_or(defaults.popularity_exponent),
+        embedding_dim: o.embedding_dim.unwrap_or(defaults.embedding_dim),
+        ..defaults
+    };
+    let params = RankParams::default();
+    let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
+    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, ..FitConfig::default() };
+    let use_categories = !categories.is_empty();
+    let mut weights = DEFAULT_WEIGHTS.to_vec();
+    let mut training: Vec<TrainingCase> = Vec::new();
+    if o.fit_weights || o.ablate {
+        let (kept, held_out) = validation_split(&sessions, o.validation_share);
+        let server = Server::build(&kept, vocab.len(), &categories, server_config.clone());
+        let sample = sample_cases(&held_out, o.fit_cases, fit_config.seed);
+        let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: None, use_categories, threads: o.threads, progress: o.progress };
+        training = collect(&setup, &sample)?;
+        eprintln!("validation: {} of {} held-out cases sampled; the label is among the candidates in {}", sample.len(), held_out.len(), training.len());
+        if o.fit_weights {
+            let before = replay::fit::evaluate(&training, &weights, 20);
+            weights = fit(&training, &weights, &fit_config);
+            let after = replay::fit::evaluate(&training, &weights, 20);
+            let pooled = training.len() as f64 / sample.len().max(1) as f64;
+            eprintln!(
+                "validation loss {:.4} -> {:.4}; HR@20 on the validation cases {:.2}% -> {:.2}% (label pooled in {:.2}%)",
+                before.0,
+                after.0,
+                100.0 * before.1 * pooled,
+                100.0 * after.1 * pooled,
+                100.0 * pooled
+            );
+            let provenance = format!(
+                "{} validation cases from the last {:.0}% of sessions of {}",
+                training.len(),
+                100.0 * o.validation_share,
+                o.train.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            );
+            write(&o.weights_out, &weights_source(&weights, &provenance))?;
+            eprintln!("wrote {}", o.weights_out.display());
+        }
+    }
+    let Some((cases, skipped)) = test else { return Ok(()) };
+    let server = Server::build(&sessions, vocab.len(), &categories, server_config);
+    let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: Some(weights.clone()), use_categories, threads: o.threads, progress: o.progress };
+    let (server_acc, device_acc, by_length) = evaluate_by_length(&setup, &cases, "replay")?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut ablation = Vec::new();
+    if o.ablate {
+        for family in Family::ALL {
+            let refit = fit(&without_family(&training, family), &weights, &fit_config);
+            let masked = Setup { config: config.clone().with_families_off(FamilyMask::none().without(family)), weights: Some(refit), ..setup.clone() };
+            let (_, device) = evaluate(&masked, &cases, family.name())?;
+            ablation.push(AblationRow { family: family.name(), device });
+        }
+    }
+    let facts = RunFacts {
+        train: o.train.display().to_string(),
+        test: o.test.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        train_sessions: sessions.len(),
+        skipped_lines: skipped,
+        candidates: o.candidates,
+        categories: use_categories,
+        seconds,
+    };
+    let md = markdown(&facts, &server_acc, &device_acc, o.k, &ablation, &by_length);
+    std::fs::create_dir_all(&o.out).map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
+    write(&o.out.join("report.md"), &md)?;
+    write(&o.out.join("hr_at_k.svg"), &svg_chart(&server_acc, &device_acc))?;
+    println!("{md}");
+    if o.json {
+        println!("{}", json_line(&server_acc, &device_acc, o.k));
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Replaying many cases on all cores, with a progress bar; labels are only read when scoring.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shop_personalizer::rank::RankConfig;
+
+use crate::data::{Case, Vocabulary};
+use crate::device::{CaseOrders, Device};
+use crate::metrics::{Accuracy, MAX_K};
+use crate::progress::ProgressBar;
+use crate::server::Server;
+use crate::ReplayError;
+
+/// Everything a replay needs besides the cases.
+#[derive(Clone)]
+pub struct Setup<'a> {
+    pub server: &'a Server,
+    pub vocab: &'a Vocabulary,
+    pub config: RankConfig,
+    pub weights: Option<Vec<f32>>,
+    pub use_categories: bool,
+    pub threads: usize,
+    pub progress: bool,
+}
+
+/// The server's and the device's top-`MAX_K` orders for every prefix. Only prefixes are read.
+pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str) -> Result<Vec<CaseOrders>, ReplayError> {
+    let threads = setup.threads.max(1);
+    let chunk = prefixes.len().div_ceil(threads).max(1);
+    let done = AtomicUsize::new(0);
+    let mut bar = ProgressBar::new(label, prefixes.len(), setup.progress);
+    let results: Vec<Result<Vec<CaseOrders>, ReplayError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = prefixes
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                scope.spawn(move || -> Result<Vec<CaseOrders>, ReplayError> {
+                    let mut device = Device::new(setup.server, setup.vocab, setup.config.clone(), setup.weights.as_deref(), MAX_K, setup.use_categories)?;
+                    let mut out = Vec::with_capacity(part.len());
+                    for prefix in part {
+                        let mut orders = CaseOrders::default();
+                        device.orders(prefix, &mut orders)?;
+                        out.push(orders);
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            bar.update(done.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(ReplayError::Worker))).collect()
+    });
+    bar.finish();
+    let mut all = Vec::with_capacity(prefixes.len());
+    for part in results {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
+/// The orders for whole cases; only their prefixes are handed to the devices.
+pub fn replay_cases(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<Vec<CaseOrders>, ReplayError> {
+    let prefixes: Vec<&[u32]> = cases.iter().map(|c| c.prefix.as_slice()).collect();
+    replay_orders(setup, &prefixes, label)
+}
+
+/// Scores orders against the cases' labels: (server, device).
+pub fn score(orders: &[CaseOrders], cases: &[Case]) -> (Accuracy, Accuracy) {
+    let mut server = Accuracy::default();
+    let mut device = Accuracy::default();
+    for (o, case) in orders.iter().zip(cases) {
+        server.add_order(&o.server, case.label);
+        device.add_order(&o.device, case.label);
+    }
+    (server, device)
+}
+
+/// Prefix-length buckets of the breakdown: 1, 2, 3–4, 5–9, 10+.
+pub const LENGTH_BUCKETS: [(usize, usize, &str); 5] = [(1, 1, "1"), (2, 2, "2"), (3, 4, "3-4"), (5, 9, "5-9"), (10, usize::MAX, "10+")];
+
+/// (server, device) accuracy per prefix-length bucket.
+pub fn score_by_length(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static str, Accuracy, Accuracy)> {
+    LENGTH_BUCKETS
+        .iter()
+        .map(|&(lo, hi, name)| {
+            let (o, c): (Vec<CaseOrders>, Vec<Case>) = orders
+                .iter()
+                .zip(cases)
+                .filter(|(_, c)| (lo..=hi).contains(&c.prefix.len()))
+                .map(|(o, c)| (o.clone(), c.clone()))
+                .unzip();
+            let (s, d) = score(&o, &c);
+            (name, s, d)
+        })
+        .collect()
+}
+
+/// Replays and scores `cases`.
+pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy), ReplayError> {
+    let (server, device, _) = evaluate_by_length(setup, cases, label)?;
+    Ok((server, device))
+}
+
+/// Replays and scores `cases`, overall and per prefix-length bucket.
+#[allow(clippy::type_complexity)]
+pub fn evaluate_by_length(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy, Vec<(&'static str, Accuracy, Accuracy)>), ReplayError> {
+    let orders = replay_cases(setup, cases, label)?;
+    let (server, device) = score(&orders, cases);
+    Ok((server, device, score_by_length(&orders, cases)))
+}

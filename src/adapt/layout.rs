@@ -1,0 +1,411 @@
+//! `choose_layout`: order a page's candidate sections, decide which optional ones to show and
+//! pick a density, learned from how this shopper engages with each kind of section.
+//!
+//! ```
+//! use shop_personalizer::adapt::{Adapter, AdapterConfig, LayoutOptions, SectionKind, SectionSpec, ShopperState};
+//! let mut adapter = Adapter::new(AdapterConfig::default(), 7).unwrap();
+//! let sections = vec![
+//!     SectionSpec::new("hero-deals", SectionKind::Deals).required().at_positions(0, 0),
+//!     SectionSpec::new("for-you", SectionKind::RecommendedForYou),
+//!     SectionSpec::new("new", SectionKind::NewArrivals),
+//! ];
+//! let layout = adapter.choose_layout(&sections, &LayoutOptions::default(), &ShopperState::default()).unwrap();
+//! assert_eq!(layout.sections[0].id, "hero-deals");
+//! ```
+
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::bandit::{argmax, sigmoid, Bandit};
+use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
+use super::shopper::{ShopperState, CONTEXT_FEATURES};
+use crate::catalog::MAX_LABEL_BYTES;
+
+/// What a section shows; the bandit learns engagement per kind, so it carries across pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum SectionKind {
+    RecommendedForYou,
+    ContinueShopping,
+    Deals,
+    NewArrivals,
+    BecauseYouViewed,
+    TopInCategory,
+}
+
+impl SectionKind {
+    fn arm_key(self) -> String {
+        format!("section:{}", self.label())
+    }
+
+    /// Words for reasons.
+    pub fn label(self) -> &'static str {
+        match self {
+            SectionKind::RecommendedForYou => "recommended for you",
+            SectionKind::ContinueShopping => "continue shopping",
+            SectionKind::Deals => "deals",
+            SectionKind::NewArrivals => "new arrivals",
+            SectionKind::BecauseYouViewed => "because you viewed",
+            SectionKind::TopInCategory => "top in category",
+        }
+    }
+}
+
+/// A candidate section and its constraints. Positions are 0-based among the shown sections.
+/// A section that is not `required` is optional: the device may hide it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct SectionSpec {
+    pub id: String,
+    pub kind: SectionKind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub min_position: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub max_position: Option<u32>,
+}
+
+impl SectionSpec {
+    pub fn new(id: &str, kind: SectionKind) -> SectionSpec {
+        SectionSpec { id: id.to_string(), kind, required: false, min_position: None, max_position: None }
+    }
+
+    pub fn required(mut self) -> SectionSpec {
+        self.required = true;
+        self
+    }
+
+    pub fn at_positions(mut self, min: u32, max: u32) -> SectionSpec {
+        self.min_position = Some(min);
+        self.max_position = Some(max);
+        self
+    }
+}
+
+/// Grid of tiles or a list of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum Density {
+    #[default]
+    Grid,
+    List,
+}
+
+impl Density {
+    fn arm_key(self) -> &'static str {
+        match self {
+            Density::Grid => "density:grid",
+            Density::List => "density:list",
+        }
+    }
+}
+
+/// Page settings from the shop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", default)]
+pub struct LayoutOptions {
+    /// Most sections shown (≥ 1).
+    pub max_sections: u32,
+    /// The shop's density, used for the holdout and until the density has been learned.
+    pub default_density: Density,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> Self {
+        LayoutOptions { max_sections: MAX_SECTIONS as u32, default_density: Density::Grid }
+    }
+}
+
+/// A section placed on the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedSection {
+    pub id: String,
+    pub kind: SectionKind,
+    pub position: u32,
+    pub reason: String,
+}
+
+/// An optional section left off the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct HiddenSection {
+    pub id: String,
+    pub reason: String,
+}
+
+/// The page to render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutDecision {
+    /// Shown sections in page order (`position` 0, 1, 2, ...).
+    pub sections: Vec<PlacedSection>,
+    pub hidden: Vec<HiddenSection>,
+    pub density: Density,
+    pub density_reason: String,
+    /// Probability the policy had of this exact arrangement and density (for off-policy evaluation).
+    pub propensity: f64,
+    /// False for the holdout group (shop order and defaults).
+    pub personalized: bool,
+}
+
+/// Tuning of the layout decision, checked by the adapter's config.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutTuning {
+    /// An optional section is hidden when its sampled engagement is below this share of the
+    /// best section's, in (0, 1).
+    pub hide_below: f64,
+    /// Observations of a section kind (or of the densities) needed before it is hidden
+    /// (or the density departs from the shop's).
+    pub min_evidence: u32,
+}
+
+impl Default for LayoutTuning {
+    fn default() -> Self {
+        LayoutTuning { hide_below: 0.35, min_evidence: 20 }
+    }
+}
+
+/// Checks sections and options; returns their slottings and the page's slot count.
+fn check_input(sections: &[SectionSpec], options: &LayoutOptions) -> Result<(Vec<Slotting>, usize), LayoutError> {
+    if sections.is_empty() {
+        return Err(LayoutError::NoSections);
+    }
+    if sections.len() > MAX_SECTIONS {
+        return Err(LayoutError::TooManySections(sections.len()));
+    }
+    if options.max_sections == 0 {
+        return Err(LayoutError::NoSlots);
+    }
+    let mut slottings = Vec::with_capacity(sections.len());
+    for (i, section) in sections.iter().enumerate() {
+        if section.id.trim().is_empty() || section.id.len() > MAX_LABEL_BYTES {
+            return Err(LayoutError::EmptyId(i));
+        }
+        if sections[..i].iter().any(|other| other.id == section.id) {
+            return Err(LayoutError::DuplicateId(section.id.clone()));
+        }
+        let min = section.min_position.unwrap_or(0);
+        let max = section.max_position.unwrap_or(u32::MAX);
+        if min > max {
+            return Err(LayoutError::MinAfterMax { id: section.id.clone(), min, max });
+        }
+        slottings.push(Slotting { required: section.required, min, max });
+    }
+    Ok((slottings, (options.max_sections as usize).min(sections.len())))
+}
+
+/// One draw of the layout policy: a preference order and the optional sections wanted.
+struct Draw {
+    rank: Vec<usize>,
+    order: Vec<usize>,
+    wanted: Vec<usize>,
+    probabilities: Vec<f64>,
+    explored: bool,
+}
+
+fn draw_policy(
+    bandit: &Bandit,
+    sections: &[SectionSpec],
+    x: &[f32; CONTEXT_FEATURES],
+    tuning: &LayoutTuning,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Draw {
+    let keys: Vec<String> = sections.iter().map(|s| s.kind.arm_key()).collect();
+    let explored = rng.random::<f64>() < bandit.params().exploration;
+    let logits = bandit.sample_logits(&keys, x, rng);
+    let probabilities: Vec<f64> = logits.iter().map(|l| sigmoid(*l)).collect();
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    if explored {
+        order.shuffle(rng);
+    } else {
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    }
+    let best = probabilities[argmax(&logits)];
+    let wanted = order
+        .iter()
+        .copied()
+        .filter(|&i| !sections[i].required)
+        .filter(|&i| {
+            explored
+                || bandit.observations(&keys[i]) < tuning.min_evidence
+                || probabilities[i] >= tuning.hide_below * best
+        })
+        .collect();
+    let mut rank = vec![0; sections.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    Draw { rank, order, wanted, probabilities, explored }
+}
+
+fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usize>> {
+    let shown = select_sections(slottings, slots, &draw.wanted, &draw.order)?;
+    Some(order_sections(slottings, &shown, &draw.rank))
+}
+
+/// The holdout's page: the shop's order, every section that fits, the shop's density.
+pub(crate) fn shop_default_layout(sections: &[SectionSpec], options: &LayoutOptions) -> Result<LayoutDecision, LayoutError> {
+    let (slottings, slots) = check_input(sections, options)?;
+    let order: Vec<usize> = (0..sections.len()).collect();
+    let draw = Draw { rank: order.clone(), wanted: order.clone(), order, probabilities: Vec::new(), explored: false };
+    let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
+    let reason = |_: usize| "the shop's order (holdout group: no personalization)".to_string();
+    Ok(assemble(sections, &slottings, slots, &placed, reason, options.default_density, "the shop's default density".into(), 1.0, false))
+}
+
+fn ids(sections: &[SectionSpec]) -> Vec<String> {
+    sections.iter().map(|s| s.id.clone()).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    sections: &[SectionSpec],
+    slottings: &[Slotting],
+    slots: usize,
+    placed: &[usize],
+    reason: impl Fn(usize) -> String,
+    density: Density,
+    density_reason: String,
+    propensity: f64,
+    personalized: bool,
+) -> LayoutDecision {
+    let shown = placed
+        .iter()
+        .enumerate()
+        .map(|(position, &i)| PlacedSection {
+            id: sections[i].id.clone(),
+            kind: sections[i].kind,
+            position: position as u32,
+            reason: reason(i),
+        })
+        .collect();
+    let hidden = (0..sections.len())
+        .filter(|i| !placed.contains(i))
+        .map(|i| HiddenSection {
+            id: sections[i].id.clone(),
+            reason: if slottings[i].min as usize >= slots {
+                format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots)
+            } else if personalized {
+                format!("this shopper rarely engages with {} sections, or there was no room", sections[i].kind.label())
+            } else {
+                format!("no room: the page holds {slots} sections")
+            },
+        })
+        .collect();
+    LayoutDecision { sections: shown, hidden, density, density_reason, propensity, personalized }
+}
+
+/// The personalized page: Thompson-sampled section order and visibility under the constraints,
+/// plus a density choice; the propensity is estimated by re-drawing the whole policy.
+pub(crate) fn personalized_layout(
+    bandit: &mut Bandit,
+    sections: &[SectionSpec],
+    options: &LayoutOptions,
+    shopper: &ShopperState,
+    tuning: &LayoutTuning,
+) -> Result<LayoutDecision, LayoutError> {
+    let (slottings, slots) = check_input(sections, options)?;
+    let x = shopper.features();
+    let mut rng = bandit.next_rng();
+    let draw = draw_policy(bandit, sections, &x, tuning, &mut rng);
+    let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
+    let draws = bandit.params().propensity_draws;
+    let matches = (0..draws)
+        .filter(|_| arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref() == Some(&placed[..]))
+        .count();
+    let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);
+    let (density, density_reason, density_propensity) = choose_density(bandit, options.default_density, &x, tuning, &mut rng);
+    let reason = |i: usize| {
+        let section = &sections[i];
+        let estimate = bandit.mean_probability(&section.kind.arm_key(), &x) * 100.0;
+        if section.required && slottings[i].min == slottings[i].max {
+            format!("pinned to position {} by the shop", slottings[i].min)
+        } else if draw.explored {
+            "exploring a new order to learn what this shopper likes".to_string()
+        } else if bandit.observations(&section.kind.arm_key()) < tuning.min_evidence {
+            format!("still learning how this shopper engages with {} sections", section.kind.label())
+        } else {
+            format!(
+                "this shopper engages with {} sections (about {estimate:.0}% of views; sampled {:.0}%)",
+                section.kind.label(),
+                draw.probabilities[i] * 100.0
+            )
+        }
+    };
+    Ok(assemble(sections, &slottings, slots, &placed, reason, density, density_reason, layout_propensity * density_propensity, true))
+}
+
+fn choose_density(
+    bandit: &Bandit,
+    default: Density,
+    x: &[f32; CONTEXT_FEATURES],
+    tuning: &LayoutTuning,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> (Density, String, f64) {
+    let other = other_of(default);
+    let epsilon = bandit.params().exploration;
+    let evidence = bandit.observations(default.arm_key()) + bandit.observations(other.arm_key());
+    if evidence < tuning.min_evidence {
+        return if rng.random::<f64>() < epsilon {
+            (other, "exploring the other density".into(), epsilon)
+        } else {
+            (default, "the shop's default density until this shopper's preference is known".into(), 1.0 - epsilon)
+        };
+    }
+    let keys = [default.arm_key().to_string(), other.arm_key().to_string()];
+    let sample = |rng: &mut rand_chacha::ChaCha8Rng| argmax(&bandit.sample_logits(&keys, x, rng));
+    let explored = rng.random::<f64>() < epsilon;
+    let index = if explored { rng.random_range(0..2) } else { sample(rng) };
+    let draws = bandit.params().propensity_draws;
+    let wins = (0..draws).filter(|_| sample(rng) == index).count() + usize::from(!explored);
+    let total = f64::from(draws) + if explored { 0.0 } else { 1.0 };
+    let propensity = epsilon / 2.0 + (1.0 - epsilon) * wins as f64 / total;
+    let density = if index == 0 { default } else { other };
+    let label = |d: Density| bandit.mean_probability(d.arm_key(), x) * 100.0;
+    let reason = if explored {
+        "exploring the other density".to_string()
+    } else {
+        format!("engagement with {:?} ≈ {:.0}% vs {:?} ≈ {:.0}%", density, label(density), other_of(density), label(other_of(density)))
+    };
+    (density, reason, propensity)
+}
+
+fn other_of(density: Density) -> Density {
+    match density {
+        Density::Grid => Density::List,
+        Density::List => Density::Grid,
+    }
+}
+
+/// How strongly a non-engagement at `position` counts: shoppers rarely see sections far down
+/// the page, so silence there is weak evidence (1 / log2(position + 2)).
+pub fn examination_weight(position: u32) -> f64 {
+    1.0 / (f64::from(position) + 2.0).log2()
+}
+
+/// Key of the bandit arm that learns engagement with `kind`.
+pub(crate) fn section_arm(kind: SectionKind) -> String {
+    kind.arm_key()
+}
+
+/// Key of the bandit arm that learns engagement with `density`.
+pub(crate) fn density_arm(density: Density) -> &'static str {
+    density.arm_key()
+}
+
+#[cfg(test)]
+#[path = "layout_tests.rs"]
+mod tests;

@@ -1,0 +1,28 @@
+//! Adapt the shop beyond ranking, on the device: page layout, offers, copy variants and
+//! engagement timing, all learned by one shared contextual bandit, plus the holdout bucket
+//! that lets the shop measure the lift privately (see [`crate::measure`]).
+
+pub mod bandit;
+pub mod copy_variants;
+pub mod gaussian;
+pub mod shopper;
+
+pub use bandit::{Bandit, BanditError, BanditParams, BanditPick, CheckedBanditParams};
+pub use shopper::{DeviceClass, Interest, ShopperState, VisitSegment, CONTEXT_FEATURES, HOURS_PER_WEEK};
+pub mod adapter;
+pub mod holdout;
+pub mod layout;
+pub mod layout_constraints;
+pub mod offer_choice;
+pub mod offer_history;
+pub mod offers;
+
+pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
+pub use holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
+pub use layout::{Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTuning, PlacedSection, SectionKind, SectionSpec};
+pub use layout_constraints::LayoutError;
+pub use offer_history::OfferHistory;
+pub use offers::{Audience, AudienceSpec, FrequencyCap, OfferContext, OfferDecision, OfferError, OfferLimits, OfferSpec, SkippedOffer};
+pub use copy_variants::{CopyVariant, VariantDecision, VariantError};
+pub mod engagement_hours;
+pub use engagement_hours::{preferred_hours, ActiveHour, HoursError, HoursParams, PreferredHours};

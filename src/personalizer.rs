@@ -1,0 +1,406 @@
+//! The engine the JS `Personalizer` class wraps: consent, collection, the profile and its storage.
+//!
+//! Generic over the [`KeyValueStore`] so it runs natively against [`crate::storage::MemoryStore`]
+//! and in the browser against localStorage. The engine reads no clock: every call that needs the
+//! time takes `now_ms` (`Date.now()`).
+//!
+//! Writes are batched: tracking changes memory and marks it dirty; [`Personalizer::flush`] writes
+//! (the facade calls it on `visibilitychange`/`pagehide`, and it runs by itself every
+//! [`FLUSH_AFTER_CHANGES`] changes). Two tabs lose no events: each keeps the changes it has not
+//! written yet and, whenever another tab has written, re-applies them on top of what that tab
+//! stored (see `profile::apply`).
+
+mod outcome;
+mod tabs;
+
+use crate::catalog::{AttributeKey, Item};
+use crate::collect::event::TrackEvent;
+use crate::collect::noise::{NoiseDecision, NoiseFilter};
+use crate::collect::screen::{ItemDirectory, Screened};
+use crate::config::{PersonalizerConfig, ValidConfig};
+use crate::consent::{self, ConsentDecision, ConsentMode};
+use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
+use crate::storage::{
+    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
+};
+
+pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
+use tabs::{Sync, WriteLedger};
+
+/// Unwritten changes after which `track` flushes by itself.
+pub const FLUSH_AFTER_CHANGES: usize = 20;
+/// Most unwritten changes kept for merging; beyond this they are folded into the base.
+const MAX_PENDING_CHANGES: usize = 1_000;
+/// Most warnings kept (the oldest go first).
+const MAX_WARNINGS: usize = 20;
+/// Most items one `upsertItems` call accepts.
+pub const MAX_UPSERT_ITEMS: usize = 1_000;
+/// A stored value over this many times the budget is refused on load (and backed up).
+const LOAD_LIMIT_FACTOR: usize = 4;
+/// Largest accepted `now_ms` (2^53, the largest exact integer in a JS number).
+const MAX_TIME_MS: f64 = 9_007_199_254_740_992.0;
+
+/// The personalizer engine. See the module docs.
+#[derive(Debug)]
+pub struct Personalizer<S: KeyValueStore> {
+    store: S,
+    config: ValidConfig,
+    keys: StorageKeys,
+    env: Environment,
+    consent: ConsentMode,
+    /// What callers see: `base` with `pending` applied.
+    profile: Profile,
+    /// The profile as last read from or written to the store.
+    base: Profile,
+    /// Changes not yet written, re-applied on top of other tabs' writes.
+    pending: Vec<ProfileChange>,
+    /// Something in memory is not in the store yet.
+    dirty: bool,
+    /// The raw value last seen under the profile key, and its lineage.
+    stored_raw: Option<String>,
+    stored_lineage: Vec<u32>,
+    /// This tab's recent writes, in case another tab's write built beside them drops them.
+    ledger: WriteLedger,
+    noise: NoiseFilter,
+    items: ItemDirectory,
+    visit_counted: bool,
+    blocked: bool,
+    warnings: Vec<StorageWarning>,
+}
+
+fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
+    if now_ms.is_finite() && (0.0..=MAX_TIME_MS).contains(&now_ms) {
+        Ok(now_ms as u64)
+    } else {
+        Err(PersonalizerError::BadTime(now_ms))
+    }
+}
+
+/// A time for read-only views: a bad clock reads as "no decay" rather than an error.
+fn view_time(now_ms: f64) -> u64 {
+    check_time(now_ms).unwrap_or(0)
+}
+
+impl<S: KeyValueStore> Personalizer<S> {
+    /// Creates the engine; consent starts at `none`, so nothing is read, collected or stored yet.
+    ///
+    /// ```js
+    /// const p = new Personalizer({ shop: "acme", sensitiveCategories: ["Health"] });
+    /// ```
+    pub fn open(store: S, config: PersonalizerConfig, env: Environment) -> Result<Self, PersonalizerError> {
+        let config = config.validate()?;
+        let keys = StorageKeys::for_shop(config.shop());
+        Ok(Personalizer {
+            store,
+            config,
+            keys,
+            env,
+            consent: ConsentMode::None,
+            profile: Profile::default(),
+            base: Profile::default(),
+            pending: Vec::new(),
+            dirty: false,
+            stored_raw: None,
+            stored_lineage: Vec::new(),
+            ledger: WriteLedger::default(),
+            noise: NoiseFilter::new(),
+            items: ItemDirectory::default(),
+            visit_counted: false,
+            blocked: false,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Sets consent. Global Privacy Control caps `full` at `session` unless `shopperOptedIn`.
+    /// Raising to `full` loads the stored profile; lowering deletes what the new mode may not keep.
+    ///
+    /// ```js
+    /// const { effective } = p.setConsent("full", false); // "session" if the browser sends GPC
+    /// ```
+    pub fn set_consent(&mut self, requested: ConsentMode, shopper_opted_in: bool) -> ConsentDecision {
+        let decision = consent::decide(requested, self.env.global_privacy_control, shopper_opted_in);
+        let (from, to) = (self.consent, decision.effective);
+        let retention = consent::retention(from, to);
+        if retention.delete_stored {
+            if let Err(e) = self.keys.remove_all(&mut self.store) {
+                self.warn(StorageWarning::new(
+                    WarningCode::StorageUnavailable,
+                    format!("could not delete stored data: {e}"),
+                ));
+            }
+            self.stored_raw = None;
+            self.stored_lineage.clear();
+            self.blocked = false;
+            self.fold_pending();
+        }
+        if retention.wipe_memory {
+            self.wipe_memory();
+        }
+        self.consent = to;
+        if to.persists() && !from.persists() {
+            self.load_and_rebase();
+        }
+        if to.collects() && !from.collects() {
+            let views =
+                self.profile.session_items().iter().filter(|e| e.kind == crate::collect::event::EventKind::View);
+            let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
+            self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
+        }
+        decision
+    }
+
+    /// The consent that applies now.
+    pub fn consent(&self) -> ConsentMode {
+        self.consent
+    }
+
+    /// Records one event. Invalid events are rejected with an error and store nothing; valid ones
+    /// may still be dropped (noise, bot, sensitive, no consent), which the outcome says.
+    ///
+    /// ```js
+    /// p.track({ type: "view", itemId: "sku-1", item: { categoryPath: ["Shoes"], price: 89 } });
+    /// // → { status: "recorded", newSession: true }
+    /// ```
+    pub fn track(
+        &mut self,
+        event: TrackEvent,
+        now_ms: f64,
+        local_hour_of_week: u32,
+    ) -> Result<TrackOutcome, PersonalizerError> {
+        let at_ms = check_time(now_ms)?;
+        if local_hour_of_week as usize >= HOURS_PER_WEEK {
+            return Err(PersonalizerError::BadHour(local_hour_of_week));
+        }
+        event.validate()?;
+        if !self.consent.collects() {
+            return Ok(TrackOutcome::NoConsent);
+        }
+        let screened = self.items.screen(event, &self.profile, self.config.sensitive_categories());
+        self.erase_newly_sensitive();
+        let (event, attributes) = match screened {
+            Screened::Sensitive => return Ok(TrackOutcome::Sensitive),
+            Screened::Keep { event, attributes } => (event, attributes),
+        };
+        let new_session = match self.noise.decide(self.config.noise(), &event, now_ms, self.env.webdriver) {
+            NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
+            NoiseDecision::Recorded { new_session } => new_session,
+        };
+        let visit_device = (!self.visit_counted).then_some(self.env.device);
+        self.visit_counted = true;
+        let hour_of_week = local_hour_of_week as u8;
+        self.commit(ProfileChange::Record(RecordedEvent { event, at_ms, hour_of_week, attributes, visit_device }));
+        if self.consent.persists() && self.pending.len() >= FLUSH_AFTER_CHANGES {
+            self.flush_or_warn(now_ms);
+        }
+        Ok(TrackOutcome::Recorded { new_session })
+    }
+
+    /// Tells the engine about items (attributes used by later id-only events). Items in a
+    /// sensitive category are never kept, and any trace of them is removed. All or nothing:
+    /// one invalid item rejects the call. Returns how many items were kept.
+    ///
+    /// ```js
+    /// p.upsertItems([{ id: "sku-1", categoryPath: ["Shoes", "Running"], brand: "Acme", price: 89, tags: [] }]);
+    /// ```
+    pub fn upsert_items(&mut self, items: &[Item]) -> Result<usize, PersonalizerError> {
+        if items.len() > MAX_UPSERT_ITEMS {
+            return Err(PersonalizerError::TooManyItems(items.len()));
+        }
+        for (index, item) in items.iter().enumerate() {
+            item.validate().map_err(|source| PersonalizerError::Item { index, source })?;
+        }
+        let sensitive = self.config.sensitive_categories().to_vec();
+        let kept = items.iter().filter(|item| !self.items.learn(item, &sensitive)).count();
+        self.erase_newly_sensitive();
+        Ok(kept)
+    }
+
+    /// Writes unsaved changes (merging what other tabs wrote). Call on `visibilitychange` to
+    /// hidden and on `pagehide`. Does nothing unless consent is `full`.
+    ///
+    /// ```js
+    /// addEventListener("pagehide", () => p.flush());
+    /// ```
+    pub fn flush(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
+        let now = check_time(now_ms)?;
+        if !self.consent.persists() {
+            return Ok(FlushReport::default());
+        }
+        if self.blocked {
+            return Err(PersonalizerError::Blocked);
+        }
+        if let Sync::Unreadable = self.sync_from_store() {
+            // Another tab (say a newer library version) left something unreadable: keep a copy first.
+            let outcome = {
+                let limit = self.load_limit();
+                load_or_back_up(&mut self.store, &self.keys, limit)
+            };
+            self.absorb_load(outcome);
+            if self.blocked {
+                return Err(PersonalizerError::Blocked);
+            }
+        }
+        let stored_bytes = self.stored_raw.as_ref().map_or(0, String::len);
+        if !self.dirty {
+            return Ok(FlushReport { written: false, stored_bytes, compacted: false });
+        }
+        let mut merged = self.profile.clone();
+        let budget = self.config.storage_budget_bytes();
+        let half_life = self.config.affinity_half_life_ms();
+        let parent = self.stored_raw.as_deref().map(value_id);
+        let lineage: Vec<u32> =
+            parent.into_iter().chain(self.stored_lineage.iter().copied()).take(MAX_LINEAGE).collect();
+        match write_compacted(&mut self.store, &self.keys, &mut merged, &lineage, budget, now, half_life) {
+            Ok(written) => {
+                let report =
+                    FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
+                self.base = merged.clone();
+                self.profile = merged;
+                self.ledger.record(value_id(&written.raw), parent, std::mem::take(&mut self.pending));
+                self.dirty = false;
+                self.stored_raw = Some(written.raw);
+                self.stored_lineage = lineage;
+                Ok(report)
+            }
+            Err(e) => Err(PersonalizerError::Write(e)),
+        }
+    }
+
+    /// Removes every key this library wrote for the shop (profile and backups) and everything in
+    /// memory. Consent stays as it is. Returns how many keys were removed.
+    ///
+    /// ```js
+    /// forgetButton.onclick = () => p.forget();
+    /// ```
+    pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
+        self.wipe_memory();
+        self.stored_raw = None;
+        self.stored_lineage.clear();
+        self.blocked = false;
+        Ok(self.keys.remove_all(&mut self.store)?)
+    }
+
+    /// Human-readable JSON of everything stored, with an explanation of each part.
+    ///
+    /// ```js
+    /// download("my-profile.json", p.exportProfile());
+    /// ```
+    pub fn export_profile(&self, now_ms: f64) -> String {
+        self.profile.export_json(view_time(now_ms), self.config.affinity_half_life_ms())
+    }
+
+    /// Top interests with weights, visit statistics, segment and what is kept, for a
+    /// "what this shop knows about you" panel.
+    ///
+    /// ```js
+    /// const { topInterests, visits, segment, kept } = p.profileSummary();
+    /// ```
+    pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
+        self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms())
+    }
+
+    /// Deletes one interest (a category also loses its subcategories) and saves at once.
+    /// Returns whether it existed.
+    ///
+    /// ```js
+    /// p.removeInterest(summary.topInterests[0].key); // { kind: "brand", value: "Acme" }
+    /// ```
+    pub fn remove_interest(&mut self, key: &AttributeKey, now_ms: f64) -> bool {
+        if !self.consent.collects() || !self.profile.remove_interest(key) {
+            return false;
+        }
+        self.record_applied(ProfileChange::RemoveInterest(key.clone()));
+        if self.consent.persists() {
+            self.flush_or_warn(now_ms);
+        }
+        true
+    }
+
+    /// Call from the `storage` event with its `key` (`null` when storage was cleared): picks up
+    /// what another tab of the shop wrote, keeping this tab's unsaved changes.
+    ///
+    /// ```js
+    /// addEventListener("storage", (e) => p.onStorageChanged(e.key));
+    /// ```
+    pub fn on_storage_changed(&mut self, key: Option<&str>) {
+        if !self.consent.persists() || key.is_some_and(|k| k != self.keys.profile()) {
+            return;
+        }
+        self.sync_from_store();
+    }
+
+    /// Problems that did not stop the engine (unreadable stored data and where it was kept,
+    /// migrations, a full store), oldest first.
+    ///
+    /// ```js
+    /// for (const w of p.warnings()) console.warn(w.code, w.message);
+    /// ```
+    pub fn warnings(&self) -> &[StorageWarning] {
+        &self.warnings
+    }
+
+    /// Returns the warnings and clears them.
+    pub fn take_warnings(&mut self) -> Vec<StorageWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The profile (for ranking, offers and layout).
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn config(&self) -> &ValidConfig {
+        &self.config
+    }
+
+    /// True when there are changes not yet written.
+    pub fn has_unsaved_changes(&self) -> bool {
+        self.dirty && self.consent.persists()
+    }
+
+    fn load_limit(&self) -> usize {
+        self.config.storage_budget_bytes() * LOAD_LIMIT_FACTOR
+    }
+
+    /// Erases every mention of items just found to be sensitive.
+    fn erase_newly_sensitive(&mut self) {
+        for id in self.items.take_newly_sensitive() {
+            let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
+            if self.consent.collects() && mentioned {
+                self.commit(ProfileChange::ForgetItem(id));
+            }
+        }
+    }
+
+    fn commit(&mut self, change: ProfileChange) {
+        self.profile.apply(&change, &self.config);
+        self.record_applied(change);
+    }
+
+    /// Notes a change already applied to `profile`.
+    fn record_applied(&mut self, change: ProfileChange) {
+        self.pending.push(change);
+        self.dirty = true;
+        if self.pending.len() > MAX_PENDING_CHANGES {
+            self.fold_pending();
+        }
+    }
+
+    fn warn(&mut self, warning: StorageWarning) {
+        self.warnings.push(warning);
+        if self.warnings.len() > MAX_WARNINGS {
+            self.warnings.remove(0);
+        }
+    }
+
+    fn flush_or_warn(&mut self, now_ms: f64) {
+        if let Err(e) = self.flush(now_ms) {
+            let code = match e {
+                PersonalizerError::Blocked => WarningCode::NotBackedUp,
+                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
+                _ => WarningCode::StorageUnavailable,
+            };
+            self.warn(StorageWarning::new(code, e.to_string()));
+        }
+    }
+}

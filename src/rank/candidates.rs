@@ -1,0 +1,370 @@
+//! The columnar candidate set: one server answer, converted once when it arrives and then
+//! ranked as often as the page likes, without touching strings again.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::ItemIds;
+use super::RankError;
+use crate::catalog::{validate_item_id, AttributeKey, ItemAttributes};
+
+/// Most candidates one set may hold; a server that has more should cut its list first.
+pub const MAX_CANDIDATES: usize = 10_000;
+/// Longest accepted embedding.
+pub const MAX_EMBEDDING_DIM: usize = 1024;
+/// Most co-visitation neighbours one candidate may carry.
+pub const MAX_NEIGHBOURS: usize = 1000;
+/// `positions` value of a row that was not in the current server answer.
+pub const NOT_IN_ANSWER: u32 = u32::MAX;
+/// `primary_category` value of a row without a category.
+pub const NO_CATEGORY: u32 = u32::MAX;
+
+/// A co-visitation neighbour the server computed from its own orders and sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct NeighbourInput {
+    pub id: String,
+    pub score: f32,
+}
+
+/// One candidate as the shop's server sends it (the row form; JS may also hand columns).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateInput {
+    pub id: String,
+    /// The server's relevance score; higher is better. Its order is the server's order.
+    #[serde(default)]
+    pub score: f32,
+    /// Display name, used in reasons ("because you viewed Trail shoes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub title: Option<String>,
+    /// How often the item was viewed or bought shop-wide, if the server shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub popularity: Option<f32>,
+    #[serde(default)]
+    pub attributes: ItemAttributes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub embedding: Option<Vec<f32>>,
+    #[serde(default)]
+    pub neighbours: Vec<NeighbourInput>,
+}
+
+/// Where a row of a set came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateOrigin {
+    /// The server's answer for the current page.
+    CurrentAnswer,
+    /// An earlier answer of the same session, pooled in by the session memory.
+    EarlierAnswer,
+}
+
+/// One row handed to [`CandidateSetBuilder::push`], borrowed so that no string is copied twice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CandidateRow<'a> {
+    pub id: &'a str,
+    pub score: f32,
+    pub title: Option<&'a str>,
+    pub popularity: Option<f32>,
+    pub attributes: &'a [AttributeKey],
+    pub embedding: Option<&'a [f32]>,
+    pub neighbours: &'a [(&'a str, f32)],
+}
+
+/// Candidates in columns. Rows keep the server's order; row `r`'s data sits at index `r` of every
+/// column (`offsets[r]..offsets[r + 1]` for the ragged ones).
+#[derive(Debug, Clone, Default)]
+pub struct CandidateSet {
+    pub(crate) ids: Vec<u32>,
+    pub(crate) server_scores: Vec<f32>,
+    pub(crate) positions: Vec<u32>,
+    pub(crate) origins: Vec<CandidateOrigin>,
+    pub(crate) popularity: Vec<f32>,
+    pub(crate) titles: Vec<Option<Box<str>>>,
+    pub(crate) attr_offsets: Vec<u32>,
+    pub(crate) attr_refs: Vec<u32>,
+    pub(crate) attr_keys: Vec<AttributeKey>,
+    pub(crate) primary_category: Vec<u32>,
+    pub(crate) embedding_dim: usize,
+    pub(crate) embeddings: Vec<f32>,
+    pub(crate) inv_norms: Vec<f32>,
+    pub(crate) nb_offsets: Vec<u32>,
+    pub(crate) nb_ids: Vec<u32>,
+    pub(crate) nb_scores: Vec<f32>,
+}
+
+impl CandidateSet {
+    /// Converts a server answer given as rows. Errors name the first bad candidate.
+    pub fn from_inputs(inputs: &[CandidateInput], ids: &mut ItemIds) -> Result<Self, RankError> {
+        if inputs.len() > MAX_CANDIDATES {
+            return Err(RankError::TooManyCandidates { len: inputs.len(), max: MAX_CANDIDATES });
+        }
+        let mut builder = CandidateSetBuilder::new(ids);
+        for input in inputs {
+            let keys = input.attributes.keys();
+            let neighbours: Vec<(&str, f32)> = input.neighbours.iter().map(|n| (n.id.as_str(), n.score)).collect();
+            builder.push(CandidateRow {
+                id: &input.id,
+                score: input.score,
+                title: input.title.as_deref(),
+                popularity: input.popularity,
+                attributes: &keys,
+                embedding: input.embedding.as_deref(),
+                neighbours: &neighbours,
+            })?;
+        }
+        Ok(builder.finish())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Dense item id of row `row`.
+    pub fn id(&self, row: usize) -> Option<u32> {
+        self.ids.get(row).copied()
+    }
+
+    /// Row of a dense item id (a linear scan; the ranker uses its own index).
+    pub fn row_of(&self, id: u32) -> Option<usize> {
+        self.ids.iter().position(|&x| x == id)
+    }
+
+    /// Embedding dimension, 0 when no candidate carried one.
+    pub fn embedding_dim(&self) -> usize {
+        self.embedding_dim
+    }
+
+    pub(crate) fn embedding(&self, row: usize) -> &[f32] {
+        let d = self.embedding_dim;
+        self.embeddings.get(row * d..row * d + d).unwrap_or(&[])
+    }
+
+    pub(crate) fn attribute_refs(&self, row: usize) -> &[u32] {
+        let (a, b) = (self.attr_offsets[row] as usize, self.attr_offsets[row + 1] as usize);
+        &self.attr_refs[a..b]
+    }
+
+    pub(crate) fn neighbours(&self, row: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.nb_offsets[row] as usize, self.nb_offsets[row + 1] as usize);
+        (&self.nb_ids[a..b], &self.nb_scores[a..b])
+    }
+
+    /// Title of row `row`, if the server sent one.
+    pub fn title(&self, row: usize) -> Option<&str> {
+        self.titles.get(row).and_then(|t| t.as_deref())
+    }
+
+    /// The category shown in reasons for row `row` (its deepest category level).
+    pub fn category(&self, row: usize) -> Option<&AttributeKey> {
+        match self.primary_category.get(row) {
+            Some(&k) if k != NO_CATEGORY => self.attr_keys.get(k as usize),
+            _ => None,
+        }
+    }
+}
+
+/// Builds a [`CandidateSet`] row by row, checking each row.
+pub struct CandidateSetBuilder<'a> {
+    ids: &'a mut ItemIds,
+    set: CandidateSet,
+    rows_by_id: HashMap<u32, u32>,
+    key_index: HashMap<AttributeKey, u32>,
+}
+
+impl<'a> CandidateSetBuilder<'a> {
+    pub fn new(ids: &'a mut ItemIds) -> Self {
+        let mut set = CandidateSet::default();
+        set.attr_offsets.push(0);
+        set.nb_offsets.push(0);
+        Self { ids, set, rows_by_id: HashMap::new(), key_index: HashMap::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// True when the dense id is already a row.
+    pub fn contains(&self, id: u32) -> bool {
+        self.rows_by_id.contains_key(&id)
+    }
+
+    /// Appends a row of the current answer; its position is its index.
+    pub fn push(&mut self, row: CandidateRow<'_>) -> Result<(), RankError> {
+        validate_item_id(row.id)?;
+        let id = self.ids.intern(row.id);
+        if self.rows_by_id.contains_key(&id) {
+            return Err(RankError::DuplicateId { id: row.id.to_owned() });
+        }
+        if self.set.len() >= MAX_CANDIDATES {
+            return Err(RankError::TooManyCandidates { len: self.set.len() + 1, max: MAX_CANDIDATES });
+        }
+        check_finite(row.id, "score", row.score)?;
+        if let Some(p) = row.popularity {
+            if !p.is_finite() || p < 0.0 {
+                return Err(RankError::BadNumber { id: row.id.to_owned(), field: "popularity", value: p });
+            }
+        }
+        if let Some(e) = row.embedding {
+            self.check_embedding(row.id, e)?;
+        }
+        if row.neighbours.len() > MAX_NEIGHBOURS {
+            return Err(RankError::TooManyNeighbours { id: row.id.to_owned(), len: row.neighbours.len(), max: MAX_NEIGHBOURS });
+        }
+        for &(nb, score) in row.neighbours {
+            validate_item_id(nb)?;
+            check_finite(row.id, "neighbour score", score)?;
+        }
+        let position = self.set.len() as u32;
+        self.push_columns(id, row.score, position, CandidateOrigin::CurrentAnswer, row.popularity.unwrap_or(0.0), row.title);
+        for key in row.attributes {
+            let k = self.key_ref(key);
+            self.set.attr_refs.push(k);
+        }
+        self.close_attributes();
+        self.push_embedding(row.embedding);
+        for &(nb, score) in row.neighbours {
+            let nb = self.ids.intern(nb);
+            self.set.nb_ids.push(nb);
+            self.set.nb_scores.push(score);
+        }
+        self.set.nb_offsets.push(self.set.nb_ids.len() as u32);
+        Ok(())
+    }
+
+    /// Copies row `row` of an already checked set with the given position and origin.
+    /// Returns false when the item is already present or the set is full.
+    pub fn push_copy(&mut self, from: &CandidateSet, row: usize, position: u32, origin: CandidateOrigin) -> bool {
+        let Some(id) = from.id(row) else { return false };
+        if self.rows_by_id.contains_key(&id) || self.set.len() >= MAX_CANDIDATES {
+            return false;
+        }
+        let title = from.title(row);
+        self.push_columns(id, from.server_scores[row], position, origin, from.popularity[row], title);
+        for &k in from.attribute_refs(row) {
+            if let Some(key) = from.attr_keys.get(k as usize) {
+                let k = self.key_ref(key);
+                self.set.attr_refs.push(k);
+            }
+        }
+        self.close_attributes();
+        let embedding = from.embedding(row);
+        let compatible = !embedding.is_empty() && (self.set.embedding_dim == 0 || self.set.embedding_dim == embedding.len());
+        if compatible && self.set.embedding_dim == 0 {
+            self.set.embedding_dim = embedding.len();
+            self.set.embeddings.resize((self.set.len() - 1) * embedding.len(), 0.0);
+        }
+        self.push_embedding(compatible.then_some(embedding));
+        let (nb_ids, nb_scores) = from.neighbours(row);
+        self.set.nb_ids.extend_from_slice(nb_ids);
+        self.set.nb_scores.extend_from_slice(nb_scores);
+        self.set.nb_offsets.push(self.set.nb_ids.len() as u32);
+        true
+    }
+
+    /// Appends an item known only by its dense id (a session item no answer described).
+    pub fn push_bare(&mut self, id: u32) -> bool {
+        if self.rows_by_id.contains_key(&id) || self.set.len() >= MAX_CANDIDATES {
+            return false;
+        }
+        self.push_columns(id, 0.0, NOT_IN_ANSWER, CandidateOrigin::EarlierAnswer, 0.0, None);
+        self.close_attributes();
+        self.push_embedding(None);
+        self.set.nb_offsets.push(self.set.nb_ids.len() as u32);
+        true
+    }
+
+    pub fn finish(self) -> CandidateSet {
+        self.set
+    }
+
+    fn check_embedding(&mut self, id: &str, e: &[f32]) -> Result<(), RankError> {
+        if e.is_empty() || e.len() > MAX_EMBEDDING_DIM {
+            return Err(RankError::EmbeddingLength { id: id.to_owned(), expected: self.set.embedding_dim, got: e.len() });
+        }
+        if self.set.embedding_dim != 0 && e.len() != self.set.embedding_dim {
+            return Err(RankError::EmbeddingLength { id: id.to_owned(), expected: self.set.embedding_dim, got: e.len() });
+        }
+        if let Some(&bad) = e.iter().find(|v| !v.is_finite()) {
+            return Err(RankError::BadNumber { id: id.to_owned(), field: "embedding", value: bad });
+        }
+        if self.set.embedding_dim == 0 {
+            self.set.embedding_dim = e.len();
+            self.set.embeddings.resize(self.set.len() * e.len(), 0.0);
+        }
+        Ok(())
+    }
+
+    fn push_columns(&mut self, id: u32, score: f32, position: u32, origin: CandidateOrigin, popularity: f32, title: Option<&str>) {
+        self.rows_by_id.insert(id, self.set.len() as u32);
+        self.set.ids.push(id);
+        self.set.server_scores.push(score);
+        self.set.positions.push(position);
+        self.set.origins.push(origin);
+        self.set.popularity.push(popularity);
+        self.set.titles.push(title.map(Box::from));
+    }
+
+    fn key_ref(&mut self, key: &AttributeKey) -> u32 {
+        if let Some(&k) = self.key_index.get(key) {
+            return k;
+        }
+        let k = self.set.attr_keys.len() as u32;
+        self.set.attr_keys.push(key.clone());
+        self.key_index.insert(key.clone(), k);
+        k
+    }
+
+    /// Ends the attribute list of the last row and records its deepest category.
+    fn close_attributes(&mut self) {
+        let start = *self.set.attr_offsets.last().unwrap_or(&0) as usize;
+        let deepest = self.set.attr_refs[start..]
+            .iter()
+            .copied()
+            .filter(|&k| self.set.attr_keys[k as usize].category_depth() > 0)
+            .max_by_key(|&k| self.set.attr_keys[k as usize].category_depth())
+            .unwrap_or(NO_CATEGORY);
+        self.set.primary_category.push(deepest);
+        self.set.attr_offsets.push(self.set.attr_refs.len() as u32);
+    }
+
+    fn push_embedding(&mut self, embedding: Option<&[f32]>) {
+        let d = self.set.embedding_dim;
+        if d == 0 {
+            self.set.inv_norms.push(0.0);
+            return;
+        }
+        match embedding {
+            Some(e) if e.len() == d => {
+                let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt();
+                self.set.embeddings.extend_from_slice(e);
+                self.set.inv_norms.push(if norm > 1e-12 { 1.0 / norm } else { 0.0 });
+            }
+            _ => {
+                self.set.embeddings.resize(self.set.embeddings.len() + d, 0.0);
+                self.set.inv_norms.push(0.0);
+            }
+        }
+    }
+}
+
+fn check_finite(id: &str, field: &'static str, value: f32) -> Result<(), RankError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(RankError::BadNumber { id: id.to_owned(), field, value })
+    }
+}

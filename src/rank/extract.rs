@@ -1,0 +1,347 @@
+//! Turns a candidate set, the session memory and the shopper into the feature matrix.
+//! Every buffer lives in [`FeatureExtractor`] and is reused: nothing is allocated per candidate.
+
+use super::candidates::{CandidateOrigin, CandidateSet, NOT_IN_ANSWER};
+use super::features::*;
+use super::ids::ItemIds;
+use super::params::RankConfig;
+use super::session::SessionMemory;
+use super::shopper::ShopperSignals;
+
+const NONE: u32 = u32::MAX;
+const LOG_FLOOR: f32 = 0.01;
+
+/// One distinct item of the session, with what ranking wants to know about it.
+#[derive(Debug, Clone, Copy)]
+struct SessionEntry {
+    id: u32,
+    count: u32,
+    /// Steps back from the last item to its latest occurrence (0 = last item).
+    last_distance: u32,
+}
+
+/// Reusable buffers plus the matrix of the last extraction.
+#[derive(Debug, Default, Clone)]
+pub struct FeatureExtractor {
+    matrix: Vec<f32>,
+    /// Per row: the session entry that contributed most co-visitation, or `NONE`.
+    best_source: Vec<u32>,
+    best_contribution: Vec<f32>,
+    row_of: Vec<u32>,
+    entry_of: Vec<u32>,
+    /// Dense session ids, oldest first (with repeats), and each one's distance from the end.
+    walk: Vec<(u32, u32)>,
+    entries: Vec<SessionEntry>,
+    key_affinity: Vec<f32>,
+    session_embedding: Vec<f32>,
+    last_embedding: Vec<f32>,
+}
+
+fn scaled(score: f32, min: f32, max: f32) -> f32 {
+    if min >= 0.0 {
+        if max > 0.0 { score / max } else { 0.0 }
+    } else if max > min {
+        (score - min) / (max - min)
+    } else {
+        1.0
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl FeatureExtractor {
+    /// The matrix of the last [`extract`](Self::extract): `len × NUM_FEATURES`, row-major.
+    pub fn matrix(&self) -> &[f32] {
+        &self.matrix
+    }
+
+    pub fn row(&self, row: usize) -> &[f32] {
+        &self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES]
+    }
+
+    /// The session item (dense id) that made row `row` a co-visitation match, if any.
+    pub fn best_source(&self, row: usize) -> Option<u32> {
+        let entry = *self.best_source.get(row)?;
+        self.entries.get(entry as usize).map(|e| e.id)
+    }
+
+    /// Fills the matrix for `set`.
+    pub fn extract(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, memory: &SessionMemory, ids: &ItemIds, config: &RankConfig) {
+        let n = set.len();
+        self.matrix.clear();
+        self.matrix.resize(n * NUM_FEATURES, 0.0);
+        self.best_source.clear();
+        self.best_source.resize(n, NONE);
+        self.best_contribution.clear();
+        self.best_contribution.resize(n, 0.0);
+        if self.row_of.len() < ids.len() {
+            self.row_of.resize(ids.len(), NONE);
+            self.entry_of.resize(ids.len(), NONE);
+        }
+        for (row, &id) in set.ids.iter().enumerate() {
+            if let Some(slot) = self.row_of.get_mut(id as usize) {
+                *slot = row as u32;
+            }
+        }
+        let decay = config.params().fast_decay;
+        self.read_session(shopper, ids, config.params().max_session_items);
+        self.server_features(set);
+        self.cooc_features(set, memory, decay);
+        self.session_features(set, decay);
+        self.embedding_features(set, shopper, memory, decay);
+        self.profile_features(set, shopper, ids);
+        // Reset the dense indexes for the next call.
+        for &id in &set.ids {
+            if let Some(slot) = self.row_of.get_mut(id as usize) {
+                *slot = NONE;
+            }
+        }
+        for e in &self.entries {
+            self.entry_of[e.id as usize] = NONE;
+        }
+        let off = config.families_off();
+        if off.any_off() {
+            for family in Family::ALL.into_iter().filter(|f| off.is_off(*f) && *f != Family::Interaction) {
+                for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
+                    for &f in family.features() {
+                        row[f] = 0.0;
+                    }
+                }
+            }
+        }
+        if !off.is_off(Family::Interaction) {
+            self.interaction_features();
+        }
+    }
+
+    /// The interaction block, from the (already masked) base features.
+    fn interaction_features(&mut self) {
+        let mut set_max = [0.0f32; INTERACTION_KEYS.len()];
+        for row in self.matrix.chunks_exact(NUM_FEATURES) {
+            for (m, &f) in set_max.iter_mut().zip(&INTERACTION_KEYS) {
+                *m = m.max(row[f]);
+            }
+        }
+        let long = if self.walk.len() >= 2 { 1.0 } else { 0.0 };
+        for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
+            let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
+            let mut at = 0;
+            for (a, &fa) in INTERACTION_KEYS.iter().enumerate() {
+                for &fb in &INTERACTION_KEYS[a..] {
+                    derived[at] = base[fa] * base[fb];
+                    at += 1;
+                }
+            }
+            for (k, &f) in INTERACTION_KEYS.iter().enumerate() {
+                let x = base[f];
+                derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { x / set_max[k] } else { 0.0 };
+                derived[NUM_PAIRS + INTERACTION_KEYS.len() + k] = x.max(0.0).sqrt();
+                derived[NUM_PAIRS + 2 * INTERACTION_KEYS.len() + k] = x * long;
+            }
+        }
+    }
+
+    fn read_session(&mut self, shopper: &dyn ShopperSignals, ids: &ItemIds, max_items: usize) {
+        self.walk.clear();
+        self.entries.clear();
+        let len = shopper.session_len();
+        for index in len.saturating_sub(max_items)..len {
+            let Some(item) = shopper.session_item(index) else { continue };
+            let Some(id) = ids.get(item.id) else { continue };
+            let distance = (len - 1 - index) as u32;
+            self.walk.push((id, distance));
+            let slot = self.entry_of[id as usize];
+            if slot == NONE {
+                self.entry_of[id as usize] = self.entries.len() as u32;
+                self.entries.push(SessionEntry { id, count: 1, last_distance: distance });
+            } else {
+                let e = &mut self.entries[slot as usize];
+                e.count += 1;
+                e.last_distance = distance;
+            }
+        }
+    }
+
+    fn server_features(&mut self, set: &CandidateSet) {
+        let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
+        for (row, &s) in set.server_scores.iter().enumerate() {
+            if set.origins[row] == CandidateOrigin::CurrentAnswer {
+                min = min.min(s);
+                max = max.max(s);
+            }
+        }
+        for row in 0..set.len() {
+            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            if set.origins[row] == CandidateOrigin::CurrentAnswer {
+                let s = scaled(set.server_scores[row], min, max);
+                x[SERVER_SCORE] = s;
+                x[SERVER_LOG_SCORE] = (LOG_FLOOR + s).ln();
+                x[IN_ANSWER] = 1.0;
+            } else {
+                x[SERVER_LOG_SCORE] = LOG_FLOOR.ln();
+            }
+            if set.positions[row] != NOT_IN_ANSWER {
+                x[SERVER_RANK] = 1.0 / (set.positions[row] as f32 + 2.0).log2();
+            }
+        }
+    }
+
+    fn cooc_features(&mut self, set: &CandidateSet, memory: &SessionMemory, decay: f32) {
+        let mut answered = 0u32;
+        let mut harmonic_total = 0.0f32;
+        let last = self.walk.last().map(|w| w.0);
+        for &(source, distance) in &self.walk {
+            let Some((nb_ids, nb_scores, max)) = memory.neighbours_of(source) else { continue };
+            let min = nb_scores.iter().fold(f32::INFINITY, |m, &s| m.min(s));
+            answered += 1;
+            let fast = decay.powi(distance as i32);
+            let harmonic = 1.0 / (1.0 + distance as f32);
+            harmonic_total += harmonic;
+            let entry = self.entry_of[source as usize];
+            for (rank, (&nb, &score)) in nb_ids.iter().zip(nb_scores).enumerate() {
+                let row = self.row_of.get(nb as usize).copied().unwrap_or(NONE);
+                if row == NONE {
+                    continue;
+                }
+                let row = row as usize;
+                let s = scaled(score, min, max);
+                let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+                x[COOC_FAST] += fast * s;
+                x[COOC_SLOW] += harmonic * s;
+                x[COOC_MAX] = x[COOC_MAX].max(s);
+                x[COOC_COUNT] += 1.0;
+                x[COOC_RANK] += fast / (rank as f32 + 2.0).log2();
+                if distance == 0 && Some(source) == last {
+                    x[LAST_NEIGHBOUR] = s;
+                }
+                if fast * s > self.best_contribution[row] {
+                    self.best_contribution[row] = fast * s;
+                    self.best_source[row] = entry;
+                }
+            }
+        }
+        for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
+            if harmonic_total > 0.0 {
+                row[COOC_SLOW] /= harmonic_total;
+            }
+            if answered > 0 {
+                row[COOC_COUNT] /= answered as f32;
+            }
+            row[COOC_LOG] = (LOG_FLOOR + row[COOC_FAST]).ln();
+            row[LAST_NEIGHBOUR_LOG] = (LOG_FLOOR + row[LAST_NEIGHBOUR]).ln();
+        }
+        // The other direction: the candidate's own neighbour list naming session items.
+        for row in 0..set.len() {
+            let (nb_ids, nb_scores) = set.neighbours(row);
+            let max = nb_scores.iter().fold(0.0f32, |m, &s| m.max(s.abs()));
+            if max <= 0.0 {
+                continue;
+            }
+            let mut total = 0.0;
+            for (&nb, &score) in nb_ids.iter().zip(nb_scores) {
+                let entry = self.entry_of.get(nb as usize).copied().unwrap_or(NONE);
+                if entry != NONE {
+                    let e = self.entries[entry as usize];
+                    total += decay.powi(e.last_distance as i32) * score.max(0.0) / max;
+                }
+            }
+            self.matrix[row * NUM_FEATURES + COOC_REVERSE] = total;
+        }
+    }
+
+    fn session_features(&mut self, set: &CandidateSet, decay: f32) {
+        for (row, &id) in set.ids.iter().enumerate() {
+            let entry = self.entry_of.get(id as usize).copied().unwrap_or(NONE);
+            if entry == NONE {
+                continue;
+            }
+            let e = self.entries[entry as usize];
+            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            x[IN_SESSION] = 1.0;
+            x[SESSION_COUNT] = (1.0 + e.count as f32).ln();
+            x[SESSION_RECENCY] = decay.powi(e.last_distance as i32);
+            x[IS_LAST] = if e.last_distance == 0 { 1.0 } else { 0.0 };
+        }
+    }
+
+    fn embedding_features(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, memory: &SessionMemory, decay: f32) {
+        let d = set.embedding_dim();
+        if d == 0 {
+            return;
+        }
+        self.session_embedding.clear();
+        self.session_embedding.resize(d, 0.0);
+        self.last_embedding.clear();
+        self.last_embedding.resize(d, 0.0);
+        for &(source, distance) in &self.walk {
+            let Some(e) = memory.embedding_of(source).filter(|e| e.len() == d) else { continue };
+            let norm = dot(e, e).sqrt();
+            if norm <= 1e-12 {
+                continue;
+            }
+            let w = decay.powi(distance as i32) / norm;
+            for (acc, v) in self.session_embedding.iter_mut().zip(e) {
+                *acc += w * v;
+            }
+            if distance == 0 {
+                for (acc, v) in self.last_embedding.iter_mut().zip(e) {
+                    *acc = v / norm;
+                }
+            }
+        }
+        let session_norm = dot(&self.session_embedding, &self.session_embedding).sqrt();
+        let last_norm = dot(&self.last_embedding, &self.last_embedding).sqrt();
+        let long_term = shopper.long_term_embedding().filter(|e| e.len() == d);
+        let long_norm = long_term.map(|e| dot(e, e).sqrt()).unwrap_or(0.0);
+        for row in 0..set.len() {
+            let inv = set.inv_norms[row];
+            if inv == 0.0 {
+                continue;
+            }
+            let e = set.embedding(row);
+            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            if session_norm > 1e-12 {
+                x[EMB_SESSION] = dot(e, &self.session_embedding) * inv / session_norm;
+            }
+            if last_norm > 1e-12 {
+                x[EMB_LAST] = dot(e, &self.last_embedding) * inv / last_norm;
+            }
+            if let Some(lt) = long_term.filter(|_| long_norm > 1e-12) {
+                x[EMB_LONG_TERM] = dot(e, lt) * inv / long_norm;
+            }
+        }
+    }
+
+    fn profile_features(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, ids: &ItemIds) {
+        self.key_affinity.clear();
+        self.key_affinity.extend(set.attr_keys.iter().map(|k| {
+            let a = shopper.affinity(k);
+            if a.is_finite() { a.max(0.0) } else { 0.0 }
+        }));
+        let max_affinity = self.key_affinity.iter().fold(0.0f32, |m, &a| m.max(a));
+        let session_scale = 1.0 / (1.0 + self.walk.len() as f32);
+        let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
+        let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };
+        for row in 0..set.len() {
+            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            if max_affinity > 0.0 {
+                let refs = set.attribute_refs(row);
+                let best = refs.iter().fold(0.0f32, |m, &k| m.max(self.key_affinity[k as usize]));
+                x[AFFINITY] = best / max_affinity;
+            }
+            if let Some(&k) = set.primary_category.get(row).filter(|&&k| k != super::candidates::NO_CATEGORY) {
+                x[AFFINITY_CATEGORY] = (self.key_affinity[k as usize] * session_scale).min(1.0);
+            }
+            let pop_log = (1.0 + set.popularity[row]).ln();
+            x[POPULARITY_LOG] = pop_log;
+            x[POPULARITY] = pop_log * pop_scale;
+            if let Some(name) = ids.name(set.ids[row]) {
+                x[PURCHASED] = if shopper.has_purchased(name) { 1.0 } else { 0.0 };
+                x[DISMISSED] = if shopper.has_dismissed(name) { 1.0 } else { 0.0 };
+                x[LONG_REPEAT] = (1.0 + shopper.repeat_interest(name) as f32).ln();
+            }
+        }
+    }
+}

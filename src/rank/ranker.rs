@@ -1,0 +1,384 @@
+//! The ranker: session memory, model, and every scratch buffer of the hot path, kept together so
+//! that ranking the same set again allocates nothing.
+
+use std::sync::Arc;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::candidates::{CandidateInput, CandidateSet, CandidateSetBuilder};
+use super::context::{Placement, RankContext};
+use super::extract::FeatureExtractor;
+use super::features::*;
+use super::feedback::ImpressionLog;
+use super::ids::ItemIds;
+use super::model::RankModel;
+use super::params::RankConfig;
+use super::reasons::{ReasonCode, ReasonSet};
+use super::select::{plackett_luce_log_prob, DiversitySettings, Selector};
+use super::session::SessionMemory;
+use super::shopper::ShopperSignals;
+use super::RankError;
+
+const NONE: u32 = u32::MAX;
+/// A family counts as a reason when it adds at least this much to the score.
+const REASON_THRESHOLD: f32 = 0.05;
+
+/// One ranked item. `row` indexes the candidate set that was ranked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankedItem {
+    pub row: u32,
+    /// Dense item id ([`Ranker::ids`] turns it back into the shop's id).
+    pub item: u32,
+    pub score: f32,
+    pub reasons: ReasonSet,
+    /// The strongest reason, used for the human sentence.
+    pub primary: Option<ReasonCode>,
+    /// The session item behind a "viewed together" reason.
+    pub because_of: Option<u32>,
+}
+
+/// The result of one ranking; reuse it with [`Ranker::rank_into`] to avoid allocating.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ranking {
+    pub items: Vec<RankedItem>,
+    /// Id to report feedback against ([`Ranker::feedback`]).
+    pub impression: u64,
+    /// Probability that the policy showed exactly this order (1 without exploration).
+    pub propensity: f64,
+    pub explored: bool,
+}
+
+/// Ranks candidate sets for one shopper.
+#[derive(Debug, Clone)]
+pub struct Ranker {
+    pub(crate) config: RankConfig,
+    pub(crate) ids: ItemIds,
+    pub(crate) memory: SessionMemory,
+    pub(crate) model: RankModel,
+    extractor: FeatureExtractor,
+    selector: Selector,
+    rng: ChaCha8Rng,
+    pub(crate) impressions: ImpressionLog,
+    scores: Vec<f32>,
+    tier: Vec<i8>,
+    excluded: Vec<bool>,
+    pinned: Vec<bool>,
+    row_index: Vec<u32>,
+    pins: Vec<(u32, u32)>,
+    tier_rows: Vec<u32>,
+    greedy: Vec<u32>,
+    sampled: Vec<u32>,
+    tier_bounds: Vec<(i8, usize, usize, usize, usize)>,
+    merged: Vec<u32>,
+}
+
+impl Ranker {
+    pub fn new(config: RankConfig) -> Self {
+        let memory = SessionMemory::new(config.params().memory_answers);
+        let rng = ChaCha8Rng::seed_from_u64(u64::from(config.params().seed));
+        Self {
+            config,
+            ids: ItemIds::new(),
+            memory,
+            model: RankModel::default(),
+            extractor: FeatureExtractor::default(),
+            selector: Selector::default(),
+            rng,
+            impressions: ImpressionLog::default(),
+            scores: Vec::new(),
+            tier: Vec::new(),
+            excluded: Vec::new(),
+            pinned: Vec::new(),
+            row_index: Vec::new(),
+            pins: Vec::new(),
+            tier_rows: Vec::new(),
+            greedy: Vec::new(),
+            sampled: Vec::new(),
+            tier_bounds: Vec::new(),
+            merged: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &RankConfig {
+        &self.config
+    }
+
+    pub fn ids(&self) -> &ItemIds {
+        &self.ids
+    }
+
+    pub fn model(&self) -> &RankModel {
+        &self.model
+    }
+
+    pub fn model_mut(&mut self) -> &mut RankModel {
+        &mut self.model
+    }
+
+    pub fn memory(&self) -> &SessionMemory {
+        &self.memory
+    }
+
+    /// Converts a server answer given as rows.
+    pub fn register(&mut self, inputs: &[CandidateInput]) -> Result<CandidateSet, RankError> {
+        CandidateSet::from_inputs(inputs, &mut self.ids)
+    }
+
+    /// A builder for a server answer given as columns or borrowed rows.
+    pub fn builder(&mut self) -> CandidateSetBuilder<'_> {
+        CandidateSetBuilder::new(&mut self.ids)
+    }
+
+    /// Remembers the server's answer about item `about` for the rest of the session.
+    pub fn remember_answer(&mut self, about: &str, about_embedding: Option<&[f32]>, set: Arc<CandidateSet>) {
+        let about = self.ids.intern(about);
+        self.memory.remember(about, about_embedding, set);
+    }
+
+    /// The current answer plus what earlier answers of the session offered (see
+    /// [`SessionMemory::pool`]); the shopper's session decides which answers count.
+    pub fn pool(&mut self, current: &CandidateSet, shopper: &dyn ShopperSignals) -> CandidateSet {
+        let len = shopper.session_len();
+        let mut recent_first: Vec<u32> = Vec::new();
+        for index in (len.saturating_sub(self.config.params().max_session_items)..len).rev() {
+            let id = shopper.session_item(index).and_then(|item| self.ids.get(item.id));
+            if let Some(id) = id.filter(|id| !recent_first.contains(id)) {
+                recent_first.push(id);
+            }
+        }
+        self.memory.pool(current, &recent_first, self.config.params().pool_extra, &mut self.ids)
+    }
+
+    /// Starts a new session: forgets earlier answers.
+    pub fn end_session(&mut self) {
+        self.memory.clear();
+    }
+
+    /// Computes the feature matrix of `set` without ranking (for offline training).
+    pub fn extract_features(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals) -> &[f32] {
+        self.extractor.extract(set, shopper, &self.memory, &self.ids, &self.config);
+        self.extractor.matrix()
+    }
+
+    /// Ranks `set` for `context`.
+    pub fn rank(&mut self, set: &CandidateSet, context: &RankContext, shopper: &dyn ShopperSignals) -> Result<Ranking, RankError> {
+        let mut ranking = Ranking::default();
+        self.rank_into(set, context, shopper, &mut ranking)?;
+        Ok(ranking)
+    }
+
+    /// Ranks `set` into `out`, reusing its storage. An empty set gives an empty ranking.
+    pub fn rank_into(&mut self, set: &CandidateSet, context: &RankContext, shopper: &dyn ShopperSignals, out: &mut Ranking) -> Result<(), RankError> {
+        let strength = context.diversity.strength;
+        if !(0.0..=1.0).contains(&strength) {
+            return Err(RankError::BadParam { name: "diversity.strength", value: strength.into(), rule: "between 0 and 1" });
+        }
+        out.items.clear();
+        out.explored = false;
+        out.propensity = 1.0;
+        let n = set.len();
+        self.extractor.extract(set, shopper, &self.memory, &self.ids, &self.config);
+        self.score_rows(set, context);
+        self.apply_rules(set, context)?;
+        let available = self.excluded.iter().filter(|e| !**e).count();
+        let needed = if context.placement == Placement::Search { available } else { context.limit.min(available) };
+        let epsilon = self.config.params().exploration_epsilon;
+        let may_explore = context.explore && epsilon > 0.0 && needed > 0;
+        let explore = may_explore && self.rng.random::<f32>() < epsilon;
+        let diversity = DiversitySettings { strength, max_per_category: context.diversity.max_per_category };
+        self.select_in_tiers(set, needed, diversity, explore);
+        if may_explore {
+            let t = self.config.params().exploration_temperature;
+            let mut log_prob = 0.0;
+            for i in 0..self.tier_bounds.len() {
+                let (tier, greedy_start, greedy_end, sampled_start, sampled_end) = self.tier_bounds[i];
+                self.tier_rows.clear();
+                for r in 0..n {
+                    if !self.excluded[r] && !self.pinned[r] && self.tier[r] == tier {
+                        self.tier_rows.push(r as u32);
+                    }
+                }
+                let part = if explore { &self.sampled[sampled_start..sampled_end] } else { &self.greedy[greedy_start..greedy_end] };
+                log_prob += plackett_luce_log_prob(&self.scores, &self.tier_rows, part, t);
+            }
+            let is_greedy = !explore || self.sampled == self.greedy;
+            let epsilon = f64::from(epsilon);
+            out.propensity = epsilon * log_prob.exp() + if is_greedy { 1.0 - epsilon } else { 0.0 };
+            out.explored = explore;
+        }
+        self.merge_pins(needed, explore);
+        self.write_items(set, out);
+        out.impression = self.impressions.record(&self.merged, &set.ids, self.extractor.matrix(), out.propensity, out.explored);
+        Ok(())
+    }
+
+    fn score_rows(&mut self, set: &CandidateSet, context: &RankContext) {
+        let relevance = self.config.params().search_relevance_weight;
+        self.scores.clear();
+        for row in 0..set.len() {
+            let x = self.extractor.row(row);
+            let mut s = self.model.score(x);
+            if context.placement == Placement::Search {
+                s += relevance * (x[SERVER_SCORE] + x[SERVER_RANK]);
+            }
+            self.scores.push(if s.is_finite() { s } else { f32::MIN });
+        }
+    }
+
+    fn apply_rules(&mut self, set: &CandidateSet, context: &RankContext) -> Result<(), RankError> {
+        let n = set.len();
+        self.tier.clear();
+        self.tier.resize(n, 0);
+        self.excluded.clear();
+        self.excluded.resize(n, false);
+        self.pinned.clear();
+        self.pinned.resize(n, false);
+        self.pins.clear();
+        if self.row_index.len() < self.ids.len() {
+            self.row_index.resize(self.ids.len(), NONE);
+        }
+        for (row, &id) in set.ids.iter().enumerate() {
+            self.row_index[id as usize] = row as u32;
+        }
+        let rules = &context.rules;
+        let row_of = |ids: &ItemIds, index: &[u32], id: &str| ids.get(id).map(|d| index[d as usize]).filter(|&r| r != NONE);
+        for id in &rules.exclude {
+            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
+                self.excluded[r as usize] = true;
+            }
+        }
+        if context.placement == Placement::Product {
+            if let Some(r) = context.current_item.as_deref().and_then(|id| row_of(&self.ids, &self.row_index, id)) {
+                self.excluded[r as usize] = true;
+            }
+        }
+        for id in &rules.boost {
+            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
+                self.tier[r as usize] = 1;
+            }
+        }
+        for id in &rules.bury {
+            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
+                self.tier[r as usize] = -1;
+            }
+        }
+        let mut result = Ok(());
+        for pin in &rules.pins {
+            if self.pins.iter().any(|&(p, _)| p == pin.position) {
+                result = Err(RankError::ConflictingPins { position: pin.position });
+                break;
+            }
+            if let Some(r) = row_of(&self.ids, &self.row_index, &pin.id) {
+                if self.pinned[r as usize] {
+                    result = Err(RankError::DuplicatePin { id: pin.id.clone() });
+                    break;
+                }
+                if !self.excluded[r as usize] {
+                    self.pinned[r as usize] = true;
+                    self.pins.push((pin.position, r));
+                }
+            }
+        }
+        for &id in &set.ids {
+            self.row_index[id as usize] = NONE;
+        }
+        self.pins.sort_unstable();
+        result
+    }
+
+    /// Fills `greedy` (and `sampled` when exploring) tier by tier: boosted, normal, buried.
+    fn select_in_tiers(&mut self, set: &CandidateSet, needed: usize, diversity: DiversitySettings, explore: bool) {
+        self.greedy.clear();
+        self.sampled.clear();
+        self.tier_bounds.clear();
+        let t = self.config.params().exploration_temperature;
+        for tier in [1i8, 0, -1] {
+            let remaining = needed.saturating_sub(self.greedy.len());
+            if remaining == 0 {
+                break;
+            }
+            self.tier_rows.clear();
+            for r in 0..set.len() {
+                if !self.excluded[r] && !self.pinned[r] && self.tier[r] == tier {
+                    self.tier_rows.push(r as u32);
+                }
+            }
+            if self.tier_rows.is_empty() {
+                continue;
+            }
+            let greedy_start = self.greedy.len();
+            self.selector.greedy(set, &self.scores, &self.tier_rows, remaining, diversity, &mut self.greedy);
+            let sampled_start = self.sampled.len();
+            if explore {
+                self.selector.sample(&self.scores, &self.tier_rows, remaining, t, &mut self.rng, &mut self.sampled);
+            }
+            self.tier_bounds.push((tier, greedy_start, self.greedy.len(), sampled_start, self.sampled.len()));
+        }
+    }
+
+    /// Places pinned rows at their positions among the selected order, into `merged`.
+    fn merge_pins(&mut self, needed: usize, explore: bool) {
+        let order = if explore { &self.sampled } else { &self.greedy };
+        self.merged.clear();
+        let mut next = 0;
+        let mut pins = self.pins.iter().peekable();
+        while self.merged.len() < needed {
+            let slot = self.merged.len() as u32;
+            if let Some(&&(position, row)) = pins.peek() {
+                if position <= slot || next >= order.len() {
+                    self.merged.push(row);
+                    pins.next();
+                    continue;
+                }
+            }
+            match order.get(next) {
+                Some(&row) => {
+                    self.merged.push(row);
+                    next += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn write_items(&mut self, set: &CandidateSet, out: &mut Ranking) {
+        let weights = self.model.weights();
+        for &row in &self.merged {
+            let r = row as usize;
+            let x = self.extractor.row(r);
+            let mut reasons = ReasonSet::default();
+            let mut primary: Option<(ReasonCode, f32)> = None;
+            for family in Family::ALL {
+                let contribution: f32 = family.features().iter().map(|&f| weights[f] * (x[f] - absent_value(f))).sum();
+                if let Some(code) = ReasonCode::of_family(family).filter(|_| contribution > REASON_THRESHOLD) {
+                    reasons.insert(code);
+                    if primary.is_none_or(|(_, c)| contribution > c) {
+                        primary = Some((code, contribution));
+                    }
+                }
+            }
+            let mut primary = primary.map(|(code, _)| code);
+            if self.tier[r] == 1 {
+                reasons.insert(ReasonCode::Boosted);
+            }
+            if out.explored {
+                reasons.insert(ReasonCode::Explored);
+            }
+            if self.pinned[r] {
+                reasons.insert(ReasonCode::Pinned);
+                primary = Some(ReasonCode::Pinned);
+            }
+            let because_of = if reasons.contains(ReasonCode::ViewedTogether) { self.extractor.best_source(r) } else { None };
+            out.items.push(RankedItem { row, item: set.ids[r], score: self.scores[r], reasons, primary, because_of });
+        }
+    }
+}
+
+/// The value a feature has when its signal is absent (the baseline of a reason's contribution).
+fn absent_value(feature: usize) -> f32 {
+    match feature {
+        SERVER_LOG_SCORE | LAST_NEIGHBOUR_LOG | COOC_LOG => 0.01f32.ln(),
+        _ => 0.0,
+    }
+}

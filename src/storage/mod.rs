@@ -1,0 +1,106 @@
+//! Storage: the key-value store the profile lives in (localStorage in the browser), the versioned
+//! envelope around it, migrations of older layouts, and loading and writing with backups.
+//!
+//! The core does no I/O itself: it talks to a [`KeyValueStore`]. The wasm facade implements it over
+//! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
+
+mod envelope;
+mod memory;
+mod migrate;
+mod persist;
+
+use thiserror::Error;
+
+pub use envelope::{
+    decode, encode, encode_with_lineage, envelope_overhead, value_id, Decoded, LoadError, CURRENT_VERSION, FORMAT_NAME,
+    MAX_LINEAGE,
+};
+pub use memory::MemoryStore;
+pub use persist::{
+    load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
+};
+
+/// What a [`KeyValueStore`] call can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    #[error("storage quota exceeded: free space used by other scripts of this site, or lower storageBudgetBytes")]
+    QuotaExceeded,
+    #[error("storage is unavailable ({0}); the profile lives in memory only until the page closes")]
+    Unavailable(String),
+}
+
+/// A string key-value store with the semantics of `localStorage`.
+pub trait KeyValueStore {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Stores `value` under `key`; fails with [`StoreError::QuotaExceeded`] when it does not fit.
+    fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+    fn remove(&mut self, key: &str) -> Result<(), StoreError>;
+    /// Every key currently stored (this library's and others').
+    fn keys(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The storage keys this library uses for one shop; all start with `shop-personalizer:<shop>:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKeys {
+    prefix: String,
+}
+
+impl StorageKeys {
+    /// `shop` must already be validated (see `config::validate_shop`).
+    pub fn for_shop(shop: &str) -> Self {
+        StorageKeys { prefix: format!("shop-personalizer:{shop}:") }
+    }
+
+    /// `shop-personalizer:<shop>:profile`
+    pub fn profile(&self) -> String {
+        format!("{}profile", self.prefix)
+    }
+
+    /// `shop-personalizer:<shop>:backup:<n>`
+    pub fn backup(&self, n: usize) -> String {
+        format!("{}backup:{n}", self.prefix)
+    }
+
+    /// True for every key this library writes for the shop.
+    pub fn owns(&self, key: &str) -> bool {
+        key.starts_with(&self.prefix)
+    }
+
+    /// Removes every key this library wrote for the shop; returns how many were removed.
+    pub fn remove_all<S: KeyValueStore>(&self, store: &mut S) -> Result<usize, StoreError> {
+        let mine: Vec<String> = store.keys()?.into_iter().filter(|k| self.owns(k)).collect();
+        for key in &mine {
+            store.remove(key)?;
+        }
+        Ok(mine.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced_per_shop() {
+        let keys = StorageKeys::for_shop("acme");
+        assert_eq!(keys.profile(), "shop-personalizer:acme:profile");
+        assert_eq!(keys.backup(2), "shop-personalizer:acme:backup:2");
+        assert!(keys.owns("shop-personalizer:acme:backup:2"));
+        assert!(!keys.owns("shop-personalizer:acme.eu:profile"));
+        assert!(!keys.owns("cart"));
+    }
+
+    #[test]
+    fn remove_all_leaves_other_keys_alone() {
+        let mut store = MemoryStore::new();
+        let keys = StorageKeys::for_shop("acme");
+        store.set(&keys.profile(), "{}").unwrap();
+        store.set(&keys.backup(0), "junk").unwrap();
+        store.set("shop-personalizer:other:profile", "{}").unwrap();
+        store.set("theme", "dark").unwrap();
+        assert_eq!(keys.remove_all(&mut store), Ok(2));
+        let mut left = store.keys().unwrap();
+        left.sort();
+        assert_eq!(left, vec!["shop-personalizer:other:profile".to_string(), "theme".to_string()]);
+    }
+}

@@ -1,0 +1,272 @@
+//! Loading with backups and writing with compaction.
+//!
+//! Loading never destroys anything: a stored value that cannot be read is copied to
+//! `shop-personalizer:<shop>:backup:<n>` before the profile key is cleared, and if no backup can be
+//! made the value is left untouched and the caller must not overwrite it. Writing compacts the
+//! profile to the budget, and on a full store compacts harder and retries.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::profile::{encoded_len, CompactionError, Profile};
+
+use super::{decode, encode_with_lineage, envelope_overhead, KeyValueStore, StorageKeys, StoreError};
+
+/// Backup slots per shop. When all are taken, unreadable data is left in place instead.
+pub const MAX_BACKUPS: usize = 5;
+/// How many times a write is retried, each after halving the profile, when the store is full.
+const QUOTA_RETRIES: usize = 3;
+
+/// What kind of storage problem a warning reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum WarningCode {
+    /// The stored profile could not be read; it was moved to `backupKey` and a fresh profile started.
+    Unreadable,
+    /// The stored profile could not be read nor backed up; it is left untouched and nothing is
+    /// saved until `forget()` is called.
+    NotBackedUp,
+    /// The stored profile was in an older layout and was migrated.
+    Migrated,
+    /// Storage could not be used at all; the profile lives in memory only.
+    StorageUnavailable,
+    /// The store stayed full even after compaction; recent changes are kept in memory only.
+    QuotaExceeded,
+    /// Another tab stored something this tab cannot read; this tab keeps its own copy.
+    OtherTabUnreadable,
+}
+
+/// A problem that did not stop the personalizer but that the shop may want to log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct StorageWarning {
+    pub code: WarningCode,
+    pub message: String,
+    /// Where the unreadable value was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub backup_key: Option<String>,
+}
+
+impl StorageWarning {
+    pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
+        StorageWarning { code, message: message.into(), backup_key: None }
+    }
+}
+
+/// What loading found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadOutcome {
+    /// The stored profile, when there was a readable one.
+    pub profile: Option<Profile>,
+    /// The raw value left under the profile key, to notice later writes by other tabs.
+    pub raw: Option<String>,
+    /// The lineage of the loaded value (see the envelope).
+    pub lineage: Vec<u32>,
+    pub warnings: Vec<StorageWarning>,
+    /// An unreadable value could not be backed up: the profile key must not be overwritten.
+    pub blocked: bool,
+}
+
+/// Loads the shop's profile; anything unreadable is backed up and reported, never lost.
+pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_load_bytes: usize) -> LoadOutcome {
+    let raw = match store.get(&keys.profile()) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return LoadOutcome::default(),
+        Err(e) => {
+            let warning = StorageWarning::new(WarningCode::StorageUnavailable, e.to_string());
+            return LoadOutcome { warnings: vec![warning], ..LoadOutcome::default() };
+        }
+    };
+    match decode(&raw, max_load_bytes) {
+        Ok(decoded) => {
+            let warnings = decoded
+                .migrated_from
+                .map(|v| {
+                    let message = format!("the stored profile was migrated from version {v}");
+                    StorageWarning::new(WarningCode::Migrated, message)
+                })
+                .into_iter()
+                .collect();
+            LoadOutcome {
+                profile: Some(decoded.profile),
+                raw: Some(raw),
+                lineage: decoded.lineage,
+                warnings,
+                blocked: false,
+            }
+        }
+        Err(problem) => match back_up(store, keys, &raw) {
+            Ok(backup_key) => {
+                let warning = StorageWarning {
+                    code: WarningCode::Unreadable,
+                    message: format!("{problem}; it was kept under {backup_key} and a fresh profile started"),
+                    backup_key: Some(backup_key),
+                };
+                // The backup holds the value now; clearing the key stops other tabs backing it up again.
+                let raw = match store.remove(&keys.profile()) {
+                    Ok(()) => None,
+                    Err(_) => Some(raw),
+                };
+                LoadOutcome { profile: None, raw, lineage: Vec::new(), warnings: vec![warning], blocked: false }
+            }
+            Err(why) => {
+                let message = format!(
+                    "{problem}; it could not be backed up ({why}), so it is left untouched and nothing is saved: \
+                     call forget() to discard it"
+                );
+                let warning = StorageWarning::new(WarningCode::NotBackedUp, message);
+                LoadOutcome {
+                    profile: None,
+                    raw: Some(raw),
+                    lineage: Vec::new(),
+                    warnings: vec![warning],
+                    blocked: true,
+                }
+            }
+        },
+    }
+}
+
+/// Copies `raw` to the first free backup slot (or finds it already backed up); returns the key.
+fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
+    let mut free = None;
+    for n in 0..MAX_BACKUPS {
+        let key = keys.backup(n);
+        match store.get(&key).map_err(|e| e.to_string())? {
+            Some(existing) if existing == raw => return Ok(key),
+            Some(_) => {}
+            None => {
+                free.get_or_insert(key);
+            }
+        }
+    }
+    let key = free.ok_or_else(|| format!("all {MAX_BACKUPS} backup slots are taken"))?;
+    store.set(&key, raw).map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+/// Why the profile could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    CannotFit(#[from] CompactionError),
+    #[error("the profile could not be encoded: {0}")]
+    Encode(String),
+    #[error("storage stayed full after compacting the profile to {bytes} bytes: free space used by other scripts of this site, or lower storageBudgetBytes")]
+    QuotaStillExceeded { bytes: usize },
+}
+
+/// A successful write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The value stored under the profile key.
+    pub raw: String,
+    /// True when data was dropped to fit the budget or the store.
+    pub compacted: bool,
+}
+
+/// Compacts `profile` to the budget and stores it with `lineage` (see the envelope); on a full
+/// store compacts to half and retries.
+pub fn write_compacted<S: KeyValueStore>(
+    store: &mut S,
+    keys: &StorageKeys,
+    profile: &mut Profile,
+    lineage: &[u32],
+    budget_bytes: usize,
+    now_ms: u64,
+    half_life_ms: f64,
+) -> Result<Written, WriteError> {
+    let before = encoded_len(profile);
+    let mut limit = budget_bytes.saturating_sub(envelope_overhead());
+    let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
+    for _ in 0..=QUOTA_RETRIES {
+        let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
+        match store.set(&keys.profile(), &raw) {
+            Ok(()) => return Ok(Written { raw, compacted: len < before }),
+            Err(StoreError::QuotaExceeded) => {
+                limit = len / 2;
+                match profile.compact_to(limit, now_ms, half_life_ms) {
+                    Ok(shorter) => len = shorter,
+                    Err(_) => break,
+                }
+            }
+            Err(other) => return Err(WriteError::Store(other)),
+        }
+    }
+    Err(WriteError::QuotaStillExceeded { bytes: len + envelope_overhead() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+
+    const LIMIT: usize = 1 << 20;
+
+    #[test]
+    fn nothing_stored_loads_nothing() {
+        let mut store = MemoryStore::new();
+        let outcome = load_or_back_up(&mut store, &StorageKeys::for_shop("s"), LIMIT);
+        assert_eq!(outcome, LoadOutcome::default());
+    }
+
+    #[test]
+    fn unreadable_values_are_backed_up_once_then_cleared() {
+        let mut store = MemoryStore::new();
+        let keys = StorageKeys::for_shop("s");
+        store.set(&keys.profile(), "{not json").unwrap();
+        let outcome = load_or_back_up(&mut store, &keys, LIMIT);
+        assert!(outcome.profile.is_none() && !outcome.blocked);
+        assert_eq!(outcome.warnings[0].code, WarningCode::Unreadable);
+        assert_eq!(outcome.warnings[0].backup_key.as_deref(), Some("shop-personalizer:s:backup:0"));
+        assert_eq!(store.get(&keys.backup(0)).unwrap().as_deref(), Some("{not json"));
+        assert_eq!(store.get(&keys.profile()).unwrap(), None);
+        // The same blob written again (say by an old tab) reuses its backup slot.
+        store.set(&keys.profile(), "{not json").unwrap();
+        let again = load_or_back_up(&mut store, &keys, LIMIT);
+        assert_eq!(again.warnings[0].backup_key.as_deref(), Some("shop-personalizer:s:backup:0"));
+        assert_eq!(store.get(&keys.backup(1)).unwrap(), None);
+    }
+
+    #[test]
+    fn without_a_backup_slot_the_value_stays_and_writing_is_blocked() {
+        let mut store = MemoryStore::new();
+        let keys = StorageKeys::for_shop("s");
+        for n in 0..MAX_BACKUPS {
+            store.set(&keys.backup(n), &format!("old {n}")).unwrap();
+        }
+        store.set(&keys.profile(), "garbage").unwrap();
+        let outcome = load_or_back_up(&mut store, &keys, LIMIT);
+        assert!(outcome.blocked);
+        assert_eq!(outcome.warnings[0].code, WarningCode::NotBackedUp);
+        assert!(outcome.warnings[0].message.contains("forget()"));
+        assert_eq!(store.get(&keys.profile()).unwrap().as_deref(), Some("garbage"));
+    }
+
+    #[test]
+    fn a_full_store_blocks_the_backup_too() {
+        let keys = StorageKeys::for_shop("s");
+        let mut store = MemoryStore::new();
+        store.set(&keys.profile(), "garbage").unwrap();
+        store.set_quota(Some(store.used_bytes()));
+        let outcome = load_or_back_up(&mut store, &keys, LIMIT);
+        assert!(outcome.blocked);
+        assert_eq!(store.get(&keys.profile()).unwrap().as_deref(), Some("garbage"));
+    }
+
+    #[test]
+    fn oversized_values_are_backed_up() {
+        let keys = StorageKeys::for_shop("s");
+        let mut store = MemoryStore::new();
+        let big = format!("\"{}\"", "x".repeat(500));
+        store.set(&keys.profile(), &big).unwrap();
+        let outcome = load_or_back_up(&mut store, &keys, 100);
+        assert!(outcome.warnings[0].message.contains("over the 100-byte limit"));
+        assert_eq!(store.get(&keys.backup(0)).unwrap(), Some(big));
+    }
+}

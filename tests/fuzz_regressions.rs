@@ -1,0 +1,44 @@
+//! Replays every input in `fuzz/regressions/` through the loader checks the fuzz target uses, and
+//! runs the same checks on random inputs, so the guarantees hold on the stable toolchain too.
+
+use proptest::prelude::*;
+
+#[path = "../fuzz/input.rs"]
+mod input;
+
+#[test]
+fn every_regression_input_loads_safely() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
+        let path = entry.expect("a readable directory entry").path();
+        let bytes = std::fs::read(&path).expect("a readable regression input");
+        let outcome = std::panic::catch_unwind(|| input::check_loader(&bytes));
+        assert!(outcome.is_ok(), "regression input {} failed", path.display());
+        replayed += 1;
+    }
+    assert!(replayed >= 10, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
+fn odd_first_bytes_wrap_the_rest_in_a_valid_envelope() {
+    let stored = input::stored_value(b"\x03{}");
+    assert!(stored.contains("\"version\":1") && stored.ends_with("\"payload\":{}}"));
+    assert_eq!(input::stored_value(b"\x02{}"), "\u{2}{}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_inputs_load_safely(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        input::check_loader(&data);
+    }
+
+    #[test]
+    fn random_json_payloads_load_safely(mode in 0u8..6, payload in r#"\{("[a-zA-Z]{1,12}":(\[[0-9,{}"a-z:]{0,40}\]|[0-9]{1,5}|"[a-z]{0,5}"|\{[^\\]{0,40}\}),?){0,6}\}"#) {
+        let mut data = vec![mode * 2 + 1];
+        data.extend_from_slice(payload.as_bytes());
+        input::check_loader(&data);
+    }
+}
