@@ -58,6 +58,16 @@ pub struct RoundLog {
     pub clipped_share: f64,
 }
 
+/// What a federated run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FederatedOutcome {
+    /// The final shared weights.
+    pub weights: Vec<f32>,
+    pub logs: Vec<RoundLog>,
+    /// Rounds each device took part in (= periods in which it spent privacy budget).
+    pub participation: Vec<u32>,
+}
+
 /// Deals `cases` to `devices` devices (seeded), keeping devices non-empty.
 pub fn deal(mut cases: Vec<TrainingCase>, devices: usize, seed: u64) -> Vec<Vec<TrainingCase>> {
     cases.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
@@ -104,14 +114,13 @@ fn aggregator_config(config: &FederatedConfig) -> Result<CheckedConfig, Simulati
     .map_err(|error| SimulationError::Config(error.to_string()))
 }
 
-/// Runs `config.rounds` rounds from `initial`; returns the final shared weights, the log, and
-/// how many rounds each device took part in.
+/// Runs `config.rounds` rounds from `initial`.
 pub fn run(
     devices: &[Vec<TrainingCase>],
     initial: &[f32],
     config: &FederatedConfig,
     mut on_round: impl FnMut(&RoundLog, &[f32]),
-) -> Result<(Vec<f32>, Vec<RoundLog>, Vec<u32>), SimulationError> {
+) -> Result<FederatedOutcome, SimulationError> {
     let server = aggregator_config(config)?;
     let privacy = PrivacyParams::new(config.privacy.clone()).map_err(|error| SimulationError::Config(error.to_string()))?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -169,7 +178,7 @@ pub fn run(
         on_round(&log, &published.weights);
         logs.push(log);
     }
-    Ok((published.weights, logs, participation))
+    Ok(FederatedOutcome { weights: published.weights, logs, participation })
 }
 
 #[cfg(test)]
@@ -207,7 +216,7 @@ mod tests {
         initial[0] = -1.0;
         let held_out = synthetic_cases(500, 3);
         let (_, before) = evaluate(&held_out, &initial, 1);
-        let (weights, logs, participation) = run(&devices, &initial, &config, |_, _| {}).expect("runs");
+        let FederatedOutcome { weights, logs, participation } = run(&devices, &initial, &config, |_, _| {}).expect("runs");
         let (_, after) = evaluate(&held_out, &weights, 1);
         assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
         assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use federated::{deal, run, FederatedConfig};
+use federated::{deal, run, FederatedConfig, FederatedOutcome};
 use replay::data::{read_cases, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, sample_cases, FitConfig};
 use replay::run::{evaluate, Setup};
@@ -159,7 +159,7 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let central = fit(&training, &initial, &FitConfig::default());
     let devices = deal(training.clone(), options.devices, 3);
     let config = &options.federated;
-    let (federated, logs, participation) = run(&devices, &initial, config, |log, weights| {
+    let FederatedOutcome { weights: federated, logs, participation } = run(&devices, &initial, config, |log, weights| {
         let (loss, hit) = replay::fit::evaluate(&monitor, weights, 20);
         eprintln!(
             "round {:>3}: {} updates, median delta norm {:.3} ({:.0}% clipped), training loss {loss:.4}, hit@20 {:.2}%",
