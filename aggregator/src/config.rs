@@ -15,7 +15,11 @@ pub const MIN_UPDATES_PER_ROUND_FLOOR: u64 = 20;
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
     #[error("{flag} must be {rule}, got {value}")]
-    Invalid { flag: &'static str, rule: &'static str, value: String },
+    Invalid {
+        flag: &'static str,
+        rule: &'static str,
+        value: String,
+    },
     #[error("--min-updates-per-round is {got}; the floor is {floor}: rounds of fewer updates reveal too much about each device")]
     RoundBelowFloor { got: u64, floor: u64 },
     #[error("unknown flag {0}: run with --help for the list")]
@@ -115,7 +119,11 @@ fn positive(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(ConfigError::Invalid { flag, rule: "a positive finite number", value: value.to_string() })
+        Err(ConfigError::Invalid {
+            flag,
+            rule: "a positive finite number",
+            value: value.to_string(),
+        })
     }
 }
 
@@ -137,25 +145,42 @@ impl ServerConfig {
             positive("--central-noise-multiplier", central)?;
         }
         if !(self.delta > 0.0 && self.delta < 1e-3) {
-            return Err(ConfigError::Invalid { flag: "--delta", rule: "in (0, 1e-3)", value: self.delta.to_string() });
+            return Err(ConfigError::Invalid {
+                flag: "--delta",
+                rule: "in (0, 1e-3)",
+                value: self.delta.to_string(),
+            });
         }
         if self.min_updates_per_round < MIN_UPDATES_PER_ROUND_FLOOR {
-            return Err(ConfigError::RoundBelowFloor { got: self.min_updates_per_round, floor: MIN_UPDATES_PER_ROUND_FLOOR });
+            return Err(ConfigError::RoundBelowFloor {
+                got: self.min_updates_per_round,
+                floor: MIN_UPDATES_PER_ROUND_FLOOR,
+            });
         }
         if self.max_batch == 0 {
-            return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
+            return Err(ConfigError::Invalid {
+                flag: "--max-batch",
+                rule: "at least 1",
+                value: "0".to_owned(),
+            });
         }
         let initial_weights = match &self.initial_weights {
             None if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
-        Ok(CheckedConfig { settings: self, initial_weights })
+        Ok(CheckedConfig {
+            settings: self,
+            initial_weights,
+        })
     }
 
     /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
-        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
+        let mut config = Self {
+            database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(),
+            ..Self::default()
+        };
         let mut custom_origins = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -168,7 +193,11 @@ impl ServerConfig {
             let number = |flag: &str| value.parse::<f64>().map_err(|_| bad("a number", flag));
             let count = |flag: &str| value.parse::<u64>().map_err(|_| bad("a whole number", flag));
             match flag.as_str() {
-                "--listen" => config.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?,
+                "--listen" => {
+                    config.listen = value
+                        .parse()
+                        .map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?
+                }
                 "--data-dir" => config.data_dir = PathBuf::from(&value),
                 "--database-url" => config.database_url = Some(value.clone()),
                 "--allowed-origin" => {
@@ -200,20 +229,39 @@ impl ServerConfig {
 /// The flag names are a fixed set; map them back to their static spelling for the error.
 fn leak_flag(flag: &str) -> &'static str {
     const FLAGS: [&str; 16] = [
-        "--listen", "--data-dir", "--database-url", "--allowed-origin", "--dimension", "--clip-bound",
-        "--noise-multiplier", "--delta", "--min-updates-per-round", "--server-learning-rate",
-        "--central-noise-multiplier", "--rate-limit-per-minute", "--max-batch", "--initial-weights", "--seed",
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--allowed-origin",
+        "--dimension",
+        "--clip-bound",
+        "--noise-multiplier",
+        "--delta",
+        "--min-updates-per-round",
+        "--server-learning-rate",
+        "--central-noise-multiplier",
+        "--rate-limit-per-minute",
+        "--max-batch",
+        "--initial-weights",
+        "--seed",
         "--model-max-age-seconds",
     ];
     FLAGS.iter().find(|known| **known == flag).copied().unwrap_or("flag")
 }
 
 fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
-    let fail = |reason: String| ConfigError::InitialWeights { path: path.display().to_string(), reason };
+    let fail = |reason: String| ConfigError::InitialWeights {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|error| fail(error.to_string()))?;
-    let weights: Vec<f32> = serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
+    let weights: Vec<f32> =
+        serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
     if weights.len() != dimension {
-        return Err(fail(format!("{} weights but --dimension is {dimension}", weights.len())));
+        return Err(fail(format!(
+            "{} weights but --dimension is {dimension}",
+            weights.len()
+        )));
     }
     if weights.iter().any(|w| !w.is_finite()) {
         return Err(fail("contains a non-finite weight".to_owned()));
@@ -254,7 +302,12 @@ mod tests {
         assert!(checked.listen.ip().is_loopback());
         assert_eq!(checked.initial_weights, DEFAULT_WEIGHTS.to_vec());
         assert_eq!(checked.max_body_bytes(), 45 + NUM_FEATURES);
-        let other = ServerConfig { dimension: 5, ..ServerConfig::default() }.check().expect("valid");
+        let other = ServerConfig {
+            dimension: 5,
+            ..ServerConfig::default()
+        }
+        .check()
+        .expect("valid");
         assert_eq!(other.initial_weights, vec![0.0; 5]);
     }
 
@@ -267,7 +320,12 @@ mod tests {
     #[test]
     fn flags_override_defaults_and_bad_values_are_named() {
         let config = ServerConfig::from_args(args(&[
-            "--dimension", "4096", "--allowed-origin", "http://shop.test", "--central-noise-multiplier", "0.5",
+            "--dimension",
+            "4096",
+            "--allowed-origin",
+            "http://shop.test",
+            "--central-noise-multiplier",
+            "0.5",
         ]))
         .expect("parses");
         assert_eq!(config.dimension, 4096);
@@ -275,11 +333,29 @@ mod tests {
         assert_eq!(config.central_noise_multiplier, Some(0.5));
         assert!(matches!(
             ServerConfig::from_args(args(&["--clip-bound", "x"])),
-            Err(ConfigError::Invalid { flag: "--clip-bound", .. })
+            Err(ConfigError::Invalid {
+                flag: "--clip-bound",
+                ..
+            })
         ));
-        assert_eq!(ServerConfig::from_args(args(&["--nope", "1"])), Err(ConfigError::UnknownFlag("--nope".to_owned())));
-        assert_eq!(ServerConfig::from_args(args(&["--seed"])), Err(ConfigError::MissingValue("--seed".to_owned())));
-        let negative = ServerConfig { noise_multiplier: -1.0, ..ServerConfig::default() };
-        assert!(matches!(negative.check(), Err(ConfigError::Invalid { flag: "--noise-multiplier", .. })));
+        assert_eq!(
+            ServerConfig::from_args(args(&["--nope", "1"])),
+            Err(ConfigError::UnknownFlag("--nope".to_owned()))
+        );
+        assert_eq!(
+            ServerConfig::from_args(args(&["--seed"])),
+            Err(ConfigError::MissingValue("--seed".to_owned()))
+        );
+        let negative = ServerConfig {
+            noise_multiplier: -1.0,
+            ..ServerConfig::default()
+        };
+        assert!(matches!(
+            negative.check(),
+            Err(ConfigError::Invalid {
+                flag: "--noise-multiplier",
+                ..
+            })
+        ));
     }
 }

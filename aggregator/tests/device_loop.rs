@@ -23,7 +23,9 @@ struct RouterTransport {
 
 impl Transport for RouterTransport {
     async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
-        let request = Request::post("/v1/updates").body(Body::from(body.to_vec())).expect("request");
+        let request = Request::post("/v1/updates")
+            .body(Body::from(body.to_vec()))
+            .expect("request");
         let (status, _, reply) = call(&self.router, request).await;
         if status.is_success() {
             return Ok(());
@@ -45,7 +47,9 @@ impl Transport for RouterTransport {
         match status {
             StatusCode::NOT_MODIFIED => Ok(None),
             StatusCode::OK => Ok(Some(body)),
-            other => Err(SyncError::Transport { message: format!("status {other}") }),
+            other => Err(SyncError::Transport {
+                message: format!("status {other}"),
+            }),
         }
     }
 }
@@ -75,7 +79,10 @@ async fn devices_learn_a_shared_direction_through_the_server() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     for device_index in 0..40 {
         let mut device = DeviceSync::new(&sync_config, privacy.clone(), DIMENSION).expect("config");
-        assert_eq!(device.refresh_model(&transport).await, Ok(ModelInstall::Installed { version: 1 }));
+        assert_eq!(
+            device.refresh_model(&transport).await,
+            Ok(ModelInstall::Installed { version: 1 })
+        );
         let mut local = device.shared_model().expect("installed").weights.clone();
         local[0] += 2.0;
         let mut ledger = PrivacyLedger::default();
@@ -88,7 +95,9 @@ async fn devices_learn_a_shared_direction_through_the_server() {
         // The same bytes again (a retry after a lost answer) are recognised as a replay.
         if device_index == 0 {
             let replay = transport.send_update(&pending.body).await;
-            assert!(matches!(replay, Err(SyncError::Rejected { status: 409, ref error, .. }) if error == "replayed_nonce"));
+            assert!(
+                matches!(replay, Err(SyncError::Rejected { status: 409, ref error, .. }) if error == "replayed_nonce")
+            );
         }
     }
 
@@ -105,8 +114,17 @@ async fn devices_learn_a_shared_direction_through_the_server() {
     let weights = &device.shared_model().expect("installed").weights;
     // Mean of 40 updates: 1.0 on weight 0 plus noise of std 1/sqrt(40) = 0.16 per weight.
     // The server starts from the ranker's shipped weights.
-    assert!(weights[0] - DEFAULT_WEIGHTS[0] > 0.5, "weight 0 moved from {} to {}", DEFAULT_WEIGHTS[0], weights[0]);
-    let rest = weights[1..].iter().zip(&DEFAULT_WEIGHTS[1..]).map(|(w, d)| f64::from(w - d).powi(2)).sum::<f64>();
+    assert!(
+        weights[0] - DEFAULT_WEIGHTS[0] > 0.5,
+        "weight 0 moved from {} to {}",
+        DEFAULT_WEIGHTS[0],
+        weights[0]
+    );
+    let rest = weights[1..]
+        .iter()
+        .zip(&DEFAULT_WEIGHTS[1..])
+        .map(|(w, d)| f64::from(w - d).powi(2))
+        .sum::<f64>();
     let rms = (rest / (DIMENSION - 1) as f64).sqrt();
     assert!(rms < 0.3, "the other weights stay near their start (rms change {rms})");
 }

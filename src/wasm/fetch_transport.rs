@@ -22,9 +22,13 @@ pub struct FetchTransport {
 
 fn transport_error(context: &str, error: &JsValue) -> SyncError {
     let detail = error.as_string().or_else(|| {
-        Reflect::get(error, &JsValue::from_str("message")).ok().and_then(|message| message.as_string())
+        Reflect::get(error, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|message| message.as_string())
     });
-    SyncError::Transport { message: format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".to_owned())) }
+    SyncError::Transport {
+        message: format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".to_owned())),
+    }
 }
 
 /// A request init that carries nothing identifying: no cookies, no referrer.
@@ -47,16 +51,24 @@ fn post_init(body: &[u8]) -> RequestInit {
 }
 
 async fn fetch(url: &str, init: &RequestInit) -> Result<Response, SyncError> {
-    let window = web_sys::window().ok_or_else(|| SyncError::Transport { message: "no window: fetch needs a page".to_owned() })?;
+    let window = web_sys::window().ok_or_else(|| SyncError::Transport {
+        message: "no window: fetch needs a page".to_owned(),
+    })?;
     let response = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
         .map_err(|error| transport_error("fetch failed", &error))?;
-    response.dyn_into::<Response>().map_err(|_| SyncError::Transport { message: "fetch returned no Response".to_owned() })
+    response.dyn_into::<Response>().map_err(|_| SyncError::Transport {
+        message: "fetch returned no Response".to_owned(),
+    })
 }
 
 async fn body_bytes(response: &Response) -> Result<Vec<u8>, SyncError> {
-    let promise = response.array_buffer().map_err(|error| transport_error("reading the body failed", &error))?;
-    let buffer = JsFuture::from(promise).await.map_err(|error| transport_error("reading the body failed", &error))?;
+    let promise = response
+        .array_buffer()
+        .map_err(|error| transport_error("reading the body failed", &error))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|error| transport_error("reading the body failed", &error))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
@@ -68,15 +80,26 @@ async fn rejection(response: &Response) -> SyncError {
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
     let field = |name: &str| {
-        parsed.as_ref().and_then(|value| value.get(name)).and_then(|value| value.as_str()).unwrap_or_default().to_owned()
+        parsed
+            .as_ref()
+            .and_then(|value| value.get(name))
+            .and_then(|value| value.as_str())
+            .unwrap_or_default()
+            .to_owned()
     };
-    SyncError::Rejected { status, error: field("error"), message: field("message") }
+    SyncError::Rejected {
+        status,
+        error: field("error"),
+        message: field("message"),
+    }
 }
 
 impl FetchTransport {
     /// `base_url` without a trailing slash is fine either way.
     pub fn new(base_url: &str) -> Self {
-        Self { base_url: base_url.trim().trim_end_matches('/').to_owned() }
+        Self {
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+        }
     }
 
     fn updates_url(&self) -> String {
@@ -103,7 +126,10 @@ impl FetchTransport {
     pub fn send_beacon(&self, body: &[u8]) -> bool {
         let Some(window) = web_sys::window() else { return false };
         let data = Uint8Array::from(body);
-        window.navigator().send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data)).unwrap_or(false)
+        window
+            .navigator()
+            .send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data))
+            .unwrap_or(false)
     }
 }
 

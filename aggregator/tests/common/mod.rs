@@ -40,7 +40,14 @@ pub fn update(version: u64, value: i8, id: u64) -> UpdateMessage {
     let mut nonce = [0_u8; 16];
     nonce[..8].copy_from_slice(&id.to_le_bytes());
     nonce[8] = 0xA5;
-    UpdateMessage { model_version: version, clip_bound: 1.0, noise_multiplier: 1.0, quantization_scale: 0.01, nonce, values }
+    UpdateMessage {
+        model_version: version,
+        clip_bound: 1.0,
+        noise_multiplier: 1.0,
+        quantization_scale: 0.01,
+        nonce,
+        values,
+    }
 }
 
 /// Sends one request through the router without a socket; returns status, headers and body.
@@ -66,7 +73,10 @@ pub fn json(body: &[u8]) -> serde_json::Value {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|addr| addr.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
 }
 
 /// A minimal HTTP/1.1 exchange over a real socket: returns status and body.
@@ -81,11 +91,25 @@ pub fn http(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> std::
     stream.write_all(body)?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
-    let status_line = String::from_utf8_lossy(&response[..split]).lines().next().unwrap_or_default().to_owned();
-    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let status_line = String::from_utf8_lossy(&response[..split])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
     let mut payload = response.get(split + 4..).unwrap_or_default().to_vec();
-    if String::from_utf8_lossy(&response[..split]).to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if String::from_utf8_lossy(&response[..split])
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         payload = dechunk(&payload);
     }
     Ok((status, payload))
