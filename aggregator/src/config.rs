@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use shop_personalizer::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use thiserror::Error;
 
 /// No round may close with fewer updates than this, whatever the config says: averaging fewer
@@ -14,7 +15,11 @@ pub const MIN_UPDATES_PER_ROUND_FLOOR: u64 = 20;
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
     #[error("{flag} must be {rule}, got {value}")]
-    Invalid { flag: &'static str, rule: &'static str, value: String },
+    Invalid {
+        flag: &'static str,
+        rule: &'static str,
+        value: String,
+    },
     #[error("--min-updates-per-round is {got}; the floor is {floor}: rounds of fewer updates reveal too much about each device")]
     RoundBelowFloor { got: u64, floor: u64 },
     #[error("unknown flag {0}: run with --help for the list")]
@@ -54,7 +59,8 @@ pub struct ServerConfig {
     pub rate_limit_per_minute: u32,
     /// Most updates committed in one storage transaction.
     pub max_batch: usize,
-    /// JSON array of initial weights (zeros when absent).
+    /// JSON array of initial weights; when absent, the ranker's shipped defaults if the
+    /// dimension is the ranker's, else zeros.
     pub initial_weights: Option<PathBuf>,
     /// Seed of the central-noise RNG (drawn from the OS when absent).
     pub seed: Option<u64>,
@@ -69,7 +75,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("aggregator-data"),
             database_url: None,
             allowed_origins: vec!["http://127.0.0.1:8080".to_owned(), "http://localhost:8080".to_owned()],
-            dimension: 32,
+            dimension: NUM_FEATURES,
             clip_bound: 1.0,
             noise_multiplier: 1.0,
             delta: 1e-6,
@@ -85,25 +91,21 @@ impl Default for ServerConfig {
     }
 }
 
-/// Validated settings plus the initial weights.
+/// Settings that passed [`ServerConfig::check`], plus the loaded initial weights. Reads as a
+/// `ServerConfig` (through `Deref`) but cannot be changed after the check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedConfig {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub database_url: Option<String>,
-    pub allowed_origins: Vec<String>,
-    pub dimension: usize,
-    pub clip_bound: f64,
-    pub noise_multiplier: f64,
-    pub delta: f64,
-    pub min_updates_per_round: u64,
-    pub server_learning_rate: f64,
-    pub central_noise_multiplier: Option<f64>,
-    pub rate_limit_per_minute: u32,
-    pub max_batch: usize,
+    settings: ServerConfig,
+    /// The weights of model version 1.
     pub initial_weights: Vec<f32>,
-    pub seed: Option<u64>,
-    pub model_max_age_seconds: u32,
+}
+
+impl std::ops::Deref for CheckedConfig {
+    type Target = ServerConfig;
+
+    fn deref(&self) -> &ServerConfig {
+        &self.settings
+    }
 }
 
 impl CheckedConfig {
@@ -117,7 +119,11 @@ fn positive(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(ConfigError::Invalid { flag, rule: "a positive finite number", value: value.to_string() })
+        Err(ConfigError::Invalid {
+            flag,
+            rule: "a positive finite number",
+            value: value.to_string(),
+        })
     }
 }
 
@@ -139,41 +145,42 @@ impl ServerConfig {
             positive("--central-noise-multiplier", central)?;
         }
         if !(self.delta > 0.0 && self.delta < 1e-3) {
-            return Err(ConfigError::Invalid { flag: "--delta", rule: "in (0, 1e-3)", value: self.delta.to_string() });
+            return Err(ConfigError::Invalid {
+                flag: "--delta",
+                rule: "in (0, 1e-3)",
+                value: self.delta.to_string(),
+            });
         }
         if self.min_updates_per_round < MIN_UPDATES_PER_ROUND_FLOOR {
-            return Err(ConfigError::RoundBelowFloor { got: self.min_updates_per_round, floor: MIN_UPDATES_PER_ROUND_FLOOR });
+            return Err(ConfigError::RoundBelowFloor {
+                got: self.min_updates_per_round,
+                floor: MIN_UPDATES_PER_ROUND_FLOOR,
+            });
         }
         if self.max_batch == 0 {
-            return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
+            return Err(ConfigError::Invalid {
+                flag: "--max-batch",
+                rule: "at least 1",
+                value: "0".to_owned(),
+            });
         }
         let initial_weights = match &self.initial_weights {
+            None if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
         Ok(CheckedConfig {
-            listen: self.listen,
-            data_dir: self.data_dir,
-            database_url: self.database_url,
-            allowed_origins: self.allowed_origins,
-            dimension: self.dimension,
-            clip_bound: self.clip_bound,
-            noise_multiplier: self.noise_multiplier,
-            delta: self.delta,
-            min_updates_per_round: self.min_updates_per_round,
-            server_learning_rate: self.server_learning_rate,
-            central_noise_multiplier: self.central_noise_multiplier,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-            max_batch: self.max_batch,
+            settings: self,
             initial_weights,
-            seed: self.seed,
-            model_max_age_seconds: self.model_max_age_seconds,
         })
     }
 
     /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
-        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
+        let mut config = Self {
+            database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(),
+            ..Self::default()
+        };
         let mut custom_origins = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -186,7 +193,11 @@ impl ServerConfig {
             let number = |flag: &str| value.parse::<f64>().map_err(|_| bad("a number", flag));
             let count = |flag: &str| value.parse::<u64>().map_err(|_| bad("a whole number", flag));
             match flag.as_str() {
-                "--listen" => config.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?,
+                "--listen" => {
+                    config.listen = value
+                        .parse()
+                        .map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?
+                }
                 "--data-dir" => config.data_dir = PathBuf::from(&value),
                 "--database-url" => config.database_url = Some(value.clone()),
                 "--allowed-origin" => {
@@ -218,20 +229,39 @@ impl ServerConfig {
 /// The flag names are a fixed set; map them back to their static spelling for the error.
 fn leak_flag(flag: &str) -> &'static str {
     const FLAGS: [&str; 16] = [
-        "--listen", "--data-dir", "--database-url", "--allowed-origin", "--dimension", "--clip-bound",
-        "--noise-multiplier", "--delta", "--min-updates-per-round", "--server-learning-rate",
-        "--central-noise-multiplier", "--rate-limit-per-minute", "--max-batch", "--initial-weights", "--seed",
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--allowed-origin",
+        "--dimension",
+        "--clip-bound",
+        "--noise-multiplier",
+        "--delta",
+        "--min-updates-per-round",
+        "--server-learning-rate",
+        "--central-noise-multiplier",
+        "--rate-limit-per-minute",
+        "--max-batch",
+        "--initial-weights",
+        "--seed",
         "--model-max-age-seconds",
     ];
     FLAGS.iter().find(|known| **known == flag).copied().unwrap_or("flag")
 }
 
 fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
-    let fail = |reason: String| ConfigError::InitialWeights { path: path.display().to_string(), reason };
+    let fail = |reason: String| ConfigError::InitialWeights {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|error| fail(error.to_string()))?;
-    let weights: Vec<f32> = serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
+    let weights: Vec<f32> =
+        serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
     if weights.len() != dimension {
-        return Err(fail(format!("{} weights but --dimension is {dimension}", weights.len())));
+        return Err(fail(format!(
+            "{} weights but --dimension is {dimension}",
+            weights.len()
+        )));
     }
     if weights.iter().any(|w| !w.is_finite()) {
         return Err(fail("contains a non-finite weight".to_owned()));
@@ -245,7 +275,7 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
   --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
   --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
-  --dimension N                    shared weights, default 32
+  --dimension N                    shared weights, default the ranker's NUM_FEATURES
   --clip-bound C                   default 1.0 (must match the devices)
   --noise-multiplier Z             default 1.0 (must match the devices)
   --delta D                        default 1e-6
@@ -254,7 +284,7 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default)
   --rate-limit-per-minute N        per client address, default 60, 0 = off
   --max-batch N                    updates per storage commit, default 1024
-  --initial-weights FILE           JSON array of the initial weights (zeros by default)
+  --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
   --seed N                         seed of the central noise (OS entropy by default)
   --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30";
 
@@ -270,8 +300,15 @@ mod tests {
     fn defaults_check_and_listen_on_loopback() {
         let checked = ServerConfig::default().check().expect("defaults are valid");
         assert!(checked.listen.ip().is_loopback());
-        assert_eq!(checked.initial_weights, vec![0.0; 32]);
-        assert_eq!(checked.max_body_bytes(), 45 + 32);
+        assert_eq!(checked.initial_weights, DEFAULT_WEIGHTS.to_vec());
+        assert_eq!(checked.max_body_bytes(), 45 + NUM_FEATURES);
+        let other = ServerConfig {
+            dimension: 5,
+            ..ServerConfig::default()
+        }
+        .check()
+        .expect("valid");
+        assert_eq!(other.initial_weights, vec![0.0; 5]);
     }
 
     #[test]
@@ -283,7 +320,12 @@ mod tests {
     #[test]
     fn flags_override_defaults_and_bad_values_are_named() {
         let config = ServerConfig::from_args(args(&[
-            "--dimension", "4096", "--allowed-origin", "http://shop.test", "--central-noise-multiplier", "0.5",
+            "--dimension",
+            "4096",
+            "--allowed-origin",
+            "http://shop.test",
+            "--central-noise-multiplier",
+            "0.5",
         ]))
         .expect("parses");
         assert_eq!(config.dimension, 4096);
@@ -291,11 +333,29 @@ mod tests {
         assert_eq!(config.central_noise_multiplier, Some(0.5));
         assert!(matches!(
             ServerConfig::from_args(args(&["--clip-bound", "x"])),
-            Err(ConfigError::Invalid { flag: "--clip-bound", .. })
+            Err(ConfigError::Invalid {
+                flag: "--clip-bound",
+                ..
+            })
         ));
-        assert_eq!(ServerConfig::from_args(args(&["--nope", "1"])), Err(ConfigError::UnknownFlag("--nope".to_owned())));
-        assert_eq!(ServerConfig::from_args(args(&["--seed"])), Err(ConfigError::MissingValue("--seed".to_owned())));
-        let negative = ServerConfig { noise_multiplier: -1.0, ..ServerConfig::default() };
-        assert!(matches!(negative.check(), Err(ConfigError::Invalid { flag: "--noise-multiplier", .. })));
+        assert_eq!(
+            ServerConfig::from_args(args(&["--nope", "1"])),
+            Err(ConfigError::UnknownFlag("--nope".to_owned()))
+        );
+        assert_eq!(
+            ServerConfig::from_args(args(&["--seed"])),
+            Err(ConfigError::MissingValue("--seed".to_owned()))
+        );
+        let negative = ServerConfig {
+            noise_multiplier: -1.0,
+            ..ServerConfig::default()
+        };
+        assert!(matches!(
+            negative.check(),
+            Err(ConfigError::Invalid {
+                flag: "--noise-multiplier",
+                ..
+            })
+        ));
     }
 }

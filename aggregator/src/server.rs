@@ -28,7 +28,9 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("could not use the data folder {path}: {reason}")]
     DataDir { path: String, reason: String },
-    #[error("the stored model has {stored} weights but --dimension is {configured}: use a fresh --data-dir or database")]
+    #[error(
+        "the stored model has {stored} weights but --dimension is {configured}: use a fresh --data-dir or database"
+    )]
     DimensionChanged { stored: usize, configured: usize },
     #[error("could not draw randomness from the operating system: {0}")]
     Entropy(String),
@@ -70,10 +72,15 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
         path: key_path.display().to_string(),
         reason: error.to_string(),
     })?;
-    store.ensure_initial_model(publish(1, config.initial_weights.clone(), &key)).await?;
+    store
+        .ensure_initial_model(publish(1, config.initial_weights.clone(), &key))
+        .await?;
     let current = store.current().await?;
     if current.model.weights.len() != config.dimension {
-        return Err(StartError::DimensionChanged { stored: current.model.weights.len(), configured: config.dimension });
+        return Err(StartError::DimensionChanged {
+            stored: current.model.weights.len(),
+            configured: config.dimension,
+        });
     }
     let model_version = current.model.version;
     let noise_seed = match config.seed {
@@ -82,8 +89,24 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
     };
     let config = Arc::new(config);
     let state = Arc::new(SharedState::new(current));
-    let ingest = spawn_writer(Arc::new(store), Arc::clone(&config), key, Arc::clone(&state), noise_seed);
+    let ingest = spawn_writer(
+        Arc::new(store),
+        Arc::clone(&config),
+        key,
+        Arc::clone(&state),
+        noise_seed,
+    );
     let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute, Instant::now()));
-    let app = AppState { config, state, ingest, limiter, public_key_hex: Arc::from(public_key_hex.as_str()) };
-    Ok(Started { router: router(app), public_key_hex, model_version })
+    let app = AppState {
+        config,
+        state,
+        ingest,
+        limiter,
+        public_key_hex: Arc::from(public_key_hex.as_str()),
+    };
+    Ok(Started {
+        router: router(app),
+        public_key_hex,
+        model_version,
+    })
 }

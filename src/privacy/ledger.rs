@@ -104,7 +104,10 @@ impl PrivacyLedger {
         let (updates, rho) = self.spent_in(period);
         let next_period_starts = (period + 1) * params.period_seconds();
         if updates >= params.max_updates_per_period() {
-            return Err(PrivacyError::PeriodLimitReached { updates, next_period_starts });
+            return Err(PrivacyError::PeriodLimitReached {
+                updates,
+                next_period_starts,
+            });
         }
         let cost = params.rho_per_update();
         let after = epsilon_from_rho(rho + cost, params.delta());
@@ -128,7 +131,11 @@ impl PrivacyLedger {
                 last.updates += 1;
                 last.rho += cost;
             }
-            _ => self.periods.push(PeriodSpend { period, updates: 1, rho: cost }),
+            _ => self.periods.push(PeriodSpend {
+                period,
+                updates: 1,
+                rho: cost,
+            }),
         }
         if self.periods.len() > LEDGER_HISTORY_PERIODS {
             let excess = self.periods.len() - LEDGER_HISTORY_PERIODS;
@@ -194,7 +201,10 @@ mod tests {
         let rho = ledger.record_update(&params, 10 * DAY + 5).expect("first update fits");
         assert!((rho - 0.5).abs() < 1e-12);
         match ledger.record_update(&params, 10 * DAY + 600) {
-            Err(PrivacyError::PeriodLimitReached { updates: 1, next_period_starts }) => {
+            Err(PrivacyError::PeriodLimitReached {
+                updates: 1,
+                next_period_starts,
+            }) => {
                 assert_eq!(next_period_starts, 11 * DAY)
             }
             other => panic!("expected the period limit, got {other:?}"),
@@ -221,7 +231,10 @@ mod tests {
         let mut ledger = PrivacyLedger::default();
         ledger.record_update(&params, 0).expect("first");
         ledger.record_update(&params, 1).expect("second");
-        assert!(matches!(ledger.record_update(&params, 2), Err(PrivacyError::BudgetExhausted { .. })));
+        assert!(matches!(
+            ledger.record_update(&params, 2),
+            Err(PrivacyError::BudgetExhausted { .. })
+        ));
         let summary = ledger.summary(&params, 2);
         assert_eq!(summary.current_period_updates, 2);
         assert!((summary.current_period_epsilon - 8.433_844).abs() < 1e-5);

@@ -22,7 +22,12 @@ pub enum ApiError {
         "the update declares clip bound {clip_bound} and noise multiplier {noise_multiplier}; this server \
          aggregates clip bound {expected_clip_bound} and noise multiplier {expected_noise_multiplier}: align the device config"
     )]
-    ParameterMismatch { clip_bound: f32, noise_multiplier: f32, expected_clip_bound: f64, expected_noise_multiplier: f64 },
+    ParameterMismatch {
+        clip_bound: f32,
+        noise_multiplier: f32,
+        expected_clip_bound: f64,
+        expected_noise_multiplier: f64,
+    },
     #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
     NormTooLarge { norm: f64, bound: f64 },
     #[error("this update's nonce was already received: each update is accepted once")]

@@ -35,7 +35,9 @@ fn fresh_salt() -> [u8; 32] {
     let mut salt = [0_u8; 32];
     // Without OS randomness fall back to the clock: still never persisted or logged.
     if getrandom::fill(&mut salt).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         salt[..16].copy_from_slice(&nanos.to_le_bytes());
     }
     salt
@@ -59,7 +61,11 @@ impl RateLimiter {
     pub fn new(per_minute: u32, now: Instant) -> Self {
         Self {
             per_minute,
-            buckets: Mutex::new(Buckets { salt: fresh_salt(), salt_born: now, by_key: HashMap::new() }),
+            buckets: Mutex::new(Buckets {
+                salt: fresh_salt(),
+                salt_born: now,
+                by_key: HashMap::new(),
+            }),
         }
     }
 
@@ -68,7 +74,9 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return true;
         }
-        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
         if now.saturating_duration_since(buckets.salt_born) >= SALT_LIFETIME {
             buckets.salt = fresh_salt();
             buckets.salt_born = now;
@@ -82,7 +90,10 @@ impl RateLimiter {
             });
         }
         let key = client_key(&buckets.salt, address);
-        let bucket = buckets.by_key.entry(key).or_insert(Bucket { tokens: capacity, last: now });
+        let bucket = buckets.by_key.entry(key).or_insert(Bucket {
+            tokens: capacity,
+            last: now,
+        });
         let refill = now.saturating_duration_since(bucket.last).as_secs_f64() * per_second;
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.last = now;

@@ -8,7 +8,10 @@ use shop_personalizer::sync::UpdateMessage;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-use super::{stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError, StoredModel};
+use super::{
+    stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError,
+    StoredModel,
+};
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
 const SCHEMA: &str = "
@@ -41,16 +44,47 @@ impl PostgresStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
         tx.batch_execute(SCHEMA).await?;
         tx.commit().await?;
-        Ok(Self { client: Mutex::new(client) })
+        Ok(Self {
+            client: Mutex::new(client),
+        })
     }
 }
 
 async fn read_model(client: &impl tokio_postgres::GenericClient, version: u64) -> Result<StoredModel, StoreError> {
     let row = client
-        .query_one("SELECT weights, signed FROM aggregator_models WHERE version = $1", &[&(version as i64)])
+        .query_one(
+            "SELECT weights, signed FROM aggregator_models WHERE version = $1",
+            &[&(version as i64)],
+        )
         .await?;
     let weights: Vec<u8> = row.get(0);
-    Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed: row.get(1) })
+    Ok(StoredModel {
+        version,
+        weights: weights_from_bytes(&weights)?,
+        signed: row.get(1),
+    })
+}
+
+/// Locks the round row of `version` until the transaction ends and returns its running sum and
+/// count, or `None` if it is missing or closed.
+async fn lock_open_round(
+    tx: &tokio_postgres::Transaction<'_>,
+    version: u64,
+    dimension: usize,
+) -> Result<Option<(Vec<i64>, u64)>, StoreError> {
+    let round = tx
+        .query_opt(
+            "SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE",
+            &[&(version as i64)],
+        )
+        .await?;
+    let Some(round) = round.filter(|row| !row.get::<_, bool>(2)) else {
+        return Ok(None);
+    };
+    let sum_bytes: Vec<u8> = round.get(0);
+    let sum = sum_from_bytes(&sum_bytes, dimension)
+        .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+    Ok(Some((sum, stored_u64(round.get(1), "round updates")?)))
 }
 
 impl Store for PostgresStore {
@@ -62,16 +96,26 @@ impl Store for PostgresStore {
                 &[&candidate.to_vec()],
             )
             .await?;
-        let row = client.query_one("SELECT value FROM aggregator_settings WHERE name = 'signing_key_seed'", &[]).await?;
+        let row = client
+            .query_one(
+                "SELECT value FROM aggregator_settings WHERE name = 'signing_key_seed'",
+                &[],
+            )
+            .await?;
         let stored: Vec<u8> = row.get(0);
-        stored.try_into().map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
+        stored
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
     }
 
     async fn ensure_initial_model(&self, initial: StoredModel) -> Result<(), StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
-        let existing: i64 = tx.query_one("SELECT COUNT(*) FROM aggregator_models", &[]).await?.get(0);
+        let existing: i64 = tx
+            .query_one("SELECT COUNT(*) FROM aggregator_models", &[])
+            .await?
+            .get(0);
         if existing == 0 {
             let version = initial.version as i64;
             tx.execute(
@@ -91,7 +135,10 @@ impl Store for PostgresStore {
 
     async fn current(&self) -> Result<CurrentState, StoreError> {
         let client = self.client.lock().await;
-        let version: i64 = client.query_one("SELECT MAX(version) FROM aggregator_models", &[]).await?.get(0);
+        let version: i64 = client
+            .query_one("SELECT MAX(version) FROM aggregator_models", &[])
+            .await?
+            .get(0);
         let model = read_model(&*client, stored_u64(version, "model version")?).await?;
         let round_updates: i64 = client
             .query_one("SELECT updates FROM aggregator_rounds WHERE version = $1", &[&version])
@@ -104,27 +151,30 @@ impl Store for PostgresStore {
             )
             .await?;
         let last_closed = match last_closed {
-            Some(row) => Some((stored_u64(row.get(0), "round version")?, stored_u64(row.get(1), "round updates")?)),
+            Some(row) => Some((
+                stored_u64(row.get(0), "round version")?,
+                stored_u64(row.get(1), "round updates")?,
+            )),
             None => None,
         };
-        Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
+        Ok(CurrentState {
+            model,
+            round_updates: stored_u64(round_updates, "round updates")?,
+            last_closed,
+        })
     }
 
-    async fn commit_batch(&self, version: u64, dimension: usize, updates: Vec<UpdateMessage>) -> Result<BatchOutcome, StoreError> {
+    async fn commit_batch(
+        &self,
+        version: u64,
+        dimension: usize,
+        updates: Vec<UpdateMessage>,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
-        let round = tx
-            .query_opt("SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE", &[&(version as i64)])
-            .await?;
-        let Some(round) = round else {
+        let Some((mut sum, count)) = lock_open_round(&tx, version, dimension).await? else {
             return Ok(BatchOutcome::Stale);
         };
-        if round.get::<_, bool>(2) {
-            return Ok(BatchOutcome::Stale);
-        }
-        let sum_bytes: Vec<u8> = round.get(0);
-        let mut sum = sum_from_bytes(&sum_bytes, dimension)
-            .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
         let nonces: Vec<Vec<u8>> = updates.iter().map(|update| update.nonce.to_vec()).collect();
         let inserted = tx
             .query(
@@ -144,32 +194,32 @@ impl Store for PostgresStore {
             }
             replayed.push(!is_fresh);
         }
-        let count = round.get::<_, i64>(1) + fresh;
+        let count = count as i64 + fresh;
         tx.execute(
             "UPDATE aggregator_rounds SET sum = $1, updates = $2 WHERE version = $3",
             &[&sum_to_bytes(&sum), &count, &(version as i64)],
         )
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
+        Ok(BatchOutcome::Committed {
+            replayed,
+            round_updates: stored_u64(count, "round updates")?,
+        })
     }
 
-    async fn close_round(&self, version: u64, dimension: usize, min_updates: u64, next: NextModel) -> Result<bool, StoreError> {
+    async fn close_round(
+        &self,
+        version: u64,
+        dimension: usize,
+        min_updates: u64,
+        next: NextModel,
+    ) -> Result<bool, StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
-        let round = tx
-            .query_opt("SELECT sum, updates, closed FROM aggregator_rounds WHERE version = $1 FOR UPDATE", &[&(version as i64)])
-            .await?;
-        let Some(round) = round else {
+        let round = lock_open_round(&tx, version, dimension).await?;
+        let Some((sum, count)) = round.filter(|(_, count)| *count >= min_updates) else {
             return Ok(false);
         };
-        let count = stored_u64(round.get(1), "round updates")?;
-        if round.get::<_, bool>(2) || count < min_updates {
-            return Ok(false);
-        }
-        let sum_bytes: Vec<u8> = round.get(0);
-        let sum = sum_from_bytes(&sum_bytes, dimension)
-            .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
         let current = read_model(&tx, version).await?;
         let published = next(&current.weights, sum, count);
         let next_version = published.version as i64;
@@ -188,7 +238,11 @@ impl Store for PostgresStore {
             &[&(version as i64)],
         )
         .await?;
-        tx.execute("DELETE FROM aggregator_nonces WHERE version <= $1", &[&(version as i64)]).await?;
+        tx.execute(
+            "DELETE FROM aggregator_nonces WHERE version <= $1",
+            &[&(version as i64)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use shop_personalizer::sync::UpdateMessage;
 
-use super::{stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError, StoredModel};
+use super::{
+    stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError,
+    StoredModel,
+};
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
 const SCHEMA: &str = "
@@ -33,7 +36,9 @@ impl SqliteStore {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
     }
 
     async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -43,7 +48,9 @@ impl SqliteStore {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection.lock().map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
+            let mut guard = connection
+                .lock()
+                .map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
             work(&mut guard)
         })
         .await
@@ -57,7 +64,28 @@ fn read_model(connection: &Connection, version: u64) -> Result<StoredModel, Stor
         params![version as i64],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
-    Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed })
+    Ok(StoredModel {
+        version,
+        weights: weights_from_bytes(&weights)?,
+        signed,
+    })
+}
+
+/// The running sum and count of the round of `version`, or `None` if it is missing or closed.
+fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result<Option<(Vec<i64>, u64)>, StoreError> {
+    let round: Option<(Vec<u8>, i64, bool)> = connection
+        .query_row(
+            "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
+            params![version as i64],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((sum_bytes, count, false)) = round else {
+        return Ok(None);
+    };
+    let sum = sum_from_bytes(&sum_bytes, dimension)
+        .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+    Ok(Some((sum, stored_u64(count, "round updates")?)))
 }
 
 impl Store for SqliteStore {
@@ -67,9 +95,14 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO settings (name, value) VALUES ('signing_key_seed', ?1)",
                 params![candidate.to_vec()],
             )?;
-            let stored: Vec<u8> =
-                connection.query_row("SELECT value FROM settings WHERE name = 'signing_key_seed'", [], |row| row.get(0))?;
-            stored.try_into().map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
+            let stored: Vec<u8> = connection.query_row(
+                "SELECT value FROM settings WHERE name = 'signing_key_seed'",
+                [],
+                |row| row.get(0),
+            )?;
+            stored
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
         })
         .await
     }
@@ -100,8 +133,11 @@ impl Store for SqliteStore {
             let version: i64 = connection.query_row("SELECT MAX(version) FROM models", [], |row| row.get(0))?;
             let version = stored_u64(version, "model version")?;
             let model = read_model(connection, version)?;
-            let round_updates: i64 =
-                connection.query_row("SELECT updates FROM rounds WHERE version = ?1", params![version as i64], |row| row.get(0))?;
+            let round_updates: i64 = connection.query_row(
+                "SELECT updates FROM rounds WHERE version = ?1",
+                params![version as i64],
+                |row| row.get(0),
+            )?;
             let last_closed: Option<(i64, i64)> = connection
                 .query_row(
                     "SELECT version, updates FROM rounds WHERE closed = 1 ORDER BY version DESC LIMIT 1",
@@ -113,26 +149,27 @@ impl Store for SqliteStore {
                 Some((v, n)) => Some((stored_u64(v, "round version")?, stored_u64(n, "round updates")?)),
                 None => None,
             };
-            Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
+            Ok(CurrentState {
+                model,
+                round_updates: stored_u64(round_updates, "round updates")?,
+                last_closed,
+            })
         })
         .await
     }
 
-    async fn commit_batch(&self, version: u64, dimension: usize, updates: Vec<UpdateMessage>) -> Result<BatchOutcome, StoreError> {
+    async fn commit_batch(
+        &self,
+        version: u64,
+        dimension: usize,
+        updates: Vec<UpdateMessage>,
+    ) -> Result<BatchOutcome, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let round: Option<(Vec<u8>, i64, bool)> = tx
-                .query_row(
-                    "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
-                    params![version as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            let Some((sum_bytes, count, false)) = round else {
+            let Some((mut sum, count)) = open_round(&tx, version, dimension)? else {
                 return Ok(BatchOutcome::Stale);
             };
-            let mut sum = sum_from_bytes(&sum_bytes, dimension)
-                .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
+            let count = count as i64;
             let mut replayed = Vec::with_capacity(updates.len());
             let mut fresh = 0_i64;
             {
@@ -152,30 +189,27 @@ impl Store for SqliteStore {
                 params![sum_to_bytes(&sum), count, version as i64],
             )?;
             tx.commit()?;
-            Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
+            Ok(BatchOutcome::Committed {
+                replayed,
+                round_updates: stored_u64(count, "round updates")?,
+            })
         })
         .await
     }
 
-    async fn close_round(&self, version: u64, dimension: usize, min_updates: u64, next: NextModel) -> Result<bool, StoreError> {
+    async fn close_round(
+        &self,
+        version: u64,
+        dimension: usize,
+        min_updates: u64,
+        next: NextModel,
+    ) -> Result<bool, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let round: Option<(Vec<u8>, i64, bool)> = tx
-                .query_row(
-                    "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
-                    params![version as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            let Some((sum_bytes, count, false)) = round else {
+            let Some((sum, count)) = open_round(&tx, version, dimension)?.filter(|(_, count)| *count >= min_updates)
+            else {
                 return Ok(false);
             };
-            let count = stored_u64(count, "round updates")?;
-            if count < min_updates {
-                return Ok(false);
-            }
-            let sum = sum_from_bytes(&sum_bytes, dimension)
-                .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
             let current = read_model(&tx, version)?;
             let published = next(&current.weights, sum, count);
             let next_version = published.version as i64;
@@ -187,7 +221,10 @@ impl Store for SqliteStore {
                 "INSERT INTO rounds (version, sum, updates) VALUES (?1, ?2, 0)",
                 params![next_version, sum_to_bytes(&vec![0; dimension])],
             )?;
-            tx.execute("UPDATE rounds SET closed = 1, sum = x'' WHERE version = ?1", params![version as i64])?;
+            tx.execute(
+                "UPDATE rounds SET closed = 1, sum = x'' WHERE version = ?1",
+                params![version as i64],
+            )?;
             tx.execute("DELETE FROM nonces WHERE version <= ?1", params![version as i64])?;
             tx.commit()?;
             Ok(true)

@@ -1,0 +1,157 @@
+//! The PostgreSQL store against a real server started on 127.0.0.1: replicas sharing one
+//! database lose no update, reject each other's replays, and close each round exactly once.
+
+mod common;
+
+use std::sync::Arc;
+
+use aggregator::policy::{accumulate, sum_to_f64};
+use aggregator::rounds::{next_model, publish};
+use aggregator::start_with;
+use aggregator::store::postgres::PostgresStore;
+use aggregator::store::{BatchOutcome, Store};
+use axum::http::StatusCode;
+use common::postgres_server::PostgresServer;
+use common::*;
+use ed25519_dalek::SigningKey;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_from_two_replicas_lose_no_update() {
+    let Some(server) = PostgresServer::start() else { return };
+    let first = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
+    let second = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
+    let key = SigningKey::from_bytes(&[8; 32]);
+    first
+        .ensure_initial_model(publish(1, vec![0.0; DIMENSION], &key))
+        .await
+        .expect("initial model");
+    second
+        .ensure_initial_model(publish(1, vec![9.0; DIMENSION], &key))
+        .await
+        .expect("no second initial model");
+
+    let mut tasks = Vec::new();
+    for task in 0..8_u64 {
+        let store = if task % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        tasks.push(tokio::spawn(async move {
+            for batch in 0..25_u64 {
+                let updates = (0..4)
+                    .map(|i| update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i))
+                    .collect();
+                let outcome = store.commit_batch(1, DIMENSION, updates).await.expect("commits");
+                assert!(matches!(outcome, BatchOutcome::Committed { ref replayed, .. } if replayed.iter().all(|r| !r)));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task finished");
+    }
+    let mut expected = vec![0_i64; DIMENSION];
+    for task in 0..8_u64 {
+        for batch in 0..25_u64 {
+            for i in 0..4 {
+                accumulate(
+                    &mut expected,
+                    &update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i),
+                );
+            }
+        }
+    }
+    let state = first.current().await.expect("reads");
+    assert_eq!(state.round_updates, 800);
+    assert_eq!(state.model.weights, vec![0.0; DIMENSION], "the first initial model won");
+
+    // A replay through the other replica is refused and not added.
+    let replay = second
+        .commit_batch(1, DIMENSION, vec![update(1, 5, 0)])
+        .await
+        .expect("commits");
+    assert_eq!(
+        replay,
+        BatchOutcome::Committed {
+            replayed: vec![true],
+            round_updates: 800
+        }
+    );
+
+    // Both replicas race to close: exactly one closes, and the model is the exact mean.
+    let config = config(std::path::Path::new("unused"));
+    let (a, b) = tokio::join!(
+        first.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
+        second.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
+    );
+    assert_eq!(
+        a.expect("ok") as u8 + b.expect("ok") as u8,
+        1,
+        "exactly one replica closed the round"
+    );
+    let published = second.current().await.expect("reads");
+    assert_eq!(published.model.version, 2);
+    assert_eq!(published.last_closed, Some((1, 800)));
+    let mean = sum_to_f64(&expected)[0] / 800.0;
+    assert!((f64::from(published.model.weights[0]) - mean).abs() < 1e-6);
+    assert_eq!(
+        first
+            .commit_batch(1, DIMENSION, vec![update(1, 1, 77)])
+            .await
+            .expect("ok"),
+        BatchOutcome::Stale
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_aggregator_replicas_serve_one_shared_state() {
+    let Some(server) = PostgresServer::start() else { return };
+    let dir_a = tempfile::tempdir().expect("temp dir");
+    let dir_b = tempfile::tempdir().expect("temp dir");
+    let replica_a = start_with(
+        PostgresStore::connect(&server.url).await.expect("connects"),
+        config(dir_a.path()),
+    )
+    .await
+    .expect("replica A starts");
+    let replica_b = start_with(
+        PostgresStore::connect(&server.url).await.expect("connects"),
+        config(dir_b.path()),
+    )
+    .await
+    .expect("replica B starts");
+    assert_eq!(
+        replica_a.public_key_hex, replica_b.public_key_hex,
+        "replicas share one signing key"
+    );
+
+    for id in 0..19_u64 {
+        let router = if id % 2 == 0 {
+            &replica_a.router
+        } else {
+            &replica_b.router
+        };
+        let (status, _, body) = call(router, post(update(1, 40, id).encode())).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+    }
+    let (status, _, body) = call(&replica_b.router, post(update(1, 40, 0).encode())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "replica B knows replica A's nonce");
+    assert_eq!(json(&body)["error"], "replayed_nonce");
+
+    let (status, _, _) = call(&replica_a.router, post(update(1, 40, 19).encode())).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Replica B learns of version 2 within its refresh interval.
+    let mut served = Vec::new();
+    for router in [&replica_a.router, &replica_b.router] {
+        for _ in 0..300 {
+            let (status, _, body) = call(router, get("/v1/model")).await;
+            if status == StatusCode::OK && body.get(5) == Some(&2) {
+                served.push(body);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(served.len(), 2, "both replicas serve version 2");
+    assert_eq!(served[0], served[1], "the same signed bytes");
+}

@@ -1,0 +1,157 @@
+//! The browser [`Transport`]: `fetch` with `credentials: "omit"`, `referrerPolicy: "no-referrer"`
+//! and `keepalive`, bodies as `Uint8Array`; on page hide a keepalive fetch
+//! ([`FetchTransport::send_on_page_hide`]) or `navigator.sendBeacon` ([`FetchTransport::send_beacon`]).
+//!
+//! What leaves the browser is exactly the update body: no cookies (credentials omitted), no page
+//! URL (no referrer), no custom headers. Without a `Content-Type` header the POST is a CORS
+//! "simple request", so no preflight precedes it.
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReferrerPolicy, RequestCache, RequestCredentials, RequestInit, RequestMode, Response};
+
+use crate::sync::{SyncError, Transport};
+
+/// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`).
+#[derive(Debug, Clone)]
+pub struct FetchTransport {
+    base_url: String,
+}
+
+fn transport_error(context: &str, error: &JsValue) -> SyncError {
+    let detail = error.as_string().or_else(|| {
+        Reflect::get(error, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|message| message.as_string())
+    });
+    SyncError::Transport {
+        message: format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".to_owned())),
+    }
+}
+
+/// A request init that carries nothing identifying: no cookies, no referrer.
+fn private_init(method: &str, cache: RequestCache) -> RequestInit {
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_mode(RequestMode::Cors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_referrer_policy(ReferrerPolicy::NoReferrer);
+    init.set_cache(cache);
+    init
+}
+
+fn post_init(body: &[u8]) -> RequestInit {
+    let init = private_init("POST", RequestCache::NoStore);
+    // `keepalive` lets the request finish after the page is gone (no typed setter in web-sys).
+    let _ = Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+    init.set_body(&Uint8Array::from(body));
+    init
+}
+
+async fn fetch(url: &str, init: &RequestInit) -> Result<Response, SyncError> {
+    let window = web_sys::window().ok_or_else(|| SyncError::Transport {
+        message: "no window: fetch needs a page".to_owned(),
+    })?;
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, init))
+        .await
+        .map_err(|error| transport_error("fetch failed", &error))?;
+    response.dyn_into::<Response>().map_err(|_| SyncError::Transport {
+        message: "fetch returned no Response".to_owned(),
+    })
+}
+
+async fn body_bytes(response: &Response) -> Result<Vec<u8>, SyncError> {
+    let promise = response
+        .array_buffer()
+        .map_err(|error| transport_error("reading the body failed", &error))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|error| transport_error("reading the body failed", &error))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Turns a refusal `{ "error": code, "message": text }` into [`SyncError::Rejected`].
+async fn rejection(response: &Response) -> SyncError {
+    let status = response.status();
+    let parsed = body_bytes(response)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|value| value.get(name))
+            .and_then(|value| value.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    SyncError::Rejected {
+        status,
+        error: field("error"),
+        message: field("message"),
+    }
+}
+
+impl FetchTransport {
+    /// `base_url` without a trailing slash is fine either way.
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn updates_url(&self) -> String {
+        format!("{}/v1/updates", self.base_url)
+    }
+
+    /// On `pagehide`: starts a keepalive POST that outlives the page and returns at once. It
+    /// keeps `credentials: "omit"` and `referrerPolicy: "no-referrer"`, which is why it is
+    /// preferred over a beacon.
+    pub fn send_on_page_hide(&self, body: &[u8]) -> bool {
+        let Some(window) = web_sys::window() else { return false };
+        let promise = window.fetch_with_str_and_init(&self.updates_url(), &post_init(body));
+        // A keepalive fetch that fails after unload has nobody to report to.
+        let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+        let _ = promise.catch(&ignore);
+        ignore.forget();
+        true
+    }
+
+    /// `navigator.sendBeacon` with the body as `Uint8Array`, for browsers without keepalive
+    /// fetch. A beacon sends no cookies cross-origin but follows the page's referrer policy: set
+    /// `<meta name="referrer" content="no-referrer">` (or `strict-origin`) on shop pages.
+    /// Returns whether the browser queued it.
+    pub fn send_beacon(&self, body: &[u8]) -> bool {
+        let Some(window) = web_sys::window() else { return false };
+        let data = Uint8Array::from(body);
+        window
+            .navigator()
+            .send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data))
+            .unwrap_or(false)
+    }
+}
+
+impl Transport for FetchTransport {
+    async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
+        let response = fetch(&self.updates_url(), &post_init(body)).await?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(rejection(&response).await)
+        }
+    }
+
+    /// Lets the browser's HTTP cache revalidate with the server's `ETag` (`cache: "no-cache"`),
+    /// so no custom header (and no CORS preflight) is needed; an unchanged model comes back as
+    /// the same bytes and installs as `Unchanged`.
+    async fn fetch_model(&self, _known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {
+        let url = format!("{}/v1/model", self.base_url);
+        let response = fetch(&url, &private_init("GET", RequestCache::NoCache)).await?;
+        if !response.ok() {
+            return Err(rejection(&response).await);
+        }
+        body_bytes(&response).await.map(Some)
+    }
+}
