@@ -78,6 +78,7 @@ impl RankingState {
         self.sets.len() != before
     }
 
+    #[cfg(test)]
     pub(super) fn live_handles(&self) -> impl Iterator<Item = u32> + '_ {
         self.sets.iter().map(|s| s.handle)
     }
