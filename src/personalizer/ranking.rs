@@ -28,12 +28,15 @@ use thiserror::Error;
 use crate::catalog::CatalogError;
 use crate::collect::event::TrackEvent;
 use crate::profile::ProfileShopper;
-use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonCode};
+use std::sync::Arc;
+
+use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonCode, ShopperSignals};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 
 use super::{check_time, Personalizer};
 
 pub use answer::{AnswerColumns, NeighbourColumns};
+use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{decode_model, encode_model, model_key, ModelLoadError};
 
@@ -115,6 +118,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         if let (Some(about), true) = (answer.about, self.consent.collects()) {
             if let Some(set) = self.ranking.touch(handle) {
                 self.ranking.ranker.remember_answer(about, answer.about_embedding, set);
+                self.ranking.generation += 1;
             }
         }
         Ok(handle)
@@ -136,11 +140,24 @@ impl<S: KeyValueStore> Personalizer<S> {
         let now = check_time(now_ms).map_err(|_| RankingError::BadTime(now_ms))?;
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;
         let shopper = ProfileShopper::new(&self.profile, now, self.config.affinity_half_life_ms());
+        let pooling = context.placement != Placement::Search && self.consent.collects() && shopper.session_len() > 0;
+        let key = PoolKey {
+            handle,
+            generation: self.ranking.generation,
+            session_len: shopper.session_len(),
+            last_activity_ms: self.profile.session().last_activity_ms,
+        };
+        let ranked_set = match (pooling, self.ranking.pooled(key)) {
+            (false, _) => set.clone(),
+            (true, Some(pooled)) => pooled,
+            (true, None) => {
+                let pooled = Arc::new(self.ranking.ranker.pool(&set, &shopper));
+                self.ranking.keep_pooled(key, pooled.clone());
+                pooled
+            }
+        };
+        let ranked_set = ranked_set.as_ref();
         let ranker = &mut self.ranking.ranker;
-        let pooled = (context.placement != Placement::Search && self.consent.collects())
-            .then(|| ranker.pool(&set, &shopper))
-            .filter(|pooled| pooled.len() > set.len());
-        let ranked_set = pooled.as_ref().unwrap_or(&set);
         let ranking = ranker.rank(ranked_set, context, &shopper)?;
         let mut items = Vec::with_capacity(ranking.items.len());
         for item in &ranking.items {
@@ -177,6 +194,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Feeds a recorded click, cart addition or purchase of an item a recent ranking showed to
     /// the online learner.
     pub(super) fn learn_from_event(&mut self, event: &TrackEvent) {
+        // The session changes with every recorded event.
+        self.ranking.generation += 1;
         for (id, outcome) in outcomes_of(event) {
             let state = &mut self.ranking;
             let Some(item) = state.ranker.ids().get(id) else { continue };

@@ -1,9 +1,14 @@
 //! The ranking half of the `Personalizer` JS class: a server answer is registered once when it
 //! arrives (strings and attributes converted once, embeddings and scores copied straight out of
 //! typed arrays) and then ranked by handle as often as the page renders.
+//!
+//! Crossing the boundary field by field costs more than ranking, so plain data crosses as JSON
+//! text (the browser's `JSON.stringify`/`JSON.parse` are native and fast), typed arrays as one
+//! copy each, and the result as one JSON text parsed on the JS side.
 
-use js_sys::{Array, Float32Array, Object, Uint32Array};
-use serde::Deserialize;
+use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, JSON};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -12,7 +17,6 @@ use crate::catalog::ItemAttributes;
 use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, RankingError};
 use crate::rank::RankContext;
 
-use super::js_values::{from_js, to_js};
 use super::personalizer::JsPersonalizer;
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
@@ -111,6 +115,39 @@ fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
     Err(JsError::new(&format!("invalid answer: {name} must be a Uint32Array or an array of numbers")))
 }
 
+fn get(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads plain data (strings, attribute objects) through one `JSON.stringify`; absent is `None`.
+fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option<T>, JsError> {
+    if is_absent(value) {
+        return Ok(None);
+    }
+    let text = JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| JsError::new(&format!("invalid {what}: it cannot be read as JSON data")))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+}
+
+/// The result as one JSON text, parsed by the browser into the typed object.
+fn to_js_via_json<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
+    let parsed = JSON::parse(&text).map_err(|_| JsError::new("the ranking result could not be handed to JS"))?;
+    Ok(Ts::new_unchecked(parsed))
+}
+
+fn describe(value: &JsValue) -> String {
+    if value.is_null() {
+        "null".to_owned()
+    } else if Array::is_array(value) {
+        "an array".to_owned()
+    } else {
+        value.js_typeof().as_string().unwrap_or_default()
+    }
+}
+
 /// A misspelt field (`embedding` for `embeddings`) is an error, not a silently ignored column.
 fn reject_unknown_fields(answer: &JsValue) -> Result<(), JsError> {
     if !answer.is_object() {
@@ -147,32 +184,41 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = registerCandidates)]
     pub fn register_candidates(&self, answer: Ts<CandidateAnswer>) -> Result<u32, JsError> {
-        reject_unknown_fields(&answer.js_value())?;
-        let answer: CandidateAnswer = from_js(&answer, "answer")?;
-        let scores = f32_column(&answer.scores, "scores")?;
-        let popularity = f32_column(&answer.popularity, "popularity")?;
-        let embeddings = f32_column(&answer.embeddings, "embeddings")?;
-        let about_embedding = f32_column(&answer.about_embedding, "aboutEmbedding")?;
-        let neighbours = match &answer.neighbours {
-            Some(nb) => {
-                let offsets = u32_column(&nb.offsets, "neighbours.offsets")?;
-                let scores = f32_column(&nb.scores, "neighbours.scores")?.unwrap_or_default();
-                Some((offsets, scores))
-            }
-            None => None,
+        let answer = answer.js_value();
+        if !answer.is_object() || Array::is_array(&answer) {
+            return Err(JsError::new(&format!("invalid answer: expected an object, got {}", describe(&answer))));
+        }
+        reject_unknown_fields(&answer)?;
+        let ids: Vec<String> =
+            json_field(&get(&answer, "ids"), "answer.ids")?.ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?;
+        let about: Option<String> = json_field(&get(&answer, "about"), "answer.about")?;
+        let titles: Option<Vec<String>> = json_field(&get(&answer, "titles"), "answer.titles")?;
+        let attributes: Option<Vec<ItemAttributes>> = json_field(&get(&answer, "attributes"), "answer.attributes")?;
+        let scores = f32_column(&get(&answer, "scores"), "scores")?;
+        let popularity = f32_column(&get(&answer, "popularity"), "popularity")?;
+        let embeddings = f32_column(&get(&answer, "embeddings"), "embeddings")?;
+        let about_embedding = f32_column(&get(&answer, "aboutEmbedding"), "aboutEmbedding")?;
+        let neighbours = get(&answer, "neighbours");
+        let neighbours = if is_absent(&neighbours) {
+            None
+        } else {
+            let nb_ids: Vec<String> = json_field(&get(&neighbours, "ids"), "answer.neighbours.ids")?.unwrap_or_default();
+            let offsets = u32_column(&get(&neighbours, "offsets"), "neighbours.offsets")?;
+            let scores = f32_column(&get(&neighbours, "scores"), "neighbours.scores")?.unwrap_or_default();
+            Some((offsets, nb_ids, scores))
         };
         let columns = AnswerColumns {
-            about: answer.about.as_deref(),
+            about: about.as_deref(),
             about_embedding: about_embedding.as_deref(),
-            ids: &answer.ids,
+            ids: &ids,
             scores: scores.as_deref(),
-            titles: answer.titles.as_deref(),
+            titles: titles.as_deref(),
             popularity: popularity.as_deref(),
-            attributes: answer.attributes.as_deref(),
+            attributes: attributes.as_deref(),
             embeddings: embeddings.as_deref(),
-            neighbours: answer.neighbours.as_ref().zip(neighbours.as_ref()).map(|(nb, (offsets, scores))| {
-                NeighbourColumns { offsets, ids: &nb.ids, scores }
-            }),
+            neighbours: neighbours
+                .as_ref()
+                .map(|(offsets, ids, scores)| NeighbourColumns { offsets, ids, scores }),
         };
         self.state()?.engine.register_candidates(&columns).map_err(ranking_error)
     }
@@ -196,12 +242,17 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = rank)]
     pub fn rank(&self, handle: u32, context: Option<Ts<RankContext>>) -> Result<Ts<RankedList>, JsError> {
-        let context = match context {
-            Some(context) if !is_absent(&context.js_value()) => from_js(&context, "rank context")?,
+        let context = match context.map(|c| c.js_value()) {
+            Some(context) if !is_absent(&context) => {
+                if !context.is_object() || Array::is_array(&context) {
+                    return Err(JsError::new(&format!("invalid rank context: expected an object, got {}", describe(&context))));
+                }
+                json_field(&context, "rank context")?.unwrap_or_default()
+            }
             _ => RankContext::default(),
         };
         let list = self.state()?.engine.rank(handle, &context, js_sys::Date::now()).map_err(ranking_error)?;
-        to_js(&list)
+        to_js_via_json(&list)
     }
 
     /// Forgets a registered answer before it is evicted. Returns whether the handle was live.

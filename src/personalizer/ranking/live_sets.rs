@@ -11,6 +11,16 @@ pub const MAX_LIVE_SETS: usize = 32;
 /// Feedback already learned from, so a repeated click on the same shown item counts once.
 const LEARNED_KEPT: usize = 64;
 
+/// What a pooled set was built from: the registered set, the session memory's generation and the
+/// shopper's session as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PoolKey {
+    pub handle: u32,
+    pub generation: u64,
+    pub session_len: usize,
+    pub last_activity_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 struct LiveSet {
     handle: u32,
@@ -24,6 +34,11 @@ pub struct RankingState {
     /// Least recently used first.
     sets: VecDeque<LiveSet>,
     next_handle: u32,
+    /// The last pooled set (a registered set plus what earlier answers of the session offered),
+    /// reused while neither the set, the session memory nor the session changed.
+    pooled: Option<(PoolKey, Arc<CandidateSet>)>,
+    /// Bumped whenever the session memory or the session may have changed.
+    pub(super) generation: u64,
     /// Impressions this engine handed out, newest last.
     issued: VecDeque<u64>,
     learned: VecDeque<(u64, u32, Outcome)>,
@@ -41,6 +56,8 @@ impl Default for RankingState {
             ranker: Ranker::new(RankConfig::default()),
             sets: VecDeque::new(),
             next_handle: 1,
+            pooled: None,
+            generation: 0,
             issued: VecDeque::new(),
             learned: VecDeque::new(),
             steps: 0,
@@ -69,6 +86,15 @@ impl RankingState {
         let set = live.set.clone();
         self.sets.push_back(live);
         Some(set)
+    }
+
+    /// The pooled set built for `key`, if it is the last one built.
+    pub(super) fn pooled(&self, key: PoolKey) -> Option<Arc<CandidateSet>> {
+        self.pooled.as_ref().filter(|(k, _)| *k == key).map(|(_, set)| set.clone())
+    }
+
+    pub(super) fn keep_pooled(&mut self, key: PoolKey, set: Arc<CandidateSet>) {
+        self.pooled = Some((key, set));
     }
 
     /// Drops the set behind `handle`; returns whether it was live.
@@ -120,6 +146,8 @@ impl RankingState {
         let ids = std::mem::take(&mut self.ranker.ids);
         self.ranker = fresh;
         self.ranker.ids = ids;
+        self.pooled = None;
+        self.generation += 1;
         self.issued.clear();
         self.learned.clear();
         self.steps = 0;
