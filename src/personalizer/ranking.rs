@@ -48,7 +48,11 @@ pub enum RankingError {
     #[error("candidate set {handle} is unknown or was evicted (only the {MAX_LIVE_SETS} most recently used sets are kept): call registerCandidates again with the server's answer")]
     UnknownHandle { handle: u32 },
     #[error("{column} has {got} entries for {expected} candidates: send one entry per candidate")]
-    ColumnLength { column: &'static str, expected: usize, got: usize },
+    ColumnLength {
+        column: &'static str,
+        expected: usize,
+        got: usize,
+    },
     #[error("embeddings hold {len} numbers for {candidates} candidates: send one embedding of the same dimension per candidate, row after row")]
     EmbeddingColumns { len: usize, candidates: usize },
     #[error("neighbours.offsets[{index}] is {value}: offsets start at 0, never decrease and end at the number of neighbour ids ({ids})")]
@@ -99,7 +103,10 @@ fn outcomes_of(event: &TrackEvent) -> Vec<(&str, Outcome)> {
     match event {
         TrackEvent::Click { item_id, .. } => vec![(item_id.as_str(), Outcome::Click)],
         TrackEvent::AddToCart { item_id, .. } => vec![(item_id.as_str(), Outcome::AddToCart)],
-        TrackEvent::Purchase { items, .. } => items.iter().map(|line| (line.item_id.as_str(), Outcome::Purchase)).collect(),
+        TrackEvent::Purchase { items, .. } => items
+            .iter()
+            .map(|line| (line.item_id.as_str(), Outcome::Purchase))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -138,7 +145,10 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn rank(&mut self, handle: u32, context: &RankContext, now_ms: f64) -> Result<RankedList, RankingError> {
         let now = check_time(now_ms).map_err(|_| RankingError::BadTime(now_ms))?;
-        let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;
+        let set = self
+            .ranking
+            .touch(handle)
+            .ok_or(RankingError::UnknownHandle { handle })?;
         let shopper = ProfileShopper::new(&self.profile, now, self.config.affinity_half_life_ms());
         let pooling = context.placement != Placement::Search && self.consent.collects() && shopper.session_len() > 0;
         let key = PoolKey {
@@ -161,7 +171,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         let ranking = ranker.rank(ranked_set, context, &shopper)?;
         let mut items = Vec::with_capacity(ranking.items.len());
         for item in &ranking.items {
-            let Some(id) = ranker.ids().name(item.item) else { continue };
+            let Some(id) = ranker.ids().name(item.item) else {
+                continue;
+            };
             let row = item.row as usize;
             items.push(RankedProduct {
                 id: id.to_owned(),
@@ -198,8 +210,12 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.ranking.generation += 1;
         for (id, outcome) in outcomes_of(event) {
             let state = &mut self.ranking;
-            let Some(item) = state.ranker.ids().get(id) else { continue };
-            let Some(impression) = state.impression_showing(item) else { continue };
+            let Some(item) = state.ranker.ids().get(id) else {
+                continue;
+            };
+            let Some(impression) = state.impression_showing(item) else {
+                continue;
+            };
             if state.first_time(impression, item, outcome) && state.ranker.feedback(impression, id, outcome).is_ok() {
                 state.steps += 1;
                 state.model_dirty = true;
@@ -232,8 +248,14 @@ impl<S: KeyValueStore> Personalizer<S> {
             }
             Err(problem) => match model_store::back_up(&mut self.store, &self.keys, &raw) {
                 Ok(backup_key) => {
-                    let message = format!("{problem}; it was kept under {backup_key} and learning restarts from the shipped weights");
-                    self.warn(StorageWarning { code: WarningCode::Unreadable, message, backup_key: Some(backup_key) });
+                    let message = format!(
+                        "{problem}; it was kept under {backup_key} and learning restarts from the shipped weights"
+                    );
+                    self.warn(StorageWarning {
+                        code: WarningCode::Unreadable,
+                        message,
+                        backup_key: Some(backup_key),
+                    });
                     if let Err(e) = self.store.remove(&key) {
                         self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()));
                     }
@@ -255,7 +277,12 @@ impl<S: KeyValueStore> Personalizer<S> {
             return;
         }
         let result = encode_model(state.ranker.model(), state.steps)
-            .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, format!("the ranking model could not be encoded: {e}")))
+            .map_err(|e| {
+                StorageWarning::new(
+                    WarningCode::StorageUnavailable,
+                    format!("the ranking model could not be encoded: {e}"),
+                )
+            })
             .and_then(|raw| {
                 let key = model_key(self.config.shop());
                 self.store.set(&key, &raw).map_err(|e| {

@@ -73,8 +73,17 @@ pub struct CandidateAnswer {
     pub neighbours: Option<NeighbourAnswer>,
 }
 
-const ANSWER_FIELDS: [&str; 9] =
-    ["about", "aboutEmbedding", "ids", "scores", "titles", "popularity", "attributes", "embeddings", "neighbours"];
+const ANSWER_FIELDS: [&str; 9] = [
+    "about",
+    "aboutEmbedding",
+    "ids",
+    "scores",
+    "titles",
+    "popularity",
+    "attributes",
+    "embeddings",
+    "neighbours",
+];
 
 fn ranking_error(error: RankingError) -> JsError {
     JsError::new(&error.to_string())
@@ -95,7 +104,9 @@ fn f32_column(value: &JsValue, name: &str) -> Result<Option<Vec<f32>>, JsError> 
     if Array::is_array(value) {
         return Ok(Some(Float32Array::new(value).to_vec()));
     }
-    Err(JsError::new(&format!("invalid answer: {name} must be a Float32Array or an array of numbers")))
+    Err(JsError::new(&format!(
+        "invalid answer: {name} must be a Float32Array or an array of numbers"
+    )))
 }
 
 fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
@@ -108,11 +119,15 @@ fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
             .iter()
             .map(|v| match v.as_f64() {
                 Some(x) if x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0 => Ok(x as u32),
-                _ => Err(JsError::new(&format!("invalid answer: {name} must hold whole numbers ≥ 0"))),
+                _ => Err(JsError::new(&format!(
+                    "invalid answer: {name} must hold whole numbers ≥ 0"
+                ))),
             })
             .collect();
     }
-    Err(JsError::new(&format!("invalid answer: {name} must be a Uint32Array or an array of numbers")))
+    Err(JsError::new(&format!(
+        "invalid answer: {name} must be a Uint32Array or an array of numbers"
+    )))
 }
 
 fn get(object: &JsValue, name: &str) -> JsValue {
@@ -128,7 +143,9 @@ fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option
         .ok()
         .and_then(|t| t.as_string())
         .ok_or_else(|| JsError::new(&format!("invalid {what}: it cannot be read as JSON data")))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
 /// The result as one JSON text, parsed by the browser into the typed object.
@@ -157,7 +174,10 @@ fn reject_unknown_fields(answer: &JsValue) -> Result<(), JsError> {
     for key in Object::keys(object).iter() {
         let name = key.as_string().unwrap_or_default();
         if !ANSWER_FIELDS.contains(&name.as_str()) {
-            return Err(JsError::new(&format!("invalid answer: unknown field `{name}`; the fields are {}", ANSWER_FIELDS.join(", "))));
+            return Err(JsError::new(&format!(
+                "invalid answer: unknown field `{name}`; the fields are {}",
+                ANSWER_FIELDS.join(", ")
+            )));
         }
     }
     Ok(())
@@ -186,11 +206,14 @@ impl JsPersonalizer {
     pub fn register_candidates(&self, answer: Ts<CandidateAnswer>) -> Result<u32, JsError> {
         let answer = answer.js_value();
         if !answer.is_object() || Array::is_array(&answer) {
-            return Err(JsError::new(&format!("invalid answer: expected an object, got {}", describe(&answer))));
+            return Err(JsError::new(&format!(
+                "invalid answer: expected an object, got {}",
+                describe(&answer)
+            )));
         }
         reject_unknown_fields(&answer)?;
-        let ids: Vec<String> =
-            json_field(&get(&answer, "ids"), "answer.ids")?.ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?;
+        let ids: Vec<String> = json_field(&get(&answer, "ids"), "answer.ids")?
+            .ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?;
         let about: Option<String> = json_field(&get(&answer, "about"), "answer.about")?;
         let titles: Option<Vec<String>> = json_field(&get(&answer, "titles"), "answer.titles")?;
         let attributes: Option<Vec<ItemAttributes>> = json_field(&get(&answer, "attributes"), "answer.attributes")?;
@@ -202,7 +225,8 @@ impl JsPersonalizer {
         let neighbours = if is_absent(&neighbours) {
             None
         } else {
-            let nb_ids: Vec<String> = json_field(&get(&neighbours, "ids"), "answer.neighbours.ids")?.unwrap_or_default();
+            let nb_ids: Vec<String> =
+                json_field(&get(&neighbours, "ids"), "answer.neighbours.ids")?.unwrap_or_default();
             let offsets = u32_column(&get(&neighbours, "offsets"), "neighbours.offsets")?;
             let scores = f32_column(&get(&neighbours, "scores"), "neighbours.scores")?.unwrap_or_default();
             Some((offsets, nb_ids, scores))
@@ -220,7 +244,10 @@ impl JsPersonalizer {
                 .as_ref()
                 .map(|(offsets, ids, scores)| NeighbourColumns { offsets, ids, scores }),
         };
-        self.state()?.engine.register_candidates(&columns).map_err(ranking_error)
+        self.state()?
+            .engine
+            .register_candidates(&columns)
+            .map_err(ranking_error)
     }
 
     /// Orders a registered answer for this shopper: the server's score and order, the session
@@ -245,13 +272,20 @@ impl JsPersonalizer {
         let context = match context.map(|c| c.js_value()) {
             Some(context) if !is_absent(&context) => {
                 if !context.is_object() || Array::is_array(&context) {
-                    return Err(JsError::new(&format!("invalid rank context: expected an object, got {}", describe(&context))));
+                    return Err(JsError::new(&format!(
+                        "invalid rank context: expected an object, got {}",
+                        describe(&context)
+                    )));
                 }
                 json_field(&context, "rank context")?.unwrap_or_default()
             }
             _ => RankContext::default(),
         };
-        let list = self.state()?.engine.rank(handle, &context, js_sys::Date::now()).map_err(ranking_error)?;
+        let list = self
+            .state()?
+            .engine
+            .rank(handle, &context, js_sys::Date::now())
+            .map_err(ranking_error)?;
         to_js_via_json(&list)
     }
 

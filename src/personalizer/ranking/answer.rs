@@ -39,7 +39,11 @@ pub struct AnswerColumns<'a> {
 
 fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) -> Result<(), RankingError> {
     match values {
-        Some(values) if values.len() != expected => Err(RankingError::ColumnLength { column, expected, got: values.len() }),
+        Some(values) if values.len() != expected => Err(RankingError::ColumnLength {
+            column,
+            expected,
+            got: values.len(),
+        }),
         _ => Ok(()),
     }
 }
@@ -50,7 +54,10 @@ fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
     match answer.embeddings {
         None => Ok(0),
         Some(e) if e.is_empty() => Ok(0),
-        Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns { len: e.len(), candidates: n }),
+        Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns {
+            len: e.len(),
+            candidates: n,
+        }),
         Some(e) => Ok(e.len() / n),
     }
 }
@@ -75,7 +82,11 @@ fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result
 pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
     let n = answer.ids.len();
     if n > MAX_CANDIDATES {
-        return Err(RankError::TooManyCandidates { len: n, max: MAX_CANDIDATES }.into());
+        return Err(RankError::TooManyCandidates {
+            len: n,
+            max: MAX_CANDIDATES,
+        }
+        .into());
     }
     check_column("scores", answer.scores, n)?;
     check_column("titles", answer.titles, n)?;
@@ -87,7 +98,8 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
     }
     if let Some(attributes) = answer.attributes {
         for (id, item) in answer.ids.iter().zip(attributes) {
-            item.validate().map_err(|source| RankingError::Attributes { id: id.clone(), source })?;
+            item.validate()
+                .map_err(|source| RankingError::Attributes { id: id.clone(), source })?;
         }
     }
     let mut keys: Vec<AttributeKey> = Vec::new();
@@ -101,7 +113,12 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
         neighbour_rows.clear();
         if let Some(nb) = &answer.neighbours {
             let (start, end) = (nb.offsets[row] as usize, nb.offsets[row + 1] as usize);
-            neighbour_rows.extend(nb.ids[start..end].iter().map(String::as_str).zip(nb.scores[start..end].iter().copied()));
+            neighbour_rows.extend(
+                nb.ids[start..end]
+                    .iter()
+                    .map(String::as_str)
+                    .zip(nb.scores[start..end].iter().copied()),
+            );
         }
         let score = match answer.scores {
             Some(scores) => scores[row],
@@ -114,7 +131,10 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
             title: answer.titles.map(|t| t[row].as_str()).filter(|t| !t.is_empty()),
             popularity: answer.popularity.map(|p| p[row]),
             attributes: &keys,
-            embedding: answer.embeddings.filter(|_| dim > 0).map(|e| &e[row * dim..(row + 1) * dim]),
+            embedding: answer
+                .embeddings
+                .filter(|_| dim > 0)
+                .map(|e| &e[row * dim..(row + 1) * dim]),
             neighbours: &neighbour_rows,
         })?;
     }

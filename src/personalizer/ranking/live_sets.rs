@@ -75,7 +75,10 @@ impl RankingState {
         if self.sets.len() >= MAX_LIVE_SETS {
             self.sets.pop_front();
         }
-        self.sets.push_back(LiveSet { handle, set: Arc::new(set) });
+        self.sets.push_back(LiveSet {
+            handle,
+            set: Arc::new(set),
+        });
         handle
     }
 
@@ -90,7 +93,10 @@ impl RankingState {
 
     /// The pooled set built for `key`, if it is the last one built.
     pub(super) fn pooled(&self, key: PoolKey) -> Option<Arc<CandidateSet>> {
-        self.pooled.as_ref().filter(|(k, _)| *k == key).map(|(_, set)| set.clone())
+        self.pooled
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, set)| set.clone())
     }
 
     pub(super) fn keep_pooled(&mut self, key: PoolKey, set: Arc<CandidateSet>) {
@@ -118,11 +124,11 @@ impl RankingState {
 
     /// The newest impression that showed the item with dense id `item`.
     pub(super) fn impression_showing(&self, item: u32) -> Option<u64> {
-        self.issued
-            .iter()
-            .rev()
-            .copied()
-            .find(|&id| self.ranker.impression(id).is_some_and(|shown| shown.shown.contains(&item)))
+        self.issued.iter().rev().copied().find(|&id| {
+            self.ranker
+                .impression(id)
+                .is_some_and(|shown| shown.shown.contains(&item))
+        })
     }
 
     /// True the first time `(impression, item, outcome)` is seen.
@@ -168,7 +174,10 @@ mod tests {
         for _ in 2..MAX_LIVE_SETS {
             state.insert(CandidateSet::default());
         }
-        assert!(state.touch(first).is_some(), "using the first makes the second the oldest");
+        assert!(
+            state.touch(first).is_some(),
+            "using the first makes the second the oldest"
+        );
         let newest = state.insert(CandidateSet::default());
         assert!(state.touch(second).is_none(), "the least recently used set was evicted");
         assert!(state.touch(first).is_some() && state.touch(newest).is_some());

@@ -95,7 +95,12 @@ struct EnvelopeIn<'a> {
 pub fn encode_model(model: &RankModel, steps: u64) -> Result<String, serde_json::Error> {
     let payload = serde_json::value::to_raw_value(&StoredModel::of(model, steps))?;
     let checksum = crc32fast::hash(payload.get().as_bytes());
-    serde_json::to_string(&EnvelopeOut { format: MODEL_FORMAT, version: MODEL_VERSION, checksum, payload: &payload })
+    serde_json::to_string(&EnvelopeOut {
+        format: MODEL_FORMAT,
+        version: MODEL_VERSION,
+        checksum,
+        payload: &payload,
+    })
 }
 
 /// Reads a stored model envelope.
@@ -103,7 +108,8 @@ pub fn decode_model(raw: &str) -> Result<(RankModel, u64), ModelLoadError> {
     if raw.len() > MAX_MODEL_BYTES {
         return Err(ModelLoadError::Oversized { bytes: raw.len() });
     }
-    let envelope: EnvelopeIn<'_> = serde_json::from_str(raw).map_err(|e| ModelLoadError::NotAnEnvelope(e.to_string()))?;
+    let envelope: EnvelopeIn<'_> =
+        serde_json::from_str(raw).map_err(|e| ModelLoadError::NotAnEnvelope(e.to_string()))?;
     if envelope.format != MODEL_FORMAT {
         return Err(ModelLoadError::UnknownFormat(envelope.format));
     }
@@ -156,7 +162,10 @@ mod tests {
     fn a_model_round_trips_through_its_envelope() {
         let model = learned_model(0.3);
         let raw = encode_model(&model, 12).expect("encode");
-        assert!(raw.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"checksum":"#), "{raw}");
+        assert!(
+            raw.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"checksum":"#),
+            "{raw}"
+        );
         let (back, steps) = decode_model(&raw).expect("decode");
         assert_eq!(steps, 12);
         assert_eq!(back.weights(), model.weights());
@@ -166,7 +175,10 @@ mod tests {
     #[test]
     fn each_kind_of_damage_has_its_own_error() {
         let raw = encode_model(&learned_model(1.0), 3).expect("encode");
-        assert!(matches!(decode_model("{not json"), Err(ModelLoadError::NotAnEnvelope(_))));
+        assert!(matches!(
+            decode_model("{not json"),
+            Err(ModelLoadError::NotAnEnvelope(_))
+        ));
         let other = raw.replace(MODEL_FORMAT, "shop-personalizer/profile");
         assert!(matches!(decode_model(&other), Err(ModelLoadError::UnknownFormat(_))));
         let future = raw.replace(r#""version":1,"#, r#""version":9,"#);
@@ -174,8 +186,14 @@ mod tests {
         let tampered = raw.replace(r#""steps":3"#, r#""steps":4"#);
         assert_eq!(decode_model(&tampered).err(), Some(ModelLoadError::ChecksumMismatch));
         let oversized = " ".repeat(MAX_MODEL_BYTES + 1);
-        assert!(matches!(decode_model(&oversized), Err(ModelLoadError::Oversized { .. })));
-        assert!(decode_model(&future).unwrap_err().to_string().contains("update the library"));
+        assert!(matches!(
+            decode_model(&oversized),
+            Err(ModelLoadError::Oversized { .. })
+        ));
+        assert!(decode_model(&future)
+            .unwrap_err()
+            .to_string()
+            .contains("update the library"));
     }
 
     fn wrap(payload: &str) -> String {
@@ -188,9 +206,14 @@ mod tests {
     #[test]
     fn weights_of_another_layout_or_not_finite_are_refused() {
         let short = wrap(r#"{"features":3,"shared":[1,2,3],"personal":[0,0,0],"steps":1}"#);
-        assert_eq!(decode_model(&short).err(), Some(ModelLoadError::OtherFeatures { found: 3 }));
+        assert_eq!(
+            decode_model(&short).err(),
+            Some(ModelLoadError::OtherFeatures { found: 3 })
+        );
         let zeros = vec!["0"; NUM_FEATURES].join(",");
-        let lying = wrap(&format!(r#"{{"features":{NUM_FEATURES},"shared":[{zeros}],"personal":[1],"steps":1}}"#));
+        let lying = wrap(&format!(
+            r#"{{"features":{NUM_FEATURES},"shared":[{zeros}],"personal":[1],"steps":1}}"#
+        ));
         assert!(matches!(decode_model(&lying), Err(ModelLoadError::InvalidPayload(_))));
     }
 
