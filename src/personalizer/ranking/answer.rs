@@ -53,7 +53,7 @@ fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
     let n = answer.ids.len();
     match answer.embeddings {
         None => Ok(0),
-        Some(e) if e.is_empty() => Ok(0),
+        Some([]) => Ok(0),
         Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns {
             len: e.len(),
             candidates: n,
