@@ -4,6 +4,7 @@
 // has its fine (5 µs) resolution; calls are timed in small batches on top of that.
 //
 //   node bench-page/run.mjs [--json]
+//   BENCH_PKG_DIR=/path/to/other/pkg node bench-page/run.mjs   (compare another build of the package)
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -13,13 +14,16 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../e2e/browser.mjs";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const SERVED = ["bench-page", "pkg"];
+const PKG_DIR = process.env.BENCH_PKG_DIR ? resolve(process.env.BENCH_PKG_DIR) : join(ROOT, "pkg");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
 function serve() {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname)).replace(/^\/+/, "");
-    const file = join(ROOT, path.endsWith("/") || path === "bench-page" ? join(path, "index.html") : path);
-    if (!SERVED.includes(path.split("/")[0]) || !file.startsWith(ROOT)) {
+    const top = path.split("/")[0];
+    const inside = path.endsWith("/") || path === "bench-page" ? join(path, "index.html") : path;
+    const file = top === "pkg" ? join(PKG_DIR, inside.slice("pkg".length)) : join(ROOT, inside);
+    if (!SERVED.includes(top) || !(file.startsWith(ROOT) || file.startsWith(PKG_DIR))) {
       response.writeHead(404).end();
       return;
     }
