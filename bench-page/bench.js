@@ -101,6 +101,7 @@ async function run() {
         personalizer.rank(h, CONTEXT);
         personalizer.releaseCandidates(h);
       }, Math.max(1, batch / 2)),
+      register: measure(() => personalizer.releaseCandidates(personalizer.registerCandidates(answer)), Math.max(1, batch / 2)),
       twin: measure(() => twinRank(answer, shopper, CONTEXT.limit), batch),
       rankWithoutSession: (() => {
         const h = anonymous.registerCandidates(answer);
