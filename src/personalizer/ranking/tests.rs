@@ -409,3 +409,49 @@ fn answers_about_session_items_join_later_rankings_only_with_consent() {
         assert_eq!(pooled > 0, joins, "{consent:?}: {:?}", ids(&list));
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Search only reorders; other placements return at most `limit` distinct items, all of
+        /// them from the answer or the session's earlier answers, never the page's own item.
+        #[test]
+        fn rankings_keep_their_promises(n in 0usize..40, seed in any::<u64>(), limit in 0usize..30, viewed in 0usize..4) {
+            let mut p = open(&MemoryStore::new());
+            p.set_consent(ConsentMode::Session, false);
+            let answer = Answer::new(n, seed);
+            for k in 0..viewed {
+                let about = format!("viewed-{k}");
+                let _ = p.track(TrackEvent::View { item_id: about.clone(), item: None }, T0 + 60_000.0 * k as f64, 0);
+                let earlier = Answer::new(8, seed ^ k as u64);
+                p.register_candidates(&AnswerColumns { about: Some(&about), ..earlier.columns() }).expect("valid");
+            }
+            let handle = p.register_candidates(&answer.columns()).expect("valid");
+            let now = T0 + 1e6;
+            let search = p.rank(handle, &RankContext { placement: Placement::Search, limit, ..RankContext::default() }, now).expect("ranked");
+            let mut got = ids(&search);
+            got.sort_unstable();
+            let mut sent: Vec<&str> = answer.ids.iter().map(String::as_str).collect();
+            sent.sort_unstable();
+            prop_assert_eq!(got, sent);
+
+            let current = answer.ids.first().cloned();
+            let context = RankContext { placement: Placement::Product, current_item: current.clone(), limit, ..RankContext::default() };
+            let list = p.rank(handle, &context, now).expect("ranked");
+            prop_assert!(list.items.len() <= limit);
+            let mut unique = ids(&list);
+            unique.sort_unstable();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), list.items.len(), "each item once");
+            prop_assert!(current.is_none_or(|c| !ids(&list).contains(&c.as_str())));
+            for item in &list.items {
+                prop_assert!(item.score.is_finite() && !item.reason.is_empty());
+                prop_assert_eq!(item.from_session, !answer.ids.contains(&item.id));
+            }
+        }
+    }
+}
