@@ -16,6 +16,7 @@ pub mod storage;
 pub mod privacy;
 pub mod sync;
 pub mod rank;
+pub mod measure;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

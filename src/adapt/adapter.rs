@@ -4,19 +4,23 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::copy_variants::{personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError};
 use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
+use super::copy_variants::{
+    personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError,
+};
 use super::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 use super::layout::{
-    density_arm, examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision,
-    LayoutOptions, LayoutTuning, SectionKind, SectionSpec,
+    examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision, LayoutOptions,
+    LayoutTuning, SectionKind, SectionSpec,
 };
 use super::layout_constraints::LayoutError;
+use super::layout_density::density_arm;
 use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
 use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use super::shopper::ShopperState;
 use crate::catalog::Item;
+use crate::measure::{noised_report, CheckedReportConfig, LiftCounters, LiftReport};
 
 /// Format version of [`AdaptState`].
 pub const ADAPT_STATE_VERSION: u32 = 1;
@@ -36,31 +40,45 @@ pub enum AdaptError {
     BadStoredDraw(f64),
     #[error("stored offer history is over its bounds or holds bad times: the stored state is corrupt; start fresh")]
     BadOfferHistory,
+    #[error(
+        "stored lift counters are negative, not finite or over their bounds: the stored state is corrupt; start fresh"
+    )]
+    BadLiftCounters,
 }
 
 /// Everything the shop can tune about adaptation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]
 pub struct AdapterConfig {
     pub bandit: BanditParams,
     /// Share of devices in the holdout, in [0, 1]. Default 0.1.
-    #[serde(default = "default_share")]
     pub holdout_share: f64,
     #[cfg_attr(target_arch = "wasm32", tsify(type = "{ hideBelow: number; minEvidence: number }"))]
     pub layout: LayoutTuning,
+    /// The merchant's sensitive categories: interests and the current category under them are
+    /// dropped from every decision's input (a second guard; the profile never stores them).
+    pub sensitive_categories: Vec<String>,
 }
 
-fn default_share() -> f64 {
-    DEFAULT_HOLDOUT_SHARE
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        AdapterConfig {
+            bandit: BanditParams::default(),
+            holdout_share: DEFAULT_HOLDOUT_SHARE,
+            layout: LayoutTuning::default(),
+            sensitive_categories: Vec::new(),
+        }
+    }
 }
 
 /// An [`AdapterConfig`] that passed its checks.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckedAdapterConfig {
     bandit: CheckedBanditParams,
     holdout_share: f64,
     layout: LayoutTuning,
+    sensitive_categories: Vec<String>,
 }
 
 impl AdapterConfig {
@@ -72,7 +90,12 @@ impl AdapterConfig {
         if !(self.layout.hide_below > 0.0 && self.layout.hide_below < 1.0) {
             return Err(AdaptError::BadHideBelow(self.layout.hide_below));
         }
-        Ok(CheckedAdapterConfig { bandit, holdout_share: self.holdout_share, layout: self.layout })
+        Ok(CheckedAdapterConfig {
+            bandit,
+            holdout_share: self.holdout_share,
+            layout: self.layout,
+            sensitive_categories: self.sensitive_categories,
+        })
     }
 }
 
@@ -86,6 +109,9 @@ pub struct AdaptState {
     pub holdout: HoldoutDraw,
     #[serde(default)]
     pub offer_history: OfferHistory,
+    /// Lift counts since the last report.
+    #[serde(default)]
+    pub lift: LiftCounters,
 }
 
 /// One shopper's adaptation decisions.
@@ -101,15 +127,19 @@ impl Adapter {
     pub fn new(config: AdapterConfig, seed: u64) -> Result<Adapter, AdaptError> {
         let config = config.check()?;
         let bandit = Bandit::new(config.bandit, seed);
-        let state = AdaptState { version: ADAPT_STATE_VERSION, bandit, holdout: HoldoutDraw::from_seed(seed),
+        let state = AdaptState {
+            version: ADAPT_STATE_VERSION,
+            bandit,
+            holdout: HoldoutDraw::from_seed(seed),
             offer_history: OfferHistory::default(),
+            lift: LiftCounters::default(),
         };
         Ok(Adapter { config, state })
     }
 
     /// Resumes from a stored state, checking it. The config's bandit parameters replace the
     /// stored ones only in what they bound (the learned arms are kept).
-    pub fn restore(config: AdapterConfig, state: AdaptState) -> Result<Adapter, AdaptError> {
+    pub fn restore(config: AdapterConfig, mut state: AdaptState) -> Result<Adapter, AdaptError> {
         let config = config.check()?;
         if state.version > ADAPT_STATE_VERSION {
             return Err(AdaptError::FutureVersion { found: state.version });
@@ -121,7 +151,14 @@ impl Adapter {
         if !state.offer_history.is_valid() {
             return Err(AdaptError::BadOfferHistory);
         }
+        state.lift.validate().map_err(|_| AdaptError::BadLiftCounters)?;
+        state.bandit.reconfigure(config.bandit);
         Ok(Adapter { config, state })
+    }
+
+    /// The shopper without anything under the merchant's sensitive categories.
+    fn clean(&self, shopper: &ShopperState) -> ShopperState {
+        shopper.without_sensitive(&self.config.sensitive_categories)
     }
 
     pub fn state(&self) -> &AdaptState {
@@ -141,6 +178,7 @@ impl Adapter {
         options: &LayoutOptions,
         shopper: &ShopperState,
     ) -> Result<LayoutDecision, LayoutError> {
+        let shopper = &self.clean(shopper);
         match self.bucket() {
             LiftBucket::Holdout => shop_default_layout(sections, options),
             LiftBucket::Personalized => {
@@ -151,35 +189,80 @@ impl Adapter {
 
     /// Learns whether the shopper engaged (clicked into) a section of `kind` shown at `position`.
     /// Silence far down the page counts less (see [`examination_weight`]).
-    pub fn learn_section(&mut self, kind: SectionKind, position: u32, engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+    pub fn learn_section(
+        &mut self,
+        kind: SectionKind,
+        position: u32,
+        engaged: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let weight = if engaged { 1.0 } else { examination_weight(position) };
-        self.state.bandit.learn(&section_arm(kind), &shopper.features(), f64::from(u8::from(engaged)), weight)
+        self.state.bandit.learn(
+            &section_arm(kind),
+            &shopper.features(),
+            f64::from(u8::from(engaged)),
+            weight,
+        )
     }
 
     /// Learns whether a page shown with `density` was engaged with.
-    pub fn learn_density(&mut self, density: Density, engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
-        self.state.bandit.learn(density_arm(density), &shopper.features(), f64::from(u8::from(engaged)), 1.0)
+    pub fn learn_density(
+        &mut self,
+        density: Density,
+        engaged: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
+        self.state.bandit.learn(
+            density_arm(density),
+            &shopper.features(),
+            f64::from(u8::from(engaged)),
+            1.0,
+        )
     }
 
     /// Picks at most one of `offers` (all of which the server allows) and records it as shown.
     /// The holdout gets the first eligible offer in the shop's order.
-    pub fn choose_offer(&mut self, offers: &[OfferSpec], context: &OfferContext, shopper: &ShopperState) -> Result<OfferDecision, OfferError> {
+    pub fn choose_offer(
+        &mut self,
+        offers: &[OfferSpec],
+        context: &OfferContext,
+        shopper: &ShopperState,
+    ) -> Result<OfferDecision, OfferError> {
+        let shopper = &self.clean(shopper);
         let state = &mut self.state;
         match self.config.holdout_share_bucket(&state.holdout) {
             LiftBucket::Holdout => shop_default_offer(&mut state.offer_history, offers, context, shopper),
-            LiftBucket::Personalized => personalized_offer(&mut state.bandit, &mut state.offer_history, offers, context, shopper),
+            LiftBucket::Personalized => {
+                personalized_offer(&mut state.bandit, &mut state.offer_history, offers, context, shopper)
+            }
         }
     }
 
     /// Learns whether the shopper took up the offer shown (`None`: no offer was shown and
     /// `converted` says whether they bought anyway; counts only where `allowNone` is used).
-    pub fn learn_offer(&mut self, offer_id: Option<&str>, taken_up: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+    pub fn learn_offer(
+        &mut self,
+        offer_id: Option<&str>,
+        taken_up: bool,
+        shopper: &ShopperState,
+    ) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
-        self.state.bandit.learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
+        self.state
+            .bandit
+            .learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
     }
 
     /// Picks the text for `item` that speaks to this shopper; the holdout gets the first.
-    pub fn choose_variant(&mut self, item: &Item, variants: &[CopyVariant], shopper: &ShopperState) -> Result<VariantDecision, VariantError> {
+    pub fn choose_variant(
+        &mut self,
+        item: &Item,
+        variants: &[CopyVariant],
+        shopper: &ShopperState,
+    ) -> Result<VariantDecision, VariantError> {
+        let shopper = &self.clean(shopper);
         match self.bucket() {
             LiftBucket::Holdout => shop_default_variant(item, variants),
             LiftBucket::Personalized => personalized_variant(&mut self.state.bandit, item, variants, shopper),
@@ -189,17 +272,190 @@ impl Adapter {
     /// Learns whether the shopper engaged (clicked, carted) after reading the variant with `tags`.
     /// Each tag gets an equal share of the evidence.
     pub fn learn_variant(&mut self, tags: &[String], engaged: bool, shopper: &ShopperState) -> Result<(), BanditError> {
+        let shopper = &self.clean(shopper);
         let arms = variant_arms(tags);
         let weight = 1.0 / arms.len() as f64;
         for arm in &arms {
-            self.state.bandit.learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
+            self.state
+                .bandit
+                .learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
         }
         Ok(())
+    }
+
+    /// The lift counters, to record impressions, clicks, carts, orders and sessions.
+    pub fn lift_counters_mut(&mut self) -> &mut LiftCounters {
+        &mut self.state.lift
+    }
+
+    /// Ends the reporting period: returns the clipped, noised report of this device's counts
+    /// (tagged with its bucket) and resets the counters. `noise_seed` must come from a crypto
+    /// random source, fresh for every report.
+    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> LiftReport {
+        let mut rng = super::gaussian::decision_rng(noise_seed, 0);
+        let report = noised_report(&self.state.lift, self.bucket(), config, &mut rng);
+        self.state.lift.reset();
+        report
     }
 }
 
 impl CheckedAdapterConfig {
     fn holdout_share_bucket(&self, draw: &HoldoutDraw) -> LiftBucket {
         draw.bucket(self.holdout_share)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{ItemClass, LiftReportConfig};
+
+    #[test]
+    fn state_round_trips_and_restores() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 99).unwrap();
+        let shopper = ShopperState::default();
+        adapter.learn_section(SectionKind::Deals, 0, true, &shopper).unwrap();
+        adapter.lift_counters_mut().record_session();
+        let json = serde_json::to_string(adapter.state()).unwrap();
+        let state: AdaptState = serde_json::from_str(&json).unwrap();
+        let restored = Adapter::restore(AdapterConfig::default(), state.clone()).unwrap();
+        assert_eq!(restored.state(), adapter.state());
+        assert_eq!(restored.bucket(), adapter.bucket());
+        let future = AdaptState {
+            version: ADAPT_STATE_VERSION + 1,
+            ..state.clone()
+        };
+        assert_eq!(
+            Adapter::restore(AdapterConfig::default(), future).unwrap_err(),
+            AdaptError::FutureVersion { found: 2 }
+        );
+        let bad_draw: AdaptState = serde_json::from_str(&json.replace(r#""draw":"#, r#""draw":7.0,"x":"#)).unwrap();
+        assert!(matches!(
+            Adapter::restore(AdapterConfig::default(), bad_draw),
+            Err(AdaptError::BadStoredDraw(_))
+        ));
+    }
+
+    #[test]
+    fn configs_are_checked() {
+        let bad = AdapterConfig {
+            holdout_share: 1.5,
+            ..AdapterConfig::default()
+        };
+        assert_eq!(Adapter::new(bad, 1).unwrap_err(), AdaptError::BadHoldoutShare(1.5));
+        let bad = AdapterConfig {
+            layout: LayoutTuning {
+                hide_below: 0.0,
+                min_evidence: 1,
+            },
+            ..AdapterConfig::default()
+        };
+        assert!(Adapter::new(bad, 1).unwrap_err().to_string().contains("hideBelow"));
+        let bad = AdapterConfig {
+            bandit: BanditParams {
+                max_arms: 0,
+                ..BanditParams::default()
+            },
+            ..AdapterConfig::default()
+        };
+        assert!(matches!(Adapter::new(bad, 1), Err(AdaptError::Bandit(_))));
+    }
+
+    #[test]
+    fn a_lift_report_carries_the_bucket_and_resets_the_counters() {
+        let config = AdapterConfig {
+            holdout_share: 1.0,
+            ..AdapterConfig::default()
+        };
+        let mut adapter = Adapter::new(config, 5).unwrap();
+        adapter.lift_counters_mut().record_session();
+        adapter
+            .lift_counters_mut()
+            .record_order("home", ItemClass::Recommended, 20.0)
+            .unwrap();
+        let report_config = LiftReportConfig::default().check().unwrap();
+        let report = adapter.take_lift_report(&report_config, 77);
+        assert_eq!(report.bucket, LiftBucket::Holdout);
+        assert_eq!(report.values.len(), report_config.dimension());
+        assert_eq!(adapter.state().lift, LiftCounters::default());
+        // The sessions coordinate is noised (sd = 10 × z), not the raw count.
+        assert_ne!(report.values[0], 1.0);
+    }
+
+    #[test]
+    fn the_default_holds_out_ten_percent() {
+        assert_eq!(AdapterConfig::default().holdout_share, 0.1);
+        let config: AdapterConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, AdapterConfig::default());
+    }
+
+    #[test]
+    fn sensitive_categories_never_reach_a_decision() {
+        use crate::adapt::offers::{AudienceSpec, OfferContext, OfferSpec};
+        let config = AdapterConfig {
+            holdout_share: 0.0,
+            sensitive_categories: vec!["health".into()],
+            ..AdapterConfig::default()
+        };
+        let mut adapter = Adapter::new(config, 3).unwrap();
+        let shopper = ShopperState {
+            current_category: Some("Health > Tests".into()),
+            ..ShopperState::default()
+        };
+        let offers = vec![OfferSpec::new("discreet", vec![AudienceSpec::browsing("Health")])];
+        let decision = adapter
+            .choose_offer(
+                &offers,
+                &OfferContext {
+                    now_ms: 0.0,
+                    allow_none: false,
+                },
+                &shopper,
+            )
+            .unwrap();
+        assert_eq!(decision.offer_id, None);
+        assert!(decision.skipped[0].reason.contains("audience not met"));
+    }
+
+    #[test]
+    fn restoring_with_a_smaller_arm_budget_trims_the_least_used() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 4).unwrap();
+        let shopper = ShopperState::default();
+        for kind in [SectionKind::Deals, SectionKind::NewArrivals, SectionKind::TopInCategory] {
+            adapter.learn_section(kind, 0, true, &shopper).unwrap();
+        }
+        let small = AdapterConfig {
+            bandit: BanditParams {
+                max_arms: 2,
+                ..BanditParams::default()
+            },
+            ..AdapterConfig::default()
+        };
+        let restored = Adapter::restore(small, adapter.state().clone()).unwrap();
+        let keys: Vec<&str> = restored.state().bandit.arms().iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(
+            !keys.contains(&"section:deals"),
+            "the least recently used arm goes first: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_full_state_stays_small() {
+        let mut adapter = Adapter::new(AdapterConfig::default(), 8).unwrap();
+        let shopper = ShopperState::default();
+        for i in 0..200 {
+            adapter
+                .learn_variant(&[format!("a-long-copy-tag-number-{i}")], i % 2 == 0, &shopper)
+                .unwrap();
+            adapter
+                .state
+                .offer_history
+                .record(&format!("offer-with-a-long-id-{i}"), f64::from(i));
+        }
+        let bytes = serde_json::to_string(adapter.state()).unwrap().len();
+        assert_eq!(adapter.state().bandit.arms().len(), 64);
+        // 64 arms × ~230 bytes + 32 offers × ~60 bytes: well inside a 64 KB profile budget.
+        assert!(bytes < 24_000, "state is {bytes} bytes");
     }
 }

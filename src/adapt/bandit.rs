@@ -23,7 +23,11 @@ pub const MAX_ARM_KEY_BYTES: usize = 160;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum BanditError {
     #[error("bandit parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter { name: &'static str, value: f64, expected: &'static str },
+    BadParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
     #[error("no arms to choose from: pass at least one candidate")]
     NoArms,
     #[error("reward {0} is not in [0, 1]: report engagement as 0 (none) to 1 (full)")]
@@ -56,7 +60,13 @@ pub struct BanditParams {
 
 impl Default for BanditParams {
     fn default() -> Self {
-        BanditParams { prior_variance: 1.0, posterior_scale: 1.0, exploration: 0.05, max_arms: 64, propensity_draws: 64 }
+        BanditParams {
+            prior_variance: 1.0,
+            posterior_scale: 1.0,
+            exploration: 0.05,
+            max_arms: 64,
+            propensity_draws: 64,
+        }
     }
 }
 
@@ -76,7 +86,11 @@ impl BanditParams {
             if value.is_finite() && value > 0.0 {
                 Ok(())
             } else {
-                Err(BanditError::BadParameter { name, value, expected: "a finite number > 0" })
+                Err(BanditError::BadParameter {
+                    name,
+                    value,
+                    expected: "a finite number > 0",
+                })
             }
         };
         positive("priorVariance", self.prior_variance)?;
@@ -89,7 +103,11 @@ impl BanditParams {
             });
         }
         if !(1..=1024).contains(&self.max_arms) {
-            return Err(BanditError::BadParameter { name: "maxArms", value: self.max_arms as f64, expected: "1..=1024" });
+            return Err(BanditError::BadParameter {
+                name: "maxArms",
+                value: self.max_arms as f64,
+                expected: "1..=1024",
+            });
         }
         if !(1..=4096).contains(&self.propensity_draws) {
             return Err(BanditError::BadParameter {
@@ -146,7 +164,13 @@ fn dot(a: &[f32; CONTEXT_FEATURES], x: &[f32; CONTEXT_FEATURES]) -> f64 {
 
 impl Bandit {
     pub fn new(params: CheckedBanditParams, seed: u64) -> Bandit {
-        Bandit { params: *params.get(), seed, decisions: 0, clock: 0, arms: Vec::new() }
+        Bandit {
+            params: *params.get(),
+            seed,
+            decisions: 0,
+            clock: 0,
+            arms: Vec::new(),
+        }
     }
 
     pub fn params(&self) -> &BanditParams {
@@ -161,7 +185,9 @@ impl Bandit {
     /// means and positive precisions.
     pub fn validate(&self) -> Result<(), BanditError> {
         let corrupt = |what: &str| Err(BanditError::CorruptState(what.to_string()));
-        self.params.check().map_err(|e| BanditError::CorruptState(e.to_string()))?;
+        self.params
+            .check()
+            .map_err(|e| BanditError::CorruptState(e.to_string()))?;
         if self.arms.len() > self.params.max_arms {
             return corrupt("more arms than maxArms");
         }
@@ -177,6 +203,17 @@ impl Bandit {
             }
         }
         Ok(())
+    }
+
+    /// Applies new hyper-parameters to a loaded state, keeping what was learned; when the new
+    /// `maxArms` is smaller, the least recently used arms are dropped.
+    pub fn reconfigure(&mut self, params: CheckedBanditParams) {
+        self.params = *params.get();
+        while self.arms.len() > self.params.max_arms {
+            if let Some(oldest) = (0..self.arms.len()).min_by_key(|&i| self.arms[i].last_used) {
+                self.arms.swap_remove(oldest);
+            }
+        }
     }
 
     fn prior_precision(&self) -> f32 {
@@ -198,10 +235,18 @@ impl Bandit {
     pub fn logit_posterior(&self, key: &str, x: &[f32; CONTEXT_FEATURES]) -> (f64, f64) {
         match self.arm(key) {
             Some(arm) => {
-                let var = arm.precision.iter().zip(x).map(|(q, x)| f64::from(*x).powi(2) / f64::from(*q)).sum();
+                let var = arm
+                    .precision
+                    .iter()
+                    .zip(x)
+                    .map(|(q, x)| f64::from(*x).powi(2) / f64::from(*q))
+                    .sum();
                 (dot(&arm.mean, x), var)
             }
-            None => (0.0, x.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() * self.params.prior_variance),
+            None => (
+                0.0,
+                x.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() * self.params.prior_variance,
+            ),
         }
     }
 
@@ -261,7 +306,11 @@ impl Bandit {
         let mut rng = self.next_rng();
         let epsilon = self.params.exploration;
         let explored = rng.random::<f64>() < epsilon;
-        let index = if explored { rng.random_range(0..n) } else { argmax(&draw(self, &mut rng)) };
+        let index = if explored {
+            rng.random_range(0..n)
+        } else {
+            argmax(&draw(self, &mut rng))
+        };
         let draws = self.params.propensity_draws;
         let mut wins = (0..draws).filter(|_| argmax(&draw(self, &mut rng)) == index).count() as f64;
         let mut total = f64::from(draws);
@@ -271,7 +320,11 @@ impl Bandit {
             total += 1.0;
         }
         let propensity = epsilon / n as f64 + (1.0 - epsilon) * wins / total;
-        Ok(BanditPick { index: index.min(n - 1), propensity, explored })
+        Ok(BanditPick {
+            index: index.min(n - 1),
+            propensity,
+            explored,
+        })
     }
 
     /// Marks `keys` as recently used, so eviction spares them.
@@ -285,7 +338,13 @@ impl Bandit {
 
     /// Learns one observation: arm `key` shown in context `x` earned `reward` in [0, 1];
     /// `weight` scales the evidence (e.g. below 1 for a section far down the page).
-    pub fn learn(&mut self, key: &str, x: &[f32; CONTEXT_FEATURES], reward: f64, weight: f64) -> Result<(), BanditError> {
+    pub fn learn(
+        &mut self,
+        key: &str,
+        x: &[f32; CONTEXT_FEATURES],
+        reward: f64,
+        weight: f64,
+    ) -> Result<(), BanditError> {
         if !(0.0..=1.0).contains(&reward) {
             return Err(BanditError::BadReward(reward));
         }
@@ -303,11 +362,11 @@ impl Bandit {
         let arm = &mut self.arms[index];
         let p = sigmoid(dot(&arm.mean, x));
         let curvature = weight * p * (1.0 - p);
-        for j in 0..CONTEXT_FEATURES {
-            let xj = f64::from(x[j]);
-            let precision = (f64::from(arm.precision[j]) + curvature * xj * xj).min(1e9);
-            arm.precision[j] = precision as f32;
-            arm.mean[j] = (f64::from(arm.mean[j]) + weight * (reward - p) * xj / precision) as f32;
+        for ((mean, precision), xj) in arm.mean.iter_mut().zip(arm.precision.iter_mut()).zip(x) {
+            let xj = f64::from(*xj);
+            let updated = (f64::from(*precision) + curvature * xj * xj).min(1e9);
+            *precision = updated as f32;
+            *mean = (f64::from(*mean) + weight * (reward - p) * xj / updated) as f32;
         }
         arm.observations = arm.observations.saturating_add(1);
         arm.last_used = self.clock;

@@ -48,7 +48,9 @@ pub enum VariantError {
     BadId(usize),
     #[error("variant id \"{0}\" appears twice: variant ids must be unique")]
     DuplicateId(String),
-    #[error("variant \"{variant}\" has an empty or over-long tag: drop empty tags, keep tags under {MAX_LABEL_BYTES} bytes")]
+    #[error(
+        "variant \"{variant}\" has an empty or over-long tag: drop empty tags, keep tags under {MAX_LABEL_BYTES} bytes"
+    )]
     BadTag { variant: String },
     #[error("variant \"{variant}\" has {count} tags; the limit is {MAX_VARIANT_TAGS}")]
     TooManyTags { variant: String, count: usize },
@@ -72,7 +74,11 @@ pub struct CopyVariant {
 
 impl CopyVariant {
     pub fn new(id: &str, text: &str, tags: &[&str]) -> CopyVariant {
-        CopyVariant { id: id.into(), text: text.into(), tags: tags.iter().map(|t| t.to_string()).collect() }
+        CopyVariant {
+            id: id.into(),
+            text: text.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
     }
 }
 
@@ -94,7 +100,9 @@ pub(crate) fn variant_arms(tags: &[String]) -> Vec<String> {
     if tags.is_empty() {
         return vec![UNTAGGED_ARM.to_string()];
     }
-    tags.iter().map(|t| format!("copy:{}", t.trim().to_lowercase())).collect()
+    tags.iter()
+        .map(|t| format!("copy:{}", t.trim().to_lowercase()))
+        .collect()
 }
 
 fn check(item: &Item, variants: &[CopyVariant]) -> Result<(), VariantError> {
@@ -113,7 +121,10 @@ fn check(item: &Item, variants: &[CopyVariant]) -> Result<(), VariantError> {
             return Err(VariantError::DuplicateId(v.id.clone()));
         }
         if v.tags.len() > MAX_VARIANT_TAGS {
-            return Err(VariantError::TooManyTags { variant: v.id.clone(), count: v.tags.len() });
+            return Err(VariantError::TooManyTags {
+                variant: v.id.clone(),
+                count: v.tags.len(),
+            });
         }
         if v.tags.iter().any(|t| t.trim().is_empty() || t.len() > MAX_LABEL_BYTES) {
             return Err(VariantError::BadTag { variant: v.id.clone() });
@@ -127,7 +138,9 @@ fn speaks_to(key: &AttributeKey, tag: &str) -> bool {
     let tag = tag.trim();
     match key {
         AttributeKey::Tag(t) | AttributeKey::Brand(t) => t.trim().eq_ignore_ascii_case(tag),
-        AttributeKey::Category(path) => path.split(CATEGORY_SEPARATOR).any(|level| level.trim().eq_ignore_ascii_case(tag)),
+        AttributeKey::Category(path) => path
+            .split(CATEGORY_SEPARATOR)
+            .any(|level| level.trim().eq_ignore_ascii_case(tag)),
         AttributeKey::PriceBand(_) => false,
     }
 }
@@ -138,8 +151,10 @@ fn affinity(variant: &CopyVariant, interests: &[Interest]) -> (f64, Vec<String>)
     if strongest <= 0.0 {
         return (0.0, Vec::new());
     }
-    let mut matched: Vec<&Interest> =
-        interests.iter().filter(|i| i.weight > 0.0 && variant.tags.iter().any(|t| speaks_to(&i.key, t))).collect();
+    let mut matched: Vec<&Interest> = interests
+        .iter()
+        .filter(|i| i.weight > 0.0 && variant.tags.iter().any(|t| speaks_to(&i.key, t)))
+        .collect();
     matched.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     let best = matched.first().map_or(0.0, |i| f64::from(i.weight) / strongest);
     (best, matched.iter().map(|i| i.key.to_string()).collect())
@@ -157,7 +172,12 @@ pub(crate) fn shop_default_variant(item: &Item, variants: &[CopyVariant]) -> Res
     })
 }
 
-fn mean_sampled_logit(bandit: &Bandit, arms: &[String], x: &[f32; CONTEXT_FEATURES], rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+fn mean_sampled_logit(
+    bandit: &Bandit,
+    arms: &[String],
+    x: &[f32; CONTEXT_FEATURES],
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> f64 {
     let logits = bandit.sample_logits(arms, x, rng);
     logits.iter().sum::<f64>() / logits.len() as f64
 }
@@ -174,7 +194,10 @@ pub(crate) fn personalized_variant(
     let arms: Vec<Vec<String>> = variants.iter().map(|v| variant_arms(&v.tags)).collect();
     let matches: Vec<(f64, Vec<String>)> = variants.iter().map(|v| affinity(v, &shopper.top_interests)).collect();
     let pick = bandit.choose_by(variants.len(), |bandit, rng| {
-        arms.iter().zip(&matches).map(|(a, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(bandit, a, &x, rng)).collect()
+        arms.iter()
+            .zip(&matches)
+            .map(|(a, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(bandit, a, &x, rng))
+            .collect()
     })?;
     let chosen = &variants[pick.index];
     let (strength, matched) = matches[pick.index].clone();
@@ -182,13 +205,32 @@ pub(crate) fn personalized_variant(
     let reason = if pick.explored {
         "exploring another text to learn what this shopper responds to".to_string()
     } else if !matched.is_empty() && seen == 0 {
-        format!("speaks to {} (an interest at {:.0}% of the strongest)", matched.join(", "), strength * 100.0)
+        format!(
+            "speaks to {} (an interest at {:.0}% of the strongest)",
+            matched.join(", "),
+            strength * 100.0
+        )
     } else if !matched.is_empty() {
-        let rate = arms[pick.index].iter().map(|a| bandit.mean_probability(a, &x)).sum::<f64>() / arms[pick.index].len() as f64;
-        format!("speaks to {}; engagement with this angle ≈ {:.0}%", matched.join(", "), rate * 100.0)
+        let rate = arms[pick.index]
+            .iter()
+            .map(|a| bandit.mean_probability(a, &x))
+            .sum::<f64>()
+            / arms[pick.index].len() as f64;
+        format!(
+            "speaks to {}; engagement with this angle ≈ {:.0}%",
+            matched.join(", "),
+            rate * 100.0
+        )
     } else if seen > 0 {
-        let rate = arms[pick.index].iter().map(|a| bandit.mean_probability(a, &x)).sum::<f64>() / arms[pick.index].len() as f64;
-        format!("no interest matches; this shopper engages with such copy ≈ {:.0}%", rate * 100.0)
+        let rate = arms[pick.index]
+            .iter()
+            .map(|a| bandit.mean_probability(a, &x))
+            .sum::<f64>()
+            / arms[pick.index].len() as f64;
+        format!(
+            "no interest matches; this shopper engages with such copy ≈ {:.0}%",
+            rate * 100.0
+        )
     } else {
         "no interest matches any variant yet; trying this one to learn".to_string()
     };

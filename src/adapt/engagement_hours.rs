@@ -28,12 +28,18 @@ const KERNEL: [f64; 5] = [0.25, 0.5, 1.0, 0.5, 0.25];
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum HoursError {
-    #[error("the hour-of-week histogram has {0} entries; it needs exactly 168 (7 days × 24 hours, Monday 00:00 first)")]
+    #[error(
+        "the hour-of-week histogram has {0} entries; it needs exactly 168 (7 days × 24 hours, Monday 00:00 first)"
+    )]
     WrongLength(usize),
     #[error("hour {index} of the histogram is {value}: counts must be finite and ≥ 0")]
     BadCount { index: usize, value: f32 },
     #[error("hours parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter { name: &'static str, value: f64, expected: &'static str },
+    BadParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
 }
 
 /// Tuning of [`preferred_hours`].
@@ -55,7 +61,13 @@ pub struct HoursParams {
 
 impl Default for HoursParams {
     fn default() -> Self {
-        HoursParams { min_events: 30.0, min_active_days: 3, daily_pooling: 0.5, lift: 1.5, max_hours: 12 }
+        HoursParams {
+            min_events: 30.0,
+            min_active_days: 3,
+            daily_pooling: 0.5,
+            lift: 1.5,
+            max_hours: 12,
+        }
     }
 }
 
@@ -99,16 +111,30 @@ pub struct ActiveHour {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum PreferredHours {
-    NotEnoughData { events: f64, needed_events: f64, active_days: u32, needed_days: u32 },
+    NotEnoughData {
+        events: f64,
+        needed_events: f64,
+        active_days: u32,
+        needed_days: u32,
+    },
     /// `hoursOfWeek` strongest first; `hoursOfDay` (0..=23) pooled over the week, strongest first.
-    Ready { hours_of_week: Vec<ActiveHour>, hours_of_day: Vec<u8> },
+    Ready {
+        hours_of_week: Vec<ActiveHour>,
+        hours_of_day: Vec<u8>,
+    },
 }
 
 /// Circular kernel smoothing of `values`.
 fn smooth(values: &[f64]) -> Vec<f64> {
     let n = values.len();
     (0..n)
-        .map(|h| KERNEL.iter().enumerate().map(|(k, w)| w * values[(h + n + k - 2) % n]).sum::<f64>())
+        .map(|h| {
+            KERNEL
+                .iter()
+                .enumerate()
+                .map(|(k, w)| w * values[(h + n + k - 2) % n])
+                .sum::<f64>()
+        })
         .collect()
 }
 
@@ -131,7 +157,10 @@ pub fn preferred_hours(histogram: &[f32], params: &HoursParams) -> Result<Prefer
     }
     let counts: Vec<f64> = histogram.iter().map(|&v| f64::from(v)).collect();
     let events: f64 = counts.iter().sum();
-    let active_days = counts.chunks(HOURS_PER_DAY).filter(|day| day.iter().any(|&c| c > 0.0)).count() as u32;
+    let active_days = counts
+        .chunks(HOURS_PER_DAY)
+        .filter(|day| day.iter().any(|&c| c > 0.0))
+        .count() as u32;
     if events < params.min_events || active_days < params.min_active_days {
         return Ok(PreferredHours::NotEnoughData {
             events,
@@ -146,21 +175,33 @@ pub fn preferred_hours(histogram: &[f32], params: &HoursParams) -> Result<Prefer
         by_hour[h % HOURS_PER_DAY] += c / 7.0;
     }
     let daily = smooth(&by_hour);
-    let pooled: Vec<f64> =
-        (0..HOURS_PER_WEEK).map(|h| (1.0 - params.daily_pooling) * weekly[h] + params.daily_pooling * daily[h % HOURS_PER_DAY]).collect();
+    let pooled: Vec<f64> = (0..HOURS_PER_WEEK)
+        .map(|h| (1.0 - params.daily_pooling) * weekly[h] + params.daily_pooling * daily[h % HOURS_PER_DAY])
+        .collect();
     let total: f64 = pooled.iter().sum();
     let shares: Vec<f64> = pooled.iter().map(|p| p / total).collect();
     let hours_of_week = strongest(&shares, params.lift / HOURS_PER_WEEK as f64, params.max_hours)
         .into_iter()
-        .map(|h| ActiveHour { day: (h / HOURS_PER_DAY) as u8, hour: (h % HOURS_PER_DAY) as u8, share: shares[h] })
+        .map(|h| ActiveHour {
+            day: (h / HOURS_PER_DAY) as u8,
+            hour: (h % HOURS_PER_DAY) as u8,
+            share: shares[h],
+        })
         .collect();
     let daily_total: f64 = daily.iter().sum();
     let daily_shares: Vec<f64> = daily.iter().map(|d| d / daily_total).collect();
-    let hours_of_day = strongest(&daily_shares, params.lift / HOURS_PER_DAY as f64, params.max_hours.min(HOURS_PER_DAY))
-        .into_iter()
-        .map(|h| h as u8)
-        .collect();
-    Ok(PreferredHours::Ready { hours_of_week, hours_of_day })
+    let hours_of_day = strongest(
+        &daily_shares,
+        params.lift / HOURS_PER_DAY as f64,
+        params.max_hours.min(HOURS_PER_DAY),
+    )
+    .into_iter()
+    .map(|h| h as u8)
+    .collect();
+    Ok(PreferredHours::Ready {
+        hours_of_week,
+        hours_of_day,
+    })
 }
 
 #[cfg(test)]
@@ -169,7 +210,10 @@ mod tests {
 
     fn ready(result: PreferredHours) -> (Vec<ActiveHour>, Vec<u8>) {
         match result {
-            PreferredHours::Ready { hours_of_week, hours_of_day } => (hours_of_week, hours_of_day),
+            PreferredHours::Ready {
+                hours_of_week,
+                hours_of_day,
+            } => (hours_of_week, hours_of_day),
             other => panic!("expected ready, got {other:?}"),
         }
     }
@@ -198,7 +242,15 @@ mod tests {
         let mut histogram = vec![0.0f32; HOURS_PER_WEEK];
         histogram[9] = 100.0;
         let result = preferred_hours(&histogram, &HoursParams::default()).unwrap();
-        assert_eq!(result, PreferredHours::NotEnoughData { events: 100.0, needed_events: 30.0, active_days: 1, needed_days: 3 });
+        assert_eq!(
+            result,
+            PreferredHours::NotEnoughData {
+                events: 100.0,
+                needed_events: 30.0,
+                active_days: 1,
+                needed_days: 3
+            }
+        );
         let empty = preferred_hours(&[0.0; HOURS_PER_WEEK], &HoursParams::default()).unwrap();
         assert!(matches!(empty, PreferredHours::NotEnoughData { events, .. } if events == 0.0));
     }
@@ -215,18 +267,34 @@ mod tests {
         assert_eq!(preferred_hours(&[1.0; 24], &p), Err(HoursError::WrongLength(24)));
         let mut h = vec![0.0f32; HOURS_PER_WEEK];
         h[5] = f32::NAN;
-        assert!(matches!(preferred_hours(&h, &p), Err(HoursError::BadCount { index: 5, .. })));
+        assert!(matches!(
+            preferred_hours(&h, &p),
+            Err(HoursError::BadCount { index: 5, .. })
+        ));
         h[5] = -1.0;
-        assert!(matches!(preferred_hours(&h, &p), Err(HoursError::BadCount { index: 5, .. })));
+        assert!(matches!(
+            preferred_hours(&h, &p),
+            Err(HoursError::BadCount { index: 5, .. })
+        ));
         let bad = HoursParams { lift: 1.0, ..p };
-        assert!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad).unwrap_err().to_string().contains("lift"));
+        assert!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("lift"));
         let bad = HoursParams { max_hours: 0, ..p };
-        assert!(matches!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad), Err(HoursError::BadParameter { .. })));
+        assert!(matches!(
+            preferred_hours(&[1.0; HOURS_PER_WEEK], &bad),
+            Err(HoursError::BadParameter { .. })
+        ));
     }
 
     #[test]
     fn serializes_with_a_status_tag() {
-        let json = serde_json::to_string(&PreferredHours::Ready { hours_of_week: vec![], hours_of_day: vec![20] }).unwrap();
+        let json = serde_json::to_string(&PreferredHours::Ready {
+            hours_of_week: vec![],
+            hours_of_day: vec![20],
+        })
+        .unwrap();
         assert_eq!(json, r#"{"status":"ready","hoursOfWeek":[],"hoursOfDay":[20]}"#);
     }
 }

@@ -35,7 +35,9 @@ impl HoldoutDraw {
     /// when the profile is created).
     pub fn from_seed(seed: u64) -> HoldoutDraw {
         // Stream u64::MAX is reserved for the bucket so it never collides with decision draws.
-        HoldoutDraw { draw: decision_rng(seed, u64::MAX).random::<f64>() }
+        HoldoutDraw {
+            draw: decision_rng(seed, u64::MAX).random::<f64>(),
+        }
     }
 
     /// `None` when a stored draw is outside [0, 1) or not finite.
@@ -63,7 +65,9 @@ mod tests {
 
     #[test]
     fn about_the_share_of_devices_is_held_out() {
-        let held = (0..20_000u64).filter(|s| HoldoutDraw::from_seed(*s).bucket(DEFAULT_HOLDOUT_SHARE) == LiftBucket::Holdout).count();
+        let held = (0..20_000u64)
+            .filter(|s| HoldoutDraw::from_seed(*s).bucket(DEFAULT_HOLDOUT_SHARE) == LiftBucket::Holdout)
+            .count();
         // 2000 expected; binomial sd ≈ 42.
         assert!((held as i64 - 2000).abs() < 170, "{held}");
     }

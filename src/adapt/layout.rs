@@ -19,93 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use super::bandit::{argmax, sigmoid, Bandit};
 use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
+use super::layout_density::choose_density;
+pub use super::layout_density::Density;
+pub use super::layout_sections::{SectionKind, SectionSpec};
 use super::shopper::{ShopperState, CONTEXT_FEATURES};
 use crate::catalog::MAX_LABEL_BYTES;
-
-/// What a section shows; the bandit learns engagement per kind, so it carries across pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub enum SectionKind {
-    RecommendedForYou,
-    ContinueShopping,
-    Deals,
-    NewArrivals,
-    BecauseYouViewed,
-    TopInCategory,
-}
-
-impl SectionKind {
-    fn arm_key(self) -> String {
-        format!("section:{}", self.label())
-    }
-
-    /// Words for reasons.
-    pub fn label(self) -> &'static str {
-        match self {
-            SectionKind::RecommendedForYou => "recommended for you",
-            SectionKind::ContinueShopping => "continue shopping",
-            SectionKind::Deals => "deals",
-            SectionKind::NewArrivals => "new arrivals",
-            SectionKind::BecauseYouViewed => "because you viewed",
-            SectionKind::TopInCategory => "top in category",
-        }
-    }
-}
-
-/// A candidate section and its constraints. Positions are 0-based among the shown sections.
-/// A section that is not `required` is optional: the device may hide it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub struct SectionSpec {
-    pub id: String,
-    pub kind: SectionKind,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub min_position: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub max_position: Option<u32>,
-}
-
-impl SectionSpec {
-    pub fn new(id: &str, kind: SectionKind) -> SectionSpec {
-        SectionSpec { id: id.to_string(), kind, required: false, min_position: None, max_position: None }
-    }
-
-    pub fn required(mut self) -> SectionSpec {
-        self.required = true;
-        self
-    }
-
-    pub fn at_positions(mut self, min: u32, max: u32) -> SectionSpec {
-        self.min_position = Some(min);
-        self.max_position = Some(max);
-        self
-    }
-}
-
-/// Grid of tiles or a list of rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase")]
-pub enum Density {
-    #[default]
-    Grid,
-    List,
-}
-
-impl Density {
-    fn arm_key(self) -> &'static str {
-        match self {
-            Density::Grid => "density:grid",
-            Density::List => "density:list",
-        }
-    }
-}
 
 /// Page settings from the shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +38,10 @@ pub struct LayoutOptions {
 
 impl Default for LayoutOptions {
     fn default() -> Self {
-        LayoutOptions { max_sections: MAX_SECTIONS as u32, default_density: Density::Grid }
+        LayoutOptions {
+            max_sections: MAX_SECTIONS as u32,
+            default_density: Density::Grid,
+        }
     }
 }
 
@@ -174,7 +95,10 @@ pub struct LayoutTuning {
 
 impl Default for LayoutTuning {
     fn default() -> Self {
-        LayoutTuning { hide_below: 0.35, min_evidence: 20 }
+        LayoutTuning {
+            hide_below: 0.35,
+            min_evidence: 20,
+        }
     }
 }
 
@@ -200,9 +124,17 @@ fn check_input(sections: &[SectionSpec], options: &LayoutOptions) -> Result<(Vec
         let min = section.min_position.unwrap_or(0);
         let max = section.max_position.unwrap_or(u32::MAX);
         if min > max {
-            return Err(LayoutError::MinAfterMax { id: section.id.clone(), min, max });
+            return Err(LayoutError::MinAfterMax {
+                id: section.id.clone(),
+                min,
+                max,
+            });
         }
-        slottings.push(Slotting { required: section.required, min, max });
+        slottings.push(Slotting {
+            required: section.required,
+            min,
+            max,
+        });
     }
     Ok((slottings, (options.max_sections as usize).min(sections.len())))
 }
@@ -248,7 +180,13 @@ fn draw_policy(
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    Draw { rank, order, wanted, probabilities, explored }
+    Draw {
+        rank,
+        order,
+        wanted,
+        probabilities,
+        explored,
+    }
 }
 
 fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usize>> {
@@ -257,13 +195,33 @@ fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usiz
 }
 
 /// The holdout's page: the shop's order, every section that fits, the shop's density.
-pub(crate) fn shop_default_layout(sections: &[SectionSpec], options: &LayoutOptions) -> Result<LayoutDecision, LayoutError> {
+pub(crate) fn shop_default_layout(
+    sections: &[SectionSpec],
+    options: &LayoutOptions,
+) -> Result<LayoutDecision, LayoutError> {
     let (slottings, slots) = check_input(sections, options)?;
     let order: Vec<usize> = (0..sections.len()).collect();
-    let draw = Draw { rank: order.clone(), wanted: order.clone(), order, probabilities: Vec::new(), explored: false };
+    let draw = Draw {
+        rank: order.clone(),
+        wanted: order.clone(),
+        order,
+        probabilities: Vec::new(),
+        explored: false,
+    };
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let reason = |_: usize| "the shop's order (holdout group: no personalization)".to_string();
-    Ok(assemble(sections, &slottings, slots, &placed, reason, options.default_density, "the shop's default density".into(), 1.0, false))
+    Ok(assemble(
+        sections,
+        &slottings,
+        slots,
+        &placed,
+        reason,
+        |_| None,
+        options.default_density,
+        "the shop's default density".into(),
+        1.0,
+        false,
+    ))
 }
 
 fn ids(sections: &[SectionSpec]) -> Vec<String> {
@@ -277,6 +235,7 @@ fn assemble(
     slots: usize,
     placed: &[usize],
     reason: impl Fn(usize) -> String,
+    unwanted: impl Fn(usize) -> Option<String>,
     density: Density,
     density_reason: String,
     propensity: f64,
@@ -297,15 +256,25 @@ fn assemble(
         .map(|i| HiddenSection {
             id: sections[i].id.clone(),
             reason: if slottings[i].min as usize >= slots {
-                format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots)
-            } else if personalized {
-                format!("this shopper rarely engages with {} sections, or there was no room", sections[i].kind.label())
+                format!(
+                    "its minPosition {} is beyond the page's {} sections",
+                    slottings[i].min, slots
+                )
+            } else if let Some(why) = unwanted(i) {
+                why
             } else {
-                format!("no room: the page holds {slots} sections")
+                format!("no room within the page's {slots} sections and the position constraints")
             },
         })
         .collect();
-    LayoutDecision { sections: shown, hidden, density, density_reason, propensity, personalized }
+    LayoutDecision {
+        sections: shown,
+        hidden,
+        density,
+        density_reason,
+        propensity,
+        personalized,
+    }
 }
 
 /// The personalized page: Thompson-sampled section order and visibility under the constraints,
@@ -324,10 +293,16 @@ pub(crate) fn personalized_layout(
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let draws = bandit.params().propensity_draws;
     let matches = (0..draws)
-        .filter(|_| arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref() == Some(&placed[..]))
+        .filter(|_| {
+            arrange(&slottings, slots, &draw_policy(bandit, sections, &x, tuning, &mut rng)).as_deref()
+                == Some(&placed[..])
+        })
         .count();
     let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);
-    let (density, density_reason, density_propensity) = choose_density(bandit, options.default_density, &x, tuning, &mut rng);
+    let used: Vec<String> = placed.iter().map(|&i| sections[i].kind.arm_key()).collect();
+    bandit.touch(&used);
+    let (density, density_reason, density_propensity) =
+        choose_density(bandit, options.default_density, &x, tuning, &mut rng);
     let reason = |i: usize| {
         let section = &sections[i];
         let estimate = bandit.mean_probability(&section.kind.arm_key(), &x) * 100.0;
@@ -336,7 +311,10 @@ pub(crate) fn personalized_layout(
         } else if draw.explored {
             "exploring a new order to learn what this shopper likes".to_string()
         } else if bandit.observations(&section.kind.arm_key()) < tuning.min_evidence {
-            format!("still learning how this shopper engages with {} sections", section.kind.label())
+            format!(
+                "still learning how this shopper engages with {} sections",
+                section.kind.label()
+            )
         } else {
             format!(
                 "this shopper engages with {} sections (about {estimate:.0}% of views; sampled {:.0}%)",
@@ -345,49 +323,29 @@ pub(crate) fn personalized_layout(
             )
         }
     };
-    Ok(assemble(sections, &slottings, slots, &placed, reason, density, density_reason, layout_propensity * density_propensity, true))
-}
-
-fn choose_density(
-    bandit: &Bandit,
-    default: Density,
-    x: &[f32; CONTEXT_FEATURES],
-    tuning: &LayoutTuning,
-    rng: &mut rand_chacha::ChaCha8Rng,
-) -> (Density, String, f64) {
-    let other = other_of(default);
-    let epsilon = bandit.params().exploration;
-    let evidence = bandit.observations(default.arm_key()) + bandit.observations(other.arm_key());
-    if evidence < tuning.min_evidence {
-        return if rng.random::<f64>() < epsilon {
-            (other, "exploring the other density".into(), epsilon)
-        } else {
-            (default, "the shop's default density until this shopper's preference is known".into(), 1.0 - epsilon)
-        };
-    }
-    let keys = [default.arm_key().to_string(), other.arm_key().to_string()];
-    let sample = |rng: &mut rand_chacha::ChaCha8Rng| argmax(&bandit.sample_logits(&keys, x, rng));
-    let explored = rng.random::<f64>() < epsilon;
-    let index = if explored { rng.random_range(0..2) } else { sample(rng) };
-    let draws = bandit.params().propensity_draws;
-    let wins = (0..draws).filter(|_| sample(rng) == index).count() + usize::from(!explored);
-    let total = f64::from(draws) + if explored { 0.0 } else { 1.0 };
-    let propensity = epsilon / 2.0 + (1.0 - epsilon) * wins as f64 / total;
-    let density = if index == 0 { default } else { other };
-    let label = |d: Density| bandit.mean_probability(d.arm_key(), x) * 100.0;
-    let reason = if explored {
-        "exploring the other density".to_string()
-    } else {
-        format!("engagement with {:?} ≈ {:.0}% vs {:?} ≈ {:.0}%", density, label(density), other_of(density), label(other_of(density)))
+    let best = draw.probabilities.iter().copied().fold(0.0, f64::max);
+    let unwanted = |i: usize| {
+        (!sections[i].required && !draw.wanted.contains(&i)).then(|| {
+            format!(
+                "this shopper rarely engages with {} sections (sampled {:.0}% vs {:.0}% for the best)",
+                sections[i].kind.label(),
+                draw.probabilities[i] * 100.0,
+                best * 100.0
+            )
+        })
     };
-    (density, reason, propensity)
-}
-
-fn other_of(density: Density) -> Density {
-    match density {
-        Density::Grid => Density::List,
-        Density::List => Density::Grid,
-    }
+    Ok(assemble(
+        sections,
+        &slottings,
+        slots,
+        &placed,
+        reason,
+        unwanted,
+        density,
+        density_reason,
+        layout_propensity * density_propensity,
+        true,
+    ))
 }
 
 /// How strongly a non-engagement at `position` counts: shoppers rarely see sections far down
@@ -399,11 +357,6 @@ pub fn examination_weight(position: u32) -> f64 {
 /// Key of the bandit arm that learns engagement with `kind`.
 pub(crate) fn section_arm(kind: SectionKind) -> String {
     kind.arm_key()
-}
-
-/// Key of the bandit arm that learns engagement with `density`.
-pub(crate) fn density_arm(density: Density) -> &'static str {
-    density.arm_key()
 }
 
 #[cfg(test)]

@@ -28,12 +28,21 @@ pub enum LayoutError {
     NoSlots,
     #[error("section \"{id}\" has minPosition {min} > maxPosition {max}: swap or widen them")]
     MinAfterMax { id: String, min: u32, max: u32 },
-    #[error("{required} sections are required but the page holds only {slots}: raise maxSections or make some optional")]
+    #[error(
+        "{required} sections are required but the page holds only {slots}: raise maxSections or make some optional"
+    )]
     TooManyRequired { required: usize, slots: usize },
+    #[error("no section may take the first position (every minPosition is above 0): let at least one section start at position 0")]
+    NothingFirst,
     #[error("required section \"{id}\" needs position ≥ {min}, but the page holds only {slots} sections: lower its minPosition, raise maxSections or add sections")]
     PositionBeyondPage { id: String, min: u32, slots: usize },
     #[error("required sections {ids:?} all need positions {first}..={last}, which hold only {room}: widen one's minPosition/maxPosition or make one optional")]
-    Overbooked { ids: Vec<String>, first: u32, last: u32, room: u32 },
+    Overbooked {
+        ids: Vec<String>,
+        first: u32,
+        last: u32,
+        room: u32,
+    },
     #[error("required section \"{id}\" needs position ≥ {min}, but too few sections can fill the positions before it: lower its minPosition or add optional sections that may go first")]
     NotEnoughFillers { id: String, min: u32 },
 }
@@ -63,7 +72,12 @@ struct Matching<'a> {
 
 impl<'a> Matching<'a> {
     fn new(sections: &'a [Slotting], n: usize) -> Self {
-        Matching { sections, section_at: vec![None; n], position_of: vec![None; sections.len()], seen: vec![false; n] }
+        Matching {
+            sections,
+            section_at: vec![None; n],
+            position_of: vec![None; sections.len()],
+            seen: vec![false; n],
+        }
     }
 
     /// Tries to place `section`, moving others along augmenting paths.
@@ -154,7 +168,10 @@ pub fn select_sections(sections: &[Slotting], slots: usize, wanted: &[usize], or
     for n in required.max(1)..=slots.min(sections.len()) {
         if let Some(chosen) = select_for_size(sections, n, wanted, order) {
             let wanted_shown = chosen.iter().filter(|i| wanted.contains(i)).count();
-            let fillers = chosen.iter().filter(|&&i| !sections[i].required && !wanted.contains(&i)).count();
+            let fillers = chosen
+                .iter()
+                .filter(|&&i| !sections[i].required && !wanted.contains(&i))
+                .count();
             let better = match &best {
                 None => true,
                 Some((w, f, _)) => wanted_shown > *w || (wanted_shown == *w && fillers < *f),
@@ -215,10 +232,17 @@ pub fn order_sections(sections: &[Slotting], shown: &[usize], rank: &[usize]) ->
 pub fn diagnose(ids: &[String], sections: &[Slotting], slots: usize) -> LayoutError {
     let required: Vec<usize> = (0..sections.len()).filter(|&i| sections[i].required).collect();
     if required.len() > slots {
-        return LayoutError::TooManyRequired { required: required.len(), slots };
+        return LayoutError::TooManyRequired {
+            required: required.len(),
+            slots,
+        };
     }
     if let Some(&i) = required.iter().find(|&&i| sections[i].min as usize >= slots) {
-        return LayoutError::PositionBeyondPage { id: ids[i].clone(), min: sections[i].min, slots };
+        return LayoutError::PositionBeyondPage {
+            id: ids[i].clone(),
+            min: sections[i].min,
+            slots,
+        };
     }
     let last = slots.saturating_sub(1) as u32;
     for width in 0..=last {
@@ -230,10 +254,20 @@ pub fn diagnose(ids: &[String], sections: &[Slotting], slots: usize) -> LayoutEr
                 .map(|&i| ids[i].clone())
                 .collect();
             if inside.len() as u32 > width + 1 {
-                return LayoutError::Overbooked { ids: inside, first, last: end, room: width + 1 };
+                return LayoutError::Overbooked {
+                    ids: inside,
+                    first,
+                    last: end,
+                    room: width + 1,
+                };
             }
         }
     }
-    let deepest = required.iter().max_by_key(|&&i| sections[i].min).copied().unwrap_or(0);
-    LayoutError::NotEnoughFillers { id: ids[deepest].clone(), min: sections[deepest].min }
+    let Some(deepest) = required.iter().max_by_key(|&&i| sections[i].min).copied() else {
+        return LayoutError::NothingFirst;
+    };
+    LayoutError::NotEnoughFillers {
+        id: ids[deepest].clone(),
+        min: sections[deepest].min,
+    }
 }

@@ -24,7 +24,8 @@ use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 pub const MAX_OFFERS: usize = 64;
 
 /// The audience kinds the device understands, for error messages.
-pub const AUDIENCE_KINDS: &str = "firstVisit, returning, loyal (with minOrders), cartAbandoned, browsingCategory (with category)";
+pub const AUDIENCE_KINDS: &str =
+    "firstVisit, returning, loyal (with minOrders), cartAbandoned, browsingCategory (with category)";
 
 /// Why an offer list was refused. Messages say what to fix.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -40,9 +41,19 @@ pub enum OfferError {
     #[error("offer \"{offer}\" has unknown audience \"{kind}\": use one of {AUDIENCE_KINDS}")]
     UnknownAudience { offer: String, kind: String },
     #[error("offer \"{offer}\": audience \"{kind}\" needs {field}: add it, e.g. {example}")]
-    MissingAudienceField { offer: String, kind: &'static str, field: &'static str, example: &'static str },
+    MissingAudienceField {
+        offer: String,
+        kind: &'static str,
+        field: &'static str,
+        example: &'static str,
+    },
     #[error("offer \"{offer}\": {field} = {value} is out of range: expected {expected}")]
-    BadLimit { offer: String, field: &'static str, value: f64, expected: &'static str },
+    BadLimit {
+        offer: String,
+        field: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
     #[error("nowMs {0} is not a finite, non-negative time: pass Date.now()")]
     BadNow(f64),
     #[error(transparent)]
@@ -68,7 +79,11 @@ pub struct AudienceSpec {
 
 impl AudienceSpec {
     fn plain(kind: &str) -> AudienceSpec {
-        AudienceSpec { kind: kind.to_string(), min_orders: None, category: None }
+        AudienceSpec {
+            kind: kind.to_string(),
+            min_orders: None,
+            category: None,
+        }
     }
     pub fn first_visit() -> AudienceSpec {
         Self::plain("firstVisit")
@@ -80,10 +95,16 @@ impl AudienceSpec {
         Self::plain("cartAbandoned")
     }
     pub fn loyal(min_orders: u32) -> AudienceSpec {
-        AudienceSpec { min_orders: Some(min_orders), ..Self::plain("loyal") }
+        AudienceSpec {
+            min_orders: Some(min_orders),
+            ..Self::plain("loyal")
+        }
     }
     pub fn browsing(category: &str) -> AudienceSpec {
-        AudienceSpec { category: Some(category.to_string()), ..Self::plain("browsingCategory") }
+        AudienceSpec {
+            category: Some(category.to_string()),
+            ..Self::plain("browsingCategory")
+        }
     }
 }
 
@@ -93,14 +114,21 @@ pub enum Audience {
     FirstVisit,
     /// Any visit after the first (loyal shoppers included).
     Returning,
-    Loyal { min_orders: u32 },
+    Loyal {
+        min_orders: u32,
+    },
     CartAbandoned,
     BrowsingCategory(String),
 }
 
 impl Audience {
     fn parse(offer: &str, spec: &AudienceSpec) -> Result<Audience, OfferError> {
-        let missing = |kind, field, example| OfferError::MissingAudienceField { offer: offer.to_string(), kind, field, example };
+        let missing = |kind, field, example| OfferError::MissingAudienceField {
+            offer: offer.to_string(),
+            kind,
+            field,
+            example,
+        };
         match spec.kind.as_str() {
             "firstVisit" => Ok(Audience::FirstVisit),
             "returning" => Ok(Audience::Returning),
@@ -111,9 +139,16 @@ impl Audience {
             },
             "browsingCategory" => match spec.category.as_deref().map(str::trim) {
                 Some(c) if !c.is_empty() => Ok(Audience::BrowsingCategory(c.to_string())),
-                _ => Err(missing("browsingCategory", "category", "{ kind: \"browsingCategory\", category: \"Shoes\" }")),
+                _ => Err(missing(
+                    "browsingCategory",
+                    "category",
+                    "{ kind: \"browsingCategory\", category: \"Shoes\" }",
+                )),
             },
-            other => Err(OfferError::UnknownAudience { offer: offer.to_string(), kind: other.to_string() }),
+            other => Err(OfferError::UnknownAudience {
+                offer: offer.to_string(),
+                kind: other.to_string(),
+            }),
         }
     }
 
@@ -124,7 +159,10 @@ impl Audience {
             Audience::Returning => shopper.segment != VisitSegment::New || shopper.visits > 1,
             Audience::Loyal { min_orders } => shopper.orders >= *min_orders,
             Audience::CartAbandoned => shopper.cart_abandoned,
-            Audience::BrowsingCategory(category) => shopper.current_category.as_deref().is_some_and(|current| within(current, category)),
+            Audience::BrowsingCategory(category) => shopper
+                .current_category
+                .as_deref()
+                .is_some_and(|current| within(current, category)),
         }
     }
 
@@ -153,7 +191,11 @@ impl Audience {
 /// True when category path `current` is `category` or lies below it (case-insensitive).
 fn within(current: &str, category: &str) -> bool {
     let mut levels = current.split(CATEGORY_SEPARATOR);
-    category.split(CATEGORY_SEPARATOR).all(|want| levels.next().is_some_and(|have| have.trim().eq_ignore_ascii_case(want.trim())))
+    category.split(CATEGORY_SEPARATOR).all(|want| {
+        levels
+            .next()
+            .is_some_and(|have| have.trim().eq_ignore_ascii_case(want.trim()))
+    })
 }
 
 /// At most `maxShows` shows within `windowHours`.
@@ -194,7 +236,11 @@ pub struct OfferSpec {
 
 impl OfferSpec {
     pub fn new(id: &str, audience: Vec<AudienceSpec>) -> OfferSpec {
-        OfferSpec { id: id.to_string(), audience, limits: OfferLimits::default() }
+        OfferSpec {
+            id: id.to_string(),
+            audience,
+            limits: OfferLimits::default(),
+        }
     }
 }
 
@@ -250,13 +296,20 @@ impl ParsedOffer<'_> {
         if self.audience.is_empty() {
             "open to every visitor".into()
         } else {
-            self.audience.iter().map(Audience::describe).collect::<Vec<_>>().join(" and ")
+            self.audience
+                .iter()
+                .map(Audience::describe)
+                .collect::<Vec<_>>()
+                .join(" and ")
         }
     }
 }
 
 /// Checks the list and parses every audience; the first problem is returned.
-pub(crate) fn parse_offers<'a>(offers: &'a [OfferSpec], context: &OfferContext) -> Result<Vec<ParsedOffer<'a>>, OfferError> {
+pub(crate) fn parse_offers<'a>(
+    offers: &'a [OfferSpec],
+    context: &OfferContext,
+) -> Result<Vec<ParsedOffer<'a>>, OfferError> {
     if !context.now_ms.is_finite() || context.now_ms < 0.0 {
         return Err(OfferError::BadNow(context.now_ms));
     }
@@ -274,7 +327,12 @@ pub(crate) fn parse_offers<'a>(offers: &'a [OfferSpec], context: &OfferContext) 
         if offers[..i].iter().any(|o| o.id == spec.id) {
             return Err(OfferError::DuplicateId(spec.id.clone()));
         }
-        let bad = |field, value, expected| OfferError::BadLimit { offer: spec.id.clone(), field, value, expected };
+        let bad = |field, value, expected| OfferError::BadLimit {
+            offer: spec.id.clone(),
+            field,
+            value,
+            expected,
+        };
         if let Some(cap) = spec.limits.frequency_cap {
             if !(1..=MAX_SHOWS_KEPT as u32).contains(&cap.max_shows) {
                 return Err(bad("frequencyCap.maxShows", f64::from(cap.max_shows), "1..=16"));
@@ -288,7 +346,11 @@ pub(crate) fn parse_offers<'a>(offers: &'a [OfferSpec], context: &OfferContext) 
                 return Err(bad("cooldownHours", cooldown, "hours ≥ 0"));
             }
         }
-        let audience = spec.audience.iter().map(|a| Audience::parse(&spec.id, a)).collect::<Result<_, _>>()?;
+        let audience = spec
+            .audience
+            .iter()
+            .map(|a| Audience::parse(&spec.id, a))
+            .collect::<Result<_, _>>()?;
         parsed.push(ParsedOffer { spec, audience });
     }
     Ok(parsed)

@@ -1,0 +1,251 @@
+//! Many simulated devices on replayed sessions: each draws its lift bucket with the library's
+//! own [`HoldoutDraw`], counts through [`LiftCounters`], reports through [`noised_report`], and
+//! the aggregator's [`LiftEstimator`] estimates the lift. A known lift is injected into the
+//! personalized devices' conversion, so the estimate can be checked against the truth.
+//!
+//! Behaviour model per session (the same in both buckets except the injected multiplier):
+//! every view is a click at its placement (the first view of a session at "home", later ones
+//! at "product"), shown among `impressions_per_view` items of which half are recommended; a
+//! click is "recommended" when the server's co-visitation neighbours of the previous item list
+//! it. The session adds to cart with probability 1.5·p·m and orders with probability ⅔ of
+//! that (so orders per session = p·m), where p = min(0.5, base + per_view × length) and
+//! m = 1 + lift for personalized devices, 1 for the holdout. The order is attributed to the
+//! last click's placement and class; revenue is 20 + an exponential with mean 40.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use shop_personalizer::adapt::gaussian::decision_rng;
+use shop_personalizer::adapt::{HoldoutDraw, LiftBucket};
+use shop_personalizer::measure::{
+    noised_report, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, RatioLift,
+};
+
+use crate::sessions::Neighbours;
+
+/// The behaviour model's parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BehaviourModel {
+    pub base_conversion: f64,
+    pub conversion_per_view: f64,
+    pub impressions_per_view: f64,
+    pub max_sessions_per_device: usize,
+}
+
+impl Default for BehaviourModel {
+    fn default() -> Self {
+        BehaviourModel {
+            base_conversion: 0.01,
+            conversion_per_view: 0.012,
+            impressions_per_view: 10.0,
+            max_sessions_per_device: 5,
+        }
+    }
+}
+
+/// One scenario: noise configuration, holdout share and injected lift.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub report: CheckedReportConfig,
+    pub holdout_share: f64,
+    pub injected_lift: f64,
+}
+
+/// A device: the indices of its sessions.
+pub type Device = Vec<usize>;
+
+/// Groups sessions, in file order, into devices of 1..=max sessions (fixed by `seed`, so every
+/// repetition sees the same population).
+pub fn group_into_devices(sessions: usize, max_sessions: usize, seed: u64) -> Vec<Device> {
+    let mut rng = decision_rng(seed, 0);
+    let mut devices = Vec::new();
+    let mut next = 0;
+    while next < sessions {
+        let take = rng.random_range(1..=max_sessions.max(1)).min(sessions - next);
+        devices.push((next..next + take).collect());
+        next += take;
+    }
+    devices
+}
+
+fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
+    -mean * (1.0 - rng.random::<f64>()).ln()
+}
+
+/// Records one session's behaviour into `counters`.
+fn play_session(
+    session: &[u32],
+    neighbours: &Neighbours,
+    model: &BehaviourModel,
+    multiplier: f64,
+    counters: &mut LiftCounters,
+    rng: &mut ChaCha8Rng,
+) {
+    counters.record_session();
+    let half = model.impressions_per_view / 2.0;
+    let mut last = ("home", ItemClass::NotRecommended);
+    for (i, &item) in session.iter().enumerate() {
+        let placement = if i == 0 { "home" } else { "product" };
+        let class = if i > 0 && neighbours.recommends(session[i - 1], item) {
+            ItemClass::Recommended
+        } else {
+            ItemClass::NotRecommended
+        };
+        // Counts are finite and non-negative by construction, so recording cannot fail.
+        let _ = counters.record(placement, ItemClass::Recommended, LiftMetric::Impressions, half);
+        let _ = counters.record(placement, ItemClass::NotRecommended, LiftMetric::Impressions, half);
+        let _ = counters.record(placement, class, LiftMetric::Clicks, 1.0);
+        last = (placement, class);
+    }
+    let p = (model.base_conversion + model.conversion_per_view * session.len() as f64).min(0.5);
+    if rng.random::<f64>() < 1.5 * p * multiplier {
+        let _ = counters.record(last.0, last.1, LiftMetric::AddToCarts, 1.0);
+        if rng.random::<f64>() < 2.0 / 3.0 {
+            let _ = counters.record_order(last.0, last.1, 20.0 + exponential(rng, 40.0));
+        }
+    }
+}
+
+/// The estimate of one repetition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repetition {
+    pub personalized_devices: u64,
+    pub holdout_devices: u64,
+    pub orders: Option<RatioLift>,
+    pub revenue: Option<RatioLift>,
+    pub recommended_vs_other_orders_per_click: Option<RatioLift>,
+}
+
+/// Runs one repetition of `scenario` with `seed` (buckets, behaviour and noise all re-drawn).
+pub fn run_once(
+    sessions: &[Vec<u32>],
+    devices: &[Device],
+    neighbours: &Neighbours,
+    model: &BehaviourModel,
+    scenario: &Scenario,
+    seed: u64,
+) -> Repetition {
+    let mut estimator = LiftEstimator::new(scenario.report.clone());
+    let mut behaviour = decision_rng(seed, 1);
+    for (d, device) in devices.iter().enumerate() {
+        // Each device's own random seed (in the browser: from crypto.getRandomValues).
+        let device_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (d as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let bucket = HoldoutDraw::from_seed(device_seed).bucket(scenario.holdout_share);
+        let multiplier = if bucket == LiftBucket::Personalized {
+            1.0 + scenario.injected_lift
+        } else {
+            1.0
+        };
+        let mut counters = LiftCounters::default();
+        for &s in device {
+            play_session(
+                &sessions[s],
+                neighbours,
+                model,
+                multiplier,
+                &mut counters,
+                &mut behaviour,
+            );
+        }
+        let mut noise = decision_rng(device_seed, 2);
+        // Reports built by the library are always well-formed for its own config.
+        let _ = estimator.add(&noised_report(&counters, bucket, &scenario.report, &mut noise));
+    }
+    let estimate = estimator.estimate(0.95).ok();
+    let pick = |name: &str| {
+        estimate
+            .as_ref()
+            .and_then(|e| e.metrics.iter().find(|m| m.metric == name))
+            .and_then(|m| m.estimate.clone())
+    };
+    Repetition {
+        personalized_devices: estimate.as_ref().map_or(0, |e| e.personalized_reports),
+        holdout_devices: estimate.as_ref().map_or(0, |e| e.holdout_reports),
+        orders: pick("orders per session"),
+        revenue: pick("revenue per session"),
+        recommended_vs_other_orders_per_click: pick("orders per click, recommended vs other items"),
+    }
+}
+
+/// A scenario's summary over its repetitions. Means, widths and coverage are over the
+/// repetitions whose interval is bounded (Fieller's interval is unbounded when the holdout rate
+/// cannot be told from zero); `bounded` is their share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub name: String,
+    pub repetitions: usize,
+    pub personalized_devices: f64,
+    pub holdout_devices: f64,
+    pub injected_lift: f64,
+    pub bounded: f64,
+    pub mean_lift: f64,
+    pub mean_half_width: f64,
+    pub coverage: f64,
+    pub revenue_coverage: f64,
+    pub noise_share: f64,
+    pub mean_recommended_vs_other: f64,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64
+    }
+}
+
+/// Share of bounded intervals in `estimates` that contain `truth`.
+fn coverage<'a>(estimates: impl Iterator<Item = &'a RatioLift>, truth: f64) -> f64 {
+    mean(estimates.map(|e| f64::from(u8::from(e.ci_low <= truth && truth <= e.ci_high))))
+}
+
+/// Summarizes repetitions of one scenario against its injected lift.
+pub fn summarize(name: &str, injected: f64, reps: &[Repetition]) -> Summary {
+    let orders = || reps.iter().filter_map(|r| r.orders.as_ref());
+    Summary {
+        name: name.to_string(),
+        repetitions: reps.len(),
+        personalized_devices: mean(reps.iter().map(|r| r.personalized_devices as f64)),
+        holdout_devices: mean(reps.iter().map(|r| r.holdout_devices as f64)),
+        injected_lift: injected,
+        bounded: orders().count() as f64 / reps.len().max(1) as f64,
+        mean_lift: mean(orders().map(|e| e.lift)),
+        mean_half_width: mean(orders().map(|e| (e.ci_high - e.ci_low) / 2.0)),
+        coverage: coverage(orders(), injected),
+        revenue_coverage: coverage(reps.iter().filter_map(|r| r.revenue.as_ref()), injected),
+        noise_share: mean(orders().map(|e| e.noise_share)),
+        mean_recommended_vs_other: mean(
+            reps.iter()
+                .filter_map(|r| r.recommended_vs_other_orders_per_click.as_ref())
+                .map(|e| e.lift),
+        ),
+    }
+}
+
+/// The markdown table of the summaries.
+pub fn markdown_table(summaries: &[Summary]) -> String {
+    let mut out = String::from(
+        "| scenario | devices (personalized / holdout) | injected lift | bounded 95% CIs | mean estimate | \
+         mean CI half-width | coverage, orders/session | coverage, revenue/session | noise share of variance | \
+         recommended vs other items, orders per click |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for s in summaries {
+        out.push_str(&format!(
+            "| {} | {:.0} / {:.0} | {:+.1}% | {:.1}% of {} | {:+.2}% | {:.2} pp | {:.1}% | {:.1}% | {:.0}% | {:+.1}% |\n",
+            s.name,
+            s.personalized_devices,
+            s.holdout_devices,
+            s.injected_lift * 100.0,
+            s.bounded * 100.0,
+            s.repetitions,
+            s.mean_lift * 100.0,
+            s.mean_half_width * 100.0,
+            s.coverage * 100.0,
+            s.revenue_coverage * 100.0,
+            s.noise_share * 100.0,
+            s.mean_recommended_vs_other * 100.0,
+        ));
+    }
+    out
+}

@@ -1,0 +1,281 @@
+//! The only form in which lift counts leave the device: one clipped, Gaussian-noised vector per
+//! reporting period.
+//!
+//! Vector layout (length `1 + (P + 1) × 10` for P configured placements): sessions, then for each
+//! configured placement and finally "(other)" (every placement not configured): recommended
+//! impressions, clicks, add-to-carts, orders, revenue, then the same for non-recommended items.
+//!
+//! Privacy: each coordinate j is clipped to `[0, cap_j]` and gets noise `N(0, (cap_j · z)²)`.
+//! Dividing coordinate j by cap_j, a device's whole vector moves by at most √D in L2 when its
+//! data change arbitrarily, so the Gaussian mechanism with multiplier `z = √D / √(2ρ)` is
+//! ρ-zCDP per report, i.e. (ε, δ)-DP with ε = ρ + 2√(ρ ln(1/δ)) (Bun & Steinke 2016).
+//! - `local`: `z` as above: every single report is (ε, δ)-DP on its own.
+//! - `distributed { minCohort: K }`: each device adds `z / √K`; only the sum of at least K reports
+//!   carries the full noise, so (ε, δ) holds against a party that sees sums of ≥ K reports (secure
+//!   aggregation or a shuffler), while each report alone is only (ε_local, δ)-DP with ρ·K.
+//!
+//! The noise function here is minimal (standard normal from a seeded ChaCha stream); the lead
+//! should unify it with `crate::privacy` once the federated module lands. The seed must come
+//! from a crypto random source for every report (tests pass fixed seeds).
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
+use crate::adapt::gaussian::standard_normal;
+use crate::adapt::LiftBucket;
+
+/// Format version of [`LiftReport`].
+pub const LIFT_REPORT_VERSION: u32 = 1;
+/// Most placements a report may break out.
+pub const MAX_REPORTED_PLACEMENTS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ReportError {
+    #[error("lift report parameter {name} = {value} is out of range: expected {expected}")]
+    BadParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
+    BadPlacements(&'static str),
+}
+
+/// Per-device, per-period clipping bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct MetricCaps {
+    pub sessions: f64,
+    pub impressions: f64,
+    pub clicks: f64,
+    pub add_to_carts: f64,
+    pub orders: f64,
+    /// In the shop's currency.
+    pub revenue: f64,
+}
+
+impl Default for MetricCaps {
+    fn default() -> Self {
+        MetricCaps {
+            sessions: 10.0,
+            impressions: 200.0,
+            clicks: 20.0,
+            add_to_carts: 5.0,
+            orders: 2.0,
+            revenue: 300.0,
+        }
+    }
+}
+
+impl MetricCaps {
+    fn per_metric(&self) -> [f64; 5] {
+        [
+            self.impressions,
+            self.clicks,
+            self.add_to_carts,
+            self.orders,
+            self.revenue,
+        ]
+    }
+}
+
+/// How the noise is split between devices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum NoiseMode {
+    /// Each report is (ε, δ)-DP on its own.
+    Local,
+    /// Sums of at least `minCohort` reports are (ε, δ)-DP.
+    Distributed { min_cohort: u32 },
+}
+
+/// What the shop configures for lift reports (the same on every device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct LiftReportConfig {
+    /// Placements broken out in the vector; all others are pooled as "(other)".
+    pub placements: Vec<String>,
+    pub caps: MetricCaps,
+    pub epsilon: f64,
+    pub delta: f64,
+    pub noise: NoiseMode,
+}
+
+impl Default for LiftReportConfig {
+    fn default() -> Self {
+        LiftReportConfig {
+            placements: Vec::new(),
+            caps: MetricCaps::default(),
+            epsilon: 8.0,
+            delta: 1e-6,
+            noise: NoiseMode::Local,
+        }
+    }
+}
+
+/// A [`LiftReportConfig`] that passed its checks, with its noise multiplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedReportConfig {
+    config: LiftReportConfig,
+    caps: Vec<f64>,
+    multiplier: f64,
+}
+
+/// zCDP ρ whose (ε, δ) conversion ε = ρ + 2√(ρ ln(1/δ)) gives exactly `epsilon`.
+pub fn rho_for(epsilon: f64, delta: f64) -> f64 {
+    let l = (1.0 / delta).ln();
+    let root = (l + epsilon).sqrt() - l.sqrt();
+    root * root
+}
+
+/// ε at `delta` of a ρ-zCDP mechanism.
+pub fn epsilon_for(rho: f64, delta: f64) -> f64 {
+    rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt()
+}
+
+impl LiftReportConfig {
+    pub fn check(self) -> Result<CheckedReportConfig, ReportError> {
+        let bad = |name, value, expected| Err(ReportError::BadParameter { name, value, expected });
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0 && self.epsilon <= 64.0) {
+            return bad("epsilon", self.epsilon, "0 < ε ≤ 64");
+        }
+        if !(self.delta > 0.0 && self.delta < 0.01) {
+            return bad("delta", self.delta, "0 < δ < 0.01 (e.g. 1e-6)");
+        }
+        let c = self.caps;
+        for (name, cap) in [
+            ("caps.sessions", c.sessions),
+            ("caps.impressions", c.impressions),
+            ("caps.clicks", c.clicks),
+            ("caps.addToCarts", c.add_to_carts),
+            ("caps.orders", c.orders),
+            ("caps.revenue", c.revenue),
+        ] {
+            if !(cap.is_finite() && cap > 0.0) {
+                return bad(name, cap, "a bound > 0");
+            }
+        }
+        if let NoiseMode::Distributed { min_cohort } = self.noise {
+            if !(2..=10_000_000).contains(&min_cohort) {
+                return bad("noise.minCohort", f64::from(min_cohort), "2..=10,000,000");
+            }
+        }
+        if self.placements.len() > MAX_REPORTED_PLACEMENTS {
+            return Err(ReportError::BadPlacements("too many"));
+        }
+        for (i, p) in self.placements.iter().enumerate() {
+            if p.trim().is_empty() || p == OTHER_PLACEMENT || self.placements[..i].contains(p) {
+                return Err(ReportError::BadPlacements("empty, reserved or duplicate name"));
+            }
+        }
+        let mut caps = vec![c.sessions];
+        for _ in 0..=self.placements.len() {
+            for _class in 0..2 {
+                caps.extend(c.per_metric());
+            }
+        }
+        let rho = rho_for(self.epsilon, self.delta);
+        let multiplier = (caps.len() as f64 / (2.0 * rho)).sqrt();
+        Ok(CheckedReportConfig {
+            config: self,
+            caps,
+            multiplier,
+        })
+    }
+}
+
+impl CheckedReportConfig {
+    pub fn config(&self) -> &LiftReportConfig {
+        &self.config
+    }
+
+    /// The clipping bound of every coordinate, in vector order.
+    pub fn caps(&self) -> &[f64] {
+        &self.caps
+    }
+
+    /// Vector length D.
+    pub fn dimension(&self) -> usize {
+        self.caps.len()
+    }
+
+    /// Noise standard deviation on coordinate j, per report: `cap_j × multiplier`.
+    pub fn noise_multiplier(&self) -> f64 {
+        match self.config.noise {
+            NoiseMode::Local => self.multiplier,
+            NoiseMode::Distributed { min_cohort } => self.multiplier / f64::from(min_cohort).sqrt(),
+        }
+    }
+
+    /// (ε, δ) of one report seen on its own.
+    pub fn single_report_epsilon(&self) -> f64 {
+        let z = self.noise_multiplier();
+        epsilon_for(self.dimension() as f64 / (2.0 * z * z), self.config.delta)
+    }
+
+    /// Index of a placement's block (the last block is "(other)").
+    fn block_of(&self, placement: &str) -> usize {
+        self.config
+            .placements
+            .iter()
+            .position(|p| p == placement)
+            .unwrap_or(self.config.placements.len())
+    }
+
+    /// The unclipped, un-noised vector of `counters` (kept on the device; for tests and checks).
+    pub fn raw_vector(&self, counters: &LiftCounters) -> Vec<f64> {
+        let mut values = vec![0.0; self.dimension()];
+        values[0] = counters.sessions();
+        for counts in counters.placements() {
+            let base = 1 + self.block_of(&counts.placement) * 10;
+            for (m, _) in METRICS.iter().enumerate() {
+                values[base + m] += counts.recommended[m];
+                values[base + 5 + m] += counts.not_recommended[m];
+            }
+        }
+        values
+    }
+}
+
+/// What leaves the device about lift: bucket plus the clipped, noised vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct LiftReport {
+    pub version: u32,
+    pub bucket: LiftBucket,
+    pub values: Vec<f64>,
+    /// Noise standard deviation per unit of cap, so the aggregator can check the config.
+    pub noise_multiplier: f64,
+}
+
+/// Clips and noises `counters` into a report. `rng` must be seeded from a crypto random source.
+pub fn noised_report(
+    counters: &LiftCounters,
+    bucket: LiftBucket,
+    config: &CheckedReportConfig,
+    rng: &mut ChaCha8Rng,
+) -> LiftReport {
+    let z = config.noise_multiplier();
+    let values = config
+        .raw_vector(counters)
+        .iter()
+        .zip(config.caps())
+        .map(|(value, cap)| value.clamp(0.0, *cap) + cap * z * standard_normal(rng))
+        .collect();
+    LiftReport {
+        version: LIFT_REPORT_VERSION,
+        bucket,
+        values,
+        noise_multiplier: z,
+    }
+}
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;
