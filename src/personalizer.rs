@@ -10,6 +10,10 @@
 //! written yet and, whenever another tab has written, re-applies them on top of what that tab
 //! stored (see `profile::apply`).
 
+mod adapt_feedback;
+mod adapt_request;
+mod adapt_store;
+mod adapting;
 mod outcome;
 mod tabs;
 
@@ -24,6 +28,9 @@ use crate::storage::{
     load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
+pub use adapt_request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+pub use adapt_store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
+pub use adapting::NO_CONSENT_REASON;
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 use tabs::{Sync, WriteLedger};
 
@@ -66,6 +73,8 @@ pub struct Personalizer<S: KeyValueStore> {
     visit_counted: bool,
     blocked: bool,
     warnings: Vec<StorageWarning>,
+    /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
+    adaptation: adapting::Adaptation,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -108,6 +117,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             visit_counted: false,
             blocked: false,
             warnings: Vec::new(),
+            adaptation: adapting::Adaptation::default(),
         })
     }
 
@@ -132,13 +142,16 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.stored_lineage.clear();
             self.blocked = false;
             self.fold_pending();
+            self.adaptation.stored_deleted();
         }
         if retention.wipe_memory {
             self.wipe_memory();
+            self.adaptation.wipe();
         }
         self.consent = to;
         if to.persists() && !from.persists() {
             self.load_and_rebase();
+            self.adaptation.persisting_again();
         }
         if to.collects() && !from.collects() {
             let views =
@@ -185,6 +198,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
+        self.observe_for_adaptation(&event, new_session);
         let visit_device = (!self.visit_counted).then_some(self.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -226,6 +240,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.persists() {
             return Ok(FlushReport::default());
         }
+        self.save_adaptation_or_warn();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -274,6 +289,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
+        self.adaptation.wipe();
+        self.adaptation.stored_deleted();
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;

@@ -11,6 +11,7 @@ mod apply;
 mod compact;
 mod history;
 mod summary;
+mod shopper_state;
 mod visits;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use history::{
     MAX_HISTORY_ENTRIES, MAX_INTEREST_ITEMS, MAX_SESSION_ITEMS,
 };
 pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
+pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, LOYAL_ORDERS};
 
 /// Most items whose attributes the profile remembers.
