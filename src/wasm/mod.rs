@@ -1,5 +1,6 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
 
+mod adapting;
 mod environment;
 mod js_values;
 mod local_storage;
