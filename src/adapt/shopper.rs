@@ -30,7 +30,7 @@ pub enum VisitSegment {
 
 /// The device class the profile recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(rename = "ShopperDeviceClass"))]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceClass {
     #[default]
@@ -77,6 +77,7 @@ pub struct ShopperState {
     /// Activity per hour of the week ([`HOURS_PER_WEEK`] entries, or empty when unknown).
     #[serde(default)]
     pub hour_of_week_activity: Vec<f32>,
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "ShopperDeviceClass"))]
     pub device: DeviceClass,
 }
 
