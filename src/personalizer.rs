@@ -10,6 +10,10 @@
 //! written yet and, whenever another tab has written, re-applies them on top of what that tab
 //! stored (see `profile::apply`).
 
+mod adapt_feedback;
+mod adapt_request;
+mod adapt_store;
+mod adapting;
 mod outcome;
 mod ranking;
 mod tabs;
@@ -25,6 +29,9 @@ use crate::storage::{
     load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
+pub use adapt_request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+pub use adapt_store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
+pub use adapting::NO_CONSENT_REASON;
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 use tabs::{Sync, WriteLedger};
@@ -70,6 +77,8 @@ pub struct Personalizer<S: KeyValueStore> {
     warnings: Vec<StorageWarning>,
     /// Registered candidate sets, the ranker and its learned model (see `ranking.rs`).
     ranking: ranking::RankingState,
+    /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
+    adaptation: adapting::Adaptation,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -113,6 +122,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             blocked: false,
             warnings: Vec::new(),
             ranking: ranking::RankingState::default(),
+            adaptation: adapting::Adaptation::default(),
         })
     }
 
@@ -137,15 +147,18 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.stored_lineage.clear();
             self.blocked = false;
             self.fold_pending();
+            self.adaptation.stored_deleted();
         }
         if retention.wipe_memory {
             self.wipe_memory();
             self.forget_ranking();
+            self.adaptation.wipe();
         }
         self.consent = to;
         if to.persists() && !from.persists() {
             self.load_and_rebase();
             self.load_rank_model();
+            self.adaptation.persisting_again();
         }
         if to.collects() && !from.collects() {
             let views =
@@ -193,6 +206,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Recorded { new_session } => new_session,
         };
         self.learn_from_event(&event);
+        self.observe_for_adaptation(&event, new_session);
         let visit_device = (!self.visit_counted).then_some(self.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -235,6 +249,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
+        self.save_adaptation_or_warn();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -284,6 +299,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.forget_ranking();
+        self.adaptation.wipe();
+        self.adaptation.stored_deleted();
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;

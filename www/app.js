@@ -3,6 +3,7 @@
 import { categoryTree, loadCatalog } from "./catalog.js";
 import { cartCount } from "./cart.js";
 import { el } from "./dom.js";
+import { StorefrontAdaptation } from "./adapt.js";
 import { ShopPersonalization } from "./personalization.js";
 import { PrivacyPanel } from "./privacy-panel.js";
 import { Recommendations } from "./recommendations.js";
@@ -49,6 +50,7 @@ async function main() {
   const shop = {
     ...catalog,
     personalization,
+    adaptation: new StorefrontAdaptation(personalization.personalizer, catalog),
     track: (event) => personalization.track(event),
     startDwell(itemId) {
       dwell = { itemId, since: performance.now() };

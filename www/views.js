@@ -11,7 +11,7 @@ function swatch(product) {
   return el("div", { class: "swatch", style: { "--hue": product.hue }, "aria-hidden": "true" }, initials(product.name));
 }
 
-function productList(shop, products, placement) {
+export function productList(shop, products, placement) {
   shop.track({ type: "impression", placement, itemIds: products.map((p) => p.id) });
   return el("ul", { class: "grid", "data-placement": placement },
     products.map((product, position) => el("li", { class: "tile", "data-item-id": product.id },
@@ -30,6 +30,7 @@ export function homeView(shop) {
   return [
     el("h1", {}, "Gear for the trail, coffee for the morning after"),
     el("p", { class: "subtitle" }, `${shop.products.length} products. Browse a little and open “What we know about you”.`),
+    ...(shop.adaptation?.home(shop, productList) ?? []),
     productList(shop, shop.products, "home"),
   ];
 }
@@ -73,7 +74,7 @@ export function productView(shop, product) {
       el("p", { class: "subtitle" }, `${product.brand} · ${product.rating} ★ from other shoppers`),
       el("p", { class: "price" }, formatPrice(product.price, shop.currency)),
       el("ul", { class: "tags" }, product.tags.map((tag) => el("li", {}, tag))),
-      el("p", {}, product.description),
+      shop.adaptation?.productCopy(product) ?? el("p", {}, product.description),
       sensitive ? el("p", { class: "notice" }, "This is a sensitive category: it is never added to your profile, whatever you chose.") : null,
       el("div", { class: "buy-row" },
         el("button", {

@@ -12,6 +12,7 @@ mod compact;
 mod history;
 mod shopper_view;
 mod summary;
+mod shopper_state;
 mod visits;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ pub use history::{
 };
 pub use shopper_view::ProfileShopper;
 pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
+pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, LOYAL_ORDERS};
 
 /// Most items whose attributes the profile remembers.

@@ -1,5 +1,6 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
 
+mod adapting;
 mod environment;
 pub mod fetch_transport;
 mod js_values;

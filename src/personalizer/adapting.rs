@@ -1,0 +1,393 @@
+//! Adaptation on the engine: layout, offer and copy decisions from the real profile, learning
+//! from what the shopper then does, the persistent holdout bucket and the private lift counters.
+//!
+//! Consent rules as for the profile: `none` personalizes nothing (the shop's defaults, with a
+//! reason saying so) and keeps nothing; `session` keeps the state in memory only; `full` keeps
+//! it under `shop-personalizer:<shop>:adapt` (see `adapt_store`). Bad input is refused before
+//! anything is learned or stored.
+//!
+//! Randomness: `entropy` arguments must come from a crypto random source (the facade uses
+//! `crypto.getRandomValues`); one seeds this device's state the first time it is created (its
+//! holdout draw included), later ones are unused. Tests pass fixed values.
+
+use crate::adapt::copy_variants::shop_default_variant;
+use crate::adapt::layout::shop_default_layout;
+use crate::adapt::offer_choice::shop_default_offer;
+use crate::adapt::offers::parse_offers;
+use crate::adapt::{
+    preferred_hours, Adapter, AdapterConfig, CopyVariant, HoursParams, LayoutDecision, LiftBucket, OfferContext,
+    OfferDecision, OfferHistory, OfferSpec, PreferredHours, SectionSpec, ShopperState, VariantDecision,
+};
+use crate::catalog::{Item, CATEGORY_SEPARATOR};
+use crate::collect::event::TrackEvent;
+use crate::measure::{CheckedReportConfig, LiftReport};
+use crate::profile::ShopperClock;
+use crate::storage::{KeyValueStore, StorageWarning, StoreError, WarningCode};
+
+use super::adapt_feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
+use super::adapt_request::{category_text, AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+use super::adapt_store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
+use super::{check_time, Personalizer};
+
+/// The reason every decision gives while consent is `none`.
+pub const NO_CONSENT_REASON: &str =
+    "consent is \"none\": the shop's default, nothing personalized or stored (call setConsent to personalize)";
+
+/// The engine's adaptation part (one field of [`Personalizer`]).
+#[derive(Debug, Default)]
+pub struct Adaptation {
+    config: AdapterConfig,
+    adapter: Option<Adapter>,
+    feedback: Feedback,
+    /// Entropy given with `configure_adaptation`, to create the state on a tracked event.
+    entropy: Option<u64>,
+    /// The stored state was read (or found absent) under the current consent.
+    loaded: bool,
+    dirty: bool,
+    /// An unreadable stored state could not be backed up: never write over it.
+    blocked: bool,
+}
+
+impl Adaptation {
+    /// Forgets everything in memory (`forget()`, consent dropped to `none`); the config stays.
+    pub fn wipe(&mut self) {
+        *self = Adaptation { config: std::mem::take(&mut self.config), entropy: self.entropy, ..Adaptation::default() };
+    }
+
+    /// Stored data was deleted (consent lowered below `full`, or `forget()`).
+    pub fn stored_deleted(&mut self) {
+        self.blocked = false;
+        self.loaded = false;
+    }
+
+    /// Consent now allows persisting: the next use reads the stored state, or writes this one.
+    pub fn persisting_again(&mut self) {
+        self.loaded = false;
+        self.dirty = self.adapter.is_some();
+    }
+}
+
+impl<S: KeyValueStore> Personalizer<S> {
+    /// Sets the shop's adaptation settings (holdout share, bandit and layout tuning; the config's
+    /// sensitive categories are always added). Call once after creating the personalizer; with
+    /// it, tracked events count for the lift report even before the first decision.
+    ///
+    /// ```js
+    /// p.configureAdaptation({ holdoutShare: 0.1 });
+    /// ```
+    pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
+        let mut config = config;
+        for category in self.config.sensitive_categories() {
+            if !config.sensitive_categories.iter().any(|c| c.eq_ignore_ascii_case(category)) {
+                config.sensitive_categories.push(category.clone());
+            }
+        }
+        config.clone().check()?;
+        if let Some(adapter) = &self.adaptation.adapter {
+            let resumed = Adapter::restore(config.clone(), adapter.state().clone())?;
+            self.adaptation.adapter = Some(resumed);
+        }
+        self.adaptation.config = config;
+        self.adaptation.entropy = Some(entropy);
+        Ok(())
+    }
+
+    /// The shopper as the decisions see them now (built from the profile; never stored or sent).
+    pub fn shopper_state(&self, now_ms: f64) -> ShopperState {
+        self.decision_shopper(super::view_time(now_ms), None)
+    }
+
+    /// Orders the page's sections under their constraints, picks the optional ones to show and a
+    /// density. See `LayoutDecision` for the reasons and the propensity.
+    pub fn choose_layout(
+        &mut self,
+        sections: &[SectionSpec],
+        context: &LayoutContext,
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<LayoutDecision, AdaptationError> {
+        let now = adapt_time(now_ms)?;
+        let options = context.options();
+        let default = shop_default_layout(sections, &options)?;
+        let category = self.page_category(context.category.as_deref())?;
+        if !self.adaptation_ready(Some(entropy)) {
+            return Ok(layout_without_consent(default));
+        }
+        let shopper = self.decision_shopper(now, category);
+        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+            return Ok(layout_without_consent(default));
+        };
+        feedback.settle_layout(adapter)?;
+        let decision = adapter.choose_layout(sections, &options, &shopper)?;
+        feedback.replace_layout(adapter, &decision, DecisionContext::of(&shopper))?;
+        self.adaptation_changed();
+        Ok(decision)
+    }
+
+    /// Picks at most one of the offers the server allows for this visitor, with its reason.
+    pub fn choose_offer(
+        &mut self,
+        offers: &[OfferSpec],
+        request: &OfferRequest,
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<OfferDecision, AdaptationError> {
+        let now = adapt_time(now_ms)?;
+        let context = OfferContext { now_ms, allow_none: request.allow_none };
+        parse_offers(offers, &context)?;
+        let category = self.page_category(request.category.as_deref())?;
+        if !self.adaptation_ready(Some(entropy)) {
+            return offer_without_consent(offers, &context);
+        }
+        let shopper = self.decision_shopper(now, category);
+        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+            return offer_without_consent(offers, &context);
+        };
+        feedback.settle_offer(adapter)?;
+        let decision = adapter.choose_offer(offers, &context, &shopper)?;
+        let learnable = decision.offer_id.is_some() || (request.allow_none && decision.personalized);
+        feedback.offer = learnable.then(|| OfferExposure {
+            offer_id: decision.offer_id.clone(),
+            converted: false,
+            context: DecisionContext::of(&shopper),
+        });
+        self.adaptation_changed();
+        Ok(decision)
+    }
+
+    /// Picks the text for `item` that speaks to this shopper. Items in a sensitive category get
+    /// the shop's first text and leave no trace.
+    pub fn choose_variant(
+        &mut self,
+        item: &Item,
+        variants: &[CopyVariant],
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<VariantDecision, AdaptationError> {
+        let now = adapt_time(now_ms)?;
+        let mut default = shop_default_variant(item, variants)?;
+        if item.attributes.is_in_any_category(self.config.sensitive_categories()) {
+            default.reason =
+                "the shop's default text: this item is in a sensitive category, so it is never personalized".into();
+            return Ok(default);
+        }
+        if !self.adaptation_ready(Some(entropy)) {
+            default.reason = NO_CONSENT_REASON.into();
+            return Ok(default);
+        }
+        let shopper = self.decision_shopper(now, None);
+        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+            return Ok(default);
+        };
+        feedback.settle_variant(adapter, &item.id)?;
+        let decision = adapter.choose_variant(item, variants, &shopper)?;
+        let tags = variants.iter().find(|v| v.id == decision.variant_id).map(|v| v.tags.clone()).unwrap_or_default();
+        let shown = VariantExposure {
+            item_id: item.id.clone(),
+            variant_id: decision.variant_id.clone(),
+            tags,
+            engaged: false,
+            context: DecisionContext::of(&shopper),
+        };
+        feedback.push_variant(adapter, shown)?;
+        self.adaptation_changed();
+        Ok(decision)
+    }
+
+    /// The hours of the week this shopper is usually active, from the local hour-of-week
+    /// histogram. Computed on the device, never stored apart from the profile, never synced.
+    pub fn preferred_hours(&self, params: &HoursParams) -> Result<PreferredHours, AdaptationError> {
+        let histogram: Vec<f32> = self.profile.hour_of_week().buckets().iter().map(|&n| n as f32).collect();
+        Ok(preferred_hours(&histogram, params)?)
+    }
+
+    /// Learns from an outcome the page reports for something a decision showed. Returns false
+    /// (and learns nothing) while consent is `none`.
+    pub fn record_decision_outcome(&mut self, outcome: &DecisionOutcome) -> Result<bool, AdaptationError> {
+        if !self.adaptation_ready(None) {
+            return Ok(false);
+        }
+        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+            return Ok(false);
+        };
+        match outcome {
+            DecisionOutcome::Section { section_id, engaged } => {
+                let page = feedback.layout.as_mut();
+                let found = page.and_then(|p| p.sections.iter().position(|s| &s.id == section_id).map(|i| (p, i)));
+                let Some((page, index)) = found else {
+                    return Err(AdaptationError::UnknownSection(section_id.clone()));
+                };
+                let section = page.sections.remove(index);
+                page.engaged |= *engaged;
+                adapter.learn_section(section.kind, section.position, *engaged, &page.context.shopper())?;
+            }
+            DecisionOutcome::Offer { offer_id, taken_up } => {
+                let Some(shown) = feedback.offer.take_if(|o| o.offer_id.as_ref() == Some(offer_id)) else {
+                    return Err(AdaptationError::UnknownOffer(offer_id.clone()));
+                };
+                adapter.learn_offer(Some(offer_id), *taken_up, &shown.context.shopper())?;
+            }
+            DecisionOutcome::Variant { item_id, variant_id, engaged } => {
+                let waiting =
+                    feedback.variants.iter().position(|v| &v.item_id == item_id && &v.variant_id == variant_id);
+                let Some(index) = waiting else {
+                    return Err(AdaptationError::UnknownVariant { item: item_id.clone(), variant: variant_id.clone() });
+                };
+                let shown = feedback.variants.remove(index);
+                adapter.learn_variant(&shown.tags, *engaged, &shown.context.shopper())?;
+            }
+        }
+        self.adaptation_changed();
+        Ok(true)
+    }
+
+    /// This device's lift bucket (`None` while consent is `none` or before any adaptation state).
+    pub fn lift_bucket(&mut self) -> Option<LiftBucket> {
+        self.adaptation_ready(None).then(|| self.adaptation.adapter.as_ref().map(Adapter::bucket)).flatten()
+    }
+
+    /// Ends the lift-reporting period: the clipped, noised vector of this device's counts (the
+    /// only form in which they may leave the device, through the sync path) and fresh counters.
+    /// `noise_seed` must be crypto-random and fresh for every report. `None` without consent or
+    /// adaptation state.
+    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> Option<LiftReport> {
+        if !self.adaptation_ready(None) {
+            return None;
+        }
+        let report = self.adaptation.adapter.as_mut()?.take_lift_report(config, noise_seed);
+        self.adaptation_changed();
+        Some(report)
+    }
+
+    /// Counts a recorded event for lift and notes engagement with what decisions showed.
+    pub(super) fn observe_for_adaptation(&mut self, event: &TrackEvent, new_session: bool) {
+        if !self.adaptation_ready(None) {
+            return;
+        }
+        if let Adaptation { adapter: Some(adapter), feedback, dirty, .. } = &mut self.adaptation {
+            feedback.observe(event, new_session, adapter.lift_counters_mut());
+            *dirty = true;
+        }
+    }
+
+    /// Writes the adaptation state if it changed (consent `full` only); problems become warnings.
+    pub(super) fn save_adaptation_or_warn(&mut self) {
+        let state = &self.adaptation;
+        if !self.consent.persists() || !state.dirty || state.blocked {
+            return;
+        }
+        let Some(adapter) = &state.adapter else {
+            return;
+        };
+        let stored = StoredAdaptation { state: adapter.state().clone(), feedback: state.feedback.clone() };
+        let written = encode_adaptation(&stored)
+            .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()))
+            .and_then(|raw| {
+                self.store.set(&adapt_key(self.config.shop()), &raw).map_err(|e| {
+                    let code = match e {
+                        StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
+                        StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
+                    };
+                    StorageWarning::new(code, format!("the adaptation state could not be saved: {e}"))
+                })
+            });
+        match written {
+            Ok(()) => self.adaptation.dirty = false,
+            Err(warning) => self.warn(warning),
+        }
+    }
+
+    fn adaptation_changed(&mut self) {
+        self.adaptation.dirty = true;
+        self.save_adaptation_or_warn();
+    }
+
+    /// Makes the state available: reads it from the store under `full` consent, or creates it
+    /// from `entropy` (or the entropy given at configuration). False while consent is `none`
+    /// or when there is no state and no entropy to create one.
+    fn adaptation_ready(&mut self, entropy: Option<u64>) -> bool {
+        if !self.consent.collects() {
+            return false;
+        }
+        if self.consent.persists() && !self.adaptation.loaded {
+            self.adaptation.loaded = true;
+            let key = adapt_key(self.config.shop());
+            let load = load_adaptation(&mut self.store, &self.keys, &key, &self.adaptation.config);
+            self.adaptation.blocked = load.blocked;
+            if let Some(warning) = load.warning {
+                self.warn(warning);
+            }
+            match load.restored {
+                Some((adapter, feedback)) if self.adaptation.adapter.is_none() => {
+                    self.adaptation.adapter = Some(adapter);
+                    self.adaptation.feedback = feedback;
+                }
+                _ => self.adaptation.dirty |= self.adaptation.adapter.is_some(),
+            }
+        }
+        if self.adaptation.adapter.is_none() {
+            let Some(seed) = entropy.or(self.adaptation.entropy) else {
+                return false;
+            };
+            // The config was checked when it was set; a failure here leaves adaptation off.
+            let Ok(adapter) = Adapter::new(self.adaptation.config.clone(), seed) else {
+                return false;
+            };
+            self.adaptation.adapter = Some(adapter);
+            self.adaptation.dirty = true;
+        }
+        true
+    }
+
+    fn decision_shopper(&self, now_ms: u64, category: Option<String>) -> ShopperState {
+        let clock = ShopperClock {
+            now_ms,
+            half_life_ms: self.config.affinity_half_life_ms(),
+            session_timeout_ms: self.config.noise().session_timeout_ms,
+            visit_counted: self.visit_counted,
+        };
+        let mut shopper = self.profile.shopper_state(&clock);
+        if category.is_some() {
+            shopper.current_category = category;
+        }
+        shopper.without_sensitive(self.config.sensitive_categories())
+    }
+
+    /// The page's category as a path text; a sensitive one is dropped, never used.
+    fn page_category(&self, path: Option<&[String]>) -> Result<Option<String>, AdaptationError> {
+        let Some(path) = path else { return Ok(None) };
+        let text = category_text(path)?;
+        let sensitive = self.config.sensitive_categories();
+        let is_sensitive =
+            text.split(CATEGORY_SEPARATOR).any(|level| sensitive.iter().any(|s| s.trim().eq_ignore_ascii_case(level)));
+        Ok((!is_sensitive).then_some(text))
+    }
+}
+
+fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
+    check_time(now_ms).map_err(|_| AdaptationError::BadTime(now_ms))
+}
+
+/// The shop's first offer for a visitor it knows nothing about; no show is remembered.
+fn offer_without_consent(offers: &[OfferSpec], context: &OfferContext) -> Result<OfferDecision, AdaptationError> {
+    let mut unkept = OfferHistory::default();
+    let mut decision = shop_default_offer(&mut unkept, offers, context, &ShopperState::default())?;
+    decision.reason = format!("{NO_CONSENT_REASON}; offered to a visitor it knows nothing about");
+    Ok(decision)
+}
+
+fn layout_without_consent(mut decision: LayoutDecision) -> LayoutDecision {
+    for section in &mut decision.sections {
+        section.reason = NO_CONSENT_REASON.into();
+    }
+    for hidden in &mut decision.hidden {
+        hidden.reason = format!("{NO_CONSENT_REASON}; it does not fit the page");
+    }
+    decision.density_reason = NO_CONSENT_REASON.into();
+    decision.personalized = false;
+    decision
+}
+
+#[cfg(test)]
+#[path = "adapting_tests.rs"]
+mod tests;

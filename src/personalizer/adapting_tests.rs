@@ -1,0 +1,274 @@
+use super::*;
+use crate::adapt::{AudienceSpec, Density, SectionKind};
+use crate::catalog::ItemAttributes;
+use crate::config::PersonalizerConfig;
+use crate::consent::ConsentMode;
+use crate::measure::{ItemClass, LiftMetric, LiftReportConfig};
+use crate::personalizer::Environment;
+use crate::storage::MemoryStore;
+
+const T0: f64 = 1_700_000_000_000.0;
+const DAY: f64 = 86_400_000.0;
+const ADAPT_KEY: &str = "shop-personalizer:acme:adapt";
+
+fn open(store: &MemoryStore, consent: ConsentMode) -> Personalizer<MemoryStore> {
+    let config = PersonalizerConfig {
+        shop: "acme".into(),
+        sensitive_categories: vec!["Pharmacy".into()],
+        ..PersonalizerConfig::default()
+    };
+    let mut p = Personalizer::open(store.clone(), config, Environment::default()).unwrap();
+    p.set_consent(consent, false);
+    p
+}
+
+fn personalized(store: &MemoryStore, consent: ConsentMode) -> Personalizer<MemoryStore> {
+    let mut p = open(store, consent);
+    p.configure_adaptation(AdapterConfig { holdout_share: 0.0, ..AdapterConfig::default() }, 42).unwrap();
+    p
+}
+
+fn sections() -> Vec<SectionSpec> {
+    vec![
+        SectionSpec::new("hero", SectionKind::Deals).required().at_positions(0, 0),
+        SectionSpec::new("for-you", SectionKind::RecommendedForYou).required(),
+        SectionSpec::new("new", SectionKind::NewArrivals),
+        SectionSpec::new("top", SectionKind::TopInCategory),
+    ]
+}
+
+fn offers() -> Vec<OfferSpec> {
+    vec![
+        OfferSpec::new("welcome-10", vec![AudienceSpec::first_visit()]),
+        OfferSpec::new("come-back", vec![AudienceSpec::cart_abandoned()]),
+    ]
+}
+
+fn jacket(id: &str) -> Item {
+    let attributes = ItemAttributes {
+        category_path: vec!["Outdoor".into(), "Jackets".into()],
+        brand: Some("Peak".into()),
+        price: Some(120.0),
+        tags: vec!["trail".into()],
+    };
+    Item { id: id.into(), attributes }
+}
+
+fn variants() -> Vec<CopyVariant> {
+    vec![
+        CopyVariant::new("city", "Stays dry on the way to work", &["commute"]),
+        CopyVariant::new("hills", "Built for muddy trails", &["trail"]),
+    ]
+}
+
+fn view(p: &mut Personalizer<MemoryStore>, id: &str, at: f64) {
+    let item = jacket(id);
+    let event = TrackEvent::View { item_id: item.id, item: Some(item.attributes) };
+    p.track(event, at, 40).unwrap();
+}
+
+fn stored_keys(store: &MemoryStore) -> Vec<String> {
+    store.entries().into_iter().map(|(k, _)| k).collect()
+}
+
+#[test]
+fn without_consent_every_decision_is_the_shops_default_and_nothing_is_kept() {
+    let store = MemoryStore::new();
+    let mut p = open(&store, ConsentMode::None);
+    let layout = p.choose_layout(&sections(), &LayoutContext::default(), T0, 1).unwrap();
+    let ids: Vec<&str> = layout.sections.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["hero", "for-you", "new", "top"]);
+    assert!(!layout.personalized && layout.sections.iter().all(|s| s.reason == NO_CONSENT_REASON));
+    let offer = p.choose_offer(&offers(), &OfferRequest::default(), T0, 1).unwrap();
+    assert_eq!(offer.offer_id.as_deref(), Some("welcome-10"));
+    assert!(offer.reason.starts_with(NO_CONSENT_REASON));
+    let variant = p.choose_variant(&jacket("j"), &variants(), T0, 1).unwrap();
+    assert_eq!((variant.variant_id.as_str(), variant.reason.as_str()), ("city", NO_CONSENT_REASON));
+    let outcome = DecisionOutcome::Offer { offer_id: "welcome-10".into(), taken_up: true };
+    assert_eq!(p.record_decision_outcome(&outcome), Ok(false));
+    assert_eq!(p.lift_bucket(), None);
+    assert!(store.entries().is_empty());
+    assert!(p.adaptation.adapter.is_none());
+}
+
+#[test]
+fn bad_input_is_refused_and_stores_nothing() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    let no_sections = p.choose_layout(&[], &LayoutContext::default(), T0, 1).unwrap_err();
+    assert!(no_sections.to_string().contains("no sections given"), "{no_sections}");
+    let mut contradictory = sections();
+    contradictory[1] = SectionSpec::new("for-you", SectionKind::RecommendedForYou).required().at_positions(0, 0);
+    let clash = p.choose_layout(&contradictory, &LayoutContext::default(), T0, 1).unwrap_err();
+    assert!(matches!(clash, AdaptationError::Layout(_)), "{clash}");
+    let mut unknown = offers();
+    unknown[0].audience = vec![AudienceSpec { kind: "vip".into(), min_orders: None, category: None }];
+    let refused = p.choose_offer(&unknown, &OfferRequest::default(), T0, 1).unwrap_err();
+    assert!(refused.to_string().contains("unknown audience \"vip\""), "{refused}");
+    assert!(p.choose_offer(&[], &OfferRequest::default(), T0, 1).is_err());
+    assert!(p.choose_variant(&jacket("j"), &[], T0, 1).is_err());
+    let bad_category = LayoutContext { category: Some(vec![]), ..LayoutContext::default() };
+    assert_eq!(p.choose_layout(&sections(), &bad_category, T0, 1), Err(AdaptationError::BadCategory));
+    assert!(p.choose_layout(&sections(), &LayoutContext::default(), f64::NAN, 1).is_err());
+    let outcome = DecisionOutcome::Section { section_id: "hero".into(), engaged: true };
+    assert_eq!(p.record_decision_outcome(&outcome), Err(AdaptationError::UnknownSection("hero".into())));
+    assert!(!stored_keys(&store).contains(&ADAPT_KEY.to_string()), "{:?}", stored_keys(&store));
+}
+
+#[test]
+fn full_consent_keeps_the_state_across_instances() {
+    let store = MemoryStore::new();
+    let mut first = personalized(&store, ConsentMode::Full);
+    let layout = first.choose_layout(&sections(), &LayoutContext::default(), T0, 7).unwrap();
+    assert!(layout.personalized);
+    let raw = store.get(ADAPT_KEY).unwrap().expect("saved after the decision");
+    assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":1,"#));
+    let state = first.adaptation.adapter.as_ref().unwrap().state().clone();
+
+    let mut second = personalized(&store, ConsentMode::Full);
+    assert_eq!(second.lift_bucket(), Some(LiftBucket::Personalized));
+    assert_eq!(second.adaptation.adapter.as_ref().unwrap().state(), &state);
+    let outcome = DecisionOutcome::Section { section_id: "for-you".into(), engaged: true };
+    assert_eq!(second.record_decision_outcome(&outcome), Ok(true), "the page shown by the first instance waits");
+    let arm = crate::adapt::layout::section_arm(SectionKind::RecommendedForYou);
+    assert_eq!(second.adaptation.adapter.as_ref().unwrap().state().bandit.observations(&arm), 1);
+    assert_eq!(second.record_decision_outcome(&outcome), Err(AdaptationError::UnknownSection("for-you".into())));
+}
+
+#[test]
+fn session_consent_keeps_nothing_in_storage_and_dropping_consent_forgets() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Session);
+    p.choose_layout(&sections(), &LayoutContext::default(), T0, 7).unwrap();
+    assert!(p.adaptation.adapter.is_some());
+    assert!(store.entries().is_empty());
+
+    let mut full = personalized(&store, ConsentMode::Full);
+    full.choose_offer(&offers(), &OfferRequest::default(), T0, 3).unwrap();
+    assert!(store.get(ADAPT_KEY).unwrap().is_some());
+    full.set_consent(ConsentMode::None, false);
+    assert_eq!(store.get(ADAPT_KEY).unwrap(), None);
+    assert!(full.adaptation.adapter.is_none());
+
+    let mut again = personalized(&store, ConsentMode::Full);
+    again.choose_offer(&offers(), &OfferRequest::default(), T0, 3).unwrap();
+    assert!(again.forget().unwrap() >= 1);
+    assert_eq!(store.get(ADAPT_KEY).unwrap(), None);
+    assert!(again.adaptation.adapter.is_none());
+}
+
+#[test]
+fn the_holdout_gets_the_shops_defaults() {
+    let store = MemoryStore::new();
+    let mut p = open(&store, ConsentMode::Full);
+    p.configure_adaptation(AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() }, 5).unwrap();
+    let context =
+        LayoutContext { max_sections: Some(3), default_density: Some(Density::List), ..LayoutContext::default() };
+    let layout = p.choose_layout(&sections(), &context, T0, 5).unwrap();
+    let ids: Vec<&str> = layout.sections.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["hero", "for-you", "new"]);
+    assert_eq!((layout.density, layout.personalized), (Density::List, false));
+    let variant = p.choose_variant(&jacket("j"), &variants(), T0, 5).unwrap();
+    assert_eq!((variant.variant_id.as_str(), variant.personalized), ("city", false));
+    assert_eq!(p.lift_bucket(), Some(LiftBucket::Holdout));
+}
+
+#[test]
+fn a_first_visit_gets_the_welcome_and_a_return_with_a_cart_the_cart_offer() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    let first = p.choose_offer(&offers(), &OfferRequest::default(), T0, 9).unwrap();
+    assert_eq!(first.offer_id.as_deref(), Some("welcome-10"), "{first:?}");
+    view(&mut p, "j1", T0 + 1_000.0);
+    p.track(TrackEvent::AddToCart { item_id: "j1".into(), quantity: 1, item: None }, T0 + 2_000.0, 40).unwrap();
+    p.flush(T0 + 3_000.0).unwrap();
+
+    let mut later = personalized(&store, ConsentMode::Full);
+    let back = later.choose_offer(&offers(), &OfferRequest::default(), T0 + DAY, 9).unwrap();
+    assert_eq!(back.offer_id.as_deref(), Some("come-back"), "{back:?}");
+    assert!(back.skipped.iter().any(|s| s.id == "welcome-10"));
+    assert!(back.reason.contains("cart"), "{}", back.reason);
+}
+
+#[test]
+fn copy_speaks_to_the_profiles_interests() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    for i in 0..4 {
+        view(&mut p, &format!("j{i}"), T0 + f64::from(i) * 5_000.0);
+    }
+    let choice = p.choose_variant(&jacket("j9"), &variants(), T0 + 30_000.0, 2).unwrap();
+    assert_eq!(choice.variant_id, "hills", "{choice:?}");
+    assert!(choice.personalized);
+    p.track(TrackEvent::Click { item_id: "j9".into(), placement: None, position: None, item: None }, T0 + 40_000.0, 40)
+        .unwrap();
+    assert!(p.adaptation.feedback.variants[0].engaged);
+    let sensitive = Item {
+        id: "pill".into(),
+        attributes: ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() },
+    };
+    let plain = p.choose_variant(&sensitive, &variants(), T0 + 50_000.0, 2).unwrap();
+    assert!(!plain.personalized && plain.reason.contains("sensitive"));
+    assert!(store.entries().iter().all(|(_, v)| !v.contains("pill")));
+}
+
+#[test]
+fn tracked_events_fill_the_lift_counters_and_the_report_resets_them() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    p.choose_layout(&sections(), &LayoutContext::default(), T0, 4).unwrap();
+    let shown = TrackEvent::Impression {
+        placement: "for-you".into(),
+        item_ids: vec!["j1".into(), "j2".into()],
+        positions: None,
+    };
+    p.track(shown, T0 + 1_000.0, 40).unwrap();
+    let click =
+        TrackEvent::Click { item_id: "j1".into(), placement: Some("for-you".into()), position: Some(0), item: None };
+    p.track(click, T0 + 2_000.0, 40).unwrap();
+    p.track(TrackEvent::AddToCart { item_id: "j1".into(), quantity: 1, item: None }, T0 + 3_000.0, 40).unwrap();
+    let counters = p.adaptation.adapter.as_ref().unwrap().state().lift.clone();
+    let for_you = counters.placement("for-you").unwrap();
+    assert_eq!(for_you.get(ItemClass::Recommended, LiftMetric::Impressions), 2.0);
+    assert_eq!(for_you.get(ItemClass::Recommended, LiftMetric::Clicks), 1.0);
+    assert_eq!(for_you.get(ItemClass::Recommended, LiftMetric::AddToCarts), 1.0);
+    assert_eq!(counters.sessions(), 1.0);
+    p.flush(T0 + 4_000.0).unwrap();
+    let raw = store.get(ADAPT_KEY).unwrap().unwrap();
+    assert!(raw.contains("\"for-you\""), "counters are saved on flush");
+
+    let config =
+        LiftReportConfig { placements: vec!["for-you".into()], ..LiftReportConfig::default() }.check().unwrap();
+    let report = p.take_lift_report(&config, 99).unwrap();
+    assert_eq!((report.bucket, report.values.len()), (LiftBucket::Personalized, config.dimension()));
+    assert_eq!(p.adaptation.adapter.as_ref().unwrap().state().lift.sessions(), 0.0);
+    let mut none = open(&MemoryStore::new(), ConsentMode::None);
+    assert!(none.take_lift_report(&config, 99).is_none());
+}
+
+#[test]
+fn an_unreadable_stored_state_is_backed_up_with_a_warning() {
+    let store = MemoryStore::new();
+    let mut raw_store = store.clone();
+    raw_store.set(ADAPT_KEY, "{\"format\":\"shop-personalizer/adapt\",\"version\":1,").unwrap();
+    let mut p = personalized(&store, ConsentMode::Full);
+    let layout = p.choose_layout(&sections(), &LayoutContext::default(), T0, 8).unwrap();
+    assert!(layout.personalized);
+    let warning = p.warnings().iter().find(|w| w.code == WarningCode::Unreadable).expect("a warning");
+    let backup = warning.backup_key.clone().unwrap();
+    assert!(store.get(&backup).unwrap().unwrap().starts_with("{\"format\":\"shop-personalizer/adapt\""));
+    assert!(store.get(ADAPT_KEY).unwrap().unwrap().contains("\"checksum\""), "a fresh state was written");
+}
+
+#[test]
+fn a_page_category_steers_the_offer_unless_it_is_sensitive() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Session);
+    let offers = vec![OfferSpec::new("jackets", vec![AudienceSpec::browsing("Outdoor")])];
+    let browsing = OfferRequest { category: Some(vec!["Outdoor".into(), "Jackets".into()]), ..OfferRequest::default() };
+    let picked = p.choose_offer(&offers, &browsing, T0, 1).unwrap();
+    assert_eq!(picked.offer_id.as_deref(), Some("jackets"));
+    let sensitive = vec![OfferSpec::new("meds", vec![AudienceSpec::browsing("Pharmacy")])];
+    let request = OfferRequest { category: Some(vec!["Pharmacy".into()]), ..OfferRequest::default() };
+    assert_eq!(p.choose_offer(&sensitive, &request, T0, 1).unwrap().offer_id, None);
+}
