@@ -155,8 +155,11 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Sync::Unchanged;
         }
         let Some(raw) = current else {
-            // Another tab called forget() (or the shopper cleared site data): forget here too.
+            // Another tab called forget() (or the shopper cleared site data): forget here too,
+            // including what ranking and adaptation learned.
             self.wipe_memory();
+            self.forget_ranking();
+            self.adaptation.wipe();
             self.stored_raw = None;
             self.stored_lineage.clear();
             return Sync::Wiped;

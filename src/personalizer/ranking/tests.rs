@@ -455,3 +455,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn another_tabs_forget_also_clears_what_this_tab_learned() {
+    let store = MemoryStore::new();
+    let answer = Answer::new(6, 7);
+    let mut tab_a = open(&store);
+    let mut tab_b = open(&store);
+    tab_a.set_consent(ConsentMode::Full, true);
+    tab_b.set_consent(ConsentMode::Full, true);
+    let handle = tab_a.register_candidates(&answer.columns()).expect("valid");
+    for step in 0..3 {
+        let at = T0 + 10_000.0 * f64::from(step);
+        tab_a.rank(handle, &RankContext::default(), at).expect("ranked");
+        click(&mut tab_a, "sku-5", at + 1.0);
+    }
+    tab_a.flush(T0 + 60_000.0).expect("flush");
+    assert_eq!(tab_a.rank_learning_steps(), 3);
+    tab_b.on_storage_changed(Some("shop-personalizer:acme:profile"));
+    tab_b.forget();
+    tab_a.on_storage_changed(Some("shop-personalizer:acme:profile"));
+    assert_eq!(tab_a.rank_learning_steps(), 0, "the other tab's forget reached this tab's model");
+    tab_a.flush(T0 + 70_000.0).expect("flush");
+    assert_eq!(store.get(MODEL_KEY).expect("store"), None, "and nothing learned is written back");
+}
