@@ -35,6 +35,7 @@ pub enum CatalogError {
 pub struct ItemAttributes {
     /// From the broadest category to the narrowest, e.g. `["Shoes", "Running", "Trail"]`.
     #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub category_path: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -44,6 +45,7 @@ pub struct ItemAttributes {
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub price: Option<f64>,
     #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub tags: Vec<String>,
 }
 
