@@ -272,3 +272,21 @@ fn a_page_category_steers_the_offer_unless_it_is_sensitive() {
     let request = OfferRequest { category: Some(vec!["Pharmacy".into()]), ..OfferRequest::default() };
     assert_eq!(p.choose_offer(&sensitive, &request, T0, 1).unwrap().offer_id, None);
 }
+
+#[test]
+fn an_item_found_sensitive_later_leaves_no_trace_in_the_adaptation_state() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    p.choose_variant(&jacket("j1"), &variants(), T0, 2).unwrap();
+    let click = TrackEvent::Click { item_id: "j1".into(), placement: Some("home".into()), position: None, item: None };
+    p.track(click, T0 + 1_000.0, 40).unwrap();
+    p.flush(T0 + 2_000.0).unwrap();
+    assert!(store.get(ADAPT_KEY).unwrap().unwrap().contains("\"j1\""));
+    let pill = Item {
+        id: "j1".into(),
+        attributes: ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() },
+    };
+    p.upsert_items(&[pill]).unwrap();
+    p.flush(T0 + 3_000.0).unwrap();
+    assert!(store.entries().iter().all(|(_, value)| !value.contains("\"j1\"")), "{:?}", store.entries());
+}
