@@ -392,6 +392,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Erases every mention of items just found to be sensitive.
     fn erase_newly_sensitive(&mut self) {
         for id in self.items.take_newly_sensitive() {
+            self.adaptation.forget_item(&id);
             let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
             if self.consent.collects() && mentioned {
                 self.commit(ProfileChange::ForgetItem(id));

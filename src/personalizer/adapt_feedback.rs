@@ -138,6 +138,14 @@ impl Feedback {
         }
     }
 
+    /// Removes every mention of `item_id`; returns whether there was one.
+    pub fn forget_item(&mut self, item_id: &str) -> bool {
+        let before = self.attributions.len() + self.variants.len();
+        self.attributions.retain(|a| a.item_id != item_id);
+        self.variants.retain(|v| v.item_id != item_id);
+        before != self.attributions.len() + self.variants.len()
+    }
+
     /// The item class of what is shown at `placement`.
     pub fn class_of(&self, placement: &str) -> ItemClass {
         if self.recommended_placements.iter().any(|p| p == placement) {

@@ -60,6 +60,14 @@ impl Adaptation {
         self.loaded = false;
     }
 
+    /// Drops every mention of an item found to be sensitive (attribution, copy waiting for an
+    /// outcome); the next save writes the state without it.
+    pub fn forget_item(&mut self, item_id: &str) {
+        if self.feedback.forget_item(item_id) {
+            self.dirty = true;
+        }
+    }
+
     /// Consent now allows persisting: the next use reads the stored state, or writes this one.
     pub fn persisting_again(&mut self) {
         self.loaded = false;

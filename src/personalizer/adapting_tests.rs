@@ -272,3 +272,105 @@ fn a_page_category_steers_the_offer_unless_it_is_sensitive() {
     let request = OfferRequest { category: Some(vec!["Pharmacy".into()]), ..OfferRequest::default() };
     assert_eq!(p.choose_offer(&sensitive, &request, T0, 1).unwrap().offer_id, None);
 }
+
+#[test]
+fn an_item_found_sensitive_later_leaves_no_trace_in_the_adaptation_state() {
+    let store = MemoryStore::new();
+    let mut p = personalized(&store, ConsentMode::Full);
+    p.choose_variant(&jacket("j1"), &variants(), T0, 2).unwrap();
+    let click = TrackEvent::Click { item_id: "j1".into(), placement: Some("home".into()), position: None, item: None };
+    p.track(click, T0 + 1_000.0, 40).unwrap();
+    p.flush(T0 + 2_000.0).unwrap();
+    assert!(store.get(ADAPT_KEY).unwrap().unwrap().contains("\"j1\""));
+    let pill = Item {
+        id: "j1".into(),
+        attributes: ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() },
+    };
+    p.upsert_items(&[pill]).unwrap();
+    p.flush(T0 + 3_000.0).unwrap();
+    assert!(store.entries().iter().all(|(_, value)| !value.contains("\"j1\"")), "{:?}", store.entries());
+}
+
+mod properties {
+    use super::*;
+    use crate::personalizer::adapt_store::decode_adaptation;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Layout(u8),
+        Offer,
+        Variant(u8),
+        Impression(u8),
+        Click(u8, u8),
+        Cart(u8),
+        Purchase(u8),
+        Outcome(u8, bool),
+        Flush,
+        Consent(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..4).prop_map(Step::Layout),
+            Just(Step::Offer),
+            (0u8..6).prop_map(Step::Variant),
+            (0u8..4).prop_map(Step::Impression),
+            (0u8..6, 0u8..4).prop_map(|(i, s)| Step::Click(i, s)),
+            (0u8..6).prop_map(Step::Cart),
+            (0u8..6).prop_map(Step::Purchase),
+            (0u8..3, any::<bool>()).prop_map(|(k, e)| Step::Outcome(k, e)),
+            Just(Step::Flush),
+            (0u8..3).prop_map(Step::Consent),
+        ]
+    }
+
+    const PLACEMENTS: [&str; 4] = ["hero", "for-you", "new", "top"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        /// Whatever the page does, the stored adaptation state always decodes, its counters stay
+        /// valid, and it exists only under `full` consent.
+        #[test]
+        fn any_sequence_keeps_a_readable_bounded_state(steps in proptest::collection::vec(step(), 1..40)) {
+            let store = MemoryStore::new();
+            let mut p = personalized(&store, ConsentMode::Full);
+            for (i, step) in steps.iter().enumerate() {
+                let now = T0 + i as f64 * 4_000.0;
+                let item = |n: u8| format!("j{n}");
+                let _ = match step {
+                    Step::Layout(max) => p.choose_layout(&sections(), &LayoutContext { max_sections: Some(u32::from(*max) + 1), ..LayoutContext::default() }, now, i as u64).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Offer => p.choose_offer(&offers(), &OfferRequest::default(), now, 1).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Variant(n) => p.choose_variant(&jacket(&item(*n)), &variants(), now, 1).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Impression(s) => p.track(TrackEvent::Impression { placement: PLACEMENTS[*s as usize].into(), item_ids: vec![item(1), item(2)], positions: None }, now, 3).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Click(n, s) => p.track(TrackEvent::Click { item_id: item(*n), placement: Some(PLACEMENTS[*s as usize].into()), position: None, item: None }, now, 3).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Cart(n) => p.track(TrackEvent::AddToCart { item_id: item(*n), quantity: 1, item: None }, now, 3).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Purchase(n) => p.track(TrackEvent::Purchase { items: vec![crate::collect::event::PurchaseLine { item_id: item(*n), quantity: 1, price: Some(20.0) }], value: 20.0 }, now, 3).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Outcome(kind, engaged) => {
+                        let outcome = match kind {
+                            0 => DecisionOutcome::Section { section_id: "new".into(), engaged: *engaged },
+                            1 => DecisionOutcome::Offer { offer_id: "welcome-10".into(), taken_up: *engaged },
+                            _ => DecisionOutcome::Variant { item_id: item(1), variant_id: "hills".into(), engaged: *engaged },
+                        };
+                        p.record_decision_outcome(&outcome).map(|_| ()).map_err(|e| e.to_string())
+                    }
+                    Step::Flush => p.flush(now).map(|_| ()).map_err(|e| e.to_string()),
+                    Step::Consent(mode) => {
+                        p.set_consent([ConsentMode::None, ConsentMode::Session, ConsentMode::Full][*mode as usize], false);
+                        Ok(())
+                    }
+                };
+                if let Some(adapter) = &p.adaptation.adapter {
+                    prop_assert!(adapter.state().lift.validate().is_ok());
+                }
+                let stored = store.get(ADAPT_KEY).unwrap();
+                if p.consent() != ConsentMode::Full {
+                    prop_assert!(stored.is_none(), "kept only under full consent");
+                }
+                if let Some(raw) = stored {
+                    prop_assert!(decode_adaptation(&raw, AdapterConfig::default()).is_ok());
+                }
+            }
+        }
+    }
+}
