@@ -69,7 +69,6 @@ pub struct ShopperState {
     /// Activity per hour of the week ([`HOURS_PER_WEEK`] entries, or empty when unknown).
     #[serde(default)]
     pub hour_of_week_activity: Vec<f32>,
-    #[cfg_attr(target_arch = "wasm32", tsify(type = "ShopperDeviceClass"))]
     pub device: DeviceClass,
 }
 
