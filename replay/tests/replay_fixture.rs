@@ -59,7 +59,7 @@ fn fixture() -> Fixture {
 }
 
 fn setup<'a>(server: &'a Server, vocab: &'a Vocabulary) -> Setup<'a> {
-    Setup { server, vocab, config: RankParams::default().check().unwrap(), weights: None, use_categories: false, threads: 2, progress: false }
+    Setup { server, vocab, config: RankParams::default().check().unwrap(), weights: None, use_categories: false, threads: 2, progress: false, rerank_only: false }
 }
 
 #[test]
