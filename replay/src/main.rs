@@ -68,11 +68,13 @@ fn run(o: &Options) -> Result<(), ReplayError> {
             let after = replay::fit::evaluate(&training, &weights, 20);
             let pooled = training.len() as f64 / sample.len().max(1) as f64;
             eprintln!(
-                "validation loss {:.4} -> {:.4}; HR@20 on the validation cases {:.2}% -> {:.2}% (label pooled in {:.2}%)",
+                "validation loss {:.4} -> {:.4}; on the validation cases HR@20 {:.2}% -> {:.2}%, MRR@20 {:.2}% -> {:.2}% (label pooled in {:.2}%)",
                 before.0,
                 after.0,
                 100.0 * before.1 * pooled,
                 100.0 * after.1 * pooled,
+                100.0 * before.2 * pooled,
+                100.0 * after.2 * pooled,
                 100.0 * pooled
             );
             let provenance = format!(
