@@ -41,14 +41,17 @@ fn bench_rank(c: &mut Criterion) {
             ranker.remember_answer(&id, None, Arc::new(earlier));
             shopper.record(&id, EventKind::View, t as f64, &[]);
         }
-        let context = RankContext { limit: 20, diversity: Diversity { strength: 0.3, max_per_category: Some(6) }, ..RankContext::default() };
+        let diverse = RankContext { limit: 20, diversity: Diversity { strength: 0.3, max_per_category: Some(6) }, ..RankContext::default() };
+        let plain = RankContext { limit: 20, ..RankContext::default() };
         let mut out = Ranking::default();
-        group.bench_with_input(BenchmarkId::new("diversity_on_32d", n), &n, |b, _| {
-            b.iter(|| {
-                ranker.rank_into(black_box(&set), &context, &shopper, &mut out).expect("ranks");
-                black_box(out.items.len())
-            })
-        });
+        for (name, context) in [("diversity_on_32d", &diverse), ("diversity_off_32d", &plain)] {
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| {
+                    ranker.rank_into(black_box(&set), context, &shopper, &mut out).expect("ranks");
+                    black_box(out.items.len())
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -113,10 +113,12 @@ pub fn without_family(cases: &[TrainingCase], family: Family) -> Vec<TrainingCas
         .collect()
 }
 
-/// Mean listwise softmax loss and the share of cases whose label ranks in the top `k`.
-pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64) {
+/// Mean listwise softmax loss, the share of cases whose label ranks in the top `k`, and the
+/// mean reciprocal rank within the top `k`.
+pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64, f64) {
     let mut loss = 0.0;
     let mut hits = 0usize;
+    let mut reciprocal = 0.0f64;
     let mut gradient = vec![0.0f32; NUM_FEATURES];
     let mut rows = Vec::new();
     let mut gains = Vec::new();
@@ -131,9 +133,12 @@ pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64)
         let label_score = score(c.label_row);
         let above = (0..n).filter(|&r| r != c.label_row && score(r) > label_score).count();
         hits += usize::from(above < k);
+        if above < k {
+            reciprocal += 1.0 / (above + 1) as f64;
+        }
     }
     let n = cases.len().max(1) as f64;
-    (loss / n, hits as f64 / n)
+    (loss / n, hits as f64 / n, reciprocal / n)
 }
 
 /// Fits weights by minibatch Adam on the listwise softmax loss, starting from `init`.
@@ -182,6 +187,7 @@ pub fn weights_source(weights: &[f32], provenance: &str) -> String {
     let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::feature_name`.");
     let _ = writeln!(s, "//! Written by `replay --fit-weights`: {provenance}");
     let _ = writeln!(s, "//! Features that never fired in the validation data keep their prior.");
+    let _ = writeln!(s, "#![allow(clippy::excessive_precision)]");
     let _ = writeln!(s);
     let _ = writeln!(s, "pub const DEFAULT_WEIGHTS: [f32; {}] = [", weights.len());
     for (index, w) in weights.iter().enumerate() {
@@ -214,7 +220,8 @@ mod tests {
         let config = FitConfig { epochs: 30, ..FitConfig::default() };
         let weights = fit(&cases, &[0.0; NUM_FEATURES], &config);
         assert!(weights[6] > 1.0 && weights[6] > weights[3].abs() * 3.0, "{:?}", &weights[..8]);
-        let (_, hit1) = evaluate(&cases, &weights, 1);
+        let (_, hit1, mrr1) = evaluate(&cases, &weights, 1);
+        assert!((hit1 - mrr1).abs() < 1e-12);
         assert!(hit1 > 0.99);
         let source = weights_source(&weights, "test");
         assert!(source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]")) && source.contains("// cooc_fast\n"));

@@ -5,6 +5,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::candidates::{CandidateSet, NO_CATEGORY};
+use super::extract::dot;
 
 /// How much to trade relevance for variety.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,8 +47,7 @@ fn top_sorted(rows: &mut [u32], scores: &[f32], needed: usize) {
 fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {
     let (ia, ib) = (set.inv_norms[a], set.inv_norms[b]);
     if ia > 0.0 && ib > 0.0 {
-        let dot: f32 = set.embedding(a).iter().zip(set.embedding(b)).map(|(x, y)| x * y).sum();
-        return dot * ia * ib;
+        return dot(set.embedding(a), set.embedding(b)) * ia * ib;
     }
     let (ca, cb) = (set.primary_category[a], set.primary_category[b]);
     if ca != NO_CATEGORY && ca == cb { 1.0 } else { 0.0 }

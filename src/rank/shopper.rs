@@ -4,6 +4,7 @@
 //! and the replay tool. Every method is called on the hot path, so none may allocate.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::catalog::AttributeKey;
 use crate::collect::EventKind;
@@ -34,14 +35,40 @@ pub trait ShopperSignals {
     fn long_term_embedding(&self) -> Option<&[f32]>;
 }
 
+/// FNV-1a: a fast hash for the short ids looked up once per candidate (not DoS-resistant,
+/// which an in-memory twin of the profile does not need).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+
 /// A shopper held in plain maps: for tests and the replay.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryShopper {
     session: Vec<(String, EventKind, f64)>,
-    affinities: HashMap<AttributeKey, f32>,
-    purchased: HashSet<String>,
-    dismissed: HashSet<String>,
-    repeats: HashMap<String, u32>,
+    affinities: FastMap<AttributeKey, f32>,
+    purchased: FastSet<String>,
+    dismissed: FastSet<String>,
+    repeats: FastMap<String, u32>,
     long_term: Option<Vec<f32>>,
     /// Multiplier applied to every affinity on each new event (1 = no decay).
     affinity_decay: f32,
