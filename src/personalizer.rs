@@ -11,6 +11,7 @@
 //! stored (see `profile::apply`).
 
 mod outcome;
+mod ranking;
 mod tabs;
 
 use crate::catalog::{AttributeKey, Item};
@@ -25,6 +26,7 @@ use crate::storage::{
 };
 
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
+pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 use tabs::{Sync, WriteLedger};
 
 /// Unwritten changes after which `track` flushes by itself.
@@ -66,6 +68,8 @@ pub struct Personalizer<S: KeyValueStore> {
     visit_counted: bool,
     blocked: bool,
     warnings: Vec<StorageWarning>,
+    /// Registered candidate sets, the ranker and its learned model (see `ranking.rs`).
+    ranking: ranking::RankingState,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -108,6 +112,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             visit_counted: false,
             blocked: false,
             warnings: Vec::new(),
+            ranking: ranking::RankingState::default(),
         })
     }
 
@@ -135,10 +140,12 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         if retention.wipe_memory {
             self.wipe_memory();
+            self.forget_ranking();
         }
         self.consent = to;
         if to.persists() && !from.persists() {
             self.load_and_rebase();
+            self.load_rank_model();
         }
         if to.collects() && !from.collects() {
             let views =
@@ -185,6 +192,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
+        self.learn_from_event(&event);
         let visit_device = (!self.visit_counted).then_some(self.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -226,6 +234,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.persists() {
             return Ok(FlushReport::default());
         }
+        self.save_rank_model();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -274,6 +283,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
+        self.forget_ranking();
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;

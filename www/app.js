@@ -5,6 +5,7 @@ import { cartCount } from "./cart.js";
 import { el } from "./dom.js";
 import { ShopPersonalization } from "./personalization.js";
 import { PrivacyPanel } from "./privacy-panel.js";
+import { Recommendations } from "./recommendations.js";
 import { cartView, categoryView, homeView, productView, searchView } from "./views.js";
 
 const view = document.getElementById("view");
@@ -66,6 +67,7 @@ async function main() {
     render() {
       shop.endDwell();
       view.replaceChildren(...[route(shop)].flat().filter(Boolean));
+      shop.recommendations?.afterRender(view, location.hash);
       document.getElementById("cart-count").textContent = String(cartCount());
       for (const link of document.querySelectorAll("#category-nav a")) {
         link.classList.toggle("active", link.getAttribute("href") === location.hash || (!location.hash && link.getAttribute("href") === "#/"));
@@ -73,6 +75,7 @@ async function main() {
     },
   };
 
+  shop.recommendations = new Recommendations(shop);
   renderCategoryNav(shop);
   const panel = new PrivacyPanel(shop, () => showConsentBanner(shop, true));
   personalization.onChange(() => {

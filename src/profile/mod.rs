@@ -10,6 +10,7 @@ mod affinity;
 mod apply;
 mod compact;
 mod history;
+mod shopper_view;
 mod summary;
 mod visits;
 
@@ -27,6 +28,7 @@ pub use history::{
     Cart, History, Interest, InterestCounts, RecentItems, SessionItem, SessionState, TimedItem, MAX_CART_ITEMS,
     MAX_HISTORY_ENTRIES, MAX_INTEREST_ITEMS, MAX_SESSION_ITEMS,
 };
+pub use shopper_view::ProfileShopper;
 pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
 pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, LOYAL_ORDERS};
 

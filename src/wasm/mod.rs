@@ -6,6 +6,8 @@ mod js_values;
 mod local_storage;
 mod page_lifecycle;
 mod personalizer;
+mod ranking;
 
 pub use local_storage::BrowserStore;
 pub use personalizer::{ConsentOptions, JsPersonalizer};
+pub use ranking::{CandidateAnswer, NeighbourAnswer};

@@ -118,7 +118,7 @@ impl JsPersonalizer {
         Ok(JsPersonalizer { state, _listeners: listeners })
     }
 
-    fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
+    pub(super) fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
         self.state
             .try_borrow_mut()
             .map_err(|_| JsError::new("the Personalizer is busy: do not call it from inside one of its own calls"))

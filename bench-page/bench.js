@@ -1,0 +1,135 @@
+// The browser benchmark: times the whole public JS call — a server answer as the storefront holds
+// it in, the ranked list out — for 50, 200 and 1000 candidates with 32-d embeddings, next to a
+// plain-JS twin of the scoring. Results land in `window.benchResults` (read by run.mjs) and in
+// the page's table.
+import init, { Personalizer } from "../pkg/shop_personalizer.js";
+import { DIM, serverAnswer } from "./storefront-data.js";
+
+const SIZES = [50, 200, 1000];
+const SAMPLES = 200;
+const CONTEXT = { placement: "home", limit: 20, diversity: { strength: 0.3 } };
+
+/** Times `call` in batches (the timer's resolution is coarse); returns per-call ms. */
+function measure(call, batch) {
+  for (let i = 0; i < 30; i++) call();
+  const perCall = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const start = performance.now();
+    for (let b = 0; b < batch; b++) call();
+    perCall.push((performance.now() - start) / batch);
+  }
+  perCall.sort((a, b) => a - b);
+  return { median: perCall[Math.floor(SAMPLES / 2)], p95: perCall[Math.floor(SAMPLES * 0.95)] };
+}
+
+/** The shopper the twin knows: the session's taste vector and category affinities. */
+function twinShopper(sessionAnswers) {
+  const taste = new Float32Array(DIM);
+  for (const answer of sessionAnswers) for (let d = 0; d < DIM; d++) taste[d] += answer.aboutEmbedding[d];
+  const norm = Math.hypot(...taste) || 1;
+  for (let d = 0; d < DIM; d++) taste[d] /= norm;
+  const affinity = new Map(sessionAnswers.map((answer, k) => [answer.attributes[0].categoryPath.at(-1), 1 / (k + 1)]));
+  return { taste, affinity };
+}
+
+const TWIN_WEIGHTS = { server: 1.2, rank: 1.1, similar: 3.0, affinity: 0.3, popularity: 0.1 };
+
+/**
+ * The plain-JS twin of the scoring: the same kinds of signal (server score and position, cosine
+ * similarity of the 32-d embedding to the session, category affinity, popularity) in a careful
+ * typed-array loop, a linear model, top-k, and the same output shape. No co-visitation, no
+ * interaction features, no MMR: it is the bare arithmetic, a lower bound for any JS ranker.
+ */
+function twinRank(answer, shopper, limit) {
+  const n = answer.ids.length;
+  const { scores: server, embeddings, popularity } = answer;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (server[i] < min) min = server[i];
+    if (server[i] > max) max = server[i];
+  }
+  const span = max > min ? max - min : 1;
+  const scores = new Float32Array(n);
+  const w = TWIN_WEIGHTS;
+  for (let i = 0; i < n; i++) {
+    let dot = 0;
+    let norm = 0;
+    const base = i * DIM;
+    for (let d = 0; d < DIM; d++) {
+      const x = embeddings[base + d];
+      dot += x * shopper.taste[d];
+      norm += x * x;
+    }
+    const similar = norm > 0 ? dot / Math.sqrt(norm) : 0;
+    const affinity = shopper.affinity.get(answer.attributes[i].categoryPath.at(-1)) ?? 0;
+    scores[i] = w.server * (server[i] - min) / span + w.rank / Math.log2(i + 2) + w.similar * similar
+      + w.affinity * affinity + w.popularity * Math.log1p(popularity[i]);
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]).slice(0, limit);
+  return order.map((i) => ({ id: answer.ids[i], score: scores[i], reason: "recommended for you" }));
+}
+
+async function run() {
+  await init();
+  const personalizer = new Personalizer({ shop: "bench", noise: { botHeuristic: false } });
+  personalizer.setConsent("session");
+  // A short session: five product pages, each with the server's answer about it.
+  const sessionAnswers = [];
+  for (let k = 0; k < 5; k++) {
+    const itemId = `sku-${k * 97}`;
+    const answer = serverAnswer(itemId, 50, 100 + k);
+    personalizer.track({ type: "view", itemId, item: answer.attributes[0] });
+    personalizer.registerCandidates(answer);
+    sessionAnswers.push(answer);
+  }
+  const shopper = twinShopper(sessionAnswers);
+  // The same calls for a shopper without a session (no earlier answers join the ranking).
+  const anonymous = new Personalizer({ shop: "bench-anonymous", noise: { botHeuristic: false } });
+  const rows = [];
+  for (const n of SIZES) {
+    const answer = serverAnswer(null, n, n);
+    const handle = personalizer.registerCandidates(answer);
+    const batch = n >= 1000 ? 2 : 10;
+    const ranked = personalizer.rank(handle, CONTEXT);
+    if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
+    rows.push({
+      candidates: n,
+      rank: measure(() => personalizer.rank(handle, CONTEXT), batch),
+      registerAndRank: measure(() => {
+        const h = personalizer.registerCandidates(answer);
+        personalizer.rank(h, CONTEXT);
+        personalizer.releaseCandidates(h);
+      }, Math.max(1, batch / 2)),
+      twin: measure(() => twinRank(answer, shopper, CONTEXT.limit), batch),
+      rankWithoutSession: (() => {
+        const h = anonymous.registerCandidates(answer);
+        return measure(() => anonymous.rank(h, CONTEXT), batch);
+      })(),
+    });
+  }
+  return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows };
+}
+
+function show(results) {
+  const table = document.getElementById("results");
+  const us = (ms) => `${(ms * 1000).toFixed(1)} µs`;
+  for (const row of results.rows) {
+    const tr = document.createElement("tr");
+    for (const cell of [row.candidates, us(row.rank.median), us(row.rank.p95), us(row.registerAndRank.median),
+      us(row.registerAndRank.p95), us(row.twin.median), us(row.twin.p95)]) {
+      const td = document.createElement("td");
+      td.textContent = String(cell);
+      tr.append(td);
+    }
+    table.append(tr);
+  }
+}
+
+run().then((results) => {
+  window.benchResults = results;
+  show(results);
+}, (error) => {
+  window.benchResults = { error: error instanceof Error ? error.message : String(error) };
+  document.getElementById("status").textContent = `failed: ${window.benchResults.error}`;
+});

@@ -1,0 +1,122 @@
+//! A server answer in columns, as a storefront holds it, turned into a checked [`CandidateSet`].
+
+use crate::catalog::{AttributeKey, ItemAttributes};
+use crate::rank::{CandidateRow, CandidateSet, RankError, Ranker, MAX_CANDIDATES};
+
+use super::RankingError;
+
+/// Co-visitation neighbours of every candidate in three columns: candidate `r`'s neighbours are
+/// `ids[offsets[r]..offsets[r + 1]]` with `scores[offsets[r]..offsets[r + 1]]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NeighbourColumns<'a> {
+    /// `candidates + 1` non-decreasing offsets, starting at 0 and ending at `ids.len()`.
+    pub offsets: &'a [u32],
+    pub ids: &'a [String],
+    pub scores: &'a [f32],
+}
+
+/// One answer of the shop's server about the current item or query (see the README's "Server
+/// protocol"). Every column but `ids` is optional; present columns hold one entry per candidate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerColumns<'a> {
+    /// The item the answer is about (the product page's item): the device remembers the answer
+    /// as that item's neighbours for the rest of the session.
+    pub about: Option<&'a str>,
+    /// The embedding of `about` itself, in the same space as `embeddings`.
+    pub about_embedding: Option<&'a [f32]>,
+    pub ids: &'a [String],
+    /// The server's relevance scores, higher is better; without them the server's order counts.
+    pub scores: Option<&'a [f32]>,
+    /// Display names for reasons; an empty string means none.
+    pub titles: Option<&'a [String]>,
+    /// Shop-wide popularity (views or orders), ≥ 0.
+    pub popularity: Option<&'a [f32]>,
+    pub attributes: Option<&'a [ItemAttributes]>,
+    /// `candidates × dimension` numbers, row after row.
+    pub embeddings: Option<&'a [f32]>,
+    pub neighbours: Option<NeighbourColumns<'a>>,
+}
+
+fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) -> Result<(), RankingError> {
+    match values {
+        Some(values) if values.len() != expected => Err(RankingError::ColumnLength { column, expected, got: values.len() }),
+        _ => Ok(()),
+    }
+}
+
+/// The embedding dimension of the answer (0 without embeddings).
+fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
+    let n = answer.ids.len();
+    match answer.embeddings {
+        None => Ok(0),
+        Some(e) if e.is_empty() => Ok(0),
+        Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns { len: e.len(), candidates: n }),
+        Some(e) => Ok(e.len() / n),
+    }
+}
+
+fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result<(), RankingError> {
+    check_column("neighbours.offsets", Some(neighbours.offsets), candidates + 1)?;
+    check_column("neighbours.scores", Some(neighbours.scores), neighbours.ids.len())?;
+    let ids = neighbours.ids.len();
+    let mut previous = 0u32;
+    for (index, &value) in neighbours.offsets.iter().enumerate() {
+        let bad_start = index == 0 && value != 0;
+        let bad_end = index == candidates && value as usize != ids;
+        if bad_start || bad_end || value < previous || value as usize > ids {
+            return Err(RankingError::NeighbourOffsets { index, value, ids });
+        }
+        previous = value;
+    }
+    Ok(())
+}
+
+/// Checks every column and builds the set. Nothing of the answer is kept when it fails.
+pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
+    let n = answer.ids.len();
+    if n > MAX_CANDIDATES {
+        return Err(RankError::TooManyCandidates { len: n, max: MAX_CANDIDATES }.into());
+    }
+    check_column("scores", answer.scores, n)?;
+    check_column("titles", answer.titles, n)?;
+    check_column("popularity", answer.popularity, n)?;
+    check_column("attributes", answer.attributes, n)?;
+    let dim = embedding_dim(answer)?;
+    if let Some(neighbours) = &answer.neighbours {
+        check_offsets(neighbours, n)?;
+    }
+    if let Some(attributes) = answer.attributes {
+        for (id, item) in answer.ids.iter().zip(attributes) {
+            item.validate().map_err(|source| RankingError::Attributes { id: id.clone(), source })?;
+        }
+    }
+    let mut keys: Vec<AttributeKey> = Vec::new();
+    let mut neighbour_rows: Vec<(&str, f32)> = Vec::new();
+    let mut builder = ranker.builder();
+    for (row, id) in answer.ids.iter().enumerate() {
+        keys.clear();
+        if let Some(item) = answer.attributes.and_then(|a| a.get(row)) {
+            keys.extend(item.keys());
+        }
+        neighbour_rows.clear();
+        if let Some(nb) = &answer.neighbours {
+            let (start, end) = (nb.offsets[row] as usize, nb.offsets[row + 1] as usize);
+            neighbour_rows.extend(nb.ids[start..end].iter().map(String::as_str).zip(nb.scores[start..end].iter().copied()));
+        }
+        let score = match answer.scores {
+            Some(scores) => scores[row],
+            // The server's order: the first candidate is the best.
+            None => (n - row) as f32,
+        };
+        builder.push(CandidateRow {
+            id,
+            score,
+            title: answer.titles.map(|t| t[row].as_str()).filter(|t| !t.is_empty()),
+            popularity: answer.popularity.map(|p| p[row]),
+            attributes: &keys,
+            embedding: answer.embeddings.filter(|_| dim > 0).map(|e| &e[row * dim..(row + 1) * dim]),
+            neighbours: &neighbour_rows,
+        })?;
+    }
+    Ok(builder.finish())
+}
