@@ -12,6 +12,7 @@
 
 mod outcome;
 mod ranking;
+mod syncing;
 mod tabs;
 
 use crate::catalog::{AttributeKey, Item};
@@ -27,6 +28,10 @@ use crate::storage::{
 
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
+pub use syncing::{
+    decode_sync, encode_sync, sync_key, SkipReason, StoredSync, SyncLoadError, SyncOutcome, SyncPlan, SyncSetup,
+    SyncingError,
+};
 use tabs::{Sync, WriteLedger};
 
 /// Unwritten changes after which `track` flushes by itself.
@@ -70,6 +75,8 @@ pub struct Personalizer<S: KeyValueStore> {
     warnings: Vec<StorageWarning>,
     /// Registered candidate sets, the ranker and its learned model (see `ranking.rs`).
     ranking: ranking::RankingState,
+    /// Sync settings, the privacy ledger and the booked update (see `syncing.rs`).
+    syncing: syncing::SyncingState,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -113,6 +120,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             blocked: false,
             warnings: Vec::new(),
             ranking: ranking::RankingState::default(),
+            syncing: syncing::SyncingState::default(),
         })
     }
 
@@ -153,6 +161,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
+        self.sync_consent_changed(from, to);
         decision
     }
 
@@ -192,7 +201,9 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
+        let steps_before = self.rank_learning_steps();
         self.learn_from_event(&event);
+        self.count_labelled(steps_before);
         let visit_device = (!self.visit_counted).then_some(self.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -235,6 +246,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
+        self.save_sync_state();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -284,6 +296,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.forget_ranking();
+        self.sync_forgotten();
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
@@ -306,7 +319,9 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// const { topInterests, visits, segment, kept } = p.profileSummary();
     /// ```
     pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
-        self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms())
+        let mut summary = self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms());
+        summary.privacy_ledger = Some(self.sync_ledger_summary(now_ms));
+        summary
     }
 
     /// Deletes one interest (a category also loses its subcategories) and saves at once.
