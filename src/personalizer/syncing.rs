@@ -143,6 +143,12 @@ impl<S: KeyValueStore> Personalizer<S> {
         Ok(installed)
     }
 
+    /// Notes that the shared model could not be downloaded (the previous one stays in use).
+    pub fn record_model_download_failure(&mut self, problem: &SyncError) {
+        let message = format!("the shared model could not be downloaded ({problem}); the previous one stays in use");
+        self.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
+    }
+
     /// Moves the ranker onto new shared weights: `new + (local − reference)` keeps unsent learning.
     fn adopt_shared_weights(&mut self, weights: &[f32], save: bool) {
         let reference: &[f32] = self.syncing.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
@@ -311,10 +317,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                     let _ = self.install_shared_model(&bytes);
                 }
                 Ok(None) => {}
-                Err(problem) => self.warn(StorageWarning::new(
-                    WarningCode::StorageUnavailable,
-                    format!("the shared model could not be downloaded: {problem}"),
-                )),
+                Err(problem) => self.record_model_download_failure(&problem),
             }
         }
         match self.prepare_sync(now_ms, seed) {
