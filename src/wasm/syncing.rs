@@ -80,7 +80,7 @@ async fn run_sync(state: Weak<RefCell<EngineState>>, slot: Weak<RefCell<Option<S
         return skipped(SkipReason::NotConfigured, "the Personalizer was freed");
     };
     let transport = match slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
-        Some(runtime) if runtime.in_flight => return skipped(SkipReason::SendFailed, "a sync is already running"),
+        Some(runtime) if runtime.in_flight => return skipped(SkipReason::Busy, "a sync is already running"),
         Some(runtime) => {
             runtime.in_flight = true;
             runtime.transport.clone()
@@ -95,7 +95,7 @@ async fn run_sync(state: Weak<RefCell<EngineState>>, slot: Weak<RefCell<Option<S
 }
 
 async fn sync_steps(state: &Rc<RefCell<EngineState>>, slot: &SyncSlot, transport: &FetchTransport, refresh: bool) -> SyncOutcome {
-    let busy = || skipped(SkipReason::SendFailed, "the Personalizer was busy; try again");
+    let busy = || skipped(SkipReason::Busy, "the Personalizer was busy; try again");
     let consent = match state.try_borrow() {
         Ok(state) => state.engine.consent(),
         Err(_) => return busy(),

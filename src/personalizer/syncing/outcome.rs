@@ -82,6 +82,8 @@ pub enum SkipReason {
     StorageFailed,
     /// The update could not be built (e.g. the local model is broken).
     Invalid,
+    /// Another sync of this page is still running (or the Personalizer was in another call).
+    Busy,
 }
 
 /// What one sync attempt did (`syncNow()` resolves to it).

@@ -10,7 +10,8 @@ use super::Personalizer;
 impl<S: KeyValueStore> Personalizer<S> {
     /// `flush` hook: writes the sync state when it changed (consent `full` only).
     pub(in crate::personalizer) fn save_sync_state(&mut self) {
-        if !self.syncing.dirty || !self.consent.persists() {
+        // Written only once sync is configured: a shop that never syncs gets no sync key.
+        if !self.syncing.dirty || !self.consent.persists() || self.syncing.device.is_none() {
             return;
         }
         if let Err(why) = self.write_sync_state() {
@@ -36,8 +37,10 @@ impl<S: KeyValueStore> Personalizer<S> {
         let raw = match self.store.get(&key) {
             Ok(Some(raw)) => raw,
             Ok(None) => {
+                // Nothing stored (first visit, or consent was lowered in this page): write what
+                // this page holds at the next save.
                 self.syncing.dirty = true;
-                return self.save_sync_state();
+                return;
             }
             Err(e) => return self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
         };

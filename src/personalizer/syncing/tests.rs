@@ -271,3 +271,45 @@ fn forget_and_lowered_consent_remove_the_state_and_stop_sending() {
     p.flush(T0 + 2.0).expect("flush");
     assert!(store.entries().is_empty(), "nothing comes back after forget");
 }
+
+#[test]
+fn a_shop_that_never_configures_sync_gets_no_sync_key() {
+    let store = MemoryStore::new();
+    let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
+    let mut p = Personalizer::open(store.clone(), config, Environment::default()).expect("valid config");
+    p.set_consent(ConsentMode::Full, true);
+    browse_and_click(&mut p, 3, T0);
+    p.flush(T0 + 100_000.0).expect("flush");
+    assert!(stored_state(&store).is_none());
+    assert!(matches!(p.prepare_sync(T0, SEED), SyncPlan::Done(SyncOutcome::Skipped { reason: SkipReason::NotConfigured, .. })));
+    let ledger = p.profile_summary(T0).privacy_ledger.expect("the default ledger is shown");
+    assert_eq!((ledger.current_period_updates, ledger.period_budget_epsilon), (0, 8.0));
+}
+
+#[test]
+fn bad_sync_settings_are_refused_with_what_to_fix() {
+    let mut p = open(&MemoryStore::new(), ConsentMode::Full);
+    let bad_url = SyncSetup { aggregator_url: "ftp://x".into(), ..setup(3) };
+    assert!(p.configure_sync(bad_url).unwrap_err().to_string().contains("http://"));
+    let bad_key = SyncSetup { model_public_key: "abc".into(), ..setup(3) };
+    assert!(p.configure_sync(bad_key).unwrap_err().to_string().contains("64 hex characters"));
+    let bad_interval = SyncSetup { check_interval_ms: 10, ..setup(3) };
+    assert_eq!(p.configure_sync(bad_interval), Err(SyncingError::CheckInterval(10)));
+    let tiny_budget = SyncSetup { privacy: PrivacyConfig { period_budget_epsilon: 1.0, ..PrivacyConfig::default() }, ..setup(3) };
+    assert!(p.configure_sync(tiny_budget).unwrap_err().to_string().contains("raise noiseMultiplier"));
+    let json = r#"{"aggregatorUrl":"http://a","modelPublicKey":"k"}"#;
+    let defaults: SyncSetup = serde_json::from_str(json).expect("only two fields are required");
+    assert_eq!((defaults.max_jitter_ms, defaults.auto_sync, defaults.check_interval_ms), (30_000, true, 60_000));
+    assert!(serde_json::from_str::<SyncSetup>(r#"{"aggregatorUrl":"http://a","modelPublicKey":"k","jitter":1}"#).is_err());
+}
+
+#[test]
+fn outcomes_have_the_js_shape() {
+    let sent = SyncOutcome::Sent { model_version: 3, bytes: 132, resent: false, epsilon_this_period: 5.5 };
+    assert_eq!(
+        serde_json::to_string(&sent).expect("json"),
+        r#"{"status":"sent","modelVersion":3,"bytes":132,"resent":false,"epsilonThisPeriod":5.5}"#
+    );
+    let skipped = SyncOutcome::skipped(SkipReason::NotEnoughImpressions, "only 2");
+    assert_eq!(serde_json::to_string(&skipped).expect("json"), r#"{"status":"skipped","reason":"notEnoughImpressions","message":"only 2"}"#);
+}
