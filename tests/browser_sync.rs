@@ -59,7 +59,8 @@ fn requests() -> Vec<(String, String, JsValue)> {
     Array::from(&log)
         .iter()
         .map(|entry| {
-            let text = |name: &str| Reflect::get(&entry, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+            let text =
+                |name: &str| Reflect::get(&entry, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
             (text("url"), text("method"), entry)
         })
         .collect()
@@ -67,7 +68,9 @@ fn requests() -> Vec<(String, String, JsValue)> {
 
 fn fast_personalizer(shop: &str) -> JsPersonalizer {
     clear_shop(shop);
-    let config = format!(r#"{{"shop":"{shop}","noise":{{"botHeuristic":false,"maxEventsPerMinute":1000,"burstMaxEvents":1000}}}}"#);
+    let config = format!(
+        r#"{{"shop":"{shop}","noise":{{"botHeuristic":false,"maxEventsPerMinute":1000,"burstMaxEvents":1000}}}}"#
+    );
     JsPersonalizer::new(ts(&config)).unwrap_or_else(|_| panic!("config should be accepted"))
 }
 
@@ -89,7 +92,8 @@ fn rank_and_click(p: &JsPersonalizer, clicks: usize) {
         {"categoryPath":["Shoes"]},{"categoryPath":["Coffee"]},{"categoryPath":["Shoes"]},
         {"categoryPath":["Coffee"]},{"categoryPath":["Shoes"]},{"categoryPath":["Coffee"]}]}"#);
     for n in 0..clicks {
-        let handle = p.register_candidates(Ts::new_unchecked(answer.clone())).unwrap_or_else(|_| panic!("valid answer"));
+        let handle =
+            p.register_candidates(Ts::new_unchecked(answer.clone())).unwrap_or_else(|_| panic!("valid answer"));
         p.rank(handle, Some(ts(r#"{"limit":6}"#))).unwrap_or_else(|_| panic!("ranked"));
         let click = format!(r#"{{"type":"click","itemId":"a-{}","placement":"home"}}"#, n % 6);
         p.track(ts(&click)).unwrap_or_else(|_| panic!("click"));
@@ -116,7 +120,10 @@ async fn nothing_is_sent_without_full_consent() {
     let outcome = sync_now(&p).await;
     assert_eq!(field(&outcome, "status"), "\"skipped\"");
     assert_eq!(field(&outcome, "reason"), "\"noConsent\"");
-    assert!(requests().iter().all(|(url, method, _)| method == "GET" && url.ends_with("/v1/model")), "session consent only downloads the public model");
+    assert!(
+        requests().iter().all(|(url, method, _)| method == "GET" && url.ends_with("/v1/model")),
+        "session consent only downloads the public model"
+    );
     assert!(requests().iter().all(|(_, _, entry)| field(entry, "body") == "null"), "no request carries a body");
     assert!(keys_with_prefix(&prefix("t-sync-consent")).is_empty(), "session consent stores nothing");
 }
@@ -130,7 +137,12 @@ async fn the_only_body_is_the_binary_update_and_it_decodes() {
     consent(&p, "full");
     rank_and_click(&p, 4);
     let outcome = sync_now(&p).await;
-    assert_eq!(field(&outcome, "status"), "\"sent\"", "outcome {}", js_sys::JSON::stringify(&outcome).map(String::from).unwrap_or_default());
+    assert_eq!(
+        field(&outcome, "status"),
+        "\"sent\"",
+        "outcome {}",
+        js_sys::JSON::stringify(&outcome).map(String::from).unwrap_or_default()
+    );
     assert_eq!(field(&outcome, "modelVersion"), "1");
 
     let posts: Vec<_> = requests().into_iter().filter(|(_, method, _)| method == "POST").collect();
@@ -151,7 +163,8 @@ async fn the_only_body_is_the_binary_update_and_it_decodes() {
     let summary: JsValue = p.profile_summary().expect("summary").into();
     let ledger = Reflect::get(&summary, &"privacyLedger".into()).expect("the summary shows the ledger");
     assert_eq!(field(&ledger, "currentPeriodUpdates"), "1");
-    let stored = storage().get_item(&format!("{}sync", prefix("t-sync-body"))).ok().flatten().expect("the ledger is stored");
+    let stored =
+        storage().get_item(&format!("{}sync", prefix("t-sync-body"))).ok().flatten().expect("the ledger is stored");
     assert!(stored.contains("\"lifetimeUpdates\":1"), "{stored}");
 
     // A second sync the same day is refused by the ledger and sends nothing.
@@ -173,7 +186,10 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     let outcome = sync_now(&p).await;
     assert_eq!(field(&outcome, "reason"), "\"noSharedModel\"", "a tampered first model is not used");
     let warnings = p.take_warnings().expect("warnings");
-    assert!(warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("rejected")), "a warning says so");
+    assert!(
+        warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("rejected")),
+        "a warning says so"
+    );
 
     serve_model(&signed(1, &DEFAULT_WEIGHTS));
     sync_now(&p).await;
@@ -186,5 +202,8 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     assert_eq!(field(&outcome, "status"), "\"sent\"");
     assert_eq!(field(&outcome, "modelVersion"), "1", "the update is computed against the previous model");
     let warnings = p.take_warnings().expect("warnings");
-    assert!(warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("signature")), "the bad signature is reported");
+    assert!(
+        warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("signature")),
+        "the bad signature is reported"
+    );
 }

@@ -17,6 +17,7 @@
 //!
 //! The engine does no I/O: the facade (or [`Personalizer::sync_with`] natively) moves the bytes.
 
+mod hooks;
 mod outcome;
 mod persist;
 mod stored;
@@ -72,7 +73,8 @@ impl SyncingState {
 }
 
 fn default_params() -> PrivacyParams {
-    PrivacyParams::new(PrivacyConfig::default()).expect("the default privacy settings are valid (tested in privacy::params)")
+    PrivacyParams::new(PrivacyConfig::default())
+        .expect("the default privacy settings are valid (tested in privacy::params)")
 }
 
 fn unix_seconds(now_ms: u64) -> u64 {
@@ -155,7 +157,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         let local = self.rank_model().shared_weights();
         let moved: Vec<f32> = weights.iter().zip(local).zip(reference).map(|((w, l), r)| w + (l - r)).collect();
         if let Err(problem) = self.set_shared_rank_weights(&moved, save) {
-            let message = format!("the shared model could not be applied to the ranker ({problem}); it ranks with its own weights");
+            let message = format!(
+                "the shared model could not be applied to the ranker ({problem}); it ranks with its own weights"
+            );
             self.warn(StorageWarning::new(WarningCode::Unreadable, message));
             return;
         }
@@ -177,13 +181,19 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// booked update not yet accepted is returned again (same bytes).
     pub fn prepare_sync(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
         let Ok(now) = check_time(now_ms) else {
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Invalid, format!("nowMs is {now_ms}: pass Date.now()")));
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::Invalid,
+                format!("nowMs is {now_ms}: pass Date.now()"),
+            ));
         };
         if !self.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
         let Some(device) = self.syncing.device.as_ref() else {
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NotConfigured, SyncingError::NotConfigured.to_string()));
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::NotConfigured,
+                SyncingError::NotConfigured.to_string(),
+            ));
         };
         let mut rng = ChaCha20Rng::from_seed(seed);
         let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
@@ -198,13 +208,19 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.syncing.dirty = true;
         }
         if let Some(until) = self.syncing.paused_until_period.filter(|until| period < *until) {
-            let message = format!("the stored privacy ledger could not be read, so no update is sent before unix time {}", until * params.period_seconds());
+            let message = format!(
+                "the stored privacy ledger could not be read, so no update is sent before unix time {}",
+                until * params.period_seconds()
+            );
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
         }
         self.adopt_other_tabs_ledger();
         let local = self.upload_weights();
         let Some(device) = self.syncing.device.as_ref() else {
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NotConfigured, SyncingError::NotConfigured.to_string()));
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::NotConfigured,
+                SyncingError::NotConfigured.to_string(),
+            ));
         };
         let labelled = self.syncing.labelled_since_sync;
         match device.prepare_upload(&local, labelled, true, now_s, &mut self.syncing.ledger, &mut rng) {
@@ -223,7 +239,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Returns the plan to send `body` once the state holding its spend is saved.
     fn send_plan(&mut self, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
         if let Err(why) = self.write_sync_state() {
-            let message = format!("the privacy ledger could not be saved ({why}); the update is held back until it can be");
+            let message =
+                format!("the privacy ledger could not be saved ({why}); the update is held back until it can be");
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::StorageFailed, message));
         }
         SyncPlan::Send { body, jitter_ms, resend }
@@ -234,12 +251,14 @@ impl<S: KeyValueStore> Personalizer<S> {
         let message = error.to_string();
         match error {
             SyncError::Privacy(PrivacyError::PeriodLimitReached { next_period_starts, .. })
-            | SyncError::Privacy(PrivacyError::BudgetExhausted { next_period_starts, .. }) => SyncOutcome::RefusedByLedger {
-                message,
-                epsilon_this_period: summary.current_period_epsilon,
-                budget_epsilon: summary.period_budget_epsilon,
-                next_period_starts_unix_seconds: next_period_starts,
-            },
+            | SyncError::Privacy(PrivacyError::BudgetExhausted { next_period_starts, .. }) => {
+                SyncOutcome::RefusedByLedger {
+                    message,
+                    epsilon_this_period: summary.current_period_epsilon,
+                    budget_epsilon: summary.period_budget_epsilon,
+                    next_period_starts_unix_seconds: next_period_starts,
+                }
+            }
             SyncError::Privacy(PrivacyError::NotEnoughImpressions { .. }) => {
                 SyncOutcome::skipped(SkipReason::NotEnoughImpressions, message)
             }
@@ -264,7 +283,13 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Records how sending `body` went. Accepted (or already delivered, a replayed nonce):
     /// done. Network failure, rate limit or a busy server: kept to resend the same bytes.
     /// Any other refusal: dropped with a warning (its spend stays booked).
-    pub fn finish_sync(&mut self, body: &[u8], resent: bool, result: Result<(), SyncError>, now_ms: f64) -> SyncOutcome {
+    pub fn finish_sync(
+        &mut self,
+        body: &[u8],
+        resent: bool,
+        result: Result<(), SyncError>,
+        now_ms: f64,
+    ) -> SyncOutcome {
         let was_pending = self.syncing.pending.as_deref() == Some(body);
         let delivered = match &result {
             Ok(()) => true,
@@ -284,7 +309,10 @@ impl<S: KeyValueStore> Personalizer<S> {
             let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
             SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
         } else if retry {
-            SyncOutcome::skipped(SkipReason::SendFailed, format!("{problem}; the same update is sent at the next attempt"))
+            SyncOutcome::skipped(
+                SkipReason::SendFailed,
+                format!("{problem}; the same update is sent at the next attempt"),
+            )
         } else {
             let message = format!("the aggregator refused the update and it was dropped: {problem}");
             self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
@@ -327,49 +355,5 @@ impl<S: KeyValueStore> Personalizer<S> {
                 self.finish_sync(&body, resend, result, now_ms)
             }
         }
-    }
-
-    /// `track` hook: counts the learning steps the event produced as labelled impressions.
-    pub(super) fn count_labelled(&mut self, steps_before: u64) {
-        let gained = self.rank_learning_steps().saturating_sub(steps_before);
-        if gained > 0 {
-            let gained = u32::try_from(gained).unwrap_or(u32::MAX);
-            self.syncing.labelled_since_sync = self.syncing.labelled_since_sync.saturating_add(gained);
-            self.syncing.dirty = true;
-        }
-    }
-
-    /// `set_consent` hook, after the profile and the ranking model are loaded or dropped.
-    pub(super) fn sync_consent_changed(&mut self, from: crate::consent::ConsentMode, to: crate::consent::ConsentMode) {
-        if from.persists() && !to.persists() {
-            // Withdrawn: a booked update is never sent; the stored state is already deleted.
-            self.syncing.pending = None;
-            self.syncing.dirty = false;
-        }
-        if from.collects() && !to.collects() {
-            self.sync_learning_reset();
-        }
-        if to.persists() && !from.persists() {
-            self.load_sync_state();
-        }
-    }
-
-    /// `forget` hook: the stored state is gone with the shop's keys; what was learned is reset.
-    /// The ledger stays in memory for this page (it holds no behaviour, only spend).
-    pub(super) fn sync_forgotten(&mut self) {
-        self.syncing.pending = None;
-        self.sync_learning_reset();
-        self.syncing.dirty = false;
-    }
-
-    /// The ranker was reset to the shipped weights: put it back on the installed shared model.
-    fn sync_learning_reset(&mut self) {
-        self.syncing.labelled_since_sync = 0;
-        self.syncing.carried_from = None;
-        let installed = self.syncing.device.as_ref().and_then(|d| d.shared_model()).map(|m| m.weights.clone());
-        if let Some(weights) = installed {
-            self.adopt_shared_weights(&weights, false);
-        }
-        self.syncing.dirty = false;
     }
 }

@@ -25,6 +25,9 @@ use super::fetch_transport::FetchTransport;
 use super::js_values::{from_js_strict, to_js};
 use super::personalizer::{EngineState, JsPersonalizer};
 
+/// A listener attached to `window` or `document`, removed when the runtime goes.
+type PageListener = (EventTarget, &'static str, Closure<dyn FnMut(Event)>);
+
 /// The sync runtime of one `Personalizer`: transport, timer and page-hide listeners.
 pub struct SyncRuntime {
     transport: FetchTransport,
@@ -32,7 +35,7 @@ pub struct SyncRuntime {
     last_model_refresh_ms: Option<f64>,
     in_flight: bool,
     timer: Option<(i32, Closure<dyn FnMut()>)>,
-    listeners: Vec<(EventTarget, &'static str, Closure<dyn FnMut(Event)>)>,
+    listeners: Vec<PageListener>,
 }
 
 /// Where a `Personalizer` keeps its sync runtime (empty until `configureSync`).
@@ -75,7 +78,11 @@ fn skipped(reason: SkipReason, message: &str) -> SyncOutcome {
 }
 
 /// One sync attempt: refresh the model if asked, prepare, wait the jitter, send, record.
-async fn run_sync(state: Weak<RefCell<EngineState>>, slot: Weak<RefCell<Option<SyncRuntime>>>, refresh: bool) -> SyncOutcome {
+async fn run_sync(
+    state: Weak<RefCell<EngineState>>,
+    slot: Weak<RefCell<Option<SyncRuntime>>>,
+    refresh: bool,
+) -> SyncOutcome {
     let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else {
         return skipped(SkipReason::NotConfigured, "the Personalizer was freed");
     };
@@ -94,7 +101,12 @@ async fn run_sync(state: Weak<RefCell<EngineState>>, slot: Weak<RefCell<Option<S
     outcome
 }
 
-async fn sync_steps(state: &Rc<RefCell<EngineState>>, slot: &SyncSlot, transport: &FetchTransport, refresh: bool) -> SyncOutcome {
+async fn sync_steps(
+    state: &Rc<RefCell<EngineState>>,
+    slot: &SyncSlot,
+    transport: &FetchTransport,
+    refresh: bool,
+) -> SyncOutcome {
     let busy = || skipped(SkipReason::Busy, "the Personalizer was busy; try again");
     let consent = match state.try_borrow() {
         Ok(state) => state.engine.consent(),
@@ -102,7 +114,10 @@ async fn sync_steps(state: &Rc<RefCell<EngineState>>, slot: &SyncSlot, transport
     };
     if !consent.collects() {
         // Without consent the page makes no request at all, not even a model download.
-        return skipped(SkipReason::NoConsent, "model updates are only sent under full consent: call setConsent(\"full\") first");
+        return skipped(
+            SkipReason::NoConsent,
+            "model updates are only sent under full consent: call setConsent(\"full\") first",
+        );
     }
     if refresh {
         let known = state.try_borrow().ok().and_then(|s| s.engine.shared_model_version());
@@ -133,7 +148,10 @@ async fn sync_steps(state: &Rc<RefCell<EngineState>>, slot: &SyncSlot, transport
     };
     sleep(jitter_ms).await;
     if !state.try_borrow().is_ok_and(|s| s.engine.may_send(&body)) {
-        return skipped(SkipReason::NoConsent, "consent changed or the update was already sent while waiting; nothing was sent");
+        return skipped(
+            SkipReason::NoConsent,
+            "consent changed or the update was already sent while waiting; nothing was sent",
+        );
     }
     let result = transport.send_update(&body).await;
     match state.try_borrow_mut() {
@@ -215,7 +233,9 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
             }
         });
         let interval = setup.check_interval_ms as i32;
-        if let Ok(handle) = window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), interval) {
+        if let Ok(handle) =
+            window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), interval)
+        {
             runtime.timer = Some((handle, tick));
         }
         spawn_local(async move {

@@ -96,7 +96,12 @@ pub enum SyncOutcome {
     /// Nothing was sent; `message` says why in words.
     Skipped { reason: SkipReason, message: String },
     /// The privacy ledger refused: this period's update limit or ε budget is spent.
-    RefusedByLedger { message: String, epsilon_this_period: f64, budget_epsilon: f64, next_period_starts_unix_seconds: u64 },
+    RefusedByLedger {
+        message: String,
+        epsilon_this_period: f64,
+        budget_epsilon: f64,
+        next_period_starts_unix_seconds: u64,
+    },
 }
 
 impl SyncOutcome {

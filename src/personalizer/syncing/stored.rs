@@ -92,7 +92,8 @@ pub fn decode_sync(raw: &str) -> Result<StoredSync, SyncLoadError> {
     if raw.len() > MAX_SYNC_BYTES {
         return Err(SyncLoadError::Oversized { bytes: raw.len() });
     }
-    let envelope: EnvelopeIn<'_> = serde_json::from_str(raw).map_err(|e| SyncLoadError::NotAnEnvelope(e.to_string()))?;
+    let envelope: EnvelopeIn<'_> =
+        serde_json::from_str(raw).map_err(|e| SyncLoadError::NotAnEnvelope(e.to_string()))?;
     if envelope.format != SYNC_FORMAT {
         return Err(SyncLoadError::UnknownFormat(envelope.format));
     }
@@ -105,7 +106,8 @@ pub fn decode_sync(raw: &str) -> Result<StoredSync, SyncLoadError> {
     let stored: StoredSync =
         serde_json::from_str(envelope.payload.get()).map_err(|e| SyncLoadError::InvalidPayload(e.to_string()))?;
     stored.ledger.check_integrity().map_err(|e| SyncLoadError::InvalidPayload(e.to_string()))?;
-    let bad_hex = [&stored.pending_upload, &stored.shared_model].into_iter().flatten().any(|hex| from_hex(hex).is_none());
+    let bad_hex =
+        [&stored.pending_upload, &stored.shared_model].into_iter().flatten().any(|hex| from_hex(hex).is_none());
     if bad_hex {
         return Err(SyncLoadError::InvalidPayload("a stored body is not hex".to_owned()));
     }

@@ -170,11 +170,16 @@ fn the_server_answer_decides_whether_a_booked_update_is_kept() {
     let mut p = open(&store, ConsentMode::Full);
     run_ready(p.sync_with(&transport, T0, SEED));
     browse_and_click(&mut p, 3, T0);
-    let SyncPlan::Send { body, resend: false, jitter_ms } = p.prepare_sync(T0 + 100_000.0, SEED) else { panic!("allowed") };
+    let SyncPlan::Send { body, resend: false, jitter_ms } = p.prepare_sync(T0 + 100_000.0, SEED) else {
+        panic!("allowed")
+    };
     assert!(jitter_ms <= 1_000);
     assert!(p.may_send(&body));
     let busy = SyncError::Rejected { status: 503, error: "overloaded".into(), message: String::new() };
-    assert!(matches!(p.finish_sync(&body, false, Err(busy), T0), SyncOutcome::Skipped { reason: SkipReason::SendFailed, .. }));
+    assert!(matches!(
+        p.finish_sync(&body, false, Err(busy), T0),
+        SyncOutcome::Skipped { reason: SkipReason::SendFailed, .. }
+    ));
     assert_eq!(p.pending_upload(), Some(body.as_slice()));
     let replay = SyncError::Rejected { status: 409, error: "replayed_nonce".into(), message: String::new() };
     assert!(matches!(p.finish_sync(&body, true, Err(replay), T0), SyncOutcome::Sent { .. }), "already delivered");
@@ -184,8 +189,12 @@ fn the_server_answer_decides_whether_a_booked_update_is_kept() {
     run_ready(q.sync_with(&transport, T0, SEED));
     browse_and_click(&mut q, 3, T0);
     let SyncPlan::Send { body, .. } = q.prepare_sync(T0 + 100_000.0, SEED) else { panic!("allowed") };
-    let wrong = SyncError::Rejected { status: 409, error: "wrong_model_version".into(), message: "round closed".into() };
-    assert!(matches!(q.finish_sync(&body, false, Err(wrong), T0), SyncOutcome::Skipped { reason: SkipReason::Rejected, .. }));
+    let wrong =
+        SyncError::Rejected { status: 409, error: "wrong_model_version".into(), message: "round closed".into() };
+    assert!(matches!(
+        q.finish_sync(&body, false, Err(wrong), T0),
+        SyncOutcome::Skipped { reason: SkipReason::Rejected, .. }
+    ));
     assert_eq!(q.pending_upload(), None, "a refused update is dropped, its spend stays booked");
     assert_eq!(q.sync_ledger_summary(T0).lifetime_updates, 1);
     assert!(q.warnings().iter().any(|w| w.message.contains("refused")));
@@ -200,7 +209,8 @@ fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     let mut tampered = signed(3, &vec![5.0; NUM_FEATURES]);
     tampered[30] ^= 0x10;
     assert!(p.install_shared_model(&tampered).is_err());
-    let forged = SharedModel { version: 3, weights: vec![5.0; NUM_FEATURES] }.encode_signed(&SigningKey::from_bytes(&[1; 32]));
+    let forged =
+        SharedModel { version: 3, weights: vec![5.0; NUM_FEATURES] }.encode_signed(&SigningKey::from_bytes(&[1; 32]));
     assert!(p.install_shared_model(&forged).is_err());
     assert!(p.install_shared_model(&signed(3, &[1.0, 2.0])).is_err(), "wrong dimension");
     assert_eq!(p.shared_model_version(), Some(2));
@@ -281,7 +291,10 @@ fn a_shop_that_never_configures_sync_gets_no_sync_key() {
     browse_and_click(&mut p, 3, T0);
     p.flush(T0 + 100_000.0).expect("flush");
     assert!(stored_state(&store).is_none());
-    assert!(matches!(p.prepare_sync(T0, SEED), SyncPlan::Done(SyncOutcome::Skipped { reason: SkipReason::NotConfigured, .. })));
+    assert!(matches!(
+        p.prepare_sync(T0, SEED),
+        SyncPlan::Done(SyncOutcome::Skipped { reason: SkipReason::NotConfigured, .. })
+    ));
     let ledger = p.profile_summary(T0).privacy_ledger.expect("the default ledger is shown");
     assert_eq!((ledger.current_period_updates, ledger.period_budget_epsilon), (0, 8.0));
 }
@@ -295,12 +308,15 @@ fn bad_sync_settings_are_refused_with_what_to_fix() {
     assert!(p.configure_sync(bad_key).unwrap_err().to_string().contains("64 hex characters"));
     let bad_interval = SyncSetup { check_interval_ms: 10, ..setup(3) };
     assert_eq!(p.configure_sync(bad_interval), Err(SyncingError::CheckInterval(10)));
-    let tiny_budget = SyncSetup { privacy: PrivacyConfig { period_budget_epsilon: 1.0, ..PrivacyConfig::default() }, ..setup(3) };
+    let tiny_budget =
+        SyncSetup { privacy: PrivacyConfig { period_budget_epsilon: 1.0, ..PrivacyConfig::default() }, ..setup(3) };
     assert!(p.configure_sync(tiny_budget).unwrap_err().to_string().contains("raise noiseMultiplier"));
     let json = r#"{"aggregatorUrl":"http://a","modelPublicKey":"k"}"#;
     let defaults: SyncSetup = serde_json::from_str(json).expect("only two fields are required");
     assert_eq!((defaults.max_jitter_ms, defaults.auto_sync, defaults.check_interval_ms), (30_000, true, 60_000));
-    assert!(serde_json::from_str::<SyncSetup>(r#"{"aggregatorUrl":"http://a","modelPublicKey":"k","jitter":1}"#).is_err());
+    assert!(
+        serde_json::from_str::<SyncSetup>(r#"{"aggregatorUrl":"http://a","modelPublicKey":"k","jitter":1}"#).is_err()
+    );
 }
 
 #[test]
@@ -311,5 +327,8 @@ fn outcomes_have_the_js_shape() {
         r#"{"status":"sent","modelVersion":3,"bytes":132,"resent":false,"epsilonThisPeriod":5.5}"#
     );
     let skipped = SyncOutcome::skipped(SkipReason::NotEnoughImpressions, "only 2");
-    assert_eq!(serde_json::to_string(&skipped).expect("json"), r#"{"status":"skipped","reason":"notEnoughImpressions","message":"only 2"}"#);
+    assert_eq!(
+        serde_json::to_string(&skipped).expect("json"),
+        r#"{"status":"skipped","reason":"notEnoughImpressions","message":"only 2"}"#
+    );
 }
