@@ -16,6 +16,7 @@ mod adapt_store;
 mod adapting;
 mod outcome;
 mod ranking;
+mod syncing;
 mod tabs;
 
 use crate::catalog::{AttributeKey, Item};
@@ -34,6 +35,10 @@ pub use adapt_store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
 pub use adapting::NO_CONSENT_REASON;
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
+pub use syncing::{
+    decode_sync, encode_sync, sync_key, SkipReason, StoredSync, SyncLoadError, SyncOutcome, SyncPlan, SyncSetup,
+    SyncingError,
+};
 use tabs::{Sync, WriteLedger};
 
 /// Unwritten changes after which `track` flushes by itself.
@@ -79,6 +84,8 @@ pub struct Personalizer<S: KeyValueStore> {
     ranking: ranking::RankingState,
     /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
     adaptation: adapting::Adaptation,
+    /// Sync settings, the privacy ledger and the booked update (see `syncing.rs`).
+    syncing: syncing::SyncingState,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -123,6 +130,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             warnings: Vec::new(),
             ranking: ranking::RankingState::default(),
             adaptation: adapting::Adaptation::default(),
+            syncing: syncing::SyncingState::default(),
         })
     }
 
@@ -166,6 +174,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
+        self.sync_consent_changed(from, to);
         decision
     }
 
@@ -205,8 +214,10 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
+        let steps_before = self.rank_learning_steps();
         self.learn_from_event(&event);
         self.observe_for_adaptation(&event, new_session);
+        self.count_labelled(steps_before);
         let visit_device = (!self.visit_counted).then_some(self.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -250,6 +261,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         self.save_rank_model();
         self.save_adaptation_or_warn();
+        self.save_sync_state();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -301,6 +313,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.forget_ranking();
         self.adaptation.wipe();
         self.adaptation.stored_deleted();
+        self.sync_forgotten();
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
@@ -323,7 +336,9 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// const { topInterests, visits, segment, kept } = p.profileSummary();
     /// ```
     pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
-        self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms())
+        let mut summary = self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms());
+        summary.privacy_ledger = Some(self.sync_ledger_summary(now_ms));
+        summary
     }
 
     /// Deletes one interest (a category also loses its subcategories) and saves at once.

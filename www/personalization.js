@@ -2,6 +2,7 @@
 // shopper's consent choice, and event tracking that never breaks the page.
 import init, { Personalizer } from "../pkg/shop_personalizer.js";
 import { itemOf } from "./catalog.js";
+import { DemoSync } from "./sync.js";
 
 // The shop's own record of the shopper's choice, so the banner is not shown on every page.
 const CONSENT_KEY = "demo-shop.consent";
@@ -23,12 +24,15 @@ export class ShopPersonalization {
     const saved = localStorage.getItem(CONSENT_KEY);
     if (CONSENT_MODES.includes(saved)) shop.report(() => personalizer.setConsent(saved, { explicitOptIn: true }));
     shop.logWarnings();
+    // Sync starts in the background; the shop does not wait for the aggregator.
+    DemoSync.start(shop).then((sync) => { shop.sync = sync; shop.changed(); });
     return shop;
   }
 
   constructor(personalizer) {
     this.personalizer = personalizer;
     this.listeners = new Set();
+    this.sync = null;
   }
 
   /** True once the shopper answered the consent banner. */

@@ -1,6 +1,7 @@
 // "What this shop knows about you": the shopper's view of their on-device profile, with export,
 // forget and per-interest removal.
 import { el } from "./dom.js";
+import { ledgerSection } from "./sync.js";
 
 const CONSENT_LABELS = {
   none: "Off — nothing is collected",
@@ -103,6 +104,7 @@ export class PrivacyPanel {
       el("h3", {}, "What is kept on this device"),
       keptList(summary.kept),
       el("p", { class: "fine-print" }, "All of this stays in this browser. Our servers never receive it."),
+      ledgerSection(summary.privacyLedger, this.shop.personalization.sync),
     ];
     this.body.replaceChildren(...sections.filter(Boolean));
   }

@@ -198,6 +198,13 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.ranking.ranker.model()
     }
 
+    /// Replaces the ranker's shared weights (sync installs a downloaded model); `save` marks the
+    /// learned model for the next flush.
+    pub(super) fn set_shared_rank_weights(&mut self, weights: &[f32], save: bool) -> Result<(), RankError> {
+        self.ranking.model_dirty |= save;
+        self.ranking.ranker.model_mut().set_shared_weights(weights)
+    }
+
     /// Learning steps taken on this device since the shipped weights.
     pub fn rank_learning_steps(&self) -> u64 {
         self.ranking.steps

@@ -59,6 +59,10 @@ pub struct ProfileSummary {
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub busiest_hour_of_week: Option<u8>,
     pub kept: KeptCounts,
+    /// The privacy ledger of model updates sent from this device (ε spent this period, budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub privacy_ledger: Option<crate::privacy::LedgerSummary>,
 }
 
 /// Everything stored, for `exportProfile()`.
@@ -114,6 +118,7 @@ impl Profile {
             device: self.device,
             busiest_hour_of_week: self.hour_of_week.peak_hour(),
             kept: self.kept_counts(),
+            privacy_ledger: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod local_storage;
 mod page_lifecycle;
 mod personalizer;
 mod ranking;
+mod syncing;
 
 pub use local_storage::BrowserStore;
 pub use personalizer::{ConsentOptions, JsPersonalizer};

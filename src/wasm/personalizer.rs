@@ -75,8 +75,10 @@ fn engine_error(error: PersonalizerError) -> JsError {
 /// ```
 #[wasm_bindgen(js_name = Personalizer)]
 pub struct JsPersonalizer {
-    state: Rc<RefCell<EngineState>>,
+    pub(super) state: Rc<RefCell<EngineState>>,
     _listeners: PageListeners,
+    /// Sync's transport, timer and page-hide listeners, once `configureSync` was called.
+    pub(super) sync: super::syncing::SyncSlot,
 }
 
 #[wasm_bindgen(js_class = Personalizer)]
@@ -115,7 +117,7 @@ impl JsPersonalizer {
         let engine = Personalizer::open(store, config, env).map_err(engine_error)?;
         let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
         let listeners = PageListeners::attach(Rc::downgrade(&state));
-        Ok(JsPersonalizer { state, _listeners: listeners })
+        Ok(JsPersonalizer { state, _listeners: listeners, sync: Default::default() })
     }
 
     pub(super) fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {

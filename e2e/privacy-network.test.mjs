@@ -1,0 +1,207 @@
+// The privacy boundary on the wire: the real aggregator (release build, temporary data folder,
+// 127.0.0.1, rounds of 20) and the demo storefront, a browsing session in Chromium with every
+// request the page makes recorded (page.on("request") and a catch-all route). It proves that the
+// only bodies that leave go to the aggregator's update endpoint, that no request URL, header or
+// body carries an item id, category or query of the session (nor any of the catalog), and that
+// the update decodes with the expected header against the aggregator's current model.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, test } from "node:test";
+import { pause, startStorefront } from "./browser.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const catalog = JSON.parse(readFileSync(new URL("../www/catalog.json", import.meta.url), "utf8"));
+const QUERY = "lightweight";
+let storefront;
+let aggregator;
+let dataDir;
+let aggregatorUrl;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilHealthy(url, child) {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (child.exitCode !== null) throw new Error(`the aggregator exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the aggregator did not become healthy");
+}
+
+before(async () => {
+  // A no-op when the release binary is current (scripts/demo builds the same one).
+  const build = spawnSync("cargo", ["build", "--release", "-p", "aggregator"], { cwd: ROOT, stdio: "inherit" });
+  assert.equal(build.status, 0, "the aggregator builds");
+  storefront = await startStorefront();
+  dataDir = mkdtempSync(join(tmpdir(), "aggregator-e2e-"));
+  const port = await freePort();
+  aggregatorUrl = `http://127.0.0.1:${port}`;
+  aggregator = spawn(join(ROOT, "target/release/aggregator"), [
+    "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--allowed-origin", storefront.url,
+    "--min-updates-per-round", "20",
+  ], { stdio: ["ignore", "inherit", "inherit"] });
+  await waitUntilHealthy(aggregatorUrl, aggregator);
+}, { timeout: 1_800_000 });
+
+after(async () => {
+  aggregator?.kill("SIGTERM");
+  await storefront?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Every string of the catalog the session could leak: ids, category levels, brands, the query. */
+function sensitiveStrings() {
+  const strings = new Set([QUERY]);
+  for (const product of catalog.products) {
+    strings.add(product.id);
+    strings.add(product.brand);
+    for (const level of product.categoryPath) strings.add(level);
+  }
+  return [...strings].filter((s) => s.length >= 4);
+}
+
+/** Opens the shop with every request recorded from the first one on. */
+async function openRecordedShop() {
+  const context = await storefront.browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const recorded = [];
+  const routed = [];
+  page.on("request", (request) => recorded.push(request));
+  await context.route("**/*", async (route) => {
+    const request = route.request();
+    routed.push({ url: request.url(), method: request.method(), body: request.postDataBuffer() });
+    await route.continue();
+  });
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  await page.goto(`${storefront.url}/www/?allow-automation&aggregator=${encodeURIComponent(aggregatorUrl)}`);
+  await page.waitForSelector("body[data-ready=true]");
+  return { context, page, recorded, routed, problems };
+}
+
+/** The documented update layout (aggregator/README.md): 45 header bytes, then d × i8. */
+function decodeUpdate(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    magic: bytes.subarray(0, 4).toString("latin1"),
+    format: bytes[4],
+    modelVersion: Number(view.getBigUint64(5, true)),
+    dimension: view.getUint32(13, true),
+    clipBound: view.getFloat32(17, true),
+    noiseMultiplier: view.getFloat32(21, true),
+    scale: view.getFloat32(25, true),
+    values: [...bytes.subarray(45)].map((b) => (b > 127 ? b - 256 : b)),
+  };
+}
+
+async function clickRecommendation(page, index) {
+  await page.waitForSelector("[data-testid=recommendations] li");
+  const tiles = await page.$$("[data-testid=recommendations] li a");
+  await tiles[index % tiles.length].click();
+  await page.waitForSelector("article.product");
+  await pause(page);
+}
+
+test("only clipped, noised updates leave the page, and they carry nothing of the session", async () => {
+  const { context, page, recorded, routed, problems } = await openRecordedShop();
+  const updatesUrl = `${aggregatorUrl}/v1/updates`;
+  try {
+    await page.getByRole("button", { name: "Remember me" }).click();
+    await page.click('#category-nav a[href="#/c/Shoes"]');
+    await page.waitForSelector('[data-placement="category"]');
+    await pause(page);
+    await page.click('.tile[data-item-id="sku-001"] a');
+    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    await pause(page);
+    const accepted = page.waitForResponse((response) => response.url() === updatesUrl && response.request().method() === "POST", { timeout: 60_000 });
+    // Labelled impressions: clicks on ranked recommendations (the demo sends after five).
+    for (let i = 0; i < 12; i++) await clickRecommendation(page, i);
+    await page.fill("#search-input", QUERY);
+    await page.press("#search-input", "Enter");
+    await page.waitForSelector('[data-placement="search"]');
+    await pause(page);
+    const response = await accepted;
+    assert.equal(response.status(), 202, "the aggregator accepted the update");
+    // Enough new labelled impressions for another update: the ledger refuses it (one a day).
+    await page.click('.tile a');
+    await page.waitForSelector("article.product");
+    for (let i = 0; i < 12; i++) await clickRecommendation(page, i + 3);
+
+    await page.click("#open-panel");
+    await page.waitForSelector("[data-testid=privacy-ledger]");
+    const ledger = await page.textContent("[data-testid=privacy-ledger]");
+    assert.match(ledger, /ε 5\.76 of 8\.00/, `the panel shows the spend and budget: ${ledger}`);
+    await page.click("[data-testid=sync-now]");
+    await page.waitForSelector("[data-testid=sync-outcome]");
+    assert.equal(await page.getAttribute("[data-testid=sync-outcome]", "data-status"), "refusedByLedger", "one update a day");
+    await page.close({ runBeforeUnload: true });
+
+    // Every request with a body is a POST of an update to the aggregator.
+    const withBody = recorded.filter((request) => (request.postDataBuffer()?.length ?? 0) > 0);
+    assert.ok(withBody.length >= 1, "the update was recorded");
+    for (const request of withBody) {
+      assert.equal(request.method(), "POST");
+      assert.equal(request.url(), updatesUrl, `a body went elsewhere: ${request.url()}`);
+    }
+    assert.deepEqual(routed.filter((r) => r.body?.length).map((r) => r.url), withBody.map((r) => r.url()), "the route saw the same bodies");
+    // The page talks to the aggregator only to read its key and model and to post updates.
+    const toAggregator = recorded.filter((request) => request.url().startsWith(aggregatorUrl));
+    for (const request of toAggregator) {
+      const path = new URL(request.url()).pathname;
+      assert.ok(["/v1/model-key", "/v1/model", "/v1/updates"].includes(path), `unexpected aggregator request ${path}`);
+    }
+    const others = recorded.filter((request) => !request.url().startsWith(aggregatorUrl) && !request.url().startsWith(storefront.url));
+    assert.deepEqual(others.map((r) => r.url()), [], "no request to any third host");
+
+    // No id, category, brand or query of the catalog in any URL, header or body.
+    const needles = sensitiveStrings();
+    for (const request of recorded) {
+      const headers = await request.allHeaders().catch(() => request.headers());
+      const body = request.postDataBuffer() ?? Buffer.alloc(0);
+      const haystacks = [request.url(), JSON.stringify(headers), body.toString("latin1"), body.toString("utf8")];
+      for (const needle of needles) {
+        assert.ok(!haystacks.some((text) => text.includes(needle)), `${JSON.stringify(needle)} leaked in ${request.method()} ${request.url()}`);
+      }
+    }
+
+    // The update: the documented header, the current model, nothing identifying.
+    const round = await (await fetch(`${aggregatorUrl}/v1/rounds/current`)).json();
+    const posted = withBody[0];
+    const headers = await posted.allHeaders().catch(() => posted.headers());
+    assert.equal(headers.cookie, undefined, "no cookie");
+    assert.equal(headers.referer, undefined, "no referrer");
+    const update = decodeUpdate(posted.postDataBuffer());
+    assert.equal(update.magic, "SPUP");
+    assert.equal(update.format, 1);
+    assert.equal(update.modelVersion, round.modelVersion, "computed against the published model");
+    assert.equal(update.dimension, round.dimension);
+    assert.equal(posted.postDataBuffer().length, 45 + round.dimension, "header and quantized vector only");
+    assert.equal(update.clipBound, 1);
+    assert.equal(update.noiseMultiplier, 1);
+    assert.ok(update.scale > 0 && Number.isFinite(update.scale));
+    assert.ok(update.values.every((v) => v >= -127 && v <= 127));
+    assert.ok(update.values.some((v) => v !== 0), "noise makes the vector non-zero");
+    assert.equal(round.updatesReceived, 1, "exactly one update reached the round");
+    assert.deepEqual(problems, [], "no page errors");
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,359 @@
+//! Engine-level sync: only clipped, noised updates of the ranker's shared weights ever leave.
+//!
+//! - [`Personalizer::configure_sync`] checks the aggregator URL, its public key and the privacy
+//!   settings. Nothing is sent unless consent is `full`; lowering consent drops any booked update.
+//! - `track` counts labelled impressions (a click, cart addition or purchase of an item a ranking
+//!   showed: one learning step) since the last update.
+//! - [`Personalizer::install_shared_model`] verifies a downloaded model (checksum, signature,
+//!   dimension, version) and installs it into the ranker's shared weights, carrying over learning
+//!   not yet sent. A bad model becomes a warning and the previous one stays.
+//! - [`Personalizer::prepare_sync`] builds the update when the policy allows (consent, impressions,
+//!   one per period, the ε budget), books its spend in the ledger and **saves the ledger before
+//!   handing out the bytes**. A send that fails is retried with the same bytes, never a new update.
+//!   [`Personalizer::finish_sync`] records the server's answer.
+//! - The state lives under `shop-personalizer:<shop>:sync` (see `stored.rs`); an unreadable one
+//!   is backed up with a warning and no update is sent until the next period. `forget()` removes
+//!   it; the in-memory ledger stays for the page so forgetting cannot double a period's spend.
+//!
+//! The engine does no I/O: the facade (or [`Personalizer::sync_with`] natively) moves the bytes.
+
+mod hooks;
+mod outcome;
+mod persist;
+mod stored;
+#[cfg(test)]
+mod tests;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
+use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
+use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::sync::{DeviceSync, ModelInstall, SyncConfig, SyncError, Transport};
+
+use super::{check_time, view_time, Personalizer};
+
+pub use outcome::{SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError, MIN_CHECK_INTERVAL_MS};
+pub use stored::{decode_sync, encode_sync, sync_key, StoredSync, SyncLoadError};
+
+/// Sync state kept by the engine.
+#[derive(Debug, Default)]
+pub struct SyncingState {
+    device: Option<DeviceSync>,
+    setup: Option<SyncSetup>,
+    /// Default privacy settings until `configure_sync`.
+    params: Option<PrivacyParams>,
+    ledger: PrivacyLedger,
+    labelled_since_sync: u32,
+    carried_from: Option<Vec<f32>>,
+    pending: Option<Vec<u8>>,
+    /// Signed bytes of the installed model (or of a stored one awaiting verification).
+    model_bytes: Option<Vec<u8>>,
+    pause_armed: bool,
+    paused_until_period: Option<u64>,
+    dirty: bool,
+}
+
+impl SyncingState {
+    fn params(&self) -> PrivacyParams {
+        self.params.clone().unwrap_or_else(default_params)
+    }
+
+    fn stored(&self) -> StoredSync {
+        StoredSync {
+            ledger: self.ledger.clone(),
+            labelled_since_sync: self.labelled_since_sync,
+            carried_from: self.carried_from.clone(),
+            pending_upload: self.pending.as_deref().map(stored::to_hex),
+            shared_model: self.model_bytes.as_deref().map(stored::to_hex),
+            paused_until_period: self.paused_until_period,
+        }
+    }
+}
+
+fn default_params() -> PrivacyParams {
+    PrivacyParams::new(PrivacyConfig::default())
+        .expect("the default privacy settings are valid (tested in privacy::params)")
+}
+
+fn unix_seconds(now_ms: u64) -> u64 {
+    now_ms / 1_000
+}
+
+impl<S: KeyValueStore> Personalizer<S> {
+    /// Configures sync: where the aggregator is, its model-signing key, and the privacy settings.
+    /// A stored shared model is verified again with this key. Call again to change settings.
+    ///
+    /// ```js
+    /// p.configureSync({ aggregatorUrl: "https://agg.example", modelPublicKey: keyHex, maxJitterMs: 30000 });
+    /// ```
+    pub fn configure_sync(&mut self, setup: SyncSetup) -> Result<(), SyncingError> {
+        if setup.check_interval_ms < MIN_CHECK_INTERVAL_MS {
+            return Err(SyncingError::CheckInterval(setup.check_interval_ms));
+        }
+        let params = PrivacyParams::new(setup.privacy.clone()).map_err(SyncError::from)?;
+        let config = SyncConfig {
+            aggregator_url: setup.aggregator_url.clone(),
+            model_public_key: setup.model_public_key.clone(),
+            max_jitter_ms: setup.max_jitter_ms,
+        };
+        let mut device = DeviceSync::new(&config, params.clone(), NUM_FEATURES)?;
+        if let Some(bytes) = self.syncing.model_bytes.clone() {
+            if let Err(problem) = device.install_model(&bytes) {
+                self.syncing.model_bytes = None;
+                self.warn(StorageWarning::new(
+                    WarningCode::Unreadable,
+                    format!("the kept shared model was dropped ({problem}); the next download replaces it"),
+                ));
+            }
+        }
+        self.syncing.device = Some(device);
+        self.syncing.params = Some(params);
+        self.syncing.setup = Some(setup);
+        Ok(())
+    }
+
+    /// The settings given to [`Self::configure_sync`], if any.
+    pub fn sync_setup(&self) -> Option<&SyncSetup> {
+        self.syncing.setup.as_ref()
+    }
+
+    /// The installed shared model's version, if any.
+    pub fn shared_model_version(&self) -> Option<u64> {
+        self.syncing.device.as_ref()?.shared_model().map(|model| model.version)
+    }
+
+    /// Verifies downloaded model bytes and installs them into the ranker's shared weights,
+    /// keeping learning not yet sent. Any problem keeps the previous model and adds a warning.
+    pub fn install_shared_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncingError> {
+        let device = self.syncing.device.as_mut().ok_or(SyncingError::NotConfigured)?;
+        let installed = match device.install_model(bytes) {
+            Ok(installed) => installed,
+            Err(problem) => {
+                let message = format!("the downloaded shared model was rejected: {problem}");
+                self.warn(StorageWarning::new(WarningCode::Unreadable, message));
+                return Err(problem.into());
+            }
+        };
+        if let ModelInstall::Installed { .. } = installed {
+            let weights = device.shared_model().map(|model| model.weights.clone()).unwrap_or_default();
+            self.syncing.model_bytes = Some(bytes.to_vec());
+            self.adopt_shared_weights(&weights, true);
+            self.save_sync_state();
+        }
+        Ok(installed)
+    }
+
+    /// Notes that the shared model could not be downloaded (the previous one stays in use).
+    pub fn record_model_download_failure(&mut self, problem: &SyncError) {
+        let message = format!("the shared model could not be downloaded ({problem}); the previous one stays in use");
+        self.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
+    }
+
+    /// Moves the ranker onto new shared weights: `new + (local − reference)` keeps unsent learning.
+    fn adopt_shared_weights(&mut self, weights: &[f32], save: bool) {
+        let reference: &[f32] = self.syncing.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
+        let local = self.rank_model().shared_weights();
+        let moved: Vec<f32> = weights.iter().zip(local).zip(reference).map(|((w, l), r)| w + (l - r)).collect();
+        if let Err(problem) = self.set_shared_rank_weights(&moved, save) {
+            let message = format!(
+                "the shared model could not be applied to the ranker ({problem}); it ranks with its own weights"
+            );
+            self.warn(StorageWarning::new(WarningCode::Unreadable, message));
+            return;
+        }
+        self.syncing.carried_from = Some(weights.to_vec());
+        self.syncing.dirty = true;
+    }
+
+    /// The weights an update is computed from: the installed model plus learning since the last update.
+    fn upload_weights(&self) -> Vec<f32> {
+        let installed = self.syncing.device.as_ref().and_then(|device| device.shared_model());
+        let Some(installed) = installed else { return Vec::new() };
+        let reference: &[f32] = self.syncing.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
+        let local = self.rank_model().shared_weights();
+        installed.weights.iter().zip(local).zip(reference).map(|((w, l), r)| w + (l - r)).collect()
+    }
+
+    /// Decides whether to send now. Under `full` consent and when the policy allows, builds the
+    /// update, books and saves its spend, and returns the bytes to POST after the jitter. A
+    /// booked update not yet accepted is returned again (same bytes).
+    pub fn prepare_sync(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
+        let Ok(now) = check_time(now_ms) else {
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::Invalid,
+                format!("nowMs is {now_ms}: pass Date.now()"),
+            ));
+        };
+        if !self.consent.persists() {
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
+        }
+        let Some(device) = self.syncing.device.as_ref() else {
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::NotConfigured,
+                SyncingError::NotConfigured.to_string(),
+            ));
+        };
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
+        if let Some(body) = self.syncing.pending.clone() {
+            return self.send_plan(body, rng.random_range(0..=max_jitter), true);
+        }
+        let params = device.privacy().clone();
+        let now_s = unix_seconds(now);
+        let period = params.period_of(now_s);
+        if std::mem::take(&mut self.syncing.pause_armed) {
+            self.syncing.paused_until_period = Some(period + 1);
+            self.syncing.dirty = true;
+        }
+        if let Some(until) = self.syncing.paused_until_period.filter(|until| period < *until) {
+            let message = format!(
+                "the stored privacy ledger could not be read, so no update is sent before unix time {}",
+                until * params.period_seconds()
+            );
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
+        }
+        self.adopt_other_tabs_ledger();
+        let local = self.upload_weights();
+        let Some(device) = self.syncing.device.as_ref() else {
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::NotConfigured,
+                SyncingError::NotConfigured.to_string(),
+            ));
+        };
+        let labelled = self.syncing.labelled_since_sync;
+        match device.prepare_upload(&local, labelled, true, now_s, &mut self.syncing.ledger, &mut rng) {
+            Ok(upload) => {
+                self.syncing.pending = Some(upload.body.clone());
+                self.syncing.labelled_since_sync = 0;
+                // What was learned so far is now sent: later learning is measured from here.
+                self.syncing.carried_from = Some(self.rank_model().shared_weights().to_vec());
+                self.syncing.dirty = true;
+                self.send_plan(upload.body, upload.jitter_ms, false)
+            }
+            Err(error) => SyncPlan::Done(self.refusal(error, &params, now_s)),
+        }
+    }
+
+    /// Returns the plan to send `body` once the state holding its spend is saved.
+    fn send_plan(&mut self, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
+        if let Err(why) = self.write_sync_state() {
+            let message =
+                format!("the privacy ledger could not be saved ({why}); the update is held back until it can be");
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::StorageFailed, message));
+        }
+        SyncPlan::Send { body, jitter_ms, resend }
+    }
+
+    fn refusal(&self, error: SyncError, params: &PrivacyParams, now_s: u64) -> SyncOutcome {
+        let summary = self.syncing.ledger.summary(params, now_s);
+        let message = error.to_string();
+        match error {
+            SyncError::Privacy(PrivacyError::PeriodLimitReached { next_period_starts, .. })
+            | SyncError::Privacy(PrivacyError::BudgetExhausted { next_period_starts, .. }) => {
+                SyncOutcome::RefusedByLedger {
+                    message,
+                    epsilon_this_period: summary.current_period_epsilon,
+                    budget_epsilon: summary.period_budget_epsilon,
+                    next_period_starts_unix_seconds: next_period_starts,
+                }
+            }
+            SyncError::Privacy(PrivacyError::NotEnoughImpressions { .. }) => {
+                SyncOutcome::skipped(SkipReason::NotEnoughImpressions, message)
+            }
+            SyncError::Privacy(PrivacyError::NoConsent) => SyncOutcome::skipped(SkipReason::NoConsent, message),
+            SyncError::Privacy(PrivacyError::ClockWentBack) => SyncOutcome::skipped(SkipReason::ClockWentBack, message),
+            SyncError::NoSharedModel => SyncOutcome::skipped(SkipReason::NoSharedModel, message),
+            _ => SyncOutcome::skipped(SkipReason::Invalid, message),
+        }
+    }
+
+    /// True when `body` is still the booked update and consent still allows sending it (check
+    /// right before the request, after the jitter).
+    pub fn may_send(&self, body: &[u8]) -> bool {
+        self.consent.persists() && self.syncing.pending.as_deref() == Some(body)
+    }
+
+    /// The booked update not yet accepted by the server, if any.
+    pub fn pending_upload(&self) -> Option<&[u8]> {
+        self.syncing.pending.as_deref()
+    }
+
+    /// Records how sending `body` went. Accepted (or already delivered, a replayed nonce):
+    /// done. Network failure, rate limit or a busy server: kept to resend the same bytes.
+    /// Any other refusal: dropped with a warning (its spend stays booked).
+    pub fn finish_sync(
+        &mut self,
+        body: &[u8],
+        resent: bool,
+        result: Result<(), SyncError>,
+        now_ms: f64,
+    ) -> SyncOutcome {
+        let was_pending = self.syncing.pending.as_deref() == Some(body);
+        let delivered = match &result {
+            Ok(()) => true,
+            Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
+            Err(_) => false,
+        };
+        let retry = matches!(&result, Err(SyncError::Transport { .. }))
+            || matches!(&result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
+        if was_pending && (delivered || !retry) {
+            self.syncing.pending = None;
+            self.syncing.dirty = true;
+            self.save_sync_state();
+        }
+        let problem = result.err().map(|e| e.to_string()).unwrap_or_default();
+        if delivered {
+            let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+            let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
+            SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
+        } else if retry {
+            SyncOutcome::skipped(
+                SkipReason::SendFailed,
+                format!("{problem}; the same update is sent at the next attempt"),
+            )
+        } else {
+            let message = format!("the aggregator refused the update and it was dropped: {problem}");
+            self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
+            SyncOutcome::skipped(SkipReason::Rejected, message)
+        }
+    }
+
+    /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`).
+    pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
+        let params = self.syncing.params();
+        self.syncing.ledger.summary(&params, unix_seconds(view_time(now_ms)))
+    }
+
+    /// Labelled impressions counted since the last update.
+    pub fn labelled_since_sync(&self) -> u32 {
+        self.syncing.labelled_since_sync
+    }
+
+    /// Native convenience (tests, tools): refreshes the model, then prepares and sends an update
+    /// through `transport` without waiting for the jitter. The browser facade does the same in
+    /// steps so it never holds the engine across an `await`.
+    pub async fn sync_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
+        if !self.consent.collects() {
+            return SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string());
+        }
+        if self.syncing.device.is_some() {
+            let known = self.shared_model_version();
+            match transport.fetch_model(known).await {
+                Ok(Some(bytes)) => {
+                    let _ = self.install_shared_model(&bytes);
+                }
+                Ok(None) => {}
+                Err(problem) => self.record_model_download_failure(&problem),
+            }
+        }
+        match self.prepare_sync(now_ms, seed) {
+            SyncPlan::Done(outcome) => outcome,
+            SyncPlan::Send { body, resend, .. } => {
+                let result = transport.send_update(&body).await;
+                self.finish_sync(&body, resend, result, now_ms)
+            }
+        }
+    }
+}

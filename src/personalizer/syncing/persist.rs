@@ -1,0 +1,108 @@
+//! Saving and loading the sync state (see `stored.rs` for its layout).
+
+use crate::rank::NUM_FEATURES;
+use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::sync::ModelInstall;
+
+use super::stored::{self, decode_sync, encode_sync, sync_key, StoredSync};
+use super::Personalizer;
+
+impl<S: KeyValueStore> Personalizer<S> {
+    /// `flush` hook: writes the sync state when it changed (consent `full` only).
+    pub(in crate::personalizer) fn save_sync_state(&mut self) {
+        // Written only once sync is configured: a shop that never syncs gets no sync key.
+        if !self.syncing.dirty || !self.consent.persists() || self.syncing.device.is_none() {
+            return;
+        }
+        if let Err(why) = self.write_sync_state() {
+            let code = WarningCode::StorageUnavailable;
+            self.warn(StorageWarning::new(code, format!("the sync state could not be saved: {why}")));
+        }
+    }
+
+    pub(super) fn write_sync_state(&mut self) -> Result<(), String> {
+        if !self.consent.persists() {
+            return Err("consent is not full".to_owned());
+        }
+        let raw = encode_sync(&self.syncing.stored()).map_err(|e| e.to_string())?;
+        self.store.set(&sync_key(self.config.shop()), &raw).map_err(|e| e.to_string())?;
+        self.syncing.dirty = false;
+        Ok(())
+    }
+
+    /// Reads the stored sync state (consent just became `full`). An unreadable one is backed up,
+    /// and sending pauses until the next period since what was spent is unknown.
+    pub(super) fn load_sync_state(&mut self) {
+        let key = sync_key(self.config.shop());
+        let raw = match self.store.get(&key) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                // Nothing stored (first visit, or consent was lowered in this page): write what
+                // this page holds at the next save.
+                self.syncing.dirty = true;
+                return;
+            }
+            Err(e) => return self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
+        };
+        match decode_sync(&raw) {
+            Ok(stored) => self.absorb_stored(stored),
+            Err(problem) => {
+                self.syncing.pause_armed = true;
+                let (backup_key, note) = match stored::back_up(&mut self.store, &self.keys, &raw) {
+                    Ok(backup_key) => (Some(backup_key.clone()), format!("it was kept under {backup_key}")),
+                    Err(why) => (None, format!("it could not be backed up ({why})")),
+                };
+                let message = format!("{problem}; {note}, and no model update is sent until the next period");
+                self.warn(StorageWarning { code: WarningCode::Unreadable, message, backup_key });
+                self.syncing.dirty = true;
+                self.save_sync_state();
+            }
+        }
+    }
+
+    fn absorb_stored(&mut self, stored: StoredSync) {
+        let ours = self.syncing.ledger.summary(&self.syncing.params(), 0).lifetime_updates;
+        let theirs = stored.ledger.summary(&self.syncing.params(), 0).lifetime_updates;
+        if theirs >= ours {
+            self.syncing.ledger = stored.ledger;
+        }
+        self.syncing.labelled_since_sync = self.syncing.labelled_since_sync.saturating_add(stored.labelled_since_sync);
+        self.syncing.paused_until_period = self.syncing.paused_until_period.max(stored.paused_until_period);
+        if self.syncing.pending.is_none() {
+            self.syncing.pending = stored.pending_upload.as_deref().and_then(stored::from_hex);
+        }
+        if self.syncing.carried_from.is_none() {
+            self.syncing.carried_from = stored.carried_from.filter(|weights| weights.len() == NUM_FEATURES);
+        }
+        if let Some(bytes) = stored.shared_model.as_deref().and_then(stored::from_hex) {
+            match self.syncing.device.as_mut() {
+                Some(device) => {
+                    if let Ok(ModelInstall::Installed { .. }) = device.install_model(&bytes) {
+                        self.syncing.model_bytes = Some(bytes);
+                    }
+                }
+                None if self.syncing.model_bytes.is_none() => self.syncing.model_bytes = Some(bytes),
+                None => {}
+            }
+        }
+        // The ranker was just loaded from storage: put it on the installed model, keeping unsent learning.
+        let installed = self.syncing.device.as_ref().and_then(|d| d.shared_model()).map(|m| m.weights.clone());
+        if let Some(weights) = installed {
+            self.adopt_shared_weights(&weights, true);
+        }
+        self.syncing.dirty = true;
+    }
+
+    /// Another tab of the shop may have sent an update since this tab read the ledger: its
+    /// stored ledger wins when it counts more updates.
+    pub(super) fn adopt_other_tabs_ledger(&mut self) {
+        let Ok(Some(raw)) = self.store.get(&sync_key(self.config.shop())) else { return };
+        let Ok(stored) = decode_sync(&raw) else { return };
+        let params = self.syncing.params();
+        let ours = self.syncing.ledger.summary(&params, 0).lifetime_updates;
+        if stored.ledger.summary(&params, 0).lifetime_updates > ours {
+            self.syncing.ledger = stored.ledger;
+            self.syncing.dirty = true;
+        }
+    }
+}

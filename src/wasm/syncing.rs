@@ -1,0 +1,301 @@
+//! Sync on the `Personalizer` JS class: `configureSync`, `syncNow`, `privacyLedger`, the
+//! automatic loop (model refresh, then an update when the policy allows, after a random delay)
+//! and the keepalive send on page hide.
+//!
+//! The engine is never borrowed across an `await`: each step borrows it, takes or hands over
+//! bytes, and lets go before the network call (see [`crate::personalizer`]'s `prepare_sync`).
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::Promise;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use web_sys::{Event, EventTarget, VisibilityState};
+
+use tsify::Ts;
+
+use crate::personalizer::{SkipReason, SyncOutcome, SyncPlan, SyncSetup};
+use crate::privacy::LedgerSummary;
+use crate::sync::Transport;
+
+use super::fetch_transport::FetchTransport;
+use super::js_values::{from_js_strict, to_js};
+use super::personalizer::{EngineState, JsPersonalizer};
+
+/// A listener attached to `window` or `document`, removed when the runtime goes.
+type PageListener = (EventTarget, &'static str, Closure<dyn FnMut(Event)>);
+
+/// The sync runtime of one `Personalizer`: transport, timer and page-hide listeners.
+pub struct SyncRuntime {
+    transport: FetchTransport,
+    model_refresh_ms: f64,
+    last_model_refresh_ms: Option<f64>,
+    in_flight: bool,
+    timer: Option<(i32, Closure<dyn FnMut()>)>,
+    listeners: Vec<PageListener>,
+}
+
+/// Where a `Personalizer` keeps its sync runtime (empty until `configureSync`).
+pub type SyncSlot = Rc<RefCell<Option<SyncRuntime>>>;
+
+impl Drop for SyncRuntime {
+    fn drop(&mut self) {
+        if let (Some(window), Some((handle, _))) = (web_sys::window(), self.timer.as_ref()) {
+            window.clear_interval_with_handle(*handle);
+        }
+        for (target, kind, listener) in self.listeners.drain(..) {
+            let _ = target.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// 32 bytes from the browser's cryptographic generator: the noise must not be predictable.
+fn crypto_seed() -> Result<[u8; 32], String> {
+    let mut seed = [0_u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| format!("no cryptographic randomness ({e}); nothing is sent"))?;
+    Ok(seed)
+}
+
+async fn sleep(ms: u32) {
+    if ms == 0 {
+        return;
+    }
+    let promise = Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+        } else {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn skipped(reason: SkipReason, message: &str) -> SyncOutcome {
+    SyncOutcome::Skipped { reason, message: message.to_owned() }
+}
+
+/// One sync attempt: refresh the model if asked, prepare, wait the jitter, send, record.
+async fn run_sync(
+    state: Weak<RefCell<EngineState>>,
+    slot: Weak<RefCell<Option<SyncRuntime>>>,
+    refresh: bool,
+) -> SyncOutcome {
+    let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else {
+        return skipped(SkipReason::NotConfigured, "the Personalizer was freed");
+    };
+    let transport = match slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
+        Some(runtime) if runtime.in_flight => return skipped(SkipReason::Busy, "a sync is already running"),
+        Some(runtime) => {
+            runtime.in_flight = true;
+            runtime.transport.clone()
+        }
+        None => return skipped(SkipReason::NotConfigured, "sync is not configured: call configureSync() first"),
+    };
+    let outcome = sync_steps(&state, &slot, &transport, refresh).await;
+    if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
+        runtime.in_flight = false;
+    }
+    outcome
+}
+
+async fn sync_steps(
+    state: &Rc<RefCell<EngineState>>,
+    slot: &SyncSlot,
+    transport: &FetchTransport,
+    refresh: bool,
+) -> SyncOutcome {
+    let busy = || skipped(SkipReason::Busy, "the Personalizer was busy; try again");
+    let consent = match state.try_borrow() {
+        Ok(state) => state.engine.consent(),
+        Err(_) => return busy(),
+    };
+    if !consent.collects() {
+        // Without consent the page makes no request at all, not even a model download.
+        return skipped(
+            SkipReason::NoConsent,
+            "model updates are only sent under full consent: call setConsent(\"full\") first",
+        );
+    }
+    if refresh {
+        let known = state.try_borrow().ok().and_then(|s| s.engine.shared_model_version());
+        let downloaded = transport.fetch_model(known).await;
+        if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
+            runtime.last_model_refresh_ms = Some(js_sys::Date::now());
+        }
+        let Ok(mut state) = state.try_borrow_mut() else { return busy() };
+        match downloaded {
+            Ok(Some(bytes)) => {
+                let _ = state.engine.install_shared_model(&bytes);
+            }
+            Ok(None) => {}
+            Err(problem) => state.engine.record_model_download_failure(&problem),
+        }
+    }
+    let seed = match crypto_seed() {
+        Ok(seed) => seed,
+        Err(message) => return skipped(SkipReason::Invalid, &message),
+    };
+    let plan = match state.try_borrow_mut() {
+        Ok(mut state) => state.engine.prepare_sync(js_sys::Date::now(), seed),
+        Err(_) => return busy(),
+    };
+    let (body, jitter_ms, resend) = match plan {
+        SyncPlan::Done(outcome) => return outcome,
+        SyncPlan::Send { body, jitter_ms, resend } => (body, jitter_ms, resend),
+    };
+    sleep(jitter_ms).await;
+    if !state.try_borrow().is_ok_and(|s| s.engine.may_send(&body)) {
+        return skipped(
+            SkipReason::NoConsent,
+            "consent changed or the update was already sent while waiting; nothing was sent",
+        );
+    }
+    let result = transport.send_update(&body).await;
+    match state.try_borrow_mut() {
+        Ok(mut state) => state.engine.finish_sync(&body, resend, result, js_sys::Date::now()),
+        Err(_) => busy(),
+    }
+}
+
+/// On page hide: sends the booked update, or one the policy allows now, with a keepalive fetch.
+fn send_on_hide(state: &Weak<RefCell<EngineState>>, slot: &Weak<RefCell<Option<SyncRuntime>>>) {
+    let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else { return };
+    let Ok(mut state) = state.try_borrow_mut() else { return };
+    let Ok(runtime) = slot.try_borrow() else { return };
+    let Some(runtime) = runtime.as_ref() else { return };
+    let body = match state.engine.pending_upload() {
+        Some(body) => body.to_vec(),
+        None => match crypto_seed().map(|seed| state.engine.prepare_sync(js_sys::Date::now(), seed)) {
+            Ok(SyncPlan::Send { body, .. }) => body,
+            _ => return,
+        },
+    };
+    if !state.engine.may_send(&body) {
+        return;
+    }
+    // The outcome is unknown once the page is gone: the bytes stay booked, and the next page
+    // resends them (the server answers `replayed_nonce` if they had arrived).
+    if !runtime.transport.send_on_page_hide(&body) {
+        runtime.transport.send_beacon(&body);
+    }
+}
+
+fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
+    let state = Rc::downgrade(&personalizer.state);
+    let slot = Rc::downgrade(&personalizer.sync);
+    let mut runtime = SyncRuntime {
+        transport: FetchTransport::new(&setup.aggregator_url),
+        model_refresh_ms: f64::from(setup.model_refresh_ms),
+        last_model_refresh_ms: None,
+        in_flight: false,
+        timer: None,
+        listeners: Vec::new(),
+    };
+    let Some(window) = web_sys::window() else {
+        *personalizer.sync.borrow_mut() = Some(runtime);
+        return;
+    };
+    let (hide_state, hide_slot) = (state.clone(), slot.clone());
+    let on_hide: Closure<dyn FnMut(Event)> = Closure::new(move |_: Event| send_on_hide(&hide_state, &hide_slot));
+    let target: EventTarget = window.clone().into();
+    if target.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref()).is_ok() {
+        runtime.listeners.push((target, "pagehide", on_hide));
+    }
+    if let Some(document) = window.document() {
+        let (hidden_state, hidden_slot, watched) = (state.clone(), slot.clone(), document.clone());
+        let on_hidden: Closure<dyn FnMut(Event)> = Closure::new(move |_: Event| {
+            if watched.visibility_state() == VisibilityState::Hidden {
+                send_on_hide(&hidden_state, &hidden_slot);
+            }
+        });
+        let target: EventTarget = document.into();
+        if target.add_event_listener_with_callback("visibilitychange", on_hidden.as_ref().unchecked_ref()).is_ok() {
+            runtime.listeners.push((target, "visibilitychange", on_hidden));
+        }
+    }
+    if setup.auto_sync {
+        let (tick_state, tick_slot) = (state.clone(), slot.clone());
+        let tick: Closure<dyn FnMut()> = Closure::new(move || {
+            let due = tick_slot.upgrade().and_then(|slot| {
+                let runtime = slot.try_borrow().ok()?;
+                let runtime = runtime.as_ref()?;
+                let last = runtime.last_model_refresh_ms;
+                Some(last.is_none_or(|last| js_sys::Date::now() - last >= runtime.model_refresh_ms))
+            });
+            if let Some(refresh) = due {
+                let (state, slot) = (tick_state.clone(), tick_slot.clone());
+                spawn_local(async move {
+                    run_sync(state, slot, refresh).await;
+                });
+            }
+        });
+        let interval = setup.check_interval_ms as i32;
+        if let Ok(handle) =
+            window.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), interval)
+        {
+            runtime.timer = Some((handle, tick));
+        }
+        spawn_local(async move {
+            run_sync(state, slot, true).await;
+        });
+    }
+    *personalizer.sync.borrow_mut() = Some(runtime);
+}
+
+#[wasm_bindgen(js_class = Personalizer)]
+impl JsPersonalizer {
+    /// Turns on federated learning: where the aggregator is, the key its models are signed with
+    /// (`GET /v1/model-key`), and the privacy settings. With `autoSync` (default) the page
+    /// downloads the shared model now and every `modelRefreshMs`, and every `checkIntervalMs`
+    /// sends one clipped, noised update when the policy allows (consent `"full"`, enough labelled
+    /// impressions, at most one a day and ε ≤ 8 a day by default), after a random delay of up to
+    /// `maxJitterMs`. On page hide a booked update leaves with a keepalive request. Nothing else is
+    /// ever sent. Throws on an invalid URL, key or privacy setting.
+    ///
+    /// ```js
+    /// const { publicKey } = await (await fetch("http://127.0.0.1:8787/v1/model-key")).json();
+    /// p.configureSync({ aggregatorUrl: "http://127.0.0.1:8787", modelPublicKey: publicKey, maxJitterMs: 30000 });
+    /// ```
+    #[wasm_bindgen(js_name = configureSync)]
+    pub fn configure_sync(&self, setup: Ts<SyncSetup>) -> Result<(), JsError> {
+        let setup: SyncSetup = from_js_strict(&setup, "sync setup")?;
+        self.state()?.engine.configure_sync(setup.clone()).map_err(|e| JsError::new(&e.to_string()))?;
+        // Replacing the runtime drops the old timer and listeners.
+        self.sync.borrow_mut().take();
+        start_runtime(self, &setup);
+        Ok(())
+    }
+
+    /// Syncs now: downloads and verifies the shared model, then sends one update if the policy
+    /// allows, after the random delay (`maxJitterMs`). Resolves to what happened: `sent`,
+    /// `skipped` with a `reason`, or `refusedByLedger` when this period's privacy budget is spent.
+    /// Never rejects.
+    ///
+    /// ```js
+    /// const outcome = await p.syncNow();
+    /// if (outcome.status === "skipped") console.info(outcome.reason, outcome.message);
+    /// ```
+    #[wasm_bindgen(js_name = syncNow, unchecked_return_type = "Promise<SyncOutcome>")]
+    pub fn sync_now(&self) -> Promise {
+        let (state, slot) = (Rc::downgrade(&self.state), Rc::downgrade(&self.sync));
+        future_to_promise(async move {
+            let outcome = run_sync(state, slot, true).await;
+            to_js(&outcome).map(JsValue::from).map_err(JsValue::from)
+        })
+    }
+
+    /// The privacy ledger: ε spent this period and in total, the budget, the noise settings and
+    /// how the spend is counted (also in `profileSummary().privacyLedger`).
+    ///
+    /// ```js
+    /// const { currentPeriodEpsilon, periodBudgetEpsilon } = p.privacyLedger();
+    /// ```
+    #[wasm_bindgen(js_name = privacyLedger)]
+    pub fn privacy_ledger(&self) -> Result<Ts<LedgerSummary>, JsError> {
+        let summary = self.state()?.engine.sync_ledger_summary(js_sys::Date::now());
+        to_js(&summary)
+    }
+}
