@@ -21,6 +21,8 @@ const AFFINITY_DECAY: f32 = 0.9;
 pub struct CaseOrders {
     pub server: Vec<u32>,
     pub device: Vec<u32>,
+    /// The device's order of the current answer alone (no pooling), when asked for.
+    pub rerank: Vec<u32>,
 }
 
 /// A reusable replay device.
@@ -71,7 +73,7 @@ impl<'a> Device<'a> {
 
     /// Replays the page views of `prefix` (a fresh session and profile) and returns the pooled
     /// candidate set for the last page.
-    pub fn visit(&mut self, prefix: &[u32]) -> Result<CandidateSet, RankError> {
+    pub fn visit(&mut self, prefix: &[u32]) -> Result<(Arc<CandidateSet>, CandidateSet), RankError> {
         self.ranker.end_session();
         self.shopper.clear();
         let keep = self.ranker.config().params().max_session_items;
@@ -86,17 +88,27 @@ impl<'a> Device<'a> {
         }
         let last = *prefix.last().unwrap_or(&0);
         let current = self.answer(last)?;
-        Ok(self.ranker.pool(&current, &self.shopper))
+        let pooled = self.ranker.pool(&current, &self.shopper);
+        Ok((current, pooled))
     }
 
     /// The server's and the device's orders for a prefix. Takes no label.
-    pub fn orders(&mut self, prefix: &[u32], out: &mut CaseOrders) -> Result<(), RankError> {
+    pub fn orders(&mut self, prefix: &[u32], rerank_only: bool, out: &mut CaseOrders) -> Result<(), RankError> {
         out.server.clear();
         out.device.clear();
+        out.rerank.clear();
         if prefix.is_empty() {
             return Ok(());
         }
-        let pooled = self.visit(prefix)?;
+        let (current, pooled) = self.visit(prefix)?;
+        if rerank_only {
+            self.ranker.rank_into(&current, &self.context, &self.shopper, &mut self.ranking)?;
+            for item in &self.ranking.items {
+                if let Some(v) = self.ranker.ids().name(item.item).and_then(|n| self.vocab.get(n)) {
+                    out.rerank.push(v);
+                }
+            }
+        }
         let depth = self.context.limit;
         if let Some(&last) = prefix.last() {
             self.server.answer_ids(last, &mut self.scratch);
@@ -114,7 +126,7 @@ impl<'a> Device<'a> {
     /// The feature matrix of the pooled set for a prefix and the row of `label` in it, if the
     /// label is among the candidates (for offline training on validation cases).
     pub fn training_rows(&mut self, prefix: &[u32], label: u32) -> Result<Option<(Vec<f32>, usize)>, RankError> {
-        let pooled = self.visit(prefix)?;
+        let (_, pooled) = self.visit(prefix)?;
         let label_id = self.ranker.ids().get(self.vocab.name(label));
         let Some(row) = label_id.and_then(|id| pooled.row_of(id)) else { return Ok(None) };
         let matrix = self.ranker.extract_features(&pooled, &self.shopper).to_vec();

@@ -182,6 +182,7 @@ pub fn weights_source(weights: &[f32], provenance: &str) -> String {
     let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::feature_name`.");
     let _ = writeln!(s, "//! Written by `replay --fit-weights`: {provenance}");
     let _ = writeln!(s, "//! Features that never fired in the validation data keep their prior.");
+    let _ = writeln!(s, "#![allow(clippy::excessive_precision)]");
     let _ = writeln!(s);
     let _ = writeln!(s, "pub const DEFAULT_WEIGHTS: [f32; {}] = [", weights.len());
     for (index, w) in weights.iter().enumerate() {

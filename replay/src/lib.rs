@@ -8,6 +8,7 @@
 pub mod args;
 pub mod data;
 pub mod device;
+pub mod embedding;
 pub mod fit;
 pub mod metrics;
 pub mod progress;

@@ -9,7 +9,7 @@ use replay::args::Options;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
 use replay::report::{json_line, markdown, svg_chart, AblationRow, RunFacts};
-use replay::run::{evaluate, evaluate_by_length, Setup};
+use replay::run::{evaluate, evaluate_full, Setup};
 use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
 use shop_personalizer::rank::{Family, FamilyMask, RankParams, DEFAULT_WEIGHTS};
@@ -59,7 +59,7 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);
         let server = Server::build(&kept, vocab.len(), &categories, server_config.clone());
         let sample = sample_cases(&held_out, o.fit_cases, fit_config.seed);
-        let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: None, use_categories, threads: o.threads, progress: o.progress };
+        let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: None, use_categories, threads: o.threads, progress: o.progress, rerank_only: false };
         training = collect(&setup, &sample)?;
         eprintln!("validation: {} of {} held-out cases sampled; the label is among the candidates in {}", sample.len(), held_out.len(), training.len());
         if o.fit_weights {
@@ -87,8 +87,9 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     }
     let Some((cases, skipped)) = test else { return Ok(()) };
     let server = Server::build(&sessions, vocab.len(), &categories, server_config);
-    let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: Some(weights.clone()), use_categories, threads: o.threads, progress: o.progress };
-    let (server_acc, device_acc, by_length) = evaluate_by_length(&setup, &cases, "replay")?;
+    let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: Some(weights.clone()), use_categories, threads: o.threads, progress: o.progress, rerank_only: false };
+    let evaluation = evaluate_full(&Setup { rerank_only: true, ..setup.clone() }, &cases, "replay")?;
+    let (server_acc, device_acc) = (&evaluation.server, &evaluation.device);
     let seconds = started.elapsed().as_secs_f64();
     let mut ablation = Vec::new();
     if o.ablate {
@@ -108,13 +109,13 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         categories: use_categories,
         seconds,
     };
-    let md = markdown(&facts, &server_acc, &device_acc, o.k, &ablation, &by_length);
+    let md = markdown(&facts, &evaluation, o.k, &ablation);
     std::fs::create_dir_all(&o.out).map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     write(&o.out.join("report.md"), &md)?;
-    write(&o.out.join("hr_at_k.svg"), &svg_chart(&server_acc, &device_acc))?;
+    write(&o.out.join("hr_at_k.svg"), &svg_chart(server_acc, device_acc))?;
     println!("{md}");
     if o.json {
-        println!("{}", json_line(&server_acc, &device_acc, o.k));
+        println!("{}", json_line(server_acc, device_acc, o.k));
     }
     Ok(())
 }

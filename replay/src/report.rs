@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::metrics::{Accuracy, MAX_K};
+use crate::run::Evaluation;
 
 /// One row of an ablation: a family switched off and what the device reached without it.
 #[derive(Debug, Clone)]
@@ -35,7 +36,8 @@ fn row(name: &str, acc: &Accuracy, ks: &[usize]) -> String {
 }
 
 /// The markdown report.
-pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize, ablation: &[AblationRow], by_length: &[(&str, Accuracy, Accuracy)]) -> String {
+pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &[AblationRow]) -> String {
+    let (server, device, by_length) = (&evaluation.server, &evaluation.device, &evaluation.by_length);
     let mut ks = vec![10, 20];
     if !ks.contains(&k) {
         ks.push(k);
@@ -55,6 +57,9 @@ pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize
     let _ = writeln!(s, "{header}\n{rule}");
     let _ = writeln!(s, "{}", row("server", server, &ks));
     let _ = writeln!(s, "{}", row("device", device, &ks));
+    if evaluation.rerank_only.cases() > 0 {
+        let _ = writeln!(s, "{}", row("device, current answer only", &evaluation.rerank_only, &ks));
+    }
     if !by_length.is_empty() {
         let _ = writeln!(s, "\n## By prefix length (HR@{k} / MRR@{k})\n");
         let _ = writeln!(s, "| prefix length | cases | server | device |\n|---|---|---|---|");
@@ -71,6 +76,7 @@ pub fn markdown(facts: &RunFacts, server: &Accuracy, device: &Accuracy, k: usize
             let _ = writeln!(s, "{}", row(&format!("without {}", a.family), &a.device, &ks));
         }
     }
+    let _ = writeln!(s, "\nThe device ranks the current answer pooled with what earlier answers of the session offered;\n\"current answer only\" ranks just the server's answer about the last item.");
     let _ = writeln!(s, "\nHR and MRR in percent. Chart: `hr_at_k.svg`.");
     s
 }
@@ -133,7 +139,8 @@ mod tests {
         assert_eq!(value["cases"], 2);
         assert_eq!(value["server"]["hr"], 50.0);
         assert_eq!(value["device"]["mrr"], 75.0);
-        let md = markdown(&RunFacts::default(), &server, &device, 20, &[], &[]);
+        let evaluation = Evaluation { server: server.clone(), device: device.clone(), rerank_only: Accuracy::default(), by_length: Vec::new() };
+        let md = markdown(&RunFacts::default(), &evaluation, 20, &[]);
         assert!(md.contains("| device | 100.00 | 75.00 | 100.00 | 75.00 |"), "{md}");
         let svg = svg_chart(&server, &device);
         assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);

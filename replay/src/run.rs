@@ -22,6 +22,8 @@ pub struct Setup<'a> {
     pub use_categories: bool,
     pub threads: usize,
     pub progress: bool,
+    /// Also rank the current answer alone (no pooling from earlier answers).
+    pub rerank_only: bool,
 }
 
 /// The server's and the device's top-`MAX_K` orders for every prefix. Only prefixes are read.
@@ -40,7 +42,7 @@ pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str
                     let mut out = Vec::with_capacity(part.len());
                     for prefix in part {
                         let mut orders = CaseOrders::default();
-                        device.orders(prefix, &mut orders)?;
+                        device.orders(prefix, setup.rerank_only, &mut orders)?;
                         out.push(orders);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -101,14 +103,30 @@ pub fn score_by_length(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static s
 
 /// Replays and scores `cases`.
 pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy), ReplayError> {
-    let (server, device, _) = evaluate_by_length(setup, cases, label)?;
-    Ok((server, device))
+    let orders = replay_cases(setup, cases, label)?;
+    Ok(score(&orders, cases))
+}
+
+/// Everything one replay measured.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub server: Accuracy,
+    pub device: Accuracy,
+    /// The device ranking the current answer alone (empty unless `Setup::rerank_only`).
+    pub rerank_only: Accuracy,
+    /// (bucket, server, device) per prefix length.
+    pub by_length: Vec<(&'static str, Accuracy, Accuracy)>,
 }
 
 /// Replays and scores `cases`, overall and per prefix-length bucket.
-#[allow(clippy::type_complexity)]
-pub fn evaluate_by_length(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy, Vec<(&'static str, Accuracy, Accuracy)>), ReplayError> {
+pub fn evaluate_full(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<Evaluation, ReplayError> {
     let orders = replay_cases(setup, cases, label)?;
     let (server, device) = score(&orders, cases);
-    Ok((server, device, score_by_length(&orders, cases)))
+    let mut rerank_only = Accuracy::default();
+    if setup.rerank_only {
+        for (o, case) in orders.iter().zip(cases) {
+            rerank_only.add_order(&o.rerank, case.label);
+        }
+    }
+    Ok(Evaluation { server, device, rerank_only, by_length: score_by_length(&orders, cases) })
 }

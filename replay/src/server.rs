@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use shop_personalizer::catalog::AttributeKey;
 use shop_personalizer::rank::{CandidateRow, CandidateSet, RankError, Ranker};
 
 use crate::data::Vocabulary;
+use crate::embedding::cooccurrence_embeddings;
+
+/// Raw co-visitation weights made better embeddings than PPMI on the validation split.
+const EMBEDDING_PPMI: bool = false;
 
 /// How the server side is built. The defaults were chosen on a validation split cut from the
 /// training sessions of the development data, not on any test file.
@@ -55,10 +57,7 @@ impl Server {
             popularity[item as usize] += 1.0;
         }
         let pairs = co_visitation(sessions, config.window, config.backward_weight);
-        let dim = config.embedding_dim;
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let random: Vec<f32> = (0..items * dim).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
-        let mut embeddings = vec![0.0f32; items * dim];
+        let embeddings = cooccurrence_embeddings(&pairs, items, config.embedding_dim, config.seed, EMBEDDING_PPMI);
         let mut neighbours: Vec<Vec<(u32, f32)>> = vec![Vec::new(); items];
         let mut start = 0;
         while start < pairs.len() {
@@ -74,23 +73,10 @@ impl Server {
                     (b, w / popularity[b as usize].max(1.0).powf(config.popularity_exponent))
                 })
                 .collect();
-            for &(key, w) in &pairs[start..end] {
-                let b = (key & 0xffff_ffff) as usize;
-                let target = &mut embeddings[a * dim..(a + 1) * dim];
-                for (e, r) in target.iter_mut().zip(&random[b * dim..(b + 1) * dim]) {
-                    *e += w * r;
-                }
-            }
             list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             list.truncate(config.candidates);
             neighbours[a] = list;
             start = end;
-        }
-        for e in embeddings.chunks_exact_mut(dim.max(1)) {
-            let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                e.iter_mut().for_each(|v| *v /= norm);
-            }
         }
         let mut fallback: Vec<u32> = (0..items as u32).filter(|&i| popularity[i as usize] > 0.0).collect();
         fallback.sort_unstable_by(|x, y| popularity[*y as usize].total_cmp(&popularity[*x as usize]).then(x.cmp(y)));

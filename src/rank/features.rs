@@ -80,7 +80,7 @@ const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
 
 /// The base features an interaction feature is computed from (empty for a base feature).
 pub fn interaction_inputs(index: usize) -> Vec<usize> {
-    if index < NUM_BASE_FEATURES || index >= NUM_FEATURES {
+    if !(NUM_BASE_FEATURES..NUM_FEATURES).contains(&index) {
         return Vec::new();
     }
     let i = index - NUM_BASE_FEATURES;
