@@ -4,8 +4,8 @@
 #![allow(clippy::excessive_precision)]
 
 pub const DEFAULT_WEIGHTS: [f32; 87] = [
-    -1.152207, // server_score
-    -0.028381, // server_log_score
+    0.000000, // server_score
+    0.000000, // server_log_score
     0.478651, // server_rank
     -1.511472, // in_answer
     -0.379148, // last_neighbour
@@ -39,13 +39,13 @@ pub const DEFAULT_WEIGHTS: [f32; 87] = [
     0.414595, // cooc_fast*popularity
     0.931031, // cooc_fast*last_neighbour
     -0.763324, // cooc_fast*cooc_max
-    -1.275746, // server_rank*server_rank
-    -0.677380, // server_rank*emb_session
+    0.000000, // server_rank*server_rank
+    0.000000, // server_rank*emb_session
     0.031788, // server_rank*emb_last
-    -0.686561, // server_rank*session_recency
+    0.000000, // server_rank*session_recency
     0.610427, // server_rank*popularity
     0.392537, // server_rank*last_neighbour
-    -0.476629, // server_rank*cooc_max
+    0.000000, // server_rank*cooc_max
     -0.742282, // emb_session*emb_session
     0.062150, // emb_session*emb_last
     -0.648254, // emb_session*session_recency

@@ -33,6 +33,7 @@ pub mod reasons;
 pub mod select;
 pub mod session;
 pub mod shopper;
+pub mod sources;
 
 use thiserror::Error;
 
@@ -50,6 +51,7 @@ pub use ranker::{RankedItem, Ranker, Ranking};
 pub use reasons::{ReasonCode, ReasonSet};
 pub use session::SessionMemory;
 pub use shopper::{InMemoryShopper, SessionItem, ShopperSignals};
+pub use sources::{project_monotone, Source, RISES_WITH_SERVER, SOURCES};
 
 /// Why a candidate set, a ranking request or a model update was refused.
 #[derive(Debug, Clone, PartialEq, Error)]
