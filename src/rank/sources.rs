@@ -54,8 +54,9 @@ const fn combined_source(a: Source, b: Source) -> Source {
     }
 }
 
-/// The [`Source`] of every feature, index-aligned. The long-session variants are personal (they
-/// need a session of two items or more).
+/// The [`Source`] of every feature, index-aligned. The set-relative, square-root and long-session
+/// variants of a key keep the key's source (the long-session switch only gates a signal, it adds
+/// nothing about the candidate).
 pub const SOURCES: [Source; NUM_FEATURES] = {
     let mut all = [Source::Personal; NUM_FEATURES];
     let mut f = 0;
@@ -65,10 +66,8 @@ pub const SOURCES: [Source; NUM_FEATURES] = {
         } else if f < NUM_BASE_FEATURES + NUM_PAIRS {
             let (a, b) = pair_inputs(f - NUM_BASE_FEATURES);
             combined_source(base_source(a), base_source(b))
-        } else if f < NUM_BASE_FEATURES + NUM_PAIRS + 2 * KEYS {
-            base_source(INTERACTION_KEYS[(f - NUM_BASE_FEATURES - NUM_PAIRS) % KEYS])
         } else {
-            Source::Personal
+            base_source(INTERACTION_KEYS[(f - NUM_BASE_FEATURES - NUM_PAIRS) % KEYS])
         };
         f += 1;
     }
@@ -138,7 +137,9 @@ mod tests {
         assert_eq!(SOURCES[index("popularity*popularity")], Source::ShopWide);
         assert_eq!(SOURCES[index("server_rank*emb_session")], Source::Personal);
         assert_eq!(SOURCES[index("sqrt(popularity)")], Source::ShopWide);
-        assert_eq!(SOURCES[index("server_rank*long_session")], Source::Personal);
+        assert_eq!(SOURCES[index("server_rank*long_session")], Source::Server);
+        assert_eq!(SOURCES[index("popularity*long_session")], Source::ShopWide);
+        assert_eq!(SOURCES[index("cooc_max*long_session")], Source::Personal);
         assert_eq!(SOURCES[index("cooc_fast/set_max")], Source::Personal);
     }
 
