@@ -11,7 +11,11 @@ use shop_personalizer::collect::EventKind;
 use shop_personalizer::rank::*;
 
 fn ids_of(ranker: &Ranker, ranking: &Ranking) -> Vec<String> {
-    ranking.items.iter().map(|i| ranker.ids().name(i.item).unwrap_or("?").to_owned()).collect()
+    ranking
+        .items
+        .iter()
+        .map(|i| ranker.ids().name(i.item).unwrap_or("?").to_owned())
+        .collect()
 }
 
 fn skus(scores: Option<&[f32]>) -> Vec<CandidateInput> {
@@ -20,7 +24,10 @@ fn skus(scores: Option<&[f32]>) -> Vec<CandidateInput> {
             id: format!("sku-{i}"),
             score: scores.map_or(0.0, |s| s[i]),
             popularity: Some(1.0 + 97.0 * hash01(3, i as u64)),
-            attributes: ItemAttributes { category_path: vec!["Shoes".into(), CATEGORIES[i % 4].into()], ..ItemAttributes::default() },
+            attributes: ItemAttributes {
+                category_path: vec!["Shoes".into(), CATEGORIES[i % 4].into()],
+                ..ItemAttributes::default()
+            },
             ..CandidateInput::default()
         })
         .collect()
@@ -37,10 +44,17 @@ fn a_new_shopper_gets_the_servers_order_with_scores_or_positions_only() {
         for placement in [Placement::Home, Placement::Cart, Placement::Search, Placement::Product] {
             let mut r = Ranker::new(RankParams::default().check().unwrap());
             let set = r.register(&answer).unwrap();
-            let ctx = RankContext { placement, limit: 10, ..RankContext::default() };
+            let ctx = RankContext {
+                placement,
+                limit: 10,
+                ..RankContext::default()
+            };
             let ranking = r.rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap();
             assert_eq!(ids_of(&r, &ranking), in_order(10), "{placement:?}");
-            assert!(ranking.items.iter().all(|i| i.primary == Some(ReasonCode::ServerPick) && i.reasons.contains(ReasonCode::ServerPick)));
+            assert!(ranking
+                .items
+                .iter()
+                .all(|i| i.primary == Some(ReasonCode::ServerPick) && i.reasons.contains(ReasonCode::ServerPick)));
             assert!(ranking.items.windows(2).all(|w| w[0].score >= w[1].score));
             if placement == Placement::Home {
                 assert_eq!(r.explain(&set, &ranking.items[0], &ctx), "recommended by the shop");
@@ -54,12 +68,36 @@ fn a_new_shopper_still_gets_business_rules_and_diversity() {
     let scores: Vec<f32> = (0..10).map(|i| 1.0 - 0.1 * i as f32).collect();
     let mut r = Ranker::new(RankParams::default().check().unwrap());
     let set = r.register(&skus(Some(&scores))).unwrap();
-    let rules = BusinessRules { pins: vec![Pin { id: "sku-9".into(), position: 0 }], exclude: vec!["sku-1".into()], boost: vec![], bury: vec!["sku-0".into()] };
-    let ctx = RankContext { placement: Placement::Home, limit: 10, rules, ..RankContext::default() };
+    let rules = BusinessRules {
+        pins: vec![Pin {
+            id: "sku-9".into(),
+            position: 0,
+        }],
+        exclude: vec!["sku-1".into()],
+        boost: vec![],
+        bury: vec!["sku-0".into()],
+    };
+    let ctx = RankContext {
+        placement: Placement::Home,
+        limit: 10,
+        rules,
+        ..RankContext::default()
+    };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap());
-    assert_eq!(ids, ["sku-9", "sku-2", "sku-3", "sku-4", "sku-5", "sku-6", "sku-7", "sku-8", "sku-0"]);
+    assert_eq!(
+        ids,
+        ["sku-9", "sku-2", "sku-3", "sku-4", "sku-5", "sku-6", "sku-7", "sku-8", "sku-0"]
+    );
     // At most two per category: the server's order within what the cap allows.
-    let ctx = RankContext { placement: Placement::Home, limit: 6, diversity: Diversity { strength: 0.0, max_per_category: Some(1) }, ..RankContext::default() };
+    let ctx = RankContext {
+        placement: Placement::Home,
+        limit: 6,
+        diversity: Diversity {
+            strength: 0.0,
+            max_per_category: Some(1),
+        },
+        ..RankContext::default()
+    };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap());
     assert_eq!(ids, ["sku-0", "sku-1", "sku-2", "sku-3", "sku-4", "sku-5"]);
 }
@@ -71,10 +109,25 @@ fn search_with_a_profile_that_matches_nothing_keeps_the_servers_order() {
     let set = r.register(&skus(Some(&scores))).unwrap();
     let mut shopper = InMemoryShopper::new(0.9);
     for t in 0..6 {
-        shopper.record(&format!("garden-{t}"), EventKind::View, t as f64, &[AttributeKey::Category("Garden".into())]);
+        shopper.record(
+            &format!("garden-{t}"),
+            EventKind::View,
+            t as f64,
+            &[AttributeKey::Category("Garden".into())],
+        );
     }
-    shopper.record("garden-0", EventKind::Purchase, 7.0, &[AttributeKey::Category("Garden".into())]);
-    let ctx = RankContext { placement: Placement::Search, query: Some("shoes".into()), limit: 3, ..RankContext::default() };
+    shopper.record(
+        "garden-0",
+        EventKind::Purchase,
+        7.0,
+        &[AttributeKey::Category("Garden".into())],
+    );
+    let ctx = RankContext {
+        placement: Placement::Search,
+        query: Some("shoes".into()),
+        limit: 3,
+        ..RankContext::default()
+    };
     assert_eq!(ids_of(&r, &r.clone().rank(&set, &ctx, &shopper).unwrap()), in_order(10));
 }
 
@@ -86,16 +139,32 @@ fn search_lifts_what_the_profile_likes_and_keeps_the_rest_in_the_servers_order()
     let mut shopper = InMemoryShopper::new(0.9);
     // The shopper keeps coming back to sku-7 (viewed, carted): it may rise; the others may not swap.
     for t in 0..4 {
-        shopper.record("sku-7", EventKind::View, t as f64, &[AttributeKey::Category(format!("Shoes > {}", CATEGORIES[3]))]);
+        shopper.record(
+            "sku-7",
+            EventKind::View,
+            t as f64,
+            &[AttributeKey::Category(format!("Shoes > {}", CATEGORIES[3]))],
+        );
     }
-    let ctx = RankContext { placement: Placement::Search, query: Some("shoes".into()), limit: 10, ..RankContext::default() };
+    let ctx = RankContext {
+        placement: Placement::Search,
+        query: Some("shoes".into()),
+        limit: 10,
+        ..RankContext::default()
+    };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &shopper).unwrap());
     assert_eq!(ids.len(), 10);
     let sku7 = ids.iter().position(|id| id == "sku-7").unwrap();
     assert!(sku7 < 7, "{ids:?}");
     // Items of categories the profile never touched (0..2 → Running, Hiking, Tennis) keep their order.
-    let untouched: Vec<&String> = ids.iter().filter(|id| !["sku-3", "sku-7"].contains(&id.as_str())).collect();
-    let expected: Vec<String> = (0..10).filter(|i| *i != 3 && *i != 7).map(|i| format!("sku-{i}")).collect();
+    let untouched: Vec<&String> = ids
+        .iter()
+        .filter(|id| !["sku-3", "sku-7"].contains(&id.as_str()))
+        .collect();
+    let expected: Vec<String> = (0..10)
+        .filter(|i| *i != 3 && *i != 7)
+        .map(|i| format!("sku-{i}"))
+        .collect();
     assert_eq!(untouched.into_iter().cloned().collect::<Vec<_>>(), expected, "{ids:?}");
 }
 
@@ -118,15 +187,32 @@ fn shopper_state() -> impl Strategy<Value = ShopperState> {
         prop::collection::vec(0usize..60, 0..2),
         any::<bool>(),
     )
-        .prop_map(|(views, interest, purchases, dismissals, long_term)| ShopperState { views, interest, purchases, dismissals, long_term })
+        .prop_map(|(views, interest, purchases, dismissals, long_term)| ShopperState {
+            views,
+            interest,
+            purchases,
+            dismissals,
+            long_term,
+        })
 }
 
 fn build_shopper(state: &ShopperState, twins: [usize; 2], dim: usize) -> InMemoryShopper {
     let mut shopper = InMemoryShopper::new(0.9);
-    let name = |i: usize| if twins.contains(&i) { format!("elsewhere-{i}") } else { format!("c{i}") };
+    let name = |i: usize| {
+        if twins.contains(&i) {
+            format!("elsewhere-{i}")
+        } else {
+            format!("c{i}")
+        }
+    };
     let mut t = 0.0;
     for &c in &state.interest {
-        shopper.record("outside", EventKind::View, t, &[AttributeKey::Category(format!("Sport > {}", CATEGORIES[c]))]);
+        shopper.record(
+            "outside",
+            EventKind::View,
+            t,
+            &[AttributeKey::Category(format!("Sport > {}", CATEGORIES[c]))],
+        );
         t += 1.0;
     }
     for &v in &state.purchases {

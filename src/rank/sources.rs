@@ -114,7 +114,10 @@ pub fn absent_value(feature: usize) -> f32 {
 
 /// True when a base feature of [`Source::Personal`] fires in `row` (a feature row).
 pub fn fires_personal(row: &[f32]) -> bool {
-    row.iter().take(NUM_BASE_FEATURES).enumerate().any(|(f, &x)| SOURCES[f] == Source::Personal && x != 0.0 && x != absent_value(f))
+    row.iter()
+        .take(NUM_BASE_FEATURES)
+        .enumerate()
+        .any(|(f, &x)| SOURCES[f] == Source::Personal && x != 0.0 && x != absent_value(f))
 }
 
 #[cfg(test)]
@@ -122,7 +125,9 @@ mod tests {
     use super::*;
 
     fn index(name: &str) -> usize {
-        (0..NUM_FEATURES).find(|&f| feature_name(f) == name).unwrap_or(usize::MAX)
+        (0..NUM_FEATURES)
+            .find(|&f| feature_name(f) == name)
+            .unwrap_or(usize::MAX)
     }
 
     #[test]
@@ -145,10 +150,18 @@ mod tests {
 
     #[test]
     fn the_server_rank_features_are_the_monotone_ones_and_projection_clamps_only_them() {
-        let rising: Vec<String> = (0..NUM_FEATURES).filter(|&f| RISES_WITH_SERVER[f]).map(feature_name).collect();
+        let rising: Vec<String> = (0..NUM_FEATURES)
+            .filter(|&f| RISES_WITH_SERVER[f])
+            .map(feature_name)
+            .collect();
         // score, log score, rank; the 8 pairs with the rank; its set_max, sqrt and long-session.
         assert_eq!(rising.len(), 3 + KEYS + 3, "{rising:?}");
-        assert!(rising.iter().all(|n| n.starts_with("server_") || n.contains("server_rank")), "{rising:?}");
+        assert!(
+            rising
+                .iter()
+                .all(|n| n.starts_with("server_") || n.contains("server_rank")),
+            "{rising:?}"
+        );
         assert!(RISES_WITH_SERVER[index("cooc_fast*server_rank")] && !RISES_WITH_SERVER[IN_ANSWER]);
         let mut weights = vec![-1.0; NUM_FEATURES];
         weights[SERVER_RANK] = f32::NAN;
