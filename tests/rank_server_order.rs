@@ -168,6 +168,37 @@ fn search_lifts_what_the_profile_likes_and_keeps_the_rest_in_the_servers_order()
     assert_eq!(untouched.into_iter().cloned().collect::<Vec<_>>(), expected, "{ids:?}");
 }
 
+#[test]
+fn rows_earlier_answers_added_follow_the_servers_answer_when_nothing_personal_fires() {
+    // Every personal family switched off: a pooled set then has nothing personal to go on.
+    let off = [
+        Family::LastNeighbour,
+        Family::SessionCooc,
+        Family::Embedding,
+        Family::Affinity,
+        Family::Repeat,
+        Family::Suppression,
+    ]
+    .into_iter()
+    .fold(FamilyMask::none(), FamilyMask::without);
+    let mut r = Ranker::new(RankParams::default().check().unwrap().with_families_off(off));
+    let earlier = r.register(&candidates("e", 4, 0, 1)).unwrap();
+    r.remember_answer("seen", None, std::sync::Arc::new(earlier));
+    let mut shopper = InMemoryShopper::new(0.9);
+    shopper.record("seen", EventKind::View, 0.0, &[]);
+    let scores: Vec<f32> = (0..10).map(|i| 1.0 - 0.1 * i as f32).collect();
+    let current = r.register(&skus(Some(&scores))).unwrap();
+    let pooled = r.pool(&current, &shopper);
+    assert!(pooled.len() > 10);
+    let ctx = RankContext {
+        placement: Placement::Home,
+        limit: pooled.len(),
+        ..RankContext::default()
+    };
+    let ids = ids_of(&r, &r.clone().rank(&pooled, &ctx, &shopper).unwrap());
+    assert_eq!(ids[..10], in_order(10)[..], "{ids:?}");
+}
+
 /// A generated shopper state: session views (by candidate index or outside the answer), category
 /// interest, purchases, dismissals and maybe a long-term embedding.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::candidates::{CandidateInput, CandidateSet, CandidateSetBuilder};
+use super::candidates::{CandidateInput, CandidateOrigin, CandidateSet, CandidateSetBuilder};
 use super::context::{Placement, RankContext};
 use super::extract::FeatureExtractor;
 use super::features::*;
@@ -18,7 +18,7 @@ use super::reasons::{ReasonCode, ReasonSet};
 use super::select::{plackett_luce_log_prob, DiversitySettings, Selector};
 use super::session::SessionMemory;
 use super::shopper::ShopperSignals;
-use super::sources::{absent_value, Source, SOURCES};
+use super::sources::{absent_value, put_after_answer, scoring_weights};
 use super::RankError;
 
 const NONE: u32 = u32::MAX;
@@ -227,16 +227,7 @@ impl Ranker {
     fn score_rows(&mut self, set: &CandidateSet, context: &RankContext) {
         let search = context.placement == Placement::Search;
         self.server_only = !self.extractor.any_personal();
-        let keep = |source: Source| match source {
-            Source::Server => true,
-            Source::ShopWide => !search,
-            Source::Personal => true,
-        };
-        let server_only = self.server_only;
-        self.active_weights.clear();
-        self.active_weights.extend(
-            self.model.weights().iter().zip(SOURCES).map(|(&w, source)| if keep(source) && !(server_only && source != Source::Server) { w } else { 0.0 }),
-        );
+        scoring_weights(self.model.weights(), search, self.server_only, &mut self.active_weights);
         let relevance = if search { self.config.params().search_relevance_weight } else { 0.0 };
         self.scores.clear();
         for row in 0..set.len() {
@@ -244,6 +235,10 @@ impl Ranker {
             let mut s: f32 = self.active_weights.iter().zip(x).map(|(w, v)| w * v).sum();
             s += relevance * (x[SERVER_SCORE] + x[SERVER_RANK]);
             self.scores.push(if s.is_finite() { s } else { f32::MIN });
+        }
+        if self.server_only {
+            // Rows earlier answers added are not the server's picks for this page: after its answer.
+            put_after_answer(&mut self.scores, |r| set.origins[r] == CandidateOrigin::CurrentAnswer);
         }
     }
 

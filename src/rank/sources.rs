@@ -120,6 +120,39 @@ pub fn fires_personal(row: &[f32]) -> bool {
         .any(|(f, &x)| SOURCES[f] == Source::Personal && x != 0.0 && x != absent_value(f))
 }
 
+/// The weights a ranking scores with, into `out`: the model's, without shop-wide signals in
+/// search (the server's relevance already holds them), and only the server's own features when
+/// nothing personal fired (so the answer keeps the server's order).
+pub fn scoring_weights(weights: &[f32], search: bool, server_only: bool, out: &mut Vec<f32>) {
+    let keep = |source: Source| match source {
+        Source::Server => true,
+        Source::ShopWide => !search && !server_only,
+        Source::Personal => !server_only,
+    };
+    out.clear();
+    out.extend(
+        weights
+            .iter()
+            .zip(SOURCES)
+            .map(|(&w, source)| if keep(source) { w } else { 0.0 }),
+    );
+}
+
+/// Moves the rows that are not in the server's answer just below its lowest-scored row (their
+/// order among themselves is then the tie-break's).
+pub fn put_after_answer(scores: &mut [f32], in_answer: impl Fn(usize) -> bool) {
+    let lowest = (0..scores.len())
+        .filter(|&r| in_answer(r))
+        .map(|r| scores[r])
+        .fold(f32::INFINITY, f32::min);
+    let below = if lowest.is_finite() { lowest - 1.0 } else { 0.0 };
+    for (r, score) in scores.iter_mut().enumerate() {
+        if !in_answer(r) {
+            *score = below;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +208,33 @@ mod tests {
             };
             assert!((w - expected).abs() < 1e-9, "{}: {w}", feature_name(f));
         }
+    }
+
+    #[test]
+    fn scoring_weights_drop_what_the_mode_leaves_out() {
+        let weights = vec![1.0; NUM_FEATURES];
+        let mut out = Vec::new();
+        let count = |out: &[f32], source: Source| {
+            (0..NUM_FEATURES)
+                .filter(|&f| SOURCES[f] == source && out[f] != 0.0)
+                .count()
+        };
+        let total = |source: Source| SOURCES.iter().filter(|s| **s == source).count();
+        scoring_weights(&weights, false, false, &mut out);
+        assert_eq!(out, weights);
+        scoring_weights(&weights, true, false, &mut out);
+        assert_eq!(
+            (count(&out, Source::ShopWide), count(&out, Source::Personal)),
+            (0, total(Source::Personal))
+        );
+        for search in [false, true] {
+            scoring_weights(&weights, search, true, &mut out);
+            assert_eq!(count(&out, Source::Server), total(Source::Server));
+            assert_eq!(count(&out, Source::ShopWide) + count(&out, Source::Personal), 0);
+        }
+        let mut scores = [3.0, 9.0, 2.0, 5.0];
+        put_after_answer(&mut scores, |r| r < 2);
+        assert_eq!(scores, [3.0, 9.0, 2.0, 2.0]);
     }
 
     #[test]
