@@ -199,7 +199,9 @@ fn exploration_is_seeded_and_logs_an_exact_propensity() {
 fn feedback_moves_the_clicked_item_up_and_produces_a_delta() {
     let mut r = ranker();
     let set = r.register(&candidates("c", 12, 4, 10)).unwrap();
-    let shopper = InMemoryShopper::new(1.0);
+    // A shopper the device knows (a view in this session); a stranger gets the server's order.
+    let mut shopper = InMemoryShopper::new(1.0);
+    shopper.record("c5", EventKind::View, 0.0, &[]);
     let ctx = RankContext { limit: 12, ..RankContext::default() };
     let before = r.rank(&set, &ctx, &shopper).unwrap();
     let last = before.items.last().copied().unwrap();

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::rank::model::softmax_gradient;
-use shop_personalizer::rank::{feature_name, interaction_inputs, Family, NUM_FEATURES};
+use shop_personalizer::rank::{feature_name, interaction_inputs, project_monotone, Family, NUM_FEATURES};
 
 use crate::data::Case;
 use crate::device::Device;
@@ -141,9 +141,12 @@ pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64,
     (loss / n, hits as f64 / n, reciprocal / n)
 }
 
-/// Fits weights by minibatch Adam on the listwise softmax loss, starting from `init`.
+/// Fits weights by minibatch Adam on the listwise softmax loss, starting from `init`. Projected
+/// gradient: after every step the weights of features that rise with the server's placement are
+/// clamped at 0 from below, so the fitted model never turns against the server's order.
 pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32> {
     let mut weights = init.to_vec();
+    project_monotone(&mut weights);
     let (mut m, mut v) = (vec![0.0f32; NUM_FEATURES], vec![0.0f32; NUM_FEATURES]);
     let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -176,6 +179,7 @@ pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32>
                 let v_hat = v[f] / (1.0 - beta2.powi(step));
                 weights[f] -= config.learning_rate * m_hat / (v_hat.sqrt() + eps);
             }
+            project_monotone(&mut weights);
         }
     }
     weights
@@ -200,6 +204,29 @@ pub fn weights_source(weights: &[f32], provenance: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shop_personalizer::rank::features::SERVER_RANK;
+    use shop_personalizer::rank::RISES_WITH_SERVER;
+
+    #[test]
+    fn the_fit_keeps_server_weights_non_negative_even_when_the_data_say_otherwise() {
+        // The label is always the row the server ranked last: unconstrained, the rank weight would
+        // go negative. Projected, it stops at 0 and the informative feature 6 does the work.
+        let mut cases = Vec::new();
+        for i in 0..100usize {
+            let n = 4;
+            let mut matrix = vec![0.0f32; n * NUM_FEATURES];
+            for r in 0..n {
+                matrix[r * NUM_FEATURES + SERVER_RANK] = 1.0 / (r as f32 + 2.0).log2();
+            }
+            matrix[(n - 1) * NUM_FEATURES + 6] = 1.0 + (i % 3) as f32 * 0.1;
+            cases.push(TrainingCase { matrix, label_row: n - 1, session_len: 1 });
+        }
+        let mut init = vec![0.0; NUM_FEATURES];
+        init[SERVER_RANK] = -1.0;
+        let weights = fit(&cases, &init, &FitConfig { epochs: 20, ..FitConfig::default() });
+        assert!(weights[SERVER_RANK] >= 0.0 && weights[SERVER_RANK] < 0.05, "{}", weights[SERVER_RANK]);
+        assert!(weights[6] > 1.0, "{}", weights[6]);
+    }
 
     #[test]
     fn fitting_learns_the_informative_feature() {
@@ -224,6 +251,8 @@ mod tests {
         assert!((hit1 - mrr1).abs() < 1e-12);
         assert!(hit1 > 0.99);
         let source = weights_source(&weights, "test");
+        assert!(source.contains("pub const DEFAULT_WEIGHTS"));
+        assert!(weights.iter().enumerate().all(|(f, w)| !RISES_WITH_SERVER[f] || *w >= 0.0));
         assert!(source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]")) && source.contains("// cooc_fast\n"));
     }
 }

@@ -43,7 +43,7 @@ impl Ranker {
                 Placement::Search => "matches your search".to_owned(),
                 Placement::Product => "often viewed with this item".to_owned(),
                 Placement::Cart => "goes well with your cart".to_owned(),
-                Placement::Home => "recommended for you".to_owned(),
+                Placement::Home => "recommended by the shop".to_owned(),
             },
         }
     }

@@ -1,12 +1,13 @@
 //! Turns a candidate set, the session memory and the shopper into the feature matrix.
 //! Every buffer lives in [`FeatureExtractor`] and is reused: nothing is allocated per candidate.
 
-use super::candidates::{CandidateOrigin, CandidateSet, NOT_IN_ANSWER};
+use super::candidates::{CandidateOrigin, CandidateSet};
 use super::features::*;
 use super::ids::ItemIds;
 use super::params::RankConfig;
 use super::session::SessionMemory;
 use super::shopper::ShopperSignals;
+use super::sources::fires_personal;
 
 const NONE: u32 = u32::MAX;
 const LOG_FLOOR: f32 = 0.01;
@@ -35,6 +36,13 @@ pub struct FeatureExtractor {
     key_affinity: Vec<f32>,
     session_embedding: Vec<f32>,
     last_embedding: Vec<f32>,
+    /// Rows of the current answer, sorted into the server's order.
+    answer_rows: Vec<u32>,
+    /// Per row: its place in the server's order (score descending, then position); rows of
+    /// earlier answers follow in row order. Ties of the model's score are broken by it.
+    server_order: Vec<u32>,
+    /// Whether a personal signal (session or profile) fired for any row.
+    personal: bool,
 }
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
@@ -71,6 +79,17 @@ impl FeatureExtractor {
 
     pub fn row(&self, row: usize) -> &[f32] {
         &self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES]
+    }
+
+    /// Per row, its place in the server's order (see the field); the tie-breaker of selection.
+    pub fn server_order(&self) -> &[u32] {
+        &self.server_order
+    }
+
+    /// Whether the session or the profile said anything about any row of the last extraction.
+    /// When nothing personal fired the ranker keeps the server's order.
+    pub fn any_personal(&self) -> bool {
+        self.personal
     }
 
     /// The session item (dense id) that made row `row` a co-visitation match, if any.
@@ -123,6 +142,7 @@ impl FeatureExtractor {
                 }
             }
         }
+        self.personal = self.matrix.chunks_exact(NUM_FEATURES).any(fires_personal);
         if !off.is_off(Family::Interaction) {
             self.interaction_features();
         }
@@ -142,7 +162,9 @@ impl FeatureExtractor {
             let mut at = 0;
             for (a, &fa) in INTERACTION_KEYS.iter().enumerate() {
                 for &fb in &INTERACTION_KEYS[a..] {
-                    derived[at] = base[fa] * base[fb];
+                    // Products with the server's rank clip the other signal at 0, so that they
+                    // never fall as the server places the candidate higher.
+                    derived[at] = if fa == SERVER_RANK || fb == SERVER_RANK { base[fa].max(0.0) * base[fb].max(0.0) } else { base[fa] * base[fb] };
                     at += 1;
                 }
             }
@@ -178,24 +200,43 @@ impl FeatureExtractor {
 
     fn server_features(&mut self, set: &CandidateSet) {
         let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
+        self.answer_rows.clear();
         for (row, &s) in set.server_scores.iter().enumerate() {
             if set.origins[row] == CandidateOrigin::CurrentAnswer {
                 min = min.min(s);
                 max = max.max(s);
+                self.answer_rows.push(row as u32);
             }
         }
+        // The server's order: a higher score first, then the earlier position. Answers usually
+        // arrive sorted already; only unsorted ones pay for the sort.
+        let scores = &set.server_scores;
+        let positions = &set.positions;
+        let before = |a: &u32, b: &u32| {
+            let (a, b) = (*a as usize, *b as usize);
+            scores[b].total_cmp(&scores[a]).then(positions[a].cmp(&positions[b]))
+        };
+        if !self.answer_rows.is_sorted_by(|a, b| before(a, b).is_le()) {
+            self.answer_rows.sort_unstable_by(before);
+        }
+        self.server_order.clear();
+        self.server_order.resize(set.len(), NONE);
+        for (place, &row) in self.answer_rows.iter().enumerate() {
+            self.server_order[row as usize] = place as u32;
+        }
+        let answered = self.answer_rows.len() as u32;
         for row in 0..set.len() {
             let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
-            if set.origins[row] == CandidateOrigin::CurrentAnswer {
+            let place = self.server_order[row];
+            if place != NONE {
                 let s = scaled(set.server_scores[row], min, max);
                 x[SERVER_SCORE] = s;
                 x[SERVER_LOG_SCORE] = (LOG_FLOOR + s).ln();
                 x[IN_ANSWER] = 1.0;
+                x[SERVER_RANK] = 1.0 / (place as f32 + 2.0).log2();
             } else {
                 x[SERVER_LOG_SCORE] = LOG_FLOOR.ln();
-            }
-            if set.positions[row] != NOT_IN_ANSWER {
-                x[SERVER_RANK] = 1.0 / (set.positions[row] as f32 + 2.0).log2();
+                self.server_order[row] = answered + row as u32;
             }
         }
     }

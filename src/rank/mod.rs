@@ -17,6 +17,18 @@
 //! `replay --fit-weights` on a validation split cut from training sessions, and the device keeps
 //! learning from clicks with listwise softmax SGD ([`Ranker::feedback`]). Exploration draws a
 //! Plackett-Luce sample with probability ε and logs the exact propensity of the shown order.
+//!
+//! ## The server's order is respected
+//! The server's score is its relevance or its business judgement. Holding every other signal
+//! equal, a candidate the server placed higher (higher score; the earlier position on equal or
+//! absent scores) never ranks lower: the features that rise with the server's placement keep
+//! weights ≥ 0 in the offline fit, in on-device learning and in any weights the model is given
+//! (projected gradient, [`sources::project_monotone`]), and equal scores fall back to the server's
+//! order. When nothing personal fires (a new shopper, or a profile that says nothing about these
+//! candidates) only the server's features count, so the answer comes back in the server's order
+//! with the reason [`ReasonCode::ServerPick`] (business rules and diversity still apply). Search
+//! leaves shop-wide popularity to the server's relevance: results the profile says nothing about
+//! keep their relative order. See [`sources`].
 
 pub mod candidates;
 mod default_weights;
@@ -33,6 +45,7 @@ pub mod reasons;
 pub mod select;
 pub mod session;
 pub mod shopper;
+pub mod sources;
 
 use thiserror::Error;
 
@@ -50,6 +63,7 @@ pub use ranker::{RankedItem, Ranker, Ranking};
 pub use reasons::{ReasonCode, ReasonSet};
 pub use session::SessionMemory;
 pub use shopper::{InMemoryShopper, SessionItem, ShopperSignals};
+pub use sources::{project_monotone, Source, RISES_WITH_SERVER, SOURCES};
 
 /// Why a candidate set, a ranking request or a model update was refused.
 #[derive(Debug, Clone, PartialEq, Error)]

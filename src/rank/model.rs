@@ -1,9 +1,13 @@
 //! The log-linear ranking model: a score is the dot product of a feature row with the weights.
 //! Weights are the shared part (learned offline, updated by federated averaging) plus a
-//! per-device personal adjustment.
+//! per-device personal adjustment. The weights of features that rise with the server's placement
+//! ([`RISES_WITH_SERVER`]) are kept ≥ 0, in the shared copy and in shared plus personal, whatever
+//! weights the model is given and after every learning step (projected gradient), so the server's
+//! contribution to a score never falls as the server places a candidate higher.
 
 use super::default_weights::DEFAULT_WEIGHTS;
 use super::features::NUM_FEATURES;
+use super::sources::{project_monotone, RISES_WITH_SERVER};
 use super::RankError;
 
 /// Shared weights, the baseline they were last synced at, and the personal adjustment.
@@ -33,12 +37,15 @@ fn check_weights(weights: &[f32]) -> Result<(), RankError> {
 
 impl RankModel {
     fn from_shared(shared: &[f32]) -> Self {
-        let mut model = Self { shared: shared.to_vec(), baseline: shared.to_vec(), personal: vec![0.0; NUM_FEATURES], combined: Vec::new() };
+        let mut shared = shared.to_vec();
+        project_monotone(&mut shared);
+        let mut model = Self { baseline: shared.clone(), shared, personal: vec![0.0; NUM_FEATURES], combined: Vec::new() };
         model.recombine();
         model
     }
 
     /// A model starting from the given shared weights (length [`NUM_FEATURES`], all finite).
+    /// Negative weights of features that rise with the server's placement are read as 0.
     pub fn with_weights(weights: &[f32]) -> Result<Self, RankError> {
         check_weights(weights)?;
         Ok(Self::from_shared(weights))
@@ -50,10 +57,13 @@ impl RankModel {
     }
 
     /// Replaces the shared weights (e.g. after a federated round); they become the new baseline.
+    /// Negative weights of features that rise with the server's placement are read as 0.
     pub fn set_shared_weights(&mut self, weights: &[f32]) -> Result<(), RankError> {
         check_weights(weights)?;
         self.shared.copy_from_slice(weights);
-        self.baseline.copy_from_slice(weights);
+        project_monotone(&mut self.shared);
+        self.baseline.copy_from_slice(&self.shared);
+        self.project_personal();
         self.recombine();
         Ok(())
     }
@@ -68,9 +78,12 @@ impl RankModel {
         &self.personal
     }
 
+    /// Replaces the personal adjustment; where it would take a feature that rises with the server's
+    /// placement below 0, it is raised to cancel the shared weight instead.
     pub fn set_personal_weights(&mut self, weights: &[f32]) -> Result<(), RankError> {
         check_weights(weights)?;
         self.personal.copy_from_slice(weights);
+        self.project_personal();
         self.recombine();
         Ok(())
     }
@@ -86,7 +99,8 @@ impl RankModel {
 
     /// One step of listwise softmax SGD over the `rows` of `matrix` with non-negative `gains`
     /// (e.g. 1 for the clicked row, 0 elsewhere). Updates the shared copy with `lr_shared` and
-    /// the personal adjustment with `lr_personal` and an L2 pull `l2`. Returns the loss.
+    /// the personal adjustment with `lr_personal` and an L2 pull `l2`, then projects both back onto
+    /// the monotone constraint. Returns the loss.
     pub fn softmax_step(&mut self, matrix: &[f32], rows: &[usize], gains: &[f32], lr_shared: f32, lr_personal: f32, l2: f32) -> f32 {
         let mut gradient = [0.0f32; NUM_FEATURES];
         let loss = softmax_gradient(matrix, rows, gains, &self.combined, &mut gradient);
@@ -94,8 +108,20 @@ impl RankModel {
             *shared -= lr_shared * g;
             *personal -= lr_personal * (g + l2 * *personal);
         }
+        project_monotone(&mut self.shared);
+        self.project_personal();
         self.recombine();
         loss
+    }
+
+    /// Keeps shared + personal ≥ 0 for the features that rise with the server's placement (the
+    /// shared weight is ≥ 0 already).
+    fn project_personal(&mut self) {
+        for ((personal, shared), rises) in self.personal.iter_mut().zip(&self.shared).zip(RISES_WITH_SERVER) {
+            if rises && *shared + *personal < 0.0 {
+                *personal = -*shared;
+            }
+        }
     }
 
     fn recombine(&mut self) {
@@ -167,7 +193,41 @@ mod tests {
     }
 
     #[test]
-    fn shipped_weights_are_valid() {
+    fn shipped_weights_are_valid_and_already_monotone() {
         assert!(RankModel::with_weights(&DEFAULT_WEIGHTS).is_ok());
+        for (f, w) in DEFAULT_WEIGHTS.iter().enumerate() {
+            assert!(!RISES_WITH_SERVER[f] || *w >= 0.0, "{}: {w}", crate::rank::feature_name(f));
+        }
+    }
+
+    #[test]
+    fn weights_given_or_learned_never_turn_against_the_server() {
+        use crate::rank::features::SERVER_RANK;
+        let mut weights = [0.0; NUM_FEATURES];
+        weights[SERVER_RANK] = -2.0;
+        weights[5] = -2.0;
+        let mut model = RankModel::with_weights(&weights).unwrap();
+        assert!(model.weights()[SERVER_RANK].abs() < 1e-9 && (model.weights()[5] + 2.0).abs() < 1e-9);
+        // A click on the row the server ranked lower pushes the rank weight down: it stops at 0.
+        weights[SERVER_RANK] = 0.01;
+        model.set_shared_weights(&weights).unwrap();
+        let mut matrix = vec![0.0; 2 * NUM_FEATURES];
+        matrix[SERVER_RANK] = 1.0;
+        matrix[NUM_FEATURES + SERVER_RANK] = 0.5;
+        for _ in 0..50 {
+            model.softmax_step(&matrix, &[0, 1], &[0.0, 1.0], 0.5, 0.5, 0.0);
+        }
+        assert!(model.shared_weights()[SERVER_RANK] >= 0.0 && model.weights()[SERVER_RANK] >= 0.0);
+        assert!(model.shared_weights()[SERVER_RANK] < 1e-6, "{}", model.shared_weights()[SERVER_RANK]);
+        let mut personal = [0.0; NUM_FEATURES];
+        personal[SERVER_RANK] = -3.0;
+        model.set_shared_weights(&{
+            let mut w = weights;
+            w[SERVER_RANK] = 1.0;
+            w
+        })
+        .unwrap();
+        model.set_personal_weights(&personal).unwrap();
+        assert!(model.weights()[SERVER_RANK].abs() < 1e-6 && (model.personal_weights()[SERVER_RANK] + 1.0).abs() < 1e-6);
     }
 }

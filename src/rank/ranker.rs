@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::candidates::{CandidateInput, CandidateSet, CandidateSetBuilder};
+use super::candidates::{CandidateInput, CandidateOrigin, CandidateSet, CandidateSetBuilder};
 use super::context::{Placement, RankContext};
 use super::extract::FeatureExtractor;
 use super::features::*;
@@ -18,6 +18,7 @@ use super::reasons::{ReasonCode, ReasonSet};
 use super::select::{plackett_luce_log_prob, DiversitySettings, Selector};
 use super::session::SessionMemory;
 use super::shopper::ShopperSignals;
+use super::sources::{absent_value, put_after_answer, scoring_weights};
 use super::RankError;
 
 const NONE: u32 = u32::MAX;
@@ -61,6 +62,10 @@ pub struct Ranker {
     rng: ChaCha8Rng,
     pub(crate) impressions: ImpressionLog,
     scores: Vec<f32>,
+    /// The weights the last ranking scored with (the model's, some masked; see `score_rows`).
+    active_weights: Vec<f32>,
+    /// Whether the last ranking kept the server's order because nothing personal fired.
+    server_only: bool,
     tier: Vec<i8>,
     excluded: Vec<bool>,
     pinned: Vec<bool>,
@@ -87,6 +92,8 @@ impl Ranker {
             rng,
             impressions: ImpressionLog::default(),
             scores: Vec::new(),
+            active_weights: Vec::new(),
+            server_only: false,
             tier: Vec::new(),
             excluded: Vec::new(),
             pinned: Vec::new(),
@@ -213,16 +220,25 @@ impl Ranker {
         Ok(())
     }
 
+    /// Scores every row. With no personal signal firing (a new shopper, or a profile that says
+    /// nothing about these candidates), only the server's features count: the server's order,
+    /// exactly. Search leaves out shop-wide signals (popularity) the server's relevance already
+    /// holds, so results the profile says nothing about keep their relative order.
     fn score_rows(&mut self, set: &CandidateSet, context: &RankContext) {
-        let relevance = self.config.params().search_relevance_weight;
+        let search = context.placement == Placement::Search;
+        self.server_only = !self.extractor.any_personal();
+        scoring_weights(self.model.weights(), search, self.server_only, &mut self.active_weights);
+        let relevance = if search { self.config.params().search_relevance_weight } else { 0.0 };
         self.scores.clear();
         for row in 0..set.len() {
             let x = self.extractor.row(row);
-            let mut s = self.model.score(x);
-            if context.placement == Placement::Search {
-                s += relevance * (x[SERVER_SCORE] + x[SERVER_RANK]);
-            }
+            let mut s: f32 = self.active_weights.iter().zip(x).map(|(w, v)| w * v).sum();
+            s += relevance * (x[SERVER_SCORE] + x[SERVER_RANK]);
             self.scores.push(if s.is_finite() { s } else { f32::MIN });
+        }
+        if self.server_only {
+            // Rows earlier answers added are not the server's picks for this page: after its answer.
+            put_after_answer(&mut self.scores, |r| set.origins[r] == CandidateOrigin::CurrentAnswer);
         }
     }
 
@@ -308,7 +324,7 @@ impl Ranker {
                 continue;
             }
             let greedy_start = self.greedy.len();
-            self.selector.greedy(set, &self.scores, &self.tier_rows, remaining, diversity, &mut self.greedy);
+            self.selector.greedy(set, &self.scores, self.extractor.server_order(), &self.tier_rows, remaining, diversity, &mut self.greedy);
             let sampled_start = self.sampled.len();
             if explore {
                 self.selector.sample(&self.scores, &self.tier_rows, remaining, t, &mut self.rng, &mut self.sampled);
@@ -343,7 +359,7 @@ impl Ranker {
     }
 
     fn write_items(&mut self, set: &CandidateSet, out: &mut Ranking) {
-        let weights = self.model.weights();
+        let weights = &self.active_weights;
         for &row in &self.merged {
             let r = row as usize;
             let x = self.extractor.row(r);
@@ -359,6 +375,10 @@ impl Ranker {
                 }
             }
             let mut primary = primary.map(|(code, _)| code);
+            if self.server_only {
+                reasons.insert(ReasonCode::ServerPick);
+                primary = Some(ReasonCode::ServerPick);
+            }
             if self.tier[r] == 1 {
                 reasons.insert(ReasonCode::Boosted);
             }
@@ -372,13 +392,5 @@ impl Ranker {
             let because_of = if reasons.contains(ReasonCode::ViewedTogether) { self.extractor.best_source(r) } else { None };
             out.items.push(RankedItem { row, item: set.ids[r], score: self.scores[r], reasons, primary, because_of });
         }
-    }
-}
-
-/// The value a feature has when its signal is absent (the baseline of a reason's contribution).
-fn absent_value(feature: usize) -> f32 {
-    match feature {
-        SERVER_LOG_SCORE | LAST_NEIGHBOUR_LOG | COOC_LOG => 0.01f32.ln(),
-        _ => 0.0,
     }
 }

@@ -26,22 +26,23 @@ pub struct Selector {
     keys: Vec<f32>,
 }
 
-fn by_score(scores: &[f32]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + '_ {
-    move |a, b| {
-        scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b))
-    }
+/// Score descending; ties go to the earlier `order` (the server's order; the row when `order` is
+/// shorter).
+fn by_score<'a>(scores: &'a [f32], order: &'a [u32]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + 'a {
+    let key = move |r: u32| (order.get(r as usize).copied().unwrap_or(r), r);
+    move |a, b| scores[*b as usize].total_cmp(&scores[*a as usize]).then(key(*a).cmp(&key(*b)))
 }
 
-/// Moves the `needed` best rows (score desc, then row asc) to the front of `rows`, sorted.
-fn top_sorted(rows: &mut [u32], scores: &[f32], needed: usize) {
+/// Moves the `needed` best rows (score desc, then `order` asc) to the front of `rows`, sorted.
+fn top_sorted(rows: &mut [u32], scores: &[f32], order: &[u32], needed: usize) {
     let needed = needed.min(rows.len());
     if needed == 0 {
         return;
     }
     if needed < rows.len() {
-        rows.select_nth_unstable_by(needed - 1, by_score(scores));
+        rows.select_nth_unstable_by(needed - 1, by_score(scores, order));
     }
-    rows[..needed].sort_unstable_by(by_score(scores));
+    rows[..needed].sort_unstable_by(by_score(scores, order));
 }
 
 fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {
@@ -54,20 +55,22 @@ fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {
 }
 
 impl Selector {
-    /// Appends to `out` the best `needed` of `rows` in greedy order. With diversity on, picks by
-    /// maximal marginal relevance among the strongest `3 × needed` (at least 50) rows.
-    pub fn greedy(&mut self, set: &CandidateSet, scores: &[f32], rows: &[u32], needed: usize, diversity: DiversitySettings, out: &mut Vec<u32>) {
+    /// Appends to `out` the best `needed` of `rows` in greedy order; equal scores keep the
+    /// server's order (`server_order[row]`, lower first). With diversity on, picks by maximal
+    /// marginal relevance among the strongest `3 × needed` (at least 50) rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn greedy(&mut self, set: &CandidateSet, scores: &[f32], server_order: &[u32], rows: &[u32], needed: usize, diversity: DiversitySettings, out: &mut Vec<u32>) {
         self.pool.clear();
         self.pool.extend_from_slice(rows);
         let needed = needed.min(rows.len());
         let plain = diversity.strength <= 0.0 && diversity.max_per_category.is_none();
         if plain {
-            top_sorted(&mut self.pool, scores, needed);
+            top_sorted(&mut self.pool, scores, server_order, needed);
             out.extend_from_slice(&self.pool[..needed]);
             return;
         }
         let considered = if diversity.strength > 0.0 { (needed * 3).max(50).min(self.pool.len()) } else { self.pool.len() };
-        top_sorted(&mut self.pool, scores, considered);
+        top_sorted(&mut self.pool, scores, server_order, considered);
         self.pool.truncate(considered);
         let (lo, hi) = self.pool.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
             (lo.min(scores[r as usize]), hi.max(scores[r as usize]))
@@ -131,7 +134,7 @@ impl Selector {
         }
         self.pool.clear();
         self.pool.extend_from_slice(rows);
-        top_sorted(&mut self.pool, &self.keys, needed);
+        top_sorted(&mut self.pool, &self.keys, &[], needed);
         let start = out.len();
         out.extend_from_slice(&self.pool[..needed]);
         plackett_luce_log_prob(scores, rows, &out[start..], temperature)
