@@ -225,7 +225,8 @@ fn a_new_model_keeps_learning_not_yet_sent() {
     browse_and_click(&mut p, 4, T0);
     let learned: Vec<f32> = p.rank_model().shared_weights().iter().zip(&DEFAULT_WEIGHTS).map(|(l, d)| l - d).collect();
     assert!(learned.iter().any(|d| d.abs() > 1e-6), "clicks taught the shared weights");
-    let next: Vec<f32> = (0..NUM_FEATURES).map(|i| i as f32 * 0.01).collect();
+    // Positive weights, so the constraint that keeps server weights ≥ 0 does not clamp new + learned.
+    let next: Vec<f32> = (0..NUM_FEATURES).map(|i| 1.0 + i as f32 * 0.01).collect();
     p.install_shared_model(&signed(2, &next)).expect("installs");
     for ((now, n), d) in p.rank_model().shared_weights().iter().zip(&next).zip(&learned) {
         assert!((now - (n + d)).abs() < 1e-5, "new model plus unsent learning");
