@@ -256,13 +256,13 @@ mod tests {
         let mut initial = vec![0.0_f32; NUM_FEATURES];
         initial[0] = -1.0;
         let held_out = synthetic_cases(500, 3);
-        let (_, before) = evaluate(&held_out, &initial, 1);
+        let (_, before, _) = evaluate(&held_out, &initial, 1);
         let FederatedOutcome {
             weights,
             logs,
             participation,
         } = run(&devices, &initial, &config, |_, _| {}).expect("runs");
-        let (_, after) = evaluate(&held_out, &weights, 1);
+        let (_, after, _) = evaluate(&held_out, &weights, 1);
         assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
         assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);
         assert_eq!(logs.len(), 10);

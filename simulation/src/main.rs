@@ -158,6 +158,7 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
         use_categories: false,
         threads: options.threads,
         progress: true,
+        rerank_only: false,
     };
     let training = collect(&setup, &sample)?;
     eprintln!(
@@ -176,7 +177,7 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
         logs,
         participation,
     } = run(&devices, &initial, config, |log, weights| {
-        let (loss, hit) = replay::fit::evaluate(&monitor, weights, 20);
+        let (loss, hit, _mrr) = replay::fit::evaluate(&monitor, weights, 20);
         eprintln!(
             "round {:>3}: {} updates, median delta norm {:.3} ({:.0}% clipped), training loss {loss:.4}, hit@20 {:.2}%",
             log.round,

@@ -473,7 +473,7 @@ fn another_tabs_forget_also_clears_what_this_tab_learned() {
     tab_a.flush(T0 + 60_000.0).expect("flush");
     assert_eq!(tab_a.rank_learning_steps(), 3);
     tab_b.on_storage_changed(Some("shop-personalizer:acme:profile"));
-    tab_b.forget();
+    tab_b.forget().expect("forget");
     tab_a.on_storage_changed(Some("shop-personalizer:acme:profile"));
     assert_eq!(tab_a.rank_learning_steps(), 0, "the other tab's forget reached this tab's model");
     tab_a.flush(T0 + 70_000.0).expect("flush");
