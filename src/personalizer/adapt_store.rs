@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::adapt::{AdaptError, AdaptState, Adapter, AdapterConfig};
-use crate::storage::{KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_BACKUPS};
+use crate::storage::{KeyValueStore, StorageKeys, StorageWarning, WarningCode};
 
 use super::adapt_feedback::Feedback;
 
@@ -134,7 +134,7 @@ pub fn load_adaptation<S: KeyValueStore>(
         Ok(restored) => return AdaptLoad { restored: Some(restored), ..AdaptLoad::default() },
         Err(problem) => problem,
     };
-    match back_up(store, keys, &raw) {
+    match crate::storage::back_up(store, keys, &raw) {
         Ok(backup_key) => {
             // The backup holds the value now; a failed removal just means it is overwritten later.
             let _ = store.remove(key);
@@ -154,24 +154,6 @@ pub fn load_adaptation<S: KeyValueStore>(
             AdaptLoad { restored: None, warning: Some(warning), blocked: true }
         }
     }
-}
-
-/// Copies `raw` to the first free backup slot (or finds it already there); returns the key.
-fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
-    let mut free = None;
-    for n in 0..MAX_BACKUPS {
-        let key = keys.backup(n);
-        match store.get(&key).map_err(|e| e.to_string())? {
-            Some(existing) if existing == raw => return Ok(key),
-            Some(_) => {}
-            None => {
-                free.get_or_insert(key);
-            }
-        }
-    }
-    let key = free.ok_or_else(|| format!("all {MAX_BACKUPS} backup slots are taken"))?;
-    store.set(&key, raw).map_err(|e| e.to_string())?;
-    Ok(key)
 }
 
 #[cfg(test)]
@@ -236,7 +218,7 @@ mod tests {
         let keys = StorageKeys::for_shop("s");
         let key = adapt_key("s");
         let mut store = MemoryStore::new();
-        for n in 0..MAX_BACKUPS {
+        for n in 0..crate::storage::MAX_BACKUPS {
             store.set(&keys.backup(n), &format!("old {n}")).unwrap();
         }
         store.set(&key, "garbage").unwrap();

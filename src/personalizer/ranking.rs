@@ -253,7 +253,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 self.warn(StorageWarning::new(WarningCode::Migrated, problem.to_string()));
                 self.ranking.model_dirty = true;
             }
-            Err(problem) => match model_store::back_up(&mut self.store, &self.keys, &raw) {
+            Err(problem) => match crate::storage::back_up(&mut self.store, &self.keys, &raw) {
                 Ok(backup_key) => {
                     let message = format!(
                         "{problem}; it was kept under {backup_key} and learning restarts from the shipped weights"

@@ -17,6 +17,7 @@ pub use envelope::{
 };
 pub use memory::MemoryStore;
 pub use persist::{
+    back_up,
     load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
 };
 

@@ -131,7 +131,8 @@ pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_
 }
 
 /// Copies `raw` to the first free backup slot (or finds it already backed up); returns the key.
-fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
+/// Every stored state of the library (profile, rank model, adaptation, sync ledger) backs up here.
+pub fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
     let mut free = None;
     for n in 0..MAX_BACKUPS {
         let key = keys.backup(n);

@@ -10,7 +10,6 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::rank::{RankModel, NUM_FEATURES};
-use crate::storage::{KeyValueStore, StorageKeys, MAX_BACKUPS};
 
 /// The `format` field of a stored model.
 pub const MODEL_FORMAT: &str = "shop-personalizer/rank-model";
@@ -125,25 +124,6 @@ pub fn decode_model(raw: &str) -> Result<(RankModel, u64), ModelLoadError> {
         return Err(ModelLoadError::OtherFeatures { found: stored.features });
     }
     Ok((stored.to_model()?, stored.steps))
-}
-
-/// Copies `raw` to the first free backup slot of the shop (the profile's slots), or finds it
-/// already there; returns the key.
-pub fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
-    let mut free = None;
-    for n in 0..MAX_BACKUPS {
-        let key = keys.backup(n);
-        match store.get(&key).map_err(|e| e.to_string())? {
-            Some(existing) if existing == raw => return Ok(key),
-            Some(_) => {}
-            None => {
-                free.get_or_insert(key);
-            }
-        }
-    }
-    let key = free.ok_or_else(|| format!("all {MAX_BACKUPS} backup slots are taken"))?;
-    store.set(&key, raw).map_err(|e| e.to_string())?;
-    Ok(key)
 }
 
 #[cfg(test)]

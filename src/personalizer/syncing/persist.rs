@@ -48,7 +48,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             Ok(stored) => self.absorb_stored(stored),
             Err(problem) => {
                 self.syncing.pause_armed = true;
-                let (backup_key, note) = match stored::back_up(&mut self.store, &self.keys, &raw) {
+                let (backup_key, note) = match crate::storage::back_up(&mut self.store, &self.keys, &raw) {
                     Ok(backup_key) => (Some(backup_key.clone()), format!("it was kept under {backup_key}")),
                     Err(why) => (None, format!("it could not be backed up ({why})")),
                 };

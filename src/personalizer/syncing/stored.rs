@@ -12,7 +12,6 @@ use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::privacy::PrivacyLedger;
-use crate::storage::{KeyValueStore, StorageKeys, MAX_BACKUPS};
 
 /// The `format` field of a stored sync state.
 pub const SYNC_FORMAT: &str = "shop-personalizer/sync";
@@ -134,25 +133,6 @@ pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
-}
-
-/// Copies `raw` to the first free backup slot of the shop (the profile's slots), or finds it
-/// already there; returns the key.
-pub fn back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, raw: &str) -> Result<String, String> {
-    let mut free = None;
-    for n in 0..MAX_BACKUPS {
-        let key = keys.backup(n);
-        match store.get(&key).map_err(|e| e.to_string())? {
-            Some(existing) if existing == raw => return Ok(key),
-            Some(_) => {}
-            None => {
-                free.get_or_insert(key);
-            }
-        }
-    }
-    let key = free.ok_or_else(|| format!("all {MAX_BACKUPS} backup slots are taken"))?;
-    store.set(&key, raw).map_err(|e| e.to_string())?;
-    Ok(key)
 }
 
 #[cfg(test)]
