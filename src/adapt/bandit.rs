@@ -13,7 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::gaussian::{decision_rng, standard_normal};
+use super::gaussian::decision_rng;
+use crate::privacy::noise::standard_normal;
 use super::shopper::CONTEXT_FEATURES;
 
 /// Longest accepted arm key, in bytes.

@@ -1,17 +1,9 @@
-//! Seeded random draws shared by the bandit and the lift noise: standard normal variates and
-//! a per-decision generator derived from a persisted seed and a counter, and the normal quantile
-//! used for confidence intervals.
+//! Seeded randomness of the adaptation code: a per-decision generator derived from a persisted
+//! seed and a counter, and the normal quantile used for confidence intervals. Normal draws come
+//! from [`crate::privacy::noise::standard_normal`], the crate's one Gaussian sampler.
 
-use rand::{Rng, RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-/// A standard normal draw (Box–Muller; one of the pair is discarded to keep the stream simple).
-pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    // `1 - u` lies in (0, 1], so the logarithm is finite.
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
 
 /// The generator for decision number `counter` of a stream seeded with `seed`.
 ///
@@ -73,20 +65,7 @@ pub fn normal_quantile(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normal_draws_have_unit_moments() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let n = 200_000;
-        let draws: Vec<f64> = (0..n).map(|_| standard_normal(&mut rng)).collect();
-        let mean = draws.iter().sum::<f64>() / n as f64;
-        let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.01, "mean {mean}");
-        assert!((var - 1.0).abs() < 0.02, "variance {var}");
-        // P(|Z| < 1.96) = 0.95
-        let inside = draws.iter().filter(|d| d.abs() < 1.96).count() as f64 / n as f64;
-        assert!((inside - 0.95).abs() < 0.005, "coverage {inside}");
-    }
+    use rand::RngExt;
 
     #[test]
     fn decision_streams_repeat_and_differ() {

@@ -14,16 +14,15 @@
 //!   carries the full noise, so (ε, δ) holds against a party that sees sums of ≥ K reports (secure
 //!   aggregation or a shuffler), while each report alone is only (ε_local, δ)-DP with ρ·K.
 //!
-//! The noise function here is minimal (standard normal from a seeded ChaCha stream); the lead
-//! should unify it with `crate::privacy` once the federated module lands. The seed must come
-//! from a crypto random source for every report (tests pass fixed seeds).
+//! The noise is [`crate::privacy::noise::standard_normal`], the crate's one Gaussian sampler.
+//! The seed must come from a crypto random source for every report (tests pass fixed seeds).
 
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
-use crate::adapt::gaussian::standard_normal;
+use crate::privacy::noise::standard_normal;
 use crate::adapt::LiftBucket;
 
 /// Format version of [`LiftReport`].

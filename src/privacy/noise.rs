@@ -1,12 +1,15 @@
-//! Gaussian noise and unbiased quantization, each drawing from a caller-seeded RNG.
+//! Gaussian noise and unbiased quantization, each drawing from a caller-seeded RNG. Every
+//! standard normal draw in the crate comes from [`standard_normal`].
 //!
 //! (Floating-point Gaussian sampling has known low-order-bit weaknesses; quantizing the noised
 //! vector to 8 bits before it leaves the device discards those bits.)
 
 use rand::{Rng, RngExt};
 
-/// One draw from the standard normal distribution (Box–Muller).
-pub fn standard_normal(rng: &mut impl Rng) -> f64 {
+/// One draw from the standard normal distribution (Box–Muller; the pair's second value is
+/// discarded to keep the stream simple). The one Gaussian sampler of the crate: model-update
+/// noise, lift-report noise, the bandit's posterior draws and the aggregator's central noise.
+pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     // 1 - u lies in (0, 1], so the logarithm is finite.
     let radius_uniform = 1.0 - rng.random::<f64>();
     let angle_uniform = rng.random::<f64>();
@@ -82,6 +85,9 @@ mod tests {
         assert!((variance - 1.0).abs() < 0.015, "variance {variance}");
         let beyond_two = draws.iter().filter(|d| d.abs() > 2.0).count() as f64 / n as f64;
         assert!((beyond_two - 0.0455).abs() < 0.003, "tail mass {beyond_two}");
+        // P(|Z| < 1.96) = 0.95
+        let inside = draws.iter().filter(|d| d.abs() < 1.96).count() as f64 / n as f64;
+        assert!((inside - 0.95).abs() < 0.005, "coverage {inside}");
     }
 
     #[test]
