@@ -292,8 +292,17 @@ impl Adapter {
     /// (tagged with its bucket) and resets the counters. `noise_seed` must come from a crypto
     /// random source, fresh for every report.
     pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> LiftReport {
-        let mut rng = super::gaussian::decision_rng(noise_seed, 0);
-        let report = noised_report(&self.state.lift, self.bucket(), config, &mut rng);
+        self.take_lift_report_with(config, &mut super::gaussian::decision_rng(noise_seed, 0))
+    }
+
+    /// [`Self::take_lift_report`] from a full 256-bit seed (what the sync path uses).
+    pub fn take_lift_report_seeded(&mut self, config: &CheckedReportConfig, noise_seed: [u8; 32]) -> LiftReport {
+        use rand::SeedableRng;
+        self.take_lift_report_with(config, &mut rand_chacha::ChaCha8Rng::from_seed(noise_seed))
+    }
+
+    fn take_lift_report_with(&mut self, config: &CheckedReportConfig, rng: &mut rand_chacha::ChaCha8Rng) -> LiftReport {
+        let report = noised_report(&self.state.lift, self.bucket(), config, rng);
         self.state.lift.reset();
         report
     }

@@ -5,6 +5,7 @@ use rand::SeedableRng;
 fn config(noise: NoiseMode) -> CheckedReportConfig {
     LiftReportConfig {
         placements: vec!["home".into()],
+        epsilon: 8.0,
         noise,
         ..LiftReportConfig::default()
     }
@@ -124,4 +125,39 @@ fn bad_configs_are_refused() {
         ..base
     };
     assert!(matches!(reserved.check(), Err(ReportError::BadPlacements(_))));
+}
+
+#[test]
+fn the_default_report_spends_rho_of_epsilon_two() {
+    let checked = LiftReportConfig::default().check().unwrap();
+    // ε = 2, δ = 1e-6: √ρ = √15.815511 − √13.815511 = 3.976872 − 3.716922 = 0.259950, ρ = 0.067574.
+    assert!((checked.single_report_rho() - 0.067_574).abs() < 1e-5);
+    assert!((checked.single_report_epsilon() - 2.0).abs() < 1e-9);
+    let split = LiftReportConfig { noise: NoiseMode::Distributed { min_cohort: 4 }, ..LiftReportConfig::default() };
+    let split = split.check().unwrap();
+    assert!((split.single_report_rho() - 4.0 * 0.067_574).abs() < 1e-4, "K reports' worth of ρ");
+}
+
+#[test]
+fn fingerprints_tell_configurations_apart() {
+    let base = LiftReportConfig::default().check().unwrap();
+    assert_eq!(base.fingerprint(), LiftReportConfig::default().check().unwrap().fingerprint());
+    let others = [
+        LiftReportConfig { placements: vec!["home".into()], ..LiftReportConfig::default() },
+        LiftReportConfig { epsilon: 2.5, ..LiftReportConfig::default() },
+        LiftReportConfig { noise: NoiseMode::Distributed { min_cohort: 10 }, ..LiftReportConfig::default() },
+        LiftReportConfig { caps: MetricCaps { orders: 3.0, ..MetricCaps::default() }, ..LiftReportConfig::default() },
+    ];
+    for other in others {
+        assert_ne!(other.check().unwrap().fingerprint(), base.fingerprint());
+    }
+}
+
+#[test]
+fn a_partial_json_config_takes_the_defaults() {
+    let parsed: LiftReportConfig = serde_json::from_str(r#"{"placements":["home"],"caps":{"orders":3}}"#).unwrap();
+    assert_eq!(parsed.epsilon, DEFAULT_LIFT_EPSILON);
+    assert_eq!(parsed.caps.orders, 3.0);
+    assert_eq!(parsed.caps.revenue, MetricCaps::default().revenue);
+    assert!(serde_json::from_str::<LiftReportConfig>(r#"{"epsilonn":1}"#).is_err(), "typos are refused");
 }

@@ -267,6 +267,22 @@ impl<S: KeyValueStore> Personalizer<S> {
         Some(report)
     }
 
+    /// The sync path's lift report: like [`Self::take_lift_report`] from a 256-bit crypto seed,
+    /// but only when something was counted since the last report (nothing is due otherwise).
+    pub(super) fn take_due_lift_report(&mut self, config: &CheckedReportConfig, seed: [u8; 32]) -> Option<LiftReport> {
+        if !self.adaptation_ready(None) {
+            return None;
+        }
+        let adapter = self.adaptation.adapter.as_mut()?;
+        let lift = &adapter.state().lift;
+        if lift.sessions() < 1.0 && lift.placements().is_empty() {
+            return None;
+        }
+        let report = adapter.take_lift_report_seeded(config, seed);
+        self.adaptation_changed();
+        Some(report)
+    }
+
     /// Counts a recorded event for lift and notes engagement with what decisions showed.
     pub(super) fn observe_for_adaptation(&mut self, event: &TrackEvent, new_session: bool) {
         if !self.adaptation_ready(None) {

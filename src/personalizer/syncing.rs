@@ -11,6 +11,9 @@
 //!   one per period, the ε budget), books its spend in the ledger and **saves the ledger before
 //!   handing out the bytes**. A send that fails is retried with the same bytes, never a new update.
 //!   [`Personalizer::finish_sync`] records the server's answer.
+//! - When the policy runs, [`Personalizer::prepare_lift_report`] also prepares the period's lift
+//!   report (see `lift.rs`): one a period, booked in the same ledger and budget, saved before its
+//!   bytes are handed out, resent as the same bytes until accepted.
 //! - The state lives under `shop-personalizer:<shop>:sync` (see `stored.rs`); an unreadable one
 //!   is backed up with a warning and no update is sent until the next period. `forget()` removes
 //!   it; the in-memory ledger stays for the page so forgetting cannot double a period's spend.
@@ -18,15 +21,20 @@
 //! The engine does no I/O: the facade (or [`Personalizer::sync_with`] natively) moves the bytes.
 
 mod hooks;
+mod lift;
 mod outcome;
 mod persist;
 mod stored;
+#[cfg(test)]
+mod lift_tests;
 #[cfg(test)]
 mod tests;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::measure::CheckedReportConfig;
+use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
 use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
@@ -48,6 +56,10 @@ pub struct SyncingState {
     labelled_since_sync: u32,
     carried_from: Option<Vec<f32>>,
     pending: Option<Vec<u8>>,
+    /// The checked lift report settings (set by `configure_sync`).
+    lift: Option<CheckedReportConfig>,
+    /// A booked lift report not yet accepted by the server.
+    pending_lift: Option<Vec<u8>>,
     /// Signed bytes of the installed model (or of a stored one awaiting verification).
     model_bytes: Option<Vec<u8>>,
     pause_armed: bool,
@@ -68,6 +80,7 @@ impl SyncingState {
             pending_upload: self.pending.as_deref().map(stored::to_hex),
             shared_model: self.model_bytes.as_deref().map(stored::to_hex),
             paused_until_period: self.paused_until_period,
+            pending_lift_report: self.pending_lift.as_deref().map(stored::to_hex),
         }
     }
 }
@@ -79,6 +92,26 @@ fn default_params() -> PrivacyParams {
 
 fn unix_seconds(now_ms: u64) -> u64 {
     now_ms / 1_000
+}
+
+/// Checks the lift report settings against the privacy settings: the same δ, and one lift report
+/// plus one model update fit the period budget together.
+fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Result<CheckedReportConfig, SyncingError> {
+    let lift = setup.lift_report.clone().check()?;
+    if (lift.config().delta - params.delta()).abs() > 1e-15 {
+        return Err(SyncingError::LiftDelta { lift: lift.config().delta, privacy: params.delta() });
+    }
+    let together = epsilon_from_rho(params.rho_per_update() + lift.single_report_rho(), params.delta());
+    if together > params.period_budget_epsilon() {
+        return Err(SyncError::from(PrivacyError::LiftReportOverBudget {
+            lift_epsilon: lift.single_report_epsilon(),
+            update_epsilon: params.epsilon_per_update(),
+            together,
+            budget: params.period_budget_epsilon(),
+        })
+        .into());
+    }
+    Ok(lift)
 }
 
 impl<S: KeyValueStore> Personalizer<S> {
@@ -93,6 +126,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Err(SyncingError::CheckInterval(setup.check_interval_ms));
         }
         let params = PrivacyParams::new(setup.privacy.clone()).map_err(SyncError::from)?;
+        let lift = check_lift_setup(&setup, &params)?;
         let config = SyncConfig {
             aggregator_url: setup.aggregator_url.clone(),
             model_public_key: setup.model_public_key.clone(),
@@ -110,6 +144,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         self.syncing.device = Some(device);
         self.syncing.params = Some(params);
+        self.syncing.lift = Some(lift);
         self.syncing.setup = Some(setup);
         Ok(())
     }
@@ -263,6 +298,9 @@ impl<S: KeyValueStore> Personalizer<S> {
                 SyncOutcome::skipped(SkipReason::NotEnoughImpressions, message)
             }
             SyncError::Privacy(PrivacyError::NoConsent) => SyncOutcome::skipped(SkipReason::NoConsent, message),
+            SyncError::Privacy(PrivacyError::LiftReportSent { .. }) => {
+                SyncOutcome::skipped(SkipReason::LiftReportNotDue, message)
+            }
             SyncError::Privacy(PrivacyError::ClockWentBack) => SyncOutcome::skipped(SkipReason::ClockWentBack, message),
             SyncError::NoSharedModel => SyncOutcome::skipped(SkipReason::NoSharedModel, message),
             _ => SyncOutcome::skipped(SkipReason::Invalid, message),
@@ -320,10 +358,13 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
     }
 
-    /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`).
+    /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`): model
+    /// updates and lift reports, composed.
     pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
         let params = self.syncing.params();
-        self.syncing.ledger.summary(&params, unix_seconds(view_time(now_ms)))
+        let mut summary = self.syncing.ledger.summary(&params, unix_seconds(view_time(now_ms)));
+        summary.epsilon_per_lift_report = self.syncing.lift.as_ref().map_or(0.0, |lift| lift.single_report_epsilon());
+        summary
     }
 
     /// Labelled impressions counted since the last update.
@@ -332,7 +373,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     }
 
     /// Native convenience (tests, tools): refreshes the model, then prepares and sends an update
-    /// through `transport` without waiting for the jitter. The browser facade does the same in
+    /// and then the period's lift report (its outcome: [`Self::sync_lift_report_with`]) through
+    /// `transport` without waiting for the jitter. The browser facade does the same in
     /// steps so it never holds the engine across an `await`.
     pub async fn sync_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
         if !self.consent.collects() {
@@ -348,12 +390,16 @@ impl<S: KeyValueStore> Personalizer<S> {
                 Err(problem) => self.record_model_download_failure(&problem),
             }
         }
-        match self.prepare_sync(now_ms, seed) {
+        let outcome = match self.prepare_sync(now_ms, seed) {
             SyncPlan::Done(outcome) => outcome,
             SyncPlan::Send { body, resend, .. } => {
                 let result = transport.send_update(&body).await;
                 self.finish_sync(&body, resend, result, now_ms)
             }
-        }
+        };
+        let mut lift_seed = seed;
+        lift_seed[0] ^= 0x4c;
+        self.sync_lift_report_with(transport, now_ms, lift_seed).await;
+        outcome
     }
 }

@@ -20,7 +20,8 @@ pub const REPLACE_ONE_FACTOR: f64 = 4.0;
 /// The one-line statement of the accounting, shown to shoppers and in reports.
 pub const ACCOUNTING_STATEMENT: &str = "Gaussian mechanism under zero-concentrated DP: each update \
 clipped to L2 norm C with noise sigma = z*C costs rho = 1/(2 z^2) (zero-out adjacency, sensitivity C); \
-rho adds up over updates; epsilon = rho + 2*sqrt(rho*ln(1/delta)).";
+a lift report (at most one a period, every count clipped and noised) costs the rho of its configured epsilon; \
+rho adds up over updates and lift reports; epsilon = rho + 2*sqrt(rho*ln(1/delta)).";
 
 /// `ρ` of one Gaussian mechanism whose noise standard deviation is `noise_multiplier` times its
 /// sensitivity. `noise_multiplier` must be positive (checked params guarantee it).

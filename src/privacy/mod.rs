@@ -1,5 +1,6 @@
-//! Privacy: the accounting of differentially private model updates, the device's ledger, and
-//! the builder that clips, noises and quantizes an update. See [`accountant`] for the guarantee.
+//! Privacy: the accounting of differentially private model updates and lift reports, the
+//! device's ledger, the builder that clips, noises and quantizes an update, and the crate's one
+//! Gaussian sampler ([`noise::standard_normal`]). See [`accountant`] for the guarantee.
 
 pub mod accountant;
 pub mod ledger;
@@ -51,6 +52,19 @@ pub enum PrivacyError {
     DimensionMismatch { local: usize, shared: usize },
     #[error("weight {index} is not a finite number: reset the local model")]
     NonFiniteWeight { index: usize },
+    #[error("this period's lift report was already sent; the next one can leave from unix time {next_period_starts}")]
+    LiftReportSent { next_period_starts: u64 },
+    #[error(
+        "one lift report (epsilon {lift_epsilon:.3}) and one model update (epsilon {update_epsilon:.3}) together \
+         spend epsilon {together:.3}, over the period budget {budget}: lower liftReport.epsilon, raise \
+         noiseMultiplier or raise periodBudgetEpsilon"
+    )]
+    LiftReportOverBudget {
+        lift_epsilon: f64,
+        update_epsilon: f64,
+        together: f64,
+        budget: f64,
+    },
     #[error("the clock is earlier than the last recorded update: no update is sent until it catches up")]
     ClockWentBack,
     #[error("the stored privacy ledger is inconsistent: keep it as is and send nothing until it is reset by forget()")]

@@ -1,7 +1,9 @@
-//! Sync: the wire formats between devices and the aggregation server, the [`Transport`] seam,
-//! and the device-side flow (verify a downloaded model, prepare a private update).
+//! Sync: the wire formats between devices and the aggregation server (model updates, signed
+//! models, lift reports), the [`Transport`] seam, and the device-side flow (verify a downloaded
+//! model, prepare a private update).
 
 pub mod device;
+pub mod lift_wire;
 pub mod model_wire;
 pub mod transport;
 pub mod update_wire;
@@ -11,6 +13,7 @@ use thiserror::Error;
 use crate::privacy::PrivacyError;
 
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
+pub use lift_wire::LiftReportMessage;
 pub use model_wire::{verifying_key_from_hex, SharedModel};
 pub use transport::{InMemoryTransport, Transport};
 pub use update_wire::UpdateMessage;

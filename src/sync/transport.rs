@@ -1,4 +1,4 @@
-//! The network seam: two calls, bytes in and out. The browser uses `fetch`
+//! The network seam: three calls, bytes in and out. The browser uses `fetch`
 //! (`src/wasm/fetch_transport.rs`); native tests use [`InMemoryTransport`].
 
 use std::cell::RefCell;
@@ -11,6 +11,8 @@ use super::SyncError;
 pub trait Transport {
     /// POSTs one update body; `Ok` once the server accepted it (2xx).
     async fn send_update(&self, body: &[u8]) -> Result<(), SyncError>;
+    /// POSTs one lift report body (`/v1/lift-reports`); `Ok` once the server accepted it (2xx).
+    async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError>;
     /// GETs the shared model; `Ok(None)` when the server says `known_version` is current (304).
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError>;
 }
@@ -19,6 +21,7 @@ pub trait Transport {
 #[derive(Debug, Default)]
 pub struct InMemoryTransport {
     sent: RefCell<Vec<Vec<u8>>>,
+    lift_reports: RefCell<Vec<Vec<u8>>>,
     model: RefCell<Option<(u64, Vec<u8>)>>,
     refuse_sends: RefCell<Option<SyncError>>,
 }
@@ -33,14 +36,19 @@ impl InMemoryTransport {
         *self.model.borrow_mut() = Some((version, bytes));
     }
 
-    /// Makes every later send fail with `error` (`None` restores success).
+    /// Makes every later send (updates and lift reports) fail with `error` (`None` restores success).
     pub fn refuse_sends_with(&self, error: Option<SyncError>) {
         *self.refuse_sends.borrow_mut() = error;
     }
 
-    /// Every body sent so far, in order.
+    /// Every update body sent so far, in order.
     pub fn sent(&self) -> Vec<Vec<u8>> {
         self.sent.borrow().clone()
+    }
+
+    /// Every lift report body sent so far, in order.
+    pub fn lift_reports(&self) -> Vec<Vec<u8>> {
+        self.lift_reports.borrow().clone()
     }
 }
 
@@ -50,6 +58,14 @@ impl Transport for InMemoryTransport {
             return Err(error);
         }
         self.sent.borrow_mut().push(body.to_vec());
+        Ok(())
+    }
+
+    async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError> {
+        if let Some(error) = self.refuse_sends.borrow().clone() {
+            return Err(error);
+        }
+        self.lift_reports.borrow_mut().push(body.to_vec());
         Ok(())
     }
 

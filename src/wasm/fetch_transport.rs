@@ -2,7 +2,7 @@
 //! and `keepalive`, bodies as `Uint8Array`; on page hide a keepalive fetch
 //! ([`FetchTransport::send_on_page_hide`]) or `navigator.sendBeacon` ([`FetchTransport::send_beacon`]).
 //!
-//! What leaves the browser is exactly the update body: no cookies (credentials omitted), no page
+//! What leaves the browser is exactly the update or lift report body: no cookies (credentials omitted), no page
 //! URL (no referrer), no custom headers. Without a `Content-Type` header the POST is a CORS
 //! "simple request", so no preflight precedes it.
 
@@ -133,14 +133,24 @@ impl FetchTransport {
     }
 }
 
+async fn post(url: &str, body: &[u8]) -> Result<(), SyncError> {
+    let response = fetch(url, &post_init(body)).await?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(rejection(&response).await)
+    }
+}
+
 impl Transport for FetchTransport {
     async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
-        let response = fetch(&self.updates_url(), &post_init(body)).await?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(rejection(&response).await)
-        }
+        post(&self.updates_url(), body).await
+    }
+
+    /// The same private request as an update (`credentials: "omit"`, no referrer, no custom
+    /// header, so no CORS preflight) to `/v1/lift-reports`.
+    async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError> {
+        post(&format!("{}/v1/lift-reports", self.base_url), body).await
     }
 
     /// Lets the browser's HTTP cache revalidate with the server's `ETag` (`cache: "no-cache"`),

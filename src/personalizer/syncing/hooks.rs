@@ -20,8 +20,9 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// `set_consent` hook, after the profile and the ranking model are loaded or dropped.
     pub(in crate::personalizer) fn sync_consent_changed(&mut self, from: ConsentMode, to: ConsentMode) {
         if from.persists() && !to.persists() {
-            // Withdrawn: a booked update is never sent; the stored state is already deleted.
+            // Withdrawn: a booked update or lift report is never sent; the stored state is already deleted.
             self.syncing.pending = None;
+            self.syncing.pending_lift = None;
             self.syncing.dirty = false;
         }
         if from.collects() && !to.collects() {
@@ -36,6 +37,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// The ledger stays in memory for this page (it holds no behaviour, only spend).
     pub(in crate::personalizer) fn sync_forgotten(&mut self) {
         self.syncing.pending = None;
+        self.syncing.pending_lift = None;
         self.sync_learning_reset();
         self.syncing.dirty = false;
     }

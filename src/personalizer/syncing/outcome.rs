@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::adapt::LiftBucket;
+use crate::measure::{LiftReportConfig, ReportError};
 use crate::privacy::PrivacyConfig;
 use crate::sync::SyncError;
 
@@ -24,6 +26,11 @@ pub struct SyncSetup {
     #[serde(default)]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub privacy: PrivacyConfig,
+    /// Lift report settings (placements broken out, caps, ε, noise mode); every field defaults
+    /// (no placement broken out, ε = 2 per report, local noise). Must match the aggregator's.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub lift_report: LiftReportConfig,
     /// Refresh the model and send updates by itself (default true); `syncNow()` works either way.
     #[serde(default = "default_auto_sync")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -82,6 +89,9 @@ pub enum SkipReason {
     StorageFailed,
     /// The update could not be built (e.g. the local model is broken).
     Invalid,
+    /// No lift report is due: one leaves per period, once the device counted anything since
+    /// the last one (and only with adaptation configured).
+    LiftReportNotDue,
     /// Another sync of this page is still running (or the Personalizer was in another call).
     Busy,
 }
@@ -93,6 +103,8 @@ pub enum SkipReason {
 pub enum SyncOutcome {
     /// An update reached the aggregator. `resent` when it was booked at an earlier attempt.
     Sent { model_version: u64, bytes: usize, resent: bool, epsilon_this_period: f64 },
+    /// This period's lift report reached the aggregator. `resent` when booked at an earlier attempt.
+    LiftReportSent { bucket: LiftBucket, bytes: usize, resent: bool, epsilon_this_period: f64 },
     /// Nothing was sent; `message` says why in words.
     Skipped { reason: SkipReason, message: String },
     /// The privacy ledger refused: this period's update limit or ε budget is spent.
@@ -129,4 +141,8 @@ pub enum SyncingError {
     NotConfigured,
     #[error("checkIntervalMs is {0}: pass at least 1000")]
     CheckInterval(u32),
+    #[error("liftReport: {0}")]
+    LiftReport(#[from] ReportError),
+    #[error("liftReport.delta is {lift} but privacy.delta is {privacy}: use the same delta for both (default 1e-6)")]
+    LiftDelta { lift: f64, privacy: f64 },
 }

@@ -61,15 +61,16 @@ impl<S: KeyValueStore> Personalizer<S> {
     }
 
     fn absorb_stored(&mut self, stored: StoredSync) {
-        let ours = self.syncing.ledger.summary(&self.syncing.params(), 0).lifetime_updates;
-        let theirs = stored.ledger.summary(&self.syncing.params(), 0).lifetime_updates;
-        if theirs >= ours {
+        if stored.ledger.releases() >= self.syncing.ledger.releases() {
             self.syncing.ledger = stored.ledger;
         }
         self.syncing.labelled_since_sync = self.syncing.labelled_since_sync.saturating_add(stored.labelled_since_sync);
         self.syncing.paused_until_period = self.syncing.paused_until_period.max(stored.paused_until_period);
         if self.syncing.pending.is_none() {
             self.syncing.pending = stored.pending_upload.as_deref().and_then(stored::from_hex);
+        }
+        if self.syncing.pending_lift.is_none() {
+            self.syncing.pending_lift = stored.pending_lift_report.as_deref().and_then(stored::from_hex);
         }
         if self.syncing.carried_from.is_none() {
             self.syncing.carried_from = stored.carried_from.filter(|weights| weights.len() == NUM_FEATURES);
@@ -93,14 +94,12 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.syncing.dirty = true;
     }
 
-    /// Another tab of the shop may have sent an update since this tab read the ledger: its
-    /// stored ledger wins when it counts more updates.
+    /// Another tab of the shop may have sent an update or lift report since this tab read the
+    /// ledger: its stored ledger wins when it counts more releases.
     pub(super) fn adopt_other_tabs_ledger(&mut self) {
         let Ok(Some(raw)) = self.store.get(&sync_key(self.config.shop())) else { return };
         let Ok(stored) = decode_sync(&raw) else { return };
-        let params = self.syncing.params();
-        let ours = self.syncing.ledger.summary(&params, 0).lifetime_updates;
-        if stored.ledger.summary(&params, 0).lifetime_updates > ours {
+        if stored.ledger.releases() > self.syncing.ledger.releases() {
             self.syncing.ledger = stored.ledger;
             self.syncing.dirty = true;
         }

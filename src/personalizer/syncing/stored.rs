@@ -57,6 +57,9 @@ pub struct StoredSync {
     /// The signed bytes of the installed shared model, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_model: Option<String>,
+    /// A booked lift report not yet accepted by the server, hex: resent as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_lift_report: Option<String>,
     /// No update is sent before this period (set after an unreadable ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until_period: Option<u64>,
@@ -152,6 +155,7 @@ mod tests {
             pending_upload: Some(to_hex(b"SPUP\x01")),
             shared_model: None,
             paused_until_period: Some(7),
+            pending_lift_report: None,
         }
     }
 

@@ -15,12 +15,12 @@ use crate::rank::{Placement, RankContext};
 use crate::storage::MemoryStore;
 use crate::sync::{InMemoryTransport, SharedModel, UpdateMessage};
 
-const T0: f64 = 1_700_000_000_000.0;
+pub(super) const T0: f64 = 1_700_000_000_000.0;
 const SYNC_KEY: &str = "shop-personalizer:acme:sync";
-const SEED: [u8; 32] = [7; 32];
+pub(super) const SEED: [u8; 32] = [7; 32];
 
 /// Runs a future that never waits on I/O (the in-memory transport) to completion.
-fn run_ready<F: Future>(future: F) -> F::Output {
+pub(super) fn run_ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
@@ -36,23 +36,24 @@ fn key_hex() -> String {
     stored::to_hex(&server_key().verifying_key().to_bytes())
 }
 
-fn signed(version: u64, weights: &[f32]) -> Vec<u8> {
+pub(super) fn signed(version: u64, weights: &[f32]) -> Vec<u8> {
     SharedModel { version, weights: weights.to_vec() }.encode_signed(&server_key())
 }
 
-fn setup(min_labelled: u32) -> SyncSetup {
+pub(super) fn setup(min_labelled: u32) -> SyncSetup {
     SyncSetup {
         aggregator_url: "http://127.0.0.1:8787".into(),
         model_public_key: key_hex(),
         max_jitter_ms: 1_000,
         privacy: PrivacyConfig { min_labelled_impressions: min_labelled, ..PrivacyConfig::default() },
+        lift_report: crate::measure::LiftReportConfig::default(),
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
     }
 }
 
-fn open(store: &MemoryStore, consent: ConsentMode) -> Personalizer<MemoryStore> {
+pub(super) fn open(store: &MemoryStore, consent: ConsentMode) -> Personalizer<MemoryStore> {
     let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
     let mut p = Personalizer::open(store.clone(), config, Environment::default()).expect("valid config");
     p.configure_sync(setup(3)).expect("valid sync setup");
@@ -61,7 +62,7 @@ fn open(store: &MemoryStore, consent: ConsentMode) -> Personalizer<MemoryStore> 
 }
 
 /// Ranks a small answer and clicks `clicks` of its items: each click is one labelled impression.
-fn browse_and_click(p: &mut Personalizer<MemoryStore>, clicks: usize, start: f64) {
+pub(super) fn browse_and_click(p: &mut Personalizer<MemoryStore>, clicks: usize, start: f64) {
     let ids: Vec<String> = (0..12).map(|i| format!("sku-{i}")).collect();
     let scores: Vec<f32> = (0..12).map(|i| 1.0 - i as f32 / 12.0).collect();
     let answer = AnswerColumns { ids: &ids, scores: Some(&scores), ..AnswerColumns::default() };
@@ -76,7 +77,7 @@ fn browse_and_click(p: &mut Personalizer<MemoryStore>, clicks: usize, start: f64
     }
 }
 
-fn stored_state(store: &MemoryStore) -> Option<StoredSync> {
+pub(super) fn stored_state(store: &MemoryStore) -> Option<StoredSync> {
     store.entries().into_iter().find(|(k, _)| k == SYNC_KEY).map(|(_, raw)| decode_sync(&raw).expect("readable"))
 }
 

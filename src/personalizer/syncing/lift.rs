@@ -1,0 +1,138 @@
+//! The period's lift report through the sync path.
+//!
+//! When the sync policy runs (consent `full`, sync and adaptation configured), at most one lift
+//! report leaves per period, once the device counted anything (a session, an impression, ...) since its last report.
+//! The report is clipped and noised from a 256-bit crypto seed (`measure::report`), its ρ is
+//! booked in the same ledger and period budget as the model updates, and the ledger is saved
+//! *before* the bytes are handed out. Until the server accepts it, every attempt resends the
+//! same bytes (same nonce: the server counts it once); a refusal other than a network failure,
+//! a rate limit or a busy server drops it with a warning (its spend stays booked).
+//!
+//! The body is [`crate::sync::LiftReportMessage`]: bucket, configuration fingerprint, noise
+//! multiplier, a random nonce and the noised counts. No ids, categories, brands, queries,
+//! placement names, timestamps or device identifier.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::privacy::PrivacyError;
+use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::sync::{LiftReportMessage, SyncError, Transport};
+
+use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncingError};
+
+impl<S: KeyValueStore> Personalizer<S> {
+    /// Decides whether this period's lift report leaves now. When it does, builds it, books and
+    /// saves its spend, and returns the bytes to POST to `/v1/lift-reports` after the jitter. A
+    /// booked report not yet accepted is returned again (same bytes).
+    pub fn prepare_lift_report(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
+        let Ok(now) = check_time(now_ms) else {
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Invalid, format!("nowMs is {now_ms}: pass Date.now()")));
+        };
+        if !self.consent.persists() {
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
+        }
+        let (Some(config), Some(device)) = (self.syncing.lift.clone(), self.syncing.device.as_ref()) else {
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NotConfigured, SyncingError::NotConfigured.to_string()));
+        };
+        let params = device.privacy().clone();
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
+        let jitter_ms = rng.random_range(0..=max_jitter);
+        if let Some(body) = self.syncing.pending_lift.clone() {
+            return self.lift_plan(body, jitter_ms, true);
+        }
+        let now_s = unix_seconds(now);
+        let period = params.period_of(now_s);
+        if self.syncing.paused_until_period.is_some_and(|until| period < until) {
+            let message = "the stored privacy ledger could not be read, so no lift report is sent this period";
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
+        }
+        self.adopt_other_tabs_ledger();
+        let rho = config.single_report_rho();
+        if let Err(refused) = self.syncing.ledger.check_lift_room(&params, now_s, rho) {
+            return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
+        }
+        let noise_seed: [u8; 32] = rng.random();
+        let Some(report) = self.take_due_lift_report(&config, noise_seed) else {
+            let message = "no lift report is due: adaptation is not configured or nothing was counted since the last report";
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::LiftReportNotDue, message));
+        };
+        if let Err(refused) = self.syncing.ledger.record_lift_report(&params, now_s, rho) {
+            // Checked just above; kept for a ledger another call changed in between.
+            return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
+        }
+        let body = LiftReportMessage::from_report(&report, &config, rng.random()).encode();
+        self.syncing.pending_lift = Some(body.clone());
+        self.syncing.dirty = true;
+        self.lift_plan(body, jitter_ms, false)
+    }
+
+    /// Returns the plan to send `body` once the state holding its spend is saved.
+    fn lift_plan(&mut self, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
+        if let Err(why) = self.write_sync_state() {
+            let message =
+                format!("the privacy ledger could not be saved ({why}); the lift report is held back until it can be");
+            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::StorageFailed, message));
+        }
+        SyncPlan::Send { body, jitter_ms, resend }
+    }
+
+    /// True when `body` is still the booked lift report and consent still allows sending it.
+    pub fn may_send_lift_report(&self, body: &[u8]) -> bool {
+        self.consent.persists() && self.syncing.pending_lift.as_deref() == Some(body)
+    }
+
+    /// The booked lift report not yet accepted by the server, if any.
+    pub fn pending_lift_report(&self) -> Option<&[u8]> {
+        self.syncing.pending_lift.as_deref()
+    }
+
+    /// Records how sending the lift report `body` went (as [`Self::finish_sync`] does for updates).
+    pub fn finish_lift_report(
+        &mut self,
+        body: &[u8],
+        resent: bool,
+        result: Result<(), SyncError>,
+        now_ms: f64,
+    ) -> SyncOutcome {
+        let was_pending = self.syncing.pending_lift.as_deref() == Some(body);
+        let delivered = match &result {
+            Ok(()) => true,
+            Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
+            Err(_) => false,
+        };
+        let retry = matches!(&result, Err(SyncError::Transport { .. }))
+            || matches!(&result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
+        if was_pending && (delivered || !retry) {
+            self.syncing.pending_lift = None;
+            self.syncing.dirty = true;
+            self.save_sync_state();
+        }
+        let problem = result.err().map(|e| e.to_string()).unwrap_or_default();
+        if delivered {
+            let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+            let bucket = LiftReportMessage::decode(body).map(|m| m.bucket).unwrap_or(crate::adapt::LiftBucket::Personalized);
+            SyncOutcome::LiftReportSent { bucket, bytes: body.len(), resent, epsilon_this_period }
+        } else if retry {
+            let message = format!("{problem}; the same lift report is sent at the next attempt");
+            SyncOutcome::skipped(SkipReason::SendFailed, message)
+        } else {
+            let message = format!("the aggregator refused the lift report and it was dropped: {problem}");
+            self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
+            SyncOutcome::skipped(SkipReason::Rejected, message)
+        }
+    }
+
+    /// Native convenience: prepares and sends the period's lift report through `transport`
+    /// without waiting for the jitter.
+    pub async fn sync_lift_report_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
+        match self.prepare_lift_report(now_ms, seed) {
+            SyncPlan::Done(outcome) => outcome,
+            SyncPlan::Send { body, resend, .. } => {
+                let result = transport.send_lift_report(&body).await;
+                self.finish_lift_report(&body, resend, result, now_ms)
+            }
+        }
+    }
+}
