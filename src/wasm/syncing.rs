@@ -101,7 +101,34 @@ async fn run_sync(
     outcome
 }
 
+/// The update steps, then the period's lift report; resolves to the update's outcome (the lift
+/// report's shows in `privacyLedger()` and, when refused, in `warnings()`).
 async fn sync_steps(
+    state: &Rc<RefCell<EngineState>>,
+    slot: &SyncSlot,
+    transport: &FetchTransport,
+    refresh: bool,
+) -> SyncOutcome {
+    let outcome = update_steps(state, slot, transport, refresh).await;
+    lift_report_steps(state, transport).await;
+    outcome
+}
+
+/// Prepares this period's lift report (when due), waits its own random delay, sends, records.
+async fn lift_report_steps(state: &Rc<RefCell<EngineState>>, transport: &FetchTransport) -> Option<SyncOutcome> {
+    let seed = crypto_seed().ok()?;
+    let plan = state.try_borrow_mut().ok()?.engine.prepare_lift_report(js_sys::Date::now(), seed);
+    let SyncPlan::Send { body, jitter_ms, resend } = plan else { return None };
+    sleep(jitter_ms).await;
+    if !state.try_borrow().is_ok_and(|s| s.engine.may_send_lift_report(&body)) {
+        return None;
+    }
+    let result = transport.send_lift_report(&body).await;
+    let outcome = state.try_borrow_mut().ok()?.engine.finish_lift_report(&body, resend, result, js_sys::Date::now());
+    Some(outcome)
+}
+
+async fn update_steps(
     state: &Rc<RefCell<EngineState>>,
     slot: &SyncSlot,
     transport: &FetchTransport,
@@ -252,8 +279,9 @@ impl JsPersonalizer {
     /// downloads the shared model now and every `modelRefreshMs`, and every `checkIntervalMs`
     /// sends one clipped, noised update when the policy allows (consent `"full"`, enough labelled
     /// impressions, at most one a day and ε ≤ 8 a day by default), after a random delay of up to
-    /// `maxJitterMs`. On page hide a booked update leaves with a keepalive request. Nothing else is
-    /// ever sent. Throws on an invalid URL, key or privacy setting.
+    /// `maxJitterMs`, and one noised lift report a day (ε = 2 by default, booked in the same
+    /// ledger; `liftReport` settings must match the aggregator's). On page hide a booked update
+    /// leaves with a keepalive request. Nothing else is ever sent. Throws on an invalid URL, key or privacy setting.
     ///
     /// ```js
     /// const { publicKey } = await (await fetch("http://127.0.0.1:8787/v1/model-key")).json();
@@ -270,9 +298,11 @@ impl JsPersonalizer {
     }
 
     /// Syncs now: downloads and verifies the shared model, then sends one update if the policy
-    /// allows, after the random delay (`maxJitterMs`). Resolves to what happened: `sent`,
-    /// `skipped` with a `reason`, or `refusedByLedger` when this period's privacy budget is spent.
-    /// Never rejects.
+    /// allows, after the random delay (`maxJitterMs`), then this period's lift report if one is
+    /// due (adaptation configured, something counted, none sent this period), after its own
+    /// delay. Resolves to what happened to the update: `sent`, `skipped` with a `reason`, or
+    /// `refusedByLedger` when this period's privacy budget is spent (the lift report shows in
+    /// `privacyLedger().currentPeriodLiftReports`). Never rejects.
     ///
     /// ```js
     /// const outcome = await p.syncNow();
