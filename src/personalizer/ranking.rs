@@ -8,7 +8,8 @@
 //!   item's neighbours for the rest of the session (that is how the device knows the session
 //!   while the server only ever sees one item or query).
 //! - [`Personalizer::rank`] ranks a handle with the profile ([`ProfileShopper`]) and the session's
-//!   earlier answers, and returns ids, scores, reason codes and a human reason.
+//!   earlier answers, and returns ids, scores, reason codes and a human reason. A device in the
+//!   lift holdout gets the server's order instead (`holdout.rs`).
 //! - `track` hands clicks, cart additions and purchases of items shown by a recent ranking to the
 //!   ranker's online learner (once per shown item and outcome). Every ranking reports the
 //!   propensity of the order it showed, so the shop can evaluate policies without bias.
@@ -17,6 +18,7 @@
 //!   consent drops, with the rest of the shop's keys.
 
 mod answer;
+mod holdout;
 mod live_sets;
 mod model_store;
 #[cfg(test)]
@@ -145,6 +147,9 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn rank(&mut self, handle: u32, context: &RankContext, now_ms: f64) -> Result<RankedList, RankingError> {
         let now = check_time(now_ms).map_err(|_| RankingError::BadTime(now_ms))?;
+        if self.lift_bucket() == Some(crate::adapt::LiftBucket::Holdout) {
+            return self.rank_server_order(handle, context);
+        }
         let set = self
             .ranking
             .touch(handle)
