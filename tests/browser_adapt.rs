@@ -195,3 +195,46 @@ fn session_consent_keeps_adaptation_in_memory_and_forget_removes_it() {
     assert!(p.forget().expect("forget") >= 1);
     assert!(keys_with_prefix(&prefix(shop)).is_empty());
 }
+
+/// A server answer of ten candidates `h-0`..`h-9`, alternating Shoes and Coffee, best first.
+fn holdout_answer() -> JsValue {
+    let ids: Vec<String> = (0..10).map(|i| format!("\"h-{i}\"")).collect();
+    let attributes: Vec<String> =
+        (0..10).map(|i| format!(r#"{{"categoryPath":["{}"],"price":{}}}"#, ["Shoes", "Coffee"][i % 2], 10 + i)).collect();
+    let scores: Vec<String> = (0..10).map(|i| format!("{}", 1.0 - f64::from(i) / 10.0)).collect();
+    js(&format!(r#"{{"ids":[{}],"attributes":[{}],"scores":[{}]}}"#, ids.join(","), attributes.join(","), scores.join(",")))
+}
+
+#[wasm_bindgen_test]
+fn the_holdout_ranks_in_the_servers_order_and_never_trains_the_model() {
+    let shop = "t-adapt-holdout-rank";
+    clear_shop(shop);
+    let config = format!(r#"{{"shop":"{shop}","noise":{{"botHeuristic":false,"maxEventsPerMinute":1000,"burstMaxEvents":1000}}}}"#);
+    let p = JsPersonalizer::new(ts(&config)).expect("valid config");
+    consent(&p, "full");
+    p.configure_adaptation(Some(ts(r#"{"holdoutShare":1}"#))).expect("valid config");
+    assert_eq!(p.lift_bucket().expect("bucket").map(|b| JsValue::from(b).as_string()), Some(Some("holdout".into())));
+    for i in [9, 7, 5] {
+        assert_eq!(view(&p, &format!("h-{i}"), r#"["Coffee"]"#), "recorded");
+    }
+    let handle = p.register_candidates(Ts::new_unchecked(holdout_answer())).expect("a valid answer");
+    let server: Vec<String> = (0..10).map(|i| format!("h-{i}")).collect();
+    for _ in 0..10 {
+        let list: JsValue = p.rank(handle, Some(ts(r#"{"limit":10,"explore":true}"#))).expect("ranked").into();
+        let items = Array::from(&Reflect::get(&list, &"items".into()).expect("items"));
+        let ids: Vec<String> =
+            items.iter().filter_map(|item| Reflect::get(&item, &"id".into()).ok()?.as_string()).collect();
+        assert_eq!(ids, server, "the server's order despite the Coffee views");
+        assert_eq!((field(&list, "propensity"), field(&list, "explored")), ("1".into(), "false".into()));
+        let last = ids.last().expect("items");
+        let click = format!(r#"{{"type":"click","itemId":"{last}","placement":"home"}}"#);
+        let outcome: JsValue = p.track(ts(&click)).expect("click").into();
+        assert_eq!(field(&outcome, "status"), "\"recorded\"", "holdout clicks are still tracked and counted");
+    }
+    p.flush().expect("flushed");
+    assert!(storage().get_item(&format!("{}model", prefix(shop))).unwrap().is_none(), "nothing learned, nothing saved");
+    let stored = storage().get_item(&adapt_key(shop)).unwrap().expect("the adaptation state with the lift counts");
+    // Ten clicks at "home" (no recommendation section there): counted as not recommended.
+    let home = r#""placement":"home","recommended":[0.0,0.0,0.0,0.0,0.0],"notRecommended":[0.0,10.0,0.0,0.0,0.0]"#;
+    assert!(stored.contains(home), "{stored}");
+}
