@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::report::{CheckedReportConfig, LiftReport, LIFT_REPORT_VERSION};
+pub use super::sums::LiftSums;
 pub use crate::adapt::gaussian::normal_quantile;
 use crate::adapt::LiftBucket;
 
@@ -37,63 +38,8 @@ pub enum EstimateError {
     NoiseMismatch { got: f64, expected: f64 },
     #[error("confidence {0} is not in (0, 1): use e.g. 0.95")]
     BadConfidence(f64),
-}
-
-/// Count, sum and sum of outer products of one bucket's report vectors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct BucketStats {
-    n: u64,
-    sum: Vec<f64>,
-    cross: Vec<f64>,
-}
-
-impl BucketStats {
-    fn new(dimension: usize) -> Self {
-        BucketStats {
-            n: 0,
-            sum: vec![0.0; dimension],
-            cross: vec![0.0; dimension * dimension],
-        }
-    }
-
-    /// Adds one vector; only the upper triangle of the outer product is accumulated (the
-    /// matrix is symmetric), [`BucketStats::cross_at`] reads it.
-    fn add(&mut self, values: &[f64]) {
-        let d = values.len();
-        self.n += 1;
-        for (i, vi) in values.iter().enumerate() {
-            self.sum[i] += vi;
-            let row = &mut self.cross[i * d + i..(i + 1) * d];
-            for (cell, vj) in row.iter_mut().zip(&values[i..]) {
-                *cell += vi * vj;
-            }
-        }
-    }
-
-    fn cross_at(&self, i: usize, j: usize) -> f64 {
-        let d = self.sum.len();
-        if i <= j {
-            self.cross[i * d + j]
-        } else {
-            self.cross[j * d + i]
-        }
-    }
-
-    fn mean(&self, f: &[f64]) -> f64 {
-        f.iter().zip(&self.sum).map(|(w, s)| w * s).sum::<f64>() / self.n as f64
-    }
-
-    /// Sample covariance of the functionals f and g.
-    fn cov(&self, f: &[f64], g: &[f64]) -> f64 {
-        let n = self.n as f64;
-        let mut cross = 0.0;
-        for (i, fi) in f.iter().enumerate().filter(|(_, w)| **w != 0.0) {
-            for (j, gj) in g.iter().enumerate().filter(|(_, w)| **w != 0.0) {
-                cross += fi * gj * self.cross_at(i, j);
-            }
-        }
-        (cross - n * self.mean(f) * self.mean(g)) / (n - 1.0)
-    }
+    #[error("stored sums have dimension {got}; this configuration expects {expected}")]
+    SumsDimension { got: usize, expected: usize },
 }
 
 /// A metric's lift with its interval.
@@ -143,8 +89,8 @@ pub struct LiftEstimate {
 #[derive(Debug, Clone)]
 pub struct LiftEstimator {
     config: CheckedReportConfig,
-    personalized: BucketStats,
-    holdout: BucketStats,
+    personalized: LiftSums,
+    holdout: LiftSums,
 }
 
 /// Fieller's pivot for a ratio T = A / B of products of means: g(T) = A − T·B is a linear
@@ -161,8 +107,8 @@ struct Pivot {
 impl Pivot {
     /// Adds one bucket's share Var(ū + T v̄) = (S(u,u) + 2T S(u,v) + T² S(v,v)) / n, where `u` is
     /// the part of g's gradient free of T and `v` the part multiplying T.
-    fn add_variance(&mut self, stats: &BucketStats, u: &[f64], v: &[f64]) {
-        let n = stats.n as f64;
+    fn add_variance(&mut self, stats: &LiftSums, u: &[f64], v: &[f64]) {
+        let n = stats.reports() as f64;
         self.c0 += stats.cov(u, u) / n;
         self.c1 += 2.0 * stats.cov(u, v) / n;
         self.c2 += stats.cov(v, v) / n;
@@ -207,13 +153,27 @@ impl LiftEstimator {
         let d = config.dimension();
         LiftEstimator {
             config,
-            personalized: BucketStats::new(d),
-            holdout: BucketStats::new(d),
+            personalized: LiftSums::new(d),
+            holdout: LiftSums::new(d),
         }
     }
 
-    /// Adds one device's report after checking it matches the configuration.
-    pub fn add(&mut self, report: &LiftReport) -> Result<(), EstimateError> {
+    /// An estimator over sums collected elsewhere (the aggregator's storage).
+    pub fn from_sums(
+        config: CheckedReportConfig,
+        personalized: LiftSums,
+        holdout: LiftSums,
+    ) -> Result<LiftEstimator, EstimateError> {
+        for sums in [&personalized, &holdout] {
+            if sums.dimension() != config.dimension() {
+                return Err(EstimateError::SumsDimension { got: sums.dimension(), expected: config.dimension() });
+            }
+        }
+        Ok(LiftEstimator { config, personalized, holdout })
+    }
+
+    /// Checks that `report` matches the configuration (version, dimension, finite values, noise).
+    pub fn check(&self, report: &LiftReport) -> Result<(), EstimateError> {
         if report.version != LIFT_REPORT_VERSION {
             return Err(EstimateError::WrongVersion(report.version));
         }
@@ -234,6 +194,12 @@ impl LiftEstimator {
                 expected,
             });
         }
+        Ok(())
+    }
+
+    /// Adds one device's report after checking it matches the configuration.
+    pub fn add(&mut self, report: &LiftReport) -> Result<(), EstimateError> {
+        self.check(report)?;
         match report.bucket {
             LiftBucket::Personalized => self.personalized.add(&report.values),
             LiftBucket::Holdout => self.holdout.add(&report.values),
@@ -295,7 +261,7 @@ impl LiftEstimator {
         }
     }
 
-    fn share(&self, stats: &BucketStats, a: &[f64]) -> f64 {
+    fn share(&self, stats: &LiftSums, a: &[f64]) -> f64 {
         let var = stats.cov(a, a);
         if var > 0.0 {
             (self.noise_variance(a) / var).min(1.0)
@@ -308,7 +274,7 @@ impl LiftEstimator {
     fn between_buckets(&self, name: String, a: &[f64], b: &[f64], z: f64) -> MetricLift {
         let (p, h) = (&self.personalized, &self.holdout);
         let (pa, pb, ha, hb) = (p.mean(a), p.mean(b), h.mean(a), h.mean(b));
-        if p.n < 2 || h.n < 2 || !(pb > 0.0 && ha > 0.0 && hb > 0.0) {
+        if p.reports() < 2 || h.reports() < 2 || !(pb > 0.0 && ha > 0.0 && hb > 0.0) {
             return MetricLift {
                 metric: name,
                 estimate: None,
@@ -334,7 +300,7 @@ impl LiftEstimator {
     fn within_personalized(&self, name: String, [a, b, c, d]: [&[f64]; 4], z: f64) -> MetricLift {
         let s = &self.personalized;
         let (ma, mb, mc, md) = (s.mean(a), s.mean(b), s.mean(c), s.mean(d));
-        if s.n < 2 || !(mb > 0.0 && mc > 0.0 && md > 0.0) {
+        if s.reports() < 2 || !(mb > 0.0 && mc > 0.0 && md > 0.0) {
             return MetricLift {
                 metric: name,
                 estimate: None,
@@ -415,8 +381,8 @@ impl LiftEstimator {
             z,
         ));
         Ok(LiftEstimate {
-            personalized_reports: self.personalized.n,
-            holdout_reports: self.holdout.n,
+            personalized_reports: self.personalized.reports(),
+            holdout_reports: self.holdout.reports(),
             confidence,
             metrics,
         })
