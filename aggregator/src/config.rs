@@ -4,12 +4,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use shop_personalizer::measure::{CheckedReportConfig, LiftReportConfig, NoiseMode, ReportError};
 use shop_personalizer::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use thiserror::Error;
 
 /// No round may close with fewer updates than this, whatever the config says: averaging fewer
 /// noised updates publishes too little signal per device and too much about each.
 pub const MIN_UPDATES_PER_ROUND_FLOOR: u64 = 20;
+/// `GET /v1/lift` never releases an estimate from fewer reports per bucket than this.
+pub const MIN_LIFT_REPORTS_FLOOR: u64 = 20;
 
 /// Why the server refused its settings.
 #[derive(Debug, Error, PartialEq)]
@@ -28,6 +31,13 @@ pub enum ConfigError {
     MissingValue(String),
     #[error("could not read --initial-weights {path}: {reason}")]
     InitialWeights { path: String, reason: String },
+    #[error("lift report settings: {0}")]
+    LiftReport(#[from] ReportError),
+    #[error(
+        "--lift-min-reports-per-bucket is {got}; it must be at least {floor} and at least --lift-min-cohort \
+         (sums of fewer reports carry less than the configured noise)"
+    )]
+    LiftReportsBelowFloor { got: u64, floor: u64 },
 }
 
 /// Settings as given. Every field has an embedded default.
@@ -66,6 +76,10 @@ pub struct ServerConfig {
     pub seed: Option<u64>,
     /// `Cache-Control: max-age` of `GET /v1/model`.
     pub model_max_age_seconds: u32,
+    /// The devices' lift report settings (its `delta` is replaced by `--delta`).
+    pub lift_report: LiftReportConfig,
+    /// `GET /v1/lift` releases nothing until each bucket holds this many reports.
+    pub lift_min_reports_per_bucket: u64,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +101,8 @@ impl Default for ServerConfig {
             initial_weights: None,
             seed: None,
             model_max_age_seconds: 30,
+            lift_report: LiftReportConfig::default(),
+            lift_min_reports_per_bucket: 100,
         }
     }
 }
@@ -98,6 +114,8 @@ pub struct CheckedConfig {
     settings: ServerConfig,
     /// The weights of model version 1.
     pub initial_weights: Vec<f32>,
+    /// The checked lift report settings reports must have been made under.
+    pub lift: CheckedReportConfig,
 }
 
 impl std::ops::Deref for CheckedConfig {
@@ -169,9 +187,19 @@ impl ServerConfig {
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
+        let lift = LiftReportConfig { delta: self.delta, ..self.lift_report.clone() }.check()?;
+        let cohort = match lift.config().noise {
+            NoiseMode::Local => 0,
+            NoiseMode::Distributed { min_cohort } => u64::from(min_cohort),
+        };
+        let floor = cohort.max(MIN_LIFT_REPORTS_FLOOR);
+        if self.lift_min_reports_per_bucket < floor {
+            return Err(ConfigError::LiftReportsBelowFloor { got: self.lift_min_reports_per_bucket, floor });
+        }
         Ok(CheckedConfig {
             settings: self,
             initial_weights,
+            lift,
         })
     }
 
@@ -219,6 +247,16 @@ impl ServerConfig {
                 "--initial-weights" => config.initial_weights = Some(PathBuf::from(&value)),
                 "--seed" => config.seed = Some(count(&flag)?),
                 "--model-max-age-seconds" => config.model_max_age_seconds = count(&flag)? as u32,
+                "--lift-placements" => {
+                    config.lift_report.placements =
+                        value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+                }
+                "--lift-epsilon" => config.lift_report.epsilon = number(&flag)?,
+                "--lift-min-cohort" => {
+                    let min_cohort = u32::try_from(count(&flag)?).map_err(|_| bad("a whole number", &flag))?;
+                    config.lift_report.noise = NoiseMode::Distributed { min_cohort };
+                }
+                "--lift-min-reports-per-bucket" => config.lift_min_reports_per_bucket = count(&flag)?,
                 _ => return Err(ConfigError::UnknownFlag(flag)),
             }
         }
@@ -228,7 +266,7 @@ impl ServerConfig {
 
 /// The flag names are a fixed set; map them back to their static spelling for the error.
 fn leak_flag(flag: &str) -> &'static str {
-    const FLAGS: [&str; 16] = [
+    const FLAGS: [&str; 20] = [
         "--listen",
         "--data-dir",
         "--database-url",
@@ -245,6 +283,10 @@ fn leak_flag(flag: &str) -> &'static str {
         "--initial-weights",
         "--seed",
         "--model-max-age-seconds",
+        "--lift-placements",
+        "--lift-epsilon",
+        "--lift-min-cohort",
+        "--lift-min-reports-per-bucket",
     ];
     FLAGS.iter().find(|known| **known == flag).copied().unwrap_or("flag")
 }
@@ -286,76 +328,13 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --max-batch N                    updates per storage commit, default 1024
   --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
   --seed N                         seed of the central noise (OS entropy by default)
-  --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30";
+  --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30
+  --lift-placements a,b            placements lift reports break out (must match the devices), default none
+  --lift-epsilon E                 epsilon of one lift report (must match the devices), default 2
+  --lift-min-cohort K              distributed lift noise: sums of >= K reports carry the full noise (default: local)
+  --lift-min-reports-per-bucket N  GET /v1/lift releases nothing below N reports per bucket, default 100, never
+                                   below 20 or the cohort";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn defaults_check_and_listen_on_loopback() {
-        let checked = ServerConfig::default().check().expect("defaults are valid");
-        assert!(checked.listen.ip().is_loopback());
-        assert_eq!(checked.initial_weights, DEFAULT_WEIGHTS.to_vec());
-        assert_eq!(checked.max_body_bytes(), 45 + NUM_FEATURES);
-        let other = ServerConfig {
-            dimension: 5,
-            ..ServerConfig::default()
-        }
-        .check()
-        .expect("valid");
-        assert_eq!(other.initial_weights, vec![0.0; 5]);
-    }
-
-    #[test]
-    fn the_round_size_cannot_go_below_the_floor() {
-        let config = ServerConfig::from_args(args(&["--min-updates-per-round", "5"])).expect("parses");
-        assert_eq!(config.check(), Err(ConfigError::RoundBelowFloor { got: 5, floor: 20 }));
-    }
-
-    #[test]
-    fn flags_override_defaults_and_bad_values_are_named() {
-        let config = ServerConfig::from_args(args(&[
-            "--dimension",
-            "4096",
-            "--allowed-origin",
-            "http://shop.test",
-            "--central-noise-multiplier",
-            "0.5",
-        ]))
-        .expect("parses");
-        assert_eq!(config.dimension, 4096);
-        assert_eq!(config.allowed_origins, vec!["http://shop.test".to_owned()]);
-        assert_eq!(config.central_noise_multiplier, Some(0.5));
-        assert!(matches!(
-            ServerConfig::from_args(args(&["--clip-bound", "x"])),
-            Err(ConfigError::Invalid {
-                flag: "--clip-bound",
-                ..
-            })
-        ));
-        assert_eq!(
-            ServerConfig::from_args(args(&["--nope", "1"])),
-            Err(ConfigError::UnknownFlag("--nope".to_owned()))
-        );
-        assert_eq!(
-            ServerConfig::from_args(args(&["--seed"])),
-            Err(ConfigError::MissingValue("--seed".to_owned()))
-        );
-        let negative = ServerConfig {
-            noise_multiplier: -1.0,
-            ..ServerConfig::default()
-        };
-        assert!(matches!(
-            negative.check(),
-            Err(ConfigError::Invalid {
-                flag: "--noise-multiplier",
-                ..
-            })
-        ));
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

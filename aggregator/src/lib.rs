@@ -5,6 +5,8 @@
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod lift;
+pub mod lift_ingest;
 pub mod policy;
 pub mod rounds;
 pub mod server;

@@ -11,6 +11,7 @@ use crate::config::CheckedConfig;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{router, AppState};
 use crate::ingest::{spawn_writer, SharedState};
+use crate::lift_ingest::spawn_lift_task;
 use crate::rounds::publish;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
@@ -89,8 +90,10 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
     };
     let config = Arc::new(config);
     let state = Arc::new(SharedState::new(current));
+    let store = Arc::new(store);
+    let lift = spawn_lift_task(Arc::clone(&store));
     let ingest = spawn_writer(
-        Arc::new(store),
+        store,
         Arc::clone(&config),
         key,
         Arc::clone(&state),
@@ -101,6 +104,7 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
         config,
         state,
         ingest,
+        lift,
         limiter,
         public_key_hex: Arc::from(public_key_hex.as_str()),
     };

@@ -21,11 +21,9 @@ struct RouterTransport {
     router: axum::Router,
 }
 
-impl Transport for RouterTransport {
-    async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
-        let request = Request::post("/v1/updates")
-            .body(Body::from(body.to_vec()))
-            .expect("request");
+impl RouterTransport {
+    async fn post(&self, path: &str, body: &[u8]) -> Result<(), SyncError> {
+        let request = Request::post(path).body(Body::from(body.to_vec())).expect("request");
         let (status, _, reply) = call(&self.router, request).await;
         if status.is_success() {
             return Ok(());
@@ -36,6 +34,16 @@ impl Transport for RouterTransport {
             error: reply["error"].as_str().unwrap_or_default().to_owned(),
             message: reply["message"].as_str().unwrap_or_default().to_owned(),
         })
+    }
+}
+
+impl Transport for RouterTransport {
+    async fn send_update(&self, body: &[u8]) -> Result<(), SyncError> {
+        self.post("/v1/updates", body).await
+    }
+
+    async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError> {
+        self.post("/v1/lift-reports", body).await
     }
 
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {

@@ -155,3 +155,41 @@ async fn two_aggregator_replicas_serve_one_shared_state() {
     assert_eq!(served.len(), 2, "both replicas serve version 2");
     assert_eq!(served[0], served[1], "the same signed bytes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lift_reports_from_two_replicas_add_up_and_replays_are_refused() {
+    use aggregator::store::LiftEntry;
+    use shop_personalizer::adapt::LiftBucket;
+    let Some(server) = PostgresServer::start() else { return };
+    let first = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
+    let second = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
+    let entry = |id: u64| LiftEntry {
+        fingerprint: [3; 8],
+        bucket: if id % 3 == 0 { LiftBucket::Holdout } else { LiftBucket::Personalized },
+        nonce: {
+            let mut nonce = [0_u8; 16];
+            nonce[..8].copy_from_slice(&id.to_le_bytes());
+            nonce
+        },
+        values: vec![1.0, id as f64, 2.0],
+    };
+    let mut tasks = Vec::new();
+    for task in 0..4_u64 {
+        let store = if task % 2 == 0 { Arc::clone(&first) } else { Arc::clone(&second) };
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15_u64 {
+                assert!(store.add_lift_report(entry(task * 100 + i)).await.expect("stores"), "fresh nonce");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task finished");
+    }
+    assert!(!second.add_lift_report(entry(0)).await.expect("ok"), "replica B refuses replica A's nonce");
+    let (personalized, holdout) = first.lift_sums([3; 8], 3).await.expect("reads");
+    let ids: Vec<u64> = (0..4).flat_map(|task| (0..15).map(move |i| task * 100 + i)).collect();
+    let holdout_ids = ids.iter().filter(|id| *id % 3 == 0).count() as u64;
+    assert_eq!((personalized.reports(), holdout.reports()), (60 - holdout_ids, holdout_ids), "no report lost");
+    let (other, _) = first.lift_sums([4; 8], 3).await.expect("reads");
+    assert_eq!(other.reports(), 0, "sums are kept per configuration");
+}

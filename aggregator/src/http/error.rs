@@ -7,12 +7,12 @@ use serde_json::json;
 use shop_personalizer::sync::SyncError;
 use thiserror::Error;
 
-/// Why a request was refused. Nothing of a refused update is stored.
+/// Why a request was refused. Nothing of a refused update or lift report is stored.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ApiError {
     #[error("the body is not a valid update: {0}")]
     Malformed(SyncError),
-    #[error("the body is larger than {limit} bytes, the size of an update of this model's dimension")]
+    #[error("the body is larger than {limit} bytes, the largest this endpoint accepts for the configured dimension")]
     BodyTooLarge { limit: usize },
     #[error("the update was computed against model version {got}; the current version is {current}: download GET /v1/model and recompute")]
     WrongModelVersion { got: u64, current: u64 },
@@ -30,8 +30,19 @@ pub enum ApiError {
     },
     #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
     NormTooLarge { norm: f64, bound: f64 },
-    #[error("this update's nonce was already received: each update is accepted once")]
+    #[error("this nonce was already received: each update or lift report is accepted once")]
     Replayed,
+    #[error("the body is not a valid lift report: {0}")]
+    MalformedLiftReport(SyncError),
+    #[error(
+        "the lift report was made under another lift configuration (placements, caps, epsilon, delta or noise \
+         differ from this server's): align liftReport on the devices with the aggregator's --lift-* flags"
+    )]
+    LiftConfigMismatch,
+    #[error("lift value {index} is {value}, outside [{low:.1}, {high:.1}], the range of an honest clipped and noised count")]
+    LiftValueOutOfRange { index: usize, value: f64, low: f64, high: f64 },
+    #[error("confidence {0} is not in (0, 1): ask for e.g. ?confidence=0.95")]
+    BadConfidence(f64),
     #[error("too many updates from this address: retry later")]
     RateLimited,
     #[error("the update could not be stored: retry later")]
@@ -51,6 +62,10 @@ impl ApiError {
             Self::ParameterMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),
             Self::NormTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "norm_too_large"),
             Self::Replayed => (StatusCode::CONFLICT, "replayed_nonce"),
+            Self::MalformedLiftReport(_) => (StatusCode::BAD_REQUEST, "malformed_lift_report"),
+            Self::LiftConfigMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "config_mismatch"),
+            Self::LiftValueOutOfRange { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "value_out_of_range"),
+            Self::BadConfidence(_) => (StatusCode::BAD_REQUEST, "bad_confidence"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Storage => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),

@@ -4,9 +4,12 @@
 //! * `GET /v1/model` — the signed model (binary), `ETag: "<version>"`, `304` on `If-None-Match`.
 //! * `GET /v1/model-key` — `{"algorithm":"ed25519","publicKey":"<hex>"}` for device configs.
 //! * `GET /v1/rounds/current` — JSON status of the open round and the last closed one.
+//! * `POST /v1/lift-reports` — binary lift report body; `202 {"status":"accepted"}` once stored.
+//! * `GET /v1/lift` — the lift estimate, or `notEnoughReports` below the release threshold.
 //! * `GET /healthz` — `{"status":"ok"}`.
 
 mod error;
+mod lift;
 pub mod rate_limit;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,6 +31,7 @@ use rate_limit::RateLimiter;
 
 use crate::config::CheckedConfig;
 use crate::ingest::{IngestHandle, SharedState};
+use crate::lift_ingest::LiftHandle;
 use crate::policy::{admit, round_privacy};
 
 /// What every handler shares.
@@ -36,6 +40,7 @@ pub struct AppState {
     pub config: Arc<CheckedConfig>,
     pub state: Arc<SharedState>,
     pub ingest: IngestHandle,
+    pub lift: LiftHandle,
     pub limiter: Arc<RateLimiter>,
     pub public_key_hex: Arc<str>,
 }
@@ -59,6 +64,8 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/model", get(get_model))
         .route("/v1/model-key", get(get_model_key))
         .route("/v1/rounds/current", get(get_round))
+        .route("/v1/lift-reports", post(lift::post_lift_report))
+        .route("/v1/lift", get(lift::get_lift))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .layer(cors)
         .with_state(app)

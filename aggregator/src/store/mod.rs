@@ -1,5 +1,7 @@
 //! Durable aggregation state behind one trait: the published models, each round's running sum
-//! (O(dimension), never the individual updates), its count, and the nonces it has seen.
+//! (O(dimension), never the individual updates), its count, and the nonces it has seen; and for
+//! lift reports, each bucket's sums (`measure::LiftSums`, O(D²), never the individual reports)
+//! per lift configuration fingerprint, and the report nonces seen.
 //!
 //! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] lets several
 //! replicas share one database (row locks serialize their batches, unique nonces reject replays
@@ -10,6 +12,8 @@ pub mod sqlite;
 
 use std::future::Future;
 
+use shop_personalizer::adapt::LiftBucket;
+use shop_personalizer::measure::LiftSums;
 use shop_personalizer::sync::UpdateMessage;
 use thiserror::Error;
 
@@ -86,6 +90,40 @@ pub trait Store: Send + Sync + 'static {
         min_updates: u64,
         next: NextModel,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Adds an admitted lift report to its bucket's sums and records its nonce, atomically.
+    /// Returns false (and adds nothing) when the nonce was already seen.
+    fn add_lift_report(&self, entry: LiftEntry) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The (personalized, holdout) sums of configuration `fingerprint` (empty when none arrived).
+    fn lift_sums(
+        &self,
+        fingerprint: [u8; 8],
+        dimension: usize,
+    ) -> impl Future<Output = Result<(LiftSums, LiftSums), StoreError>> + Send;
+}
+
+/// What one lift report adds: under which configuration, to which bucket, with which nonce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiftEntry {
+    pub fingerprint: [u8; 8],
+    pub bucket: LiftBucket,
+    pub nonce: [u8; 16],
+    pub values: Vec<f64>,
+}
+
+/// The stored bucket number of `bucket`.
+pub fn bucket_code(bucket: LiftBucket) -> i64 {
+    match bucket {
+        LiftBucket::Personalized => 0,
+        LiftBucket::Holdout => 1,
+    }
+}
+
+/// Reads stored sums of `dimension`, or says what is wrong.
+pub fn stored_sums(bytes: &[u8], dimension: usize) -> Result<LiftSums, StoreError> {
+    LiftSums::from_bytes(bytes, dimension)
+        .ok_or_else(|| StoreError::Corrupt(format!("lift sums are not {dimension}-dimensional finite sums")))
 }
 
 /// Decodes little-endian f32 weights.

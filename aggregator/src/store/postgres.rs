@@ -8,9 +8,11 @@ use shop_personalizer::sync::UpdateMessage;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
+use shop_personalizer::measure::LiftSums;
+
 use super::{
-    stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError,
-    StoredModel,
+    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, LiftEntry,
+    NextModel, Store, StoreError, StoredModel,
 };
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
@@ -21,6 +23,11 @@ CREATE TABLE IF NOT EXISTS aggregator_rounds (
     version BIGINT PRIMARY KEY, sum BYTEA NOT NULL, updates BIGINT NOT NULL, closed BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE TABLE IF NOT EXISTS aggregator_nonces (version BIGINT NOT NULL, nonce BYTEA NOT NULL, PRIMARY KEY (version, nonce));
+CREATE TABLE IF NOT EXISTS aggregator_lift_sums (
+    fingerprint BYTEA NOT NULL, bucket BIGINT NOT NULL, reports BIGINT NOT NULL, sums BYTEA NOT NULL,
+    PRIMARY KEY (fingerprint, bucket)
+);
+CREATE TABLE IF NOT EXISTS aggregator_lift_nonces (nonce BYTEA PRIMARY KEY);
 ";
 
 /// Key of the advisory lock that serializes schema creation and the first model across replicas.
@@ -85,6 +92,24 @@ async fn lock_open_round(
     let sum = sum_from_bytes(&sum_bytes, dimension)
         .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
     Ok(Some((sum, stored_u64(round.get(1), "round updates")?)))
+}
+
+/// The sums of one bucket of `fingerprint` (locked until the transaction ends when `lock`),
+/// empty when the bucket has no row yet.
+async fn read_sums(
+    client: &impl tokio_postgres::GenericClient,
+    fingerprint: &[u8],
+    bucket: i64,
+    dimension: usize,
+    lock: bool,
+) -> Result<LiftSums, StoreError> {
+    let query = if lock {
+        "SELECT sums FROM aggregator_lift_sums WHERE fingerprint = $1 AND bucket = $2 FOR UPDATE"
+    } else {
+        "SELECT sums FROM aggregator_lift_sums WHERE fingerprint = $1 AND bucket = $2"
+    };
+    let row = client.query_opt(query, &[&fingerprint, &bucket]).await?;
+    row.map_or_else(|| Ok(LiftSums::new(dimension)), |row| stored_sums(&row.get::<_, Vec<u8>>(0), dimension))
 }
 
 impl Store for PostgresStore {
@@ -245,5 +270,44 @@ impl Store for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn add_lift_report(&self, entry: LiftEntry) -> Result<bool, StoreError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let fresh = tx
+            .execute(
+                "INSERT INTO aggregator_lift_nonces (nonce) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&&entry.nonce[..]],
+            )
+            .await?
+            == 1;
+        if !fresh {
+            return Ok(false);
+        }
+        let (fingerprint, bucket) = (&entry.fingerprint[..], bucket_code(entry.bucket));
+        let dimension = entry.values.len();
+        // The row exists before it is locked, so concurrent replicas serialize on it.
+        tx.execute(
+            "INSERT INTO aggregator_lift_sums (fingerprint, bucket, reports, sums) VALUES ($1, $2, 0, $3) \
+             ON CONFLICT DO NOTHING",
+            &[&fingerprint, &bucket, &LiftSums::new(dimension).to_bytes()],
+        )
+        .await?;
+        let mut sums = read_sums(&tx, fingerprint, bucket, dimension, true).await?;
+        sums.add(&entry.values);
+        tx.execute(
+            "UPDATE aggregator_lift_sums SET reports = $3, sums = $4 WHERE fingerprint = $1 AND bucket = $2",
+            &[&fingerprint, &bucket, &(sums.reports() as i64), &sums.to_bytes()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn lift_sums(&self, fingerprint: [u8; 8], dimension: usize) -> Result<(LiftSums, LiftSums), StoreError> {
+        let client = self.client.lock().await;
+        let personalized = read_sums(&*client, &fingerprint, 0, dimension, false).await?;
+        Ok((personalized, read_sums(&*client, &fingerprint, 1, dimension, false).await?))
     }
 }

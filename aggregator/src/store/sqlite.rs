@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use shop_personalizer::sync::UpdateMessage;
 
+use shop_personalizer::measure::LiftSums;
+
 use super::{
-    stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, NextModel, Store, StoreError,
-    StoredModel,
+    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, LiftEntry,
+    NextModel, Store, StoreError, StoredModel,
 };
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
@@ -20,6 +22,11 @@ CREATE TABLE IF NOT EXISTS rounds (
     version INTEGER PRIMARY KEY, sum BLOB NOT NULL, updates INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS nonces (version INTEGER NOT NULL, nonce BLOB NOT NULL, PRIMARY KEY (version, nonce)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lift_sums (
+    fingerprint BLOB NOT NULL, bucket INTEGER NOT NULL, reports INTEGER NOT NULL, sums BLOB NOT NULL,
+    PRIMARY KEY (fingerprint, bucket)
+);
+CREATE TABLE IF NOT EXISTS lift_nonces (nonce BLOB PRIMARY KEY) WITHOUT ROWID;
 ";
 
 /// SQLite-backed [`Store`]. Calls run on tokio's blocking pool, one at a time.
@@ -86,6 +93,18 @@ fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result
     let sum = sum_from_bytes(&sum_bytes, dimension)
         .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
     Ok(Some((sum, stored_u64(count, "round updates")?)))
+}
+
+/// The sums of one bucket of `fingerprint`, empty when the bucket has no row yet.
+fn read_sums(connection: &Connection, fingerprint: &[u8], bucket: i64, dimension: usize) -> Result<LiftSums, StoreError> {
+    let stored: Option<Vec<u8>> = connection
+        .query_row(
+            "SELECT sums FROM lift_sums WHERE fingerprint = ?1 AND bucket = ?2",
+            params![fingerprint, bucket],
+            |row| row.get(0),
+        )
+        .optional()?;
+    stored.map_or_else(|| Ok(LiftSums::new(dimension)), |bytes| stored_sums(&bytes, dimension))
 }
 
 impl Store for SqliteStore {
@@ -228,6 +247,35 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM nonces WHERE version <= ?1", params![version as i64])?;
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn add_lift_report(&self, entry: LiftEntry) -> Result<bool, StoreError> {
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let fresh = tx.execute("INSERT OR IGNORE INTO lift_nonces (nonce) VALUES (?1)", params![&entry.nonce[..]])? == 1;
+            if !fresh {
+                return Ok(false);
+            }
+            let bucket = bucket_code(entry.bucket);
+            let mut sums = read_sums(&tx, &entry.fingerprint, bucket, entry.values.len())?;
+            sums.add(&entry.values);
+            tx.execute(
+                "INSERT INTO lift_sums (fingerprint, bucket, reports, sums) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (fingerprint, bucket) DO UPDATE SET reports = excluded.reports, sums = excluded.sums",
+                params![&entry.fingerprint[..], bucket, sums.reports() as i64, sums.to_bytes()],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn lift_sums(&self, fingerprint: [u8; 8], dimension: usize) -> Result<(LiftSums, LiftSums), StoreError> {
+        self.with(move |connection| {
+            let personalized = read_sums(connection, &fingerprint, 0, dimension)?;
+            Ok((personalized, read_sums(connection, &fingerprint, 1, dimension)?))
         })
         .await
     }

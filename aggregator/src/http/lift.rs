@@ -1,0 +1,52 @@
+//! `POST /v1/lift-reports` and `GET /v1/lift`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use shop_personalizer::sync::lift_wire::{LiftReportMessage, LIFT_HEADER_LEN};
+
+use super::{ApiError, AppState};
+use crate::lift::{admit_lift, lift_answer};
+use crate::store::LiftEntry;
+
+/// Validates a lift report (size, layout, version, configuration, values) and adds it to its
+/// bucket's sums: `202 {"status":"accepted"}` once committed; refusals store nothing.
+pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
+    if !app.limiter.admit(address, Instant::now()) {
+        return Err(ApiError::RateLimited);
+    }
+    let lift = &app.config.lift;
+    let limit = LIFT_HEADER_LEN + 4 * lift.dimension();
+    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let message = LiftReportMessage::decode(&body).map_err(ApiError::MalformedLiftReport)?;
+    let report = admit_lift(&message, lift)?;
+    let entry = LiftEntry { fingerprint: message.fingerprint, bucket: report.bucket, nonce: message.nonce, values: report.values };
+    app.lift.add(entry).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LiftQuery {
+    confidence: Option<f64>,
+}
+
+/// The lift estimate with confidence intervals, or `notEnoughReports` while a bucket holds
+/// fewer than the configured minimum (see `crate::lift`).
+pub async fn get_lift(State(app): State<AppState>, Query(query): Query<LiftQuery>) -> Result<Response, ApiError> {
+    let confidence = query.confidence.unwrap_or(0.95);
+    let lift = &app.config.lift;
+    let (personalized, holdout) = app.lift.sums(lift.fingerprint(), lift.dimension()).await?;
+    let answer = lift_answer(&app.config, personalized, holdout, confidence)?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
+}
