@@ -1,9 +1,11 @@
 // The privacy boundary on the wire: the real aggregator (debug build, temporary data folder,
 // 127.0.0.1, rounds of 20) and the demo storefront, a browsing session in Chromium with every
 // request the page makes recorded (page.on("request") and a catch-all route). It proves that the
-// only bodies that leave go to the aggregator's update endpoint, that no request URL, header or
-// body carries an item id, category or query of the session (nor any of the catalog), and that
-// the update decodes with the expected header against the aggregator's current model.
+// only bodies that leave go to the aggregator's update and lift-report endpoints, that no request
+// URL, header or body carries an item id, category or query of the session (nor any of the
+// catalog), that the update decodes with the expected header against the aggregator's current
+// model, and that the lift report decodes as the documented layout (aggregator/README.md). The
+// merchant's lift page then says, honestly, that there are not enough reports yet.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -97,6 +99,22 @@ async function openRecordedShop() {
   return { context, page, recorded, routed, problems };
 }
 
+/** The documented lift report layout (aggregator/README.md): 36 header bytes, then D × f32. */
+function decodeLiftReport(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dimension = view.getUint16(6, true);
+  return {
+    magic: bytes.subarray(0, 4).toString("latin1"),
+    format: bytes[4],
+    bucket: bytes[5],
+    dimension,
+    fingerprint: bytes.subarray(8, 16),
+    noiseMultiplier: view.getFloat32(16, true),
+    nonce: bytes.subarray(20, 36),
+    values: Array.from({ length: dimension }, (_, i) => view.getFloat32(36 + 4 * i, true)),
+  };
+}
+
 /** The documented update layout (aggregator/README.md): 45 header bytes, then d × i8. */
 function decodeUpdate(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -126,9 +144,11 @@ async function clickRecommendation(page, clicked) {
   await pause(page);
 }
 
-test("only clipped, noised updates leave the page, and they carry nothing of the session", async () => {
+test("only clipped, noised updates and lift reports leave the page, and they carry nothing of the session", async () => {
   const { context, page, recorded, routed, problems } = await openRecordedShop();
   const updatesUrl = `${aggregatorUrl}/v1/updates`;
+  const liftUrl = `${aggregatorUrl}/v1/lift-reports`;
+  const liftAccepted = page.waitForResponse((response) => response.url() === liftUrl && response.request().method() === "POST", { timeout: 90_000 });
   try {
     await page.getByRole("button", { name: "Remember me" }).click();
     await page.click('#category-nav a[href="#/c/Shoes"]');
@@ -147,6 +167,9 @@ test("only clipped, noised updates leave the page, and they carry nothing of the
     await pause(page);
     const response = await accepted;
     assert.equal(response.status(), 202, "the aggregator accepted the update");
+    // The automatic loop (every 5 s in the demo) sends the day's lift report once something was counted.
+    const liftResponse = await liftAccepted;
+    assert.equal(liftResponse.status(), 202, `the aggregator accepted the lift report: ${await liftResponse.text()}`);
     // Enough new labelled impressions for another update: the ledger refuses it (one a day).
     await page.click('.tile a');
     await page.waitForSelector("article.product");
@@ -155,7 +178,9 @@ test("only clipped, noised updates leave the page, and they carry nothing of the
     await page.click("#open-panel");
     await page.waitForSelector("[data-testid=privacy-ledger]");
     const ledger = await page.textContent("[data-testid=privacy-ledger]");
-    assert.match(ledger, /ε 5\.76 of 8\.00/, `the panel shows the spend and budget: ${ledger}`);
+    // One update (ρ 0.5) and one lift report (ε 2, ρ 0.0676) compose to ε 6.17 of the day's 8.
+    assert.match(ledger, /ε 6\.17 of 8\.00/, `the panel shows the spend and budget: ${ledger}`);
+    assert.match(ledger, /Lift reports sent today\s*1/, `the panel shows the lift report: ${ledger}`);
     await page.click("[data-testid=sync-now]");
     // The panel shows the latest outcome, which may still be an earlier periodic check's
     // ("skipped: busy" or "too few impressions"): wait for the outcome of the sync asked for.
@@ -166,19 +191,22 @@ test("only clipped, noised updates leave the page, and they carry nothing of the
     assert.ok(refused, `one update a day: the second sync must be refused by the ledger, got ${status}`);
     await page.close({ runBeforeUnload: true });
 
-    // Every request with a body is a POST of an update to the aggregator.
+    // Every request with a body is a POST of an update or a lift report to the aggregator.
     const withBody = recorded.filter((request) => (request.postDataBuffer()?.length ?? 0) > 0);
-    assert.ok(withBody.length >= 1, "the update was recorded");
+    const updates = withBody.filter((request) => request.url() === updatesUrl);
+    const liftReports = withBody.filter((request) => request.url() === liftUrl);
+    assert.ok(updates.length >= 1, "the update was recorded");
+    assert.equal(liftReports.length, 1, "one lift report a day");
     for (const request of withBody) {
       assert.equal(request.method(), "POST");
-      assert.equal(request.url(), updatesUrl, `a body went elsewhere: ${request.url()}`);
+      assert.ok([updatesUrl, liftUrl].includes(request.url()), `a body went elsewhere: ${request.url()}`);
     }
     assert.deepEqual(routed.filter((r) => r.body?.length).map((r) => r.url), withBody.map((r) => r.url()), "the route saw the same bodies");
     // The page talks to the aggregator only to read its key and model and to post updates.
     const toAggregator = recorded.filter((request) => request.url().startsWith(aggregatorUrl));
     for (const request of toAggregator) {
       const path = new URL(request.url()).pathname;
-      assert.ok(["/v1/model-key", "/v1/model", "/v1/updates"].includes(path), `unexpected aggregator request ${path}`);
+      assert.ok(["/v1/model-key", "/v1/model", "/v1/updates", "/v1/lift-reports"].includes(path), `unexpected aggregator request ${path}`);
     }
     const others = recorded.filter((request) => !request.url().startsWith(aggregatorUrl) && !request.url().startsWith(storefront.url));
     assert.deepEqual(others.map((r) => r.url()), [], "no request to any third host");
@@ -196,7 +224,7 @@ test("only clipped, noised updates leave the page, and they carry nothing of the
 
     // The update: the documented header, the current model, nothing identifying.
     const round = await (await fetch(`${aggregatorUrl}/v1/rounds/current`)).json();
-    const posted = withBody[0];
+    const posted = updates[0];
     const headers = await posted.allHeaders().catch(() => posted.headers());
     assert.equal(headers.cookie, undefined, "no cookie");
     assert.equal(headers.referer, undefined, "no referrer");
@@ -212,7 +240,42 @@ test("only clipped, noised updates leave the page, and they carry nothing of the
     assert.ok(update.values.every((v) => v >= -127 && v <= 127));
     assert.ok(update.values.some((v) => v !== 0), "noise makes the vector non-zero");
     assert.equal(round.updatesReceived, 1, "exactly one update reached the round");
+
+    // The lift report: the documented layout, the default configuration, nothing identifying.
+    const liftPosted = liftReports[0];
+    const liftHeaders = await liftPosted.allHeaders().catch(() => liftPosted.headers());
+    assert.equal(liftHeaders.cookie, undefined, "no cookie");
+    assert.equal(liftHeaders.referer, undefined, "no referrer");
+    const liftBody = liftPosted.postDataBuffer();
+    const lift = decodeLiftReport(liftBody);
+    assert.equal(lift.magic, "SPLR");
+    assert.equal(lift.format, 1);
+    assert.equal(lift.bucket, 0, "a test browser is never held out unless asked");
+    assert.equal(lift.dimension, 11, "sessions + (no placement broken out + (other)) × 10 counts");
+    assert.equal(liftBody.length, 36 + 4 * lift.dimension, "header and counts only");
+    assert.ok(lift.noiseMultiplier > 1 && Number.isFinite(lift.noiseMultiplier), "noised at ε 2");
+    assert.ok(lift.values.every(Number.isFinite));
+    assert.ok(lift.nonce.some((b) => b !== 0), "a random nonce");
+    const liftState = await (await fetch(`${aggregatorUrl}/v1/lift`)).json();
+    assert.equal(liftState.status, "notEnoughReports", "one report releases nothing");
+    assert.equal(liftState.personalizedReports, 1, "exactly one lift report reached the aggregator");
+    assert.equal(liftState.estimate, undefined);
     assert.deepEqual(problems, [], "no page errors");
+  } finally {
+    await context.close();
+  }
+});
+
+test("the merchant lift page says honestly that there are not enough reports yet", async () => {
+  const context = await storefront.browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(`${storefront.url}/www/lift.html?aggregator=${encodeURIComponent(aggregatorUrl)}`);
+    await page.waitForSelector("body[data-ready=true]");
+    const status = page.locator("[data-testid=lift-status]");
+    assert.equal(await status.getAttribute("data-status"), "notEnoughReports");
+    assert.match(await status.textContent(), /Not enough reports yet: \d+ personalized and \d+ holdout reports so far; nothing is released before each bucket holds 100\./);
+    assert.match(await page.textContent("[data-testid=lift-report]"), /k-anonymity/);
   } finally {
     await context.close();
   }

@@ -1,6 +1,7 @@
 // Federated learning in the demo storefront: the page asks the aggregator for the key its models
 // are signed with, configures sync, and the privacy panel shows the ledger. Only clipped, noised
-// model updates are ever sent (consent "Remember me" only); the shopper's profile never leaves.
+// model updates and one noised lift report a day are ever sent (consent "Remember me" only); the
+// shopper's profile never leaves.
 //
 // The aggregator is http://127.0.0.1:8787 (scripts/demo starts it) or `?aggregator=URL`. An
 // automated browser (a test) syncs only when given `?aggregator=`, so other tests stay offline.
@@ -60,15 +61,18 @@ export function ledgerSection(ledger, sync) {
   const renews = new Date(ledger.currentPeriodEndsUnixSeconds * 1000).toLocaleString();
   const rows = [
     ["Updates sent today", String(ledger.currentPeriodUpdates)],
+    ["Lift reports sent today", String(ledger.currentPeriodLiftReports)],
     ["Privacy spent today", `ε ${number(ledger.currentPeriodEpsilon)} of ${number(ledger.periodBudgetEpsilon)}`],
     ["Each update costs", `ε ${number(ledger.epsilonPerUpdate)} (δ = ${ledger.delta})`],
+    ["Each lift report costs", `ε ${number(ledger.epsilonPerLiftReport)} (at most one a day, composed with the updates)`],
     ["Budget renews", renews],
     ["Updates in total", String(ledger.lifetimeUpdates)],
+    ["Lift reports in total", String(ledger.lifetimeLiftReports)],
   ];
   return el("section", { class: "ledger", "data-testid": "privacy-ledger" },
     el("h3", {}, "Shared model updates"),
     el("p", {}, sync
-      ? `This device helps improve the shop's shared ranking model by sending clipped, noised updates to ${sync.url} — never your history.`
+      ? `This device helps improve the shop's shared ranking model by sending clipped, noised updates to ${sync.url}, and once a day a noised count of what personalization changed (for the shop's lift measurement) — never your history.`
       : "Sharing model updates is off on this page."),
     el("dl", { class: "stats" }, rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])),
     sync ? el("button", { type: "button", "data-testid": "sync-now", onclick: () => sync.syncNow() }, "Send an update now") : null,
