@@ -11,6 +11,7 @@
 //! stored (see `profile::apply`).
 
 mod adapt_feedback;
+mod adapt_no_consent;
 mod adapt_request;
 mod adapt_store;
 mod adapting;

@@ -12,11 +12,10 @@
 
 use crate::adapt::copy_variants::shop_default_variant;
 use crate::adapt::layout::shop_default_layout;
-use crate::adapt::offer_choice::shop_default_offer;
 use crate::adapt::offers::parse_offers;
 use crate::adapt::{
     preferred_hours, Adapter, AdapterConfig, CopyVariant, HoursParams, LayoutDecision, LiftBucket, OfferContext,
-    OfferDecision, OfferHistory, OfferSpec, PreferredHours, SectionSpec, ShopperState, VariantDecision,
+    OfferDecision, OfferSpec, PreferredHours, SectionSpec, ShopperState, VariantDecision,
 };
 use crate::catalog::{Item, CATEGORY_SEPARATOR};
 use crate::collect::event::TrackEvent;
@@ -25,6 +24,7 @@ use crate::profile::ShopperClock;
 use crate::storage::{KeyValueStore, StorageWarning, StoreError, WarningCode};
 
 use super::adapt_feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
+use super::adapt_no_consent::{layout_without_consent, offer_without_consent};
 use super::adapt_request::{category_text, AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
 use super::adapt_store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
 use super::{check_time, Personalizer};
@@ -390,26 +390,6 @@ impl<S: KeyValueStore> Personalizer<S> {
 
 fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
     check_time(now_ms).map_err(|_| AdaptationError::BadTime(now_ms))
-}
-
-/// The shop's first offer for a visitor it knows nothing about; no show is remembered.
-fn offer_without_consent(offers: &[OfferSpec], context: &OfferContext) -> Result<OfferDecision, AdaptationError> {
-    let mut unkept = OfferHistory::default();
-    let mut decision = shop_default_offer(&mut unkept, offers, context, &ShopperState::default())?;
-    decision.reason = format!("{NO_CONSENT_REASON}; offered to a visitor it knows nothing about");
-    Ok(decision)
-}
-
-fn layout_without_consent(mut decision: LayoutDecision) -> LayoutDecision {
-    for section in &mut decision.sections {
-        section.reason = NO_CONSENT_REASON.into();
-    }
-    for hidden in &mut decision.hidden {
-        hidden.reason = format!("{NO_CONSENT_REASON}; it does not fit the page");
-    }
-    decision.density_reason = NO_CONSENT_REASON.into();
-    decision.personalized = false;
-    decision
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::measure::CheckedReportConfig;
-use crate::privacy::accountant::epsilon_from_rho;
+use lift::check_lift_setup;
 use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
 use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
@@ -92,26 +92,6 @@ fn default_params() -> PrivacyParams {
 
 fn unix_seconds(now_ms: u64) -> u64 {
     now_ms / 1_000
-}
-
-/// Checks the lift report settings against the privacy settings: the same δ, and one lift report
-/// plus one model update fit the period budget together.
-fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Result<CheckedReportConfig, SyncingError> {
-    let lift = setup.lift_report.clone().check()?;
-    if (lift.config().delta - params.delta()).abs() > 1e-15 {
-        return Err(SyncingError::LiftDelta { lift: lift.config().delta, privacy: params.delta() });
-    }
-    let together = epsilon_from_rho(params.rho_per_update() + lift.single_report_rho(), params.delta());
-    if together > params.period_budget_epsilon() {
-        return Err(SyncError::from(PrivacyError::LiftReportOverBudget {
-            lift_epsilon: lift.single_report_epsilon(),
-            update_epsilon: params.epsilon_per_update(),
-            together,
-            budget: params.period_budget_epsilon(),
-        })
-        .into());
-    }
-    Ok(lift)
 }
 
 impl<S: KeyValueStore> Personalizer<S> {

@@ -15,11 +15,33 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::privacy::PrivacyError;
+use crate::measure::CheckedReportConfig;
+use crate::privacy::accountant::epsilon_from_rho;
+use crate::privacy::{PrivacyError, PrivacyParams};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 use crate::sync::{LiftReportMessage, SyncError, Transport};
 
-use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncingError};
+use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError};
+
+/// Checks the lift report settings against the privacy settings: the same δ, and one lift report
+/// plus one model update fit the period budget together.
+pub(super) fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Result<CheckedReportConfig, SyncingError> {
+    let lift = setup.lift_report.clone().check()?;
+    if (lift.config().delta - params.delta()).abs() > 1e-15 {
+        return Err(SyncingError::LiftDelta { lift: lift.config().delta, privacy: params.delta() });
+    }
+    let together = epsilon_from_rho(params.rho_per_update() + lift.single_report_rho(), params.delta());
+    if together > params.period_budget_epsilon() {
+        return Err(SyncError::from(PrivacyError::LiftReportOverBudget {
+            lift_epsilon: lift.single_report_epsilon(),
+            update_epsilon: params.epsilon_per_update(),
+            together,
+            budget: params.period_budget_epsilon(),
+        })
+        .into());
+    }
+    Ok(lift)
+}
 
 impl<S: KeyValueStore> Personalizer<S> {
     /// Decides whether this period's lift report leaves now. When it does, builds it, books and
