@@ -98,6 +98,7 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
             NoiseMode::Distributed { min_cohort: 5000 },
             holdout,
         )?,
+        make("local ε=2, δ=1e-6 per report (device default)", 2.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6 per report", 8.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6, 50% holdout", 8.0, NoiseMode::Local, 0.5)?,
     ])

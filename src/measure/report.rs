@@ -50,12 +50,18 @@ pub enum ReportError {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MetricCaps {
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub sessions: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub impressions: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub clicks: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub add_to_carts: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub orders: f64,
     /// In the shop's currency.
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub revenue: f64,
 }
 
@@ -102,10 +108,15 @@ pub enum NoiseMode {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct LiftReportConfig {
     /// Placements broken out in the vector; all others are pooled as "(other)".
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub placements: Vec<String>,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub caps: MetricCaps,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub epsilon: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub delta: f64,
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub noise: NoiseMode,
 }
 
