@@ -94,6 +94,20 @@ fn unix_seconds(now_ms: u64) -> u64 {
     now_ms / 1_000
 }
 
+/// How a send went: `(delivered, retry)`. Accepted, or a replayed nonce (an earlier attempt
+/// arrived), is delivered; a network failure, a rate limit or a busy server is retried with
+/// the same bytes; any other refusal is neither (dropped).
+fn delivery(result: &Result<(), SyncError>) -> (bool, bool) {
+    let delivered = match result {
+        Ok(()) => true,
+        Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
+        Err(_) => false,
+    };
+    let retry = matches!(result, Err(SyncError::Transport { .. }))
+        || matches!(result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
+    (delivered, retry)
+}
+
 impl<S: KeyValueStore> Personalizer<S> {
     /// Configures sync: where the aggregator is, its model-signing key, and the privacy settings.
     /// A stored shared model is verified again with this key. Call again to change settings.
@@ -309,13 +323,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         now_ms: f64,
     ) -> SyncOutcome {
         let was_pending = self.syncing.pending.as_deref() == Some(body);
-        let delivered = match &result {
-            Ok(()) => true,
-            Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
-            Err(_) => false,
-        };
-        let retry = matches!(&result, Err(SyncError::Transport { .. }))
-            || matches!(&result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
+        let (delivered, retry) = delivery(&result);
         if was_pending && (delivered || !retry) {
             self.syncing.pending = None;
             self.syncing.dirty = true;

@@ -1,10 +1,7 @@
 //! `POST /v1/lift-reports` and `GET /v1/lift`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
-
 use axum::body::to_bytes;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,13 +16,7 @@ use crate::store::LiftEntry;
 /// Validates a lift report (size, layout, version, configuration, values) and adds it to its
 /// bucket's sums: `202 {"status":"accepted"}` once committed; refusals store nothing.
 pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-    if !app.limiter.admit(address, Instant::now()) {
-        return Err(ApiError::RateLimited);
-    }
+    super::admit_client(&app, &request)?;
     let lift = &app.config.lift;
     let limit = LIFT_HEADER_LEN + 4 * lift.dimension();
     let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;

@@ -71,15 +71,22 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-async fn post_update(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    // Without connection info (in-process tests) every request counts as one loopback client.
+/// The per-address rate limit shared by updates and lift reports. Without connection info
+/// (in-process tests) every request counts as one loopback client.
+fn admit_client(app: &AppState, request: &Request) -> Result<(), ApiError> {
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-    if !app.limiter.admit(address, Instant::now()) {
-        return Err(ApiError::RateLimited);
+    if app.limiter.admit(address, Instant::now()) {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited)
     }
+}
+
+async fn post_update(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    admit_client(&app, &request)?;
     let limit = app.config.max_body_bytes();
     let body = to_bytes(request.into_body(), limit)
         .await

@@ -119,13 +119,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         now_ms: f64,
     ) -> SyncOutcome {
         let was_pending = self.syncing.pending_lift.as_deref() == Some(body);
-        let delivered = match &result {
-            Ok(()) => true,
-            Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
-            Err(_) => false,
-        };
-        let retry = matches!(&result, Err(SyncError::Transport { .. }))
-            || matches!(&result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
+        let (delivered, retry) = super::delivery(&result);
         if was_pending && (delivered || !retry) {
             self.syncing.pending_lift = None;
             self.syncing.dirty = true;
