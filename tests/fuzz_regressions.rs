@@ -21,6 +21,28 @@ fn every_regression_input_loads_safely() {
 }
 
 #[test]
+fn every_other_state_regression_input_loads_safely() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions_other_state");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions_other_state exists") {
+        let path = entry.expect("a readable directory entry").path();
+        let bytes = std::fs::read(&path).expect("a readable regression input");
+        let outcome = std::panic::catch_unwind(|| input::check_other_state(&bytes));
+        assert!(outcome.is_ok(), "regression input {} failed", path.display());
+        replayed += 1;
+    }
+    assert!(replayed >= 6, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
+fn the_first_byte_picks_the_state_and_odd_ones_wrap_it() {
+    let (name, raw) = input::other_state_value(b"\x03{}");
+    assert_eq!(name, "adapt");
+    assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":0,"#) && raw.ends_with(r#""payload":{}}"#));
+    assert_eq!(input::other_state_value(b"\x04x"), ("sync", "x".to_owned()));
+}
+
+#[test]
 fn odd_first_bytes_wrap_the_rest_in_a_valid_envelope() {
     let stored = input::stored_value(b"\x03{}");
     assert!(stored.contains("\"version\":1") && stored.ends_with("\"payload\":{}}"));
@@ -40,5 +62,17 @@ proptest! {
         let mut data = vec![mode * 2 + 1];
         data.extend_from_slice(payload.as_bytes());
         input::check_loader(&data);
+    }
+
+    #[test]
+    fn random_other_states_load_safely(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        input::check_other_state(&data);
+    }
+
+    #[test]
+    fn random_other_state_payloads_load_safely(mode in 0u8..18, payload in r#"\{("[a-zA-Z]{1,12}":(\[[0-9,{}"a-z:.-]{0,40}\]|[0-9]{1,5}|"[a-z0-9]{0,5}"|\{[^\\]{0,40}\}),?){0,6}\}"#) {
+        let mut data = vec![mode * 2 + 1];
+        data.extend_from_slice(payload.as_bytes());
+        input::check_other_state(&data);
     }
 }

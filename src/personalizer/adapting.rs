@@ -22,7 +22,7 @@ use crate::catalog::{Item, CATEGORY_SEPARATOR};
 use crate::collect::event::TrackEvent;
 use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::profile::ShopperClock;
-use crate::storage::{KeyValueStore, StorageWarning, StoreError, WarningCode};
+use crate::storage::{KeyValueStore, Loaded, StorageWarning, StoreError, WarningCode};
 
 use super::adapt_feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
 use super::adapt_request::{category_text, AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
@@ -320,12 +320,21 @@ impl<S: KeyValueStore> Personalizer<S> {
         if self.consent.persists() && !self.adaptation.loaded {
             self.adaptation.loaded = true;
             let key = adapt_key(self.config.shop());
-            let load = load_adaptation(&mut self.store, &self.keys, &key, &self.adaptation.config);
-            self.adaptation.blocked = load.blocked;
-            if let Some(warning) = load.warning {
-                self.warn(warning);
-            }
-            match load.restored {
+            self.adaptation.blocked = false;
+            let restored = match load_adaptation(&mut self.store, &self.keys, &key, &self.adaptation.config) {
+                Loaded::Found { value, .. } => Some(value),
+                Loaded::Absent => None,
+                Loaded::Unavailable(warning) => {
+                    self.warn(warning);
+                    None
+                }
+                Loaded::SetAside { warning, blocked, .. } => {
+                    self.adaptation.blocked = blocked;
+                    self.warn(warning);
+                    None
+                }
+            };
+            match restored {
                 Some((adapter, feedback)) if self.adaptation.adapter.is_none() => {
                     self.adaptation.adapter = Some(adapter);
                     self.adaptation.feedback = feedback;

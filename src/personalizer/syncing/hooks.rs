@@ -36,6 +36,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// The ledger stays in memory for this page (it holds no behaviour, only spend).
     pub(in crate::personalizer) fn sync_forgotten(&mut self) {
         self.syncing.pending = None;
+        self.syncing.save_blocked = false;
         self.sync_learning_reset();
         self.syncing.dirty = false;
     }
