@@ -1,5 +1,6 @@
 //! Persistence of the adaptation state under `shop-personalizer:<shop>:adapt`, in the shared
-//! envelope (see `storage::envelope`) as kind `shop-personalizer/adapt`, version 1.
+//! envelope (see `storage::envelope`) as kind `shop-personalizer/adapt`, version 1, with the
+//! lineage of the values it was merged onto (see `adapt_tabs.rs`).
 //!
 //! Loading never destroys anything: an unreadable value is copied to a free
 //! `shop-personalizer:<shop>:backup:<n>` slot (shared with the profile's backups) before the key
@@ -38,6 +39,14 @@ pub struct StoredAdaptation {
     pub state: AdaptState,
     #[serde(default)]
     pub feedback: Feedback,
+    /// Tells this tab's writes from another tab's that happen to hold the same state (each write's
+    /// id, the CRC of its text, must differ; see `adapt_tabs.rs`). 0 when unknown.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writer: u64,
+}
+
+fn is_zero(writer: &u64) -> bool {
+    *writer == 0
 }
 
 /// `shop-personalizer:<shop>:adapt` (inside the shop's prefix, so `forget()` removes it).
@@ -45,8 +54,9 @@ pub fn adapt_key(shop: &str) -> String {
     format!("shop-personalizer:{shop}:adapt")
 }
 
-pub fn encode_adaptation(stored: &StoredAdaptation) -> Result<String, serde_json::Error> {
-    seal::<AdaptFormat>(stored, &[])
+/// The state as a stored envelope merged onto the values in `lineage` (newest first).
+pub fn encode_adaptation(stored: &StoredAdaptation, lineage: &[u32]) -> Result<String, serde_json::Error> {
+    seal::<AdaptFormat>(stored, lineage)
 }
 
 /// Resumes the adapter from an opened value under `config`; a state the adapter refuses is unreadable.
@@ -82,13 +92,13 @@ mod tests {
 
     fn stored(seed: u64) -> StoredAdaptation {
         let adapter = Adapter::new(AdapterConfig::default(), seed).unwrap();
-        StoredAdaptation { state: adapter.state().clone(), feedback: Feedback::default() }
+        StoredAdaptation { state: adapter.state().clone(), feedback: Feedback::default(), writer: 0 }
     }
 
     #[test]
     fn round_trips_in_its_own_envelope() {
         let value = stored(3);
-        let raw = encode_adaptation(&value).unwrap();
+        let raw = encode_adaptation(&value, &[]).unwrap();
         assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":1,"checksum":"#));
         let (adapter, feedback) = decode_adaptation(&raw, AdapterConfig::default()).unwrap();
         assert_eq!(adapter.state(), &value.state);
@@ -97,7 +107,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_damage_is_named() {
-        let raw = encode_adaptation(&stored(4)).unwrap();
+        let raw = encode_adaptation(&stored(4), &[]).unwrap();
         let decode = |raw: &str| decode_adaptation(raw, AdapterConfig::default()).map(|_| ());
         assert!(matches!(decode("{oops"), Err(LoadError::CorruptJson { what: "adaptation state", .. })));
         let other = raw.replace(ADAPT_FORMAT_NAME, "shop-personalizer/profile");
@@ -123,8 +133,8 @@ mod tests {
         assert!((adapter.state().holdout.value() - 0.071_434_686_085_109_17).abs() < 1e-15);
         assert_eq!(adapter.state().bandit.observations("offer:welcome-10"), 1);
         assert!((adapter.state().lift.sessions() - 1.0).abs() < 1e-12);
-        let stored = StoredAdaptation { state: adapter.state().clone(), feedback };
-        assert_eq!(encode_adaptation(&stored).unwrap(), raw);
+        let stored = StoredAdaptation { state: adapter.state().clone(), feedback, writer: 0 };
+        assert_eq!(encode_adaptation(&stored, &[]).unwrap(), raw);
     }
 
     #[test]
@@ -148,7 +158,7 @@ mod tests {
         #[test]
         fn encode_decode_round_trips(seed in any::<u64>()) {
             let value = stored(seed);
-            let raw = encode_adaptation(&value).unwrap();
+            let raw = encode_adaptation(&value, &[]).unwrap();
             let (adapter, _) = decode_adaptation(&raw, AdapterConfig::default()).unwrap();
             prop_assert_eq!(adapter.state(), &value.state);
         }

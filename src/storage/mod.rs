@@ -19,7 +19,7 @@ pub use loading::{load_stored, Loaded};
 pub use profile_format::{
     decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION, FORMAT_NAME,
 };
-pub use memory::MemoryStore;
+pub use memory::{LaggingView, MemoryStore};
 pub use persist::{
     back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
 };
