@@ -138,8 +138,8 @@ impl<'a> LoggingDevice<'a> {
         }
         let greedy = self.rows(&pool, &shipped, k, false)?;
         let logged = self.rows(&pool, &shipped, k, true)?;
-        let (propensity, explored) = (self.ranking.propensity, self.ranking.explored);
-        let inclusion = top_k_inclusion(&scores, &greedy, explored.then_some(&logged[..]), k, exploration, INCLUSION_DRAWS, rng);
+        let propensity = self.ranking.propensity;
+        let inclusion = top_k_inclusion(&scores, &greedy, k, exploration, INCLUSION_DRAWS, rng);
         let mut orders = Vec::with_capacity(targets.len());
         for target in targets {
             orders.push(match target {

@@ -113,14 +113,17 @@ pub struct Exploration {
 
 /// The probability that each row lands in the top `k` under the ranker's exploring policy: with
 /// probability 1 − ε the greedy order `greedy`, with probability ε a Plackett-Luce sample with
-/// weights `exp(score / temperature)` (as `rank::select::Selector::sample` draws it). The
-/// Plackett-Luce part is estimated from `draws` seeded Gumbel-top-k samples; `logged` (the rows of
-/// an explored list that was actually shown, if any) counts as one more sample, so every row that
-/// was shown has a positive probability.
+/// weights `exp(score / temperature)` (as `rank::select::Selector::sample` draws it).
+///
+/// The Plackett-Luce part is estimated from `draws` seeded Gumbel samples, Rao-Blackwellised: a
+/// Plackett-Luce top k is the k largest of `score / t + Gumbel noise`, so given the other rows'
+/// keys, row `d` is in the top k exactly when its key beats the k-th largest of the others, which
+/// has a closed-form probability. Averaging that probability (not a 0/1 count) gives every row a
+/// positive, low-variance estimate, rare rows included, which matters since their weights are
+/// its inverse.
 pub fn top_k_inclusion<R: Rng + ?Sized>(
     scores: &[f32],
     greedy: &[u32],
-    logged: Option<&[u32]>,
     k: usize,
     exploration: Exploration,
     draws: usize,
@@ -129,32 +132,33 @@ pub fn top_k_inclusion<R: Rng + ?Sized>(
     let Exploration { epsilon, temperature } = exploration;
     let n = scores.len();
     let k = k.min(n);
-    let mut hits = vec![0u32; n];
-    let mut keys: Vec<(f64, usize)> = Vec::with_capacity(n);
+    let mut inclusion = vec![0.0; n];
+    if k == n {
+        inclusion.iter_mut().for_each(|p| *p = 1.0);
+        return inclusion;
+    }
+    let location: Vec<f64> = scores.iter().map(|&s| f64::from(s) / temperature).collect();
+    let mut keys = vec![0.0; n];
+    let mut sorted = vec![0.0; n];
     for _ in 0..draws {
-        keys.clear();
-        for (row, &score) in scores.iter().enumerate() {
+        for (key, &at) in keys.iter_mut().zip(&location) {
             let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-            keys.push((f64::from(score) / temperature - (-u.ln()).ln(), row));
+            *key = at - (-u.ln()).ln();
         }
-        if k < n {
-            keys.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
-        }
-        for &(_, row) in &keys[..k] {
-            hits[row] += 1;
+        sorted.copy_from_slice(&keys);
+        // The k-th and (k+1)-th largest keys (positions k − 1 and k in descending order).
+        sorted.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
+        let above = sorted[k];
+        let kth = sorted[..k].iter().copied().fold(f64::INFINITY, f64::min);
+        for ((p, &key), &at) in inclusion.iter_mut().zip(&keys).zip(&location) {
+            // The k-th largest key among the other rows.
+            let threshold = if key >= kth { above } else { kth };
+            // P(at + Gumbel > threshold) = 1 − exp(−exp(at − threshold)).
+            *p += -(-(at - threshold).exp()).exp_m1();
         }
     }
-    let mut samples = draws as f64;
-    if let Some(logged) = logged {
-        for &row in logged.iter().take(k) {
-            if let Some(h) = hits.get_mut(row as usize) {
-                *h += 1;
-            }
-        }
-        samples += 1.0;
-    }
-    let mut inclusion: Vec<f64> =
-        hits.iter().map(|&h| if samples > 0.0 { epsilon * f64::from(h) / samples } else { 0.0 }).collect();
+    let draws = draws.max(1) as f64;
+    inclusion.iter_mut().for_each(|p| *p *= epsilon / draws);
     for &row in greedy.iter().take(k) {
         if let Some(p) = inclusion.get_mut(row as usize) {
             *p += 1.0 - epsilon;

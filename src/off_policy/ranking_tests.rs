@@ -65,20 +65,22 @@ fn top_k_inclusion_matches_plackett_luce_by_hand() {
     let scores = [0.0, 2f32.ln(), 3f32.ln()];
     let pure = Exploration { epsilon: 1.0, temperature: 1.0 };
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let top1 = top_k_inclusion(&scores, &[2], None, 1, pure, 60_000, &mut rng);
+    let top1 = top_k_inclusion(&scores, &[2], 1, pure, 20_000, &mut rng);
     for (p, exact) in top1.iter().zip([1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]) {
         assert!((p - exact).abs() < 0.01, "{top1:?}");
     }
-    let top2 = top_k_inclusion(&scores, &[2, 1], None, 2, pure, 60_000, &mut rng);
+    let top2 = top_k_inclusion(&scores, &[2, 1], 2, pure, 20_000, &mut rng);
     assert!((top2[0] - 5.0 / 12.0).abs() < 0.01, "{top2:?}");
-    assert!((top2.iter().sum::<f64>() - 2.0).abs() < 1e-9, "two rows are always in the top 2");
+    assert!((top2.iter().sum::<f64>() - 2.0).abs() < 0.01, "two rows are in the top 2");
     // Half the time the greedy order: row 2 is first with 0.5 + 0.5·3/6.
     let half = Exploration { epsilon: 0.5, temperature: 1.0 };
-    let mixed = top_k_inclusion(&scores, &[2, 1], None, 1, half, 60_000, &mut rng);
+    let mixed = top_k_inclusion(&scores, &[2, 1], 1, half, 20_000, &mut rng);
     assert!((mixed[2] - 0.75).abs() < 0.01, "{mixed:?}");
-    // A row that was shown by exploration is never given probability 0.
-    let shown = top_k_inclusion(&[0.0, 50.0], &[1], Some(&[0]), 1, half, 10, &mut rng);
-    assert!(shown[0] > 0.0);
+    // A row far below the others gets its small probability, e^0 / (e^0 + e^30) ≈ 9.4e-14 halved
+    // by ε, to within 3% (a 0/1 count would need some 10^14 draws to see it once).
+    let rare = top_k_inclusion(&[0.0, 30.0], &[1], 1, half, 20_000, &mut rng);
+    assert!((rare[0] / (0.5 / (1.0 + 30f64.exp())) - 1.0).abs() < 0.03, "{rare:?}");
+    assert!((rare[0] + rare[1] - 1.0).abs() < 1e-9);
 }
 
 /// A synthetic shop: `m` items with click probabilities `relevance` (whatever their position), a
