@@ -6,31 +6,29 @@ use proptest::prelude::*;
 #[path = "../fuzz/input.rs"]
 mod input;
 
-#[test]
-fn every_regression_input_loads_safely() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+/// Replays every file in `fuzz/<dir>` through `check`; returns how many there were.
+fn replay_regressions(dir: &str, check: fn(&[u8])) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(dir);
     let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
+    for entry in std::fs::read_dir(&dir).expect("the regression directory exists") {
         let path = entry.expect("a readable directory entry").path();
         let bytes = std::fs::read(&path).expect("a readable regression input");
-        let outcome = std::panic::catch_unwind(|| input::check_loader(&bytes));
+        let outcome = std::panic::catch_unwind(|| check(&bytes));
         assert!(outcome.is_ok(), "regression input {} failed", path.display());
         replayed += 1;
     }
+    replayed
+}
+
+#[test]
+fn every_regression_input_loads_safely() {
+    let replayed = replay_regressions("regressions", input::check_loader);
     assert!(replayed >= 10, "expected the checked-in regression inputs, found {replayed}");
 }
 
 #[test]
 fn every_other_state_regression_input_loads_safely() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions_other_state");
-    let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions_other_state exists") {
-        let path = entry.expect("a readable directory entry").path();
-        let bytes = std::fs::read(&path).expect("a readable regression input");
-        let outcome = std::panic::catch_unwind(|| input::check_other_state(&bytes));
-        assert!(outcome.is_ok(), "regression input {} failed", path.display());
-        replayed += 1;
-    }
+    let replayed = replay_regressions("regressions_other_state", input::check_other_state);
     assert!(replayed >= 6, "expected the checked-in regression inputs, found {replayed}");
 }
 
