@@ -11,8 +11,11 @@
 //! - offer history: the shows this tab added join the other tab's, so frequency caps and
 //!   cooldowns count every tab's shows (each decision reads the store first);
 //! - the holdout draw: always the stored one; a tab that drew its own before seeing it adopts it;
-//! - decisions waiting for feedback: the ones this tab added or settled since `base` are added to
-//!   or removed from the other tab's (layout and offer: this tab's when it changed them).
+//! - click attributions and the placements that hold recommendations (for lift counting): the
+//!   entries this tab added or removed since `base` are added to or removed from the other tab's;
+//! - decisions waiting for a reaction (layout sections, offer, copy variants) belong to the page
+//!   that made them: each tab keeps its own, so no tab learns from another page's decision (the
+//!   stored value holds the last writer's, which the next page of that tab picks up).
 //!
 //! Writes can also cross (localStorage reaches other tabs asynchronously): every write carries a
 //! lineage like the profile's, and a tab keeps its recent writes in a [`WriteLedger`]; when a value
@@ -68,9 +71,11 @@ pub fn merged(base: Option<&StoredAdaptation>, ours: &StoredAdaptation, theirs: 
     let empty = Feedback::default();
     let (b, o, t) = (base.map_or(&empty, |b| &b.feedback), &ours.feedback, &theirs.feedback);
     let mut feedback = Feedback {
-        layout: if o.layout != b.layout { o.layout.clone() } else { t.layout.clone() },
-        offer: if o.offer != b.offer { o.offer.clone() } else { t.offer.clone() },
-        variants: merged_list(&b.variants, &o.variants, &t.variants),
+        // Decisions waiting for a reaction belong to the page that made them: a tab never
+        // settles (learns from) a decision another tab's page is still showing.
+        layout: o.layout.clone(),
+        offer: o.offer.clone(),
+        variants: o.variants.clone(),
         recommended_placements: merged_list(&b.recommended_placements, &o.recommended_placements, &t.recommended_placements),
         attributions: merged_list(&b.attributions, &o.attributions, &t.attributions),
     };

@@ -108,6 +108,27 @@ fn a_tab_that_drew_its_own_holdout_adopts_the_stored_one() {
     assert_eq!(second.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw));
 }
 
+#[test]
+fn a_tab_never_learns_from_an_offer_another_tab_is_showing() {
+    let store = seeded_store();
+    let (mut a, mut b) = (open(store.clone(), 41), open(store.clone(), 42));
+    // Both pages are open (a page opened later picks up the stored decisions, as the next page of
+    // the same tab must).
+    assert!(a.lift_bucket().is_some() && b.lift_bucket().is_some());
+    let shown = a.choose_offer(&[OfferSpec::new("x", Vec::new())], &OfferRequest::default(), T0, 1).expect("valid");
+    assert_eq!(shown.offer_id.as_deref(), Some("x"));
+    // Tab B picks up A's state (with A's offer still waiting for a reaction) and decides its own.
+    b.choose_offer(&[OfferSpec::new("y", Vec::new())], &OfferRequest::default(), T0 + 1.0, 2).expect("valid");
+    let taken = DecisionOutcome::Offer { offer_id: "x".into(), taken_up: true };
+    assert!(b.record_decision_outcome(&taken).is_err(), "B has no offer x waiting");
+    assert_eq!(a.record_decision_outcome(&taken), Ok(true));
+    a.flush(T0 + 2.0).expect("writable");
+    b.flush(T0 + 3.0).expect("writable");
+    let bandit = &stored_state(&store).state.bandit;
+    assert_eq!(bandit.observations("offer:x"), 1, "learned once, by the tab that showed it");
+    assert_eq!(stored_state(&store).state.offer_history.shows_within("x", T0 + 3.0, 1.0), 1);
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Step {
     Impression(u8),
