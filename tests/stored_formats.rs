@@ -78,3 +78,35 @@ fn a_damaged_old_value_is_backed_up_not_lost() {
         assert!(warning.message.contains("checksum"), "{name}: {}", warning.message);
     }
 }
+
+#[test]
+fn a_sync_ledger_that_cannot_be_backed_up_is_never_overwritten() {
+    use shop_personalizer::personalizer::SyncSetup;
+    use shop_personalizer::privacy::PrivacyConfig;
+    use shop_personalizer::storage::WarningCode;
+
+    let mut store = store_with(PROFILE);
+    store.set("shop-personalizer:acme:sync", "{\"ledger\": \"cut off").expect("no quota");
+    for n in 0..shop_personalizer::storage::MAX_BACKUPS {
+        store.set(&format!("shop-personalizer:acme:backup:{n}"), &format!("older {n}")).expect("no quota");
+    }
+    let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
+    let mut p = Personalizer::open(store.clone(), config, Environment::default()).expect("valid config");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key().to_bytes();
+    let model_public_key: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let setup = SyncSetup {
+        aggregator_url: "http://127.0.0.1:8787".into(),
+        model_public_key,
+        max_jitter_ms: 1_000,
+        privacy: PrivacyConfig::default(),
+        auto_sync: false,
+        check_interval_ms: 60_000,
+        model_refresh_ms: 600_000,
+    };
+    p.configure_sync(setup).expect("valid sync setup");
+    p.set_consent(ConsentMode::Full, false);
+    assert!(p.warnings().iter().any(|w| w.code == WarningCode::NotBackedUp && w.message.contains("sync state")));
+    p.flush(T0).expect("the profile can be written");
+    let sync = store.get("shop-personalizer:acme:sync").expect("readable store");
+    assert_eq!(sync.as_deref(), Some("{\"ledger\": \"cut off"), "left untouched until forget()");
+}
