@@ -47,3 +47,48 @@ pub fn check_loader(data: &[u8]) {
         assert_eq!(store.get(BACKUP_0).ok().flatten().as_deref(), Some(blob.as_str()), "the backup survives a write");
     }
 }
+
+/// The other stored states, by the input's first byte: (key suffix, format).
+const OTHER_STATES: [(&str, &str); 3] =
+    [("model", "shop-personalizer/rank-model"), ("adapt", "shop-personalizer/adapt"), ("sync", "shop-personalizer/sync")];
+
+/// The first byte picks the state (rank model, adaptation, sync ledger) and, when odd, wraps the
+/// rest in that state's envelope with a correct checksum (version 0, 1 or 2); returns the key
+/// suffix and the stored value.
+pub fn other_state_value(data: &[u8]) -> (&'static str, String) {
+    let Some((&mode, rest)) = data.split_first() else { return ("model", String::new()) };
+    let (name, format) = OTHER_STATES[usize::from(mode >> 1) % OTHER_STATES.len()];
+    let text = String::from_utf8_lossy(rest);
+    if mode & 1 == 0 {
+        return (name, text.into_owned());
+    }
+    let version = (mode >> 3) % 3;
+    let checksum = crc32fast::hash(text.as_bytes());
+    (name, format!(r#"{{"format":"{format}","version":{version},"checksum":{checksum},"payload":{text}}}"#))
+}
+
+/// Loads the input as the rank model, adaptation state or sync ledger through the engine. Panics
+/// when loading panics, when the value is lost (neither left in place nor backed up), when a
+/// backup is made without a warning naming it, or when the engine cannot flush afterwards.
+pub fn check_other_state(data: &[u8]) {
+    use shop_personalizer::adapt::AdapterConfig;
+
+    let (name, blob) = other_state_value(data);
+    let key = format!("shop-personalizer:fuzz:{name}");
+    let mut store = MemoryStore::new();
+    store.set(&key, &blob).expect("an unlimited store accepts anything");
+    let config = PersonalizerConfig { shop: "fuzz".into(), ..PersonalizerConfig::default() };
+    let mut engine = Personalizer::open(store.clone(), config, Environment::default()).expect("a valid config");
+    engine.set_consent(ConsentMode::Full, false);
+    engine.configure_adaptation(AdapterConfig::default(), 7).expect("the default adaptation config is valid");
+    let _ = engine.lift_bucket();
+    let in_place = store.get(&key).ok().flatten().as_deref() == Some(blob.as_str());
+    let backed_up = store.get(BACKUP_0).ok().flatten().as_deref() == Some(blob.as_str());
+    assert!(in_place || backed_up, "a stored {name} was lost");
+    let warned = engine.warnings().iter().any(|w| w.backup_key.as_deref() == Some(BACKUP_0));
+    assert_eq!(backed_up && !in_place, warned, "a backup of the {name} is announced by a warning");
+    engine.flush(1.7e12).expect("the profile can always be written");
+    if backed_up {
+        assert_eq!(store.get(BACKUP_0).ok().flatten().as_deref(), Some(blob.as_str()), "the backup survives a write");
+    }
+}

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod consent;
 pub mod measure;
+pub mod off_policy;
 pub mod personalizer;
 pub mod privacy;
 pub mod profile;

@@ -6,18 +6,38 @@ use proptest::prelude::*;
 #[path = "../fuzz/input.rs"]
 mod input;
 
-#[test]
-fn every_regression_input_loads_safely() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+/// Replays every file in `fuzz/<dir>` through `check`; returns how many there were.
+fn replay_regressions(dir: &str, check: fn(&[u8])) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(dir);
     let mut replayed = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
+    for entry in std::fs::read_dir(&dir).expect("the regression directory exists") {
         let path = entry.expect("a readable directory entry").path();
         let bytes = std::fs::read(&path).expect("a readable regression input");
-        let outcome = std::panic::catch_unwind(|| input::check_loader(&bytes));
+        let outcome = std::panic::catch_unwind(|| check(&bytes));
         assert!(outcome.is_ok(), "regression input {} failed", path.display());
         replayed += 1;
     }
+    replayed
+}
+
+#[test]
+fn every_regression_input_loads_safely() {
+    let replayed = replay_regressions("regressions", input::check_loader);
     assert!(replayed >= 10, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
+fn every_other_state_regression_input_loads_safely() {
+    let replayed = replay_regressions("regressions_other_state", input::check_other_state);
+    assert!(replayed >= 6, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
+fn the_first_byte_picks_the_state_and_odd_ones_wrap_it() {
+    let (name, raw) = input::other_state_value(b"\x03{}");
+    assert_eq!(name, "adapt");
+    assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":0,"#) && raw.ends_with(r#""payload":{}}"#));
+    assert_eq!(input::other_state_value(b"\x04x"), ("sync", "x".to_owned()));
 }
 
 #[test]
@@ -40,5 +60,17 @@ proptest! {
         let mut data = vec![mode * 2 + 1];
         data.extend_from_slice(payload.as_bytes());
         input::check_loader(&data);
+    }
+
+    #[test]
+    fn random_other_states_load_safely(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        input::check_other_state(&data);
+    }
+
+    #[test]
+    fn random_other_state_payloads_load_safely(mode in 0u8..18, payload in r#"\{("[a-zA-Z]{1,12}":(\[[0-9,{}"a-z:.-]{0,40}\]|[0-9]{1,5}|"[a-z0-9]{0,5}"|\{[^\\]{0,40}\}),?){0,6}\}"#) {
+        let mut data = vec![mode * 2 + 1];
+        data.extend_from_slice(payload.as_bytes());
+        input::check_other_state(&data);
     }
 }

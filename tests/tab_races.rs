@@ -2,10 +2,6 @@
 //! processes: a tab can write on top of a value another tab has already replaced. No event may be
 //! lost and none counted twice.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
-
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,51 +11,10 @@ use shop_personalizer::collect::event::TrackEvent;
 use shop_personalizer::config::PersonalizerConfig;
 use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{Environment, Personalizer, TrackOutcome};
-use shop_personalizer::storage::{decode, KeyValueStore, MemoryStore, StoreError};
+use shop_personalizer::storage::{decode, KeyValueStore, LaggingView, MemoryStore};
 
 const T0: f64 = 1_700_000_000_000.0;
 const PROFILE_KEY: &str = "shop-personalizer:acme:profile";
-
-/// One tab's view of shared storage: its own writes show at once, other tabs' only after `catch_up`.
-#[derive(Clone)]
-struct LaggingView {
-    shared: MemoryStore,
-    cache: Rc<RefCell<BTreeMap<String, String>>>,
-}
-
-impl LaggingView {
-    fn new(shared: &MemoryStore) -> Self {
-        let view = LaggingView { shared: shared.clone(), cache: Rc::default() };
-        view.catch_up();
-        view
-    }
-
-    fn catch_up(&self) {
-        *self.cache.borrow_mut() = self.shared.entries().into_iter().collect();
-    }
-}
-
-impl KeyValueStore for LaggingView {
-    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.cache.borrow().get(key).cloned())
-    }
-
-    fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.shared.set(key, value)?;
-        self.cache.borrow_mut().insert(key.to_string(), value.to_string());
-        Ok(())
-    }
-
-    fn remove(&mut self, key: &str) -> Result<(), StoreError> {
-        self.shared.remove(key)?;
-        self.cache.borrow_mut().remove(key);
-        Ok(())
-    }
-
-    fn keys(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.cache.borrow().keys().cloned().collect())
-    }
-}
 
 fn open<S: KeyValueStore>(store: S) -> Personalizer<S> {
     let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };

@@ -4,6 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// Each target uses part of the shared input rules.
+#[allow(dead_code)]
 #[path = "../input.rs"]
 mod input;
 

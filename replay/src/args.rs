@@ -8,6 +8,7 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
               [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
+       replay --train FILE --off-policy [--epsilon 0.2] [--k 20] [--validation-share 0.1] [--fit-cases 20000]
 
 --train      one session per line (space-separated item ids), or prefix<TAB>label[<TAB>...] lines
 --test       prefix<TAB>label lines (extra columns ignored)
@@ -18,7 +19,10 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --fast-decay X  device-side weight kept per step back in the session (default 0.5)
 --ablate     also refit and replay with each signal family switched off
 --fit-weights  learn the default weights on a validation split cut from --train (the last
-             --validation-share of sessions) and write them to --weights-out";
+             --validation-share of sessions) and write them to --weights-out
+--off-policy log rankings of the validation cases under the shipped weights exploring with
+             probability --epsilon, estimate other policies' HR@K from the logs (IPS, SNIPS,
+             item-in-top-K) and compare with their directly replayed HR@K (see replay/README.md)";
 
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +50,9 @@ pub struct Options {
     pub pool_extra: Option<usize>,
     /// Device-side recency decay per session step.
     pub fast_decay: Option<f32>,
+    /// Run the off-policy evaluation demonstration (see `off_policy.rs`) with this exploration.
+    pub off_policy: bool,
+    pub epsilon: f32,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -77,6 +84,8 @@ impl Options {
             embedding_dim: None,
             pool_extra: None,
             fast_decay: None,
+            off_policy: false,
+            epsilon: 0.2,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -97,6 +106,8 @@ impl Options {
                 "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
                 "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
                 "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
+                "--epsilon" => o.epsilon = value(&flag, args.next())?,
+                "--off-policy" => o.off_policy = true,
                 "--json" => o.json = true,
                 "--ablate" => o.ablate = true,
                 "--fit-weights" => o.fit_weights = true,
@@ -106,8 +117,11 @@ impl Options {
             }
         }
         o.train = train.ok_or_else(|| ReplayError::Args("--train is required".into()))?;
-        if o.test.is_none() && !o.fit_weights {
-            return Err(ReplayError::Args("--test is required (or use --fit-weights)".into()));
+        if o.test.is_none() && !o.fit_weights && !o.off_policy {
+            return Err(ReplayError::Args("--test is required (or use --fit-weights or --off-policy)".into()));
+        }
+        if !(o.epsilon > 0.0 && o.epsilon <= 1.0) {
+            return Err(ReplayError::Args("--epsilon must be in (0, 1]: the logs need exploration".into()));
         }
         if !(1..=10_000).contains(&o.candidates) {
             return Err(ReplayError::Args("--candidates must be between 1 and 10000".into()));
@@ -142,5 +156,8 @@ mod tests {
         assert!(parse("--train a --test b --k 0").is_err());
         assert!(parse("--train a --test b --bogus").is_err());
         assert!(parse("--train a --test b --k x").is_err());
+        let o = parse("--train a --off-policy --epsilon 0.3").unwrap();
+        assert!(o.off_policy && (o.epsilon - 0.3).abs() < 1e-6);
+        assert!(parse("--train a --off-policy --epsilon 0").is_err());
     }
 }

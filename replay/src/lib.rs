@@ -11,6 +11,7 @@ pub mod device;
 pub mod embedding;
 pub mod fit;
 pub mod metrics;
+pub mod off_policy;
 pub mod progress;
 pub mod report;
 pub mod run;

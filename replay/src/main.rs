@@ -53,6 +53,9 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
     let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, ..FitConfig::default() };
     let use_categories = !categories.is_empty();
+    if o.off_policy {
+        return replay::off_policy::run(o, &sessions, &vocab, &categories, server_config, config.params());
+    }
     let mut weights = DEFAULT_WEIGHTS.to_vec();
     let mut training: Vec<TrainingCase> = Vec::new();
     if o.fit_weights || o.ablate {

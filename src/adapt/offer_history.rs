@@ -92,6 +92,9 @@ impl OfferHistory {
     }
 }
 
+#[path = "offer_history_merge.rs"]
+mod merge;
+
 #[cfg(test)]
 mod tests {
     use super::*;

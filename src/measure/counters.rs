@@ -182,6 +182,9 @@ impl LiftCounters {
     }
 }
 
+#[path = "counters_merge.rs"]
+mod merge;
+
 #[cfg(test)]
 mod tests {
     use super::*;

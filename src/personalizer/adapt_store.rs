@@ -1,17 +1,15 @@
-//! Persistence of the adaptation state under `shop-personalizer:<shop>:adapt`, in the same kind
-//! of envelope as the profile but with its own format name and version:
-//! `{"format":"shop-personalizer/adapt","version":1,"checksum":<crc32 of payload>,"payload":{...}}`.
+//! Persistence of the adaptation state under `shop-personalizer:<shop>:adapt`, in the shared
+//! envelope (see `storage::envelope`) as kind `shop-personalizer/adapt`, version 1, with the
+//! lineage of the values it was merged onto (see `adapt_tabs.rs`).
 //!
 //! Loading never destroys anything: an unreadable value is copied to a free
 //! `shop-personalizer:<shop>:backup:<n>` slot (shared with the profile's backups) before the key
 //! is cleared; if no slot is free the value is left as it is and nothing is written over it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use thiserror::Error;
 
-use crate::adapt::{AdaptError, AdaptState, Adapter, AdapterConfig};
-use crate::storage::{KeyValueStore, StorageKeys, StorageWarning, WarningCode};
+use crate::adapt::{AdaptState, Adapter, AdapterConfig};
+use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 use super::adapt_feedback::Feedback;
 
@@ -22,23 +20,16 @@ pub const ADAPT_FORMAT_VERSION: u64 = 1;
 /// A stored value larger than this is refused on load (the state is bounded well below it).
 pub const ADAPT_LOAD_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Why a stored adaptation state could not be used.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum AdaptLoadError {
-    #[error("the stored adaptation state is {0} bytes, over the {ADAPT_LOAD_LIMIT_BYTES}-byte limit")]
-    Oversized(usize),
-    #[error("the stored adaptation state is not a readable envelope: {0}")]
-    Corrupt(String),
-    #[error("the stored adaptation state has format {0:?}, not {ADAPT_FORMAT_NAME:?}")]
-    UnknownFormat(String),
-    #[error("the stored adaptation state's checksum does not match its content: it was altered or cut off")]
-    ChecksumMismatch,
-    #[error("the stored adaptation state has version {0}, newer than this library's {ADAPT_FORMAT_VERSION}: update the library")]
-    FutureVersion(u64),
-    #[error("the stored adaptation state does not have the expected layout: {0}")]
-    InvalidPayload(String),
-    #[error("the stored adaptation state was refused: {0}")]
-    Rejected(#[from] AdaptError),
+/// The stored adaptation state's kind.
+pub struct AdaptFormat;
+
+impl StoredKind for AdaptFormat {
+    const FORMAT: &'static str = ADAPT_FORMAT_NAME;
+    const VERSION: u64 = ADAPT_FORMAT_VERSION;
+    const NOUN: &'static str = "adaptation state";
+    const AFTER_BACKUP: &'static str = "adaptation started afresh";
+    const WHILE_BLOCKED: &'static str = "adaptation is not saved";
+    type Payload = StoredAdaptation;
 }
 
 /// What is stored.
@@ -48,23 +39,14 @@ pub struct StoredAdaptation {
     pub state: AdaptState,
     #[serde(default)]
     pub feedback: Feedback,
+    /// Tells this tab's writes from another tab's that happen to hold the same state (each write's
+    /// id, the CRC of its text, must differ; see `adapt_tabs.rs`). 0 when unknown.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writer: u64,
 }
 
-#[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    format: &'static str,
-    version: u64,
-    checksum: u32,
-    payload: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeIn<'a> {
-    format: String,
-    version: u64,
-    checksum: u32,
-    #[serde(borrow)]
-    payload: &'a RawValue,
+fn is_zero(writer: &u64) -> bool {
+    *writer == 0
 }
 
 /// `shop-personalizer:<shop>:adapt` (inside the shop's prefix, so `forget()` removes it).
@@ -72,88 +54,34 @@ pub fn adapt_key(shop: &str) -> String {
     format!("shop-personalizer:{shop}:adapt")
 }
 
-pub fn encode_adaptation(stored: &StoredAdaptation) -> Result<String, serde_json::Error> {
-    let payload = serde_json::value::to_raw_value(stored)?;
-    let checksum = crc32fast::hash(payload.get().as_bytes());
-    serde_json::to_string(&EnvelopeOut {
-        format: ADAPT_FORMAT_NAME,
-        version: ADAPT_FORMAT_VERSION,
-        checksum,
-        payload: &payload,
-    })
+/// The state as a stored envelope merged onto the values in `lineage` (newest first).
+pub fn encode_adaptation(stored: &StoredAdaptation, lineage: &[u32]) -> Result<String, serde_json::Error> {
+    seal::<AdaptFormat>(stored, lineage)
 }
 
-/// Reads a stored value and resumes the adapter from it under `config`.
-pub fn decode_adaptation(raw: &str, config: AdapterConfig) -> Result<(Adapter, Feedback), AdaptLoadError> {
-    if raw.len() > ADAPT_LOAD_LIMIT_BYTES {
-        return Err(AdaptLoadError::Oversized(raw.len()));
-    }
-    let envelope: EnvelopeIn<'_> = serde_json::from_str(raw).map_err(|e| AdaptLoadError::Corrupt(e.to_string()))?;
-    if envelope.format != ADAPT_FORMAT_NAME {
-        return Err(AdaptLoadError::UnknownFormat(envelope.format));
-    }
-    if envelope.version > ADAPT_FORMAT_VERSION {
-        return Err(AdaptLoadError::FutureVersion(envelope.version));
-    }
-    if crc32fast::hash(envelope.payload.get().as_bytes()) != envelope.checksum {
-        return Err(AdaptLoadError::ChecksumMismatch);
-    }
-    let stored: StoredAdaptation =
-        serde_json::from_str(envelope.payload.get()).map_err(|e| AdaptLoadError::InvalidPayload(e.to_string()))?;
-    let adapter = Adapter::restore(config, stored.state)?;
+/// Resumes the adapter from an opened value under `config`; a state the adapter refuses is unreadable.
+fn resumed(opened: Opened<StoredAdaptation>, config: AdapterConfig) -> Result<(Adapter, Feedback), LoadError> {
+    let stored = opened.payload;
+    let adapter = Adapter::restore(config, stored.state).map_err(|e| LoadError::invalid::<AdaptFormat>(1, e))?;
     let mut feedback = stored.feedback;
     feedback.enforce_bounds();
     Ok((adapter, feedback))
 }
 
-/// What loading found.
-#[derive(Debug, Default)]
-pub struct AdaptLoad {
-    pub restored: Option<(Adapter, Feedback)>,
-    pub warning: Option<StorageWarning>,
-    /// An unreadable value could not be backed up: it must not be overwritten.
-    pub blocked: bool,
+/// Reads a stored value and resumes the adapter from it under `config`.
+#[cfg(test)]
+pub fn decode_adaptation(raw: &str, config: AdapterConfig) -> Result<(Adapter, Feedback), LoadError> {
+    resumed(crate::storage::open::<AdaptFormat>(raw, ADAPT_LOAD_LIMIT_BYTES)?, config)
 }
 
-/// Loads the stored adaptation state; anything unreadable is backed up and reported, never lost.
+/// Loads the stored adaptation state; anything unreadable is backed up (see `storage::load_stored`).
 pub fn load_adaptation<S: KeyValueStore>(
     store: &mut S,
     keys: &StorageKeys,
     key: &str,
     config: &AdapterConfig,
-) -> AdaptLoad {
-    let raw = match store.get(key) {
-        Ok(Some(raw)) => raw,
-        Ok(None) => return AdaptLoad::default(),
-        Err(e) => {
-            let warning = StorageWarning::new(WarningCode::StorageUnavailable, e.to_string());
-            return AdaptLoad { warning: Some(warning), ..AdaptLoad::default() };
-        }
-    };
-    let problem = match decode_adaptation(&raw, config.clone()) {
-        Ok(restored) => return AdaptLoad { restored: Some(restored), ..AdaptLoad::default() },
-        Err(problem) => problem,
-    };
-    match crate::storage::back_up(store, keys, &raw) {
-        Ok(backup_key) => {
-            // The backup holds the value now; a failed removal just means it is overwritten later.
-            let _ = store.remove(key);
-            let warning = StorageWarning {
-                code: WarningCode::Unreadable,
-                message: format!("{problem}; it was kept under {backup_key} and adaptation started afresh"),
-                backup_key: Some(backup_key),
-            };
-            AdaptLoad { restored: None, warning: Some(warning), blocked: false }
-        }
-        Err(why) => {
-            let message = format!(
-                "{problem}; it could not be backed up ({why}), so it is left untouched and adaptation is not \
-                 saved: call forget() to discard it"
-            );
-            let warning = StorageWarning::new(WarningCode::NotBackedUp, message);
-            AdaptLoad { restored: None, warning: Some(warning), blocked: true }
-        }
-    }
+) -> Loaded<(Adapter, Feedback)> {
+    load_stored::<AdaptFormat, _, _>(store, keys, key, ADAPT_LOAD_LIMIT_BYTES, |opened| resumed(opened, config.clone()))
 }
 
 #[cfg(test)]
@@ -164,13 +92,13 @@ mod tests {
 
     fn stored(seed: u64) -> StoredAdaptation {
         let adapter = Adapter::new(AdapterConfig::default(), seed).unwrap();
-        StoredAdaptation { state: adapter.state().clone(), feedback: Feedback::default() }
+        StoredAdaptation { state: adapter.state().clone(), feedback: Feedback::default(), writer: 0 }
     }
 
     #[test]
     fn round_trips_in_its_own_envelope() {
         let value = stored(3);
-        let raw = encode_adaptation(&value).unwrap();
+        let raw = encode_adaptation(&value, &[]).unwrap();
         assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":1,"checksum":"#));
         let (adapter, feedback) = decode_adaptation(&raw, AdapterConfig::default()).unwrap();
         assert_eq!(adapter.state(), &value.state);
@@ -179,53 +107,50 @@ mod tests {
 
     #[test]
     fn each_kind_of_damage_is_named() {
-        let raw = encode_adaptation(&stored(4)).unwrap();
+        let raw = encode_adaptation(&stored(4), &[]).unwrap();
         let decode = |raw: &str| decode_adaptation(raw, AdapterConfig::default()).map(|_| ());
-        assert!(matches!(decode("{oops"), Err(AdaptLoadError::Corrupt(_))));
+        assert!(matches!(decode("{oops"), Err(LoadError::CorruptJson { what: "adaptation state", .. })));
         let other = raw.replace(ADAPT_FORMAT_NAME, "shop-personalizer/profile");
-        assert!(matches!(decode(&other), Err(AdaptLoadError::UnknownFormat(_))));
+        assert!(matches!(decode(&other), Err(LoadError::UnknownFormat { .. })));
         let future = raw.replace("\"version\":1,\"checksum\"", "\"version\":9,\"checksum\"");
-        assert_eq!(decode(&future), Err(AdaptLoadError::FutureVersion(9)));
+        assert!(matches!(decode(&future), Err(LoadError::FutureVersion { found: 9, .. })));
         let tampered = raw.replacen("\"draw\":0.", "\"draw\":0.0", 1);
-        assert_eq!(decode(&tampered), Err(AdaptLoadError::ChecksumMismatch));
+        assert!(matches!(decode(&tampered), Err(LoadError::ChecksumMismatch { .. })));
         let big = " ".repeat(ADAPT_LOAD_LIMIT_BYTES + 1);
-        assert!(matches!(decode(&big), Err(AdaptLoadError::Oversized(_))));
+        assert!(matches!(decode(&big), Err(LoadError::Oversized { .. })));
         let payload = r#"{"state":{"version":1}}"#;
         let wrong = format!(
             r#"{{"format":"{ADAPT_FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
             crc32fast::hash(payload.as_bytes())
         );
-        assert!(matches!(decode(&wrong), Err(AdaptLoadError::InvalidPayload(_))));
+        assert!(matches!(decode(&wrong), Err(LoadError::InvalidPayload { .. })));
     }
 
     #[test]
-    fn unreadable_values_are_backed_up_then_cleared() {
+    fn the_state_written_before_the_shared_envelope_reads_back_to_the_same_bytes() {
+        let raw = include_str!("../../tests/fixtures/stored/adapt_v1.json");
+        let (adapter, feedback) = decode_adaptation(raw, AdapterConfig::default()).unwrap();
+        assert!((adapter.state().holdout.value() - 0.071_434_686_085_109_17).abs() < 1e-15);
+        assert_eq!(adapter.state().bandit.observations("offer:welcome-10"), 1);
+        assert!((adapter.state().lift.sessions() - 1.0).abs() < 1e-12);
+        let stored = StoredAdaptation { state: adapter.state().clone(), feedback, writer: 0 };
+        assert_eq!(encode_adaptation(&stored, &[]).unwrap(), raw);
+    }
+
+    #[test]
+    fn an_unreadable_value_is_set_aside_with_what_adaptation_does_instead() {
         let keys = StorageKeys::for_shop("s");
         let key = adapt_key("s");
         let mut store = MemoryStore::new();
         store.set(&key, "garbage").unwrap();
-        let load = load_adaptation(&mut store, &keys, &key, &AdapterConfig::default());
-        assert!(load.restored.is_none() && !load.blocked);
-        let warning = load.warning.unwrap();
-        assert_eq!(warning.code, WarningCode::Unreadable);
+        let Loaded::SetAside { warning, blocked: false, raw_left: None, .. } =
+            load_adaptation(&mut store, &keys, &key, &AdapterConfig::default())
+        else {
+            panic!("set aside and cleared")
+        };
+        assert!(warning.message.contains("adaptation state") && warning.message.contains("adaptation started afresh"));
         assert_eq!(store.get(&keys.backup(0)).unwrap().as_deref(), Some("garbage"));
-        assert_eq!(store.get(&key).unwrap(), None);
         assert!(keys.owns(&key), "forget() removes the adaptation key with the shop's others");
-    }
-
-    #[test]
-    fn without_a_free_backup_slot_the_value_stays() {
-        let keys = StorageKeys::for_shop("s");
-        let key = adapt_key("s");
-        let mut store = MemoryStore::new();
-        for n in 0..crate::storage::MAX_BACKUPS {
-            store.set(&keys.backup(n), &format!("old {n}")).unwrap();
-        }
-        store.set(&key, "garbage").unwrap();
-        let load = load_adaptation(&mut store, &keys, &key, &AdapterConfig::default());
-        assert!(load.blocked);
-        assert_eq!(load.warning.unwrap().code, WarningCode::NotBackedUp);
-        assert_eq!(store.get(&key).unwrap().as_deref(), Some("garbage"));
     }
 
     proptest! {
@@ -233,7 +158,7 @@ mod tests {
         #[test]
         fn encode_decode_round_trips(seed in any::<u64>()) {
             let value = stored(seed);
-            let raw = encode_adaptation(&value).unwrap();
+            let raw = encode_adaptation(&value, &[]).unwrap();
             let (adapter, _) = decode_adaptation(&raw, AdapterConfig::default()).unwrap();
             prop_assert_eq!(adapter.state(), &value.state);
         }

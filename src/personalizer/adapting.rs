@@ -3,8 +3,9 @@
 //!
 //! Consent rules as for the profile: `none` personalizes nothing (the shop's defaults, with a
 //! reason saying so) and keeps nothing; `session` keeps the state in memory only; `full` keeps
-//! it under `shop-personalizer:<shop>:adapt` (see `adapt_store`). Bad input is refused before
-//! anything is learned or stored.
+//! it under `shop-personalizer:<shop>:adapt` (see `adapt_store`), merged with what other tabs of
+//! the shop store there (see `adapt_tabs`). Bad input is refused before anything is learned or
+//! stored.
 //!
 //! Randomness: `entropy` arguments must come from a crypto random source (the facade uses
 //! `crypto.getRandomValues`); one seeds this device's state the first time it is created (its
@@ -21,12 +22,11 @@ use crate::catalog::{Item, CATEGORY_SEPARATOR};
 use crate::collect::event::TrackEvent;
 use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::profile::ShopperClock;
-use crate::storage::{KeyValueStore, StorageWarning, StoreError, WarningCode};
+use crate::storage::KeyValueStore;
 
 use super::adapt_feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
 use super::adapt_no_consent::{layout_without_consent, offer_without_consent};
 use super::adapt_request::{category_text, AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
-use super::adapt_store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
 use super::{check_time, Personalizer};
 
 /// The reason every decision gives while consent is `none`.
@@ -46,6 +46,8 @@ pub struct Adaptation {
     dirty: bool,
     /// An unreadable stored state could not be backed up: never write over it.
     blocked: bool,
+    /// What this tab knows of the stored state, to merge other tabs' writes.
+    tabs: adapt_tabs::AdaptTabs,
 }
 
 impl Adaptation {
@@ -58,6 +60,7 @@ impl Adaptation {
     pub fn stored_deleted(&mut self) {
         self.blocked = false;
         self.loaded = false;
+        self.tabs.clear();
     }
 
     /// Drops every mention of an item found to be sensitive (attribution, copy waiting for an
@@ -294,28 +297,19 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
     }
 
-    /// Writes the adaptation state if it changed (consent `full` only); problems become warnings.
+    /// Merges what other tabs stored and writes the adaptation state if it changed (consent `full`
+    /// only); problems become warnings.
     pub(super) fn save_adaptation_or_warn(&mut self) {
         let state = &self.adaptation;
-        if !self.consent.persists() || !state.dirty || state.blocked {
+        if !self.consent.persists() || state.blocked || state.adapter.is_none() {
             return;
         }
-        let Some(adapter) = &state.adapter else {
+        // Another tab may have written since (or dropped this tab's last write): merge it in first.
+        self.refresh_adaptation();
+        if self.adaptation.blocked || !self.adaptation.dirty {
             return;
-        };
-        let stored = StoredAdaptation { state: adapter.state().clone(), feedback: state.feedback.clone() };
-        let written = encode_adaptation(&stored)
-            .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()))
-            .and_then(|raw| {
-                self.store.set(&adapt_key(self.config.shop()), &raw).map_err(|e| {
-                    let code = match e {
-                        StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
-                        StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
-                    };
-                    StorageWarning::new(code, format!("the adaptation state could not be saved: {e}"))
-                })
-            });
-        match written {
+        }
+        match self.write_adaptation() {
             Ok(()) => self.adaptation.dirty = false,
             Err(warning) => self.warn(warning),
         }
@@ -333,21 +327,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.collects() {
             return false;
         }
-        if self.consent.persists() && !self.adaptation.loaded {
-            self.adaptation.loaded = true;
-            let key = adapt_key(self.config.shop());
-            let load = load_adaptation(&mut self.store, &self.keys, &key, &self.adaptation.config);
-            self.adaptation.blocked = load.blocked;
-            if let Some(warning) = load.warning {
-                self.warn(warning);
-            }
-            match load.restored {
-                Some((adapter, feedback)) if self.adaptation.adapter.is_none() => {
-                    self.adaptation.adapter = Some(adapter);
-                    self.adaptation.feedback = feedback;
-                }
-                _ => self.adaptation.dirty |= self.adaptation.adapter.is_some(),
-            }
+        if self.consent.persists() {
+            // Reads the stored state the first time, and whatever other tabs wrote since.
+            self.refresh_adaptation();
         }
         if self.adaptation.adapter.is_none() {
             let Some(seed) = entropy.or(self.adaptation.entropy) else {
@@ -358,6 +340,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 return false;
             };
             self.adaptation.adapter = Some(adapter);
+            self.adaptation.tabs.created_from = Some(seed);
             self.adaptation.dirty = true;
         }
         true
@@ -391,6 +374,9 @@ impl<S: KeyValueStore> Personalizer<S> {
 fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
     check_time(now_ms).map_err(|_| AdaptationError::BadTime(now_ms))
 }
+
+#[path = "adapt_tabs.rs"]
+mod adapt_tabs;
 
 #[cfg(test)]
 #[path = "adapting_tests.rs"]

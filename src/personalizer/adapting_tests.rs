@@ -5,7 +5,7 @@ use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
 use crate::measure::{ItemClass, LiftMetric, LiftReportConfig};
 use crate::personalizer::Environment;
-use crate::storage::MemoryStore;
+use crate::storage::{MemoryStore, WarningCode};
 
 const T0: f64 = 1_700_000_000_000.0;
 const DAY: f64 = 86_400_000.0;

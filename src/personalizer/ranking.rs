@@ -33,14 +33,14 @@ use crate::profile::ProfileShopper;
 use std::sync::Arc;
 
 use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonCode, ShopperSignals};
-use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 
 use super::{check_time, Personalizer};
 
 pub use answer::{AnswerColumns, NeighbourColumns};
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
-pub use model_store::{decode_model, encode_model, model_key, ModelLoadError};
+pub use model_store::{encode_model, load_model, model_key, ModelRead};
 
 /// Why registering or ranking candidates was refused. Nothing is kept from a refused answer.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -239,46 +239,29 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// wins over what is stored and is written at the next flush.
     pub(super) fn load_rank_model(&mut self) {
         let key = model_key(self.config.shop());
-        let raw = match self.store.get(&key) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                self.ranking.model_dirty = self.ranking.steps > 0;
-                return;
+        match load_model(&mut self.store, &self.keys, &key) {
+            Loaded::Absent => self.ranking.model_dirty = self.ranking.steps > 0,
+            Loaded::Unavailable(warning) => self.warn(warning),
+            Loaded::Found { value: ModelRead::Learned { .. }, .. } if self.ranking.steps > 0 => {
+                self.ranking.model_dirty = true;
             }
-            Err(e) => return self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
-        };
-        match decode_model(&raw) {
-            Ok(_) if self.ranking.steps > 0 => self.ranking.model_dirty = true,
-            Ok((model, steps)) => {
+            Loaded::Found { value: ModelRead::Learned { model, steps }, .. } => {
                 *self.ranking.ranker.model_mut() = model;
                 self.ranking.steps = steps;
                 self.ranking.model_dirty = false;
             }
-            Err(problem @ ModelLoadError::OtherFeatures { .. }) => {
-                self.warn(StorageWarning::new(WarningCode::Migrated, problem.to_string()));
+            Loaded::Found { value: ModelRead::OtherFeatures { found }, .. } => {
+                self.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::other_features_message(found)));
                 self.ranking.model_dirty = true;
             }
-            Err(problem) => match crate::storage::back_up(&mut self.store, &self.keys, &raw) {
-                Ok(backup_key) => {
-                    let message = format!(
-                        "{problem}; it was kept under {backup_key} and learning restarts from the shipped weights"
-                    );
-                    self.warn(StorageWarning {
-                        code: WarningCode::Unreadable,
-                        message,
-                        backup_key: Some(backup_key),
-                    });
-                    if let Err(e) = self.store.remove(&key) {
-                        self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()));
-                    }
+            Loaded::SetAside { warning, blocked, .. } => {
+                self.warn(warning);
+                if blocked {
+                    self.ranking.save_blocked = true;
+                } else {
                     self.ranking.model_dirty = self.ranking.steps > 0;
                 }
-                Err(why) => {
-                    let message = format!("{problem}; it could not be backed up ({why}), so it is left untouched and the learned model is not saved: call forget() to discard it");
-                    self.warn(StorageWarning::new(WarningCode::NotBackedUp, message));
-                    self.ranking.save_blocked = true;
-                }
-            },
+            }
         }
     }
 

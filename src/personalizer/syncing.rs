@@ -65,6 +65,8 @@ pub struct SyncingState {
     pause_armed: bool,
     paused_until_period: Option<u64>,
     dirty: bool,
+    /// An unreadable stored state could not be backed up: never write over it.
+    save_blocked: bool,
 }
 
 impl SyncingState {

@@ -26,15 +26,23 @@ struct OwnWrite {
 }
 
 /// This tab's recent writes and the changes they carried, until another tab's value shows them.
-#[derive(Debug, Clone, Default)]
-pub(super) struct WriteLedger {
+/// The profile's changes are [`ProfileChange`]s; the adaptation state's are whole writes (see
+/// `adapt_tabs.rs`).
+#[derive(Debug, Clone)]
+pub(super) struct WriteLedger<C = ProfileChange> {
     writes: Vec<OwnWrite>,
-    changes: Vec<ProfileChange>,
+    changes: Vec<C>,
 }
 
-impl WriteLedger {
+impl<C> Default for WriteLedger<C> {
+    fn default() -> Self {
+        WriteLedger { writes: Vec::new(), changes: Vec::new() }
+    }
+}
+
+impl<C> WriteLedger<C> {
     /// Notes a write of `id` onto `parent` that carried `changes`.
-    pub(super) fn record(&mut self, id: u32, parent: Option<u32>, changes: Vec<ProfileChange>) {
+    pub(super) fn record(&mut self, id: u32, parent: Option<u32>, changes: Vec<C>) {
         self.changes.extend(changes);
         self.writes.push(OwnWrite { id, parent, changes_upto: self.changes.len() });
         if self.writes.len() > MAX_LINEAGE {
@@ -60,7 +68,7 @@ impl WriteLedger {
 
     /// Given the lineage of a value another tab stored, returns the changes of this tab's writes
     /// that the value lacks (to re-apply on top of it), and forgets every write.
-    pub(super) fn reconcile(&mut self, lineage: &[u32]) -> Vec<ProfileChange> {
+    pub(super) fn reconcile(&mut self, lineage: &[u32]) -> Vec<C> {
         if let Some(latest_seen) = self.writes.iter().rposition(|w| lineage.contains(&w.id)) {
             self.forget_through(latest_seen);
         }
@@ -198,7 +206,7 @@ mod tests {
         ProfileChange::ForgetItem(format!("item-{n}"))
     }
 
-    fn ledger() -> WriteLedger {
+    fn ledger() -> WriteLedger<ProfileChange> {
         let mut ledger = WriteLedger::default();
         ledger.record(10, Some(1), vec![change(0)]);
         ledger.record(11, Some(10), vec![change(1), change(2)]);
@@ -231,7 +239,7 @@ mod tests {
 
     #[test]
     fn the_ledger_stays_bounded() {
-        let mut ledger = WriteLedger::default();
+        let mut ledger = WriteLedger::<ProfileChange>::default();
         for n in 0..MAX_LINEAGE as u32 + 5 {
             ledger.record(100 + n, Some(99 + n), vec![change(n as usize)]);
         }

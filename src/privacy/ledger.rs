@@ -21,8 +21,9 @@ pub struct PeriodSpend {
     /// Period index: unix seconds divided by the period length.
     pub period: u64,
     pub updates: u32,
-    /// Lift reports booked in the period (at most one); older ledgers have none.
-    #[serde(default)]
+    /// Lift reports booked in the period (at most one); older ledgers have none, and a period
+    /// without one is stored as before lift reports existed.
+    #[serde(default, skip_serializing_if = "no_lift_reports")]
     pub lift_reports: u32,
     /// Spend of the updates and the lift report together.
     pub rho: f64,
@@ -35,8 +36,17 @@ pub struct PeriodSpend {
 pub struct PrivacyLedger {
     periods: Vec<PeriodSpend>,
     lifetime_updates: u64,
+    #[serde(skip_serializing_if = "none_ever")]
     lifetime_lift_reports: u64,
     lifetime_rho: f64,
+}
+
+fn no_lift_reports(count: &u32) -> bool {
+    *count == 0
+}
+
+fn none_ever(count: &u64) -> bool {
+    *count == 0
 }
 
 /// The ledger as `profileSummary()` shows it.

@@ -1,53 +1,79 @@
-//! The versioned envelope around the stored profile:
-//! `{"format":"shop-personalizer/profile","version":1,"checksum":<crc32 of payload>,"lineage":[...],"payload":{...}}`.
+//! The one envelope around every stored state of the library (profile, rank model, adaptation,
+//! sync ledger):
+//! `{"format":"shop-personalizer/<kind>","version":<n>,"checksum":<crc32 of payload>,"lineage":[...],"payload":{...}}`.
 //!
+//! Each kind of state is a [`StoredKind`]: its format name (the kind tag), the layout version it
+//! writes, its payload type and a migration hook that turns an older layout into the current one.
 //! The payload is embedded as JSON (readable in the browser's devtools) and the checksum covers its
-//! exact text. Older versions are migrated forward on load; anything unreadable is a typed
-//! [`LoadError`], never a panic.
+//! exact text. Anything unreadable is a typed [`LoadError`] that names the kind, never a panic.
 //!
 //! `lineage` (optional, newest first, at most [`MAX_LINEAGE`]) lists the [`value_id`]s of the stored
 //! values this one was merged onto. A tab uses it to tell whether a value another tab wrote already
 //! contains its own last write, or was built beside it and overwrote it (see `personalizer/tabs.rs`).
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::profile::Profile;
-
-use super::migrate;
-
-/// The `format` field of every envelope this library writes.
-pub const FORMAT_NAME: &str = "shop-personalizer/profile";
-/// The layout version this library writes. Version 0 is the pre-release layout (see `migrate.rs`).
-pub const CURRENT_VERSION: u64 = 1;
 /// Most ancestors listed in an envelope's lineage.
 pub const MAX_LINEAGE: usize = 16;
+
+/// One kind of stored state: how its envelope is tagged, versioned and migrated.
+pub trait StoredKind {
+    /// The `format` field, e.g. `"shop-personalizer/profile"`.
+    const FORMAT: &'static str;
+    /// The layout version this library writes.
+    const VERSION: u64;
+    /// How messages name the state, e.g. `"profile"`.
+    const NOUN: &'static str;
+    type Payload: Serialize + DeserializeOwned;
+
+    /// Reads a payload of an older `version` (below [`Self::VERSION`]) into the current layout.
+    /// The default knows no older layout and reads it as the current one.
+    /// What the engine does instead when the stored value is unreadable and kept under a backup
+    /// key, e.g. "a fresh profile started".
+    const AFTER_BACKUP: &'static str = "it starts afresh";
+    /// What is not saved while an unreadable value could not be backed up and is left in place.
+    const WHILE_BLOCKED: &'static str = "nothing is saved";
+
+    fn migrate(version: u64, payload: &str) -> Result<Self::Payload, serde_json::Error> {
+        let _ = version;
+        serde_json::from_str(payload)
+    }
+}
 
 /// The identity of a stored value: the CRC-32 of its whole text.
 pub fn value_id(raw: &str) -> u32 {
     crc32fast::hash(raw.as_bytes())
 }
 
-/// Why a stored profile could not be read. The caller keeps the blob under a backup key.
+/// Why a stored value could not be read. The caller keeps the blob under a backup key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LoadError {
-    #[error("the stored profile is {bytes} bytes, over the {limit}-byte limit for loading")]
-    Oversized { bytes: usize, limit: usize },
-    #[error("the stored profile is not valid JSON: {0}")]
-    CorruptJson(String),
-    #[error("the stored value is JSON but not a profile envelope: {0}")]
-    NotAnEnvelope(String),
-    #[error("the stored value has format {0:?}, not {FORMAT_NAME:?}")]
-    UnknownFormat(String),
+    #[error("the stored {what} is {bytes} bytes, over the {limit}-byte limit for loading")]
+    Oversized { what: &'static str, bytes: usize, limit: usize },
+    #[error("the stored {what} is not valid JSON: {reason}")]
+    CorruptJson { what: &'static str, reason: String },
+    #[error("the stored value is JSON but not a {what} envelope: {reason}")]
+    NotAnEnvelope { what: &'static str, reason: String },
+    #[error("the stored value has format {found:?}, not {expected:?}")]
+    UnknownFormat { expected: &'static str, found: String },
     #[error(
-        "the stored profile's checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off"
+        "the stored {what}'s checksum is {stored:08x} but its content gives {computed:08x}: it was altered or cut off"
     )]
-    ChecksumMismatch { stored: u32, computed: u32 },
-    #[error("the stored profile has version {found}, newer than this library's {CURRENT_VERSION}: it was written by a newer version of shop-personalizer; update the library")]
-    FutureVersion { found: u64 },
-    #[error("the stored version-{version} profile does not have the expected layout: {reason}")]
-    InvalidPayload { version: u64, reason: String },
+    ChecksumMismatch { what: &'static str, stored: u32, computed: u32 },
+    #[error("the stored {what} has version {found}, newer than this library's {supported}: it was written by a newer version of shop-personalizer; update the library")]
+    FutureVersion { what: &'static str, found: u64, supported: u64 },
+    #[error("the stored version-{version} {what} does not have the expected layout: {reason}")]
+    InvalidPayload { what: &'static str, version: u64, reason: String },
+}
+
+impl LoadError {
+    /// A payload of `K` that parsed but holds impossible values.
+    pub fn invalid<K: StoredKind>(version: u64, reason: impl ToString) -> Self {
+        LoadError::InvalidPayload { what: K::NOUN, version, reason: reason.to_string() }
+    }
 }
 
 #[derive(Serialize)]
@@ -71,207 +97,163 @@ struct EnvelopeIn<'a> {
     payload: &'a RawValue,
 }
 
-/// A profile read from storage.
+/// A payload read from its envelope.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decoded {
-    pub profile: Profile,
+pub struct Opened<T> {
+    pub payload: T,
     /// The version it was stored in, when it was migrated from an older one.
     pub migrated_from: Option<u64>,
     /// Ids of the values it was merged onto, newest first.
     pub lineage: Vec<u32>,
 }
 
-/// Wraps `payload` (compact JSON text) in an envelope.
-fn wrap(payload: &RawValue, lineage: &[u32]) -> Result<String, serde_json::Error> {
+fn wrap(format: &'static str, version: u64, payload: &RawValue, lineage: &[u32]) -> Result<String, serde_json::Error> {
     let checksum = crc32fast::hash(payload.get().as_bytes());
     let lineage = &lineage[..lineage.len().min(MAX_LINEAGE)];
-    serde_json::to_string(&EnvelopeOut { format: FORMAT_NAME, version: CURRENT_VERSION, checksum, lineage, payload })
+    serde_json::to_string(&EnvelopeOut { format, version, checksum, lineage, payload })
 }
 
-/// The profile as a stored envelope without lineage.
-pub fn encode(profile: &Profile) -> Result<String, serde_json::Error> {
-    encode_with_lineage(profile, &[])
+/// `payload` as a stored envelope of kind `K`, merged onto the values in `lineage` (newest first).
+pub fn seal<K: StoredKind>(payload: &K::Payload, lineage: &[u32]) -> Result<String, serde_json::Error> {
+    let payload = serde_json::value::to_raw_value(payload)?;
+    wrap(K::FORMAT, K::VERSION, &payload, lineage)
 }
 
-/// The profile as a stored envelope merged onto the values in `lineage` (newest first).
-pub fn encode_with_lineage(profile: &Profile, lineage: &[u32]) -> Result<String, serde_json::Error> {
-    let payload = serde_json::value::to_raw_value(profile)?;
-    wrap(&payload, lineage)
-}
-
-/// Bytes the envelope adds around a payload, at most.
-pub fn envelope_overhead() -> usize {
+/// Bytes the envelope of kind `K` adds around a payload, at most.
+pub fn envelope_overhead<K: StoredKind>() -> usize {
     let empty = RawValue::NULL;
     let checksum_digits_max = u32::MAX.to_string().len();
     let longest_lineage = [u32::MAX; MAX_LINEAGE];
-    wrap(empty, &longest_lineage).map_or(512, |s| s.len() - empty.get().len() - 1 + checksum_digits_max)
+    wrap(K::FORMAT, K::VERSION, empty, &longest_lineage)
+        .map_or(512, |s| s.len() - empty.get().len() - 1 + checksum_digits_max)
 }
 
-/// Reads a stored envelope of at most `max_bytes`, migrating older versions.
-pub fn decode(raw: &str, max_bytes: usize) -> Result<Decoded, LoadError> {
+/// Reads a stored envelope of kind `K` of at most `max_bytes`, migrating older versions.
+pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payload>, LoadError> {
+    let what = K::NOUN;
     if raw.len() > max_bytes {
-        return Err(LoadError::Oversized { bytes: raw.len(), limit: max_bytes });
+        return Err(LoadError::Oversized { what, bytes: raw.len(), limit: max_bytes });
     }
     let envelope: EnvelopeIn<'_> = serde_json::from_str(raw).map_err(|e| {
+        let reason = e.to_string();
         if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok() {
-            LoadError::NotAnEnvelope(e.to_string())
+            LoadError::NotAnEnvelope { what, reason }
         } else {
-            LoadError::CorruptJson(e.to_string())
+            LoadError::CorruptJson { what, reason }
         }
     })?;
-    if envelope.format != FORMAT_NAME {
-        return Err(LoadError::UnknownFormat(envelope.format));
+    if envelope.format != K::FORMAT {
+        return Err(LoadError::UnknownFormat { expected: K::FORMAT, found: envelope.format });
     }
-    if envelope.version > CURRENT_VERSION {
-        return Err(LoadError::FutureVersion { found: envelope.version });
+    if envelope.version > K::VERSION {
+        return Err(LoadError::FutureVersion { what, found: envelope.version, supported: K::VERSION });
     }
-    let payload = envelope.payload.get();
-    let computed = crc32fast::hash(payload.as_bytes());
+    let text = envelope.payload.get();
+    let computed = crc32fast::hash(text.as_bytes());
     if computed != envelope.checksum {
-        return Err(LoadError::ChecksumMismatch { stored: envelope.checksum, computed });
+        return Err(LoadError::ChecksumMismatch { what, stored: envelope.checksum, computed });
     }
     let version = envelope.version;
-    let invalid = |e: serde_json::Error| LoadError::InvalidPayload { version, reason: e.to_string() };
-    let mut profile: Profile = if version == CURRENT_VERSION {
-        serde_json::from_str(payload).map_err(invalid)?
-    } else {
-        migrate::to_current(version, payload).map_err(invalid)?
-    };
-    profile.enforce_bounds();
+    let payload = if version == K::VERSION { serde_json::from_str(text) } else { K::migrate(version, text) }
+        .map_err(|e| LoadError::invalid::<K>(version, e))?;
     let mut lineage = envelope.lineage;
     lineage.truncate(MAX_LINEAGE);
-    Ok(Decoded { profile, migrated_from: (version < CURRENT_VERSION).then_some(version), lineage })
+    Ok(Opened { payload, migrated_from: (version < K::VERSION).then_some(version), lineage })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::ItemAttributes;
-    use crate::collect::event::TrackEvent;
-    use crate::config::ValidConfig;
-    use crate::profile::{ProfileChange, RecordedEvent};
     use proptest::prelude::*;
 
-    const LIMIT: usize = 1 << 20;
+    /// A kind with one older layout, `{"n": <number>}` in version 1, `{"count": <number>}` now.
+    struct Counter;
 
-    fn sample(views: usize) -> Profile {
-        let mut profile = Profile::default();
-        for i in 0..views {
-            let attrs = ItemAttributes {
-                category_path: vec!["Shoes".into(), format!("Kind {}", i % 3)],
-                brand: Some(format!("Brand \"{i}\" ü")),
-                price: Some(i as f64 * 3.7),
-                tags: vec![],
-            };
-            let change = ProfileChange::Record(RecordedEvent {
-                event: TrackEvent::View { item_id: format!("id-{i}"), item: None },
-                at_ms: 1_700_000_000_000 + i as u64 * 1_000,
-                hour_of_week: (i % 168) as u8,
-                attributes: vec![(format!("id-{i}"), attrs)],
-                visit_device: None,
-            });
-            profile.apply(&change, &ValidConfig::default());
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Count {
+        count: u32,
+    }
+
+    impl StoredKind for Counter {
+        const FORMAT: &'static str = "shop-personalizer/test-counter";
+        const VERSION: u64 = 2;
+        const NOUN: &'static str = "test counter";
+        type Payload = Count;
+
+        fn migrate(version: u64, payload: &str) -> Result<Count, serde_json::Error> {
+            #[derive(Deserialize)]
+            struct V1 {
+                n: u32,
+            }
+            assert_eq!(version, 1, "only version 1 is older");
+            serde_json::from_str::<V1>(payload).map(|v1| Count { count: v1.n })
         }
-        profile
+    }
+
+    fn envelope(version: u64, payload: &str) -> String {
+        let checksum = crc32fast::hash(payload.as_bytes());
+        format!(r#"{{"format":"{}","version":{version},"checksum":{checksum},"payload":{payload}}}"#, Counter::FORMAT)
     }
 
     #[test]
-    fn round_trips_with_a_checksum_over_the_payload() {
-        let profile = sample(5);
-        let raw = encode(&profile).unwrap();
-        assert!(raw.starts_with(r#"{"format":"shop-personalizer/profile","version":1,"checksum":"#));
-        let decoded = decode(&raw, LIMIT).unwrap();
-        assert_eq!(decoded.migrated_from, None);
-        assert!(decoded.lineage.is_empty());
-        assert_eq!(encode(&decoded.profile).unwrap(), raw);
-        let with_lineage = encode_with_lineage(&profile, &[7, 3]).unwrap();
-        assert!(with_lineage.contains(r#""lineage":[7,3],"payload""#));
-        assert_eq!(decode(&with_lineage, LIMIT).unwrap().lineage, [7, 3]);
+    fn a_hand_written_envelope_opens_and_seals_back_to_the_same_bytes() {
+        // crc32 of `{"count":3}` is 3907846187 (checked with `python3 -c 'import zlib; ...'`).
+        let raw = r#"{"format":"shop-personalizer/test-counter","version":2,"checksum":3907846187,"payload":{"count":3}}"#;
+        assert_eq!(crc32fast::hash(br#"{"count":3}"#), 3_907_846_187);
+        let opened = open::<Counter>(raw, 1 << 10).unwrap();
+        assert_eq!(opened, Opened { payload: Count { count: 3 }, migrated_from: None, lineage: vec![] });
+        assert_eq!(seal::<Counter>(&opened.payload, &[]).unwrap(), raw);
+        let with_lineage = seal::<Counter>(&Count { count: 3 }, &[7, 3]).unwrap();
+        assert!(with_lineage.contains(r#""checksum":3907846187,"lineage":[7,3],"payload""#), "{with_lineage}");
+        assert_eq!(open::<Counter>(&with_lineage, 1 << 10).unwrap().lineage, [7, 3]);
         let too_long: Vec<u32> = (0..40).collect();
-        let capped = encode_with_lineage(&profile, &too_long).unwrap();
-        assert_eq!(decode(&capped, LIMIT).unwrap().lineage.len(), MAX_LINEAGE);
-        assert!(capped.len() <= serde_json::to_string(&profile).unwrap().len() + envelope_overhead());
-        assert!(raw.len() <= serde_json::to_string(&profile).unwrap().len() + envelope_overhead());
+        let capped = seal::<Counter>(&Count { count: 3 }, &too_long).unwrap();
+        assert_eq!(open::<Counter>(&capped, 1 << 10).unwrap().lineage.len(), MAX_LINEAGE);
+        assert!(capped.len() <= r#"{"count":3}"#.len() + envelope_overhead::<Counter>());
     }
 
     #[test]
-    fn each_kind_of_damage_has_its_own_error() {
-        let raw = encode(&sample(2)).unwrap();
-        assert!(matches!(decode(&raw, 10), Err(LoadError::Oversized { limit: 10, .. })));
-        assert!(matches!(decode(&raw[..raw.len() - 3], LIMIT), Err(LoadError::CorruptJson(_))));
-        assert!(matches!(decode("[1,2]", LIMIT), Err(LoadError::NotAnEnvelope(_))));
-        let other = raw.replace(FORMAT_NAME, "someone-else");
-        assert_eq!(decode(&other, LIMIT), Err(LoadError::UnknownFormat("someone-else".into())));
-        let tampered = raw.replace("\"Shoes\"", "\"Shoez\"");
-        assert!(matches!(decode(&tampered, LIMIT), Err(LoadError::ChecksumMismatch { .. })));
-        let future = raw.replace("\"version\":1,", "\"version\":7,");
-        assert_eq!(decode(&future, LIMIT), Err(LoadError::FutureVersion { found: 7 }));
-        let payload = r#"{"visits":"many"}"#;
-        let wrong = format!(
-            r#"{{"format":"{FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
-            crc32fast::hash(payload.as_bytes())
-        );
-        assert!(matches!(decode(&wrong, LIMIT), Err(LoadError::InvalidPayload { version: 1, .. })));
-        assert!(decode(&future, LIMIT).unwrap_err().to_string().contains("update the library"));
+    fn an_older_version_goes_through_the_kinds_migration() {
+        let opened = open::<Counter>(&envelope(1, r#"{"n":5}"#), 1 << 10).unwrap();
+        assert_eq!(opened.payload, Count { count: 5 });
+        assert_eq!(opened.migrated_from, Some(1));
+        let err = open::<Counter>(&envelope(1, r#"{"count":5}"#), 1 << 10).unwrap_err();
+        assert!(matches!(err, LoadError::InvalidPayload { what: "test counter", version: 1, .. }), "{err}");
     }
 
     #[test]
-    fn an_empty_payload_object_is_an_empty_profile() {
-        let payload = "{}";
-        let raw = format!(
-            r#"{{"format":"{FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
-            crc32fast::hash(payload.as_bytes())
-        );
-        assert_eq!(decode(&raw, LIMIT).unwrap().profile, Profile::default());
-    }
-
-    #[test]
-    fn hand_edited_payloads_are_cleaned_on_load() {
-        let payload = r#"{"catalog":{"":{"brand":"A","lastUsedMs":1},"a":{"price":-5,"lastUsedMs":1},"c":{"categoryPath":["X"],"lastUsedMs":1}},"visits":{"revenue":-3}}"#;
-        let raw = format!(
-            r#"{{"format":"{FORMAT_NAME}","version":1,"checksum":{},"payload":{payload}}}"#,
-            crc32fast::hash(payload.as_bytes())
-        );
-        let profile = decode(&raw, LIMIT).unwrap().profile;
-        let ids: Vec<_> = profile.catalog().iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["c"]);
-        assert!(profile.visits().revenue.abs() < 1e-12);
+    fn each_kind_of_damage_has_its_own_error_naming_the_kind() {
+        let raw = envelope(2, r#"{"count":4}"#);
+        let what = Counter::NOUN;
+        assert!(matches!(open::<Counter>(&raw, 10), Err(LoadError::Oversized { limit: 10, .. })));
+        assert!(matches!(open::<Counter>(&raw[..raw.len() - 3], 1 << 10), Err(LoadError::CorruptJson { .. })));
+        assert!(matches!(open::<Counter>("[1,2]", 1 << 10), Err(LoadError::NotAnEnvelope { .. })));
+        let other = raw.replace(Counter::FORMAT, "shop-personalizer/profile");
+        let expected = LoadError::UnknownFormat { expected: Counter::FORMAT, found: "shop-personalizer/profile".into() };
+        assert_eq!(open::<Counter>(&other, 1 << 10), Err(expected));
+        let tampered = raw.replace("\"count\":4", "\"count\":5");
+        assert!(matches!(open::<Counter>(&tampered, 1 << 10), Err(LoadError::ChecksumMismatch { .. })));
+        let future = raw.replace("\"version\":2,", "\"version\":7,");
+        assert_eq!(open::<Counter>(&future, 1 << 10), Err(LoadError::FutureVersion { what, found: 7, supported: 2 }));
+        let message = open::<Counter>(&future, 1 << 10).unwrap_err().to_string();
+        assert!(message.contains("test counter") && message.contains("update the library"), "{message}");
+        let wrong = envelope(2, r#"{"count":"many"}"#);
+        assert!(matches!(open::<Counter>(&wrong, 1 << 10), Err(LoadError::InvalidPayload { version: 2, .. })));
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
-        fn encode_decode_round_trips(views in 0usize..60) {
-            let profile = sample(views);
-            let raw = encode(&profile).unwrap();
-            let decoded = decode(&raw, LIMIT).unwrap().profile;
-            // Stored affinities are rounded to 4 decimals; everything else is exact.
-            prop_assert_eq!(decoded.affinities().len(), profile.affinities().len());
-            for ((k1, a1), (k2, a2)) in decoded.affinities().iter().zip(profile.affinities().iter()) {
-                prop_assert_eq!(k1, k2);
-                prop_assert!((a1.value - a2.value).abs() <= 5e-5);
-                prop_assert_eq!(a1.updated_ms, a2.updated_ms);
-            }
-            prop_assert_eq!(decoded.history(), profile.history());
-            prop_assert_eq!(decoded.visits(), profile.visits());
-            prop_assert_eq!(decoded.catalog(), profile.catalog());
-            prop_assert_eq!(decoded.hour_of_week(), profile.hour_of_week());
-            prop_assert_eq!(encode(&decoded).unwrap(), raw);
+        fn seal_open_round_trips(count in any::<u32>(), lineage in proptest::collection::vec(any::<u32>(), 0..20)) {
+            let raw = seal::<Counter>(&Count { count }, &lineage).unwrap();
+            let opened = open::<Counter>(&raw, 1 << 10).unwrap();
+            prop_assert_eq!(opened.payload, Count { count });
+            prop_assert_eq!(&opened.lineage[..], &lineage[..lineage.len().min(MAX_LINEAGE)]);
         }
 
         #[test]
-        fn any_string_decodes_or_errors_without_panicking(raw in ".{0,400}") {
-            let _ = decode(&raw, LIMIT);
-        }
-
-        #[test]
-        fn any_byte_flip_is_caught_or_harmless(index in 0usize..400, byte in any::<u8>()) {
-            let raw = encode(&sample(3)).unwrap();
-            let mut bytes = raw.into_bytes();
-            let i = index % bytes.len();
-            bytes[i] = byte;
-            let damaged = String::from_utf8_lossy(&bytes);
-            let _ = decode(&damaged, LIMIT);
+        fn any_string_opens_or_errors_without_panicking(raw in ".{0,400}") {
+            let _ = open::<Counter>(&raw, 1 << 10);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! An in-memory twin of `localStorage` for native tests, with an optional quota.
-//! Clones share the same data, like two tabs of one site sharing localStorage.
+//! Clones share the same data, like two tabs of one site sharing localStorage; a [`LaggingView`]
+//! is one tab's view of it that sees other tabs' writes only when it catches up, as browsers
+//! propagate localStorage writes between processes asynchronously.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -78,6 +80,50 @@ impl KeyValueStore for MemoryStore {
     }
 }
 
+/// One tab's view of a shared [`MemoryStore`]: its own writes show at once, other tabs' only after
+/// [`LaggingView::catch_up`]. Clones share the view (one tab).
+#[derive(Debug, Clone)]
+pub struct LaggingView {
+    shared: MemoryStore,
+    cache: Rc<RefCell<BTreeMap<String, String>>>,
+}
+
+impl LaggingView {
+    /// A view that has caught up with `shared`.
+    pub fn new(shared: &MemoryStore) -> Self {
+        let view = LaggingView { shared: shared.clone(), cache: Rc::default() };
+        view.catch_up();
+        view
+    }
+
+    /// Sees everything written to the shared store so far.
+    pub fn catch_up(&self) {
+        *self.cache.borrow_mut() = self.shared.0.borrow().entries.clone();
+    }
+}
+
+impl KeyValueStore for LaggingView {
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.cache.borrow().get(key).cloned())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.shared.set(key, value)?;
+        self.cache.borrow_mut().insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) -> Result<(), StoreError> {
+        self.shared.remove(key)?;
+        self.cache.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.cache.borrow().keys().cloned().collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +134,18 @@ mod tests {
         let tab_b = tab_a.clone();
         tab_a.set("k", "v").unwrap();
         assert_eq!(tab_b.get("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn a_lagging_view_sees_other_writes_only_after_catching_up() {
+        let mut shared = MemoryStore::new();
+        let mut tab = LaggingView::new(&shared);
+        shared.set("k", "other").unwrap();
+        assert_eq!(tab.get("k").unwrap(), None);
+        tab.catch_up();
+        assert_eq!(tab.get("k").unwrap().as_deref(), Some("other"));
+        tab.set("k", "mine").unwrap();
+        assert_eq!(shared.get("k").unwrap().as_deref(), Some("mine"));
     }
 
     #[test]

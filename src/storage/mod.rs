@@ -1,24 +1,27 @@
-//! Storage: the key-value store the profile lives in (localStorage in the browser), the versioned
-//! envelope around it, migrations of older layouts, and loading and writing with backups.
+//! Storage: the key-value store every stored state lives in (localStorage in the browser), the one
+//! versioned, checksummed envelope around each kind of state ([`StoredKind`]: profile, rank model,
+//! adaptation, sync ledger), migrations of older layouts, and loading with backups.
 //!
 //! The core does no I/O itself: it talks to a [`KeyValueStore`]. The wasm facade implements it over
 //! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
 
 mod envelope;
+mod loading;
 mod memory;
 mod migrate;
 mod persist;
+mod profile_format;
 
 use thiserror::Error;
 
-pub use envelope::{
-    decode, encode, encode_with_lineage, envelope_overhead, value_id, Decoded, LoadError, CURRENT_VERSION, FORMAT_NAME,
-    MAX_LINEAGE,
+pub use envelope::{envelope_overhead, open, seal, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
+pub use loading::{load_stored, Loaded};
+pub use profile_format::{
+    decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION, FORMAT_NAME,
 };
-pub use memory::MemoryStore;
+pub use memory::{LaggingView, MemoryStore};
 pub use persist::{
-    back_up,
-    load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
+    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
 };
 
 /// What a [`KeyValueStore`] call can fail with.

@@ -1,16 +1,17 @@
-//! Loading with backups and writing with compaction.
+//! The profile's loading (through [`load_stored`], with backups) and writing with compaction, and
+//! the backup slots every stored state shares.
 //!
-//! Loading never destroys anything: a stored value that cannot be read is copied to
-//! `shop-personalizer:<shop>:backup:<n>` before the profile key is cleared, and if no backup can be
-//! made the value is left untouched and the caller must not overwrite it. Writing compacts the
-//! profile to the budget, and on a full store compacts harder and retries.
+//! Writing compacts the profile to the budget, and on a full store compacts harder and retries.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::profile::{encoded_len, CompactionError, Profile};
 
-use super::{decode, encode_with_lineage, envelope_overhead, KeyValueStore, StorageKeys, StoreError};
+use super::envelope::Opened;
+use super::loading::{load_stored, Loaded};
+use super::profile_format::{cleaned, encode_with_lineage, profile_envelope_overhead, ProfileFormat};
+use super::{KeyValueStore, StorageKeys, StoreError};
 
 /// Backup slots per shop. When all are taken, unreadable data is left in place instead.
 pub const MAX_BACKUPS: usize = 5;
@@ -56,7 +57,7 @@ impl StorageWarning {
     }
 }
 
-/// What loading found.
+/// What loading the profile found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LoadOutcome {
     /// The stored profile, when there was a readable one.
@@ -72,61 +73,20 @@ pub struct LoadOutcome {
 
 /// Loads the shop's profile; anything unreadable is backed up and reported, never lost.
 pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_load_bytes: usize) -> LoadOutcome {
-    let raw = match store.get(&keys.profile()) {
-        Ok(Some(raw)) => raw,
-        Ok(None) => return LoadOutcome::default(),
-        Err(e) => {
-            let warning = StorageWarning::new(WarningCode::StorageUnavailable, e.to_string());
-            return LoadOutcome { warnings: vec![warning], ..LoadOutcome::default() };
-        }
-    };
-    match decode(&raw, max_load_bytes) {
-        Ok(decoded) => {
-            let warnings = decoded
-                .migrated_from
-                .map(|v| {
-                    let message = format!("the stored profile was migrated from version {v}");
-                    StorageWarning::new(WarningCode::Migrated, message)
-                })
-                .into_iter()
-                .collect();
-            LoadOutcome {
-                profile: Some(decoded.profile),
-                raw: Some(raw),
-                lineage: decoded.lineage,
-                warnings,
-                blocked: false,
-            }
-        }
-        Err(problem) => match back_up(store, keys, &raw) {
-            Ok(backup_key) => {
-                let warning = StorageWarning {
-                    code: WarningCode::Unreadable,
-                    message: format!("{problem}; it was kept under {backup_key} and a fresh profile started"),
-                    backup_key: Some(backup_key),
-                };
-                // The backup holds the value now; clearing the key stops other tabs backing it up again.
-                let raw = match store.remove(&keys.profile()) {
-                    Ok(()) => None,
-                    Err(_) => Some(raw),
-                };
-                LoadOutcome { profile: None, raw, lineage: Vec::new(), warnings: vec![warning], blocked: false }
-            }
-            Err(why) => {
-                let message = format!(
-                    "{problem}; it could not be backed up ({why}), so it is left untouched and nothing is saved: \
-                     call forget() to discard it"
-                );
-                let warning = StorageWarning::new(WarningCode::NotBackedUp, message);
-                LoadOutcome {
-                    profile: None,
-                    raw: Some(raw),
-                    lineage: Vec::new(),
-                    warnings: vec![warning],
-                    blocked: true,
-                }
-            }
+    let finish = |opened: Opened<Profile>| Ok(cleaned(opened));
+    match load_stored::<ProfileFormat, _, _>(store, keys, &keys.profile(), max_load_bytes, finish) {
+        Loaded::Absent => LoadOutcome::default(),
+        Loaded::Unavailable(warning) => LoadOutcome { warnings: vec![warning], ..LoadOutcome::default() },
+        Loaded::Found { value, raw, lineage, migrated } => LoadOutcome {
+            profile: Some(value),
+            raw: Some(raw),
+            lineage,
+            warnings: migrated.into_iter().collect(),
+            blocked: false,
         },
+        Loaded::SetAside { warning, blocked, raw_left, .. } => {
+            LoadOutcome { profile: None, raw: raw_left, lineage: Vec::new(), warnings: vec![warning], blocked }
+        }
     }
 }
 
@@ -183,7 +143,7 @@ pub fn write_compacted<S: KeyValueStore>(
     half_life_ms: f64,
 ) -> Result<Written, WriteError> {
     let before = encoded_len(profile);
-    let mut limit = budget_bytes.saturating_sub(envelope_overhead());
+    let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead());
     let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
     for _ in 0..=QUOTA_RETRIES {
         let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
@@ -199,7 +159,7 @@ pub fn write_compacted<S: KeyValueStore>(
             Err(other) => return Err(WriteError::Store(other)),
         }
     }
-    Err(WriteError::QuotaStillExceeded { bytes: len + envelope_overhead() })
+    Err(WriteError::QuotaStillExceeded { bytes: len + profile_envelope_overhead() })
 }
 
 #[cfg(test)]

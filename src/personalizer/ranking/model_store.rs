@@ -1,15 +1,14 @@
-//! The learned personal ranking model in storage, under `shop-personalizer:<shop>:model`:
-//! `{"format":"shop-personalizer/rank-model","version":1,"checksum":<crc32 of payload>,"payload":{...}}`,
-//! the same envelope layout as the profile's with its own format name and version.
+//! The learned personal ranking model in storage, under `shop-personalizer:<shop>:model`, in the
+//! shared envelope (see `storage::envelope`) as kind `shop-personalizer/rank-model`, version 1.
 //!
-//! Anything unreadable is a typed [`ModelLoadError`]; the engine keeps the blob under a backup
-//! key like an unreadable profile and starts from the shipped weights.
+//! Anything unreadable is a typed [`LoadError`]; the engine keeps the blob under a backup key like
+//! an unreadable profile and starts from the shipped weights. Weights for another feature layout
+//! (a library upgrade) are not damage: [`ModelRead::OtherFeatures`].
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use thiserror::Error;
 
 use crate::rank::{RankModel, NUM_FEATURES};
+use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 /// The `format` field of a stored model.
 pub const MODEL_FORMAT: &str = "shop-personalizer/rank-model";
@@ -18,29 +17,21 @@ pub const MODEL_VERSION: u64 = 1;
 /// A stored model larger than this is refused (it holds three short weight vectors).
 const MAX_MODEL_BYTES: usize = 64 * 1024;
 
+/// The stored model's kind.
+pub struct ModelFormat;
+
+impl StoredKind for ModelFormat {
+    const FORMAT: &'static str = MODEL_FORMAT;
+    const VERSION: u64 = MODEL_VERSION;
+    const NOUN: &'static str = "ranking model";
+    const AFTER_BACKUP: &'static str = "learning restarts from the shipped weights";
+    const WHILE_BLOCKED: &'static str = "the learned model is not saved";
+    type Payload = StoredModel;
+}
+
 /// `shop-personalizer:<shop>:model`; `shop` is already validated.
 pub fn model_key(shop: &str) -> String {
     format!("shop-personalizer:{shop}:model")
-}
-
-/// Why a stored model could not be used.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum ModelLoadError {
-    #[error("the stored ranking model is {bytes} bytes, over the {MAX_MODEL_BYTES}-byte limit")]
-    Oversized { bytes: usize },
-    #[error("the stored ranking model is not a model envelope: {0}")]
-    NotAnEnvelope(String),
-    #[error("the stored ranking model has format {0:?}, not {MODEL_FORMAT:?}")]
-    UnknownFormat(String),
-    #[error("the stored ranking model's checksum does not match its content: it was altered or cut off")]
-    ChecksumMismatch,
-    #[error("the stored ranking model has version {0}, newer than this library's {MODEL_VERSION}: update the library")]
-    FutureVersion(u64),
-    #[error("the stored ranking model does not have the expected layout: {0}")]
-    InvalidPayload(String),
-    /// Not damage: a library upgrade changed the model's features, so old weights do not apply.
-    #[error("the stored ranking model has {found} features where this library's model has {NUM_FEATURES}; learning restarts from the shipped weights")]
-    OtherFeatures { found: usize },
 }
 
 /// What is kept of the model. The shared weights are restored as the new sync baseline.
@@ -65,65 +56,54 @@ impl StoredModel {
     }
 
     /// The model these weights describe; fails on weights of the wrong length or not finite.
-    pub fn to_model(&self) -> Result<RankModel, ModelLoadError> {
-        let invalid = |e: crate::rank::RankError| ModelLoadError::InvalidPayload(e.to_string());
+    pub fn to_model(&self) -> Result<RankModel, LoadError> {
+        let invalid = |e: crate::rank::RankError| LoadError::invalid::<ModelFormat>(MODEL_VERSION, e);
         let mut model = RankModel::with_weights(&self.shared).map_err(invalid)?;
         model.set_personal_weights(&self.personal).map_err(invalid)?;
         Ok(model)
     }
 }
 
-#[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    format: &'static str,
-    version: u64,
-    checksum: u32,
-    payload: &'a RawValue,
+/// A readable stored model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelRead {
+    Learned { model: RankModel, steps: u64 },
+    /// Not damage: a library upgrade changed the model's features, so old weights do not apply.
+    OtherFeatures { found: usize },
 }
 
-#[derive(Deserialize)]
-struct EnvelopeIn<'a> {
-    format: String,
-    version: u64,
-    checksum: u32,
-    #[serde(borrow)]
-    payload: &'a RawValue,
+impl ModelRead {
+    /// Why stored weights of another layout are not used.
+    pub fn other_features_message(found: usize) -> String {
+        format!(
+            "the stored ranking model has {found} features where this library's model has {NUM_FEATURES}; learning \
+             restarts from the shipped weights"
+        )
+    }
 }
 
 /// The model as a stored envelope.
 pub fn encode_model(model: &RankModel, steps: u64) -> Result<String, serde_json::Error> {
-    let payload = serde_json::value::to_raw_value(&StoredModel::of(model, steps))?;
-    let checksum = crc32fast::hash(payload.get().as_bytes());
-    serde_json::to_string(&EnvelopeOut {
-        format: MODEL_FORMAT,
-        version: MODEL_VERSION,
-        checksum,
-        payload: &payload,
-    })
+    seal::<ModelFormat>(&StoredModel::of(model, steps), &[])
+}
+
+fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
+    let stored = opened.payload;
+    if stored.features != NUM_FEATURES {
+        return Ok(ModelRead::OtherFeatures { found: stored.features });
+    }
+    Ok(ModelRead::Learned { model: stored.to_model()?, steps: stored.steps })
 }
 
 /// Reads a stored model envelope.
-pub fn decode_model(raw: &str) -> Result<(RankModel, u64), ModelLoadError> {
-    if raw.len() > MAX_MODEL_BYTES {
-        return Err(ModelLoadError::Oversized { bytes: raw.len() });
-    }
-    let envelope: EnvelopeIn<'_> =
-        serde_json::from_str(raw).map_err(|e| ModelLoadError::NotAnEnvelope(e.to_string()))?;
-    if envelope.format != MODEL_FORMAT {
-        return Err(ModelLoadError::UnknownFormat(envelope.format));
-    }
-    if envelope.version > MODEL_VERSION {
-        return Err(ModelLoadError::FutureVersion(envelope.version));
-    }
-    if crc32fast::hash(envelope.payload.get().as_bytes()) != envelope.checksum {
-        return Err(ModelLoadError::ChecksumMismatch);
-    }
-    let stored: StoredModel =
-        serde_json::from_str(envelope.payload.get()).map_err(|e| ModelLoadError::InvalidPayload(e.to_string()))?;
-    if stored.features != NUM_FEATURES {
-        return Err(ModelLoadError::OtherFeatures { found: stored.features });
-    }
-    Ok((stored.to_model()?, stored.steps))
+#[cfg(test)]
+pub fn decode_model(raw: &str) -> Result<ModelRead, LoadError> {
+    read_model(crate::storage::open::<ModelFormat>(raw, MAX_MODEL_BYTES)?)
+}
+
+/// Loads the stored model under `key`; anything unreadable is backed up (see `storage::load_stored`).
+pub fn load_model<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, key: &str) -> Loaded<ModelRead> {
+    load_stored::<ModelFormat, _, _>(store, keys, key, MAX_MODEL_BYTES, read_model)
 }
 
 #[cfg(test)]
@@ -138,6 +118,13 @@ mod tests {
         model
     }
 
+    fn learned(raw: &str) -> (RankModel, u64) {
+        match decode_model(raw) {
+            Ok(ModelRead::Learned { model, steps }) => (model, steps),
+            other => panic!("expected a learned model, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_model_round_trips_through_its_envelope() {
         let model = learned_model(0.3);
@@ -146,34 +133,35 @@ mod tests {
             raw.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"checksum":"#),
             "{raw}"
         );
-        let (back, steps) = decode_model(&raw).expect("decode");
+        let (back, steps) = learned(&raw);
         assert_eq!(steps, 12);
         assert_eq!(back.weights(), model.weights());
         assert_eq!(back.personal_weights(), model.personal_weights());
     }
 
     #[test]
+    fn the_model_written_before_the_shared_envelope_reads_back_to_the_same_bytes() {
+        let raw = include_str!("../../../tests/fixtures/stored/model_v1.json");
+        let (model, steps) = learned(raw);
+        assert_eq!(steps, 5);
+        assert!((model.shared_weights()[0] - 0.060_679_592).abs() < 1e-9);
+        assert_eq!(encode_model(&model, steps).expect("encode"), raw);
+    }
+
+    #[test]
     fn each_kind_of_damage_has_its_own_error() {
         let raw = encode_model(&learned_model(1.0), 3).expect("encode");
-        assert!(matches!(
-            decode_model("{not json"),
-            Err(ModelLoadError::NotAnEnvelope(_))
-        ));
+        assert!(matches!(decode_model("{not json"), Err(LoadError::CorruptJson { what: "ranking model", .. })));
         let other = raw.replace(MODEL_FORMAT, "shop-personalizer/profile");
-        assert!(matches!(decode_model(&other), Err(ModelLoadError::UnknownFormat(_))));
+        assert!(matches!(decode_model(&other), Err(LoadError::UnknownFormat { .. })));
         let future = raw.replace(r#""version":1,"#, r#""version":9,"#);
-        assert_eq!(decode_model(&future).err(), Some(ModelLoadError::FutureVersion(9)));
+        assert!(matches!(decode_model(&future), Err(LoadError::FutureVersion { found: 9, supported: 1, .. })));
         let tampered = raw.replace(r#""steps":3"#, r#""steps":4"#);
-        assert_eq!(decode_model(&tampered).err(), Some(ModelLoadError::ChecksumMismatch));
+        assert!(matches!(decode_model(&tampered), Err(LoadError::ChecksumMismatch { .. })));
         let oversized = " ".repeat(MAX_MODEL_BYTES + 1);
-        assert!(matches!(
-            decode_model(&oversized),
-            Err(ModelLoadError::Oversized { .. })
-        ));
-        assert!(decode_model(&future)
-            .unwrap_err()
-            .to_string()
-            .contains("update the library"));
+        assert!(matches!(decode_model(&oversized), Err(LoadError::Oversized { .. })));
+        let message = decode_model(&future).unwrap_err().to_string();
+        assert!(message.contains("ranking model") && message.contains("update the library"), "{message}");
     }
 
     fn wrap(payload: &str) -> String {
@@ -186,15 +174,12 @@ mod tests {
     #[test]
     fn weights_of_another_layout_or_not_finite_are_refused() {
         let short = wrap(r#"{"features":3,"shared":[1,2,3],"personal":[0,0,0],"steps":1}"#);
-        assert_eq!(
-            decode_model(&short).err(),
-            Some(ModelLoadError::OtherFeatures { found: 3 })
-        );
+        assert_eq!(decode_model(&short), Ok(ModelRead::OtherFeatures { found: 3 }));
         let zeros = vec!["0"; NUM_FEATURES].join(",");
         let lying = wrap(&format!(
             r#"{{"features":{NUM_FEATURES},"shared":[{zeros}],"personal":[1],"steps":1}}"#
         ));
-        assert!(matches!(decode_model(&lying), Err(ModelLoadError::InvalidPayload(_))));
+        assert!(matches!(decode_model(&lying), Err(LoadError::InvalidPayload { .. })));
     }
 
     proptest! {
@@ -202,7 +187,7 @@ mod tests {
         #[test]
         fn encode_decode_round_trips(seed in -5.0f32..5.0, steps in 0u64..1_000_000) {
             let model = learned_model(seed);
-            let (back, back_steps) = decode_model(&encode_model(&model, steps).expect("encode")).expect("decode");
+            let (back, back_steps) = learned(&encode_model(&model, steps).expect("encode"));
             prop_assert_eq!(back_steps, steps);
             for (a, b) in back.weights().iter().zip(model.weights()) {
                 prop_assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0));

@@ -38,6 +38,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub(in crate::personalizer) fn sync_forgotten(&mut self) {
         self.syncing.pending = None;
         self.syncing.pending_lift = None;
+        self.syncing.save_blocked = false;
         self.sync_learning_reset();
         self.syncing.dirty = false;
     }

@@ -1,17 +1,18 @@
 //! Saving and loading the sync state (see `stored.rs` for its layout).
 
 use crate::rank::NUM_FEATURES;
-use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 use crate::sync::ModelInstall;
 
-use super::stored::{self, decode_sync, encode_sync, sync_key, StoredSync};
+use super::stored::{self, decode_sync, encode_sync, load_sync, sync_key, StoredSync};
 use super::Personalizer;
 
 impl<S: KeyValueStore> Personalizer<S> {
     /// `flush` hook: writes the sync state when it changed (consent `full` only).
     pub(in crate::personalizer) fn save_sync_state(&mut self) {
         // Written only once sync is configured: a shop that never syncs gets no sync key.
-        if !self.syncing.dirty || !self.consent.persists() || self.syncing.device.is_none() {
+        let blocked = self.syncing.save_blocked;
+        if blocked || !self.syncing.dirty || !self.consent.persists() || self.syncing.device.is_none() {
             return;
         }
         if let Err(why) = self.write_sync_state() {
@@ -24,6 +25,9 @@ impl<S: KeyValueStore> Personalizer<S> {
         if !self.consent.persists() {
             return Err("consent is not full".to_owned());
         }
+        if self.syncing.save_blocked {
+            return Err("an unreadable stored sync state could not be backed up: call forget() to discard it".to_owned());
+        }
         let raw = encode_sync(&self.syncing.stored()).map_err(|e| e.to_string())?;
         self.store.set(&sync_key(self.config.shop()), &raw).map_err(|e| e.to_string())?;
         self.syncing.dirty = false;
@@ -34,26 +38,17 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// and sending pauses until the next period since what was spent is unknown.
     pub(super) fn load_sync_state(&mut self) {
         let key = sync_key(self.config.shop());
-        let raw = match self.store.get(&key) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                // Nothing stored (first visit, or consent was lowered in this page): write what
-                // this page holds at the next save.
-                self.syncing.dirty = true;
-                return;
-            }
-            Err(e) => return self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
-        };
-        match decode_sync(&raw) {
-            Ok(stored) => self.absorb_stored(stored),
-            Err(problem) => {
+        match load_sync(&mut self.store, &self.keys, &key) {
+            // Nothing stored (first visit, or consent was lowered in this page): write what this
+            // page holds at the next save.
+            Loaded::Absent => self.syncing.dirty = true,
+            Loaded::Unavailable(warning) => self.warn(warning),
+            Loaded::Found { value, .. } => self.absorb_stored(value),
+            Loaded::SetAside { warning, blocked, .. } => {
+                // What was spent is unknown: sending pauses until the next period.
                 self.syncing.pause_armed = true;
-                let (backup_key, note) = match crate::storage::back_up(&mut self.store, &self.keys, &raw) {
-                    Ok(backup_key) => (Some(backup_key.clone()), format!("it was kept under {backup_key}")),
-                    Err(why) => (None, format!("it could not be backed up ({why})")),
-                };
-                let message = format!("{problem}; {note}, and no model update is sent until the next period");
-                self.warn(StorageWarning { code: WarningCode::Unreadable, message, backup_key });
+                self.syncing.save_blocked = blocked;
+                self.warn(warning);
                 self.syncing.dirty = true;
                 self.save_sync_state();
             }

@@ -1,6 +1,5 @@
-//! The sync state in storage, under `shop-personalizer:<shop>:sync`:
-//! `{"format":"shop-personalizer/sync","version":1,"checksum":<crc32 of payload>,"payload":{...}}`,
-//! the same envelope layout as the profile's and the ranking model's.
+//! The sync state in storage, under `shop-personalizer:<shop>:sync`, in the shared envelope (see
+//! `storage::envelope`) as kind `shop-personalizer/sync`, version 1.
 //!
 //! The payload holds no behaviour: the privacy ledger (updates and spend per period), how many
 //! labelled impressions were counted since the last update, the learning reference point, the
@@ -8,10 +7,9 @@
 //! again against the configured key when sync is configured).
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use thiserror::Error;
 
 use crate::privacy::PrivacyLedger;
+use crate::storage::{load_stored, open, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 /// The `format` field of a stored sync state.
 pub const SYNC_FORMAT: &str = "shop-personalizer/sync";
@@ -25,21 +23,19 @@ pub fn sync_key(shop: &str) -> String {
     format!("shop-personalizer:{shop}:sync")
 }
 
-/// Why a stored sync state could not be used.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum SyncLoadError {
-    #[error("the stored sync state is {bytes} bytes, over the {MAX_SYNC_BYTES}-byte limit")]
-    Oversized { bytes: usize },
-    #[error("the stored sync state is not a sync envelope: {0}")]
-    NotAnEnvelope(String),
-    #[error("the stored sync state has format {0:?}, not {SYNC_FORMAT:?}")]
-    UnknownFormat(String),
-    #[error("the stored sync state's checksum does not match its content: it was altered or cut off")]
-    ChecksumMismatch,
-    #[error("the stored sync state has version {0}, newer than this library's {SYNC_VERSION}: update the library")]
-    FutureVersion(u64),
-    #[error("the stored sync state does not have the expected layout: {0}")]
-    InvalidPayload(String),
+/// Why a stored sync state could not be used (the envelope's error, naming the sync state).
+pub type SyncLoadError = LoadError;
+
+/// The stored sync state's kind.
+pub struct SyncFormat;
+
+impl StoredKind for SyncFormat {
+    const FORMAT: &'static str = SYNC_FORMAT;
+    const VERSION: u64 = SYNC_VERSION;
+    const NOUN: &'static str = "sync state";
+    const AFTER_BACKUP: &'static str = "no model update is sent until the next period";
+    const WHILE_BLOCKED: &'static str = "the sync state is not saved and no model update is sent until the next period";
+    type Payload = StoredSync;
 }
 
 /// What is kept between pages.
@@ -65,58 +61,35 @@ pub struct StoredSync {
     pub paused_until_period: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    format: &'static str,
-    version: u64,
-    checksum: u32,
-    payload: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeIn<'a> {
-    format: String,
-    version: u64,
-    checksum: u32,
-    #[serde(borrow)]
-    payload: &'a RawValue,
-}
-
 /// The sync state as a stored envelope.
 pub fn encode_sync(state: &StoredSync) -> Result<String, serde_json::Error> {
-    let payload = serde_json::value::to_raw_value(state)?;
-    let checksum = crc32fast::hash(payload.get().as_bytes());
-    serde_json::to_string(&EnvelopeOut { format: SYNC_FORMAT, version: SYNC_VERSION, checksum, payload: &payload })
+    seal::<SyncFormat>(state, &[])
 }
 
-/// Reads a stored sync envelope; a ledger with impossible values is refused too.
-pub fn decode_sync(raw: &str) -> Result<StoredSync, SyncLoadError> {
-    if raw.len() > MAX_SYNC_BYTES {
-        return Err(SyncLoadError::Oversized { bytes: raw.len() });
-    }
-    let envelope: EnvelopeIn<'_> =
-        serde_json::from_str(raw).map_err(|e| SyncLoadError::NotAnEnvelope(e.to_string()))?;
-    if envelope.format != SYNC_FORMAT {
-        return Err(SyncLoadError::UnknownFormat(envelope.format));
-    }
-    if envelope.version > SYNC_VERSION {
-        return Err(SyncLoadError::FutureVersion(envelope.version));
-    }
-    if crc32fast::hash(envelope.payload.get().as_bytes()) != envelope.checksum {
-        return Err(SyncLoadError::ChecksumMismatch);
-    }
-    let stored: StoredSync =
-        serde_json::from_str(envelope.payload.get()).map_err(|e| SyncLoadError::InvalidPayload(e.to_string()))?;
-    stored.ledger.check_integrity().map_err(|e| SyncLoadError::InvalidPayload(e.to_string()))?;
+/// A ledger with impossible values, or a body that is not hex, is refused too.
+fn checked(opened: Opened<StoredSync>) -> Result<StoredSync, LoadError> {
+    let stored = opened.payload;
+    let invalid = |reason: String| LoadError::invalid::<SyncFormat>(SYNC_VERSION, reason);
+    stored.ledger.check_integrity().map_err(|e| invalid(e.to_string()))?;
     let bad_hex =
         [&stored.pending_upload, &stored.shared_model].into_iter().flatten().any(|hex| from_hex(hex).is_none());
     if bad_hex {
-        return Err(SyncLoadError::InvalidPayload("a stored body is not hex".to_owned()));
+        return Err(invalid("a stored body is not hex".to_owned()));
     }
     if stored.carried_from.as_ref().is_some_and(|w| w.iter().any(|v| !v.is_finite())) {
-        return Err(SyncLoadError::InvalidPayload("the learning reference has a non-finite weight".to_owned()));
+        return Err(invalid("the learning reference has a non-finite weight".to_owned()));
     }
     Ok(stored)
+}
+
+/// Reads a stored sync envelope.
+pub fn decode_sync(raw: &str) -> Result<StoredSync, LoadError> {
+    checked(open::<SyncFormat>(raw, MAX_SYNC_BYTES)?)
+}
+
+/// Loads the stored sync state under `key`; anything unreadable is backed up (see `storage::load_stored`).
+pub fn load_sync<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, key: &str) -> Loaded<StoredSync> {
+    load_stored::<SyncFormat, _, _>(store, keys, key, MAX_SYNC_BYTES, checked)
 }
 
 /// Lower-case hex of `bytes`.
@@ -177,14 +150,23 @@ mod tests {
     #[test]
     fn each_kind_of_damage_has_its_own_error() {
         let raw = encode_sync(&sample()).expect("encode");
-        assert!(matches!(decode_sync("{oops"), Err(SyncLoadError::NotAnEnvelope(_))));
+        assert!(matches!(decode_sync("{oops"), Err(LoadError::CorruptJson { what: "sync state", .. })));
         let other = raw.replace(SYNC_FORMAT, "shop-personalizer/profile");
-        assert!(matches!(decode_sync(&other), Err(SyncLoadError::UnknownFormat(_))));
+        assert!(matches!(decode_sync(&other), Err(LoadError::UnknownFormat { .. })));
         let future = raw.replace(r#""version":1,"#, r#""version":4,"#);
-        assert_eq!(decode_sync(&future), Err(SyncLoadError::FutureVersion(4)));
+        assert!(matches!(decode_sync(&future), Err(LoadError::FutureVersion { found: 4, supported: 1, .. })));
         let tampered = raw.replace(r#""labelledSinceSync":4"#, r#""labelledSinceSync":5"#);
-        assert_eq!(decode_sync(&tampered), Err(SyncLoadError::ChecksumMismatch));
-        assert!(matches!(decode_sync(&" ".repeat(MAX_SYNC_BYTES + 1)), Err(SyncLoadError::Oversized { .. })));
+        assert!(matches!(decode_sync(&tampered), Err(LoadError::ChecksumMismatch { .. })));
+        assert!(matches!(decode_sync(&" ".repeat(MAX_SYNC_BYTES + 1)), Err(LoadError::Oversized { .. })));
+    }
+
+    #[test]
+    fn the_state_written_before_the_shared_envelope_reads_back_to_the_same_bytes() {
+        let raw = include_str!("../../../tests/fixtures/stored/sync_v1.json");
+        let stored = decode_sync(raw).expect("readable");
+        assert_eq!(stored.labelled_since_sync, 1);
+        assert!(stored.pending_upload.is_none() && stored.shared_model.is_some());
+        assert_eq!(encode_sync(&stored).expect("encode"), raw);
     }
 
     #[test]
@@ -194,7 +176,7 @@ mod tests {
             r#"{{"format":"{SYNC_FORMAT}","version":1,"checksum":{},"payload":{payload}}}"#,
             crc32fast::hash(payload.as_bytes())
         );
-        assert!(matches!(decode_sync(&raw), Err(SyncLoadError::InvalidPayload(_))));
+        assert!(matches!(decode_sync(&raw), Err(LoadError::InvalidPayload { .. })));
     }
 
     proptest! {
