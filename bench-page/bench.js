@@ -70,11 +70,10 @@ function twinRank(answer, shopper, limit) {
   return order.map((i) => ({ id: answer.ids[i], score: scores[i], reason: "recommended for you" }));
 }
 
-async function run() {
-  await init();
+/** A personalizer with a short session: five product pages, each with the server's answer about it. */
+function sessionPersonalizer() {
   const personalizer = new Personalizer({ shop: "bench", noise: { botHeuristic: false } });
   personalizer.setConsent("session");
-  // A short session: five product pages, each with the server's answer about it.
   const sessionAnswers = [];
   for (let k = 0; k < 5; k++) {
     const itemId = `sku-${k * 97}`;
@@ -83,42 +82,56 @@ async function run() {
     personalizer.registerCandidates(answer);
     sessionAnswers.push(answer);
   }
-  const shopper = twinShopper(sessionAnswers);
+  return { personalizer, shopper: twinShopper(sessionAnswers) };
+}
+
+/** The timed calls for answers of `n` candidates: each a function of no arguments. */
+function workload(n, session, anonymous) {
+  const answer = serverAnswer(null, n, n);
+  const handle = session.personalizer.registerCandidates(answer);
+  const anonymousHandle = anonymous.registerCandidates(answer);
+  for (const [p, h] of [[session.personalizer, handle], [anonymous, anonymousHandle]]) {
+    const ranked = p.rank(h, CONTEXT);
+    if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
+  }
+  return {
+    register: () => session.personalizer.releaseCandidates(session.personalizer.registerCandidates(answer)),
+    rankSession: () => session.personalizer.rank(handle, CONTEXT),
+    rankNoSession: () => anonymous.rank(anonymousHandle, CONTEXT),
+    twin: () => twinRank(answer, session.shopper, CONTEXT.limit),
+  };
+}
+
+async function run() {
+  await init();
+  const session = sessionPersonalizer();
   // The same calls for a shopper without a session (no earlier answers join the ranking).
   const anonymous = new Personalizer({ shop: "bench-anonymous", noise: { botHeuristic: false } });
+  if (new URLSearchParams(location.search).has("profile")) {
+    // profile.mjs calls these in a loop under the CPU profiler.
+    window.benchWorkload = workload(200, session, anonymous);
+    return { profiling: true };
+  }
   const rows = [];
   for (const n of SIZES) {
-    const answer = serverAnswer(null, n, n);
-    const handle = personalizer.registerCandidates(answer);
+    const calls = workload(n, session, anonymous);
     const batch = n >= 1000 ? 2 : 10;
-    const ranked = personalizer.rank(handle, CONTEXT);
-    if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
-    rows.push({
-      candidates: n,
-      rank: measure(() => personalizer.rank(handle, CONTEXT), batch),
-      registerAndRank: measure(() => {
-        const h = personalizer.registerCandidates(answer);
-        personalizer.rank(h, CONTEXT);
-        personalizer.releaseCandidates(h);
-      }, Math.max(1, batch / 2)),
-      register: measure(() => personalizer.releaseCandidates(personalizer.registerCandidates(answer)), Math.max(1, batch / 2)),
-      twin: measure(() => twinRank(answer, shopper, CONTEXT.limit), batch),
-      rankWithoutSession: (() => {
-        const h = anonymous.registerCandidates(answer);
-        return measure(() => anonymous.rank(h, CONTEXT), batch);
-      })(),
-    });
+    const row = { candidates: n };
+    for (const [name, call] of Object.entries(calls)) row[name] = measure(call, name === "register" ? Math.max(1, batch / 2) : batch);
+    rows.push(row);
   }
   return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows };
 }
 
+const OPERATIONS = ["register", "rankSession", "rankNoSession", "twin"];
+
 function show(results) {
   const table = document.getElementById("results");
   const us = (ms) => `${(ms * 1000).toFixed(1)} µs`;
-  for (const row of results.rows) {
+  for (const row of results.rows ?? []) {
     const tr = document.createElement("tr");
-    for (const cell of [row.candidates, us(row.rank.median), us(row.rank.p95), us(row.registerAndRank.median),
-      us(row.registerAndRank.p95), us(row.twin.median), us(row.twin.p95)]) {
+    const cells = [row.candidates, ...OPERATIONS.flatMap((op) => [us(row[op].median), us(row[op].p95)])];
+    for (const cell of cells) {
       const td = document.createElement("td");
       td.textContent = String(cell);
       tr.append(td);

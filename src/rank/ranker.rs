@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::candidates::{CandidateInput, CandidateOrigin, CandidateSet, CandidateSetBuilder};
 use super::context::{Placement, RankContext};
-use super::extract::FeatureExtractor;
+use super::extract::{dot, FeatureExtractor};
 use super::features::*;
 use super::feedback::ImpressionLog;
 use super::ids::ItemIds;
@@ -232,7 +232,8 @@ impl Ranker {
         self.scores.clear();
         for row in 0..set.len() {
             let x = self.extractor.row(row);
-            let mut s: f32 = self.active_weights.iter().zip(x).map(|(w, v)| w * v).sum();
+            // In lanes: a serial sum over every feature was a third of ranking time.
+            let mut s = dot(&self.active_weights, x);
             s += relevance * (x[SERVER_SCORE] + x[SERVER_RANK]);
             self.scores.push(if s.is_finite() { s } else { f32::MIN });
         }
