@@ -2,6 +2,7 @@
 //! ranked as often as the page likes, without touching strings again.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,10 +77,16 @@ pub struct CandidateRow<'a> {
     pub neighbours: &'a [(&'a str, f32)],
 }
 
+/// Serials of finished sets; 0 is never handed out.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 /// Candidates in columns. Rows keep the server's order; row `r`'s data sits at index `r` of every
-/// column (`offsets[r]..offsets[r + 1]` for the ragged ones).
+/// column (`offsets[r]..offsets[r + 1]` for the ragged ones). A finished set never changes.
 #[derive(Debug, Clone, Default)]
 pub struct CandidateSet {
+    /// Tells finished sets apart, so that what depends on a set alone can be computed once per
+    /// set (see the feature extractor); 0 for a set no builder finished.
+    pub(crate) serial: u64,
     pub(crate) ids: Vec<u32>,
     pub(crate) server_scores: Vec<f32>,
     pub(crate) positions: Vec<u32>,
@@ -287,7 +294,8 @@ impl<'a> CandidateSetBuilder<'a> {
         true
     }
 
-    pub fn finish(self) -> CandidateSet {
+    pub fn finish(mut self) -> CandidateSet {
+        self.set.serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         self.set
     }
 
@@ -366,5 +374,35 @@ fn check_finite(id: &str, field: &'static str, value: f32) -> Result<(), RankErr
         Ok(())
     } else {
         Err(RankError::BadNumber { id: id.to_owned(), field, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::{InMemoryShopper, RankConfig, Ranker};
+
+    fn answer(prefix: &str, scores: &[f32]) -> Vec<CandidateInput> {
+        let row = |(i, &score): (usize, &f32)| CandidateInput { id: format!("{prefix}{i}"), score, popularity: Some(i as f32 * 7.0), ..Default::default() };
+        scores.iter().enumerate().map(row).collect()
+    }
+
+    #[test]
+    fn what_depends_on_a_set_alone_is_reused_only_for_that_set() {
+        let mut ranker = Ranker::new(RankConfig::default());
+        let first = ranker.register(&answer("a", &[0.2, 0.9, 0.5, 0.1])).expect("valid");
+        let second = ranker.register(&answer("b", &[3.0, 1.0, 2.0])).expect("valid");
+        assert!(first.serial != 0 && second.serial != 0 && first.serial != second.serial);
+        assert_eq!(first.clone().serial, first.serial, "a copy has the same rows");
+        let shopper = InMemoryShopper::new(1.0);
+        let before = ranker.extract_features(&first, &shopper).to_vec();
+        let other = ranker.extract_features(&second, &shopper).to_vec();
+        assert_eq!(ranker.extract_features(&first, &shopper), before.as_slice());
+        let fresh = Ranker::new(RankConfig::default()).extract_features(&second, &shopper).to_vec();
+        assert_eq!(other, fresh);
+        // Row 1 has the best server score: place 0, rank feature 1 / log2(2) = 1.
+        let rank_of = |m: &[f32], row: usize| m[row * crate::rank::NUM_FEATURES + crate::rank::features::SERVER_RANK];
+        assert!((rank_of(&before, 1) - 1.0).abs() < 1e-6);
+        assert!((rank_of(&other, 0) - 1.0).abs() < 1e-6);
     }
 }

@@ -12,6 +12,8 @@ use super::sources::fires_personal;
 const NONE: u32 = u32::MAX;
 const LOG_FLOOR: f32 = 0.01;
 const KEYS: usize = INTERACTION_KEYS.len();
+/// The features that depend on the candidate set alone, in the order the extractor keeps them.
+const SET_FEATURES: [usize; 6] = [SERVER_SCORE, SERVER_LOG_SCORE, IN_ANSWER, SERVER_RANK, POPULARITY_LOG, POPULARITY];
 
 /// The interaction pairs that involve the server's rank: `(pair index, key a, key b)`. Their
 /// products use both values clipped at 0.
@@ -64,6 +66,9 @@ pub struct FeatureExtractor {
     server_order: Vec<u32>,
     /// Whether a personal signal (session or profile) fired for any row.
     personal: bool,
+    /// Per row of the set with serial `set_serial`: the values of [`SET_FEATURES`].
+    set_columns: Vec<[f32; SET_FEATURES.len()]>,
+    set_serial: u64,
 }
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
@@ -232,7 +237,22 @@ impl FeatureExtractor {
         }
     }
 
+    /// The features that depend on the set alone: the server's score and order, and shop-wide
+    /// popularity. They are kept for the set they were computed for, so ranking the same set
+    /// again (the page renders it more than once) skips the sort and the logs.
     fn server_features(&mut self, set: &CandidateSet) {
+        if set.serial == 0 || set.serial != self.set_serial || self.set_columns.len() != set.len() {
+            self.set_columns_of(set);
+            self.set_serial = set.serial;
+        }
+        for (x, columns) in self.matrix.chunks_exact_mut(NUM_FEATURES).zip(&self.set_columns) {
+            for (&f, &v) in SET_FEATURES.iter().zip(columns) {
+                x[f] = v;
+            }
+        }
+    }
+
+    fn set_columns_of(&mut self, set: &CandidateSet) {
         let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
         self.answer_rows.clear();
         for (row, &s) in set.server_scores.iter().enumerate() {
@@ -258,20 +278,27 @@ impl FeatureExtractor {
         for (place, &row) in self.answer_rows.iter().enumerate() {
             self.server_order[row as usize] = place as u32;
         }
+        let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
+        let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };
         let answered = self.answer_rows.len() as u32;
+        self.set_columns.clear();
         for row in 0..set.len() {
-            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            let mut x = [0.0f32; SET_FEATURES.len()];
             let place = self.server_order[row];
             if place != NONE {
                 let s = scaled(set.server_scores[row], min, max);
-                x[SERVER_SCORE] = s;
-                x[SERVER_LOG_SCORE] = (LOG_FLOOR + s).ln();
-                x[IN_ANSWER] = 1.0;
-                x[SERVER_RANK] = 1.0 / (place as f32 + 2.0).log2();
+                x[0] = s;
+                x[1] = (LOG_FLOOR + s).ln();
+                x[2] = 1.0;
+                x[3] = 1.0 / (place as f32 + 2.0).log2();
             } else {
-                x[SERVER_LOG_SCORE] = LOG_FLOOR.ln();
+                x[1] = LOG_FLOOR.ln();
                 self.server_order[row] = answered + row as u32;
             }
+            let pop_log = (1.0 + set.popularity[row]).ln();
+            x[4] = pop_log;
+            x[5] = pop_log * pop_scale;
+            self.set_columns.push(x);
         }
     }
 
@@ -412,8 +439,6 @@ impl FeatureExtractor {
         }));
         let max_affinity = self.key_affinity.iter().fold(0.0f32, |m, &a| m.max(a));
         let session_scale = 1.0 / (1.0 + self.walk.len() as f32);
-        let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
-        let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };
         for row in 0..set.len() {
             let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
             if max_affinity > 0.0 {
@@ -428,9 +453,6 @@ impl FeatureExtractor {
             if let Some(&k) = set.primary_category.get(row).filter(|&&k| k != super::candidates::NO_CATEGORY) {
                 x[AFFINITY_CATEGORY] = (self.key_affinity[k as usize] * session_scale).min(1.0);
             }
-            let pop_log = (1.0 + set.popularity[row]).ln();
-            x[POPULARITY_LOG] = pop_log;
-            x[POPULARITY] = pop_log * pop_scale;
             if let Some(name) = ids.name(set.ids[row]) {
                 x[PURCHASED] = if shopper.has_purchased(name) { 1.0 } else { 0.0 };
                 x[DISMISSED] = if shopper.has_dismissed(name) { 1.0 } else { 0.0 };

@@ -7,6 +7,7 @@ mod js_values;
 mod local_storage;
 mod page_lifecycle;
 mod personalizer;
+mod ranked_list;
 mod ranking;
 mod syncing;
 

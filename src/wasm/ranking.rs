@@ -3,12 +3,12 @@
 //! typed arrays) and then ranked by handle as often as the page renders.
 //!
 //! Crossing the boundary field by field costs more than ranking, so plain data crosses as JSON
-//! text (the browser's `JSON.stringify`/`JSON.parse` are native and fast), typed arrays as one
-//! copy each, and the result as one JSON text parsed on the JS side.
+//! text (the browser's `JSON.stringify` is native and fast), typed arrays as one copy each, and
+//! the result in columns that a small JS function turns into objects (see `ranked_list`).
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, JSON};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -148,13 +148,6 @@ fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option
         .map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
-/// The result as one JSON text, parsed by the browser into the typed object.
-fn to_js_via_json<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
-    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
-    let parsed = JSON::parse(&text).map_err(|_| JsError::new("the ranking result could not be handed to JS"))?;
-    Ok(Ts::new_unchecked(parsed))
-}
-
 fn describe(value: &JsValue) -> String {
     if value.is_null() {
         "null".to_owned()
@@ -286,7 +279,7 @@ impl JsPersonalizer {
             .engine
             .rank(handle, &context, js_sys::Date::now())
             .map_err(ranking_error)?;
-        to_js_via_json(&list)
+        Ok(super::ranked_list::to_js(&list))
     }
 
     /// Forgets a registered answer before it is evicted. Returns whether the handle was live.
