@@ -119,7 +119,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```js
     /// const handle = p.registerCandidates({ about: "sku-1", ids, scores, embeddings });
     /// ```
-    pub fn register_candidates(&mut self, answer: &AnswerColumns<'_>) -> Result<u32, RankingError> {
+    pub fn register_candidates<T: AsRef<str>>(&mut self, answer: &AnswerColumns<'_, T>) -> Result<u32, RankingError> {
         let set = answer::build_set(answer, &mut self.ranking.ranker)?;
         let handle = self.ranking.insert(set);
         if let (Some(about), true) = (answer.about, self.consent.collects()) {

@@ -1,12 +1,11 @@
 //! The columnar candidate set: one server answer, converted once when it arrives and then
 //! ranked as often as the page likes, without touching strings again.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::ItemIds;
+use super::ids::{FastMap, ItemIds};
 use super::RankError;
 use crate::catalog::{validate_item_id, AttributeKey, ItemAttributes};
 
@@ -184,8 +183,10 @@ impl CandidateSet {
 pub struct CandidateSetBuilder<'a> {
     ids: &'a mut ItemIds,
     set: CandidateSet,
-    rows_by_id: HashMap<u32, u32>,
-    key_index: HashMap<AttributeKey, u32>,
+    rows_by_id: FastMap<u32, u32>,
+    key_index: FastMap<AttributeKey, u32>,
+    /// Category depth of each of `set.attr_keys` (0 for other kinds), worked out once per key.
+    key_depths: Vec<usize>,
 }
 
 impl<'a> CandidateSetBuilder<'a> {
@@ -193,7 +194,7 @@ impl<'a> CandidateSetBuilder<'a> {
         let mut set = CandidateSet::default();
         set.attr_offsets.push(0);
         set.nb_offsets.push(0);
-        Self { ids, set, rows_by_id: HashMap::new(), key_index: HashMap::new() }
+        Self { ids, set, rows_by_id: FastMap::default(), key_index: FastMap::default(), key_depths: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -332,6 +333,7 @@ impl<'a> CandidateSetBuilder<'a> {
         }
         let k = self.set.attr_keys.len() as u32;
         self.set.attr_keys.push(key.clone());
+        self.key_depths.push(key.category_depth());
         self.key_index.insert(key.clone(), k);
         k
     }
@@ -339,11 +341,12 @@ impl<'a> CandidateSetBuilder<'a> {
     /// Ends the attribute list of the last row and records its deepest category.
     fn close_attributes(&mut self) {
         let start = *self.set.attr_offsets.last().unwrap_or(&0) as usize;
+        let depths = &self.key_depths;
         let deepest = self.set.attr_refs[start..]
             .iter()
             .copied()
-            .filter(|&k| self.set.attr_keys[k as usize].category_depth() > 0)
-            .max_by_key(|&k| self.set.attr_keys[k as usize].category_depth())
+            .filter(|&k| depths[k as usize] > 0)
+            .max_by_key(|&k| depths[k as usize])
             .unwrap_or(NO_CATEGORY);
         self.set.primary_category.push(deepest);
         self.set.attr_offsets.push(self.set.attr_refs.len() as u32);

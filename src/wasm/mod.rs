@@ -1,6 +1,7 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
 
 mod adapting;
+mod answer_json;
 mod environment;
 pub mod fetch_transport;
 mod js_values;

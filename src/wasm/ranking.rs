@@ -17,6 +17,7 @@ use crate::catalog::ItemAttributes;
 use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, RankingError};
 use crate::rank::RankContext;
 
+use super::answer_json::{plain_json, read_plain, Text};
 use super::personalizer::JsPersonalizer;
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
@@ -205,11 +206,8 @@ impl JsPersonalizer {
             )));
         }
         reject_unknown_fields(&answer)?;
-        let ids: Vec<String> = json_field(&get(&answer, "ids"), "answer.ids")?
-            .ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?;
-        let about: Option<String> = json_field(&get(&answer, "about"), "answer.about")?;
-        let titles: Option<Vec<String>> = json_field(&get(&answer, "titles"), "answer.titles")?;
-        let attributes: Option<Vec<ItemAttributes>> = json_field(&get(&answer, "attributes"), "answer.attributes")?;
+        let json = plain_json(&answer)?;
+        let plain = read_plain(&json)?;
         let scores = f32_column(&get(&answer, "scores"), "scores")?;
         let popularity = f32_column(&get(&answer, "popularity"), "popularity")?;
         let embeddings = f32_column(&get(&answer, "embeddings"), "embeddings")?;
@@ -218,24 +216,25 @@ impl JsPersonalizer {
         let neighbours = if is_absent(&neighbours) {
             None
         } else {
-            let nb_ids: Vec<String> =
-                json_field(&get(&neighbours, "ids"), "answer.neighbours.ids")?.unwrap_or_default();
             let offsets = u32_column(&get(&neighbours, "offsets"), "neighbours.offsets")?;
             let scores = f32_column(&get(&neighbours, "scores"), "neighbours.scores")?.unwrap_or_default();
-            Some((offsets, nb_ids, scores))
+            Some((offsets, scores))
         };
+        let no_ids: &[Text<'_>] = &[];
         let columns = AnswerColumns {
-            about: about.as_deref(),
+            about: plain.about.as_ref().map(AsRef::as_ref),
             about_embedding: about_embedding.as_deref(),
-            ids: &ids,
+            ids: &plain.ids,
             scores: scores.as_deref(),
-            titles: titles.as_deref(),
+            titles: plain.titles.as_deref(),
             popularity: popularity.as_deref(),
-            attributes: attributes.as_deref(),
+            attributes: plain.attributes.as_deref(),
             embeddings: embeddings.as_deref(),
-            neighbours: neighbours
-                .as_ref()
-                .map(|(offsets, ids, scores)| NeighbourColumns { offsets, ids, scores }),
+            neighbours: neighbours.as_ref().map(|(offsets, scores)| NeighbourColumns {
+                offsets,
+                ids: plain.neighbour_ids.as_deref().unwrap_or(no_ids),
+                scores,
+            }),
         };
         self.state()?
             .engine

@@ -6,35 +6,75 @@ use crate::rank::{CandidateRow, CandidateSet, RankError, Ranker, MAX_CANDIDATES}
 use super::RankingError;
 
 /// Co-visitation neighbours of every candidate in three columns: candidate `r`'s neighbours are
-/// `ids[offsets[r]..offsets[r + 1]]` with `scores[offsets[r]..offsets[r + 1]]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NeighbourColumns<'a> {
+/// `ids[offsets[r]..offsets[r + 1]]` with `scores[offsets[r]..offsets[r + 1]]`. Ids are any
+/// string type (`String`, or text borrowed from the JSON the facade read).
+#[derive(Debug)]
+pub struct NeighbourColumns<'a, S = String> {
     /// `candidates + 1` non-decreasing offsets, starting at 0 and ending at `ids.len()`.
     pub offsets: &'a [u32],
-    pub ids: &'a [String],
+    pub ids: &'a [S],
     pub scores: &'a [f32],
+}
+
+impl<S> Clone for NeighbourColumns<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for NeighbourColumns<'_, S> {}
+
+impl<S> Default for NeighbourColumns<'_, S> {
+    fn default() -> Self {
+        NeighbourColumns { offsets: &[], ids: &[], scores: &[] }
+    }
 }
 
 /// One answer of the shop's server about the current item or query (see the README's "Server
 /// protocol"). Every column but `ids` is optional; present columns hold one entry per candidate.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnswerColumns<'a> {
+/// The string columns hold any string type `S` (`String` by default).
+#[derive(Debug)]
+pub struct AnswerColumns<'a, S = String> {
     /// The item the answer is about (the product page's item): the device remembers the answer
     /// as that item's neighbours for the rest of the session.
     pub about: Option<&'a str>,
     /// The embedding of `about` itself, in the same space as `embeddings`.
     pub about_embedding: Option<&'a [f32]>,
-    pub ids: &'a [String],
+    pub ids: &'a [S],
     /// The server's relevance scores, higher is better; without them the server's order counts.
     pub scores: Option<&'a [f32]>,
     /// Display names for reasons; an empty string means none.
-    pub titles: Option<&'a [String]>,
+    pub titles: Option<&'a [S]>,
     /// Shop-wide popularity (views or orders), ≥ 0.
     pub popularity: Option<&'a [f32]>,
     pub attributes: Option<&'a [ItemAttributes]>,
     /// `candidates × dimension` numbers, row after row.
     pub embeddings: Option<&'a [f32]>,
-    pub neighbours: Option<NeighbourColumns<'a>>,
+    pub neighbours: Option<NeighbourColumns<'a, S>>,
+}
+
+impl<S> Clone for AnswerColumns<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for AnswerColumns<'_, S> {}
+
+impl<S> Default for AnswerColumns<'_, S> {
+    fn default() -> Self {
+        AnswerColumns {
+            about: None,
+            about_embedding: None,
+            ids: &[],
+            scores: None,
+            titles: None,
+            popularity: None,
+            attributes: None,
+            embeddings: None,
+            neighbours: None,
+        }
+    }
 }
 
 fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) -> Result<(), RankingError> {
@@ -49,7 +89,7 @@ fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) 
 }
 
 /// The embedding dimension of the answer (0 without embeddings).
-fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
+fn embedding_dim<S>(answer: &AnswerColumns<'_, S>) -> Result<usize, RankingError> {
     let n = answer.ids.len();
     match answer.embeddings {
         None => Ok(0),
@@ -62,7 +102,7 @@ fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
     }
 }
 
-fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result<(), RankingError> {
+fn check_offsets<S>(neighbours: &NeighbourColumns<'_, S>, candidates: usize) -> Result<(), RankingError> {
     check_column("neighbours.offsets", Some(neighbours.offsets), candidates + 1)?;
     check_column("neighbours.scores", Some(neighbours.scores), neighbours.ids.len())?;
     let ids = neighbours.ids.len();
@@ -79,7 +119,7 @@ fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result
 }
 
 /// Checks every column and builds the set. Nothing of the answer is kept when it fails.
-pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
+pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
     let n = answer.ids.len();
     if n > MAX_CANDIDATES {
         return Err(RankError::TooManyCandidates {
@@ -99,7 +139,7 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
     if let Some(attributes) = answer.attributes {
         for (id, item) in answer.ids.iter().zip(attributes) {
             item.validate()
-                .map_err(|source| RankingError::Attributes { id: id.clone(), source })?;
+                .map_err(|source| RankingError::Attributes { id: id.as_ref().to_owned(), source })?;
         }
     }
     let mut keys: Vec<AttributeKey> = Vec::new();
@@ -116,7 +156,7 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
             neighbour_rows.extend(
                 nb.ids[start..end]
                     .iter()
-                    .map(String::as_str)
+                    .map(AsRef::as_ref)
                     .zip(nb.scores[start..end].iter().copied()),
             );
         }
@@ -126,9 +166,9 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
             None => (n - row) as f32,
         };
         builder.push(CandidateRow {
-            id,
+            id: id.as_ref(),
             score,
-            title: answer.titles.map(|t| t[row].as_str()).filter(|t| !t.is_empty()),
+            title: answer.titles.map(|t| t[row].as_ref()).filter(|t| !t.is_empty()),
             popularity: answer.popularity.map(|p| p[row]),
             attributes: &keys,
             embedding: answer
