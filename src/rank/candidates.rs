@@ -91,7 +91,10 @@ pub struct CandidateSet {
     pub(crate) positions: Vec<u32>,
     pub(crate) origins: Vec<CandidateOrigin>,
     pub(crate) popularity: Vec<f32>,
-    pub(crate) titles: Vec<Option<Box<str>>>,
+    /// Every row's title, one after another: row `r`'s is `title_text[title_ends[r - 1]..title_ends[r]]`
+    /// (from 0 for row 0); an empty title is none.
+    pub(crate) title_text: String,
+    pub(crate) title_ends: Vec<u32>,
     pub(crate) attr_offsets: Vec<u32>,
     pub(crate) attr_refs: Vec<u32>,
     pub(crate) attr_keys: Vec<AttributeKey>,
@@ -167,7 +170,9 @@ impl CandidateSet {
 
     /// Title of row `row`, if the server sent one.
     pub fn title(&self, row: usize) -> Option<&str> {
-        self.titles.get(row).and_then(|t| t.as_deref())
+        let end = *self.title_ends.get(row)? as usize;
+        let start = row.checked_sub(1).map_or(0, |r| self.title_ends[r] as usize);
+        self.title_text.get(start..end).filter(|t| !t.is_empty())
     }
 
     /// The category shown in reasons for row `row` (its deepest category level).
@@ -199,6 +204,23 @@ impl<'a> CandidateSetBuilder<'a> {
 
     pub fn len(&self) -> usize {
         self.set.len()
+    }
+
+    /// Makes room for `rows` more rows with `neighbours` neighbours and `embedding_numbers`
+    /// embedding numbers in all.
+    pub fn reserve(&mut self, rows: usize, neighbours: usize, embedding_numbers: usize) {
+        let set = &mut self.set;
+        for column in [&mut set.ids, &mut set.positions, &mut set.primary_category, &mut set.attr_offsets, &mut set.nb_offsets, &mut set.title_ends] {
+            column.reserve(rows);
+        }
+        for column in [&mut set.server_scores, &mut set.popularity, &mut set.inv_norms] {
+            column.reserve(rows);
+        }
+        set.origins.reserve(rows);
+        set.nb_ids.reserve(neighbours);
+        set.nb_scores.reserve(neighbours);
+        set.embeddings.reserve(embedding_numbers);
+        self.rows_by_id.reserve(rows);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -324,7 +346,8 @@ impl<'a> CandidateSetBuilder<'a> {
         self.set.positions.push(position);
         self.set.origins.push(origin);
         self.set.popularity.push(popularity);
-        self.set.titles.push(title.map(Box::from));
+        self.set.title_text.push_str(title.unwrap_or(""));
+        self.set.title_ends.push(u32::try_from(self.set.title_text.len()).unwrap_or(u32::MAX));
     }
 
     fn key_ref(&mut self, key: &AttributeKey) -> u32 {
@@ -381,31 +404,4 @@ fn check_finite(id: &str, field: &'static str, value: f32) -> Result<(), RankErr
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rank::{InMemoryShopper, RankConfig, Ranker};
-
-    fn answer(prefix: &str, scores: &[f32]) -> Vec<CandidateInput> {
-        let row = |(i, &score): (usize, &f32)| CandidateInput { id: format!("{prefix}{i}"), score, popularity: Some(i as f32 * 7.0), ..Default::default() };
-        scores.iter().enumerate().map(row).collect()
-    }
-
-    #[test]
-    fn what_depends_on_a_set_alone_is_reused_only_for_that_set() {
-        let mut ranker = Ranker::new(RankConfig::default());
-        let first = ranker.register(&answer("a", &[0.2, 0.9, 0.5, 0.1])).expect("valid");
-        let second = ranker.register(&answer("b", &[3.0, 1.0, 2.0])).expect("valid");
-        assert!(first.serial != 0 && second.serial != 0 && first.serial != second.serial);
-        assert_eq!(first.clone().serial, first.serial, "a copy has the same rows");
-        let shopper = InMemoryShopper::new(1.0);
-        let before = ranker.extract_features(&first, &shopper).to_vec();
-        let other = ranker.extract_features(&second, &shopper).to_vec();
-        assert_eq!(ranker.extract_features(&first, &shopper), before.as_slice());
-        let fresh = Ranker::new(RankConfig::default()).extract_features(&second, &shopper).to_vec();
-        assert_eq!(other, fresh);
-        // Row 1 has the best server score: place 0, rank feature 1 / log2(2) = 1.
-        let rank_of = |m: &[f32], row: usize| m[row * crate::rank::NUM_FEATURES + crate::rank::features::SERVER_RANK];
-        assert!((rank_of(&before, 1) - 1.0).abs() < 1e-6);
-        assert!((rank_of(&other, 0) - 1.0).abs() < 1e-6);
-    }
-}
+mod tests;

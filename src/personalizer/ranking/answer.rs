@@ -1,6 +1,6 @@
 //! A server answer in columns, as a storefront holds it, turned into a checked [`CandidateSet`].
 
-use crate::catalog::{AttributeKey, ItemAttributes};
+use crate::catalog::{price_band, AttributeKey, ItemAttributes, CATEGORY_SEPARATOR};
 use crate::rank::{CandidateRow, CandidateSet, RankError, Ranker, MAX_CANDIDATES};
 
 use super::RankingError;
@@ -142,14 +142,16 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
                 .map_err(|source| RankingError::Attributes { id: id.as_ref().to_owned(), source })?;
         }
     }
-    let mut keys: Vec<AttributeKey> = Vec::new();
+    let mut keys = KeyBuffer::default();
     let mut neighbour_rows: Vec<(&str, f32)> = Vec::new();
     let mut builder = ranker.builder();
+    let neighbour_count = answer.neighbours.map_or(0, |nb| nb.ids.len());
+    builder.reserve(n, neighbour_count, answer.embeddings.map_or(0, <[f32]>::len));
     for (row, id) in answer.ids.iter().enumerate() {
-        keys.clear();
-        if let Some(item) = answer.attributes.and_then(|a| a.get(row)) {
-            keys.extend(item.keys());
-        }
+        let keys = match answer.attributes.and_then(|a| a.get(row)) {
+            Some(item) => keys.fill(item),
+            None => keys.fill(&ItemAttributes::default()),
+        };
         neighbour_rows.clear();
         if let Some(nb) = &answer.neighbours {
             let (start, end) = (nb.offsets[row] as usize, nb.offsets[row + 1] as usize);
@@ -170,7 +172,7 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
             score,
             title: answer.titles.map(|t| t[row].as_ref()).filter(|t| !t.is_empty()),
             popularity: answer.popularity.map(|p| p[row]),
-            attributes: &keys,
+            attributes: keys,
             embedding: answer
                 .embeddings
                 .filter(|_| dim > 0)
@@ -179,4 +181,96 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
         })?;
     }
     Ok(builder.finish())
+}
+
+/// The attribute keys of one candidate at a time, reusing their strings from row to row (an
+/// answer of 200 candidates would otherwise allocate about a thousand).
+#[derive(Debug, Default)]
+struct KeyBuffer {
+    keys: Vec<AttributeKey>,
+    spare: Vec<String>,
+    path: String,
+}
+
+impl KeyBuffer {
+    /// The keys of `item`, as [`ItemAttributes::keys`] lists them.
+    fn fill(&mut self, item: &ItemAttributes) -> &[AttributeKey] {
+        for key in self.keys.drain(..) {
+            match key {
+                AttributeKey::Category(text) | AttributeKey::Brand(text) | AttributeKey::Tag(text) => self.spare.push(text),
+                AttributeKey::PriceBand(_) => {}
+            }
+        }
+        let spare = &mut self.spare;
+        let mut text = |value: &str| {
+            let mut text = spare.pop().unwrap_or_default();
+            text.clear();
+            text.push_str(value);
+            text
+        };
+        self.path.clear();
+        for level in &item.category_path {
+            if !self.path.is_empty() {
+                self.path.push_str(CATEGORY_SEPARATOR);
+            }
+            self.path.push_str(level);
+            self.keys.push(AttributeKey::Category(text(&self.path)));
+        }
+        if let Some(brand) = &item.brand {
+            self.keys.push(AttributeKey::Brand(text(brand)));
+        }
+        if let Some(price) = item.price {
+            self.keys.push(AttributeKey::PriceBand(price_band(price)));
+        }
+        for tag in &item.tags {
+            self.keys.push(AttributeKey::Tag(text(tag)));
+        }
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn labels() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec("[a-zA-Z ]{1,8}", 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn reused_keys_are_the_keys_of_each_item(
+            items in prop::collection::vec((labels(), prop::option::of("[a-z]{1,6}"), prop::option::of(0.0f64..2000.0), labels()), 1..6)
+        ) {
+            let mut buffer = KeyBuffer::default();
+            for (category_path, brand, price, tags) in items {
+                let item = ItemAttributes { category_path, brand, price, tags };
+                let expected = item.keys();
+                prop_assert_eq!(buffer.fill(&item), expected.as_slice());
+            }
+        }
+    }
+
+    #[test]
+    fn keys_of_a_hand_made_item() {
+        let item = ItemAttributes {
+            category_path: vec!["Shoes".into(), "Trail".into()],
+            brand: Some("Acme".into()),
+            price: Some(89.0),
+            tags: vec!["waterproof".into()],
+        };
+        let mut buffer = KeyBuffer::default();
+        buffer.fill(&ItemAttributes { category_path: vec!["A".into(), "B".into(), "C".into()], ..ItemAttributes::default() });
+        assert_eq!(
+            buffer.fill(&item),
+            [
+                AttributeKey::Category("Shoes".into()),
+                AttributeKey::Category("Shoes > Trail".into()),
+                AttributeKey::Brand("Acme".into()),
+                AttributeKey::PriceBand(price_band(89.0)),
+                AttributeKey::Tag("waterproof".into()),
+            ]
+        );
+    }
 }
