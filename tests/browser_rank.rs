@@ -220,7 +220,7 @@ fn bad_input_throws_and_nothing_is_stored() {
         &Uint32Array::from([0u32, 5, 1].as_slice()).into(),
     )
     .expect("set");
-    let cases: [(JsValue, &str); 8] = [
+    let cases: [(JsValue, &str); 14] = [
         (duplicate, "appears twice"),
         (nan, "is NaN"),
         (ragged, "embeddings hold 7 numbers for 3 candidates"),
@@ -229,6 +229,12 @@ fn bad_input_throws_and_nothing_is_stored() {
         (bad_offsets, "neighbours.offsets[1] is 5"),
         (js(r#"{"ids":[""]}"#), "item id is empty"),
         (JsValue::from_f64(3.0), "expected an object"),
+        (js(r#"{"ids":["a",7]}"#), "invalid answer.ids: invalid type: integer `7`, expected a string"),
+        (js(r#"{"ids":["a"],"about":["a"]}"#), "invalid answer.about"),
+        (js(r#"{"ids":["a"],"titles":"Shoe"}"#), "invalid answer.titles"),
+        (js(r#"{"ids":["a"],"attributes":[{"price":"cheap"}]}"#), "invalid answer.attributes"),
+        (js(r#"{"ids":["a"],"neighbours":{"offsets":[0,1],"ids":[3],"scores":[1]}}"#), "invalid answer.neighbours.ids"),
+        (js(r#"{"titles":["a"]}"#), "missing field `ids`"),
     ];
     for (bad, expected) in cases {
         let message = thrown(p.register_candidates(Ts::new_unchecked(bad)));

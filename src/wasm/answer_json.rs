@@ -40,6 +40,23 @@ impl AsRef<str> for Text<'_> {
     }
 }
 
+/// The columns in one pass: what a well-formed answer costs.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Columns<'a> {
+    #[serde(borrow, default)]
+    ids: Option<Vec<Text<'a>>>,
+    #[serde(borrow, default)]
+    about: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    titles: Option<Vec<Text<'a>>>,
+    #[serde(default)]
+    attributes: Option<Vec<ItemAttributes>>,
+    #[serde(borrow, default)]
+    neighbour_ids: Option<Vec<Text<'a>>>,
+}
+
+/// The columns unparsed, to name the column a malformed answer got wrong.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawColumns<'a> {
@@ -80,13 +97,35 @@ fn column<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, what: &str) -> Resu
 
 /// The columns of [`plain_json`]'s text, strings borrowed from it.
 pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
-    let raw: RawColumns<'_> =
-        serde_json::from_slice(json).map_err(|e| JsError::new(&format!("invalid answer: {e}")))?;
+    let columns: Columns<'_> = match serde_json::from_slice(json) {
+        Ok(columns) => columns,
+        Err(_) => return Err(explain_bad(json)),
+    };
     Ok(PlainColumns {
-        ids: column(raw.ids, "answer.ids")?.ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?,
-        about: column(raw.about, "answer.about")?,
-        titles: column(raw.titles, "answer.titles")?,
-        attributes: column(raw.attributes, "answer.attributes")?,
-        neighbour_ids: column(raw.neighbour_ids, "answer.neighbours.ids")?,
+        ids: columns.ids.ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?,
+        about: columns.about,
+        titles: columns.titles,
+        attributes: columns.attributes,
+        neighbour_ids: columns.neighbour_ids,
     })
+}
+
+/// Parses column by column to say which one is malformed.
+fn explain_bad(json: &[u8]) -> JsError {
+    let raw: RawColumns<'_> = match serde_json::from_slice(json) {
+        Ok(raw) => raw,
+        Err(e) => return JsError::new(&format!("invalid answer: {e}")),
+    };
+    let checks = [
+        column::<Vec<Text<'_>>>(raw.ids, "answer.ids").err(),
+        column::<Text<'_>>(raw.about, "answer.about").err(),
+        column::<Vec<Text<'_>>>(raw.titles, "answer.titles").err(),
+        column::<Vec<ItemAttributes>>(raw.attributes, "answer.attributes").err(),
+        column::<Vec<Text<'_>>>(raw.neighbour_ids, "answer.neighbours.ids").err(),
+    ];
+    checks
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or_else(|| JsError::new("invalid answer: its plain columns could not be read"))
 }
