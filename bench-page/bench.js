@@ -26,7 +26,9 @@ function measure(call, batch) {
 function twinShopper(sessionAnswers) {
   const taste = new Float32Array(DIM);
   for (const answer of sessionAnswers) for (let d = 0; d < DIM; d++) taste[d] += answer.aboutEmbedding[d];
-  const norm = Math.hypot(...taste) || 1;
+  let norm = 0;
+  for (let d = 0; d < DIM; d++) norm += taste[d] * taste[d];
+  norm = Math.sqrt(norm) || 1;
   for (let d = 0; d < DIM; d++) taste[d] /= norm;
   const affinity = new Map(sessionAnswers.map((answer, k) => [answer.attributes[0].categoryPath.at(-1), 1 / (k + 1)]));
   return { taste, affinity };
@@ -37,37 +39,55 @@ const TWIN_WEIGHTS = { server: 1.2, rank: 1.1, similar: 3.0, affinity: 0.3, popu
 /**
  * The plain-JS twin of the scoring: the same kinds of signal (server score and position, cosine
  * similarity of the 32-d embedding to the session, category affinity, popularity) in a careful
- * typed-array loop, a linear model, top-k, and the same output shape. No co-visitation, no
- * interaction features, no MMR: it is the bare arithmetic, a lower bound for any JS ranker.
+ * typed-array loop, a linear model, a top-k selection, and the same output shape. No
+ * co-visitation, no interaction features, no MMR, no earlier answers joining: it is the bare
+ * arithmetic, a lower bound for any JS ranker.
  */
 function twinRank(answer, shopper, limit) {
   const n = answer.ids.length;
-  const { scores: server, embeddings, popularity } = answer;
+  const { scores: server, embeddings, popularity, attributes } = answer;
+  const taste = shopper.taste;
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
-    if (server[i] < min) min = server[i];
-    if (server[i] > max) max = server[i];
+    const s = server[i];
+    if (s < min) min = s;
+    if (s > max) max = s;
   }
   const span = max > min ? max - min : 1;
-  const scores = new Float32Array(n);
   const w = TWIN_WEIGHTS;
+  // The best `limit` rows so far, best first.
+  const topRows = new Int32Array(limit);
+  const topScores = new Float64Array(limit).fill(-Infinity);
   for (let i = 0; i < n; i++) {
     let dot = 0;
     let norm = 0;
     const base = i * DIM;
     for (let d = 0; d < DIM; d++) {
       const x = embeddings[base + d];
-      dot += x * shopper.taste[d];
+      dot += x * taste[d];
       norm += x * x;
     }
     const similar = norm > 0 ? dot / Math.sqrt(norm) : 0;
-    const affinity = shopper.affinity.get(answer.attributes[i].categoryPath.at(-1)) ?? 0;
-    scores[i] = w.server * (server[i] - min) / span + w.rank / Math.log2(i + 2) + w.similar * similar
+    const path = attributes[i].categoryPath;
+    const affinity = shopper.affinity.get(path[path.length - 1]) ?? 0;
+    const score = w.server * (server[i] - min) / span + w.rank / Math.log2(i + 2) + w.similar * similar
       + w.affinity * affinity + w.popularity * Math.log1p(popularity[i]);
+    if (score <= topScores[limit - 1]) continue;
+    let at = limit - 1;
+    while (at > 0 && topScores[at - 1] < score) {
+      topScores[at] = topScores[at - 1];
+      topRows[at] = topRows[at - 1];
+      at--;
+    }
+    topScores[at] = score;
+    topRows[at] = i;
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]).slice(0, limit);
-  return order.map((i) => ({ id: answer.ids[i], score: scores[i], reason: "recommended for you" }));
+  const items = [];
+  for (let k = 0; k < Math.min(limit, n); k++) {
+    items.push({ id: answer.ids[topRows[k]], score: topScores[k], reason: "recommended for you" });
+  }
+  return items;
 }
 
 /** A personalizer with a short session: five product pages, each with the server's answer about it. */
@@ -94,6 +114,8 @@ function workload(n, session, anonymous) {
     const ranked = p.rank(h, CONTEXT);
     if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
   }
+  const twin = twinRank(answer, session.shopper, CONTEXT.limit);
+  if (twin.length !== CONTEXT.limit || !(twin[0].score >= twin.at(-1).score)) throw new Error("the twin's top-k is wrong");
   return {
     register: () => session.personalizer.releaseCandidates(session.personalizer.registerCandidates(answer)),
     rankSession: () => session.personalizer.rank(handle, CONTEXT),
