@@ -97,7 +97,9 @@ fn column<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, what: &str) -> Resu
 
 /// The columns of [`plain_json`]'s text, strings borrowed from it.
 pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
-    let columns: Columns<'_> = match serde_json::from_slice(json) {
+    // As text: the same parser the rest of the facade uses, so its code is in the package once.
+    let json = std::str::from_utf8(json).map_err(|_| JsError::new("invalid answer: its text is not UTF-8"))?;
+    let columns: Columns<'_> = match serde_json::from_str(json) {
         Ok(columns) => columns,
         Err(_) => return Err(explain_bad(json)),
     };
@@ -111,8 +113,8 @@ pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
 }
 
 /// Parses column by column to say which one is malformed.
-fn explain_bad(json: &[u8]) -> JsError {
-    let raw: RawColumns<'_> = match serde_json::from_slice(json) {
+fn explain_bad(json: &str) -> JsError {
+    let raw: RawColumns<'_> = match serde_json::from_str(json) {
         Ok(raw) => raw,
         Err(e) => return JsError::new(&format!("invalid answer: {e}")),
     };
