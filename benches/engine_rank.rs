@@ -147,7 +147,7 @@ fn main() {
     };
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--profile") {
-        // `--profile rank 200` or `--profile register 200`: one call in a loop for 10 s, for perf.
+        // `--profile rank|register|pageview 200`: one call in a loop for 10 s, for perf.
         let what = args.get(at + 1).map(String::as_str).unwrap_or("rank");
         let n: usize = args.get(at + 2).and_then(|v| v.parse().ok()).unwrap_or(200);
         let mut p = engine("profile", 5);
@@ -155,7 +155,11 @@ fn main() {
         let handle = p.register_candidates(&answer.columns(None)).expect("valid answer");
         let start = Instant::now();
         while start.elapsed().as_secs() < 10 {
-            if what == "register" {
+            if what == "pageview" {
+                let h = p.register_candidates(&answer.columns(Some("sku-0"))).expect("valid");
+                black_box(p.rank(h, &context, T0 + 1e6).expect("ranks"));
+                p.release_candidates(h);
+            } else if what == "register" {
                 let h = p.register_candidates(&answer.columns(None)).expect("valid");
                 p.release_candidates(h);
             } else {
@@ -178,6 +182,14 @@ fn main() {
         });
         time(&format!("rank, session of 5 answers, {n}"), 200, runs, || {
             black_box(with_session.rank(handle, &context, now).expect("ranks"));
+        });
+        // A page view: the answer about the page's item arrives, is registered and ranked once,
+        // so earlier answers are pooled afresh (the memory changed).
+        let about = Answer::new(n, n as u64 + 1);
+        time(&format!("page view: register + first rank, {n}"), 200, runs, || {
+            let h = with_session.register_candidates(&about.columns(Some("sku-0"))).expect("valid");
+            black_box(with_session.rank(h, &context, now).expect("ranks"));
+            with_session.release_candidates(h);
         });
         time(&format!("rank, no session, {n}"), 200, runs, || {
             black_box(without.rank(anonymous, &context, now).expect("ranks"));

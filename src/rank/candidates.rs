@@ -202,6 +202,22 @@ impl<'a> CandidateSetBuilder<'a> {
         Self { ids, set, rows_by_id: FastMap::default(), key_index: FastMap::default(), key_depths: Vec::new() }
     }
 
+    /// A builder that starts with every row of `set` as rows of the current answer (position =
+    /// row), the same as [`push_copy`](Self::push_copy) of each row in order, but copying the
+    /// columns whole instead of row by row (this is how earlier answers are pooled).
+    pub fn extending(set: &CandidateSet, ids: &'a mut ItemIds) -> Self {
+        let mut copy = set.clone();
+        copy.serial = 0;
+        for (row, position) in copy.positions.iter_mut().enumerate() {
+            *position = row as u32;
+        }
+        copy.origins.fill(CandidateOrigin::CurrentAnswer);
+        let rows_by_id = copy.ids.iter().enumerate().map(|(row, &id)| (id, row as u32)).collect();
+        let key_index = copy.attr_keys.iter().enumerate().map(|(k, key)| (key.clone(), k as u32)).collect();
+        let key_depths = copy.attr_keys.iter().map(AttributeKey::category_depth).collect();
+        Self { ids, set: copy, rows_by_id, key_index, key_depths }
+    }
+
     pub fn len(&self) -> usize {
         self.set.len()
     }
@@ -297,7 +313,13 @@ impl<'a> CandidateSetBuilder<'a> {
             self.set.embedding_dim = embedding.len();
             self.set.embeddings.resize((self.set.len() - 1) * embedding.len(), 0.0);
         }
-        self.push_embedding(compatible.then_some(embedding));
+        if compatible {
+            // The source worked out the norm of the same numbers already.
+            self.set.embeddings.extend_from_slice(embedding);
+            self.set.inv_norms.push(from.inv_norms[row]);
+        } else {
+            self.push_embedding(None);
+        }
         let (nb_ids, nb_scores) = from.neighbours(row);
         self.set.nb_ids.extend_from_slice(nb_ids);
         self.set.nb_scores.extend_from_slice(nb_scores);
