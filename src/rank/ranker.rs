@@ -1,8 +1,6 @@
 //! The ranker: session memory, model, and every scratch buffer of the hot path, kept together so
 //! that ranking the same set again allocates nothing.
 
-use std::sync::Arc;
-
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -138,31 +136,6 @@ impl Ranker {
     /// A builder for a server answer given as columns or borrowed rows.
     pub fn builder(&mut self) -> CandidateSetBuilder<'_> {
         CandidateSetBuilder::new(&mut self.ids)
-    }
-
-    /// Remembers the server's answer about item `about` for the rest of the session.
-    pub fn remember_answer(&mut self, about: &str, about_embedding: Option<&[f32]>, set: Arc<CandidateSet>) {
-        let about = self.ids.intern(about);
-        self.memory.remember(about, about_embedding, set);
-    }
-
-    /// The current answer plus what earlier answers of the session offered (see
-    /// [`SessionMemory::pool`]); the shopper's session decides which answers count.
-    pub fn pool(&mut self, current: &CandidateSet, shopper: &dyn ShopperSignals) -> CandidateSet {
-        let len = shopper.session_len();
-        let mut recent_first: Vec<u32> = Vec::new();
-        for index in (len.saturating_sub(self.config.params().max_session_items)..len).rev() {
-            let id = shopper.session_item(index).and_then(|item| self.ids.get(item.id));
-            if let Some(id) = id.filter(|id| !recent_first.contains(id)) {
-                recent_first.push(id);
-            }
-        }
-        self.memory.pool(current, &recent_first, self.config.params().pool_extra, &mut self.ids)
-    }
-
-    /// Starts a new session: forgets earlier answers.
-    pub fn end_session(&mut self) {
-        self.memory.clear();
     }
 
     /// Computes the feature matrix of `set` without ranking (for offline training).
