@@ -116,8 +116,16 @@ function workload(n, session, anonymous) {
   }
   const twin = twinRank(answer, session.shopper, CONTEXT.limit);
   if (twin.length !== CONTEXT.limit || !(twin[0].score >= twin.at(-1).score)) throw new Error("the twin's top-k is wrong");
+  // The answer about the page's item: registering it changes the session memory, so the first
+  // ranking pools the earlier answers afresh (what a product page view costs).
+  const aboutPage = serverAnswer("sku-0", n, n + 1);
   return {
     register: () => session.personalizer.releaseCandidates(session.personalizer.registerCandidates(answer)),
+    pageView: () => {
+      const h = session.personalizer.registerCandidates(aboutPage);
+      session.personalizer.rank(h, CONTEXT);
+      session.personalizer.releaseCandidates(h);
+    },
     rankSession: () => session.personalizer.rank(handle, CONTEXT),
     rankNoSession: () => anonymous.rank(anonymousHandle, CONTEXT),
     twin: () => twinRank(answer, session.shopper, CONTEXT.limit),
@@ -139,13 +147,15 @@ async function run() {
     const calls = workload(n, session, anonymous);
     const batch = n >= 1000 ? 2 : 10;
     const row = { candidates: n };
-    for (const [name, call] of Object.entries(calls)) row[name] = measure(call, name === "register" ? Math.max(1, batch / 2) : batch);
+    for (const [name, call] of Object.entries(calls)) {
+      row[name] = measure(call, name === "register" || name === "pageView" ? Math.max(1, batch / 2) : batch);
+    }
     rows.push(row);
   }
   return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows };
 }
 
-const OPERATIONS = ["register", "rankSession", "rankNoSession", "twin"];
+const OPERATIONS = ["register", "rankSession", "rankNoSession", "pageView", "twin"];
 
 function show(results) {
   const table = document.getElementById("results");

@@ -1,6 +1,8 @@
 // Drives bench-page/ in headless Chromium and prints median and p95 per call for 50/200/1000
 // candidates: registerCandidates(), rank() by handle with a session of five earlier answers and
-// without one, and the plain-JS twin of the scoring, with the twin ÷ rank ratio.
+// without one, a product page view (registering the answer about the page's item and ranking it
+// once, which pools the earlier answers afresh), and the plain-JS twin of the scoring, with the
+// twin ÷ rank ratio.
 //
 //   node bench-page/run.mjs [--json]
 //   BENCH_PKG_DIR=/path/to/other/pkg node bench-page/run.mjs   (compare another build of the package)
@@ -14,11 +16,11 @@ try {
     const us = (ms) => `${(ms * 1000).toFixed(1)}`.padStart(7);
     const cell = (m) => `${us(m.median)} / ${us(m.p95)}`;
     console.log(`Chromium headless, cross-origin isolated: ${results.crossOriginIsolated}; µs per call (median / p95)`);
-    console.log("| candidates | registerCandidates | rank, session of 5 | rank, no session | plain-JS twin | twin ÷ rank (session / none) |");
-    console.log("|-----------:|-------------------:|-------------------:|-----------------:|--------------:|-----------------------------:|");
+    console.log("| candidates | registerCandidates | rank, session of 5 | rank, no session | page view: register + first rank | plain-JS twin | twin ÷ rank (session / none) |");
+    console.log("|-----------:|-------------------:|-------------------:|-----------------:|---------------------------------:|--------------:|-----------------------------:|");
     for (const row of results.rows) {
       const ratio = (op) => (row.twin.median / row[op].median).toFixed(2);
-      console.log(`| ${String(row.candidates).padStart(10)} | ${cell(row.register)} | ${cell(row.rankSession)} | ${cell(row.rankNoSession)} | ${cell(row.twin)} | ${`${ratio("rankSession")} / ${ratio("rankNoSession")}`.padStart(28)} |`);
+      console.log(`| ${String(row.candidates).padStart(10)} | ${cell(row.register)} | ${cell(row.rankSession)} | ${cell(row.rankNoSession)} | ${cell(row.pageView).padStart(32)} | ${cell(row.twin)} | ${`${ratio("rankSession")} / ${ratio("rankNoSession")}`.padStart(28)} |`);
     }
     const at200 = results.rows.find((row) => row.candidates === 200);
     if (at200) {
