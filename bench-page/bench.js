@@ -26,7 +26,9 @@ function measure(call, batch) {
 function twinShopper(sessionAnswers) {
   const taste = new Float32Array(DIM);
   for (const answer of sessionAnswers) for (let d = 0; d < DIM; d++) taste[d] += answer.aboutEmbedding[d];
-  const norm = Math.hypot(...taste) || 1;
+  let norm = 0;
+  for (let d = 0; d < DIM; d++) norm += taste[d] * taste[d];
+  norm = Math.sqrt(norm) || 1;
   for (let d = 0; d < DIM; d++) taste[d] /= norm;
   const affinity = new Map(sessionAnswers.map((answer, k) => [answer.attributes[0].categoryPath.at(-1), 1 / (k + 1)]));
   return { taste, affinity };
@@ -37,44 +39,61 @@ const TWIN_WEIGHTS = { server: 1.2, rank: 1.1, similar: 3.0, affinity: 0.3, popu
 /**
  * The plain-JS twin of the scoring: the same kinds of signal (server score and position, cosine
  * similarity of the 32-d embedding to the session, category affinity, popularity) in a careful
- * typed-array loop, a linear model, top-k, and the same output shape. No co-visitation, no
- * interaction features, no MMR: it is the bare arithmetic, a lower bound for any JS ranker.
+ * typed-array loop, a linear model, a top-k selection, and the same output shape. No
+ * co-visitation, no interaction features, no MMR, no earlier answers joining: it is the bare
+ * arithmetic, a lower bound for any JS ranker.
  */
 function twinRank(answer, shopper, limit) {
   const n = answer.ids.length;
-  const { scores: server, embeddings, popularity } = answer;
+  const { scores: server, embeddings, popularity, attributes } = answer;
+  const taste = shopper.taste;
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
-    if (server[i] < min) min = server[i];
-    if (server[i] > max) max = server[i];
+    const s = server[i];
+    if (s < min) min = s;
+    if (s > max) max = s;
   }
   const span = max > min ? max - min : 1;
-  const scores = new Float32Array(n);
   const w = TWIN_WEIGHTS;
+  // The best `limit` rows so far, best first.
+  const topRows = new Int32Array(limit);
+  const topScores = new Float64Array(limit).fill(-Infinity);
   for (let i = 0; i < n; i++) {
     let dot = 0;
     let norm = 0;
     const base = i * DIM;
     for (let d = 0; d < DIM; d++) {
       const x = embeddings[base + d];
-      dot += x * shopper.taste[d];
+      dot += x * taste[d];
       norm += x * x;
     }
     const similar = norm > 0 ? dot / Math.sqrt(norm) : 0;
-    const affinity = shopper.affinity.get(answer.attributes[i].categoryPath.at(-1)) ?? 0;
-    scores[i] = w.server * (server[i] - min) / span + w.rank / Math.log2(i + 2) + w.similar * similar
+    const path = attributes[i].categoryPath;
+    const affinity = shopper.affinity.get(path[path.length - 1]) ?? 0;
+    const score = w.server * (server[i] - min) / span + w.rank / Math.log2(i + 2) + w.similar * similar
       + w.affinity * affinity + w.popularity * Math.log1p(popularity[i]);
+    if (score <= topScores[limit - 1]) continue;
+    let at = limit - 1;
+    while (at > 0 && topScores[at - 1] < score) {
+      topScores[at] = topScores[at - 1];
+      topRows[at] = topRows[at - 1];
+      at--;
+    }
+    topScores[at] = score;
+    topRows[at] = i;
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]).slice(0, limit);
-  return order.map((i) => ({ id: answer.ids[i], score: scores[i], reason: "recommended for you" }));
+  const items = [];
+  for (let k = 0; k < Math.min(limit, n); k++) {
+    items.push({ id: answer.ids[topRows[k]], score: topScores[k], reason: "recommended for you" });
+  }
+  return items;
 }
 
-async function run() {
-  await init();
+/** A personalizer with a short session: five product pages, each with the server's answer about it. */
+function sessionPersonalizer() {
   const personalizer = new Personalizer({ shop: "bench", noise: { botHeuristic: false } });
   personalizer.setConsent("session");
-  // A short session: five product pages, each with the server's answer about it.
   const sessionAnswers = [];
   for (let k = 0; k < 5; k++) {
     const itemId = `sku-${k * 97}`;
@@ -83,42 +102,68 @@ async function run() {
     personalizer.registerCandidates(answer);
     sessionAnswers.push(answer);
   }
-  const shopper = twinShopper(sessionAnswers);
+  return { personalizer, shopper: twinShopper(sessionAnswers) };
+}
+
+/** The timed calls for answers of `n` candidates: each a function of no arguments. */
+function workload(n, session, anonymous) {
+  const answer = serverAnswer(null, n, n);
+  const handle = session.personalizer.registerCandidates(answer);
+  const anonymousHandle = anonymous.registerCandidates(answer);
+  for (const [p, h] of [[session.personalizer, handle], [anonymous, anonymousHandle]]) {
+    const ranked = p.rank(h, CONTEXT);
+    if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
+  }
+  const twin = twinRank(answer, session.shopper, CONTEXT.limit);
+  if (twin.length !== CONTEXT.limit || !(twin[0].score >= twin.at(-1).score)) throw new Error("the twin's top-k is wrong");
+  // The answer about the page's item: registering it changes the session memory, so the first
+  // ranking pools the earlier answers afresh (what a product page view costs).
+  const aboutPage = serverAnswer("sku-0", n, n + 1);
+  return {
+    register: () => session.personalizer.releaseCandidates(session.personalizer.registerCandidates(answer)),
+    pageView: () => {
+      const h = session.personalizer.registerCandidates(aboutPage);
+      session.personalizer.rank(h, CONTEXT);
+      session.personalizer.releaseCandidates(h);
+    },
+    rankSession: () => session.personalizer.rank(handle, CONTEXT),
+    rankNoSession: () => anonymous.rank(anonymousHandle, CONTEXT),
+    twin: () => twinRank(answer, session.shopper, CONTEXT.limit),
+  };
+}
+
+async function run() {
+  await init();
+  const session = sessionPersonalizer();
   // The same calls for a shopper without a session (no earlier answers join the ranking).
   const anonymous = new Personalizer({ shop: "bench-anonymous", noise: { botHeuristic: false } });
+  if (new URLSearchParams(location.search).has("profile")) {
+    // profile.mjs calls these in a loop under the CPU profiler.
+    window.benchWorkload = workload(200, session, anonymous);
+    return { profiling: true };
+  }
   const rows = [];
   for (const n of SIZES) {
-    const answer = serverAnswer(null, n, n);
-    const handle = personalizer.registerCandidates(answer);
+    const calls = workload(n, session, anonymous);
     const batch = n >= 1000 ? 2 : 10;
-    const ranked = personalizer.rank(handle, CONTEXT);
-    if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
-    rows.push({
-      candidates: n,
-      rank: measure(() => personalizer.rank(handle, CONTEXT), batch),
-      registerAndRank: measure(() => {
-        const h = personalizer.registerCandidates(answer);
-        personalizer.rank(h, CONTEXT);
-        personalizer.releaseCandidates(h);
-      }, Math.max(1, batch / 2)),
-      register: measure(() => personalizer.releaseCandidates(personalizer.registerCandidates(answer)), Math.max(1, batch / 2)),
-      twin: measure(() => twinRank(answer, shopper, CONTEXT.limit), batch),
-      rankWithoutSession: (() => {
-        const h = anonymous.registerCandidates(answer);
-        return measure(() => anonymous.rank(h, CONTEXT), batch);
-      })(),
-    });
+    const row = { candidates: n };
+    for (const [name, call] of Object.entries(calls)) {
+      row[name] = measure(call, name === "register" || name === "pageView" ? Math.max(1, batch / 2) : batch);
+    }
+    rows.push(row);
   }
   return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows };
 }
 
+const OPERATIONS = ["register", "rankSession", "rankNoSession", "pageView", "twin"];
+
 function show(results) {
   const table = document.getElementById("results");
   const us = (ms) => `${(ms * 1000).toFixed(1)} µs`;
-  for (const row of results.rows) {
+  for (const row of results.rows ?? []) {
     const tr = document.createElement("tr");
-    for (const cell of [row.candidates, us(row.rank.median), us(row.rank.p95), us(row.registerAndRank.median),
-      us(row.registerAndRank.p95), us(row.twin.median), us(row.twin.p95)]) {
+    const cells = [row.candidates, ...OPERATIONS.flatMap((op) => [us(row[op].median), us(row[op].p95)])];
+    for (const cell of cells) {
       const td = document.createElement("td");
       td.textContent = String(cell);
       tr.append(td);

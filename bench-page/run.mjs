@@ -1,76 +1,33 @@
-// Drives bench-page/ in headless Chromium (the system's, nothing downloaded) and prints median and
-// p95 per call for 50/200/1000 candidates: wasm rank() by handle, registerCandidates()+rank(), and
-// the plain-JS twin of the scoring. The page is served cross-origin isolated, so performance.now()
-// has its fine (5 µs) resolution; calls are timed in small batches on top of that.
+// Drives bench-page/ in headless Chromium and prints median and p95 per call for 50/200/1000
+// candidates: registerCandidates(), rank() by handle with a session of five earlier answers and
+// without one, a product page view (registering the answer about the page's item and ranking it
+// once, which pools the earlier answers afresh), and the plain-JS twin of the scoring, with the
+// twin ÷ rank ratio.
 //
 //   node bench-page/run.mjs [--json]
 //   BENCH_PKG_DIR=/path/to/other/pkg node bench-page/run.mjs   (compare another build of the package)
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../e2e/browser.mjs";
+import { openBenchPage } from "./serve.mjs";
 
-const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
-const SERVED = ["bench-page", "pkg"];
-const PKG_DIR = process.env.BENCH_PKG_DIR ? resolve(process.env.BENCH_PKG_DIR) : join(ROOT, "pkg");
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
-
-function serve() {
-  const server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname)).replace(/^\/+/, "");
-    const top = path.split("/")[0];
-    const inside = path.endsWith("/") || path === "bench-page" ? join(path, "index.html") : path;
-    const file = top === "pkg" ? join(PKG_DIR, inside.slice("pkg".length)) : join(ROOT, inside);
-    if (!SERVED.includes(top) || !(file.startsWith(ROOT) || file.startsWith(PKG_DIR))) {
-      response.writeHead(404).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      response.writeHead(200, {
-        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-        // Cross-origin isolation gives performance.now() its fine resolution.
-        "cross-origin-opener-policy": "same-origin",
-        "cross-origin-embedder-policy": "require-corp",
-        "cache-control": "no-store",
-      });
-      response.end(body);
-    } catch {
-      response.writeHead(404).end(file.includes("/pkg/") ? "run scripts/build first\n" : "");
-    }
-  });
-  return new Promise((done) => server.listen(0, "127.0.0.1", () => done(server)));
-}
-
-const server = await serve();
-const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+const { results, close } = await openBenchPage();
 try {
-  const page = await browser.newPage();
-  page.on("pageerror", (error) => console.error("page error:", error.message));
-  await page.goto(`http://127.0.0.1:${server.address().port}/bench-page/`);
-  await page.waitForFunction(() => window.benchResults !== undefined, null, { timeout: 300_000 });
-  const results = await page.evaluate(() => window.benchResults);
-  if (results.error) throw new Error(results.error);
   if (process.argv.includes("--json")) {
     console.log(JSON.stringify(results));
   } else {
-    const us = (ms) => `${(ms * 1000).toFixed(1)}`.padStart(8);
+    const us = (ms) => `${(ms * 1000).toFixed(1)}`.padStart(7);
+    const cell = (m) => `${us(m.median)} / ${us(m.p95)}`;
     console.log(`Chromium headless, cross-origin isolated: ${results.crossOriginIsolated}; µs per call (median / p95)`);
-    console.log("| candidates | wasm rank(handle) | wasm register+rank | register alone | rank, no session | plain-JS twin | twin ÷ rank |");
-    console.log("|-----------:|------------------:|-------------------:|---------------:|-----------------:|--------------:|------------:|");
+    console.log("| candidates | registerCandidates | rank, session of 5 | rank, no session | page view: register + first rank | plain-JS twin | twin ÷ rank (session / none) |");
+    console.log("|-----------:|-------------------:|-------------------:|-----------------:|---------------------------------:|--------------:|-----------------------------:|");
     for (const row of results.rows) {
-      const ratio = (row.twin.median / row.rank.median).toFixed(2);
-      console.log(`| ${String(row.candidates).padStart(10)} | ${us(row.rank.median)} / ${us(row.rank.p95)} | ${us(row.registerAndRank.median)} / ${us(row.registerAndRank.p95)} | ${us(row.register.median)} / ${us(row.register.p95)} | ${us(row.rankWithoutSession.median)} / ${us(row.rankWithoutSession.p95)} | ${us(row.twin.median)} / ${us(row.twin.p95)} | ${ratio.padStart(11)} |`);
+      const ratio = (op) => (row.twin.median / row[op].median).toFixed(2);
+      console.log(`| ${String(row.candidates).padStart(10)} | ${cell(row.register)} | ${cell(row.rankSession)} | ${cell(row.rankNoSession)} | ${cell(row.pageView).padStart(32)} | ${cell(row.twin)} | ${`${ratio("rankSession")} / ${ratio("rankNoSession")}`.padStart(28)} |`);
     }
     const at200 = results.rows.find((row) => row.candidates === 200);
     if (at200) {
-      const verdict = at200.rank.median <= 0.1 ? "meets" : "misses";
-      console.log(`rank() at 200 candidates: median ${(at200.rank.median * 1000).toFixed(1)} µs ${verdict} the 100 µs target`);
+      const verdict = at200.rankSession.median <= 0.1 ? "meets" : "misses";
+      console.log(`rank() at 200 candidates with a session: median ${(at200.rankSession.median * 1000).toFixed(1)} µs ${verdict} the 100 µs target`);
     }
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

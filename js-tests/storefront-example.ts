@@ -7,8 +7,13 @@ import init, {
   type ConsentDecision,
   type FlushReport,
   type InterestSummary,
+  type CandidateAnswer,
   type Item,
   type PersonalizerConfig,
+  type RankContext,
+  type RankedList,
+  type RankedProduct,
+  type ReasonCode,
   type ProfileSummary,
   type StorageWarning,
   type TrackEvent,
@@ -84,7 +89,52 @@ export function renderPanel(personalizer: Personalizer): string[] {
   return lines;
 }
 
+/** The server's answer as the storefront holds it after `fetch(...).json()`. */
+interface ServerAnswer {
+  ids: string[];
+  scores: number[];
+  titles: string[];
+  attributes: { categoryPath: string[]; brand: string; price: number }[];
+  embeddingBuffer: ArrayBuffer;
+  nbOffsets: number[];
+  nbIds: string[];
+  nbScores: number[];
+}
+
+export function renderRecommendations(personalizer: Personalizer, itemId: string, server: ServerAnswer): string[] {
+  const answer: CandidateAnswer = {
+    about: itemId,
+    ids: server.ids,
+    scores: Float32Array.from(server.scores),
+    titles: server.titles,
+    attributes: server.attributes,
+    embeddings: new Float32Array(server.embeddingBuffer),
+    neighbours: { offsets: Uint32Array.from(server.nbOffsets), ids: server.nbIds, scores: Float32Array.from(server.nbScores) },
+  };
+  const handle: number = personalizer.registerCandidates(answer);
+  const context: RankContext = {
+    placement: "product",
+    currentItem: itemId,
+    limit: 8,
+    rules: { pins: [{ id: "sku-9", position: 0 }], exclude: ["sku-0"], boost: [], bury: [] },
+    diversity: { strength: 0.3, maxPerCategory: 3 },
+  };
+  const ranked: RankedList = personalizer.rank(handle, context);
+  const lines = ranked.items.map(({ id, score, reasons, reason, title, fromSession }: RankedProduct) => {
+    const codes: ReasonCode[] = reasons;
+    return `${title ?? id} ${score.toFixed(3)} ${reason} [${codes.join(",")}]${fromSession ? " (earlier page)" : ""}`;
+  });
+  lines.push(`impression ${ranked.impression}, propensity ${ranked.propensity.toFixed(3)}, explored ${ranked.explored}`);
+  const released: boolean = personalizer.releaseCandidates(handle);
+  if (!released) lines.push("already evicted");
+  return lines;
+}
+
 export function typeErrors(personalizer: Personalizer): void {
+  // @ts-expect-error: a handle is a number
+  personalizer.rank("handle-1");
+  // @ts-expect-error: ids are strings
+  personalizer.registerCandidates({ ids: [1, 2] });
   // @ts-expect-error: "sometimes" is not a consent mode
   personalizer.setConsent("sometimes");
   // @ts-expect-error: a view needs an itemId

@@ -6,7 +6,7 @@
 mod browser_page;
 
 use browser_page::*;
-use js_sys::{Array, Float32Array, Reflect, Uint32Array};
+use js_sys::{Array, Float32Array, Reflect, Uint32Array, JSON};
 use shop_personalizer::wasm::JsPersonalizer;
 use tsify::Ts;
 use wasm_bindgen::JsValue;
@@ -151,6 +151,44 @@ fn a_registered_answer_ranks_into_typed_items_with_reasons() {
 }
 
 #[wasm_bindgen_test]
+fn ranked_items_cross_intact_with_any_text() {
+    let p = personalizer("t-rank-text", "");
+    // Ids and titles outside ASCII (one needs two UTF-16 units), an absent title, quotes.
+    let answer = js(
+        r#"{"ids":["caf\u00e9-1","\ud83d\ude00-2","plain \"3\""],"titles":["Caf\u00e9 \u2615","","\ud83d\ude00 smile"]}"#,
+    );
+    let handle = register(&p, &answer);
+    let (ids, list) = rank(&p, handle, r#"{"placement":"home","limit":3}"#);
+    assert_eq!(ids, ["caf\u{e9}-1", "\u{1f600}-2", "plain \"3\""], "a new shopper gets the server's order");
+    assert_eq!(
+        field(&list, "items"),
+        format!(
+            r#"[{{"id":"café-1","score":{s0},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false,"title":"Café ☕"}},{{"id":"😀-2","score":{s1},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false}},{{"id":"plain \"3\"","score":{s2},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false,"title":"😀 smile"}}]"#,
+            s0 = score_at(&list, 0),
+            s1 = score_at(&list, 1),
+            s2 = score_at(&list, 2),
+        )
+    );
+    let items = Array::from(&Reflect::get(&list, &"items".into()).expect("items"));
+    let reasons = Reflect::get(&items.get(0), &"reasons".into()).expect("reasons");
+    Array::from(&reasons).push(&"mutated".into());
+    let (_, again) = rank(&p, handle, r#"{"placement":"home","limit":1}"#);
+    assert_eq!(field(&Array::from(&field_value(&again, "items")).get(0), "reasons"), r#"["serverPick"]"#, "every list has its own arrays");
+}
+
+fn field_value(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).expect("object")
+}
+
+/// The score of item `index` as JSON writes it.
+fn score_at(list: &JsValue, index: u32) -> String {
+    let item = Array::from(&field_value(list, "items")).get(index);
+    let score = field_value(&item, "score").as_f64().expect("a number");
+    assert!(score.is_finite());
+    JSON::stringify(&JsValue::from_f64(score)).map(String::from).unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
 fn bad_input_throws_and_nothing_is_stored() {
     let shop = "t-rank-bad";
     clear_shop(shop);
@@ -182,7 +220,7 @@ fn bad_input_throws_and_nothing_is_stored() {
         &Uint32Array::from([0u32, 5, 1].as_slice()).into(),
     )
     .expect("set");
-    let cases: [(JsValue, &str); 8] = [
+    let cases: [(JsValue, &str); 14] = [
         (duplicate, "appears twice"),
         (nan, "is NaN"),
         (ragged, "embeddings hold 7 numbers for 3 candidates"),
@@ -191,6 +229,12 @@ fn bad_input_throws_and_nothing_is_stored() {
         (bad_offsets, "neighbours.offsets[1] is 5"),
         (js(r#"{"ids":[""]}"#), "item id is empty"),
         (JsValue::from_f64(3.0), "expected an object"),
+        (js(r#"{"ids":["a",7]}"#), "invalid answer.ids: invalid type: integer `7`, expected a string"),
+        (js(r#"{"ids":["a"],"about":["a"]}"#), "invalid answer.about"),
+        (js(r#"{"ids":["a"],"titles":"Shoe"}"#), "invalid answer.titles"),
+        (js(r#"{"ids":["a"],"attributes":[{"price":"cheap"}]}"#), "invalid answer.attributes"),
+        (js(r#"{"ids":["a"],"neighbours":{"offsets":[0,1],"ids":[3],"scores":[1]}}"#), "invalid answer.neighbours.ids"),
+        (js(r#"{"titles":["a"]}"#), "missing field `ids`"),
     ];
     for (bad, expected) in cases {
         let message = thrown(p.register_candidates(Ts::new_unchecked(bad)));

@@ -121,13 +121,13 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```js
     /// const handle = p.registerCandidates({ about: "sku-1", ids, scores, embeddings });
     /// ```
-    pub fn register_candidates(&mut self, answer: &AnswerColumns<'_>) -> Result<u32, RankingError> {
+    pub fn register_candidates<T: AsRef<str>>(&mut self, answer: &AnswerColumns<'_, T>) -> Result<u32, RankingError> {
         let set = answer::build_set(answer, &mut self.ranking.ranker)?;
         let handle = self.ranking.insert(set);
         if let (Some(about), true) = (answer.about, self.consent.collects()) {
             if let Some(set) = self.ranking.touch(handle) {
                 self.ranking.ranker.remember_answer(about, answer.about_embedding, set);
-                self.ranking.generation += 1;
+                self.ranking.memory_generation += 1;
             }
         }
         Ok(handle)
@@ -156,20 +156,20 @@ impl<S: KeyValueStore> Personalizer<S> {
             .ok_or(RankingError::UnknownHandle { handle })?;
         let shopper = ProfileShopper::new(&self.profile, now, self.config.affinity_half_life_ms());
         let pooling = context.placement != Placement::Search && self.consent.collects() && shopper.session_len() > 0;
-        let key = PoolKey {
-            handle,
-            generation: self.ranking.generation,
-            session_len: shopper.session_len(),
-            last_activity_ms: self.profile.session().last_activity_ms,
-        };
-        let ranked_set = match (pooling, self.ranking.pooled(key)) {
-            (false, _) => set.clone(),
-            (true, Some(pooled)) => pooled,
-            (true, None) => {
-                let pooled = Arc::new(self.ranking.ranker.pool(&set, &shopper));
-                self.ranking.keep_pooled(key, pooled.clone());
-                pooled
+        let ranked_set = if pooling {
+            let mut sources = Vec::new();
+            self.ranking.ranker.pool_sources(&shopper, &mut sources);
+            let key = PoolKey { handle, memory_generation: self.ranking.memory_generation, sources };
+            match self.ranking.pooled(&key) {
+                Some(pooled) => pooled,
+                None => {
+                    let pooled = Arc::new(self.ranking.ranker.pool_from(&set, &key.sources));
+                    self.ranking.keep_pooled(key, pooled.clone());
+                    pooled
+                }
             }
+        } else {
+            set.clone()
         };
         let ranked_set = ranked_set.as_ref();
         let ranker = &mut self.ranking.ranker;
@@ -218,8 +218,6 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Feeds a recorded click, cart addition or purchase of an item a recent ranking showed to
     /// the online learner.
     pub(super) fn learn_from_event(&mut self, event: &TrackEvent) {
-        // The session changes with every recorded event.
-        self.ranking.generation += 1;
         for (id, outcome) in outcomes_of(event) {
             let state = &mut self.ranking;
             let Some(item) = state.ranker.ids().get(id) else {

@@ -1,11 +1,11 @@
 //! The columnar candidate set: one server answer, converted once when it arrives and then
 //! ranked as often as the page likes, without touching strings again.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::ItemIds;
+use super::ids::{FastMap, ItemIds};
 use super::RankError;
 use crate::catalog::{validate_item_id, AttributeKey, ItemAttributes};
 
@@ -76,16 +76,25 @@ pub struct CandidateRow<'a> {
     pub neighbours: &'a [(&'a str, f32)],
 }
 
+/// Serials of finished sets; 0 is never handed out.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 /// Candidates in columns. Rows keep the server's order; row `r`'s data sits at index `r` of every
-/// column (`offsets[r]..offsets[r + 1]` for the ragged ones).
+/// column (`offsets[r]..offsets[r + 1]` for the ragged ones). A finished set never changes.
 #[derive(Debug, Clone, Default)]
 pub struct CandidateSet {
+    /// Tells finished sets apart, so that what depends on a set alone can be computed once per
+    /// set (see the feature extractor); 0 for a set no builder finished.
+    pub(crate) serial: u64,
     pub(crate) ids: Vec<u32>,
     pub(crate) server_scores: Vec<f32>,
     pub(crate) positions: Vec<u32>,
     pub(crate) origins: Vec<CandidateOrigin>,
     pub(crate) popularity: Vec<f32>,
-    pub(crate) titles: Vec<Option<Box<str>>>,
+    /// Every row's title, one after another: row `r`'s is `title_text[title_ends[r - 1]..title_ends[r]]`
+    /// (from 0 for row 0); an empty title is none.
+    pub(crate) title_text: String,
+    pub(crate) title_ends: Vec<u32>,
     pub(crate) attr_offsets: Vec<u32>,
     pub(crate) attr_refs: Vec<u32>,
     pub(crate) attr_keys: Vec<AttributeKey>,
@@ -161,7 +170,9 @@ impl CandidateSet {
 
     /// Title of row `row`, if the server sent one.
     pub fn title(&self, row: usize) -> Option<&str> {
-        self.titles.get(row).and_then(|t| t.as_deref())
+        let end = *self.title_ends.get(row)? as usize;
+        let start = row.checked_sub(1).map_or(0, |r| self.title_ends[r] as usize);
+        self.title_text.get(start..end).filter(|t| !t.is_empty())
     }
 
     /// The category shown in reasons for row `row` (its deepest category level).
@@ -177,8 +188,10 @@ impl CandidateSet {
 pub struct CandidateSetBuilder<'a> {
     ids: &'a mut ItemIds,
     set: CandidateSet,
-    rows_by_id: HashMap<u32, u32>,
-    key_index: HashMap<AttributeKey, u32>,
+    rows_by_id: FastMap<u32, u32>,
+    key_index: FastMap<AttributeKey, u32>,
+    /// Category depth of each of `set.attr_keys` (0 for other kinds), worked out once per key.
+    key_depths: Vec<usize>,
 }
 
 impl<'a> CandidateSetBuilder<'a> {
@@ -186,11 +199,44 @@ impl<'a> CandidateSetBuilder<'a> {
         let mut set = CandidateSet::default();
         set.attr_offsets.push(0);
         set.nb_offsets.push(0);
-        Self { ids, set, rows_by_id: HashMap::new(), key_index: HashMap::new() }
+        Self { ids, set, rows_by_id: FastMap::default(), key_index: FastMap::default(), key_depths: Vec::new() }
+    }
+
+    /// A builder that starts with every row of `set` as rows of the current answer (position =
+    /// row), the same as [`push_copy`](Self::push_copy) of each row in order, but copying the
+    /// columns whole instead of row by row (this is how earlier answers are pooled).
+    pub fn extending(set: &CandidateSet, ids: &'a mut ItemIds) -> Self {
+        let mut copy = set.clone();
+        copy.serial = 0;
+        for (row, position) in copy.positions.iter_mut().enumerate() {
+            *position = row as u32;
+        }
+        copy.origins.fill(CandidateOrigin::CurrentAnswer);
+        let rows_by_id = copy.ids.iter().enumerate().map(|(row, &id)| (id, row as u32)).collect();
+        let key_index = copy.attr_keys.iter().enumerate().map(|(k, key)| (key.clone(), k as u32)).collect();
+        let key_depths = copy.attr_keys.iter().map(AttributeKey::category_depth).collect();
+        Self { ids, set: copy, rows_by_id, key_index, key_depths }
     }
 
     pub fn len(&self) -> usize {
         self.set.len()
+    }
+
+    /// Makes room for `rows` more rows with `neighbours` neighbours and `embedding_numbers`
+    /// embedding numbers in all.
+    pub fn reserve(&mut self, rows: usize, neighbours: usize, embedding_numbers: usize) {
+        let set = &mut self.set;
+        for column in [&mut set.ids, &mut set.positions, &mut set.primary_category, &mut set.attr_offsets, &mut set.nb_offsets, &mut set.title_ends] {
+            column.reserve(rows);
+        }
+        for column in [&mut set.server_scores, &mut set.popularity, &mut set.inv_norms] {
+            column.reserve(rows);
+        }
+        set.origins.reserve(rows);
+        set.nb_ids.reserve(neighbours);
+        set.nb_scores.reserve(neighbours);
+        set.embeddings.reserve(embedding_numbers);
+        self.rows_by_id.reserve(rows);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -267,7 +313,13 @@ impl<'a> CandidateSetBuilder<'a> {
             self.set.embedding_dim = embedding.len();
             self.set.embeddings.resize((self.set.len() - 1) * embedding.len(), 0.0);
         }
-        self.push_embedding(compatible.then_some(embedding));
+        if compatible {
+            // The source worked out the norm of the same numbers already.
+            self.set.embeddings.extend_from_slice(embedding);
+            self.set.inv_norms.push(from.inv_norms[row]);
+        } else {
+            self.push_embedding(None);
+        }
         let (nb_ids, nb_scores) = from.neighbours(row);
         self.set.nb_ids.extend_from_slice(nb_ids);
         self.set.nb_scores.extend_from_slice(nb_scores);
@@ -287,7 +339,8 @@ impl<'a> CandidateSetBuilder<'a> {
         true
     }
 
-    pub fn finish(self) -> CandidateSet {
+    pub fn finish(mut self) -> CandidateSet {
+        self.set.serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         self.set
     }
 
@@ -315,7 +368,8 @@ impl<'a> CandidateSetBuilder<'a> {
         self.set.positions.push(position);
         self.set.origins.push(origin);
         self.set.popularity.push(popularity);
-        self.set.titles.push(title.map(Box::from));
+        self.set.title_text.push_str(title.unwrap_or(""));
+        self.set.title_ends.push(u32::try_from(self.set.title_text.len()).unwrap_or(u32::MAX));
     }
 
     fn key_ref(&mut self, key: &AttributeKey) -> u32 {
@@ -324,6 +378,7 @@ impl<'a> CandidateSetBuilder<'a> {
         }
         let k = self.set.attr_keys.len() as u32;
         self.set.attr_keys.push(key.clone());
+        self.key_depths.push(key.category_depth());
         self.key_index.insert(key.clone(), k);
         k
     }
@@ -331,11 +386,12 @@ impl<'a> CandidateSetBuilder<'a> {
     /// Ends the attribute list of the last row and records its deepest category.
     fn close_attributes(&mut self) {
         let start = *self.set.attr_offsets.last().unwrap_or(&0) as usize;
+        let depths = &self.key_depths;
         let deepest = self.set.attr_refs[start..]
             .iter()
             .copied()
-            .filter(|&k| self.set.attr_keys[k as usize].category_depth() > 0)
-            .max_by_key(|&k| self.set.attr_keys[k as usize].category_depth())
+            .filter(|&k| depths[k as usize] > 0)
+            .max_by_key(|&k| depths[k as usize])
             .unwrap_or(NO_CATEGORY);
         self.set.primary_category.push(deepest);
         self.set.attr_offsets.push(self.set.attr_refs.len() as u32);
@@ -368,3 +424,6 @@ fn check_finite(id: &str, field: &'static str, value: f32) -> Result<(), RankErr
         Err(RankError::BadNumber { id: id.to_owned(), field, value })
     }
 }
+
+#[cfg(test)]
+mod tests;

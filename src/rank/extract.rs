@@ -11,6 +11,29 @@ use super::sources::fires_personal;
 
 const NONE: u32 = u32::MAX;
 const LOG_FLOOR: f32 = 0.01;
+const KEYS: usize = INTERACTION_KEYS.len();
+/// The features that depend on the candidate set alone, in the order the extractor keeps them.
+const SET_FEATURES: [usize; 6] = [SERVER_SCORE, SERVER_LOG_SCORE, IN_ANSWER, SERVER_RANK, POPULARITY_LOG, POPULARITY];
+
+/// The interaction pairs that involve the server's rank: `(pair index, key a, key b)`. Their
+/// products use both values clipped at 0.
+const RANK_PAIRS: [(usize, usize, usize); KEYS] = {
+    let mut pairs = [(0, 0, 0); KEYS];
+    let (mut a, mut at, mut found) = (0, 0, 0);
+    while a < KEYS {
+        let mut b = a;
+        while b < KEYS {
+            if INTERACTION_KEYS[a] == SERVER_RANK || INTERACTION_KEYS[b] == SERVER_RANK {
+                pairs[found] = (at, a, b);
+                found += 1;
+            }
+            at += 1;
+            b += 1;
+        }
+        a += 1;
+    }
+    pairs
+};
 
 /// One distinct item of the session, with what ranking wants to know about it.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +66,9 @@ pub struct FeatureExtractor {
     server_order: Vec<u32>,
     /// Whether a personal signal (session or profile) fired for any row.
     personal: bool,
+    /// Per row of the set with serial `set_serial`: the values of [`SET_FEATURES`].
+    set_columns: Vec<[f32; SET_FEATURES.len()]>,
+    set_serial: u64,
 }
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
@@ -148,31 +174,44 @@ impl FeatureExtractor {
         }
     }
 
-    /// The interaction block, from the (already masked) base features.
+    /// The interaction block, from the (already masked) base features. The key values of a row
+    /// are gathered once into fixed arrays and the pairs read from a table: the nested loop over
+    /// feature indexes it replaces was a sixth of ranking time in the browser.
     fn interaction_features(&mut self) {
-        let mut set_max = [0.0f32; INTERACTION_KEYS.len()];
+        let mut set_max = [0.0f32; KEYS];
         for row in self.matrix.chunks_exact(NUM_FEATURES) {
             for (m, &f) in set_max.iter_mut().zip(&INTERACTION_KEYS) {
-                *m = m.max(row[f]);
+                // Not f32::max, which wasm calls out for; the same for NaN (the maximum stays).
+                if row[f] > *m {
+                    *m = row[f];
+                }
             }
         }
         let long = if self.walk.len() >= 2 { 1.0 } else { 0.0 };
         for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
             let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
+            let Ok(derived) = <&mut [f32; NUM_INTERACTIONS]>::try_from(derived) else { continue };
+            let value: [f32; KEYS] = std::array::from_fn(|k| base[INTERACTION_KEYS[k]]);
+            // Clipped at 0 (a NaN reads as 0, as with f32::max).
+            let clipped: [f32; KEYS] = value.map(|x| if x > 0.0 { x } else { 0.0 });
+            // Every pair as a run of contiguous products (vectorizes), then the server-rank
+            // pairs again from the clipped values, so that they never fall as the server places
+            // the candidate higher.
             let mut at = 0;
-            for (a, &fa) in INTERACTION_KEYS.iter().enumerate() {
-                for &fb in &INTERACTION_KEYS[a..] {
-                    // Products with the server's rank clip the other signal at 0, so that they
-                    // never fall as the server places the candidate higher.
-                    derived[at] = if fa == SERVER_RANK || fb == SERVER_RANK { base[fa].max(0.0) * base[fb].max(0.0) } else { base[fa] * base[fb] };
-                    at += 1;
+            for a in 0..KEYS {
+                let span = KEYS - a;
+                for (out, &vb) in derived[at..at + span].iter_mut().zip(&value[a..]) {
+                    *out = value[a] * vb;
                 }
+                at += span;
             }
-            for (k, &f) in INTERACTION_KEYS.iter().enumerate() {
-                let x = base[f];
-                derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { x / set_max[k] } else { 0.0 };
-                derived[NUM_PAIRS + INTERACTION_KEYS.len() + k] = x.max(0.0).sqrt();
-                derived[NUM_PAIRS + 2 * INTERACTION_KEYS.len() + k] = x * long;
+            for &(at, a, b) in &RANK_PAIRS {
+                derived[at] = clipped[a] * clipped[b];
+            }
+            for k in 0..KEYS {
+                derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { value[k] / set_max[k] } else { 0.0 };
+                derived[NUM_PAIRS + KEYS + k] = clipped[k].sqrt();
+                derived[NUM_PAIRS + 2 * KEYS + k] = value[k] * long;
             }
         }
     }
@@ -198,7 +237,22 @@ impl FeatureExtractor {
         }
     }
 
+    /// The features that depend on the set alone: the server's score and order, and shop-wide
+    /// popularity. They are kept for the set they were computed for, so ranking the same set
+    /// again (the page renders it more than once) skips the sort and the logs.
     fn server_features(&mut self, set: &CandidateSet) {
+        if set.serial == 0 || set.serial != self.set_serial || self.set_columns.len() != set.len() {
+            self.set_columns_of(set);
+            self.set_serial = set.serial;
+        }
+        for (x, columns) in self.matrix.chunks_exact_mut(NUM_FEATURES).zip(&self.set_columns) {
+            for (&f, &v) in SET_FEATURES.iter().zip(columns) {
+                x[f] = v;
+            }
+        }
+    }
+
+    fn set_columns_of(&mut self, set: &CandidateSet) {
         let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
         self.answer_rows.clear();
         for (row, &s) in set.server_scores.iter().enumerate() {
@@ -224,20 +278,27 @@ impl FeatureExtractor {
         for (place, &row) in self.answer_rows.iter().enumerate() {
             self.server_order[row as usize] = place as u32;
         }
+        let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
+        let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };
         let answered = self.answer_rows.len() as u32;
+        self.set_columns.clear();
         for row in 0..set.len() {
-            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
+            let mut x = [0.0f32; SET_FEATURES.len()];
             let place = self.server_order[row];
             if place != NONE {
                 let s = scaled(set.server_scores[row], min, max);
-                x[SERVER_SCORE] = s;
-                x[SERVER_LOG_SCORE] = (LOG_FLOOR + s).ln();
-                x[IN_ANSWER] = 1.0;
-                x[SERVER_RANK] = 1.0 / (place as f32 + 2.0).log2();
+                x[0] = s;
+                x[1] = (LOG_FLOOR + s).ln();
+                x[2] = 1.0;
+                x[3] = 1.0 / (place as f32 + 2.0).log2();
             } else {
-                x[SERVER_LOG_SCORE] = LOG_FLOOR.ln();
+                x[1] = LOG_FLOOR.ln();
                 self.server_order[row] = answered + row as u32;
             }
+            let pop_log = (1.0 + set.popularity[row]).ln();
+            x[4] = pop_log;
+            x[5] = pop_log * pop_scale;
+            self.set_columns.push(x);
         }
     }
 
@@ -275,6 +336,9 @@ impl FeatureExtractor {
                 }
             }
         }
+        // Most rows have no co-visitation: their logs are the floor's, without a call to ln.
+        let floor_ln = LOG_FLOOR.ln();
+        let log = |x: f32| if x == 0.0 { floor_ln } else { (LOG_FLOOR + x).ln() };
         for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
             if harmonic_total > 0.0 {
                 row[COOC_SLOW] /= harmonic_total;
@@ -282,8 +346,8 @@ impl FeatureExtractor {
             if answered > 0 {
                 row[COOC_COUNT] /= answered as f32;
             }
-            row[COOC_LOG] = (LOG_FLOOR + row[COOC_FAST]).ln();
-            row[LAST_NEIGHBOUR_LOG] = (LOG_FLOOR + row[LAST_NEIGHBOUR]).ln();
+            row[COOC_LOG] = log(row[COOC_FAST]);
+            row[LAST_NEIGHBOUR_LOG] = log(row[LAST_NEIGHBOUR]);
         }
         // The other direction: the candidate's own neighbour list naming session items.
         for row in 0..set.len() {
@@ -375,25 +439,25 @@ impl FeatureExtractor {
         }));
         let max_affinity = self.key_affinity.iter().fold(0.0f32, |m, &a| m.max(a));
         let session_scale = 1.0 / (1.0 + self.walk.len() as f32);
-        let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
-        let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };
         for row in 0..set.len() {
             let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
             if max_affinity > 0.0 {
                 let refs = set.attribute_refs(row);
-                let best = refs.iter().fold(0.0f32, |m, &k| m.max(self.key_affinity[k as usize]));
+                // Affinities are finite and ≥ 0: a plain comparison (wasm calls out for f32::max).
+                let best = refs.iter().fold(0.0f32, |m, &k| {
+                    let a = self.key_affinity[k as usize];
+                    if a > m { a } else { m }
+                });
                 x[AFFINITY] = best / max_affinity;
             }
             if let Some(&k) = set.primary_category.get(row).filter(|&&k| k != super::candidates::NO_CATEGORY) {
                 x[AFFINITY_CATEGORY] = (self.key_affinity[k as usize] * session_scale).min(1.0);
             }
-            let pop_log = (1.0 + set.popularity[row]).ln();
-            x[POPULARITY_LOG] = pop_log;
-            x[POPULARITY] = pop_log * pop_scale;
             if let Some(name) = ids.name(set.ids[row]) {
                 x[PURCHASED] = if shopper.has_purchased(name) { 1.0 } else { 0.0 };
                 x[DISMISSED] = if shopper.has_dismissed(name) { 1.0 } else { 0.0 };
-                x[LONG_REPEAT] = (1.0 + shopper.repeat_interest(name) as f32).ln();
+                let repeats = shopper.repeat_interest(name);
+                x[LONG_REPEAT] = if repeats == 0 { 0.0 } else { (1.0 + repeats as f32).ln() };
             }
         }
     }

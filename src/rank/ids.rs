@@ -1,15 +1,26 @@
 //! Item ids interned to dense `u32`s, so the hot path compares and indexes numbers, not strings.
+//!
+//! Ids are hashed with foldhash's fixed-seed fast hasher, not std's SipHash: registering an answer
+//! interns every candidate and neighbour id (about 1,200 at 200 candidates), and SipHash was a
+//! fifth of that. Flooding attacks on the hash (HashDoS) need an attacker who picks the keys and
+//! gains from slowing the table down; here the keys come from the shop's own server answers and
+//! the shopper's own device, both already able to slow their own page down in simpler ways, and
+//! the table lives only in that page. A fixed seed also keeps every run repeatable.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The interner shared by every candidate set, the session memory and the model of one
 /// [`crate::rank::Ranker`]. Ids are never removed; a page that lives for days can start a fresh
 /// ranker per visit.
 #[derive(Debug, Default, Clone)]
 pub struct ItemIds {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
+    /// Shares each name with `names`: one allocation per new id.
+    index: FastMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
 }
+
+/// A hash map with the fast, fixed-seed hasher (see the module docs for why that is safe here).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 impl ItemIds {
     pub fn new() -> Self {
@@ -22,8 +33,9 @@ impl ItemIds {
             return dense;
         }
         let dense = self.names.len() as u32;
-        self.names.push(id.to_owned());
-        self.index.insert(id.to_owned(), dense);
+        let name: Arc<str> = Arc::from(id);
+        self.names.push(name.clone());
+        self.index.insert(name, dense);
         dense
     }
 
@@ -34,7 +46,7 @@ impl ItemIds {
 
     /// The shop's id behind a dense id.
     pub fn name(&self, dense: u32) -> Option<&str> {
-        self.names.get(dense as usize).map(String::as_str)
+        self.names.get(dense as usize).map(|name| &**name)
     }
 
     pub fn len(&self) -> usize {

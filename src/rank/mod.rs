@@ -40,6 +40,7 @@ pub mod feedback;
 pub mod ids;
 pub mod model;
 pub mod params;
+mod pooling;
 pub mod ranker;
 pub mod reasons;
 pub mod select;

@@ -65,6 +65,12 @@ impl ReasonSet {
         self.0 == 0
     }
 
+    /// The set as bits: bit `k` stands for the `k`-th code in declaration order (the JS facade
+    /// turns them back into names; see `src/wasm/ranked_list.rs`).
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+
     /// The codes, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = ReasonCode> {
         const ALL: [ReasonCode; 9] = [
@@ -94,5 +100,25 @@ mod tests {
         set.insert(ReasonCode::Pinned);
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![ReasonCode::Popular, ReasonCode::Pinned]);
         assert!(!set.contains(ReasonCode::ServerPick));
+        assert_eq!(set.bits(), (1 << 5) | (1 << 6));
+    }
+
+    #[test]
+    fn bit_k_is_the_kth_code_in_the_order_the_js_facade_names_them() {
+        // The same list as REASON_CODES in src/wasm/ranked_list.rs.
+        let js_names = [
+            "serverPick", "viewedTogether", "similar", "matchesInterest", "seenBefore", "popular", "pinned", "boosted",
+            "explored",
+        ];
+        let mut all = ReasonSet::default();
+        for (k, name) in js_names.iter().enumerate() {
+            let mut set = ReasonSet(1 << k);
+            let code = set.iter().next().expect("one code per bit");
+            assert_eq!(serde_json::to_string(&code).expect("serializes"), format!("\"{name}\""));
+            set.insert(code);
+            all.insert(code);
+            assert_eq!(set.bits(), 1 << k);
+        }
+        assert_eq!(all.iter().count(), js_names.len(), "every code has a name");
     }
 }

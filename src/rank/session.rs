@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::candidates::{CandidateOrigin, CandidateSet, CandidateSetBuilder, NOT_IN_ANSWER};
+use super::candidates::{CandidateOrigin, CandidateSet, CandidateSetBuilder, MAX_CANDIDATES, NOT_IN_ANSWER};
 use super::ids::ItemIds;
 
 /// Answers kept by default; older ones are forgotten first.
@@ -105,11 +105,9 @@ impl SessionMemory {
     /// items round-robin, most recent item first, until `extra` rows were added. Pooled rows keep
     /// their data but have no position in the current answer.
     pub fn pool(&self, current: &CandidateSet, session_recent_first: &[u32], extra: usize, ids: &mut ItemIds) -> CandidateSet {
-        let mut builder = CandidateSetBuilder::new(ids);
-        for row in 0..current.len() {
-            builder.push_copy(current, row, row as u32, CandidateOrigin::CurrentAnswer);
-        }
+        let mut builder = CandidateSetBuilder::extending(current, ids);
         let limit = current.len().saturating_add(extra);
+        builder.reserve(extra.min(MAX_CANDIDATES), 0, 0);
         for &s in session_recent_first {
             if builder.len() >= limit {
                 break;

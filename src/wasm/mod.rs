@@ -1,12 +1,14 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
 
 mod adapting;
+mod answer_json;
 mod environment;
 pub mod fetch_transport;
 mod js_values;
 mod local_storage;
 mod page_lifecycle;
 mod personalizer;
+mod ranked_list;
 mod ranking;
 mod syncing;
 

@@ -3,12 +3,12 @@
 //! typed arrays) and then ranked by handle as often as the page renders.
 //!
 //! Crossing the boundary field by field costs more than ranking, so plain data crosses as JSON
-//! text (the browser's `JSON.stringify`/`JSON.parse` are native and fast), typed arrays as one
-//! copy each, and the result as one JSON text parsed on the JS side.
+//! text (the browser's `JSON.stringify` is native and fast), typed arrays as one copy each, and
+//! the result in columns that a small JS function turns into objects (see `ranked_list`).
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, JSON};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,6 +17,7 @@ use crate::catalog::ItemAttributes;
 use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, RankingError};
 use crate::rank::RankContext;
 
+use super::answer_json::{plain_json, read_plain, Text};
 use super::personalizer::JsPersonalizer;
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
@@ -148,13 +149,6 @@ fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option
         .map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
-/// The result as one JSON text, parsed by the browser into the typed object.
-fn to_js_via_json<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
-    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
-    let parsed = JSON::parse(&text).map_err(|_| JsError::new("the ranking result could not be handed to JS"))?;
-    Ok(Ts::new_unchecked(parsed))
-}
-
 fn describe(value: &JsValue) -> String {
     if value.is_null() {
         "null".to_owned()
@@ -212,11 +206,8 @@ impl JsPersonalizer {
             )));
         }
         reject_unknown_fields(&answer)?;
-        let ids: Vec<String> = json_field(&get(&answer, "ids"), "answer.ids")?
-            .ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?;
-        let about: Option<String> = json_field(&get(&answer, "about"), "answer.about")?;
-        let titles: Option<Vec<String>> = json_field(&get(&answer, "titles"), "answer.titles")?;
-        let attributes: Option<Vec<ItemAttributes>> = json_field(&get(&answer, "attributes"), "answer.attributes")?;
+        let json = plain_json(&answer)?;
+        let plain = read_plain(&json)?;
         let scores = f32_column(&get(&answer, "scores"), "scores")?;
         let popularity = f32_column(&get(&answer, "popularity"), "popularity")?;
         let embeddings = f32_column(&get(&answer, "embeddings"), "embeddings")?;
@@ -225,24 +216,25 @@ impl JsPersonalizer {
         let neighbours = if is_absent(&neighbours) {
             None
         } else {
-            let nb_ids: Vec<String> =
-                json_field(&get(&neighbours, "ids"), "answer.neighbours.ids")?.unwrap_or_default();
             let offsets = u32_column(&get(&neighbours, "offsets"), "neighbours.offsets")?;
             let scores = f32_column(&get(&neighbours, "scores"), "neighbours.scores")?.unwrap_or_default();
-            Some((offsets, nb_ids, scores))
+            Some((offsets, scores))
         };
+        let no_ids: &[Text<'_>] = &[];
         let columns = AnswerColumns {
-            about: about.as_deref(),
+            about: plain.about.as_ref().map(AsRef::as_ref),
             about_embedding: about_embedding.as_deref(),
-            ids: &ids,
+            ids: &plain.ids,
             scores: scores.as_deref(),
-            titles: titles.as_deref(),
+            titles: plain.titles.as_deref(),
             popularity: popularity.as_deref(),
-            attributes: attributes.as_deref(),
+            attributes: plain.attributes.as_deref(),
             embeddings: embeddings.as_deref(),
-            neighbours: neighbours
-                .as_ref()
-                .map(|(offsets, ids, scores)| NeighbourColumns { offsets, ids, scores }),
+            neighbours: neighbours.as_ref().map(|(offsets, scores)| NeighbourColumns {
+                offsets,
+                ids: plain.neighbour_ids.as_deref().unwrap_or(no_ids),
+                scores,
+            }),
         };
         self.state()?
             .engine
@@ -286,7 +278,7 @@ impl JsPersonalizer {
             .engine
             .rank(handle, &context, js_sys::Date::now())
             .map_err(ranking_error)?;
-        to_js_via_json(&list)
+        Ok(super::ranked_list::to_js(&list))
     }
 
     /// Forgets a registered answer before it is evicted. Returns whether the handle was live.

@@ -1,40 +1,80 @@
 //! A server answer in columns, as a storefront holds it, turned into a checked [`CandidateSet`].
 
-use crate::catalog::{AttributeKey, ItemAttributes};
+use crate::catalog::{price_band, AttributeKey, ItemAttributes, CATEGORY_SEPARATOR};
 use crate::rank::{CandidateRow, CandidateSet, RankError, Ranker, MAX_CANDIDATES};
 
 use super::RankingError;
 
 /// Co-visitation neighbours of every candidate in three columns: candidate `r`'s neighbours are
-/// `ids[offsets[r]..offsets[r + 1]]` with `scores[offsets[r]..offsets[r + 1]]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NeighbourColumns<'a> {
+/// `ids[offsets[r]..offsets[r + 1]]` with `scores[offsets[r]..offsets[r + 1]]`. Ids are any
+/// string type (`String`, or text borrowed from the JSON the facade read).
+#[derive(Debug)]
+pub struct NeighbourColumns<'a, S = String> {
     /// `candidates + 1` non-decreasing offsets, starting at 0 and ending at `ids.len()`.
     pub offsets: &'a [u32],
-    pub ids: &'a [String],
+    pub ids: &'a [S],
     pub scores: &'a [f32],
+}
+
+impl<S> Clone for NeighbourColumns<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for NeighbourColumns<'_, S> {}
+
+impl<S> Default for NeighbourColumns<'_, S> {
+    fn default() -> Self {
+        NeighbourColumns { offsets: &[], ids: &[], scores: &[] }
+    }
 }
 
 /// One answer of the shop's server about the current item or query (see the README's "Server
 /// protocol"). Every column but `ids` is optional; present columns hold one entry per candidate.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnswerColumns<'a> {
+/// The string columns hold any string type `S` (`String` by default).
+#[derive(Debug)]
+pub struct AnswerColumns<'a, S = String> {
     /// The item the answer is about (the product page's item): the device remembers the answer
     /// as that item's neighbours for the rest of the session.
     pub about: Option<&'a str>,
     /// The embedding of `about` itself, in the same space as `embeddings`.
     pub about_embedding: Option<&'a [f32]>,
-    pub ids: &'a [String],
+    pub ids: &'a [S],
     /// The server's relevance scores, higher is better; without them the server's order counts.
     pub scores: Option<&'a [f32]>,
     /// Display names for reasons; an empty string means none.
-    pub titles: Option<&'a [String]>,
+    pub titles: Option<&'a [S]>,
     /// Shop-wide popularity (views or orders), ≥ 0.
     pub popularity: Option<&'a [f32]>,
     pub attributes: Option<&'a [ItemAttributes]>,
     /// `candidates × dimension` numbers, row after row.
     pub embeddings: Option<&'a [f32]>,
-    pub neighbours: Option<NeighbourColumns<'a>>,
+    pub neighbours: Option<NeighbourColumns<'a, S>>,
+}
+
+impl<S> Clone for AnswerColumns<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for AnswerColumns<'_, S> {}
+
+impl<S> Default for AnswerColumns<'_, S> {
+    fn default() -> Self {
+        AnswerColumns {
+            about: None,
+            about_embedding: None,
+            ids: &[],
+            scores: None,
+            titles: None,
+            popularity: None,
+            attributes: None,
+            embeddings: None,
+            neighbours: None,
+        }
+    }
 }
 
 fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) -> Result<(), RankingError> {
@@ -49,7 +89,7 @@ fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) 
 }
 
 /// The embedding dimension of the answer (0 without embeddings).
-fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
+fn embedding_dim<S>(answer: &AnswerColumns<'_, S>) -> Result<usize, RankingError> {
     let n = answer.ids.len();
     match answer.embeddings {
         None => Ok(0),
@@ -62,7 +102,7 @@ fn embedding_dim(answer: &AnswerColumns<'_>) -> Result<usize, RankingError> {
     }
 }
 
-fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result<(), RankingError> {
+fn check_offsets<S>(neighbours: &NeighbourColumns<'_, S>, candidates: usize) -> Result<(), RankingError> {
     check_column("neighbours.offsets", Some(neighbours.offsets), candidates + 1)?;
     check_column("neighbours.scores", Some(neighbours.scores), neighbours.ids.len())?;
     let ids = neighbours.ids.len();
@@ -79,7 +119,7 @@ fn check_offsets(neighbours: &NeighbourColumns<'_>, candidates: usize) -> Result
 }
 
 /// Checks every column and builds the set. Nothing of the answer is kept when it fails.
-pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
+pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
     let n = answer.ids.len();
     if n > MAX_CANDIDATES {
         return Err(RankError::TooManyCandidates {
@@ -99,24 +139,26 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
     if let Some(attributes) = answer.attributes {
         for (id, item) in answer.ids.iter().zip(attributes) {
             item.validate()
-                .map_err(|source| RankingError::Attributes { id: id.clone(), source })?;
+                .map_err(|source| RankingError::Attributes { id: id.as_ref().to_owned(), source })?;
         }
     }
-    let mut keys: Vec<AttributeKey> = Vec::new();
+    let mut keys = KeyBuffer::default();
     let mut neighbour_rows: Vec<(&str, f32)> = Vec::new();
     let mut builder = ranker.builder();
+    let neighbour_count = answer.neighbours.map_or(0, |nb| nb.ids.len());
+    builder.reserve(n, neighbour_count, answer.embeddings.map_or(0, <[f32]>::len));
     for (row, id) in answer.ids.iter().enumerate() {
-        keys.clear();
-        if let Some(item) = answer.attributes.and_then(|a| a.get(row)) {
-            keys.extend(item.keys());
-        }
+        let keys = match answer.attributes.and_then(|a| a.get(row)) {
+            Some(item) => keys.fill(item),
+            None => keys.fill(&ItemAttributes::default()),
+        };
         neighbour_rows.clear();
         if let Some(nb) = &answer.neighbours {
             let (start, end) = (nb.offsets[row] as usize, nb.offsets[row + 1] as usize);
             neighbour_rows.extend(
                 nb.ids[start..end]
                     .iter()
-                    .map(String::as_str)
+                    .map(AsRef::as_ref)
                     .zip(nb.scores[start..end].iter().copied()),
             );
         }
@@ -126,11 +168,11 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
             None => (n - row) as f32,
         };
         builder.push(CandidateRow {
-            id,
+            id: id.as_ref(),
             score,
-            title: answer.titles.map(|t| t[row].as_str()).filter(|t| !t.is_empty()),
+            title: answer.titles.map(|t| t[row].as_ref()).filter(|t| !t.is_empty()),
             popularity: answer.popularity.map(|p| p[row]),
-            attributes: &keys,
+            attributes: keys,
             embedding: answer
                 .embeddings
                 .filter(|_| dim > 0)
@@ -139,4 +181,96 @@ pub(super) fn build_set(answer: &AnswerColumns<'_>, ranker: &mut Ranker) -> Resu
         })?;
     }
     Ok(builder.finish())
+}
+
+/// The attribute keys of one candidate at a time, reusing their strings from row to row (an
+/// answer of 200 candidates would otherwise allocate about a thousand).
+#[derive(Debug, Default)]
+struct KeyBuffer {
+    keys: Vec<AttributeKey>,
+    spare: Vec<String>,
+    path: String,
+}
+
+impl KeyBuffer {
+    /// The keys of `item`, as [`ItemAttributes::keys`] lists them.
+    fn fill(&mut self, item: &ItemAttributes) -> &[AttributeKey] {
+        for key in self.keys.drain(..) {
+            match key {
+                AttributeKey::Category(text) | AttributeKey::Brand(text) | AttributeKey::Tag(text) => self.spare.push(text),
+                AttributeKey::PriceBand(_) => {}
+            }
+        }
+        let spare = &mut self.spare;
+        let mut text = |value: &str| {
+            let mut text = spare.pop().unwrap_or_default();
+            text.clear();
+            text.push_str(value);
+            text
+        };
+        self.path.clear();
+        for level in &item.category_path {
+            if !self.path.is_empty() {
+                self.path.push_str(CATEGORY_SEPARATOR);
+            }
+            self.path.push_str(level);
+            self.keys.push(AttributeKey::Category(text(&self.path)));
+        }
+        if let Some(brand) = &item.brand {
+            self.keys.push(AttributeKey::Brand(text(brand)));
+        }
+        if let Some(price) = item.price {
+            self.keys.push(AttributeKey::PriceBand(price_band(price)));
+        }
+        for tag in &item.tags {
+            self.keys.push(AttributeKey::Tag(text(tag)));
+        }
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn labels() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec("[a-zA-Z ]{1,8}", 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn reused_keys_are_the_keys_of_each_item(
+            items in prop::collection::vec((labels(), prop::option::of("[a-z]{1,6}"), prop::option::of(0.0f64..2000.0), labels()), 1..6)
+        ) {
+            let mut buffer = KeyBuffer::default();
+            for (category_path, brand, price, tags) in items {
+                let item = ItemAttributes { category_path, brand, price, tags };
+                let expected = item.keys();
+                prop_assert_eq!(buffer.fill(&item), expected.as_slice());
+            }
+        }
+    }
+
+    #[test]
+    fn keys_of_a_hand_made_item() {
+        let item = ItemAttributes {
+            category_path: vec!["Shoes".into(), "Trail".into()],
+            brand: Some("Acme".into()),
+            price: Some(89.0),
+            tags: vec!["waterproof".into()],
+        };
+        let mut buffer = KeyBuffer::default();
+        buffer.fill(&ItemAttributes { category_path: vec!["A".into(), "B".into(), "C".into()], ..ItemAttributes::default() });
+        assert_eq!(
+            buffer.fill(&item),
+            [
+                AttributeKey::Category("Shoes".into()),
+                AttributeKey::Category("Shoes > Trail".into()),
+                AttributeKey::Brand("Acme".into()),
+                AttributeKey::PriceBand(price_band(89.0)),
+                AttributeKey::Tag("waterproof".into()),
+            ]
+        );
+    }
 }

@@ -11,14 +11,17 @@ pub const MAX_LIVE_SETS: usize = 32;
 /// Feedback already learned from, so a repeated click on the same shown item counts once.
 const LEARNED_KEPT: usize = 64;
 
-/// What a pooled set was built from: the registered set, the session memory's generation and the
-/// shopper's session as it was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Pooled sets kept at once (one per handle the page ranks, e.g. two widgets).
+const POOLED_KEPT: usize = 4;
+
+/// What a pooled set was built from: the registered set, the session memory as it was, and the
+/// session items pooling drew on. Events that change none of them (impressions, dwell, scroll
+/// depth) keep the pooled set.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PoolKey {
     pub handle: u32,
-    pub generation: u64,
-    pub session_len: usize,
-    pub last_activity_ms: u64,
+    pub memory_generation: u64,
+    pub sources: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,11 +37,12 @@ pub struct RankingState {
     /// Least recently used first.
     sets: VecDeque<LiveSet>,
     next_handle: u32,
-    /// The last pooled set (a registered set plus what earlier answers of the session offered),
-    /// reused while neither the set, the session memory nor the session changed.
-    pooled: Option<(PoolKey, Arc<CandidateSet>)>,
-    /// Bumped whenever the session memory or the session may have changed.
-    pub(super) generation: u64,
+    /// The last pooled sets (a registered set plus what earlier answers of the session offered),
+    /// newest last, reused while neither the set, the session memory nor the session's items
+    /// changed.
+    pooled: VecDeque<(PoolKey, Arc<CandidateSet>)>,
+    /// Bumped whenever the session memory changes (an answer remembered, learning forgotten).
+    pub(super) memory_generation: u64,
     /// Impressions this engine handed out, newest last.
     issued: VecDeque<u64>,
     learned: VecDeque<(u64, u32, Outcome)>,
@@ -56,8 +60,8 @@ impl Default for RankingState {
             ranker: Ranker::new(RankConfig::default()),
             sets: VecDeque::new(),
             next_handle: 1,
-            pooled: None,
-            generation: 0,
+            pooled: VecDeque::new(),
+            memory_generation: 0,
             issued: VecDeque::new(),
             learned: VecDeque::new(),
             steps: 0,
@@ -91,22 +95,26 @@ impl RankingState {
         Some(set)
     }
 
-    /// The pooled set built for `key`, if it is the last one built.
-    pub(super) fn pooled(&self, key: PoolKey) -> Option<Arc<CandidateSet>> {
-        self.pooled
-            .as_ref()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, set)| set.clone())
+    /// The pooled set built for `key`, if it is kept.
+    pub(super) fn pooled(&self, key: &PoolKey) -> Option<Arc<CandidateSet>> {
+        self.pooled.iter().find(|(k, _)| k == key).map(|(_, set)| set.clone())
     }
 
+    /// Keeps a pooled set; sets of an older session memory are dropped, and the oldest when full.
     pub(super) fn keep_pooled(&mut self, key: PoolKey, set: Arc<CandidateSet>) {
-        self.pooled = Some((key, set));
+        let memory = key.memory_generation;
+        self.pooled.retain(|(k, _)| k.memory_generation == memory && k.handle != key.handle);
+        if self.pooled.len() >= POOLED_KEPT {
+            self.pooled.pop_front();
+        }
+        self.pooled.push_back((key, set));
     }
 
     /// Drops the set behind `handle`; returns whether it was live.
     pub(super) fn release(&mut self, handle: u32) -> bool {
         let before = self.sets.len();
         self.sets.retain(|s| s.handle != handle);
+        self.pooled.retain(|(k, _)| k.handle != handle);
         self.sets.len() != before
     }
 
@@ -152,8 +160,8 @@ impl RankingState {
         let ids = std::mem::take(&mut self.ranker.ids);
         self.ranker = fresh;
         self.ranker.ids = ids;
-        self.pooled = None;
-        self.generation += 1;
+        self.pooled.clear();
+        self.memory_generation += 1;
         self.issued.clear();
         self.learned.clear();
         self.steps = 0;
@@ -184,6 +192,29 @@ mod tests {
         assert_eq!(state.live_handles().count(), MAX_LIVE_SETS);
         assert!(state.release(first) && !state.release(first));
         assert!(state.touch(first).is_none());
+    }
+
+    #[test]
+    fn pooled_sets_are_kept_per_handle_for_the_current_memory() {
+        let mut state = RankingState::default();
+        let key = |handle, memory_generation, sources: &[u32]| PoolKey { handle, memory_generation, sources: sources.to_vec() };
+        let set = Arc::new(CandidateSet::default());
+        state.keep_pooled(key(1, 0, &[7]), set.clone());
+        state.keep_pooled(key(2, 0, &[7]), set.clone());
+        assert!(state.pooled(&key(1, 0, &[7])).is_some() && state.pooled(&key(2, 0, &[7])).is_some(), "two widgets");
+        assert!(state.pooled(&key(1, 0, &[7, 3])).is_none(), "another session item");
+        state.keep_pooled(key(1, 0, &[7, 3]), set.clone());
+        assert!(state.pooled(&key(1, 0, &[7])).is_none(), "one set per handle");
+        for handle in 3..10 {
+            state.keep_pooled(key(handle, 0, &[]), set.clone());
+        }
+        assert_eq!(state.pooled.len(), POOLED_KEPT);
+        state.keep_pooled(key(1, 1, &[7]), set.clone());
+        assert_eq!(state.pooled.len(), 1, "a new memory drops every older pooled set");
+        let handle = state.insert(CandidateSet::default());
+        state.keep_pooled(key(handle, 1, &[]), set);
+        state.release(handle);
+        assert!(state.pooled(&key(handle, 1, &[])).is_none(), "released with its handle");
     }
 
     #[test]

@@ -1,0 +1,88 @@
+// Ranking through the built npm package from Node: a server answer as a storefront holds it in,
+// the ranked list out with the documented shape (any text in ids and titles), the session joining
+// the ranking, and malformed answers rejected with typed errors while the instance keeps working.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Personalizer } from "./load-package.mjs";
+
+const DIM = 4;
+
+function answer(prefix, n, about) {
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  const result = {
+    ids,
+    scores: Float32Array.from(ids, (_, i) => 1 - i / n),
+    titles: ids.map((_, i) => `Item ${i}`),
+    attributes: ids.map((_, i) => ({ categoryPath: [i % 2 ? "Shoes" : "Coffee"], brand: `Brand ${i % 3}`, price: 10 + i })),
+    popularity: Float32Array.from(ids, (_, i) => (i * 37) % 11),
+    embeddings: Float32Array.from({ length: n * DIM }, (_, k) => ((k * 7919) % 13) / 13 - 0.5),
+    neighbours: {
+      offsets: Uint32Array.from({ length: n + 1 }, (_, i) => Math.min(i, n - 1)),
+      ids: ids.slice(1),
+      scores: Float32Array.from(ids.slice(1), () => 1),
+    },
+  };
+  if (about) result.about = about;
+  return result;
+}
+
+test("a registered answer ranks into the documented items, text intact", () => {
+  const p = new Personalizer({ shop: "node-rank" });
+  const handle = p.registerCandidates({ ids: ["café-1", "😀-2", 'plain "3"'], titles: ["Café ☕", "", "😀 smile"] });
+  const ranked = p.rank(handle, { placement: "home", limit: 3 });
+  assert.deepEqual(Object.keys(ranked).sort(), ["explored", "impression", "items", "propensity"]);
+  assert.equal(ranked.propensity, 1);
+  assert.equal(ranked.explored, false);
+  assert.ok(ranked.impression >= 1);
+  assert.deepEqual(ranked.items.map(({ score, ...rest }) => rest), [
+    { id: "café-1", reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false, title: "Café ☕" },
+    { id: "😀-2", reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false },
+    { id: 'plain "3"', reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false, title: "😀 smile" },
+  ]);
+  const scores = ranked.items.map((item) => item.score);
+  assert.ok(scores.every(Number.isFinite) && scores[0] >= scores[1] && scores[1] >= scores[2], `${scores}`);
+  assert.equal(p.releaseCandidates(handle), true);
+  assert.equal(p.releaseCandidates(handle), false);
+  p.free();
+});
+
+test("earlier answers of the session join a ranking and the reasons say why", () => {
+  const p = new Personalizer({ shop: "node-rank-session", noise: { botHeuristic: false } });
+  p.setConsent("session");
+  for (const page of ["a-3", "a-5"]) {
+    p.track({ type: "view", itemId: page, item: { categoryPath: ["Shoes"] } });
+    p.registerCandidates(answer(`near-${page}`, 6, page));
+  }
+  const handle = p.registerCandidates(answer("a", 12));
+  const { items } = p.rank(handle, { placement: "home", limit: 12 });
+  assert.equal(items.length, 12);
+  assert.ok(items.some((item) => item.fromSession), "items of earlier answers join");
+  const codes = new Set(items.flatMap((item) => item.reasons));
+  assert.ok(!codes.has("serverPick") || codes.size > 1, `a session changes the reasons: ${[...codes]}`);
+  for (const item of items) assert.ok(item.reason.length > 0 && Array.isArray(item.reasons));
+  p.free();
+});
+
+test("malformed answers throw typed errors and the instance keeps working", () => {
+  const p = new Personalizer({ shop: "node-rank-errors" });
+  const cases = [
+    [{ ...answer("d", 3), ids: ["d-0", "d-1", "d-0"] }, /appears twice/],
+    [{ ...answer("n", 3), scores: Float32Array.of(1, Number.NaN, 0.5) }, /is NaN/],
+    [{ ...answer("s", 3), scores: Float32Array.of(1, 2) }, /scores has 2 entries for 3 candidates/],
+    [{ ...answer("e", 3), embeddings: new Float32Array(7) }, /embeddings hold 7 numbers for 3 candidates/],
+    [{ ...answer("o", 3), neighbours: { offsets: Uint32Array.of(0, 9, 1, 2), ids: ["x", "y"], scores: Float32Array.of(1, 1) } }, /neighbours.offsets\[1\] is 9/],
+    [{ ids: ["a", 7] }, /invalid answer.ids/],
+    [{ ids: ["a"], attributes: [{ price: "cheap" }] }, /invalid answer.attributes/],
+    [{ ids: ["a"], embedding: new Float32Array(4) }, /unknown field `embedding`/],
+    [{ ids: ["a"], titles: [1n] }, /must be plain JSON data/],
+    [[], /expected an object/],
+  ];
+  for (const [bad, message] of cases) {
+    assert.throws(() => p.registerCandidates(bad), (error) => error instanceof Error && message.test(error.message));
+  }
+  assert.throws(() => p.rank(12345), /call registerCandidates again/);
+  const handle = p.registerCandidates(answer("ok", 4));
+  assert.throws(() => p.rank(handle, { diversity: { strength: 2 } }), /between 0 and 1/);
+  assert.equal(p.rank(handle, { limit: 2 }).items.length, 2);
+  p.free();
+});
