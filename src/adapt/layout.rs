@@ -150,7 +150,11 @@ struct Draw {
 
 /// What a layout decision needs from the bandit, looked up once per decision.
 struct SectionBeliefs {
+    /// One posterior per distinct section kind (arm): sections of one kind share one draw, so
+    /// sampling noise never hides one of two sections the shopper treats alike.
     posteriors: Vec<Posterior>,
+    /// Index into `posteriors` of each section's kind.
+    arm_of: Vec<usize>,
     /// True when the section's kind has been observed at least `minEvidence` times.
     evidenced: Vec<bool>,
     exploration: f64,
@@ -160,8 +164,20 @@ struct SectionBeliefs {
 impl SectionBeliefs {
     fn new(bandit: &Bandit, sections: &[SectionSpec], x: &[f32; CONTEXT_FEATURES], tuning: &LayoutTuning) -> Self {
         let keys: Vec<String> = sections.iter().map(|s| s.kind.arm_key()).collect();
+        let mut arms: Vec<String> = Vec::new();
+        let arm_of = keys
+            .iter()
+            .map(|key| match arms.iter().position(|arm| arm == key) {
+                Some(index) => index,
+                None => {
+                    arms.push(key.clone());
+                    arms.len() - 1
+                }
+            })
+            .collect();
         SectionBeliefs {
-            posteriors: bandit.posteriors(&keys, x),
+            posteriors: bandit.posteriors(&arms, x),
+            arm_of,
             evidenced: keys
                 .iter()
                 .map(|k| bandit.observations(k) >= tuning.min_evidence)
@@ -174,7 +190,8 @@ impl SectionBeliefs {
 
 fn draw_policy(beliefs: &SectionBeliefs, sections: &[SectionSpec], rng: &mut rand_chacha::ChaCha8Rng) -> Draw {
     let explored = rng.random::<f64>() < beliefs.exploration;
-    let logits = sample(&beliefs.posteriors, rng);
+    let arm_logits = sample(&beliefs.posteriors, rng);
+    let logits: Vec<f64> = beliefs.arm_of.iter().map(|&arm| arm_logits[arm]).collect();
     let probabilities: Vec<f64> = logits.iter().map(|l| sigmoid(*l)).collect();
     let mut order: Vec<usize> = (0..sections.len()).collect();
     if explored {

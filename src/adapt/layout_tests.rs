@@ -359,6 +359,26 @@ fn arb_sections() -> impl Strategy<Value = Vec<SectionSpec>> {
     })
 }
 
+#[test]
+fn sections_of_one_kind_share_one_draw_so_noise_never_hides_one_of_them() {
+    // Found by the property test below: two "top in category" sections, a kind the shopper
+    // never engaged with in 20 views, used to get two independent Thompson draws, and one was
+    // hidden for being below `hideBelow` times the other's draw.
+    let sections = vec![
+        SectionSpec::new("top-running", SectionKind::TopInCategory),
+        SectionSpec::new("top-trail", SectionKind::TopInCategory),
+    ];
+    for seed in [7415643176826057145, 119436816669089667, 1, 2, 3, 4, 5, 6, 7, 8] {
+        let mut adapter = personalized(seed);
+        for k in 0..20 {
+            adapter.learn_section(SectionKind::TopInCategory, k % 3, false, &shopper()).unwrap();
+        }
+        let options = LayoutOptions { max_sections: 2, ..LayoutOptions::default() };
+        let layout = adapter.choose_layout(&sections, &options, &shopper()).unwrap();
+        assert_eq!(layout.sections.len(), 2, "seed {seed}: {layout:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
