@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::server::ServerConfig;
 use crate::ReplayError;
 
-pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
+pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 200] [--out DIR] [--json] [--k 20]
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
               [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
@@ -13,9 +14,11 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --test       prefix<TAB>label lines (extra columns ignored)
 --categories item<TAB>category lines: candidates carry the category, the profile learns affinity
 --window N --backward-weight W --popularity-exponent E --embedding-dim D
-             server-side co-visitation settings (defaults 12, 1.0, 0.25, 32)
+             server-side co-visitation settings (defaults 12, 1.0, 0.25, 64)
+--candidate-neighbours N  co-visitation neighbours the server sends with each candidate
 --pool-extra N  rows the device pools from earlier answers of the session (default 300)
 --fast-decay X  device-side weight kept per step back in the session (default 0.5)
+--lambda-weight W  weight of the LambdaRank (MRR@20) term added to the softmax fit
 --ablate     also refit and replay with each signal family switched off
 --fit-weights  learn the default weights on a validation split cut from --train (the last
              --validation-share of sessions) and write them to --weights-out";
@@ -42,10 +45,14 @@ pub struct Options {
     pub backward_weight: Option<f32>,
     pub popularity_exponent: Option<f32>,
     pub embedding_dim: Option<usize>,
+    /// Co-visitation neighbours sent along with each candidate.
+    pub candidate_neighbours: Option<usize>,
     /// Device-side rows pooled from earlier answers.
     pub pool_extra: Option<usize>,
     /// Device-side recency decay per session step.
     pub fast_decay: Option<f32>,
+    /// Weight of the LambdaRank term in the offline fit.
+    pub lambda_weight: Option<f32>,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -60,7 +67,7 @@ impl Options {
             train: PathBuf::new(),
             test: None,
             categories: None,
-            candidates: 100,
+            candidates: ServerConfig::default().candidates,
             out: PathBuf::from("replay-out"),
             json: false,
             k: 20,
@@ -75,8 +82,10 @@ impl Options {
             backward_weight: None,
             popularity_exponent: None,
             embedding_dim: None,
+            candidate_neighbours: None,
             pool_extra: None,
             fast_decay: None,
+            lambda_weight: None,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -95,7 +104,9 @@ impl Options {
                 "--backward-weight" => o.backward_weight = Some(value(&flag, args.next())?),
                 "--popularity-exponent" => o.popularity_exponent = Some(value(&flag, args.next())?),
                 "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
+                "--candidate-neighbours" => o.candidate_neighbours = Some(value(&flag, args.next())?),
                 "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
+                "--lambda-weight" => o.lambda_weight = Some(value(&flag, args.next())?),
                 "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
                 "--json" => o.json = true,
                 "--ablate" => o.ablate = true,

@@ -122,6 +122,19 @@ pub fn json_line(server: &Accuracy, device: &Accuracy, k: usize) -> String {
     .to_string()
 }
 
+/// One line of validation numbers (server vs device, HR and MRR at 10 and 20) for the log.
+pub fn validation_line(evaluation: &Evaluation, cases: usize, epoch: usize) -> String {
+    let (s10, s20, d10, d20) = (evaluation.server.at(10), evaluation.server.at(20), evaluation.device.at(10), evaluation.device.at(20));
+    format!(
+        "validation replay ({cases} cases of later sessions, never fitted on; best epoch {epoch}): server HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2} | device HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2}",
+        s10.hr, s10.mrr, s20.hr, s20.mrr, d10.hr, d10.mrr, d20.hr, d20.mrr
+    ) + &evaluation
+        .by_length
+        .iter()
+        .map(|(bucket, server, device)| format!("\n  prefix {bucket}: {} cases, server {:.2}/{:.2}, device {:.2}/{:.2}", device.cases(), server.at(20).hr, server.at(20).mrr, device.at(20).hr, device.at(20).mrr))
+        .collect::<String>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
