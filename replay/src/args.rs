@@ -17,8 +17,9 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 20
              server-side co-visitation settings (defaults 12, 1.0, 0.25, 64)
 --candidate-neighbours N  co-visitation neighbours the server sends with each candidate
 --pool-extra N  rows the device pools from earlier answers of the session (default 300)
---fast-decay X  device-side weight kept per step back in the session (default 0.5)
---lambda-weight W  weight of the LambdaRank (MRR@20) term added to the softmax fit
+--fast-decay X  device-side weight kept per step back in the session (default 0.6)
+--learning-rate X --epochs N  Adam's initial step size and the epochs of the fit
+--warm-start start the fit from the shipped weights (with --epochs 0: validate them as they are)
 --ablate     also refit and replay with each signal family switched off
 --fit-weights  learn the default weights on a validation split cut from --train (the last
              --validation-share of sessions) and write them to --weights-out";
@@ -51,8 +52,11 @@ pub struct Options {
     pub pool_extra: Option<usize>,
     /// Device-side recency decay per session step.
     pub fast_decay: Option<f32>,
-    /// Weight of the LambdaRank term in the offline fit.
-    pub lambda_weight: Option<f32>,
+    /// Adam's initial step size and the epochs of the offline fit.
+    pub learning_rate: Option<f32>,
+    pub epochs: Option<usize>,
+    /// Start the fit from the shipped weights instead of from 0.
+    pub warm_start: bool,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -85,7 +89,9 @@ impl Options {
             candidate_neighbours: None,
             pool_extra: None,
             fast_decay: None,
-            lambda_weight: None,
+            learning_rate: None,
+            epochs: None,
+            warm_start: false,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -106,9 +112,11 @@ impl Options {
                 "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
                 "--candidate-neighbours" => o.candidate_neighbours = Some(value(&flag, args.next())?),
                 "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
-                "--lambda-weight" => o.lambda_weight = Some(value(&flag, args.next())?),
+                "--learning-rate" => o.learning_rate = Some(value(&flag, args.next())?),
+                "--epochs" => o.epochs = Some(value(&flag, args.next())?),
                 "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
                 "--json" => o.json = true,
+                "--warm-start" => o.warm_start = true,
                 "--ablate" => o.ablate = true,
                 "--fit-weights" => o.fit_weights = true,
                 "--no-progress" => o.progress = false,

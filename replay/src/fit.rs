@@ -12,7 +12,6 @@ use shop_personalizer::rank::{feature_name, interaction_inputs, project_monotone
 
 use crate::data::Case;
 use crate::device::Device;
-use crate::lambda::lambda_gradient;
 use crate::metrics::MAX_K;
 use crate::progress::ProgressBar;
 use crate::run::Setup;
@@ -35,13 +34,14 @@ pub struct FitConfig {
     /// Share of the validation cases (the latest sessions') never fitted on: replayed with the
     /// fitted weights for the validation numbers that choose settings.
     pub eval_share: f64,
-    /// Weight of the LambdaRank term (MRR@20 swaps) added to the softmax loss (0 = softmax only).
-    pub lambda_weight: f32,
+    /// Start every feature that fires from 0 instead of `init`, so that a fit does not depend on
+    /// the weights shipped before it (which were chosen on the same held-out cases).
+    pub cold_start: bool,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
-        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11, holdout_share: 0.2, eval_share: 0.3, lambda_weight: 0.0 }
+        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11, holdout_share: 0.2, eval_share: 0.3, cold_start: true }
     }
 }
 
@@ -175,9 +175,14 @@ struct Trainer {
 
 impl Trainer {
     fn new(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Self {
+        let active: Vec<bool> = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
         let mut weights = init.to_vec();
+        if config.cold_start {
+            for (w, _) in weights.iter_mut().zip(&active).filter(|(_, a)| **a) {
+                *w = 0.0;
+            }
+        }
         project_monotone(&mut weights);
-        let active = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
         Self {
             weights,
             m: vec![0.0; NUM_FEATURES],
@@ -199,7 +204,6 @@ impl Trainer {
         self.epochs_done += 1;
         let mut gradient = vec![0.0f32; NUM_FEATURES];
         let (mut rows, mut gains) = (Vec::new(), Vec::new());
-        let (mut scores, mut ranked) = (Vec::new(), Vec::new());
         self.order.shuffle(&mut self.rng);
         for batch in self.order.chunks(config.batch.max(1)) {
             gradient.iter_mut().for_each(|g| *g = 0.0);
@@ -211,7 +215,6 @@ impl Trainer {
                 gains.clear();
                 gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
                 softmax_gradient(&c.matrix, &rows, &gains, &self.weights, &mut gradient);
-                lambda_gradient(&c.matrix, c.label_row, &self.weights, 20, config.lambda_weight, &mut scores, &mut ranked, &mut gradient);
             }
             self.step += 1;
             let scale = 1.0 / batch.len() as f32;

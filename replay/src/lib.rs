@@ -10,7 +10,6 @@ pub mod data;
 pub mod device;
 pub mod embedding;
 pub mod fit;
-pub mod lambda;
 pub mod metrics;
 pub mod progress;
 pub mod report;

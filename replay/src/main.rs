@@ -53,7 +53,11 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     let params = RankParams::default();
     let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
     let fit_defaults = FitConfig::default();
-    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, lambda_weight: o.lambda_weight.unwrap_or(fit_defaults.lambda_weight), ..fit_defaults };
+    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, learning_rate: o.learning_rate.unwrap_or(fit_defaults.learning_rate),
+        epochs: o.epochs.unwrap_or(fit_defaults.epochs),
+        cold_start: !o.warm_start,
+        ..fit_defaults
+    };
     let use_categories = !categories.is_empty();
     let mut weights = DEFAULT_WEIGHTS.to_vec();
     let mut training: Vec<TrainingCase> = Vec::new();
