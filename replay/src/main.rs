@@ -8,7 +8,7 @@ use std::time::Instant;
 use replay::args::Options;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
-use replay::report::{json_line, validation_line, markdown, svg_chart, AblationRow, RunFacts};
+use replay::report::{json_line, validation_line, REFIT_ALL, markdown, svg_chart, AblationRow, RunFacts};
 use replay::run::{evaluate, evaluate_full, Setup};
 use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
@@ -95,6 +95,10 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     let seconds = started.elapsed().as_secs_f64();
     let mut ablation = Vec::new();
     if o.ablate {
+        // The reference: every signal, refit the same way as the rows without one.
+        let refit = fit(&training, &weights, &fit_config);
+        let (_, device) = evaluate(&Setup { weights: Some(refit), ..setup.clone() }, &cases, "refit")?;
+        ablation.push(AblationRow { family: REFIT_ALL, device });
         for family in Family::ALL {
             let refit = fit(&without_family(&training, family), &weights, &fit_config);
             let masked = Setup { config: config.clone().with_families_off(FamilyMask::none().without(family)), weights: Some(refit), ..setup.clone() };

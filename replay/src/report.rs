@@ -7,6 +7,10 @@ use serde_json::json;
 use crate::metrics::{Accuracy, MAX_K};
 use crate::run::Evaluation;
 
+/// The ablation row that switches nothing off: every signal, refit like the other rows, so that
+/// the rows compare with it rather than with the shipped weights.
+pub const REFIT_ALL: &str = "nothing";
+
 /// One row of an ablation: a family switched off and what the device reached without it.
 #[derive(Debug, Clone)]
 pub struct AblationRow {
@@ -71,9 +75,10 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
     if !ablation.is_empty() {
         let _ = writeln!(s, "\n## Ablation: each signal family switched off (weights refit on validation without it)\n");
         let _ = writeln!(s, "{header}\n{rule}");
-        let _ = writeln!(s, "{}", row("all signals", device, &ks));
+        let _ = writeln!(s, "{}", row("all signals (shipped weights)", device, &ks));
         for a in ablation {
-            let _ = writeln!(s, "{}", row(&format!("without {}", a.family), &a.device, &ks));
+            let name = if a.family == REFIT_ALL { "all signals, refit like the rows below".to_owned() } else { format!("without {}", a.family) };
+            let _ = writeln!(s, "{}", row(&name, &a.device, &ks));
         }
     }
     let _ = writeln!(s, "\nThe device ranks the current answer pooled with what earlier answers of the session offered;\n\"current answer only\" ranks just the server's answer about the last item.");
