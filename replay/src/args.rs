@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::server::ServerConfig;
 use crate::ReplayError;
 
-pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
+pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 200] [--out DIR] [--json] [--k 20]
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
               [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
@@ -14,9 +15,12 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --test       prefix<TAB>label lines (extra columns ignored)
 --categories item<TAB>category lines: candidates carry the category, the profile learns affinity
 --window N --backward-weight W --popularity-exponent E --embedding-dim D
-             server-side co-visitation settings (defaults 12, 1.0, 0.25, 32)
+             server-side co-visitation settings (defaults 12, 1.0, 0.25, 64)
+--candidate-neighbours N  co-visitation neighbours the server sends with each candidate
 --pool-extra N  rows the device pools from earlier answers of the session (default 300)
---fast-decay X  device-side weight kept per step back in the session (default 0.5)
+--fast-decay X  device-side weight kept per step back in the session (default 0.6)
+--learning-rate X --epochs N  Adam's initial step size and the epochs of the fit
+--warm-start start the fit from the shipped weights (with --epochs 0: validate them as they are)
 --ablate     also refit and replay with each signal family switched off
 --fit-weights  learn the default weights on a validation split cut from --train (the last
              --validation-share of sessions) and write them to --weights-out
@@ -46,6 +50,8 @@ pub struct Options {
     pub backward_weight: Option<f32>,
     pub popularity_exponent: Option<f32>,
     pub embedding_dim: Option<usize>,
+    /// Co-visitation neighbours sent along with each candidate.
+    pub candidate_neighbours: Option<usize>,
     /// Device-side rows pooled from earlier answers.
     pub pool_extra: Option<usize>,
     /// Device-side recency decay per session step.
@@ -53,6 +59,11 @@ pub struct Options {
     /// Run the off-policy evaluation demonstration (see `off_policy.rs`) with this exploration.
     pub off_policy: bool,
     pub epsilon: f32,
+    /// Adam's initial step size and the epochs of the offline fit.
+    pub learning_rate: Option<f32>,
+    pub epochs: Option<usize>,
+    /// Start the fit from the shipped weights instead of from 0.
+    pub warm_start: bool,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -67,7 +78,7 @@ impl Options {
             train: PathBuf::new(),
             test: None,
             categories: None,
-            candidates: 100,
+            candidates: ServerConfig::default().candidates,
             out: PathBuf::from("replay-out"),
             json: false,
             k: 20,
@@ -82,10 +93,14 @@ impl Options {
             backward_weight: None,
             popularity_exponent: None,
             embedding_dim: None,
+            candidate_neighbours: None,
             pool_extra: None,
             fast_decay: None,
             off_policy: false,
             epsilon: 0.2,
+            learning_rate: None,
+            epochs: None,
+            warm_start: false,
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -104,11 +119,15 @@ impl Options {
                 "--backward-weight" => o.backward_weight = Some(value(&flag, args.next())?),
                 "--popularity-exponent" => o.popularity_exponent = Some(value(&flag, args.next())?),
                 "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
+                "--candidate-neighbours" => o.candidate_neighbours = Some(value(&flag, args.next())?),
                 "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
+                "--learning-rate" => o.learning_rate = Some(value(&flag, args.next())?),
+                "--epochs" => o.epochs = Some(value(&flag, args.next())?),
                 "--fast-decay" => o.fast_decay = Some(value(&flag, args.next())?),
                 "--epsilon" => o.epsilon = value(&flag, args.next())?,
                 "--off-policy" => o.off_policy = true,
                 "--json" => o.json = true,
+                "--warm-start" => o.warm_start = true,
                 "--ablate" => o.ablate = true,
                 "--fit-weights" => o.fit_weights = true,
                 "--no-progress" => o.progress = false,

@@ -29,11 +29,19 @@ pub struct FitConfig {
     pub l2: f32,
     pub batch: usize,
     pub seed: u64,
+    /// Share of the collected fit cases (the latest) held out of the fit for early stopping.
+    pub holdout_share: f64,
+    /// Share of the validation cases (the latest sessions') never fitted on: replayed with the
+    /// fitted weights for the validation numbers that choose settings.
+    pub eval_share: f64,
+    /// Start every feature that fires from 0 instead of `init`, so that a fit does not depend on
+    /// the weights shipped before it (which were chosen on the same held-out cases).
+    pub cold_start: bool,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
-        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11 }
+        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11, holdout_share: 0.2, eval_share: 0.3, cold_start: true }
     }
 }
 
@@ -145,20 +153,59 @@ pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64,
 /// gradient: after every step the weights of features that rise with the server's placement are
 /// clamped at 0 from below, so the fitted model never turns against the server's order.
 pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32> {
-    let mut weights = init.to_vec();
-    project_monotone(&mut weights);
-    let (mut m, mut v) = (vec![0.0f32; NUM_FEATURES], vec![0.0f32; NUM_FEATURES]);
-    let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..cases.len()).collect();
-    let mut gradient = vec![0.0f32; NUM_FEATURES];
-    let (mut rows, mut gains) = (Vec::new(), Vec::new());
-    // Features that never fire here keep their prior: no decay pulls them to zero.
-    let active: Vec<bool> = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
-    let mut step = 0i32;
+    let mut trainer = Trainer::new(cases, init, config);
     for _ in 0..config.epochs {
-        order.shuffle(&mut rng);
-        for batch in order.chunks(config.batch.max(1)) {
+        trainer.epoch(cases, config);
+    }
+    trainer.weights
+}
+
+/// Adam state of one fit.
+struct Trainer {
+    weights: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    /// Features that never fire here keep their prior: no decay pulls them to zero.
+    active: Vec<bool>,
+    step: i32,
+    epochs_done: usize,
+}
+
+impl Trainer {
+    fn new(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Self {
+        let active: Vec<bool> = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
+        let mut weights = init.to_vec();
+        if config.cold_start {
+            for (w, _) in weights.iter_mut().zip(&active).filter(|(_, a)| **a) {
+                *w = 0.0;
+            }
+        }
+        project_monotone(&mut weights);
+        Self {
+            weights,
+            m: vec![0.0; NUM_FEATURES],
+            v: vec![0.0; NUM_FEATURES],
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            order: (0..cases.len()).collect(),
+            active,
+            step: 0,
+            epochs_done: 0,
+        }
+    }
+
+    /// One pass over `cases` in a seeded order. The step size falls linearly from
+    /// `learning_rate` to a tenth of it over `epochs`, so the last epochs settle.
+    fn epoch(&mut self, cases: &[TrainingCase], config: &FitConfig) {
+        let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        let progress = self.epochs_done as f32 / config.epochs.max(1) as f32;
+        let learning_rate = config.learning_rate * (1.0 - 0.9 * progress.min(1.0));
+        self.epochs_done += 1;
+        let mut gradient = vec![0.0f32; NUM_FEATURES];
+        let (mut rows, mut gains) = (Vec::new(), Vec::new());
+        self.order.shuffle(&mut self.rng);
+        for batch in self.order.chunks(config.batch.max(1)) {
             gradient.iter_mut().for_each(|g| *g = 0.0);
             for &i in batch {
                 let c = &cases[i];
@@ -167,22 +214,49 @@ pub fn fit(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Vec<f32>
                 rows.extend(0..n);
                 gains.clear();
                 gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
-                softmax_gradient(&c.matrix, &rows, &gains, &weights, &mut gradient);
+                softmax_gradient(&c.matrix, &rows, &gains, &self.weights, &mut gradient);
             }
-            step += 1;
+            self.step += 1;
             let scale = 1.0 / batch.len() as f32;
-            for f in (0..NUM_FEATURES).filter(|&f| active[f]) {
-                let g = gradient[f] * scale + config.l2 * weights[f];
-                m[f] = beta1 * m[f] + (1.0 - beta1) * g;
-                v[f] = beta2 * v[f] + (1.0 - beta2) * g * g;
-                let m_hat = m[f] / (1.0 - beta1.powi(step));
-                let v_hat = v[f] / (1.0 - beta2.powi(step));
-                weights[f] -= config.learning_rate * m_hat / (v_hat.sqrt() + eps);
+            for f in (0..NUM_FEATURES).filter(|&f| self.active[f]) {
+                let g = gradient[f] * scale + config.l2 * self.weights[f];
+                self.m[f] = beta1 * self.m[f] + (1.0 - beta1) * g;
+                self.v[f] = beta2 * self.v[f] + (1.0 - beta2) * g * g;
+                let m_hat = self.m[f] / (1.0 - beta1.powi(self.step));
+                let v_hat = self.v[f] / (1.0 - beta2.powi(self.step));
+                self.weights[f] -= learning_rate * m_hat / (v_hat.sqrt() + eps);
             }
-            project_monotone(&mut weights);
+            project_monotone(&mut self.weights);
         }
     }
-    weights
+}
+
+/// Splits the collected cases into a fitting part and a held-out part (the last `share` of them,
+/// i.e. the latest validation sessions), for early stopping and honest validation numbers.
+pub fn hold_out(cases: Vec<TrainingCase>, share: f64) -> (Vec<TrainingCase>, Vec<TrainingCase>) {
+    let keep = cases.len() - ((cases.len() as f64 * share.clamp(0.0, 0.9)) as usize).min(cases.len());
+    let mut cases = cases;
+    let held = cases.split_off(keep);
+    (cases, held)
+}
+
+/// [`fit`] epoch by epoch, keeping the weights of the epoch with the lowest listwise loss on
+/// `held` (early stopping; the loss is far less noisy than MRR on a few thousand cases). Returns
+/// them and that epoch (1-based; 0 = the initial weights were best).
+pub fn fit_early_stopping(cases: &[TrainingCase], held: &[TrainingCase], init: &[f32], config: &FitConfig) -> (Vec<f32>, usize) {
+    if held.is_empty() {
+        return (fit(cases, init, config), config.epochs);
+    }
+    let mut trainer = Trainer::new(cases, init, config);
+    let mut best = (evaluate(held, &trainer.weights, 1).0, trainer.weights.clone(), 0);
+    for epoch in 1..=config.epochs {
+        trainer.epoch(cases, config);
+        let loss = evaluate(held, &trainer.weights, 1).0;
+        if loss < best.0 {
+            best = (loss, trainer.weights.clone(), epoch);
+        }
+    }
+    (best.1, best.2)
 }
 
 /// The Rust source of `src/rank/default_weights.rs` for `weights`.
@@ -223,7 +297,7 @@ mod tests {
         }
         let mut init = vec![0.0; NUM_FEATURES];
         init[SERVER_RANK] = -1.0;
-        let weights = fit(&cases, &init, &FitConfig { epochs: 20, ..FitConfig::default() });
+        let weights = fit(&cases, &init, &FitConfig { epochs: 40, ..FitConfig::default() });
         assert!(weights[SERVER_RANK] >= 0.0 && weights[SERVER_RANK] < 0.05, "{}", weights[SERVER_RANK]);
         assert!(weights[6] > 1.0, "{}", weights[6]);
     }

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use replay::args::Options;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
-use replay::fit::{collect, fit, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
-use replay::report::{json_line, markdown, svg_chart, AblationRow, RunFacts};
+use replay::fit::{collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
+use replay::report::{json_line, validation_line, REFIT_ALL, markdown, svg_chart, AblationRow, RunFacts};
 use replay::run::{evaluate, evaluate_full, Setup};
 use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
@@ -47,11 +47,17 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         backward_weight: o.backward_weight.unwrap_or(defaults.backward_weight),
         popularity_exponent: o.popularity_exponent.unwrap_or(defaults.popularity_exponent),
         embedding_dim: o.embedding_dim.unwrap_or(defaults.embedding_dim),
+        candidate_neighbours: o.candidate_neighbours.unwrap_or(defaults.candidate_neighbours),
         ..defaults
     };
     let params = RankParams::default();
     let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
-    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, ..FitConfig::default() };
+    let fit_defaults = FitConfig::default();
+    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, learning_rate: o.learning_rate.unwrap_or(fit_defaults.learning_rate),
+        epochs: o.epochs.unwrap_or(fit_defaults.epochs),
+        cold_start: !o.warm_start,
+        ..fit_defaults
+    };
     let use_categories = !categories.is_empty();
     if o.off_policy {
         return replay::off_policy::run(o, &sessions, &vocab, &categories, server_config, config.params());
@@ -61,25 +67,19 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     if o.fit_weights || o.ablate {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);
         let server = Server::build(&kept, vocab.len(), &categories, server_config.clone());
-        let sample = sample_cases(&held_out, o.fit_cases, fit_config.seed);
+        let (fit_pool, eval_cases) = held_out.split_at(held_out.len() - (held_out.len() as f64 * fit_config.eval_share) as usize);
+        let sample = sample_cases(fit_pool, o.fit_cases, fit_config.seed);
         let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: None, use_categories, threads: o.threads, progress: o.progress, rerank_only: false };
         training = collect(&setup, &sample)?;
-        eprintln!("validation: {} of {} held-out cases sampled; the label is among the candidates in {}", sample.len(), held_out.len(), training.len());
+        eprintln!("validation: {} of {} cases sampled to fit; the label is among the candidates in {}", sample.len(), fit_pool.len(), training.len());
         if o.fit_weights {
-            let before = replay::fit::evaluate(&training, &weights, 20);
-            weights = fit(&training, &weights, &fit_config);
-            let after = replay::fit::evaluate(&training, &weights, 20);
-            let pooled = training.len() as f64 / sample.len().max(1) as f64;
-            eprintln!(
-                "validation loss {:.4} -> {:.4}; on the validation cases HR@20 {:.2}% -> {:.2}%, MRR@20 {:.2}% -> {:.2}% (label pooled in {:.2}%)",
-                before.0,
-                after.0,
-                100.0 * before.1 * pooled,
-                100.0 * after.1 * pooled,
-                100.0 * before.2 * pooled,
-                100.0 * after.2 * pooled,
-                100.0 * pooled
-            );
+            let (fitting, held) = hold_out(std::mem::take(&mut training), fit_config.holdout_share);
+            let (fitted, epoch) = fit_early_stopping(&fitting, &held, &weights, &fit_config);
+            weights = fitted;
+            training = fitting;
+            training.extend(held);
+            let evaluation = evaluate_full(&Setup { weights: Some(weights.clone()), ..setup.clone() }, eval_cases, "validation")?;
+            eprintln!("{}", validation_line(&evaluation, eval_cases.len(), epoch));
             let provenance = format!(
                 "{} validation cases from the last {:.0}% of sessions of {}",
                 training.len(),
@@ -98,6 +98,10 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     let seconds = started.elapsed().as_secs_f64();
     let mut ablation = Vec::new();
     if o.ablate {
+        // The reference: every signal, refit the same way as the rows without one.
+        let refit = fit(&training, &weights, &fit_config);
+        let (_, device) = evaluate(&Setup { weights: Some(refit), ..setup.clone() }, &cases, "refit")?;
+        ablation.push(AblationRow { family: REFIT_ALL, device });
         for family in Family::ALL {
             let refit = fit(&without_family(&training, family), &weights, &fit_config);
             let masked = Setup { config: config.clone().with_families_off(FamilyMask::none().without(family)), weights: Some(refit), ..setup.clone() };

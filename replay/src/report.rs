@@ -7,6 +7,10 @@ use serde_json::json;
 use crate::metrics::{Accuracy, MAX_K};
 use crate::run::Evaluation;
 
+/// The ablation row that switches nothing off: every signal, refit like the other rows, so that
+/// the rows compare with it rather than with the shipped weights.
+pub const REFIT_ALL: &str = "nothing";
+
 /// One row of an ablation: a family switched off and what the device reached without it.
 #[derive(Debug, Clone)]
 pub struct AblationRow {
@@ -71,9 +75,10 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
     if !ablation.is_empty() {
         let _ = writeln!(s, "\n## Ablation: each signal family switched off (weights refit on validation without it)\n");
         let _ = writeln!(s, "{header}\n{rule}");
-        let _ = writeln!(s, "{}", row("all signals", device, &ks));
+        let _ = writeln!(s, "{}", row("all signals (shipped weights)", device, &ks));
         for a in ablation {
-            let _ = writeln!(s, "{}", row(&format!("without {}", a.family), &a.device, &ks));
+            let name = if a.family == REFIT_ALL { "all signals, refit like the rows below".to_owned() } else { format!("without {}", a.family) };
+            let _ = writeln!(s, "{}", row(&name, &a.device, &ks));
         }
     }
     let _ = writeln!(s, "\nThe device ranks the current answer pooled with what earlier answers of the session offered;\n\"current answer only\" ranks just the server's answer about the last item.");
@@ -120,6 +125,19 @@ pub fn json_line(server: &Accuracy, device: &Accuracy, k: usize) -> String {
         "device": { "hr": round(d.hr), "mrr": round(d.mrr) },
     })
     .to_string()
+}
+
+/// One line of validation numbers (server vs device, HR and MRR at 10 and 20) for the log.
+pub fn validation_line(evaluation: &Evaluation, cases: usize, epoch: usize) -> String {
+    let (s10, s20, d10, d20) = (evaluation.server.at(10), evaluation.server.at(20), evaluation.device.at(10), evaluation.device.at(20));
+    format!(
+        "validation replay ({cases} cases of later sessions, never fitted on; best epoch {epoch}): server HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2} | device HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2}",
+        s10.hr, s10.mrr, s20.hr, s20.mrr, d10.hr, d10.mrr, d20.hr, d20.mrr
+    ) + &evaluation
+        .by_length
+        .iter()
+        .map(|(bucket, server, device)| format!("\n  prefix {bucket}: {} cases, server {:.2}/{:.2}, device {:.2}/{:.2}", device.cases(), server.at(20).hr, server.at(20).mrr, device.at(20).hr, device.at(20).mrr))
+        .collect::<String>()
 }
 
 #[cfg(test)]

@@ -248,6 +248,15 @@ impl<S: KeyValueStore> Personalizer<S> {
                 self.ranking.steps = steps;
                 self.ranking.model_dirty = false;
             }
+            Loaded::Found { value: ModelRead::Migrated { .. }, .. } if self.ranking.steps > 0 => {
+                self.ranking.model_dirty = true;
+            }
+            Loaded::Found { value: ModelRead::Migrated { model, steps, from }, .. } => {
+                self.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::migrated_message(from)));
+                *self.ranking.ranker.model_mut() = model;
+                self.ranking.steps = steps;
+                self.ranking.model_dirty = true;
+            }
             Loaded::Found { value: ModelRead::OtherFeatures { found }, .. } => {
                 self.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::other_features_message(found)));
                 self.ranking.model_dirty = true;

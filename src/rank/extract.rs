@@ -9,6 +9,10 @@ use super::session::SessionMemory;
 use super::shopper::ShopperSignals;
 use super::sources::fires_personal;
 
+mod embedding;
+
+pub(crate) use embedding::dot;
+
 const NONE: u32 = u32::MAX;
 const LOG_FLOOR: f32 = 0.01;
 const KEYS: usize = INTERACTION_KEYS.len();
@@ -69,6 +73,10 @@ pub struct FeatureExtractor {
     /// Per row of the set with serial `set_serial`: the values of [`SET_FEATURES`].
     set_columns: Vec<[f32; SET_FEATURES.len()]>,
     set_serial: u64,
+    /// Share of the session's views after the first that went back to an earlier item.
+    repeat_share: f32,
+    /// Whether the last view went back to an earlier item.
+    last_repeated: bool,
 }
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
@@ -79,22 +87,6 @@ fn scaled(score: f32, min: f32, max: f32) -> f32 {
     } else {
         1.0
     }
-}
-
-/// Dot product in eight independent lanes, so the compiler can vectorize it.
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [0.0f32; 8];
-    let (head_a, tail_a) = a.split_at(n - n % 8);
-    let (head_b, tail_b) = b.split_at(n - n % 8);
-    for (ca, cb) in head_a.chunks_exact(8).zip(head_b.chunks_exact(8)) {
-        for i in 0..8 {
-            lanes[i] += ca[i] * cb[i];
-        }
-    }
-    let tail: f32 = tail_a.iter().zip(tail_b).map(|(x, y)| x * y).sum();
-    lanes.iter().sum::<f32>() + tail
 }
 
 impl FeatureExtractor {
@@ -219,6 +211,7 @@ impl FeatureExtractor {
     fn read_session(&mut self, shopper: &dyn ShopperSignals, ids: &ItemIds, max_items: usize) {
         self.walk.clear();
         self.entries.clear();
+        self.last_repeated = false;
         let len = shopper.session_len();
         for index in len.saturating_sub(max_items)..len {
             let Some(item) = shopper.session_item(index) else { continue };
@@ -226,6 +219,7 @@ impl FeatureExtractor {
             let distance = (len - 1 - index) as u32;
             self.walk.push((id, distance));
             let slot = self.entry_of[id as usize];
+            self.last_repeated = slot != NONE;
             if slot == NONE {
                 self.entry_of[id as usize] = self.entries.len() as u32;
                 self.entries.push(SessionEntry { id, count: 1, last_distance: distance });
@@ -235,6 +229,8 @@ impl FeatureExtractor {
                 e.last_distance = distance;
             }
         }
+        let repeats = self.walk.len() - self.entries.len();
+        self.repeat_share = if self.walk.len() > 1 { repeats as f32 / (self.walk.len() - 1) as f32 } else { 0.0 };
     }
 
     /// The features that depend on the set alone: the server's score and order, and shop-wide
@@ -378,56 +374,12 @@ impl FeatureExtractor {
             let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
             x[IN_SESSION] = 1.0;
             x[SESSION_COUNT] = (1.0 + e.count as f32).ln();
-            x[SESSION_RECENCY] = decay.powi(e.last_distance as i32);
+            let recency = decay.powi(e.last_distance as i32);
+            x[SESSION_RECENCY] = recency;
             x[IS_LAST] = if e.last_distance == 0 { 1.0 } else { 0.0 };
-        }
-    }
-
-    fn embedding_features(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, memory: &SessionMemory, decay: f32) {
-        let d = set.embedding_dim();
-        if d == 0 {
-            return;
-        }
-        self.session_embedding.clear();
-        self.session_embedding.resize(d, 0.0);
-        self.last_embedding.clear();
-        self.last_embedding.resize(d, 0.0);
-        for &(source, distance) in &self.walk {
-            let Some(e) = memory.embedding_of(source).filter(|e| e.len() == d) else { continue };
-            let norm = dot(e, e).sqrt();
-            if norm <= 1e-12 {
-                continue;
-            }
-            let w = decay.powi(distance as i32) / norm;
-            for (acc, v) in self.session_embedding.iter_mut().zip(e) {
-                *acc += w * v;
-            }
-            if distance == 0 {
-                for (acc, v) in self.last_embedding.iter_mut().zip(e) {
-                    *acc = v / norm;
-                }
-            }
-        }
-        let session_norm = dot(&self.session_embedding, &self.session_embedding).sqrt();
-        let last_norm = dot(&self.last_embedding, &self.last_embedding).sqrt();
-        let long_term = shopper.long_term_embedding().filter(|e| e.len() == d);
-        let long_norm = long_term.map(|e| dot(e, e).sqrt()).unwrap_or(0.0);
-        for row in 0..set.len() {
-            let inv = set.inv_norms[row];
-            if inv == 0.0 {
-                continue;
-            }
-            let e = set.embedding(row);
-            let x = &mut self.matrix[row * NUM_FEATURES..(row + 1) * NUM_FEATURES];
-            if session_norm > 1e-12 {
-                x[EMB_SESSION] = dot(e, &self.session_embedding) * inv / session_norm;
-            }
-            if last_norm > 1e-12 {
-                x[EMB_LAST] = dot(e, &self.last_embedding) * inv / last_norm;
-            }
-            if let Some(lt) = long_term.filter(|_| long_norm > 1e-12) {
-                x[EMB_LONG_TERM] = dot(e, lt) * inv / long_norm;
-            }
+            x[REPEAT_SHARE] = self.repeat_share;
+            x[RECENCY_REPEAT_SHARE] = recency * self.repeat_share;
+            x[RECENCY_LAST_REPEATED] = if self.last_repeated { recency } else { 0.0 };
         }
     }
 

@@ -54,8 +54,15 @@ pub const DISMISSED: usize = 24;
 pub const POPULARITY: usize = 25;
 /// `ln(1 + popularity)`.
 pub const POPULARITY_LOG: usize = 26;
+/// `IN_SESSION ×` the session's repeat share (the share of its views, after the first, that went
+/// back to an item viewed before): sessions that keep returning keep returning.
+pub const REPEAT_SHARE: usize = 27;
+/// `SESSION_RECENCY ×` the session's repeat share.
+pub const RECENCY_REPEAT_SHARE: usize = 28;
+/// `SESSION_RECENCY ×` 1 when the last view itself went back to an earlier item.
+pub const RECENCY_LAST_REPEATED: usize = 29;
 /// Number of base features (the signals themselves).
-pub const NUM_BASE_FEATURES: usize = 27;
+pub const NUM_BASE_FEATURES: usize = 30;
 
 /// The key signals whose pairwise products, set-relative values, square roots and
 /// long-session versions form the interaction block: they let a linear model bend.
@@ -152,6 +159,9 @@ pub const FEATURE_NAMES: [&str; NUM_BASE_FEATURES] = [
     "dismissed",
     "popularity",
     "popularity_log",
+    "repeat_share",
+    "recency_repeat_share",
+    "recency_last_repeated",
 ];
 
 /// A group of features that stands for one signal.
@@ -198,7 +208,7 @@ impl Family {
             Family::SessionCooc => &[COOC_FAST, COOC_SLOW, COOC_LOG, COOC_MAX, COOC_COUNT, COOC_RANK, COOC_REVERSE],
             Family::Embedding => &[EMB_SESSION, EMB_LAST, EMB_LONG_TERM],
             Family::Affinity => &[AFFINITY, AFFINITY_CATEGORY],
-            Family::Repeat => &[IN_SESSION, SESSION_COUNT, SESSION_RECENCY, IS_LAST, LONG_REPEAT],
+            Family::Repeat => &[IN_SESSION, SESSION_COUNT, SESSION_RECENCY, IS_LAST, LONG_REPEAT, REPEAT_SHARE, RECENCY_REPEAT_SHARE, RECENCY_LAST_REPEATED],
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
             Family::Interaction => &INTERACTION_FEATURES,

@@ -38,7 +38,7 @@ pub struct RankParams {
 impl Default for RankParams {
     fn default() -> Self {
         Self {
-            fast_decay: 0.5,
+            fast_decay: 0.6,
             max_session_items: 20,
             memory_answers: 64,
             pool_extra: 300,

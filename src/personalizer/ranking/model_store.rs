@@ -3,11 +3,13 @@
 //!
 //! Anything unreadable is a typed [`LoadError`]; the engine keeps the blob under a backup key like
 //! an unreadable profile and starts from the shipped weights. Weights for another feature layout
-//! (a library upgrade) are not damage: [`ModelRead::OtherFeatures`].
+//! (a library upgrade) are not damage. A layout this library knows how to carry forward
+//! ([`FEATURE_LAYOUTS`]) keeps the shopper's personal adjustment, feature by feature, under the
+//! new shipped shared weights ([`ModelRead::Migrated`]); any other is [`ModelRead::OtherFeatures`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::rank::{RankModel, NUM_FEATURES};
+use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 /// The `format` field of a stored model.
@@ -68,11 +70,23 @@ impl StoredModel {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelRead {
     Learned { model: RankModel, steps: u64 },
+    /// A model of an earlier feature layout, carried forward: the personal adjustment of every
+    /// feature both layouts have is kept, new features start at 0, the shared weights are the
+    /// library's shipped ones (the next sync brings the shop's).
+    Migrated { model: RankModel, steps: u64, from: usize },
     /// Not damage: a library upgrade changed the model's features, so old weights do not apply.
     OtherFeatures { found: usize },
 }
 
 impl ModelRead {
+    /// What carrying a model forward from an earlier layout did.
+    pub fn migrated_message(from: usize) -> String {
+        format!(
+            "the stored ranking model had {from} features; this library's model has {NUM_FEATURES}: the shopper's \
+             learned adjustments were kept, the new features start from the shipped weights"
+        )
+    }
+
     /// Why stored weights of another layout are not used.
     pub fn other_features_message(found: usize) -> String {
         format!(
@@ -87,12 +101,37 @@ pub fn encode_model(model: &RankModel, steps: u64) -> Result<String, serde_json:
     seal::<ModelFormat>(&StoredModel::of(model, steps), &[])
 }
 
+/// An earlier feature layout: its size, and where the features added since then were inserted
+/// (indices in the current layout, ascending). Every other feature kept its meaning and order.
+pub struct FeatureLayout {
+    pub features: usize,
+    pub added: &'static [usize],
+}
+
+/// The layouts a stored model can be carried forward from.
+pub const FEATURE_LAYOUTS: &[FeatureLayout] = &[
+    // Session 1's 87 features: the three repeat-pattern features (27..30) came later.
+    FeatureLayout { features: 87, added: &[NUM_BASE_FEATURES - 3, NUM_BASE_FEATURES - 2, NUM_BASE_FEATURES - 1] },
+];
+
 fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
     let stored = opened.payload;
-    if stored.features != NUM_FEATURES {
-        return Ok(ModelRead::OtherFeatures { found: stored.features });
+    if stored.features == NUM_FEATURES {
+        return Ok(ModelRead::Learned { model: stored.to_model()?, steps: stored.steps });
     }
-    Ok(ModelRead::Learned { model: stored.to_model()?, steps: stored.steps })
+    let Some(layout) = FEATURE_LAYOUTS.iter().find(|layout| layout.features == stored.features) else {
+        return Ok(ModelRead::OtherFeatures { found: stored.features });
+    };
+    let invalid = |e: crate::rank::RankError| LoadError::invalid::<ModelFormat>(MODEL_VERSION, e);
+    if stored.personal.len() != layout.features || stored.shared.len() != layout.features {
+        return Err(invalid(crate::rank::RankError::WeightsLength { expected: layout.features, got: stored.personal.len() }));
+    }
+    let mut old = stored.personal.iter().copied();
+    let personal: Vec<f32> =
+        (0..NUM_FEATURES).map(|i| if layout.added.contains(&i) { 0.0 } else { old.next().unwrap_or(0.0) }).collect();
+    let mut model = RankModel::default();
+    model.set_personal_weights(&personal).map_err(invalid)?;
+    Ok(ModelRead::Migrated { model, steps: stored.steps, from: layout.features })
 }
 
 /// Reads a stored model envelope.
@@ -142,10 +181,41 @@ mod tests {
     #[test]
     fn the_model_written_before_the_shared_envelope_reads_back_to_the_same_bytes() {
         let raw = include_str!("../../../tests/fixtures/stored/model_v1.json");
-        let (model, steps) = learned(raw);
-        assert_eq!(steps, 5);
-        assert!((model.shared_weights()[0] - 0.060_679_592).abs() < 1e-9);
-        assert_eq!(encode_model(&model, steps).expect("encode"), raw);
+        let opened = crate::storage::open::<ModelFormat>(raw, MAX_MODEL_BYTES).expect("readable");
+        assert_eq!(opened.payload.features, 87);
+        assert_eq!(opened.payload.steps, 5);
+        assert!((opened.payload.shared[0] - 0.060_679_592).abs() < 1e-9);
+        assert_eq!(seal::<ModelFormat>(&opened.payload, &[]).expect("encode"), raw);
+    }
+
+    #[test]
+    fn a_model_of_the_87_feature_layout_keeps_its_personal_adjustment_feature_by_feature() {
+        let raw = include_str!("../../../tests/fixtures/stored/model_v1.json");
+        let old = crate::storage::open::<ModelFormat>(raw, MAX_MODEL_BYTES).expect("readable").payload;
+        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(raw) else {
+            panic!("expected a migrated model");
+        };
+        assert_eq!((steps, from), (5, 87));
+        assert_eq!(model.shared_weights(), RankModel::default().shared_weights());
+        let personal = model.personal_weights();
+        assert_eq!(personal.len(), NUM_FEATURES);
+        assert_eq!(&personal[27..30], &[0.0, 0.0, 0.0]);
+        // Base features before the new ones and the whole interaction block keep their values
+        // (up to the projection that keeps server-placement weights >= 0 under the new shared).
+        let same = |new: usize, old_index: usize| {
+            let rises = crate::rank::RISES_WITH_SERVER[new];
+            rises || (personal[new] - old.personal[old_index]).abs() < 1e-9
+        };
+        assert!((0..27).all(|i| same(i, i)));
+        assert!((30..NUM_FEATURES).all(|i| same(i, i - 3)));
+        assert!(old.personal.iter().any(|w| *w != 0.0), "the fixture has learned something");
+    }
+
+    #[test]
+    fn a_migrated_model_with_weights_of_the_wrong_length_is_refused() {
+        let zeros = vec!["0"; 87].join(",");
+        let lying = wrap(&format!(r#"{{"features":87,"shared":[{zeros}],"personal":[1,2],"steps":1}}"#));
+        assert!(matches!(decode_model(&lying), Err(LoadError::InvalidPayload { .. })));
     }
 
     #[test]
