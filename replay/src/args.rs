@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::server::ServerConfig;
 use crate::ReplayError;
 
-pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 200] [--out DIR] [--json] [--k 20]
+pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
               [--validation-share 0.1] [--fit-cases 20000] [--test FILE]

@@ -34,7 +34,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { candidates: 200, window: 12, backward_weight: 1.0, popularity_exponent: 0.25, candidate_neighbours: 0, embedding_dim: 64, seed: 7 }
+        Self { candidates: 100, window: 12, backward_weight: 1.0, popularity_exponent: 0.25, candidate_neighbours: 0, embedding_dim: 64, seed: 7 }
     }
 }
 
