@@ -30,10 +30,10 @@ pub(super) fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Res
     if (lift.config().delta - params.delta()).abs() > 1e-15 {
         return Err(SyncingError::LiftDelta { lift: lift.config().delta, privacy: params.delta() });
     }
-    let together = epsilon_from_rho(params.rho_per_update() + lift.single_report_rho(), params.delta());
+    let together = epsilon_from_rho(params.rho_per_update() + lift.booked_rho(), params.delta());
     if together > params.period_budget_epsilon() {
         return Err(SyncError::from(PrivacyError::LiftReportOverBudget {
-            lift_epsilon: lift.single_report_epsilon(),
+            lift_epsilon: lift.booked_epsilon(),
             update_epsilon: params.epsilon_per_update(),
             together,
             budget: params.period_budget_epsilon(),
@@ -71,7 +71,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
         }
         self.adopt_other_tabs_ledger();
-        let rho = config.single_report_rho();
+        let rho = config.booked_rho();
         if let Err(refused) = self.syncing.ledger.check_lift_room(&params, now_s, rho) {
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
