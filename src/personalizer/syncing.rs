@@ -28,6 +28,8 @@ mod stored;
 #[cfg(test)]
 mod lift_tests;
 #[cfg(test)]
+mod lift_share_tests;
+#[cfg(test)]
 mod tests;
 
 use rand::{RngExt, SeedableRng};
