@@ -100,6 +100,10 @@ pub struct ServerConfig {
     pub lift_role: Option<LiftRole>,
     /// The helper's public URL (shared sums): devices send share B there, the leader asks it for share sums.
     pub lift_helper_url: Option<String>,
+    /// Secret both servers know: the leader sends it as `Authorization: Bearer`, the helper
+    /// answers fold and sums requests only with it (recommended; without it anyone reaching the
+    /// helper can ask).
+    pub lift_peer_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +129,7 @@ impl Default for ServerConfig {
             lift_min_reports_per_bucket: 100,
             lift_role: None,
             lift_helper_url: None,
+            lift_peer_token: None,
         }
     }
 }
@@ -297,6 +302,7 @@ impl ServerConfig {
                     })
                 }
                 "--lift-helper-url" => config.lift_helper_url = Some(value.trim_end_matches('/').to_owned()),
+                "--lift-peer-token" => config.lift_peer_token = Some(value.clone()),
                 _ => return Err(ConfigError::UnknownFlag(flag)),
             }
         }
@@ -306,7 +312,8 @@ impl ServerConfig {
 
 /// The flag names are a fixed set; map them back to their static spelling for the error.
 fn leak_flag(flag: &str) -> &'static str {
-    const FLAGS: [&str; 22] = [
+    const FLAGS: [&str; 23] = [
+        "--lift-peer-token",
         "--lift-role",
         "--lift-helper-url",
         "--listen",
@@ -378,7 +385,8 @@ pub const USAGE: &str = "aggregator [--flag value]...
                                    below 20 or the cohort
   --lift-role leader|helper        shared lift sums (with --lift-min-cohort and --lift-helper-url): this server is
                                    the leader (the aggregator, releases GET /v1/lift) or the helper (another party)
-  --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)";
+  --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)
+  --lift-peer-token SECRET         shared secret of leader and helper for the helper's fold and sums requests";
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

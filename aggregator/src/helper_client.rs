@@ -29,17 +29,19 @@ pub enum HelperError {
 pub struct HelperClient {
     authority: String,
     path_prefix: String,
+    token: Option<String>,
 }
 
 impl HelperClient {
-    pub fn new(url: &str) -> Result<Self, HelperError> {
+    /// The helper at `url`, sent `token` as `Authorization: Bearer` when given.
+    pub fn new(url: &str, token: Option<&str>) -> Result<Self, HelperError> {
         let rest = url.strip_prefix("http://").ok_or_else(|| HelperError::BadUrl(url.to_owned()))?;
         let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
         if authority.is_empty() || !authority.contains(':') {
             return Err(HelperError::BadUrl(url.to_owned()));
         }
         let path_prefix = if path.is_empty() { String::new() } else { format!("/{}", path.trim_end_matches('/')) };
-        Ok(Self { authority: authority.to_owned(), path_prefix })
+        Ok(Self { authority: authority.to_owned(), path_prefix, token: token.map(str::to_owned) })
     }
 
     /// POSTs `body` as JSON to `path`; the answer's JSON on 2xx.
@@ -55,7 +57,11 @@ impl HelperClient {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
         tokio::spawn(connection);
-        let request = Request::post(format!("{}{path}", self.path_prefix))
+        let mut request = Request::post(format!("{}{path}", self.path_prefix));
+        if let Some(token) = &self.token {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
             .header(hyper::header::HOST, &self.authority)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
@@ -76,9 +82,9 @@ mod tests {
 
     #[test]
     fn only_plain_http_urls_with_a_port_are_taken() {
-        let client = HelperClient::new("http://127.0.0.1:9000/base/").expect("valid");
+        let client = HelperClient::new("http://127.0.0.1:9000/base/", None).expect("valid");
         assert_eq!((client.authority.as_str(), client.path_prefix.as_str()), ("127.0.0.1:9000", "/base"));
-        assert!(HelperClient::new("https://helper.example").is_err());
-        assert!(HelperClient::new("http://helper.example").is_err(), "no port");
+        assert!(HelperClient::new("https://helper.example", None).is_err());
+        assert!(HelperClient::new("http://helper.example", None).is_err(), "no port");
     }
 }

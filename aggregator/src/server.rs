@@ -75,7 +75,7 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
 fn shares_state(store: &SqliteStore, config: &CheckedConfig) -> Result<Option<SharesState>, StartError> {
     let Some(role) = config.lift_role else { return Ok(None) };
     let helper = match (role, &config.lift_helper_url) {
-        (LiftRole::Leader, Some(url)) => Some(HelperClient::new(url)?),
+        (LiftRole::Leader, Some(url)) => Some(HelperClient::new(url, config.lift_peer_token.as_deref())?),
         _ => None,
     };
     Ok(Some(SharesState { role, store: store.clone(), helper, release_lock: Default::default() }))

@@ -36,7 +36,7 @@ fn spawn(dir: &std::path::Path, port: u16, role: &str, helper_url: &str) -> Chil
     Command::new(env!("CARGO_BIN_EXE_aggregator"))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--rate-limit-per-minute", "0"])
         .args(["--lift-min-reports-per-bucket", "100", "--lift-min-cohort", "100", "--lift-epsilon", "64"])
-        .args(["--lift-role", role, "--lift-helper-url", helper_url])
+        .args(["--lift-role", role, "--lift-helper-url", helper_url, "--lift-peer-token", "test-secret"])
         .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -155,6 +155,23 @@ fn recombined(pair: &[u8], config: &shop_personalizer::measure::CheckedReportCon
     (0..config.dimension()).map(|j| decode_fixed(a.share[j].wrapping_add(b.share[j])) * config.caps()[j]).collect()
 }
 
+/// A POST with the peer token, as the leader sends it.
+fn http_with_token(address: SocketAddr, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer test-secret\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, body)| body.to_owned());
+    (status, body.into_bytes())
+}
+
 fn sqlite_rows(dir: &std::path::Path, sql: &str) -> Vec<Vec<u8>> {
     let connection = rusqlite::Connection::open(dir.join("aggregator.sqlite3")).expect("database");
     let mut statement = connection.prepare(sql).expect("query");
@@ -187,6 +204,8 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
     assert_eq!((status, json(&reply)["error"].as_str()), (404, Some("wrong_role")), "the helper releases nothing");
     let request = serde_json::json!({ "fingerprint": hex::encode(config.fingerprint()), "reports": [110, 99], "digests": ["00", "00"] });
     let (status, reply) = http(servers.helper, "POST", "/v1/lift-shares/sums", request.to_string().as_bytes()).expect("POST");
+    assert_eq!((status, json(&reply)["error"].as_str()), (401, Some("peer_unauthorized")), "only the leader may ask");
+    let (status, reply) = http_with_token(servers.helper, "/v1/lift-shares/sums", request.to_string().as_bytes());
     assert_eq!(status, 409, "no sums for another report set: {}", String::from_utf8_lossy(&reply));
 
     // Accepted shares survive kill -9 of the leader.

@@ -63,6 +63,8 @@ pub enum ApiError {
     ReleaseTooSoon,
     #[error("the helper is unavailable, and nothing was released before: {0}")]
     HelperUnavailable(String),
+    #[error("leader-to-helper requests need the shared --lift-peer-token as Authorization: Bearer")]
+    PeerUnauthorized,
     #[error("{0}")]
     ImpossibleSums(shop_personalizer::measure::ShareError),
 }
@@ -92,6 +94,7 @@ impl ApiError {
             Self::ReportSetsDiffer => (StatusCode::CONFLICT, "report_sets_differ"),
             Self::ReleaseTooSoon => (StatusCode::CONFLICT, "release_too_soon"),
             Self::HelperUnavailable(_) => (StatusCode::BAD_GATEWAY, "helper_unavailable"),
+            Self::PeerUnauthorized => (StatusCode::UNAUTHORIZED, "peer_unauthorized"),
             Self::ImpossibleSums(_) => (StatusCode::INTERNAL_SERVER_ERROR, "impossible_sums"),
         }
     }

@@ -4,7 +4,7 @@
 
 use axum::body::{to_bytes, Bytes};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -57,11 +57,23 @@ pub async fn post_lift_share(State(app): State<AppState>, request: Request) -> R
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
 }
 
-fn helper_of(app: &AppState) -> Result<&SharesState, ApiError> {
-    shares_of(app).and_then(|s| match s.role {
+/// The helper's state, for a request that carries the peer token when one is configured.
+fn helper_of<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<&'a SharesState, ApiError> {
+    let shares = shares_of(app).and_then(|s| match s.role {
         LiftRole::Helper => Ok(s),
         LiftRole::Leader => Err(ApiError::WrongRole("leader-to-helper requests on the leader")),
-    })
+    })?;
+    if let Some(token) = &app.config.lift_peer_token {
+        let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        // Compared in constant time: the token is a secret.
+        let equal = sent.is_some_and(|sent| {
+            sent.len() == token.len() && sent.bytes().zip(token.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if !equal {
+            return Err(ApiError::PeerUnauthorized);
+        }
+    }
+    Ok(shares)
 }
 
 fn check_fingerprint(app: &AppState, text: &str) -> Result<(), ApiError> {
@@ -84,8 +96,8 @@ pub struct FoldRequest {
 }
 
 /// Helper: counts the pending shares among the leader's ids; `{"counted": [ids]}`.
-pub async fn post_fold(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let shares = helper_of(&app)?.clone();
+pub async fn post_fold(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let shares = helper_of(&app, &headers)?.clone();
     let request: FoldRequest = peer_json(&body)?;
     check_fingerprint(&app, &request.fingerprint)?;
     if request.ids.len() > FOLD_BATCH {
@@ -106,8 +118,8 @@ pub struct SumsRequest {
 }
 
 /// Helper: its share sums over exactly the leader's reports, when the release rule allows.
-pub async fn post_sums(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let shares = helper_of(&app)?.clone();
+pub async fn post_sums(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let shares = helper_of(&app, &headers)?.clone();
     let request: SumsRequest = peer_json(&body)?;
     check_fingerprint(&app, &request.fingerprint)?;
     Ok(Json(helper_sums(&shares, &app.config, request.reports, request.digests).await?).into_response())

@@ -64,6 +64,9 @@ pub struct Released {
     pub sums: Option<(LiftSums, LiftSums)>,
 }
 
+/// A `lift_share_released` row: counts, then the leader's released sums.
+type ReleasedRow = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn words_to_bytes(words: &[u64]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
@@ -172,7 +175,7 @@ impl SqliteStore {
     pub fn share_state(&self, fingerprint: [u8; 8], length: usize, dimension: usize) -> Result<([BucketShares; 2], Option<Released>), StoreError> {
         self.blocking(|connection| {
             let buckets = [read_bucket(connection, &fingerprint, 0, length)?, read_bucket(connection, &fingerprint, 1, length)?];
-            let row: Option<(i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = connection
+            let row: Option<ReleasedRow> = connection
                 .query_row(
                     "SELECT personalized_reports, holdout_reports, personalized, holdout FROM lift_share_released WHERE fingerprint = ?1",
                     params![&fingerprint[..]],
