@@ -23,7 +23,7 @@ use shop_personalizer::measure::LiftSums;
 use crate::config::{CheckedConfig, LiftRole};
 use crate::helper_client::HelperClient;
 use crate::http::ApiError;
-use crate::store::shares::{BucketShares, Released};
+use crate::store::shares::{BucketShares, Released, ReportRef};
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 
@@ -106,17 +106,18 @@ pub async fn helper_sums(shares: &SharesState, config: &CheckedConfig, counts: [
 async fn fold_with_helper(shares: &SharesState, helper: &HelperClient, fingerprint: [u8; 8], length: usize) -> Result<(), ApiError> {
     let pending = blocking(&shares.store, move |s| s.pending_share_ids(fingerprint)).await?;
     for batch in pending.chunks(FOLD_BATCH) {
-        let ids: Vec<String> = batch.iter().map(hex::encode).collect();
+        let ids: Vec<String> = batch.iter().map(|(id, _)| hex::encode(id)).collect();
+        let buckets: Vec<i64> = batch.iter().map(|(_, bucket)| *bucket).collect();
+        let request = json!({ "fingerprint": hex::encode(fingerprint), "ids": ids, "buckets": buckets });
         let answer = helper
-            .post_json("/v1/lift-shares/fold", &json!({ "fingerprint": hex::encode(fingerprint), "ids": ids }))
+            .post_json("/v1/lift-shares/fold", &request)
             .await
             .map_err(|error| ApiError::HelperUnavailable(error.to_string()))?;
-        let counted: Vec<[u8; 16]> = answer["counted"]
+        let counted: std::collections::HashSet<[u8; 16]> = answer["counted"]
             .as_array()
             .map(|ids| ids.iter().filter_map(|id| id.as_str().and_then(id_from_hex)).collect())
             .unwrap_or_default();
-        let asked: std::collections::HashSet<&[u8; 16]> = batch.iter().collect();
-        let confirmed: Vec<[u8; 16]> = counted.into_iter().filter(|id| asked.contains(id)).collect();
+        let confirmed: Vec<ReportRef> = batch.iter().filter(|(id, _)| counted.contains(id)).copied().collect();
         blocking(&shares.store, move |s| s.fold_shares(fingerprint, &confirmed, length).map(|_| ())).await?;
     }
     Ok(())

@@ -196,6 +196,13 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
     // A report only the leader received (its helper share was lost): it must not count.
     let orphan = servers.device_pair(true, 2, 230);
     assert_eq!(servers.post(servers.leader, SharePair::parse(&orphan).expect("pair").leader).0, 202);
+    // A two-faced device: personalized for the leader, holdout for the helper. Neither counts it.
+    let two_faced = servers.device_pair(false, 2, 231);
+    let two_faced = SharePair::parse(&two_faced).expect("pair");
+    let mut flipped = LiftShareMessage::decode(two_faced.helper).expect("share");
+    flipped.bucket = shop_personalizer::adapt::LiftBucket::Holdout;
+    assert_eq!(servers.post(servers.leader, two_faced.leader).0, 202);
+    assert_eq!(servers.post(servers.helper, &flipped.encode()).0, 202);
 
     let early = servers.lift();
     assert_eq!(early["status"], "notEnoughReports", "99 holdout reports: {early}");
@@ -252,8 +259,14 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
     }
     let leader_pending = sqlite_rows(servers.leader_dir.path(), "SELECT report_id FROM lift_share_pending");
     let orphan_id = LiftShareMessage::decode(SharePair::parse(&orphan).expect("pair").leader).expect("share").report_id;
-    assert_eq!(leader_pending, vec![orphan_id.to_vec()], "only the orphan waits, uncounted");
-    assert!(sqlite_rows(servers.helper_dir.path(), "SELECT report_id FROM lift_share_pending").is_empty());
+    let two_faced_id = flipped.report_id.to_vec();
+    let mut expected = vec![orphan_id.to_vec(), two_faced_id.clone()];
+    expected.sort();
+    let mut leader_pending = leader_pending;
+    leader_pending.sort();
+    assert_eq!(leader_pending, expected, "only the orphan and the two-faced report wait, uncounted");
+    let helper_pending = sqlite_rows(servers.helper_dir.path(), "SELECT report_id FROM lift_share_pending");
+    assert_eq!(helper_pending, vec![two_faced_id]);
 
     // A release needs 20 more reports per bucket: until then the same estimate is served.
     servers.send_pair(&servers.device_pair(false, 2, 250));

@@ -17,7 +17,7 @@ use super::{ApiError, AppState};
 use crate::config::LiftRole;
 use crate::lift::lift_answer;
 use crate::shares::{blocking, helper_sums, id_from_hex, leader_sums, SharesState, FOLD_BATCH};
-use crate::store::shares::ShareEntry;
+use crate::store::shares::{ReportRef, ShareEntry};
 
 fn shares_of(app: &AppState) -> Result<&SharesState, ApiError> {
     app.shares.as_ref().ok_or(ApiError::WrongRole("lift report shares (no --lift-role)"))
@@ -93,6 +93,8 @@ fn peer_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 pub struct FoldRequest {
     fingerprint: String,
     ids: Vec<String>,
+    /// The bucket the leader holds each id in (0 personalized, 1 holdout).
+    buckets: Vec<i64>,
 }
 
 /// Helper: counts the pending shares among the leader's ids; `{"counted": [ids]}`.
@@ -103,11 +105,15 @@ pub async fn post_fold(State(app): State<AppState>, headers: HeaderMap, body: By
     if request.ids.len() > FOLD_BATCH {
         return Err(ApiError::BadPeerRequest(format!("{} ids, at most {FOLD_BATCH} per request", request.ids.len())));
     }
-    let ids: Option<Vec<[u8; 16]>> = request.ids.iter().map(|id| id_from_hex(id)).collect();
+    if request.buckets.len() != request.ids.len() || request.buckets.iter().any(|b| !(0..=1).contains(b)) {
+        return Err(ApiError::BadPeerRequest("one bucket (0 or 1) per id".to_owned()));
+    }
+    let ids: Option<Vec<ReportRef>> =
+        request.ids.iter().zip(&request.buckets).map(|(id, bucket)| Some((id_from_hex(id)?, *bucket))).collect();
     let ids = ids.ok_or_else(|| ApiError::BadPeerRequest("report ids are 32 hex characters".to_owned()))?;
     let (fingerprint, length) = (app.config.lift.fingerprint(), shared_length(app.config.lift.dimension()));
     let counted = blocking(&shares.store, move |s| s.fold_shares(fingerprint, &ids, length)).await?;
-    Ok(Json(json!({ "counted": counted.iter().map(hex::encode).collect::<Vec<_>>() })).into_response())
+    Ok(Json(json!({ "counted": counted.iter().map(|(id, _)| hex::encode(id)).collect::<Vec<_>>() })).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS lift_share_released (
 );
 ";
 
+/// A report id and its bucket code (0 personalized, 1 holdout).
+pub type ReportRef = ([u8; 16], i64);
+
 /// One accepted share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareEntry {
@@ -110,32 +113,39 @@ impl SqliteStore {
         })
     }
 
-    /// Ids of the pending shares of `fingerprint`.
-    pub fn pending_share_ids(&self, fingerprint: [u8; 8]) -> Result<Vec<[u8; 16]>, StoreError> {
+    /// Ids and buckets of the pending shares of `fingerprint`.
+    pub fn pending_share_ids(&self, fingerprint: [u8; 8]) -> Result<Vec<ReportRef>, StoreError> {
         self.blocking(|connection| {
-            let mut statement = connection.prepare("SELECT report_id FROM lift_share_pending WHERE fingerprint = ?1")?;
-            let ids = statement.query_map(params![&fingerprint[..]], |row| row.get::<_, Vec<u8>>(0))?;
-            ids.map(|id| id?.try_into().map_err(|_| StoreError::Corrupt("report id is not 16 bytes".to_owned())))
-                .collect()
+            let mut statement =
+                connection.prepare("SELECT report_id, bucket FROM lift_share_pending WHERE fingerprint = ?1")?;
+            let rows = statement.query_map(params![&fingerprint[..]], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
+            rows.map(|row| {
+                let (id, bucket) = row?;
+                let id = id.try_into().map_err(|_| StoreError::Corrupt("report id is not 16 bytes".to_owned()))?;
+                Ok((id, bucket))
+            })
+            .collect()
         })
     }
 
     /// Counts the pending shares among `ids` into their bucket's sums (one transaction) and
-    /// returns which of `ids` are counted now (just folded or before).
-    pub fn fold_shares(&self, fingerprint: [u8; 8], ids: &[[u8; 16]], length: usize) -> Result<Vec<[u8; 16]>, StoreError> {
+    /// returns which of `ids` are counted now (just folded or before). A share is counted only in
+    /// the bucket the other server names: a device that sent the two servers different buckets
+    /// for one id gets counted by neither, so it cannot make their sums disagree.
+    pub fn fold_shares(&self, fingerprint: [u8; 8], ids: &[ReportRef], length: usize) -> Result<Vec<ReportRef>, StoreError> {
         self.blocking(|connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut buckets = [read_bucket(&tx, &fingerprint, 0, length)?, read_bucket(&tx, &fingerprint, 1, length)?];
             let mut counted = Vec::new();
-            for id in ids {
-                let pending: Option<(i64, Vec<u8>)> = tx
+            for &(id, bucket) in ids {
+                let pending: Option<Vec<u8>> = tx
                     .query_row(
-                        "SELECT bucket, share FROM lift_share_pending WHERE report_id = ?1 AND fingerprint = ?2",
-                        params![&id[..], &fingerprint[..]],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
+                        "SELECT share FROM lift_share_pending WHERE report_id = ?1 AND fingerprint = ?2 AND bucket = ?3",
+                        params![&id[..], &fingerprint[..], bucket],
+                        |row| row.get(0),
                     )
                     .optional()?;
-                if let Some((bucket, share)) = pending {
+                if let Some(share) = pending {
                     let target = buckets
                         .get_mut(usize::try_from(bucket).unwrap_or(2))
                         .ok_or_else(|| StoreError::Corrupt(format!("share bucket {bucket}")))?;
@@ -149,13 +159,17 @@ impl SqliteStore {
                         "INSERT INTO lift_share_ids (report_id, fingerprint, bucket) VALUES (?1, ?2, ?3)",
                         params![&id[..], &fingerprint[..], bucket],
                     )?;
-                    counted.push(*id);
+                    counted.push((id, bucket));
                 } else if tx
-                    .query_row("SELECT 1 FROM lift_share_ids WHERE report_id = ?1", params![&id[..]], |_| Ok(()))
+                    .query_row(
+                        "SELECT 1 FROM lift_share_ids WHERE report_id = ?1 AND fingerprint = ?2 AND bucket = ?3",
+                        params![&id[..], &fingerprint[..], bucket],
+                        |_| Ok(()),
+                    )
                     .optional()?
                     .is_some()
                 {
-                    counted.push(*id);
+                    counted.push((id, bucket));
                 }
             }
             for (code, bucket) in buckets.iter().enumerate() {
