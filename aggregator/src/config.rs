@@ -38,6 +38,22 @@ pub enum ConfigError {
          (sums of fewer reports carry less than the configured noise)"
     )]
     LiftReportsBelowFloor { got: u64, floor: u64 },
+    #[error(
+        "shared lift sums need --lift-role leader|helper, --lift-helper-url URL (the helper's public URL, the same \
+         on both servers and in the devices' liftReport.noise.helperUrl) and --lift-min-cohort K, all three"
+    )]
+    SharedSumsIncomplete,
+    #[error("--lift-role is only supported with the SQLite store for now: drop --database-url")]
+    SharedSumsNeedSqlite,
+}
+
+/// This server's part in `sharedSums` lift measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiftRole {
+    /// The aggregator: receives share A, asks the helper for its share sums, releases the estimate.
+    Leader,
+    /// Run by another party: receives share B, answers the leader with share sums only.
+    Helper,
 }
 
 /// Settings as given. Every field has an embedded default.
@@ -80,6 +96,14 @@ pub struct ServerConfig {
     pub lift_report: LiftReportConfig,
     /// `GET /v1/lift` releases nothing until each bucket holds this many reports.
     pub lift_min_reports_per_bucket: u64,
+    /// Leader or helper of shared lift sums (`None`: lift reports as plain local or distributed reports).
+    pub lift_role: Option<LiftRole>,
+    /// The helper's public URL (shared sums): devices send share B there, the leader asks it for share sums.
+    pub lift_helper_url: Option<String>,
+    /// Secret both servers know: the leader sends it as `Authorization: Bearer`, the helper
+    /// answers fold and sums requests only with it (recommended; without it anyone reaching the
+    /// helper can ask).
+    pub lift_peer_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +127,9 @@ impl Default for ServerConfig {
             model_max_age_seconds: 30,
             lift_report: LiftReportConfig::default(),
             lift_min_reports_per_bucket: 100,
+            lift_role: None,
+            lift_helper_url: None,
+            lift_peer_token: None,
         }
     }
 }
@@ -187,10 +214,20 @@ impl ServerConfig {
             None => vec![0.0; self.dimension],
             Some(path) => load_weights(path, self.dimension)?,
         };
-        let lift = LiftReportConfig { delta: self.delta, ..self.lift_report.clone() }.check()?;
+        let noise = match (self.lift_role, &self.lift_helper_url, &self.lift_report.noise) {
+            (None, None, noise) => noise.clone(),
+            (Some(_), Some(url), NoiseMode::Distributed { min_cohort } | NoiseMode::SharedSums { min_cohort, .. }) => {
+                NoiseMode::SharedSums { min_cohort: *min_cohort, helper_url: url.clone() }
+            }
+            _ => return Err(ConfigError::SharedSumsIncomplete),
+        };
+        if self.lift_role.is_some() && self.database_url.is_some() {
+            return Err(ConfigError::SharedSumsNeedSqlite);
+        }
+        let lift = LiftReportConfig { delta: self.delta, noise, ..self.lift_report.clone() }.check()?;
         let cohort = match lift.config().noise {
             NoiseMode::Local => 0,
-            NoiseMode::Distributed { min_cohort } => u64::from(min_cohort),
+            _ => u64::from(lift.config().noise.min_cohort()),
         };
         let floor = cohort.max(MIN_LIFT_REPORTS_FLOOR);
         if self.lift_min_reports_per_bucket < floor {
@@ -257,6 +294,15 @@ impl ServerConfig {
                     config.lift_report.noise = NoiseMode::Distributed { min_cohort };
                 }
                 "--lift-min-reports-per-bucket" => config.lift_min_reports_per_bucket = count(&flag)?,
+                "--lift-role" => {
+                    config.lift_role = Some(match value.as_str() {
+                        "leader" => LiftRole::Leader,
+                        "helper" => LiftRole::Helper,
+                        _ => return Err(bad("leader or helper", &flag)),
+                    })
+                }
+                "--lift-helper-url" => config.lift_helper_url = Some(value.trim_end_matches('/').to_owned()),
+                "--lift-peer-token" => config.lift_peer_token = Some(value.clone()),
                 _ => return Err(ConfigError::UnknownFlag(flag)),
             }
         }
@@ -266,7 +312,10 @@ impl ServerConfig {
 
 /// The flag names are a fixed set; map them back to their static spelling for the error.
 fn leak_flag(flag: &str) -> &'static str {
-    const FLAGS: [&str; 20] = [
+    const FLAGS: [&str; 23] = [
+        "--lift-peer-token",
+        "--lift-role",
+        "--lift-helper-url",
         "--listen",
         "--data-dir",
         "--database-url",
@@ -333,7 +382,11 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --lift-epsilon E                 epsilon of one lift report (must match the devices), default 2
   --lift-min-cohort K              distributed lift noise: sums of >= K reports carry the full noise (default: local)
   --lift-min-reports-per-bucket N  GET /v1/lift releases nothing below N reports per bucket, default 100, never
-                                   below 20 or the cohort";
+                                   below 20 or the cohort
+  --lift-role leader|helper        shared lift sums (with --lift-min-cohort and --lift-helper-url): this server is
+                                   the leader (the aggregator, releases GET /v1/lift) or the helper (another party)
+  --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)
+  --lift-peer-token SECRET         shared secret of leader and helper for the helper's fold and sums requests";
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

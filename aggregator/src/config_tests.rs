@@ -92,3 +92,23 @@ fn flags_override_defaults_and_bad_values_are_named() {
         })
     ));
 }
+
+#[test]
+fn shared_sums_need_role_helper_url_and_cohort_together() {
+    let flags = ["--lift-min-cohort", "200", "--lift-min-reports-per-bucket", "200", "--lift-helper-url", "http://helper:9000/"];
+    let leader = ServerConfig::from_args(args(&[&flags[..], &["--lift-role", "leader"]].concat())).expect("parses");
+    assert_eq!(leader.lift_role, Some(LiftRole::Leader));
+    let checked = leader.check().expect("valid");
+    let helper_url = "http://helper:9000".to_owned();
+    assert_eq!(checked.lift.config().noise, NoiseMode::SharedSums { min_cohort: 200, helper_url });
+    let helper = ServerConfig::from_args(args(&[&flags[..], &["--lift-role", "helper"]].concat())).expect("parses");
+    assert_eq!(helper.check().expect("valid").lift.fingerprint(), checked.lift.fingerprint(), "one settings fingerprint");
+    let no_role = ServerConfig::from_args(args(&flags)).expect("parses");
+    assert!(matches!(no_role.check(), Err(ConfigError::SharedSumsIncomplete)));
+    let no_cohort = ServerConfig::from_args(args(&["--lift-role", "helper", "--lift-helper-url", "http://h:1"])).expect("parses");
+    assert!(matches!(no_cohort.check(), Err(ConfigError::SharedSumsIncomplete)));
+    assert!(ServerConfig::from_args(args(&["--lift-role", "boss"])).is_err());
+    let postgres = ServerConfig::from_args(args(&[&flags[..], &["--lift-role", "leader", "--database-url", "postgres://x"]].concat()))
+        .expect("parses");
+    assert!(matches!(postgres.check(), Err(ConfigError::SharedSumsNeedSqlite)));
+}

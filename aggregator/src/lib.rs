@@ -3,6 +3,7 @@
 //! next FedAvg model, signed with the server's Ed25519 key.
 
 pub mod config;
+pub mod helper_client;
 pub mod http;
 pub mod ingest;
 pub mod lift;
@@ -10,6 +11,7 @@ pub mod lift_ingest;
 pub mod policy;
 pub mod rounds;
 pub mod server;
+pub mod shares;
 pub mod store;
 
 pub use config::{CheckedConfig, ServerConfig};

@@ -14,17 +14,10 @@ use shop_personalizer::sync::lift_wire::LiftReportMessage;
 use crate::config::CheckedConfig;
 use crate::http::ApiError;
 
-/// Probability that an honest report fails the range check (the Gaussian tail, over all coordinates).
-pub const RANGE_CHECK_FALSE_REJECTION: f64 = 1e-9;
-
 /// The noise multiplier must match the server's within this relative tolerance (f32 round trip).
 const MULTIPLIER_TOLERANCE: f64 = 1e-5;
 
-/// How many noise standard deviations an honest coordinate may stray beyond `[0, cap]`:
-/// `t` with `2 D · P(Z > t) ≤ 1e-9`, bounded through `P(Z > t) ≤ exp(−t²/2)`.
-pub fn range_sigmas(dimension: usize) -> f64 {
-    (2.0 * (2.0 * dimension as f64 / RANGE_CHECK_FALSE_REJECTION).ln()).sqrt()
-}
+pub use shop_personalizer::measure::shares::range_sigmas;
 
 /// Checks a decoded report against the server's lift configuration: dimension, fingerprint,
 /// noise multiplier and the range of every value (clipped to `[0, cap_j]` plus noise of sd
@@ -65,7 +58,7 @@ pub fn lift_answer(
     let (p, h) = (personalized.reports(), holdout.reports());
     let settings = json!({
         "placements": lift.config().placements,
-        "epsilonPerReport": lift.single_report_epsilon(),
+        "epsilonPerReport": lift.booked_epsilon(),
         "delta": lift.config().delta,
         "noise": lift.config().noise,
         "minReportsPerBucket": min,
@@ -89,11 +82,19 @@ pub fn lift_answer(
 }
 
 fn release_rule(lift: &CheckedReportConfig, min: u64) -> String {
-    match lift.config().noise {
+    match &lift.config().noise {
         NoiseMode::Local => format!(
             "k-anonymity: nothing is released before each bucket holds {min} reports; every report is \
              (epsilon {:.2}, delta {:e})-DP on its own (local noise)",
             lift.single_report_epsilon(),
+            lift.config().delta
+        ),
+        NoiseMode::SharedSums { min_cohort, helper_url } => format!(
+            "shared sums: devices split each report into two additive shares, one for this server and one for the \
+             helper at {helper_url}; as long as the two do not collude, only sums of at least {min_cohort} reports are \
+             ever seen, and they are (epsilon {:.2}, delta {:e})-DP; a release needs {min} more reports in each bucket \
+             than the previous one",
+            lift.config().epsilon,
             lift.config().delta
         ),
         NoiseMode::Distributed { min_cohort } => format!(

@@ -7,7 +7,9 @@ use std::time::Instant;
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
-use crate::config::CheckedConfig;
+use crate::config::{CheckedConfig, LiftRole};
+use crate::helper_client::HelperClient;
+use crate::shares::SharesState;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{router, AppState};
 use crate::ingest::{spawn_writer, SharedState};
@@ -35,6 +37,8 @@ pub enum StartError {
     DimensionChanged { stored: usize, configured: usize },
     #[error("could not draw randomness from the operating system: {0}")]
     Entropy(String),
+    #[error("{0}")]
+    Helper(#[from] crate::helper_client::HelperError),
 }
 
 /// A ready router plus what startup learnt.
@@ -59,12 +63,30 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
     })?;
     match config.database_url.clone() {
         Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
-        None => start_with(SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?, config).await,
+        None => {
+            let store = SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?;
+            let shares = shares_state(&store, &config)?;
+            start_with_shares(store, config, shares).await
+        }
     }
 }
 
-/// Builds the app over any [`Store`].
+/// The shared-sums state of a server with a `--lift-role` (SQLite only, see `config`).
+fn shares_state(store: &SqliteStore, config: &CheckedConfig) -> Result<Option<SharesState>, StartError> {
+    let Some(role) = config.lift_role else { return Ok(None) };
+    let helper = match (role, &config.lift_helper_url) {
+        (LiftRole::Leader, Some(url)) => Some(HelperClient::new(url, config.lift_peer_token.as_deref())?),
+        _ => None,
+    };
+    Ok(Some(SharesState { role, store: store.clone(), helper, release_lock: Default::default() }))
+}
+
+/// Builds the app over any [`Store`] (without shared lift sums).
 pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Started, StartError> {
+    start_with_shares(store, config, None).await
+}
+
+async fn start_with_shares<S: Store>(store: S, config: CheckedConfig, shares: Option<SharesState>) -> Result<Started, StartError> {
     let seed = store.signing_key_seed(random_bytes()?).await?;
     let key = SigningKey::from_bytes(&seed);
     let public_key_hex = hex::encode(key.verifying_key().to_bytes());
@@ -107,6 +129,7 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
         lift,
         limiter,
         public_key_hex: Arc::from(public_key_hex.as_str()),
+        shares,
     };
     Ok(Started {
         router: router(app),

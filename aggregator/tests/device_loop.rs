@@ -46,6 +46,16 @@ impl Transport for RouterTransport {
         self.post("/v1/lift-reports", body).await
     }
 
+    /// One server only: the leader's share goes to it; there is no helper here.
+    async fn send_lift_share(&self, server: shop_personalizer::sync::ShareServer, body: &[u8]) -> Result<(), SyncError> {
+        match server {
+            shop_personalizer::sync::ShareServer::Leader => self.post("/v1/lift-shares", body).await,
+            shop_personalizer::sync::ShareServer::Helper => {
+                Err(SyncError::Transport { message: "this test runs no helper".to_owned() })
+            }
+        }
+    }
+
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {
         let mut request = Request::get("/v1/model");
         if let Some(version) = known_version {

@@ -1,4 +1,4 @@
-//! `lift-sim --train FILE [--seeds N] [--lift X] [--holdout X]`
+//! `lift-sim --train FILE [--seeds N] [--lift X] [--holdout X] [--only TEXT]`
 //!
 //! Reads replay sessions (one per line, space-separated item ids), simulates one device per
 //! 1–5 consecutive sessions, injects the lift into personalized devices' conversion and prints a
@@ -16,6 +16,8 @@ struct Args {
     seeds: u64,
     lift: f64,
     holdout: f64,
+    /// Run only the scenarios whose name contains this text.
+    only: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -24,6 +26,7 @@ fn parse_args() -> Result<Args, String> {
         seeds: 200,
         lift: 0.10,
         holdout: 0.10,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--holdout takes a share, e.g. 0.1".to_string())?
             }
+            "--only" => args.only = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -79,6 +83,7 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
             injected_lift: lift,
         })
     };
+    let shared = |min_cohort| NoiseMode::SharedSums { min_cohort, helper_url: "https://helper.example".to_string() };
     Ok(vec![
         make(
             "noise ≈ 0 (reference)",
@@ -98,6 +103,9 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
             NoiseMode::Distributed { min_cohort: 5000 },
             holdout,
         )?,
+        make("shared sums ε=2, δ=1e-6, two servers, sums of ≥ 5000 reports", 2.0, shared(5000), holdout)?,
+        make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 5000 reports", 4.0, shared(5000), holdout)?,
+        make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 1000 reports", 4.0, shared(1000), holdout)?,
         make("local ε=2, δ=1e-6 per report (device default)", 2.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6 per report", 8.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6, 50% holdout", 8.0, NoiseMode::Local, 0.5)?,
@@ -108,7 +116,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("lift-sim: {message}\nusage: lift-sim --train FILE [--seeds 200] [--lift 0.1] [--holdout 0.1]");
+            eprintln!("lift-sim: {message}\nusage: lift-sim --train FILE [--seeds 200] [--lift 0.1] [--holdout 0.1] [--only TEXT]");
             return ExitCode::from(2);
         }
     };
@@ -143,7 +151,8 @@ fn main() -> ExitCode {
         }
     };
     let mut summaries = Vec::new();
-    for scenario in &scenarios {
+    let chosen = scenarios.iter().filter(|s| args.only.as_ref().is_none_or(|only| s.name.contains(only.as_str())));
+    for scenario in chosen {
         let mut reps = Vec::with_capacity(args.seeds as usize);
         for seed in 0..args.seeds {
             reps.push(run_once(&sessions, &devices, &neighbours, &model, scenario, seed + 1));

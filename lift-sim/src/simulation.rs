@@ -17,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use shop_personalizer::adapt::gaussian::decision_rng;
 use shop_personalizer::adapt::{HoldoutDraw, LiftBucket};
 use shop_personalizer::measure::{
-    noised_report, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, RatioLift,
+    noised_report, shares, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, LiftReport, NoiseMode,
+    RatioLift,
 };
 
 use crate::sessions::Neighbours;
@@ -117,6 +118,37 @@ pub struct Repetition {
 }
 
 /// Runs one repetition of `scenario` with `seed` (buckets, behaviour and noise all re-drawn).
+/// The two servers' share sums per bucket (`sharedSums` scenarios): the devices' reports go
+/// through the real encoding, split and combination (`measure::shares`).
+struct SharedSums {
+    leader: [Vec<u64>; 2],
+    helper: [Vec<u64>; 2],
+    reports: [u64; 2],
+}
+
+impl SharedSums {
+    fn new(config: &CheckedReportConfig) -> Option<Self> {
+        matches!(config.config().noise, NoiseMode::SharedSums { .. }).then(|| {
+            let zeros = || vec![0_u64; shares::shared_length(config.dimension())];
+            SharedSums { leader: [zeros(), zeros()], helper: [zeros(), zeros()], reports: [0, 0] }
+        })
+    }
+
+    fn add(&mut self, report: &LiftReport, config: &CheckedReportConfig, rng: &mut ChaCha8Rng) {
+        let b = usize::from(report.bucket == LiftBucket::Holdout);
+        let split = shares::split(&shares::encode_report(report, config), rng);
+        shares::add_share(&mut self.leader[b], &split.leader);
+        shares::add_share(&mut self.helper[b], &split.helper);
+        self.reports[b] += 1;
+    }
+
+    fn into_estimator(self, config: &CheckedReportConfig) -> Option<LiftEstimator> {
+        let personalized = shares::combine(config, self.reports[0], &self.leader[0], &self.helper[0]).ok()?;
+        let holdout = shares::combine(config, self.reports[1], &self.leader[1], &self.helper[1]).ok()?;
+        LiftEstimator::from_sums(config.clone(), personalized, holdout).ok()
+    }
+}
+
 pub fn run_once(
     sessions: &[Vec<u32>],
     devices: &[Device],
@@ -126,6 +158,7 @@ pub fn run_once(
     seed: u64,
 ) -> Repetition {
     let mut estimator = LiftEstimator::new(scenario.report.clone());
+    let mut shared = SharedSums::new(&scenario.report);
     let mut behaviour = decision_rng(seed, 1);
     for (d, device) in devices.iter().enumerate() {
         // Each device's own random seed (in the browser: from crypto.getRandomValues).
@@ -148,8 +181,15 @@ pub fn run_once(
             );
         }
         let mut noise = decision_rng(device_seed, 2);
-        // Reports built by the library are always well-formed for its own config.
-        let _ = estimator.add(&noised_report(&counters, bucket, &scenario.report, &mut noise));
+        let report = noised_report(&counters, bucket, &scenario.report, &mut noise);
+        match shared.as_mut() {
+            Some(sums) => sums.add(&report, &scenario.report, &mut decision_rng(device_seed, 3)),
+            // Reports built by the library are always well-formed for its own config.
+            None => drop(estimator.add(&report)),
+        }
+    }
+    if let Some(sums) = shared {
+        estimator = sums.into_estimator(&scenario.report).unwrap_or(estimator);
     }
     let estimate = estimator.estimate(0.95).ok();
     let pick = |name: &str| {

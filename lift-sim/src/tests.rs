@@ -113,3 +113,19 @@ fn the_table_is_markdown() {
         lines[2]
     );
 }
+
+#[test]
+fn shared_sums_give_the_distributed_estimate_through_shares() {
+    let sessions = parse_sessions(&fixture(3000, 4)).unwrap();
+    let neighbours = Neighbours::build(&sessions, 20);
+    let devices = group_into_devices(sessions.len(), 5, 0);
+    let model = BehaviourModel::default();
+    let run = |noise| run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, 8.0, 0.3), 5).orders;
+    let distributed = run(NoiseMode::Distributed { min_cohort: 200 }).expect("bounded");
+    let helper_url = "https://helper.example".to_string();
+    let shared = run(NoiseMode::SharedSums { min_cohort: 200, helper_url }).expect("bounded");
+    // The same noise draws; the shares only add clamping at 7 sd and 2^-20 fixed point.
+    assert!((shared.lift - distributed.lift).abs() < 1e-6, "{shared:?} vs {distributed:?}");
+    assert!((shared.ci_high - distributed.ci_high).abs() < 1e-5 * distributed.ci_high.abs().max(1.0), "{shared:?} vs {distributed:?}");
+    assert_ne!(shared.lift, distributed.lift, "the shared path really went through fixed point");
+}

@@ -13,6 +13,10 @@
 //! - `distributed { minCohort: K }`: each device adds `z / √K`; only the sum of at least K reports
 //!   carries the full noise, so (ε, δ) holds against a party that sees sums of ≥ K reports (secure
 //!   aggregation or a shuffler), while each report alone is only (ε_local, δ)-DP with ρ·K.
+//! - `sharedSums { minCohort: K, helperUrl }`: the same noise `z / √K`, and the vector is split
+//!   into two additive shares for two non-colluding servers (`measure::shares`), each of which
+//!   sees only uniformly random numbers; what is released is a sum of ≥ K reports, so the device
+//!   books the configured ρ (see [`CheckedReportConfig::booked_rho`]).
 //!
 //! The noise is [`crate::privacy::noise::standard_normal`], the crate's one Gaussian sampler.
 //! The seed must come from a crypto random source for every report (tests pass fixed seeds).
@@ -41,6 +45,13 @@ pub enum ReportError {
         value: f64,
         expected: &'static str,
     },
+    #[error("noise.helperUrl must be an http:// or https:// URL of the helper server, got {0:?}")]
+    BadHelperUrl(String),
+    #[error(
+        "sharedSums: a report's values may reach {bound:.1} caps, beyond the {max:.1} the fixed-point sums of 10^7 \
+         reports can hold: raise epsilon or minCohort"
+    )]
+    FixedPointRange { bound: f64, max: f64 },
     #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
     BadPlacements(&'static str),
 }
@@ -91,7 +102,7 @@ impl MetricCaps {
 }
 
 /// How the noise is split between devices.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum NoiseMode {
@@ -99,6 +110,20 @@ pub enum NoiseMode {
     Local,
     /// Sums of at least `minCohort` reports are (ε, δ)-DP.
     Distributed { min_cohort: u32 },
+    /// Distributed noise over `minCohort` reports, sent as two additive secret shares: one to the
+    /// aggregator (the leader), one to the helper at `helperUrl`, run by another party. Sums of at
+    /// least `minCohort` reports are (ε, δ)-DP as long as the two servers do not collude.
+    SharedSums { min_cohort: u32, helper_url: String },
+}
+
+impl NoiseMode {
+    /// `K`: the fewest reports a released sum holds (1 for local noise).
+    pub fn min_cohort(&self) -> u32 {
+        match self {
+            NoiseMode::Local => 1,
+            NoiseMode::Distributed { min_cohort } | NoiseMode::SharedSums { min_cohort, .. } => *min_cohort,
+        }
+    }
 }
 
 /// What the shop configures for lift reports (the same on every device and on the aggregator;
@@ -174,9 +199,12 @@ impl LiftReportConfig {
                 return bad(name, cap, "a bound > 0");
             }
         }
-        if let NoiseMode::Distributed { min_cohort } = self.noise {
-            if !(2..=10_000_000).contains(&min_cohort) {
-                return bad("noise.minCohort", f64::from(min_cohort), "2..=10,000,000");
+        if !matches!(self.noise, NoiseMode::Local) && !(2..=10_000_000).contains(&self.noise.min_cohort()) {
+            return bad("noise.minCohort", f64::from(self.noise.min_cohort()), "2..=10,000,000");
+        }
+        if let NoiseMode::SharedSums { helper_url, .. } = &self.noise {
+            if !(helper_url.starts_with("https://") || helper_url.starts_with("http://")) || helper_url.len() > 2048 {
+                return Err(ReportError::BadHelperUrl(helper_url.clone()));
             }
         }
         if self.placements.len() > MAX_REPORTED_PLACEMENTS {
@@ -195,11 +223,11 @@ impl LiftReportConfig {
         }
         let rho = rho_for(self.epsilon, self.delta);
         let multiplier = (caps.len() as f64 / (2.0 * rho)).sqrt();
-        Ok(CheckedReportConfig {
-            config: self,
-            caps,
-            multiplier,
-        })
+        let checked = CheckedReportConfig { config: self, caps, multiplier };
+        if matches!(checked.config.noise, NoiseMode::SharedSums { .. }) {
+            super::shares::check_fixed_point_range(&checked)?;
+        }
+        Ok(checked)
     }
 }
 
@@ -220,15 +248,29 @@ impl CheckedReportConfig {
 
     /// Noise standard deviation on coordinate j, per report: `cap_j × multiplier`.
     pub fn noise_multiplier(&self) -> f64 {
+        self.multiplier / f64::from(self.config.noise.min_cohort()).sqrt()
+    }
+
+    /// zCDP ρ the device books per report: the configured ε's ρ when every release rests on sums
+    /// the servers never see apart (local noise: the report itself; shared sums: under the
+    /// non-collusion assumption, sums of ≥ K reports), and [`Self::single_report_rho`] (K times
+    /// that) for distributed noise, whose single reports the aggregator sees.
+    pub fn booked_rho(&self) -> f64 {
         match self.config.noise {
-            NoiseMode::Local => self.multiplier,
-            NoiseMode::Distributed { min_cohort } => self.multiplier / f64::from(min_cohort).sqrt(),
+            NoiseMode::Distributed { .. } => self.single_report_rho(),
+            NoiseMode::Local | NoiseMode::SharedSums { .. } => self.dimension() as f64 / (2.0 * self.multiplier * self.multiplier),
         }
     }
 
-    /// zCDP ρ of one report seen on its own (what a party receiving single reports, the
-    /// aggregator, learns): `D / (2 z²)` with the per-report multiplier `z`. Local noise: the
-    /// configured ε's ρ; distributed noise over K reports: K times that.
+    /// (ε, δ) of [`Self::booked_rho`].
+    pub fn booked_epsilon(&self) -> f64 {
+        epsilon_for(self.booked_rho(), self.config.delta)
+    }
+
+    /// zCDP ρ of one report seen on its own (what a party receiving single reports learns: the
+    /// aggregator under distributed noise, the two servers together if shared sums' servers
+    /// collude): `D / (2 z²)` with the per-report multiplier `z`. Local noise: the configured ε's
+    /// ρ; distributed noise or shared sums over K reports: K times that.
     pub fn single_report_rho(&self) -> f64 {
         let z = self.noise_multiplier();
         self.dimension() as f64 / (2.0 * z * z)

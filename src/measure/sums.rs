@@ -17,6 +17,20 @@ impl LiftSums {
         LiftSums { n: 0, sum: vec![0.0; dimension], cross: vec![0.0; dimension * dimension] }
     }
 
+    /// Sums of `n` reports computed elsewhere (from secret shares): the D sums and the upper
+    /// triangle of the cross sums, row by row (`D(D+1)/2` numbers, checked by the caller).
+    pub fn from_parts(n: u64, sum: Vec<f64>, upper: &[f64]) -> Self {
+        let d = sum.len();
+        let mut cross = vec![0.0; d * d];
+        let mut values = upper.iter();
+        for i in 0..d {
+            for cell in &mut cross[i * d + i..(i + 1) * d] {
+                *cell = values.next().copied().unwrap_or(0.0);
+            }
+        }
+        LiftSums { n, sum, cross }
+    }
+
     /// Number of reports added.
     pub fn reports(&self) -> u64 {
         self.n

@@ -28,6 +28,8 @@ mod stored;
 #[cfg(test)]
 mod lift_tests;
 #[cfg(test)]
+mod lift_share_tests;
+#[cfg(test)]
 mod tests;
 
 use rand::{RngExt, SeedableRng};
@@ -353,7 +355,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
         let params = self.syncing.params();
         let mut summary = self.syncing.ledger.summary(&params, unix_seconds(view_time(now_ms)));
-        summary.epsilon_per_lift_report = self.syncing.lift.as_ref().map_or(0.0, |lift| lift.single_report_epsilon());
+        summary.epsilon_per_lift_report = self.syncing.lift.as_ref().map_or(0.0, |lift| lift.booked_epsilon());
         summary
     }
 

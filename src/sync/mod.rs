@@ -5,6 +5,7 @@
 pub mod device;
 pub mod lift_wire;
 pub mod model_wire;
+pub mod share_wire;
 pub mod transport;
 pub mod update_wire;
 
@@ -15,7 +16,8 @@ use crate::privacy::PrivacyError;
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
 pub use lift_wire::LiftReportMessage;
 pub use model_wire::{verifying_key_from_hex, SharedModel};
-pub use transport::{InMemoryTransport, Transport};
+pub use share_wire::{LiftShareMessage, SharePair, ShareServer};
+pub use transport::{deliver_lift_report, InMemoryTransport, Transport};
 pub use update_wire::UpdateMessage;
 
 /// Why a sync step failed. A failed model download always keeps the previous model.

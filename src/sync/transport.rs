@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use super::share_wire::{ShareServer, SharePair};
 use super::SyncError;
 
 /// Moves update and model bytes. Implementations send no cookies, ids or other headers of
@@ -13,6 +14,9 @@ pub trait Transport {
     async fn send_update(&self, body: &[u8]) -> Result<(), SyncError>;
     /// POSTs one lift report body (`/v1/lift-reports`); `Ok` once the server accepted it (2xx).
     async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError>;
+    /// POSTs one lift report share (`/v1/lift-shares`) to the leader (the aggregator) or to the
+    /// helper (`noise.helperUrl`); `Ok` once that server accepted it (2xx).
+    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError>;
     /// GETs the shared model; `Ok(None)` when the server says `known_version` is current (304).
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError>;
 }
@@ -23,7 +27,29 @@ pub struct InMemoryTransport {
     sent: RefCell<Vec<Vec<u8>>>,
     lift_reports: RefCell<Vec<Vec<u8>>>,
     model: RefCell<Option<(u64, Vec<u8>)>>,
+    shares: RefCell<Vec<(ShareServer, Vec<u8>)>>,
     refuse_sends: RefCell<Option<SyncError>>,
+    refuse_helper: RefCell<Option<SyncError>>,
+}
+
+/// Sends a booked lift report: a plain report to `/v1/lift-reports`, or a share pair to both
+/// servers (leader first). Delivered only when both accepted it (a server that already has the
+/// report id answers `409 replayed_nonce`, which counts as accepted); otherwise the first failure.
+pub async fn deliver_lift_report(transport: &impl Transport, booked: &[u8]) -> Result<(), SyncError> {
+    let Some(pair) = SharePair::parse(booked) else {
+        return transport.send_lift_report(booked).await;
+    };
+    let leader = transport.send_lift_share(ShareServer::Leader, pair.leader).await;
+    let helper = transport.send_lift_share(ShareServer::Helper, pair.helper).await;
+    let accepted = |result: &Result<(), SyncError>| {
+        matches!(result, Ok(()))
+            || matches!(result, Err(SyncError::Rejected { status: 409, error, .. }) if error == "replayed_nonce")
+    };
+    match (accepted(&leader), accepted(&helper)) {
+        (true, true) => Ok(()),
+        (false, _) => leader,
+        (true, false) => helper,
+    }
 }
 
 impl InMemoryTransport {
@@ -39,6 +65,16 @@ impl InMemoryTransport {
     /// Makes every later send (updates and lift reports) fail with `error` (`None` restores success).
     pub fn refuse_sends_with(&self, error: Option<SyncError>) {
         *self.refuse_sends.borrow_mut() = error;
+    }
+
+    /// Makes every later helper share fail with `error` (`None` restores success).
+    pub fn refuse_helper_with(&self, error: Option<SyncError>) {
+        *self.refuse_helper.borrow_mut() = error;
+    }
+
+    /// Every lift report share sent so far, with the server it went to, in order.
+    pub fn lift_shares(&self) -> Vec<(ShareServer, Vec<u8>)> {
+        self.shares.borrow().clone()
     }
 
     /// Every update body sent so far, in order.
@@ -66,6 +102,16 @@ impl Transport for InMemoryTransport {
             return Err(error);
         }
         self.lift_reports.borrow_mut().push(body.to_vec());
+        Ok(())
+    }
+
+    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError> {
+        let refusal = self.refuse_sends.borrow().clone();
+        let helper_refusal = self.refuse_helper.borrow().clone().filter(|_| server == ShareServer::Helper);
+        if let Some(error) = refusal.or(helper_refusal) {
+            return Err(error);
+        }
+        self.shares.borrow_mut().push((server, body.to_vec()));
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! and `keepalive`, bodies as `Uint8Array`; on page hide a keepalive fetch
 //! ([`FetchTransport::send_on_page_hide`]) or `navigator.sendBeacon` ([`FetchTransport::send_beacon`]).
 //!
-//! What leaves the browser is exactly the update or lift report body: no cookies (credentials omitted), no page
+//! What leaves the browser is exactly the update, lift report or lift share body: no cookies (credentials omitted), no page
 //! URL (no referrer), no custom headers. Without a `Content-Type` header the POST is a CORS
 //! "simple request", so no preflight precedes it.
 
@@ -12,12 +12,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReferrerPolicy, RequestCache, RequestCredentials, RequestInit, RequestMode, Response};
 
-use crate::sync::{SyncError, Transport};
+use crate::sync::{ShareServer, SyncError, Transport};
 
-/// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`).
+/// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`) and, for `sharedSums`
+/// lift reports, to the helper at `helper_url`.
 #[derive(Debug, Clone)]
 pub struct FetchTransport {
     base_url: String,
+    helper_url: Option<String>,
 }
 
 fn transport_error(context: &str, error: &JsValue) -> SyncError {
@@ -95,11 +97,10 @@ async fn rejection(response: &Response) -> SyncError {
 }
 
 impl FetchTransport {
-    /// `base_url` without a trailing slash is fine either way.
-    pub fn new(base_url: &str) -> Self {
-        Self {
-            base_url: base_url.trim().trim_end_matches('/').to_owned(),
-        }
+    /// `base_url` (and `helper_url`) without a trailing slash is fine either way.
+    pub fn new(base_url: &str, helper_url: Option<&str>) -> Self {
+        let clean = |url: &str| url.trim().trim_end_matches('/').to_owned();
+        Self { base_url: clean(base_url), helper_url: helper_url.map(clean) }
     }
 
     fn updates_url(&self) -> String {
@@ -151,6 +152,18 @@ impl Transport for FetchTransport {
     /// header, so no CORS preflight) to `/v1/lift-reports`.
     async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError> {
         post(&format!("{}/v1/lift-reports", self.base_url), body).await
+    }
+
+    /// The same private request to `/v1/lift-shares` of the leader (the aggregator) or of the
+    /// helper (`liftReport.noise.helperUrl`).
+    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError> {
+        let base = match server {
+            ShareServer::Leader => &self.base_url,
+            ShareServer::Helper => self.helper_url.as_ref().ok_or_else(|| SyncError::Transport {
+                message: "no helper configured: set liftReport.noise.helperUrl".to_owned(),
+            })?,
+        };
+        post(&format!("{base}/v1/lift-shares"), body).await
     }
 
     /// Lets the browser's HTTP cache revalidate with the server's `ETag` (`cache: "no-cache"`),

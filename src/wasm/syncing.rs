@@ -123,7 +123,7 @@ async fn lift_report_steps(state: &Rc<RefCell<EngineState>>, transport: &FetchTr
     if !state.try_borrow().is_ok_and(|s| s.engine.may_send_lift_report(&body)) {
         return None;
     }
-    let result = transport.send_lift_report(&body).await;
+    let result = crate::sync::deliver_lift_report(transport, &body).await;
     let outcome = state.try_borrow_mut().ok()?.engine.finish_lift_report(&body, resend, result, js_sys::Date::now());
     Some(outcome)
 }
@@ -210,11 +210,19 @@ fn send_on_hide(state: &Weak<RefCell<EngineState>>, slot: &Weak<RefCell<Option<S
     }
 }
 
+/// The helper's URL when lift reports are sent as shares.
+fn helper_url(setup: &SyncSetup) -> Option<&str> {
+    match &setup.lift_report.noise {
+        crate::measure::NoiseMode::SharedSums { helper_url, .. } => Some(helper_url),
+        crate::measure::NoiseMode::Local | crate::measure::NoiseMode::Distributed { .. } => None,
+    }
+}
+
 fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
     let state = Rc::downgrade(&personalizer.state);
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
-        transport: FetchTransport::new(&setup.aggregator_url),
+        transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup)),
         model_refresh_ms: f64::from(setup.model_refresh_ms),
         last_model_refresh_ms: None,
         in_flight: false,

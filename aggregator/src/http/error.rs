@@ -49,6 +49,24 @@ pub enum ApiError {
     Storage,
     #[error("the server is overloaded: retry later")]
     Overloaded,
+    #[error("the body is not a valid lift report share: {0}")]
+    MalformedShare(SyncError),
+    #[error("this share is for the {expected} server's counterpart: send the leader's share to the aggregator and the helper's to the helper")]
+    WrongServer { expected: &'static str },
+    #[error("this server does not take {0}: check --lift-role and the device's liftReport.noise")]
+    WrongRole(&'static str),
+    #[error("the request between leader and helper is invalid: {0}")]
+    BadPeerRequest(String),
+    #[error("the leader and the helper have not counted the same reports yet: retry after the next fold")]
+    ReportSetsDiffer,
+    #[error("fewer new reports per bucket than --lift-min-reports-per-bucket since the last release: nothing new is released")]
+    ReleaseTooSoon,
+    #[error("the helper is unavailable, and nothing was released before: {0}")]
+    HelperUnavailable(String),
+    #[error("leader-to-helper requests need the shared --lift-peer-token as Authorization: Bearer")]
+    PeerUnauthorized,
+    #[error("{0}")]
+    ImpossibleSums(shop_personalizer::measure::ShareError),
 }
 
 impl ApiError {
@@ -69,6 +87,15 @@ impl ApiError {
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Storage => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::MalformedShare(_) => (StatusCode::BAD_REQUEST, "malformed_lift_share"),
+            Self::WrongServer { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_server"),
+            Self::WrongRole(_) => (StatusCode::NOT_FOUND, "wrong_role"),
+            Self::BadPeerRequest(_) => (StatusCode::BAD_REQUEST, "bad_peer_request"),
+            Self::ReportSetsDiffer => (StatusCode::CONFLICT, "report_sets_differ"),
+            Self::ReleaseTooSoon => (StatusCode::CONFLICT, "release_too_soon"),
+            Self::HelperUnavailable(_) => (StatusCode::BAD_GATEWAY, "helper_unavailable"),
+            Self::PeerUnauthorized => (StatusCode::UNAUTHORIZED, "peer_unauthorized"),
+            Self::ImpossibleSums(_) => (StatusCode::INTERNAL_SERVER_ERROR, "impossible_sums"),
         }
     }
 }

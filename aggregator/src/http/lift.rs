@@ -17,6 +17,9 @@ use crate::store::LiftEntry;
 /// bucket's sums: `202 {"status":"accepted"}` once committed; refusals store nothing.
 pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
     super::admit_client(&app, &request)?;
+    if app.shares.is_some() {
+        return Err(ApiError::WrongRole("plain lift reports (this server sums shares: POST /v1/lift-shares)"));
+    }
     let lift = &app.config.lift;
     let limit = LIFT_HEADER_LEN + 4 * lift.dimension();
     let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
@@ -36,8 +39,15 @@ pub struct LiftQuery {
 /// fewer than the configured minimum (see `crate::lift`).
 pub async fn get_lift(State(app): State<AppState>, Query(query): Query<LiftQuery>) -> Result<Response, ApiError> {
     let confidence = query.confidence.unwrap_or(0.95);
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(ApiError::BadConfidence(confidence));
+    }
     let lift = &app.config.lift;
-    let (personalized, holdout) = app.lift.sums(lift.fingerprint(), lift.dimension()).await?;
-    let answer = lift_answer(&app.config, personalized, holdout, confidence)?;
+    let answer = if app.shares.is_some() {
+        super::shares::get_shared_lift(&app, confidence).await?
+    } else {
+        let (personalized, holdout) = app.lift.sums(lift.fingerprint(), lift.dimension()).await?;
+        lift_answer(&app.config, personalized, holdout, confidence)?
+    };
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
 }

@@ -6,10 +6,13 @@
 //! * `GET /v1/rounds/current` — JSON status of the open round and the last closed one.
 //! * `POST /v1/lift-reports` — binary lift report body; `202 {"status":"accepted"}` once stored.
 //! * `GET /v1/lift` — the lift estimate, or `notEnoughReports` below the release threshold.
+//! * `POST /v1/lift-shares` — one server's share of a `sharedSums` lift report (leader or helper).
+//! * `POST /v1/lift-shares/fold`, `POST /v1/lift-shares/sums` — the leader asking the helper.
 //! * `GET /healthz` — `{"status":"ok"}`.
 
 mod error;
 mod lift;
+mod shares;
 pub mod rate_limit;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,6 +46,8 @@ pub struct AppState {
     pub lift: LiftHandle,
     pub limiter: Arc<RateLimiter>,
     pub public_key_hex: Arc<str>,
+    /// Shared lift sums, when this server has a `--lift-role`.
+    pub shares: Option<crate::shares::SharesState>,
 }
 
 /// The router with CORS for the configured origins.
@@ -66,6 +71,9 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/rounds/current", get(get_round))
         .route("/v1/lift-reports", post(lift::post_lift_report))
         .route("/v1/lift", get(lift::get_lift))
+        .route("/v1/lift-shares", post(shares::post_lift_share))
+        .route("/v1/lift-shares/fold", post(shares::post_fold))
+        .route("/v1/lift-shares/sums", post(shares::post_sums))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .layer(cors)
         .with_state(app)

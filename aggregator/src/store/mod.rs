@@ -8,6 +8,7 @@
 //! across replicas).
 
 pub mod postgres;
+pub mod shares;
 pub mod sqlite;
 
 use std::future::Future;

@@ -43,9 +43,17 @@ impl SqliteStore {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
+        connection.execute_batch(super::shares::SHARE_SCHEMA)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
         })
+    }
+
+    /// Runs `work` on the connection in this thread (callers in async code use `spawn_blocking`).
+    pub(super) fn blocking<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut guard =
+            self.connection.lock().map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
+        work(&mut guard)
     }
 
     async fn with<T, F>(&self, work: F) -> Result<T, StoreError>

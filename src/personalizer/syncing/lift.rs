@@ -15,11 +15,13 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use crate::measure::CheckedReportConfig;
+use crate::adapt::LiftBucket;
+use crate::measure::shares::{encode_report, split};
+use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode};
 use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{PrivacyError, PrivacyParams};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
-use crate::sync::{LiftReportMessage, SyncError, Transport};
+use crate::sync::{deliver_lift_report, LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError, Transport};
 
 use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError};
 
@@ -30,10 +32,10 @@ pub(super) fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Res
     if (lift.config().delta - params.delta()).abs() > 1e-15 {
         return Err(SyncingError::LiftDelta { lift: lift.config().delta, privacy: params.delta() });
     }
-    let together = epsilon_from_rho(params.rho_per_update() + lift.single_report_rho(), params.delta());
+    let together = epsilon_from_rho(params.rho_per_update() + lift.booked_rho(), params.delta());
     if together > params.period_budget_epsilon() {
         return Err(SyncError::from(PrivacyError::LiftReportOverBudget {
-            lift_epsilon: lift.single_report_epsilon(),
+            lift_epsilon: lift.booked_epsilon(),
             update_epsilon: params.epsilon_per_update(),
             together,
             budget: params.period_budget_epsilon(),
@@ -41,6 +43,35 @@ pub(super) fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Res
         .into());
     }
     Ok(lift)
+}
+
+/// The booked blob of a `sharedSums` report: the leader's share body, then the helper's, with
+/// one random report id; the split randomness comes from the crypto-seeded `rng`.
+fn share_pair(report: &LiftReport, config: &CheckedReportConfig, rng: &mut ChaCha20Rng) -> Vec<u8> {
+    let mut split_rng = ChaCha20Rng::from_seed(rng.random());
+    let shares = split(&encode_report(report, config), &mut split_rng);
+    let report_id: [u8; 16] = rng.random();
+    let message = |server, share| {
+        let message = LiftShareMessage {
+            server,
+            bucket: report.bucket,
+            dimension: config.dimension(),
+            fingerprint: config.fingerprint(),
+            report_id,
+            share,
+        };
+        message.encode()
+    };
+    [message(ShareServer::Leader, shares.leader), message(ShareServer::Helper, shares.helper)].concat()
+}
+
+/// The bucket a booked lift report (plain or share pair) was made in.
+fn booked_bucket(body: &[u8]) -> LiftBucket {
+    match SharePair::parse(body) {
+        Some(pair) => LiftShareMessage::decode(pair.leader).map(|m| m.bucket),
+        None => LiftReportMessage::decode(body).map(|m| m.bucket),
+    }
+    .unwrap_or(LiftBucket::Personalized)
 }
 
 impl<S: KeyValueStore> Personalizer<S> {
@@ -71,7 +102,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
         }
         self.adopt_other_tabs_ledger();
-        let rho = config.single_report_rho();
+        let rho = config.booked_rho();
         if let Err(refused) = self.syncing.ledger.check_lift_room(&params, now_s, rho) {
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
@@ -84,7 +115,12 @@ impl<S: KeyValueStore> Personalizer<S> {
             // Checked just above; kept for a ledger another call changed in between.
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
-        let body = LiftReportMessage::from_report(&report, &config, rng.random()).encode();
+        let body = match &config.config().noise {
+            NoiseMode::SharedSums { .. } => share_pair(&report, &config, &mut rng),
+            NoiseMode::Local | NoiseMode::Distributed { .. } => {
+                LiftReportMessage::from_report(&report, &config, rng.random()).encode()
+            }
+        };
         self.syncing.pending_lift = Some(body.clone());
         self.syncing.dirty = true;
         self.lift_plan(body, jitter_ms, false)
@@ -128,7 +164,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         let problem = result.err().map(|e| e.to_string()).unwrap_or_default();
         if delivered {
             let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
-            let bucket = LiftReportMessage::decode(body).map(|m| m.bucket).unwrap_or(crate::adapt::LiftBucket::Personalized);
+            let bucket = booked_bucket(body);
             SyncOutcome::LiftReportSent { bucket, bytes: body.len(), resent, epsilon_this_period }
         } else if retry {
             let message = format!("{problem}; the same lift report is sent at the next attempt");
@@ -146,7 +182,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         match self.prepare_lift_report(now_ms, seed) {
             SyncPlan::Done(outcome) => outcome,
             SyncPlan::Send { body, resend, .. } => {
-                let result = transport.send_lift_report(&body).await;
+                let result = deliver_lift_report(transport, &body).await;
                 self.finish_lift_report(&body, resend, result, now_ms)
             }
         }

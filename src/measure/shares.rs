@@ -1,0 +1,191 @@
+//! Two-server additive secret sharing of lift reports (Prio-style; honest-but-curious servers
+//! that do not collude).
+//!
+//! Encoding: a noised report `v` (length D) is scaled by its caps, `u_j = v_j / cap_j`, clamped
+//! to `[−t·z, 1 + t·z]` (`t` = [`range_sigmas`], `z` the per-report noise multiplier: an honest
+//! report leaves that range with probability below 1e-9, and clamping after noising is
+//! post-processing) and extended by the upper triangle of `u uᵀ` — the estimator's variances need
+//! the sums of products, which additive shares of `u` alone cannot give. The `L = D + D(D+1)/2`
+//! numbers are written in fixed point, `round(x · 2^20)` as a two's-complement `i64` read as
+//! `u64`, and split with a crypto random stream `r`: the leader's share is `r`, the helper's is
+//! `w − r mod 2^64`. Each share alone is uniformly distributed whatever the counts.
+//!
+//! Range: with `|u| ≤ B = 1 + t·z` every product is at most `B²`, so the sums of up to
+//! [`MAX_SUMMED_REPORTS`] = 10^7 reports stay below `2^63` (and decode exactly, mod 2^64) when
+//! `B ≤ 937`; [`check_fixed_point_range`] refuses configurations beyond that. Resolution:
+//! `2^-20` of a cap per report (rounding to nearest; at most 10^7 · 2^-21 ≈ 4.8 caps on a sum).
+
+use rand::Rng;
+use thiserror::Error;
+
+use super::report::{CheckedReportConfig, LiftReport, ReportError};
+use super::sums::LiftSums;
+
+/// Fractional bits of the fixed-point encoding.
+pub const FIXED_POINT_BITS: i32 = 20;
+/// Most reports a sum may hold without overflowing (see the module docs).
+pub const MAX_SUMMED_REPORTS: u64 = 10_000_000;
+/// Probability that an honest report (or an honest sum) fails a range check.
+pub const RANGE_CHECK_FALSE_REJECTION: f64 = 1e-9;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ShareError {
+    #[error("share sums have {got} numbers, expected {expected}: the servers run other lift settings")]
+    WrongLength { got: usize, expected: usize },
+    #[error("{reports} reports are more than the {max} a fixed-point sum holds: start fresh sums (new settings)")]
+    TooManyReports { reports: u64, max: u64 },
+    #[error(
+        "the combined sums are impossible for {reports} honest reports (number {index} is {value}, allowed \
+         {low}..={high}): a device sent a malformed share or the servers summed different reports; nothing is released"
+    )]
+    ImpossibleSum { reports: u64, index: usize, value: f64, low: f64, high: f64 },
+}
+
+/// How many noise standard deviations an honest coordinate may stray beyond `[0, cap]`: `t`
+/// with `2 D · P(Z > t) ≤ 1e-9`, bounded through `P(Z > t) ≤ exp(−t²/2)`.
+pub fn range_sigmas(dimension: usize) -> f64 {
+    (2.0 * (2.0 * dimension as f64 / RANGE_CHECK_FALSE_REJECTION).ln()).sqrt()
+}
+
+/// The range `[low, high]` of one cap-scaled value of an honest report.
+pub fn scaled_value_range(config: &CheckedReportConfig) -> (f64, f64) {
+    let slack = range_sigmas(config.dimension()) * config.noise_multiplier();
+    (-slack, 1.0 + slack)
+}
+
+/// Largest `|u|` for which sums of [`MAX_SUMMED_REPORTS`] products fit in `i64` fixed point.
+pub fn max_scaled_magnitude() -> f64 {
+    (2_f64.powi(63 - FIXED_POINT_BITS) / MAX_SUMMED_REPORTS as f64).sqrt()
+}
+
+/// Refuses a configuration whose scaled values could overflow the fixed-point sums.
+pub fn check_fixed_point_range(config: &CheckedReportConfig) -> Result<(), ReportError> {
+    let (_, bound) = scaled_value_range(config);
+    let max = max_scaled_magnitude();
+    if bound > max {
+        return Err(ReportError::FixedPointRange { bound, max });
+    }
+    Ok(())
+}
+
+/// `L = D + D(D+1)/2`: how many numbers a share of a `D`-dimensional report has.
+pub fn shared_length(dimension: usize) -> usize {
+    dimension + dimension * (dimension + 1) / 2
+}
+
+/// `round(x · 2^20)` as two's complement.
+pub fn encode_fixed(x: f64) -> u64 {
+    (x * 2_f64.powi(FIXED_POINT_BITS)).round() as i64 as u64
+}
+
+/// The number a (summed) fixed-point word stands for.
+pub fn decode_fixed(word: u64) -> f64 {
+    word as i64 as f64 / 2_f64.powi(FIXED_POINT_BITS)
+}
+
+/// The fixed-point words of `report`: scaled, clamped values, then the upper triangle of their
+/// products, row by row. Stays on the device; only its shares leave.
+pub fn encode_report(report: &LiftReport, config: &CheckedReportConfig) -> Vec<u64> {
+    let (low, high) = scaled_value_range(config);
+    let scaled: Vec<f64> =
+        report.values.iter().zip(config.caps()).map(|(value, cap)| (value / cap).clamp(low, high)).collect();
+    let mut words: Vec<u64> = scaled.iter().map(|u| encode_fixed(*u)).collect();
+    for (i, ui) in scaled.iter().enumerate() {
+        words.extend(scaled[i..].iter().map(|uj| encode_fixed(ui * uj)));
+    }
+    words
+}
+
+/// The two additive shares of one report: each alone is uniformly random.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportShares {
+    pub leader: Vec<u64>,
+    pub helper: Vec<u64>,
+}
+
+/// Splits `words` into two shares that add up to them mod 2^64. `rng` must be a crypto random
+/// stream (ChaCha20 seeded from the browser's crypto source; fixed seeds in tests).
+pub fn split(words: &[u64], rng: &mut impl Rng) -> ReportShares {
+    let leader: Vec<u64> = words.iter().map(|_| rng.next_u64()).collect();
+    let helper = words.iter().zip(&leader).map(|(w, r)| w.wrapping_sub(*r)).collect();
+    ReportShares { leader, helper }
+}
+
+/// Adds `share` into the running `sum`, mod 2^64 (the servers' only arithmetic).
+pub fn add_share(sum: &mut [u64], share: &[u64]) {
+    for (s, x) in sum.iter_mut().zip(share) {
+        *s = s.wrapping_add(*x);
+    }
+}
+
+/// Combines the two servers' share sums over the same `reports` reports of one bucket into the
+/// estimator's sums, refusing results no set of honest reports can produce: a scaled value sum
+/// outside `n·[low, high]` or (statistically, failing honest data with probability below 1e-9)
+/// further than `t·z·√n` from `[0, n]`, or a product sum outside `[−n B², n B²]` (diagonal: `[0, n B²]`).
+pub fn combine(
+    config: &CheckedReportConfig,
+    reports: u64,
+    leader: &[u64],
+    helper: &[u64],
+) -> Result<LiftSums, ShareError> {
+    let d = config.dimension();
+    let expected = shared_length(d);
+    for got in [leader.len(), helper.len()] {
+        if got != expected {
+            return Err(ShareError::WrongLength { got, expected });
+        }
+    }
+    if reports > MAX_SUMMED_REPORTS {
+        return Err(ShareError::TooManyReports { reports, max: MAX_SUMMED_REPORTS });
+    }
+    let mut words = leader.to_vec();
+    add_share(&mut words, helper);
+    let scaled: Vec<f64> = words.iter().map(|w| decode_fixed(*w)).collect();
+    let n = reports as f64;
+    let (low, high) = scaled_value_range(config);
+    let bound = low.abs().max(high);
+    let spread = range_sigmas(d) * config.noise_multiplier() * n.sqrt();
+    let allowed = |index: usize| -> (f64, f64) {
+        if index < d {
+            ((n * low).max(-spread), (n * high).min(n + spread))
+        } else if is_diagonal(index - d, d) {
+            (0.0, n * bound * bound)
+        } else {
+            (-n * bound * bound, n * bound * bound)
+        }
+    };
+    for (index, value) in scaled.iter().enumerate() {
+        let (low, high) = allowed(index);
+        // Fixed-point rounding of n values may stray by n · 2^-21 beyond an exact bound.
+        let rounding = n * 2_f64.powi(-FIXED_POINT_BITS - 1);
+        if !(low - rounding..=high + rounding).contains(value) {
+            return Err(ShareError::ImpossibleSum { reports, index, value: *value, low, high });
+        }
+    }
+    let caps = config.caps();
+    let sum: Vec<f64> = scaled[..d].iter().zip(caps).map(|(s, cap)| s * cap).collect();
+    let mut upper = Vec::with_capacity(expected - d);
+    for i in 0..d {
+        upper.extend((i..d).map(|j| caps[i] * caps[j]));
+    }
+    let cross: Vec<f64> = scaled[d..].iter().zip(&upper).map(|(s, scale)| s * scale).collect();
+    Ok(LiftSums::from_parts(reports, sum, &cross))
+}
+
+/// Whether position `k` of the row-by-row upper triangle of a `d × d` matrix is on its diagonal.
+fn is_diagonal(mut k: usize, d: usize) -> bool {
+    for row_len in (1..=d).rev() {
+        if k == 0 {
+            return true;
+        }
+        if k < row_len {
+            return false;
+        }
+        k -= row_len;
+    }
+    false
+}
+
+#[cfg(test)]
+#[path = "shares_tests.rs"]
+mod tests;
