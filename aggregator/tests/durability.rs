@@ -4,7 +4,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 
@@ -23,16 +22,6 @@ fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the aggregator binary starts")
-}
-
-fn wait_healthy(address: SocketAddr) {
-    for _ in 0..300 {
-        if matches!(http(address, "GET", "/healthz", b""), Ok((200, _))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the aggregator never became healthy on {address}");
 }
 
 #[test]

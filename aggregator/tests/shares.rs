@@ -8,9 +8,8 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use common::{free_port, http, json};
+use common::{free_port, http, json, wait_healthy};
 use shop_personalizer::adapt::AdapterConfig;
 use shop_personalizer::collect::event::TrackEvent;
 use shop_personalizer::config::PersonalizerConfig;
@@ -43,16 +42,6 @@ fn spawn(dir: &std::path::Path, port: u16, role: &str, helper_url: &str) -> Chil
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the aggregator binary starts")
-}
-
-fn wait_healthy(address: SocketAddr) {
-    for _ in 0..300 {
-        if matches!(http(address, "GET", "/healthz", b""), Ok((200, _))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no server became healthy on {address}");
 }
 
 impl Servers {

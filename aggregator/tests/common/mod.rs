@@ -128,3 +128,14 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Waits until the server on `address` answers `/healthz` (about 6 s at most).
+pub fn wait_healthy(address: SocketAddr) {
+    for _ in 0..300 {
+        if matches!(http(address, "GET", "/healthz", b""), Ok((200, _))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no server became healthy on {address}");
+}
