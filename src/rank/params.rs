@@ -17,7 +17,9 @@ pub struct RankParams {
     pub max_session_items: usize,
     /// Earlier answers the session memory keeps (1..=1000).
     pub memory_answers: usize,
-    /// Rows earlier answers may add to the current answer when pooling (0..=10000).
+    /// Rows earlier answers may add to the current answer when pooling (0..=10000). Default 150:
+    /// on the validation replay (diginetica, 20,857 never-fitted cases) 300, 200 and 150 give the
+    /// same HR@20 / MRR@20 (53.80 / 20.05) and 100 loses 0.01; every row costs ranking time.
     pub pool_extra: usize,
     /// Probability of showing a sampled instead of the best order (0..=1).
     pub exploration_epsilon: f32,
@@ -41,7 +43,7 @@ impl Default for RankParams {
             fast_decay: 0.6,
             max_session_items: 20,
             memory_answers: 64,
-            pool_extra: 300,
+            pool_extra: 150,
             exploration_epsilon: 0.05,
             exploration_temperature: 1.0,
             learning_rate: 0.02,
