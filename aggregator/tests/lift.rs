@@ -12,16 +12,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 use rand::SeedableRng;
-use shop_personalizer::adapt::{AdapterConfig, LiftBucket};
-use shop_personalizer::collect::event::TrackEvent;
-use shop_personalizer::config::PersonalizerConfig;
-use shop_personalizer::consent::ConsentMode;
+use shop_personalizer::adapt::LiftBucket;
 use shop_personalizer::measure::{noised_report, ItemClass, LiftCounters, LiftMetric, LiftReportConfig};
-use shop_personalizer::personalizer::{Environment, Personalizer, SyncPlan, SyncSetup};
-use shop_personalizer::storage::MemoryStore;
 use shop_personalizer::sync::lift_wire::LiftReportMessage;
-
-const T0: f64 = 1_700_000_000_000.0;
 
 fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_aggregator"))
@@ -38,28 +31,8 @@ fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
 /// One device: full consent, adaptation in `bucket`, sync configured against the server's key,
 /// a session with `clicks` clicks at "home"; returns the lift report body the engine prepared.
 fn device_report(key_hex: &str, holdout: bool, clicks: usize, seed: u8) -> Vec<u8> {
-    let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
-    let mut p = Personalizer::open(MemoryStore::new(), config, Environment::default()).expect("valid config");
-    p.set_consent(ConsentMode::Full, true);
-    let share = if holdout { 1.0 } else { 0.0 };
-    p.configure_adaptation(AdapterConfig { holdout_share: share, ..AdapterConfig::default() }, u64::from(seed))
-        .expect("valid adaptation");
-    let setup: SyncSetup = serde_json::from_value(serde_json::json!({
-        "aggregatorUrl": "http://127.0.0.1:8787", "modelPublicKey": key_hex, "autoSync": false
-    }))
-    .expect("a valid setup");
-    p.configure_sync(setup).expect("valid sync setup");
-    for n in 0..clicks {
-        let ids: Vec<String> = (0..4).map(|i| format!("sku-{i}")).collect();
-        let impression = TrackEvent::Impression { placement: "home".into(), item_ids: ids, positions: None };
-        p.track(impression, T0 + n as f64 * 20_000.0, 0).expect("recorded");
-        let click = TrackEvent::Click { item_id: format!("sku-{n}"), placement: Some("home".into()), position: None, item: None };
-        p.track(click, T0 + n as f64 * 20_000.0 + 5_000.0, 0).expect("recorded");
-    }
-    match p.prepare_lift_report(T0 + 600_000.0, [seed; 32]) {
-        SyncPlan::Send { body, .. } => body,
-        SyncPlan::Done(outcome) => panic!("a report is due: {outcome:?}"),
-    }
+    let setup = serde_json::json!({ "aggregatorUrl": "http://127.0.0.1:8787", "modelPublicKey": key_hex, "autoSync": false });
+    device_lift_report(setup, holdout, clicks, seed)
 }
 
 fn lift_status(address: SocketAddr) -> serde_json::Value {

@@ -9,18 +9,10 @@ mod common;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
-use common::{free_port, http, json, wait_healthy};
-use shop_personalizer::adapt::AdapterConfig;
-use shop_personalizer::collect::event::TrackEvent;
-use shop_personalizer::config::PersonalizerConfig;
-use shop_personalizer::consent::ConsentMode;
+use common::{device_lift_report, free_port, http, json, wait_healthy};
 use shop_personalizer::measure::shares::decode_fixed;
 use shop_personalizer::measure::{LiftEstimator, LiftReportConfig, LiftSums, NoiseMode};
-use shop_personalizer::personalizer::{Environment, Personalizer, SyncPlan, SyncSetup};
-use shop_personalizer::storage::MemoryStore;
 use shop_personalizer::sync::{LiftShareMessage, SharePair};
-
-const T0: f64 = 1_700_000_000_000.0;
 
 struct Servers {
     leader: SocketAddr,
@@ -82,30 +74,12 @@ impl Servers {
 
     /// A real device engine's booked share pair: a session with `clicks` clicks at "home".
     fn device_pair(&self, holdout: bool, clicks: usize, seed: u8) -> Vec<u8> {
-        let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
-        let mut p = Personalizer::open(MemoryStore::new(), config, Environment::default()).expect("valid config");
-        p.set_consent(ConsentMode::Full, true);
-        let share = if holdout { 1.0 } else { 0.0 };
-        p.configure_adaptation(AdapterConfig { holdout_share: share, ..AdapterConfig::default() }, u64::from(seed))
-            .expect("valid adaptation");
         let (_, key) = http(self.leader, "GET", "/v1/model-key", b"").expect("key");
-        let setup: SyncSetup = serde_json::from_value(serde_json::json!({
+        let setup = serde_json::json!({
             "aggregatorUrl": format!("http://{}", self.leader), "modelPublicKey": json(&key)["publicKey"],
             "autoSync": false, "liftReport": self.lift_config(), "privacy": { "periodBudgetEpsilon": 70.0 },
-        }))
-        .expect("a valid setup");
-        p.configure_sync(setup).expect("valid sync setup");
-        for n in 0..clicks {
-            let ids: Vec<String> = (0..4).map(|i| format!("sku-{i}")).collect();
-            let impression = TrackEvent::Impression { placement: "home".into(), item_ids: ids, positions: None };
-            p.track(impression, T0 + n as f64 * 20_000.0, 0).expect("recorded");
-            let click = TrackEvent::Click { item_id: format!("sku-{n}"), placement: Some("home".into()), position: None, item: None };
-            p.track(click, T0 + n as f64 * 20_000.0 + 5_000.0, 0).expect("recorded");
-        }
-        match p.prepare_lift_report(T0 + 600_000.0, [seed; 32]) {
-            SyncPlan::Send { body, .. } => body,
-            SyncPlan::Done(outcome) => panic!("a report is due: {outcome:?}"),
-        }
+        });
+        device_lift_report(setup, holdout, clicks, seed)
     }
 
     fn post(&self, to: SocketAddr, body: &[u8]) -> (u16, serde_json::Value) {

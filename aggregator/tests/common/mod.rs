@@ -139,3 +139,36 @@ pub fn wait_healthy(address: SocketAddr) {
     }
     panic!("no server became healthy on {address}");
 }
+
+/// A real device engine's booked lift report (one body, or a share pair with `sharedSums`):
+/// full consent, adaptation in the holdout or not, sync configured by `setup` (JSON as the page
+/// passes it), and a session of `clicks` clicks at "home".
+pub fn device_lift_report(setup: serde_json::Value, holdout: bool, clicks: usize, seed: u8) -> Vec<u8> {
+    use shop_personalizer::adapt::AdapterConfig;
+    use shop_personalizer::collect::event::TrackEvent;
+    use shop_personalizer::config::PersonalizerConfig;
+    use shop_personalizer::consent::ConsentMode;
+    use shop_personalizer::personalizer::{Environment, Personalizer, SyncPlan, SyncSetup};
+    use shop_personalizer::storage::MemoryStore;
+
+    const T0: f64 = 1_700_000_000_000.0;
+    let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
+    let mut p = Personalizer::open(MemoryStore::new(), config, Environment::default()).expect("valid config");
+    p.set_consent(ConsentMode::Full, true);
+    let share = if holdout { 1.0 } else { 0.0 };
+    p.configure_adaptation(AdapterConfig { holdout_share: share, ..AdapterConfig::default() }, u64::from(seed))
+        .expect("valid adaptation");
+    let setup: SyncSetup = serde_json::from_value(setup).expect("a valid setup");
+    p.configure_sync(setup).expect("valid sync setup");
+    for n in 0..clicks {
+        let ids: Vec<String> = (0..4).map(|i| format!("sku-{i}")).collect();
+        let impression = TrackEvent::Impression { placement: "home".into(), item_ids: ids, positions: None };
+        p.track(impression, T0 + n as f64 * 20_000.0, 0).expect("recorded");
+        let click = TrackEvent::Click { item_id: format!("sku-{n}"), placement: Some("home".into()), position: None, item: None };
+        p.track(click, T0 + n as f64 * 20_000.0 + 5_000.0, 0).expect("recorded");
+    }
+    match p.prepare_lift_report(T0 + 600_000.0, [seed; 32]) {
+        SyncPlan::Send { body, .. } => body,
+        SyncPlan::Done(outcome) => panic!("a report is due: {outcome:?}"),
+    }
+}
