@@ -20,6 +20,7 @@
 //!
 //! The engine does no I/O: the facade (or [`Personalizer::sync_with`] natively) moves the bytes.
 
+mod booked;
 mod hooks;
 mod lift;
 mod outcome;
@@ -36,6 +37,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::measure::CheckedReportConfig;
+use booked::Booked;
 use lift::check_lift_setup;
 use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
 use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
@@ -96,20 +98,6 @@ fn default_params() -> PrivacyParams {
 
 fn unix_seconds(now_ms: u64) -> u64 {
     now_ms / 1_000
-}
-
-/// How a send went: `(delivered, retry)`. Accepted, or a replayed nonce (an earlier attempt
-/// arrived), is delivered; a network failure, a rate limit or a busy server is retried with
-/// the same bytes; any other refusal is neither (dropped).
-fn delivery(result: &Result<(), SyncError>) -> (bool, bool) {
-    let delivered = match result {
-        Ok(()) => true,
-        Err(SyncError::Rejected { status: 409, error, .. }) => error == "replayed_nonce",
-        Err(_) => false,
-    };
-    let retry = matches!(result, Err(SyncError::Transport { .. }))
-        || matches!(result, Err(SyncError::Rejected { status, .. }) if *status == 429 || *status >= 500);
-    (delivered, retry)
 }
 
 impl<S: KeyValueStore> Personalizer<S> {
@@ -231,7 +219,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
         if let Some(body) = self.syncing.pending.clone() {
-            return self.send_plan(body, rng.random_range(0..=max_jitter), true);
+            return self.plan_send(Booked::Update, body, rng.random_range(0..=max_jitter), true);
         }
         let params = device.privacy().clone();
         let now_s = unix_seconds(now);
@@ -263,20 +251,10 @@ impl<S: KeyValueStore> Personalizer<S> {
                 // What was learned so far is now sent: later learning is measured from here.
                 self.syncing.carried_from = Some(self.rank_model().shared_weights().to_vec());
                 self.syncing.dirty = true;
-                self.send_plan(upload.body, upload.jitter_ms, false)
+                self.plan_send(Booked::Update, upload.body, upload.jitter_ms, false)
             }
             Err(error) => SyncPlan::Done(self.refusal(error, &params, now_s)),
         }
-    }
-
-    /// Returns the plan to send `body` once the state holding its spend is saved.
-    fn send_plan(&mut self, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
-        if let Err(why) = self.write_sync_state() {
-            let message =
-                format!("the privacy ledger could not be saved ({why}); the update is held back until it can be");
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::StorageFailed, message));
-        }
-        SyncPlan::Send { body, jitter_ms, resend }
     }
 
     fn refusal(&self, error: SyncError, params: &PrivacyParams, now_s: u64) -> SyncOutcome {
@@ -326,28 +304,12 @@ impl<S: KeyValueStore> Personalizer<S> {
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        let was_pending = self.syncing.pending.as_deref() == Some(body);
-        let (delivered, retry) = delivery(&result);
-        if was_pending && (delivered || !retry) {
-            self.syncing.pending = None;
-            self.syncing.dirty = true;
-            self.save_sync_state();
+        if let Err(outcome) = self.settle(Booked::Update, body, result) {
+            return outcome;
         }
-        let problem = result.err().map(|e| e.to_string()).unwrap_or_default();
-        if delivered {
-            let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
-            let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
-            SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
-        } else if retry {
-            SyncOutcome::skipped(
-                SkipReason::SendFailed,
-                format!("{problem}; the same update is sent at the next attempt"),
-            )
-        } else {
-            let message = format!("the aggregator refused the update and it was dropped: {problem}");
-            self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
-            SyncOutcome::skipped(SkipReason::Rejected, message)
-        }
+        let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+        let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
+        SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
     }
 
     /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`): model

@@ -20,9 +20,10 @@ use crate::measure::shares::{encode_report, split};
 use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode};
 use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{PrivacyError, PrivacyParams};
-use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
+use crate::storage::KeyValueStore;
 use crate::sync::{deliver_lift_report, LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError, Transport};
 
+use super::booked::Booked;
 use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError};
 
 /// Checks the lift report settings against the privacy settings: the same δ, and one lift report
@@ -93,7 +94,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
         let jitter_ms = rng.random_range(0..=max_jitter);
         if let Some(body) = self.syncing.pending_lift.clone() {
-            return self.lift_plan(body, jitter_ms, true);
+            return self.plan_send(Booked::LiftReport, body, jitter_ms, true);
         }
         let now_s = unix_seconds(now);
         let period = params.period_of(now_s);
@@ -123,17 +124,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         };
         self.syncing.pending_lift = Some(body.clone());
         self.syncing.dirty = true;
-        self.lift_plan(body, jitter_ms, false)
-    }
-
-    /// Returns the plan to send `body` once the state holding its spend is saved.
-    fn lift_plan(&mut self, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
-        if let Err(why) = self.write_sync_state() {
-            let message =
-                format!("the privacy ledger could not be saved ({why}); the lift report is held back until it can be");
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::StorageFailed, message));
-        }
-        SyncPlan::Send { body, jitter_ms, resend }
+        self.plan_send(Booked::LiftReport, body, jitter_ms, false)
     }
 
     /// True when `body` is still the booked lift report and consent still allows sending it.
@@ -154,26 +145,11 @@ impl<S: KeyValueStore> Personalizer<S> {
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        let was_pending = self.syncing.pending_lift.as_deref() == Some(body);
-        let (delivered, retry) = super::delivery(&result);
-        if was_pending && (delivered || !retry) {
-            self.syncing.pending_lift = None;
-            self.syncing.dirty = true;
-            self.save_sync_state();
+        if let Err(outcome) = self.settle(Booked::LiftReport, body, result) {
+            return outcome;
         }
-        let problem = result.err().map(|e| e.to_string()).unwrap_or_default();
-        if delivered {
-            let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
-            let bucket = booked_bucket(body);
-            SyncOutcome::LiftReportSent { bucket, bytes: body.len(), resent, epsilon_this_period }
-        } else if retry {
-            let message = format!("{problem}; the same lift report is sent at the next attempt");
-            SyncOutcome::skipped(SkipReason::SendFailed, message)
-        } else {
-            let message = format!("the aggregator refused the lift report and it was dropped: {problem}");
-            self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
-            SyncOutcome::skipped(SkipReason::Rejected, message)
-        }
+        let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+        SyncOutcome::LiftReportSent { bucket: booked_bucket(body), bytes: body.len(), resent, epsilon_this_period }
     }
 
     /// Native convenience: prepares and sends the period's lift report through `transport`
