@@ -199,6 +199,11 @@ pub(crate) fn personalized_variant(
     let chosen = &variants[pick.index];
     let (strength, matched) = matches[pick.index].clone();
     let seen: u32 = arms[pick.index].iter().map(|a| bandit.observations(a)).sum();
+    // The chosen angle's mean engagement, over the arms of its tags.
+    let rate = || {
+        let chosen_arms = &arms[pick.index];
+        chosen_arms.iter().map(|a| bandit.mean_probability(a, &x)).sum::<f64>() / chosen_arms.len() as f64
+    };
     let reason = if pick.explored {
         "exploring another text to learn what this shopper responds to".to_string()
     } else if !matched.is_empty() && seen == 0 {
@@ -208,25 +213,15 @@ pub(crate) fn personalized_variant(
             strength * 100.0
         )
     } else if !matched.is_empty() {
-        let rate = arms[pick.index]
-            .iter()
-            .map(|a| bandit.mean_probability(a, &x))
-            .sum::<f64>()
-            / arms[pick.index].len() as f64;
         format!(
             "speaks to {}; engagement with this angle ≈ {:.0}%",
             matched.join(", "),
-            rate * 100.0
+            rate() * 100.0
         )
     } else if seen > 0 {
-        let rate = arms[pick.index]
-            .iter()
-            .map(|a| bandit.mean_probability(a, &x))
-            .sum::<f64>()
-            / arms[pick.index].len() as f64;
         format!(
             "no interest matches; this shopper engages with such copy ≈ {:.0}%",
-            rate * 100.0
+            rate() * 100.0
         )
     } else {
         "no interest matches any variant yet; trying this one to learn".to_string()
