@@ -149,8 +149,12 @@ async fn update_steps(
     if refresh {
         let known = state.try_borrow().ok().and_then(|s| s.engine.shared_model_version());
         let downloaded = transport.fetch_model(known).await;
-        if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
-            runtime.last_model_refresh_ms = Some(js_sys::Date::now());
+        // A failed download is retried at the next check, not after a whole refresh interval:
+        // until a model arrives no update can be built.
+        if downloaded.is_ok() {
+            if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
+                runtime.last_model_refresh_ms = Some(js_sys::Date::now());
+            }
         }
         let Ok(mut state) = state.try_borrow_mut() else { return busy() };
         match downloaded {
