@@ -140,7 +140,11 @@ async function clickRecommendation(page, clicked) {
   const index = fresh >= 0 ? fresh : 0;
   clicked.add(hrefs[index]);
   await tiles[index].click();
-  await page.waitForSelector("article.product");
+  // The page before is a product page too: wait for the clicked product's own page and its
+  // recommendation row, or the next click lands on the old, replaced row.
+  const itemId = decodeURIComponent(hrefs[index].replace(/^#\/p\//, ""));
+  await page.waitForSelector(`article.product[data-item-id="${itemId}"]`);
+  await page.waitForSelector("[data-testid=recommendations] li a");
   await pause(page);
 }
 
