@@ -22,7 +22,10 @@ fn answer(prefix: &str, n: usize, dim: usize) -> Vec<CandidateInput> {
             id: format!("{prefix}{i}"),
             score: 1.0 - i as f32 / n as f32,
             popularity: Some((i % 97) as f32 * 3.0),
-            attributes: ItemAttributes { category_path: vec!["Sport".into(), CATEGORIES[i % 6].into()], ..Default::default() },
+            attributes: ItemAttributes {
+                category_path: vec!["Sport".into(), CATEGORIES[i % 6].into()],
+                ..Default::default()
+            },
             embedding: Some((0..dim).map(|d| unit(i, d)).collect()),
             ..Default::default()
         })
@@ -41,7 +44,11 @@ fn bench_rank(c: &mut Criterion) {
             ranker.remember_answer(&id, None, Arc::new(earlier));
             shopper.record(&id, EventKind::View, t as f64, &[]);
         }
-        let diverse = RankContext { limit: 20, diversity: Diversity { strength: 0.3, max_per_category: Some(6) }, ..RankContext::default() };
+        let diverse = RankContext {
+            limit: 20,
+            diversity: Diversity { strength: 0.3, max_per_category: Some(6) },
+            ..RankContext::default()
+        };
         let plain = RankContext { limit: 20, ..RankContext::default() };
         let mut out = Ranking::default();
         for (name, context) in [("diversity_on_32d", &diverse), ("diversity_off_32d", &plain)] {

@@ -49,8 +49,11 @@ pub fn check_loader(data: &[u8]) {
 }
 
 /// The other stored states, by the input's first byte: (key suffix, format).
-const OTHER_STATES: [(&str, &str); 3] =
-    [("model", "shop-personalizer/rank-model"), ("adapt", "shop-personalizer/adapt"), ("sync", "shop-personalizer/sync")];
+const OTHER_STATES: [(&str, &str); 3] = [
+    ("model", "shop-personalizer/rank-model"),
+    ("adapt", "shop-personalizer/adapt"),
+    ("sync", "shop-personalizer/sync"),
+];
 
 /// The first byte picks the state (rank model, adaptation, sync ledger) and, when odd, wraps the
 /// rest in that state's envelope with a correct checksum (version 0, 1 or 2); returns the key

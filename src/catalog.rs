@@ -189,9 +189,7 @@ impl ItemAttributes {
     /// True when any level of the category path is one of `sensitive` (compared case-insensitively),
     /// which makes the item and everything below that category sensitive.
     pub fn is_in_any_category(&self, sensitive: &[String]) -> bool {
-        self.category_path
-            .iter()
-            .any(|level| sensitive.iter().any(|s| s.eq_ignore_ascii_case(level)))
+        self.category_path.iter().any(|level| sensitive.iter().any(|s| s.eq_ignore_ascii_case(level)))
     }
 }
 

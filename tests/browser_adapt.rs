@@ -199,17 +199,25 @@ fn session_consent_keeps_adaptation_in_memory_and_forget_removes_it() {
 /// A server answer of ten candidates `h-0`..`h-9`, alternating Shoes and Coffee, best first.
 fn holdout_answer() -> JsValue {
     let ids: Vec<String> = (0..10).map(|i| format!("\"h-{i}\"")).collect();
-    let attributes: Vec<String> =
-        (0..10).map(|i| format!(r#"{{"categoryPath":["{}"],"price":{}}}"#, ["Shoes", "Coffee"][i % 2], 10 + i)).collect();
+    let attributes: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"categoryPath":["{}"],"price":{}}}"#, ["Shoes", "Coffee"][i % 2], 10 + i))
+        .collect();
     let scores: Vec<String> = (0..10).map(|i| format!("{}", 1.0 - f64::from(i) / 10.0)).collect();
-    js(&format!(r#"{{"ids":[{}],"attributes":[{}],"scores":[{}]}}"#, ids.join(","), attributes.join(","), scores.join(",")))
+    js(&format!(
+        r#"{{"ids":[{}],"attributes":[{}],"scores":[{}]}}"#,
+        ids.join(","),
+        attributes.join(","),
+        scores.join(",")
+    ))
 }
 
 #[wasm_bindgen_test]
 fn the_holdout_ranks_in_the_servers_order_and_never_trains_the_model() {
     let shop = "t-adapt-holdout-rank";
     clear_shop(shop);
-    let config = format!(r#"{{"shop":"{shop}","noise":{{"botHeuristic":false,"maxEventsPerMinute":1000,"burstMaxEvents":1000}}}}"#);
+    let config = format!(
+        r#"{{"shop":"{shop}","noise":{{"botHeuristic":false,"maxEventsPerMinute":1000,"burstMaxEvents":1000}}}}"#
+    );
     let p = JsPersonalizer::new(ts(&config)).expect("valid config");
     consent(&p, "full");
     p.configure_adaptation(Some(ts(r#"{"holdoutShare":1}"#))).expect("valid config");

@@ -57,7 +57,10 @@ fn bad_events_throw_and_store_nothing() {
     let long_id = format!(r#"{{"type":"view","itemId":"{}"}}"#, "x".repeat(500));
     assert!(thrown(p.track(ts(&long_id))).contains("500 bytes"));
 
-    let message = thrown(p.upsert_items(vec![ts(r#"{"id":"ok","categoryPath":["Shoes"]}"#), ts(r#"{"id":"","categoryPath":["Shoes"]}"#)]));
+    let message = thrown(p.upsert_items(vec![
+        ts(r#"{"id":"ok","categoryPath":["Shoes"]}"#),
+        ts(r#"{"id":"","categoryPath":["Shoes"]}"#),
+    ]));
     assert!(message.contains("item 1"), "{message}");
 
     assert_eq!(p.has_unsaved_changes().ok(), Some(false), "nothing from a rejected call is pending");
@@ -79,7 +82,11 @@ fn consent_modes_decide_what_is_collected_and_kept() {
     assert_eq!(view(&p, "b", r#"["Books"]"#), "recorded");
     let mut interests = interest_values(&p);
     interests.sort();
-    assert_eq!(interests, vec!["2".to_string(), "Acme".into(), "Books".into()], "category, brand, price band 2 (25 to 50)");
+    assert_eq!(
+        interests,
+        vec!["2".to_string(), "Acme".into(), "Books".into()],
+        "category, brand, price band 2 (25 to 50)"
+    );
     let report: JsValue = p.flush().expect("flush").into();
     assert_eq!(field(&report, "written"), "false");
     assert!(keys_with_prefix(&prefix(shop)).is_empty(), "session consent keeps nothing in localStorage");
@@ -127,10 +134,8 @@ fn global_privacy_control_caps_consent_at_session_without_explicit_opt_in() {
     p.flush().expect("flush");
     assert!(keys_with_prefix(&prefix(shop)).is_empty(), "capped at session: nothing persisted");
 
-    let decision: JsValue = p
-        .set_consent(Ts::new_unchecked("full".into()), Some(ts(r#"{"explicitOptIn":true}"#)))
-        .expect("consent")
-        .into();
+    let decision: JsValue =
+        p.set_consent(Ts::new_unchecked("full".into()), Some(ts(r#"{"explicitOptIn":true}"#))).expect("consent").into();
     assert_eq!(field(&decision, "effective"), "\"full\"");
     assert_eq!(field(&decision, "cappedByGlobalPrivacyControl"), "false");
     p.flush().expect("flush");

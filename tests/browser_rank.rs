@@ -59,39 +59,24 @@ fn set(target: &JsValue, name: &str, value: &JsValue) {
 }
 
 fn register(p: &JsPersonalizer, answer: &JsValue) -> u32 {
-    p.register_candidates(Ts::new_unchecked(answer.clone()))
-        .unwrap_or_else(|_| panic!("a valid answer"))
+    p.register_candidates(Ts::new_unchecked(answer.clone())).unwrap_or_else(|_| panic!("a valid answer"))
 }
 
 /// The ranked ids (and the whole list) for `context` (JSON).
 fn rank(p: &JsPersonalizer, handle: u32, context: &str) -> (Vec<String>, JsValue) {
-    let list: JsValue = p
-        .rank(handle, Some(ts(context)))
-        .unwrap_or_else(|_| panic!("rank {handle}"))
-        .into();
+    let list: JsValue = p.rank(handle, Some(ts(context))).unwrap_or_else(|_| panic!("rank {handle}")).into();
     let items = Array::from(&Reflect::get(&list, &"items".into()).expect("items"));
     let ids = items
         .iter()
-        .map(|item| {
-            Reflect::get(&item, &"id".into())
-                .ok()
-                .and_then(|id| id.as_string())
-                .unwrap_or_default()
-        })
+        .map(|item| Reflect::get(&item, &"id".into()).ok().and_then(|id| id.as_string()).unwrap_or_default())
         .collect();
     (ids, list)
 }
 
 fn click(p: &JsPersonalizer, id: &str) {
-    let outcome: JsValue = p
-        .track(ts(&format!(r#"{{"type":"click","itemId":"{id}","placement":"home"}}"#)))
-        .expect("click")
-        .into();
-    assert_eq!(
-        field(&outcome, "status"),
-        "\"recorded\"",
-        "the click reached the profile"
-    );
+    let outcome: JsValue =
+        p.track(ts(&format!(r#"{{"type":"click","itemId":"{id}","placement":"home"}}"#))).expect("click").into();
+    assert_eq!(field(&outcome, "status"), "\"recorded\"", "the click reached the profile");
 }
 
 #[wasm_bindgen_test]
@@ -104,23 +89,12 @@ fn a_registered_answer_ranks_into_typed_items_with_reasons() {
     let handle = register(&p, &answer("c", 12));
     let (ids, list) = rank(&p, handle, r#"{"placement":"product","currentItem":"c-0","limit":5}"#);
     assert_eq!(ids.len(), 5);
-    assert!(
-        !ids.contains(&"c-0".to_string()),
-        "the page's own item is not recommended: {ids:?}"
-    );
+    assert!(!ids.contains(&"c-0".to_string()), "the page's own item is not recommended: {ids:?}");
     let items = Array::from(&Reflect::get(&list, &"items".into()).expect("items"));
     for item in items.iter() {
-        assert!(Reflect::get(&item, &"score".into())
-            .expect("score")
-            .as_f64()
-            .is_some_and(f64::is_finite));
-        assert!(Array::is_array(
-            &Reflect::get(&item, &"reasons".into()).expect("reasons")
-        ));
-        let reason = Reflect::get(&item, &"reason".into())
-            .ok()
-            .and_then(|r| r.as_string())
-            .unwrap_or_default();
+        assert!(Reflect::get(&item, &"score".into()).expect("score").as_f64().is_some_and(f64::is_finite));
+        assert!(Array::is_array(&Reflect::get(&item, &"reasons".into()).expect("reasons")));
+        let reason = Reflect::get(&item, &"reason".into()).ok().and_then(|r| r.as_string()).unwrap_or_default();
         assert!(!reason.is_empty(), "every item has a human reason");
         assert!(Reflect::get(&item, &"title".into())
             .expect("title")
@@ -129,10 +103,7 @@ fn a_registered_answer_ranks_into_typed_items_with_reasons() {
     }
     assert_eq!(field(&list, "propensity"), "1");
     assert_eq!(field(&list, "explored"), "false");
-    assert!(Reflect::get(&list, &"impression".into())
-        .expect("impression")
-        .as_f64()
-        .is_some_and(|i| i >= 1.0));
+    assert!(Reflect::get(&list, &"impression".into()).expect("impression").as_f64().is_some_and(|i| i >= 1.0));
 
     let (search, _) = rank(&p, handle, r#"{"placement":"search","query":"shoes","limit":3}"#);
     let mut sorted = search.clone();
@@ -173,7 +144,11 @@ fn ranked_items_cross_intact_with_any_text() {
     let reasons = Reflect::get(&items.get(0), &"reasons".into()).expect("reasons");
     Array::from(&reasons).push(&"mutated".into());
     let (_, again) = rank(&p, handle, r#"{"placement":"home","limit":1}"#);
-    assert_eq!(field(&Array::from(&field_value(&again, "items")).get(0), "reasons"), r#"["serverPick"]"#, "every list has its own arrays");
+    assert_eq!(
+        field(&Array::from(&field_value(&again, "items")).get(0), "reasons"),
+        r#"["serverPick"]"#,
+        "every list has its own arrays"
+    );
 }
 
 fn field_value(value: &JsValue, name: &str) -> JsValue {
@@ -197,17 +172,9 @@ fn bad_input_throws_and_nothing_is_stored() {
     let duplicate = answer("d", 3);
     set(&duplicate, "ids", &js(r#"["d-0","d-1","d-0"]"#));
     let nan = answer("n", 3);
-    set(
-        &nan,
-        "scores",
-        &Float32Array::from([1.0f32, f32::NAN, 0.5].as_slice()).into(),
-    );
+    set(&nan, "scores", &Float32Array::from([1.0f32, f32::NAN, 0.5].as_slice()).into());
     let ragged = answer("r", 3);
-    set(
-        &ragged,
-        "embeddings",
-        &Float32Array::from([0.5f32; 7].as_slice()).into(),
-    );
+    set(&ragged, "embeddings", &Float32Array::from([0.5f32; 7].as_slice()).into());
     let short = answer("s", 3);
     set(&short, "popularity", &Float32Array::from([1.0f32].as_slice()).into());
     let typo = answer("t", 3);
@@ -246,11 +213,7 @@ fn bad_input_throws_and_nothing_is_stored() {
     assert!(thrown(p.rank(handle, Some(ts(r#"{"placement":"everywhere"}"#)))).contains("unknown variant `everywhere`"));
     assert!(thrown(p.rank(handle, Some(ts(r#"{"diversity":{"strength":3}}"#)))).contains("between 0 and 1"));
     p.flush().expect("flush");
-    assert!(
-        keys_with_prefix(&prefix(shop)).is_empty(),
-        "nothing stored: {:?}",
-        keys_with_prefix(&prefix(shop))
-    );
+    assert!(keys_with_prefix(&prefix(shop)).is_empty(), "nothing stored: {:?}", keys_with_prefix(&prefix(shop)));
 }
 
 #[wasm_bindgen_test]
@@ -304,16 +267,9 @@ fn the_learned_model_persists_across_instances_until_forget() {
     }
     p.flush().expect("flush");
     let model_key = format!("{}model", prefix(shop));
-    assert!(
-        keys_with_prefix(&prefix(shop)).contains(&model_key),
-        "{:?}",
-        keys_with_prefix(&prefix(shop))
-    );
+    assert!(keys_with_prefix(&prefix(shop)).contains(&model_key), "{:?}", keys_with_prefix(&prefix(shop)));
     let stored = storage().get_item(&model_key).ok().flatten().unwrap_or_default();
-    assert!(
-        stored.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"#),
-        "{stored}"
-    );
+    assert!(stored.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"#), "{stored}");
 
     // Both instances know the session's items from the same answer (the session only counts
     // items some registered answer mentioned).
@@ -326,16 +282,9 @@ fn the_learned_model_persists_across_instances_until_forget() {
     consent(&reopened, "full");
     let untrained = fast_personalizer("t-rank-untrained");
     clear_shop("t-rank-untrained");
-    assert_eq!(
-        scores(&reopened),
-        scores(&p),
-        "the new instance ranks with the learned model"
-    );
+    assert_eq!(scores(&reopened), scores(&p), "the new instance ranks with the learned model");
     assert_ne!(scores(&untrained), scores(&p), "... which differs from the shipped one");
 
     reopened.forget().expect("forget");
-    assert!(
-        keys_with_prefix(&prefix(shop)).is_empty(),
-        "forget removes the model too"
-    );
+    assert!(keys_with_prefix(&prefix(shop)).is_empty(), "forget removes the model too");
 }

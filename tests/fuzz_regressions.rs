@@ -36,7 +36,9 @@ fn every_other_state_regression_input_loads_safely() {
 fn the_first_byte_picks_the_state_and_odd_ones_wrap_it() {
     let (name, raw) = input::other_state_value(b"\x03{}");
     assert_eq!(name, "adapt");
-    assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":0,"#) && raw.ends_with(r#""payload":{}}"#));
+    assert!(
+        raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":0,"#) && raw.ends_with(r#""payload":{}}"#)
+    );
     assert_eq!(input::other_state_value(b"\x04x"), ("sync", "x".to_owned()));
 }
 

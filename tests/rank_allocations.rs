@@ -56,7 +56,11 @@ fn ranking_1000_candidates_allocates_as_often_as_ranking_50() {
         limit: 20,
         explore: true,
         diversity: Diversity { strength: 0.3, max_per_category: Some(8) },
-        rules: BusinessRules { pins: vec![Pin { id: "c5".into(), position: 2 }], exclude: vec!["c6".into()], ..Default::default() },
+        rules: BusinessRules {
+            pins: vec![Pin { id: "c5".into(), position: 2 }],
+            exclude: vec!["c6".into()],
+            ..Default::default()
+        },
         ..RankContext::default()
     };
     let mut out = Ranking::default();

@@ -42,7 +42,12 @@ fn business_rules_always_hold() {
         boost: vec!["c27".into()],
         bury: vec!["c2".into(), "c3".into()],
     };
-    let ctx = RankContext { limit: 30, rules, diversity: Diversity { strength: 0.5, max_per_category: Some(3) }, ..RankContext::default() };
+    let ctx = RankContext {
+        limit: 30,
+        rules,
+        diversity: Diversity { strength: 0.5, max_per_category: Some(3) },
+        ..RankContext::default()
+    };
     let ranking = r.rank(&set, &ctx, &shopper).unwrap();
     let ids = ids_of(&r, &ranking);
     assert_eq!(ids.len(), 28, "all but the two excluded");
@@ -62,10 +67,14 @@ fn conflicting_pins_and_bad_diversity_are_typed_errors() {
     let mut r = ranker();
     let set = r.register(&candidates("c", 5, 0, 3)).unwrap();
     let shopper = InMemoryShopper::new(1.0);
-    let rules = BusinessRules { pins: vec![Pin { id: "c1".into(), position: 2 }, Pin { id: "c2".into(), position: 2 }], ..Default::default() };
+    let rules = BusinessRules {
+        pins: vec![Pin { id: "c1".into(), position: 2 }, Pin { id: "c2".into(), position: 2 }],
+        ..Default::default()
+    };
     let ctx = RankContext { rules, ..RankContext::default() };
     assert_eq!(r.rank(&set, &ctx, &shopper), Err(RankError::ConflictingPins { position: 2 }));
-    let ctx = RankContext { diversity: Diversity { strength: f32::NAN, max_per_category: None }, ..RankContext::default() };
+    let ctx =
+        RankContext { diversity: Diversity { strength: f32::NAN, max_per_category: None }, ..RankContext::default() };
     assert!(matches!(r.rank(&set, &ctx, &shopper), Err(RankError::BadParam { .. })));
     let pins = vec![Pin { id: "c1".into(), position: 0 }, Pin { id: "c1".into(), position: 1 }];
     let ctx = RankContext { rules: BusinessRules { pins, ..Default::default() }, ..RankContext::default() };
@@ -104,7 +113,8 @@ fn search_reorders_but_never_drops_and_keeps_relevance_dominant() {
     for _ in 0..5 {
         shopper.record("elsewhere", EventKind::View, 0.0, &[AttributeKey::Category("Sport > Yoga".into())]);
     }
-    let ctx = RankContext { placement: Placement::Search, limit: 5, query: Some("shoe".into()), ..RankContext::default() };
+    let ctx =
+        RankContext { placement: Placement::Search, limit: 5, query: Some("shoe".into()), ..RankContext::default() };
     let ranking = r.rank(&set, &ctx, &shopper).unwrap();
     let mut ids = ids_of(&r, &ranking);
     assert_eq!(ids.len(), 40, "search returns every result");
@@ -120,7 +130,12 @@ fn search_reorders_but_never_drops_and_keeps_relevance_dominant() {
 fn product_page_never_recommends_the_item_itself() {
     let mut r = ranker();
     let set = r.register(&candidates("p", 10, 0, 6)).unwrap();
-    let ctx = RankContext { placement: Placement::Product, current_item: Some("p0".into()), limit: 10, ..RankContext::default() };
+    let ctx = RankContext {
+        placement: Placement::Product,
+        current_item: Some("p0".into()),
+        limit: 10,
+        ..RankContext::default()
+    };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &InMemoryShopper::new(1.0)).unwrap());
     assert_eq!(ids.len(), 9);
     assert!(!ids.contains(&"p0".to_owned()));
@@ -130,10 +145,12 @@ fn product_page_never_recommends_the_item_itself() {
 fn session_memory_lifts_items_viewed_together_and_explains_why() {
     let mut r = ranker();
     // The shopper viewed "trail" earlier; the answer about it named "x9" as a strong neighbour.
-    let earlier = r.register(&[
-        CandidateInput { id: "x9".into(), score: 5.0, ..Default::default() },
-        CandidateInput { id: "x1".into(), score: 0.1, ..Default::default() },
-    ]).unwrap();
+    let earlier = r
+        .register(&[
+            CandidateInput { id: "x9".into(), score: 5.0, ..Default::default() },
+            CandidateInput { id: "x1".into(), score: 0.1, ..Default::default() },
+        ])
+        .unwrap();
     let mut trail = CandidateInput { id: "trail".into(), title: Some("Trail shoes".into()), ..Default::default() };
     trail.score = 1.0;
     let about = r.register(&[trail]).unwrap();

@@ -11,11 +11,7 @@ use shop_personalizer::collect::EventKind;
 use shop_personalizer::rank::*;
 
 fn ids_of(ranker: &Ranker, ranking: &Ranking) -> Vec<String> {
-    ranking
-        .items
-        .iter()
-        .map(|i| ranker.ids().name(i.item).unwrap_or("?").to_owned())
-        .collect()
+    ranking.items.iter().map(|i| ranker.ids().name(i.item).unwrap_or("?").to_owned()).collect()
 }
 
 fn skus(scores: Option<&[f32]>) -> Vec<CandidateInput> {
@@ -44,11 +40,7 @@ fn a_new_shopper_gets_the_servers_order_with_scores_or_positions_only() {
         for placement in [Placement::Home, Placement::Cart, Placement::Search, Placement::Product] {
             let mut r = Ranker::new(RankParams::default().check().unwrap());
             let set = r.register(&answer).unwrap();
-            let ctx = RankContext {
-                placement,
-                limit: 10,
-                ..RankContext::default()
-            };
+            let ctx = RankContext { placement, limit: 10, ..RankContext::default() };
             let ranking = r.rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap();
             assert_eq!(ids_of(&r, &ranking), in_order(10), "{placement:?}");
             assert!(ranking
@@ -69,33 +61,19 @@ fn a_new_shopper_still_gets_business_rules_and_diversity() {
     let mut r = Ranker::new(RankParams::default().check().unwrap());
     let set = r.register(&skus(Some(&scores))).unwrap();
     let rules = BusinessRules {
-        pins: vec![Pin {
-            id: "sku-9".into(),
-            position: 0,
-        }],
+        pins: vec![Pin { id: "sku-9".into(), position: 0 }],
         exclude: vec!["sku-1".into()],
         boost: vec![],
         bury: vec!["sku-0".into()],
     };
-    let ctx = RankContext {
-        placement: Placement::Home,
-        limit: 10,
-        rules,
-        ..RankContext::default()
-    };
+    let ctx = RankContext { placement: Placement::Home, limit: 10, rules, ..RankContext::default() };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap());
-    assert_eq!(
-        ids,
-        ["sku-9", "sku-2", "sku-3", "sku-4", "sku-5", "sku-6", "sku-7", "sku-8", "sku-0"]
-    );
+    assert_eq!(ids, ["sku-9", "sku-2", "sku-3", "sku-4", "sku-5", "sku-6", "sku-7", "sku-8", "sku-0"]);
     // At most two per category: the server's order within what the cap allows.
     let ctx = RankContext {
         placement: Placement::Home,
         limit: 6,
-        diversity: Diversity {
-            strength: 0.0,
-            max_per_category: Some(1),
-        },
+        diversity: Diversity { strength: 0.0, max_per_category: Some(1) },
         ..RankContext::default()
     };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &InMemoryShopper::new(0.9)).unwrap());
@@ -109,25 +87,11 @@ fn search_with_a_profile_that_matches_nothing_keeps_the_servers_order() {
     let set = r.register(&skus(Some(&scores))).unwrap();
     let mut shopper = InMemoryShopper::new(0.9);
     for t in 0..6 {
-        shopper.record(
-            &format!("garden-{t}"),
-            EventKind::View,
-            t as f64,
-            &[AttributeKey::Category("Garden".into())],
-        );
+        shopper.record(&format!("garden-{t}"), EventKind::View, t as f64, &[AttributeKey::Category("Garden".into())]);
     }
-    shopper.record(
-        "garden-0",
-        EventKind::Purchase,
-        7.0,
-        &[AttributeKey::Category("Garden".into())],
-    );
-    let ctx = RankContext {
-        placement: Placement::Search,
-        query: Some("shoes".into()),
-        limit: 3,
-        ..RankContext::default()
-    };
+    shopper.record("garden-0", EventKind::Purchase, 7.0, &[AttributeKey::Category("Garden".into())]);
+    let ctx =
+        RankContext { placement: Placement::Search, query: Some("shoes".into()), limit: 3, ..RankContext::default() };
     assert_eq!(ids_of(&r, &r.clone().rank(&set, &ctx, &shopper).unwrap()), in_order(10));
 }
 
@@ -146,25 +110,15 @@ fn search_lifts_what_the_profile_likes_and_keeps_the_rest_in_the_servers_order()
             &[AttributeKey::Category(format!("Shoes > {}", CATEGORIES[3]))],
         );
     }
-    let ctx = RankContext {
-        placement: Placement::Search,
-        query: Some("shoes".into()),
-        limit: 10,
-        ..RankContext::default()
-    };
+    let ctx =
+        RankContext { placement: Placement::Search, query: Some("shoes".into()), limit: 10, ..RankContext::default() };
     let ids = ids_of(&r, &r.clone().rank(&set, &ctx, &shopper).unwrap());
     assert_eq!(ids.len(), 10);
     let sku7 = ids.iter().position(|id| id == "sku-7").unwrap();
     assert!(sku7 < 7, "{ids:?}");
     // Items of categories the profile never touched (0..2 → Running, Hiking, Tennis) keep their order.
-    let untouched: Vec<&String> = ids
-        .iter()
-        .filter(|id| !["sku-3", "sku-7"].contains(&id.as_str()))
-        .collect();
-    let expected: Vec<String> = (0..10)
-        .filter(|i| *i != 3 && *i != 7)
-        .map(|i| format!("sku-{i}"))
-        .collect();
+    let untouched: Vec<&String> = ids.iter().filter(|id| !["sku-3", "sku-7"].contains(&id.as_str())).collect();
+    let expected: Vec<String> = (0..10).filter(|i| *i != 3 && *i != 7).map(|i| format!("sku-{i}")).collect();
     assert_eq!(untouched.into_iter().cloned().collect::<Vec<_>>(), expected, "{ids:?}");
 }
 
@@ -190,11 +144,7 @@ fn rows_earlier_answers_added_follow_the_servers_answer_when_nothing_personal_fi
     let current = r.register(&skus(Some(&scores))).unwrap();
     let pooled = r.pool(&current, &shopper);
     assert!(pooled.len() > 10);
-    let ctx = RankContext {
-        placement: Placement::Home,
-        limit: pooled.len(),
-        ..RankContext::default()
-    };
+    let ctx = RankContext { placement: Placement::Home, limit: pooled.len(), ..RankContext::default() };
     let ids = ids_of(&r, &r.clone().rank(&pooled, &ctx, &shopper).unwrap());
     assert_eq!(ids[..10], in_order(10)[..], "{ids:?}");
 }
@@ -238,12 +188,7 @@ fn build_shopper(state: &ShopperState, twins: [usize; 2], dim: usize) -> InMemor
     };
     let mut t = 0.0;
     for &c in &state.interest {
-        shopper.record(
-            "outside",
-            EventKind::View,
-            t,
-            &[AttributeKey::Category(format!("Sport > {}", CATEGORIES[c]))],
-        );
+        shopper.record("outside", EventKind::View, t, &[AttributeKey::Category(format!("Sport > {}", CATEGORIES[c]))]);
         t += 1.0;
     }
     for &v in &state.purchases {

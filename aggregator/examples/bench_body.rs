@@ -11,16 +11,11 @@ use shop_personalizer::sync::UpdateMessage;
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let out = args.next().ok_or("usage: bench_body OUT [DIMENSION]")?;
-    let dimension: usize = args
-        .next()
-        .map_or(Ok(4096), |d| d.parse())
-        .map_err(|_| "DIMENSION must be a number")?;
+    let dimension: usize = args.next().map_or(Ok(4096), |d| d.parse()).map_err(|_| "DIMENSION must be a number")?;
     let params = PrivacyParams::new(PrivacyConfig::default()).map_err(|error| error.to_string())?;
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
     let base = vec![0.0_f32; dimension];
-    let local: Vec<f32> = (0..dimension)
-        .map(|_| (0.05 * standard_normal(&mut rng)) as f32)
-        .collect();
+    let local: Vec<f32> = (0..dimension).map(|_| (0.05 * standard_normal(&mut rng)) as f32).collect();
     let inputs = UpdateInputs {
         base_version: 1,
         base_weights: &base,

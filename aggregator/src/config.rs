@@ -18,11 +18,7 @@ pub const MIN_LIFT_REPORTS_FLOOR: u64 = 20;
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
     #[error("{flag} must be {rule}, got {value}")]
-    Invalid {
-        flag: &'static str,
-        rule: &'static str,
-        value: String,
-    },
+    Invalid { flag: &'static str, rule: &'static str, value: String },
     #[error("--min-updates-per-round is {got}; the floor is {floor}: rounds of fewer updates reveal too much about each device")]
     RoundBelowFloor { got: u64, floor: u64 },
     #[error("unknown flag {0}: run with --help for the list")]
@@ -164,11 +160,7 @@ fn positive(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(ConfigError::Invalid {
-            flag,
-            rule: "a positive finite number",
-            value: value.to_string(),
-        })
+        Err(ConfigError::Invalid { flag, rule: "a positive finite number", value: value.to_string() })
     }
 }
 
@@ -190,11 +182,7 @@ impl ServerConfig {
             positive("--central-noise-multiplier", central)?;
         }
         if !(self.delta > 0.0 && self.delta < 1e-3) {
-            return Err(ConfigError::Invalid {
-                flag: "--delta",
-                rule: "in (0, 1e-3)",
-                value: self.delta.to_string(),
-            });
+            return Err(ConfigError::Invalid { flag: "--delta", rule: "in (0, 1e-3)", value: self.delta.to_string() });
         }
         if self.min_updates_per_round < MIN_UPDATES_PER_ROUND_FLOOR {
             return Err(ConfigError::RoundBelowFloor {
@@ -203,11 +191,7 @@ impl ServerConfig {
             });
         }
         if self.max_batch == 0 {
-            return Err(ConfigError::Invalid {
-                flag: "--max-batch",
-                rule: "at least 1",
-                value: "0".to_owned(),
-            });
+            return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
         }
         let initial_weights = match &self.initial_weights {
             None if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
@@ -233,19 +217,12 @@ impl ServerConfig {
         if self.lift_min_reports_per_bucket < floor {
             return Err(ConfigError::LiftReportsBelowFloor { got: self.lift_min_reports_per_bucket, floor });
         }
-        Ok(CheckedConfig {
-            settings: self,
-            initial_weights,
-            lift,
-        })
+        Ok(CheckedConfig { settings: self, initial_weights, lift })
     }
 
     /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
-        let mut config = Self {
-            database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(),
-            ..Self::default()
-        };
+        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
         let mut custom_origins = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -259,9 +236,7 @@ impl ServerConfig {
             let count = |flag: &str| value.parse::<u64>().map_err(|_| bad("a whole number", flag));
             match flag.as_str() {
                 "--listen" => {
-                    config.listen = value
-                        .parse()
-                        .map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?
+                    config.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?
                 }
                 "--data-dir" => config.data_dir = PathBuf::from(&value),
                 "--database-url" => config.database_url = Some(value.clone()),
@@ -341,18 +316,12 @@ fn leak_flag(flag: &str) -> &'static str {
 }
 
 fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
-    let fail = |reason: String| ConfigError::InitialWeights {
-        path: path.display().to_string(),
-        reason,
-    };
+    let fail = |reason: String| ConfigError::InitialWeights { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(path).map_err(|error| fail(error.to_string()))?;
     let weights: Vec<f32> =
         serde_json::from_str(&text).map_err(|error| fail(format!("not a JSON array of numbers: {error}")))?;
     if weights.len() != dimension {
-        return Err(fail(format!(
-            "{} weights but --dimension is {dimension}",
-            weights.len()
-        )));
+        return Err(fail(format!("{} weights but --dimension is {dimension}", weights.len())));
     }
     if weights.iter().any(|w| !w.is_finite()) {
         return Err(fail("contains a non-finite weight".to_owned()));

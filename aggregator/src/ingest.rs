@@ -28,9 +28,7 @@ pub struct SharedState {
 
 impl SharedState {
     pub fn new(state: CurrentState) -> Self {
-        Self {
-            current: RwLock::new(Some(Arc::new(state))),
-        }
+        Self { current: RwLock::new(Some(Arc::new(state))) }
     }
 
     /// The latest snapshot (`None` only before startup finished).
@@ -70,9 +68,7 @@ impl IngestHandle {
     /// Queues `update` and waits until it is durably stored (or refused).
     pub async fn submit(&self, update: UpdateMessage) -> Result<(), ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .try_send(Job { update, reply })
-            .map_err(|_| ApiError::Overloaded)?;
+        self.jobs.try_send(Job { update, reply }).map_err(|_| ApiError::Overloaded)?;
         answer.await.map_err(|_| ApiError::Overloaded)?
     }
 }
@@ -129,10 +125,9 @@ async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState
             if job.update.model_version == version {
                 Some((job.update, job.reply))
             } else {
-                let _ = job.reply.send(Err(ApiError::WrongModelVersion {
-                    got: job.update.model_version,
-                    current: version,
-                }));
+                let _ = job
+                    .reply
+                    .send(Err(ApiError::WrongModelVersion { got: job.update.model_version, current: version }));
                 None
             }
         })
@@ -141,10 +136,7 @@ async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState
         return;
     }
     match store.commit_batch(version, config.dimension, updates).await {
-        Ok(BatchOutcome::Committed {
-            replayed,
-            round_updates,
-        }) => {
+        Ok(BatchOutcome::Committed { replayed, round_updates }) => {
             state.set_round_updates(version, round_updates);
             for (reply, was_replayed) in replies.into_iter().zip(replayed) {
                 let _ = reply.send(if was_replayed { Err(ApiError::Replayed) } else { Ok(()) });
@@ -154,10 +146,7 @@ async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState
             reload(store, state).await;
             let now = state.get().map_or(version, |current| current.model.version);
             for reply in replies {
-                let _ = reply.send(Err(ApiError::WrongModelVersion {
-                    got: version,
-                    current: now,
-                }));
+                let _ = reply.send(Err(ApiError::WrongModelVersion { got: version, current: now }));
             }
         }
         Err(error) => {
@@ -182,10 +171,7 @@ async fn close_if_full<S: Store>(
     }
     let version = current.model.version;
     let next = next_model(config, key.clone(), version, noise_seed);
-    match store
-        .close_round(version, config.dimension, config.min_updates_per_round, next)
-        .await
-    {
+    match store.close_round(version, config.dimension, config.min_updates_per_round, next).await {
         Ok(_) => reload(store, state).await,
         Err(error) => eprintln!("aggregator: closing round {version} failed: {error}"),
     }

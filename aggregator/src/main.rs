@@ -38,20 +38,13 @@ fn main() -> ExitCode {
 async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
     let listen = config.listen;
     let data_dir = config.data_dir.display().to_string();
-    let store = if config.database_url.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let started = start(config).await.map_err(|error| error.to_string())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| format!("could not listen on {listen}: {error}"))?;
     println!("aggregator listening on http://{listen} ({store}, data in {data_dir})");
-    println!(
-        "model version {}, public key {}",
-        started.model_version, started.public_key_hex
-    );
+    println!("model version {}, public key {}", started.model_version, started.public_key_hex);
     let service = started.router.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async {

@@ -35,16 +35,10 @@ fn matches(declared: f32, expected: f64) -> bool {
 /// parameters, and the norm. Replays are checked by the store.
 pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u64) -> Result<(), ApiError> {
     if update.model_version != current_version {
-        return Err(ApiError::WrongModelVersion {
-            got: update.model_version,
-            current: current_version,
-        });
+        return Err(ApiError::WrongModelVersion { got: update.model_version, current: current_version });
     }
     if update.dimension() != config.dimension {
-        return Err(ApiError::WrongDimension {
-            got: update.dimension(),
-            expected: config.dimension,
-        });
+        return Err(ApiError::WrongDimension { got: update.dimension(), expected: config.dimension });
     }
     if !matches(update.clip_bound, config.clip_bound) || !matches(update.noise_multiplier, config.noise_multiplier) {
         return Err(ApiError::ParameterMismatch {
@@ -55,11 +49,7 @@ pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u6
         });
     }
     let scale = f64::from(update.quantization_scale);
-    let squares: i64 = update
-        .values
-        .iter()
-        .map(|&q| i64::from(i32::from(q) * i32::from(q)))
-        .sum();
+    let squares: i64 = update.values.iter().map(|&q| i64::from(i32::from(q) * i32::from(q))).sum();
     let norm = (squares as f64).sqrt() * scale;
     let bound = norm_bound(config.clip_bound, config.noise_multiplier, config.dimension, scale);
     if norm.is_nan() || norm > bound {
@@ -152,10 +142,7 @@ mod tests {
     }
 
     fn settings() -> ServerConfig {
-        ServerConfig {
-            dimension: 4,
-            ..ServerConfig::default()
-        }
+        ServerConfig { dimension: 4, ..ServerConfig::default() }
     }
 
     fn update(values: Vec<i8>, scale: f32) -> UpdateMessage {
@@ -189,27 +176,16 @@ mod tests {
         ));
         let mut loud = update(vec![1; 4], 0.1);
         loud.clip_bound = 10.0;
-        assert!(matches!(
-            admit(&loud, &config, 1),
-            Err(ApiError::ParameterMismatch { .. })
-        ));
+        assert!(matches!(admit(&loud, &config, 1), Err(ApiError::ParameterMismatch { .. })));
         // Bound for d=4, scale 1: 1 + (2 + 6.437898) + 2 = 11.44; norm of (127,0,0,0)*1 = 127.
-        assert!(matches!(
-            admit(&update(vec![127, 0, 0, 0], 1.0), &config, 1),
-            Err(ApiError::NormTooLarge { .. })
-        ));
+        assert!(matches!(admit(&update(vec![127, 0, 0, 0], 1.0), &config, 1), Err(ApiError::NormTooLarge { .. })));
     }
 
     #[test]
     fn honest_noised_updates_pass_the_norm_check() {
         use rand::SeedableRng;
         use shop_personalizer::privacy::{PrivacyConfig, PrivacyLedger, PrivacyParams, UpdateBuilder, UpdateInputs};
-        let config = ServerConfig {
-            dimension: 4096,
-            ..ServerConfig::default()
-        }
-        .check()
-        .expect("valid");
+        let config = ServerConfig { dimension: 4096, ..ServerConfig::default() }.check().expect("valid");
         let params = PrivacyParams::new(PrivacyConfig::default()).expect("defaults");
         let builder = UpdateBuilder::new(params);
         let base = vec![0.0_f32; 4096];
@@ -224,9 +200,7 @@ mod tests {
                 full_consent: true,
                 now_unix_seconds: 0,
             };
-            let noisy = builder
-                .build(&inputs, &mut PrivacyLedger::default(), &mut rng)
-                .expect("built");
+            let noisy = builder.build(&inputs, &mut PrivacyLedger::default(), &mut rng).expect("built");
             let message = UpdateMessage::from_noisy(noisy, [1; 16]);
             assert_eq!(admit(&message, &config, 1), Ok(()));
         }
@@ -251,12 +225,7 @@ mod tests {
         // 100 devices with z = 1: rho = 1/200 = 0.005 -> 0.005 + 2 sqrt(0.005 * 13.8155) = 0.530652.
         let with_devices = local_only.central_epsilon_with_device_noise.expect("some");
         assert!((with_devices - 0.530_652).abs() < 1e-5, "{with_devices}");
-        let config = ServerConfig {
-            central_noise_multiplier: Some(2.0),
-            ..settings()
-        }
-        .check()
-        .expect("valid");
+        let config = ServerConfig { central_noise_multiplier: Some(2.0), ..settings() }.check().expect("valid");
         let central = round_privacy(&config, 100).central_epsilon.expect("configured");
         // rho = 1/8: 0.125 + 2 sqrt(0.125 * 13.8155) = 0.125 + 2.628261 = 2.753261.
         assert!((central - 2.753_261).abs() < 1e-5, "{central}");

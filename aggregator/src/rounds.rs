@@ -15,11 +15,7 @@ use crate::store::{NextModel, StoredModel};
 pub fn publish(version: u64, weights: Vec<f32>, key: &SigningKey) -> StoredModel {
     let model = SharedModel { version, weights };
     let signed = model.encode_signed(key);
-    StoredModel {
-        version,
-        weights: model.weights,
-        signed,
-    }
+    StoredModel { version, weights: model.weights, signed }
 }
 
 /// `w + η · (sum + N(0, (z_c·C)² I)) / count`, computed in f64.
@@ -63,10 +59,7 @@ mod tests {
         let unit = 1_i64 << FIXED_POINT_BITS;
         // Sum (2, -4) over 4 updates -> mean (0.5, -1); eta 0.5 -> (1 + 0.25, 0 - 0.5).
         let next = fedavg(&[1.0, 0.0], &[2 * unit, -4 * unit], 4, 0.5, None, 0);
-        assert!(
-            (next[0] - 1.25).abs() < 1e-6 && (next[1] + 0.5).abs() < 1e-6,
-            "{next:?}"
-        );
+        assert!((next[0] - 1.25).abs() < 1e-6 && (next[1] + 0.5).abs() < 1e-6, "{next:?}");
     }
 
     #[test]
@@ -75,10 +68,7 @@ mod tests {
         let next = fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9);
         let variance = next.iter().map(|w| f64::from(*w).powi(2)).sum::<f64>() / dimension as f64;
         assert!((variance - 4.0).abs() < 0.2, "variance {variance}");
-        assert_eq!(
-            next,
-            fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9)
-        );
+        assert_eq!(next, fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9));
     }
 
     #[test]
@@ -86,12 +76,6 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let stored = publish(7, vec![0.5, 1.5], &key);
         let decoded = SharedModel::decode_verified(&stored.signed, &key.verifying_key()).expect("verifies");
-        assert_eq!(
-            decoded,
-            SharedModel {
-                version: 7,
-                weights: vec![0.5, 1.5]
-            }
-        );
+        assert_eq!(decoded, SharedModel { version: 7, weights: vec![0.5, 1.5] });
     }
 }

@@ -9,12 +9,12 @@ use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
 use crate::helper_client::HelperClient;
-use crate::shares::SharesState;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{router, AppState};
 use crate::ingest::{spawn_writer, SharedState};
 use crate::lift_ingest::spawn_lift_task;
 use crate::rounds::publish;
+use crate::shares::SharesState;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -86,24 +86,21 @@ pub async fn start_with<S: Store>(store: S, config: CheckedConfig) -> Result<Sta
     start_with_shares(store, config, None).await
 }
 
-async fn start_with_shares<S: Store>(store: S, config: CheckedConfig, shares: Option<SharesState>) -> Result<Started, StartError> {
+async fn start_with_shares<S: Store>(
+    store: S,
+    config: CheckedConfig,
+    shares: Option<SharesState>,
+) -> Result<Started, StartError> {
     let seed = store.signing_key_seed(random_bytes()?).await?;
     let key = SigningKey::from_bytes(&seed);
     let public_key_hex = hex::encode(key.verifying_key().to_bytes());
     let key_path = config.data_dir.join(PUBLIC_KEY_FILE);
-    std::fs::write(&key_path, format!("{public_key_hex}\n")).map_err(|error| StartError::DataDir {
-        path: key_path.display().to_string(),
-        reason: error.to_string(),
-    })?;
-    store
-        .ensure_initial_model(publish(1, config.initial_weights.clone(), &key))
-        .await?;
+    std::fs::write(&key_path, format!("{public_key_hex}\n"))
+        .map_err(|error| StartError::DataDir { path: key_path.display().to_string(), reason: error.to_string() })?;
+    store.ensure_initial_model(publish(1, config.initial_weights.clone(), &key)).await?;
     let current = store.current().await?;
     if current.model.weights.len() != config.dimension {
-        return Err(StartError::DimensionChanged {
-            stored: current.model.weights.len(),
-            configured: config.dimension,
-        });
+        return Err(StartError::DimensionChanged { stored: current.model.weights.len(), configured: config.dimension });
     }
     let model_version = current.model.version;
     let noise_seed = match config.seed {
@@ -114,26 +111,9 @@ async fn start_with_shares<S: Store>(store: S, config: CheckedConfig, shares: Op
     let state = Arc::new(SharedState::new(current));
     let store = Arc::new(store);
     let lift = spawn_lift_task(Arc::clone(&store));
-    let ingest = spawn_writer(
-        store,
-        Arc::clone(&config),
-        key,
-        Arc::clone(&state),
-        noise_seed,
-    );
+    let ingest = spawn_writer(store, Arc::clone(&config), key, Arc::clone(&state), noise_seed);
     let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute, Instant::now()));
-    let app = AppState {
-        config,
-        state,
-        ingest,
-        lift,
-        limiter,
-        public_key_hex: Arc::from(public_key_hex.as_str()),
-        shares,
-    };
-    Ok(Started {
-        router: router(app),
-        public_key_hex,
-        model_version,
-    })
+    let app =
+        AppState { config, state, ingest, lift, limiter, public_key_hex: Arc::from(public_key_hex.as_str()), shares };
+    Ok(Started { router: router(app), public_key_hex, model_version })
 }

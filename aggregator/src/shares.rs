@@ -47,13 +47,10 @@ pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = store.clone();
-    tokio::task::spawn_blocking(move || work(&store))
-        .await
-        .map_err(|_| ApiError::Storage)?
-        .map_err(|error| {
-            eprintln!("aggregator: shared lift sums storage failed: {error}");
-            ApiError::Storage
-        })
+    tokio::task::spawn_blocking(move || work(&store)).await.map_err(|_| ApiError::Storage)?.map_err(|error| {
+        eprintln!("aggregator: shared lift sums storage failed: {error}");
+        ApiError::Storage
+    })
 }
 
 /// Whether the counted reports grew enough since the last release to release again.
@@ -86,7 +83,12 @@ pub fn id_from_hex(text: &str) -> Option<[u8; 16]> {
 
 /// The helper's answer to a sums request: its share sums when `counts` and `digests` describe
 /// exactly the reports it counted and the release rule holds; records the release.
-pub async fn helper_sums(shares: &SharesState, config: &CheckedConfig, counts: [u64; 2], digests: [String; 2]) -> Result<Value, ApiError> {
+pub async fn helper_sums(
+    shares: &SharesState,
+    config: &CheckedConfig,
+    counts: [u64; 2],
+    digests: [String; 2],
+) -> Result<Value, ApiError> {
     let lift = &config.lift;
     let (fingerprint, length, dimension) = (lift.fingerprint(), shared_length(lift.dimension()), lift.dimension());
     let (buckets, released) = blocking(&shares.store, move |s| s.share_state(fingerprint, length, dimension)).await?;
@@ -103,7 +105,12 @@ pub async fn helper_sums(shares: &SharesState, config: &CheckedConfig, counts: [
 }
 
 /// The leader's fold round: counts every pending share the helper also counted.
-async fn fold_with_helper(shares: &SharesState, helper: &HelperClient, fingerprint: [u8; 8], length: usize) -> Result<(), ApiError> {
+async fn fold_with_helper(
+    shares: &SharesState,
+    helper: &HelperClient,
+    fingerprint: [u8; 8],
+    length: usize,
+) -> Result<(), ApiError> {
     let pending = blocking(&shares.store, move |s| s.pending_share_ids(fingerprint)).await?;
     for batch in pending.chunks(FOLD_BATCH) {
         let ids: Vec<String> = batch.iter().map(|(id, _)| hex::encode(id)).collect();
@@ -125,7 +132,10 @@ async fn fold_with_helper(shares: &SharesState, helper: &HelperClient, fingerpri
 
 /// The leader's `(personalized, holdout)` sums to answer `GET /v1/lift` from: a fresh release
 /// when due, else the last one; `Err(counts)` when nothing was ever released.
-pub async fn leader_sums(shares: &SharesState, config: &CheckedConfig) -> Result<Result<(LiftSums, LiftSums), [u64; 2]>, ApiError> {
+pub async fn leader_sums(
+    shares: &SharesState,
+    config: &CheckedConfig,
+) -> Result<Result<(LiftSums, LiftSums), [u64; 2]>, ApiError> {
     let helper = shares.helper.as_ref().ok_or(ApiError::WrongRole("GET /v1/lift on a helper"))?;
     let _one_release = shares.release_lock.lock().await;
     let lift = &config.lift;
@@ -153,7 +163,9 @@ pub async fn leader_sums(shares: &SharesState, config: &CheckedConfig) -> Result
     };
     let helper_sum = |b: usize| answer["sums"][b].as_str().and_then(|text| words_from_hex(text, length));
     let (Some(helper_p), Some(helper_h)) = (helper_sum(0), helper_sum(1)) else {
-        return Err(ApiError::HelperUnavailable("the helper's sums are not hex words of the settings' length".to_owned()));
+        return Err(ApiError::HelperUnavailable(
+            "the helper's sums are not hex words of the settings' length".to_owned(),
+        ));
     };
     let personalized = combine(lift, counts[0], &buckets[0].sum, &helper_p).map_err(ApiError::ImpossibleSums)?;
     let holdout = combine(lift, counts[1], &buckets[1].sum, &helper_h).map_err(ApiError::ImpossibleSums)?;

@@ -60,11 +60,7 @@ async fn every_invalid_update_gets_a_clear_4xx_and_nothing_is_stored() {
     };
     let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
         (update(7, 1, 1).encode(), StatusCode::CONFLICT, "wrong_model_version"),
-        (
-            wrong_dimension.encode(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "wrong_dimension",
-        ),
+        (wrong_dimension.encode(), StatusCode::UNPROCESSABLE_ENTITY, "wrong_dimension"),
         (loud.encode(), StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),
         (huge_norm.encode(), StatusCode::UNPROCESSABLE_ENTITY, "norm_too_large"),
         (oversized, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
@@ -102,10 +98,7 @@ async fn a_full_round_publishes_the_signed_fedavg_model() {
     let (status, headers, body) = call(&router, get("/v1/model")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::ETAG], "\"2\"");
-    assert!(headers[header::CACHE_CONTROL]
-        .to_str()
-        .expect("ascii")
-        .contains("max-age=30"));
+    assert!(headers[header::CACHE_CONTROL].to_str().expect("ascii").contains("max-age=30"));
     let model = SharedModel::decode_verified(&body, &key).expect("signed by the served key");
     assert_eq!(model.version, 2);
     assert!((model.weights[0] - 0.3).abs() < 1e-5, "{:?}", model.weights);
@@ -129,12 +122,8 @@ async fn a_full_round_publishes_the_signed_fedavg_model() {
 async fn the_model_answers_304_to_its_own_etag() {
     let dir = tempfile::tempdir().expect("temp dir");
     let router = started(&dir).await;
-    let conditional = |tag: &str| {
-        Request::get("/v1/model")
-            .header(header::IF_NONE_MATCH, tag)
-            .body(Body::empty())
-            .expect("request")
-    };
+    let conditional =
+        |tag: &str| Request::get("/v1/model").header(header::IF_NONE_MATCH, tag).body(Body::empty()).expect("request");
     let (status, headers, body) = call(&router, conditional("\"1\"")).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert_eq!(headers[header::ETAG], "\"1\"");
@@ -159,10 +148,7 @@ async fn cors_admits_the_configured_storefront_only() {
     };
     let (_, headers, _) = call(&router, preflight("http://127.0.0.1:8080")).await;
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://127.0.0.1:8080");
-    assert!(
-        headers.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none(),
-        "no cookies, ever"
-    );
+    assert!(headers.get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none(), "no cookies, ever");
     let (_, headers, _) = call(&router, preflight("http://evil.test")).await;
     assert!(headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
@@ -170,12 +156,7 @@ async fn cors_admits_the_configured_storefront_only() {
 #[tokio::test]
 async fn the_rate_limit_answers_429_past_the_burst() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = ServerConfig {
-        rate_limit_per_minute: 3,
-        ..settings(dir.path())
-    }
-    .check()
-    .expect("valid");
+    let config = ServerConfig { rate_limit_per_minute: 3, ..settings(dir.path()) }.check().expect("valid");
     let router = start(config).await.expect("starts").router;
     for id in 0..3 {
         let (status, _, _) = call(&router, post(update(1, 1, id).encode())).await;

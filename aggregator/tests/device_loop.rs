@@ -47,7 +47,11 @@ impl Transport for RouterTransport {
     }
 
     /// One server only: the leader's share goes to it; there is no helper here.
-    async fn send_lift_share(&self, server: shop_personalizer::sync::ShareServer, body: &[u8]) -> Result<(), SyncError> {
+    async fn send_lift_share(
+        &self,
+        server: shop_personalizer::sync::ShareServer,
+        body: &[u8],
+    ) -> Result<(), SyncError> {
         match server {
             shop_personalizer::sync::ShareServer::Leader => self.post("/v1/lift-shares", body).await,
             shop_personalizer::sync::ShareServer::Helper => {
@@ -65,9 +69,7 @@ impl Transport for RouterTransport {
         match status {
             StatusCode::NOT_MODIFIED => Ok(None),
             StatusCode::OK => Ok(Some(body)),
-            other => Err(SyncError::Transport {
-                message: format!("status {other}"),
-            }),
+            other => Err(SyncError::Transport { message: format!("status {other}") }),
         }
     }
 }
@@ -97,10 +99,7 @@ async fn devices_learn_a_shared_direction_through_the_server() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     for device_index in 0..40 {
         let mut device = DeviceSync::new(&sync_config, privacy.clone(), DIMENSION).expect("config");
-        assert_eq!(
-            device.refresh_model(&transport).await,
-            Ok(ModelInstall::Installed { version: 1 })
-        );
+        assert_eq!(device.refresh_model(&transport).await, Ok(ModelInstall::Installed { version: 1 }));
         let mut local = device.shared_model().expect("installed").weights.clone();
         local[0] += 2.0;
         let mut ledger = PrivacyLedger::default();
@@ -132,17 +131,8 @@ async fn devices_learn_a_shared_direction_through_the_server() {
     let weights = &device.shared_model().expect("installed").weights;
     // Mean of 40 updates: 1.0 on weight 0 plus noise of std 1/sqrt(40) = 0.16 per weight.
     // The server starts from the ranker's shipped weights.
-    assert!(
-        weights[0] - DEFAULT_WEIGHTS[0] > 0.5,
-        "weight 0 moved from {} to {}",
-        DEFAULT_WEIGHTS[0],
-        weights[0]
-    );
-    let rest = weights[1..]
-        .iter()
-        .zip(&DEFAULT_WEIGHTS[1..])
-        .map(|(w, d)| f64::from(w - d).powi(2))
-        .sum::<f64>();
+    assert!(weights[0] - DEFAULT_WEIGHTS[0] > 0.5, "weight 0 moved from {} to {}", DEFAULT_WEIGHTS[0], weights[0]);
+    let rest = weights[1..].iter().zip(&DEFAULT_WEIGHTS[1..]).map(|(w, d)| f64::from(w - d).powi(2)).sum::<f64>();
     let rms = (rest / (DIMENSION - 1) as f64).sqrt();
     assert!(rms < 0.3, "the other weights stay near their start (rms change {rms})");
 }

@@ -9,12 +9,7 @@ use common::*;
 
 fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_aggregator"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--dimension",
-            &DIMENSION.to_string(),
-        ])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--dimension", &DIMENSION.to_string()])
         .args(["--min-updates-per-round", "1000", "--rate-limit-per-minute", "0"])
         .arg("--data-dir")
         .arg(data_dir)
@@ -46,12 +41,7 @@ fn accepted_updates_survive_kill_dash_nine() {
     let round: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(round["updatesReceived"].as_u64(), Some(accepted));
     let (status, body) = http(address, "POST", "/v1/updates", &update(1, 30, 0).encode()).expect("POST");
-    assert_eq!(
-        status,
-        409,
-        "the replay is still recognised: {}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, 409, "the replay is still recognised: {}", String::from_utf8_lossy(&body));
     restarted.kill().expect("SIGKILL");
     restarted.wait().expect("reaped");
 }

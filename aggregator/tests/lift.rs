@@ -31,7 +31,8 @@ fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
 /// One device: full consent, adaptation in `bucket`, sync configured against the server's key,
 /// a session with `clicks` clicks at "home"; returns the lift report body the engine prepared.
 fn device_report(key_hex: &str, holdout: bool, clicks: usize, seed: u8) -> Vec<u8> {
-    let setup = serde_json::json!({ "aggregatorUrl": "http://127.0.0.1:8787", "modelPublicKey": key_hex, "autoSync": false });
+    let setup =
+        serde_json::json!({ "aggregatorUrl": "http://127.0.0.1:8787", "modelPublicKey": key_hex, "autoSync": false });
     device_lift_report(setup, holdout, clicks, seed)
 }
 
@@ -127,7 +128,8 @@ async fn every_bad_lift_report_gets_a_clear_4xx_and_nothing_is_stored() {
     let mut nan = good.encode();
     nan[36..40].copy_from_slice(&f32::INFINITY.to_le_bytes());
     let mut other_config = honest(&config, LiftBucket::Personalized, 3);
-    let other = LiftReportConfig { placements: vec!["home".into()], ..LiftReportConfig::default() }.check().expect("valid");
+    let other =
+        LiftReportConfig { placements: vec!["home".into()], ..LiftReportConfig::default() }.check().expect("valid");
     other_config.fingerprint = other.fingerprint();
     let mut inflated = honest(&config, LiftBucket::Personalized, 4);
     inflated.values[0] = 1e6;

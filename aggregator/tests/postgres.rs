@@ -21,27 +21,16 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     let first = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
     let second = Arc::new(PostgresStore::connect(&server.url).await.expect("connects"));
     let key = SigningKey::from_bytes(&[8; 32]);
-    first
-        .ensure_initial_model(publish(1, vec![0.0; DIMENSION], &key))
-        .await
-        .expect("initial model");
-    second
-        .ensure_initial_model(publish(1, vec![9.0; DIMENSION], &key))
-        .await
-        .expect("no second initial model");
+    first.ensure_initial_model(publish(1, vec![0.0; DIMENSION], &key)).await.expect("initial model");
+    second.ensure_initial_model(publish(1, vec![9.0; DIMENSION], &key)).await.expect("no second initial model");
 
     let mut tasks = Vec::new();
     for task in 0..8_u64 {
-        let store = if task % 2 == 0 {
-            Arc::clone(&first)
-        } else {
-            Arc::clone(&second)
-        };
+        let store = if task % 2 == 0 { Arc::clone(&first) } else { Arc::clone(&second) };
         tasks.push(tokio::spawn(async move {
             for batch in 0..25_u64 {
-                let updates = (0..4)
-                    .map(|i| update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i))
-                    .collect();
+                let updates =
+                    (0..4).map(|i| update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i)).collect();
                 let outcome = store.commit_batch(1, DIMENSION, updates).await.expect("commits");
                 assert!(matches!(outcome, BatchOutcome::Committed { ref replayed, .. } if replayed.iter().all(|r| !r)));
             }
@@ -54,10 +43,7 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     for task in 0..8_u64 {
         for batch in 0..25_u64 {
             for i in 0..4 {
-                accumulate(
-                    &mut expected,
-                    &update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i),
-                );
+                accumulate(&mut expected, &update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i));
             }
         }
     }
@@ -66,17 +52,8 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     assert_eq!(state.model.weights, vec![0.0; DIMENSION], "the first initial model won");
 
     // A replay through the other replica is refused and not added.
-    let replay = second
-        .commit_batch(1, DIMENSION, vec![update(1, 5, 0)])
-        .await
-        .expect("commits");
-    assert_eq!(
-        replay,
-        BatchOutcome::Committed {
-            replayed: vec![true],
-            round_updates: 800
-        }
-    );
+    let replay = second.commit_batch(1, DIMENSION, vec![update(1, 5, 0)]).await.expect("commits");
+    assert_eq!(replay, BatchOutcome::Committed { replayed: vec![true], round_updates: 800 });
 
     // Both replicas race to close: exactly one closes, and the model is the exact mean.
     let config = config(std::path::Path::new("unused"));
@@ -84,23 +61,13 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
         first.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
         second.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
     );
-    assert_eq!(
-        a.expect("ok") as u8 + b.expect("ok") as u8,
-        1,
-        "exactly one replica closed the round"
-    );
+    assert_eq!(a.expect("ok") as u8 + b.expect("ok") as u8, 1, "exactly one replica closed the round");
     let published = second.current().await.expect("reads");
     assert_eq!(published.model.version, 2);
     assert_eq!(published.last_closed, Some((1, 800)));
     let mean = sum_to_f64(&expected)[0] / 800.0;
     assert!((f64::from(published.model.weights[0]) - mean).abs() < 1e-6);
-    assert_eq!(
-        first
-            .commit_batch(1, DIMENSION, vec![update(1, 1, 77)])
-            .await
-            .expect("ok"),
-        BatchOutcome::Stale
-    );
+    assert_eq!(first.commit_batch(1, DIMENSION, vec![update(1, 1, 77)]).await.expect("ok"), BatchOutcome::Stale);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,29 +75,16 @@ async fn two_aggregator_replicas_serve_one_shared_state() {
     let Some(server) = PostgresServer::start() else { return };
     let dir_a = tempfile::tempdir().expect("temp dir");
     let dir_b = tempfile::tempdir().expect("temp dir");
-    let replica_a = start_with(
-        PostgresStore::connect(&server.url).await.expect("connects"),
-        config(dir_a.path()),
-    )
-    .await
-    .expect("replica A starts");
-    let replica_b = start_with(
-        PostgresStore::connect(&server.url).await.expect("connects"),
-        config(dir_b.path()),
-    )
-    .await
-    .expect("replica B starts");
-    assert_eq!(
-        replica_a.public_key_hex, replica_b.public_key_hex,
-        "replicas share one signing key"
-    );
+    let replica_a = start_with(PostgresStore::connect(&server.url).await.expect("connects"), config(dir_a.path()))
+        .await
+        .expect("replica A starts");
+    let replica_b = start_with(PostgresStore::connect(&server.url).await.expect("connects"), config(dir_b.path()))
+        .await
+        .expect("replica B starts");
+    assert_eq!(replica_a.public_key_hex, replica_b.public_key_hex, "replicas share one signing key");
 
     for id in 0..19_u64 {
-        let router = if id % 2 == 0 {
-            &replica_a.router
-        } else {
-            &replica_b.router
-        };
+        let router = if id % 2 == 0 { &replica_a.router } else { &replica_b.router };
         let (status, _, body) = call(router, post(update(1, 40, id).encode())).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
     }

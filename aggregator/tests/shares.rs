@@ -113,7 +113,8 @@ impl Drop for Servers {
 /// clamped, noised counts.
 fn recombined(pair: &[u8], config: &shop_personalizer::measure::CheckedReportConfig) -> Vec<f64> {
     let pair = SharePair::parse(pair).expect("a share pair");
-    let (a, b) = (LiftShareMessage::decode(pair.leader).expect("share"), LiftShareMessage::decode(pair.helper).expect("share"));
+    let (a, b) =
+        (LiftShareMessage::decode(pair.leader).expect("share"), LiftShareMessage::decode(pair.helper).expect("share"));
     assert_eq!(a.report_id, b.report_id);
     (0..config.dimension()).map(|j| decode_fixed(a.share[j].wrapping_add(b.share[j])) * config.caps()[j]).collect()
 }
@@ -173,7 +174,8 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
     let (status, reply) = http(servers.helper, "GET", "/v1/lift", b"").expect("GET");
     assert_eq!((status, json(&reply)["error"].as_str()), (404, Some("wrong_role")), "the helper releases nothing");
     let request = serde_json::json!({ "fingerprint": hex::encode(config.fingerprint()), "reports": [110, 99], "digests": ["00", "00"] });
-    let (status, reply) = http(servers.helper, "POST", "/v1/lift-shares/sums", request.to_string().as_bytes()).expect("POST");
+    let (status, reply) =
+        http(servers.helper, "POST", "/v1/lift-shares/sums", request.to_string().as_bytes()).expect("POST");
     assert_eq!((status, json(&reply)["error"].as_str()), (401, Some("peer_unauthorized")), "only the leader may ask");
     let (status, reply) = http_with_token(servers.helper, "/v1/lift-shares/sums", request.to_string().as_bytes());
     assert_eq!(status, 409, "no sums for another report set: {}", String::from_utf8_lossy(&reply));
@@ -185,14 +187,18 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
     holdout.push(last);
     let ready = servers.lift();
     assert_eq!(ready["status"], "ready", "{ready}");
-    assert_eq!((ready["estimate"]["personalizedReports"].as_u64(), ready["estimate"]["holdoutReports"].as_u64()), (Some(110), Some(100)));
+    assert_eq!(
+        (ready["estimate"]["personalizedReports"].as_u64(), ready["estimate"]["holdoutReports"].as_u64()),
+        (Some(110), Some(100))
+    );
     assert!(ready["settings"]["releaseRule"].as_str().unwrap_or_default().contains("shared sums"));
 
     // The same estimate from the same noised vectors, summed here in the clear.
     let (mut p_sums, mut h_sums) = (LiftSums::new(config.dimension()), LiftSums::new(config.dimension()));
     personalized.iter().for_each(|pair| p_sums.add(&recombined(pair, &config)));
     holdout.iter().for_each(|pair| h_sums.add(&recombined(pair, &config)));
-    let local = LiftEstimator::from_sums(config.clone(), p_sums, h_sums).expect("sums").estimate(0.95).expect("estimate");
+    let local =
+        LiftEstimator::from_sums(config.clone(), p_sums, h_sums).expect("sums").estimate(0.95).expect("estimate");
     let released = ready["estimate"]["metrics"].as_array().expect("metrics");
     assert_eq!(released.len(), local.metrics.len());
     let local = serde_json::to_value(&local).expect("JSON");
@@ -218,7 +224,10 @@ fn two_servers_release_exactly_the_sum_of_the_devices_noised_reports() {
         let sums = sqlite_rows(dir, "SELECT sums FROM lift_share_sums WHERE bucket = 0");
         let stored_sessions = decode_fixed(u64::from_le_bytes(sums[0][..8].try_into().expect("8 bytes"))) * 10.0;
         let true_sessions: f64 = personalized.iter().map(|pair| recombined(pair, &config)[0]).sum();
-        assert!((stored_sessions - true_sessions).abs() > 1.0, "a share sum is random: {stored_sessions} vs {true_sessions}");
+        assert!(
+            (stored_sessions - true_sessions).abs() > 1.0,
+            "a share sum is random: {stored_sessions} vs {true_sessions}"
+        );
     }
     let leader_pending = sqlite_rows(servers.leader_dir.path(), "SELECT report_id FROM lift_share_pending");
     let orphan_id = LiftShareMessage::decode(SharePair::parse(&orphan).expect("pair").leader).expect("share").report_id;
@@ -263,10 +272,17 @@ fn every_bad_share_gets_a_clear_4xx_and_nothing_is_stored() {
         assert_eq!((status, reply["error"].as_str()), (expected, Some(code)), "{reply}");
         assert!(!reply["message"].as_str().unwrap_or_default().is_empty());
     }
-    assert!(sqlite_rows(servers.leader_dir.path(), "SELECT report_id FROM lift_share_pending").is_empty(), "nothing stored");
+    assert!(
+        sqlite_rows(servers.leader_dir.path(), "SELECT report_id FROM lift_share_pending").is_empty(),
+        "nothing stored"
+    );
     assert_eq!(servers.post(servers.leader, pair.leader).0, 202);
     let (status, reply) = servers.post(servers.leader, pair.leader);
     assert_eq!((status, reply["error"].as_str()), (409, Some("replayed_nonce")), "one report id, counted once");
     let (status, reply) = http(servers.leader, "POST", "/v1/lift-reports", &[0; 80]).expect("POST");
-    assert_eq!((status, json(&reply)["error"].as_str()), (404, Some("wrong_role")), "a shared-sums server takes no plain reports");
+    assert_eq!(
+        (status, json(&reply)["error"].as_str()),
+        (404, Some("wrong_role")),
+        "a shared-sums server takes no plain reports"
+    );
 }

@@ -21,32 +21,16 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        train: String::new(),
-        seeds: 200,
-        lift: 0.10,
-        holdout: 0.10,
-        only: None,
-    };
+    let mut args = Args { train: String::new(), seeds: 200, lift: 0.10, holdout: 0.10, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--train" => args.train = value()?,
-            "--seeds" => {
-                args.seeds = value()?
-                    .parse()
-                    .map_err(|_| "--seeds takes a positive integer".to_string())?
-            }
-            "--lift" => {
-                args.lift = value()?
-                    .parse()
-                    .map_err(|_| "--lift takes a number, e.g. 0.1".to_string())?
-            }
+            "--seeds" => args.seeds = value()?.parse().map_err(|_| "--seeds takes a positive integer".to_string())?,
+            "--lift" => args.lift = value()?.parse().map_err(|_| "--lift takes a number, e.g. 0.1".to_string())?,
             "--holdout" => {
-                args.holdout = value()?
-                    .parse()
-                    .map_err(|_| "--holdout takes a share, e.g. 0.1".to_string())?
+                args.holdout = value()?.parse().map_err(|_| "--holdout takes a share, e.g. 0.1".to_string())?
             }
             "--only" => args.only = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
@@ -68,29 +52,14 @@ fn parse_args() -> Result<Args, String> {
 fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
     let placements = vec!["home".to_string(), "product".to_string()];
     let make = |name: &str, epsilon: f64, noise: NoiseMode, share: f64| -> Result<Scenario, String> {
-        let report = LiftReportConfig {
-            placements: placements.clone(),
-            epsilon,
-            noise,
-            ..LiftReportConfig::default()
-        }
-        .check()
-        .map_err(|e| e.to_string())?;
-        Ok(Scenario {
-            name: name.to_string(),
-            report,
-            holdout_share: share,
-            injected_lift: lift,
-        })
+        let report = LiftReportConfig { placements: placements.clone(), epsilon, noise, ..LiftReportConfig::default() }
+            .check()
+            .map_err(|e| e.to_string())?;
+        Ok(Scenario { name: name.to_string(), report, holdout_share: share, injected_lift: lift })
     };
     let shared = |min_cohort| NoiseMode::SharedSums { min_cohort, helper_url: "https://helper.example".to_string() };
     Ok(vec![
-        make(
-            "noise ≈ 0 (reference)",
-            64.0,
-            NoiseMode::Distributed { min_cohort: 10_000_000 },
-            holdout,
-        )?,
+        make("noise ≈ 0 (reference)", 64.0, NoiseMode::Distributed { min_cohort: 10_000_000 }, holdout)?,
         make(
             "distributed ε=1, δ=1e-6, sums of ≥ 5000 reports",
             1.0,
@@ -137,12 +106,7 @@ fn main() -> ExitCode {
     let model = BehaviourModel::default();
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), model.max_sessions_per_device, 0);
-    eprintln!(
-        "{} sessions as {} devices; {} seeds per scenario",
-        sessions.len(),
-        devices.len(),
-        args.seeds
-    );
+    eprintln!("{} sessions as {} devices; {} seeds per scenario", sessions.len(), devices.len(), args.seeds);
     let scenarios = match scenarios(args.holdout, args.lift) {
         Ok(s) => s,
         Err(e) => {

@@ -23,10 +23,7 @@ pub fn parse_sessions(text: &str) -> Result<Vec<Vec<u32>>, SessionsError> {
         let items = line
             .split_whitespace()
             .map(|token| {
-                token.parse::<u32>().map_err(|_| SessionsError::BadToken {
-                    line: i + 1,
-                    token: token.to_string(),
-                })
+                token.parse::<u32>().map_err(|_| SessionsError::BadToken { line: i + 1, token: token.to_string() })
             })
             .collect::<Result<Vec<u32>, _>>()?;
         if !items.is_empty() {
@@ -83,13 +80,7 @@ mod tests {
     #[test]
     fn parses_and_reports_the_bad_line() {
         assert_eq!(parse_sessions("1 2\n\n3\n").unwrap(), vec![vec![1, 2], vec![3]]);
-        assert_eq!(
-            parse_sessions("1 2\n3 x\n"),
-            Err(SessionsError::BadToken {
-                line: 2,
-                token: "x".into()
-            })
-        );
+        assert_eq!(parse_sessions("1 2\n3 x\n"), Err(SessionsError::BadToken { line: 2, token: "x".into() }));
         assert_eq!(parse_sessions("\n \n"), Err(SessionsError::Empty));
     }
 

@@ -17,8 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use shop_personalizer::adapt::gaussian::decision_rng;
 use shop_personalizer::adapt::{HoldoutDraw, LiftBucket};
 use shop_personalizer::measure::{
-    noised_report, shares, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, LiftReport, NoiseMode,
-    RatioLift,
+    noised_report, shares, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, LiftReport,
+    NoiseMode, RatioLift,
 };
 
 use crate::sessions::Neighbours;
@@ -164,21 +164,10 @@ pub fn run_once(
         // Each device's own random seed (in the browser: from crypto.getRandomValues).
         let device_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (d as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
         let bucket = HoldoutDraw::from_seed(device_seed).bucket(scenario.holdout_share);
-        let multiplier = if bucket == LiftBucket::Personalized {
-            1.0 + scenario.injected_lift
-        } else {
-            1.0
-        };
+        let multiplier = if bucket == LiftBucket::Personalized { 1.0 + scenario.injected_lift } else { 1.0 };
         let mut counters = LiftCounters::default();
         for &s in device {
-            play_session(
-                &sessions[s],
-                neighbours,
-                model,
-                multiplier,
-                &mut counters,
-                &mut behaviour,
-            );
+            play_session(&sessions[s], neighbours, model, multiplier, &mut counters, &mut behaviour);
         }
         let mut noise = decision_rng(device_seed, 2);
         let report = noised_report(&counters, bucket, &scenario.report, &mut noise);
@@ -193,10 +182,7 @@ pub fn run_once(
     }
     let estimate = estimator.estimate(0.95).ok();
     let pick = |name: &str| {
-        estimate
-            .as_ref()
-            .and_then(|e| e.metrics.iter().find(|m| m.metric == name))
-            .and_then(|m| m.estimate.clone())
+        estimate.as_ref().and_then(|e| e.metrics.iter().find(|m| m.metric == name)).and_then(|m| m.estimate.clone())
     };
     Repetition {
         personalized_devices: estimate.as_ref().map_or(0, |e| e.personalized_reports),
@@ -256,9 +242,7 @@ pub fn summarize(name: &str, injected: f64, reps: &[Repetition]) -> Summary {
         revenue_coverage: coverage(reps.iter().filter_map(|r| r.revenue.as_ref()), injected),
         noise_share: mean(orders().map(|e| e.noise_share)),
         mean_recommended_vs_other: mean(
-            reps.iter()
-                .filter_map(|r| r.recommended_vs_other_orders_per_click.as_ref())
-                .map(|e| e.lift),
+            reps.iter().filter_map(|r| r.recommended_vs_other_orders_per_click.as_ref()).map(|e| e.lift),
         ),
     }
 }

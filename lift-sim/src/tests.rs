@@ -14,9 +14,7 @@ fn fixture(n: usize, seed: u64) -> String {
     for _ in 0..n {
         let cluster = rng.random_range(0..10u32);
         let len = rng.random_range(1..8);
-        let items: Vec<String> = (0..len)
-            .map(|_| (cluster * 20 + rng.random_range(0..20u32)).to_string())
-            .collect();
+        let items: Vec<String> = (0..len).map(|_| (cluster * 20 + rng.random_range(0..20u32)).to_string()).collect();
         text.push_str(&items.join(" "));
         text.push('\n');
     }
@@ -32,12 +30,7 @@ fn scenario(noise: NoiseMode, epsilon: f64, lift: f64) -> Scenario {
     }
     .check()
     .unwrap();
-    Scenario {
-        name: "test".into(),
-        report,
-        holdout_share: 0.5,
-        injected_lift: lift,
-    }
+    Scenario { name: "test".into(), report, holdout_share: 0.5, injected_lift: lift }
 }
 
 #[test]
@@ -56,15 +49,9 @@ fn the_estimate_recovers_a_large_injected_lift() {
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
     let s = scenario(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0, 0.5);
-    let reps: Vec<_> = (1..=12)
-        .map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed))
-        .collect();
+    let reps: Vec<_> = (1..=12).map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed)).collect();
     let summary = summarize("test", 0.5, &reps);
-    assert!(
-        (summary.mean_lift - 0.5).abs() < 0.12,
-        "mean lift {}",
-        summary.mean_lift
-    );
+    assert!((summary.mean_lift - 0.5).abs() < 0.12, "mean lift {}", summary.mean_lift);
     assert!(summary.coverage >= 9.0 / 12.0, "coverage {}", summary.coverage);
     assert_eq!(summary.bounded, 1.0);
     assert!(summary.personalized_devices > 0.0 && summary.holdout_devices > 0.0);
@@ -77,17 +64,8 @@ fn no_lift_is_not_reported_as_lift_and_noise_widens_or_refuses_the_interval() {
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
-    let run = |noise, epsilon| {
-        run_once(
-            &sessions,
-            &devices,
-            &neighbours,
-            &model,
-            &scenario(noise, epsilon, 0.0),
-            5,
-        )
-        .orders
-    };
+    let run =
+        |noise, epsilon| run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, epsilon, 0.0), 5).orders;
     let quiet = run(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0).expect("bounded without noise");
     assert!(quiet.ci_low <= 0.0 && 0.0 <= quiet.ci_high, "{quiet:?}");
     let some_noise = run(NoiseMode::Distributed { min_cohort: 200 }, 8.0).expect("bounded with mild noise");
@@ -107,11 +85,7 @@ fn the_table_is_markdown() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("| scenario |"));
     assert!(lines[1].starts_with("|---|"));
-    assert!(
-        lines[2].starts_with("| x | 0 / 0 | +10.0% | 0.0% of 0 | +0.00% |"),
-        "{}",
-        lines[2]
-    );
+    assert!(lines[2].starts_with("| x | 0 / 0 | +10.0% | 0.0% of 0 | +0.00% |"), "{}", lines[2]);
 }
 
 #[test]
@@ -126,6 +100,9 @@ fn shared_sums_give_the_distributed_estimate_through_shares() {
     let shared = run(NoiseMode::SharedSums { min_cohort: 200, helper_url }).expect("bounded");
     // The same noise draws; the shares only add clamping at 7 sd and 2^-20 fixed point.
     assert!((shared.lift - distributed.lift).abs() < 1e-6, "{shared:?} vs {distributed:?}");
-    assert!((shared.ci_high - distributed.ci_high).abs() < 1e-5 * distributed.ci_high.abs().max(1.0), "{shared:?} vs {distributed:?}");
+    assert!(
+        (shared.ci_high - distributed.ci_high).abs() < 1e-5 * distributed.ci_high.abs().max(1.0),
+        "{shared:?} vs {distributed:?}"
+    );
     assert_ne!(shared.lift, distributed.lift, "the shared path really went through fixed point");
 }

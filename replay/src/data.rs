@@ -50,7 +50,8 @@ pub struct Case {
 }
 
 fn read(path: &Path) -> Result<String, ReplayError> {
-    std::fs::read_to_string(path).map_err(|e| ReplayError::Read { path: path.display().to_string(), reason: e.to_string() })
+    std::fs::read_to_string(path)
+        .map_err(|e| ReplayError::Read { path: path.display().to_string(), reason: e.to_string() })
 }
 
 fn tokens(field: &str, vocab: &mut Vocabulary) -> Vec<u32> {

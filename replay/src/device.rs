@@ -40,7 +40,14 @@ pub struct Device<'a> {
 
 impl<'a> Device<'a> {
     /// A device ranking the top `depth` with `weights` (None = shipped defaults).
-    pub fn new(server: &'a Server, vocab: &'a Vocabulary, config: RankConfig, weights: Option<&[f32]>, depth: usize, use_categories: bool) -> Result<Self, RankError> {
+    pub fn new(
+        server: &'a Server,
+        vocab: &'a Vocabulary,
+        config: RankConfig,
+        weights: Option<&[f32]>,
+        depth: usize,
+        use_categories: bool,
+    ) -> Result<Self, RankError> {
         let mut ranker = Ranker::new(config);
         if let Some(w) = weights {
             ranker.model_mut().set_shared_weights(w)?;

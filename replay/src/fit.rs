@@ -41,7 +41,18 @@ pub struct FitConfig {
 
 impl Default for FitConfig {
     fn default() -> Self {
-        Self { validation_share: 0.1, max_cases: 20_000, epochs: 40, learning_rate: 0.03, l2: 1e-4, batch: 64, seed: 11, holdout_share: 0.2, eval_share: 0.3, cold_start: true }
+        Self {
+            validation_share: 0.1,
+            max_cases: 20_000,
+            epochs: 40,
+            learning_rate: 0.03,
+            l2: 1e-4,
+            batch: 64,
+            seed: 11,
+            holdout_share: 0.2,
+            eval_share: 0.3,
+            cold_start: true,
+        }
     }
 }
 
@@ -76,7 +87,14 @@ pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, R
             .map(|part| {
                 let done = &done;
                 scope.spawn(move || -> Result<Vec<TrainingCase>, ReplayError> {
-                    let mut device = Device::new(setup.server, setup.vocab, setup.config.clone(), setup.weights.as_deref(), MAX_K, setup.use_categories)?;
+                    let mut device = Device::new(
+                        setup.server,
+                        setup.vocab,
+                        setup.config.clone(),
+                        setup.weights.as_deref(),
+                        MAX_K,
+                        setup.use_categories,
+                    )?;
                     let mut out = Vec::new();
                     for case in part {
                         if let Some((matrix, label_row)) = device.training_rows(&case.prefix, case.label)? {
@@ -106,7 +124,9 @@ pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, R
 /// extractor does when the family is switched off (to fit a model without that signal).
 pub fn without_family(cases: &[TrainingCase], family: Family) -> Vec<TrainingCase> {
     let own = family.features();
-    let zeroed: Vec<usize> = (0..NUM_FEATURES).filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i))).collect();
+    let zeroed: Vec<usize> = (0..NUM_FEATURES)
+        .filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i)))
+        .collect();
     cases
         .iter()
         .map(|c| {
@@ -137,7 +157,9 @@ pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64,
         gains.clear();
         gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
         loss += f64::from(softmax_gradient(&c.matrix, &rows, &gains, weights, &mut gradient));
-        let score = |r: usize| c.matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES].iter().zip(weights).map(|(x, w)| x * w).sum::<f32>();
+        let score = |r: usize| {
+            c.matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES].iter().zip(weights).map(|(x, w)| x * w).sum::<f32>()
+        };
         let label_score = score(c.label_row);
         let above = (0..n).filter(|&r| r != c.label_row && score(r) > label_score).count();
         hits += usize::from(above < k);
@@ -175,7 +197,9 @@ struct Trainer {
 
 impl Trainer {
     fn new(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Self {
-        let active: Vec<bool> = (0..NUM_FEATURES).map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0))).collect();
+        let active: Vec<bool> = (0..NUM_FEATURES)
+            .map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0)))
+            .collect();
         let mut weights = init.to_vec();
         if config.cold_start {
             for (w, _) in weights.iter_mut().zip(&active).filter(|(_, a)| **a) {
@@ -243,7 +267,12 @@ pub fn hold_out(cases: Vec<TrainingCase>, share: f64) -> (Vec<TrainingCase>, Vec
 /// [`fit`] epoch by epoch, keeping the weights of the epoch with the lowest listwise loss on
 /// `held` (early stopping; the loss is far less noisy than MRR on a few thousand cases). Returns
 /// them and that epoch (1-based; 0 = the initial weights were best).
-pub fn fit_early_stopping(cases: &[TrainingCase], held: &[TrainingCase], init: &[f32], config: &FitConfig) -> (Vec<f32>, usize) {
+pub fn fit_early_stopping(
+    cases: &[TrainingCase],
+    held: &[TrainingCase],
+    init: &[f32],
+    config: &FitConfig,
+) -> (Vec<f32>, usize) {
     if held.is_empty() {
         return (fit(cases, init, config), config.epochs);
     }
@@ -327,6 +356,9 @@ mod tests {
         let source = weights_source(&weights, "test");
         assert!(source.contains("pub const DEFAULT_WEIGHTS"));
         assert!(weights.iter().enumerate().all(|(f, w)| !RISES_WITH_SERVER[f] || *w >= 0.0));
-        assert!(source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]")) && source.contains("// cooc_fast\n"));
+        assert!(
+            source.contains(&format!("pub const DEFAULT_WEIGHTS: [f32; {NUM_FEATURES}]"))
+                && source.contains("// cooc_fast\n")
+        );
     }
 }

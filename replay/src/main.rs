@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use replay::args::Options;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
-use replay::fit::{collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase};
-use replay::report::{json_line, validation_line, REFIT_ALL, markdown, svg_chart, AblationRow, RunFacts};
+use replay::fit::{
+    collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase,
+};
+use replay::report::{json_line, markdown, svg_chart, validation_line, AblationRow, RunFacts, REFIT_ALL};
 use replay::run::{evaluate, evaluate_full, Setup};
 use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
@@ -25,7 +27,8 @@ fn main() -> ExitCode {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReplayError> {
-    std::fs::write(path, text).map_err(|e| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() })
+    std::fs::write(path, text)
+        .map_err(|e| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() })
 }
 
 fn run(o: &Options) -> Result<(), ReplayError> {
@@ -51,9 +54,17 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         ..defaults
     };
     let params = RankParams::default();
-    let config = RankParams { pool_extra: o.pool_extra.unwrap_or(params.pool_extra), fast_decay: o.fast_decay.unwrap_or(params.fast_decay), ..params }.check()?;
+    let config = RankParams {
+        pool_extra: o.pool_extra.unwrap_or(params.pool_extra),
+        fast_decay: o.fast_decay.unwrap_or(params.fast_decay),
+        ..params
+    }
+    .check()?;
     let fit_defaults = FitConfig::default();
-    let fit_config = FitConfig { validation_share: o.validation_share, max_cases: o.fit_cases, learning_rate: o.learning_rate.unwrap_or(fit_defaults.learning_rate),
+    let fit_config = FitConfig {
+        validation_share: o.validation_share,
+        max_cases: o.fit_cases,
+        learning_rate: o.learning_rate.unwrap_or(fit_defaults.learning_rate),
         epochs: o.epochs.unwrap_or(fit_defaults.epochs),
         cold_start: !o.warm_start,
         ..fit_defaults
@@ -67,18 +78,34 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     if o.fit_weights || o.ablate {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);
         let server = Server::build(&kept, vocab.len(), &categories, server_config.clone());
-        let (fit_pool, eval_cases) = held_out.split_at(held_out.len() - (held_out.len() as f64 * fit_config.eval_share) as usize);
+        let (fit_pool, eval_cases) =
+            held_out.split_at(held_out.len() - (held_out.len() as f64 * fit_config.eval_share) as usize);
         let sample = sample_cases(fit_pool, o.fit_cases, fit_config.seed);
-        let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: None, use_categories, threads: o.threads, progress: o.progress, rerank_only: false };
+        let setup = Setup {
+            server: &server,
+            vocab: &vocab,
+            config: config.clone(),
+            weights: None,
+            use_categories,
+            threads: o.threads,
+            progress: o.progress,
+            rerank_only: false,
+        };
         training = collect(&setup, &sample)?;
-        eprintln!("validation: {} of {} cases sampled to fit; the label is among the candidates in {}", sample.len(), fit_pool.len(), training.len());
+        eprintln!(
+            "validation: {} of {} cases sampled to fit; the label is among the candidates in {}",
+            sample.len(),
+            fit_pool.len(),
+            training.len()
+        );
         if o.fit_weights {
             let (fitting, held) = hold_out(std::mem::take(&mut training), fit_config.holdout_share);
             let (fitted, epoch) = fit_early_stopping(&fitting, &held, &weights, &fit_config);
             weights = fitted;
             training = fitting;
             training.extend(held);
-            let evaluation = evaluate_full(&Setup { weights: Some(weights.clone()), ..setup.clone() }, eval_cases, "validation")?;
+            let evaluation =
+                evaluate_full(&Setup { weights: Some(weights.clone()), ..setup.clone() }, eval_cases, "validation")?;
             eprintln!("{}", validation_line(&evaluation, eval_cases.len(), epoch));
             let provenance = format!(
                 "{} validation cases from the last {:.0}% of sessions of {}",
@@ -92,7 +119,16 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     }
     let Some((cases, skipped)) = test else { return Ok(()) };
     let server = Server::build(&sessions, vocab.len(), &categories, server_config);
-    let setup = Setup { server: &server, vocab: &vocab, config: config.clone(), weights: Some(weights.clone()), use_categories, threads: o.threads, progress: o.progress, rerank_only: false };
+    let setup = Setup {
+        server: &server,
+        vocab: &vocab,
+        config: config.clone(),
+        weights: Some(weights.clone()),
+        use_categories,
+        threads: o.threads,
+        progress: o.progress,
+        rerank_only: false,
+    };
     let evaluation = evaluate_full(&Setup { rerank_only: true, ..setup.clone() }, &cases, "replay")?;
     let (server_acc, device_acc) = (&evaluation.server, &evaluation.device);
     let seconds = started.elapsed().as_secs_f64();
@@ -104,7 +140,11 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         ablation.push(AblationRow { family: REFIT_ALL, device });
         for family in Family::ALL {
             let refit = fit(&without_family(&training, family), &weights, &fit_config);
-            let masked = Setup { config: config.clone().with_families_off(FamilyMask::none().without(family)), weights: Some(refit), ..setup.clone() };
+            let masked = Setup {
+                config: config.clone().with_families_off(FamilyMask::none().without(family)),
+                weights: Some(refit),
+                ..setup.clone()
+            };
             let (_, device) = evaluate(&masked, &cases, family.name())?;
             ablation.push(AblationRow { family: family.name(), device });
         }
@@ -119,7 +159,8 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         seconds,
     };
     let md = markdown(&facts, &evaluation, o.k, &ablation);
-    std::fs::create_dir_all(&o.out).map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
+    std::fs::create_dir_all(&o.out)
+        .map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     write(&o.out.join("report.md"), &md)?;
     write(&o.out.join("hr_at_k.svg"), &svg_chart(server_acc, device_acc))?;
     println!("{md}");

@@ -16,8 +16,13 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::collect::EventKind;
-use shop_personalizer::off_policy::ranking::{evaluate_rankings, top_k_inclusion, Exploration, LoggedRanking, LoggedSlot, RankingValue};
-use shop_personalizer::rank::{CandidateSet, Family, InMemoryShopper, RankConfig, RankContext, RankError, RankParams, Ranker, Ranking, DEFAULT_WEIGHTS};
+use shop_personalizer::off_policy::ranking::{
+    evaluate_rankings, top_k_inclusion, Exploration, LoggedRanking, LoggedSlot, RankingValue,
+};
+use shop_personalizer::rank::{
+    CandidateSet, Family, InMemoryShopper, RankConfig, RankContext, RankError, RankParams, Ranker, Ranking,
+    DEFAULT_WEIGHTS,
+};
 
 use crate::args::Options;
 use crate::data::{validation_split, Case, Vocabulary};
@@ -120,14 +125,27 @@ impl<'a> LoggingDevice<'a> {
     }
 
     /// Rows of `set` in the order `weights` rank them (top `limit`), exploring when asked.
-    fn rows(&mut self, set: &CandidateSet, weights: &[f32], limit: usize, explore: bool) -> Result<Vec<u32>, RankError> {
+    fn rows(
+        &mut self,
+        set: &CandidateSet,
+        weights: &[f32],
+        limit: usize,
+        explore: bool,
+    ) -> Result<Vec<u32>, RankError> {
         self.ranker.model_mut().set_shared_weights(weights)?;
         let context = RankContext { limit, explore, ..RankContext::default() };
         self.ranker.rank_into(set, &context, &self.shopper, &mut self.ranking)?;
         Ok(self.ranking.items.iter().map(|item| item.row).collect())
     }
 
-    fn log(&mut self, case: &Case, k: usize, targets: &[Target], exploration: Exploration, rng: &mut ChaCha8Rng) -> Result<CaseLog, RankError> {
+    fn log(
+        &mut self,
+        case: &Case,
+        k: usize,
+        targets: &[Target],
+        exploration: Exploration,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<CaseLog, RankError> {
         let pool = self.pool(&case.prefix)?;
         let shipped = DEFAULT_WEIGHTS.to_vec();
         // Every row's score under the shipped weights (the Plackett-Luce sample's weights).
@@ -154,7 +172,8 @@ impl<'a> LoggingDevice<'a> {
                 }
             });
         }
-        let label_row = self.ranker.ids().get(self.vocab.name(case.label)).and_then(|id| pool.row_of(id)).map(|r| r as u32);
+        let label_row =
+            self.ranker.ids().get(self.vocab.name(case.label)).and_then(|id| pool.row_of(id)).map(|r| r as u32);
         Ok(CaseLog { logged, propensity, inclusion, label_row, targets: orders })
     }
 
@@ -239,12 +258,15 @@ pub fn evaluate(
     for part in parts {
         logs.extend(part?);
     }
-    let logging_value = logs.iter().map(|log| CaseLog::hit(&log.logged, log.label_row)).sum::<f64>() / logs.len().max(1) as f64;
+    let logging_value =
+        logs.iter().map(|log| CaseLog::hit(&log.logged, log.label_row)).sum::<f64>() / logs.len().max(1) as f64;
     let mut reports = Vec::with_capacity(targets.len());
     for (t, target) in targets.into_iter().enumerate() {
-        let true_value = logs.iter().map(|log| CaseLog::hit(&log.targets[t], log.label_row)).sum::<f64>() / logs.len().max(1) as f64;
+        let true_value =
+            logs.iter().map(|log| CaseLog::hit(&log.targets[t], log.label_row)).sum::<f64>() / logs.len().max(1) as f64;
         let logged: Vec<LoggedRanking> = logs.iter().map(|log| log.for_target(&log.targets[t])).collect();
-        let estimate = evaluate_rankings(&logged).map_err(|e| ReplayError::Args(format!("off-policy evaluation: {e}")))?;
+        let estimate =
+            evaluate_rankings(&logged).map_err(|e| ReplayError::Args(format!("off-policy evaluation: {e}")))?;
         reports.push(TargetReport { target, true_value, estimate });
     }
     Ok((logging_value, reports))
@@ -268,9 +290,11 @@ pub fn run(
     let (logging_value, reports) =
         evaluate(&server, vocab, params, !categories.is_empty(), &cases, o.k, o.epsilon, o.threads)?;
     let md = table(logging_value, &reports, cases.len(), o.k, o.epsilon);
-    std::fs::create_dir_all(&o.out).map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
+    std::fs::create_dir_all(&o.out)
+        .map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     let path = o.out.join("off_policy.md");
-    std::fs::write(&path, &md).map_err(|e| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+    std::fs::write(&path, &md)
+        .map_err(|e| ReplayError::Write { path: path.display().to_string(), reason: e.to_string() })?;
     println!("{md}");
     Ok(())
 }
@@ -278,7 +302,10 @@ pub fn run(
 /// The comparison as a markdown table (values in percent).
 pub fn table(logging_value: f64, reports: &[TargetReport], cases: usize, k: usize, epsilon: f32) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "## Off-policy evaluation: HR@{k} estimated from {cases} rankings logged with exploration ε = {epsilon}\n");
+    let _ = writeln!(
+        out,
+        "## Off-policy evaluation: HR@{k} estimated from {cases} rankings logged with exploration ε = {epsilon}\n"
+    );
     let _ = writeln!(out, "Logging policy (shipped weights, exploring): HR@{k} {:.2}%\n", 100.0 * logging_value);
     let _ = writeln!(out, "| policy | true HR@{k} | IPS (whole order) | SNIPS (whole order) | item in top {k} (IPS) | item in top {k} (SNIPS) | ESS whole order | ESS item |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
@@ -309,10 +336,22 @@ mod tests {
     #[test]
     fn a_logged_case_is_seen_through_each_targets_order() {
         // Rows 0..4 in the pool; logged top 2 = [3, 1] with propensity 0.2; label row 1.
-        let log = CaseLog { logged: vec![3, 1], propensity: 0.2, inclusion: vec![0.1, 0.5, 0.9, 0.25], label_row: Some(1), targets: vec![] };
+        let log = CaseLog {
+            logged: vec![3, 1],
+            propensity: 0.2,
+            inclusion: vec![0.1, 0.5, 0.9, 0.25],
+            label_row: Some(1),
+            targets: vec![],
+        };
         let same = log.for_target(&[3, 1]);
         assert_eq!((same.target_order_probability, same.reward, same.target_slots), (1.0, 1.0, 2.0));
-        assert_eq!(same.slots, [LoggedSlot { reward: 0.0, logging_probability: 0.25, target_probability: 1.0 }, LoggedSlot { reward: 1.0, logging_probability: 0.5, target_probability: 1.0 }]);
+        assert_eq!(
+            same.slots,
+            [
+                LoggedSlot { reward: 0.0, logging_probability: 0.25, target_probability: 1.0 },
+                LoggedSlot { reward: 1.0, logging_probability: 0.5, target_probability: 1.0 }
+            ]
+        );
         let other = log.for_target(&[1, 2]);
         assert_eq!(other.target_order_probability, 0.0);
         assert_eq!(other.slots, [LoggedSlot { reward: 1.0, logging_probability: 0.5, target_probability: 1.0 }]);

@@ -50,7 +50,12 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
     let _ = writeln!(s, "# Replay: the device's order vs the server's order\n");
     let _ = writeln!(s, "- train: `{}` ({} sessions)", facts.train, facts.train_sessions);
     let _ = writeln!(s, "- test: `{}` ({} cases, {} lines skipped)", facts.test, device.cases(), facts.skipped_lines);
-    let _ = writeln!(s, "- candidates per server answer: {}; categories: {}", facts.candidates, if facts.categories { "yes" } else { "no" });
+    let _ = writeln!(
+        s,
+        "- candidates per server answer: {}; categories: {}",
+        facts.candidates,
+        if facts.categories { "yes" } else { "no" }
+    );
     let _ = writeln!(s, "- replay time: {:.1} s\n", facts.seconds);
     let mut header = String::from("| order |");
     let mut rule = String::from("|---|");
@@ -69,15 +74,21 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
         let _ = writeln!(s, "| prefix length | cases | server | device |\n|---|---|---|---|");
         for (name, sv, dv) in by_length {
             let (a, b) = (sv.at(k), dv.at(k));
-            let _ = writeln!(s, "| {name} | {} | {:.2} / {:.2} | {:.2} / {:.2} |", dv.cases(), a.hr, a.mrr, b.hr, b.mrr);
+            let _ =
+                writeln!(s, "| {name} | {} | {:.2} / {:.2} | {:.2} / {:.2} |", dv.cases(), a.hr, a.mrr, b.hr, b.mrr);
         }
     }
     if !ablation.is_empty() {
-        let _ = writeln!(s, "\n## Ablation: each signal family switched off (weights refit on validation without it)\n");
+        let _ =
+            writeln!(s, "\n## Ablation: each signal family switched off (weights refit on validation without it)\n");
         let _ = writeln!(s, "{header}\n{rule}");
         let _ = writeln!(s, "{}", row("all signals (shipped weights)", device, &ks));
         for a in ablation {
-            let name = if a.family == REFIT_ALL { "all signals, refit like the rows below".to_owned() } else { format!("without {}", a.family) };
+            let name = if a.family == REFIT_ALL {
+                "all signals, refit like the rows below".to_owned()
+            } else {
+                format!("without {}", a.family)
+            };
             let _ = writeln!(s, "{}", row(&name, &a.device, &ks));
         }
     }
@@ -94,12 +105,26 @@ pub fn svg_chart(server: &Accuracy, device: &Accuracy) -> String {
     let x = |k: usize| left + (k - 1) as f64 / (MAX_K - 1) as f64 * (w - left - right);
     let y = |v: f64| top + (1.0 - v / y_max) * (h - top - bottom);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="18" text-anchor="middle" font-size="14">HR@K (%) for K = 1..{MAX_K}</text>"#, w / 2.0);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">HR@K (%) for K = 1..{MAX_K}</text>"#,
+        w / 2.0
+    );
     for i in 0..=5 {
         let v = y_max * i as f64 / 5.0;
-        let _ = writeln!(s, r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.0}</text>"##, w - right, left - 6.0, y(v) + 4.0, y = y(v));
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.0}</text>"##,
+            w - right,
+            left - 6.0,
+            y(v) + 4.0,
+            y = y(v)
+        );
     }
     for k in [1, 10, 20, 30, 40, 50] {
         let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{k}</text>"#, x(k), h - bottom + 18.0);
@@ -107,8 +132,16 @@ pub fn svg_chart(server: &Accuracy, device: &Accuracy) -> String {
     let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">K</text>"#, w / 2.0, h - 10.0);
     for (acc, colour, name, ly) in [(server, "#888888", "server", 40.0), (device, "#1f6feb", "device", 58.0)] {
         let points: Vec<String> = (1..=MAX_K).map(|k| format!("{:.1},{:.1}", x(k), y(acc.at(k).hr))).collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, points.join(" "));
-        let _ = writeln!(s, r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#, left + 10.0, left + 30.0, left + 36.0, ly + 4.0);
+        let _ =
+            writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, points.join(" "));
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
+            left + 10.0,
+            left + 30.0,
+            left + 36.0,
+            ly + 4.0
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -129,7 +162,8 @@ pub fn json_line(server: &Accuracy, device: &Accuracy, k: usize) -> String {
 
 /// One line of validation numbers (server vs device, HR and MRR at 10 and 20) for the log.
 pub fn validation_line(evaluation: &Evaluation, cases: usize, epoch: usize) -> String {
-    let (s10, s20, d10, d20) = (evaluation.server.at(10), evaluation.server.at(20), evaluation.device.at(10), evaluation.device.at(20));
+    let (s10, s20, d10, d20) =
+        (evaluation.server.at(10), evaluation.server.at(20), evaluation.device.at(10), evaluation.device.at(20));
     format!(
         "validation replay ({cases} cases of later sessions, never fitted on; best epoch {epoch}): server HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2} | device HR@10 {:.2} MRR@10 {:.2} HR@20 {:.2} MRR@20 {:.2}",
         s10.hr, s10.mrr, s20.hr, s20.mrr, d10.hr, d10.mrr, d20.hr, d20.mrr
@@ -157,7 +191,12 @@ mod tests {
         assert_eq!(value["cases"], 2);
         assert_eq!(value["server"]["hr"], 50.0);
         assert_eq!(value["device"]["mrr"], 75.0);
-        let evaluation = Evaluation { server: server.clone(), device: device.clone(), rerank_only: Accuracy::default(), by_length: Vec::new() };
+        let evaluation = Evaluation {
+            server: server.clone(),
+            device: device.clone(),
+            rerank_only: Accuracy::default(),
+            by_length: Vec::new(),
+        };
         let md = markdown(&RunFacts::default(), &evaluation, 20, &[]);
         assert!(md.contains("| device | 100.00 | 75.00 | 100.00 | 75.00 |"), "{md}");
         let svg = svg_chart(&server, &device);

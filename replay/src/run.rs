@@ -27,7 +27,11 @@ pub struct Setup<'a> {
 }
 
 /// The server's and the device's top-`MAX_K` orders for every prefix. Only prefixes are read.
-pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str) -> Result<Vec<CaseOrders>, ReplayError> {
+pub fn replay_orders(
+    setup: &Setup<'_>,
+    prefixes: &[&[u32]],
+    label: &'static str,
+) -> Result<Vec<CaseOrders>, ReplayError> {
     let threads = setup.threads.max(1);
     let chunk = prefixes.len().div_ceil(threads).max(1);
     let done = AtomicUsize::new(0);
@@ -38,7 +42,14 @@ pub fn replay_orders(setup: &Setup<'_>, prefixes: &[&[u32]], label: &'static str
             .map(|part| {
                 let done = &done;
                 scope.spawn(move || -> Result<Vec<CaseOrders>, ReplayError> {
-                    let mut device = Device::new(setup.server, setup.vocab, setup.config.clone(), setup.weights.as_deref(), MAX_K, setup.use_categories)?;
+                    let mut device = Device::new(
+                        setup.server,
+                        setup.vocab,
+                        setup.config.clone(),
+                        setup.weights.as_deref(),
+                        MAX_K,
+                        setup.use_categories,
+                    )?;
                     let mut out = Vec::with_capacity(part.len());
                     for prefix in part {
                         let mut orders = CaseOrders::default();
@@ -82,7 +93,8 @@ pub fn score(orders: &[CaseOrders], cases: &[Case]) -> (Accuracy, Accuracy) {
 }
 
 /// Prefix-length buckets of the breakdown: 1, 2, 3–4, 5–9, 10+.
-pub const LENGTH_BUCKETS: [(usize, usize, &str); 5] = [(1, 1, "1"), (2, 2, "2"), (3, 4, "3-4"), (5, 9, "5-9"), (10, usize::MAX, "10+")];
+pub const LENGTH_BUCKETS: [(usize, usize, &str); 5] =
+    [(1, 1, "1"), (2, 2, "2"), (3, 4, "3-4"), (5, 9, "5-9"), (10, usize::MAX, "10+")];
 
 /// (server, device) accuracy per prefix-length bucket.
 pub fn score_by_length(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static str, Accuracy, Accuracy)> {

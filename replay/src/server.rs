@@ -34,7 +34,15 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { candidates: 100, window: 12, backward_weight: 1.0, popularity_exponent: 0.25, candidate_neighbours: 0, embedding_dim: 64, seed: 7 }
+        Self {
+            candidates: 100,
+            window: 12,
+            backward_weight: 1.0,
+            popularity_exponent: 0.25,
+            candidate_neighbours: 0,
+            embedding_dim: 64,
+            seed: 7,
+        }
     }
 }
 
@@ -119,7 +127,13 @@ impl Server {
     }
 
     /// Converts the answer about `item` into a candidate set, as the storefront would.
-    pub fn answer_set(&self, item: u32, vocab: &Vocabulary, ranker: &mut Ranker, scratch: &mut Vec<(u32, f32)>) -> Result<CandidateSet, RankError> {
+    pub fn answer_set(
+        &self,
+        item: u32,
+        vocab: &Vocabulary,
+        ranker: &mut Ranker,
+        scratch: &mut Vec<(u32, f32)>,
+    ) -> Result<CandidateSet, RankError> {
         self.answer_ids(item, scratch);
         let mut builder = ranker.builder();
         let mut own: Vec<(&str, f32)> = Vec::new();
@@ -190,7 +204,8 @@ mod tests {
     #[test]
     fn answers_are_neighbours_then_popular_items() {
         let sessions = vec![vec![0, 1], vec![0, 1], vec![2, 3], vec![3, 3]];
-        let config = ServerConfig { candidates: 3, embedding_dim: 4, popularity_exponent: 0.0, ..ServerConfig::default() };
+        let config =
+            ServerConfig { candidates: 3, embedding_dim: 4, popularity_exponent: 0.0, ..ServerConfig::default() };
         let server = Server::build(&sessions, 4, &HashMap::new(), config);
         let mut out = Vec::new();
         server.answer_ids(0, &mut out);

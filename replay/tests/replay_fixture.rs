@@ -26,7 +26,11 @@ fn generated_sessions(count: usize, seed: u64) -> Vec<String> {
                 .map(|_| {
                     // 1 in 3 views is a popular item outside the theme: after one of those, only
                     // the earlier items of the session tell the theme.
-                    if next(3) == 0 { format!("pop{}", next(5)) } else { format!("t{theme}i{}", next(15)) }
+                    if next(3) == 0 {
+                        format!("pop{}", next(5))
+                    } else {
+                        format!("t{theme}i{}", next(15))
+                    }
                 })
                 .collect();
             items.join(" ")
@@ -59,16 +63,35 @@ fn fixture() -> Fixture {
 }
 
 fn setup<'a>(server: &'a Server, vocab: &'a Vocabulary) -> Setup<'a> {
-    Setup { server, vocab, config: RankParams::default().check().unwrap(), weights: None, use_categories: false, threads: 2, progress: false, rerank_only: false }
+    Setup {
+        server,
+        vocab,
+        config: RankParams::default().check().unwrap(),
+        weights: None,
+        use_categories: false,
+        threads: 2,
+        progress: false,
+        rerank_only: false,
+    }
 }
 
 #[test]
 fn changing_labels_leaves_rankings_unchanged() {
     let f = fixture();
-    let server = Server::build(&f.train, f.vocab.len(), &HashMap::new(), ServerConfig { candidates: 30, ..ServerConfig::default() });
+    let server = Server::build(
+        &f.train,
+        f.vocab.len(),
+        &HashMap::new(),
+        ServerConfig { candidates: 30, ..ServerConfig::default() },
+    );
     let setup = setup(&server, &f.vocab);
     let original = replay_cases(&setup, &f.cases, "a").unwrap();
-    let relabelled: Vec<Case> = f.cases.iter().enumerate().map(|(i, c)| Case { prefix: c.prefix.clone(), label: (i % f.vocab.len()) as u32 }).collect();
+    let relabelled: Vec<Case> = f
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Case { prefix: c.prefix.clone(), label: (i % f.vocab.len()) as u32 })
+        .collect();
     assert_ne!(relabelled, f.cases);
     let again = replay_cases(&setup, &relabelled, "b").unwrap();
     assert_eq!(original, again);
@@ -78,7 +101,12 @@ fn changing_labels_leaves_rankings_unchanged() {
 #[test]
 fn the_device_beats_the_last_item_server_when_the_session_tells_more() {
     let f = fixture();
-    let server = Server::build(&f.train, f.vocab.len(), &HashMap::new(), ServerConfig { candidates: 30, ..ServerConfig::default() });
+    let server = Server::build(
+        &f.train,
+        f.vocab.len(),
+        &HashMap::new(),
+        ServerConfig { candidates: 30, ..ServerConfig::default() },
+    );
     let (server_acc, device_acc) = evaluate(&setup(&server, &f.vocab), &f.cases, "fixture").unwrap();
     assert_eq!(device_acc.cases(), f.cases.len());
     let (s, d) = (server_acc.at(10), device_acc.at(10));
@@ -100,7 +128,16 @@ fn the_binary_writes_report_chart_and_a_last_json_line() {
     std::fs::write(&test, test_lines(&generated_sessions(60, 4)).join("\n")).unwrap();
     let out = dir.join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(["--train", train.to_str().unwrap(), "--test", test.to_str().unwrap(), "--json", "--no-progress", "--k", "10"])
+        .args([
+            "--train",
+            train.to_str().unwrap(),
+            "--test",
+            test.to_str().unwrap(),
+            "--json",
+            "--no-progress",
+            "--k",
+            "10",
+        ])
         .args(["--candidates", "20", "--out", out.to_str().unwrap()])
         .output()
         .unwrap();

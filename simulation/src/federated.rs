@@ -41,11 +41,7 @@ impl Default for FederatedConfig {
             local_learning_rate: 0.05,
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
-            privacy: PrivacyConfig {
-                clip_bound: 0.5,
-                min_labelled_impressions: 1,
-                ..PrivacyConfig::default()
-            },
+            privacy: PrivacyConfig { clip_bound: 0.5, min_labelled_impressions: 1, ..PrivacyConfig::default() },
             seed: 17,
         }
     }
@@ -97,10 +93,7 @@ pub fn local_train(weights: &[f32], cases: &[TrainingCase], epochs: usize, learn
             gains.extend((0..n).map(|r| if r == case.label_row { 1.0 } else { 0.0 }));
             gradient.iter_mut().for_each(|g| *g = 0.0);
             softmax_gradient(&case.matrix, &rows, &gains, &local, &mut gradient);
-            local
-                .iter_mut()
-                .zip(&gradient)
-                .for_each(|(w, g)| *w -= learning_rate * g);
+            local.iter_mut().zip(&gradient).for_each(|(w, g)| *w -= learning_rate * g);
         }
     }
     local
@@ -135,12 +128,7 @@ pub fn run(
     let key = SigningKey::from_bytes(&[0x5A; 32]);
     let sync_config = SyncConfig {
         aggregator_url: "http://127.0.0.1:8787".to_owned(),
-        model_public_key: key
-            .verifying_key()
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        model_public_key: key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect(),
         max_jitter_ms: 0,
     };
     let mut ledgers = vec![PrivacyLedger::default(); devices.len()];
@@ -150,10 +138,7 @@ pub fn run(
     let indices: Vec<usize> = (0..devices.len()).collect();
     for round in 0..config.rounds {
         let now = round as u64 * privacy.period_seconds();
-        let cohort: Vec<usize> = indices
-            .sample(&mut rng, config.cohort.min(devices.len()))
-            .copied()
-            .collect();
+        let cohort: Vec<usize> = indices.sample(&mut rng, config.cohort.min(devices.len())).copied().collect();
         let mut sum = vec![0_i64; NUM_FEATURES];
         let (mut accepted, mut clipped) = (0_usize, 0_usize);
         let mut norms = Vec::with_capacity(cohort.len());
@@ -167,12 +152,7 @@ pub fn run(
                 config.local_epochs,
                 config.local_learning_rate,
             );
-            let norm = local
-                .iter()
-                .zip(&published.weights)
-                .map(|(l, b)| f64::from(l - b).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let norm = local.iter().zip(&published.weights).map(|(l, b)| f64::from(l - b).powi(2)).sum::<f64>().sqrt();
             norms.push(norm);
             clipped += usize::from(norm > privacy.clip_bound());
             let impressions = devices[device_index].len() as u32;
@@ -205,11 +185,7 @@ pub fn run(
         on_round(&log, &published.weights);
         logs.push(log);
     }
-    Ok(FederatedOutcome {
-        weights: published.weights,
-        logs,
-        participation,
-    })
+    Ok(FederatedOutcome { weights: published.weights, logs, participation })
 }
 
 #[cfg(test)]
@@ -230,14 +206,9 @@ mod tests {
                         matrix[row * NUM_FEATURES + feature] = (rng.next_u32() % 1000) as f32 / 1000.0;
                     }
                 }
-                let label_row = (0..rows)
-                    .max_by(|a, b| matrix[a * NUM_FEATURES].total_cmp(&matrix[b * NUM_FEATURES]))
-                    .unwrap_or(0);
-                TrainingCase {
-                    matrix,
-                    label_row,
-                    session_len: 1,
-                }
+                let label_row =
+                    (0..rows).max_by(|a, b| matrix[a * NUM_FEATURES].total_cmp(&matrix[b * NUM_FEATURES])).unwrap_or(0);
+                TrainingCase { matrix, label_row, session_len: 1 }
             })
             .collect()
     }
@@ -257,19 +228,13 @@ mod tests {
         initial[0] = -1.0;
         let held_out = synthetic_cases(500, 3);
         let (_, before, _) = evaluate(&held_out, &initial, 1);
-        let FederatedOutcome {
-            weights,
-            logs,
-            participation,
-        } = run(&devices, &initial, &config, |_, _| {}).expect("runs");
+        let FederatedOutcome { weights, logs, participation } =
+            run(&devices, &initial, &config, |_, _| {}).expect("runs");
         let (_, after, _) = evaluate(&held_out, &weights, 1);
         assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
         assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);
         assert_eq!(logs.len(), 10);
-        assert!(
-            logs.iter().all(|log| log.accepted == 300),
-            "honest updates pass the norm check"
-        );
+        assert!(logs.iter().all(|log| log.accepted == 300), "honest updates pass the norm check");
         assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 10 * 300);
     }
 

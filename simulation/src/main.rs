@@ -67,16 +67,8 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<f64>()
-                .map_err(|_| format!("{flag} needs a number, got {value}"))
-        };
-        let count = || {
-            value
-                .parse::<usize>()
-                .map_err(|_| format!("{flag} needs a whole number, got {value}"))
-        };
+        let number = || value.parse::<f64>().map_err(|_| format!("{flag} needs a number, got {value}"));
+        let count = || value.parse::<usize>().map_err(|_| format!("{flag} needs a whole number, got {value}"));
         let f = &mut options.federated;
         match flag.as_str() {
             "--train" => options.train = PathBuf::from(&value),
@@ -172,13 +164,10 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let central = fit(&training, &initial, &FitConfig::default());
     let devices = deal(training.clone(), options.devices, 3);
     let config = &options.federated;
-    let FederatedOutcome {
-        weights: federated,
-        logs,
-        participation,
-    } = run(&devices, &initial, config, |log, weights| {
-        let (loss, hit, _mrr) = replay::fit::evaluate(&monitor, weights, 20);
-        eprintln!(
+    let FederatedOutcome { weights: federated, logs, participation } =
+        run(&devices, &initial, config, |log, weights| {
+            let (loss, hit, _mrr) = replay::fit::evaluate(&monitor, weights, 20);
+            eprintln!(
             "round {:>3}: {} updates, median delta norm {:.3} ({:.0}% clipped), training loss {loss:.4}, hit@20 {:.2}%",
             log.round,
             log.accepted,
@@ -186,21 +175,12 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
             100.0 * log.clipped_share,
             100.0 * hit
         );
-    })?;
+        })?;
 
     let test_server = Server::build(&sessions, vocab.len(), &categories, ServerConfig::default());
     let mut rows = Vec::new();
-    for (name, weights) in [
-        ("initial (server order)", &initial),
-        ("federated", &federated),
-        ("central", &central),
-    ] {
-        let setup = Setup {
-            server: &test_server,
-            weights: Some(weights.clone()),
-            progress: true,
-            ..setup.clone()
-        };
+    for (name, weights) in [("initial (server order)", &initial), ("federated", &federated), ("central", &central)] {
+        let setup = Setup { server: &test_server, weights: Some(weights.clone()), progress: true, ..setup.clone() };
         let (_, device) = evaluate(&setup, &test_cases, "replay")?;
         rows.push((name, device.at(20), device.at(10)));
     }
@@ -211,16 +191,9 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let mean_rounds = participation.iter().map(|&p| f64::from(p)).sum::<f64>() / participation.len().max(1) as f64;
     let mut md = String::new();
     let _ = writeln!(md, "## Federated simulation ({} test cases)\n", test_cases.len());
-    let _ = writeln!(
-        md,
-        "| shared weights | HR@20 | MRR@20 | HR@10 | MRR@10 |\n|---|---|---|---|---|"
-    );
+    let _ = writeln!(md, "| shared weights | HR@20 | MRR@20 | HR@10 | MRR@10 |\n|---|---|---|---|---|");
     for (name, at20, at10) in &rows {
-        let _ = writeln!(
-            md,
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            at20.hr, at20.mrr, at10.hr, at10.mrr
-        );
+        let _ = writeln!(md, "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |", at20.hr, at20.mrr, at10.hr, at10.mrr);
     }
     let ratio = 100.0 * rows[1].1.hr / rows[2].1.hr.max(1e-9);
     let _ = writeln!(md, "\nFederated HR@20 is {ratio:.1}% of central.\n");

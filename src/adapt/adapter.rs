@@ -198,12 +198,7 @@ impl Adapter {
     ) -> Result<(), BanditError> {
         let shopper = &self.clean(shopper);
         let weight = if engaged { 1.0 } else { examination_weight(position) };
-        self.state.bandit.learn(
-            &section_arm(kind),
-            &shopper.features(),
-            f64::from(u8::from(engaged)),
-            weight,
-        )
+        self.state.bandit.learn(&section_arm(kind), &shopper.features(), f64::from(u8::from(engaged)), weight)
     }
 
     /// Learns whether a page shown with `density` was engaged with.
@@ -214,12 +209,7 @@ impl Adapter {
         shopper: &ShopperState,
     ) -> Result<(), BanditError> {
         let shopper = &self.clean(shopper);
-        self.state.bandit.learn(
-            density_arm(density),
-            &shopper.features(),
-            f64::from(u8::from(engaged)),
-            1.0,
-        )
+        self.state.bandit.learn(density_arm(density), &shopper.features(), f64::from(u8::from(engaged)), 1.0)
     }
 
     /// Picks at most one of `offers` (all of which the server allows) and records it as shown.
@@ -250,9 +240,7 @@ impl Adapter {
     ) -> Result<(), BanditError> {
         let shopper = &self.clean(shopper);
         let key = offer_id.map_or_else(|| no_offer_arm().to_string(), offer_arm);
-        self.state
-            .bandit
-            .learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
+        self.state.bandit.learn(&key, &shopper.features(), f64::from(u8::from(taken_up)), 1.0)
     }
 
     /// Picks the text for `item` that speaks to this shopper; the holdout gets the first.
@@ -276,9 +264,7 @@ impl Adapter {
         let arms = variant_arms(tags);
         let weight = 1.0 / arms.len() as f64;
         for arm in &arms {
-            self.state
-                .bandit
-                .learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
+            self.state.bandit.learn(arm, &shopper.features(), f64::from(u8::from(engaged)), weight)?;
         }
         Ok(())
     }
@@ -330,41 +316,24 @@ mod tests {
         let restored = Adapter::restore(AdapterConfig::default(), state.clone()).unwrap();
         assert_eq!(restored.state(), adapter.state());
         assert_eq!(restored.bucket(), adapter.bucket());
-        let future = AdaptState {
-            version: ADAPT_STATE_VERSION + 1,
-            ..state.clone()
-        };
+        let future = AdaptState { version: ADAPT_STATE_VERSION + 1, ..state.clone() };
         assert_eq!(
             Adapter::restore(AdapterConfig::default(), future).unwrap_err(),
             AdaptError::FutureVersion { found: 2 }
         );
         let bad_draw: AdaptState = serde_json::from_str(&json.replace(r#""draw":"#, r#""draw":7.0,"x":"#)).unwrap();
-        assert!(matches!(
-            Adapter::restore(AdapterConfig::default(), bad_draw),
-            Err(AdaptError::BadStoredDraw(_))
-        ));
+        assert!(matches!(Adapter::restore(AdapterConfig::default(), bad_draw), Err(AdaptError::BadStoredDraw(_))));
     }
 
     #[test]
     fn configs_are_checked() {
-        let bad = AdapterConfig {
-            holdout_share: 1.5,
-            ..AdapterConfig::default()
-        };
+        let bad = AdapterConfig { holdout_share: 1.5, ..AdapterConfig::default() };
         assert_eq!(Adapter::new(bad, 1).unwrap_err(), AdaptError::BadHoldoutShare(1.5));
-        let bad = AdapterConfig {
-            layout: LayoutTuning {
-                hide_below: 0.0,
-                min_evidence: 1,
-            },
-            ..AdapterConfig::default()
-        };
+        let bad =
+            AdapterConfig { layout: LayoutTuning { hide_below: 0.0, min_evidence: 1 }, ..AdapterConfig::default() };
         assert!(Adapter::new(bad, 1).unwrap_err().to_string().contains("hideBelow"));
         let bad = AdapterConfig {
-            bandit: BanditParams {
-                max_arms: 0,
-                ..BanditParams::default()
-            },
+            bandit: BanditParams { max_arms: 0, ..BanditParams::default() },
             ..AdapterConfig::default()
         };
         assert!(matches!(Adapter::new(bad, 1), Err(AdaptError::Bandit(_))));
@@ -372,16 +341,10 @@ mod tests {
 
     #[test]
     fn a_lift_report_carries_the_bucket_and_resets_the_counters() {
-        let config = AdapterConfig {
-            holdout_share: 1.0,
-            ..AdapterConfig::default()
-        };
+        let config = AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() };
         let mut adapter = Adapter::new(config, 5).unwrap();
         adapter.lift_counters_mut().record_session();
-        adapter
-            .lift_counters_mut()
-            .record_order("home", ItemClass::Recommended, 20.0)
-            .unwrap();
+        adapter.lift_counters_mut().record_order("home", ItemClass::Recommended, 20.0).unwrap();
         let report_config = LiftReportConfig::default().check().unwrap();
         let report = adapter.take_lift_report(&report_config, 77);
         assert_eq!(report.bucket, LiftBucket::Holdout);
@@ -407,21 +370,10 @@ mod tests {
             ..AdapterConfig::default()
         };
         let mut adapter = Adapter::new(config, 3).unwrap();
-        let shopper = ShopperState {
-            current_category: Some("Health > Tests".into()),
-            ..ShopperState::default()
-        };
+        let shopper = ShopperState { current_category: Some("Health > Tests".into()), ..ShopperState::default() };
         let offers = vec![OfferSpec::new("discreet", vec![AudienceSpec::browsing("Health")])];
-        let decision = adapter
-            .choose_offer(
-                &offers,
-                &OfferContext {
-                    now_ms: 0.0,
-                    allow_none: false,
-                },
-                &shopper,
-            )
-            .unwrap();
+        let decision =
+            adapter.choose_offer(&offers, &OfferContext { now_ms: 0.0, allow_none: false }, &shopper).unwrap();
         assert_eq!(decision.offer_id, None);
         assert!(decision.skipped[0].reason.contains("audience not met"));
     }
@@ -434,19 +386,13 @@ mod tests {
             adapter.learn_section(kind, 0, true, &shopper).unwrap();
         }
         let small = AdapterConfig {
-            bandit: BanditParams {
-                max_arms: 2,
-                ..BanditParams::default()
-            },
+            bandit: BanditParams { max_arms: 2, ..BanditParams::default() },
             ..AdapterConfig::default()
         };
         let restored = Adapter::restore(small, adapter.state().clone()).unwrap();
         let keys: Vec<&str> = restored.state().bandit.arms().iter().map(|a| a.key.as_str()).collect();
         assert_eq!(keys.len(), 2);
-        assert!(
-            !keys.contains(&"section:deals"),
-            "the least recently used arm goes first: {keys:?}"
-        );
+        assert!(!keys.contains(&"section:deals"), "the least recently used arm goes first: {keys:?}");
     }
 
     #[test]
@@ -454,13 +400,8 @@ mod tests {
         let mut adapter = Adapter::new(AdapterConfig::default(), 8).unwrap();
         let shopper = ShopperState::default();
         for i in 0..200 {
-            adapter
-                .learn_variant(&[format!("a-long-copy-tag-number-{i}")], i % 2 == 0, &shopper)
-                .unwrap();
-            adapter
-                .state
-                .offer_history
-                .record(&format!("offer-with-a-long-id-{i}"), f64::from(i));
+            adapter.learn_variant(&[format!("a-long-copy-tag-number-{i}")], i % 2 == 0, &shopper).unwrap();
+            adapter.state.offer_history.record(&format!("offer-with-a-long-id-{i}"), f64::from(i));
         }
         let bytes = serde_json::to_string(adapter.state()).unwrap().len();
         assert_eq!(adapter.state().bandit.arms().len(), 64);

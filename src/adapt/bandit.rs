@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::gaussian::decision_rng;
-use crate::privacy::noise::standard_normal;
 use super::shopper::CONTEXT_FEATURES;
+use crate::privacy::noise::standard_normal;
 
 /// Longest accepted arm key, in bytes.
 pub const MAX_ARM_KEY_BYTES: usize = 160;
@@ -24,11 +24,7 @@ pub const MAX_ARM_KEY_BYTES: usize = 160;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum BanditError {
     #[error("bandit parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter {
-        name: &'static str,
-        value: f64,
-        expected: &'static str,
-    },
+    BadParameter { name: &'static str, value: f64, expected: &'static str },
     #[error("no arms to choose from: pass at least one candidate")]
     NoArms,
     #[error("reward {0} is not in [0, 1]: report engagement as 0 (none) to 1 (full)")]
@@ -87,11 +83,7 @@ impl BanditParams {
             if value.is_finite() && value > 0.0 {
                 Ok(())
             } else {
-                Err(BanditError::BadParameter {
-                    name,
-                    value,
-                    expected: "a finite number > 0",
-                })
+                Err(BanditError::BadParameter { name, value, expected: "a finite number > 0" })
             }
         };
         positive("priorVariance", self.prior_variance)?;
@@ -165,13 +157,7 @@ fn dot(a: &[f32; CONTEXT_FEATURES], x: &[f32; CONTEXT_FEATURES]) -> f64 {
 
 impl Bandit {
     pub fn new(params: CheckedBanditParams, seed: u64) -> Bandit {
-        Bandit {
-            params: *params.get(),
-            seed,
-            decisions: 0,
-            clock: 0,
-            arms: Vec::new(),
-        }
+        Bandit { params: *params.get(), seed, decisions: 0, clock: 0, arms: Vec::new() }
     }
 
     pub fn params(&self) -> &BanditParams {
@@ -186,9 +172,7 @@ impl Bandit {
     /// means and positive precisions.
     pub fn validate(&self) -> Result<(), BanditError> {
         let corrupt = |what: &str| Err(BanditError::CorruptState(what.to_string()));
-        self.params
-            .check()
-            .map_err(|e| BanditError::CorruptState(e.to_string()))?;
+        self.params.check().map_err(|e| BanditError::CorruptState(e.to_string()))?;
         if self.arms.len() > self.params.max_arms {
             return corrupt("more arms than maxArms");
         }
@@ -236,18 +220,10 @@ impl Bandit {
     pub fn logit_posterior(&self, key: &str, x: &[f32; CONTEXT_FEATURES]) -> (f64, f64) {
         match self.arm(key) {
             Some(arm) => {
-                let var = arm
-                    .precision
-                    .iter()
-                    .zip(x)
-                    .map(|(q, x)| f64::from(*x).powi(2) / f64::from(*q))
-                    .sum();
+                let var = arm.precision.iter().zip(x).map(|(q, x)| f64::from(*x).powi(2) / f64::from(*q)).sum();
                 (dot(&arm.mean, x), var)
             }
-            None => (
-                0.0,
-                x.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() * self.params.prior_variance,
-            ),
+            None => (0.0, x.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() * self.params.prior_variance),
         }
     }
 
@@ -267,10 +243,7 @@ impl Bandit {
         keys.iter()
             .map(|key| {
                 let (mean, var) = self.logit_posterior(key, x);
-                Posterior {
-                    mean,
-                    sd: (var * self.params.posterior_scale).sqrt(),
-                }
+                Posterior { mean, sd: (var * self.params.posterior_scale).sqrt() }
             })
             .collect()
     }
@@ -317,11 +290,7 @@ impl Bandit {
         let mut rng = self.next_rng();
         let epsilon = self.params.exploration;
         let explored = rng.random::<f64>() < epsilon;
-        let index = if explored {
-            rng.random_range(0..n)
-        } else {
-            argmax(&draw(self, &mut rng))
-        };
+        let index = if explored { rng.random_range(0..n) } else { argmax(&draw(self, &mut rng)) };
         let draws = self.params.propensity_draws;
         let mut wins = (0..draws).filter(|_| argmax(&draw(self, &mut rng)) == index).count() as f64;
         let mut total = f64::from(draws);
@@ -331,11 +300,7 @@ impl Bandit {
             total += 1.0;
         }
         let propensity = epsilon / n as f64 + (1.0 - epsilon) * wins / total;
-        Ok(BanditPick {
-            index: index.min(n - 1),
-            propensity,
-            explored,
-        })
+        Ok(BanditPick { index: index.min(n - 1), propensity, explored })
     }
 
     /// Marks `keys` as recently used, so eviction spares them.
@@ -410,10 +375,7 @@ pub struct Posterior {
 
 /// One draw from each posterior.
 pub fn sample(posteriors: &[Posterior], rng: &mut ChaCha8Rng) -> Vec<f64> {
-    posteriors
-        .iter()
-        .map(|p| p.mean + p.sd * standard_normal(rng))
-        .collect()
+    posteriors.iter().map(|p| p.mean + p.sd * standard_normal(rng)).collect()
 }
 
 /// Index of the largest value (the first on ties); 0 for an empty slice.

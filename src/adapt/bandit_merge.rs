@@ -55,7 +55,8 @@ impl Bandit {
 /// Adds to `target` the evidence `ours` holds beyond `start`.
 fn add_evidence(target: &mut ArmPosterior, start: &ArmPosterior, ours: &ArmPosterior, prior: f32) {
     for j in 0..CONTEXT_FEATURES {
-        let (pt, ps, po) = (f64::from(target.precision[j]), f64::from(start.precision[j]), f64::from(ours.precision[j]));
+        let (pt, ps, po) =
+            (f64::from(target.precision[j]), f64::from(start.precision[j]), f64::from(ours.precision[j]));
         let eta = pt * f64::from(target.mean[j]) + po * f64::from(ours.mean[j]) - ps * f64::from(start.mean[j]);
         let precision = (pt + po - ps).clamp(f64::from(prior).min(pt), MAX_PRECISION);
         target.precision[j] = precision as f32;

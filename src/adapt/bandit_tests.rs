@@ -38,27 +38,19 @@ fn learns_to_prefer_the_better_arm() {
     let mut b = bandit(BanditParams::default());
     let mut rng = decision_rng(9, 0);
     for _ in 0..400 {
-        b.learn("good", &X, f64::from(u8::from(rng.random::<f64>() < 0.3)), 1.0)
-            .unwrap();
-        b.learn("bad", &X, f64::from(u8::from(rng.random::<f64>() < 0.1)), 1.0)
-            .unwrap();
+        b.learn("good", &X, f64::from(u8::from(rng.random::<f64>() < 0.3)), 1.0).unwrap();
+        b.learn("bad", &X, f64::from(u8::from(rng.random::<f64>() < 0.1)), 1.0).unwrap();
     }
     assert!((b.mean_probability("good", &X) - 0.3).abs() < 0.06);
     assert!((b.mean_probability("bad", &X) - 0.1).abs() < 0.05);
     let names = keys(&["bad", "good"]);
-    let good = (0..200)
-        .filter(|_| b.choose_one(&names, &X).unwrap().index == 1)
-        .count();
+    let good = (0..200).filter(|_| b.choose_one(&names, &X).unwrap().index == 1).count();
     assert!(good > 180, "good chosen {good}/200");
 }
 
 #[test]
 fn propensity_of_twin_arms_is_a_half() {
-    let params = BanditParams {
-        exploration: 0.0,
-        propensity_draws: 4000,
-        ..BanditParams::default()
-    };
+    let params = BanditParams { exploration: 0.0, propensity_draws: 4000, ..BanditParams::default() };
     let mut b = bandit(params);
     let pick = b.choose_one(&keys(&["a", "b"]), &X).unwrap();
     assert!((pick.propensity - 0.5).abs() < 0.03, "{}", pick.propensity);
@@ -67,10 +59,7 @@ fn propensity_of_twin_arms_is_a_half() {
 
 #[test]
 fn exploration_floors_the_propensity() {
-    let params = BanditParams {
-        exploration: 0.2,
-        ..BanditParams::default()
-    };
+    let params = BanditParams { exploration: 0.2, ..BanditParams::default() };
     let mut b = bandit(params);
     for _ in 0..300 {
         b.learn("a", &X, 1.0, 1.0).unwrap();
@@ -78,9 +67,7 @@ fn exploration_floors_the_propensity() {
     }
     let names = keys(&["a", "b", "c", "d"]);
     let picks: Vec<_> = (0..400).map(|_| b.choose_one(&names, &X).unwrap()).collect();
-    assert!(picks
-        .iter()
-        .all(|p| p.propensity >= 0.05 - 1e-12 && p.propensity <= 1.0 + 1e-12));
+    assert!(picks.iter().all(|p| p.propensity >= 0.05 - 1e-12 && p.propensity <= 1.0 + 1e-12));
     let explored = picks.iter().filter(|p| p.explored).count() as f64 / 400.0;
     assert!((explored - 0.2).abs() < 0.06, "explored share {explored}");
     // An exploratory pick of the losing arm "b" has propensity ≈ ε / 4.
@@ -93,33 +80,15 @@ fn bad_input_is_refused() {
     let mut b = bandit(BanditParams::default());
     assert_eq!(b.choose_one(&[], &X), Err(BanditError::NoArms));
     assert_eq!(b.learn("a", &X, 1.5, 1.0), Err(BanditError::BadReward(1.5)));
-    assert!(matches!(
-        b.learn("a", &X, f64::NAN, 1.0),
-        Err(BanditError::BadReward(_))
-    ));
+    assert!(matches!(b.learn("a", &X, f64::NAN, 1.0), Err(BanditError::BadReward(_))));
     assert_eq!(b.learn("a", &X, 1.0, 0.0), Err(BanditError::BadWeight(0.0)));
     assert_eq!(b.learn("", &X, 1.0, 1.0), Err(BanditError::BadArmKey));
     for bad in [
-        BanditParams {
-            prior_variance: 0.0,
-            ..BanditParams::default()
-        },
-        BanditParams {
-            posterior_scale: f64::NAN,
-            ..BanditParams::default()
-        },
-        BanditParams {
-            exploration: 1.0,
-            ..BanditParams::default()
-        },
-        BanditParams {
-            max_arms: 0,
-            ..BanditParams::default()
-        },
-        BanditParams {
-            propensity_draws: 0,
-            ..BanditParams::default()
-        },
+        BanditParams { prior_variance: 0.0, ..BanditParams::default() },
+        BanditParams { posterior_scale: f64::NAN, ..BanditParams::default() },
+        BanditParams { exploration: 1.0, ..BanditParams::default() },
+        BanditParams { max_arms: 0, ..BanditParams::default() },
+        BanditParams { propensity_draws: 0, ..BanditParams::default() },
     ] {
         let err = bad.check().unwrap_err();
         assert!(err.to_string().contains("expected"), "{err}");
@@ -128,10 +97,7 @@ fn bad_input_is_refused() {
 
 #[test]
 fn arm_count_is_bounded_and_evicts_the_least_recently_used() {
-    let mut b = bandit(BanditParams {
-        max_arms: 2,
-        ..BanditParams::default()
-    });
+    let mut b = bandit(BanditParams { max_arms: 2, ..BanditParams::default() });
     b.learn("a", &X, 1.0, 1.0).unwrap();
     b.learn("b", &X, 1.0, 1.0).unwrap();
     b.learn("a", &X, 1.0, 1.0).unwrap();

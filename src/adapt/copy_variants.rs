@@ -74,11 +74,7 @@ pub struct CopyVariant {
 
 impl CopyVariant {
     pub fn new(id: &str, text: &str, tags: &[&str]) -> CopyVariant {
-        CopyVariant {
-            id: id.into(),
-            text: text.into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-        }
+        CopyVariant { id: id.into(), text: text.into(), tags: tags.iter().map(|t| t.to_string()).collect() }
     }
 }
 
@@ -100,9 +96,7 @@ pub(crate) fn variant_arms(tags: &[String]) -> Vec<String> {
     if tags.is_empty() {
         return vec![UNTAGGED_ARM.to_string()];
     }
-    tags.iter()
-        .map(|t| format!("copy:{}", t.trim().to_lowercase()))
-        .collect()
+    tags.iter().map(|t| format!("copy:{}", t.trim().to_lowercase())).collect()
 }
 
 fn check(item: &Item, variants: &[CopyVariant]) -> Result<(), VariantError> {
@@ -121,10 +115,7 @@ fn check(item: &Item, variants: &[CopyVariant]) -> Result<(), VariantError> {
             return Err(VariantError::DuplicateId(v.id.clone()));
         }
         if v.tags.len() > MAX_VARIANT_TAGS {
-            return Err(VariantError::TooManyTags {
-                variant: v.id.clone(),
-                count: v.tags.len(),
-            });
+            return Err(VariantError::TooManyTags { variant: v.id.clone(), count: v.tags.len() });
         }
         if v.tags.iter().any(|t| t.trim().is_empty() || t.len() > MAX_LABEL_BYTES) {
             return Err(VariantError::BadTag { variant: v.id.clone() });
@@ -138,9 +129,9 @@ fn speaks_to(key: &AttributeKey, tag: &str) -> bool {
     let tag = tag.trim();
     match key {
         AttributeKey::Tag(t) | AttributeKey::Brand(t) => t.trim().eq_ignore_ascii_case(tag),
-        AttributeKey::Category(path) => path
-            .split(CATEGORY_SEPARATOR)
-            .any(|level| level.trim().eq_ignore_ascii_case(tag)),
+        AttributeKey::Category(path) => {
+            path.split(CATEGORY_SEPARATOR).any(|level| level.trim().eq_ignore_ascii_case(tag))
+        }
         AttributeKey::PriceBand(_) => false,
     }
 }
@@ -151,10 +142,8 @@ fn affinity(variant: &CopyVariant, interests: &[Interest]) -> (f64, Vec<String>)
     if strongest <= 0.0 {
         return (0.0, Vec::new());
     }
-    let mut matched: Vec<&Interest> = interests
-        .iter()
-        .filter(|i| i.weight > 0.0 && variant.tags.iter().any(|t| speaks_to(&i.key, t)))
-        .collect();
+    let mut matched: Vec<&Interest> =
+        interests.iter().filter(|i| i.weight > 0.0 && variant.tags.iter().any(|t| speaks_to(&i.key, t))).collect();
     matched.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     let best = matched.first().map_or(0.0, |i| f64::from(i.weight) / strongest);
     (best, matched.iter().map(|i| i.key.to_string()).collect())
@@ -190,11 +179,7 @@ pub(crate) fn personalized_variant(
     let matches: Vec<(f64, Vec<String>)> = variants.iter().map(|v| affinity(v, &shopper.top_interests)).collect();
     let posteriors: Vec<Vec<Posterior>> = arms.iter().map(|a| bandit.posteriors(a, &x)).collect();
     let pick = bandit.choose_by(variants.len(), |_, rng| {
-        posteriors
-            .iter()
-            .zip(&matches)
-            .map(|(p, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(p, rng))
-            .collect()
+        posteriors.iter().zip(&matches).map(|(p, (m, _))| AFFINITY_WEIGHT * m + mean_sampled_logit(p, rng)).collect()
     })?;
     let chosen = &variants[pick.index];
     let (strength, matched) = matches[pick.index].clone();
@@ -207,22 +192,11 @@ pub(crate) fn personalized_variant(
     let reason = if pick.explored {
         "exploring another text to learn what this shopper responds to".to_string()
     } else if !matched.is_empty() && seen == 0 {
-        format!(
-            "speaks to {} (an interest at {:.0}% of the strongest)",
-            matched.join(", "),
-            strength * 100.0
-        )
+        format!("speaks to {} (an interest at {:.0}% of the strongest)", matched.join(", "), strength * 100.0)
     } else if !matched.is_empty() {
-        format!(
-            "speaks to {}; engagement with this angle ≈ {:.0}%",
-            matched.join(", "),
-            rate() * 100.0
-        )
+        format!("speaks to {}; engagement with this angle ≈ {:.0}%", matched.join(", "), rate() * 100.0)
     } else if seen > 0 {
-        format!(
-            "no interest matches; this shopper engages with such copy ≈ {:.0}%",
-            rate() * 100.0
-        )
+        format!("no interest matches; this shopper engages with such copy ≈ {:.0}%", rate() * 100.0)
     } else {
         "no interest matches any variant yet; trying this one to learn".to_string()
     };

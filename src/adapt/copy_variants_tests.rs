@@ -4,10 +4,7 @@ use crate::catalog::ItemAttributes;
 use proptest::prelude::*;
 
 fn item() -> Item {
-    Item {
-        id: "jacket-1".into(),
-        attributes: ItemAttributes::default(),
-    }
+    Item { id: "jacket-1".into(), attributes: ItemAttributes::default() }
 }
 
 fn variants() -> Vec<CopyVariant> {
@@ -34,14 +31,8 @@ fn trail_runner() -> ShopperState {
 }
 
 fn adapter(seed: u64, holdout: bool) -> Adapter {
-    Adapter::new(
-        AdapterConfig {
-            holdout_share: if holdout { 1.0 } else { 0.0 },
-            ..AdapterConfig::default()
-        },
-        seed,
-    )
-    .unwrap()
+    Adapter::new(AdapterConfig { holdout_share: if holdout { 1.0 } else { 0.0 }, ..AdapterConfig::default() }, seed)
+        .unwrap()
 }
 
 #[test]
@@ -61,16 +52,10 @@ fn affinity_is_the_best_match_relative_to_the_strongest_interest() {
 fn the_matching_text_is_chosen_with_a_reason() {
     let mut hits = 0;
     for seed in 0..50 {
-        let d = adapter(seed, false)
-            .choose_variant(&item(), &variants(), &trail_runner())
-            .unwrap();
+        let d = adapter(seed, false).choose_variant(&item(), &variants(), &trail_runner()).unwrap();
         if d.variant_id == "hills" {
             hits += 1;
-            assert!(
-                d.reason.contains("Trail") || d.reason.contains("exploring"),
-                "{}",
-                d.reason
-            );
+            assert!(d.reason.contains("Trail") || d.reason.contains("exploring"), "{}", d.reason);
         }
         assert!(d.propensity > 0.0 && d.propensity <= 1.0);
     }
@@ -84,8 +69,7 @@ fn engagement_overrides_a_weak_match() {
     let me = trail_runner();
     for _ in 0..100 {
         a.learn_variant(&["gift".into()], true, &me).unwrap();
-        a.learn_variant(&["Trail".into(), "outdoor".into()], false, &me)
-            .unwrap();
+        a.learn_variant(&["Trail".into(), "outdoor".into()], false, &me).unwrap();
     }
     let d = a.choose_variant(&item(), &variants(), &me).unwrap();
     assert_eq!(d.variant_id, "present");
@@ -95,23 +79,17 @@ fn engagement_overrides_a_weak_match() {
 #[test]
 fn unknown_tags_are_harmless_and_untagged_text_works() {
     let mut a = adapter(4, false);
-    let odd = vec![
-        CopyVariant::new("a", "x", &["zz-unknown-angle"]),
-        CopyVariant::new("b", "y", &[]),
-    ];
+    let odd = vec![CopyVariant::new("a", "x", &["zz-unknown-angle"]), CopyVariant::new("b", "y", &[])];
     let d = a.choose_variant(&item(), &odd, &trail_runner()).unwrap();
     assert!(d.matched_interests.is_empty());
     assert!(["a", "b"].contains(&d.variant_id.as_str()));
     a.learn_variant(&[], true, &trail_runner()).unwrap();
-    a.learn_variant(&["zz-unknown-angle".into()], false, &trail_runner())
-        .unwrap();
+    a.learn_variant(&["zz-unknown-angle".into()], false, &trail_runner()).unwrap();
 }
 
 #[test]
 fn holdout_reads_the_shop_default() {
-    let d = adapter(5, true)
-        .choose_variant(&item(), &variants(), &trail_runner())
-        .unwrap();
+    let d = adapter(5, true).choose_variant(&item(), &variants(), &trail_runner()).unwrap();
     assert_eq!(d.variant_id, "city");
     assert!(!d.personalized);
 }
@@ -122,33 +100,14 @@ fn bad_variant_lists_are_refused() {
     let me = trail_runner();
     assert_eq!(a.choose_variant(&item(), &[], &me), Err(VariantError::NoVariants));
     let dup = vec![CopyVariant::new("a", "x", &[]), CopyVariant::new("a", "y", &[])];
-    assert_eq!(
-        a.choose_variant(&item(), &dup, &me),
-        Err(VariantError::DuplicateId("a".into()))
-    );
+    assert_eq!(a.choose_variant(&item(), &dup, &me), Err(VariantError::DuplicateId("a".into())));
     let empty_tag = vec![CopyVariant::new("a", "x", &[" "])];
-    assert!(a
-        .choose_variant(&item(), &empty_tag, &me)
-        .unwrap_err()
-        .to_string()
-        .contains("drop empty tags"));
+    assert!(a.choose_variant(&item(), &empty_tag, &me).unwrap_err().to_string().contains("drop empty tags"));
     let many_tags = vec![CopyVariant::new("a", "x", &["t"; 9])];
-    assert!(matches!(
-        a.choose_variant(&item(), &many_tags, &me),
-        Err(VariantError::TooManyTags { count: 9, .. })
-    ));
-    let bad_item = Item {
-        id: String::new(),
-        attributes: ItemAttributes::default(),
-    };
-    assert!(matches!(
-        a.choose_variant(&bad_item, &variants(), &me),
-        Err(VariantError::Item(_))
-    ));
-    assert_eq!(
-        a.choose_variant(&item(), &[CopyVariant::new("", "x", &[])], &me),
-        Err(VariantError::BadId(0))
-    );
+    assert!(matches!(a.choose_variant(&item(), &many_tags, &me), Err(VariantError::TooManyTags { count: 9, .. })));
+    let bad_item = Item { id: String::new(), attributes: ItemAttributes::default() };
+    assert!(matches!(a.choose_variant(&bad_item, &variants(), &me), Err(VariantError::Item(_))));
+    assert_eq!(a.choose_variant(&item(), &[CopyVariant::new("", "x", &[])], &me), Err(VariantError::BadId(0)));
 }
 
 proptest! {

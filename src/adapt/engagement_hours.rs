@@ -35,11 +35,7 @@ pub enum HoursError {
     #[error("hour {index} of the histogram is {value}: counts must be finite and ≥ 0")]
     BadCount { index: usize, value: f32 },
     #[error("hours parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter {
-        name: &'static str,
-        value: f64,
-        expected: &'static str,
-    },
+    BadParameter { name: &'static str, value: f64, expected: &'static str },
 }
 
 /// Tuning of [`preferred_hours`].
@@ -61,13 +57,7 @@ pub struct HoursParams {
 
 impl Default for HoursParams {
     fn default() -> Self {
-        HoursParams {
-            min_events: 30.0,
-            min_active_days: 3,
-            daily_pooling: 0.5,
-            lift: 1.5,
-            max_hours: 12,
-        }
+        HoursParams { min_events: 30.0, min_active_days: 3, daily_pooling: 0.5, lift: 1.5, max_hours: 12 }
     }
 }
 
@@ -127,15 +117,7 @@ pub enum PreferredHours {
 /// Circular kernel smoothing of `values`.
 fn smooth(values: &[f64]) -> Vec<f64> {
     let n = values.len();
-    (0..n)
-        .map(|h| {
-            KERNEL
-                .iter()
-                .enumerate()
-                .map(|(k, w)| w * values[(h + n + k - 2) % n])
-                .sum::<f64>()
-        })
-        .collect()
+    (0..n).map(|h| KERNEL.iter().enumerate().map(|(k, w)| w * values[(h + n + k - 2) % n]).sum::<f64>()).collect()
 }
 
 /// Indices of `shares` at least `threshold`, strongest first (earlier index on ties), at most `max`.
@@ -157,10 +139,7 @@ pub fn preferred_hours(histogram: &[f32], params: &HoursParams) -> Result<Prefer
     }
     let counts: Vec<f64> = histogram.iter().map(|&v| f64::from(v)).collect();
     let events: f64 = counts.iter().sum();
-    let active_days = counts
-        .chunks(HOURS_PER_DAY)
-        .filter(|day| day.iter().any(|&c| c > 0.0))
-        .count() as u32;
+    let active_days = counts.chunks(HOURS_PER_DAY).filter(|day| day.iter().any(|&c| c > 0.0)).count() as u32;
     if events < params.min_events || active_days < params.min_active_days {
         return Ok(PreferredHours::NotEnoughData {
             events,
@@ -182,26 +161,16 @@ pub fn preferred_hours(histogram: &[f32], params: &HoursParams) -> Result<Prefer
     let shares: Vec<f64> = pooled.iter().map(|p| p / total).collect();
     let hours_of_week = strongest(&shares, params.lift / HOURS_PER_WEEK as f64, params.max_hours)
         .into_iter()
-        .map(|h| ActiveHour {
-            day: (h / HOURS_PER_DAY) as u8,
-            hour: (h % HOURS_PER_DAY) as u8,
-            share: shares[h],
-        })
+        .map(|h| ActiveHour { day: (h / HOURS_PER_DAY) as u8, hour: (h % HOURS_PER_DAY) as u8, share: shares[h] })
         .collect();
     let daily_total: f64 = daily.iter().sum();
     let daily_shares: Vec<f64> = daily.iter().map(|d| d / daily_total).collect();
-    let hours_of_day = strongest(
-        &daily_shares,
-        params.lift / HOURS_PER_DAY as f64,
-        params.max_hours.min(HOURS_PER_DAY),
-    )
-    .into_iter()
-    .map(|h| h as u8)
-    .collect();
-    Ok(PreferredHours::Ready {
-        hours_of_week,
-        hours_of_day,
-    })
+    let hours_of_day =
+        strongest(&daily_shares, params.lift / HOURS_PER_DAY as f64, params.max_hours.min(HOURS_PER_DAY))
+            .into_iter()
+            .map(|h| h as u8)
+            .collect();
+    Ok(PreferredHours::Ready { hours_of_week, hours_of_day })
 }
 
 #[cfg(test)]
@@ -210,10 +179,7 @@ mod tests {
 
     fn ready(result: PreferredHours) -> (Vec<ActiveHour>, Vec<u8>) {
         match result {
-            PreferredHours::Ready {
-                hours_of_week,
-                hours_of_day,
-            } => (hours_of_week, hours_of_day),
+            PreferredHours::Ready { hours_of_week, hours_of_day } => (hours_of_week, hours_of_day),
             other => panic!("expected ready, got {other:?}"),
         }
     }
@@ -244,12 +210,7 @@ mod tests {
         let result = preferred_hours(&histogram, &HoursParams::default()).unwrap();
         assert_eq!(
             result,
-            PreferredHours::NotEnoughData {
-                events: 100.0,
-                needed_events: 30.0,
-                active_days: 1,
-                needed_days: 3
-            }
+            PreferredHours::NotEnoughData { events: 100.0, needed_events: 30.0, active_days: 1, needed_days: 3 }
         );
         let empty = preferred_hours(&[0.0; HOURS_PER_WEEK], &HoursParams::default()).unwrap();
         assert!(matches!(empty, PreferredHours::NotEnoughData { events, .. } if events == 0.0));
@@ -267,34 +228,19 @@ mod tests {
         assert_eq!(preferred_hours(&[1.0; 24], &p), Err(HoursError::WrongLength(24)));
         let mut h = vec![0.0f32; HOURS_PER_WEEK];
         h[5] = f32::NAN;
-        assert!(matches!(
-            preferred_hours(&h, &p),
-            Err(HoursError::BadCount { index: 5, .. })
-        ));
+        assert!(matches!(preferred_hours(&h, &p), Err(HoursError::BadCount { index: 5, .. })));
         h[5] = -1.0;
-        assert!(matches!(
-            preferred_hours(&h, &p),
-            Err(HoursError::BadCount { index: 5, .. })
-        ));
+        assert!(matches!(preferred_hours(&h, &p), Err(HoursError::BadCount { index: 5, .. })));
         let bad = HoursParams { lift: 1.0, ..p };
-        assert!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad)
-            .unwrap_err()
-            .to_string()
-            .contains("lift"));
+        assert!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad).unwrap_err().to_string().contains("lift"));
         let bad = HoursParams { max_hours: 0, ..p };
-        assert!(matches!(
-            preferred_hours(&[1.0; HOURS_PER_WEEK], &bad),
-            Err(HoursError::BadParameter { .. })
-        ));
+        assert!(matches!(preferred_hours(&[1.0; HOURS_PER_WEEK], &bad), Err(HoursError::BadParameter { .. })));
     }
 
     #[test]
     fn serializes_with_a_status_tag() {
-        let json = serde_json::to_string(&PreferredHours::Ready {
-            hours_of_week: vec![],
-            hours_of_day: vec![20],
-        })
-        .unwrap();
+        let json =
+            serde_json::to_string(&PreferredHours::Ready { hours_of_week: vec![], hours_of_day: vec![20] }).unwrap();
         assert_eq!(json, r#"{"status":"ready","hoursOfWeek":[],"hoursOfDay":[20]}"#);
     }
 }

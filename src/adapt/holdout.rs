@@ -35,9 +35,7 @@ impl HoldoutDraw {
     /// when the profile is created).
     pub fn from_seed(seed: u64) -> HoldoutDraw {
         // Stream u64::MAX is reserved for the bucket so it never collides with decision draws.
-        HoldoutDraw {
-            draw: decision_rng(seed, u64::MAX).random::<f64>(),
-        }
+        HoldoutDraw { draw: decision_rng(seed, u64::MAX).random::<f64>() }
     }
 
     /// `None` when a stored draw is outside [0, 1) or not finite.

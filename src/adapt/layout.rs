@@ -38,10 +38,7 @@ pub struct LayoutOptions {
 
 impl Default for LayoutOptions {
     fn default() -> Self {
-        LayoutOptions {
-            max_sections: MAX_SECTIONS as u32,
-            default_density: Density::Grid,
-        }
+        LayoutOptions { max_sections: MAX_SECTIONS as u32, default_density: Density::Grid }
     }
 }
 
@@ -95,10 +92,7 @@ pub struct LayoutTuning {
 
 impl Default for LayoutTuning {
     fn default() -> Self {
-        LayoutTuning {
-            hide_below: 0.35,
-            min_evidence: 20,
-        }
+        LayoutTuning { hide_below: 0.35, min_evidence: 20 }
     }
 }
 
@@ -124,17 +118,9 @@ fn check_input(sections: &[SectionSpec], options: &LayoutOptions) -> Result<(Vec
         let min = section.min_position.unwrap_or(0);
         let max = section.max_position.unwrap_or(u32::MAX);
         if min > max {
-            return Err(LayoutError::MinAfterMax {
-                id: section.id.clone(),
-                min,
-                max,
-            });
+            return Err(LayoutError::MinAfterMax { id: section.id.clone(), min, max });
         }
-        slottings.push(Slotting {
-            required: section.required,
-            min,
-            max,
-        });
+        slottings.push(Slotting { required: section.required, min, max });
     }
     Ok((slottings, (options.max_sections as usize).min(sections.len())))
 }
@@ -178,10 +164,7 @@ impl SectionBeliefs {
         SectionBeliefs {
             posteriors: bandit.posteriors(&arms, x),
             arm_of,
-            evidenced: keys
-                .iter()
-                .map(|k| bandit.observations(k) >= tuning.min_evidence)
-                .collect(),
+            evidenced: keys.iter().map(|k| bandit.observations(k) >= tuning.min_evidence).collect(),
             exploration: bandit.params().exploration,
             hide_below: tuning.hide_below,
         }
@@ -210,13 +193,7 @@ fn draw_policy(beliefs: &SectionBeliefs, sections: &[SectionSpec], rng: &mut ran
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    Draw {
-        rank,
-        order,
-        wanted,
-        probabilities,
-        explored,
-    }
+    Draw { rank, order, wanted, probabilities, explored }
 }
 
 fn arrange(slottings: &[Slotting], slots: usize, draw: &Draw) -> Option<Vec<usize>> {
@@ -231,13 +208,7 @@ pub(crate) fn shop_default_layout(
 ) -> Result<LayoutDecision, LayoutError> {
     let (slottings, slots) = check_input(sections, options)?;
     let order: Vec<usize> = (0..sections.len()).collect();
-    let draw = Draw {
-        rank: order.clone(),
-        wanted: order.clone(),
-        order,
-        probabilities: Vec::new(),
-        explored: false,
-    };
+    let draw = Draw { rank: order.clone(), wanted: order.clone(), order, probabilities: Vec::new(), explored: false };
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
     let reason = |_: usize| "the shop's order (holdout group: no personalization)".to_string();
     Ok(assemble(
@@ -286,10 +257,7 @@ fn assemble(
         .map(|i| HiddenSection {
             id: sections[i].id.clone(),
             reason: if slottings[i].min as usize >= slots {
-                format!(
-                    "its minPosition {} is beyond the page's {} sections",
-                    slottings[i].min, slots
-                )
+                format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots)
             } else if let Some(why) = unwanted(i) {
                 why
             } else {
@@ -297,14 +265,7 @@ fn assemble(
             },
         })
         .collect();
-    LayoutDecision {
-        sections: shown,
-        hidden,
-        density,
-        density_reason,
-        propensity,
-        personalized,
-    }
+    LayoutDecision { sections: shown, hidden, density, density_reason, propensity, personalized }
 }
 
 /// The personalized page: Thompson-sampled section order and visibility under the constraints,
@@ -341,10 +302,7 @@ pub(crate) fn personalized_layout(
         } else if draw.explored {
             "exploring a new order to learn what this shopper likes".to_string()
         } else if bandit.observations(&section.kind.arm_key()) < tuning.min_evidence {
-            format!(
-                "still learning how this shopper engages with {} sections",
-                section.kind.label()
-            )
+            format!("still learning how this shopper engages with {} sections", section.kind.label())
         } else {
             format!(
                 "this shopper engages with {} sections (about {estimate:.0}% of views; sampled {:.0}%)",

@@ -37,12 +37,7 @@ pub enum LayoutError {
     #[error("required section \"{id}\" needs position ≥ {min}, but the page holds only {slots} sections: lower its minPosition, raise maxSections or add sections")]
     PositionBeyondPage { id: String, min: u32, slots: usize },
     #[error("required sections {ids:?} all need positions {first}..={last}, which hold only {room}: widen one's minPosition/maxPosition or make one optional")]
-    Overbooked {
-        ids: Vec<String>,
-        first: u32,
-        last: u32,
-        room: u32,
-    },
+    Overbooked { ids: Vec<String>, first: u32, last: u32, room: u32 },
     #[error("required section \"{id}\" needs position ≥ {min}, but too few sections can fill the positions before it: lower its minPosition or add optional sections that may go first")]
     NotEnoughFillers { id: String, min: u32 },
 }
@@ -72,12 +67,7 @@ struct Matching<'a> {
 
 impl<'a> Matching<'a> {
     fn new(sections: &'a [Slotting], n: usize) -> Self {
-        Matching {
-            sections,
-            section_at: vec![None; n],
-            position_of: vec![None; sections.len()],
-            seen: vec![false; n],
-        }
+        Matching { sections, section_at: vec![None; n], position_of: vec![None; sections.len()], seen: vec![false; n] }
     }
 
     /// Tries to place `section`, moving others along augmenting paths.
@@ -169,26 +159,15 @@ pub fn select_sections(sections: &[Slotting], slots: usize, wanted: &[usize], or
     // Fast path: the page of exactly the required and wanted sections, when it holds them all.
     let natural = (required + wanted_optional).clamp(1, largest);
     if let Some(chosen) = select_for_size(sections, natural, wanted, order) {
-        if chosen
-            .iter()
-            .filter(|&&i| !sections[i].required && wanted.contains(&i))
-            .count()
-            == wanted_optional
-        {
+        if chosen.iter().filter(|&&i| !sections[i].required && wanted.contains(&i)).count() == wanted_optional {
             return Some(chosen);
         }
     }
     let mut best: Option<(usize, usize, Vec<usize>)> = None;
     for n in required.max(1)..=largest {
         if let Some(chosen) = select_for_size(sections, n, wanted, order) {
-            let wanted_shown = chosen
-                .iter()
-                .filter(|&&i| !sections[i].required && wanted.contains(&i))
-                .count();
-            let fillers = chosen
-                .iter()
-                .filter(|&&i| !sections[i].required && !wanted.contains(&i))
-                .count();
+            let wanted_shown = chosen.iter().filter(|&&i| !sections[i].required && wanted.contains(&i)).count();
+            let fillers = chosen.iter().filter(|&&i| !sections[i].required && !wanted.contains(&i)).count();
             let better = match &best {
                 None => true,
                 Some((w, f, _)) => wanted_shown > *w || (wanted_shown == *w && fillers < *f),
@@ -235,10 +214,7 @@ pub fn order_sections(sections: &[Slotting], shown: &[usize], rank: &[usize]) ->
     let mut rest: Vec<usize> = shown.to_vec();
     rest.sort_by_key(|&s| rank[s]);
     // Fast path: no shown section is constrained within this page, so any order is valid.
-    if rest
-        .iter()
-        .all(|&s| sections[s].min == 0 && sections[s].max as usize >= shown.len().saturating_sub(1))
-    {
+    if rest.iter().all(|&s| sections[s].min == 0 && sections[s].max as usize >= shown.len().saturating_sub(1)) {
         return rest;
     }
     let mut placed = Vec::with_capacity(rest.len());
@@ -260,17 +236,10 @@ pub fn order_sections(sections: &[Slotting], shown: &[usize], rank: &[usize]) ->
 pub fn diagnose(ids: &[String], sections: &[Slotting], slots: usize) -> LayoutError {
     let required: Vec<usize> = (0..sections.len()).filter(|&i| sections[i].required).collect();
     if required.len() > slots {
-        return LayoutError::TooManyRequired {
-            required: required.len(),
-            slots,
-        };
+        return LayoutError::TooManyRequired { required: required.len(), slots };
     }
     if let Some(&i) = required.iter().find(|&&i| sections[i].min as usize >= slots) {
-        return LayoutError::PositionBeyondPage {
-            id: ids[i].clone(),
-            min: sections[i].min,
-            slots,
-        };
+        return LayoutError::PositionBeyondPage { id: ids[i].clone(), min: sections[i].min, slots };
     }
     let last = slots.saturating_sub(1) as u32;
     for width in 0..=last {
@@ -282,20 +251,12 @@ pub fn diagnose(ids: &[String], sections: &[Slotting], slots: usize) -> LayoutEr
                 .map(|&i| ids[i].clone())
                 .collect();
             if inside.len() as u32 > width + 1 {
-                return LayoutError::Overbooked {
-                    ids: inside,
-                    first,
-                    last: end,
-                    room: width + 1,
-                };
+                return LayoutError::Overbooked { ids: inside, first, last: end, room: width + 1 };
             }
         }
     }
     let Some(deepest) = required.iter().max_by_key(|&&i| sections[i].min).copied() else {
         return LayoutError::NothingFirst;
     };
-    LayoutError::NotEnoughFillers {
-        id: ids[deepest].clone(),
-        min: sections[deepest].min,
-    }
+    LayoutError::NotEnoughFillers { id: ids[deepest].clone(), min: sections[deepest].min }
 }

@@ -46,11 +46,7 @@ pub(crate) fn choose_density(
         return if rng.random::<f64>() < epsilon {
             (other, "exploring the other density".into(), epsilon)
         } else {
-            (
-                default,
-                "the shop's default density until this shopper's preference is known".into(),
-                1.0 - epsilon,
-            )
+            (default, "the shop's default density until this shopper's preference is known".into(), 1.0 - epsilon)
         };
     }
     let keys = [default.arm_key().to_string(), other.arm_key().to_string()];

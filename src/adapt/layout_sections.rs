@@ -53,13 +53,7 @@ pub struct SectionSpec {
 
 impl SectionSpec {
     pub fn new(id: &str, kind: SectionKind) -> SectionSpec {
-        SectionSpec {
-            id: id.to_string(),
-            kind,
-            required: false,
-            min_position: None,
-            max_position: None,
-        }
+        SectionSpec { id: id.to_string(), kind, required: false, min_position: None, max_position: None }
     }
 
     pub fn required(mut self) -> SectionSpec {

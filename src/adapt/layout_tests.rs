@@ -5,22 +5,11 @@ use crate::adapt::shopper::VisitSegment;
 use proptest::prelude::*;
 
 fn personalized(seed: u64) -> Adapter {
-    Adapter::new(
-        AdapterConfig {
-            holdout_share: 0.0,
-            ..AdapterConfig::default()
-        },
-        seed,
-    )
-    .unwrap()
+    Adapter::new(AdapterConfig { holdout_share: 0.0, ..AdapterConfig::default() }, seed).unwrap()
 }
 
 fn shopper() -> ShopperState {
-    ShopperState {
-        segment: VisitSegment::Returning,
-        visits: 3,
-        ..ShopperState::default()
-    }
+    ShopperState { segment: VisitSegment::Returning, visits: 3, ..ShopperState::default() }
 }
 
 fn page() -> Vec<SectionSpec> {
@@ -40,21 +29,12 @@ fn ids(decision: &LayoutDecision) -> Vec<&str> {
 fn pinned_and_required_sections_hold() {
     let mut adapter = personalized(1);
     let mut sections = page();
-    sections[2] = SectionSpec::new("new", SectionKind::NewArrivals)
-        .required()
-        .at_positions(0, 0);
+    sections[2] = SectionSpec::new("new", SectionKind::NewArrivals).required().at_positions(0, 0);
     sections[3].required = true;
     sections[3].max_position = Some(1);
     for _ in 0..50 {
         let layout = adapter
-            .choose_layout(
-                &sections,
-                &LayoutOptions {
-                    max_sections: 3,
-                    ..LayoutOptions::default()
-                },
-                &shopper(),
-            )
+            .choose_layout(&sections, &LayoutOptions { max_sections: 3, ..LayoutOptions::default() }, &shopper())
             .unwrap();
         assert_eq!(ids(&layout)[..2], ["new", "continue"]);
         assert_eq!(layout.sections.len() + layout.hidden.len(), 4);
@@ -70,61 +50,28 @@ fn contradictions_name_what_to_fix() {
     let options = LayoutOptions::default();
     let both_first = vec![
         SectionSpec::new("a", SectionKind::Deals).required().at_positions(0, 0),
-        SectionSpec::new("b", SectionKind::NewArrivals)
-            .required()
-            .at_positions(0, 0),
+        SectionSpec::new("b", SectionKind::NewArrivals).required().at_positions(0, 0),
         SectionSpec::new("c", SectionKind::TopInCategory),
     ];
     let err = adapter.choose_layout(&both_first, &options, &shopper()).unwrap_err();
-    assert_eq!(
-        err,
-        LayoutError::Overbooked {
-            ids: vec!["a".into(), "b".into()],
-            first: 0,
-            last: 0,
-            room: 1
-        }
-    );
+    assert_eq!(err, LayoutError::Overbooked { ids: vec!["a".into(), "b".into()], first: 0, last: 0, room: 1 });
     assert!(err.to_string().contains("make one optional"), "{err}");
 
     let mut inverted = page();
     inverted[1] = SectionSpec::new("deals", SectionKind::Deals).at_positions(3, 1);
     let err = adapter.choose_layout(&inverted, &options, &shopper()).unwrap_err();
-    assert_eq!(
-        err,
-        LayoutError::MinAfterMax {
-            id: "deals".into(),
-            min: 3,
-            max: 1
-        }
-    );
+    assert_eq!(err, LayoutError::MinAfterMax { id: "deals".into(), min: 3, max: 1 });
 
     let all_required: Vec<_> = page().into_iter().map(SectionSpec::required).collect();
     let err = adapter
-        .choose_layout(
-            &all_required,
-            &LayoutOptions {
-                max_sections: 2,
-                ..options.clone()
-            },
-            &shopper(),
-        )
+        .choose_layout(&all_required, &LayoutOptions { max_sections: 2, ..options.clone() }, &shopper())
         .unwrap_err();
     assert_eq!(err, LayoutError::TooManyRequired { required: 4, slots: 2 });
 
     let mut deep = page();
-    deep[0] = SectionSpec::new("for-you", SectionKind::RecommendedForYou)
-        .required()
-        .at_positions(5, 9);
+    deep[0] = SectionSpec::new("for-you", SectionKind::RecommendedForYou).required().at_positions(5, 9);
     let err = adapter.choose_layout(&deep, &options, &shopper()).unwrap_err();
-    assert_eq!(
-        err,
-        LayoutError::PositionBeyondPage {
-            id: "for-you".into(),
-            min: 5,
-            slots: 4
-        }
-    );
+    assert_eq!(err, LayoutError::PositionBeyondPage { id: "for-you".into(), min: 5, slots: 4 });
 
     let starved = vec![
         SectionSpec::new("a", SectionKind::Deals).required().at_positions(2, 2),
@@ -134,10 +81,7 @@ fn contradictions_name_what_to_fix() {
     let err = adapter.choose_layout(&starved, &options, &shopper()).unwrap_err();
     assert_eq!(err, LayoutError::NotEnoughFillers { id: "a".into(), min: 2 });
 
-    assert_eq!(
-        adapter.choose_layout(&[], &options, &shopper()).unwrap_err(),
-        LayoutError::NoSections
-    );
+    assert_eq!(adapter.choose_layout(&[], &options, &shopper()).unwrap_err(), LayoutError::NoSections);
     let mut dup = page();
     dup[1].id = "for-you".into();
     assert_eq!(
@@ -146,33 +90,20 @@ fn contradictions_name_what_to_fix() {
     );
     let mut empty = page();
     empty[2].id = " ".into();
-    assert_eq!(
-        adapter.choose_layout(&empty, &options, &shopper()).unwrap_err(),
-        LayoutError::EmptyId(2)
-    );
-    let none = LayoutOptions {
-        max_sections: 0,
-        ..options
-    };
-    assert_eq!(
-        adapter.choose_layout(&page(), &none, &shopper()).unwrap_err(),
-        LayoutError::NoSlots
-    );
+    assert_eq!(adapter.choose_layout(&empty, &options, &shopper()).unwrap_err(), LayoutError::EmptyId(2));
+    let none = LayoutOptions { max_sections: 0, ..options };
+    assert_eq!(adapter.choose_layout(&page(), &none, &shopper()).unwrap_err(), LayoutError::NoSlots);
 }
 
 #[test]
 fn fillers_make_room_for_a_deep_required_section() {
     let mut adapter = personalized(3);
     let sections = vec![
-        SectionSpec::new("pinned", SectionKind::Deals)
-            .required()
-            .at_positions(2, 2),
+        SectionSpec::new("pinned", SectionKind::Deals).required().at_positions(2, 2),
         SectionSpec::new("x", SectionKind::NewArrivals),
         SectionSpec::new("y", SectionKind::TopInCategory),
     ];
-    let layout = adapter
-        .choose_layout(&sections, &LayoutOptions::default(), &shopper())
-        .unwrap();
+    let layout = adapter.choose_layout(&sections, &LayoutOptions::default(), &shopper()).unwrap();
     assert_eq!(layout.sections.len(), 3);
     assert_eq!(layout.sections[2].id, "pinned");
 }
@@ -184,12 +115,8 @@ fn learns_which_sections_this_shopper_uses() {
     for _ in 0..60 {
         adapter.learn_section(SectionKind::Deals, 2, true, &me).unwrap();
         adapter.learn_section(SectionKind::NewArrivals, 0, false, &me).unwrap();
-        adapter
-            .learn_section(SectionKind::RecommendedForYou, 1, false, &me)
-            .unwrap();
-        adapter
-            .learn_section(SectionKind::ContinueShopping, 1, false, &me)
-            .unwrap();
+        adapter.learn_section(SectionKind::RecommendedForYou, 1, false, &me).unwrap();
+        adapter.learn_section(SectionKind::ContinueShopping, 1, false, &me).unwrap();
     }
     let mut deals_first = 0;
     let mut new_hidden = 0;
@@ -202,18 +129,10 @@ fn learns_which_sections_this_shopper_uses() {
     assert!(new_hidden >= 85, "new arrivals hidden {new_hidden}/100");
     let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
     if let Some(hidden) = layout.hidden.iter().find(|h| h.id == "new") {
-        assert!(
-            hidden.reason.contains("rarely engages with new arrivals"),
-            "{}",
-            hidden.reason
-        );
+        assert!(hidden.reason.contains("rarely engages with new arrivals"), "{}", hidden.reason);
     }
     let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
-    assert!(
-        layout.sections[0].reason.contains("deals"),
-        "{}",
-        layout.sections[0].reason
-    );
+    assert!(layout.sections[0].reason.contains("deals"), "{}", layout.sections[0].reason);
 }
 
 #[test]
@@ -227,34 +146,19 @@ fn density_follows_engagement_once_known() {
         adapter.learn_density(Density::Grid, false, &me).unwrap();
     }
     let lists = (0..100)
-        .filter(|_| {
-            adapter
-                .choose_layout(&page(), &LayoutOptions::default(), &me)
-                .unwrap()
-                .density
-                == Density::List
-        })
+        .filter(|_| adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap().density == Density::List)
         .count();
     assert!(lists >= 90, "list chosen {lists}/100");
 }
 
 #[test]
 fn holdout_gets_the_shop_order_and_default_density() {
-    let config = AdapterConfig {
-        holdout_share: 1.0,
-        ..AdapterConfig::default()
-    };
+    let config = AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() };
     let mut adapter = Adapter::new(config, 6).unwrap();
-    let options = LayoutOptions {
-        max_sections: 3,
-        default_density: Density::List,
-    };
+    let options = LayoutOptions { max_sections: 3, default_density: Density::List };
     let layout = adapter.choose_layout(&page(), &options, &shopper()).unwrap();
     assert_eq!(ids(&layout), ["for-you", "deals", "new"]);
-    assert_eq!(
-        layout.hidden[0].reason,
-        "no room within the page's 3 sections and the position constraints"
-    );
+    assert_eq!(layout.hidden[0].reason, "no room within the page's 3 sections and the position constraints");
     assert_eq!(layout.density, Density::List);
     assert!(!layout.personalized);
     assert_eq!(layout.propensity, 1.0);
@@ -262,17 +166,12 @@ fn holdout_gets_the_shop_order_and_default_density() {
 
 #[test]
 fn holdout_shows_every_section_that_fits_required_or_not() {
-    let config = AdapterConfig {
-        holdout_share: 1.0,
-        ..AdapterConfig::default()
-    };
+    let config = AdapterConfig { holdout_share: 1.0, ..AdapterConfig::default() };
     let mut adapter = Adapter::new(config, 7).unwrap();
     let mut sections = page();
     sections[0].required = true;
     sections[3].required = true;
-    let layout = adapter
-        .choose_layout(&sections, &LayoutOptions::default(), &shopper())
-        .unwrap();
+    let layout = adapter.choose_layout(&sections, &LayoutOptions::default(), &shopper()).unwrap();
     assert_eq!(ids(&layout), ["for-you", "deals", "new", "continue"]);
 }
 
@@ -289,10 +188,7 @@ fn largest_feasible(sections: &[SectionSpec], slots: usize) -> Option<usize> {
             let chosen: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
             if chosen.is_empty()
                 || chosen.len() > slots
-                || sections
-                    .iter()
-                    .enumerate()
-                    .any(|(i, s)| s.required && !chosen.contains(&i))
+                || sections.iter().enumerate().any(|(i, s)| s.required && !chosen.contains(&i))
             {
                 return false;
             }
@@ -331,12 +227,7 @@ fn arb_sections() -> impl Strategy<Value = Vec<SectionSpec>> {
         Just(SectionKind::TopInCategory),
     ];
     proptest::collection::vec(
-        (
-            kinds,
-            any::<bool>(),
-            proptest::option::of(0u32..5),
-            proptest::option::of(0u32..5),
-        ),
+        (kinds, any::<bool>(), proptest::option::of(0u32..5), proptest::option::of(0u32..5)),
         1..6,
     )
     .prop_map(|raw| {
@@ -347,13 +238,7 @@ fn arb_sections() -> impl Strategy<Value = Vec<SectionSpec>> {
                     (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
                     other => other,
                 };
-                SectionSpec {
-                    id: format!("s{i}"),
-                    kind,
-                    required,
-                    min_position: min,
-                    max_position: max,
-                }
+                SectionSpec { id: format!("s{i}"), kind, required, min_position: min, max_position: max }
             })
             .collect()
     })
@@ -443,16 +328,11 @@ fn the_closed_loop_learns_a_shoppers_taste() {
             let base = if placed.kind == SectionKind::Deals { 0.4 } else { 0.05 };
             let seen = 1.0 / (f64::from(placed.position) + 1.0).sqrt();
             let engaged = rand::RngExt::random::<f64>(&mut rng) < base * seen;
-            adapter
-                .learn_section(placed.kind, placed.position, engaged, &me)
-                .unwrap();
+            adapter.learn_section(placed.kind, placed.position, engaged, &me).unwrap();
         }
         if visit >= 200 {
             deals_first_late += usize::from(layout.sections[0].kind == SectionKind::Deals);
         }
     }
-    assert!(
-        deals_first_late >= 85,
-        "deals first in {deals_first_late} of the last 100 visits"
-    );
+    assert!(deals_first_late >= 85, "deals first in {deals_first_late} of the last 100 visits");
 }

@@ -18,11 +18,7 @@ mod tests {
     fn the_bandits_logged_propensities_give_an_unbiased_value() {
         // Two arms with engagement 0.6 and 0.2; the bandit (ε = 0.3, no learning) logs its
         // propensities; evaluating "always arm 0" must recover 0.6.
-        let params = BanditParams {
-            exploration: 0.3,
-            propensity_draws: 256,
-            ..BanditParams::default()
-        };
+        let params = BanditParams { exploration: 0.3, propensity_draws: 256, ..BanditParams::default() };
         let mut bandit = Bandit::new(params.check().unwrap(), 5);
         let x = [1.0; CONTEXT_FEATURES];
         let keys = vec!["a".to_string(), "b".to_string()];

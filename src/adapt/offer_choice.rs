@@ -25,17 +25,12 @@ fn ineligibility(offer: &ParsedOffer, history: &OfferHistory, now_ms: f64, shopp
     if let Some(cap) = offer.spec.limits.frequency_cap {
         let shown = history.shows_within(id, now_ms, cap.window_hours);
         if shown >= cap.max_shows as usize {
-            return Some(format!(
-                "frequency cap: shown {shown} times in the last {} hours",
-                cap.window_hours
-            ));
+            return Some(format!("frequency cap: shown {shown} times in the last {} hours", cap.window_hours));
         }
     }
     if let (Some(cooldown), Some(since)) = (offer.spec.limits.cooldown_hours, history.hours_since_shown(id, now_ms)) {
         if since < cooldown {
-            return Some(format!(
-                "cooling down: shown {since:.1} hours ago, cooldown is {cooldown} hours"
-            ));
+            return Some(format!("cooling down: shown {since:.1} hours ago, cooldown is {cooldown} hours"));
         }
     }
     None
@@ -51,10 +46,7 @@ fn split_eligible<'a>(
     let mut skipped = Vec::new();
     for offer in parsed {
         match ineligibility(&offer, history, context.now_ms, shopper) {
-            Some(reason) => skipped.push(SkippedOffer {
-                id: offer.spec.id.clone(),
-                reason,
-            }),
+            Some(reason) => skipped.push(SkippedOffer { id: offer.spec.id.clone(), reason }),
             None => eligible.push(offer),
         }
     }
@@ -130,21 +122,12 @@ pub(crate) fn personalized_offer(
     };
     let key = &keys[pick.index];
     let reason = if pick.explored {
-        format!(
-            "exploring among eligible offers; eligible because {}",
-            chosen.describe()
-        )
+        format!("exploring among eligible offers; eligible because {}", chosen.describe())
     } else if bandit.observations(key) == 0 {
-        format!(
-            "{} (the most specific match while this shopper's response is learned)",
-            chosen.describe()
-        )
+        format!("{} (the most specific match while this shopper's response is learned)", chosen.describe())
     } else {
         let rate = bandit.mean_probability(key, &x) * 100.0;
-        format!(
-            "{}; this shopper takes it up about {rate:.0}% of the time",
-            chosen.describe()
-        )
+        format!("{}; this shopper takes it up about {rate:.0}% of the time", chosen.describe())
     };
     history.record(&chosen.spec.id, context.now_ms);
     Ok(OfferDecision {

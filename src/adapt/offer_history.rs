@@ -37,10 +37,7 @@ impl OfferHistory {
                         .unwrap_or(0);
                     self.offers.swap_remove(stalest);
                 }
-                self.offers.push(OfferShows {
-                    id: offer_id.to_string(),
-                    shown_at_ms: Vec::new(),
-                });
+                self.offers.push(OfferShows { id: offer_id.to_string(), shown_at_ms: Vec::new() });
                 self.offers.len() - 1
             }
         };
@@ -52,34 +49,22 @@ impl OfferHistory {
     }
 
     fn last_shown(&self, index: usize) -> f64 {
-        self.offers[index]
-            .shown_at_ms
-            .last()
-            .copied()
-            .unwrap_or(f64::NEG_INFINITY)
+        self.offers[index].shown_at_ms.last().copied().unwrap_or(f64::NEG_INFINITY)
     }
 
     fn shows(&self, offer_id: &str) -> &[f64] {
-        self.offers
-            .iter()
-            .find(|o| o.id == offer_id)
-            .map_or(&[], |o| &o.shown_at_ms)
+        self.offers.iter().find(|o| o.id == offer_id).map_or(&[], |o| &o.shown_at_ms)
     }
 
     /// Shows of `offer_id` within the last `hours` before `now_ms` (a show stamped in the
     /// future, from a clock change, counts as recent).
     pub fn shows_within(&self, offer_id: &str, now_ms: f64, hours: f64) -> usize {
-        self.shows(offer_id)
-            .iter()
-            .filter(|&&t| now_ms - t < hours * MS_PER_HOUR)
-            .count()
+        self.shows(offer_id).iter().filter(|&&t| now_ms - t < hours * MS_PER_HOUR).count()
     }
 
     /// Hours since `offer_id` was last shown; `None` if never (or forgotten).
     pub fn hours_since_shown(&self, offer_id: &str, now_ms: f64) -> Option<f64> {
-        self.shows(offer_id)
-            .last()
-            .map(|&t| ((now_ms - t) / MS_PER_HOUR).max(0.0))
+        self.shows(offer_id).last().map(|&t| ((now_ms - t) / MS_PER_HOUR).max(0.0))
     }
 
     /// True when the stored history respects its bounds and holds finite times.

@@ -41,19 +41,9 @@ pub enum OfferError {
     #[error("offer \"{offer}\" has unknown audience \"{kind}\": use one of {AUDIENCE_KINDS}")]
     UnknownAudience { offer: String, kind: String },
     #[error("offer \"{offer}\": audience \"{kind}\" needs {field}: add it, e.g. {example}")]
-    MissingAudienceField {
-        offer: String,
-        kind: &'static str,
-        field: &'static str,
-        example: &'static str,
-    },
+    MissingAudienceField { offer: String, kind: &'static str, field: &'static str, example: &'static str },
     #[error("offer \"{offer}\": {field} = {value} is out of range: expected {expected}")]
-    BadLimit {
-        offer: String,
-        field: &'static str,
-        value: f64,
-        expected: &'static str,
-    },
+    BadLimit { offer: String, field: &'static str, value: f64, expected: &'static str },
     #[error("nowMs {0} is not a finite, non-negative time: pass Date.now()")]
     BadNow(f64),
     #[error(transparent)]
@@ -79,11 +69,7 @@ pub struct AudienceSpec {
 
 impl AudienceSpec {
     fn plain(kind: &str) -> AudienceSpec {
-        AudienceSpec {
-            kind: kind.to_string(),
-            min_orders: None,
-            category: None,
-        }
+        AudienceSpec { kind: kind.to_string(), min_orders: None, category: None }
     }
     pub fn first_visit() -> AudienceSpec {
         Self::plain("firstVisit")
@@ -95,16 +81,10 @@ impl AudienceSpec {
         Self::plain("cartAbandoned")
     }
     pub fn loyal(min_orders: u32) -> AudienceSpec {
-        AudienceSpec {
-            min_orders: Some(min_orders),
-            ..Self::plain("loyal")
-        }
+        AudienceSpec { min_orders: Some(min_orders), ..Self::plain("loyal") }
     }
     pub fn browsing(category: &str) -> AudienceSpec {
-        AudienceSpec {
-            category: Some(category.to_string()),
-            ..Self::plain("browsingCategory")
-        }
+        AudienceSpec { category: Some(category.to_string()), ..Self::plain("browsingCategory") }
     }
 }
 
@@ -123,12 +103,8 @@ pub enum Audience {
 
 impl Audience {
     fn parse(offer: &str, spec: &AudienceSpec) -> Result<Audience, OfferError> {
-        let missing = |kind, field, example| OfferError::MissingAudienceField {
-            offer: offer.to_string(),
-            kind,
-            field,
-            example,
-        };
+        let missing =
+            |kind, field, example| OfferError::MissingAudienceField { offer: offer.to_string(), kind, field, example };
         match spec.kind.as_str() {
             "firstVisit" => Ok(Audience::FirstVisit),
             "returning" => Ok(Audience::Returning),
@@ -139,16 +115,11 @@ impl Audience {
             },
             "browsingCategory" => match spec.category.as_deref().map(str::trim) {
                 Some(c) if !c.is_empty() => Ok(Audience::BrowsingCategory(c.to_string())),
-                _ => Err(missing(
-                    "browsingCategory",
-                    "category",
-                    "{ kind: \"browsingCategory\", category: \"Shoes\" }",
-                )),
+                _ => {
+                    Err(missing("browsingCategory", "category", "{ kind: \"browsingCategory\", category: \"Shoes\" }"))
+                }
             },
-            other => Err(OfferError::UnknownAudience {
-                offer: offer.to_string(),
-                kind: other.to_string(),
-            }),
+            other => Err(OfferError::UnknownAudience { offer: offer.to_string(), kind: other.to_string() }),
         }
     }
 
@@ -159,10 +130,9 @@ impl Audience {
             Audience::Returning => shopper.segment != VisitSegment::New || shopper.visits > 1,
             Audience::Loyal { min_orders } => shopper.orders >= *min_orders,
             Audience::CartAbandoned => shopper.cart_abandoned,
-            Audience::BrowsingCategory(category) => shopper
-                .current_category
-                .as_deref()
-                .is_some_and(|current| within(current, category)),
+            Audience::BrowsingCategory(category) => {
+                shopper.current_category.as_deref().is_some_and(|current| within(current, category))
+            }
         }
     }
 
@@ -191,11 +161,9 @@ impl Audience {
 /// True when category path `current` is `category` or lies below it (case-insensitive).
 fn within(current: &str, category: &str) -> bool {
     let mut levels = current.split(CATEGORY_SEPARATOR);
-    category.split(CATEGORY_SEPARATOR).all(|want| {
-        levels
-            .next()
-            .is_some_and(|have| have.trim().eq_ignore_ascii_case(want.trim()))
-    })
+    category
+        .split(CATEGORY_SEPARATOR)
+        .all(|want| levels.next().is_some_and(|have| have.trim().eq_ignore_ascii_case(want.trim())))
 }
 
 /// At most `maxShows` shows within `windowHours`.
@@ -236,11 +204,7 @@ pub struct OfferSpec {
 
 impl OfferSpec {
     pub fn new(id: &str, audience: Vec<AudienceSpec>) -> OfferSpec {
-        OfferSpec {
-            id: id.to_string(),
-            audience,
-            limits: OfferLimits::default(),
-        }
+        OfferSpec { id: id.to_string(), audience, limits: OfferLimits::default() }
     }
 }
 
@@ -296,11 +260,7 @@ impl ParsedOffer<'_> {
         if self.audience.is_empty() {
             "open to every visitor".into()
         } else {
-            self.audience
-                .iter()
-                .map(Audience::describe)
-                .collect::<Vec<_>>()
-                .join(" and ")
+            self.audience.iter().map(Audience::describe).collect::<Vec<_>>().join(" and ")
         }
     }
 }
@@ -327,12 +287,7 @@ pub(crate) fn parse_offers<'a>(
         if offers[..i].iter().any(|o| o.id == spec.id) {
             return Err(OfferError::DuplicateId(spec.id.clone()));
         }
-        let bad = |field, value, expected| OfferError::BadLimit {
-            offer: spec.id.clone(),
-            field,
-            value,
-            expected,
-        };
+        let bad = |field, value, expected| OfferError::BadLimit { offer: spec.id.clone(), field, value, expected };
         if let Some(cap) = spec.limits.frequency_cap {
             if !(1..=MAX_SHOWS_KEPT as u32).contains(&cap.max_shows) {
                 return Err(bad("frequencyCap.maxShows", f64::from(cap.max_shows), "1..=16"));
@@ -346,11 +301,7 @@ pub(crate) fn parse_offers<'a>(
                 return Err(bad("cooldownHours", cooldown, "hours ≥ 0"));
             }
         }
-        let audience = spec
-            .audience
-            .iter()
-            .map(|a| Audience::parse(&spec.id, a))
-            .collect::<Result<_, _>>()?;
+        let audience = spec.audience.iter().map(|a| Audience::parse(&spec.id, a)).collect::<Result<_, _>>()?;
         parsed.push(ParsedOffer { spec, audience });
     }
     Ok(parsed)

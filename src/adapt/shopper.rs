@@ -121,10 +121,7 @@ mod tests {
             ..ShopperState::default()
         };
         assert_eq!(shopper.features(), [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
-        assert_eq!(
-            ShopperState::default().features(),
-            [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-        );
+        assert_eq!(ShopperState::default().features(), [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -132,28 +129,16 @@ mod tests {
         let shopper = ShopperState {
             current_category: Some("Health > Tests".into()),
             top_interests: vec![
-                Interest {
-                    key: AttributeKey::Category("Health".into()),
-                    weight: 3.0,
-                },
-                Interest {
-                    key: AttributeKey::Category("Shoes > Trail".into()),
-                    weight: 2.0,
-                },
-                Interest {
-                    key: AttributeKey::Tag("gift".into()),
-                    weight: f32::NAN,
-                },
+                Interest { key: AttributeKey::Category("Health".into()), weight: 3.0 },
+                Interest { key: AttributeKey::Category("Shoes > Trail".into()), weight: 2.0 },
+                Interest { key: AttributeKey::Tag("gift".into()), weight: f32::NAN },
             ],
             ..ShopperState::default()
         };
         let clean = shopper.without_sensitive(&["health".into()]);
         assert_eq!(clean.current_category, None);
         assert_eq!(clean.top_interests.len(), 1);
-        assert_eq!(
-            clean.top_interests[0].key,
-            AttributeKey::Category("Shoes > Trail".into())
-        );
+        assert_eq!(clean.top_interests[0].key, AttributeKey::Category("Shoes > Trail".into()));
     }
 
     #[test]

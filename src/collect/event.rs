@@ -102,7 +102,10 @@ pub enum TrackEvent {
         quantity: u32,
     },
     /// An order was placed. `value` is the order total.
-    Purchase { items: Vec<PurchaseLine>, value: f64 },
+    Purchase {
+        items: Vec<PurchaseLine>,
+        value: f64,
+    },
     /// The shopper searched for `query` and was shown `resultIds`.
     Search {
         query: String,
@@ -110,13 +113,25 @@ pub enum TrackEvent {
         result_ids: Vec<String>,
     },
     /// An explicit rating from 1 to 5 stars.
-    Rating { item_id: String, rating: u8 },
-    WishlistAdd { item_id: String },
-    WishlistRemove { item_id: String },
+    Rating {
+        item_id: String,
+        rating: u8,
+    },
+    WishlistAdd {
+        item_id: String,
+    },
+    WishlistRemove {
+        item_id: String,
+    },
     /// "Not interested": the strongest negative signal.
-    Dismiss { item_id: String },
+    Dismiss {
+        item_id: String,
+    },
     /// Milliseconds spent on a product page.
-    Dwell { item_id: String, ms: f64 },
+    Dwell {
+        item_id: String,
+        ms: f64,
+    },
     /// How far down a page the shopper scrolled, from 0 to 1.
     ScrollDepth {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,13 +12,8 @@ pub const MAX_PLACEMENTS: usize = 16;
 /// Where counts for placements beyond the limit (or unknown to the report) go.
 pub const OTHER_PLACEMENT: &str = "(other)";
 /// Metrics counted per placement and item class, in vector order.
-pub const METRICS: [LiftMetric; 5] = [
-    LiftMetric::Impressions,
-    LiftMetric::Clicks,
-    LiftMetric::AddToCarts,
-    LiftMetric::Orders,
-    LiftMetric::Revenue,
-];
+pub const METRICS: [LiftMetric; 5] =
+    [LiftMetric::Impressions, LiftMetric::Clicks, LiftMetric::AddToCarts, LiftMetric::Orders, LiftMetric::Revenue];
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CounterError {
@@ -166,10 +161,7 @@ impl LiftCounters {
         }
         let ok = |v: f64| v.is_finite() && v >= 0.0;
         if !ok(self.sessions)
-            || self
-                .placements
-                .iter()
-                .any(|p| !p.recommended.iter().chain(&p.not_recommended).all(|v| ok(*v)))
+            || self.placements.iter().any(|p| !p.recommended.iter().chain(&p.not_recommended).all(|v| ok(*v)))
         {
             return Err(CounterError::Corrupt("a count is negative or not finite"));
         }
@@ -193,12 +185,9 @@ mod tests {
     fn counts_by_placement_and_class() {
         let mut c = LiftCounters::default();
         c.record_session();
-        c.record("home", ItemClass::Recommended, LiftMetric::Impressions, 8.0)
-            .unwrap();
-        c.record("home", ItemClass::NotRecommended, LiftMetric::Impressions, 4.0)
-            .unwrap();
-        c.record("home", ItemClass::Recommended, LiftMetric::Clicks, 1.0)
-            .unwrap();
+        c.record("home", ItemClass::Recommended, LiftMetric::Impressions, 8.0).unwrap();
+        c.record("home", ItemClass::NotRecommended, LiftMetric::Impressions, 4.0).unwrap();
+        c.record("home", ItemClass::Recommended, LiftMetric::Clicks, 1.0).unwrap();
         c.record_order("home", ItemClass::Recommended, 59.5).unwrap();
         let home = c.placement("home").unwrap();
         assert_eq!(home.recommended, [8.0, 1.0, 0.0, 1.0, 59.5]);
@@ -212,8 +201,7 @@ mod tests {
     fn placements_are_bounded() {
         let mut c = LiftCounters::default();
         for i in 0..40 {
-            c.record(&format!("p{i}"), ItemClass::Recommended, LiftMetric::Clicks, 1.0)
-                .unwrap();
+            c.record(&format!("p{i}"), ItemClass::Recommended, LiftMetric::Clicks, 1.0).unwrap();
         }
         assert_eq!(c.placements().len(), MAX_PLACEMENTS);
         assert_eq!(c.placement(OTHER_PLACEMENT).unwrap().recommended[1], 25.0);
@@ -227,14 +215,8 @@ mod tests {
             c.record("home", ItemClass::Recommended, LiftMetric::Clicks, -1.0),
             Err(CounterError::BadAmount(-1.0))
         );
-        assert!(matches!(
-            c.record_order("home", ItemClass::Recommended, f64::NAN),
-            Err(CounterError::BadAmount(_))
-        ));
-        assert_eq!(
-            c.record("", ItemClass::Recommended, LiftMetric::Clicks, 1.0),
-            Err(CounterError::BadPlacement)
-        );
+        assert!(matches!(c.record_order("home", ItemClass::Recommended, f64::NAN), Err(CounterError::BadAmount(_))));
+        assert_eq!(c.record("", ItemClass::Recommended, LiftMetric::Clicks, 1.0), Err(CounterError::BadPlacement));
         assert_eq!(c, LiftCounters::default(), "nothing stored from a refused call");
     }
 }

@@ -151,11 +151,7 @@ const REVENUE: usize = 4;
 impl LiftEstimator {
     pub fn new(config: CheckedReportConfig) -> LiftEstimator {
         let d = config.dimension();
-        LiftEstimator {
-            config,
-            personalized: LiftSums::new(d),
-            holdout: LiftSums::new(d),
-        }
+        LiftEstimator { config, personalized: LiftSums::new(d), holdout: LiftSums::new(d) }
     }
 
     /// An estimator over sums collected elsewhere (the aggregator's storage).
@@ -178,10 +174,7 @@ impl LiftEstimator {
             return Err(EstimateError::WrongVersion(report.version));
         }
         if report.values.len() != self.config.dimension() {
-            return Err(EstimateError::WrongDimension {
-                got: report.values.len(),
-                expected: self.config.dimension(),
-            });
+            return Err(EstimateError::WrongDimension { got: report.values.len(), expected: self.config.dimension() });
         }
         if report.values.iter().any(|v| !v.is_finite()) {
             return Err(EstimateError::NotFinite);
@@ -189,10 +182,7 @@ impl LiftEstimator {
         let expected = self.config.noise_multiplier();
         // Reports travel with an f32 multiplier (see `sync::lift_wire`): compare at f32 precision.
         if (report.noise_multiplier - expected).abs() > 1e-6 * expected.max(1.0) {
-            return Err(EstimateError::NoiseMismatch {
-                got: report.noise_multiplier,
-                expected,
-            });
+            return Err(EstimateError::NoiseMismatch { got: report.noise_multiplier, expected });
         }
         Ok(())
     }
@@ -227,10 +217,7 @@ impl LiftEstimator {
     /// Expected per-report noise variance of functional `f`.
     fn noise_variance(&self, f: &[f64]) -> f64 {
         let z = self.config.noise_multiplier();
-        f.iter()
-            .zip(self.config.caps())
-            .map(|(w, cap)| (w * cap * z).powi(2))
-            .sum()
+        f.iter().zip(self.config.caps()).map(|(w, cap)| (w * cap * z).powi(2)).sum()
     }
 
     fn lift(pivot: &Pivot, treatment: f64, control: f64, z: f64, noise_share: f64, name: String) -> MetricLift {
@@ -281,13 +268,7 @@ impl LiftEstimator {
                 note: Some("not enough reports yet (each bucket needs ≥ 2 and a positive holdout rate)".into()),
             };
         }
-        let mut pivot = Pivot {
-            a: pa * hb,
-            b: pb * ha,
-            c0: 0.0,
-            c1: 0.0,
-            c2: 0.0,
-        };
+        let mut pivot = Pivot { a: pa * hb, b: pb * ha, c0: 0.0, c1: 0.0, c2: 0.0 };
         // ∂g/∂p̄_a = h̄_b, ∂g/∂p̄_b = −T h̄_a; ∂g/∂h̄_b = p̄_a, ∂g/∂h̄_a = −T p̄_b.
         pivot.add_variance(p, &scaled(hb, a), &scaled(-ha, b));
         pivot.add_variance(h, &scaled(pa, b), &scaled(-pb, a));
@@ -307,13 +288,7 @@ impl LiftEstimator {
                 note: Some("not enough personalized reports yet".into()),
             };
         }
-        let mut pivot = Pivot {
-            a: ma * md,
-            b: mb * mc,
-            c0: 0.0,
-            c1: 0.0,
-            c2: 0.0,
-        };
+        let mut pivot = Pivot { a: ma * md, b: mb * mc, c0: 0.0, c1: 0.0, c2: 0.0 };
         // ∂g/∂ā = d̄, ∂g/∂d̄ = ā (free of T); ∂g/∂b̄ = −T c̄, ∂g/∂c̄ = −T b̄.
         let free: Vec<f64> = scaled(md, a).iter().zip(scaled(ma, d)).map(|(x, y)| x + y).collect();
         let with_t: Vec<f64> = scaled(-mc, b).iter().zip(scaled(-mb, c)).map(|(x, y)| x + y).collect();
@@ -331,18 +306,8 @@ impl LiftEstimator {
         let all: Vec<usize> = (0..=placements.len()).collect();
         let sessions = self.sessions();
         let mut metrics = vec![
-            self.between_buckets(
-                "orders per session".into(),
-                &self.functional(&all, &CLASSES, ORDERS),
-                &sessions,
-                z,
-            ),
-            self.between_buckets(
-                "revenue per session".into(),
-                &self.functional(&all, &CLASSES, REVENUE),
-                &sessions,
-                z,
-            ),
+            self.between_buckets("orders per session".into(), &self.functional(&all, &CLASSES, ORDERS), &sessions, z),
+            self.between_buckets("revenue per session".into(), &self.functional(&all, &CLASSES, REVENUE), &sessions, z),
             self.between_buckets(
                 "add-to-carts per session".into(),
                 &self.functional(&all, &CLASSES, ADD_TO_CARTS),
@@ -356,10 +321,8 @@ impl LiftEstimator {
                 z,
             ),
         ];
-        for (block, name) in placements
-            .iter()
-            .chain(std::iter::once(&super::counters::OTHER_PLACEMENT.to_string()))
-            .enumerate()
+        for (block, name) in
+            placements.iter().chain(std::iter::once(&super::counters::OTHER_PLACEMENT.to_string())).enumerate()
         {
             metrics.push(self.between_buckets(
                 format!("click-through at {name}"),

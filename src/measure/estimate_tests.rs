@@ -5,13 +5,7 @@ use crate::measure::report::{noised_report, LiftReportConfig, NoiseMode};
 use rand::RngExt;
 
 fn config(epsilon: f64, noise: NoiseMode) -> CheckedReportConfig {
-    LiftReportConfig {
-        epsilon,
-        noise,
-        ..LiftReportConfig::default()
-    }
-    .check()
-    .unwrap()
+    LiftReportConfig { epsilon, noise, ..LiftReportConfig::default() }.check().unwrap()
 }
 
 /// A hand-made report: `sessions` and recommended `orders`, nothing else.
@@ -19,12 +13,7 @@ fn report(config: &CheckedReportConfig, bucket: LiftBucket, sessions: f64, order
     let mut values = vec![0.0; config.dimension()];
     values[0] = sessions;
     values[1 + 3] = orders;
-    LiftReport {
-        version: LIFT_REPORT_VERSION,
-        bucket,
-        values,
-        noise_multiplier: config.noise_multiplier(),
-    }
+    LiftReport { version: LIFT_REPORT_VERSION, bucket, values, noise_multiplier: config.noise_multiplier() }
 }
 
 fn orders_per_session(estimate: &LiftEstimate) -> RatioLift {
@@ -66,11 +55,7 @@ fn delta_method_matches_the_hand_computed_case() {
     // At 95% the holdout's 3 reports cannot bound the ratio: qa = 16/9 − 3.841459·16/27 < 0.
     let wide = estimator.estimate(0.95).unwrap();
     assert!(wide.metrics[0].estimate.is_none());
-    assert!(wide.metrics[0]
-        .note
-        .as_deref()
-        .unwrap()
-        .contains("point estimate +50.0% but no bounded interval"));
+    assert!(wide.metrics[0].note.as_deref().unwrap().contains("point estimate +50.0% but no bounded interval"));
 }
 
 /// Simulates `devices` devices: Poisson-like sessions, each converting with 5% (× `lift` when
@@ -79,16 +64,8 @@ fn simulate(seed: u64, devices: usize, lift: f64, c: &CheckedReportConfig) -> Op
     let mut rng = decision_rng(seed, 0);
     let mut estimator = LiftEstimator::new(c.clone());
     for _ in 0..devices {
-        let bucket = if rng.random::<f64>() < 0.3 {
-            LiftBucket::Holdout
-        } else {
-            LiftBucket::Personalized
-        };
-        let rate = if bucket == LiftBucket::Personalized {
-            0.05 * (1.0 + lift)
-        } else {
-            0.05
-        };
+        let bucket = if rng.random::<f64>() < 0.3 { LiftBucket::Holdout } else { LiftBucket::Personalized };
+        let rate = if bucket == LiftBucket::Personalized { 0.05 * (1.0 + lift) } else { 0.05 };
         let mut counters = LiftCounters::default();
         for _ in 0..rng.random_range(1..6) {
             counters.record_session();
@@ -126,12 +103,7 @@ fn intervals_cover_the_injected_lift_and_widen_with_noise() {
     assert_eq!(bounded[0], runs, "without noise every interval is bounded");
     assert!(bounded[1] >= 30, "bounded {bounded:?}");
     let mean = |k: usize| width[k] / f64::from(bounded[k]);
-    assert!(
-        mean(1) > 1.2 * mean(0),
-        "noise must widen the interval: {} vs {}",
-        mean(1),
-        mean(0)
-    );
+    assert!(mean(1) > 1.2 * mean(0), "noise must widen the interval: {} vs {}", mean(1), mean(0));
 }
 
 #[test]
@@ -154,11 +126,7 @@ fn recommended_vs_other_items_is_paired_within_personalized() {
         estimator.add(&r).unwrap();
     }
     let e = estimator.estimate(0.9).unwrap();
-    let paired = e
-        .metrics
-        .iter()
-        .find(|m| m.metric.starts_with("click-through, recommended"))
-        .unwrap();
+    let paired = e.metrics.iter().find(|m| m.metric.starts_with("click-through, recommended")).unwrap();
     let lift = paired.estimate.clone().unwrap();
     assert!((lift.treatment - 0.2).abs() < 1e-12);
     assert!((lift.lift - (0.2 / lift.control - 1.0)).abs() < 1e-12);
@@ -175,19 +143,13 @@ fn mismatched_or_broken_reports_are_refused() {
     let mut estimator = LiftEstimator::new(c.clone());
     let mut short = report(&c, LiftBucket::Holdout, 1.0, 0.0);
     short.values.pop();
-    assert_eq!(
-        estimator.add(&short),
-        Err(EstimateError::WrongDimension { got: 10, expected: 11 })
-    );
+    assert_eq!(estimator.add(&short), Err(EstimateError::WrongDimension { got: 10, expected: 11 }));
     let mut nan = report(&c, LiftBucket::Holdout, 1.0, 0.0);
     nan.values[3] = f64::NAN;
     assert_eq!(estimator.add(&nan), Err(EstimateError::NotFinite));
     let mut other_noise = report(&c, LiftBucket::Holdout, 1.0, 0.0);
     other_noise.noise_multiplier *= 2.0;
-    assert!(matches!(
-        estimator.add(&other_noise),
-        Err(EstimateError::NoiseMismatch { .. })
-    ));
+    assert!(matches!(estimator.add(&other_noise), Err(EstimateError::NoiseMismatch { .. })));
     let mut future = report(&c, LiftBucket::Holdout, 1.0, 0.0);
     future.version = 9;
     assert_eq!(estimator.add(&future), Err(EstimateError::WrongVersion(9)));

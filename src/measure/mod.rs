@@ -28,8 +28,8 @@ pub mod sums;
 
 pub use counters::{CounterError, ItemClass, LiftCounters, LiftMetric, PlacementCounts, OTHER_PLACEMENT};
 pub use estimate::{normal_quantile, EstimateError, LiftEstimate, LiftEstimator, MetricLift, RatioLift};
-pub use shares::{ReportShares, ShareError};
-pub use sums::LiftSums;
 pub use report::{
     noised_report, CheckedReportConfig, LiftReport, LiftReportConfig, MetricCaps, NoiseMode, ReportError,
 };
+pub use shares::{ReportShares, ShareError};
+pub use sums::LiftSums;

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
-use crate::privacy::noise::standard_normal;
 use crate::adapt::LiftBucket;
+use crate::privacy::noise::standard_normal;
 
 /// Format version of [`LiftReport`].
 pub const LIFT_REPORT_VERSION: u32 = 1;
@@ -40,11 +40,7 @@ pub const DEFAULT_LIFT_EPSILON: f64 = 2.0;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ReportError {
     #[error("lift report parameter {name} = {value} is out of range: expected {expected}")]
-    BadParameter {
-        name: &'static str,
-        value: f64,
-        expected: &'static str,
-    },
+    BadParameter { name: &'static str, value: f64, expected: &'static str },
     #[error("noise.helperUrl must be an http:// or https:// URL of the helper server, got {0:?}")]
     BadHelperUrl(String),
     #[error(
@@ -78,26 +74,13 @@ pub struct MetricCaps {
 
 impl Default for MetricCaps {
     fn default() -> Self {
-        MetricCaps {
-            sessions: 10.0,
-            impressions: 200.0,
-            clicks: 20.0,
-            add_to_carts: 5.0,
-            orders: 2.0,
-            revenue: 300.0,
-        }
+        MetricCaps { sessions: 10.0, impressions: 200.0, clicks: 20.0, add_to_carts: 5.0, orders: 2.0, revenue: 300.0 }
     }
 }
 
 impl MetricCaps {
     fn per_metric(&self) -> [f64; 5] {
-        [
-            self.impressions,
-            self.clicks,
-            self.add_to_carts,
-            self.orders,
-            self.revenue,
-        ]
+        [self.impressions, self.clicks, self.add_to_carts, self.orders, self.revenue]
     }
 }
 
@@ -258,7 +241,9 @@ impl CheckedReportConfig {
     pub fn booked_rho(&self) -> f64 {
         match self.config.noise {
             NoiseMode::Distributed { .. } => self.single_report_rho(),
-            NoiseMode::Local | NoiseMode::SharedSums { .. } => self.dimension() as f64 / (2.0 * self.multiplier * self.multiplier),
+            NoiseMode::Local | NoiseMode::SharedSums { .. } => {
+                self.dimension() as f64 / (2.0 * self.multiplier * self.multiplier)
+            }
         }
     }
 
@@ -296,11 +281,7 @@ impl CheckedReportConfig {
 
     /// Index of a placement's block (the last block is "(other)").
     fn block_of(&self, placement: &str) -> usize {
-        self.config
-            .placements
-            .iter()
-            .position(|p| p == placement)
-            .unwrap_or(self.config.placements.len())
+        self.config.placements.iter().position(|p| p == placement).unwrap_or(self.config.placements.len())
     }
 
     /// The unclipped, un-noised vector of `counters` (kept on the device; for tests and checks).
@@ -344,12 +325,7 @@ pub fn noised_report(
         .zip(config.caps())
         .map(|(value, cap)| value.clamp(0.0, *cap) + cap * z * standard_normal(rng))
         .collect();
-    LiftReport {
-        version: LIFT_REPORT_VERSION,
-        bucket,
-        values,
-        noise_multiplier: z,
-    }
+    LiftReport { version: LIFT_REPORT_VERSION, bucket, values, noise_multiplier: z }
 }
 
 #[cfg(test)]

@@ -3,14 +3,9 @@ use crate::measure::counters::{ItemClass, LiftMetric};
 use rand::SeedableRng;
 
 fn config(noise: NoiseMode) -> CheckedReportConfig {
-    LiftReportConfig {
-        placements: vec!["home".into()],
-        epsilon: 8.0,
-        noise,
-        ..LiftReportConfig::default()
-    }
-    .check()
-    .unwrap()
+    LiftReportConfig { placements: vec!["home".into()], epsilon: 8.0, noise, ..LiftReportConfig::default() }
+        .check()
+        .unwrap()
 }
 
 #[test]
@@ -27,37 +22,18 @@ fn vector_layout_and_clipping() {
     assert_eq!(checked.dimension(), 21);
     let mut counters = LiftCounters::default();
     counters.record_session();
-    counters
-        .record("home", ItemClass::Recommended, LiftMetric::Clicks, 3.0)
-        .unwrap();
-    counters
-        .record("search", ItemClass::NotRecommended, LiftMetric::Orders, 5.0)
-        .unwrap();
-    counters
-        .record("cart", ItemClass::NotRecommended, LiftMetric::Orders, 1.0)
-        .unwrap();
+    counters.record("home", ItemClass::Recommended, LiftMetric::Clicks, 3.0).unwrap();
+    counters.record("search", ItemClass::NotRecommended, LiftMetric::Orders, 5.0).unwrap();
+    counters.record("cart", ItemClass::NotRecommended, LiftMetric::Orders, 1.0).unwrap();
     let raw = checked.raw_vector(&counters);
     assert_eq!(raw[0], 1.0);
     assert_eq!(raw[1 + 1], 3.0, "home, recommended, clicks");
-    assert_eq!(
-        raw[11 + 5 + 3],
-        6.0,
-        "(other), not recommended, orders pools search and cart"
-    );
+    assert_eq!(raw[11 + 5 + 3], 6.0, "(other), not recommended, orders pools search and cart");
     // With the noise switched off by a huge ε the report is the clipped vector.
-    let quiet = LiftReportConfig {
-        placements: vec!["home".into()],
-        epsilon: 64.0,
-        ..LiftReportConfig::default()
-    }
-    .check()
-    .unwrap();
-    let report = noised_report(
-        &counters,
-        LiftBucket::Holdout,
-        &quiet,
-        &mut ChaCha8Rng::seed_from_u64(1),
-    );
+    let quiet = LiftReportConfig { placements: vec!["home".into()], epsilon: 64.0, ..LiftReportConfig::default() }
+        .check()
+        .unwrap();
+    let report = noised_report(&counters, LiftBucket::Holdout, &quiet, &mut ChaCha8Rng::seed_from_u64(1));
     assert_eq!(report.bucket, LiftBucket::Holdout);
     // Orders clip at 2; noise sd = 2 × z with z ≈ 0.38 at ε = 64.
     assert!((report.values[19] - 2.0).abs() < 4.0 * 2.0 * quiet.noise_multiplier());
@@ -73,9 +49,8 @@ fn noise_has_the_stated_scale() {
     let counters = LiftCounters::default();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let n = 4000;
-    let sessions: Vec<f64> = (0..n)
-        .map(|_| noised_report(&counters, LiftBucket::Personalized, &checked, &mut rng).values[0])
-        .collect();
+    let sessions: Vec<f64> =
+        (0..n).map(|_| noised_report(&counters, LiftBucket::Personalized, &checked, &mut rng).values[0]).collect();
     let sd = (sessions.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
     let expected = 10.0 * z;
     assert!((sd / expected - 1.0).abs() < 0.05, "sd {sd} vs {expected}");
@@ -93,37 +68,16 @@ fn distributed_noise_divides_by_the_cohort() {
 fn bad_configs_are_refused() {
     let base = LiftReportConfig::default();
     for bad in [
-        LiftReportConfig {
-            epsilon: 0.0,
-            ..base.clone()
-        },
-        LiftReportConfig {
-            delta: 0.5,
-            ..base.clone()
-        },
-        LiftReportConfig {
-            caps: MetricCaps {
-                orders: 0.0,
-                ..MetricCaps::default()
-            },
-            ..base.clone()
-        },
-        LiftReportConfig {
-            noise: NoiseMode::Distributed { min_cohort: 1 },
-            ..base.clone()
-        },
+        LiftReportConfig { epsilon: 0.0, ..base.clone() },
+        LiftReportConfig { delta: 0.5, ..base.clone() },
+        LiftReportConfig { caps: MetricCaps { orders: 0.0, ..MetricCaps::default() }, ..base.clone() },
+        LiftReportConfig { noise: NoiseMode::Distributed { min_cohort: 1 }, ..base.clone() },
     ] {
         assert!(matches!(bad.check(), Err(ReportError::BadParameter { .. })));
     }
-    let dup = LiftReportConfig {
-        placements: vec!["home".into(), "home".into()],
-        ..base.clone()
-    };
+    let dup = LiftReportConfig { placements: vec!["home".into(), "home".into()], ..base.clone() };
     assert!(matches!(dup.check(), Err(ReportError::BadPlacements(_))));
-    let reserved = LiftReportConfig {
-        placements: vec![OTHER_PLACEMENT.into()],
-        ..base
-    };
+    let reserved = LiftReportConfig { placements: vec![OTHER_PLACEMENT.into()], ..base };
     assert!(matches!(reserved.check(), Err(ReportError::BadPlacements(_))));
 }
 

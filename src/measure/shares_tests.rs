@@ -49,7 +49,10 @@ fn configurations_that_could_overflow_are_refused() {
     let tiny_epsilon = LiftReportConfig { epsilon: 0.001, noise, ..LiftReportConfig::default() };
     assert!(matches!(tiny_epsilon.check(), Err(ReportError::FixedPointRange { .. })));
     let noise = NoiseMode::SharedSums { min_cohort: 100, helper_url: "ftp://helper".to_owned() };
-    assert!(matches!(LiftReportConfig { noise, ..LiftReportConfig::default() }.check(), Err(ReportError::BadHelperUrl(_))));
+    assert!(matches!(
+        LiftReportConfig { noise, ..LiftReportConfig::default() }.check(),
+        Err(ReportError::BadHelperUrl(_))
+    ));
 }
 
 #[test]
@@ -91,7 +94,8 @@ fn a_share_is_uniform_whatever_the_counts() {
     assert!(chi_square(&idle, &uniform) < 37.7, "{idle:?}");
     assert!(chi_square(&busy, &uniform) < 37.7, "{busy:?}");
     let pooled: Vec<f64> = idle.iter().zip(&busy).map(|(a, b)| (a + b) / 2.0).collect();
-    let two_sample: f64 = idle.iter().zip(&busy).zip(&pooled).map(|((a, b), p)| ((a - p).powi(2) + (b - p).powi(2)) / p).sum();
+    let two_sample: f64 =
+        idle.iter().zip(&busy).zip(&pooled).map(|((a, b), p)| ((a - p).powi(2) + (b - p).powi(2)) / p).sum();
     assert!(two_sample < 37.7, "the two devices' shares are told apart: {two_sample}");
     // The encoded values themselves are far from uniform: the test can tell.
     let mut plain = [0.0; 16];
@@ -110,7 +114,8 @@ fn combined_shares_give_the_sums_of_the_clamped_reports() {
     let (low, high) = scaled_value_range(&config);
     for seed in 0..300_u64 {
         let mut noise = ChaCha8Rng::seed_from_u64(seed);
-        let report = noised_report(&counters((seed % 11) as u32, (seed % 3) as u32), LiftBucket::Holdout, &config, &mut noise);
+        let report =
+            noised_report(&counters((seed % 11) as u32, (seed % 3) as u32), LiftBucket::Holdout, &config, &mut noise);
         let clamped: Vec<f64> =
             report.values.iter().zip(config.caps()).map(|(v, cap)| (v / cap).clamp(low, high) * cap).collect();
         plain.add(&clamped);
@@ -124,7 +129,10 @@ fn combined_shares_give_the_sums_of_the_clamped_reports() {
         let f: Vec<f64> = (0..11).map(|j| if j == i { 1.0 } else { 0.0 }).collect();
         let cap = config.caps()[i];
         // 300 roundings of at most 2^-21 caps each.
-        assert!((combined.mean(&f) - plain.mean(&f)).abs() * 300.0 <= 300.0 * 2_f64.powi(-21) * cap + 1e-9, "value {i}");
+        assert!(
+            (combined.mean(&f) - plain.mean(&f)).abs() * 300.0 <= 300.0 * 2_f64.powi(-21) * cap + 1e-9,
+            "value {i}"
+        );
         for j in i..11 {
             let tolerance = 300.0 * 2_f64.powi(-21) * cap * config.caps()[j] + 1e-6;
             assert!((combined.cross_at(i, j) - plain.cross_at(i, j)).abs() <= tolerance, "product ({i}, {j})");
@@ -140,7 +148,10 @@ fn impossible_combined_sums_are_refused() {
     assert!(combine(&config, 1, &shares.leader, &shares.helper).is_ok());
     // A malicious device adds a million sessions' worth to its helper share.
     shares.helper[0] = shares.helper[0].wrapping_add(encode_fixed(1e5));
-    assert!(matches!(combine(&config, 1, &shares.leader, &shares.helper), Err(ShareError::ImpossibleSum { index: 0, .. })));
+    assert!(matches!(
+        combine(&config, 1, &shares.leader, &shares.helper),
+        Err(ShareError::ImpossibleSum { index: 0, .. })
+    ));
     assert!(matches!(combine(&config, 1, &shares.leader[1..], &shares.helper), Err(ShareError::WrongLength { .. })));
 }
 

@@ -21,7 +21,9 @@ pub enum OffPolicyError {
     BadTarget { index: usize, value: f64 },
     #[error("record {index}: reward {value} is not finite")]
     BadReward { index: usize, value: f64 },
-    #[error("record {index}: the evaluated policy fills {value} slots; give a positive number (e.g. K for a top-K list)")]
+    #[error(
+        "record {index}: the evaluated policy fills {value} slots; give a positive number (e.g. K for a top-K list)"
+    )]
     BadSlots { index: usize, value: f64 },
 }
 

@@ -128,10 +128,18 @@ impl Synthetic {
         (0..n)
             .map(|_| {
                 let mut u: f64 = rng.random();
-                let (order, propensity) =
-                    *self.orders.iter().find(|(_, p)| { u -= p; u < 0.0 }).unwrap_or(&self.orders[0]);
-                let clicks: Vec<f64> =
-                    order.iter().map(|&d| f64::from(u8::from(rng.random::<f64>() < self.relevance[d as usize]))).collect();
+                let (order, propensity) = *self
+                    .orders
+                    .iter()
+                    .find(|(_, p)| {
+                        u -= p;
+                        u < 0.0
+                    })
+                    .unwrap_or(&self.orders[0]);
+                let clicks: Vec<f64> = order
+                    .iter()
+                    .map(|&d| f64::from(u8::from(rng.random::<f64>() < self.relevance[d as usize])))
+                    .collect();
                 let slots = order
                     .iter()
                     .zip(&clicks)

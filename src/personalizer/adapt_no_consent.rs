@@ -8,7 +8,10 @@ use super::adapt_request::AdaptationError;
 use super::adapting::NO_CONSENT_REASON;
 
 /// The shop's first offer for a visitor it knows nothing about; no show is remembered.
-pub(super) fn offer_without_consent(offers: &[OfferSpec], context: &OfferContext) -> Result<OfferDecision, AdaptationError> {
+pub(super) fn offer_without_consent(
+    offers: &[OfferSpec],
+    context: &OfferContext,
+) -> Result<OfferDecision, AdaptationError> {
     let mut unkept = OfferHistory::default();
     let mut decision = shop_default_offer(&mut unkept, offers, context, &ShopperState::default())?;
     decision.reason = format!("{NO_CONSENT_REASON}; offered to a visitor it knows nothing about");

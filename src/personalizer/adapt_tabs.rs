@@ -76,7 +76,11 @@ pub fn merged(base: Option<&StoredAdaptation>, ours: &StoredAdaptation, theirs: 
         layout: o.layout.clone(),
         offer: o.offer.clone(),
         variants: o.variants.clone(),
-        recommended_placements: merged_list(&b.recommended_placements, &o.recommended_placements, &t.recommended_placements),
+        recommended_placements: merged_list(
+            &b.recommended_placements,
+            &o.recommended_placements,
+            &t.recommended_placements,
+        ),
         attributions: merged_list(&b.attributions, &o.attributions, &t.attributions),
     };
     feedback.enforce_bounds();

@@ -83,11 +83,13 @@ fn two_tabs_counts_add_up_and_the_stored_holdout_draw_wins() {
     let stored = stored_state(&store);
     let home = stored.state.lift.placement("home").expect("counted");
     let seeded_home = seeded.state.lift.placement("home").expect("counted");
-    assert!((home.get(crate::measure::ItemClass::NotRecommended, crate::measure::LiftMetric::Impressions)
-        - seeded_home.get(crate::measure::ItemClass::NotRecommended, crate::measure::LiftMetric::Impressions)
-        - 5.0)
-        .abs()
-        < 1e-9);
+    assert!(
+        (home.get(crate::measure::ItemClass::NotRecommended, crate::measure::LiftMetric::Impressions)
+            - seeded_home.get(crate::measure::ItemClass::NotRecommended, crate::measure::LiftMetric::Impressions)
+            - 5.0)
+            .abs()
+            < 1e-9
+    );
     assert_eq!(stored.state.holdout, seeded.state.holdout, "the persisted draw never changes");
     assert_eq!(a.lift_bucket(), b.lift_bucket());
 }
@@ -165,8 +167,12 @@ fn run<S: KeyValueStore>(p: &mut Personalizer<S>, view: &LaggingView, step: Step
             let _ = p.track(event, now, 0);
         }
         Step::Click(i) => {
-            let event =
-                TrackEvent::Click { item_id: format!("i{i}"), placement: Some("home".into()), position: None, item: None };
+            let event = TrackEvent::Click {
+                item_id: format!("i{i}"),
+                placement: Some("home".into()),
+                position: None,
+                item: None,
+            };
             let _ = p.track(event, now, 0);
         }
         Step::Offer => {
@@ -268,4 +274,3 @@ fn the_holdout_bucket_is_the_stored_one_in_every_tab() {
     }
     assert!(matches!(expected, LiftBucket::Holdout | LiftBucket::Personalized));
 }
-

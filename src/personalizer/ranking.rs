@@ -50,11 +50,7 @@ pub enum RankingError {
     #[error("candidate set {handle} is unknown or was evicted (only the {MAX_LIVE_SETS} most recently used sets are kept): call registerCandidates again with the server's answer")]
     UnknownHandle { handle: u32 },
     #[error("{column} has {got} entries for {expected} candidates: send one entry per candidate")]
-    ColumnLength {
-        column: &'static str,
-        expected: usize,
-        got: usize,
-    },
+    ColumnLength { column: &'static str, expected: usize, got: usize },
     #[error("embeddings hold {len} numbers for {candidates} candidates: send one embedding of the same dimension per candidate, row after row")]
     EmbeddingColumns { len: usize, candidates: usize },
     #[error("neighbours.offsets[{index}] is {value}: offsets start at 0, never decrease and end at the number of neighbour ids ({ids})")]
@@ -105,10 +101,9 @@ fn outcomes_of(event: &TrackEvent) -> Vec<(&str, Outcome)> {
     match event {
         TrackEvent::Click { item_id, .. } => vec![(item_id.as_str(), Outcome::Click)],
         TrackEvent::AddToCart { item_id, .. } => vec![(item_id.as_str(), Outcome::AddToCart)],
-        TrackEvent::Purchase { items, .. } => items
-            .iter()
-            .map(|line| (line.item_id.as_str(), Outcome::Purchase))
-            .collect(),
+        TrackEvent::Purchase { items, .. } => {
+            items.iter().map(|line| (line.item_id.as_str(), Outcome::Purchase)).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -150,10 +145,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         if self.lift_bucket() == Some(crate::adapt::LiftBucket::Holdout) {
             return self.rank_server_order(handle, context);
         }
-        let set = self
-            .ranking
-            .touch(handle)
-            .ok_or(RankingError::UnknownHandle { handle })?;
+        let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;
         let shopper = ProfileShopper::new(&self.profile, now, self.config.affinity_half_life_ms());
         let pooling = context.placement != Placement::Search && self.consent.collects() && shopper.session_len() > 0;
         let ranked_set = if pooling {

@@ -23,13 +23,13 @@
 mod booked;
 mod hooks;
 mod lift;
+#[cfg(test)]
+mod lift_share_tests;
+#[cfg(test)]
+mod lift_tests;
 mod outcome;
 mod persist;
 mod stored;
-#[cfg(test)]
-mod lift_tests;
-#[cfg(test)]
-mod lift_share_tests;
 #[cfg(test)]
 mod tests;
 
@@ -37,12 +37,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::measure::CheckedReportConfig;
-use booked::Booked;
-use lift::check_lift_setup;
 use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
 use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 use crate::sync::{DeviceSync, ModelInstall, SyncConfig, SyncError, Transport};
+use booked::Booked;
+use lift::check_lift_setup;
 
 use super::{check_time, view_time, Personalizer};
 

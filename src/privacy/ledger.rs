@@ -116,10 +116,7 @@ impl PrivacyLedger {
     }
 
     fn spent_in(&self, period: u64) -> (u32, f64) {
-        self.periods
-            .iter()
-            .find(|spend| spend.period == period)
-            .map_or((0, 0.0), |spend| (spend.updates, spend.rho))
+        self.periods.iter().find(|spend| spend.period == period).map_or((0, 0.0), |spend| (spend.updates, spend.rho))
     }
 
     fn lift_reports_in(&self, period: u64) -> u32 {
@@ -153,9 +150,7 @@ impl PrivacyLedger {
         let period = params.period_of(now_unix_seconds);
         self.check_clock(period)?;
         if self.lift_reports_in(period) > 0 {
-            return Err(PrivacyError::LiftReportSent {
-                next_period_starts: (period + 1) * params.period_seconds(),
-            });
+            return Err(PrivacyError::LiftReportSent { next_period_starts: (period + 1) * params.period_seconds() });
         }
         self.check_budget(params, period, rho)
     }
@@ -277,10 +272,7 @@ mod tests {
         let rho = ledger.record_update(&params, 10 * DAY + 5).expect("first update fits");
         assert!((rho - 0.5).abs() < 1e-12);
         match ledger.record_update(&params, 10 * DAY + 600) {
-            Err(PrivacyError::PeriodLimitReached {
-                updates: 1,
-                next_period_starts,
-            }) => {
+            Err(PrivacyError::PeriodLimitReached { updates: 1, next_period_starts }) => {
                 assert_eq!(next_period_starts, 11 * DAY)
             }
             other => panic!("expected the period limit, got {other:?}"),
@@ -307,10 +299,7 @@ mod tests {
         let mut ledger = PrivacyLedger::default();
         ledger.record_update(&params, 0).expect("first");
         ledger.record_update(&params, 1).expect("second");
-        assert!(matches!(
-            ledger.record_update(&params, 2),
-            Err(PrivacyError::BudgetExhausted { .. })
-        ));
+        assert!(matches!(ledger.record_update(&params, 2), Err(PrivacyError::BudgetExhausted { .. })));
         let summary = ledger.summary(&params, 2);
         assert_eq!(summary.current_period_updates, 2);
         assert!((summary.current_period_epsilon - 8.433_844).abs() < 1e-5);

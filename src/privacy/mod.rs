@@ -19,20 +19,12 @@ pub use update::{NoisyUpdate, UpdateBuilder, UpdateInputs};
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PrivacyError {
     #[error("privacy setting {field} must be {rule}, got {value}")]
-    InvalidParam {
-        field: &'static str,
-        rule: &'static str,
-        value: f64,
-    },
+    InvalidParam { field: &'static str, rule: &'static str, value: f64 },
     #[error(
         "one update would spend epsilon {epsilon_per_update:.3} but the period budget is {budget}: \
          raise noiseMultiplier to at least {min_noise_multiplier:.3} or raise periodBudgetEpsilon"
     )]
-    BudgetBelowOneUpdate {
-        epsilon_per_update: f64,
-        budget: f64,
-        min_noise_multiplier: f64,
-    },
+    BudgetBelowOneUpdate { epsilon_per_update: f64, budget: f64, min_noise_multiplier: f64 },
     #[error("model updates are only sent under full consent: call setConsent(\"full\") first")]
     NoConsent,
     #[error("only {have} labelled impressions since the last sync; {need} are needed before the next")]
@@ -43,11 +35,7 @@ pub enum PrivacyError {
         "this period already spent epsilon {spent:.3} of {budget}; one more update would exceed it. \
          The budget renews at unix time {next_period_starts}"
     )]
-    BudgetExhausted {
-        spent: f64,
-        budget: f64,
-        next_period_starts: u64,
-    },
+    BudgetExhausted { spent: f64, budget: f64, next_period_starts: u64 },
     #[error("local model has {local} weights but the shared model has {shared}: download the current shared model")]
     DimensionMismatch { local: usize, shared: usize },
     #[error("weight {index} is not a finite number: reset the local model")]
@@ -59,12 +47,7 @@ pub enum PrivacyError {
          spend epsilon {together:.3}, over the period budget {budget}: lower liftReport.epsilon, raise \
          noiseMultiplier or raise periodBudgetEpsilon"
     )]
-    LiftReportOverBudget {
-        lift_epsilon: f64,
-        update_epsilon: f64,
-        together: f64,
-        budget: f64,
-    },
+    LiftReportOverBudget { lift_epsilon: f64, update_epsilon: f64, together: f64, budget: f64 },
     #[error("the clock is earlier than the last recorded update: no update is sent until it catches up")]
     ClockWentBack,
     #[error("the stored privacy ledger is inconsistent: keep it as is and send nothing until it is reset by forget()")]

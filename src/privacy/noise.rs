@@ -33,10 +33,7 @@ impl QuantizedVector {
     pub fn stochastic(x: &[f64], rng: &mut impl Rng) -> Self {
         let max_abs = x.iter().filter(|v| v.is_finite()).fold(0.0_f64, |m, v| m.max(v.abs()));
         if max_abs == 0.0 {
-            return Self {
-                scale: 0.0,
-                values: vec![0; x.len()],
-            };
+            return Self { scale: 0.0, values: vec![0; x.len()] };
         }
         let mut scale = (max_abs / f64::from(QUANT_LEVELS)) as f32;
         // Rounding to f32 may have shrunk the scale below what max_abs needs: step up one ulp.
@@ -107,21 +104,14 @@ mod tests {
         let trials = 20_000;
         let mut sums = [0.0_f64; 4];
         for _ in 0..trials {
-            for (sum, v) in sums
-                .iter_mut()
-                .zip(QuantizedVector::stochastic(&x, &mut rng).dequantize())
-            {
+            for (sum, v) in sums.iter_mut().zip(QuantizedVector::stochastic(&x, &mut rng).dequantize()) {
                 *sum += v;
             }
         }
         // Rounding error per trial is below scale = 2/127 = 0.0157, so the mean's standard error
         // is below 0.0157 / sqrt(20000) / 2 = 0.00006.
         for (sum, want) in sums.iter().zip(x) {
-            assert!(
-                (sum / trials as f64 - want).abs() < 0.0005,
-                "mean {} want {want}",
-                sum / trials as f64
-            );
+            assert!((sum / trials as f64 - want).abs() < 0.0005, "mean {} want {want}", sum / trials as f64);
         }
     }
 
@@ -129,13 +119,7 @@ mod tests {
     fn all_zero_input_quantizes_to_zero_scale() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let q = QuantizedVector::stochastic(&[0.0, 0.0], &mut rng);
-        assert_eq!(
-            q,
-            QuantizedVector {
-                scale: 0.0,
-                values: vec![0, 0]
-            }
-        );
+        assert_eq!(q, QuantizedVector { scale: 0.0, values: vec![0, 0] });
     }
 
     proptest::proptest! {

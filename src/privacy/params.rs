@@ -168,62 +168,14 @@ mod tests {
     #[test]
     fn each_out_of_range_field_is_named() {
         let cases: Vec<(PrivacyConfig, &str)> = vec![
-            (
-                PrivacyConfig {
-                    noise_multiplier: 0.0,
-                    ..Default::default()
-                },
-                "noiseMultiplier",
-            ),
-            (
-                PrivacyConfig {
-                    noise_multiplier: f64::NAN,
-                    ..Default::default()
-                },
-                "noiseMultiplier",
-            ),
-            (
-                PrivacyConfig {
-                    clip_bound: -1.0,
-                    ..Default::default()
-                },
-                "clipBound",
-            ),
-            (
-                PrivacyConfig {
-                    delta: 0.5,
-                    ..Default::default()
-                },
-                "delta",
-            ),
-            (
-                PrivacyConfig {
-                    period_seconds: 60,
-                    ..Default::default()
-                },
-                "periodSeconds",
-            ),
-            (
-                PrivacyConfig {
-                    period_budget_epsilon: f64::INFINITY,
-                    ..Default::default()
-                },
-                "periodBudgetEpsilon",
-            ),
-            (
-                PrivacyConfig {
-                    min_labelled_impressions: 0,
-                    ..Default::default()
-                },
-                "minLabelledImpressions",
-            ),
-            (
-                PrivacyConfig {
-                    max_updates_per_period: 0,
-                    ..Default::default()
-                },
-                "maxUpdatesPerPeriod",
-            ),
+            (PrivacyConfig { noise_multiplier: 0.0, ..Default::default() }, "noiseMultiplier"),
+            (PrivacyConfig { noise_multiplier: f64::NAN, ..Default::default() }, "noiseMultiplier"),
+            (PrivacyConfig { clip_bound: -1.0, ..Default::default() }, "clipBound"),
+            (PrivacyConfig { delta: 0.5, ..Default::default() }, "delta"),
+            (PrivacyConfig { period_seconds: 60, ..Default::default() }, "periodSeconds"),
+            (PrivacyConfig { period_budget_epsilon: f64::INFINITY, ..Default::default() }, "periodBudgetEpsilon"),
+            (PrivacyConfig { min_labelled_impressions: 0, ..Default::default() }, "minLabelledImpressions"),
+            (PrivacyConfig { max_updates_per_period: 0, ..Default::default() }, "maxUpdatesPerPeriod"),
         ];
         for (config, field) in cases {
             match PrivacyParams::new(config) {
@@ -235,14 +187,9 @@ mod tests {
 
     #[test]
     fn a_budget_below_one_update_suggests_the_noise_needed() {
-        let config = PrivacyConfig {
-            period_budget_epsilon: 1.0,
-            ..Default::default()
-        };
+        let config = PrivacyConfig { period_budget_epsilon: 1.0, ..Default::default() };
         match PrivacyParams::new(config) {
-            Err(PrivacyError::BudgetBelowOneUpdate {
-                min_noise_multiplier, ..
-            }) => {
+            Err(PrivacyError::BudgetBelowOneUpdate { min_noise_multiplier, .. }) => {
                 let check = PrivacyConfig {
                     period_budget_epsilon: 1.0,
                     noise_multiplier: min_noise_multiplier * 1.000_001,

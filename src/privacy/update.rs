@@ -67,10 +67,7 @@ impl UpdateBuilder {
         }
         let need = self.params.min_labelled_impressions();
         if inputs.labelled_impressions < need {
-            return Err(PrivacyError::NotEnoughImpressions {
-                have: inputs.labelled_impressions,
-                need,
-            });
+            return Err(PrivacyError::NotEnoughImpressions { have: inputs.labelled_impressions, need });
         }
         if inputs.base_weights.len() != inputs.local_weights.len() || inputs.local_weights.is_empty() {
             return Err(PrivacyError::DimensionMismatch {
@@ -80,9 +77,7 @@ impl UpdateBuilder {
         }
         let all = inputs.base_weights.iter().chain(inputs.local_weights);
         if let Some(index) = all.clone().position(|w| !w.is_finite()) {
-            return Err(PrivacyError::NonFiniteWeight {
-                index: index % inputs.local_weights.len(),
-            });
+            return Err(PrivacyError::NonFiniteWeight { index: index % inputs.local_weights.len() });
         }
         ledger.check_room(&self.params, inputs.now_unix_seconds).map(|_| ())
     }
@@ -126,11 +121,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn builder(noise_multiplier: f64) -> UpdateBuilder {
-        let config = PrivacyConfig {
-            noise_multiplier,
-            period_budget_epsilon: 1e6,
-            ..Default::default()
-        };
+        let config = PrivacyConfig { noise_multiplier, period_budget_epsilon: 1e6, ..Default::default() };
         UpdateBuilder::new(PrivacyParams::new(config).expect("valid"))
     }
 
@@ -162,18 +153,9 @@ mod tests {
         let local = [1.0_f32; 3];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut ledger = PrivacyLedger::default();
-        let no_consent = UpdateInputs {
-            full_consent: false,
-            ..inputs(&base, &local)
-        };
-        assert_eq!(
-            builder.build(&no_consent, &mut ledger, &mut rng),
-            Err(PrivacyError::NoConsent)
-        );
-        let few = UpdateInputs {
-            labelled_impressions: 3,
-            ..inputs(&base, &local)
-        };
+        let no_consent = UpdateInputs { full_consent: false, ..inputs(&base, &local) };
+        assert_eq!(builder.build(&no_consent, &mut ledger, &mut rng), Err(PrivacyError::NoConsent));
+        let few = UpdateInputs { labelled_impressions: 3, ..inputs(&base, &local) };
         assert_eq!(
             builder.build(&few, &mut ledger, &mut rng),
             Err(PrivacyError::NotEnoughImpressions { have: 3, need: 20 })
@@ -198,9 +180,7 @@ mod tests {
         let local = [0.1_f32; 8];
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut ledger = PrivacyLedger::default();
-        let update = builder
-            .build(&inputs(&base, &local), &mut ledger, &mut rng)
-            .expect("allowed");
+        let update = builder.build(&inputs(&base, &local), &mut ledger, &mut rng).expect("allowed");
         assert_eq!(update.base_version, 4);
         assert_eq!(update.quantized.values.len(), 8);
         assert!((update.rho - 0.5).abs() < 1e-12);
@@ -229,11 +209,7 @@ mod tests {
         }
         // Noise std per coordinate 1 -> standard error of the mean 1/sqrt(20000) = 0.0071.
         for (s, want) in sum.iter().zip([0.6, 0.8, 0.0, 0.0]) {
-            assert!(
-                (s / devices as f64 - want).abs() < 0.03,
-                "mean {} want {want}",
-                s / devices as f64
-            );
+            assert!((s / devices as f64 - want).abs() < 0.03, "mean {} want {want}", s / devices as f64);
         }
     }
 }

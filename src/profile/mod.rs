@@ -10,9 +10,9 @@ mod affinity;
 mod apply;
 mod compact;
 mod history;
+mod shopper_state;
 mod shopper_view;
 mod summary;
-mod shopper_state;
 mod visits;
 
 use std::collections::BTreeMap;
@@ -29,9 +29,9 @@ pub use history::{
     Cart, History, Interest, InterestCounts, RecentItems, SessionItem, SessionState, TimedItem, MAX_CART_ITEMS,
     MAX_HISTORY_ENTRIES, MAX_INTEREST_ITEMS, MAX_SESSION_ITEMS,
 };
+pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use shopper_view::ProfileShopper;
 pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
-pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, LOYAL_ORDERS};
 
 /// Most items whose attributes the profile remembers.

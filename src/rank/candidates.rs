@@ -226,7 +226,14 @@ impl<'a> CandidateSetBuilder<'a> {
     /// embedding numbers in all.
     pub fn reserve(&mut self, rows: usize, neighbours: usize, embedding_numbers: usize) {
         let set = &mut self.set;
-        for column in [&mut set.ids, &mut set.positions, &mut set.primary_category, &mut set.attr_offsets, &mut set.nb_offsets, &mut set.title_ends] {
+        for column in [
+            &mut set.ids,
+            &mut set.positions,
+            &mut set.primary_category,
+            &mut set.attr_offsets,
+            &mut set.nb_offsets,
+            &mut set.title_ends,
+        ] {
             column.reserve(rows);
         }
         for column in [&mut set.server_scores, &mut set.popularity, &mut set.inv_norms] {
@@ -268,14 +275,25 @@ impl<'a> CandidateSetBuilder<'a> {
             self.check_embedding(row.id, e)?;
         }
         if row.neighbours.len() > MAX_NEIGHBOURS {
-            return Err(RankError::TooManyNeighbours { id: row.id.to_owned(), len: row.neighbours.len(), max: MAX_NEIGHBOURS });
+            return Err(RankError::TooManyNeighbours {
+                id: row.id.to_owned(),
+                len: row.neighbours.len(),
+                max: MAX_NEIGHBOURS,
+            });
         }
         for &(nb, score) in row.neighbours {
             validate_item_id(nb)?;
             check_finite(row.id, "neighbour score", score)?;
         }
         let position = self.set.len() as u32;
-        self.push_columns(id, row.score, position, CandidateOrigin::CurrentAnswer, row.popularity.unwrap_or(0.0), row.title);
+        self.push_columns(
+            id,
+            row.score,
+            position,
+            CandidateOrigin::CurrentAnswer,
+            row.popularity.unwrap_or(0.0),
+            row.title,
+        );
         for key in row.attributes {
             let k = self.key_ref(key);
             self.set.attr_refs.push(k);
@@ -308,7 +326,8 @@ impl<'a> CandidateSetBuilder<'a> {
         }
         self.close_attributes();
         let embedding = from.embedding(row);
-        let compatible = !embedding.is_empty() && (self.set.embedding_dim == 0 || self.set.embedding_dim == embedding.len());
+        let compatible =
+            !embedding.is_empty() && (self.set.embedding_dim == 0 || self.set.embedding_dim == embedding.len());
         if compatible && self.set.embedding_dim == 0 {
             self.set.embedding_dim = embedding.len();
             self.set.embeddings.resize((self.set.len() - 1) * embedding.len(), 0.0);
@@ -346,10 +365,18 @@ impl<'a> CandidateSetBuilder<'a> {
 
     fn check_embedding(&mut self, id: &str, e: &[f32]) -> Result<(), RankError> {
         if e.is_empty() || e.len() > MAX_EMBEDDING_DIM {
-            return Err(RankError::EmbeddingLength { id: id.to_owned(), expected: self.set.embedding_dim, got: e.len() });
+            return Err(RankError::EmbeddingLength {
+                id: id.to_owned(),
+                expected: self.set.embedding_dim,
+                got: e.len(),
+            });
         }
         if self.set.embedding_dim != 0 && e.len() != self.set.embedding_dim {
-            return Err(RankError::EmbeddingLength { id: id.to_owned(), expected: self.set.embedding_dim, got: e.len() });
+            return Err(RankError::EmbeddingLength {
+                id: id.to_owned(),
+                expected: self.set.embedding_dim,
+                got: e.len(),
+            });
         }
         if let Some(&bad) = e.iter().find(|v| !v.is_finite()) {
             return Err(RankError::BadNumber { id: id.to_owned(), field: "embedding", value: bad });
@@ -361,7 +388,15 @@ impl<'a> CandidateSetBuilder<'a> {
         Ok(())
     }
 
-    fn push_columns(&mut self, id: u32, score: f32, position: u32, origin: CandidateOrigin, popularity: f32, title: Option<&str>) {
+    fn push_columns(
+        &mut self,
+        id: u32,
+        score: f32,
+        position: u32,
+        origin: CandidateOrigin,
+        popularity: f32,
+        title: Option<&str>,
+    ) {
         self.rows_by_id.insert(id, self.set.len() as u32);
         self.set.ids.push(id);
         self.set.server_scores.push(score);

@@ -81,7 +81,11 @@ pub struct FeatureExtractor {
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
     if min >= 0.0 {
-        if max > 0.0 { score / max } else { 0.0 }
+        if max > 0.0 {
+            score / max
+        } else {
+            0.0
+        }
     } else if max > min {
         (score - min) / (max - min)
     } else {
@@ -117,7 +121,14 @@ impl FeatureExtractor {
     }
 
     /// Fills the matrix for `set`.
-    pub fn extract(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, memory: &SessionMemory, ids: &ItemIds, config: &RankConfig) {
+    pub fn extract(
+        &mut self,
+        set: &CandidateSet,
+        shopper: &dyn ShopperSignals,
+        memory: &SessionMemory,
+        ids: &ItemIds,
+        config: &RankConfig,
+    ) {
         let n = set.len();
         self.matrix.clear();
         self.matrix.resize(n * NUM_FEATURES, 0.0);
@@ -387,7 +398,11 @@ impl FeatureExtractor {
         self.key_affinity.clear();
         self.key_affinity.extend(set.attr_keys.iter().map(|k| {
             let a = shopper.affinity(k);
-            if a.is_finite() { a.max(0.0) } else { 0.0 }
+            if a.is_finite() {
+                a.max(0.0)
+            } else {
+                0.0
+            }
         }));
         let max_affinity = self.key_affinity.iter().fold(0.0f32, |m, &a| m.max(a));
         let session_scale = 1.0 / (1.0 + self.walk.len() as f32);
@@ -398,7 +413,11 @@ impl FeatureExtractor {
                 // Affinities are finite and ≥ 0: a plain comparison (wasm calls out for f32::max).
                 let best = refs.iter().fold(0.0f32, |m, &k| {
                     let a = self.key_affinity[k as usize];
-                    if a > m { a } else { m }
+                    if a > m {
+                        a
+                    } else {
+                        m
+                    }
                 });
                 x[AFFINITY] = best / max_affinity;
             }

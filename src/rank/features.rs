@@ -66,7 +66,8 @@ pub const NUM_BASE_FEATURES: usize = 30;
 
 /// The key signals whose pairwise products, set-relative values, square roots and
 /// long-session versions form the interaction block: they let a linear model bend.
-pub const INTERACTION_KEYS: [usize; 8] = [COOC_FAST, SERVER_RANK, EMB_SESSION, EMB_LAST, SESSION_RECENCY, POPULARITY, LAST_NEIGHBOUR, COOC_MAX];
+pub const INTERACTION_KEYS: [usize; 8] =
+    [COOC_FAST, SERVER_RANK, EMB_SESSION, EMB_LAST, SESSION_RECENCY, POPULARITY, LAST_NEIGHBOUR, COOC_MAX];
 const KEYS: usize = INTERACTION_KEYS.len();
 /// Products of every unordered pair of keys (with itself included).
 pub const NUM_PAIRS: usize = KEYS * (KEYS + 1) / 2;
@@ -208,7 +209,16 @@ impl Family {
             Family::SessionCooc => &[COOC_FAST, COOC_SLOW, COOC_LOG, COOC_MAX, COOC_COUNT, COOC_RANK, COOC_REVERSE],
             Family::Embedding => &[EMB_SESSION, EMB_LAST, EMB_LONG_TERM],
             Family::Affinity => &[AFFINITY, AFFINITY_CATEGORY],
-            Family::Repeat => &[IN_SESSION, SESSION_COUNT, SESSION_RECENCY, IS_LAST, LONG_REPEAT, REPEAT_SHARE, RECENCY_REPEAT_SHARE, RECENCY_LAST_REPEATED],
+            Family::Repeat => &[
+                IN_SESSION,
+                SESSION_COUNT,
+                SESSION_RECENCY,
+                IS_LAST,
+                LONG_REPEAT,
+                REPEAT_SHARE,
+                RECENCY_REPEAT_SHARE,
+                RECENCY_LAST_REPEATED,
+            ],
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
             Family::Interaction => &INTERACTION_FEATURES,

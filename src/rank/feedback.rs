@@ -55,7 +55,14 @@ pub struct ImpressionLog {
 
 impl ImpressionLog {
     /// Records the shown rows of a ranking (features taken from `matrix`) and returns its id (≥ 1).
-    pub fn record(&mut self, shown_rows: &[u32], item_ids: &[u32], matrix: &[f32], propensity: f64, explored: bool) -> u64 {
+    pub fn record(
+        &mut self,
+        shown_rows: &[u32],
+        item_ids: &[u32],
+        matrix: &[f32],
+        propensity: f64,
+        explored: bool,
+    ) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         let index = (id as usize) % IMPRESSIONS_KEPT;
@@ -99,7 +106,8 @@ impl Ranker {
         let shown = record.shown.len();
         let params = self.config.params();
         let gain = outcome.gain();
-        let (lr_shared, lr_personal, l2) = (params.learning_rate * gain, params.personal_learning_rate * gain, params.personal_l2);
+        let (lr_shared, lr_personal, l2) =
+            (params.learning_rate * gain, params.personal_learning_rate * gain, params.personal_l2);
         let log = &mut self.impressions;
         log.rows.clear();
         log.rows.extend(0..shown);

@@ -31,8 +31,8 @@
 //! keep their relative order. See [`sources`].
 
 pub mod candidates;
-mod default_weights;
 pub mod context;
+mod default_weights;
 mod explain;
 pub mod extract;
 pub mod features;
@@ -55,8 +55,10 @@ use crate::catalog::CatalogError;
 pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBuilder, NeighbourInput, MAX_CANDIDATES};
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
 pub use default_weights::DEFAULT_WEIGHTS;
+pub use features::{
+    feature_name, interaction_inputs, Family, FamilyMask, FEATURE_NAMES, NUM_BASE_FEATURES, NUM_FEATURES,
+};
 pub use feedback::Outcome;
-pub use features::{feature_name, interaction_inputs, Family, FamilyMask, FEATURE_NAMES, NUM_BASE_FEATURES, NUM_FEATURES};
 pub use ids::ItemIds;
 pub use model::RankModel;
 pub use params::{RankConfig, RankParams};

@@ -39,7 +39,8 @@ impl RankModel {
     fn from_shared(shared: &[f32]) -> Self {
         let mut shared = shared.to_vec();
         project_monotone(&mut shared);
-        let mut model = Self { baseline: shared.clone(), shared, personal: vec![0.0; NUM_FEATURES], combined: Vec::new() };
+        let mut model =
+            Self { baseline: shared.clone(), shared, personal: vec![0.0; NUM_FEATURES], combined: Vec::new() };
         model.recombine();
         model
     }
@@ -101,7 +102,15 @@ impl RankModel {
     /// (e.g. 1 for the clicked row, 0 elsewhere). Updates the shared copy with `lr_shared` and
     /// the personal adjustment with `lr_personal` and an L2 pull `l2`, then projects both back onto
     /// the monotone constraint. Returns the loss.
-    pub fn softmax_step(&mut self, matrix: &[f32], rows: &[usize], gains: &[f32], lr_shared: f32, lr_personal: f32, l2: f32) -> f32 {
+    pub fn softmax_step(
+        &mut self,
+        matrix: &[f32],
+        rows: &[usize],
+        gains: &[f32],
+        lr_shared: f32,
+        lr_personal: f32,
+        l2: f32,
+    ) -> f32 {
         let mut gradient = [0.0f32; NUM_FEATURES];
         let loss = softmax_gradient(matrix, rows, gains, &self.combined, &mut gradient);
         for ((shared, personal), g) in self.shared.iter_mut().zip(self.personal.iter_mut()).zip(gradient) {
@@ -221,13 +230,16 @@ mod tests {
         assert!(model.shared_weights()[SERVER_RANK] < 1e-6, "{}", model.shared_weights()[SERVER_RANK]);
         let mut personal = [0.0; NUM_FEATURES];
         personal[SERVER_RANK] = -3.0;
-        model.set_shared_weights(&{
-            let mut w = weights;
-            w[SERVER_RANK] = 1.0;
-            w
-        })
-        .unwrap();
+        model
+            .set_shared_weights(&{
+                let mut w = weights;
+                w[SERVER_RANK] = 1.0;
+                w
+            })
+            .unwrap();
         model.set_personal_weights(&personal).unwrap();
-        assert!(model.weights()[SERVER_RANK].abs() < 1e-6 && (model.personal_weights()[SERVER_RANK] + 1.0).abs() < 1e-6);
+        assert!(
+            model.weights()[SERVER_RANK].abs() < 1e-6 && (model.personal_weights()[SERVER_RANK] + 1.0).abs() < 1e-6
+        );
     }
 }

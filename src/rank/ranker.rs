@@ -145,17 +145,32 @@ impl Ranker {
     }
 
     /// Ranks `set` for `context`.
-    pub fn rank(&mut self, set: &CandidateSet, context: &RankContext, shopper: &dyn ShopperSignals) -> Result<Ranking, RankError> {
+    pub fn rank(
+        &mut self,
+        set: &CandidateSet,
+        context: &RankContext,
+        shopper: &dyn ShopperSignals,
+    ) -> Result<Ranking, RankError> {
         let mut ranking = Ranking::default();
         self.rank_into(set, context, shopper, &mut ranking)?;
         Ok(ranking)
     }
 
     /// Ranks `set` into `out`, reusing its storage. An empty set gives an empty ranking.
-    pub fn rank_into(&mut self, set: &CandidateSet, context: &RankContext, shopper: &dyn ShopperSignals, out: &mut Ranking) -> Result<(), RankError> {
+    pub fn rank_into(
+        &mut self,
+        set: &CandidateSet,
+        context: &RankContext,
+        shopper: &dyn ShopperSignals,
+        out: &mut Ranking,
+    ) -> Result<(), RankError> {
         let strength = context.diversity.strength;
         if !(0.0..=1.0).contains(&strength) {
-            return Err(RankError::BadParam { name: "diversity.strength", value: strength.into(), rule: "between 0 and 1" });
+            return Err(RankError::BadParam {
+                name: "diversity.strength",
+                value: strength.into(),
+                rule: "between 0 and 1",
+            });
         }
         out.items.clear();
         out.explored = false;
@@ -182,7 +197,11 @@ impl Ranker {
                         self.tier_rows.push(r as u32);
                     }
                 }
-                let part = if explore { &self.sampled[sampled_start..sampled_end] } else { &self.greedy[greedy_start..greedy_end] };
+                let part = if explore {
+                    &self.sampled[sampled_start..sampled_end]
+                } else {
+                    &self.greedy[greedy_start..greedy_end]
+                };
                 log_prob += plackett_luce_log_prob(&self.scores, &self.tier_rows, part, t);
             }
             let is_greedy = !explore || self.sampled == self.greedy;
@@ -192,7 +211,8 @@ impl Ranker {
         }
         self.merge_pins(needed, explore);
         self.write_items(set, out);
-        out.impression = self.impressions.record(&self.merged, &set.ids, self.extractor.matrix(), out.propensity, out.explored);
+        out.impression =
+            self.impressions.record(&self.merged, &set.ids, self.extractor.matrix(), out.propensity, out.explored);
         Ok(())
     }
 
@@ -243,7 +263,8 @@ impl Ranker {
             self.row_index[id as usize] = row as u32;
         }
         let rules = &context.rules;
-        let row_of = |ids: &ItemIds, index: &[u32], id: &str| ids.get(id).map(|d| index[d as usize]).filter(|&r| r != NONE);
+        let row_of =
+            |ids: &ItemIds, index: &[u32], id: &str| ids.get(id).map(|d| index[d as usize]).filter(|&r| r != NONE);
         for id in &rules.exclude {
             if let Some(r) = row_of(&self.ids, &self.row_index, id) {
                 self.excluded[r as usize] = true;
@@ -309,7 +330,15 @@ impl Ranker {
                 continue;
             }
             let greedy_start = self.greedy.len();
-            self.selector.greedy(set, &self.scores, self.extractor.server_order(), &self.tier_rows, remaining, diversity, &mut self.greedy);
+            self.selector.greedy(
+                set,
+                &self.scores,
+                self.extractor.server_order(),
+                &self.tier_rows,
+                remaining,
+                diversity,
+                &mut self.greedy,
+            );
             let sampled_start = self.sampled.len();
             if explore {
                 self.selector.sample(&self.scores, &self.tier_rows, remaining, t, &mut self.rng, &mut self.sampled);
@@ -374,7 +403,8 @@ impl Ranker {
                 reasons.insert(ReasonCode::Pinned);
                 primary = Some(ReasonCode::Pinned);
             }
-            let because_of = if reasons.contains(ReasonCode::ViewedTogether) { self.extractor.best_source(r) } else { None };
+            let because_of =
+                if reasons.contains(ReasonCode::ViewedTogether) { self.extractor.best_source(r) } else { None };
             out.items.push(RankedItem { row, item: set.ids[r], score: self.scores[r], reasons, primary, because_of });
         }
     }

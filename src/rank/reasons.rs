@@ -107,7 +107,14 @@ mod tests {
     fn bit_k_is_the_kth_code_in_the_order_the_js_facade_names_them() {
         // The same list as REASON_CODES in src/wasm/ranked_list.rs.
         let js_names = [
-            "serverPick", "viewedTogether", "similar", "matchesInterest", "seenBefore", "popular", "pinned", "boosted",
+            "serverPick",
+            "viewedTogether",
+            "similar",
+            "matchesInterest",
+            "seenBefore",
+            "popular",
+            "pinned",
+            "boosted",
             "explored",
         ];
         let mut all = ReasonSet::default();

@@ -51,7 +51,11 @@ fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {
         return dot(set.embedding(a), set.embedding(b)) * ia * ib;
     }
     let (ca, cb) = (set.primary_category[a], set.primary_category[b]);
-    if ca != NO_CATEGORY && ca == cb { 1.0 } else { 0.0 }
+    if ca != NO_CATEGORY && ca == cb {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 impl Selector {
@@ -59,7 +63,16 @@ impl Selector {
     /// server's order (`server_order[row]`, lower first). With diversity on, picks by maximal
     /// marginal relevance among the strongest `3 × needed` (at least 50) rows.
     #[allow(clippy::too_many_arguments)]
-    pub fn greedy(&mut self, set: &CandidateSet, scores: &[f32], server_order: &[u32], rows: &[u32], needed: usize, diversity: DiversitySettings, out: &mut Vec<u32>) {
+    pub fn greedy(
+        &mut self,
+        set: &CandidateSet,
+        scores: &[f32],
+        server_order: &[u32],
+        rows: &[u32],
+        needed: usize,
+        diversity: DiversitySettings,
+        out: &mut Vec<u32>,
+    ) {
         self.pool.clear();
         self.pool.extend_from_slice(rows);
         let needed = needed.min(rows.len());
@@ -69,7 +82,8 @@ impl Selector {
             out.extend_from_slice(&self.pool[..needed]);
             return;
         }
-        let considered = if diversity.strength > 0.0 { (needed * 3).max(50).min(self.pool.len()) } else { self.pool.len() };
+        let considered =
+            if diversity.strength > 0.0 { (needed * 3).max(50).min(self.pool.len()) } else { self.pool.len() };
         top_sorted(&mut self.pool, scores, server_order, considered);
         self.pool.truncate(considered);
         let (lo, hi) = self.pool.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &r| {
@@ -123,7 +137,15 @@ impl Selector {
 
     /// Appends to `out` a Plackett-Luce sample of `needed` of `rows` at `temperature`
     /// (Gumbel-top-k), and returns the natural log of its probability.
-    pub fn sample(&mut self, scores: &[f32], rows: &[u32], needed: usize, temperature: f32, rng: &mut ChaCha8Rng, out: &mut Vec<u32>) -> f64 {
+    pub fn sample(
+        &mut self,
+        scores: &[f32],
+        rows: &[u32],
+        needed: usize,
+        temperature: f32,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<u32>,
+    ) -> f64 {
         let needed = needed.min(rows.len());
         self.keys.clear();
         self.keys.resize(scores.len(), f32::NEG_INFINITY);

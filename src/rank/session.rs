@@ -104,7 +104,13 @@ impl SessionMemory {
     /// items themselves (shoppers often return to them), then the neighbours of the session
     /// items round-robin, most recent item first, until `extra` rows were added. Pooled rows keep
     /// their data but have no position in the current answer.
-    pub fn pool(&self, current: &CandidateSet, session_recent_first: &[u32], extra: usize, ids: &mut ItemIds) -> CandidateSet {
+    pub fn pool(
+        &self,
+        current: &CandidateSet,
+        session_recent_first: &[u32],
+        extra: usize,
+        ids: &mut ItemIds,
+    ) -> CandidateSet {
         let mut builder = CandidateSetBuilder::extending(current, ids);
         let limit = current.len().saturating_add(extra);
         builder.reserve(extra.min(MAX_CANDIDATES), 0, 0);
@@ -118,10 +124,8 @@ impl SessionMemory {
                 None => builder.push_bare(s),
             };
         }
-        let answers: Vec<&Remembered> = session_recent_first
-            .iter()
-            .filter_map(|s| self.answers.iter().rev().find(|r| r.about == *s))
-            .collect();
+        let answers: Vec<&Remembered> =
+            session_recent_first.iter().filter_map(|s| self.answers.iter().rev().find(|r| r.about == *s)).collect();
         // Round-robin so every session item contributes its strongest neighbours before any
         // contributes weak ones.
         let longest = answers.iter().map(|r| r.set.len()).max().unwrap_or(0);

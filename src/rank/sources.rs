@@ -130,21 +130,13 @@ pub fn scoring_weights(weights: &[f32], search: bool, server_only: bool, out: &m
         Source::Personal => !server_only,
     };
     out.clear();
-    out.extend(
-        weights
-            .iter()
-            .zip(SOURCES)
-            .map(|(&w, source)| if keep(source) { w } else { 0.0 }),
-    );
+    out.extend(weights.iter().zip(SOURCES).map(|(&w, source)| if keep(source) { w } else { 0.0 }));
 }
 
 /// Moves the rows that are not in the server's answer just below its lowest-scored row (their
 /// order among themselves is then the tie-break's).
 pub fn put_after_answer(scores: &mut [f32], in_answer: impl Fn(usize) -> bool) {
-    let lowest = (0..scores.len())
-        .filter(|&r| in_answer(r))
-        .map(|r| scores[r])
-        .fold(f32::INFINITY, f32::min);
+    let lowest = (0..scores.len()).filter(|&r| in_answer(r)).map(|r| scores[r]).fold(f32::INFINITY, f32::min);
     let below = if lowest.is_finite() { lowest - 1.0 } else { 0.0 };
     for (r, score) in scores.iter_mut().enumerate() {
         if !in_answer(r) {
@@ -158,9 +150,7 @@ mod tests {
     use super::*;
 
     fn index(name: &str) -> usize {
-        (0..NUM_FEATURES)
-            .find(|&f| feature_name(f) == name)
-            .unwrap_or(usize::MAX)
+        (0..NUM_FEATURES).find(|&f| feature_name(f) == name).unwrap_or(usize::MAX)
     }
 
     #[test]
@@ -183,18 +173,10 @@ mod tests {
 
     #[test]
     fn the_server_rank_features_are_the_monotone_ones_and_projection_clamps_only_them() {
-        let rising: Vec<String> = (0..NUM_FEATURES)
-            .filter(|&f| RISES_WITH_SERVER[f])
-            .map(feature_name)
-            .collect();
+        let rising: Vec<String> = (0..NUM_FEATURES).filter(|&f| RISES_WITH_SERVER[f]).map(feature_name).collect();
         // score, log score, rank; the 8 pairs with the rank; its set_max, sqrt and long-session.
         assert_eq!(rising.len(), 3 + KEYS + 3, "{rising:?}");
-        assert!(
-            rising
-                .iter()
-                .all(|n| n.starts_with("server_") || n.contains("server_rank")),
-            "{rising:?}"
-        );
+        assert!(rising.iter().all(|n| n.starts_with("server_") || n.contains("server_rank")), "{rising:?}");
         assert!(RISES_WITH_SERVER[index("cooc_fast*server_rank")] && !RISES_WITH_SERVER[IN_ANSWER]);
         let mut weights = vec![-1.0; NUM_FEATURES];
         weights[SERVER_RANK] = f32::NAN;
@@ -214,19 +196,13 @@ mod tests {
     fn scoring_weights_drop_what_the_mode_leaves_out() {
         let weights = vec![1.0; NUM_FEATURES];
         let mut out = Vec::new();
-        let count = |out: &[f32], source: Source| {
-            (0..NUM_FEATURES)
-                .filter(|&f| SOURCES[f] == source && out[f] != 0.0)
-                .count()
-        };
+        let count =
+            |out: &[f32], source: Source| (0..NUM_FEATURES).filter(|&f| SOURCES[f] == source && out[f] != 0.0).count();
         let total = |source: Source| SOURCES.iter().filter(|s| **s == source).count();
         scoring_weights(&weights, false, false, &mut out);
         assert_eq!(out, weights);
         scoring_weights(&weights, true, false, &mut out);
-        assert_eq!(
-            (count(&out, Source::ShopWide), count(&out, Source::Personal)),
-            (0, total(Source::Personal))
-        );
+        assert_eq!((count(&out, Source::ShopWide), count(&out, Source::Personal)), (0, total(Source::Personal)));
         for search in [false, true] {
             scoring_weights(&weights, search, true, &mut out);
             assert_eq!(count(&out, Source::Server), total(Source::Server));

@@ -198,7 +198,8 @@ mod tests {
     #[test]
     fn a_hand_written_envelope_opens_and_seals_back_to_the_same_bytes() {
         // crc32 of `{"count":3}` is 3907846187 (checked with `python3 -c 'import zlib; ...'`).
-        let raw = r#"{"format":"shop-personalizer/test-counter","version":2,"checksum":3907846187,"payload":{"count":3}}"#;
+        let raw =
+            r#"{"format":"shop-personalizer/test-counter","version":2,"checksum":3907846187,"payload":{"count":3}}"#;
         assert_eq!(crc32fast::hash(br#"{"count":3}"#), 3_907_846_187);
         let opened = open::<Counter>(raw, 1 << 10).unwrap();
         assert_eq!(opened, Opened { payload: Count { count: 3 }, migrated_from: None, lineage: vec![] });
@@ -229,7 +230,8 @@ mod tests {
         assert!(matches!(open::<Counter>(&raw[..raw.len() - 3], 1 << 10), Err(LoadError::CorruptJson { .. })));
         assert!(matches!(open::<Counter>("[1,2]", 1 << 10), Err(LoadError::NotAnEnvelope { .. })));
         let other = raw.replace(Counter::FORMAT, "shop-personalizer/profile");
-        let expected = LoadError::UnknownFormat { expected: Counter::FORMAT, found: "shop-personalizer/profile".into() };
+        let expected =
+            LoadError::UnknownFormat { expected: Counter::FORMAT, found: "shop-personalizer/profile".into() };
         assert_eq!(open::<Counter>(&other, 1 << 10), Err(expected));
         let tampered = raw.replace("\"count\":4", "\"count\":5");
         assert!(matches!(open::<Counter>(&tampered, 1 << 10), Err(LoadError::ChecksumMismatch { .. })));

@@ -139,7 +139,8 @@ mod tests {
     fn stored(version: u64, payload: &str) -> MemoryStore {
         let mut store = MemoryStore::new();
         let checksum = crc32fast::hash(payload.as_bytes());
-        let raw = format!(r#"{{"format":"{}","version":{version},"checksum":{checksum},"payload":{payload}}}"#, Pair::FORMAT);
+        let raw =
+            format!(r#"{{"format":"{}","version":{version},"checksum":{checksum},"payload":{payload}}}"#, Pair::FORMAT);
         store.set(KEY, &raw).unwrap();
         store
     }

@@ -16,12 +16,14 @@ use thiserror::Error;
 
 pub use envelope::{envelope_overhead, open, seal, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
 pub use loading::{load_stored, Loaded};
-pub use profile_format::{
-    decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION, FORMAT_NAME,
-};
 pub use memory::{LaggingView, MemoryStore};
 pub use persist::{
-    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written, MAX_BACKUPS,
+    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written,
+    MAX_BACKUPS,
+};
+pub use profile_format::{
+    decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION,
+    FORMAT_NAME,
 };
 
 /// What a [`KeyValueStore`] call can fail with.

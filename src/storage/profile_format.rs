@@ -69,11 +69,11 @@ pub(super) fn cleaned(opened: Opened<Profile>) -> Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MAX_LINEAGE;
     use crate::catalog::ItemAttributes;
     use crate::collect::event::TrackEvent;
     use crate::config::ValidConfig;
     use crate::profile::{ProfileChange, RecordedEvent};
+    use crate::storage::MAX_LINEAGE;
     use proptest::prelude::*;
 
     const LIMIT: usize = 1 << 20;
@@ -139,7 +139,10 @@ mod tests {
         assert!(matches!(decode(&raw[..raw.len() - 3], LIMIT), Err(LoadError::CorruptJson { .. })));
         assert!(matches!(decode("[1,2]", LIMIT), Err(LoadError::NotAnEnvelope { .. })));
         let other = raw.replace(FORMAT_NAME, "someone-else");
-        assert_eq!(decode(&other, LIMIT), Err(LoadError::UnknownFormat { expected: FORMAT_NAME, found: "someone-else".into() }));
+        assert_eq!(
+            decode(&other, LIMIT),
+            Err(LoadError::UnknownFormat { expected: FORMAT_NAME, found: "someone-else".into() })
+        );
         let tampered = raw.replace("\"Shoes\"", "\"Shoez\"");
         assert!(matches!(decode(&tampered, LIMIT), Err(LoadError::ChecksumMismatch { .. })));
         let future = raw.replace("\"version\":1,", "\"version\":7,");

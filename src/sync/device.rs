@@ -62,9 +62,7 @@ impl DeviceSync {
     pub fn new(config: &SyncConfig, privacy: PrivacyParams, dimension: usize) -> Result<Self, SyncError> {
         let url = config.aggregator_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(SyncError::BadUrl {
-                url: config.aggregator_url.clone(),
-            });
+            return Err(SyncError::BadUrl { url: config.aggregator_url.clone() });
         }
         Ok(Self {
             key: verifying_key_from_hex(&config.model_public_key)?,
@@ -88,16 +86,12 @@ impl DeviceSync {
     pub fn install_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncError> {
         let model = SharedModel::decode_verified(bytes, &self.key)?;
         if model.weights.len() != self.dimension {
-            return Err(SyncError::ModelDimension {
-                got: model.weights.len(),
-                expected: self.dimension,
-            });
+            return Err(SyncError::ModelDimension { got: model.weights.len(), expected: self.dimension });
         }
         match &self.model {
-            Some(current) if model.version < current.version => Err(SyncError::StaleModel {
-                got: model.version,
-                current: current.version,
-            }),
+            Some(current) if model.version < current.version => {
+                Err(SyncError::StaleModel { got: model.version, current: current.version })
+            }
             Some(current) if model.version == current.version => Ok(ModelInstall::Unchanged { version: model.version }),
             _ => {
                 let version = model.version;
@@ -112,9 +106,7 @@ impl DeviceSync {
         let known = self.model.as_ref().map(|model| model.version);
         match transport.fetch_model(known).await? {
             Some(bytes) => self.install_model(&bytes),
-            None => known
-                .map(|version| ModelInstall::Unchanged { version })
-                .ok_or(SyncError::NoSharedModel),
+            None => known.map(|version| ModelInstall::Unchanged { version }).ok_or(SyncError::NoSharedModel),
         }
     }
 
@@ -165,10 +157,7 @@ impl DeviceSync {
         let mut nonce = [0_u8; 16];
         rng.fill_bytes(&mut nonce);
         let jitter_ms = rng.random_range(0..=self.max_jitter_ms);
-        Ok(PendingUpload {
-            body: UpdateMessage::from_noisy(update, nonce).encode(),
-            jitter_ms,
-        })
+        Ok(PendingUpload { body: UpdateMessage::from_noisy(update, nonce).encode(), jitter_ms })
     }
 }
 
@@ -199,12 +188,7 @@ mod tests {
     }
 
     fn device(dimension: usize) -> DeviceSync {
-        let hex: String = signing_key()
-            .verifying_key()
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = signing_key().verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
         let config = SyncConfig {
             aggregator_url: "http://127.0.0.1:8787".to_owned(),
             model_public_key: hex,
@@ -221,61 +205,30 @@ mod tests {
     #[test]
     fn bad_config_is_refused() {
         let privacy = PrivacyParams::new(PrivacyConfig::default()).expect("defaults");
-        let config = SyncConfig {
-            aggregator_url: "ftp://x".to_owned(),
-            model_public_key: "00".repeat(32),
-            max_jitter_ms: 0,
-        };
-        assert!(matches!(
-            DeviceSync::new(&config, privacy.clone(), 4),
-            Err(SyncError::BadUrl { .. })
-        ));
-        let config = SyncConfig {
-            aggregator_url: "http://x".to_owned(),
-            model_public_key: "12".to_owned(),
-            max_jitter_ms: 0,
-        };
-        assert_eq!(
-            DeviceSync::new(&config, privacy, 4).err(),
-            Some(SyncError::BadPublicKey)
-        );
+        let config =
+            SyncConfig { aggregator_url: "ftp://x".to_owned(), model_public_key: "00".repeat(32), max_jitter_ms: 0 };
+        assert!(matches!(DeviceSync::new(&config, privacy.clone(), 4), Err(SyncError::BadUrl { .. })));
+        let config =
+            SyncConfig { aggregator_url: "http://x".to_owned(), model_public_key: "12".to_owned(), max_jitter_ms: 0 };
+        assert_eq!(DeviceSync::new(&config, privacy, 4).err(), Some(SyncError::BadPublicKey));
     }
 
     #[test]
     fn tampered_wrong_size_or_older_models_keep_the_previous_one() {
         let mut device = device(3);
-        assert_eq!(
-            device.install_model(&signed(2, vec![1.0, 2.0, 3.0])),
-            Ok(ModelInstall::Installed { version: 2 })
-        );
+        assert_eq!(device.install_model(&signed(2, vec![1.0, 2.0, 3.0])), Ok(ModelInstall::Installed { version: 2 }));
         let mut tampered = signed(3, vec![9.0, 9.0, 9.0]);
         tampered[18] ^= 0x40;
         assert_eq!(device.install_model(&tampered), Err(SyncError::ChecksumMismatch));
-        let forged = SharedModel {
-            version: 3,
-            weights: vec![9.0; 3],
-        }
-        .encode_signed(&SigningKey::from_bytes(&[1; 32]));
+        let forged = SharedModel { version: 3, weights: vec![9.0; 3] }.encode_signed(&SigningKey::from_bytes(&[1; 32]));
         assert_eq!(device.install_model(&forged), Err(SyncError::BadSignature));
         assert_eq!(
             device.install_model(&signed(3, vec![1.0; 4])),
             Err(SyncError::ModelDimension { got: 4, expected: 3 })
         );
-        assert_eq!(
-            device.install_model(&signed(1, vec![0.0; 3])),
-            Err(SyncError::StaleModel { got: 1, current: 2 })
-        );
-        assert_eq!(
-            device.shared_model(),
-            Some(&SharedModel {
-                version: 2,
-                weights: vec![1.0, 2.0, 3.0]
-            })
-        );
-        assert_eq!(
-            device.install_model(&signed(2, vec![1.0, 2.0, 3.0])),
-            Ok(ModelInstall::Unchanged { version: 2 })
-        );
+        assert_eq!(device.install_model(&signed(1, vec![0.0; 3])), Err(SyncError::StaleModel { got: 1, current: 2 }));
+        assert_eq!(device.shared_model(), Some(&SharedModel { version: 2, weights: vec![1.0, 2.0, 3.0] }));
+        assert_eq!(device.install_model(&signed(2, vec![1.0, 2.0, 3.0])), Ok(ModelInstall::Unchanged { version: 2 }));
     }
 
     #[test]
@@ -283,28 +236,18 @@ mod tests {
         let transport = InMemoryTransport::new();
         let mut device = device(4);
         assert_eq!(
-            run_ready(device.refresh_model(&transport))
-                .err()
-                .map(|e| matches!(e, SyncError::Transport { .. })),
+            run_ready(device.refresh_model(&transport)).err().map(|e| matches!(e, SyncError::Transport { .. })),
             Some(true)
         );
         transport.serve_model(5, signed(5, vec![0.0; 4]));
-        assert_eq!(
-            run_ready(device.refresh_model(&transport)),
-            Ok(ModelInstall::Installed { version: 5 })
-        );
-        assert_eq!(
-            run_ready(device.refresh_model(&transport)),
-            Ok(ModelInstall::Unchanged { version: 5 })
-        );
+        assert_eq!(run_ready(device.refresh_model(&transport)), Ok(ModelInstall::Installed { version: 5 }));
+        assert_eq!(run_ready(device.refresh_model(&transport)), Ok(ModelInstall::Unchanged { version: 5 }));
 
         let mut ledger = PrivacyLedger::default();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let local = [0.5_f32, 0.0, -0.5, 0.0];
         assert!(device.check_upload(&local, 30, true, 1_000, &ledger).is_ok());
-        let pending = device
-            .prepare_upload(&local, 30, true, 1_000, &mut ledger, &mut rng)
-            .expect("allowed");
+        let pending = device.prepare_upload(&local, 30, true, 1_000, &mut ledger, &mut rng).expect("allowed");
         assert!(pending.jitter_ms <= 5_000);
         run_ready(transport.send_update(&pending.body)).expect("sent");
 
@@ -313,17 +256,11 @@ mod tests {
         let message = UpdateMessage::decode(&sent[0]).expect("valid body");
         assert_eq!(message.model_version, 5);
         assert_eq!(message.dimension(), 4);
-        assert_eq!(
-            sent[0].len(),
-            45 + 4,
-            "the body holds the header and the vector, nothing else"
-        );
+        assert_eq!(sent[0].len(), 45 + 4, "the body holds the header and the vector, nothing else");
         // The second update in the same day is refused by the ledger, spending nothing.
         assert!(matches!(
             device.prepare_upload(&local, 30, true, 2_000, &mut ledger, &mut rng),
-            Err(SyncError::Privacy(
-                crate::privacy::PrivacyError::PeriodLimitReached { .. }
-            ))
+            Err(SyncError::Privacy(crate::privacy::PrivacyError::PeriodLimitReached { .. }))
         ));
     }
 
@@ -333,21 +270,10 @@ mod tests {
         device.install_model(&signed(1, vec![0.0; 16])).expect("installs");
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let local = [0.1_f32; 16];
-        let first = device
-            .prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng)
-            .expect("ok");
-        let second = device
-            .prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng)
-            .expect("ok");
-        let (a, b) = (
-            UpdateMessage::decode(&first.body).expect("a"),
-            UpdateMessage::decode(&second.body).expect("b"),
-        );
+        let first = device.prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng).expect("ok");
+        let second = device.prepare_upload(&local, 30, true, 0, &mut PrivacyLedger::default(), &mut rng).expect("ok");
+        let (a, b) = (UpdateMessage::decode(&first.body).expect("a"), UpdateMessage::decode(&second.body).expect("b"));
         assert_ne!(a.nonce, b.nonce);
-        assert_eq!(
-            &first.body[..25],
-            &second.body[..25],
-            "version, dimension, clip and noise are public policy"
-        );
+        assert_eq!(&first.body[..25], &second.body[..25], "version, dimension, clip and noise are public policy");
     }
 }

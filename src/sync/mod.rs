@@ -56,9 +56,5 @@ pub enum SyncError {
     #[error("network request failed: {message}; it is retried at the next sync")]
     Transport { message: String },
     #[error("the aggregator refused the update ({status} {error}): {message}")]
-    Rejected {
-        status: u16,
-        error: String,
-        message: String,
-    },
+    Rejected { status: u16, error: String, message: String },
 }

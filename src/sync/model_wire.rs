@@ -55,19 +55,13 @@ impl SharedModel {
     pub fn decode_verified(bytes: &[u8], key: &VerifyingKey) -> Result<Self, SyncError> {
         let minimum = HEADER_LEN + CHECKSUM_LEN + SIGNATURE_LEN;
         if bytes.len() < minimum {
-            return Err(SyncError::Truncated {
-                need: minimum,
-                got: bytes.len(),
-            });
+            return Err(SyncError::Truncated { need: minimum, got: bytes.len() });
         }
         if bytes[0..4] != MODEL_MAGIC {
             return Err(SyncError::BadMagic);
         }
         if bytes[4] != MODEL_FORMAT_VERSION {
-            return Err(SyncError::UnsupportedFormat {
-                got: bytes[4],
-                supported: MODEL_FORMAT_VERSION,
-            });
+            return Err(SyncError::UnsupportedFormat { got: bytes[4], supported: MODEL_FORMAT_VERSION });
         }
         let mut version_bytes = [0_u8; 8];
         version_bytes.copy_from_slice(&bytes[5..13]);
@@ -75,17 +69,11 @@ impl SharedModel {
         dimension_bytes.copy_from_slice(&bytes[13..17]);
         let dimension = u32::from_le_bytes(dimension_bytes) as usize;
         if dimension == 0 || dimension > MAX_MODEL_DIMENSION {
-            return Err(SyncError::BadDimension {
-                dimension,
-                max: MAX_MODEL_DIMENSION,
-            });
+            return Err(SyncError::BadDimension { dimension, max: MAX_MODEL_DIMENSION });
         }
         let body_len = HEADER_LEN + 4 * dimension;
         if bytes.len() != body_len + CHECKSUM_LEN + SIGNATURE_LEN {
-            return Err(SyncError::LengthMismatch {
-                declared: dimension,
-                got: bytes.len(),
-            });
+            return Err(SyncError::LengthMismatch { declared: dimension, got: bytes.len() });
         }
         let (signed, signature) = bytes.split_at(body_len + CHECKSUM_LEN);
         let (body, checksum) = signed.split_at(body_len);
@@ -94,8 +82,7 @@ impl SharedModel {
         }
         let mut signature_bytes = [0_u8; SIGNATURE_LEN];
         signature_bytes.copy_from_slice(signature);
-        key.verify_strict(signed, &Signature::from_bytes(&signature_bytes))
-            .map_err(|_| SyncError::BadSignature)?;
+        key.verify_strict(signed, &Signature::from_bytes(&signature_bytes)).map_err(|_| SyncError::BadSignature)?;
         let weights: Vec<f32> = body[HEADER_LEN..]
             .chunks_exact(4)
             .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
@@ -103,10 +90,7 @@ impl SharedModel {
         if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
             return Err(SyncError::NonFiniteModelWeight { index });
         }
-        Ok(Self {
-            version: u64::from_le_bytes(version_bytes),
-            weights,
-        })
+        Ok(Self { version: u64::from_le_bytes(version_bytes), weights })
     }
 }
 
@@ -134,44 +118,29 @@ mod tests {
     }
 
     fn model() -> SharedModel {
-        SharedModel {
-            version: 3,
-            weights: vec![0.5, -1.25, 2.0],
-        }
+        SharedModel { version: 3, weights: vec![0.5, -1.25, 2.0] }
     }
 
     #[test]
     fn a_signed_model_verifies_with_the_matching_key() {
         let bytes = model().encode_signed(&key(1));
         assert_eq!(bytes.len(), 17 + 12 + 32 + 64);
-        assert_eq!(
-            SharedModel::decode_verified(&bytes, &key(1).verifying_key()),
-            Ok(model())
-        );
+        assert_eq!(SharedModel::decode_verified(&bytes, &key(1).verifying_key()), Ok(model()));
     }
 
     #[test]
     fn another_key_tampered_weights_or_checksum_are_rejected() {
         let bytes = model().encode_signed(&key(1));
-        assert_eq!(
-            SharedModel::decode_verified(&bytes, &key(2).verifying_key()),
-            Err(SyncError::BadSignature)
-        );
+        assert_eq!(SharedModel::decode_verified(&bytes, &key(2).verifying_key()), Err(SyncError::BadSignature));
         let mut weights = bytes.clone();
         weights[20] ^= 1;
-        assert_eq!(
-            SharedModel::decode_verified(&weights, &key(1).verifying_key()),
-            Err(SyncError::ChecksumMismatch)
-        );
+        assert_eq!(SharedModel::decode_verified(&weights, &key(1).verifying_key()), Err(SyncError::ChecksumMismatch));
         // Re-hashing the tampered weights does not help without the private key.
         let mut rehashed = weights.clone();
         let body_len = 17 + 12;
         let checksum = Sha256::digest(&rehashed[..body_len]);
         rehashed[body_len..body_len + 32].copy_from_slice(checksum.as_slice());
-        assert_eq!(
-            SharedModel::decode_verified(&rehashed, &key(1).verifying_key()),
-            Err(SyncError::BadSignature)
-        );
+        assert_eq!(SharedModel::decode_verified(&rehashed, &key(1).verifying_key()), Err(SyncError::BadSignature));
         assert!(matches!(
             SharedModel::decode_verified(&bytes[..bytes.len() - 1], &key(1).verifying_key()),
             Err(SyncError::LengthMismatch { .. })
@@ -180,10 +149,7 @@ mod tests {
 
     #[test]
     fn signed_non_finite_weights_are_still_refused() {
-        let nan = SharedModel {
-            version: 1,
-            weights: vec![0.0, f32::INFINITY],
-        };
+        let nan = SharedModel { version: 1, weights: vec![0.0, f32::INFINITY] };
         let bytes = nan.encode_signed(&key(4));
         assert_eq!(
             SharedModel::decode_verified(&bytes, &key(4).verifying_key()),

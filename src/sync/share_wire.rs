@@ -27,7 +27,8 @@ pub const SHARE_FORMAT_VERSION: u8 = 1;
 /// Bytes before the share.
 pub const SHARE_HEADER_LEN: usize = 36;
 /// Largest share body (every placement broken out).
-pub const MAX_SHARE_BODY_BYTES: usize = SHARE_HEADER_LEN + 8 * (MAX_LIFT_DIMENSION + MAX_LIFT_DIMENSION * (MAX_LIFT_DIMENSION + 1) / 2);
+pub const MAX_SHARE_BODY_BYTES: usize =
+    SHARE_HEADER_LEN + 8 * (MAX_LIFT_DIMENSION + MAX_LIFT_DIMENSION * (MAX_LIFT_DIMENSION + 1) / 2);
 
 /// Which server a share is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

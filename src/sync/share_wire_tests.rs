@@ -39,7 +39,10 @@ fn each_malformation_has_its_error() {
     for (offset, field) in [(5, "server"), (6, "bucket"), (7, "reserved byte"), (10, "share length")] {
         let mut bad = good.clone();
         bad[offset] = 7;
-        assert!(matches!(LiftShareMessage::decode(&bad), Err(SyncError::BadField { field: f, .. }) if f == field), "{field}");
+        assert!(
+            matches!(LiftShareMessage::decode(&bad), Err(SyncError::BadField { field: f, .. }) if f == field),
+            "{field}"
+        );
     }
     let mut long = good.clone();
     long.extend_from_slice(&[0; 8]);

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use super::share_wire::{ShareServer, SharePair};
+use super::share_wire::{SharePair, ShareServer};
 use super::SyncError;
 
 /// Moves update and model bytes. Implementations send no cookies, ids or other headers of
@@ -117,9 +117,7 @@ impl Transport for InMemoryTransport {
 
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {
         match &*self.model.borrow() {
-            None => Err(SyncError::Transport {
-                message: "no model published yet (404)".to_owned(),
-            }),
+            None => Err(SyncError::Transport { message: "no model published yet (404)".to_owned() }),
             Some((version, _)) if Some(*version) == known_version => Ok(None),
             Some((_, bytes)) => Ok(Some(bytes.clone())),
         }

@@ -70,20 +70,14 @@ impl UpdateMessage {
     /// Parses a body; any malformation is a typed error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
         if bytes.len() < UPDATE_HEADER_LEN {
-            return Err(SyncError::Truncated {
-                need: UPDATE_HEADER_LEN,
-                got: bytes.len(),
-            });
+            return Err(SyncError::Truncated { need: UPDATE_HEADER_LEN, got: bytes.len() });
         }
         let (header, values) = bytes.split_at(UPDATE_HEADER_LEN);
         if header[0..4] != UPDATE_MAGIC {
             return Err(SyncError::BadMagic);
         }
         if header[4] != UPDATE_FORMAT_VERSION {
-            return Err(SyncError::UnsupportedFormat {
-                got: header[4],
-                supported: UPDATE_FORMAT_VERSION,
-            });
+            return Err(SyncError::UnsupportedFormat { got: header[4], supported: UPDATE_FORMAT_VERSION });
         }
         let model_version = u64::from_le_bytes(fixed(&header[5..13]));
         let dimension = u32::from_le_bytes(fixed(&header[13..17])) as usize;
@@ -92,40 +86,22 @@ impl UpdateMessage {
         let quantization_scale = f32::from_le_bytes(fixed(&header[25..29]));
         let nonce: [u8; 16] = fixed(&header[29..45]);
         if dimension == 0 || dimension > MAX_UPDATE_DIMENSION {
-            return Err(SyncError::BadDimension {
-                dimension,
-                max: MAX_UPDATE_DIMENSION,
-            });
+            return Err(SyncError::BadDimension { dimension, max: MAX_UPDATE_DIMENSION });
         }
         if values.len() != dimension {
-            return Err(SyncError::LengthMismatch {
-                declared: dimension,
-                got: values.len(),
-            });
+            return Err(SyncError::LengthMismatch { declared: dimension, got: values.len() });
         }
         if !(clip_bound.is_finite() && clip_bound > 0.0) {
-            return Err(SyncError::BadField {
-                field: "clip bound",
-                value: f64::from(clip_bound),
-            });
+            return Err(SyncError::BadField { field: "clip bound", value: f64::from(clip_bound) });
         }
         if !(noise_multiplier.is_finite() && noise_multiplier >= 0.0) {
-            return Err(SyncError::BadField {
-                field: "noise multiplier",
-                value: f64::from(noise_multiplier),
-            });
+            return Err(SyncError::BadField { field: "noise multiplier", value: f64::from(noise_multiplier) });
         }
         if !(quantization_scale.is_finite() && quantization_scale >= 0.0) {
-            return Err(SyncError::BadField {
-                field: "quantization scale",
-                value: f64::from(quantization_scale),
-            });
+            return Err(SyncError::BadField { field: "quantization scale", value: f64::from(quantization_scale) });
         }
         if values.contains(&0x80) {
-            return Err(SyncError::BadField {
-                field: "quantized value",
-                value: -128.0,
-            });
+            return Err(SyncError::BadField { field: "quantized value", value: -128.0 });
         }
         Ok(Self {
             model_version,
@@ -177,46 +153,25 @@ mod tests {
     #[test]
     fn malformed_bodies_give_typed_errors() {
         let good = sample().encode();
-        assert!(matches!(
-            UpdateMessage::decode(&good[..10]),
-            Err(SyncError::Truncated { .. })
-        ));
+        assert!(matches!(UpdateMessage::decode(&good[..10]), Err(SyncError::Truncated { .. })));
         let mut magic = good.clone();
         magic[0] = b'X';
         assert_eq!(UpdateMessage::decode(&magic), Err(SyncError::BadMagic));
         let mut format = good.clone();
         format[4] = 2;
-        assert!(matches!(
-            UpdateMessage::decode(&format),
-            Err(SyncError::UnsupportedFormat { got: 2, .. })
-        ));
+        assert!(matches!(UpdateMessage::decode(&format), Err(SyncError::UnsupportedFormat { got: 2, .. })));
         let mut extra = good.clone();
         extra.push(0);
-        assert!(matches!(
-            UpdateMessage::decode(&extra),
-            Err(SyncError::LengthMismatch { declared: 4, got: 5 })
-        ));
+        assert!(matches!(UpdateMessage::decode(&extra), Err(SyncError::LengthMismatch { declared: 4, got: 5 })));
         let mut nan_clip = good.clone();
         nan_clip[17..21].copy_from_slice(&f32::NAN.to_le_bytes());
-        assert!(matches!(
-            UpdateMessage::decode(&nan_clip),
-            Err(SyncError::BadField {
-                field: "clip bound",
-                ..
-            })
-        ));
+        assert!(matches!(UpdateMessage::decode(&nan_clip), Err(SyncError::BadField { field: "clip bound", .. })));
         let mut min_value = good.clone();
         min_value[45] = 0x80;
-        assert!(matches!(
-            UpdateMessage::decode(&min_value),
-            Err(SyncError::BadField { .. })
-        ));
+        assert!(matches!(UpdateMessage::decode(&min_value), Err(SyncError::BadField { .. })));
         let mut zero_dim = good[..UPDATE_HEADER_LEN].to_vec();
         zero_dim[13..17].copy_from_slice(&0_u32.to_le_bytes());
-        assert!(matches!(
-            UpdateMessage::decode(&zero_dim),
-            Err(SyncError::BadDimension { .. })
-        ));
+        assert!(matches!(UpdateMessage::decode(&zero_dim), Err(SyncError::BadDimension { .. })));
     }
 
     proptest! {

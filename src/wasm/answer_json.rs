@@ -84,9 +84,9 @@ pub struct PlainColumns<'a> {
 
 /// The JSON text of the plain columns of `answer` (an object), as UTF-8 bytes.
 pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
-    answer_json(answer)
-        .map(|bytes| bytes.to_vec())
-        .map_err(|_| JsError::new("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data"))
+    answer_json(answer).map(|bytes| bytes.to_vec()).map_err(|_| {
+        JsError::new("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data")
+    })
 }
 
 /// Parses one column; `what` names it in the error ("invalid answer.ids: ...").

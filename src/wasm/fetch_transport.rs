@@ -23,14 +23,10 @@ pub struct FetchTransport {
 }
 
 fn transport_error(context: &str, error: &JsValue) -> SyncError {
-    let detail = error.as_string().or_else(|| {
-        Reflect::get(error, &JsValue::from_str("message"))
-            .ok()
-            .and_then(|message| message.as_string())
-    });
-    SyncError::Transport {
-        message: format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".to_owned())),
-    }
+    let detail = error
+        .as_string()
+        .or_else(|| Reflect::get(error, &JsValue::from_str("message")).ok().and_then(|message| message.as_string()));
+    SyncError::Transport { message: format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".to_owned())) }
 }
 
 /// A request init that carries nothing identifying: no cookies, no referrer.
@@ -53,34 +49,27 @@ fn post_init(body: &[u8]) -> RequestInit {
 }
 
 async fn fetch(url: &str, init: &RequestInit) -> Result<Response, SyncError> {
-    let window = web_sys::window().ok_or_else(|| SyncError::Transport {
-        message: "no window: fetch needs a page".to_owned(),
-    })?;
+    let window = web_sys::window()
+        .ok_or_else(|| SyncError::Transport { message: "no window: fetch needs a page".to_owned() })?;
     let response = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
         .map_err(|error| transport_error("fetch failed", &error))?;
-    response.dyn_into::<Response>().map_err(|_| SyncError::Transport {
-        message: "fetch returned no Response".to_owned(),
-    })
+    response
+        .dyn_into::<Response>()
+        .map_err(|_| SyncError::Transport { message: "fetch returned no Response".to_owned() })
 }
 
 async fn body_bytes(response: &Response) -> Result<Vec<u8>, SyncError> {
-    let promise = response
-        .array_buffer()
-        .map_err(|error| transport_error("reading the body failed", &error))?;
-    let buffer = JsFuture::from(promise)
-        .await
-        .map_err(|error| transport_error("reading the body failed", &error))?;
+    let promise = response.array_buffer().map_err(|error| transport_error("reading the body failed", &error))?;
+    let buffer = JsFuture::from(promise).await.map_err(|error| transport_error("reading the body failed", &error))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 /// Turns a refusal `{ "error": code, "message": text }` into [`SyncError::Rejected`].
 async fn rejection(response: &Response) -> SyncError {
     let status = response.status();
-    let parsed = body_bytes(response)
-        .await
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let parsed =
+        body_bytes(response).await.ok().and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
     let field = |name: &str| {
         parsed
             .as_ref()
@@ -89,11 +78,7 @@ async fn rejection(response: &Response) -> SyncError {
             .unwrap_or_default()
             .to_owned()
     };
-    SyncError::Rejected {
-        status,
-        error: field("error"),
-        message: field("message"),
-    }
+    SyncError::Rejected { status, error: field("error"), message: field("message") }
 }
 
 impl FetchTransport {
@@ -127,10 +112,7 @@ impl FetchTransport {
     pub fn send_beacon(&self, body: &[u8]) -> bool {
         let Some(window) = web_sys::window() else { return false };
         let data = Uint8Array::from(body);
-        window
-            .navigator()
-            .send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data))
-            .unwrap_or(false)
+        window.navigator().send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data)).unwrap_or(false)
     }
 }
 

@@ -39,7 +39,9 @@ where
     let parsed = from_js(value, what)?;
     let known = serde_wasm_bindgen::to_value(&parsed).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))?;
     if let Some(path) = unknown_field(&value.js_value(), &known, "") {
-        return Err(JsError::new(&format!("invalid {what}: unknown field `{path}`; check its spelling in the documentation")));
+        return Err(JsError::new(&format!(
+            "invalid {what}: unknown field `{path}`; check its spelling in the documentation"
+        )));
     }
     Ok(parsed)
 }

@@ -12,7 +12,10 @@ use crate::storage::{KeyValueStore, MemoryStore, StoreError};
 pub enum BrowserStore {
     Local(web_sys::Storage),
     /// localStorage was unavailable for the given reason.
-    Memory { store: MemoryStore, reason: String },
+    Memory {
+        store: MemoryStore,
+        reason: String,
+    },
 }
 
 impl BrowserStore {

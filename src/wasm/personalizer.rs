@@ -109,7 +109,9 @@ impl JsPersonalizer {
         let facade_warnings = store
             .unavailable_reason()
             .map(|reason| {
-                let message = format!("localStorage is unavailable ({reason}); the profile lives in memory only until the page closes");
+                let message = format!(
+                    "localStorage is unavailable ({reason}); the profile lives in memory only until the page closes"
+                );
                 StorageWarning::new(WarningCode::StorageUnavailable, message)
             })
             .into_iter()
@@ -135,7 +137,11 @@ impl JsPersonalizer {
     /// const { effective, cappedByGlobalPrivacyControl } = p.setConsent("full", { explicitOptIn: false });
     /// ```
     #[wasm_bindgen(js_name = setConsent)]
-    pub fn set_consent(&self, mode: Ts<ConsentMode>, options: Option<Ts<ConsentOptions>>) -> Result<Ts<ConsentDecision>, JsError> {
+    pub fn set_consent(
+        &self,
+        mode: Ts<ConsentMode>,
+        options: Option<Ts<ConsentOptions>>,
+    ) -> Result<Ts<ConsentDecision>, JsError> {
         let mode: ConsentMode = match mode.js_value().as_string() {
             Some(text) => text.parse().map_err(|e: crate::consent::ConsentError| JsError::new(&e.to_string()))?,
             None => return Err(JsError::new("consent mode must be a string: \"none\", \"session\" or \"full\"")),

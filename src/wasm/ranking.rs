@@ -74,17 +74,8 @@ pub struct CandidateAnswer {
     pub neighbours: Option<NeighbourAnswer>,
 }
 
-const ANSWER_FIELDS: [&str; 9] = [
-    "about",
-    "aboutEmbedding",
-    "ids",
-    "scores",
-    "titles",
-    "popularity",
-    "attributes",
-    "embeddings",
-    "neighbours",
-];
+const ANSWER_FIELDS: [&str; 9] =
+    ["about", "aboutEmbedding", "ids", "scores", "titles", "popularity", "attributes", "embeddings", "neighbours"];
 
 fn ranking_error(error: RankingError) -> JsError {
     JsError::new(&error.to_string())
@@ -105,9 +96,7 @@ fn f32_column(value: &JsValue, name: &str) -> Result<Option<Vec<f32>>, JsError> 
     if Array::is_array(value) {
         return Ok(Some(Float32Array::new(value).to_vec()));
     }
-    Err(JsError::new(&format!(
-        "invalid answer: {name} must be a Float32Array or an array of numbers"
-    )))
+    Err(JsError::new(&format!("invalid answer: {name} must be a Float32Array or an array of numbers")))
 }
 
 fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
@@ -120,15 +109,11 @@ fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
             .iter()
             .map(|v| match v.as_f64() {
                 Some(x) if x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0 => Ok(x as u32),
-                _ => Err(JsError::new(&format!(
-                    "invalid answer: {name} must hold whole numbers ≥ 0"
-                ))),
+                _ => Err(JsError::new(&format!("invalid answer: {name} must hold whole numbers ≥ 0"))),
             })
             .collect();
     }
-    Err(JsError::new(&format!(
-        "invalid answer: {name} must be a Uint32Array or an array of numbers"
-    )))
+    Err(JsError::new(&format!("invalid answer: {name} must be a Uint32Array or an array of numbers")))
 }
 
 fn get(object: &JsValue, name: &str) -> JsValue {
@@ -144,9 +129,7 @@ fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option
         .ok()
         .and_then(|t| t.as_string())
         .ok_or_else(|| JsError::new(&format!("invalid {what}: it cannot be read as JSON data")))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    serde_json::from_str(&text).map(Some).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
 fn describe(value: &JsValue) -> String {
@@ -200,10 +183,7 @@ impl JsPersonalizer {
     pub fn register_candidates(&self, answer: Ts<CandidateAnswer>) -> Result<u32, JsError> {
         let answer = answer.js_value();
         if !answer.is_object() || Array::is_array(&answer) {
-            return Err(JsError::new(&format!(
-                "invalid answer: expected an object, got {}",
-                describe(&answer)
-            )));
+            return Err(JsError::new(&format!("invalid answer: expected an object, got {}", describe(&answer))));
         }
         reject_unknown_fields(&answer)?;
         let json = plain_json(&answer)?;
@@ -236,10 +216,7 @@ impl JsPersonalizer {
                 scores,
             }),
         };
-        self.state()?
-            .engine
-            .register_candidates(&columns)
-            .map_err(ranking_error)
+        self.state()?.engine.register_candidates(&columns).map_err(ranking_error)
     }
 
     /// Orders a registered answer for this shopper: the server's score and order, the session
@@ -273,11 +250,7 @@ impl JsPersonalizer {
             }
             _ => RankContext::default(),
         };
-        let list = self
-            .state()?
-            .engine
-            .rank(handle, &context, js_sys::Date::now())
-            .map_err(ranking_error)?;
+        let list = self.state()?.engine.rank(handle, &context, js_sys::Date::now()).map_err(ranking_error)?;
         Ok(super::ranked_list::to_js(&list))
     }
 

@@ -87,7 +87,8 @@ pub fn consent(p: &JsPersonalizer, mode: &str) -> JsValue {
 
 /// Tracks a view of `id` in category path `path` (e.g. `["Shoes","Running"]`); returns the outcome's status.
 pub fn view(p: &JsPersonalizer, id: &str, path: &str) -> String {
-    let event = format!(r#"{{"type":"view","itemId":"{id}","item":{{"categoryPath":{path},"brand":"Acme","price":42}}}}"#);
+    let event =
+        format!(r#"{{"type":"view","itemId":"{id}","item":{{"categoryPath":{path},"brand":"Acme","price":42}}}}"#);
     let outcome: JsValue = p.track(ts(&event)).unwrap_or_else(|_| panic!("valid event {event}")).into();
     field(&outcome, "status").trim_matches('"').to_string()
 }

@@ -39,7 +39,9 @@ pub enum ApiError {
          differ from this server's): align liftReport on the devices with the aggregator's --lift-* flags"
     )]
     LiftConfigMismatch,
-    #[error("lift value {index} is {value}, outside [{low:.1}, {high:.1}], the range of an honest clipped and noised count")]
+    #[error(
+        "lift value {index} is {value}, outside [{low:.1}, {high:.1}], the range of an honest clipped and noised count"
+    )]
     LiftValueOutOfRange { index: usize, value: f64, low: f64, high: f64 },
     #[error("confidence {0} is not in (0, 1): ask for e.g. ?confidence=0.95")]
     BadConfidence(f64),

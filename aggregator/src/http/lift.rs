@@ -25,7 +25,12 @@ pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> 
     let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
     let message = LiftReportMessage::decode(&body).map_err(ApiError::MalformedLiftReport)?;
     let report = admit_lift(&message, lift)?;
-    let entry = LiftEntry { fingerprint: message.fingerprint, bucket: report.bucket, nonce: message.nonce, values: report.values };
+    let entry = LiftEntry {
+        fingerprint: message.fingerprint,
+        bucket: report.bucket,
+        nonce: message.nonce,
+        values: report.values,
+    };
     app.lift.add(entry).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
 }

@@ -12,8 +12,8 @@
 
 mod error;
 mod lift;
-mod shares;
 pub mod rate_limit;
+mod shares;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -52,12 +52,8 @@ pub struct AppState {
 
 /// The router with CORS for the configured origins.
 pub fn router(app: AppState) -> Router {
-    let origins: Vec<HeaderValue> = app
-        .config
-        .allowed_origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
+    let origins: Vec<HeaderValue> =
+        app.config.allowed_origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
@@ -96,9 +92,7 @@ fn admit_client(app: &AppState, request: &Request) -> Result<(), ApiError> {
 async fn post_update(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
     admit_client(&app, &request)?;
     let limit = app.config.max_body_bytes();
-    let body = to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
     let update = UpdateMessage::decode(&body).map_err(ApiError::Malformed)?;
     let current = app.state.get().ok_or(ApiError::Overloaded)?;
     admit(&update, &app.config, current.model.version)?;
@@ -107,16 +101,9 @@ async fn post_update(State(app): State<AppState>, request: Request) -> Result<Re
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
-        })
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+    })
 }
 
 async fn get_model(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -128,12 +115,7 @@ async fn get_model(State(app): State<AppState>, headers: HeaderMap) -> Result<Re
         return Ok((StatusCode::NOT_MODIFIED, common, Body::empty()).into_response());
     }
     let body = Bytes::copy_from_slice(&current.model.signed);
-    Ok((
-        common,
-        [(header::CONTENT_TYPE, "application/octet-stream".to_owned())],
-        body,
-    )
-        .into_response())
+    Ok((common, [(header::CONTENT_TYPE, "application/octet-stream".to_owned())], body).into_response())
 }
 
 async fn get_model_key(State(app): State<AppState>) -> Response {

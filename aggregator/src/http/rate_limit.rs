@@ -35,9 +35,7 @@ fn fresh_salt() -> [u8; 32] {
     let mut salt = [0_u8; 32];
     // Without OS randomness fall back to the clock: still never persisted or logged.
     if getrandom::fill(&mut salt).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         salt[..16].copy_from_slice(&nanos.to_le_bytes());
     }
     salt
@@ -59,14 +57,7 @@ fn client_key(salt: &[u8; 32], address: IpAddr) -> u64 {
 impl RateLimiter {
     /// `per_minute = 0` admits everything.
     pub fn new(per_minute: u32, now: Instant) -> Self {
-        Self {
-            per_minute,
-            buckets: Mutex::new(Buckets {
-                salt: fresh_salt(),
-                salt_born: now,
-                by_key: HashMap::new(),
-            }),
-        }
+        Self { per_minute, buckets: Mutex::new(Buckets { salt: fresh_salt(), salt_born: now, by_key: HashMap::new() }) }
     }
 
     /// Takes one token for `address` at `now`; `false` means refuse.
@@ -90,10 +81,7 @@ impl RateLimiter {
             });
         }
         let key = client_key(&buckets.salt, address);
-        let bucket = buckets.by_key.entry(key).or_insert(Bucket {
-            tokens: capacity,
-            last: now,
-        });
+        let bucket = buckets.by_key.entry(key).or_insert(Bucket { tokens: capacity, last: now });
         let refill = now.saturating_duration_since(bucket.last).as_secs_f64() * per_second;
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.last = now;

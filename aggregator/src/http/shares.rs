@@ -37,7 +37,9 @@ pub async fn post_lift_share(State(app): State<AppState>, request: Request) -> R
         LiftRole::Helper => ShareServer::Helper,
     };
     if message.server != expected {
-        return Err(ApiError::WrongServer { expected: if expected == ShareServer::Leader { "leader" } else { "helper" } });
+        return Err(ApiError::WrongServer {
+            expected: if expected == ShareServer::Leader { "leader" } else { "helper" },
+        });
     }
     if message.dimension != lift.dimension() {
         return Err(ApiError::WrongDimension { got: message.dimension, expected: lift.dimension() });
@@ -64,7 +66,8 @@ fn helper_of<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<&'a SharesSta
         LiftRole::Leader => Err(ApiError::WrongRole("leader-to-helper requests on the leader")),
     })?;
     if let Some(token) = &app.config.lift_peer_token {
-        let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let sent =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         // Compared in constant time: the token is a secret.
         let equal = sent.is_some_and(|sent| {
             sent.len() == token.len() && sent.bytes().zip(token.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
@@ -138,6 +141,11 @@ pub async fn get_shared_lift(app: &AppState, confidence: f64) -> Result<serde_js
     match leader_sums(shares, &app.config).await? {
         Ok((personalized, holdout)) => lift_answer(&app.config, personalized, holdout, confidence),
         // Below the threshold `lift_answer` reads only the counts.
-        Err([p, h]) => lift_answer(&app.config, LiftSums::from_parts(p, vec![0.0; d], &[]), LiftSums::from_parts(h, vec![0.0; d], &[]), confidence),
+        Err([p, h]) => lift_answer(
+            &app.config,
+            LiftSums::from_parts(p, vec![0.0; d], &[]),
+            LiftSums::from_parts(h, vec![0.0; d], &[]),
+            confidence,
+        ),
     }
 }

@@ -132,10 +132,7 @@ pub fn weights_from_bytes(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
     if bytes.len() % 4 != 0 {
         return Err(StoreError::Corrupt(format!("weights blob of {} bytes", bytes.len())));
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
 /// Encodes f32 weights little-endian.

@@ -51,25 +51,16 @@ impl PostgresStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
         tx.batch_execute(SCHEMA).await?;
         tx.commit().await?;
-        Ok(Self {
-            client: Mutex::new(client),
-        })
+        Ok(Self { client: Mutex::new(client) })
     }
 }
 
 async fn read_model(client: &impl tokio_postgres::GenericClient, version: u64) -> Result<StoredModel, StoreError> {
     let row = client
-        .query_one(
-            "SELECT weights, signed FROM aggregator_models WHERE version = $1",
-            &[&(version as i64)],
-        )
+        .query_one("SELECT weights, signed FROM aggregator_models WHERE version = $1", &[&(version as i64)])
         .await?;
     let weights: Vec<u8> = row.get(0);
-    Ok(StoredModel {
-        version,
-        weights: weights_from_bytes(&weights)?,
-        signed: row.get(1),
-    })
+    Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed: row.get(1) })
 }
 
 /// Locks the round row of `version` until the transaction ends and returns its running sum and
@@ -121,26 +112,17 @@ impl Store for PostgresStore {
                 &[&candidate.to_vec()],
             )
             .await?;
-        let row = client
-            .query_one(
-                "SELECT value FROM aggregator_settings WHERE name = 'signing_key_seed'",
-                &[],
-            )
-            .await?;
+        let row =
+            client.query_one("SELECT value FROM aggregator_settings WHERE name = 'signing_key_seed'", &[]).await?;
         let stored: Vec<u8> = row.get(0);
-        stored
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
+        stored.try_into().map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
     }
 
     async fn ensure_initial_model(&self, initial: StoredModel) -> Result<(), StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
-        let existing: i64 = tx
-            .query_one("SELECT COUNT(*) FROM aggregator_models", &[])
-            .await?
-            .get(0);
+        let existing: i64 = tx.query_one("SELECT COUNT(*) FROM aggregator_models", &[]).await?.get(0);
         if existing == 0 {
             let version = initial.version as i64;
             tx.execute(
@@ -160,33 +142,18 @@ impl Store for PostgresStore {
 
     async fn current(&self) -> Result<CurrentState, StoreError> {
         let client = self.client.lock().await;
-        let version: i64 = client
-            .query_one("SELECT MAX(version) FROM aggregator_models", &[])
-            .await?
-            .get(0);
+        let version: i64 = client.query_one("SELECT MAX(version) FROM aggregator_models", &[]).await?.get(0);
         let model = read_model(&*client, stored_u64(version, "model version")?).await?;
-        let round_updates: i64 = client
-            .query_one("SELECT updates FROM aggregator_rounds WHERE version = $1", &[&version])
-            .await?
-            .get(0);
+        let round_updates: i64 =
+            client.query_one("SELECT updates FROM aggregator_rounds WHERE version = $1", &[&version]).await?.get(0);
         let last_closed = client
-            .query_opt(
-                "SELECT version, updates FROM aggregator_rounds WHERE closed ORDER BY version DESC LIMIT 1",
-                &[],
-            )
+            .query_opt("SELECT version, updates FROM aggregator_rounds WHERE closed ORDER BY version DESC LIMIT 1", &[])
             .await?;
         let last_closed = match last_closed {
-            Some(row) => Some((
-                stored_u64(row.get(0), "round version")?,
-                stored_u64(row.get(1), "round updates")?,
-            )),
+            Some(row) => Some((stored_u64(row.get(0), "round version")?, stored_u64(row.get(1), "round updates")?)),
             None => None,
         };
-        Ok(CurrentState {
-            model,
-            round_updates: stored_u64(round_updates, "round updates")?,
-            last_closed,
-        })
+        Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
     }
 
     async fn commit_batch(
@@ -226,10 +193,7 @@ impl Store for PostgresStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed {
-            replayed,
-            round_updates: stored_u64(count, "round updates")?,
-        })
+        Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
     }
 
     async fn close_round(
@@ -263,11 +227,7 @@ impl Store for PostgresStore {
             &[&(version as i64)],
         )
         .await?;
-        tx.execute(
-            "DELETE FROM aggregator_nonces WHERE version <= $1",
-            &[&(version as i64)],
-        )
-        .await?;
+        tx.execute("DELETE FROM aggregator_nonces WHERE version <= $1", &[&(version as i64)]).await?;
         tx.commit().await?;
         Ok(true)
     }

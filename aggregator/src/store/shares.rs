@@ -81,7 +81,12 @@ fn words_from_bytes(bytes: &[u8], length: usize) -> Result<Vec<u64>, StoreError>
     Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect())
 }
 
-fn read_bucket(connection: &Connection, fingerprint: &[u8], bucket: i64, length: usize) -> Result<BucketShares, StoreError> {
+fn read_bucket(
+    connection: &Connection,
+    fingerprint: &[u8],
+    bucket: i64,
+    length: usize,
+) -> Result<BucketShares, StoreError> {
     let row: Option<(i64, Vec<u8>, Vec<u8>)> = connection
         .query_row(
             "SELECT reports, digest, sums FROM lift_share_sums WHERE fingerprint = ?1 AND bucket = ?2",
@@ -90,7 +95,8 @@ fn read_bucket(connection: &Connection, fingerprint: &[u8], bucket: i64, length:
         )
         .optional()?;
     let Some((reports, digest, sums)) = row else { return Ok(BucketShares::empty(length)) };
-    let digest: [u8; 32] = digest.try_into().map_err(|_| StoreError::Corrupt("id digest is not 32 bytes".to_owned()))?;
+    let digest: [u8; 32] =
+        digest.try_into().map_err(|_| StoreError::Corrupt("id digest is not 32 bytes".to_owned()))?;
     Ok(BucketShares { reports: stored_u64(reports, "share reports")?, digest, sum: words_from_bytes(&sums, length)? })
 }
 
@@ -118,7 +124,8 @@ impl SqliteStore {
         self.blocking(|connection| {
             let mut statement =
                 connection.prepare("SELECT report_id, bucket FROM lift_share_pending WHERE fingerprint = ?1")?;
-            let rows = statement.query_map(params![&fingerprint[..]], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
+            let rows =
+                statement.query_map(params![&fingerprint[..]], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
             rows.map(|row| {
                 let (id, bucket) = row?;
                 let id = id.try_into().map_err(|_| StoreError::Corrupt("report id is not 16 bytes".to_owned()))?;
@@ -132,7 +139,12 @@ impl SqliteStore {
     /// returns which of `ids` are counted now (just folded or before). A share is counted only in
     /// the bucket the other server names: a device that sent the two servers different buckets
     /// for one id gets counted by neither, so it cannot make their sums disagree.
-    pub fn fold_shares(&self, fingerprint: [u8; 8], ids: &[ReportRef], length: usize) -> Result<Vec<ReportRef>, StoreError> {
+    pub fn fold_shares(
+        &self,
+        fingerprint: [u8; 8],
+        ids: &[ReportRef],
+        length: usize,
+    ) -> Result<Vec<ReportRef>, StoreError> {
         self.blocking(|connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut buckets = [read_bucket(&tx, &fingerprint, 0, length)?, read_bucket(&tx, &fingerprint, 1, length)?];
@@ -186,7 +198,12 @@ impl SqliteStore {
     }
 
     /// The counted shares of both buckets (personalized, holdout) and the last release.
-    pub fn share_state(&self, fingerprint: [u8; 8], length: usize, dimension: usize) -> Result<([BucketShares; 2], Option<Released>), StoreError> {
+    pub fn share_state(
+        &self,
+        fingerprint: [u8; 8],
+        length: usize,
+        dimension: usize,
+    ) -> Result<([BucketShares; 2], Option<Released>), StoreError> {
         self.blocking(|connection| {
             let buckets = [read_bucket(connection, &fingerprint, 0, length)?, read_bucket(connection, &fingerprint, 1, length)?];
             let row: Option<ReleasedRow> = connection

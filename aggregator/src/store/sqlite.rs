@@ -44,13 +44,14 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(super::shares::SHARE_SCHEMA)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-        })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
     /// Runs `work` on the connection in this thread (callers in async code use `spawn_blocking`).
-    pub(super) fn blocking<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn blocking<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut guard =
             self.connection.lock().map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
         work(&mut guard)
@@ -63,9 +64,7 @@ impl SqliteStore {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection
-                .lock()
-                .map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
+            let mut guard = connection.lock().map_err(|_| StoreError::Task("SQLite connection poisoned".to_owned()))?;
             work(&mut guard)
         })
         .await
@@ -79,21 +78,15 @@ fn read_model(connection: &Connection, version: u64) -> Result<StoredModel, Stor
         params![version as i64],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
-    Ok(StoredModel {
-        version,
-        weights: weights_from_bytes(&weights)?,
-        signed,
-    })
+    Ok(StoredModel { version, weights: weights_from_bytes(&weights)?, signed })
 }
 
 /// The running sum and count of the round of `version`, or `None` if it is missing or closed.
 fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result<Option<(Vec<i64>, u64)>, StoreError> {
     let round: Option<(Vec<u8>, i64, bool)> = connection
-        .query_row(
-            "SELECT sum, updates, closed FROM rounds WHERE version = ?1",
-            params![version as i64],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
+        .query_row("SELECT sum, updates, closed FROM rounds WHERE version = ?1", params![version as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
     let Some((sum_bytes, count, false)) = round else {
         return Ok(None);
@@ -104,7 +97,12 @@ fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result
 }
 
 /// The sums of one bucket of `fingerprint`, empty when the bucket has no row yet.
-fn read_sums(connection: &Connection, fingerprint: &[u8], bucket: i64, dimension: usize) -> Result<LiftSums, StoreError> {
+fn read_sums(
+    connection: &Connection,
+    fingerprint: &[u8],
+    bucket: i64,
+    dimension: usize,
+) -> Result<LiftSums, StoreError> {
     let stored: Option<Vec<u8>> = connection
         .query_row(
             "SELECT sums FROM lift_sums WHERE fingerprint = ?1 AND bucket = ?2",
@@ -122,14 +120,10 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO settings (name, value) VALUES ('signing_key_seed', ?1)",
                 params![candidate.to_vec()],
             )?;
-            let stored: Vec<u8> = connection.query_row(
-                "SELECT value FROM settings WHERE name = 'signing_key_seed'",
-                [],
-                |row| row.get(0),
-            )?;
-            stored
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
+            let stored: Vec<u8> =
+                connection
+                    .query_row("SELECT value FROM settings WHERE name = 'signing_key_seed'", [], |row| row.get(0))?;
+            stored.try_into().map_err(|_| StoreError::Corrupt("signing key seed is not 32 bytes".to_owned()))
         })
         .await
     }
@@ -176,11 +170,7 @@ impl Store for SqliteStore {
                 Some((v, n)) => Some((stored_u64(v, "round version")?, stored_u64(n, "round updates")?)),
                 None => None,
             };
-            Ok(CurrentState {
-                model,
-                round_updates: stored_u64(round_updates, "round updates")?,
-                last_closed,
-            })
+            Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
         })
         .await
     }
@@ -216,10 +206,7 @@ impl Store for SqliteStore {
                 params![sum_to_bytes(&sum), count, version as i64],
             )?;
             tx.commit()?;
-            Ok(BatchOutcome::Committed {
-                replayed,
-                round_updates: stored_u64(count, "round updates")?,
-            })
+            Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
         })
         .await
     }
@@ -248,10 +235,7 @@ impl Store for SqliteStore {
                 "INSERT INTO rounds (version, sum, updates) VALUES (?1, ?2, 0)",
                 params![next_version, sum_to_bytes(&vec![0; dimension])],
             )?;
-            tx.execute(
-                "UPDATE rounds SET closed = 1, sum = x'' WHERE version = ?1",
-                params![version as i64],
-            )?;
+            tx.execute("UPDATE rounds SET closed = 1, sum = x'' WHERE version = ?1", params![version as i64])?;
             tx.execute("DELETE FROM nonces WHERE version <= ?1", params![version as i64])?;
             tx.commit()?;
             Ok(true)
@@ -262,7 +246,8 @@ impl Store for SqliteStore {
     async fn add_lift_report(&self, entry: LiftEntry) -> Result<bool, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let fresh = tx.execute("INSERT OR IGNORE INTO lift_nonces (nonce) VALUES (?1)", params![&entry.nonce[..]])? == 1;
+            let fresh =
+                tx.execute("INSERT OR IGNORE INTO lift_nonces (nonce) VALUES (?1)", params![&entry.nonce[..]])? == 1;
             if !fresh {
                 return Ok(false);
             }

@@ -91,25 +91,11 @@ pub fn http(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> std::
     stream.write_all(body)?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(response.len());
-    let status_line = String::from_utf8_lossy(&response[..split])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let status_line = String::from_utf8_lossy(&response[..split]).lines().next().unwrap_or_default().to_owned();
+    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let mut payload = response.get(split + 4..).unwrap_or_default().to_vec();
-    if String::from_utf8_lossy(&response[..split])
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    if String::from_utf8_lossy(&response[..split]).to_ascii_lowercase().contains("transfer-encoding: chunked") {
         payload = dechunk(&payload);
     }
     Ok((status, payload))
@@ -164,7 +150,12 @@ pub fn device_lift_report(setup: serde_json::Value, holdout: bool, clicks: usize
         let ids: Vec<String> = (0..4).map(|i| format!("sku-{i}")).collect();
         let impression = TrackEvent::Impression { placement: "home".into(), item_ids: ids, positions: None };
         p.track(impression, T0 + n as f64 * 20_000.0, 0).expect("recorded");
-        let click = TrackEvent::Click { item_id: format!("sku-{n}"), placement: Some("home".into()), position: None, item: None };
+        let click = TrackEvent::Click {
+            item_id: format!("sku-{n}"),
+            placement: Some("home".into()),
+            position: None,
+            item: None,
+        };
         p.track(click, T0 + n as f64 * 20_000.0 + 5_000.0, 0).expect("recorded");
     }
     match p.prepare_lift_report(T0 + 600_000.0, [seed; 32]) {

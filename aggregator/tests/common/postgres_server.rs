@@ -34,10 +34,7 @@ fn find_bin() -> Option<PathBuf> {
 
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 impl PostgresServer {
@@ -70,20 +67,11 @@ impl PostgresServer {
         let is_root = output_of("id", &["-u"]).as_deref() == Some("0");
         let as_user = is_root.then(|| "postgres".to_owned());
         if let Some(user) = &as_user {
-            let status = Command::new("chown")
-                .arg(user)
-                .arg(dir.path())
-                .status()
-                .expect("chown runs");
+            let status = Command::new("chown").arg(user).arg(dir.path()).status().expect("chown runs");
             assert!(status.success(), "chown of the PostgreSQL test folder to {user} failed");
         }
         let port = free_port();
-        let mut server = Self {
-            bin,
-            dir,
-            as_user,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        };
+        let mut server = Self { bin, dir, as_user, url: format!("postgres://postgres@127.0.0.1:{port}/postgres") };
         let data = server.data();
         let status = server
             .command("initdb")
@@ -95,10 +83,7 @@ impl PostgresServer {
             .expect("initdb runs");
         assert!(status.success(), "initdb failed");
         let socket_dir: &Path = server.dir.path();
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
-            socket_dir.display()
-        );
+        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", socket_dir.display());
         let status = server
             .command("pg_ctl")
             .arg("-D")
@@ -109,11 +94,7 @@ impl PostgresServer {
             .stdout(std::process::Stdio::null())
             .status()
             .expect("pg_ctl runs");
-        assert!(
-            status.success(),
-            "pg_ctl start failed; see {}",
-            socket_dir.join("server.log").display()
-        );
+        assert!(status.success(), "pg_ctl start failed; see {}", socket_dir.join("server.log").display());
         server.url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         Some(server)
     }

@@ -79,11 +79,9 @@ impl<S> Default for AnswerColumns<'_, S> {
 
 fn check_column<T>(column: &'static str, values: Option<&[T]>, expected: usize) -> Result<(), RankingError> {
     match values {
-        Some(values) if values.len() != expected => Err(RankingError::ColumnLength {
-            column,
-            expected,
-            got: values.len(),
-        }),
+        Some(values) if values.len() != expected => {
+            Err(RankingError::ColumnLength { column, expected, got: values.len() })
+        }
         _ => Ok(()),
     }
 }
@@ -94,10 +92,7 @@ fn embedding_dim<S>(answer: &AnswerColumns<'_, S>) -> Result<usize, RankingError
     match answer.embeddings {
         None => Ok(0),
         Some([]) => Ok(0),
-        Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns {
-            len: e.len(),
-            candidates: n,
-        }),
+        Some(e) if n == 0 || e.len() % n != 0 => Err(RankingError::EmbeddingColumns { len: e.len(), candidates: n }),
         Some(e) => Ok(e.len() / n),
     }
 }
@@ -119,14 +114,13 @@ fn check_offsets<S>(neighbours: &NeighbourColumns<'_, S>, candidates: usize) -> 
 }
 
 /// Checks every column and builds the set. Nothing of the answer is kept when it fails.
-pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &mut Ranker) -> Result<CandidateSet, RankingError> {
+pub(super) fn build_set<S: AsRef<str>>(
+    answer: &AnswerColumns<'_, S>,
+    ranker: &mut Ranker,
+) -> Result<CandidateSet, RankingError> {
     let n = answer.ids.len();
     if n > MAX_CANDIDATES {
-        return Err(RankError::TooManyCandidates {
-            len: n,
-            max: MAX_CANDIDATES,
-        }
-        .into());
+        return Err(RankError::TooManyCandidates { len: n, max: MAX_CANDIDATES }.into());
     }
     check_column("scores", answer.scores, n)?;
     check_column("titles", answer.titles, n)?;
@@ -138,8 +132,7 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
     }
     if let Some(attributes) = answer.attributes {
         for (id, item) in answer.ids.iter().zip(attributes) {
-            item.validate()
-                .map_err(|source| RankingError::Attributes { id: id.as_ref().to_owned(), source })?;
+            item.validate().map_err(|source| RankingError::Attributes { id: id.as_ref().to_owned(), source })?;
         }
     }
     let mut keys = KeyBuffer::default();
@@ -155,12 +148,8 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
         neighbour_rows.clear();
         if let Some(nb) = &answer.neighbours {
             let (start, end) = (nb.offsets[row] as usize, nb.offsets[row + 1] as usize);
-            neighbour_rows.extend(
-                nb.ids[start..end]
-                    .iter()
-                    .map(AsRef::as_ref)
-                    .zip(nb.scores[start..end].iter().copied()),
-            );
+            neighbour_rows
+                .extend(nb.ids[start..end].iter().map(AsRef::as_ref).zip(nb.scores[start..end].iter().copied()));
         }
         let score = match answer.scores {
             Some(scores) => scores[row],
@@ -173,10 +162,7 @@ pub(super) fn build_set<S: AsRef<str>>(answer: &AnswerColumns<'_, S>, ranker: &m
             title: answer.titles.map(|t| t[row].as_ref()).filter(|t| !t.is_empty()),
             popularity: answer.popularity.map(|p| p[row]),
             attributes: keys,
-            embedding: answer
-                .embeddings
-                .filter(|_| dim > 0)
-                .map(|e| &e[row * dim..(row + 1) * dim]),
+            embedding: answer.embeddings.filter(|_| dim > 0).map(|e| &e[row * dim..(row + 1) * dim]),
             neighbours: &neighbour_rows,
         })?;
     }
@@ -197,7 +183,9 @@ impl KeyBuffer {
     fn fill(&mut self, item: &ItemAttributes) -> &[AttributeKey] {
         for key in self.keys.drain(..) {
             match key {
-                AttributeKey::Category(text) | AttributeKey::Brand(text) | AttributeKey::Tag(text) => self.spare.push(text),
+                AttributeKey::Category(text) | AttributeKey::Brand(text) | AttributeKey::Tag(text) => {
+                    self.spare.push(text)
+                }
                 AttributeKey::PriceBand(_) => {}
             }
         }
@@ -261,7 +249,10 @@ mod tests {
             tags: vec!["waterproof".into()],
         };
         let mut buffer = KeyBuffer::default();
-        buffer.fill(&ItemAttributes { category_path: vec!["A".into(), "B".into(), "C".into()], ..ItemAttributes::default() });
+        buffer.fill(&ItemAttributes {
+            category_path: vec!["A".into(), "B".into(), "C".into()],
+            ..ItemAttributes::default()
+        });
         assert_eq!(
             buffer.fill(&item),
             [

@@ -8,8 +8,8 @@
 //! holdout never trains the model (and so never sends model updates), while the page's tracked
 //! impressions, clicks, carts and orders still count for the lift report.
 
-use crate::rank::{Diversity, RankContext, ShopperSignals, SessionItem};
 use crate::catalog::AttributeKey;
+use crate::rank::{Diversity, RankContext, SessionItem, ShopperSignals};
 use crate::storage::KeyValueStore;
 
 use super::{Personalizer, RankedList, RankedProduct, RankingError};

@@ -41,7 +41,8 @@ fn coffee_lover(holdout_share: f64) -> (Personalizer<MemoryStore>, u32) {
         p.track(view, T0 + step as f64 * 20_000.0, 0).expect("recorded");
     }
     let (ids, scores): (Vec<String>, Vec<f32>) = (ids(), (0..N).map(|i| 1.0 - i as f32 / N as f32).collect());
-    let answer = AnswerColumns { ids: &ids, scores: Some(&scores), attributes: Some(&attributes), ..AnswerColumns::default() };
+    let answer =
+        AnswerColumns { ids: &ids, scores: Some(&scores), attributes: Some(&attributes), ..AnswerColumns::default() };
     let handle = p.register_candidates(&answer).expect("valid answer");
     (p, handle)
 }
@@ -69,7 +70,8 @@ fn the_holdout_gets_exactly_the_servers_order_without_exploration() {
         assert_eq!((list.propensity, list.explored), (1.0, false), "no exploration in the holdout");
         assert!(list.items.iter().all(|item| !item.from_session && item.reason == "recommended by the shop"));
     }
-    let product = RankContext { placement: Placement::Product, current_item: Some("sku-0".into()), limit: 3, ..context() };
+    let product =
+        RankContext { placement: Placement::Product, current_item: Some("sku-0".into()), limit: 3, ..context() };
     let list = held_out.rank(handle, &product, T0 + 300_000.0).expect("ranked");
     assert_eq!(order(&list), ["sku-1", "sku-2", "sku-3"], "the page's item left out, the limit kept");
 }
@@ -81,16 +83,26 @@ fn holdout_clicks_teach_nothing_but_count_for_lift() {
         for step in 0..5 {
             let at = T0 + 300_000.0 + f64::from(step) * 10_000.0;
             let list = p.rank(handle, &context(), at).expect("ranked");
-            let impression = TrackEvent::Impression { placement: "home".into(), item_ids: order(&list), positions: None };
+            let impression =
+                TrackEvent::Impression { placement: "home".into(), item_ids: order(&list), positions: None };
             p.track(impression, at + 1.0, 0).expect("recorded");
-            let click = TrackEvent::Click { item_id: list.items[9].id.clone(), placement: Some("home".into()), position: Some(9), item: None };
+            let click = TrackEvent::Click {
+                item_id: list.items[9].id.clone(),
+                placement: Some("home".into()),
+                position: Some(9),
+                item: None,
+            };
             p.track(click, at + 2.0, 0).expect("recorded");
         }
         assert_eq!(p.rank_learning_steps() > 0, learns, "holdout share {share}");
         assert_eq!(p.labelled_since_sync() > 0, learns, "no model update is ever due from the holdout");
         // Noise ≈ 0: the report is the counts. No placement broken out: block 0 is "(other)";
         // "home" held no recommendation section, so its items count as not recommended.
-        let quiet = LiftReportConfig { epsilon: 64.0, noise: NoiseMode::Distributed { min_cohort: 10_000_000 }, ..LiftReportConfig::default() };
+        let quiet = LiftReportConfig {
+            epsilon: 64.0,
+            noise: NoiseMode::Distributed { min_cohort: 10_000_000 },
+            ..LiftReportConfig::default()
+        };
         let report = p.take_lift_report(&quiet.check().expect("valid"), 3).expect("adaptation state");
         assert_eq!(report.bucket, if learns { LiftBucket::Personalized } else { LiftBucket::Holdout });
         let (impressions, clicks) = (report.values[1 + 5], report.values[1 + 5 + 1]);

@@ -79,10 +79,7 @@ impl RankingState {
         if self.sets.len() >= MAX_LIVE_SETS {
             self.sets.pop_front();
         }
-        self.sets.push_back(LiveSet {
-            handle,
-            set: Arc::new(set),
-        });
+        self.sets.push_back(LiveSet { handle, set: Arc::new(set) });
         handle
     }
 
@@ -132,11 +129,11 @@ impl RankingState {
 
     /// The newest impression that showed the item with dense id `item`.
     pub(super) fn impression_showing(&self, item: u32) -> Option<u64> {
-        self.issued.iter().rev().copied().find(|&id| {
-            self.ranker
-                .impression(id)
-                .is_some_and(|shown| shown.shown.contains(&item))
-        })
+        self.issued
+            .iter()
+            .rev()
+            .copied()
+            .find(|&id| self.ranker.impression(id).is_some_and(|shown| shown.shown.contains(&item)))
     }
 
     /// True the first time `(impression, item, outcome)` is seen.
@@ -182,10 +179,7 @@ mod tests {
         for _ in 2..MAX_LIVE_SETS {
             state.insert(CandidateSet::default());
         }
-        assert!(
-            state.touch(first).is_some(),
-            "using the first makes the second the oldest"
-        );
+        assert!(state.touch(first).is_some(), "using the first makes the second the oldest");
         let newest = state.insert(CandidateSet::default());
         assert!(state.touch(second).is_none(), "the least recently used set was evicted");
         assert!(state.touch(first).is_some() && state.touch(newest).is_some());
@@ -197,7 +191,11 @@ mod tests {
     #[test]
     fn pooled_sets_are_kept_per_handle_for_the_current_memory() {
         let mut state = RankingState::default();
-        let key = |handle, memory_generation, sources: &[u32]| PoolKey { handle, memory_generation, sources: sources.to_vec() };
+        let key = |handle, memory_generation, sources: &[u32]| PoolKey {
+            handle,
+            memory_generation,
+            sources: sources.to_vec(),
+        };
         let set = Arc::new(CandidateSet::default());
         state.keep_pooled(key(1, 0, &[7]), set.clone());
         state.keep_pooled(key(2, 0, &[7]), set.clone());

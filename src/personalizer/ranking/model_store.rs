@@ -69,13 +69,22 @@ impl StoredModel {
 /// A readable stored model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelRead {
-    Learned { model: RankModel, steps: u64 },
+    Learned {
+        model: RankModel,
+        steps: u64,
+    },
     /// A model of an earlier feature layout, carried forward: the personal adjustment of every
     /// feature both layouts have is kept, new features start at 0, the shared weights are the
     /// library's shipped ones (the next sync brings the shop's).
-    Migrated { model: RankModel, steps: u64, from: usize },
+    Migrated {
+        model: RankModel,
+        steps: u64,
+        from: usize,
+    },
     /// Not damage: a library upgrade changed the model's features, so old weights do not apply.
-    OtherFeatures { found: usize },
+    OtherFeatures {
+        found: usize,
+    },
 }
 
 impl ModelRead {
@@ -124,7 +133,10 @@ fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
     };
     let invalid = |e: crate::rank::RankError| LoadError::invalid::<ModelFormat>(MODEL_VERSION, e);
     if stored.personal.len() != layout.features || stored.shared.len() != layout.features {
-        return Err(invalid(crate::rank::RankError::WeightsLength { expected: layout.features, got: stored.personal.len() }));
+        return Err(invalid(crate::rank::RankError::WeightsLength {
+            expected: layout.features,
+            got: stored.personal.len(),
+        }));
     }
     let mut old = stored.personal.iter().copied();
     let personal: Vec<f32> =
@@ -168,10 +180,7 @@ mod tests {
     fn a_model_round_trips_through_its_envelope() {
         let model = learned_model(0.3);
         let raw = encode_model(&model, 12).expect("encode");
-        assert!(
-            raw.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"checksum":"#),
-            "{raw}"
-        );
+        assert!(raw.starts_with(r#"{"format":"shop-personalizer/rank-model","version":1,"checksum":"#), "{raw}");
         let (back, steps) = learned(&raw);
         assert_eq!(steps, 12);
         assert_eq!(back.weights(), model.weights());
@@ -246,9 +255,7 @@ mod tests {
         let short = wrap(r#"{"features":3,"shared":[1,2,3],"personal":[0,0,0],"steps":1}"#);
         assert_eq!(decode_model(&short), Ok(ModelRead::OtherFeatures { found: 3 }));
         let zeros = vec!["0"; NUM_FEATURES].join(",");
-        let lying = wrap(&format!(
-            r#"{{"features":{NUM_FEATURES},"shared":[{zeros}],"personal":[1],"steps":1}}"#
-        ));
+        let lying = wrap(&format!(r#"{{"features":{NUM_FEATURES},"shared":[{zeros}],"personal":[1],"steps":1}}"#));
         assert!(matches!(decode_model(&lying), Err(LoadError::InvalidPayload { .. })));
     }
 

@@ -15,10 +15,7 @@ const MODEL_KEY: &str = "shop-personalizer:acme:model";
 const DIM: usize = 8;
 
 fn open(store: &MemoryStore) -> Personalizer<MemoryStore> {
-    let config = PersonalizerConfig {
-        shop: "acme".into(),
-        ..PersonalizerConfig::default()
-    };
+    let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
     Personalizer::open(store.clone(), config, Environment::default()).expect("valid config")
 }
 
@@ -48,14 +45,7 @@ impl Answer {
             })
             .collect();
         let embeddings = (0..n * DIM).map(|_| rng.random::<f32>() - 0.5).collect();
-        Answer {
-            ids,
-            scores,
-            titles,
-            popularity,
-            attributes,
-            embeddings,
-        }
+        Answer { ids, scores, titles, popularity, attributes, embeddings }
     }
 
     fn columns(&self) -> AnswerColumns<'_> {
@@ -76,16 +66,8 @@ fn ids(list: &RankedList) -> Vec<&str> {
 }
 
 fn click(p: &mut Personalizer<MemoryStore>, id: &str, at: f64) {
-    let event = TrackEvent::Click {
-        item_id: id.into(),
-        placement: Some("home".into()),
-        position: None,
-        item: None,
-    };
-    assert!(
-        matches!(p.track(event, at, 0), Ok(TrackOutcome::Recorded { .. })),
-        "the click is recorded"
-    );
+    let event = TrackEvent::Click { item_id: id.into(), placement: Some("home".into()), position: None, item: None };
+    assert!(matches!(p.track(event, at, 0), Ok(TrackOutcome::Recorded { .. })), "the click is recorded");
 }
 
 #[test]
@@ -102,22 +84,10 @@ fn a_registered_answer_ranks_with_reasons_and_respects_the_page() {
     };
     let list = p.rank(handle, &context, T0).expect("ranked");
     assert_eq!(list.items.len(), 5);
-    assert!(
-        !ids(&list).contains(&"sku-0"),
-        "the page's own item is not recommended on its page"
-    );
-    assert!(
-        list.items.windows(2).all(|w| w[0].score >= w[1].score),
-        "best first without rules or diversity"
-    );
-    assert!(list
-        .items
-        .iter()
-        .all(|i| !i.reason.is_empty() && i.title.is_some() && !i.from_session));
-    assert!(
-        (list.propensity - 1.0).abs() < 1e-12 && !list.explored,
-        "no exploration unless asked"
-    );
+    assert!(!ids(&list).contains(&"sku-0"), "the page's own item is not recommended on its page");
+    assert!(list.items.windows(2).all(|w| w[0].score >= w[1].score), "best first without rules or diversity");
+    assert!(list.items.iter().all(|i| !i.reason.is_empty() && i.title.is_some() && !i.from_session));
+    assert!((list.propensity - 1.0).abs() < 1e-12 && !list.explored, "no exploration unless asked");
     assert_eq!(
         p.rank(handle, &context, T0).map(|l| ids(&l).join(",")),
         Ok(ids(&list).join(",")),
@@ -131,12 +101,8 @@ fn search_results_are_reordered_never_dropped() {
     p.set_consent(ConsentMode::Session, false);
     let answer = Answer::new(30, 2);
     let handle = p.register_candidates(&answer.columns()).expect("valid");
-    let context = RankContext {
-        placement: Placement::Search,
-        query: Some("shoes".into()),
-        limit: 5,
-        ..RankContext::default()
-    };
+    let context =
+        RankContext { placement: Placement::Search, query: Some("shoes".into()), limit: 5, ..RankContext::default() };
     let list = p.rank(handle, &context, T0).expect("ranked");
     let mut got: Vec<&str> = ids(&list);
     got.sort_unstable();
@@ -157,60 +123,20 @@ fn bad_answers_are_refused_and_keep_nothing() {
     let offsets = [0u32, 1, 0, 1, 1];
     let nb_ids = vec!["x".to_string()];
     let nb_scores = [1.0f32];
-    let bad_attributes = vec![
-        ItemAttributes {
-            price: Some(-3.0),
-            ..ItemAttributes::default()
-        };
-        4
-    ];
+    let bad_attributes = vec![ItemAttributes { price: Some(-3.0), ..ItemAttributes::default() }; 4];
     let cases: Vec<(AnswerColumns<'_>, &str)> = vec![
+        (AnswerColumns { ids: &dup, ..answer.columns() }, "appears twice"),
+        (AnswerColumns { scores: Some(&nan), ..answer.columns() }, "score of candidate \"sku-1\" is NaN"),
+        (AnswerColumns { scores: Some(&short), ..answer.columns() }, "scores has 2 entries for 4 candidates"),
+        (AnswerColumns { embeddings: Some(&odd_embeddings), ..answer.columns() }, "embeddings hold 35 numbers"),
         (
             AnswerColumns {
-                ids: &dup,
-                ..answer.columns()
-            },
-            "appears twice",
-        ),
-        (
-            AnswerColumns {
-                scores: Some(&nan),
-                ..answer.columns()
-            },
-            "score of candidate \"sku-1\" is NaN",
-        ),
-        (
-            AnswerColumns {
-                scores: Some(&short),
-                ..answer.columns()
-            },
-            "scores has 2 entries for 4 candidates",
-        ),
-        (
-            AnswerColumns {
-                embeddings: Some(&odd_embeddings),
-                ..answer.columns()
-            },
-            "embeddings hold 35 numbers",
-        ),
-        (
-            AnswerColumns {
-                neighbours: Some(NeighbourColumns {
-                    offsets: &offsets,
-                    ids: &nb_ids,
-                    scores: &nb_scores,
-                }),
+                neighbours: Some(NeighbourColumns { offsets: &offsets, ids: &nb_ids, scores: &nb_scores }),
                 ..answer.columns()
             },
             "neighbours.offsets[2] is 0",
         ),
-        (
-            AnswerColumns {
-                attributes: Some(&bad_attributes),
-                ..answer.columns()
-            },
-            "attributes of candidate \"sku-0\"",
-        ),
+        (AnswerColumns { attributes: Some(&bad_attributes), ..answer.columns() }, "attributes of candidate \"sku-0\""),
     ];
     for (columns, expected) in cases {
         let message = p.register_candidates(&columns).expect_err(expected).to_string();
@@ -218,16 +144,9 @@ fn bad_answers_are_refused_and_keep_nothing() {
     }
     assert_eq!(p.ranking.live_handles().count(), 0, "no refused answer got a handle");
     let too_many: Vec<String> = (0..crate::rank::MAX_CANDIDATES + 1).map(|i| format!("c{i}")).collect();
-    let error = p
-        .register_candidates(&AnswerColumns {
-            ids: &too_many,
-            ..AnswerColumns::default()
-        })
-        .expect_err("too many");
-    assert!(
-        matches!(error, RankingError::Rank(RankError::TooManyCandidates { .. })),
-        "{error}"
-    );
+    let error =
+        p.register_candidates(&AnswerColumns { ids: &too_many, ..AnswerColumns::default() }).expect_err("too many");
+    assert!(matches!(error, RankingError::Rank(RankError::TooManyCandidates { .. })), "{error}");
 }
 
 #[test]
@@ -239,29 +158,16 @@ fn unknown_and_evicted_handles_have_a_typed_error() {
         p.register_candidates(&answer.columns()).expect("valid");
     }
     let context = RankContext::default();
-    assert_eq!(
-        p.rank(first, &context, T0).err(),
-        Some(RankingError::UnknownHandle { handle: first })
-    );
-    assert!(p
-        .rank(first, &context, T0)
-        .unwrap_err()
-        .to_string()
-        .contains("call registerCandidates again"));
-    assert_eq!(
-        p.rank(9_999, &context, T0).err(),
-        Some(RankingError::UnknownHandle { handle: 9_999 })
-    );
+    assert_eq!(p.rank(first, &context, T0).err(), Some(RankingError::UnknownHandle { handle: first }));
+    assert!(p.rank(first, &context, T0).unwrap_err().to_string().contains("call registerCandidates again"));
+    assert_eq!(p.rank(9_999, &context, T0).err(), Some(RankingError::UnknownHandle { handle: 9_999 }));
     assert!(matches!(p.rank(first + 1, &context, f64::NAN), Err(RankingError::BadTime(t)) if t.is_nan()));
 }
 
 #[test]
 fn clicks_on_ranked_items_teach_the_model_and_change_the_order() {
     let answer = Answer::new(10, 5);
-    let context = RankContext {
-        limit: 10,
-        ..RankContext::default()
-    };
+    let context = RankContext { limit: 10, ..RankContext::default() };
     // Both shoppers click the same item the same number of times; only the learner saw the
     // clicks as feedback on a ranking it showed.
     let mut learner = open(&MemoryStore::new());
@@ -280,11 +186,7 @@ fn clicks_on_ranked_items_teach_the_model_and_change_the_order() {
         click(&mut control, &target, at + 1.0);
     }
     assert_eq!(learner.rank_learning_steps(), 40);
-    assert_eq!(
-        control.rank_learning_steps(),
-        0,
-        "clicks on items no ranking showed teach nothing"
-    );
+    assert_eq!(control.rank_learning_steps(), 0, "clicks on items no ranking showed teach nothing");
     assert_ne!(learner.rank_model().weights(), weights_before.as_slice());
     // The profiles are identical; only the model differs. A fresh answer with nothing of the
     // session in it is ordered differently by what the learner learned.
@@ -321,22 +223,10 @@ fn the_learned_model_persists_and_goes_with_forget_and_consent() {
     assert_eq!(reopened.rank_learning_steps(), 3);
 
     reopened.set_consent(ConsentMode::Session, false);
-    assert_eq!(
-        store.get(MODEL_KEY),
-        Ok(None),
-        "lowering consent deletes the stored model"
-    );
-    assert_eq!(
-        reopened.rank_learning_steps(),
-        3,
-        "... and keeps it in memory for the visit"
-    );
+    assert_eq!(store.get(MODEL_KEY), Ok(None), "lowering consent deletes the stored model");
+    assert_eq!(reopened.rank_learning_steps(), 3, "... and keeps it in memory for the visit");
     reopened.set_consent(ConsentMode::None, false);
-    assert_eq!(
-        reopened.rank_learning_steps(),
-        0,
-        "consent none forgets what was learned"
-    );
+    assert_eq!(reopened.rank_learning_steps(), 0, "consent none forgets what was learned");
     assert_eq!(reopened.rank_model(), &RankModel::default());
 
     p.forget().expect("forget");
@@ -352,17 +242,10 @@ fn the_learned_model_persists_and_goes_with_forget_and_consent() {
 fn an_unreadable_stored_model_is_backed_up_and_learning_restarts() {
     let store = MemoryStore::new();
     let mut seeded = store.clone();
-    seeded
-        .set(MODEL_KEY, "{\"format\":\"shop-personalizer/rank-model\",garbage")
-        .expect("set");
+    seeded.set(MODEL_KEY, "{\"format\":\"shop-personalizer/rank-model\",garbage").expect("set");
     let mut p = open(&store);
     p.set_consent(ConsentMode::Full, true);
-    let warning = p
-        .warnings()
-        .iter()
-        .find(|w| w.code == WarningCode::Unreadable)
-        .expect("a warning")
-        .clone();
+    let warning = p.warnings().iter().find(|w| w.code == WarningCode::Unreadable).expect("a warning").clone();
     assert!(warning.message.contains("ranking model"), "{}", warning.message);
     let backup = warning.backup_key.expect("kept under a backup key");
     assert_eq!(
@@ -381,30 +264,11 @@ fn answers_about_session_items_join_later_rankings_only_with_consent() {
     for (consent, joins) in [(ConsentMode::Session, true), (ConsentMode::None, false)] {
         let mut p = open(&MemoryStore::new());
         p.set_consent(consent, false);
-        let _ = p.track(
-            TrackEvent::View {
-                item_id: "viewed".into(),
-                item: None,
-            },
-            T0,
-            0,
-        );
-        let about = AnswerColumns {
-            about: Some("viewed"),
-            ..about_answer.columns()
-        };
+        let _ = p.track(TrackEvent::View { item_id: "viewed".into(), item: None }, T0, 0);
+        let about = AnswerColumns { about: Some("viewed"), ..about_answer.columns() };
         p.register_candidates(&about).expect("valid");
         let handle = p.register_candidates(&later.columns()).expect("valid");
-        let list = p
-            .rank(
-                handle,
-                &RankContext {
-                    limit: 50,
-                    ..RankContext::default()
-                },
-                T0 + 1.0,
-            )
-            .expect("ranked");
+        let list = p.rank(handle, &RankContext { limit: 50, ..RankContext::default() }, T0 + 1.0).expect("ranked");
         let pooled = list.items.iter().filter(|i| i.from_session).count();
         assert_eq!(pooled > 0, joins, "{consent:?}: {:?}", ids(&list));
     }

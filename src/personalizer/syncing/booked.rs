@@ -59,7 +59,12 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// Settles a send of `body`: once delivered or refused for good, the booked bytes are
     /// dropped (their spend stays booked). `Err` is the outcome of a send that did not arrive.
-    pub(super) fn settle(&mut self, booked: Booked, body: &[u8], result: Result<(), SyncError>) -> Result<(), SyncOutcome> {
+    pub(super) fn settle(
+        &mut self,
+        booked: Booked,
+        body: &[u8],
+        result: Result<(), SyncError>,
+    ) -> Result<(), SyncOutcome> {
         let (delivered, retry) = delivery(&result);
         let slot = self.booked_slot(booked);
         if slot.as_deref() == Some(body) && (delivered || !retry) {

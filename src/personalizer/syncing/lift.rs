@@ -21,7 +21,9 @@ use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode};
 use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{PrivacyError, PrivacyParams};
 use crate::storage::KeyValueStore;
-use crate::sync::{deliver_lift_report, LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError, Transport};
+use crate::sync::{
+    deliver_lift_report, LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError, Transport,
+};
 
 use super::booked::Booked;
 use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError};
@@ -81,13 +83,19 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// booked report not yet accepted is returned again (same bytes).
     pub fn prepare_lift_report(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
         let Ok(now) = check_time(now_ms) else {
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Invalid, format!("nowMs is {now_ms}: pass Date.now()")));
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::Invalid,
+                format!("nowMs is {now_ms}: pass Date.now()"),
+            ));
         };
         if !self.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
         let (Some(config), Some(device)) = (self.syncing.lift.clone(), self.syncing.device.as_ref()) else {
-            return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NotConfigured, SyncingError::NotConfigured.to_string()));
+            return SyncPlan::Done(SyncOutcome::skipped(
+                SkipReason::NotConfigured,
+                SyncingError::NotConfigured.to_string(),
+            ));
         };
         let params = device.privacy().clone();
         let mut rng = ChaCha20Rng::from_seed(seed);
@@ -109,7 +117,8 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         let noise_seed: [u8; 32] = rng.random();
         let Some(report) = self.take_due_lift_report(&config, noise_seed) else {
-            let message = "no lift report is due: adaptation is not configured or nothing was counted since the last report";
+            let message =
+                "no lift report is due: adaptation is not configured or nothing was counted since the last report";
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::LiftReportNotDue, message));
         };
         if let Err(refused) = self.syncing.ledger.record_lift_report(&params, now_s, rho) {
@@ -154,7 +163,12 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// Native convenience: prepares and sends the period's lift report through `transport`
     /// without waiting for the jitter.
-    pub async fn sync_lift_report_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
+    pub async fn sync_lift_report_with(
+        &mut self,
+        transport: &impl Transport,
+        now_ms: f64,
+        seed: [u8; 32],
+    ) -> SyncOutcome {
         match self.prepare_lift_report(now_ms, seed) {
             SyncPlan::Done(outcome) => outcome,
             SyncPlan::Send { body, resend, .. } => {

@@ -26,14 +26,18 @@ fn one_share_goes_to_each_server_with_one_report_id_booked_at_the_configured_eps
     browse_and_click(&mut p, 3, T0);
     let outcome = run_ready(p.sync_lift_report_with(&transport, T0 + 60_000.0, SEED));
     // Two bodies of 36 + 8 · 77 bytes.
-    let SyncOutcome::LiftReportSent { bucket: LiftBucket::Personalized, bytes: 1304, epsilon_this_period, .. } = outcome
+    let SyncOutcome::LiftReportSent { bucket: LiftBucket::Personalized, bytes: 1304, epsilon_this_period, .. } =
+        outcome
     else {
         panic!("expected a sent report, got {outcome:?}")
     };
     assert!((epsilon_this_period - 2.0).abs() < 1e-9, "the sum's ε, not 1000 reports' worth: {epsilon_this_period}");
     assert!(transport.lift_reports().is_empty(), "no plain report");
     let shares = transport.lift_shares();
-    assert_eq!(shares.iter().map(|(server, _)| *server).collect::<Vec<_>>(), [ShareServer::Leader, ShareServer::Helper]);
+    assert_eq!(
+        shares.iter().map(|(server, _)| *server).collect::<Vec<_>>(),
+        [ShareServer::Leader, ShareServer::Helper]
+    );
     let leader = LiftShareMessage::decode(&shares[0].1).expect("decodes");
     let helper = LiftShareMessage::decode(&shares[1].1).expect("decodes");
     assert_eq!((leader.server, helper.server), (ShareServer::Leader, ShareServer::Helper));

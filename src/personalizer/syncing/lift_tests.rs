@@ -51,7 +51,10 @@ fn one_report_a_period_leaves_booked_in_the_ledger_and_decodes_as_documented() {
     let again = run_ready(p.sync_lift_report_with(&transport, T0 + 200_000.0, SEED));
     assert!(matches!(again, SyncOutcome::Skipped { reason: SkipReason::LiftReportNotDue, .. }), "{again:?}");
     let next_day = run_ready(p.sync_lift_report_with(&transport, NEXT_DAY, [8; 32]));
-    assert!(matches!(next_day, SyncOutcome::LiftReportSent { .. }), "the session counted after the report: {next_day:?}");
+    assert!(
+        matches!(next_day, SyncOutcome::LiftReportSent { .. }),
+        "the session counted after the report: {next_day:?}"
+    );
     assert_eq!(transport.lift_reports().len(), 2);
     assert_ne!(transport.lift_reports()[0][20..36], transport.lift_reports()[1][20..36], "a fresh seed, a fresh nonce");
 }
@@ -136,7 +139,8 @@ fn lift_settings_that_do_not_fit_the_budget_or_delta_are_refused() {
     let loud = SyncSetup { lift_report: LiftReportConfig { epsilon: 8.0, ..LiftReportConfig::default() }, ..setup(3) };
     let error = p.configure_sync(loud).expect_err("ε 8 report + ε 5.76 update exceed 8");
     assert!(error.to_string().contains("lower liftReport.epsilon"), "{error}");
-    let other_delta = SyncSetup { lift_report: LiftReportConfig { delta: 1e-5, ..LiftReportConfig::default() }, ..setup(3) };
+    let other_delta =
+        SyncSetup { lift_report: LiftReportConfig { delta: 1e-5, ..LiftReportConfig::default() }, ..setup(3) };
     assert!(matches!(p.configure_sync(other_delta), Err(SyncingError::LiftDelta { .. })));
     let bad = SyncSetup { lift_report: LiftReportConfig { epsilon: -1.0, ..LiftReportConfig::default() }, ..setup(3) };
     assert!(matches!(p.configure_sync(bad), Err(SyncingError::LiftReport(_))));

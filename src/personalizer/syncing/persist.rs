@@ -26,7 +26,9 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Err("consent is not full".to_owned());
         }
         if self.syncing.save_blocked {
-            return Err("an unreadable stored sync state could not be backed up: call forget() to discard it".to_owned());
+            return Err(
+                "an unreadable stored sync state could not be backed up: call forget() to discard it".to_owned()
+            );
         }
         let raw = encode_sync(&self.syncing.stored()).map_err(|e| e.to_string())?;
         self.store.set(&sync_key(self.config.shop()), &raw).map_err(|e| e.to_string())?;

@@ -4,7 +4,12 @@ use super::*;
 use crate::rank::{InMemoryShopper, RankConfig, Ranker};
 
 fn answer(prefix: &str, scores: &[f32]) -> Vec<CandidateInput> {
-    let row = |(i, &score): (usize, &f32)| CandidateInput { id: format!("{prefix}{i}"), score, popularity: Some(i as f32 * 7.0), ..Default::default() };
+    let row = |(i, &score): (usize, &f32)| CandidateInput {
+        id: format!("{prefix}{i}"),
+        score,
+        popularity: Some(i as f32 * 7.0),
+        ..Default::default()
+    };
     scores.iter().enumerate().map(row).collect()
 }
 
@@ -36,7 +41,10 @@ fn titles_are_kept_per_row_and_empty_means_none() {
         builder.push(CandidateRow { id, title, ..CandidateRow::default() }).expect("valid row");
     }
     let set = builder.finish();
-    assert_eq!((set.title(0), set.title(1), set.title(2), set.title(3)), (Some("Trail shoe"), None, Some("Caf\u{e9} \u{2615}"), None));
+    assert_eq!(
+        (set.title(0), set.title(1), set.title(2), set.title(3)),
+        (Some("Trail shoe"), None, Some("Caf\u{e9} \u{2615}"), None)
+    );
     let mut ids = ItemIds::new();
     let mut copy = CandidateSetBuilder::new(&mut ids);
     for row in [2, 1, 0] {
@@ -55,7 +63,11 @@ fn extending_a_set_is_copying_each_of_its_rows() {
             score: 1.0 / (i as f32 + 1.0),
             title: (i % 2 == 0).then(|| format!("Item {i}")),
             popularity: Some(i as f32),
-            attributes: crate::catalog::ItemAttributes { category_path: vec!["A".into(), format!("B{}", i % 2)], brand: Some("Z".into()), ..Default::default() },
+            attributes: crate::catalog::ItemAttributes {
+                category_path: vec!["A".into(), format!("B{}", i % 2)],
+                brand: Some("Z".into()),
+                ..Default::default()
+            },
             embedding: (i != 3).then(|| vec![i as f32, 1.0, -0.5]),
             neighbours: vec![NeighbourInput { id: format!("x{}", (i + 1) % 6), score: 0.5 }],
         })
@@ -67,15 +79,23 @@ fn extending_a_set_is_copying_each_of_its_rows() {
         assert!(by_row.push_copy(&set, row, row as u32, CandidateOrigin::CurrentAnswer));
     }
     let by_row = by_row.finish();
-    let keys = |s: &CandidateSet, r: usize| s.attribute_refs(r).iter().map(|&k| s.attr_keys[k as usize].clone()).collect::<Vec<_>>();
+    let keys = |s: &CandidateSet, r: usize| {
+        s.attribute_refs(r).iter().map(|&k| s.attr_keys[k as usize].clone()).collect::<Vec<_>>()
+    };
     assert_eq!(whole.ids, by_row.ids);
     assert_eq!(whole.positions, by_row.positions);
     assert_eq!(whole.origins, by_row.origins);
     assert_eq!(whole.embeddings, by_row.embeddings);
     assert_eq!(whole.inv_norms, by_row.inv_norms);
-    assert_eq!((whole.nb_ids.clone(), whole.nb_scores.clone(), whole.nb_offsets.clone()), (by_row.nb_ids.clone(), by_row.nb_scores.clone(), by_row.nb_offsets.clone()));
+    assert_eq!(
+        (whole.nb_ids.clone(), whole.nb_scores.clone(), whole.nb_offsets.clone()),
+        (by_row.nb_ids.clone(), by_row.nb_scores.clone(), by_row.nb_offsets.clone())
+    );
     for r in 0..set.len() {
-        assert_eq!((whole.title(r), whole.category(r), keys(&whole, r)), (by_row.title(r), by_row.category(r), keys(&by_row, r)));
+        assert_eq!(
+            (whole.title(r), whole.category(r), keys(&whole, r)),
+            (by_row.title(r), by_row.category(r), keys(&by_row, r))
+        );
     }
     assert_ne!(whole.serial, set.serial, "a new set");
 }

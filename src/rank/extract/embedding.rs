@@ -24,7 +24,13 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 impl FeatureExtractor {
-    pub(super) fn embedding_features(&mut self, set: &CandidateSet, shopper: &dyn ShopperSignals, memory: &SessionMemory, decay: f32) {
+    pub(super) fn embedding_features(
+        &mut self,
+        set: &CandidateSet,
+        shopper: &dyn ShopperSignals,
+        memory: &SessionMemory,
+        decay: f32,
+    ) {
         let d = set.embedding_dim();
         if d == 0 {
             return;
@@ -71,5 +77,4 @@ impl FeatureExtractor {
             }
         }
     }
-
 }
