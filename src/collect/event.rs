@@ -366,7 +366,10 @@ mod tests {
         }
         let nan = TrackEvent::Dwell { item_id: "a".into(), ms: f64::NAN };
         assert!(matches!(nan.validate(), Err(EventError::OutOfRange { field: "ms", .. })));
-        let huge = TrackEvent::Impression { placement: "p".into(), item_ids: vec!["a".into(); 0], positions: None };
-        assert!(huge.validate().is_err());
+        let empty = TrackEvent::Impression { placement: "p".into(), item_ids: Vec::new(), positions: None };
+        assert!(matches!(empty.validate(), Err(EventError::EmptyList { field: "itemIds" })));
+        let item_ids = (0..=MAX_LIST_LEN).map(|i| format!("i{i}")).collect();
+        let huge = TrackEvent::Impression { placement: "p".into(), item_ids, positions: None };
+        assert!(matches!(huge.validate(), Err(EventError::ListTooLong { field: "itemIds", .. })));
     }
 }
