@@ -1,6 +1,6 @@
 //! Merging the bandits of two tabs that grew from one stored state: the other tab's bandit plus
 //! the evidence this tab added since the state both started from (see
-//! `personalizer/adapt_tabs.rs`). Evidence adds in the posterior's natural parameters (precision and
+//! `personalizer/adapting/tabs.rs`). Evidence adds in the posterior's natural parameters (precision and
 //! precision × mean, per feature), so every observation counts once, whichever tab made it.
 
 use super::{ArmPosterior, Bandit, CONTEXT_FEATURES};

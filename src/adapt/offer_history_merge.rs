@@ -1,5 +1,5 @@
 //! Merging two tabs' offer histories that grew from one stored state: the other tab's history
-//! plus the shows this tab added since (see `personalizer/adapt_tabs.rs`), so a frequency cap
+//! plus the shows this tab added since (see `personalizer/adapting/tabs.rs`), so a frequency cap
 //! counts the shows of every tab.
 
 use super::{OfferHistory, MAX_SHOWS_KEPT};

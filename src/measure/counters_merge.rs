@@ -1,5 +1,5 @@
 //! Merging two tabs' lift counters that grew from one stored state: the other tab's counts plus
-//! what this tab counted since (see `personalizer/adapt_tabs.rs`). A report taken in this tab
+//! what this tab counted since (see `personalizer/adapting/tabs.rs`). A report taken in this tab
 //! shows as a negative change (the counts it reported), so counts another tab added meanwhile
 //! stay for the next report: nothing is lost and nothing counted twice.
 

@@ -27,7 +27,7 @@ struct OwnWrite {
 
 /// This tab's recent writes and the changes they carried, until another tab's value shows them.
 /// The profile's changes are [`ProfileChange`]s; the adaptation state's are whole writes (see
-/// `adapt_tabs.rs`).
+/// `adapting/tabs.rs`).
 #[derive(Debug, Clone)]
 pub(super) struct WriteLedger<C = ProfileChange> {
     writes: Vec<OwnWrite>,

@@ -1,6 +1,6 @@
 //! Persistence of the adaptation state under `shop-personalizer:<shop>:adapt`, in the shared
 //! envelope (see `storage::envelope`) as kind `shop-personalizer/adapt`, version 1, with the
-//! lineage of the values it was merged onto (see `adapt_tabs.rs`).
+//! lineage of the values it was merged onto (see `adapting/tabs.rs`).
 //!
 //! Loading never destroys anything: an unreadable value is copied to a free
 //! `shop-personalizer:<shop>:backup:<n>` slot (shared with the profile's backups) before the key
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapt::{AdaptState, Adapter, AdapterConfig};
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
-use super::adapt_feedback::Feedback;
+use super::feedback::Feedback;
 
 /// The `format` of the stored adaptation state.
 pub const ADAPT_FORMAT_NAME: &str = "shop-personalizer/adapt";
@@ -40,7 +40,7 @@ pub struct StoredAdaptation {
     #[serde(default)]
     pub feedback: Feedback,
     /// Tells this tab's writes from another tab's that happen to hold the same state (each write's
-    /// id, the CRC of its text, must differ; see `adapt_tabs.rs`). 0 when unknown.
+    /// id, the CRC of its text, must differ; see `adapting/tabs.rs`). 0 when unknown.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub writer: u64,
 }
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn the_state_written_before_the_shared_envelope_reads_back_to_the_same_bytes() {
-        let raw = include_str!("../../tests/fixtures/stored/adapt_v1.json");
+        let raw = include_str!("../../../tests/fixtures/stored/adapt_v1.json");
         let (adapter, feedback) = decode_adaptation(raw, AdapterConfig::default()).unwrap();
         assert!((adapter.state().holdout.value() - 0.071_434_686_085_109_17).abs() < 1e-15);
         assert_eq!(adapter.state().bandit.observations("offer:welcome-10"), 1);

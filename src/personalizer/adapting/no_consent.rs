@@ -4,8 +4,8 @@
 use crate::adapt::offer_choice::shop_default_offer;
 use crate::adapt::{LayoutDecision, OfferContext, OfferDecision, OfferHistory, OfferSpec, ShopperState};
 
-use super::adapt_request::AdaptationError;
-use super::adapting::NO_CONSENT_REASON;
+use super::request::AdaptationError;
+use super::NO_CONSENT_REASON;
 
 /// The shop's first offer for a visitor it knows nothing about; no show is remembered.
 pub(super) fn offer_without_consent(

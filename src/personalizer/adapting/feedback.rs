@@ -297,5 +297,5 @@ impl Feedback {
 }
 
 #[cfg(test)]
-#[path = "adapt_feedback_tests.rs"]
+#[path = "feedback_tests.rs"]
 mod tests;

@@ -3,14 +3,19 @@
 //!
 //! Consent rules as for the profile: `none` personalizes nothing (the shop's defaults, with a
 //! reason saying so) and keeps nothing; `session` keeps the state in memory only; `full` keeps
-//! it under `shop-personalizer:<shop>:adapt` (see `adapt_store`), merged with what other tabs of
-//! the shop store there (see `adapt_tabs`). Bad input is refused before anything is learned or
+//! it under `shop-personalizer:<shop>:adapt` (see `store.rs`), merged with what other tabs of
+//! the shop store there (see `tabs.rs`). Bad input is refused before anything is learned or
 //! stored.
 //!
 //! Randomness: `entropy` arguments must come from a crypto random source (the facade uses
 //! `crypto.getRandomValues`); one seeds this device's state the first time it is created (its
 //! holdout draw included), later ones are unused. Tests pass fixed values.
 
+
+mod feedback;
+mod no_consent;
+mod request;
+mod store;
 use crate::adapt::copy_variants::shop_default_variant;
 use crate::adapt::layout::shop_default_layout;
 use crate::adapt::offers::parse_offers;
@@ -24,10 +29,13 @@ use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::profile::ShopperClock;
 use crate::storage::KeyValueStore;
 
-use super::adapt_feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
-use super::adapt_no_consent::{layout_without_consent, offer_without_consent};
-use super::adapt_request::{category_text, AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+use feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
+use no_consent::{layout_without_consent, offer_without_consent};
+use request::category_text;
 use super::{check_time, Personalizer};
+
+pub use request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+pub use store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
 
 /// The reason every decision gives while consent is `none`.
 pub const NO_CONSENT_REASON: &str =
@@ -47,7 +55,7 @@ pub struct Adaptation {
     /// An unreadable stored state could not be backed up: never write over it.
     blocked: bool,
     /// What this tab knows of the stored state, to merge other tabs' writes.
-    tabs: adapt_tabs::AdaptTabs,
+    tabs: tabs::AdaptTabs,
 }
 
 impl Adaptation {
@@ -375,9 +383,7 @@ fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
     check_time(now_ms).map_err(|_| AdaptationError::BadTime(now_ms))
 }
 
-#[path = "adapt_tabs.rs"]
-mod adapt_tabs;
+mod tabs;
 
 #[cfg(test)]
-#[path = "adapting_tests.rs"]
 mod tests;

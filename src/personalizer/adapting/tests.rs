@@ -293,7 +293,7 @@ fn an_item_found_sensitive_later_leaves_no_trace_in_the_adaptation_state() {
 
 mod properties {
     use super::*;
-    use crate::personalizer::adapt_store::decode_adaptation;
+    use crate::personalizer::adapting::store::decode_adaptation;
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]

@@ -33,8 +33,8 @@ use crate::adapt::{AdaptState, Adapter, Bandit, OfferHistory};
 use crate::measure::LiftCounters;
 use crate::storage::{value_id, KeyValueStore, Loaded, StorageWarning, StoreError, WarningCode, MAX_LINEAGE};
 
-use crate::personalizer::adapt_feedback::Feedback;
-use crate::personalizer::adapt_store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
+use crate::personalizer::adapting::feedback::Feedback;
+use crate::personalizer::adapting::store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
 use crate::personalizer::tabs::WriteLedger;
 use crate::personalizer::Personalizer;
 
@@ -215,5 +215,5 @@ impl<S: KeyValueStore> Personalizer<S> {
 }
 
 #[cfg(test)]
-#[path = "adapt_tabs_tests.rs"]
+#[path = "tabs_tests.rs"]
 mod tests;

@@ -47,7 +47,7 @@ fn tab_totals<S: KeyValueStore>(p: &Personalizer<S>) -> (f64, u64) {
 fn stored_state(store: &MemoryStore) -> StoredAdaptation {
     let raw = store.get(ADAPT_KEY).expect("readable store").expect("a stored state");
     let (adapter, feedback) =
-        crate::personalizer::adapt_store::decode_adaptation(&raw, AdapterConfig::default()).expect("readable state");
+        crate::personalizer::adapting::store::decode_adaptation(&raw, AdapterConfig::default()).expect("readable state");
     StoredAdaptation { state: adapter.state().clone(), feedback, writer: 0 }
 }
 

@@ -10,10 +10,6 @@
 //! written yet and, whenever another tab has written, re-applies them on top of what that tab
 //! stored (see `profile::apply`).
 
-mod adapt_feedback;
-mod adapt_no_consent;
-mod adapt_request;
-mod adapt_store;
 mod adapting;
 mod outcome;
 mod ranking;
@@ -31,9 +27,9 @@ use crate::storage::{
     load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
-pub use adapt_request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
-pub use adapt_store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
-pub use adapting::NO_CONSENT_REASON;
+pub use adapting::{
+    AdaptationError, DecisionOutcome, LayoutContext, OfferRequest, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION, NO_CONSENT_REASON,
+};
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 pub use syncing::{
