@@ -11,6 +11,7 @@
 //! stored (see `profile::apply`).
 
 mod adapting;
+mod context;
 mod outcome;
 mod ranking;
 mod syncing;
@@ -24,12 +25,14 @@ use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
 use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
 use crate::storage::{
-    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageKeys, StorageWarning, WarningCode, MAX_LINEAGE,
+    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
 pub use adapting::{
-    AdaptationError, DecisionOutcome, LayoutContext, OfferRequest, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION, NO_CONSENT_REASON,
+    AdaptationError, DecisionOutcome, LayoutContext, OfferRequest, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION,
+    NO_CONSENT_REASON,
 };
+pub use context::Context;
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 pub use syncing::{
@@ -42,8 +45,6 @@ use tabs::{Sync, WriteLedger};
 pub const FLUSH_AFTER_CHANGES: usize = 20;
 /// Most unwritten changes kept for merging; beyond this they are folded into the base.
 const MAX_PENDING_CHANGES: usize = 1_000;
-/// Most warnings kept (the oldest go first).
-const MAX_WARNINGS: usize = 20;
 /// Most items one `upsertItems` call accepts.
 pub const MAX_UPSERT_ITEMS: usize = 1_000;
 /// A stored value over this many times the budget is refused on load (and backed up).
@@ -54,11 +55,8 @@ const MAX_TIME_MS: f64 = 9_007_199_254_740_992.0;
 /// The personalizer engine. See the module docs.
 #[derive(Debug)]
 pub struct Personalizer<S: KeyValueStore> {
-    store: S,
-    config: ValidConfig,
-    keys: StorageKeys,
-    env: Environment,
-    consent: ConsentMode,
+    /// Store, config, keys, environment, consent and warnings, shared by the parts.
+    ctx: Context<S>,
     /// What callers see: `base` with `pending` applied.
     profile: Profile,
     /// The profile as last read from or written to the store.
@@ -76,7 +74,6 @@ pub struct Personalizer<S: KeyValueStore> {
     items: ItemDirectory,
     visit_counted: bool,
     blocked: bool,
-    warnings: Vec<StorageWarning>,
     /// Registered candidate sets, the ranker and its learned model (see `ranking.rs`).
     ranking: ranking::RankingState,
     /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
@@ -106,13 +103,8 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn open(store: S, config: PersonalizerConfig, env: Environment) -> Result<Self, PersonalizerError> {
         let config = config.validate()?;
-        let keys = StorageKeys::for_shop(config.shop());
         Ok(Personalizer {
-            store,
-            config,
-            keys,
-            env,
-            consent: ConsentMode::None,
+            ctx: Context::new(store, config, env),
             profile: Profile::default(),
             base: Profile::default(),
             pending: Vec::new(),
@@ -124,7 +116,6 @@ impl<S: KeyValueStore> Personalizer<S> {
             items: ItemDirectory::default(),
             visit_counted: false,
             blocked: false,
-            warnings: Vec::new(),
             ranking: ranking::RankingState::default(),
             adaptation: adapting::Adaptation::default(),
             syncing: syncing::SyncingState::default(),
@@ -138,12 +129,12 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// const { effective } = p.setConsent("full", false); // "session" if the browser sends GPC
     /// ```
     pub fn set_consent(&mut self, requested: ConsentMode, shopper_opted_in: bool) -> ConsentDecision {
-        let decision = consent::decide(requested, self.env.global_privacy_control, shopper_opted_in);
-        let (from, to) = (self.consent, decision.effective);
+        let decision = consent::decide(requested, self.ctx.env.global_privacy_control, shopper_opted_in);
+        let (from, to) = (self.ctx.consent, decision.effective);
         let retention = consent::retention(from, to);
         if retention.delete_stored {
-            if let Err(e) = self.keys.remove_all(&mut self.store) {
-                self.warn(StorageWarning::new(
+            if let Err(e) = self.ctx.keys.remove_all(&mut self.ctx.store) {
+                self.ctx.warn(StorageWarning::new(
                     WarningCode::StorageUnavailable,
                     format!("could not delete stored data: {e}"),
                 ));
@@ -159,7 +150,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.forget_ranking();
             self.adaptation.wipe();
         }
-        self.consent = to;
+        self.ctx.consent = to;
         if to.persists() && !from.persists() {
             self.load_and_rebase();
             self.load_rank_model();
@@ -177,7 +168,7 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// The consent that applies now.
     pub fn consent(&self) -> ConsentMode {
-        self.consent
+        self.ctx.consent
     }
 
     /// Records one event. Invalid events are rejected with an error and store nothing; valid ones
@@ -198,16 +189,16 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Err(PersonalizerError::BadHour(local_hour_of_week));
         }
         event.validate()?;
-        if !self.consent.collects() {
+        if !self.ctx.consent.collects() {
             return Ok(TrackOutcome::NoConsent);
         }
-        let screened = self.items.screen(event, &self.profile, self.config.sensitive_categories());
+        let screened = self.items.screen(event, &self.profile, self.ctx.config.sensitive_categories());
         self.erase_newly_sensitive();
         let (event, attributes) = match screened {
             Screened::Sensitive => return Ok(TrackOutcome::Sensitive),
             Screened::Keep { event, attributes } => (event, attributes),
         };
-        let new_session = match self.noise.decide(self.config.noise(), &event, now_ms, self.env.webdriver) {
+        let new_session = match self.noise.decide(self.ctx.config.noise(), &event, now_ms, self.ctx.env.webdriver) {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
@@ -215,11 +206,11 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.learn_from_event(&event);
         self.observe_for_adaptation(&event, new_session);
         self.count_labelled(steps_before);
-        let visit_device = (!self.visit_counted).then_some(self.env.device);
+        let visit_device = (!self.visit_counted).then_some(self.ctx.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
         self.commit(ProfileChange::Record(RecordedEvent { event, at_ms, hour_of_week, attributes, visit_device }));
-        if self.consent.persists() && self.pending.len() >= FLUSH_AFTER_CHANGES {
+        if self.ctx.consent.persists() && self.pending.len() >= FLUSH_AFTER_CHANGES {
             self.flush_or_warn(now_ms);
         }
         Ok(TrackOutcome::Recorded { new_session })
@@ -239,7 +230,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         for (index, item) in items.iter().enumerate() {
             item.validate().map_err(|source| PersonalizerError::Item { index, source })?;
         }
-        let sensitive = self.config.sensitive_categories().to_vec();
+        let sensitive = self.ctx.config.sensitive_categories().to_vec();
         let kept = items.iter().filter(|item| !self.items.learn(item, &sensitive)).count();
         self.erase_newly_sensitive();
         Ok(kept)
@@ -253,7 +244,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn flush(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
         let now = check_time(now_ms)?;
-        if !self.consent.persists() {
+        if !self.ctx.consent.persists() {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
@@ -266,7 +257,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             // Another tab (say a newer library version) left something unreadable: keep a copy first.
             let outcome = {
                 let limit = self.load_limit();
-                load_or_back_up(&mut self.store, &self.keys, limit)
+                load_or_back_up(&mut self.ctx.store, &self.ctx.keys, limit)
             };
             self.absorb_load(outcome);
             if self.blocked {
@@ -278,12 +269,12 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Ok(FlushReport { written: false, stored_bytes, compacted: false });
         }
         let mut merged = self.profile.clone();
-        let budget = self.config.storage_budget_bytes();
-        let half_life = self.config.affinity_half_life_ms();
+        let budget = self.ctx.config.storage_budget_bytes();
+        let half_life = self.ctx.config.affinity_half_life_ms();
         let parent = self.stored_raw.as_deref().map(value_id);
         let lineage: Vec<u32> =
             parent.into_iter().chain(self.stored_lineage.iter().copied()).take(MAX_LINEAGE).collect();
-        match write_compacted(&mut self.store, &self.keys, &mut merged, &lineage, budget, now, half_life) {
+        match write_compacted(&mut self.ctx.store, &self.ctx.keys, &mut merged, &lineage, budget, now, half_life) {
             Ok(written) => {
                 let report =
                     FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
@@ -314,7 +305,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
-        Ok(self.keys.remove_all(&mut self.store)?)
+        Ok(self.ctx.keys.remove_all(&mut self.ctx.store)?)
     }
 
     /// Human-readable JSON of everything stored, with an explanation of each part.
@@ -323,7 +314,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// download("my-profile.json", p.exportProfile());
     /// ```
     pub fn export_profile(&self, now_ms: f64) -> String {
-        self.profile.export_json(view_time(now_ms), self.config.affinity_half_life_ms())
+        self.profile.export_json(view_time(now_ms), self.ctx.config.affinity_half_life_ms())
     }
 
     /// Top interests with weights, visit statistics, segment and what is kept, for a
@@ -333,7 +324,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// const { topInterests, visits, segment, kept } = p.profileSummary();
     /// ```
     pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
-        let mut summary = self.profile.summary(view_time(now_ms), self.config.affinity_half_life_ms());
+        let mut summary = self.profile.summary(view_time(now_ms), self.ctx.config.affinity_half_life_ms());
         summary.privacy_ledger = Some(self.sync_ledger_summary(now_ms));
         summary
     }
@@ -345,11 +336,11 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// p.removeInterest(summary.topInterests[0].key); // { kind: "brand", value: "Acme" }
     /// ```
     pub fn remove_interest(&mut self, key: &AttributeKey, now_ms: f64) -> bool {
-        if !self.consent.collects() || !self.profile.remove_interest(key) {
+        if !self.ctx.consent.collects() || !self.profile.remove_interest(key) {
             return false;
         }
         self.record_applied(ProfileChange::RemoveInterest(key.clone()));
-        if self.consent.persists() {
+        if self.ctx.consent.persists() {
             self.flush_or_warn(now_ms);
         }
         true
@@ -362,7 +353,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// addEventListener("storage", (e) => p.onStorageChanged(e.key));
     /// ```
     pub fn on_storage_changed(&mut self, key: Option<&str>) {
-        if !self.consent.persists() || key.is_some_and(|k| k != self.keys.profile()) {
+        if !self.ctx.consent.persists() || key.is_some_and(|k| k != self.ctx.keys.profile()) {
             return;
         }
         self.sync_from_store();
@@ -375,12 +366,12 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// for (const w of p.warnings()) console.warn(w.code, w.message);
     /// ```
     pub fn warnings(&self) -> &[StorageWarning] {
-        &self.warnings
+        &self.ctx.warnings
     }
 
     /// Returns the warnings and clears them.
     pub fn take_warnings(&mut self) -> Vec<StorageWarning> {
-        std::mem::take(&mut self.warnings)
+        std::mem::take(&mut self.ctx.warnings)
     }
 
     /// The profile (for ranking, offers and layout).
@@ -389,16 +380,16 @@ impl<S: KeyValueStore> Personalizer<S> {
     }
 
     pub fn config(&self) -> &ValidConfig {
-        &self.config
+        &self.ctx.config
     }
 
     /// True when there are changes not yet written.
     pub fn has_unsaved_changes(&self) -> bool {
-        self.dirty && self.consent.persists()
+        self.dirty && self.ctx.consent.persists()
     }
 
     fn load_limit(&self) -> usize {
-        self.config.storage_budget_bytes() * LOAD_LIMIT_FACTOR
+        self.ctx.config.storage_budget_bytes() * LOAD_LIMIT_FACTOR
     }
 
     /// Erases every mention of items just found to be sensitive.
@@ -406,14 +397,14 @@ impl<S: KeyValueStore> Personalizer<S> {
         for id in self.items.take_newly_sensitive() {
             self.adaptation.forget_item(&id);
             let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
-            if self.consent.collects() && mentioned {
+            if self.ctx.consent.collects() && mentioned {
                 self.commit(ProfileChange::ForgetItem(id));
             }
         }
     }
 
     fn commit(&mut self, change: ProfileChange) {
-        self.profile.apply(&change, &self.config);
+        self.profile.apply(&change, &self.ctx.config);
         self.record_applied(change);
     }
 
@@ -426,13 +417,6 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
     }
 
-    fn warn(&mut self, warning: StorageWarning) {
-        self.warnings.push(warning);
-        if self.warnings.len() > MAX_WARNINGS {
-            self.warnings.remove(0);
-        }
-    }
-
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
             let code = match e {
@@ -440,7 +424,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
                 _ => WarningCode::StorageUnavailable,
             };
-            self.warn(StorageWarning::new(code, e.to_string()));
+            self.ctx.warn(StorageWarning::new(code, e.to_string()));
         }
     }
 }

@@ -98,7 +98,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub(super) fn rebuild(&mut self) {
         let mut profile = self.base.clone();
         for change in &self.pending {
-            profile.apply(change, &self.config);
+            profile.apply(change, &self.ctx.config);
         }
         self.profile = profile;
     }
@@ -116,7 +116,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub(super) fn load_and_rebase(&mut self) {
         let outcome = {
             let limit = self.load_limit();
-            load_or_back_up(&mut self.store, &self.keys, limit)
+            load_or_back_up(&mut self.ctx.store, &self.ctx.keys, limit)
         };
         let found = outcome.profile.is_some();
         let rewrite = self.absorb_load(outcome);
@@ -128,7 +128,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub(super) fn absorb_load(&mut self, outcome: LoadOutcome) -> bool {
         let migrated = outcome.warnings.iter().any(|w| w.code == WarningCode::Migrated);
         for warning in outcome.warnings {
-            self.warn(warning);
+            self.ctx.warn(warning);
         }
         self.blocked = outcome.blocked;
         self.stored_raw = outcome.raw;
@@ -143,7 +143,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Makes a stored profile the base, without anything now sensitive; returns whether it had any.
     fn adopt_stored(&mut self, mut stored: Profile) -> bool {
         let before = stored.clone();
-        stored.purge_sensitive(self.config.sensitive_categories());
+        stored.purge_sensitive(self.ctx.config.sensitive_categories());
         let purged = stored != before;
         self.base = stored;
         self.rebuild();
@@ -152,10 +152,10 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// Reads the profile key and, when another tab changed it, rebases onto it.
     pub(super) fn sync_from_store(&mut self) -> Sync {
-        let current = match self.store.get(&self.keys.profile()) {
+        let current = match self.ctx.store.get(&self.ctx.keys.profile()) {
             Ok(current) => current,
             Err(e) => {
-                self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()));
+                self.ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()));
                 return Sync::Unchanged;
             }
         };
@@ -191,7 +191,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             Err(problem) => {
                 let message =
                     format!("another tab stored a profile this tab cannot read ({problem}); keeping this tab's copy");
-                self.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
+                self.ctx.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
                 Sync::Unreadable
             }
         }

@@ -11,7 +11,6 @@
 //! `crypto.getRandomValues`); one seeds this device's state the first time it is created (its
 //! holdout draw included), later ones are unused. Tests pass fixed values.
 
-
 mod feedback;
 mod no_consent;
 mod request;
@@ -29,10 +28,10 @@ use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::profile::ShopperClock;
 use crate::storage::KeyValueStore;
 
+use super::{check_time, Personalizer};
 use feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
 use no_consent::{layout_without_consent, offer_without_consent};
 use request::category_text;
-use super::{check_time, Personalizer};
 
 pub use request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
 pub use store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
@@ -96,7 +95,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
         let mut config = config;
-        for category in self.config.sensitive_categories() {
+        for category in self.ctx.config.sensitive_categories() {
             if !config.sensitive_categories.iter().any(|c| c.eq_ignore_ascii_case(category)) {
                 config.sensitive_categories.push(category.clone());
             }
@@ -185,7 +184,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     ) -> Result<VariantDecision, AdaptationError> {
         let now = adapt_time(now_ms)?;
         let mut default = shop_default_variant(item, variants)?;
-        if item.attributes.is_in_any_category(self.config.sensitive_categories()) {
+        if item.attributes.is_in_any_category(self.ctx.config.sensitive_categories()) {
             default.reason =
                 "the shop's default text: this item is in a sensitive category, so it is never personalized".into();
             return Ok(default);
@@ -309,7 +308,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// only); problems become warnings.
     pub(super) fn save_adaptation_or_warn(&mut self) {
         let state = &self.adaptation;
-        if !self.consent.persists() || state.blocked || state.adapter.is_none() {
+        if !self.ctx.consent.persists() || state.blocked || state.adapter.is_none() {
             return;
         }
         // Another tab may have written since (or dropped this tab's last write): merge it in first.
@@ -319,7 +318,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         match self.write_adaptation() {
             Ok(()) => self.adaptation.dirty = false,
-            Err(warning) => self.warn(warning),
+            Err(warning) => self.ctx.warn(warning),
         }
     }
 
@@ -332,10 +331,10 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// from `entropy` (or the entropy given at configuration). False while consent is `none`
     /// or when there is no state and no entropy to create one.
     fn adaptation_ready(&mut self, entropy: Option<u64>) -> bool {
-        if !self.consent.collects() {
+        if !self.ctx.consent.collects() {
             return false;
         }
-        if self.consent.persists() {
+        if self.ctx.consent.persists() {
             // Reads the stored state the first time, and whatever other tabs wrote since.
             self.refresh_adaptation();
         }
@@ -357,22 +356,22 @@ impl<S: KeyValueStore> Personalizer<S> {
     fn decision_shopper(&self, now_ms: u64, category: Option<String>) -> ShopperState {
         let clock = ShopperClock {
             now_ms,
-            half_life_ms: self.config.affinity_half_life_ms(),
-            session_timeout_ms: self.config.noise().session_timeout_ms,
+            half_life_ms: self.ctx.config.affinity_half_life_ms(),
+            session_timeout_ms: self.ctx.config.noise().session_timeout_ms,
             visit_counted: self.visit_counted,
         };
         let mut shopper = self.profile.shopper_state(&clock);
         if category.is_some() {
             shopper.current_category = category;
         }
-        shopper.without_sensitive(self.config.sensitive_categories())
+        shopper.without_sensitive(self.ctx.config.sensitive_categories())
     }
 
     /// The page's category as a path text; a sensitive one is dropped, never used.
     fn page_category(&self, path: Option<&[String]>) -> Result<Option<String>, AdaptationError> {
         let Some(path) = path else { return Ok(None) };
         let text = category_text(path)?;
-        let sensitive = self.config.sensitive_categories();
+        let sensitive = self.ctx.config.sensitive_categories();
         let is_sensitive =
             text.split(CATEGORY_SEPARATOR).any(|level| sensitive.iter().any(|s| s.trim().eq_ignore_ascii_case(level)));
         Ok((!is_sensitive).then_some(text))

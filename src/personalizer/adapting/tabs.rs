@@ -129,17 +129,17 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Reads the adaptation key and, when another tab wrote since this tab last read or wrote it,
     /// merges that value with this tab's changes (consent `full` only).
     pub(in crate::personalizer) fn refresh_adaptation(&mut self) {
-        let key = adapt_key(self.config.shop());
-        let current = match self.store.get(&key) {
+        let key = adapt_key(self.ctx.config.shop());
+        let current = match self.ctx.store.get(&key) {
             Ok(current) => current,
-            Err(e) => return self.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
+            Err(e) => return self.ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
         };
         if self.adaptation.loaded && current == self.adaptation.tabs.raw {
             return;
         }
         self.adaptation.loaded = true;
         self.adaptation.blocked = false;
-        let load = load_adaptation(&mut self.store, &self.keys, &key, &self.adaptation.config);
+        let load = load_adaptation(&mut self.ctx.store, &self.ctx.keys, &key, &self.adaptation.config);
         let tabs = &mut self.adaptation.tabs;
         let (theirs, raw, lineage) = match load {
             Loaded::Found { value: (adapter, feedback), raw, lineage, .. } => {
@@ -156,13 +156,13 @@ impl<S: KeyValueStore> Personalizer<S> {
                 self.adaptation.dirty |= self.adaptation.adapter.is_some();
                 return;
             }
-            Loaded::Unavailable(warning) => return self.warn(warning),
+            Loaded::Unavailable(warning) => return self.ctx.warn(warning),
             Loaded::SetAside { warning, blocked, raw_left, .. } => {
                 tabs.clear();
                 tabs.raw = raw_left;
                 self.adaptation.blocked = blocked;
                 self.adaptation.dirty |= self.adaptation.adapter.is_some();
-                return self.warn(warning);
+                return self.ctx.warn(warning);
             }
         };
         let lacking = tabs.ledger.reconcile(&lineage);
@@ -197,7 +197,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         let lineage: Vec<u32> = parent.into_iter().chain(tabs.lineage.iter().copied()).take(MAX_LINEAGE).collect();
         let raw = encode_adaptation(&state, &lineage)
             .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()))?;
-        self.store.set(&adapt_key(self.config.shop()), &raw).map_err(|e| {
+        self.ctx.store.set(&adapt_key(self.ctx.config.shop()), &raw).map_err(|e| {
             let code = match e {
                 StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
                 StoreError::Unavailable(_) => WarningCode::StorageUnavailable,

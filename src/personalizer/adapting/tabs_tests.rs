@@ -46,8 +46,8 @@ fn tab_totals<S: KeyValueStore>(p: &Personalizer<S>) -> (f64, u64) {
 
 fn stored_state(store: &MemoryStore) -> StoredAdaptation {
     let raw = store.get(ADAPT_KEY).expect("readable store").expect("a stored state");
-    let (adapter, feedback) =
-        crate::personalizer::adapting::store::decode_adaptation(&raw, AdapterConfig::default()).expect("readable state");
+    let (adapter, feedback) = crate::personalizer::adapting::store::decode_adaptation(&raw, AdapterConfig::default())
+        .expect("readable state");
     StoredAdaptation { state: adapter.state().clone(), feedback, writer: 0 }
 }
 
@@ -102,7 +102,7 @@ fn a_tab_that_drew_its_own_holdout_adopts_the_stored_one() {
     // Both create their state before either has stored it; the first one's write is seen first.
     assert!(first.lift_bucket().is_some() && second.lift_bucket().is_some());
     first.flush(T0).expect("writable");
-    second.store.catch_up();
+    second.ctx.store.catch_up();
     let draw = stored_state(&store).state.holdout;
     assert_ne!(second.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw), "a different draw");
     second.flush(T0).expect("writable");

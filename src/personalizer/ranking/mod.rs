@@ -119,7 +119,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn register_candidates<T: AsRef<str>>(&mut self, answer: &AnswerColumns<'_, T>) -> Result<u32, RankingError> {
         let set = answer::build_set(answer, &mut self.ranking.ranker)?;
         let handle = self.ranking.insert(set);
-        if let (Some(about), true) = (answer.about, self.consent.collects()) {
+        if let (Some(about), true) = (answer.about, self.ctx.consent.collects()) {
             if let Some(set) = self.ranking.touch(handle) {
                 self.ranking.ranker.remember_answer(about, answer.about_embedding, set);
                 self.ranking.memory_generation += 1;
@@ -146,8 +146,9 @@ impl<S: KeyValueStore> Personalizer<S> {
             return self.rank_server_order(handle, context);
         }
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;
-        let shopper = ProfileShopper::new(&self.profile, now, self.config.affinity_half_life_ms());
-        let pooling = context.placement != Placement::Search && self.consent.collects() && shopper.session_len() > 0;
+        let shopper = ProfileShopper::new(&self.profile, now, self.ctx.config.affinity_half_life_ms());
+        let pooling =
+            context.placement != Placement::Search && self.ctx.consent.collects() && shopper.session_len() > 0;
         let ranked_set = if pooling {
             let mut sources = Vec::new();
             self.ranking.ranker.pool_sources(&shopper, &mut sources);
@@ -228,10 +229,10 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Reads the stored model (consent just became `full`). Learning done before, in this page,
     /// wins over what is stored and is written at the next flush.
     pub(super) fn load_rank_model(&mut self) {
-        let key = model_key(self.config.shop());
-        match load_model(&mut self.store, &self.keys, &key) {
+        let key = model_key(self.ctx.config.shop());
+        match load_model(&mut self.ctx.store, &self.ctx.keys, &key) {
             Loaded::Absent => self.ranking.model_dirty = self.ranking.steps > 0,
-            Loaded::Unavailable(warning) => self.warn(warning),
+            Loaded::Unavailable(warning) => self.ctx.warn(warning),
             Loaded::Found { value: ModelRead::Learned { .. }, .. } if self.ranking.steps > 0 => {
                 self.ranking.model_dirty = true;
             }
@@ -244,17 +245,17 @@ impl<S: KeyValueStore> Personalizer<S> {
                 self.ranking.model_dirty = true;
             }
             Loaded::Found { value: ModelRead::Migrated { model, steps, from }, .. } => {
-                self.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::migrated_message(from)));
+                self.ctx.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::migrated_message(from)));
                 *self.ranking.ranker.model_mut() = model;
                 self.ranking.steps = steps;
                 self.ranking.model_dirty = true;
             }
             Loaded::Found { value: ModelRead::OtherFeatures { found }, .. } => {
-                self.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::other_features_message(found)));
+                self.ctx.warn(StorageWarning::new(WarningCode::Migrated, ModelRead::other_features_message(found)));
                 self.ranking.model_dirty = true;
             }
             Loaded::SetAside { warning, blocked, .. } => {
-                self.warn(warning);
+                self.ctx.warn(warning);
                 if blocked {
                     self.ranking.save_blocked = true;
                 } else {
@@ -267,7 +268,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Writes the learned model when it changed (consent `full` only); failures become warnings.
     pub(super) fn save_rank_model(&mut self) {
         let state = &self.ranking;
-        if !self.consent.persists() || !state.model_dirty || state.save_blocked {
+        if !self.ctx.consent.persists() || !state.model_dirty || state.save_blocked {
             return;
         }
         let result = encode_model(state.ranker.model(), state.steps)
@@ -278,8 +279,8 @@ impl<S: KeyValueStore> Personalizer<S> {
                 )
             })
             .and_then(|raw| {
-                let key = model_key(self.config.shop());
-                self.store.set(&key, &raw).map_err(|e| {
+                let key = model_key(self.ctx.config.shop());
+                self.ctx.store.set(&key, &raw).map_err(|e| {
                     let code = match e {
                         crate::storage::StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
                         crate::storage::StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
@@ -289,7 +290,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             });
         match result {
             Ok(()) => self.ranking.model_dirty = false,
-            Err(warning) => self.warn(warning),
+            Err(warning) => self.ctx.warn(warning),
         }
     }
 

@@ -82,7 +82,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Err(SyncOutcome::skipped(SkipReason::SendFailed, message));
         }
         let message = format!("the aggregator refused the {noun} and it was dropped: {problem}");
-        self.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
+        self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
         Err(SyncOutcome::skipped(SkipReason::Rejected, message))
     }
 }

@@ -88,7 +88,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 format!("nowMs is {now_ms}: pass Date.now()"),
             ));
         };
-        if !self.consent.persists() {
+        if !self.ctx.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
         let (Some(config), Some(device)) = (self.syncing.lift.clone(), self.syncing.device.as_ref()) else {
@@ -138,7 +138,7 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// True when `body` is still the booked lift report and consent still allows sending it.
     pub fn may_send_lift_report(&self, body: &[u8]) -> bool {
-        self.consent.persists() && self.syncing.pending_lift.as_deref() == Some(body)
+        self.ctx.consent.persists() && self.syncing.pending_lift.as_deref() == Some(body)
     }
 
     /// The booked lift report not yet accepted by the server, if any.

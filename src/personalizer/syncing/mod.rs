@@ -122,7 +122,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         if let Some(bytes) = self.syncing.model_bytes.clone() {
             if let Err(problem) = device.install_model(&bytes) {
                 self.syncing.model_bytes = None;
-                self.warn(StorageWarning::new(
+                self.ctx.warn(StorageWarning::new(
                     WarningCode::Unreadable,
                     format!("the kept shared model was dropped ({problem}); the next download replaces it"),
                 ));
@@ -153,7 +153,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             Ok(installed) => installed,
             Err(problem) => {
                 let message = format!("the downloaded shared model was rejected: {problem}");
-                self.warn(StorageWarning::new(WarningCode::Unreadable, message));
+                self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
                 return Err(problem.into());
             }
         };
@@ -169,7 +169,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Notes that the shared model could not be downloaded (the previous one stays in use).
     pub fn record_model_download_failure(&mut self, problem: &SyncError) {
         let message = format!("the shared model could not be downloaded ({problem}); the previous one stays in use");
-        self.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
+        self.ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
     }
 
     /// Moves the ranker onto new shared weights: `new + (local − reference)` keeps unsent learning.
@@ -181,7 +181,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             let message = format!(
                 "the shared model could not be applied to the ranker ({problem}); it ranks with its own weights"
             );
-            self.warn(StorageWarning::new(WarningCode::Unreadable, message));
+            self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
             return;
         }
         self.syncing.carried_from = Some(weights.to_vec());
@@ -207,7 +207,7 @@ impl<S: KeyValueStore> Personalizer<S> {
                 format!("nowMs is {now_ms}: pass Date.now()"),
             ));
         };
-        if !self.consent.persists() {
+        if !self.ctx.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
         let Some(device) = self.syncing.device.as_ref() else {
@@ -286,7 +286,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// True when `body` is still the booked update and consent still allows sending it (check
     /// right before the request, after the jitter).
     pub fn may_send(&self, body: &[u8]) -> bool {
-        self.consent.persists() && self.syncing.pending.as_deref() == Some(body)
+        self.ctx.consent.persists() && self.syncing.pending.as_deref() == Some(body)
     }
 
     /// The booked update not yet accepted by the server, if any.
@@ -331,7 +331,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// `transport` without waiting for the jitter. The browser facade does the same in
     /// steps so it never holds the engine across an `await`.
     pub async fn sync_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
-        if !self.consent.collects() {
+        if !self.ctx.consent.collects() {
             return SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string());
         }
         if self.syncing.device.is_some() {

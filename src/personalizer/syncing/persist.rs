@@ -12,17 +12,17 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub(in crate::personalizer) fn save_sync_state(&mut self) {
         // Written only once sync is configured: a shop that never syncs gets no sync key.
         let blocked = self.syncing.save_blocked;
-        if blocked || !self.syncing.dirty || !self.consent.persists() || self.syncing.device.is_none() {
+        if blocked || !self.syncing.dirty || !self.ctx.consent.persists() || self.syncing.device.is_none() {
             return;
         }
         if let Err(why) = self.write_sync_state() {
             let code = WarningCode::StorageUnavailable;
-            self.warn(StorageWarning::new(code, format!("the sync state could not be saved: {why}")));
+            self.ctx.warn(StorageWarning::new(code, format!("the sync state could not be saved: {why}")));
         }
     }
 
     pub(super) fn write_sync_state(&mut self) -> Result<(), String> {
-        if !self.consent.persists() {
+        if !self.ctx.consent.persists() {
             return Err("consent is not full".to_owned());
         }
         if self.syncing.save_blocked {
@@ -31,7 +31,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             );
         }
         let raw = encode_sync(&self.syncing.stored()).map_err(|e| e.to_string())?;
-        self.store.set(&sync_key(self.config.shop()), &raw).map_err(|e| e.to_string())?;
+        self.ctx.store.set(&sync_key(self.ctx.config.shop()), &raw).map_err(|e| e.to_string())?;
         self.syncing.dirty = false;
         Ok(())
     }
@@ -39,18 +39,18 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Reads the stored sync state (consent just became `full`). An unreadable one is backed up,
     /// and sending pauses until the next period since what was spent is unknown.
     pub(super) fn load_sync_state(&mut self) {
-        let key = sync_key(self.config.shop());
-        match load_sync(&mut self.store, &self.keys, &key) {
+        let key = sync_key(self.ctx.config.shop());
+        match load_sync(&mut self.ctx.store, &self.ctx.keys, &key) {
             // Nothing stored (first visit, or consent was lowered in this page): write what this
             // page holds at the next save.
             Loaded::Absent => self.syncing.dirty = true,
-            Loaded::Unavailable(warning) => self.warn(warning),
+            Loaded::Unavailable(warning) => self.ctx.warn(warning),
             Loaded::Found { value, .. } => self.absorb_stored(value),
             Loaded::SetAside { warning, blocked, .. } => {
                 // What was spent is unknown: sending pauses until the next period.
                 self.syncing.pause_armed = true;
                 self.syncing.save_blocked = blocked;
-                self.warn(warning);
+                self.ctx.warn(warning);
                 self.syncing.dirty = true;
                 self.save_sync_state();
             }
@@ -94,7 +94,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Another tab of the shop may have sent an update or lift report since this tab read the
     /// ledger: its stored ledger wins when it counts more releases.
     pub(super) fn adopt_other_tabs_ledger(&mut self) {
-        let Ok(Some(raw)) = self.store.get(&sync_key(self.config.shop())) else { return };
+        let Ok(Some(raw)) = self.ctx.store.get(&sync_key(self.ctx.config.shop())) else { return };
         let Ok(stored) = decode_sync(&raw) else { return };
         if stored.ledger.releases() > self.syncing.ledger.releases() {
             self.syncing.ledger = stored.ledger;
