@@ -204,7 +204,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         };
         let steps_before = self.rank_learning_steps();
         self.learn_from_event(&event);
-        self.observe_for_adaptation(&event, new_session);
+        self.adaptation.observe(&mut self.ctx, &event, new_session);
         self.count_labelled(steps_before);
         let visit_device = (!self.visit_counted).then_some(self.ctx.env.device);
         self.visit_counted = true;
@@ -248,7 +248,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
-        self.save_adaptation_or_warn();
+        self.adaptation.save_or_warn(&mut self.ctx);
         self.save_sync_state();
         if self.blocked {
             return Err(PersonalizerError::Blocked);

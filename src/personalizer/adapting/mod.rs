@@ -28,7 +28,7 @@ use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::profile::ShopperClock;
 use crate::storage::KeyValueStore;
 
-use super::{check_time, Personalizer};
+use super::{check_time, Context, Personalizer};
 use feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
 use no_consent::{layout_without_consent, offer_without_consent};
 use request::category_text;
@@ -85,80 +85,78 @@ impl Adaptation {
     }
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl Adaptation {
     /// Sets the shop's adaptation settings (holdout share, bandit and layout tuning; the config's
     /// sensitive categories are always added). Call once after creating the personalizer; with
     /// it, tracked events count for the lift report even before the first decision.
-    ///
-    /// ```js
-    /// p.configureAdaptation({ holdoutShare: 0.1 });
-    /// ```
-    pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
+    pub fn configure<S: KeyValueStore>(
+        &mut self,
+        ctx: &Context<S>,
+        config: AdapterConfig,
+        entropy: u64,
+    ) -> Result<(), AdaptationError> {
         let mut config = config;
-        for category in self.ctx.config.sensitive_categories() {
+        for category in ctx.config.sensitive_categories() {
             if !config.sensitive_categories.iter().any(|c| c.eq_ignore_ascii_case(category)) {
                 config.sensitive_categories.push(category.clone());
             }
         }
         config.clone().check()?;
-        if let Some(adapter) = &self.adaptation.adapter {
+        if let Some(adapter) = &self.adapter {
             let resumed = Adapter::restore(config.clone(), adapter.state().clone())?;
-            self.adaptation.adapter = Some(resumed);
+            self.adapter = Some(resumed);
         }
-        self.adaptation.config = config;
-        self.adaptation.entropy = Some(entropy);
+        self.config = config;
+        self.entropy = Some(entropy);
         Ok(())
     }
 
-    /// The shopper as the decisions see them now (built from the profile; never stored or sent).
-    pub fn shopper_state(&self, now_ms: f64) -> ShopperState {
-        self.decision_shopper(super::view_time(now_ms), None)
-    }
-
     /// Orders the page's sections under their constraints, picks the optional ones to show and a
-    /// density. See `LayoutDecision` for the reasons and the propensity.
-    pub fn choose_layout(
+    /// density, for `shopper` (the profile as decisions see it). See `LayoutDecision` for the
+    /// reasons and the propensity.
+    pub fn choose_layout<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
+        shopper: ShopperState,
         sections: &[SectionSpec],
         context: &LayoutContext,
-        now_ms: f64,
         entropy: u64,
     ) -> Result<LayoutDecision, AdaptationError> {
-        let now = adapt_time(now_ms)?;
         let options = context.options();
         let default = shop_default_layout(sections, &options)?;
-        let category = self.page_category(context.category.as_deref())?;
-        if !self.adaptation_ready(Some(entropy)) {
+        let category = page_category(ctx, context.category.as_deref())?;
+        if !self.ready(ctx, Some(entropy)) {
             return Ok(layout_without_consent(default));
         }
-        let shopper = self.decision_shopper(now, category);
-        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+        let shopper = on_page(shopper, category);
+        let Adaptation { adapter: Some(adapter), feedback, .. } = self else {
             return Ok(layout_without_consent(default));
         };
         feedback.settle_layout(adapter)?;
         let decision = adapter.choose_layout(sections, &options, &shopper)?;
         feedback.replace_layout(adapter, &decision, DecisionContext::of(&shopper))?;
-        self.adaptation_changed();
+        self.changed(ctx);
         Ok(decision)
     }
 
     /// Picks at most one of the offers the server allows for this visitor, with its reason.
-    pub fn choose_offer(
+    pub fn choose_offer<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
+        shopper: ShopperState,
         offers: &[OfferSpec],
         request: &OfferRequest,
         now_ms: f64,
         entropy: u64,
     ) -> Result<OfferDecision, AdaptationError> {
-        let now = adapt_time(now_ms)?;
         let context = OfferContext { now_ms, allow_none: request.allow_none };
         parse_offers(offers, &context)?;
-        let category = self.page_category(request.category.as_deref())?;
-        if !self.adaptation_ready(Some(entropy)) {
+        let category = page_category(ctx, request.category.as_deref())?;
+        if !self.ready(ctx, Some(entropy)) {
             return offer_without_consent(offers, &context);
         }
-        let shopper = self.decision_shopper(now, category);
-        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+        let shopper = on_page(shopper, category);
+        let Adaptation { adapter: Some(adapter), feedback, .. } = self else {
             return offer_without_consent(offers, &context);
         };
         feedback.settle_offer(adapter)?;
@@ -169,32 +167,31 @@ impl<S: KeyValueStore> Personalizer<S> {
             converted: false,
             context: DecisionContext::of(&shopper),
         });
-        self.adaptation_changed();
+        self.changed(ctx);
         Ok(decision)
     }
 
     /// Picks the text for `item` that speaks to this shopper. Items in a sensitive category get
     /// the shop's first text and leave no trace.
-    pub fn choose_variant(
+    pub fn choose_variant<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
+        shopper: ShopperState,
         item: &Item,
         variants: &[CopyVariant],
-        now_ms: f64,
         entropy: u64,
     ) -> Result<VariantDecision, AdaptationError> {
-        let now = adapt_time(now_ms)?;
         let mut default = shop_default_variant(item, variants)?;
-        if item.attributes.is_in_any_category(self.ctx.config.sensitive_categories()) {
+        if item.attributes.is_in_any_category(ctx.config.sensitive_categories()) {
             default.reason =
                 "the shop's default text: this item is in a sensitive category, so it is never personalized".into();
             return Ok(default);
         }
-        if !self.adaptation_ready(Some(entropy)) {
+        if !self.ready(ctx, Some(entropy)) {
             default.reason = NO_CONSENT_REASON.into();
             return Ok(default);
         }
-        let shopper = self.decision_shopper(now, None);
-        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+        let Adaptation { adapter: Some(adapter), feedback, .. } = self else {
             return Ok(default);
         };
         feedback.settle_variant(adapter, &item.id)?;
@@ -208,24 +205,21 @@ impl<S: KeyValueStore> Personalizer<S> {
             context: DecisionContext::of(&shopper),
         };
         feedback.push_variant(adapter, shown)?;
-        self.adaptation_changed();
+        self.changed(ctx);
         Ok(decision)
-    }
-
-    /// The hours of the week this shopper is usually active, from the local hour-of-week
-    /// histogram. Computed on the device, never stored apart from the profile, never synced.
-    pub fn preferred_hours(&self, params: &HoursParams) -> Result<PreferredHours, AdaptationError> {
-        let histogram: Vec<f32> = self.profile.hour_of_week().buckets().iter().map(|&n| n as f32).collect();
-        Ok(preferred_hours(&histogram, params)?)
     }
 
     /// Learns from an outcome the page reports for something a decision showed. Returns false
     /// (and learns nothing) while consent is `none`.
-    pub fn record_decision_outcome(&mut self, outcome: &DecisionOutcome) -> Result<bool, AdaptationError> {
-        if !self.adaptation_ready(None) {
+    pub fn record_outcome<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        outcome: &DecisionOutcome,
+    ) -> Result<bool, AdaptationError> {
+        if !self.ready(ctx, None) {
             return Ok(false);
         }
-        let Adaptation { adapter: Some(adapter), feedback, .. } = &mut self.adaptation else {
+        let Adaptation { adapter: Some(adapter), feedback, .. } = self else {
             return Ok(false);
         };
         match outcome {
@@ -255,50 +249,60 @@ impl<S: KeyValueStore> Personalizer<S> {
                 adapter.learn_variant(&shown.tags, *engaged, &shown.context.shopper())?;
             }
         }
-        self.adaptation_changed();
+        self.changed(ctx);
         Ok(true)
     }
 
     /// This device's lift bucket (`None` while consent is `none` or before any adaptation state).
-    pub fn lift_bucket(&mut self) -> Option<LiftBucket> {
-        self.adaptation_ready(None).then(|| self.adaptation.adapter.as_ref().map(Adapter::bucket)).flatten()
+    pub fn lift_bucket<S: KeyValueStore>(&mut self, ctx: &mut Context<S>) -> Option<LiftBucket> {
+        self.ready(ctx, None).then(|| self.adapter.as_ref().map(Adapter::bucket)).flatten()
     }
 
     /// Ends the lift-reporting period: the clipped, noised vector of this device's counts (the
     /// only form in which they may leave the device, through the sync path) and fresh counters.
     /// `noise_seed` must be crypto-random and fresh for every report. `None` without consent or
     /// adaptation state.
-    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> Option<LiftReport> {
-        if !self.adaptation_ready(None) {
+    pub fn take_lift_report<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        config: &CheckedReportConfig,
+        noise_seed: u64,
+    ) -> Option<LiftReport> {
+        if !self.ready(ctx, None) {
             return None;
         }
-        let report = self.adaptation.adapter.as_mut()?.take_lift_report(config, noise_seed);
-        self.adaptation_changed();
+        let report = self.adapter.as_mut()?.take_lift_report(config, noise_seed);
+        self.changed(ctx);
         Some(report)
     }
 
     /// The sync path's lift report: like [`Self::take_lift_report`] from a 256-bit crypto seed,
     /// but only when something was counted since the last report (nothing is due otherwise).
-    pub(super) fn take_due_lift_report(&mut self, config: &CheckedReportConfig, seed: [u8; 32]) -> Option<LiftReport> {
-        if !self.adaptation_ready(None) {
+    pub fn take_due_lift_report<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        config: &CheckedReportConfig,
+        seed: [u8; 32],
+    ) -> Option<LiftReport> {
+        if !self.ready(ctx, None) {
             return None;
         }
-        let adapter = self.adaptation.adapter.as_mut()?;
+        let adapter = self.adapter.as_mut()?;
         let lift = &adapter.state().lift;
         if lift.sessions() < 1.0 && lift.placements().is_empty() {
             return None;
         }
         let report = adapter.take_lift_report_seeded(config, seed);
-        self.adaptation_changed();
+        self.changed(ctx);
         Some(report)
     }
 
     /// Counts a recorded event for lift and notes engagement with what decisions showed.
-    pub(super) fn observe_for_adaptation(&mut self, event: &TrackEvent, new_session: bool) {
-        if !self.adaptation_ready(None) {
+    pub fn observe<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, event: &TrackEvent, new_session: bool) {
+        if !self.ready(ctx, None) {
             return;
         }
-        if let Adaptation { adapter: Some(adapter), feedback, dirty, .. } = &mut self.adaptation {
+        if let Adaptation { adapter: Some(adapter), feedback, dirty, .. } = self {
             feedback.observe(event, new_session, adapter.lift_counters_mut());
             *dirty = true;
         }
@@ -306,75 +310,157 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// Merges what other tabs stored and writes the adaptation state if it changed (consent `full`
     /// only); problems become warnings.
-    pub(super) fn save_adaptation_or_warn(&mut self) {
-        let state = &self.adaptation;
-        if !self.ctx.consent.persists() || state.blocked || state.adapter.is_none() {
+    pub fn save_or_warn<S: KeyValueStore>(&mut self, ctx: &mut Context<S>) {
+        if !ctx.consent.persists() || self.blocked || self.adapter.is_none() {
             return;
         }
         // Another tab may have written since (or dropped this tab's last write): merge it in first.
-        self.refresh_adaptation();
-        if self.adaptation.blocked || !self.adaptation.dirty {
+        self.refresh(ctx);
+        if self.blocked || !self.dirty {
             return;
         }
-        match self.write_adaptation() {
-            Ok(()) => self.adaptation.dirty = false,
-            Err(warning) => self.ctx.warn(warning),
+        match self.write(ctx) {
+            Ok(()) => self.dirty = false,
+            Err(warning) => ctx.warn(warning),
         }
     }
 
-    fn adaptation_changed(&mut self) {
-        self.adaptation.dirty = true;
-        self.save_adaptation_or_warn();
+    fn changed<S: KeyValueStore>(&mut self, ctx: &mut Context<S>) {
+        self.dirty = true;
+        self.save_or_warn(ctx);
     }
 
     /// Makes the state available: reads it from the store under `full` consent, or creates it
     /// from `entropy` (or the entropy given at configuration). False while consent is `none`
     /// or when there is no state and no entropy to create one.
-    fn adaptation_ready(&mut self, entropy: Option<u64>) -> bool {
-        if !self.ctx.consent.collects() {
+    fn ready<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, entropy: Option<u64>) -> bool {
+        if !ctx.consent.collects() {
             return false;
         }
-        if self.ctx.consent.persists() {
+        if ctx.consent.persists() {
             // Reads the stored state the first time, and whatever other tabs wrote since.
-            self.refresh_adaptation();
+            self.refresh(ctx);
         }
-        if self.adaptation.adapter.is_none() {
-            let Some(seed) = entropy.or(self.adaptation.entropy) else {
+        if self.adapter.is_none() {
+            let Some(seed) = entropy.or(self.entropy) else {
                 return false;
             };
             // The config was checked when it was set; a failure here leaves adaptation off.
-            let Ok(adapter) = Adapter::new(self.adaptation.config.clone(), seed) else {
+            let Ok(adapter) = Adapter::new(self.config.clone(), seed) else {
                 return false;
             };
-            self.adaptation.adapter = Some(adapter);
-            self.adaptation.tabs.created_from = Some(seed);
-            self.adaptation.dirty = true;
+            self.adapter = Some(adapter);
+            self.tabs.created_from = Some(seed);
+            self.dirty = true;
         }
         true
     }
+}
 
-    fn decision_shopper(&self, now_ms: u64, category: Option<String>) -> ShopperState {
+/// The shopper on a page of `category` (already checked not to be sensitive).
+fn on_page(mut shopper: ShopperState, category: Option<String>) -> ShopperState {
+    if category.is_some() {
+        shopper.current_category = category;
+    }
+    shopper
+}
+
+/// The page's category as a path text; a sensitive one is dropped, never used.
+fn page_category<S: KeyValueStore>(
+    ctx: &Context<S>,
+    path: Option<&[String]>,
+) -> Result<Option<String>, AdaptationError> {
+    let Some(path) = path else { return Ok(None) };
+    let text = category_text(path)?;
+    let sensitive = ctx.config.sensitive_categories();
+    let is_sensitive =
+        text.split(CATEGORY_SEPARATOR).any(|level| sensitive.iter().any(|s| s.trim().eq_ignore_ascii_case(level)));
+    Ok((!is_sensitive).then_some(text))
+}
+
+/// The engine's adaptation calls: the shopper from the profile, then one call into the part.
+impl<S: KeyValueStore> Personalizer<S> {
+    /// Sets the shop's adaptation settings. See [`Adaptation::configure`].
+    ///
+    /// ```js
+    /// p.configureAdaptation({ holdoutShare: 0.1 });
+    /// ```
+    pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
+        self.adaptation.configure(&self.ctx, config, entropy)
+    }
+
+    /// The shopper as the decisions see them now (built from the profile; never stored or sent).
+    pub fn shopper_state(&self, now_ms: f64) -> ShopperState {
+        self.decision_shopper(super::view_time(now_ms))
+    }
+
+    /// See [`Adaptation::choose_layout`].
+    pub fn choose_layout(
+        &mut self,
+        sections: &[SectionSpec],
+        context: &LayoutContext,
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<LayoutDecision, AdaptationError> {
+        let shopper = self.decision_shopper(adapt_time(now_ms)?);
+        self.adaptation.choose_layout(&mut self.ctx, shopper, sections, context, entropy)
+    }
+
+    /// See [`Adaptation::choose_offer`].
+    pub fn choose_offer(
+        &mut self,
+        offers: &[OfferSpec],
+        request: &OfferRequest,
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<OfferDecision, AdaptationError> {
+        let shopper = self.decision_shopper(adapt_time(now_ms)?);
+        self.adaptation.choose_offer(&mut self.ctx, shopper, offers, request, now_ms, entropy)
+    }
+
+    /// See [`Adaptation::choose_variant`].
+    pub fn choose_variant(
+        &mut self,
+        item: &Item,
+        variants: &[CopyVariant],
+        now_ms: f64,
+        entropy: u64,
+    ) -> Result<VariantDecision, AdaptationError> {
+        let shopper = self.decision_shopper(adapt_time(now_ms)?);
+        self.adaptation.choose_variant(&mut self.ctx, shopper, item, variants, entropy)
+    }
+
+    /// The hours of the week this shopper is usually active, from the local hour-of-week
+    /// histogram. Computed on the device, never stored apart from the profile, never synced.
+    pub fn preferred_hours(&self, params: &HoursParams) -> Result<PreferredHours, AdaptationError> {
+        let histogram: Vec<f32> = self.profile.hour_of_week().buckets().iter().map(|&n| n as f32).collect();
+        Ok(preferred_hours(&histogram, params)?)
+    }
+
+    /// See [`Adaptation::record_outcome`].
+    pub fn record_decision_outcome(&mut self, outcome: &DecisionOutcome) -> Result<bool, AdaptationError> {
+        self.adaptation.record_outcome(&mut self.ctx, outcome)
+    }
+
+    /// See [`Adaptation::lift_bucket`].
+    pub fn lift_bucket(&mut self) -> Option<LiftBucket> {
+        self.adaptation.lift_bucket(&mut self.ctx)
+    }
+
+    /// See [`Adaptation::take_lift_report`].
+    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> Option<LiftReport> {
+        self.adaptation.take_lift_report(&mut self.ctx, config, noise_seed)
+    }
+
+    /// The profile as decisions see it at `now_ms`, without anything sensitive.
+    fn decision_shopper(&self, now_ms: u64) -> ShopperState {
         let clock = ShopperClock {
             now_ms,
             half_life_ms: self.ctx.config.affinity_half_life_ms(),
             session_timeout_ms: self.ctx.config.noise().session_timeout_ms,
             visit_counted: self.visit_counted,
         };
-        let mut shopper = self.profile.shopper_state(&clock);
-        if category.is_some() {
-            shopper.current_category = category;
-        }
-        shopper.without_sensitive(self.ctx.config.sensitive_categories())
-    }
-
-    /// The page's category as a path text; a sensitive one is dropped, never used.
-    fn page_category(&self, path: Option<&[String]>) -> Result<Option<String>, AdaptationError> {
-        let Some(path) = path else { return Ok(None) };
-        let text = category_text(path)?;
-        let sensitive = self.ctx.config.sensitive_categories();
-        let is_sensitive =
-            text.split(CATEGORY_SEPARATOR).any(|level| sensitive.iter().any(|s| s.trim().eq_ignore_ascii_case(level)));
-        Ok((!is_sensitive).then_some(text))
+        self.profile.shopper_state(&clock).without_sensitive(self.ctx.config.sensitive_categories())
     }
 }
 

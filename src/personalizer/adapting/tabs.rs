@@ -36,7 +36,9 @@ use crate::storage::{value_id, KeyValueStore, Loaded, StorageWarning, StoreError
 use crate::personalizer::adapting::feedback::Feedback;
 use crate::personalizer::adapting::store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
 use crate::personalizer::tabs::WriteLedger;
-use crate::personalizer::Personalizer;
+use crate::personalizer::Context;
+
+use super::Adaptation;
 
 /// A write of this tab: the state it was built on and the state written.
 #[derive(Debug, Clone)]
@@ -119,55 +121,55 @@ impl AdaptTabs {
     }
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
-    fn current_adaptation(&self) -> Option<StoredAdaptation> {
-        let adapter = self.adaptation.adapter.as_ref()?;
-        let writer = self.adaptation.entropy.or(self.adaptation.tabs.created_from).unwrap_or(0);
-        Some(StoredAdaptation { state: adapter.state().clone(), feedback: self.adaptation.feedback.clone(), writer })
+impl Adaptation {
+    fn current(&self) -> Option<StoredAdaptation> {
+        let adapter = self.adapter.as_ref()?;
+        let writer = self.entropy.or(self.tabs.created_from).unwrap_or(0);
+        Some(StoredAdaptation { state: adapter.state().clone(), feedback: self.feedback.clone(), writer })
     }
 
     /// Reads the adaptation key and, when another tab wrote since this tab last read or wrote it,
     /// merges that value with this tab's changes (consent `full` only).
-    pub(in crate::personalizer) fn refresh_adaptation(&mut self) {
-        let key = adapt_key(self.ctx.config.shop());
-        let current = match self.ctx.store.get(&key) {
+    pub(super) fn refresh<S: KeyValueStore>(&mut self, ctx: &mut Context<S>) {
+        let key = adapt_key(ctx.config.shop());
+        let current = match ctx.store.get(&key) {
             Ok(current) => current,
-            Err(e) => return self.ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
+            Err(e) => return ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, e.to_string())),
         };
-        if self.adaptation.loaded && current == self.adaptation.tabs.raw {
+        if self.loaded && current == self.tabs.raw {
             return;
         }
-        self.adaptation.loaded = true;
-        self.adaptation.blocked = false;
-        let load = load_adaptation(&mut self.ctx.store, &self.ctx.keys, &key, &self.adaptation.config);
-        let tabs = &mut self.adaptation.tabs;
+        self.loaded = true;
+        self.blocked = false;
+        let load = load_adaptation(&mut ctx.store, &ctx.keys, &key, &self.config);
+        let tabs = &mut self.tabs;
         let (theirs, raw, lineage) = match load {
             Loaded::Found { value: (adapter, feedback), raw, lineage, .. } => {
                 (StoredAdaptation { state: adapter.state().clone(), feedback, writer: 0 }, raw, lineage)
             }
             Loaded::Absent if tabs.raw.is_some() => {
                 // Another tab called forget() or lowered consent: forget here too, never resurrect.
-                self.adaptation.wipe();
-                self.adaptation.loaded = true;
+                self.wipe();
+                self.loaded = true;
                 return;
             }
             Loaded::Absent => {
                 // Nothing stored yet (first visit): write what this tab holds.
-                self.adaptation.dirty |= self.adaptation.adapter.is_some();
+                self.dirty |= self.adapter.is_some();
                 return;
             }
-            Loaded::Unavailable(warning) => return self.ctx.warn(warning),
+            Loaded::Unavailable(warning) => return ctx.warn(warning),
             Loaded::SetAside { warning, blocked, raw_left, .. } => {
                 tabs.clear();
                 tabs.raw = raw_left;
-                self.adaptation.blocked = blocked;
-                self.adaptation.dirty |= self.adaptation.adapter.is_some();
-                return self.ctx.warn(warning);
+                self.blocked = blocked;
+                self.dirty |= self.adapter.is_some();
+                return ctx.warn(warning);
             }
         };
         let lacking = tabs.ledger.reconcile(&lineage);
         let base = tabs.base.take();
-        let mut state = match self.current_adaptation() {
+        let mut state = match self.current() {
             Some(ours) => merged(base.as_ref(), &ours, &theirs),
             None => theirs.clone(),
         };
@@ -175,36 +177,36 @@ impl<S: KeyValueStore> Personalizer<S> {
             // This tab's write was dropped by a value built beside it: merge it in again.
             state = merged(write.parent.as_ref(), &write.written, &state);
         }
-        let tabs = &mut self.adaptation.tabs;
+        let tabs = &mut self.tabs;
         tabs.base = Some(theirs.clone());
         tabs.raw = Some(raw);
         tabs.lineage = lineage;
         if state.state != theirs.state || state.feedback != theirs.feedback {
-            self.adaptation.dirty = true;
+            self.dirty = true;
         }
         // The merged state passes the adapter's checks unless the stored one did not.
-        if let Ok(adapter) = Adapter::restore(self.adaptation.config.clone(), state.state) {
-            self.adaptation.adapter = Some(adapter);
-            self.adaptation.feedback = state.feedback;
+        if let Ok(adapter) = Adapter::restore(self.config.clone(), state.state) {
+            self.adapter = Some(adapter);
+            self.feedback = state.feedback;
         }
     }
 
-    /// Writes this tab's state (already merged by [`Self::refresh_adaptation`]) with its lineage.
-    pub(in crate::personalizer) fn write_adaptation(&mut self) -> Result<(), StorageWarning> {
-        let Some(state) = self.current_adaptation() else { return Ok(()) };
-        let tabs = &self.adaptation.tabs;
+    /// Writes this tab's state (already merged by [`Self::refresh`]) with its lineage.
+    pub(super) fn write<S: KeyValueStore>(&mut self, ctx: &mut Context<S>) -> Result<(), StorageWarning> {
+        let Some(state) = self.current() else { return Ok(()) };
+        let tabs = &self.tabs;
         let parent = tabs.raw.as_deref().map(value_id);
         let lineage: Vec<u32> = parent.into_iter().chain(tabs.lineage.iter().copied()).take(MAX_LINEAGE).collect();
         let raw = encode_adaptation(&state, &lineage)
             .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()))?;
-        self.ctx.store.set(&adapt_key(self.ctx.config.shop()), &raw).map_err(|e| {
+        ctx.store.set(&adapt_key(ctx.config.shop()), &raw).map_err(|e| {
             let code = match e {
                 StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
                 StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
             };
             StorageWarning::new(code, format!("the adaptation state could not be saved: {e}"))
         })?;
-        let tabs = &mut self.adaptation.tabs;
+        let tabs = &mut self.tabs;
         let write = AdaptWrite { parent: tabs.base.take(), written: state.clone() };
         tabs.ledger.record(value_id(&raw), parent, vec![write]);
         tabs.base = Some(state);

@@ -8,7 +8,7 @@ use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
 use crate::measure::{CheckedReportConfig, LiftReportConfig};
-use crate::personalizer::{DecisionOutcome, Environment, OfferRequest};
+use crate::personalizer::{DecisionOutcome, Environment, OfferRequest, Personalizer};
 use crate::storage::{LaggingView, MemoryStore};
 
 const T0: f64 = 1_700_000_000_000.0;
@@ -211,7 +211,7 @@ fn interleave(seed: u64, steps: usize, lagging: bool) -> ((f64, u64), (f64, u64)
             views[tab].catch_up();
         }
         let p = &mut tabs[tab];
-        p.refresh_adaptation();
+        p.adaptation.refresh(&mut p.ctx);
         let before = tab_totals(p);
         shows += usize::from(run(p, &views[tab], step, T0 + n as f64 * 1_000.0));
         let after = tab_totals(p);

@@ -116,7 +116,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
         let noise_seed: [u8; 32] = rng.random();
-        let Some(report) = self.take_due_lift_report(&config, noise_seed) else {
+        let Some(report) = self.adaptation.take_due_lift_report(&mut self.ctx, &config, noise_seed) else {
             let message =
                 "no lift report is due: adaptation is not configured or nothing was counted since the last report";
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::LiftReportNotDue, message));
