@@ -36,8 +36,8 @@ pub use context::Context;
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 pub use syncing::{
-    decode_sync, encode_sync, sync_key, SkipReason, StoredSync, SyncLoadError, SyncOutcome, SyncPlan, SyncSetup,
-    SyncingError,
+    decode_sync, drive, encode_sync, sync_key, SharedWeights, SkipReason, StoredSync, SyncAction, SyncEngine, SyncHost,
+    SyncInput, SyncLoadError, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup, SyncingError,
 };
 use tabs::{Sync, WriteLedger};
 
@@ -79,7 +79,7 @@ pub struct Personalizer<S: KeyValueStore> {
     /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
     adaptation: adapting::Adaptation,
     /// Sync settings, the privacy ledger and the booked update (see `syncing.rs`).
-    syncing: syncing::SyncingState,
+    syncing: syncing::Syncing,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -118,7 +118,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             blocked: false,
             ranking: ranking::RankingState::default(),
             adaptation: adapting::Adaptation::default(),
-            syncing: syncing::SyncingState::default(),
+            syncing: syncing::Syncing::default(),
         })
     }
 
@@ -162,7 +162,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
-        self.sync_consent_changed(from, to);
+        self.syncing.consent_changed(&mut self.ctx, &mut self.ranking, from, to);
         decision
     }
 
@@ -202,10 +202,9 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Filtered { reason } => return Ok(TrackOutcome::Filtered { reason }),
             NoiseDecision::Recorded { new_session } => new_session,
         };
-        let steps_before = self.rank_learning_steps();
-        self.learn_from_event(&event);
+        let labelled = self.learn_from_event(&event);
         self.adaptation.observe(&mut self.ctx, &event, new_session);
-        self.count_labelled(steps_before);
+        self.syncing.count_labelled(labelled);
         let visit_device = (!self.visit_counted).then_some(self.ctx.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -249,7 +248,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         }
         self.save_rank_model();
         self.adaptation.save_or_warn(&mut self.ctx);
-        self.save_sync_state();
+        self.syncing.save_state(&mut self.ctx);
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -301,7 +300,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.forget_ranking();
         self.adaptation.wipe();
         self.adaptation.stored_deleted();
-        self.sync_forgotten();
+        self.syncing.forgotten(&mut self.ctx, &mut self.ranking);
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
@@ -325,7 +324,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
         let mut summary = self.profile.summary(view_time(now_ms), self.ctx.config.affinity_half_life_ms());
-        summary.privacy_ledger = Some(self.sync_ledger_summary(now_ms));
+        summary.privacy_ledger = Some(self.syncing.ledger_summary(now_ms));
         summary
     }
 

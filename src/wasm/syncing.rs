@@ -17,23 +17,23 @@ use web_sys::{Event, EventTarget, VisibilityState};
 
 use tsify::Ts;
 
-use crate::personalizer::{SkipReason, SyncOutcome, SyncPlan, SyncSetup};
+use crate::personalizer::{
+    drive, Personalizer, SkipReason, SyncHost, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup,
+};
 use crate::privacy::LedgerSummary;
-use crate::sync::Transport;
 
 use super::fetch_transport::FetchTransport;
 use super::js_values::{from_js_strict, to_js};
+use super::local_storage::BrowserStore;
 use super::personalizer::{EngineState, JsPersonalizer};
 
 /// A listener attached to `window` or `document`, removed when the runtime goes.
 type PageListener = (EventTarget, &'static str, Closure<dyn FnMut(Event)>);
 
-/// The sync runtime of one `Personalizer`: transport, timer and page-hide listeners.
+/// The sync runtime of one `Personalizer`: transport, schedule, timer and page-hide listeners.
 pub struct SyncRuntime {
     transport: FetchTransport,
-    model_refresh_ms: f64,
-    last_model_refresh_ms: Option<f64>,
-    in_flight: bool,
+    schedule: SyncSchedule,
     timer: Option<(i32, Closure<dyn FnMut()>)>,
     listeners: Vec<PageListener>,
 }
@@ -77,118 +77,62 @@ fn skipped(reason: SkipReason, message: &str) -> SyncOutcome {
     SyncOutcome::Skipped { reason, message: message.to_owned() }
 }
 
-/// One sync attempt: refresh the model if asked, prepare, wait the jitter, send, record.
+/// The browser's host for the core's sync driver: the engine is borrowed for one step at a time,
+/// never across a request or a timer.
+struct BrowserHost<'a> {
+    state: &'a Rc<RefCell<EngineState>>,
+}
+
+impl SyncHost for BrowserHost<'_> {
+    type Engine = Personalizer<BrowserStore>;
+
+    fn with_engine<R>(&self, f: impl FnOnce(&mut Self::Engine) -> R) -> Option<R> {
+        let mut state = self.state.try_borrow_mut().ok()?;
+        Some(f(&mut state.engine))
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    async fn sleep(&self, ms: u32) {
+        sleep(ms).await
+    }
+}
+
+/// One sync run of the core's driver ([`SyncRun`]) when the schedule allows; `forced` (`syncNow`)
+/// always refreshes the model.
 async fn run_sync(
     state: Weak<RefCell<EngineState>>,
     slot: Weak<RefCell<Option<SyncRuntime>>>,
-    refresh: bool,
+    forced: bool,
 ) -> SyncOutcome {
     let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else {
         return skipped(SkipReason::NotConfigured, "the Personalizer was freed");
     };
-    let transport = match slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
-        Some(runtime) if runtime.in_flight => return skipped(SkipReason::Busy, "a sync is already running"),
+    let started = match slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
         Some(runtime) => {
-            runtime.in_flight = true;
-            runtime.transport.clone()
+            let refresh =
+                if forced { runtime.schedule.start_now() } else { runtime.schedule.start(js_sys::Date::now()) };
+            refresh.map(|refresh| (refresh, runtime.transport.clone()))
         }
         None => return skipped(SkipReason::NotConfigured, "sync is not configured: call configureSync() first"),
     };
-    let outcome = sync_steps(&state, &slot, &transport, refresh).await;
+    let Some((refresh, transport)) = started else {
+        return skipped(SkipReason::Busy, "a sync is already running");
+    };
+    let (mut run, outcome) = match (crypto_seed(), crypto_seed()) {
+        (Ok(update_seed), Ok(lift_seed)) => {
+            let mut run = SyncRun::new(refresh, update_seed, lift_seed);
+            let outcome = drive(&BrowserHost { state: &state }, &transport, &mut run).await;
+            (Some(run), outcome)
+        }
+        (Err(message), _) | (_, Err(message)) => (None, skipped(SkipReason::Invalid, &message)),
+    };
     if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
-        runtime.in_flight = false;
+        runtime.schedule.finished(run.as_mut().and_then(|run| run.model_refreshed()), js_sys::Date::now());
     }
     outcome
-}
-
-/// The update steps, then the period's lift report; resolves to the update's outcome (the lift
-/// report's shows in `privacyLedger()` and, when refused, in `warnings()`).
-async fn sync_steps(
-    state: &Rc<RefCell<EngineState>>,
-    slot: &SyncSlot,
-    transport: &FetchTransport,
-    refresh: bool,
-) -> SyncOutcome {
-    let outcome = update_steps(state, slot, transport, refresh).await;
-    lift_report_steps(state, transport).await;
-    outcome
-}
-
-/// Prepares this period's lift report (when due), waits its own random delay, sends, records.
-async fn lift_report_steps(state: &Rc<RefCell<EngineState>>, transport: &FetchTransport) -> Option<SyncOutcome> {
-    let seed = crypto_seed().ok()?;
-    let plan = state.try_borrow_mut().ok()?.engine.prepare_lift_report(js_sys::Date::now(), seed);
-    let SyncPlan::Send { body, jitter_ms, resend } = plan else { return None };
-    sleep(jitter_ms).await;
-    if !state.try_borrow().is_ok_and(|s| s.engine.may_send_lift_report(&body)) {
-        return None;
-    }
-    let result = crate::sync::deliver_lift_report(transport, &body).await;
-    let outcome = state.try_borrow_mut().ok()?.engine.finish_lift_report(&body, resend, result, js_sys::Date::now());
-    Some(outcome)
-}
-
-async fn update_steps(
-    state: &Rc<RefCell<EngineState>>,
-    slot: &SyncSlot,
-    transport: &FetchTransport,
-    refresh: bool,
-) -> SyncOutcome {
-    let busy = || skipped(SkipReason::Busy, "the Personalizer was busy; try again");
-    let consent = match state.try_borrow() {
-        Ok(state) => state.engine.consent(),
-        Err(_) => return busy(),
-    };
-    if !consent.collects() {
-        // Without consent the page makes no request at all, not even a model download.
-        return skipped(
-            SkipReason::NoConsent,
-            "model updates are only sent under full consent: call setConsent(\"full\") first",
-        );
-    }
-    if refresh {
-        let known = state.try_borrow().ok().and_then(|s| s.engine.shared_model_version());
-        let downloaded = transport.fetch_model(known).await;
-        // A failed download is retried at the next check, not after a whole refresh interval:
-        // until a model arrives no update can be built.
-        if downloaded.is_ok() {
-            if let Some(runtime) = slot.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
-                runtime.last_model_refresh_ms = Some(js_sys::Date::now());
-            }
-        }
-        let Ok(mut state) = state.try_borrow_mut() else { return busy() };
-        match downloaded {
-            Ok(Some(bytes)) => {
-                let _ = state.engine.install_shared_model(&bytes);
-            }
-            Ok(None) => {}
-            Err(problem) => state.engine.record_model_download_failure(&problem),
-        }
-    }
-    let seed = match crypto_seed() {
-        Ok(seed) => seed,
-        Err(message) => return skipped(SkipReason::Invalid, &message),
-    };
-    let plan = match state.try_borrow_mut() {
-        Ok(mut state) => state.engine.prepare_sync(js_sys::Date::now(), seed),
-        Err(_) => return busy(),
-    };
-    let (body, jitter_ms, resend) = match plan {
-        SyncPlan::Done(outcome) => return outcome,
-        SyncPlan::Send { body, jitter_ms, resend } => (body, jitter_ms, resend),
-    };
-    sleep(jitter_ms).await;
-    if !state.try_borrow().is_ok_and(|s| s.engine.may_send(&body)) {
-        return skipped(
-            SkipReason::NoConsent,
-            "consent changed or the update was already sent while waiting; nothing was sent",
-        );
-    }
-    let result = transport.send_update(&body).await;
-    match state.try_borrow_mut() {
-        Ok(mut state) => state.engine.finish_sync(&body, resend, result, js_sys::Date::now()),
-        Err(_) => busy(),
-    }
 }
 
 /// On page hide: sends the booked update, or one the policy allows now, with a keepalive fetch.
@@ -227,9 +171,7 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
         transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup)),
-        model_refresh_ms: f64::from(setup.model_refresh_ms),
-        last_model_refresh_ms: None,
-        in_flight: false,
+        schedule: SyncSchedule::new(f64::from(setup.check_interval_ms), f64::from(setup.model_refresh_ms)),
         timer: None,
         listeners: Vec::new(),
     };
@@ -258,18 +200,10 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
     if setup.auto_sync {
         let (tick_state, tick_slot) = (state.clone(), slot.clone());
         let tick: Closure<dyn FnMut()> = Closure::new(move || {
-            let due = tick_slot.upgrade().and_then(|slot| {
-                let runtime = slot.try_borrow().ok()?;
-                let runtime = runtime.as_ref()?;
-                let last = runtime.last_model_refresh_ms;
-                Some(last.is_none_or(|last| js_sys::Date::now() - last >= runtime.model_refresh_ms))
+            let (state, slot) = (tick_state.clone(), tick_slot.clone());
+            spawn_local(async move {
+                run_sync(state, slot, false).await;
             });
-            if let Some(refresh) = due {
-                let (state, slot) = (tick_state.clone(), tick_slot.clone());
-                spawn_local(async move {
-                    run_sync(state, slot, refresh).await;
-                });
-            }
         });
         let interval = setup.check_interval_ms as i32;
         if let Ok(handle) =
@@ -278,7 +212,7 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
             runtime.timer = Some((handle, tick));
         }
         spawn_local(async move {
-            run_sync(state, slot, true).await;
+            run_sync(state, slot, false).await;
         });
     }
     *personalizer.sync.borrow_mut() = Some(runtime);

@@ -11,6 +11,7 @@
 //! `crypto.getRandomValues`); one seeds this device's state the first time it is created (its
 //! holdout draw included), later ones are unused. Tests pass fixed values.
 
+mod engine_calls;
 mod feedback;
 mod no_consent;
 mod request;
@@ -19,16 +20,15 @@ use crate::adapt::copy_variants::shop_default_variant;
 use crate::adapt::layout::shop_default_layout;
 use crate::adapt::offers::parse_offers;
 use crate::adapt::{
-    preferred_hours, Adapter, AdapterConfig, CopyVariant, HoursParams, LayoutDecision, LiftBucket, OfferContext,
-    OfferDecision, OfferSpec, PreferredHours, SectionSpec, ShopperState, VariantDecision,
+    Adapter, AdapterConfig, CopyVariant, LayoutDecision, LiftBucket, OfferContext, OfferDecision, OfferSpec,
+    SectionSpec, ShopperState, VariantDecision,
 };
 use crate::catalog::{Item, CATEGORY_SEPARATOR};
 use crate::collect::event::TrackEvent;
 use crate::measure::{CheckedReportConfig, LiftReport};
-use crate::profile::ShopperClock;
 use crate::storage::KeyValueStore;
 
-use super::{check_time, Context, Personalizer};
+use super::{check_time, Context};
 use feedback::{DecisionContext, Feedback, OfferExposure, VariantExposure};
 use no_consent::{layout_without_consent, offer_without_consent};
 use request::category_text;
@@ -40,7 +40,7 @@ pub use store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
 pub const NO_CONSENT_REASON: &str =
     "consent is \"none\": the shop's default, nothing personalized or stored (call setConsent to personalize)";
 
-/// The engine's adaptation part (one field of [`Personalizer`]).
+/// The engine's adaptation part (one field of [`super::Personalizer`]).
 #[derive(Debug, Default)]
 pub struct Adaptation {
     config: AdapterConfig,
@@ -378,93 +378,7 @@ fn page_category<S: KeyValueStore>(
     Ok((!is_sensitive).then_some(text))
 }
 
-/// The engine's adaptation calls: the shopper from the profile, then one call into the part.
-impl<S: KeyValueStore> Personalizer<S> {
-    /// Sets the shop's adaptation settings. See [`Adaptation::configure`].
-    ///
-    /// ```js
-    /// p.configureAdaptation({ holdoutShare: 0.1 });
-    /// ```
-    pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
-        self.adaptation.configure(&self.ctx, config, entropy)
-    }
-
-    /// The shopper as the decisions see them now (built from the profile; never stored or sent).
-    pub fn shopper_state(&self, now_ms: f64) -> ShopperState {
-        self.decision_shopper(super::view_time(now_ms))
-    }
-
-    /// See [`Adaptation::choose_layout`].
-    pub fn choose_layout(
-        &mut self,
-        sections: &[SectionSpec],
-        context: &LayoutContext,
-        now_ms: f64,
-        entropy: u64,
-    ) -> Result<LayoutDecision, AdaptationError> {
-        let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_layout(&mut self.ctx, shopper, sections, context, entropy)
-    }
-
-    /// See [`Adaptation::choose_offer`].
-    pub fn choose_offer(
-        &mut self,
-        offers: &[OfferSpec],
-        request: &OfferRequest,
-        now_ms: f64,
-        entropy: u64,
-    ) -> Result<OfferDecision, AdaptationError> {
-        let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_offer(&mut self.ctx, shopper, offers, request, now_ms, entropy)
-    }
-
-    /// See [`Adaptation::choose_variant`].
-    pub fn choose_variant(
-        &mut self,
-        item: &Item,
-        variants: &[CopyVariant],
-        now_ms: f64,
-        entropy: u64,
-    ) -> Result<VariantDecision, AdaptationError> {
-        let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_variant(&mut self.ctx, shopper, item, variants, entropy)
-    }
-
-    /// The hours of the week this shopper is usually active, from the local hour-of-week
-    /// histogram. Computed on the device, never stored apart from the profile, never synced.
-    pub fn preferred_hours(&self, params: &HoursParams) -> Result<PreferredHours, AdaptationError> {
-        let histogram: Vec<f32> = self.profile.hour_of_week().buckets().iter().map(|&n| n as f32).collect();
-        Ok(preferred_hours(&histogram, params)?)
-    }
-
-    /// See [`Adaptation::record_outcome`].
-    pub fn record_decision_outcome(&mut self, outcome: &DecisionOutcome) -> Result<bool, AdaptationError> {
-        self.adaptation.record_outcome(&mut self.ctx, outcome)
-    }
-
-    /// See [`Adaptation::lift_bucket`].
-    pub fn lift_bucket(&mut self) -> Option<LiftBucket> {
-        self.adaptation.lift_bucket(&mut self.ctx)
-    }
-
-    /// See [`Adaptation::take_lift_report`].
-    pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> Option<LiftReport> {
-        self.adaptation.take_lift_report(&mut self.ctx, config, noise_seed)
-    }
-
-    /// The profile as decisions see it at `now_ms`, without anything sensitive.
-    fn decision_shopper(&self, now_ms: u64) -> ShopperState {
-        let clock = ShopperClock {
-            now_ms,
-            half_life_ms: self.ctx.config.affinity_half_life_ms(),
-            session_timeout_ms: self.ctx.config.noise().session_timeout_ms,
-            visit_counted: self.visit_counted,
-        };
-        self.profile.shopper_state(&clock).without_sensitive(self.ctx.config.sensitive_categories())
-    }
-}
-
-fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
+pub(super) fn adapt_time(now_ms: f64) -> Result<u64, AdaptationError> {
     check_time(now_ms).map_err(|_| AdaptationError::BadTime(now_ms))
 }
 

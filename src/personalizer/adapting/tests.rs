@@ -1,4 +1,5 @@
 use super::*;
+use crate::personalizer::Personalizer;
 use crate::adapt::{AudienceSpec, Density, SectionKind};
 use crate::catalog::ItemAttributes;
 use crate::config::PersonalizerConfig;

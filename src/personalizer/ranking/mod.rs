@@ -35,6 +35,7 @@ use std::sync::Arc;
 use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonCode, ShopperSignals};
 use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 
+use super::syncing::SharedWeights;
 use super::{check_time, Personalizer};
 
 pub use answer::{AnswerColumns, NeighbourColumns};
@@ -105,6 +106,17 @@ fn outcomes_of(event: &TrackEvent) -> Vec<(&str, Outcome)> {
             items.iter().map(|line| (line.item_id.as_str(), Outcome::Purchase)).collect()
         }
         _ => Vec::new(),
+    }
+}
+
+impl SharedWeights for RankingState {
+    fn shared_weights(&self) -> Vec<f32> {
+        self.ranker.model().shared_weights().to_vec()
+    }
+
+    fn set_shared_weights(&mut self, weights: &[f32], save: bool) -> Result<(), RankError> {
+        self.model_dirty |= save;
+        self.ranker.model_mut().set_shared_weights(weights)
     }
 }
 
@@ -196,21 +208,15 @@ impl<S: KeyValueStore> Personalizer<S> {
         self.ranking.ranker.model()
     }
 
-    /// Replaces the ranker's shared weights (sync installs a downloaded model); `save` marks the
-    /// learned model for the next flush.
-    pub(super) fn set_shared_rank_weights(&mut self, weights: &[f32], save: bool) -> Result<(), RankError> {
-        self.ranking.model_dirty |= save;
-        self.ranking.ranker.model_mut().set_shared_weights(weights)
-    }
-
     /// Learning steps taken on this device since the shipped weights.
     pub fn rank_learning_steps(&self) -> u64 {
         self.ranking.steps
     }
 
     /// Feeds a recorded click, cart addition or purchase of an item a recent ranking showed to
-    /// the online learner.
-    pub(super) fn learn_from_event(&mut self, event: &TrackEvent) {
+    /// the online learner. Returns the learning steps taken (labelled impressions, for sync).
+    pub(super) fn learn_from_event(&mut self, event: &TrackEvent) -> u64 {
+        let mut steps = 0;
         for (id, outcome) in outcomes_of(event) {
             let state = &mut self.ranking;
             let Some(item) = state.ranker.ids().get(id) else {
@@ -222,8 +228,10 @@ impl<S: KeyValueStore> Personalizer<S> {
             if state.first_time(impression, item, outcome) && state.ranker.feedback(impression, id, outcome).is_ok() {
                 state.steps += 1;
                 state.model_dirty = true;
+                steps += 1;
             }
         }
+        steps
     }
 
     /// Reads the stored model (consent just became `full`). Learning done before, in this page,

@@ -5,7 +5,7 @@
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 use crate::sync::SyncError;
 
-use super::{Personalizer, SkipReason, SyncOutcome, SyncPlan};
+use super::{Context, SkipReason, SyncOutcome, SyncPlan, Syncing};
 
 /// Which booked body a send is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,17 +37,24 @@ fn delivery(result: &Result<(), SyncError>) -> (bool, bool) {
     (delivered, retry)
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl Syncing {
     fn booked_slot(&mut self, booked: Booked) -> &mut Option<Vec<u8>> {
         match booked {
-            Booked::Update => &mut self.syncing.pending,
-            Booked::LiftReport => &mut self.syncing.pending_lift,
+            Booked::Update => &mut self.pending,
+            Booked::LiftReport => &mut self.pending_lift,
         }
     }
 
     /// Returns the plan to send `body` once the state holding its spend is saved.
-    pub(super) fn plan_send(&mut self, booked: Booked, body: Vec<u8>, jitter_ms: u32, resend: bool) -> SyncPlan {
-        if let Err(why) = self.write_sync_state() {
+    pub(super) fn plan_send<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        booked: Booked,
+        body: Vec<u8>,
+        jitter_ms: u32,
+        resend: bool,
+    ) -> SyncPlan {
+        if let Err(why) = self.write_state(ctx) {
             let message = format!(
                 "the privacy ledger could not be saved ({why}); the {} is held back until it can be",
                 booked.noun()
@@ -59,8 +66,9 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// Settles a send of `body`: once delivered or refused for good, the booked bytes are
     /// dropped (their spend stays booked). `Err` is the outcome of a send that did not arrive.
-    pub(super) fn settle(
+    pub(super) fn settle<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
         booked: Booked,
         body: &[u8],
         result: Result<(), SyncError>,
@@ -69,8 +77,8 @@ impl<S: KeyValueStore> Personalizer<S> {
         let slot = self.booked_slot(booked);
         if slot.as_deref() == Some(body) && (delivered || !retry) {
             *slot = None;
-            self.syncing.dirty = true;
-            self.save_sync_state();
+            self.dirty = true;
+            self.save_state(ctx);
         }
         if delivered {
             return Ok(());
@@ -82,7 +90,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Err(SyncOutcome::skipped(SkipReason::SendFailed, message));
         }
         let message = format!("the aggregator refused the {noun} and it was dropped: {problem}");
-        self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
+        ctx.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
         Err(SyncOutcome::skipped(SkipReason::Rejected, message))
     }
 }

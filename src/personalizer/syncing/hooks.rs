@@ -4,53 +4,58 @@
 use crate::consent::ConsentMode;
 use crate::storage::KeyValueStore;
 
-use super::Personalizer;
+use super::{Context, SharedWeights, Syncing};
 
-impl<S: KeyValueStore> Personalizer<S> {
-    /// `track` hook: counts the learning steps the event produced as labelled impressions.
-    pub(in crate::personalizer) fn count_labelled(&mut self, steps_before: u64) {
-        let gained = self.rank_learning_steps().saturating_sub(steps_before);
+impl Syncing {
+    /// `track` hook: counts the learning steps an event produced (`gained`) as labelled impressions.
+    pub fn count_labelled(&mut self, gained: u64) {
         if gained > 0 {
             let gained = u32::try_from(gained).unwrap_or(u32::MAX);
-            self.syncing.labelled_since_sync = self.syncing.labelled_since_sync.saturating_add(gained);
-            self.syncing.dirty = true;
+            self.labelled_since_sync = self.labelled_since_sync.saturating_add(gained);
+            self.dirty = true;
         }
     }
 
     /// `set_consent` hook, after the profile and the ranking model are loaded or dropped.
-    pub(in crate::personalizer) fn sync_consent_changed(&mut self, from: ConsentMode, to: ConsentMode) {
+    pub fn consent_changed<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        ranker: &mut dyn SharedWeights,
+        from: ConsentMode,
+        to: ConsentMode,
+    ) {
         if from.persists() && !to.persists() {
             // Withdrawn: a booked update or lift report is never sent; the stored state is already deleted.
-            self.syncing.pending = None;
-            self.syncing.pending_lift = None;
-            self.syncing.dirty = false;
+            self.pending = None;
+            self.pending_lift = None;
+            self.dirty = false;
         }
         if from.collects() && !to.collects() {
-            self.sync_learning_reset();
+            self.learning_reset(ctx, ranker);
         }
         if to.persists() && !from.persists() {
-            self.load_sync_state();
+            self.load_state(ctx, ranker);
         }
     }
 
     /// `forget` hook: the stored state is gone with the shop's keys; what was learned is reset.
     /// The ledger stays in memory for this page (it holds no behaviour, only spend).
-    pub(in crate::personalizer) fn sync_forgotten(&mut self) {
-        self.syncing.pending = None;
-        self.syncing.pending_lift = None;
-        self.syncing.save_blocked = false;
-        self.sync_learning_reset();
-        self.syncing.dirty = false;
+    pub fn forgotten<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, ranker: &mut dyn SharedWeights) {
+        self.pending = None;
+        self.pending_lift = None;
+        self.save_blocked = false;
+        self.learning_reset(ctx, ranker);
+        self.dirty = false;
     }
 
     /// The ranker was reset to the shipped weights: put it back on the installed shared model.
-    pub(super) fn sync_learning_reset(&mut self) {
-        self.syncing.labelled_since_sync = 0;
-        self.syncing.carried_from = None;
-        let installed = self.syncing.device.as_ref().and_then(|d| d.shared_model()).map(|m| m.weights.clone());
+    pub fn learning_reset<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, ranker: &mut dyn SharedWeights) {
+        self.labelled_since_sync = 0;
+        self.carried_from = None;
+        let installed = self.device.as_ref().and_then(|d| d.shared_model()).map(|m| m.weights.clone());
         if let Some(weights) = installed {
-            self.adopt_shared_weights(&weights, false);
+            self.adopt_shared_weights(ctx, ranker, &weights, false);
         }
-        self.syncing.dirty = false;
+        self.dirty = false;
     }
 }

@@ -21,12 +21,10 @@ use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode};
 use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{PrivacyError, PrivacyParams};
 use crate::storage::KeyValueStore;
-use crate::sync::{
-    deliver_lift_report, LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError, Transport,
-};
+use crate::sync::{LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError};
 
 use super::booked::Booked;
-use super::{check_time, unix_seconds, Personalizer, SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError};
+use super::{check_time, unix_seconds, Context, SkipReason, SyncOutcome, SyncPlan, SyncSetup, Syncing, SyncingError};
 
 /// Checks the lift report settings against the privacy settings: the same δ, and one lift report
 /// plus one model update fit the period budget together.
@@ -77,21 +75,27 @@ fn booked_bucket(body: &[u8]) -> LiftBucket {
     .unwrap_or(LiftBucket::Personalized)
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl Syncing {
     /// Decides whether this period's lift report leaves now. When it does, builds it, books and
     /// saves its spend, and returns the bytes to POST to `/v1/lift-reports` after the jitter. A
     /// booked report not yet accepted is returned again (same bytes).
-    pub fn prepare_lift_report(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
+    pub fn prepare_lift_report<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        now_ms: f64,
+        seed: [u8; 32],
+        take_report: impl FnOnce(&mut Context<S>, &CheckedReportConfig, [u8; 32]) -> Option<LiftReport>,
+    ) -> SyncPlan {
         let Ok(now) = check_time(now_ms) else {
             return SyncPlan::Done(SyncOutcome::skipped(
                 SkipReason::Invalid,
                 format!("nowMs is {now_ms}: pass Date.now()"),
             ));
         };
-        if !self.ctx.consent.persists() {
+        if !ctx.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
-        let (Some(config), Some(device)) = (self.syncing.lift.clone(), self.syncing.device.as_ref()) else {
+        let (Some(config), Some(device)) = (self.lift.clone(), self.device.as_ref()) else {
             return SyncPlan::Done(SyncOutcome::skipped(
                 SkipReason::NotConfigured,
                 SyncingError::NotConfigured.to_string(),
@@ -99,29 +103,29 @@ impl<S: KeyValueStore> Personalizer<S> {
         };
         let params = device.privacy().clone();
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
+        let max_jitter = self.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
         let jitter_ms = rng.random_range(0..=max_jitter);
-        if let Some(body) = self.syncing.pending_lift.clone() {
-            return self.plan_send(Booked::LiftReport, body, jitter_ms, true);
+        if let Some(body) = self.pending_lift.clone() {
+            return self.plan_send(ctx, Booked::LiftReport, body, jitter_ms, true);
         }
         let now_s = unix_seconds(now);
         let period = params.period_of(now_s);
-        if self.syncing.paused_until_period.is_some_and(|until| period < until) {
+        if self.paused_until_period.is_some_and(|until| period < until) {
             let message = "the stored privacy ledger could not be read, so no lift report is sent this period";
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
         }
-        self.adopt_other_tabs_ledger();
+        self.adopt_other_tabs_ledger(ctx);
         let rho = config.booked_rho();
-        if let Err(refused) = self.syncing.ledger.check_lift_room(&params, now_s, rho) {
+        if let Err(refused) = self.ledger.check_lift_room(&params, now_s, rho) {
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
         let noise_seed: [u8; 32] = rng.random();
-        let Some(report) = self.adaptation.take_due_lift_report(&mut self.ctx, &config, noise_seed) else {
+        let Some(report) = take_report(ctx, &config, noise_seed) else {
             let message =
                 "no lift report is due: adaptation is not configured or nothing was counted since the last report";
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::LiftReportNotDue, message));
         };
-        if let Err(refused) = self.syncing.ledger.record_lift_report(&params, now_s, rho) {
+        if let Err(refused) = self.ledger.record_lift_report(&params, now_s, rho) {
             // Checked just above; kept for a ledger another call changed in between.
             return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
         }
@@ -131,50 +135,34 @@ impl<S: KeyValueStore> Personalizer<S> {
                 LiftReportMessage::from_report(&report, &config, rng.random()).encode()
             }
         };
-        self.syncing.pending_lift = Some(body.clone());
-        self.syncing.dirty = true;
-        self.plan_send(Booked::LiftReport, body, jitter_ms, false)
+        self.pending_lift = Some(body.clone());
+        self.dirty = true;
+        self.plan_send(ctx, Booked::LiftReport, body, jitter_ms, false)
     }
 
     /// True when `body` is still the booked lift report and consent still allows sending it.
-    pub fn may_send_lift_report(&self, body: &[u8]) -> bool {
-        self.ctx.consent.persists() && self.syncing.pending_lift.as_deref() == Some(body)
+    pub fn may_send_lift_report<S: KeyValueStore>(&self, ctx: &Context<S>, body: &[u8]) -> bool {
+        ctx.consent.persists() && self.pending_lift.as_deref() == Some(body)
     }
 
     /// The booked lift report not yet accepted by the server, if any.
     pub fn pending_lift_report(&self) -> Option<&[u8]> {
-        self.syncing.pending_lift.as_deref()
+        self.pending_lift.as_deref()
     }
 
     /// Records how sending the lift report `body` went (as [`Self::finish_sync`] does for updates).
-    pub fn finish_lift_report(
+    pub fn finish_lift_report<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
         body: &[u8],
         resent: bool,
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        if let Err(outcome) = self.settle(Booked::LiftReport, body, result) {
+        if let Err(outcome) = self.settle(ctx, Booked::LiftReport, body, result) {
             return outcome;
         }
-        let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+        let epsilon_this_period = self.ledger_summary(now_ms).current_period_epsilon;
         SyncOutcome::LiftReportSent { bucket: booked_bucket(body), bytes: body.len(), resent, epsilon_this_period }
-    }
-
-    /// Native convenience: prepares and sends the period's lift report through `transport`
-    /// without waiting for the jitter.
-    pub async fn sync_lift_report_with(
-        &mut self,
-        transport: &impl Transport,
-        now_ms: f64,
-        seed: [u8; 32],
-    ) -> SyncOutcome {
-        match self.prepare_lift_report(now_ms, seed) {
-            SyncPlan::Done(outcome) => outcome,
-            SyncPlan::Send { body, resend, .. } => {
-                let result = deliver_lift_report(transport, &body).await;
-                self.finish_lift_report(&body, resend, result, now_ms)
-            }
-        }
     }
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::adapt::{AdapterConfig, LiftBucket};
 use crate::consent::ConsentMode;
 use crate::measure::{LiftReportConfig, NoiseMode};
+use crate::personalizer::Personalizer;
 use crate::storage::MemoryStore;
 use crate::sync::{InMemoryTransport, LiftShareMessage, ShareServer};
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::adapt::{AdapterConfig, LiftBucket};
 use crate::consent::ConsentMode;
 use crate::measure::LiftReportConfig;
+use crate::personalizer::Personalizer;
 use crate::storage::MemoryStore;
 use crate::sync::{InMemoryTransport, LiftReportMessage};
 

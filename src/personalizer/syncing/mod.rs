@@ -21,6 +21,8 @@
 //! The engine does no I/O: the facade (or [`Personalizer::sync_with`] natively) moves the bytes.
 
 mod booked;
+mod driver;
+mod engine_calls;
 mod hooks;
 mod lift;
 #[cfg(test)]
@@ -31,27 +33,39 @@ mod outcome;
 mod persist;
 mod stored;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::measure::CheckedReportConfig;
 use crate::privacy::{LedgerSummary, PrivacyConfig, PrivacyError, PrivacyLedger, PrivacyParams};
-use crate::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
+use crate::rank::{RankError, DEFAULT_WEIGHTS, NUM_FEATURES};
 use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
-use crate::sync::{DeviceSync, ModelInstall, SyncConfig, SyncError, Transport};
+use crate::sync::{DeviceSync, ModelInstall, SyncConfig, SyncError};
 use booked::Booked;
 use lift::check_lift_setup;
 
-use super::{check_time, view_time, Personalizer};
+use super::{check_time, view_time, Context};
 
+pub use driver::{drive, SyncAction, SyncEngine, SyncHost, SyncInput, SyncRun, SyncSchedule};
 pub use outcome::{SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError, MIN_CHECK_INTERVAL_MS};
 pub use stored::{decode_sync, encode_sync, sync_key, StoredSync, SyncLoadError};
 
-/// Sync state kept by the engine.
+/// What syncing needs of the ranker: its shared weights, to compute an update from and to move
+/// onto a downloaded model. The ranking part implements it (in the split browser package, the
+/// core module's ranking through the page).
+pub trait SharedWeights {
+    /// The shared weights as learned on this device so far (one per feature).
+    fn shared_weights(&self) -> Vec<f32>;
+    /// Replaces the shared weights; `save` marks the learned model for the next flush.
+    fn set_shared_weights(&mut self, weights: &[f32], save: bool) -> Result<(), RankError>;
+}
+
+/// The syncing part: settings, the privacy ledger, the booked update and lift report, the
+/// installed shared model.
 #[derive(Debug, Default)]
-pub struct SyncingState {
+pub struct Syncing {
     device: Option<DeviceSync>,
     setup: Option<SyncSetup>,
     /// Default privacy settings until `configure_sync`.
@@ -73,7 +87,7 @@ pub struct SyncingState {
     save_blocked: bool,
 }
 
-impl SyncingState {
+impl Syncing {
     fn params(&self) -> PrivacyParams {
         self.params.clone().unwrap_or_else(default_params)
     }
@@ -100,14 +114,18 @@ fn unix_seconds(now_ms: u64) -> u64 {
     now_ms / 1_000
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl Syncing {
     /// Configures sync: where the aggregator is, its model-signing key, and the privacy settings.
     /// A stored shared model is verified again with this key. Call again to change settings.
     ///
     /// ```js
     /// p.configureSync({ aggregatorUrl: "https://agg.example", modelPublicKey: keyHex, maxJitterMs: 30000 });
     /// ```
-    pub fn configure_sync(&mut self, setup: SyncSetup) -> Result<(), SyncingError> {
+    pub fn configure_sync<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        setup: SyncSetup,
+    ) -> Result<(), SyncingError> {
         if setup.check_interval_ms < MIN_CHECK_INTERVAL_MS {
             return Err(SyncingError::CheckInterval(setup.check_interval_ms));
         }
@@ -119,146 +137,163 @@ impl<S: KeyValueStore> Personalizer<S> {
             max_jitter_ms: setup.max_jitter_ms,
         };
         let mut device = DeviceSync::new(&config, params.clone(), NUM_FEATURES)?;
-        if let Some(bytes) = self.syncing.model_bytes.clone() {
+        if let Some(bytes) = self.model_bytes.clone() {
             if let Err(problem) = device.install_model(&bytes) {
-                self.syncing.model_bytes = None;
-                self.ctx.warn(StorageWarning::new(
+                self.model_bytes = None;
+                ctx.warn(StorageWarning::new(
                     WarningCode::Unreadable,
                     format!("the kept shared model was dropped ({problem}); the next download replaces it"),
                 ));
             }
         }
-        self.syncing.device = Some(device);
-        self.syncing.params = Some(params);
-        self.syncing.lift = Some(lift);
-        self.syncing.setup = Some(setup);
+        self.device = Some(device);
+        self.params = Some(params);
+        self.lift = Some(lift);
+        self.setup = Some(setup);
         Ok(())
     }
 
     /// The settings given to [`Self::configure_sync`], if any.
     pub fn sync_setup(&self) -> Option<&SyncSetup> {
-        self.syncing.setup.as_ref()
+        self.setup.as_ref()
     }
 
     /// The installed shared model's version, if any.
     pub fn shared_model_version(&self) -> Option<u64> {
-        self.syncing.device.as_ref()?.shared_model().map(|model| model.version)
+        self.device.as_ref()?.shared_model().map(|model| model.version)
     }
 
     /// Verifies downloaded model bytes and installs them into the ranker's shared weights,
     /// keeping learning not yet sent. Any problem keeps the previous model and adds a warning.
-    pub fn install_shared_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncingError> {
-        let device = self.syncing.device.as_mut().ok_or(SyncingError::NotConfigured)?;
+    pub fn install_shared_model<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        ranker: &mut dyn SharedWeights,
+        bytes: &[u8],
+    ) -> Result<ModelInstall, SyncingError> {
+        let device = self.device.as_mut().ok_or(SyncingError::NotConfigured)?;
         let installed = match device.install_model(bytes) {
             Ok(installed) => installed,
             Err(problem) => {
                 let message = format!("the downloaded shared model was rejected: {problem}");
-                self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
+                ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
                 return Err(problem.into());
             }
         };
         if let ModelInstall::Installed { .. } = installed {
             let weights = device.shared_model().map(|model| model.weights.clone()).unwrap_or_default();
-            self.syncing.model_bytes = Some(bytes.to_vec());
-            self.adopt_shared_weights(&weights, true);
-            self.save_sync_state();
+            self.model_bytes = Some(bytes.to_vec());
+            self.adopt_shared_weights(ctx, ranker, &weights, true);
+            self.save_state(ctx);
         }
         Ok(installed)
     }
 
     /// Notes that the shared model could not be downloaded (the previous one stays in use).
-    pub fn record_model_download_failure(&mut self, problem: &SyncError) {
+    pub fn record_model_download_failure<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, problem: &SyncError) {
         let message = format!("the shared model could not be downloaded ({problem}); the previous one stays in use");
-        self.ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
+        ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
     }
 
     /// Moves the ranker onto new shared weights: `new + (local − reference)` keeps unsent learning.
-    fn adopt_shared_weights(&mut self, weights: &[f32], save: bool) {
-        let reference: &[f32] = self.syncing.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
-        let local = self.rank_model().shared_weights();
+    fn adopt_shared_weights<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        ranker: &mut dyn SharedWeights,
+        weights: &[f32],
+        save: bool,
+    ) {
+        let reference: &[f32] = self.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
+        let local = &ranker.shared_weights();
         let moved: Vec<f32> = weights.iter().zip(local).zip(reference).map(|((w, l), r)| w + (l - r)).collect();
-        if let Err(problem) = self.set_shared_rank_weights(&moved, save) {
+        if let Err(problem) = ranker.set_shared_weights(&moved, save) {
             let message = format!(
                 "the shared model could not be applied to the ranker ({problem}); it ranks with its own weights"
             );
-            self.ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
+            ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
             return;
         }
-        self.syncing.carried_from = Some(weights.to_vec());
-        self.syncing.dirty = true;
+        self.carried_from = Some(weights.to_vec());
+        self.dirty = true;
     }
 
     /// The weights an update is computed from: the installed model plus learning since the last update.
-    fn upload_weights(&self) -> Vec<f32> {
-        let installed = self.syncing.device.as_ref().and_then(|device| device.shared_model());
+    fn upload_weights(&self, ranker: &dyn SharedWeights) -> Vec<f32> {
+        let installed = self.device.as_ref().and_then(|device| device.shared_model());
         let Some(installed) = installed else { return Vec::new() };
-        let reference: &[f32] = self.syncing.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
-        let local = self.rank_model().shared_weights();
+        let reference: &[f32] = self.carried_from.as_deref().unwrap_or(&DEFAULT_WEIGHTS);
+        let local = &ranker.shared_weights();
         installed.weights.iter().zip(local).zip(reference).map(|((w, l), r)| w + (l - r)).collect()
     }
 
     /// Decides whether to send now. Under `full` consent and when the policy allows, builds the
     /// update, books and saves its spend, and returns the bytes to POST after the jitter. A
     /// booked update not yet accepted is returned again (same bytes).
-    pub fn prepare_sync(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
+    pub fn prepare_sync<S: KeyValueStore>(
+        &mut self,
+        ctx: &mut Context<S>,
+        ranker: &mut dyn SharedWeights,
+        now_ms: f64,
+        seed: [u8; 32],
+    ) -> SyncPlan {
         let Ok(now) = check_time(now_ms) else {
             return SyncPlan::Done(SyncOutcome::skipped(
                 SkipReason::Invalid,
                 format!("nowMs is {now_ms}: pass Date.now()"),
             ));
         };
-        if !self.ctx.consent.persists() {
+        if !ctx.consent.persists() {
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string()));
         }
-        let Some(device) = self.syncing.device.as_ref() else {
+        let Some(device) = self.device.as_ref() else {
             return SyncPlan::Done(SyncOutcome::skipped(
                 SkipReason::NotConfigured,
                 SyncingError::NotConfigured.to_string(),
             ));
         };
         let mut rng = ChaCha20Rng::from_seed(seed);
-        let max_jitter = self.syncing.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
-        if let Some(body) = self.syncing.pending.clone() {
-            return self.plan_send(Booked::Update, body, rng.random_range(0..=max_jitter), true);
+        let max_jitter = self.setup.as_ref().map_or(0, |setup| setup.max_jitter_ms);
+        if let Some(body) = self.pending.clone() {
+            return self.plan_send(ctx, Booked::Update, body, rng.random_range(0..=max_jitter), true);
         }
         let params = device.privacy().clone();
         let now_s = unix_seconds(now);
         let period = params.period_of(now_s);
-        if std::mem::take(&mut self.syncing.pause_armed) {
-            self.syncing.paused_until_period = Some(period + 1);
-            self.syncing.dirty = true;
+        if std::mem::take(&mut self.pause_armed) {
+            self.paused_until_period = Some(period + 1);
+            self.dirty = true;
         }
-        if let Some(until) = self.syncing.paused_until_period.filter(|until| period < *until) {
+        if let Some(until) = self.paused_until_period.filter(|until| period < *until) {
             let message = format!(
                 "the stored privacy ledger could not be read, so no update is sent before unix time {}",
                 until * params.period_seconds()
             );
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Paused, message));
         }
-        self.adopt_other_tabs_ledger();
-        let local = self.upload_weights();
-        let Some(device) = self.syncing.device.as_ref() else {
+        self.adopt_other_tabs_ledger(ctx);
+        let local = self.upload_weights(ranker);
+        let Some(device) = self.device.as_ref() else {
             return SyncPlan::Done(SyncOutcome::skipped(
                 SkipReason::NotConfigured,
                 SyncingError::NotConfigured.to_string(),
             ));
         };
-        let labelled = self.syncing.labelled_since_sync;
-        match device.prepare_upload(&local, labelled, true, now_s, &mut self.syncing.ledger, &mut rng) {
+        let labelled = self.labelled_since_sync;
+        match device.prepare_upload(&local, labelled, true, now_s, &mut self.ledger, &mut rng) {
             Ok(upload) => {
-                self.syncing.pending = Some(upload.body.clone());
-                self.syncing.labelled_since_sync = 0;
+                self.pending = Some(upload.body.clone());
+                self.labelled_since_sync = 0;
                 // What was learned so far is now sent: later learning is measured from here.
-                self.syncing.carried_from = Some(self.rank_model().shared_weights().to_vec());
-                self.syncing.dirty = true;
-                self.plan_send(Booked::Update, upload.body, upload.jitter_ms, false)
+                self.carried_from = Some(ranker.shared_weights());
+                self.dirty = true;
+                self.plan_send(ctx, Booked::Update, upload.body, upload.jitter_ms, false)
             }
             Err(error) => SyncPlan::Done(self.refusal(error, &params, now_s)),
         }
     }
 
     fn refusal(&self, error: SyncError, params: &PrivacyParams, now_s: u64) -> SyncOutcome {
-        let summary = self.syncing.ledger.summary(params, now_s);
+        let summary = self.ledger.summary(params, now_s);
         let message = error.to_string();
         match error {
             SyncError::Privacy(PrivacyError::PeriodLimitReached { next_period_starts, .. })
@@ -285,75 +320,45 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// True when `body` is still the booked update and consent still allows sending it (check
     /// right before the request, after the jitter).
-    pub fn may_send(&self, body: &[u8]) -> bool {
-        self.ctx.consent.persists() && self.syncing.pending.as_deref() == Some(body)
+    pub fn may_send<S: KeyValueStore>(&self, ctx: &Context<S>, body: &[u8]) -> bool {
+        ctx.consent.persists() && self.pending.as_deref() == Some(body)
     }
 
     /// The booked update not yet accepted by the server, if any.
     pub fn pending_upload(&self) -> Option<&[u8]> {
-        self.syncing.pending.as_deref()
+        self.pending.as_deref()
     }
 
     /// Records how sending `body` went. Accepted (or already delivered, a replayed nonce):
     /// done. Network failure, rate limit or a busy server: kept to resend the same bytes.
     /// Any other refusal: dropped with a warning (its spend stays booked).
-    pub fn finish_sync(
+    pub fn finish_sync<S: KeyValueStore>(
         &mut self,
+        ctx: &mut Context<S>,
         body: &[u8],
         resent: bool,
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        if let Err(outcome) = self.settle(Booked::Update, body, result) {
+        if let Err(outcome) = self.settle(ctx, Booked::Update, body, result) {
             return outcome;
         }
-        let epsilon_this_period = self.sync_ledger_summary(now_ms).current_period_epsilon;
+        let epsilon_this_period = self.ledger_summary(now_ms).current_period_epsilon;
         let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
         SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
     }
 
     /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`): model
     /// updates and lift reports, composed.
-    pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
-        let params = self.syncing.params();
-        let mut summary = self.syncing.ledger.summary(&params, unix_seconds(view_time(now_ms)));
-        summary.epsilon_per_lift_report = self.syncing.lift.as_ref().map_or(0.0, |lift| lift.booked_epsilon());
+    pub fn ledger_summary(&self, now_ms: f64) -> LedgerSummary {
+        let params = self.params();
+        let mut summary = self.ledger.summary(&params, unix_seconds(view_time(now_ms)));
+        summary.epsilon_per_lift_report = self.lift.as_ref().map_or(0.0, |lift| lift.booked_epsilon());
         summary
     }
 
     /// Labelled impressions counted since the last update.
     pub fn labelled_since_sync(&self) -> u32 {
-        self.syncing.labelled_since_sync
-    }
-
-    /// Native convenience (tests, tools): refreshes the model, then prepares and sends an update
-    /// and then the period's lift report (its outcome: [`Self::sync_lift_report_with`]) through
-    /// `transport` without waiting for the jitter. The browser facade does the same in
-    /// steps so it never holds the engine across an `await`.
-    pub async fn sync_with(&mut self, transport: &impl Transport, now_ms: f64, seed: [u8; 32]) -> SyncOutcome {
-        if !self.ctx.consent.collects() {
-            return SyncOutcome::skipped(SkipReason::NoConsent, PrivacyError::NoConsent.to_string());
-        }
-        if self.syncing.device.is_some() {
-            let known = self.shared_model_version();
-            match transport.fetch_model(known).await {
-                Ok(Some(bytes)) => {
-                    let _ = self.install_shared_model(&bytes);
-                }
-                Ok(None) => {}
-                Err(problem) => self.record_model_download_failure(&problem),
-            }
-        }
-        let outcome = match self.prepare_sync(now_ms, seed) {
-            SyncPlan::Done(outcome) => outcome,
-            SyncPlan::Send { body, resend, .. } => {
-                let result = transport.send_update(&body).await;
-                self.finish_sync(&body, resend, result, now_ms)
-            }
-        };
-        let mut lift_seed = seed;
-        lift_seed[0] ^= 0x4c;
-        self.sync_lift_report_with(transport, now_ms, lift_seed).await;
-        outcome
+        self.labelled_since_sync
     }
 }

@@ -10,6 +10,7 @@ use super::*;
 use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
+use crate::personalizer::Personalizer;
 use crate::personalizer::{AnswerColumns, Environment, TrackOutcome};
 use crate::rank::{Placement, RankContext};
 use crate::storage::MemoryStore;
