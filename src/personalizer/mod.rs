@@ -12,6 +12,7 @@
 
 mod adapting;
 mod context;
+mod extension;
 mod outcome;
 mod ranking;
 mod syncing;
@@ -33,6 +34,7 @@ pub use adapting::{
     NO_CONSENT_REASON,
 };
 pub use context::Context;
+pub use extension::{CoreOnly, Extension, OnDevice};
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
 pub use syncing::{
@@ -54,7 +56,7 @@ const MAX_TIME_MS: f64 = 9_007_199_254_740_992.0;
 
 /// The personalizer engine. See the module docs.
 #[derive(Debug)]
-pub struct Personalizer<S: KeyValueStore> {
+pub struct Personalizer<S: KeyValueStore, X: Extension<S> = OnDevice> {
     /// Store, config, keys, environment, consent and warnings, shared by the parts.
     ctx: Context<S>,
     /// What callers see: `base` with `pending` applied.
@@ -76,10 +78,8 @@ pub struct Personalizer<S: KeyValueStore> {
     blocked: bool,
     /// Registered candidate sets, the ranker and its learned model (see `ranking.rs`).
     ranking: ranking::RankingState,
-    /// Layout, offer and copy decisions, their learning, the holdout bucket and lift counters.
-    adaptation: adapting::Adaptation,
-    /// Sync settings, the privacy ledger and the booked update (see `syncing.rs`).
-    syncing: syncing::Syncing,
+    /// The on-demand parts (adaptation and syncing, natively [`OnDevice`]); see `extension.rs`.
+    extension: X,
 }
 
 fn check_time(now_ms: f64) -> Result<u64, PersonalizerError> {
@@ -96,12 +96,25 @@ fn view_time(now_ms: f64) -> u64 {
 }
 
 impl<S: KeyValueStore> Personalizer<S> {
+    /// Creates the engine with its adaptation and syncing parts in the same memory; see
+    /// [`Self::open_with`].
+    pub fn open(store: S, config: PersonalizerConfig, env: Environment) -> Result<Self, PersonalizerError> {
+        Personalizer::open_with(store, config, env, OnDevice::default())
+    }
+}
+
+impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// Creates the engine; consent starts at `none`, so nothing is read, collected or stored yet.
     ///
     /// ```js
     /// const p = new Personalizer({ shop: "acme", sensitiveCategories: ["Health"] });
     /// ```
-    pub fn open(store: S, config: PersonalizerConfig, env: Environment) -> Result<Self, PersonalizerError> {
+    pub fn open_with(
+        store: S,
+        config: PersonalizerConfig,
+        env: Environment,
+        extension: X,
+    ) -> Result<Self, PersonalizerError> {
         let config = config.validate()?;
         Ok(Personalizer {
             ctx: Context::new(store, config, env),
@@ -117,8 +130,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             visit_counted: false,
             blocked: false,
             ranking: ranking::RankingState::default(),
-            adaptation: adapting::Adaptation::default(),
-            syncing: syncing::Syncing::default(),
+            extension,
         })
     }
 
@@ -143,18 +155,15 @@ impl<S: KeyValueStore> Personalizer<S> {
             self.stored_lineage.clear();
             self.blocked = false;
             self.fold_pending();
-            self.adaptation.stored_deleted();
         }
         if retention.wipe_memory {
             self.wipe_memory();
             self.forget_ranking();
-            self.adaptation.wipe();
         }
         self.ctx.consent = to;
         if to.persists() && !from.persists() {
             self.load_and_rebase();
             self.load_rank_model();
-            self.adaptation.persisting_again();
         }
         if to.collects() && !from.collects() {
             let views =
@@ -162,7 +171,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
-        self.syncing.consent_changed(&mut self.ctx, &mut self.ranking, from, to);
+        self.extension.consent_changed(&mut self.ctx, &mut self.ranking, from, to);
         decision
     }
 
@@ -203,8 +212,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             NoiseDecision::Recorded { new_session } => new_session,
         };
         let labelled = self.learn_from_event(&event);
-        self.adaptation.observe(&mut self.ctx, &event, new_session);
-        self.syncing.count_labelled(labelled);
+        self.extension.observe(&mut self.ctx, &event, new_session, labelled);
         let visit_device = (!self.visit_counted).then_some(self.ctx.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -247,8 +255,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
-        self.adaptation.save_or_warn(&mut self.ctx);
-        self.syncing.save_state(&mut self.ctx);
+        self.extension.flush(&mut self.ctx);
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -298,9 +305,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.forget_ranking();
-        self.adaptation.wipe();
-        self.adaptation.stored_deleted();
-        self.syncing.forgotten(&mut self.ctx, &mut self.ranking);
+        self.extension.forgotten(&mut self.ctx, &mut self.ranking);
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
@@ -324,7 +329,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
         let mut summary = self.profile.summary(view_time(now_ms), self.ctx.config.affinity_half_life_ms());
-        summary.privacy_ledger = Some(self.syncing.ledger_summary(now_ms));
+        summary.privacy_ledger = self.extension.ledger_summary(now_ms);
         summary
     }
 
@@ -394,7 +399,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// Erases every mention of items just found to be sensitive.
     fn erase_newly_sensitive(&mut self) {
         for id in self.items.take_newly_sensitive() {
-            self.adaptation.forget_item(&id);
+            self.extension.forget_item(&id);
             let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
             if self.ctx.consent.collects() && mentioned {
                 self.commit(ProfileChange::ForgetItem(id));

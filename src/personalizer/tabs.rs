@@ -13,7 +13,7 @@ use crate::collect::noise::NoiseFilter;
 use crate::profile::{Profile, ProfileChange};
 use crate::storage::{decode, load_or_back_up, KeyValueStore, LoadOutcome, StorageWarning, WarningCode, MAX_LINEAGE};
 
-use super::Personalizer;
+use super::{Extension, Personalizer};
 
 /// One of this tab's writes not yet seen inside another tab's value.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub(super) enum Sync {
     Unreadable,
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// Makes the current profile the base (merging can then no longer replay these changes).
     pub(super) fn fold_pending(&mut self) {
         self.base = self.profile.clone();
@@ -167,7 +167,7 @@ impl<S: KeyValueStore> Personalizer<S> {
             // including what ranking and adaptation learned.
             self.wipe_memory();
             self.forget_ranking();
-            self.adaptation.wipe();
+            self.extension.other_tab_forgot();
             self.stored_raw = None;
             self.stored_lineage.clear();
             return Sync::Wiped;

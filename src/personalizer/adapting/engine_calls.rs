@@ -21,7 +21,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// p.configureAdaptation({ holdoutShare: 0.1 });
     /// ```
     pub fn configure_adaptation(&mut self, config: AdapterConfig, entropy: u64) -> Result<(), AdaptationError> {
-        self.adaptation.configure(&self.ctx, config, entropy)
+        self.extension.adaptation.configure(&self.ctx, config, entropy)
     }
 
     /// The shopper as the decisions see them now (built from the profile; never stored or sent).
@@ -38,7 +38,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         entropy: u64,
     ) -> Result<LayoutDecision, AdaptationError> {
         let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_layout(&mut self.ctx, shopper, sections, context, entropy)
+        self.extension.adaptation.choose_layout(&mut self.ctx, shopper, sections, context, entropy)
     }
 
     /// See [`Adaptation::choose_offer`].
@@ -50,7 +50,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         entropy: u64,
     ) -> Result<OfferDecision, AdaptationError> {
         let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_offer(&mut self.ctx, shopper, offers, request, now_ms, entropy)
+        self.extension.adaptation.choose_offer(&mut self.ctx, shopper, offers, request, now_ms, entropy)
     }
 
     /// See [`Adaptation::choose_variant`].
@@ -62,7 +62,7 @@ impl<S: KeyValueStore> Personalizer<S> {
         entropy: u64,
     ) -> Result<VariantDecision, AdaptationError> {
         let shopper = self.decision_shopper(adapt_time(now_ms)?);
-        self.adaptation.choose_variant(&mut self.ctx, shopper, item, variants, entropy)
+        self.extension.adaptation.choose_variant(&mut self.ctx, shopper, item, variants, entropy)
     }
 
     /// The hours of the week this shopper is usually active, from the local hour-of-week
@@ -74,17 +74,17 @@ impl<S: KeyValueStore> Personalizer<S> {
 
     /// See [`Adaptation::record_outcome`].
     pub fn record_decision_outcome(&mut self, outcome: &DecisionOutcome) -> Result<bool, AdaptationError> {
-        self.adaptation.record_outcome(&mut self.ctx, outcome)
+        self.extension.adaptation.record_outcome(&mut self.ctx, outcome)
     }
 
     /// See [`Adaptation::lift_bucket`].
     pub fn lift_bucket(&mut self) -> Option<LiftBucket> {
-        self.adaptation.lift_bucket(&mut self.ctx)
+        self.extension.adaptation.lift_bucket(&mut self.ctx)
     }
 
     /// See [`Adaptation::take_lift_report`].
     pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> Option<LiftReport> {
-        self.adaptation.take_lift_report(&mut self.ctx, config, noise_seed)
+        self.extension.adaptation.take_lift_report(&mut self.ctx, config, noise_seed)
     }
 
     /// The profile as decisions see it at `now_ms`, without anything sensitive.

@@ -41,7 +41,7 @@ fn totals(state: &AdaptState) -> (f64, u64) {
 }
 
 fn tab_totals<S: KeyValueStore>(p: &Personalizer<S>) -> (f64, u64) {
-    p.adaptation.adapter.as_ref().map_or((0.0, 0), |a| totals(a.state()))
+    p.extension.adaptation.adapter.as_ref().map_or((0.0, 0), |a| totals(a.state()))
 }
 
 fn stored_state(store: &MemoryStore) -> StoredAdaptation {
@@ -104,10 +104,10 @@ fn a_tab_that_drew_its_own_holdout_adopts_the_stored_one() {
     first.flush(T0).expect("writable");
     second.ctx.store.catch_up();
     let draw = stored_state(&store).state.holdout;
-    assert_ne!(second.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw), "a different draw");
+    assert_ne!(second.extension.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw), "a different draw");
     second.flush(T0).expect("writable");
     assert_eq!(stored_state(&store).state.holdout, draw);
-    assert_eq!(second.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw));
+    assert_eq!(second.extension.adaptation.adapter.as_ref().map(|a| a.state().holdout), Some(draw));
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn interleave(seed: u64, steps: usize, lagging: bool) -> ((f64, u64), (f64, u64)
             views[tab].catch_up();
         }
         let p = &mut tabs[tab];
-        p.adaptation.refresh(&mut p.ctx);
+        p.extension.adaptation.refresh(&mut p.ctx);
         let before = tab_totals(p);
         shows += usize::from(run(p, &views[tab], step, T0 + n as f64 * 1_000.0));
         let after = tab_totals(p);

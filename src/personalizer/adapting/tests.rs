@@ -1,11 +1,11 @@
 use super::*;
-use crate::personalizer::Personalizer;
 use crate::adapt::{AudienceSpec, Density, SectionKind};
 use crate::catalog::ItemAttributes;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
 use crate::measure::{ItemClass, LiftMetric, LiftReportConfig};
 use crate::personalizer::Environment;
+use crate::personalizer::Personalizer;
 use crate::storage::{MemoryStore, WarningCode};
 
 const T0: f64 = 1_700_000_000_000.0;
@@ -89,7 +89,7 @@ fn without_consent_every_decision_is_the_shops_default_and_nothing_is_kept() {
     assert_eq!(p.record_decision_outcome(&outcome), Ok(false));
     assert_eq!(p.lift_bucket(), None);
     assert!(store.entries().is_empty());
-    assert!(p.adaptation.adapter.is_none());
+    assert!(p.extension.adaptation.adapter.is_none());
 }
 
 #[test]
@@ -124,15 +124,15 @@ fn full_consent_keeps_the_state_across_instances() {
     assert!(layout.personalized);
     let raw = store.get(ADAPT_KEY).unwrap().expect("saved after the decision");
     assert!(raw.starts_with(r#"{"format":"shop-personalizer/adapt","version":1,"#));
-    let state = first.adaptation.adapter.as_ref().unwrap().state().clone();
+    let state = first.extension.adaptation.adapter.as_ref().unwrap().state().clone();
 
     let mut second = personalized(&store, ConsentMode::Full);
     assert_eq!(second.lift_bucket(), Some(LiftBucket::Personalized));
-    assert_eq!(second.adaptation.adapter.as_ref().unwrap().state(), &state);
+    assert_eq!(second.extension.adaptation.adapter.as_ref().unwrap().state(), &state);
     let outcome = DecisionOutcome::Section { section_id: "for-you".into(), engaged: true };
     assert_eq!(second.record_decision_outcome(&outcome), Ok(true), "the page shown by the first instance waits");
     let arm = crate::adapt::layout::section_arm(SectionKind::RecommendedForYou);
-    assert_eq!(second.adaptation.adapter.as_ref().unwrap().state().bandit.observations(&arm), 1);
+    assert_eq!(second.extension.adaptation.adapter.as_ref().unwrap().state().bandit.observations(&arm), 1);
     assert_eq!(second.record_decision_outcome(&outcome), Err(AdaptationError::UnknownSection("for-you".into())));
 }
 
@@ -141,7 +141,7 @@ fn session_consent_keeps_nothing_in_storage_and_dropping_consent_forgets() {
     let store = MemoryStore::new();
     let mut p = personalized(&store, ConsentMode::Session);
     p.choose_layout(&sections(), &LayoutContext::default(), T0, 7).unwrap();
-    assert!(p.adaptation.adapter.is_some());
+    assert!(p.extension.adaptation.adapter.is_some());
     assert!(store.entries().is_empty());
 
     let mut full = personalized(&store, ConsentMode::Full);
@@ -149,13 +149,13 @@ fn session_consent_keeps_nothing_in_storage_and_dropping_consent_forgets() {
     assert!(store.get(ADAPT_KEY).unwrap().is_some());
     full.set_consent(ConsentMode::None, false);
     assert_eq!(store.get(ADAPT_KEY).unwrap(), None);
-    assert!(full.adaptation.adapter.is_none());
+    assert!(full.extension.adaptation.adapter.is_none());
 
     let mut again = personalized(&store, ConsentMode::Full);
     again.choose_offer(&offers(), &OfferRequest::default(), T0, 3).unwrap();
     assert!(again.forget().unwrap() >= 1);
     assert_eq!(store.get(ADAPT_KEY).unwrap(), None);
-    assert!(again.adaptation.adapter.is_none());
+    assert!(again.extension.adaptation.adapter.is_none());
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn copy_speaks_to_the_profiles_interests() {
     assert!(choice.personalized);
     p.track(TrackEvent::Click { item_id: "j9".into(), placement: None, position: None, item: None }, T0 + 40_000.0, 40)
         .unwrap();
-    assert!(p.adaptation.feedback.variants[0].engaged);
+    assert!(p.extension.adaptation.feedback.variants[0].engaged);
     let sensitive = Item {
         id: "pill".into(),
         attributes: ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() },
@@ -228,7 +228,7 @@ fn tracked_events_fill_the_lift_counters_and_the_report_resets_them() {
         TrackEvent::Click { item_id: "j1".into(), placement: Some("for-you".into()), position: Some(0), item: None };
     p.track(click, T0 + 2_000.0, 40).unwrap();
     p.track(TrackEvent::AddToCart { item_id: "j1".into(), quantity: 1, item: None }, T0 + 3_000.0, 40).unwrap();
-    let counters = p.adaptation.adapter.as_ref().unwrap().state().lift.clone();
+    let counters = p.extension.adaptation.adapter.as_ref().unwrap().state().lift.clone();
     let for_you = counters.placement("for-you").unwrap();
     assert_eq!(for_you.get(ItemClass::Recommended, LiftMetric::Impressions), 2.0);
     assert_eq!(for_you.get(ItemClass::Recommended, LiftMetric::Clicks), 1.0);
@@ -242,7 +242,7 @@ fn tracked_events_fill_the_lift_counters_and_the_report_resets_them() {
         LiftReportConfig { placements: vec!["for-you".into()], ..LiftReportConfig::default() }.check().unwrap();
     let report = p.take_lift_report(&config, 99).unwrap();
     assert_eq!((report.bucket, report.values.len()), (LiftBucket::Personalized, config.dimension()));
-    assert_eq!(p.adaptation.adapter.as_ref().unwrap().state().lift.sessions(), 0.0);
+    assert_eq!(p.extension.adaptation.adapter.as_ref().unwrap().state().lift.sessions(), 0.0);
     let mut none = open(&MemoryStore::new(), ConsentMode::None);
     assert!(none.take_lift_report(&config, 99).is_none());
 }
@@ -361,7 +361,7 @@ mod properties {
                         Ok(())
                     }
                 };
-                if let Some(adapter) = &p.adaptation.adapter {
+                if let Some(adapter) = &p.extension.adaptation.adapter {
                     prop_assert!(adapter.state().lift.validate().is_ok());
                 }
                 let stored = store.get(ADAPT_KEY).unwrap();

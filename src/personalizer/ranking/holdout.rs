@@ -12,7 +12,7 @@ use crate::catalog::AttributeKey;
 use crate::rank::{Diversity, RankContext, SessionItem, ShopperSignals};
 use crate::storage::KeyValueStore;
 
-use super::{Personalizer, RankedList, RankedProduct, RankingError};
+use super::{Extension, Personalizer, RankedList, RankedProduct, RankingError};
 
 /// A shopper the ranker knows nothing about.
 struct Unknown;
@@ -41,7 +41,7 @@ impl ShopperSignals for Unknown {
     }
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// The holdout's ranking of `handle`: the server's order under the shop's rules.
     pub(super) fn rank_server_order(&mut self, handle: u32, context: &RankContext) -> Result<RankedList, RankingError> {
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;

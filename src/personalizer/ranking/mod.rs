@@ -36,7 +36,7 @@ use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonC
 use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 
 use super::syncing::SharedWeights;
-use super::{check_time, Personalizer};
+use super::{check_time, Extension, Personalizer};
 
 pub use answer::{AnswerColumns, NeighbourColumns};
 use live_sets::PoolKey;
@@ -120,7 +120,7 @@ impl SharedWeights for RankingState {
     }
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
+impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// Registers one server answer and returns its handle for [`rank`](Self::rank). Checks every
     /// column first: a refused answer keeps nothing. With consent, an answer `about` an item is
     /// remembered as that item's neighbours for the rest of the session.
@@ -154,7 +154,7 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// ```
     pub fn rank(&mut self, handle: u32, context: &RankContext, now_ms: f64) -> Result<RankedList, RankingError> {
         let now = check_time(now_ms).map_err(|_| RankingError::BadTime(now_ms))?;
-        if self.lift_bucket() == Some(crate::adapt::LiftBucket::Holdout) {
+        if self.extension.in_holdout(&mut self.ctx) {
             return self.rank_server_order(handle, context);
         }
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;

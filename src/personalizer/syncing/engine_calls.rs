@@ -19,43 +19,43 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// p.configureSync({ aggregatorUrl: "https://agg.example", modelPublicKey: keyHex, maxJitterMs: 30000 });
     /// ```
     pub fn configure_sync(&mut self, setup: SyncSetup) -> Result<(), SyncingError> {
-        self.syncing.configure_sync(&mut self.ctx, setup)
+        self.extension.syncing.configure_sync(&mut self.ctx, setup)
     }
 
     /// The settings given to [`Self::configure_sync`], if any.
     pub fn sync_setup(&self) -> Option<&SyncSetup> {
-        self.syncing.sync_setup()
+        self.extension.syncing.sync_setup()
     }
 
     /// The installed shared model's version, if any.
     pub fn shared_model_version(&self) -> Option<u64> {
-        self.syncing.shared_model_version()
+        self.extension.syncing.shared_model_version()
     }
 
     /// Verifies downloaded model bytes and installs them into the ranker's shared weights,
     /// keeping learning not yet sent. Any problem keeps the previous model and adds a warning.
     pub fn install_shared_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncingError> {
-        self.syncing.install_shared_model(&mut self.ctx, &mut self.ranking, bytes)
+        self.extension.syncing.install_shared_model(&mut self.ctx, &mut self.ranking, bytes)
     }
 
     /// Notes that the shared model could not be downloaded (the previous one stays in use).
     pub fn record_model_download_failure(&mut self, problem: &SyncError) {
-        self.syncing.record_model_download_failure(&mut self.ctx, problem)
+        self.extension.syncing.record_model_download_failure(&mut self.ctx, problem)
     }
 
     /// Decides whether to send an update now; see [`super::Syncing::prepare_sync`].
     pub fn prepare_sync(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
-        self.syncing.prepare_sync(&mut self.ctx, &mut self.ranking, now_ms, seed)
+        self.extension.syncing.prepare_sync(&mut self.ctx, &mut self.ranking, now_ms, seed)
     }
 
     /// True when `body` is still the booked update and consent still allows sending it.
     pub fn may_send(&self, body: &[u8]) -> bool {
-        self.syncing.may_send(&self.ctx, body)
+        self.extension.syncing.may_send(&self.ctx, body)
     }
 
     /// The booked update not yet accepted by the server, if any.
     pub fn pending_upload(&self) -> Option<&[u8]> {
-        self.syncing.pending_upload()
+        self.extension.syncing.pending_upload()
     }
 
     /// Records how sending the update `body` went; see [`super::Syncing::finish_sync`].
@@ -66,26 +66,26 @@ impl<S: KeyValueStore> Personalizer<S> {
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        self.syncing.finish_sync(&mut self.ctx, body, resent, result, now_ms)
+        self.extension.syncing.finish_sync(&mut self.ctx, body, resent, result, now_ms)
     }
 
     /// Decides whether this period's lift report leaves now, taking it from the adaptation
     /// part's counters when it does; see [`super::Syncing::prepare_lift_report`].
     pub fn prepare_lift_report(&mut self, now_ms: f64, seed: [u8; 32]) -> SyncPlan {
-        let adaptation = &mut self.adaptation;
-        self.syncing.prepare_lift_report(&mut self.ctx, now_ms, seed, |ctx, config, noise_seed| {
+        let adaptation = &mut self.extension.adaptation;
+        self.extension.syncing.prepare_lift_report(&mut self.ctx, now_ms, seed, |ctx, config, noise_seed| {
             adaptation.take_due_lift_report(ctx, config, noise_seed)
         })
     }
 
     /// True when `body` is still the booked lift report and consent still allows sending it.
     pub fn may_send_lift_report(&self, body: &[u8]) -> bool {
-        self.syncing.may_send_lift_report(&self.ctx, body)
+        self.extension.syncing.may_send_lift_report(&self.ctx, body)
     }
 
     /// The booked lift report not yet accepted by the server, if any.
     pub fn pending_lift_report(&self) -> Option<&[u8]> {
-        self.syncing.pending_lift_report()
+        self.extension.syncing.pending_lift_report()
     }
 
     /// Records how sending the lift report `body` went.
@@ -96,17 +96,17 @@ impl<S: KeyValueStore> Personalizer<S> {
         result: Result<(), SyncError>,
         now_ms: f64,
     ) -> SyncOutcome {
-        self.syncing.finish_lift_report(&mut self.ctx, body, resent, result, now_ms)
+        self.extension.syncing.finish_lift_report(&mut self.ctx, body, resent, result, now_ms)
     }
 
     /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`).
     pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
-        self.syncing.ledger_summary(now_ms)
+        self.extension.syncing.ledger_summary(now_ms)
     }
 
     /// Labelled impressions counted since the last update.
     pub fn labelled_since_sync(&self) -> u32 {
-        self.syncing.labelled_since_sync()
+        self.extension.syncing.labelled_since_sync()
     }
 }
 
@@ -159,7 +159,7 @@ impl<S: KeyValueStore> SyncEngine for Personalizer<S> {
         self.ctx.consent.collects()
     }
     fn sync_configured(&self) -> bool {
-        self.syncing.sync_setup().is_some()
+        self.extension.syncing.sync_setup().is_some()
     }
     fn shared_model_version(&self) -> Option<u64> {
         Personalizer::shared_model_version(self)

@@ -72,7 +72,7 @@ fn a_failed_send_keeps_the_booked_bytes_and_resends_them() {
     let booked = p.pending_lift_report().expect("kept for a resend").to_vec();
     let stored = stored_state(&store).expect("saved before the bytes were handed out");
     assert_eq!(stored.pending_lift_report.as_deref(), Some(stored::to_hex(&booked).as_str()));
-    assert_eq!(stored.ledger.summary(&p.syncing.params(), 0).lifetime_lift_reports, 1, "spend booked");
+    assert_eq!(stored.ledger.summary(&p.extension.syncing.params(), 0).lifetime_lift_reports, 1, "spend booked");
 
     // A new page (same storage) resends exactly those bytes.
     let mut reopened = adapted(&store, 0.0);
