@@ -1,11 +1,11 @@
 use super::*;
-use crate::personalizer::Personalizer;
 use crate::adapt::{AudienceSpec, Density, SectionKind};
 use crate::catalog::ItemAttributes;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
 use crate::measure::{ItemClass, LiftMetric, LiftReportConfig};
 use crate::personalizer::Environment;
+use crate::personalizer::Personalizer;
 use crate::storage::{MemoryStore, WarningCode};
 
 const T0: f64 = 1_700_000_000_000.0;
