@@ -8,8 +8,10 @@ import init, {
   type FlushReport,
   type InterestSummary,
   type CandidateAnswer,
+  type ErrorCode,
   type Item,
   type PersonalizerConfig,
+  type PersonalizerError,
   type RankContext,
   type RankedList,
   type RankedProduct,
@@ -18,6 +20,7 @@ import init, {
   type StorageWarning,
   type TrackEvent,
   type TrackOutcome,
+  type WarningKind,
 } from "../pkg/shop_personalizer.js";
 
 interface Product {
@@ -130,6 +133,46 @@ export function renderRecommendations(personalizer: Personalizer, itemId: string
   return lines;
 }
 
+/** Narrows a caught value to the package's error, whose `code` is a closed union. */
+function isPersonalizerError(error: unknown): error is PersonalizerError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "string";
+}
+
+/** Ranks, reacting to each failure by its code, never by its message. */
+export function rankOrFallBack(
+  personalizer: Personalizer,
+  handle: number,
+  answer: CandidateAnswer,
+  config: PersonalizerConfig,
+): { ranked: RankedList | null; personalizer: Personalizer; handle: number } {
+  try {
+    return { ranked: personalizer.rank(handle), personalizer, handle };
+  } catch (error) {
+    if (!isPersonalizerError(error)) throw error;
+    const code: ErrorCode = error.code;
+    switch (code) {
+      case "unknownHandle": {
+        const fresh = personalizer.registerCandidates(answer);
+        return { ranked: personalizer.rank(fresh), personalizer, handle: fresh };
+      }
+      case "internal": {
+        const replacement = new Personalizer(config);
+        return { ranked: null, personalizer: replacement, handle };
+      }
+      case "invalidArgument":
+      case "busy":
+        return { ranked: null, personalizer, handle };
+      default:
+        throw error;
+    }
+  }
+}
+
+/** Storage problems and network problems go to different logs. */
+export function logWarnings(personalizer: Personalizer, log: (where: WarningKind, text: string) => void): void {
+  for (const { kind, code, message } of personalizer.takeWarnings()) log(kind, `${code}: ${message}`);
+}
+
 export function typeErrors(personalizer: Personalizer): void {
   // @ts-expect-error: a handle is a number
   personalizer.rank("handle-1");
@@ -145,4 +188,10 @@ export function typeErrors(personalizer: Personalizer): void {
   personalizer.upsertItems([{ id: "a", price: "cheap" }]);
   // @ts-expect-error: interest keys are tagged objects
   personalizer.removeInterest("Shoes");
+  // @ts-expect-error: codes are a closed union, so a typo does not compile
+  const typo: ErrorCode = "unknownHandel";
+  // @ts-expect-error: warning kinds are "storage" or "network"
+  const kind: WarningKind = "disk";
+  void typo;
+  void kind;
 }

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 /// Longest accepted item id, category name, brand or tag, in bytes.
 pub const MAX_LABEL_BYTES: usize = 128;
 /// Deepest accepted category path.
@@ -26,6 +28,19 @@ pub enum CatalogError {
     EmptyLabel { field: &'static str },
     #[error("price {0} is not a finite, non-negative number")]
     BadPrice(f64),
+}
+
+impl Coded for CatalogError {
+    /// `invalidItem`; errors that carry a catalog error for an event or an answer give their own code.
+    fn code(&self) -> ErrorCode {
+        match self {
+            CatalogError::EmptyId
+            | CatalogError::TooLong { .. }
+            | CatalogError::TooMany { .. }
+            | CatalogError::EmptyLabel { .. }
+            | CatalogError::BadPrice(_) => ErrorCode::InvalidItem,
+        }
+    }
 }
 
 /// A product's descriptive attributes. All optional: an item with none still works.

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 /// Longest accepted shop namespace.
 pub const MAX_SHOP_LEN: usize = 64;
 /// Smallest accepted storage budget: an empty profile with its envelope must fit.
@@ -36,6 +38,21 @@ pub enum ConfigError {
     EmptySensitiveCategory,
     #[error("weights.{field} is {value} but must be {rule}")]
     WeightSign { field: &'static str, rule: &'static str, value: f64 },
+}
+
+impl Coded for ConfigError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ConfigError::EmptyShop
+            | ConfigError::ShopTooLong(_)
+            | ConfigError::ShopCharacters(_)
+            | ConfigError::OutOfRange { .. }
+            | ConfigError::StorageBudget(_)
+            | ConfigError::TooManySensitiveCategories(_)
+            | ConfigError::EmptySensitiveCategory
+            | ConfigError::WeightSign { .. } => ErrorCode::InvalidConfig,
+        }
+    }
 }
 
 /// Settings for the noise and bot filter that runs before anything reaches the profile.

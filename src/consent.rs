@@ -13,6 +13,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 /// How much may be collected and kept. Ordered: `None < Session < Full`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -29,6 +31,14 @@ pub enum ConsentMode {
 pub enum ConsentError {
     #[error("unknown consent mode {0:?}: call setConsent with \"none\", \"session\" or \"full\"")]
     UnknownMode(String),
+}
+
+impl Coded for ConsentError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ConsentError::UnknownMode(_) => ErrorCode::InvalidArgument,
+        }
+    }
 }
 
 impl FromStr for ConsentMode {

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod collect;
 pub mod config;
 pub mod consent;
+pub mod error_code;
 pub mod measure;
 pub mod off_policy;
 pub mod personalizer;

@@ -94,20 +94,24 @@ fn bad_input_throws_clear_errors_and_stores_nothing() {
     assert!(message.contains("unknown field `maxSection`"), "{message}");
     let message = thrown(p.choose_offer(Vec::new(), None));
     assert!(message.contains("no offers given"), "{message}");
-    let message = thrown(p.choose_offer(list(&[r#"{"id":"x","audience":[{"kind":"vip"}]}"#]), None));
+    let (code, message) = thrown_code(p.choose_offer(list(&[r#"{"id":"x","audience":[{"kind":"vip"}]}"#]), None));
     assert!(message.contains("unknown audience \"vip\""), "{message}");
+    assert_eq!(code, "invalidArgument");
     let message = thrown(p.choose_offer(list(&[r#"{"id":"x","audience":[{"kind":"loyal"}]}"#]), None));
     assert!(message.contains("minOrders"), "{message}");
     let message = thrown(p.choose_variant(ts(JACKET), Vec::new()));
     assert!(message.contains("no variants given"), "{message}");
     let message = thrown(p.choose_variant(ts(JACKET), list(&[r#"{"id":"a","text":"t","tags":[""]}"#])));
     assert!(message.contains("empty or over-long tag"), "{message}");
-    let message = thrown(p.record_decision_outcome(ts(r#"{"kind":"section","sectionId":"hero","engaged":true}"#)));
+    let (code, message) =
+        thrown_code(p.record_decision_outcome(ts(r#"{"kind":"section","sectionId":"hero","engaged":true}"#)));
     assert!(message.contains("not waiting for an outcome"), "{message}");
+    assert_eq!(code, "unknownDecision");
     let message = thrown(p.record_decision_outcome(ts(r#"{"kind":"banner","engaged":true}"#)));
     assert!(message.contains("unknown variant `banner`"), "{message}");
-    let message = thrown(p.configure_adaptation(Some(ts(r#"{"holdoutShare":2}"#))));
+    let (code, message) = thrown_code(p.configure_adaptation(Some(ts(r#"{"holdoutShare":2}"#))));
     assert!(message.contains("holdoutShare 2"), "{message}");
+    assert_eq!(code, "invalidConfig");
     assert_eq!(storage().get_item(&adapt_key(shop)).unwrap(), None, "nothing stored from refused calls");
 }
 

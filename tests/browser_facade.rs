@@ -15,6 +15,11 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 fn bad_config_throws_a_message_that_says_what_to_fix() {
+    let configs = [r#"{"shop":""}"#, r#"{"shop":"ok","storageBudgetBytes":12}"#, r#"{"shop":"ok","colour":1}"#, "3"];
+    for config in configs {
+        let (code, message) = thrown_code(JsPersonalizer::new(ts(config)));
+        assert_eq!(code, "invalidConfig", "{config}: {message}");
+    }
     let message = thrown(JsPersonalizer::new(ts(r#"{"shop":""}"#)));
     assert!(message.contains("shop is empty"), "{message}");
     let message = thrown(JsPersonalizer::new(ts(r#"{"shop":"ok","storageBudgetBytes":12}"#)));
@@ -47,9 +52,12 @@ fn bad_events_throw_and_store_nothing() {
         (r#"{"type":"purchase","items":[],"value":10}"#, "items is empty"),
     ];
     for (event, expected) in cases {
-        let message = thrown(p.track(ts(event)));
+        let (code, message) = thrown_code(p.track(ts(event)));
         assert!(message.contains(expected), "{event}: got {message:?}, expected it to mention {expected:?}");
+        assert_eq!(code, "invalidEvent", "{event}: {message}");
     }
+    let (code, _) = thrown_code(p.track(Ts::new_unchecked(JsValue::NULL)));
+    assert_eq!(code, "invalidEvent");
     // NaN cannot be written in JSON: build the event in JS.
     let nan_dwell = js(r#"{"type":"dwell","itemId":"a"}"#);
     Reflect::set(&nan_dwell, &"ms".into(), &JsValue::from_f64(f64::NAN)).expect("set");
@@ -57,11 +65,16 @@ fn bad_events_throw_and_store_nothing() {
     let long_id = format!(r#"{{"type":"view","itemId":"{}"}}"#, "x".repeat(500));
     assert!(thrown(p.track(ts(&long_id))).contains("500 bytes"));
 
-    let message = thrown(p.upsert_items(vec![
+    let (code, message) = thrown_code(p.upsert_items(vec![
         ts(r#"{"id":"ok","categoryPath":["Shoes"]}"#),
         ts(r#"{"id":"","categoryPath":["Shoes"]}"#),
     ]));
     assert!(message.contains("item 1"), "{message}");
+    assert_eq!(code, "invalidItem");
+    let (code, _) = thrown_code(p.upsert_items(vec![ts(r#"{"id":"ok","price":"cheap"}"#)]));
+    assert_eq!(code, "invalidItem");
+    let (code, _) = thrown_code(p.set_consent(Ts::new_unchecked("always".into()), None));
+    assert_eq!(code, "invalidArgument");
 
     assert_eq!(p.has_unsaved_changes().ok(), Some(false), "nothing from a rejected call is pending");
     p.flush().expect("flush");

@@ -204,14 +204,20 @@ fn bad_input_throws_and_nothing_is_stored() {
         (js(r#"{"titles":["a"]}"#), "missing field `ids`"),
     ];
     for (bad, expected) in cases {
-        let message = thrown(p.register_candidates(Ts::new_unchecked(bad)));
+        let (code, message) = thrown_code(p.register_candidates(Ts::new_unchecked(bad)));
         assert!(message.contains(expected), "{message:?} should mention {expected:?}");
+        assert_eq!(code, "invalidAnswer", "{message}");
     }
-    let message = thrown(p.rank(7_777, None));
+    let (code, message) = thrown_code(p.rank(7_777, None));
     assert!(message.contains("call registerCandidates again"), "{message}");
+    assert_eq!(code, "unknownHandle");
     let handle = register(&p, &answer("ok", 3));
-    assert!(thrown(p.rank(handle, Some(ts(r#"{"placement":"everywhere"}"#)))).contains("unknown variant `everywhere`"));
-    assert!(thrown(p.rank(handle, Some(ts(r#"{"diversity":{"strength":3}}"#)))).contains("between 0 and 1"));
+    let (code, message) = thrown_code(p.rank(handle, Some(ts(r#"{"placement":"everywhere"}"#))));
+    assert!(message.contains("unknown variant `everywhere`"), "{message}");
+    assert_eq!(code, "invalidArgument");
+    let (code, message) = thrown_code(p.rank(handle, Some(ts(r#"{"diversity":{"strength":3}}"#))));
+    assert!(message.contains("between 0 and 1"), "{message}");
+    assert_eq!(code, "invalidArgument");
     p.flush().expect("flush");
     assert!(keys_with_prefix(&prefix(shop)).is_empty(), "nothing stored: {:?}", keys_with_prefix(&prefix(shop)));
 }

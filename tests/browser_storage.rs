@@ -178,8 +178,9 @@ fn a_full_storage_is_reported_and_never_breaks_the_page() {
     for i in 0..10 {
         view(&p, &format!("item-{i}"), r#"["Shoes","Running"]"#);
     }
-    let message = thrown(p.flush());
+    let (code, message) = thrown_code(p.flush());
     assert!(message.contains("storage"), "{message}");
+    assert_eq!(code, "quotaExceeded");
     assert!(!interest_values(&p).is_empty(), "the profile is still in memory");
     assert_eq!(p.has_unsaved_changes().ok(), Some(true), "and still waits to be saved");
 

@@ -186,9 +186,11 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     let outcome = sync_now(&p).await;
     assert_eq!(field(&outcome, "reason"), "\"noSharedModel\"", "a tampered first model is not used");
     let warnings = p.take_warnings().expect("warnings");
-    assert!(
-        warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("rejected")),
-        "a warning says so"
+    let rejected = warnings.iter().map(|w| JsValue::from(w.clone())).find(|w| field(w, "message").contains("rejected"));
+    let rejected = rejected.expect("a warning says so");
+    assert_eq!(
+        (field(&rejected, "code"), field(&rejected, "kind")),
+        ("\"modelRejected\"".into(), "\"network\"".into())
     );
 
     serve_model(&signed(1, &DEFAULT_WEIGHTS));
@@ -206,4 +208,20 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
         warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("signature")),
         "the bad signature is reported"
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_download_is_a_network_warning_not_a_storage_one() {
+    Function::new_no_args("globalThis.fetch = async () => { throw new TypeError('Failed to fetch'); };")
+        .call0(&JsValue::UNDEFINED)
+        .expect("a failing fetch installs");
+    let p = fast_personalizer("t-sync-offline");
+    configure(&p);
+    consent(&p, "full");
+    p.take_warnings().expect("warnings");
+    sync_now(&p).await;
+    let warnings: Vec<JsValue> = p.take_warnings().expect("warnings").into_iter().map(JsValue::from).collect();
+    let kinds: Vec<(String, String)> = warnings.iter().map(|w| (field(w, "code"), field(w, "kind"))).collect();
+    assert_eq!(kinds, [("\"modelDownloadFailed\"".to_owned(), "\"network\"".to_owned())], "{warnings:?}");
+    assert!(field(&warnings[0], "message").contains("Failed to fetch"));
 }

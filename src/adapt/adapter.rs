@@ -20,6 +20,7 @@ use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use super::shopper::ShopperState;
 use crate::catalog::Item;
+use crate::error_code::{Coded, ErrorCode};
 use crate::measure::{noised_report, CheckedReportConfig, LiftCounters, LiftReport};
 
 /// Format version of [`AdaptState`].
@@ -44,6 +45,19 @@ pub enum AdaptError {
         "stored lift counters are negative, not finite or over their bounds: the stored state is corrupt; start fresh"
     )]
     BadLiftCounters,
+}
+
+impl Coded for AdaptError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            AdaptError::Bandit(error) => error.code(),
+            AdaptError::BadHoldoutShare(_) | AdaptError::BadHideBelow(_) => ErrorCode::InvalidConfig,
+            AdaptError::FutureVersion { .. }
+            | AdaptError::BadStoredDraw(_)
+            | AdaptError::BadOfferHistory
+            | AdaptError::BadLiftCounters => ErrorCode::UnreadableState,
+        }
+    }
 }
 
 /// Everything the shop can tune about adaptation.

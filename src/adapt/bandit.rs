@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use super::gaussian::decision_rng;
 use super::shopper::CONTEXT_FEATURES;
+use crate::error_code::{Coded, ErrorCode};
 use crate::privacy::noise::standard_normal;
 
 /// Longest accepted arm key, in bytes.
@@ -35,6 +36,18 @@ pub enum BanditError {
     BadArmKey,
     #[error("stored bandit state is unusable ({0}); start from a fresh state")]
     CorruptState(String),
+}
+
+impl Coded for BanditError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            BanditError::BadParameter { .. } => ErrorCode::InvalidConfig,
+            BanditError::NoArms | BanditError::BadReward(_) | BanditError::BadWeight(_) | BanditError::BadArmKey => {
+                ErrorCode::InvalidArgument
+            }
+            BanditError::CorruptState(_) => ErrorCode::UnreadableState,
+        }
+    }
 }
 
 /// Hyper-parameters as the shop passes them; turn them into [`CheckedBanditParams`] with

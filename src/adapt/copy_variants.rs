@@ -28,6 +28,7 @@ use thiserror::Error;
 use super::bandit::{sample, Bandit, BanditError, Posterior};
 use super::shopper::{Interest, ShopperState};
 use crate::catalog::{AttributeKey, CatalogError, Item, CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
+use crate::error_code::{Coded, ErrorCode};
 
 /// Most variants accepted for one item.
 pub const MAX_VARIANTS: usize = 16;
@@ -58,6 +59,21 @@ pub enum VariantError {
     Item(#[from] CatalogError),
     #[error(transparent)]
     Bandit(#[from] BanditError),
+}
+
+impl Coded for VariantError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            VariantError::NoVariants
+            | VariantError::TooManyVariants(_)
+            | VariantError::BadId(_)
+            | VariantError::DuplicateId(_)
+            | VariantError::BadTag { .. }
+            | VariantError::TooManyTags { .. } => ErrorCode::InvalidArgument,
+            VariantError::Item(error) => error.code(),
+            VariantError::Bandit(error) => error.code(),
+        }
+    }
 }
 
 /// One alternative text for an item.

@@ -21,6 +21,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 use super::shopper::HOURS_PER_WEEK;
 
 const HOURS_PER_DAY: usize = 24;
@@ -36,6 +38,16 @@ pub enum HoursError {
     BadCount { index: usize, value: f32 },
     #[error("hours parameter {name} = {value} is out of range: expected {expected}")]
     BadParameter { name: &'static str, value: f64, expected: &'static str },
+}
+
+impl Coded for HoursError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            // The histogram is the profile's own: a bad one is a bug, not the caller's input.
+            HoursError::WrongLength(_) | HoursError::BadCount { .. } => ErrorCode::Internal,
+            HoursError::BadParameter { .. } => ErrorCode::InvalidArgument,
+        }
+    }
 }
 
 /// Tuning of [`preferred_hours`].

@@ -10,6 +10,8 @@
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 /// Most sections accepted on one page.
 pub const MAX_SECTIONS: usize = 32;
 
@@ -40,6 +42,25 @@ pub enum LayoutError {
     Overbooked { ids: Vec<String>, first: u32, last: u32, room: u32 },
     #[error("required section \"{id}\" needs position ≥ {min}, but too few sections can fill the positions before it: lower its minPosition or add optional sections that may go first")]
     NotEnoughFillers { id: String, min: u32 },
+}
+
+impl Coded for LayoutError {
+    /// Always `invalidArgument`: the sections or the page's limits cannot make a page.
+    fn code(&self) -> ErrorCode {
+        match self {
+            LayoutError::NoSections
+            | LayoutError::TooManySections(_)
+            | LayoutError::EmptyId(_)
+            | LayoutError::DuplicateId(_)
+            | LayoutError::NoSlots
+            | LayoutError::MinAfterMax { .. }
+            | LayoutError::TooManyRequired { .. }
+            | LayoutError::NothingFirst
+            | LayoutError::PositionBeyondPage { .. }
+            | LayoutError::Overbooked { .. }
+            | LayoutError::NotEnoughFillers { .. } => ErrorCode::InvalidArgument,
+        }
+    }
 }
 
 /// A section reduced to what placement needs.

@@ -19,6 +19,7 @@ use super::bandit::BanditError;
 use super::offer_history::MAX_SHOWS_KEPT;
 use super::shopper::{ShopperState, VisitSegment};
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
+use crate::error_code::{Coded, ErrorCode};
 
 /// Most offers accepted in one call.
 pub const MAX_OFFERS: usize = 64;
@@ -48,6 +49,22 @@ pub enum OfferError {
     BadNow(f64),
     #[error(transparent)]
     Bandit(#[from] BanditError),
+}
+
+impl Coded for OfferError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            OfferError::NoOffers
+            | OfferError::TooManyOffers(_)
+            | OfferError::BadId(_)
+            | OfferError::DuplicateId(_)
+            | OfferError::UnknownAudience { .. }
+            | OfferError::MissingAudienceField { .. }
+            | OfferError::BadLimit { .. } => ErrorCode::InvalidArgument,
+            OfferError::BadNow(_) => ErrorCode::BadTime,
+            OfferError::Bandit(error) => error.code(),
+        }
+    }
 }
 
 /// An audience tag as the shop sends it; parsed by the device into [`Audience`].

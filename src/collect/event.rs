@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::catalog::{validate_item_id, CatalogError, ItemAttributes, MAX_LABEL_BYTES};
+use crate::error_code::{Coded, ErrorCode};
 
 /// Most ids one impression, search result list or purchase may carry.
 pub const MAX_LIST_LEN: usize = 1000;
@@ -34,6 +35,22 @@ pub enum EventError {
     PositionsMismatch { positions: usize, ids: usize },
     #[error("{field} lists item id {id:?} twice: list each item once")]
     DuplicateId { field: &'static str, id: String },
+}
+
+impl Coded for EventError {
+    /// Always `invalidEvent`: an invalid item inside an event is the event's fault.
+    fn code(&self) -> ErrorCode {
+        match self {
+            EventError::Item(_)
+            | EventError::EmptyList { .. }
+            | EventError::ListTooLong { .. }
+            | EventError::OutOfRange { .. }
+            | EventError::EmptyQuery
+            | EventError::TooLong { .. }
+            | EventError::PositionsMismatch { .. }
+            | EventError::DuplicateId { .. } => ErrorCode::InvalidEvent,
+        }
+    }
 }
 
 /// One line of a purchase.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::catalog::MAX_LABEL_BYTES;
+use crate::error_code::{Coded, ErrorCode};
 
 /// Most distinct placements counted; later ones are counted under [`OTHER_PLACEMENT`].
 pub const MAX_PLACEMENTS: usize = 16;
@@ -25,6 +26,15 @@ pub enum CounterError {
     BadPlacement,
     #[error("stored lift counters are unusable ({0}); start fresh")]
     Corrupt(&'static str),
+}
+
+impl Coded for CounterError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            CounterError::BadAmount(_) | CounterError::BadPlacement => ErrorCode::InvalidArgument,
+            CounterError::Corrupt(_) => ErrorCode::UnreadableState,
+        }
+    }
 }
 
 /// Was the item put there by the device's personalization?

@@ -25,6 +25,7 @@ use super::report::{CheckedReportConfig, LiftReport, LIFT_REPORT_VERSION};
 pub use super::sums::LiftSums;
 pub use crate::adapt::gaussian::normal_quantile;
 use crate::adapt::LiftBucket;
+use crate::error_code::{Coded, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EstimateError {
@@ -40,6 +41,20 @@ pub enum EstimateError {
     BadConfidence(f64),
     #[error("stored sums have dimension {got}; this configuration expects {expected}")]
     SumsDimension { got: usize, expected: usize },
+}
+
+impl Coded for EstimateError {
+    /// Reports and sums reach the aggregator; a device never sees these.
+    fn code(&self) -> ErrorCode {
+        match self {
+            EstimateError::WrongDimension { .. }
+            | EstimateError::NotFinite
+            | EstimateError::WrongVersion(_)
+            | EstimateError::NoiseMismatch { .. } => ErrorCode::InvalidSyncData,
+            EstimateError::BadConfidence(_) => ErrorCode::InvalidConfig,
+            EstimateError::SumsDimension { .. } => ErrorCode::UnreadableState,
+        }
+    }
 }
 
 /// A metric's lift with its interval.

@@ -27,6 +27,7 @@ use thiserror::Error;
 
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
 use crate::adapt::LiftBucket;
+use crate::error_code::{Coded, ErrorCode};
 use crate::privacy::noise::standard_normal;
 
 /// Format version of [`LiftReport`].
@@ -50,6 +51,17 @@ pub enum ReportError {
     FixedPointRange { bound: f64, max: f64 },
     #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
     BadPlacements(&'static str),
+}
+
+impl Coded for ReportError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ReportError::BadParameter { .. }
+            | ReportError::BadHelperUrl(_)
+            | ReportError::FixedPointRange { .. }
+            | ReportError::BadPlacements(_) => ErrorCode::InvalidConfig,
+        }
+    }
 }
 
 /// Per-device, per-period clipping bounds.

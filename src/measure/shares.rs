@@ -18,6 +18,8 @@
 use rand::Rng;
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 use super::report::{CheckedReportConfig, LiftReport, ReportError};
 use super::sums::LiftSums;
 
@@ -39,6 +41,16 @@ pub enum ShareError {
          {low}..={high}): a device sent a malformed share or the servers summed different reports; nothing is released"
     )]
     ImpossibleSum { reports: u64, index: usize, value: f64, low: f64, high: f64 },
+}
+
+impl Coded for ShareError {
+    /// Share sums come from the two servers; the device never sees these.
+    fn code(&self) -> ErrorCode {
+        match self {
+            ShareError::WrongLength { .. } | ShareError::ImpossibleSum { .. } => ErrorCode::InvalidSyncData,
+            ShareError::TooManyReports { .. } => ErrorCode::InvalidConfig,
+        }
+    }
 }
 
 /// How many noise standard deviations an honest coordinate may stray beyond `[0, cap]`: `t`

@@ -11,6 +11,8 @@ pub mod ranking;
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum OffPolicyError {
     #[error("no logged decisions to evaluate: log some decisions under an exploring policy first")]
@@ -25,6 +27,18 @@ pub enum OffPolicyError {
         "record {index}: the evaluated policy fills {value} slots; give a positive number (e.g. K for a top-K list)"
     )]
     BadSlots { index: usize, value: f64 },
+}
+
+impl Coded for OffPolicyError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            OffPolicyError::Empty
+            | OffPolicyError::BadPropensity { .. }
+            | OffPolicyError::BadTarget { .. }
+            | OffPolicyError::BadReward { .. }
+            | OffPolicyError::BadSlots { .. } => ErrorCode::InvalidArgument,
+        }
+    }
 }
 
 /// One logged decision.

@@ -7,6 +7,7 @@ use crate::catalog::CatalogError;
 use crate::collect::event::EventError;
 use crate::collect::noise::FilterReason;
 use crate::config::ConfigError;
+use crate::error_code::{Coded, ErrorCode};
 use crate::profile::DeviceClass;
 use crate::storage::{StoreError, WriteError};
 
@@ -71,6 +72,20 @@ pub enum PersonalizerError {
     Blocked,
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
+}
+
+impl Coded for PersonalizerError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PersonalizerError::Config(_) => ErrorCode::InvalidConfig,
+            PersonalizerError::Event(_) => ErrorCode::InvalidEvent,
+            PersonalizerError::Item { .. } | PersonalizerError::TooManyItems(_) => ErrorCode::InvalidItem,
+            PersonalizerError::BadTime(_) | PersonalizerError::BadHour(_) => ErrorCode::BadTime,
+            PersonalizerError::Write(error) => error.code(),
+            PersonalizerError::Blocked => ErrorCode::UnreadableState,
+            PersonalizerError::Store(error) => error.code(),
+        }
+    }
 }
 
 #[cfg(test)]

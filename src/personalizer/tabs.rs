@@ -58,7 +58,7 @@ impl<C> WriteLedger<C> {
 
     /// Drops writes up to and including `index` with their changes.
     fn forget_through(&mut self, index: usize) {
-        let upto = self.writes[index].changes_upto;
+        let Some(upto) = self.writes.get(index).map(|write| write.changes_upto) else { return };
         self.changes.drain(..upto);
         self.writes.drain(..=index);
         for write in &mut self.writes {

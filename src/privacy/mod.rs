@@ -10,6 +10,8 @@ pub mod update;
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 pub use ledger::{LedgerSummary, PeriodSummary, PrivacyLedger};
 pub use noise::QuantizedVector;
 pub use params::{PrivacyConfig, PrivacyParams};
@@ -52,4 +54,23 @@ pub enum PrivacyError {
     ClockWentBack,
     #[error("the stored privacy ledger is inconsistent: keep it as is and send nothing until it is reset by forget()")]
     CorruptLedger,
+}
+
+impl Coded for PrivacyError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PrivacyError::InvalidParam { .. }
+            | PrivacyError::BudgetBelowOneUpdate { .. }
+            | PrivacyError::LiftReportOverBudget { .. } => ErrorCode::InvalidConfig,
+            PrivacyError::NoConsent => ErrorCode::NoConsent,
+            PrivacyError::NotEnoughImpressions { .. } => ErrorCode::NotReady,
+            PrivacyError::PeriodLimitReached { .. }
+            | PrivacyError::BudgetExhausted { .. }
+            | PrivacyError::LiftReportSent { .. } => ErrorCode::BudgetSpent,
+            PrivacyError::DimensionMismatch { .. } => ErrorCode::InvalidSyncData,
+            PrivacyError::NonFiniteWeight { .. } => ErrorCode::Internal,
+            PrivacyError::ClockWentBack => ErrorCode::BadTime,
+            PrivacyError::CorruptLedger => ErrorCode::UnreadableState,
+        }
+    }
 }

@@ -13,6 +13,8 @@
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 use super::Profile;
 
 /// Affinities weaker than this (decayed) are noise and go first.
@@ -28,6 +30,14 @@ pub enum CompactionError {
         "the profile's fixed parts take {needed} bytes, more than the budget of {budget}: raise storageBudgetBytes"
     )]
     CannotFit { needed: usize, budget: usize },
+}
+
+impl Coded for CompactionError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            CompactionError::CannotFit { .. } => ErrorCode::QuotaExceeded,
+        }
+    }
 }
 
 /// Length in bytes of the profile's stored (compact JSON) form.

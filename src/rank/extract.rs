@@ -283,7 +283,9 @@ impl FeatureExtractor {
         self.server_order.clear();
         self.server_order.resize(set.len(), NONE);
         for (place, &row) in self.answer_rows.iter().enumerate() {
-            self.server_order[row as usize] = place as u32;
+            if let Some(order) = self.server_order.get_mut(row as usize) {
+                *order = place as u32;
+            }
         }
         let max_pop = set.popularity.iter().fold(0.0f32, |m, &p| m.max(p));
         let pop_scale = if max_pop > 0.0 { 1.0 / (1.0 + max_pop).ln() } else { 0.0 };

@@ -75,11 +75,16 @@ impl ImpressionLog {
         slot.explored = explored;
         slot.shown.clear();
         slot.features.clear();
+        // Rows come from the ranker of the same set; a row without features or id is skipped
+        // whole, so `shown` and `features` stay aligned (checked access: no panic on this path).
         for &row in shown_rows {
             let r = row as usize;
-            slot.features.extend_from_slice(&matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES]);
+            let features = matrix.get(r * NUM_FEATURES..(r + 1) * NUM_FEATURES);
+            if let (Some(features), Some(&item)) = (features, item_ids.get(r)) {
+                slot.features.extend_from_slice(features);
+                slot.shown.push(item);
+            }
         }
-        slot.shown.extend(shown_rows.iter().map(|&r| item_ids[r as usize]));
         id
     }
 

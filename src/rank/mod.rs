@@ -51,6 +51,7 @@ pub mod sources;
 use thiserror::Error;
 
 use crate::catalog::CatalogError;
+use crate::error_code::{Coded, ErrorCode};
 
 pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBuilder, NeighbourInput, MAX_CANDIDATES};
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
@@ -97,4 +98,23 @@ pub enum RankError {
     UnknownImpression(u64),
     #[error("item {id:?} was not shown in impression {impression}: report feedback only for shown items")]
     NotShown { id: String, impression: u64 },
+}
+
+impl Coded for RankError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RankError::Item(_)
+            | RankError::DuplicateId { .. }
+            | RankError::TooManyCandidates { .. }
+            | RankError::BadNumber { .. }
+            | RankError::EmbeddingLength { .. }
+            | RankError::TooManyNeighbours { .. } => ErrorCode::InvalidAnswer,
+            RankError::BadParam { .. } | RankError::ConflictingPins { .. } | RankError::DuplicatePin { .. } => {
+                ErrorCode::InvalidArgument
+            }
+            // Weights come from the stored model or the shared one; the loaders say which.
+            RankError::WeightsLength { .. } | RankError::NonFiniteWeight { .. } => ErrorCode::InvalidSyncData,
+            RankError::UnknownImpression(_) | RankError::NotShown { .. } => ErrorCode::UnknownDecision,
+        }
+    }
 }

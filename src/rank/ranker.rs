@@ -198,10 +198,11 @@ impl Ranker {
                     }
                 }
                 let part = if explore {
-                    &self.sampled[sampled_start..sampled_end]
+                    self.sampled.get(sampled_start..sampled_end)
                 } else {
-                    &self.greedy[greedy_start..greedy_end]
+                    self.greedy.get(greedy_start..greedy_end)
                 };
+                let part = part.unwrap_or_default();
                 log_prob += plackett_luce_log_prob(&self.scores, &self.tier_rows, part, t);
             }
             let is_greedy = !explore || self.sampled == self.greedy;

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 /// Most ancestors listed in an envelope's lineage.
 pub const MAX_LINEAGE: usize = 16;
 
@@ -67,6 +69,20 @@ pub enum LoadError {
     FutureVersion { what: &'static str, found: u64, supported: u64 },
     #[error("the stored version-{version} {what} does not have the expected layout: {reason}")]
     InvalidPayload { what: &'static str, version: u64, reason: String },
+}
+
+impl Coded for LoadError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            LoadError::Oversized { .. }
+            | LoadError::CorruptJson { .. }
+            | LoadError::NotAnEnvelope { .. }
+            | LoadError::UnknownFormat { .. }
+            | LoadError::ChecksumMismatch { .. }
+            | LoadError::FutureVersion { .. }
+            | LoadError::InvalidPayload { .. } => ErrorCode::UnreadableState,
+        }
+    }
 }
 
 impl LoadError {

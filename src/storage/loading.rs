@@ -80,11 +80,8 @@ fn set_aside<K: StoredKind, T, S: KeyValueStore>(
 ) -> Loaded<T> {
     match back_up(store, keys, &raw) {
         Ok(backup_key) => {
-            let warning = StorageWarning {
-                code: WarningCode::Unreadable,
-                message: format!("{problem}; it was kept under {backup_key} and {}", K::AFTER_BACKUP),
-                backup_key: Some(backup_key),
-            };
+            let message = format!("{problem}; it was kept under {backup_key} and {}", K::AFTER_BACKUP);
+            let warning = StorageWarning::backed_up(message, backup_key);
             // The backup holds the value now; clearing the key stops other tabs backing it up again.
             let raw_left = store.remove(key).err().map(|_| raw);
             Loaded::SetAside { problem, warning, blocked: false, raw_left }

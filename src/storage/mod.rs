@@ -14,12 +14,14 @@ mod profile_format;
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
+
 pub use envelope::{envelope_overhead, open, seal, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
 pub use loading::{load_stored, Loaded};
 pub use memory::{LaggingView, MemoryStore};
 pub use persist::{
-    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WriteError, Written,
-    MAX_BACKUPS,
+    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WarningKind, WriteError,
+    Written, MAX_BACKUPS,
 };
 pub use profile_format::{
     decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION,
@@ -33,6 +35,15 @@ pub enum StoreError {
     QuotaExceeded,
     #[error("storage is unavailable ({0}); the profile lives in memory only until the page closes")]
     Unavailable(String),
+}
+
+impl Coded for StoreError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::QuotaExceeded => ErrorCode::QuotaExceeded,
+            StoreError::Unavailable(_) => ErrorCode::StorageUnavailable,
+        }
+    }
 }
 
 /// A string key-value store with the semantics of `localStorage`.

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
 use crate::profile::{encoded_len, CompactionError, Profile};
 
 use super::envelope::Opened;
@@ -18,7 +19,7 @@ pub const MAX_BACKUPS: usize = 5;
 /// How many times a write is retried, each after halving the profile, when the store is full.
 const QUOTA_RETRIES: usize = 3;
 
-/// What kind of storage problem a warning reports.
+/// What a warning reports. The codes are a public contract: add codes, never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -36,14 +37,54 @@ pub enum WarningCode {
     QuotaExceeded,
     /// Another tab stored something this tab cannot read; this tab keeps its own copy.
     OtherTabUnreadable,
+    /// The shared model could not be downloaded; the previous one stays in use and the download
+    /// is retried at the next check.
+    ModelDownloadFailed,
+    /// A downloaded shared model did not verify (checksum, signature, shape, version); the
+    /// previous one stays in use.
+    ModelRejected,
+    /// The aggregator refused an update or lift report, which was dropped (its privacy spend
+    /// stays booked).
+    SendRefused,
 }
 
-/// A problem that did not stop the personalizer but that the shop may want to log.
+/// Where the problem a warning reports lies: local storage, or the exchange with the aggregator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum WarningKind {
+    /// localStorage: unreadable, migrated, full or unavailable data.
+    Storage,
+    /// The network: a download or send that failed, or an answer of the aggregator that was unusable.
+    Network,
+}
+
+impl WarningCode {
+    /// The kind every warning of this code has.
+    pub fn kind(self) -> WarningKind {
+        match self {
+            WarningCode::Unreadable
+            | WarningCode::NotBackedUp
+            | WarningCode::Migrated
+            | WarningCode::StorageUnavailable
+            | WarningCode::QuotaExceeded
+            | WarningCode::OtherTabUnreadable => WarningKind::Storage,
+            WarningCode::ModelDownloadFailed | WarningCode::ModelRejected | WarningCode::SendRefused => {
+                WarningKind::Network
+            }
+        }
+    }
+}
+
+/// A problem that did not stop the personalizer but that the shop may want to log. (Named for
+/// its first use; network problems come as warnings of kind `"network"`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct StorageWarning {
     pub code: WarningCode,
+    /// `code.kind()`: storage or network.
+    pub kind: WarningKind,
     pub message: String,
     /// Where the unreadable value was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +94,12 @@ pub struct StorageWarning {
 
 impl StorageWarning {
     pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
-        StorageWarning { code, message: message.into(), backup_key: None }
+        StorageWarning { code, kind: code.kind(), message: message.into(), backup_key: None }
+    }
+
+    /// A warning about an unreadable value kept under `backup_key`.
+    pub fn backed_up(message: impl Into<String>, backup_key: String) -> Self {
+        StorageWarning { backup_key: Some(backup_key), ..StorageWarning::new(WarningCode::Unreadable, message) }
     }
 }
 
@@ -120,6 +166,17 @@ pub enum WriteError {
     Encode(String),
     #[error("storage stayed full after compacting the profile to {bytes} bytes: free space used by other scripts of this site, or lower storageBudgetBytes")]
     QuotaStillExceeded { bytes: usize },
+}
+
+impl Coded for WriteError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            WriteError::Store(error) => error.code(),
+            WriteError::CannotFit(error) => error.code(),
+            WriteError::Encode(_) => ErrorCode::Internal,
+            WriteError::QuotaStillExceeded { .. } => ErrorCode::QuotaExceeded,
+        }
+    }
 }
 
 /// A successful write.

@@ -11,6 +11,7 @@ pub mod update_wire;
 
 use thiserror::Error;
 
+use crate::error_code::{Coded, ErrorCode};
 use crate::privacy::PrivacyError;
 
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
@@ -57,4 +58,27 @@ pub enum SyncError {
     Transport { message: String },
     #[error("the aggregator refused the update ({status} {error}): {message}")]
     Rejected { status: u16, error: String, message: String },
+}
+
+impl Coded for SyncError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SyncError::Privacy(error) => error.code(),
+            SyncError::Truncated { .. }
+            | SyncError::BadMagic
+            | SyncError::UnsupportedFormat { .. }
+            | SyncError::BadDimension { .. }
+            | SyncError::LengthMismatch { .. }
+            | SyncError::BadField { .. }
+            | SyncError::ChecksumMismatch
+            | SyncError::BadSignature
+            | SyncError::NonFiniteModelWeight { .. }
+            | SyncError::ModelDimension { .. }
+            | SyncError::StaleModel { .. } => ErrorCode::InvalidSyncData,
+            SyncError::BadPublicKey | SyncError::BadUrl { .. } => ErrorCode::InvalidConfig,
+            SyncError::NoSharedModel => ErrorCode::NotReady,
+            SyncError::Transport { .. } => ErrorCode::Network,
+            SyncError::Rejected { .. } => ErrorCode::RejectedByServer,
+        }
+    }
 }

@@ -10,19 +10,18 @@ use crate::adapt::{
     SectionSpec, ShopperState, VariantDecision,
 };
 use crate::catalog::Item;
-use crate::personalizer::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+use crate::error_code::ErrorCode;
+use crate::personalizer::{DecisionOutcome, LayoutContext, OfferRequest};
 
+use super::js_errors::{coded, thrown};
 use super::js_values::{from_js, from_js_strict, to_js};
 use super::personalizer::JsPersonalizer;
 
-fn adapt_error(error: AdaptationError) -> JsError {
-    JsError::new(&error.to_string())
-}
-
 /// A crypto-random seed (`crypto.getRandomValues`) for the engine's first draw and its noise.
 fn entropy() -> Result<u64, JsError> {
-    getrandom::u64()
-        .map_err(|e| JsError::new(&format!("crypto.getRandomValues is unavailable ({e}); adaptation needs it")))
+    getrandom::u64().map_err(|e| {
+        thrown(ErrorCode::Unsupported, &format!("crypto.getRandomValues is unavailable ({e}); adaptation needs it"))
+    })
 }
 
 /// Reads a JS array argument item by item, naming the bad entry.
@@ -30,7 +29,8 @@ fn list<T>(values: &[Ts<T>], what: &str) -> Result<Vec<T>, JsError>
 where
     T: tsify::Tsify + serde::de::DeserializeOwned + serde::Serialize,
 {
-    values.iter().enumerate().map(|(index, value)| from_js_strict(value, &format!("{what} {index}"))).collect()
+    let read = |(index, value)| from_js_strict(value, ErrorCode::InvalidArgument, &format!("{what} {index}"));
+    values.iter().enumerate().map(read).collect()
 }
 
 #[wasm_bindgen(js_class = Personalizer)]
@@ -45,12 +45,13 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = configureAdaptation)]
     pub fn configure_adaptation(&self, config: Option<Ts<AdapterConfig>>) -> Result<(), JsError> {
+        self.health.check()?;
         let config = match config {
-            Some(config) => from_js_strict(&config, "adaptation config")?,
+            Some(config) => from_js_strict(&config, ErrorCode::InvalidConfig, "adaptation config")?,
             None => AdapterConfig::default(),
         };
         let seed = entropy()?;
-        self.state()?.engine.configure_adaptation(config, seed).map_err(adapt_error)
+        self.state()?.engine.configure_adaptation(config, seed).map_err(coded)
     }
 
     /// Orders the page's candidate sections, picks which optional ones to show and a density
@@ -74,14 +75,15 @@ impl JsPersonalizer {
         sections: Vec<Ts<SectionSpec>>,
         context: Option<Ts<LayoutContext>>,
     ) -> Result<Ts<LayoutDecision>, JsError> {
+        self.health.check()?;
         let sections = list(&sections, "section")?;
         let context = match context {
-            Some(context) => from_js_strict(&context, "layout context")?,
+            Some(context) => from_js_strict(&context, ErrorCode::InvalidArgument, "layout context")?,
             None => LayoutContext::default(),
         };
         let seed = entropy()?;
         let decision =
-            self.state()?.engine.choose_layout(&sections, &context, js_sys::Date::now(), seed).map_err(adapt_error)?;
+            self.state()?.engine.choose_layout(&sections, &context, js_sys::Date::now(), seed).map_err(coded)?;
         to_js(&decision)
     }
 
@@ -104,14 +106,15 @@ impl JsPersonalizer {
         offers: Vec<Ts<OfferSpec>>,
         context: Option<Ts<OfferRequest>>,
     ) -> Result<Ts<OfferDecision>, JsError> {
+        self.health.check()?;
         let offers = list(&offers, "offer")?;
         let request = match context {
-            Some(context) => from_js_strict(&context, "offer context")?,
+            Some(context) => from_js_strict(&context, ErrorCode::InvalidArgument, "offer context")?,
             None => OfferRequest::default(),
         };
         let seed = entropy()?;
         let decision =
-            self.state()?.engine.choose_offer(&offers, &request, js_sys::Date::now(), seed).map_err(adapt_error)?;
+            self.state()?.engine.choose_offer(&offers, &request, js_sys::Date::now(), seed).map_err(coded)?;
         to_js(&decision)
     }
 
@@ -133,11 +136,12 @@ impl JsPersonalizer {
         item: Ts<Item>,
         variants: Vec<Ts<CopyVariant>>,
     ) -> Result<Ts<VariantDecision>, JsError> {
-        let item: Item = from_js(&item, "item")?;
+        self.health.check()?;
+        let item: Item = from_js(&item, ErrorCode::InvalidItem, "item")?;
         let variants = list(&variants, "variant")?;
         let seed = entropy()?;
         let decision =
-            self.state()?.engine.choose_variant(&item, &variants, js_sys::Date::now(), seed).map_err(adapt_error)?;
+            self.state()?.engine.choose_variant(&item, &variants, js_sys::Date::now(), seed).map_err(coded)?;
         to_js(&decision)
     }
 
@@ -151,11 +155,12 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = preferredHours)]
     pub fn preferred_hours(&self, params: Option<Ts<HoursParams>>) -> Result<Ts<PreferredHours>, JsError> {
+        self.health.check()?;
         let params = match params {
-            Some(params) => from_js_strict(&params, "hours params")?,
+            Some(params) => from_js_strict(&params, ErrorCode::InvalidArgument, "hours params")?,
             None => HoursParams::default(),
         };
-        let hours = self.state()?.engine.preferred_hours(&params).map_err(adapt_error)?;
+        let hours = self.state()?.engine.preferred_hours(&params).map_err(coded)?;
         to_js(&hours)
     }
 
@@ -170,8 +175,9 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = recordDecisionOutcome)]
     pub fn record_decision_outcome(&self, outcome: Ts<DecisionOutcome>) -> Result<bool, JsError> {
-        let outcome: DecisionOutcome = from_js_strict(&outcome, "decision outcome")?;
-        self.state()?.engine.record_decision_outcome(&outcome).map_err(adapt_error)
+        self.health.check()?;
+        let outcome: DecisionOutcome = from_js_strict(&outcome, ErrorCode::InvalidArgument, "decision outcome")?;
+        self.state()?.engine.record_decision_outcome(&outcome).map_err(coded)
     }
 
     /// This device's lift bucket: `"personalized"`, `"holdout"` (the shop's defaults

@@ -13,7 +13,9 @@ use serde::de::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::prelude::*;
 
+use super::js_errors::thrown;
 use crate::catalog::ItemAttributes;
+use crate::error_code::ErrorCode;
 
 #[wasm_bindgen(inline_js = r#"
 const ENCODER = new TextEncoder();
@@ -82,29 +84,32 @@ pub struct PlainColumns<'a> {
     pub neighbour_ids: Option<Vec<Text<'a>>>,
 }
 
+fn invalid(message: &str) -> JsError {
+    thrown(ErrorCode::InvalidAnswer, message)
+}
+
 /// The JSON text of the plain columns of `answer` (an object), as UTF-8 bytes.
 pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
-    answer_json(answer).map(|bytes| bytes.to_vec()).map_err(|_| {
-        JsError::new("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data")
-    })
+    answer_json(answer)
+        .map(|bytes| bytes.to_vec())
+        .map_err(|_| invalid("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data"))
 }
 
 /// Parses one column; `what` names it in the error ("invalid answer.ids: ...").
 fn column<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, what: &str) -> Result<Option<T>, JsError> {
-    raw.map(|raw| serde_json::from_str(raw.get()).map_err(|e| JsError::new(&format!("invalid {what}: {e}"))))
-        .transpose()
+    raw.map(|raw| serde_json::from_str(raw.get()).map_err(|e| invalid(&format!("invalid {what}: {e}")))).transpose()
 }
 
 /// The columns of [`plain_json`]'s text, strings borrowed from it.
 pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
     // As text: the same parser the rest of the facade uses, so its code is in the package once.
-    let json = std::str::from_utf8(json).map_err(|_| JsError::new("invalid answer: its text is not UTF-8"))?;
+    let json = std::str::from_utf8(json).map_err(|_| invalid("invalid answer: its text is not UTF-8"))?;
     let columns: Columns<'_> = match serde_json::from_str(json) {
         Ok(columns) => columns,
         Err(_) => return Err(explain_bad(json)),
     };
     Ok(PlainColumns {
-        ids: columns.ids.ok_or_else(|| JsError::new("invalid answer: missing field `ids`"))?,
+        ids: columns.ids.ok_or_else(|| invalid("invalid answer: missing field `ids`"))?,
         about: columns.about,
         titles: columns.titles,
         attributes: columns.attributes,
@@ -116,7 +121,7 @@ pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
 fn explain_bad(json: &str) -> JsError {
     let raw: RawColumns<'_> = match serde_json::from_str(json) {
         Ok(raw) => raw,
-        Err(e) => return JsError::new(&format!("invalid answer: {e}")),
+        Err(e) => return invalid(&format!("invalid answer: {e}")),
     };
     let checks = [
         column::<Vec<Text<'_>>>(raw.ids, "answer.ids").err(),
@@ -129,5 +134,5 @@ fn explain_bad(json: &str) -> JsError {
         .into_iter()
         .flatten()
         .next()
-        .unwrap_or_else(|| JsError::new("invalid answer: its plain columns could not be read"))
+        .unwrap_or_else(|| invalid("invalid answer: its plain columns could not be read"))
 }

@@ -6,17 +6,21 @@ use serde::Serialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
-/// Reads a typed JS argument, which must be an object. `what` names it in the error:
-/// "invalid event: missing field `itemId`".
-pub fn from_js<T>(value: &Ts<T>, what: &str) -> Result<T, JsError>
+use super::js_errors::thrown;
+use crate::error_code::ErrorCode;
+
+/// Reads a typed JS argument, which must be an object. `what` names it in the error, thrown
+/// with `code`: "invalid event: missing field `itemId`".
+pub fn from_js<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<T, JsError>
 where
     T: Tsify + DeserializeOwned,
 {
     let value = value.js_value();
     if !value.is_object() || Array::is_array(&value) {
-        return Err(JsError::new(&format!("invalid {what}: expected an object, got {}", describe_type(&value))));
+        let message = format!("invalid {what}: expected an object, got {}", describe_type(&value));
+        return Err(thrown(code, &message));
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
 }
 
 fn describe_type(value: &JsValue) -> String {
@@ -32,16 +36,15 @@ fn describe_type(value: &JsValue) -> String {
 /// Like [`from_js`], and also rejects fields the type does not have, at any depth, so a typo such
 /// as `sensitiveCategory` is an error instead of a silently ignored setting. (serde-wasm-bindgen
 /// reads only the fields a struct declares, so `deny_unknown_fields` alone does not catch these.)
-pub fn from_js_strict<T>(value: &Ts<T>, what: &str) -> Result<T, JsError>
+pub fn from_js_strict<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<T, JsError>
 where
     T: Tsify + DeserializeOwned + Serialize,
 {
-    let parsed = from_js(value, what)?;
-    let known = serde_wasm_bindgen::to_value(&parsed).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))?;
+    let parsed = from_js(value, code, what)?;
+    let known = serde_wasm_bindgen::to_value(&parsed).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
     if let Some(path) = unknown_field(&value.js_value(), &known, "") {
-        return Err(JsError::new(&format!(
-            "invalid {what}: unknown field `{path}`; check its spelling in the documentation"
-        )));
+        let message = format!("invalid {what}: unknown field `{path}`; check its spelling in the documentation");
+        return Err(thrown(code, &message));
     }
     Ok(parsed)
 }
@@ -72,10 +75,10 @@ fn unknown_field(given: &JsValue, known: &JsValue, path: &str) -> Option<String>
     None
 }
 
-/// Turns a core value into its typed JS form.
+/// Turns a core value into its typed JS form (failing only on a bug: every core value converts).
 pub fn to_js<T>(value: &T) -> Result<Ts<T>, JsError>
 where
     T: Tsify + Serialize,
 {
-    Ts::from_rust(value).map_err(|e| JsError::new(&e.to_string()))
+    Ts::from_rust(value).map_err(|e| thrown(ErrorCode::Internal, &e.to_string()))
 }

@@ -2,7 +2,7 @@
 //!
 //! It converts JS values to the core's types, passes the browser's clock, local hour, automation
 //! and Global Privacy Control flags, and calls [`crate::personalizer::Personalizer`] over
-//! localStorage. Errors are thrown as `Error`s carrying the core's message.
+//! localStorage. Errors are thrown as `Error`s carrying the core's message and code (see `js_errors`).
 
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
@@ -14,15 +14,18 @@ use wasm_bindgen::prelude::*;
 use crate::catalog::{AttributeKey, Item};
 use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
-use crate::consent::{ConsentDecision, ConsentMode};
+use crate::consent::{ConsentDecision, ConsentError, ConsentMode};
+use crate::error_code::ErrorCode;
 use crate::personalizer::{Environment, FlushReport, Personalizer, PersonalizerError, TrackOutcome, MAX_UPSERT_ITEMS};
 use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
 
 use super::environment;
+use super::js_errors::{coded, thrown};
 use super::js_values::{from_js, from_js_strict, to_js};
 use super::local_storage::BrowserStore;
 use super::page_lifecycle::PageListeners;
+use super::panic_guard::Health;
 
 /// Options of `setConsent`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Tsify)]
@@ -59,10 +62,6 @@ impl EngineState {
     }
 }
 
-fn engine_error(error: PersonalizerError) -> JsError {
-    JsError::new(&error.to_string())
-}
-
 /// On-device personalization for one shop. Collects the shopper's behaviour (with consent) into a
 /// private profile in localStorage; nothing leaves the device.
 ///
@@ -76,6 +75,8 @@ fn engine_error(error: PersonalizerError) -> JsError {
 #[wasm_bindgen(js_name = Personalizer)]
 pub struct JsPersonalizer {
     pub(super) state: Rc<RefCell<EngineState>>,
+    /// Broken once a panic happened after this instance was made (see `panic_guard`).
+    pub(super) health: Health,
     _listeners: PageListeners,
     /// Sync's transport, timer and page-hide listeners, once `configureSync` was called.
     pub(super) sync: super::syncing::SyncSlot,
@@ -86,7 +87,8 @@ impl JsPersonalizer {
     /// Creates the personalizer. Every config field is optional except `shop`, the storage
     /// namespace. Consent starts at `"none"`: nothing is read, collected or stored until
     /// `setConsent`. Flushes on `pagehide`/`visibilitychange` and merges other tabs' writes on
-    /// `storage` events by itself. Throws on an invalid config.
+    /// `storage` events by itself. Throws on an invalid config (`code: "invalidConfig"`).
+    /// After an internal error (`code: "internal"`) a new instance is how to carry on.
     ///
     /// ```js
     /// const p = new Personalizer({
@@ -97,9 +99,8 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(constructor)]
     pub fn new(config: Ts<PersonalizerConfig>) -> Result<JsPersonalizer, JsError> {
-        #[cfg(feature = "console_error_panic_hook")]
-        console_error_panic_hook::set_once();
-        let config = from_js_strict(&config, "config")?;
+        let health = Health::at_birth();
+        let config = from_js_strict(&config, ErrorCode::InvalidConfig, "config")?;
         let env = Environment {
             webdriver: environment::is_automated(),
             global_privacy_control: environment::global_privacy_control(),
@@ -116,16 +117,21 @@ impl JsPersonalizer {
             })
             .into_iter()
             .collect();
-        let engine = Personalizer::open(store, config, env).map_err(engine_error)?;
+        let engine = Personalizer::open(store, config, env).map_err(coded)?;
         let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
         let listeners = PageListeners::attach(Rc::downgrade(&state));
-        Ok(JsPersonalizer { state, _listeners: listeners, sync: Default::default() })
+        Ok(JsPersonalizer { state, health, _listeners: listeners, sync: Default::default() })
     }
 
+    /// The engine, unless a panic broke this instance or a call of it is under way.
     pub(super) fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
-        self.state
-            .try_borrow_mut()
-            .map_err(|_| JsError::new("the Personalizer is busy: do not call it from inside one of its own calls"))
+        self.health.check()?;
+        self.state.try_borrow_mut().map_err(|_| {
+            let message = "the Personalizer is busy: do not call it from inside one of its own calls (if an earlier \
+                           call threw a WebAssembly.RuntimeError, this instance cannot be used any more: construct a \
+                           new Personalizer)";
+            thrown(ErrorCode::Busy, message)
+        })
     }
 
     /// Sets the shopper's consent: `"none"` (collect nothing), `"session"` (memory only) or `"full"`
@@ -142,12 +148,16 @@ impl JsPersonalizer {
         mode: Ts<ConsentMode>,
         options: Option<Ts<ConsentOptions>>,
     ) -> Result<Ts<ConsentDecision>, JsError> {
+        self.health.check()?;
         let mode: ConsentMode = match mode.js_value().as_string() {
-            Some(text) => text.parse().map_err(|e: crate::consent::ConsentError| JsError::new(&e.to_string()))?,
-            None => return Err(JsError::new("consent mode must be a string: \"none\", \"session\" or \"full\"")),
+            Some(text) => text.parse().map_err(|e: ConsentError| coded(e))?,
+            None => {
+                let message = "consent mode must be a string: \"none\", \"session\" or \"full\"";
+                return Err(thrown(ErrorCode::InvalidArgument, message));
+            }
         };
         let options = match options {
-            Some(options) => from_js_strict(&options, "consent options")?,
+            Some(options) => from_js_strict(&options, ErrorCode::InvalidArgument, "consent options")?,
             None => ConsentOptions::default(),
         };
         let decision = self.state()?.engine.set_consent(mode, options.explicit_opt_in);
@@ -175,9 +185,10 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = track)]
     pub fn track(&self, event: Ts<TrackEvent>) -> Result<Ts<TrackOutcome>, JsError> {
-        let event: TrackEvent = from_js(&event, "event")?;
+        self.health.check()?;
+        let event: TrackEvent = from_js(&event, ErrorCode::InvalidEvent, "event")?;
         let hour = u32::from(environment::local_hour_of_week());
-        let outcome = self.state()?.engine.track(event, js_sys::Date::now(), hour).map_err(engine_error)?;
+        let outcome = self.state()?.engine.track(event, js_sys::Date::now(), hour).map_err(coded)?;
         to_js(&outcome)
     }
 
@@ -190,15 +201,18 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = upsertItems)]
     pub fn upsert_items(&self, items: Vec<Ts<Item>>) -> Result<usize, JsError> {
+        self.health.check()?;
         if items.len() > MAX_UPSERT_ITEMS {
-            return Err(engine_error(PersonalizerError::TooManyItems(items.len())));
+            return Err(coded(PersonalizerError::TooManyItems(items.len())));
         }
         let items = items
             .iter()
             .enumerate()
-            .map(|(index, item)| from_js(item, &format!("item {index} (no item of this call was kept)")))
+            .map(|(index, item)| {
+                from_js(item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
+            })
             .collect::<Result<Vec<Item>, JsError>>()?;
-        self.state()?.engine.upsert_items(&items).map_err(engine_error)
+        self.state()?.engine.upsert_items(&items).map_err(coded)
     }
 
     /// Writes unsaved changes now (it also happens on `pagehide`, when the page is hidden, and
@@ -210,7 +224,7 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = flush)]
     pub fn flush(&self) -> Result<Ts<FlushReport>, JsError> {
-        let report = self.state()?.engine.flush(js_sys::Date::now()).map_err(engine_error)?;
+        let report = self.state()?.engine.flush(js_sys::Date::now()).map_err(coded)?;
         to_js(&report)
     }
 
@@ -224,7 +238,7 @@ impl JsPersonalizer {
     pub fn forget(&self) -> Result<usize, JsError> {
         let mut state = self.state()?;
         state.facade_warnings.retain(|w| w.code == WarningCode::StorageUnavailable);
-        state.engine.forget().map_err(engine_error)
+        state.engine.forget().map_err(coded)
     }
 
     /// Everything stored, as human-readable JSON with an explanation of each part.
@@ -259,7 +273,8 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = removeInterest)]
     pub fn remove_interest(&self, key: Ts<AttributeKey>) -> Result<bool, JsError> {
-        let key: AttributeKey = from_js(&key, "interest key")?;
+        self.health.check()?;
+        let key: AttributeKey = from_js(&key, ErrorCode::InvalidArgument, "interest key")?;
         Ok(self.state()?.engine.remove_interest(&key, js_sys::Date::now()))
     }
 

@@ -14,10 +14,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::catalog::ItemAttributes;
-use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, RankingError};
+use crate::error_code::ErrorCode;
+use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList};
 use crate::rank::RankContext;
 
 use super::answer_json::{plain_json, read_plain, Text};
+use super::js_errors::{coded, thrown};
 use super::personalizer::JsPersonalizer;
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
@@ -77,8 +79,8 @@ pub struct CandidateAnswer {
 const ANSWER_FIELDS: [&str; 9] =
     ["about", "aboutEmbedding", "ids", "scores", "titles", "popularity", "attributes", "embeddings", "neighbours"];
 
-fn ranking_error(error: RankingError) -> JsError {
-    JsError::new(&error.to_string())
+fn invalid_answer(message: &str) -> JsError {
+    thrown(ErrorCode::InvalidAnswer, message)
 }
 
 fn is_absent(value: &JsValue) -> bool {
@@ -96,7 +98,7 @@ fn f32_column(value: &JsValue, name: &str) -> Result<Option<Vec<f32>>, JsError> 
     if Array::is_array(value) {
         return Ok(Some(Float32Array::new(value).to_vec()));
     }
-    Err(JsError::new(&format!("invalid answer: {name} must be a Float32Array or an array of numbers")))
+    Err(invalid_answer(&format!("invalid answer: {name} must be a Float32Array or an array of numbers")))
 }
 
 fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
@@ -109,11 +111,11 @@ fn u32_column(value: &JsValue, name: &str) -> Result<Vec<u32>, JsError> {
             .iter()
             .map(|v| match v.as_f64() {
                 Some(x) if x >= 0.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0 => Ok(x as u32),
-                _ => Err(JsError::new(&format!("invalid answer: {name} must hold whole numbers ≥ 0"))),
+                _ => Err(invalid_answer(&format!("invalid answer: {name} must hold whole numbers ≥ 0"))),
             })
             .collect();
     }
-    Err(JsError::new(&format!("invalid answer: {name} must be a Uint32Array or an array of numbers")))
+    Err(invalid_answer(&format!("invalid answer: {name} must be a Uint32Array or an array of numbers")))
 }
 
 fn get(object: &JsValue, name: &str) -> JsValue {
@@ -121,15 +123,15 @@ fn get(object: &JsValue, name: &str) -> JsValue {
 }
 
 /// Reads plain data (strings, attribute objects) through one `JSON.stringify`; absent is `None`.
-fn json_field<T: DeserializeOwned>(value: &JsValue, what: &str) -> Result<Option<T>, JsError> {
+fn json_field<T: DeserializeOwned>(value: &JsValue, code: ErrorCode, what: &str) -> Result<Option<T>, JsError> {
     if is_absent(value) {
         return Ok(None);
     }
     let text = JSON::stringify(value)
         .ok()
         .and_then(|t| t.as_string())
-        .ok_or_else(|| JsError::new(&format!("invalid {what}: it cannot be read as JSON data")))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+        .ok_or_else(|| thrown(code, &format!("invalid {what}: it cannot be read as JSON data")))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
 }
 
 fn describe(value: &JsValue) -> String {
@@ -151,7 +153,7 @@ fn reject_unknown_fields(answer: &JsValue) -> Result<(), JsError> {
     for key in Object::keys(object).iter() {
         let name = key.as_string().unwrap_or_default();
         if !ANSWER_FIELDS.contains(&name.as_str()) {
-            return Err(JsError::new(&format!(
+            return Err(invalid_answer(&format!(
                 "invalid answer: unknown field `{name}`; the fields are {}",
                 ANSWER_FIELDS.join(", ")
             )));
@@ -181,9 +183,10 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = registerCandidates)]
     pub fn register_candidates(&self, answer: Ts<CandidateAnswer>) -> Result<u32, JsError> {
+        self.health.check()?;
         let answer = answer.js_value();
         if !answer.is_object() || Array::is_array(&answer) {
-            return Err(JsError::new(&format!("invalid answer: expected an object, got {}", describe(&answer))));
+            return Err(invalid_answer(&format!("invalid answer: expected an object, got {}", describe(&answer))));
         }
         reject_unknown_fields(&answer)?;
         let json = plain_json(&answer)?;
@@ -216,7 +219,7 @@ impl JsPersonalizer {
                 scores,
             }),
         };
-        self.state()?.engine.register_candidates(&columns).map_err(ranking_error)
+        self.state()?.engine.register_candidates(&columns).map_err(coded)
     }
 
     /// Orders a registered answer for this shopper: the server's score and order, the session
@@ -238,19 +241,18 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = rank)]
     pub fn rank(&self, handle: u32, context: Option<Ts<RankContext>>) -> Result<Ts<RankedList>, JsError> {
+        self.health.check()?;
         let context = match context.map(|c| c.js_value()) {
             Some(context) if !is_absent(&context) => {
                 if !context.is_object() || Array::is_array(&context) {
-                    return Err(JsError::new(&format!(
-                        "invalid rank context: expected an object, got {}",
-                        describe(&context)
-                    )));
+                    let message = format!("invalid rank context: expected an object, got {}", describe(&context));
+                    return Err(thrown(ErrorCode::InvalidArgument, &message));
                 }
-                json_field(&context, "rank context")?.unwrap_or_default()
+                json_field(&context, ErrorCode::InvalidArgument, "rank context")?.unwrap_or_default()
             }
             _ => RankContext::default(),
         };
-        let list = self.state()?.engine.rank(handle, &context, js_sys::Date::now()).map_err(ranking_error)?;
+        let list = self.state()?.engine.rank(handle, &context, js_sys::Date::now()).map_err(coded)?;
         Ok(super::ranked_list::to_js(&list))
     }
 

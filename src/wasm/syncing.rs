@@ -17,12 +17,14 @@ use web_sys::{Event, EventTarget, VisibilityState};
 
 use tsify::Ts;
 
+use crate::error_code::ErrorCode;
 use crate::personalizer::{
     drive, Personalizer, SkipReason, SyncHost, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup,
 };
 use crate::privacy::LedgerSummary;
 
 use super::fetch_transport::FetchTransport;
+use super::js_errors::coded;
 use super::js_values::{from_js_strict, to_js};
 use super::local_storage::BrowserStore;
 use super::personalizer::{EngineState, JsPersonalizer};
@@ -235,8 +237,9 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = configureSync)]
     pub fn configure_sync(&self, setup: Ts<SyncSetup>) -> Result<(), JsError> {
-        let setup: SyncSetup = from_js_strict(&setup, "sync setup")?;
-        self.state()?.engine.configure_sync(setup.clone()).map_err(|e| JsError::new(&e.to_string()))?;
+        self.health.check()?;
+        let setup: SyncSetup = from_js_strict(&setup, ErrorCode::InvalidConfig, "sync setup")?;
+        self.state()?.engine.configure_sync(setup.clone()).map_err(coded)?;
         // Replacing the runtime drops the old timer and listeners.
         self.sync.borrow_mut().take();
         start_runtime(self, &setup);
@@ -248,7 +251,8 @@ impl JsPersonalizer {
     /// due (adaptation configured, something counted, none sent this period), after its own
     /// delay. Resolves to what happened to the update: `sent`, `skipped` with a `reason`, or
     /// `refusedByLedger` when this period's privacy budget is spent (the lift report shows in
-    /// `privacyLedger().currentPeriodLiftReports`). Never rejects.
+    /// `privacyLedger().currentPeriodLiftReports`). Never rejects, except after an internal error
+    /// (`code: "internal"`, see `PersonalizerError`).
     ///
     /// ```js
     /// const outcome = await p.syncNow();
@@ -257,7 +261,9 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = syncNow, unchecked_return_type = "Promise<SyncOutcome>")]
     pub fn sync_now(&self) -> Promise {
         let (state, slot) = (Rc::downgrade(&self.state), Rc::downgrade(&self.sync));
+        let health = self.health.check().map_err(JsValue::from);
         future_to_promise(async move {
+            health?;
             let outcome = run_sync(state, slot, true).await;
             to_js(&outcome).map(JsValue::from).map_err(JsValue::from)
         })

@@ -4,7 +4,7 @@
 use js_sys::{Reflect, JSON};
 use shop_personalizer::wasm::JsPersonalizer;
 use tsify::Ts;
-use wasm_bindgen::{JsError, JsValue};
+use wasm_bindgen::{JsCast, JsError, JsValue};
 
 /// A JS value parsed from JSON text written in the test.
 pub fn js(json: &str) -> JsValue {
@@ -25,6 +25,21 @@ pub fn thrown<T>(result: Result<T, JsError>) -> String {
             Reflect::get(&error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default()
         }
     }
+}
+
+/// The `code` and `message` of the Error a call threw; fails the test when it did not throw.
+pub fn thrown_code<T>(result: Result<T, JsError>) -> (String, String) {
+    match result {
+        Ok(_) => panic!("expected the call to throw"),
+        Err(error) => error_code(&error.into()),
+    }
+}
+
+/// The `code` and `message` of a thrown JS value; fails the test when it is not an `Error`.
+pub fn error_code(error: &JsValue) -> (String, String) {
+    assert!(error.is_instance_of::<js_sys::Error>(), "an Error, not {error:?}");
+    let text = |name: &str| Reflect::get(error, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    (text("code"), text("message"))
 }
 
 /// A field of a returned JS object, as JSON text (for readable assertions).

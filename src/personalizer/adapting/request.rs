@@ -8,6 +8,7 @@ use crate::adapt::{
     AdaptError, BanditError, Density, HoursError, LayoutError, LayoutOptions, OfferError, VariantError,
 };
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_CATEGORY_DEPTH, MAX_LABEL_BYTES};
+use crate::error_code::{Coded, ErrorCode};
 
 /// Why an adaptation call was refused. Nothing of a refused call is stored or learned.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -36,6 +37,24 @@ pub enum AdaptationError {
     UnknownVariant { item: String, variant: String },
     #[error("learning failed: {0}")]
     Bandit(#[from] BanditError),
+}
+
+impl Coded for AdaptationError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            AdaptationError::Config(error) => error.code(),
+            AdaptationError::Layout(error) => error.code(),
+            AdaptationError::Offer(error) => error.code(),
+            AdaptationError::Variant(error) => error.code(),
+            AdaptationError::Hours(error) => error.code(),
+            AdaptationError::Bandit(error) => error.code(),
+            AdaptationError::BadTime(_) => ErrorCode::BadTime,
+            AdaptationError::BadCategory => ErrorCode::InvalidArgument,
+            AdaptationError::UnknownSection(_)
+            | AdaptationError::UnknownOffer(_)
+            | AdaptationError::UnknownVariant { .. } => ErrorCode::UnknownDecision,
+        }
+    }
 }
 
 /// What the page tells `chooseLayout` besides its sections.

@@ -29,6 +29,7 @@ use thiserror::Error;
 
 use crate::catalog::CatalogError;
 use crate::collect::event::TrackEvent;
+use crate::error_code::{Coded, ErrorCode};
 use crate::profile::ProfileShopper;
 use std::sync::Arc;
 
@@ -60,6 +61,20 @@ pub enum RankingError {
     Attributes { id: String, source: CatalogError },
     #[error("nowMs is {0}: pass Date.now(), a non-negative number of milliseconds since 1970")]
     BadTime(f64),
+}
+
+impl Coded for RankingError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RankingError::Rank(error) => error.code(),
+            RankingError::UnknownHandle { .. } => ErrorCode::UnknownHandle,
+            RankingError::ColumnLength { .. }
+            | RankingError::EmbeddingColumns { .. }
+            | RankingError::NeighbourOffsets { .. }
+            | RankingError::Attributes { .. } => ErrorCode::InvalidAnswer,
+            RankingError::BadTime(_) => ErrorCode::BadTime,
+        }
+    }
 }
 
 /// One ranked item.

@@ -90,7 +90,7 @@ impl Syncing {
             return Err(SyncOutcome::skipped(SkipReason::SendFailed, message));
         }
         let message = format!("the aggregator refused the {noun} and it was dropped: {problem}");
-        ctx.warn(StorageWarning::new(WarningCode::Unreadable, message.clone()));
+        ctx.warn(StorageWarning::new(WarningCode::SendRefused, message.clone()));
         Err(SyncOutcome::skipped(SkipReason::Rejected, message))
     }
 }

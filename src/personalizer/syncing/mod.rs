@@ -176,7 +176,7 @@ impl Syncing {
             Ok(installed) => installed,
             Err(problem) => {
                 let message = format!("the downloaded shared model was rejected: {problem}");
-                ctx.warn(StorageWarning::new(WarningCode::Unreadable, message));
+                ctx.warn(StorageWarning::new(WarningCode::ModelRejected, message));
                 return Err(problem.into());
             }
         };
@@ -192,7 +192,7 @@ impl Syncing {
     /// Notes that the shared model could not be downloaded (the previous one stays in use).
     pub fn record_model_download_failure<S: KeyValueStore>(&mut self, ctx: &mut Context<S>, problem: &SyncError) {
         let message = format!("the shared model could not be downloaded ({problem}); the previous one stays in use");
-        ctx.warn(StorageWarning::new(WarningCode::StorageUnavailable, message));
+        ctx.warn(StorageWarning::new(WarningCode::ModelDownloadFailed, message));
     }
 
     /// Moves the ranker onto new shared weights: `new + (local − reference)` keeps unsent learning.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::adapt::LiftBucket;
+use crate::error_code::{Coded, ErrorCode};
 use crate::measure::{LiftReportConfig, ReportError};
 use crate::privacy::PrivacyConfig;
 use crate::sync::SyncError;
@@ -145,4 +146,15 @@ pub enum SyncingError {
     LiftReport(#[from] ReportError),
     #[error("liftReport.delta is {lift} but privacy.delta is {privacy}: use the same delta for both (default 1e-6)")]
     LiftDelta { lift: f64, privacy: f64 },
+}
+
+impl Coded for SyncingError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SyncingError::Sync(error) => error.code(),
+            SyncingError::NotConfigured => ErrorCode::NotConfigured,
+            SyncingError::LiftReport(error) => error.code(),
+            SyncingError::CheckInterval(_) | SyncingError::LiftDelta { .. } => ErrorCode::InvalidConfig,
+        }
+    }
 }
