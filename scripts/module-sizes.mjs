@@ -4,6 +4,7 @@
 // bench-page/run.mjs (the size rows of the benchmark table).
 //
 //   node scripts/module-sizes.mjs [--budgets FILE] [--json]   prints the table; exits 1 over a budget
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,12 +61,24 @@ function moduleFiles(module, root) {
 
 const compressed = new Map();
 
+/**
+ * gzip -9 as the `gzip` tool does it (what the issue and scripts/build measure; node's zlib, a
+ * Chromium fork, compresses the .wasm 1% worse), node's zlib where no `gzip` is installed.
+ */
+function gzipSize(bytes) {
+  try {
+    return execFileSync("gzip", ["-9", "-n", "-c"], { input: bytes, maxBuffer: 1 << 30 }).length;
+  } catch {
+    return gzipSync(bytes, { level: 9 }).length;
+  }
+}
+
 /** raw, gzip -9 and brotli q11 sizes of one file (memoized per path and content length). */
 function fileSizes(absolute) {
   const bytes = readFileSync(absolute);
   const key = `${absolute}:${bytes.length}`;
   if (!compressed.has(key)) {
-    const gzip = gzipSync(bytes, { level: 9 }).length;
+    const gzip = gzipSize(bytes);
     const brotli = brotliCompressSync(bytes, {
       params: {
         [constants.BROTLI_PARAM_QUALITY]: 11,
@@ -176,7 +189,12 @@ export function summaryLines(report) {
     const target = entry.target?.gzip;
     const parts = [`size: ${entry.name} ${fmt(entry.size.gzip)} B gzip (raw ${fmt(entry.size.raw)}, brotli ${fmt(entry.size.brotli)})`];
     if (Number.isInteger(budget)) parts.push(`budget ${fmt(budget)} ${entry.size.gzip <= budget ? "kept" : "EXCEEDED"}`);
-    if (Number.isInteger(target)) parts.push(`target ${fmt(target)} ${versus(entry.size.gzip, target)}`);
+    const raw = entry.budget?.raw;
+    if (Number.isInteger(raw)) parts.push(`raw budget ${fmt(raw)} ${entry.size.raw <= raw ? "kept" : "EXCEEDED"}`);
+    if (Number.isInteger(target)) {
+      const aim = Number.isInteger(entry.target.aim) ? `, aim ${fmt(entry.target.aim)}` : "";
+      parts.push(`target ${fmt(target)}${aim} ${versus(entry.size.gzip, target)} (not enforced)`);
+    }
     return parts.join("; ");
   });
 }
@@ -189,7 +207,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (args.includes("--json")) {
     console.log(JSON.stringify(report));
   } else {
-    console.log(`Shipped modules (${relative(ROOT, BUDGETS_FILE)}), bytes; each file compressed on its own, summed per module:`);
+    console.log(`Shipped modules (${relative(ROOT, at >= 0 ? resolve(args[at + 1]) : BUDGETS_FILE)}), bytes; each file compressed on its own, summed per module:`);
     console.log(sizeTable(report));
     for (const line of summaryLines(report)) console.log(line);
     for (const problem of report.problems) console.log(`FAIL: ${problem}`);

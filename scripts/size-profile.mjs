@@ -32,7 +32,8 @@ function leadingPath(text) {
  * (`<PhantomData<T> as DeserializeSeed>` is serde's code); else the function's own path.
  */
 export function ownerPath(name) {
-  const symbol = name.replace(/::h[0-9a-f]{16}(?:\.\d+)?$/, "");
+  // Without the hash, and without v0 mangling's crate disambiguators (`core[c5930c85a12de822]`).
+  const symbol = name.replace(/::h[0-9a-f]{16}(?:\.\d+)?$/, "").replace(/\[[0-9a-f]{8,}\]/g, "");
   if (!symbol.startsWith("<")) return leadingPath(symbol);
   const inner = symbol.slice(1);
   const own = leadingPath(inner);
@@ -49,6 +50,9 @@ function kindOf(name) {
   return "code";
 }
 
+/** wasm-bindgen's export functions, with the facade and core code the optimizer inlined into them. */
+const EXPORT_WRAPPERS = "(export wrappers: each #[wasm_bindgen] export with the Rust code inlined into it)";
+
 /** The group of an item: a crate (`by: "crate"`) or a module path (`by: "module"`), or a kind of non-code item. */
 function groupOf(item, by, exports) {
   const name = item.name;
@@ -56,9 +60,10 @@ function groupOf(item, by, exports) {
   if (kind === "data") return "(data segments)";
   if (kind === "custom") return "(custom sections: names, producers)";
   if (kind === "structure") return "(wasm structure: types, imports, exports, tables)";
-  if (exports.has(name)) return "(exported wrappers: the #[wasm_bindgen] shims)";
+  if (exports.has(name.replace(/( externref shim| multivalue shim)+$/, ""))) return EXPORT_WRAPPERS;
+  if (/^code\[\d+\]$/.test(name)) return "(unnamed code: wasm-bindgen adapters)";
   const path = ownerPath(name);
-  if (!path.includes("::")) return "(unmangled: allocator, libc, wasm-bindgen runtime)";
+  if (!path.includes("::")) return "(unmangled: allocator, libm, compiler builtins, wasm-bindgen runtime)";
   const parts = path.split("::");
   if (by === "crate") return parts[0];
   const deeper = DEEPER.find((prefix) => path === prefix || path.startsWith(`${prefix}::`));
@@ -82,7 +87,7 @@ function table(head, rows) {
 const pct = (part, whole) => `${((100 * part) / whole).toFixed(1)}%`;
 /** Without the symbol hash; long names keep their start and end (where the type and method are). */
 function shorten(name, max = 130) {
-  const text = name.replace(/::h[0-9a-f]{16}(?=$|\.)/, "");
+  const text = name.replace(/::h[0-9a-f]{16}(?=$|\.)/, "").replace(/\[[0-9a-f]{8,}\]/g, "");
   return text.length > max ? `${text.slice(0, 60)}…${text.slice(text.length - (max - 61))}` : text;
 }
 
@@ -97,7 +102,7 @@ function breakdown(items, by, exports, codeTotal) {
     if (/serde/.test(item.name)) group.serde += item.shallow_size;
     groups.set(key, group);
   }
-  const isCodeGroup = (key) => !key.startsWith("(") || key.startsWith("(exported") || key.startsWith("(unmangled");
+  const isCodeGroup = (key) => !/^\((data|custom|wasm structure)/.test(key);
   return [...groups.values()].sort((a, b) => b.bytes - a.bytes).map((g) => [fmt(g.bytes), isCodeGroup(g.key) ? pct(g.bytes, codeTotal) : "", g.count, g.serde ? fmt(g.serde) : "", g.key]);
 }
 
@@ -175,6 +180,9 @@ function profileWasm(shipped, named) {
   console.log(table(["bytes", "% code", "items", "serde", "crate"], breakdown(shippedLike, "crate", exports, codeTotal)));
   const serdeAll = items.filter((i) => isCode(i) && /serde/.test(i.name)).reduce((n, i) => n + i.shallow_size, 0);
   console.log(`serde machinery in all (every function whose symbol names serde): ${fmt(serdeAll)} B, ${pct(serdeAll, codeTotal)} of the code`);
+
+  const wrappers = shippedLike.filter((i) => groupOf(i, "crate", exports) === EXPORT_WRAPPERS && !i.name.startsWith("__")).sort((a, b) => b.shallow_size - a.shallow_size);
+  console.log(`export wrappers, shallow (retained): ${wrappers.map((i) => `${i.name.split(" ")[0]} ${fmt(i.shallow_size)} (${fmt(i.retained_size)})`).join(", ")}`);
 
   console.log(`\n### Per module path (${THIS_CRATE}::<module>, core/alloc/std::<module>, other crates whole)`);
   console.log(table(["bytes", "% code", "items", "serde", "module"], breakdown(shippedLike, "module", exports, codeTotal).slice(0, 45)));
