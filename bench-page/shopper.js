@@ -38,16 +38,22 @@ const KINDS = ["view", "view", "view", "impression", "click", "view", "dwell", "
 export function events(count, seed) {
   const random = seeded(seed);
   const item = () => `sku-${Math.floor(random() * CATALOG)}`;
+  /** `k` different items, the first being `first`. */
+  const distinct = (first, k) => {
+    const ids = new Set([first]);
+    while (ids.size < k) ids.add(item());
+    return [...ids];
+  };
   return Array.from({ length: count }, (_, n) => {
     const itemId = item();
     switch (KINDS[n % KINDS.length]) {
       case "view": return { type: "view", itemId };
-      case "impression": return { type: "impression", placement: "home", itemIds: [itemId, item(), item(), item()], positions: [0, 1, 2, 3] };
+      case "impression": return { type: "impression", placement: "home", itemIds: distinct(itemId, 4), positions: [0, 1, 2, 3] };
       case "click": return { type: "click", itemId, placement: "home", position: n % 12 };
       case "dwell": return { type: "dwell", itemId, ms: 4000 + (n % 9) * 1000 };
       case "addToCart": return { type: "addToCart", itemId, quantity: 1 };
       case "removeFromCart": return { type: "removeFromCart", itemId, quantity: 1 };
-      case "search": return { type: "search", query: `query ${n % 60}`, resultIds: [itemId, item(), item()] };
+      case "search": return { type: "search", query: `query ${n % 60}`, resultIds: distinct(itemId, 3) };
       case "scrollDepth": return { type: "scrollDepth", itemId, depth: 0.25 + (n % 4) * 0.25 };
       case "rating": return { type: "rating", itemId, rating: 1 + (n % 5) };
       case "wishlistAdd": return { type: "wishlistAdd", itemId };
