@@ -1,12 +1,16 @@
 // The browser benchmark: times the whole public JS call — a server answer as the storefront holds
 // it in, the ranked list out — for 50, 200 and 1000 candidates with 32-d embeddings, next to a
-// plain-JS twin of the scoring. Results land in `window.benchResults` (read by run.mjs) and in
-// the page's table.
+// plain-JS twin of the scoring; then grows a returning shopper's stored profile (shopper.js) and
+// times track() over it (track-bench.js). Results land in `window.benchResults` (read by run.mjs)
+// and in the page's table.
 import init, { Personalizer } from "../pkg/shop_personalizer.js";
 import { DIM, serverAnswer } from "./storefront-data.js";
+import { growStoredProfile } from "./shopper.js";
+import { benchTrack } from "./track-bench.js";
 
 const SIZES = [50, 200, 1000];
 const SAMPLES = 200;
+const TRACK_RUNS = 15;
 const CONTEXT = { placement: "home", limit: 20, diversity: { strength: 0.3 } };
 
 /** Times `call` in batches (the timer's resolution is coarse); returns per-call ms. */
@@ -152,7 +156,10 @@ async function run() {
     }
     rows.push(row);
   }
-  return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows };
+  // A returning shopper's stored profile, for the track() runs here and the cold starts (cold.js).
+  const storedProfile = growStoredProfile(Personalizer);
+  const track = benchTrack(Personalizer, storedProfile, TRACK_RUNS);
+  return { crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, rows, track, storedProfile };
 }
 
 const OPERATIONS = ["register", "rankSession", "rankNoSession", "pageView", "twin"];

@@ -1,6 +1,8 @@
 // Serves bench-page/ and a built package (pkg/, or BENCH_PKG_DIR) cross-origin isolated, so
 // performance.now() has its fine (5 µs) resolution, and opens the page in headless Chromium (the
-// system's, nothing downloaded). Shared by run.mjs (the benchmark) and profile.mjs (the profiler).
+// system's, nothing downloaded). Shared by run.mjs (the benchmark), cold-start.mjs and profile.mjs
+// (the profiler). The package's files are served as a shop would: the .wasm as application/wasm
+// and cacheable (so Chromium can cache the compiled module); bench-page/ itself is never cached.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -11,9 +13,11 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../e2e/browser.mjs";
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const SERVED = ["bench-page", "pkg"];
 const PKG_DIR = process.env.BENCH_PKG_DIR ? resolve(process.env.BENCH_PKG_DIR) : join(ROOT, "pkg");
+export const PKG_CACHE_CONTROL = "public, max-age=86400";
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
-function serve() {
+/** Starts the server on a free 127.0.0.1 port; `server.address().port` tells which. */
+export function serve() {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname)).replace(/^\/+/, "");
     const top = path.split("/")[0];
@@ -29,7 +33,7 @@ function serve() {
         "content-type": TYPES[extname(file)] ?? "application/octet-stream",
         "cross-origin-opener-policy": "same-origin",
         "cross-origin-embedder-policy": "require-corp",
-        "cache-control": "no-store",
+        "cache-control": top === "pkg" ? PKG_CACHE_CONTROL : "no-store",
       });
       response.end(body);
     } catch {

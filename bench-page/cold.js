@@ -1,0 +1,69 @@
+// One cold start of the package on a fresh page (cold-start.mjs opens each in a fresh browser and
+// seeds the stored profile before the page runs): import of the JS glue, init() (fetch +
+// instantiateStreaming), the first constructor + setConsent("full") that loads the stored
+// profile, then the first registerCandidates and rank (200 candidates, still cold). The answer is
+// made before the clock starts. Results land in `window.coldResults`; `?warm` then keeps calling
+// for a while (a page in use, so the browser tiers up and caches the compiled module).
+import { serverAnswer } from "./storefront-data.js";
+import { CONFIG, catalog, events } from "./shopper.js";
+
+const CONTEXT = { placement: "home", limit: 20, diversity: { strength: 0.3 } };
+const GLUE = "../pkg/shop_personalizer.js";
+
+async function coldStart() {
+  const answer = serverAnswer(null, 200, 200);
+  const t0 = performance.now();
+  const glue = await import(GLUE);
+  const t1 = performance.now();
+  await glue.default();
+  const t2 = performance.now();
+  const p = new glue.Personalizer(CONFIG);
+  p.setConsent("full", { explicitOptIn: true });
+  const t3 = performance.now();
+  const handle = p.registerCandidates(answer);
+  const t4 = performance.now();
+  const ranked = p.rank(handle, CONTEXT);
+  const t5 = performance.now();
+  if (ranked.items.length !== CONTEXT.limit) throw new Error(`rank returned ${ranked.items.length} items`);
+  const summary = p.profileSummary();
+  if (summary.topInterests.length === 0) throw new Error("the stored profile did not load (no interests)");
+  const resource = (suffix) => {
+    const entry = performance.getEntriesByType("resource").find((e) => new URL(e.name).pathname.endsWith(suffix));
+    return entry && { transferSize: entry.transferSize, bodySize: entry.encodedBodySize, fetchMs: entry.responseEnd - entry.startTime };
+  };
+  return {
+    result: {
+      importMs: t1 - t0, initMs: t2 - t1, constructMs: t3 - t2, readyMs: t3 - t0,
+      registerMs: t4 - t3, rankMs: t5 - t4, firstCallsMs: t5 - t3,
+      wasm: resource(".wasm"), glue: resource("shop_personalizer.js"), visits: summary.visits,
+    },
+    personalizer: p,
+    handle,
+  };
+}
+
+/** What a page in use does for a few seconds: ranking and tracking. */
+async function keepBusy(p, handle, seconds) {
+  const end = performance.now() + seconds * 1000;
+  const items = catalog();
+  p.upsertItems(items);
+  let seed = 1;
+  while (performance.now() < end) {
+    for (let k = 0; k < 20; k++) p.rank(handle, CONTEXT);
+    for (const event of events(50, seed++)) p.track(event);
+    await new Promise((done) => setTimeout(done, 10));
+  }
+}
+
+const params = new URLSearchParams(location.search);
+coldStart().then(async ({ result, personalizer, handle }) => {
+  window.coldResults = result;
+  document.getElementById("status").textContent = `ready in ${result.readyMs.toFixed(1)} ms`;
+  if (params.has("warm")) {
+    await keepBusy(personalizer, handle, Number(params.get("warm")) || 3);
+    window.warmDone = true;
+  }
+}, (error) => {
+  window.coldResults = { error: error instanceof Error ? error.message : String(error) };
+  document.getElementById("status").textContent = `failed: ${window.coldResults.error}`;
+});
