@@ -1,8 +1,10 @@
 //! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
 
+#[cfg(not(feature = "core-only"))]
 mod adapting;
 mod answer_json;
 mod environment;
+#[cfg(not(feature = "core-only"))]
 pub mod fetch_transport;
 mod js_errors;
 mod js_values;
@@ -12,6 +14,7 @@ mod panic_guard;
 mod personalizer;
 mod ranked_list;
 mod ranking;
+#[cfg(not(feature = "core-only"))]
 mod syncing;
 
 pub use local_storage::BrowserStore;

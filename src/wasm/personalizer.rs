@@ -37,9 +37,16 @@ pub struct ConsentOptions {
     pub explicit_opt_in: bool,
 }
 
+/// The engine the class wraps: with the adaptation and syncing parts, or (feature `core-only`,
+/// the light module's measurement build) the core alone.
+#[cfg(not(feature = "core-only"))]
+pub type Engine = Personalizer<BrowserStore>;
+#[cfg(feature = "core-only")]
+pub type Engine = Personalizer<BrowserStore, crate::personalizer::CoreOnly>;
+
 /// The engine and the facade's own warnings, shared with the page listeners.
 pub struct EngineState {
-    pub engine: Personalizer<BrowserStore>,
+    pub engine: Engine,
     /// Warnings raised by the facade: storage unavailable, a flush on page hide that failed.
     facade_warnings: Vec<StorageWarning>,
 }
@@ -79,6 +86,7 @@ pub struct JsPersonalizer {
     pub(super) health: Health,
     _listeners: PageListeners,
     /// Sync's transport, timer and page-hide listeners, once `configureSync` was called.
+    #[cfg(not(feature = "core-only"))]
     pub(super) sync: super::syncing::SyncSlot,
 }
 
@@ -117,10 +125,16 @@ impl JsPersonalizer {
             })
             .into_iter()
             .collect();
-        let engine = Personalizer::open(store, config, env).map_err(coded)?;
+        let engine = Personalizer::open_with(store, config, env, Default::default()).map_err(coded)?;
         let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
         let listeners = PageListeners::attach(Rc::downgrade(&state));
-        Ok(JsPersonalizer { state, health, _listeners: listeners, sync: Default::default() })
+        Ok(JsPersonalizer {
+            state,
+            health,
+            _listeners: listeners,
+            #[cfg(not(feature = "core-only"))]
+            sync: Default::default(),
+        })
     }
 
     /// The engine, unless a panic broke this instance or a call of it is under way.
