@@ -4,7 +4,8 @@
 use shop_personalizer::config::PersonalizerConfig;
 use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{Environment, Personalizer};
-use shop_personalizer::storage::{decode, KeyValueStore, MemoryStore};
+use shop_personalizer::profile::stored::decode;
+use shop_personalizer::storage::{KeyValueStore, MemoryStore};
 
 const PROFILE_KEY: &str = "shop-personalizer:fuzz:profile";
 const BACKUP_0: &str = "shop-personalizer:fuzz:backup:0";

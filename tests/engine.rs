@@ -8,8 +8,9 @@ use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{
     Environment, Personalizer, PersonalizerError, TrackOutcome, FLUSH_AFTER_CHANGES,
 };
+use shop_personalizer::profile::stored::decode;
 use shop_personalizer::profile::{DeviceClass, Segment};
-use shop_personalizer::storage::{decode, KeyValueStore, MemoryStore};
+use shop_personalizer::storage::{KeyValueStore, MemoryStore};
 
 const T0: f64 = 1_700_000_000_000.0;
 const PROFILE_KEY: &str = "shop-personalizer:acme:profile";

@@ -11,9 +11,10 @@ use shop_personalizer::measure::{CounterError, EstimateError, ReportError, Share
 use shop_personalizer::off_policy::OffPolicyError;
 use shop_personalizer::personalizer::{AdaptationError, PersonalizerError, RankingError, SyncingError};
 use shop_personalizer::privacy::PrivacyError;
+use shop_personalizer::profile::stored::WriteError;
 use shop_personalizer::profile::CompactionError;
 use shop_personalizer::rank::RankError;
-use shop_personalizer::storage::{LoadError, StoreError, WriteError};
+use shop_personalizer::storage::{LoadError, StoreError};
 use shop_personalizer::sync::SyncError;
 
 fn s() -> String {

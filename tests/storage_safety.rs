@@ -9,7 +9,8 @@ use shop_personalizer::collect::event::TrackEvent;
 use shop_personalizer::config::PersonalizerConfig;
 use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{Environment, Personalizer, PersonalizerError, TrackOutcome};
-use shop_personalizer::storage::{decode, encode, KeyValueStore, MemoryStore, WarningCode, WriteError};
+use shop_personalizer::profile::stored::{decode, encode, WriteError};
+use shop_personalizer::storage::{KeyValueStore, MemoryStore, WarningCode};
 
 const T0: f64 = 1_700_000_000_000.0;
 const PROFILE_KEY: &str = "shop-personalizer:acme:profile";

@@ -11,7 +11,8 @@ use shop_personalizer::collect::event::TrackEvent;
 use shop_personalizer::config::PersonalizerConfig;
 use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{Environment, Personalizer, TrackOutcome};
-use shop_personalizer::storage::{decode, KeyValueStore, LaggingView, MemoryStore};
+use shop_personalizer::profile::stored::decode;
+use shop_personalizer::storage::{KeyValueStore, LaggingView, MemoryStore};
 
 const T0: f64 = 1_700_000_000_000.0;
 const PROFILE_KEY: &str = "shop-personalizer:acme:profile";

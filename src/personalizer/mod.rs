@@ -24,10 +24,9 @@ use crate::collect::noise::{NoiseDecision, NoiseFilter};
 use crate::collect::screen::{ItemDirectory, Screened};
 use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
+use crate::profile::stored::{load_or_back_up, write_compacted};
 use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
-use crate::storage::{
-    load_or_back_up, value_id, write_compacted, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
-};
+use crate::storage::{value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE};
 
 pub use adapting::{
     AdaptationError, DecisionOutcome, LayoutContext, OfferRequest, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION,

@@ -8,8 +8,9 @@ use crate::collect::event::EventError;
 use crate::collect::noise::FilterReason;
 use crate::config::ConfigError;
 use crate::error_code::{Coded, ErrorCode};
+use crate::profile::stored::WriteError;
 use crate::profile::DeviceClass;
-use crate::storage::{StoreError, WriteError};
+use crate::storage::StoreError;
 
 /// What the page knows about the browser, passed once at construction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

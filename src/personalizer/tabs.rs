@@ -10,8 +10,9 @@
 //! and overwrote it, so the tab re-applies that write's changes on top.
 
 use crate::collect::noise::NoiseFilter;
+use crate::profile::stored::{decode, load_or_back_up, LoadOutcome};
 use crate::profile::{Profile, ProfileChange};
-use crate::storage::{decode, load_or_back_up, KeyValueStore, LoadOutcome, StorageWarning, WarningCode, MAX_LINEAGE};
+use crate::storage::{KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE};
 
 use super::{Extension, Personalizer};
 

@@ -12,6 +12,7 @@ mod compact;
 mod history;
 mod shopper_state;
 mod shopper_view;
+pub mod stored;
 mod summary;
 mod visits;
 

@@ -141,7 +141,7 @@ impl Profile {
     /// Everything stored, with a summary and an explanation of each part.
     pub fn export(&self, now_ms: u64, half_life_ms: f64) -> ProfileExport<'_> {
         ProfileExport {
-            format: crate::storage::FORMAT_NAME,
+            format: crate::profile::stored::FORMAT_NAME,
             explanation: EXPORT_EXPLANATION,
             exported_at_ms: now_ms,
             summary: self.summary(now_ms, half_life_ms),

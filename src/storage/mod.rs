@@ -8,9 +8,7 @@
 mod envelope;
 mod loading;
 mod memory;
-mod migrate;
 mod persist;
-mod profile_format;
 
 use thiserror::Error;
 
@@ -19,14 +17,7 @@ use crate::error_code::{Coded, ErrorCode};
 pub use envelope::{envelope_overhead, open, seal, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
 pub use loading::{load_stored, Loaded};
 pub use memory::{LaggingView, MemoryStore};
-pub use persist::{
-    back_up, load_or_back_up, write_compacted, LoadOutcome, StorageWarning, WarningCode, WarningKind, WriteError,
-    Written, MAX_BACKUPS,
-};
-pub use profile_format::{
-    decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION,
-    FORMAT_NAME,
-};
+pub use persist::{back_up, StorageWarning, WarningCode, WarningKind, MAX_BACKUPS};
 
 /// What a [`KeyValueStore`] call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -104,7 +104,7 @@ fn v0_to_v1(v0: ProfileV0) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{decode, encode, FORMAT_NAME};
+    use crate::profile::stored::{decode, encode, FORMAT_NAME};
 
     const V0_PAYLOAD: &str = r#"{"updatedMs":1700000000000,
         "affinities":{"category:Shoes > Running":2.5,"brand:Acme":1,"priceBand:3":0.5,"tag:trail":1,"colour:red":9},

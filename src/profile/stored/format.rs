@@ -4,7 +4,8 @@
 
 use crate::profile::Profile;
 
-use super::envelope::{envelope_overhead, open, seal, LoadError, Opened, StoredKind};
+use crate::storage::{envelope_overhead, open, seal, LoadError, Opened, StoredKind};
+
 use super::migrate;
 
 /// The `format` field of a stored profile.
@@ -120,8 +121,8 @@ mod tests {
 
     #[test]
     fn profiles_written_before_the_shared_envelope_read_back_to_the_same_bytes() {
-        let plain = include_str!("../../tests/fixtures/stored/profile_v1.json");
-        let merged = include_str!("../../tests/fixtures/stored/profile_lineage_v1.json");
+        let plain = include_str!("../../../tests/fixtures/stored/profile_v1.json");
+        let merged = include_str!("../../../tests/fixtures/stored/profile_lineage_v1.json");
         let decoded = decode(plain, LIMIT).unwrap();
         assert_eq!(decoded.migrated_from, None);
         assert!(decoded.lineage.is_empty());

@@ -1,0 +1,13 @@
+//! The profile as stored: its envelope kind (`shop-personalizer/profile`, version 1), the
+//! migration from version 0, loading with backups and writing within the budget. The profile's
+//! stored format lives here, with the profile; `storage/` knows no domain type.
+
+mod format;
+mod migrate;
+mod persist;
+
+pub use format::{
+    decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION,
+    FORMAT_NAME,
+};
+pub use persist::{load_or_back_up, write_compacted, LoadOutcome, WriteError, Written};
