@@ -14,8 +14,8 @@
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use shop_personalizer::adapt::gaussian::decision_rng;
 use shop_personalizer::adapt::{HoldoutDraw, LiftBucket};
+use shop_personalizer::measure::gaussian::decision_rng;
 use shop_personalizer::measure::{
     noised_report, shares, CheckedReportConfig, ItemClass, LiftCounters, LiftEstimator, LiftMetric, LiftReport,
     NoiseMode, RatioLift,

@@ -1,7 +1,7 @@
 //! Tests on small generated fixtures (never the replay data).
 
 use rand::RngExt;
-use shop_personalizer::adapt::gaussian::decision_rng;
+use shop_personalizer::measure::gaussian::decision_rng;
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
 
 use crate::sessions::{parse_sessions, Neighbours};

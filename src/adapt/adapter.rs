@@ -8,7 +8,6 @@ use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
 use super::copy_variants::{
     personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError,
 };
-use super::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 use super::layout::{
     examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision, LayoutOptions,
     LayoutTuning, SectionKind, SectionSpec,
@@ -18,10 +17,11 @@ use super::layout_density::density_arm;
 use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
 use super::offer_history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
-use super::shopper::ShopperState;
 use crate::catalog::Item;
 use crate::error_code::{Coded, ErrorCode};
+use crate::measure::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 use crate::measure::{noised_report, CheckedReportConfig, LiftCounters, LiftReport};
+use crate::profile::shopper_state::ShopperState;
 
 /// Format version of [`AdaptState`].
 pub const ADAPT_STATE_VERSION: u32 = 1;
@@ -292,7 +292,7 @@ impl Adapter {
     /// (tagged with its bucket) and resets the counters. `noise_seed` must come from a crypto
     /// random source, fresh for every report.
     pub fn take_lift_report(&mut self, config: &CheckedReportConfig, noise_seed: u64) -> LiftReport {
-        self.take_lift_report_with(config, &mut super::gaussian::decision_rng(noise_seed, 0))
+        self.take_lift_report_with(config, &mut crate::measure::gaussian::decision_rng(noise_seed, 0))
     }
 
     /// [`Self::take_lift_report`] from a full 256-bit seed (what the sync path uses).

@@ -13,10 +13,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::gaussian::decision_rng;
-use super::shopper::CONTEXT_FEATURES;
 use crate::error_code::{Coded, ErrorCode};
+use crate::measure::gaussian::decision_rng;
 use crate::privacy::noise::standard_normal;
+use crate::profile::shopper_state::CONTEXT_FEATURES;
 
 /// Longest accepted arm key, in bytes.
 pub const MAX_ARM_KEY_BYTES: usize = 160;

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::bandit::{sample, Bandit, BanditError, Posterior};
-use super::shopper::{Interest, ShopperState};
 use crate::catalog::{AttributeKey, CatalogError, Item, CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
+use crate::profile::shopper_state::{Interest, ShopperState};
 
 /// Most variants accepted for one item.
 pub const MAX_VARIANTS: usize = 16;

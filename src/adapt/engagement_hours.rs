@@ -23,7 +23,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
-use super::shopper::HOURS_PER_WEEK;
+use crate::profile::shopper_state::HOURS_PER_WEEK;
 
 const HOURS_PER_DAY: usize = 24;
 const KERNEL: [f64; 5] = [0.25, 0.5, 1.0, 0.5, 0.25];

@@ -22,8 +22,8 @@ use super::layout_constraints::{diagnose, order_sections, select_sections, Layou
 use super::layout_density::choose_density;
 pub use super::layout_density::Density;
 pub use super::layout_sections::{SectionKind, SectionSpec};
-use super::shopper::{ShopperState, CONTEXT_FEATURES};
 use crate::catalog::MAX_LABEL_BYTES;
+use crate::profile::shopper_state::{ShopperState, CONTEXT_FEATURES};
 
 /// Page settings from the shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bandit::{argmax, Bandit};
 use super::layout::LayoutTuning;
-use super::shopper::CONTEXT_FEATURES;
+use crate::profile::shopper_state::CONTEXT_FEATURES;
 
 /// Grid of tiles or a list of rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

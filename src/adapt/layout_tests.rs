@@ -1,7 +1,7 @@
 use super::*;
 use crate::adapt::adapter::{Adapter, AdapterConfig};
 use crate::adapt::bandit::BanditParams;
-use crate::adapt::shopper::VisitSegment;
+use crate::profile::shopper_state::VisitSegment;
 use proptest::prelude::*;
 
 fn personalized(seed: u64) -> Adapter {
@@ -320,7 +320,7 @@ fn the_closed_loop_learns_a_shoppers_taste() {
     // further down the page; the device chooses, observes and learns.
     let mut adapter = personalized(21);
     let me = shopper();
-    let mut rng = crate::adapt::gaussian::decision_rng(99, 0);
+    let mut rng = crate::measure::gaussian::decision_rng(99, 0);
     let mut deals_first_late = 0;
     for visit in 0..300 {
         let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();

@@ -4,13 +4,12 @@
 
 pub mod bandit;
 pub mod copy_variants;
-pub mod gaussian;
-pub mod shopper;
 
+pub use crate::profile::shopper_state::{
+    DeviceClass, Interest, ShopperState, VisitSegment, CONTEXT_FEATURES, HOURS_PER_WEEK,
+};
 pub use bandit::{Bandit, BanditError, BanditParams, BanditPick, CheckedBanditParams};
-pub use shopper::{DeviceClass, Interest, ShopperState, VisitSegment, CONTEXT_FEATURES, HOURS_PER_WEEK};
 pub mod adapter;
-pub mod holdout;
 pub mod layout;
 pub mod layout_constraints;
 pub mod layout_density;
@@ -20,9 +19,9 @@ pub mod offer_choice;
 pub mod offer_history;
 pub mod offers;
 
+pub use crate::measure::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
 pub use copy_variants::{CopyVariant, VariantDecision, VariantError};
-pub use holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 pub use layout::{
     Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTuning, PlacedSection, SectionKind, SectionSpec,
 };

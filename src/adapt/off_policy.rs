@@ -12,7 +12,7 @@ pub use crate::off_policy::{evaluate, LoggedDecision, OffPolicyError, PolicyValu
 mod tests {
     use super::*;
     use crate::adapt::bandit::{Bandit, BanditParams};
-    use crate::adapt::shopper::CONTEXT_FEATURES;
+    use crate::profile::shopper_state::CONTEXT_FEATURES;
 
     #[test]
     fn the_bandits_logged_propensities_give_an_unbiased_value() {
@@ -22,7 +22,7 @@ mod tests {
         let mut bandit = Bandit::new(params.check().unwrap(), 5);
         let x = [1.0; CONTEXT_FEATURES];
         let keys = vec!["a".to_string(), "b".to_string()];
-        let mut rng = crate::adapt::gaussian::decision_rng(77, 0);
+        let mut rng = crate::measure::gaussian::decision_rng(77, 0);
         let log: Vec<LoggedDecision> = (0..3000)
             .map(|_| {
                 let pick = bandit.choose_one(&keys, &x).unwrap();

@@ -4,7 +4,7 @@
 use super::bandit::Bandit;
 use super::offer_history::OfferHistory;
 use super::offers::{parse_offers, OfferContext, OfferDecision, OfferError, OfferSpec, ParsedOffer, SkippedOffer};
-use super::shopper::ShopperState;
+use crate::profile::shopper_state::ShopperState;
 
 /// Logit added per unit of audience specificity before any engagement is learned.
 const SPECIFICITY_PRIOR: f64 = 0.5;

@@ -17,9 +17,9 @@ use thiserror::Error;
 
 use super::bandit::BanditError;
 use super::offer_history::MAX_SHOWS_KEPT;
-use super::shopper::{ShopperState, VisitSegment};
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
+use crate::profile::shopper_state::{ShopperState, VisitSegment};
 
 /// Most offers accepted in one call.
 pub const MAX_OFFERS: usize = 64;

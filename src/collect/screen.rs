@@ -9,7 +9,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::catalog::{Item, ItemAttributes};
 use crate::collect::event::{PurchaseLine, TrackEvent};
-use crate::profile::Profile;
+
+/// Where the attributes of items seen earlier are cached (the profile keeps them for the items
+/// it mentions): screening falls back to them when the shop did not send an item's attributes.
+pub trait AttributeCache {
+    fn cached_attributes(&self, item_id: &str) -> Option<&ItemAttributes>;
+}
 
 /// Most item descriptions kept in memory from `upsertItems` and inline attributes.
 pub const MAX_KNOWN_ITEMS: usize = 5_000;
@@ -83,12 +88,17 @@ impl ItemDirectory {
     }
 
     /// The best known attributes of an item: the shop's latest, else the profile's cached ones.
-    pub fn attributes<'a>(&'a self, item_id: &str, profile: &'a Profile) -> Option<&'a ItemAttributes> {
+    pub fn attributes<'a>(&'a self, item_id: &str, profile: &'a dyn AttributeCache) -> Option<&'a ItemAttributes> {
         self.known.get(item_id).or_else(|| profile.cached_attributes(item_id))
     }
 
     /// Checks one item id; returns its attributes when it is not sensitive.
-    fn check(&mut self, item_id: &str, profile: &Profile, sensitive: &[String]) -> Result<Option<ItemAttributes>, ()> {
+    fn check(
+        &mut self,
+        item_id: &str,
+        profile: &dyn AttributeCache,
+        sensitive: &[String],
+    ) -> Result<Option<ItemAttributes>, ()> {
         if self.is_sensitive(item_id) {
             return Err(());
         }
@@ -102,7 +112,7 @@ impl ItemDirectory {
     }
 
     /// Removes sensitive items from `event` and gathers the attributes of the rest.
-    pub fn screen(&mut self, event: TrackEvent, profile: &Profile, sensitive: &[String]) -> Screened {
+    pub fn screen(&mut self, event: TrackEvent, profile: &dyn AttributeCache, sensitive: &[String]) -> Screened {
         if let (Some(id), Some(attrs)) = (event.item_id(), event.inline_attributes()) {
             let item = Item { id: id.to_string(), attributes: attrs.clone() };
             self.learn(&item, sensitive);
@@ -157,7 +167,7 @@ impl ItemDirectory {
         &mut self,
         items: Vec<PurchaseLine>,
         value: f64,
-        profile: &Profile,
+        profile: &dyn AttributeCache,
         sensitive: &[String],
     ) -> Screened {
         let total_quantity: f64 = items.iter().map(|l| f64::from(l.quantity)).sum();
@@ -189,6 +199,7 @@ impl ItemDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Profile;
 
     fn attrs(path: &[&str]) -> ItemAttributes {
         ItemAttributes { category_path: path.iter().map(|s| s.to_string()).collect(), ..ItemAttributes::default() }

@@ -23,9 +23,9 @@ use thiserror::Error;
 
 use super::report::{CheckedReportConfig, LiftReport, LIFT_REPORT_VERSION};
 pub use super::sums::LiftSums;
-pub use crate::adapt::gaussian::normal_quantile;
-use crate::adapt::LiftBucket;
 use crate::error_code::{Coded, ErrorCode};
+pub use crate::measure::gaussian::normal_quantile;
+use crate::measure::holdout::LiftBucket;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EstimateError {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::adapt::gaussian::decision_rng;
 use crate::measure::counters::{ItemClass, LiftCounters};
+use crate::measure::gaussian::decision_rng;
 use crate::measure::report::{noised_report, LiftReportConfig, NoiseMode};
 use rand::RngExt;
 

@@ -22,6 +22,8 @@
 
 pub mod counters;
 pub mod estimate;
+pub mod gaussian;
+pub mod holdout;
 pub mod report;
 pub mod shares;
 pub mod sums;

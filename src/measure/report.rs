@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
-use crate::adapt::LiftBucket;
 use crate::error_code::{Coded, ErrorCode};
+use crate::measure::holdout::LiftBucket;
 use crate::privacy::noise::standard_normal;
 
 /// Format version of [`LiftReport`].

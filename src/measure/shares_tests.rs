@@ -1,5 +1,5 @@
 use super::*;
-use crate::adapt::LiftBucket;
+use crate::measure::holdout::LiftBucket;
 use crate::measure::report::{noised_report, LiftReportConfig, NoiseMode};
 use crate::measure::{ItemClass, LiftCounters};
 use proptest::prelude::*;

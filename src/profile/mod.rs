@@ -10,7 +10,7 @@ mod affinity;
 mod apply;
 mod compact;
 mod history;
-mod shopper_state;
+pub mod shopper_state;
 mod shopper_view;
 pub mod stored;
 mod summary;
@@ -196,6 +196,12 @@ pub struct Profile {
 }
 
 /// Read access, kept cheap for ranking, offers and layout.
+impl crate::collect::screen::AttributeCache for Profile {
+    fn cached_attributes(&self, item_id: &str) -> Option<&ItemAttributes> {
+        self.catalog.get(item_id)
+    }
+}
+
 impl Profile {
     /// Time-decayed affinities by attribute key; decay them with
     /// [`Affinities::value_at`] and the configured half-life.

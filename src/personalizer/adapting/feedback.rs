@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::adapt::shopper::DeviceClass;
 use crate::adapt::{Adapter, BanditError, Density, LayoutDecision, SectionKind, ShopperState, VisitSegment};
 use crate::collect::event::TrackEvent;
 use crate::measure::{ItemClass, LiftCounters, LiftMetric, OTHER_PLACEMENT};
+use crate::profile::shopper_state::DeviceClass;
 
 /// Most copy-variant decisions waiting for a reaction.
 pub const MAX_PENDING_VARIANTS: usize = 16;

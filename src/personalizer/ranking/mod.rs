@@ -9,7 +9,7 @@
 //!   while the server only ever sees one item or query).
 //! - [`Personalizer::rank`] ranks a handle with the profile ([`ProfileShopper`]) and the session's
 //!   earlier answers, and returns ids, scores, reason codes and a human reason. A device in the
-//!   lift holdout gets the server's order instead (`holdout.rs`).
+//!   lift holdout gets the server's order instead (`server_order.rs`).
 //! - `track` hands clicks, cart additions and purchases of items shown by a recent ranking to the
 //!   ranker's online learner (once per shown item and outcome). Every ranking reports the
 //!   propensity of the order it showed, so the shop can evaluate policies without bias.
@@ -18,9 +18,9 @@
 //!   consent drops, with the rest of the shop's keys.
 
 mod answer;
-mod holdout;
 mod live_sets;
 mod model_store;
+mod server_order;
 #[cfg(test)]
 mod tests;
 

@@ -112,8 +112,8 @@ pub fn write_compacted<S: KeyValueStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{WarningCode, MAX_BACKUPS};
     use crate::storage::MemoryStore;
+    use crate::storage::{WarningCode, MAX_BACKUPS};
 
     const LIMIT: usize = 1 << 20;
 

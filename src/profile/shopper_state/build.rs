@@ -5,11 +5,11 @@
 //! after the session timeout has not tracked anything yet in the new visit, so the state counts
 //! that visit already (segment, visits) and treats the earlier session's cart as left behind.
 
-use crate::adapt::shopper::{DeviceClass as AdaptDevice, Interest, ShopperState, VisitSegment};
 use crate::catalog::CATEGORY_SEPARATOR;
 use crate::collect::event::EventKind;
+use crate::profile::shopper_state::{DeviceClass as AdaptDevice, Interest, ShopperState, VisitSegment};
 
-use super::{DeviceClass, Profile, Segment, NEGLIGIBLE_AFFINITY};
+use crate::profile::{DeviceClass, Profile, Segment, NEGLIGIBLE_AFFINITY};
 
 /// Most interests handed to the decisions.
 pub const SHOPPER_TOP_INTERESTS: usize = 8;
@@ -111,5 +111,5 @@ impl Profile {
 }
 
 #[cfg(test)]
-#[path = "shopper_state_tests.rs"]
+#[path = "build_tests.rs"]
 mod tests;

@@ -74,5 +74,5 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
 }
 
 #[cfg(test)]
-#[path = "holdout_tests.rs"]
+#[path = "server_order_tests.rs"]
 mod tests;

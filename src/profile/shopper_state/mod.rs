@@ -4,7 +4,11 @@
 //! Sensitive categories are removed before a [`ShopperState`] is built; as a second guard,
 //! [`ShopperState::without_sensitive`] drops anything under a sensitive category again.
 
+mod build;
+
 use serde::{Deserialize, Serialize};
+
+pub use build::{ShopperClock, SHOPPER_TOP_INTERESTS};
 
 use crate::catalog::{AttributeKey, CATEGORY_SEPARATOR};
 
