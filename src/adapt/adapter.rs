@@ -8,14 +8,14 @@ use super::bandit::{Bandit, BanditError, BanditParams, CheckedBanditParams};
 use super::copy_variants::{
     personalized_variant, shop_default_variant, variant_arms, CopyVariant, VariantDecision, VariantError,
 };
+use super::layout::constraints::LayoutError;
+use super::layout::density::density_arm;
 use super::layout::{
     examination_weight, personalized_layout, section_arm, shop_default_layout, Density, LayoutDecision, LayoutOptions,
     LayoutTuning, SectionKind, SectionSpec,
 };
-use super::layout_constraints::LayoutError;
-use super::layout_density::density_arm;
-use super::offer_choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
-use super::offer_history::OfferHistory;
+use super::offers::choice::{no_offer_arm, offer_arm, personalized_offer, shop_default_offer};
+use super::offers::history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use crate::catalog::Item;
 use crate::error_code::{Coded, ErrorCode};

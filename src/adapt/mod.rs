@@ -11,22 +11,17 @@ pub use crate::profile::shopper_state::{
 pub use bandit::{Bandit, BanditError, BanditParams, BanditPick, CheckedBanditParams};
 pub mod adapter;
 pub mod layout;
-pub mod layout_constraints;
-pub mod layout_density;
-pub mod layout_sections;
 pub mod off_policy;
-pub mod offer_choice;
-pub mod offer_history;
 pub mod offers;
 
 pub use crate::measure::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
 pub use copy_variants::{CopyVariant, VariantDecision, VariantError};
+pub use layout::constraints::LayoutError;
 pub use layout::{
     Density, HiddenSection, LayoutDecision, LayoutOptions, LayoutTuning, PlacedSection, SectionKind, SectionSpec,
 };
-pub use layout_constraints::LayoutError;
-pub use offer_history::OfferHistory;
+pub use offers::history::OfferHistory;
 pub use offers::{
     Audience, AudienceSpec, FrequencyCap, OfferContext, OfferDecision, OfferError, OfferLimits, OfferSpec, SkippedOffer,
 };

@@ -134,7 +134,7 @@ impl Feedback {
         self.attributions.drain(..keep_last(self.attributions.len(), MAX_ATTRIBUTIONS));
         self.recommended_placements.truncate(MAX_RECOMMENDED_PLACEMENTS);
         if let Some(layout) = &mut self.layout {
-            layout.sections.truncate(crate::adapt::layout_constraints::MAX_SECTIONS);
+            layout.sections.truncate(crate::adapt::layout::constraints::MAX_SECTIONS);
         }
     }
 

@@ -1,7 +1,7 @@
 //! What the adaptation calls answer while consent is `none`: the shop's defaults, with a reason
 //! saying so, and nothing remembered.
 
-use crate::adapt::offer_choice::shop_default_offer;
+use crate::adapt::offers::choice::shop_default_offer;
 use crate::adapt::{LayoutDecision, OfferContext, OfferDecision, OfferHistory, OfferSpec, ShopperState};
 
 use super::request::AdaptationError;

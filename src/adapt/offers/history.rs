@@ -77,7 +77,7 @@ impl OfferHistory {
     }
 }
 
-#[path = "offer_history_merge.rs"]
+#[path = "history_merge.rs"]
 mod merge;
 
 #[cfg(test)]

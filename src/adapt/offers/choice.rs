@@ -1,9 +1,9 @@
 //! Deciding among eligible offers: the shop's first eligible offer for the holdout, a
 //! Thompson-sampled pick (with the audience's specificity as prior) for everyone else.
 
-use super::bandit::Bandit;
-use super::offer_history::OfferHistory;
-use super::offers::{parse_offers, OfferContext, OfferDecision, OfferError, OfferSpec, ParsedOffer, SkippedOffer};
+use super::history::OfferHistory;
+use super::{parse_offers, OfferContext, OfferDecision, OfferError, OfferSpec, ParsedOffer, SkippedOffer};
+use crate::adapt::bandit::Bandit;
 use crate::profile::shopper_state::ShopperState;
 
 /// Logit added per unit of audience specificity before any engagement is learned.

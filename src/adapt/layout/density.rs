@@ -4,8 +4,8 @@
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::bandit::{argmax, Bandit};
-use super::layout::LayoutTuning;
+use super::LayoutTuning;
+use crate::adapt::bandit::{argmax, Bandit};
 use crate::profile::shopper_state::CONTEXT_FEATURES;
 
 /// Grid of tiles or a list of rows.

@@ -403,8 +403,6 @@ pub(crate) fn argmax(values: &[f64]) -> usize {
 }
 
 #[cfg(test)]
-#[path = "bandit_tests.rs"]
 mod tests;
 
-#[path = "bandit_merge.rs"]
 mod merge;

@@ -13,17 +13,21 @@
 //! assert_eq!(layout.sections[0].id, "hero-deals");
 //! ```
 
+pub mod constraints;
+pub mod density;
+pub mod sections;
+
 use rand::seq::SliceRandom;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::bandit::{argmax, sample, sigmoid, Bandit, Posterior};
-use super::layout_constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
-use super::layout_density::choose_density;
-pub use super::layout_density::Density;
-pub use super::layout_sections::{SectionKind, SectionSpec};
+use crate::adapt::bandit::{argmax, sample, sigmoid, Bandit, Posterior};
 use crate::catalog::MAX_LABEL_BYTES;
 use crate::profile::shopper_state::{ShopperState, CONTEXT_FEATURES};
+use constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
+use density::choose_density;
+pub use density::Density;
+pub use sections::{SectionKind, SectionSpec};
 
 /// Page settings from the shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,5 +352,4 @@ pub(crate) fn section_arm(kind: SectionKind) -> String {
 }
 
 #[cfg(test)]
-#[path = "layout_tests.rs"]
 mod tests;

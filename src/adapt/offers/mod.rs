@@ -12,14 +12,17 @@
 //! assert_eq!(picked.offer_id.as_deref(), Some("welcome-10"));
 //! ```
 
+pub mod choice;
+pub mod history;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::bandit::BanditError;
-use super::offer_history::MAX_SHOWS_KEPT;
+use crate::adapt::bandit::BanditError;
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
 use crate::profile::shopper_state::{ShopperState, VisitSegment};
+use history::MAX_SHOWS_KEPT;
 
 /// Most offers accepted in one call.
 pub const MAX_OFFERS: usize = 64;
@@ -325,5 +328,4 @@ pub(crate) fn parse_offers<'a>(
 }
 
 #[cfg(test)]
-#[path = "offers_tests.rs"]
 mod tests;
