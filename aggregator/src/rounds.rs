@@ -4,7 +4,7 @@
 use ed25519_dalek::SigningKey;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shop_personalizer::privacy::noise::standard_normal;
+use shop_personalizer::privacy::sampling::standard_normal;
 use shop_personalizer::sync::SharedModel;
 
 use crate::config::CheckedConfig;

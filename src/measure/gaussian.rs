@@ -1,6 +1,6 @@
 //! Seeded randomness of the adaptation code: a per-decision generator derived from a persisted
 //! seed and a counter, and the normal quantile used for confidence intervals. Normal draws come
-//! from [`crate::privacy::noise::standard_normal`], the crate's one Gaussian sampler.
+//! from [`crate::privacy::sampling::standard_normal`], the crate's one Gaussian sampler.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

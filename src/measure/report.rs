@@ -18,7 +18,7 @@
 //!   sees only uniformly random numbers; what is released is a sum of ≥ K reports, so the device
 //!   books the configured ρ (see [`CheckedReportConfig::booked_rho`]).
 //!
-//! The noise is [`crate::privacy::noise::standard_normal`], the crate's one Gaussian sampler.
+//! The noise is [`crate::privacy::sampling::standard_normal`], the crate's one Gaussian sampler.
 //! The seed must come from a crypto random source for every report (tests pass fixed seeds).
 
 use rand_chacha::ChaCha8Rng;
@@ -28,7 +28,7 @@ use thiserror::Error;
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
 use crate::error_code::{Coded, ErrorCode};
 use crate::measure::holdout::LiftBucket;
-use crate::privacy::noise::standard_normal;
+use crate::privacy::sampling::standard_normal;
 
 /// Format version of [`LiftReport`].
 pub const LIFT_REPORT_VERSION: u32 = 1;

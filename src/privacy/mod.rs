@@ -1,11 +1,11 @@
 //! Privacy: the accounting of differentially private model updates and lift reports, the
 //! device's ledger, the builder that clips, noises and quantizes an update, and the crate's one
-//! Gaussian sampler ([`noise::standard_normal`]). See [`accountant`] for the guarantee.
+//! Gaussian sampler ([`sampling::standard_normal`]). See [`accountant`] for the guarantee.
 
 pub mod accountant;
 pub mod ledger;
-pub mod noise;
 pub mod params;
+pub mod sampling;
 pub mod update;
 
 use thiserror::Error;
@@ -13,8 +13,8 @@ use thiserror::Error;
 use crate::error_code::{Coded, ErrorCode};
 
 pub use ledger::{LedgerSummary, PeriodSummary, PrivacyLedger};
-pub use noise::QuantizedVector;
 pub use params::{PrivacyConfig, PrivacyParams};
+pub use sampling::QuantizedVector;
 pub use update::{NoisyUpdate, UpdateBuilder, UpdateInputs};
 
 /// Why an update was not built or a privacy setting was refused. Refusals spend no budget.

@@ -3,8 +3,8 @@
 use rand::Rng;
 
 use super::ledger::PrivacyLedger;
-use super::noise::{standard_normal, QuantizedVector};
 use super::params::PrivacyParams;
+use super::sampling::{standard_normal, QuantizedVector};
 use super::PrivacyError;
 
 /// What the device knows when it considers a sync.

@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 use crate::measure::gaussian::decision_rng;
-use crate::privacy::noise::standard_normal;
+use crate::privacy::sampling::standard_normal;
 use crate::profile::shopper_state::CONTEXT_FEATURES;
 
 /// Longest accepted arm key, in bytes.

@@ -29,11 +29,11 @@ mod lift;
 mod lift_share_tests;
 #[cfg(test)]
 mod lift_tests;
-mod outcome;
 mod persist;
 mod stored;
 #[cfg(test)]
 pub(super) mod tests;
+mod types;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -49,8 +49,8 @@ use lift::check_lift_setup;
 use super::{check_time, view_time, Context};
 
 pub use driver::{drive, SyncAction, SyncEngine, SyncHost, SyncInput, SyncRun, SyncSchedule};
-pub use outcome::{SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError, MIN_CHECK_INTERVAL_MS};
 pub use stored::{decode_sync, encode_sync, sync_key, StoredSync, SyncLoadError};
+pub use types::{SkipReason, SyncOutcome, SyncPlan, SyncSetup, SyncingError, MIN_CHECK_INTERVAL_MS};
 
 /// What syncing needs of the ranker: its shared weights, to compute an update from and to move
 /// onto a downloaded model. The ranking part implements it (in the split browser package, the
