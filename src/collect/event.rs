@@ -67,13 +67,15 @@ pub struct PurchaseLine {
     pub price: Option<f64>,
 }
 
-fn one() -> u32 {
+pub(super) fn one() -> u32 {
     1
 }
 
 /// Something the shopper did. `item`, where present, carries the item's attributes so the
 /// shop need not call `upsertItems` first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Read by hand in one pass (`event_reading`); the `serde` attributes describe the same format for
+// `Serialize` and the TypeScript types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum TrackEvent {

@@ -1,0 +1,199 @@
+//! Reading a [`TrackEvent`] in one pass over its fields.
+//!
+//! serde's derive for an internally tagged enum (`{ "type": "view", ... }`) buffers the whole
+//! object into its private `Content` tree, then reads the variant's fields from that tree: two
+//! deserializers per field type, and the largest export of the package. Here every field goes
+//! into its slot as it comes, whatever the order of `type`; then the variant takes the slots it
+//! has. The errors are serde's own: `unknown variant `teleport`, expected one of `view`, ...`,
+//! `unknown field `colour`, expected `itemId` or `item``, `missing field `itemId``.
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::event::{one, EventKind, PurchaseLine, TrackEvent};
+use crate::catalog::ItemAttributes;
+
+/// The fields each kind of event has, as JS spells them (for "unknown field" errors).
+fn fields_of(kind: EventKind) -> &'static [&'static str] {
+    match kind {
+        EventKind::View => &["itemId", "item"],
+        EventKind::Click => &["itemId", "placement", "position", "item"],
+        EventKind::Impression => &["placement", "itemIds", "positions"],
+        EventKind::AddToCart => &["itemId", "quantity", "item"],
+        EventKind::RemoveFromCart => &["itemId", "quantity"],
+        EventKind::Purchase => &["items", "value"],
+        EventKind::Search => &["query", "resultIds"],
+        EventKind::Rating => &["itemId", "rating"],
+        EventKind::WishlistAdd | EventKind::WishlistRemove | EventKind::Dismiss => &["itemId"],
+        EventKind::Dwell => &["itemId", "ms"],
+        EventKind::ScrollDepth => &["itemId", "depth"],
+    }
+}
+
+/// Every field any event has; `None` until the object names it. An optional field read as
+/// `null` is `Some(None)`: present, and refused by a kind that does not have it.
+#[derive(Default)]
+struct Slots {
+    item_id: Option<Option<String>>,
+    item: Option<Option<ItemAttributes>>,
+    placement: Option<Option<String>>,
+    position: Option<Option<u32>>,
+    item_ids: Option<Vec<String>>,
+    positions: Option<Option<Vec<u32>>>,
+    quantity: Option<u32>,
+    items: Option<Vec<PurchaseLine>>,
+    value: Option<f64>,
+    query: Option<String>,
+    result_ids: Option<Vec<String>>,
+    rating: Option<u8>,
+    ms: Option<f64>,
+    depth: Option<f64>,
+}
+
+impl Slots {
+    /// The names of the fields the object had, in the order of [`fields_of`]'s union.
+    fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let flags = [
+            ("itemId", self.item_id.is_some()),
+            ("item", self.item.is_some()),
+            ("placement", self.placement.is_some()),
+            ("position", self.position.is_some()),
+            ("itemIds", self.item_ids.is_some()),
+            ("positions", self.positions.is_some()),
+            ("quantity", self.quantity.is_some()),
+            ("items", self.items.is_some()),
+            ("value", self.value.is_some()),
+            ("query", self.query.is_some()),
+            ("resultIds", self.result_ids.is_some()),
+            ("rating", self.rating.is_some()),
+            ("ms", self.ms.is_some()),
+            ("depth", self.depth.is_some()),
+        ];
+        flags.into_iter().filter(|(_, present)| *present).map(|(name, _)| name)
+    }
+}
+
+/// Fills `slot` once; a second value for the same field is serde's "duplicate field" error.
+fn fill<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+fn required<T, E: de::Error>(slot: Option<T>, name: &'static str) -> Result<T, E> {
+    slot.ok_or_else(|| de::Error::missing_field(name))
+}
+
+/// A required string that may have been read as `null` (its slot is shared with optional ones).
+fn required_text<E: de::Error>(slot: Option<Option<String>>, name: &'static str) -> Result<String, E> {
+    required(slot, name)?.ok_or_else(|| de::Error::invalid_type(de::Unexpected::Unit, &"a string"))
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = TrackEvent;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event object with a `type`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TrackEvent, A::Error> {
+        let mut kind: Option<EventKind> = None;
+        let mut s = Slots::default();
+        let mut unknown: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            // Once the kind is known, a field it lacks is refused before its value is read.
+            if let Some(kind) = kind {
+                if key != "type" && !fields_of(kind).contains(&key.as_str()) {
+                    return Err(de::Error::unknown_field(&key, fields_of(kind)));
+                }
+            }
+            match key.as_str() {
+                "type" => fill(&mut map, &mut kind, "type")?,
+                "itemId" => fill(&mut map, &mut s.item_id, "itemId")?,
+                "item" => fill(&mut map, &mut s.item, "item")?,
+                "placement" => fill(&mut map, &mut s.placement, "placement")?,
+                "position" => fill(&mut map, &mut s.position, "position")?,
+                "itemIds" => fill(&mut map, &mut s.item_ids, "itemIds")?,
+                "positions" => fill(&mut map, &mut s.positions, "positions")?,
+                "quantity" => fill(&mut map, &mut s.quantity, "quantity")?,
+                "items" => fill(&mut map, &mut s.items, "items")?,
+                "value" => fill(&mut map, &mut s.value, "value")?,
+                "query" => fill(&mut map, &mut s.query, "query")?,
+                "resultIds" => fill(&mut map, &mut s.result_ids, "resultIds")?,
+                "rating" => fill(&mut map, &mut s.rating, "rating")?,
+                "ms" => fill(&mut map, &mut s.ms, "ms")?,
+                "depth" => fill(&mut map, &mut s.depth, "depth")?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    unknown.get_or_insert(key);
+                }
+            }
+        }
+        let kind = required(kind, "type")?;
+        let allowed = fields_of(kind);
+        if let Some(name) = unknown.as_deref().or_else(|| s.present().find(|name| !allowed.contains(name))) {
+            return Err(de::Error::unknown_field(name, allowed));
+        }
+        Ok(match kind {
+            EventKind::View => {
+                TrackEvent::View { item_id: required_text(s.item_id, "itemId")?, item: s.item.flatten() }
+            }
+            EventKind::Click => TrackEvent::Click {
+                item_id: required_text(s.item_id, "itemId")?,
+                placement: s.placement.flatten(),
+                position: s.position.flatten(),
+                item: s.item.flatten(),
+            },
+            EventKind::Impression => TrackEvent::Impression {
+                placement: required_text(s.placement, "placement")?,
+                item_ids: required(s.item_ids, "itemIds")?,
+                positions: s.positions.flatten(),
+            },
+            EventKind::AddToCart => TrackEvent::AddToCart {
+                item_id: required_text(s.item_id, "itemId")?,
+                quantity: s.quantity.unwrap_or_else(one),
+                item: s.item.flatten(),
+            },
+            EventKind::RemoveFromCart => TrackEvent::RemoveFromCart {
+                item_id: required_text(s.item_id, "itemId")?,
+                quantity: s.quantity.unwrap_or_else(one),
+            },
+            EventKind::Purchase => {
+                TrackEvent::Purchase { items: required(s.items, "items")?, value: required(s.value, "value")? }
+            }
+            EventKind::Search => {
+                TrackEvent::Search { query: required(s.query, "query")?, result_ids: s.result_ids.unwrap_or_default() }
+            }
+            EventKind::Rating => TrackEvent::Rating {
+                item_id: required_text(s.item_id, "itemId")?,
+                rating: required(s.rating, "rating")?,
+            },
+            EventKind::WishlistAdd => TrackEvent::WishlistAdd { item_id: required_text(s.item_id, "itemId")? },
+            EventKind::WishlistRemove => TrackEvent::WishlistRemove { item_id: required_text(s.item_id, "itemId")? },
+            EventKind::Dismiss => TrackEvent::Dismiss { item_id: required_text(s.item_id, "itemId")? },
+            EventKind::Dwell => {
+                TrackEvent::Dwell { item_id: required_text(s.item_id, "itemId")?, ms: required(s.ms, "ms")? }
+            }
+            EventKind::ScrollDepth => {
+                TrackEvent::ScrollDepth { item_id: s.item_id.flatten(), depth: required(s.depth, "depth")? }
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TrackEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
+#[cfg(test)]
+#[path = "event_reading_tests.rs"]
+mod tests;
