@@ -81,6 +81,9 @@ pub struct SyncRun {
 
 pub(super) const NO_CONSENT: &str = "model updates are only sent under full consent: call setConsent(\"full\") first";
 const CHANGED_WHILE_WAITING: &str = "consent changed or the update was already sent while waiting; nothing was sent";
+const LIFT_CHANGED_WHILE_WAITING: &str =
+    "consent changed or the lift report was already sent while waiting; nothing was sent";
+const WRONG_ANSWER: &str = "the sync runner answered an action the run did not ask for; nothing more is sent";
 
 impl SyncRun {
     /// A full run: the model when `refresh`, the update, then the lift report.
@@ -156,10 +159,9 @@ impl SyncRun {
                 let outcome = engine.finish_lift_report(&body, resend, result, now_ms);
                 self.finish(Some(outcome))
             }
-            (stage, input) => {
+            _ => {
                 // A runner that answered the wrong action: stop without sending anything.
-                let message = format!("the sync runner answered {input:?} in stage {stage:?}; nothing more is sent");
-                self.done(SyncOutcome::skipped(SkipReason::Invalid, message))
+                self.done(SyncOutcome::skipped(SkipReason::Invalid, WRONG_ANSWER))
             }
         }
     }
@@ -189,8 +191,13 @@ impl SyncRun {
 
     /// Ends the run: a full run resolves to the update's outcome, a lift-only run to the lift's.
     fn finish(&mut self, lift: Option<SyncOutcome>) -> SyncAction {
-        let outcome = if self.lift_only { lift } else { self.update.take() };
-        let outcome = outcome.unwrap_or_else(|| SyncOutcome::skipped(SkipReason::Busy, CHANGED_WHILE_WAITING));
+        let outcome = match (self.lift_only, lift) {
+            (true, Some(lift)) => lift,
+            (true, None) => SyncOutcome::skipped(SkipReason::NoConsent, LIFT_CHANGED_WHILE_WAITING),
+            (false, _) => {
+                self.update.take().unwrap_or_else(|| SyncOutcome::skipped(SkipReason::Busy, CHANGED_WHILE_WAITING))
+            }
+        };
         self.done(outcome)
     }
 
