@@ -104,7 +104,9 @@ pub struct OfferRequest {
 /// How the shopper reacted to something a decision showed. Clicks, carts and orders tracked with
 /// `track` are learned from by themselves; this reports what `track` cannot see (an offer's code
 /// applied, a section dismissed) or settles a decision at once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Read by hand in one pass (below); the `serde` attributes describe the same format for
+// `Serialize` and the TypeScript types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum DecisionOutcome {
@@ -114,6 +116,81 @@ pub enum DecisionOutcome {
     Offer { offer_id: String, taken_up: bool },
     /// The text `chooseVariant` picked for an item led (or did not lead) to engagement.
     Variant { item_id: String, variant_id: String, engaged: bool },
+}
+
+/// The `kind` of a [`DecisionOutcome`] (its unknown-variant error lists these).
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum OutcomeKind {
+    Section,
+    Offer,
+    Variant,
+}
+
+impl OutcomeKind {
+    fn has(self, field: &str) -> bool {
+        match self {
+            OutcomeKind::Section => matches!(field, "sectionId" | "engaged"),
+            OutcomeKind::Offer => matches!(field, "offerId" | "takenUp"),
+            OutcomeKind::Variant => matches!(field, "itemId" | "variantId" | "engaged"),
+        }
+    }
+}
+
+/// Reads `{ kind, ...fields }` in one pass, as the derive of an internally tagged enum does but
+/// without buffering the object in serde's `Content`. Unknown fields are skipped, as by the derive.
+struct OutcomeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OutcomeVisitor {
+    type Value = DecisionOutcome;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a decision outcome with a `kind`")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DecisionOutcome, A::Error> {
+        use serde::de::Error;
+        let mut kind: Option<OutcomeKind> = None;
+        let (mut ids, mut flags): ([Option<String>; 4], [Option<bool>; 2]) = Default::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = ["sectionId", "offerId", "itemId", "variantId"].iter().position(|name| *name == key);
+            let flag = ["engaged", "takenUp"].iter().position(|name| *name == key);
+            let foreign = kind.is_some_and(|kind| !kind.has(&key));
+            match (key.as_str(), slot, flag) {
+                ("kind", ..) if kind.is_some() => return Err(Error::duplicate_field("kind")),
+                ("kind", ..) => kind = Some(map.next_value()?),
+                (_, Some(i), _) if !foreign => ids[i] = Some(map.next_value()?),
+                (_, _, Some(i)) if !foreign => flags[i] = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let [section_id, offer_id, item_id, variant_id] = ids;
+        let [engaged, taken_up] = flags;
+        let need = |value: Option<String>, name| value.ok_or_else(|| Error::missing_field(name));
+        let flag = |value: Option<bool>, name| value.ok_or_else(|| Error::missing_field(name));
+        Ok(match kind.ok_or_else(|| Error::missing_field("kind"))? {
+            OutcomeKind::Section => DecisionOutcome::Section {
+                section_id: need(section_id, "sectionId")?,
+                engaged: flag(engaged, "engaged")?,
+            },
+            OutcomeKind::Offer => {
+                DecisionOutcome::Offer { offer_id: need(offer_id, "offerId")?, taken_up: flag(taken_up, "takenUp")? }
+            }
+            OutcomeKind::Variant => DecisionOutcome::Variant {
+                item_id: need(item_id, "itemId")?,
+                variant_id: need(variant_id, "variantId")?,
+                engaged: flag(engaged, "engaged")?,
+            },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DecisionOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OutcomeVisitor)
+    }
 }
 
 /// Joins a page's category path, refusing malformed ones.
@@ -146,6 +223,36 @@ mod tests {
         assert_eq!(outcome, DecisionOutcome::Offer { offer_id: "welcome".into(), taken_up: true });
         let unknown = serde_json::from_str::<DecisionOutcome>(r#"{"kind":"banner","engaged":true}"#);
         assert!(unknown.unwrap_err().to_string().contains("unknown variant `banner`"));
+    }
+
+    #[test]
+    fn outcomes_read_as_the_tagged_derive_did() {
+        #[derive(Debug, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+        enum Derived {
+            Section { section_id: String, engaged: bool },
+            Offer { offer_id: String, taken_up: bool },
+            Variant { item_id: String, variant_id: String, engaged: bool },
+        }
+        let cases = [
+            r#"{"kind":"section","sectionId":"new","engaged":false}"#,
+            r#"{"engaged":true,"sectionId":"new","kind":"section","colour":1}"#,
+            r#"{"kind":"offer","offerId":"w","takenUp":true,"engaged":"ignored"}"#,
+            r#"{"kind":"variant","itemId":"a","variantId":"b","engaged":true}"#,
+            r#"{"kind":"variant","itemId":"a","engaged":true}"#,
+            r#"{"kind":"offer","offerId":"w"}"#,
+            r#"{"kind":"offer","offerId":7,"takenUp":true}"#,
+            r#"{"kind":"section","sectionId":"s","engaged":null}"#,
+            r#"{"kind":"banner"}"#,
+            r#"{"offerId":"w","takenUp":true}"#,
+            r#"{"kind":"offer","kind":"offer","offerId":"w","takenUp":true}"#,
+        ];
+        let message = |e: serde_json::Error| e.to_string().split(" at line ").next().unwrap_or_default().to_string();
+        for json in cases {
+            let by_hand = serde_json::from_str::<DecisionOutcome>(json).map(|o| serde_json::to_value(o).unwrap());
+            let derived = serde_json::from_str::<Derived>(json).map(|o| serde_json::to_value(o).unwrap());
+            assert_eq!(by_hand.map_err(message), derived.map_err(message), "{json}");
+        }
     }
 
     #[test]
