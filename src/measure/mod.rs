@@ -24,6 +24,7 @@ pub mod counters;
 pub mod estimate;
 pub mod gaussian;
 pub mod holdout;
+mod noise_mode_reading;
 pub mod report;
 pub mod shares;
 pub mod sums;

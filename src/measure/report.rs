@@ -97,7 +97,9 @@ impl MetricCaps {
 }
 
 /// How the noise is split between devices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Read by hand in one pass (`noise_mode_reading`); the `serde` attributes describe the same format
+// for `Serialize` and the TypeScript types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum NoiseMode {

@@ -1,0 +1,102 @@
+//! Reading a [`NoiseMode`] (`{ "kind": "sharedSums", "minCohort": 1000, "helperUrl": ... }`) in
+//! one pass, as serde's derive of an internally tagged enum reads it but without buffering the
+//! object in serde's `Content`. Unknown fields and other kinds' fields are skipped, as by the derive.
+
+use serde::de::{Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::report::NoiseMode;
+
+/// The `kind` of a [`NoiseMode`] (its unknown-variant error lists these).
+#[derive(Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Kind {
+    Local,
+    Distributed,
+    SharedSums,
+}
+
+struct NoiseModeVisitor;
+
+impl<'de> Visitor<'de> for NoiseModeVisitor {
+    type Value = NoiseMode;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a noise mode with a `kind`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoiseMode, A::Error> {
+        let mut kind: Option<Kind> = None;
+        let (mut min_cohort, mut helper_url): (Option<u32>, Option<String>) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let has = |field| match kind {
+                None => true,
+                Some(Kind::Local) => false,
+                Some(Kind::Distributed) => field == "minCohort",
+                Some(Kind::SharedSums) => true,
+            };
+            match key.as_str() {
+                "kind" if kind.is_some() => return Err(Error::duplicate_field("kind")),
+                "kind" => kind = Some(map.next_value()?),
+                "minCohort" if has("minCohort") => min_cohort = Some(map.next_value()?),
+                "helperUrl" if has("helperUrl") => helper_url = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let min_cohort = || min_cohort.ok_or_else(|| Error::missing_field("minCohort"));
+        Ok(match kind.ok_or_else(|| Error::missing_field("kind"))? {
+            Kind::Local => NoiseMode::Local,
+            Kind::Distributed => NoiseMode::Distributed { min_cohort: min_cohort()? },
+            Kind::SharedSums => NoiseMode::SharedSums {
+                min_cohort: min_cohort()?,
+                helper_url: helper_url.clone().ok_or_else(|| Error::missing_field("helperUrl"))?,
+            },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NoiseMode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(NoiseModeVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::NoiseMode;
+
+    #[test]
+    fn reads_as_the_tagged_derive_did() {
+        #[derive(Debug, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+        enum Derived {
+            Local,
+            Distributed { min_cohort: u32 },
+            SharedSums { min_cohort: u32, helper_url: String },
+        }
+        let cases = [
+            r#"{"kind":"local"}"#,
+            r#"{"kind":"local","minCohort":"ignored"}"#,
+            r#"{"minCohort":5,"kind":"distributed","helperUrl":7}"#,
+            r#"{"kind":"distributed","minCohort":5,"helperUrl":7}"#,
+            r#"{"kind":"sharedSums","minCohort":1000,"helperUrl":"https://helper.example"}"#,
+            r#"{"kind":"sharedSums","minCohort":1000}"#,
+            r#"{"kind":"distributed"}"#,
+            r#"{"kind":"distributed","minCohort":-1}"#,
+            r#"{"kind":"distributed","minCohort":null}"#,
+            r#"{"kind":"shuffled"}"#,
+            r#"{"minCohort":5}"#,
+            r#"{"kind":"local","kind":"local"}"#,
+        ];
+        let message = |e: serde_json::Error| e.to_string().split(" at line ").next().unwrap_or_default().to_string();
+        for json in cases {
+            let by_hand = serde_json::from_str::<NoiseMode>(json).map(|m| serde_json::to_value(m).unwrap());
+            let derived = serde_json::from_str::<Derived>(json).map(|m| serde_json::to_value(m).unwrap());
+            assert_eq!(by_hand.map_err(message), derived.map_err(message), "{json}");
+        }
+    }
+}
