@@ -8,6 +8,8 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
+mod key_reading;
+
 /// Longest accepted item id, category name, brand or tag, in bytes.
 pub const MAX_LABEL_BYTES: usize = 128;
 /// Deepest accepted category path.
@@ -65,13 +67,36 @@ pub struct ItemAttributes {
 }
 
 /// An item as the shop describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     pub id: String,
     #[serde(flatten)]
     pub attributes: ItemAttributes,
+}
+
+/// An [`Item`] as it is read: its fields side by side, as `flatten` reads them (unknown ones
+/// ignored) but in one pass; the derive of `flatten` buffers the object in serde's `Content`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlatItem {
+    id: String,
+    #[serde(default)]
+    category_path: Vec<String>,
+    #[serde(default)]
+    brand: Option<String>,
+    #[serde(default)]
+    price: Option<f64>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let FlatItem { id, category_path, brand, price, tags } = FlatItem::deserialize(deserializer)?;
+        Ok(Item { id, attributes: ItemAttributes { category_path, brand, price, tags } })
+    }
 }
 
 /// Checks an item id: non-empty and of bounded length.
@@ -117,7 +142,9 @@ pub fn price_band(price: f64) -> u8 {
 /// A category is identified by its whole path down to that level (`"Shoes > Running"`), so
 /// "Running" under "Shoes" and under "Books" stay apart. Serialized as a tagged object:
 /// `{ "kind": "category", "value": "Shoes > Running" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+// Read by hand in one pass (`catalog/key_reading.rs`); the `serde` attributes describe the same
+// format for `Serialize` and the TypeScript types.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", content = "value", rename_all = "camelCase")]
 pub enum AttributeKey {
@@ -280,6 +307,32 @@ mod tests {
             serde_json::to_string(&AttributeKey::Brand("Acme".into())).unwrap(),
             r#"{"kind":"brand","value":"Acme"}"#
         );
+    }
+
+    #[test]
+    fn reads_an_item_as_the_flatten_derive_did() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Derived {
+            id: String,
+            #[serde(flatten)]
+            attributes: ItemAttributes,
+        }
+        let cases = [
+            r#"{"id":"a"}"#,
+            r#"{"categoryPath":["Shoes","Trail"],"id":"a","brand":"Acme","price":3,"tags":["x"],"colour":"red"}"#,
+            r#"{"id":"a","brand":null,"price":null}"#,
+            r#"{"brand":"Acme"}"#,
+            r#"{"id":7}"#,
+            r#"{"id":"a","price":"cheap"}"#,
+            r#"{"id":"a","categoryPath":"Shoes"}"#,
+            r#"{"id":"a","tags":null}"#,
+        ];
+        let message = |e: serde_json::Error| e.to_string().split(" at line ").next().unwrap_or_default().to_string();
+        for json in cases {
+            let by_hand = serde_json::from_str::<Item>(json).map(|i| (i.id, i.attributes)).map_err(message);
+            let derived = serde_json::from_str::<Derived>(json).map(|d| (d.id, d.attributes)).map_err(message);
+            assert_eq!(by_hand, derived, "{json}");
+        }
     }
 
     #[test]

@@ -39,12 +39,36 @@ pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, L
 pub const MAX_CATALOG_ITEMS: usize = 200;
 
 /// An item's attributes as remembered by the profile, with when it was last involved in an event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CachedItem {
     #[serde(flatten)]
     pub attributes: ItemAttributes,
     pub last_used_ms: u64,
+}
+
+/// A [`CachedItem`] as it is read: the same fields in one pass, without the `Content` buffer the
+/// derive of `flatten` reads through.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlatCachedItem {
+    #[serde(default)]
+    category_path: Vec<String>,
+    #[serde(default)]
+    brand: Option<String>,
+    #[serde(default)]
+    price: Option<f64>,
+    #[serde(default)]
+    tags: Vec<String>,
+    last_used_ms: u64,
+}
+
+impl<'de> Deserialize<'de> for CachedItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let FlatCachedItem { category_path, brand, price, tags, last_used_ms } =
+            FlatCachedItem::deserialize(deserializer)?;
+        Ok(CachedItem { attributes: ItemAttributes { category_path, brand, price, tags }, last_used_ms })
+    }
 }
 
 /// Attributes of items the shopper interacted with, so later events that carry only an id (and
@@ -297,5 +321,31 @@ impl Profile {
         if !self.visits.revenue.is_finite() || self.visits.revenue < 0.0 {
             self.visits.revenue = 0.0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_item_reads_as_the_flatten_derive_did_and_writes_the_same_bytes() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Derived {
+            #[serde(flatten)]
+            attributes: ItemAttributes,
+            last_used_ms: u64,
+        }
+        let full = r#"{"categoryPath":["Shoes"],"brand":"Acme","price":3.5,"tags":["x"],"lastUsedMs":17}"#;
+        let cases = [full, r#"{"lastUsedMs":1,"price":2}"#, r#"{"brand":"b"}"#, r#"{"lastUsedMs":-1}"#];
+        let message = |e: serde_json::Error| e.to_string().split(" at line ").next().unwrap_or_default().to_string();
+        for json in cases {
+            let by_hand = serde_json::from_str::<CachedItem>(json).map(|c| (c.attributes, c.last_used_ms));
+            let derived = serde_json::from_str::<Derived>(json).map(|d| (d.attributes, d.last_used_ms));
+            assert_eq!(by_hand.map_err(message), derived.map_err(message), "{json}");
+        }
+        let item: CachedItem = serde_json::from_str(full).unwrap();
+        assert_eq!(serde_json::to_string(&item).unwrap(), full);
     }
 }
