@@ -55,6 +55,15 @@ impl FromStr for ConsentMode {
 }
 
 impl ConsentMode {
+    /// The mode as JS spells it: `"none"`, `"session"` or `"full"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentMode::None => "none",
+            ConsentMode::Session => "session",
+            ConsentMode::Full => "full",
+        }
+    }
+
     pub fn collects(self) -> bool {
         self != ConsentMode::None
     }

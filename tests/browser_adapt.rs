@@ -33,17 +33,23 @@ const VARIANTS: &[&str] = &[
 
 const JACKET: &str = r#"{"id":"jacket-1","categoryPath":["Outdoor","Jackets"],"tags":["trail"]}"#;
 
-fn list<T: tsify::Tsify>(items: &[&str]) -> Vec<Ts<T>> {
-    items.iter().map(|json| ts(json)).collect()
+/// A JS array of the entries' JSON.
+fn list(items: &[&str]) -> JsValue {
+    js(&format!("[{}]", items.join(",")))
 }
 
-fn adapting(shop: &str, mode: &str, holdout_share: f64) -> JsPersonalizer {
+/// `configureAdaptation` with `config` (JSON), awaited.
+async fn configure(p: &JsPersonalizer, config: Option<&str>) -> Result<JsValue, JsValue> {
+    settled(p.configure_adaptation(config.map(ts))).await
+}
+
+async fn adapting(shop: &str, mode: &str, holdout_share: f64) -> JsPersonalizer {
     clear_shop(shop);
     let p = personalizer(shop, "");
     consent(&p, mode);
     // Little exploration and posterior spread, so interest matches decide (the seed is crypto-random).
     let config = format!(r#"{{"holdoutShare":{holdout_share},"bandit":{{"exploration":0,"posteriorScale":0.01}}}}"#);
-    p.configure_adaptation(Some(ts(&config))).expect("valid config");
+    configure(&p, Some(&config)).await.expect("valid config");
     p
 }
 
@@ -60,9 +66,9 @@ fn adapt_key(shop: &str) -> String {
 }
 
 #[wasm_bindgen_test]
-fn layout_respects_constraints_and_is_saved() {
+async fn layout_respects_constraints_and_is_saved() {
     let shop = "t-adapt-layout";
-    let p = adapting(shop, "full", 0.0);
+    let p = adapting(shop, "full", 0.0).await;
     let context = ts(r#"{"maxSections":3,"defaultDensity":"list"}"#);
     let layout: JsValue = p.choose_layout(list(SECTIONS), Some(context)).expect("a layout").into();
     let ids = section_ids(&layout);
@@ -77,10 +83,10 @@ fn layout_respects_constraints_and_is_saved() {
 }
 
 #[wasm_bindgen_test]
-fn bad_input_throws_clear_errors_and_stores_nothing() {
+async fn bad_input_throws_clear_errors_and_stores_nothing() {
     let shop = "t-adapt-bad";
-    let p = adapting(shop, "full", 0.0);
-    let message = thrown(p.choose_layout(Vec::new(), None));
+    let p = adapting(shop, "full", 0.0).await;
+    let message = thrown(p.choose_layout(list(&[]), None));
     assert!(message.contains("no sections given"), "{message}");
     let contradictory = [
         r#"{"id":"a","kind":"deals","required":true,"minPosition":0,"maxPosition":0}"#,
@@ -92,14 +98,14 @@ fn bad_input_throws_clear_errors_and_stores_nothing() {
     assert!(message.contains("unknown variant `banner`"), "{message}");
     let message = thrown(p.choose_layout(list(SECTIONS), Some(ts(r#"{"maxSection":3}"#))));
     assert!(message.contains("unknown field `maxSection`"), "{message}");
-    let message = thrown(p.choose_offer(Vec::new(), None));
+    let message = thrown(p.choose_offer(list(&[]), None));
     assert!(message.contains("no offers given"), "{message}");
     let (code, message) = thrown_code(p.choose_offer(list(&[r#"{"id":"x","audience":[{"kind":"vip"}]}"#]), None));
     assert!(message.contains("unknown audience \"vip\""), "{message}");
     assert_eq!(code, "invalidArgument");
     let message = thrown(p.choose_offer(list(&[r#"{"id":"x","audience":[{"kind":"loyal"}]}"#]), None));
     assert!(message.contains("minOrders"), "{message}");
-    let message = thrown(p.choose_variant(ts(JACKET), Vec::new()));
+    let message = thrown(p.choose_variant(ts(JACKET), list(&[])));
     assert!(message.contains("no variants given"), "{message}");
     let message = thrown(p.choose_variant(ts(JACKET), list(&[r#"{"id":"a","text":"t","tags":[""]}"#])));
     assert!(message.contains("empty or over-long tag"), "{message}");
@@ -109,16 +115,16 @@ fn bad_input_throws_clear_errors_and_stores_nothing() {
     assert_eq!(code, "unknownDecision");
     let message = thrown(p.record_decision_outcome(ts(r#"{"kind":"banner","engaged":true}"#)));
     assert!(message.contains("unknown variant `banner`"), "{message}");
-    let (code, message) = thrown_code(p.configure_adaptation(Some(ts(r#"{"holdoutShare":2}"#))));
+    let (code, message) = error_code(&configure(&p, Some(r#"{"holdoutShare":2}"#)).await.unwrap_err());
     assert!(message.contains("holdoutShare 2"), "{message}");
     assert_eq!(code, "invalidConfig");
     assert_eq!(storage().get_item(&adapt_key(shop)).unwrap(), None, "nothing stored from refused calls");
 }
 
 #[wasm_bindgen_test]
-fn offers_follow_the_visit_and_their_caps_persist_across_instances() {
+async fn offers_follow_the_visit_and_their_caps_persist_across_instances() {
     let shop = "t-adapt-offers";
-    let p = adapting(shop, "full", 0.0);
+    let p = adapting(shop, "full", 0.0).await;
     let first: JsValue = p.choose_offer(list(OFFERS), None).expect("an offer").into();
     assert_eq!(field(&first, "offerId"), "\"welcome-10\"");
     assert!(field(&first, "reason").contains("first visit"), "{}", field(&first, "reason"));
@@ -127,6 +133,7 @@ fn offers_follow_the_visit_and_their_caps_persist_across_instances() {
 
     let again = personalizer(shop, "");
     consent(&again, "full");
+    configure(&again, None).await.expect("adaptation loads");
     let second: JsValue = again.choose_offer(list(OFFERS), None).expect("a decision").into();
     let offer_id = Reflect::get(&second, &"offerId".into()).expect("object");
     assert!(offer_id.is_undefined(), "shown once per 24 h: {}", field(&second, "skipped"));
@@ -136,9 +143,9 @@ fn offers_follow_the_visit_and_their_caps_persist_across_instances() {
 }
 
 #[wasm_bindgen_test]
-fn copy_follows_interests_and_learns_from_outcomes() {
+async fn copy_follows_interests_and_learns_from_outcomes() {
     let shop = "t-adapt-copy";
-    let p = adapting(shop, "full", 0.0);
+    let p = adapting(shop, "full", 0.0).await;
     for i in 0..4 {
         let event = format!(
             r#"{{"type":"view","itemId":"j{i}","item":{{"categoryPath":["Outdoor","Jackets"],"tags":["trail"]}}}}"#
@@ -158,9 +165,9 @@ fn copy_follows_interests_and_learns_from_outcomes() {
 }
 
 #[wasm_bindgen_test]
-fn the_holdout_gets_the_shops_defaults() {
+async fn the_holdout_gets_the_shops_defaults() {
     let shop = "t-adapt-holdout";
-    let p = adapting(shop, "full", 1.0);
+    let p = adapting(shop, "full", 1.0).await;
     let layout: JsValue = p.choose_layout(list(SECTIONS), None).expect("a layout").into();
     assert_eq!(section_ids(&layout), ["hero", "for-you", "new", "top"]);
     assert_eq!(field(&layout, "personalized"), "false");
@@ -170,10 +177,13 @@ fn the_holdout_gets_the_shops_defaults() {
 }
 
 #[wasm_bindgen_test]
-fn without_consent_decisions_are_defaults_and_nothing_is_stored() {
+async fn without_consent_decisions_are_defaults_and_nothing_is_stored() {
     let shop = "t-adapt-none";
     clear_shop(shop);
     let p = personalizer(shop, "");
+    let (code, message) = thrown_code(p.choose_layout(list(SECTIONS), None));
+    assert_eq!(code, "notConfigured", "{message}");
+    configure(&p, None).await.expect("adaptation loads");
     let layout: JsValue = p.choose_layout(list(SECTIONS), None).expect("a layout").into();
     assert_eq!(section_ids(&layout), ["hero", "for-you", "new", "top"]);
     assert!(field(&layout, "densityReason").contains("consent is \\\"none\\\""), "{}", field(&layout, "densityReason"));
@@ -188,9 +198,9 @@ fn without_consent_decisions_are_defaults_and_nothing_is_stored() {
 }
 
 #[wasm_bindgen_test]
-fn session_consent_keeps_adaptation_in_memory_and_forget_removes_it() {
+async fn session_consent_keeps_adaptation_in_memory_and_forget_removes_it() {
     let shop = "t-adapt-session";
-    let p = adapting(shop, "session", 0.0);
+    let p = adapting(shop, "session", 0.0).await;
     p.choose_layout(list(SECTIONS), None).expect("a layout");
     assert!(keys_with_prefix(&prefix(shop)).is_empty(), "session consent writes nothing");
     consent(&p, "full");
@@ -216,7 +226,7 @@ fn holdout_answer() -> JsValue {
 }
 
 #[wasm_bindgen_test]
-fn the_holdout_ranks_in_the_servers_order_and_never_trains_the_model() {
+async fn the_holdout_ranks_in_the_servers_order_and_never_trains_the_model() {
     let shop = "t-adapt-holdout-rank";
     clear_shop(shop);
     let config = format!(
@@ -224,7 +234,7 @@ fn the_holdout_ranks_in_the_servers_order_and_never_trains_the_model() {
     );
     let p = JsPersonalizer::new(ts(&config)).expect("valid config");
     consent(&p, "full");
-    p.configure_adaptation(Some(ts(r#"{"holdoutShare":1}"#))).expect("valid config");
+    configure(&p, Some(r#"{"holdoutShare":1}"#)).await.expect("valid config");
     assert_eq!(p.lift_bucket().expect("bucket").map(|b| JsValue::from(b).as_string()), Some(Some("holdout".into())));
     for i in [9, 7, 5] {
         assert_eq!(view(&p, &format!("h-{i}"), r#"["Coffee"]"#), "recorded");

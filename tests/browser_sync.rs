@@ -74,12 +74,12 @@ fn fast_personalizer(shop: &str) -> JsPersonalizer {
     JsPersonalizer::new(ts(&config)).unwrap_or_else(|_| panic!("config should be accepted"))
 }
 
-fn configure(p: &JsPersonalizer) {
+async fn configure(p: &JsPersonalizer) {
     let setup = format!(
         r#"{{"aggregatorUrl":"http://127.0.0.1:8787","modelPublicKey":"{}","maxJitterMs":0,"autoSync":false,"privacy":{{"minLabelledImpressions":3}}}}"#,
         key_hex()
     );
-    p.configure_sync(ts(&setup)).unwrap_or_else(|_| panic!("a valid sync setup"));
+    JsFuture::from(p.configure_sync(ts(&setup))).await.unwrap_or_else(|_| panic!("a valid sync setup"));
 }
 
 fn consent(p: &JsPersonalizer, mode: &str) {
@@ -110,7 +110,7 @@ async fn nothing_is_sent_without_full_consent() {
     install_recorder();
     serve_model(&signed(1, &DEFAULT_WEIGHTS));
     let p = fast_personalizer("t-sync-consent");
-    configure(&p);
+    configure(&p).await;
     let outcome = sync_now(&p).await;
     assert_eq!(field(&outcome, "reason"), "\"noConsent\"");
     assert!(requests().is_empty(), "no consent: not a single request, not even the model");
@@ -133,7 +133,7 @@ async fn the_only_body_is_the_binary_update_and_it_decodes() {
     install_recorder();
     serve_model(&signed(1, &DEFAULT_WEIGHTS));
     let p = fast_personalizer("t-sync-body");
-    configure(&p);
+    configure(&p).await;
     consent(&p, "full");
     rank_and_click(&p, 4);
     let outcome = sync_now(&p).await;
@@ -178,7 +178,7 @@ async fn the_only_body_is_the_binary_update_and_it_decodes() {
 async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     install_recorder();
     let p = fast_personalizer("t-sync-tamper");
-    configure(&p);
+    configure(&p).await;
     consent(&p, "full");
     let mut tampered = signed(1, &DEFAULT_WEIGHTS);
     tampered[40] ^= 0x01;
@@ -216,7 +216,7 @@ async fn a_failed_download_is_a_network_warning_not_a_storage_one() {
         .call0(&JsValue::UNDEFINED)
         .expect("a failing fetch installs");
     let p = fast_personalizer("t-sync-offline");
-    configure(&p);
+    configure(&p).await;
     consent(&p, "full");
     p.take_warnings().expect("warnings");
     sync_now(&p).await;

@@ -34,9 +34,7 @@ fn keys(store: &MemoryStore) -> Vec<String> {
 }
 
 /// Drives an engine through the same page: views, a ranking, a click, a flush.
-fn browse<X: shop_personalizer::personalizer::Extension<MemoryStore>>(
-    p: &mut Personalizer<MemoryStore, X>,
-) -> Vec<String> {
+fn browse<X: shop_personalizer::personalizer::Extension>(p: &mut Personalizer<MemoryStore, X>) -> Vec<String> {
     p.set_consent(ConsentMode::Full, true);
     for (n, id) in ["a", "b", "c"].into_iter().enumerate() {
         assert!(matches!(p.track(view(id), T0 + n as f64 * 20_000.0, 10), Ok(TrackOutcome::Recorded { .. })));

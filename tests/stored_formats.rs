@@ -78,7 +78,8 @@ fn a_damaged_old_value_is_backed_up_not_lost() {
         let backups: Vec<String> =
             store.entries().into_iter().filter(|(k, _)| k.contains(":backup:")).map(|(_, v)| v).collect();
         assert_eq!(backups, std::slice::from_ref(&damaged), "{name}: the damaged value is kept under a backup key");
-        let warning = p.warnings().iter().find(|w| w.backup_key.is_some()).expect("a warning names the backup");
+        let warnings = p.warnings();
+        let warning = warnings.iter().find(|w| w.backup_key.is_some()).expect("a warning names the backup");
         assert!(warning.message.contains("checksum"), "{name}: {}", warning.message);
     }
 }

@@ -17,7 +17,7 @@ use shop_personalizer::storage::{KeyValueStore, LaggingView, MemoryStore};
 const T0: f64 = 1_700_000_000_000.0;
 const PROFILE_KEY: &str = "shop-personalizer:acme:profile";
 
-fn open<S: KeyValueStore>(store: S) -> Personalizer<S> {
+fn open<S: KeyValueStore + Clone>(store: S) -> Personalizer<S> {
     let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
     let mut p = Personalizer::open(store, config, Environment::default()).unwrap();
     p.set_consent(ConsentMode::Full, false);

@@ -353,6 +353,9 @@ mod tests {
             let event = parse(json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(event.kind(), kind);
             assert_eq!(event.validate(), Ok(()), "{json}");
+            // How the core hands a recorded event to the on-demand module: written, then read back.
+            let written = serde_json::to_string(&event).unwrap();
+            assert_eq!(parse(&written).unwrap_or_else(|e| panic!("{written}: {e}")), event, "{written}");
         }
     }
 

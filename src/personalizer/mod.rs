@@ -15,6 +15,7 @@ mod context;
 mod extension;
 mod outcome;
 mod ranking;
+mod remote;
 mod syncing;
 mod tabs;
 
@@ -36,6 +37,7 @@ pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
+pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{
     decode_sync, drive, encode_sync, sync_key, SharedWeights, SkipReason, StoredSync, SyncAction, SyncEngine, SyncHost,
     SyncInput, SyncLoadError, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup, SyncingError,
@@ -55,7 +57,7 @@ const MAX_TIME_MS: f64 = 9_007_199_254_740_992.0;
 
 /// The personalizer engine. See the module docs.
 #[derive(Debug)]
-pub struct Personalizer<S: KeyValueStore, X: Extension<S> = OnDevice> {
+pub struct Personalizer<S: KeyValueStore, X: Extension = OnDevice<S>> {
     /// Store, config, keys, environment, consent and warnings, shared by the parts.
     ctx: Context<S>,
     /// What callers see: `base` with `pending` applied.
@@ -94,15 +96,16 @@ fn view_time(now_ms: f64) -> u64 {
     check_time(now_ms).unwrap_or(0)
 }
 
-impl<S: KeyValueStore> Personalizer<S> {
-    /// Creates the engine with its adaptation and syncing parts in the same memory; see
-    /// [`Self::open_with`].
+impl<S: KeyValueStore + Clone> Personalizer<S> {
+    /// Creates the engine with its adaptation and syncing parts beside it, over another handle
+    /// on the same store; see [`Self::open_with`].
     pub fn open(store: S, config: PersonalizerConfig, env: Environment) -> Result<Self, PersonalizerError> {
-        Personalizer::open_with(store, config, env, OnDevice::default())
+        let parts = OnDevice::new(store.clone(), config.clone().validate()?, env);
+        Personalizer::open_with(store, config, env, parts)
     }
 }
 
-impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
+impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// Creates the engine; consent starts at `none`, so nothing is read, collected or stored yet.
     ///
     /// ```js
@@ -170,7 +173,7 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
             let last = (self.profile.visits().sessions > 0).then_some(self.profile.session().last_activity_ms as f64);
             self.noise = NoiseFilter::resume(last, views.map(|e| (e.item_id.as_str(), e.at_ms as f64)));
         }
-        self.extension.consent_changed(&mut self.ctx, &mut self.ranking, from, to);
+        self.extension.consent_changed(&mut self.ranking, from, to);
         decision
     }
 
@@ -211,7 +214,7 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
             NoiseDecision::Recorded { new_session } => new_session,
         };
         let labelled = self.learn_from_event(&event);
-        self.extension.observe(&mut self.ctx, &event, new_session, labelled);
+        self.extension.observe(&event, new_session, labelled);
         let visit_device = (!self.visit_counted).then_some(self.ctx.env.device);
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
@@ -254,7 +257,7 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
             return Ok(FlushReport::default());
         }
         self.save_rank_model();
-        self.extension.flush(&mut self.ctx);
+        self.extension.flush();
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
@@ -304,7 +307,7 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
         self.wipe_memory();
         self.forget_ranking();
-        self.extension.forgotten(&mut self.ctx, &mut self.ranking);
+        self.extension.forgotten(&mut self.ranking);
         self.stored_raw = None;
         self.stored_lineage.clear();
         self.blocked = false;
@@ -368,13 +371,15 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// ```js
     /// for (const w of p.warnings()) console.warn(w.code, w.message);
     /// ```
-    pub fn warnings(&self) -> &[StorageWarning] {
-        &self.ctx.warnings
+    pub fn warnings(&self) -> Vec<StorageWarning> {
+        self.ctx.warnings.iter().chain(self.extension.warnings()).cloned().collect()
     }
 
     /// Returns the warnings and clears them.
     pub fn take_warnings(&mut self) -> Vec<StorageWarning> {
-        std::mem::take(&mut self.ctx.warnings)
+        let mut warnings = std::mem::take(&mut self.ctx.warnings);
+        warnings.extend(self.extension.take_warnings());
+        warnings
     }
 
     /// The profile (for ranking, offers and layout).

@@ -88,7 +88,7 @@ pub(super) enum Sync {
     Unreadable,
 }
 
-impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
+impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// Makes the current profile the base (merging can then no longer replay these changes).
     pub(super) fn fold_pending(&mut self) {
         self.base = self.profile.clone();

@@ -35,6 +35,15 @@ fn check_weights(weights: &[f32]) -> Result<(), RankError> {
     Ok(())
 }
 
+/// `weights` as the ranker keeps them as its shared weights: checked (one finite weight per
+/// feature) and projected onto the weights the ranker allows.
+pub fn kept_shared_weights(weights: &[f32]) -> Result<Vec<f32>, RankError> {
+    check_weights(weights)?;
+    let mut kept = weights.to_vec();
+    project_monotone(&mut kept);
+    Ok(kept)
+}
+
 impl RankModel {
     fn from_shared(shared: &[f32]) -> Self {
         let mut shared = shared.to_vec();

@@ -10,6 +10,7 @@ use wasm_bindgen::JsValue;
 use crate::profile::DeviceClass;
 
 /// The local hour of the week, 0 = Monday 00:00 … 167 = Sunday 23:00, from `new Date()`.
+#[cfg(feature = "core-module")]
 pub fn local_hour_of_week() -> u8 {
     let date = Date::new_0();
     // getDay(): 0 = Sunday; the core counts weeks from Monday.

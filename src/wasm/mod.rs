@@ -1,22 +1,28 @@
-//! The JS facade: converts values, calls the core, converts back. Nothing else lives here.
+//! The JS facade: converts values, calls the engine, converts back. Nothing else lives here.
+//!
+//! The package is two modules built from this crate (see README "How the package loads"):
+//! - `core/` (feature `core-module`): the `Personalizer` class over the core engine (collect,
+//!   profile, ranking, storage, consent), whose on-demand parts live in the other module and are
+//!   reached through the page (`core/parts_port.rs`);
+//! - `on_demand/` (feature `on-demand-module`): the `OnDemandParts` class, adaptation and sync
+//!   over their own stored envelopes, loaded the first time a page needs them.
+//!
+//! With both features (the default, used by the browser tests) one module holds both, and the
+//! core reaches the parts through the very same JS calls.
 
-#[cfg(not(feature = "core-only"))]
-mod adapting;
-mod answer_json;
 mod environment;
-#[cfg(not(feature = "core-only"))]
-pub mod fetch_transport;
 mod js_errors;
 mod js_values;
 mod local_storage;
-mod page_lifecycle;
 mod panic_guard;
-mod personalizer;
-mod ranked_list;
-mod ranking;
-#[cfg(not(feature = "core-only"))]
-mod syncing;
 
+#[cfg(feature = "core-module")]
+mod core;
+#[cfg(feature = "on-demand-module")]
+mod on_demand;
+
+#[cfg(feature = "core-module")]
+pub use self::core::{CandidateAnswer, ConsentOptions, JsPersonalizer, NeighbourAnswer};
 pub use local_storage::BrowserStore;
-pub use personalizer::{ConsentOptions, JsPersonalizer};
-pub use ranking::{CandidateAnswer, NeighbourAnswer};
+#[cfg(feature = "on-demand-module")]
+pub use on_demand::{fetch_transport, JsOnDemandParts};

@@ -38,7 +38,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsError;
 
 #[cfg(feature = "test-panic")]
-use super::personalizer::JsPersonalizer;
+use super::JsPersonalizer;
 
 use super::js_errors::thrown;
 use crate::error_code::ErrorCode;

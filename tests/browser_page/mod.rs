@@ -4,7 +4,12 @@
 use js_sys::{Reflect, JSON};
 use shop_personalizer::wasm::JsPersonalizer;
 use tsify::Ts;
-use wasm_bindgen::{JsCast, JsError, JsValue};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Awaits a promise a call returned: its value, or what it rejected with.
+pub async fn settled(promise: js_sys::Promise) -> Result<JsValue, JsValue> {
+    wasm_bindgen_futures::JsFuture::from(promise).await
+}
 
 /// A JS value parsed from JSON text written in the test.
 pub fn js(json: &str) -> JsValue {
@@ -17,7 +22,7 @@ pub fn ts<T: tsify::Tsify>(json: &str) -> Ts<T> {
 }
 
 /// The message of the Error a call threw; fails the test when it did not throw.
-pub fn thrown<T>(result: Result<T, JsError>) -> String {
+pub fn thrown<T, E: Into<JsValue>>(result: Result<T, E>) -> String {
     match result {
         Ok(_) => panic!("expected the call to throw"),
         Err(error) => {
@@ -28,7 +33,7 @@ pub fn thrown<T>(result: Result<T, JsError>) -> String {
 }
 
 /// The `code` and `message` of the Error a call threw; fails the test when it did not throw.
-pub fn thrown_code<T>(result: Result<T, JsError>) -> (String, String) {
+pub fn thrown_code<T, E: Into<JsValue>>(result: Result<T, E>) -> (String, String) {
     match result {
         Ok(_) => panic!("expected the call to throw"),
         Err(error) => error_code(&error.into()),

@@ -134,7 +134,7 @@ pub fn device_lift_report(setup: serde_json::Value, holdout: bool, clicks: usize
     use shop_personalizer::collect::event::TrackEvent;
     use shop_personalizer::config::PersonalizerConfig;
     use shop_personalizer::consent::ConsentMode;
-    use shop_personalizer::personalizer::{Environment, Personalizer, SyncPlan, SyncSetup};
+    use shop_personalizer::personalizer::{Environment, Personalizer, SyncEngine, SyncPlan, SyncSetup};
     use shop_personalizer::storage::MemoryStore;
 
     const T0: f64 = 1_700_000_000_000.0;
@@ -158,7 +158,7 @@ pub fn device_lift_report(setup: serde_json::Value, holdout: bool, clicks: usize
         };
         p.track(click, T0 + n as f64 * 20_000.0 + 5_000.0, 0).expect("recorded");
     }
-    match p.prepare_lift_report(T0 + 600_000.0, [seed; 32]) {
+    match p.sync_engine().prepare_lift_report(T0 + 600_000.0, [seed; 32]) {
         SyncPlan::Send { body, .. } => body,
         SyncPlan::Done(outcome) => panic!("a report is due: {outcome:?}"),
     }

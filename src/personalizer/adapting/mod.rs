@@ -34,7 +34,7 @@ use no_consent::{layout_without_consent, offer_without_consent};
 use request::category_text;
 
 pub use request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
-pub use store::{ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
+pub use store::{adapt_key, stored_holdout_draw, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
 
 /// The reason every decision gives while consent is `none`.
 pub const NO_CONSENT_REASON: &str =

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::adapt::{AdaptState, Adapter, AdapterConfig};
+use crate::measure::holdout::HoldoutDraw;
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 use super::feedback::Feedback;
@@ -68,6 +69,42 @@ fn resumed(opened: Opened<StoredAdaptation>, config: AdapterConfig) -> Result<(A
     Ok((adapter, feedback))
 }
 
+/// The stored adaptation state read for its lift holdout draw alone (the rest is skipped): what
+/// the core needs to rank before the on-demand parts are loaded.
+struct AdaptHoldoutOnly;
+
+impl StoredKind for AdaptHoldoutOnly {
+    const FORMAT: &'static str = ADAPT_FORMAT_NAME;
+    const VERSION: u64 = ADAPT_FORMAT_VERSION;
+    const NOUN: &'static str = "adaptation state";
+    const AFTER_BACKUP: &'static str = "adaptation started afresh";
+    const WHILE_BLOCKED: &'static str = "adaptation is not saved";
+    type Payload = HoldoutOnly;
+}
+
+#[derive(Serialize, Deserialize)]
+struct HoldoutOnly {
+    state: HoldoutOnlyState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HoldoutOnlyState {
+    holdout: HoldoutOnlyDraw,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HoldoutOnlyDraw {
+    draw: f64,
+}
+
+/// This device's stored lift holdout draw, if a readable adaptation state is stored for `shop`
+/// (checksum checked; nothing is backed up or written: the on-demand parts do that when they load).
+pub fn stored_holdout_draw<S: KeyValueStore>(store: &S, shop: &str) -> Option<HoldoutDraw> {
+    let raw = store.get(&adapt_key(shop)).ok()??;
+    let opened = crate::storage::open::<AdaptHoldoutOnly>(&raw, ADAPT_LOAD_LIMIT_BYTES).ok()?;
+    HoldoutDraw::from_stored(opened.payload.state.holdout.draw)
+}
+
 /// Reads a stored value and resumes the adapter from it under `config`.
 #[cfg(test)]
 pub fn decode_adaptation(raw: &str, config: AdapterConfig) -> Result<(Adapter, Feedback), LoadError> {
@@ -93,6 +130,20 @@ mod tests {
     fn stored(seed: u64) -> StoredAdaptation {
         let adapter = Adapter::new(AdapterConfig::default(), seed).unwrap();
         StoredAdaptation { state: adapter.state().clone(), feedback: Feedback::default(), writer: 0 }
+    }
+
+    #[test]
+    fn the_holdout_draw_is_read_alone_and_only_from_a_sound_value() {
+        let mut store = MemoryStore::new();
+        assert_eq!(stored_holdout_draw(&store, "acme"), None, "nothing stored");
+        let value = stored(3);
+        let raw = encode_adaptation(&value, &[]).unwrap();
+        store.set(&adapt_key("acme"), &raw).unwrap();
+        assert_eq!(stored_holdout_draw(&store, "acme"), Some(value.state.holdout));
+        assert_eq!(stored_holdout_draw(&store, "other"), None, "another shop's key");
+        let damaged = raw.replace("\"draw\":0.", "\"draw\":0.1");
+        store.set(&adapt_key("acme"), &damaged).unwrap();
+        assert_eq!(stored_holdout_draw(&store, "acme"), None, "a checksum mismatch reads as nothing");
     }
 
     #[test]

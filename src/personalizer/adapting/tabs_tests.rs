@@ -24,7 +24,7 @@ fn lists_merge_as_multisets_of_what_each_side_added_and_removed() {
     assert_eq!(merged_list(&["x"], &["x"], &["y"]), ["y"], "what theirs removed stays removed");
 }
 
-fn open<S: KeyValueStore>(store: S, entropy: u64) -> Personalizer<S> {
+fn open<S: KeyValueStore + Clone>(store: S, entropy: u64) -> Personalizer<S> {
     let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
     let mut p = Personalizer::open(store, config, Environment::default()).expect("valid config");
     p.set_consent(ConsentMode::Full, false);

@@ -255,7 +255,8 @@ fn an_unreadable_stored_state_is_backed_up_with_a_warning() {
     let mut p = personalized(&store, ConsentMode::Full);
     let layout = p.choose_layout(&sections(), &LayoutContext::default(), T0, 8).unwrap();
     assert!(layout.personalized);
-    let warning = p.warnings().iter().find(|w| w.code == WarningCode::Unreadable).expect("a warning");
+    let warnings = p.warnings();
+    let warning = warnings.iter().find(|w| w.code == WarningCode::Unreadable).expect("a warning");
     let backup = warning.backup_key.clone().unwrap();
     assert!(store.get(&backup).unwrap().unwrap().starts_with("{\"format\":\"shop-personalizer/adapt\""));
     assert!(store.get(ADAPT_KEY).unwrap().unwrap().contains("\"checksum\""), "a fresh state was written");

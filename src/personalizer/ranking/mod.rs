@@ -135,7 +135,12 @@ impl SharedWeights for RankingState {
     }
 }
 
-impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
+impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
+    /// The ranker's shared weights (a copy): what sync computes updates from.
+    pub fn shared_weights(&self) -> Vec<f32> {
+        self.ranking.shared_weights()
+    }
+
     /// Registers one server answer and returns its handle for [`rank`](Self::rank). Checks every
     /// column first: a refused answer keeps nothing. With consent, an answer `about` an item is
     /// remembered as that item's neighbours for the rest of the session.
@@ -169,7 +174,7 @@ impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
     /// ```
     pub fn rank(&mut self, handle: u32, context: &RankContext, now_ms: f64) -> Result<RankedList, RankingError> {
         let now = check_time(now_ms).map_err(|_| RankingError::BadTime(now_ms))?;
-        if self.extension.in_holdout(&mut self.ctx) {
+        if self.extension.in_holdout() {
             return self.rank_server_order(handle, context);
         }
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;

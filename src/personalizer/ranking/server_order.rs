@@ -41,7 +41,7 @@ impl ShopperSignals for Unknown {
     }
 }
 
-impl<S: KeyValueStore, X: Extension<S>> Personalizer<S, X> {
+impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// The holdout's ranking of `handle`: the server's order under the shop's rules.
     pub(super) fn rank_server_order(&mut self, handle: u32, context: &RankContext) -> Result<RankedList, RankingError> {
         let set = self.ranking.touch(handle).ok_or(RankingError::UnknownHandle { handle })?;

@@ -111,7 +111,7 @@ impl SyncRun {
     }
 
     /// The next action, given what happened to the last one.
-    pub fn step(&mut self, engine: &mut impl SyncEngine, input: SyncInput, now_ms: f64) -> SyncAction {
+    pub fn step(&mut self, engine: &mut dyn SyncEngine, input: SyncInput, now_ms: f64) -> SyncAction {
         let stage = std::mem::replace(&mut self.stage, Stage::Finished);
         match (stage, input) {
             (Stage::Start, _) if self.lift_only => self.prepare_lift(engine, now_ms),
@@ -166,7 +166,7 @@ impl SyncRun {
         }
     }
 
-    fn prepare_update(&mut self, engine: &mut impl SyncEngine, now_ms: f64) -> SyncAction {
+    fn prepare_update(&mut self, engine: &mut dyn SyncEngine, now_ms: f64) -> SyncAction {
         match engine.prepare_sync(now_ms, self.update_seed) {
             SyncPlan::Done(outcome) => {
                 self.update = Some(outcome);
@@ -179,7 +179,7 @@ impl SyncRun {
         }
     }
 
-    fn prepare_lift(&mut self, engine: &mut impl SyncEngine, now_ms: f64) -> SyncAction {
+    fn prepare_lift(&mut self, engine: &mut dyn SyncEngine, now_ms: f64) -> SyncAction {
         match engine.prepare_lift_report(now_ms, self.lift_seed) {
             SyncPlan::Done(outcome) => self.finish(Some(outcome)),
             SyncPlan::Send { body, jitter_ms, resend } => {
@@ -210,9 +210,8 @@ impl SyncRun {
 /// Where a runner keeps the engine between steps: it is borrowed for one step at a time and
 /// never across a request or a wait.
 pub trait SyncHost {
-    type Engine: SyncEngine;
     /// Runs `f` on the engine; `None` when the engine is busy or gone.
-    fn with_engine<R>(&self, f: impl FnOnce(&mut Self::Engine) -> R) -> Option<R>;
+    fn with_engine<R>(&self, f: impl FnOnce(&mut dyn SyncEngine) -> R) -> Option<R>;
     fn now_ms(&self) -> f64;
     /// Waits `ms` milliseconds (a native runner may return at once).
     fn sleep(&self, ms: u32) -> impl std::future::Future<Output = ()>;

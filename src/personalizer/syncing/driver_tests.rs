@@ -65,7 +65,7 @@ mod runs {
     fn without_consent_a_run_makes_no_request_at_all() {
         let mut p = open(&MemoryStore::new(), ConsentMode::None);
         let mut run = SyncRun::new(true, [1; 32], [2; 32]);
-        match run.step(&mut p, SyncInput::Start, T0) {
+        match run.step(&mut p.sync_engine(), SyncInput::Start, T0) {
             SyncAction::Done(SyncOutcome::Skipped { reason, .. }) => assert_eq!(reason, SkipReason::NoConsent),
             other => panic!("expected no request, got {other:?}"),
         }
@@ -77,19 +77,23 @@ mod runs {
         let mut p = open(&MemoryStore::new(), ConsentMode::Full);
         browse_and_click(&mut p, 4, T0);
         let mut run = SyncRun::new(true, [1; 32], [2; 32]);
-        assert_eq!(run.step(&mut p, SyncInput::Start, T0), SyncAction::FetchModel { known_version: None });
+        assert_eq!(
+            run.step(&mut p.sync_engine(), SyncInput::Start, T0),
+            SyncAction::FetchModel { known_version: None }
+        );
         let model = signed(1, &DEFAULT_WEIGHTS);
-        let SyncAction::Wait { ms } = run.step(&mut p, SyncInput::ModelFetched(Ok(Some(model))), T0) else {
+        let SyncAction::Wait { ms } = run.step(&mut p.sync_engine(), SyncInput::ModelFetched(Ok(Some(model))), T0)
+        else {
             panic!("the update waits its random delay first");
         };
         assert!(ms <= 1_000, "within maxJitterMs");
         assert_eq!(run.model_refreshed(), Some(true));
-        let SyncAction::SendUpdate { body } = run.step(&mut p, SyncInput::Waited, T0) else {
+        let SyncAction::SendUpdate { body } = run.step(&mut p.sync_engine(), SyncInput::Waited, T0) else {
             panic!("then sends the update");
         };
         assert_eq!(p.pending_upload(), Some(body.as_slice()), "booked before it is handed out");
         // No adaptation: no lift report is due, so the run ends with the update's outcome.
-        match run.step(&mut p, SyncInput::Sent(Ok(())), T0) {
+        match run.step(&mut p.sync_engine(), SyncInput::Sent(Ok(())), T0) {
             SyncAction::Done(SyncOutcome::Sent { model_version, resent, .. }) => {
                 assert_eq!(model_version, 1);
                 assert!(!resent);
@@ -103,8 +107,8 @@ mod runs {
     fn a_failed_download_is_recorded_and_the_run_goes_on_without_a_model() {
         let mut p = open(&MemoryStore::new(), ConsentMode::Full);
         let mut run = SyncRun::new(true, [1; 32], [2; 32]);
-        run.step(&mut p, SyncInput::Start, T0);
-        let action = run.step(&mut p, SyncInput::ModelFetched(Err(network_down())), T0);
+        run.step(&mut p.sync_engine(), SyncInput::Start, T0);
+        let action = run.step(&mut p.sync_engine(), SyncInput::ModelFetched(Err(network_down())), T0);
         assert_eq!(run.model_refreshed(), Some(false));
         match action {
             SyncAction::Done(SyncOutcome::Skipped { reason, .. }) => assert_eq!(reason, SkipReason::NoSharedModel),
@@ -118,11 +122,11 @@ mod runs {
         let mut p = open(&MemoryStore::new(), ConsentMode::Full);
         browse_and_click(&mut p, 4, T0);
         let mut run = SyncRun::new(true, [1; 32], [2; 32]);
-        run.step(&mut p, SyncInput::Start, T0);
-        let wait = run.step(&mut p, SyncInput::ModelFetched(Ok(Some(signed(1, &DEFAULT_WEIGHTS)))), T0);
+        run.step(&mut p.sync_engine(), SyncInput::Start, T0);
+        let wait = run.step(&mut p.sync_engine(), SyncInput::ModelFetched(Ok(Some(signed(1, &DEFAULT_WEIGHTS)))), T0);
         assert!(matches!(wait, SyncAction::Wait { .. }));
         p.set_consent(ConsentMode::Session, false);
-        match run.step(&mut p, SyncInput::Waited, T0) {
+        match run.step(&mut p.sync_engine(), SyncInput::Waited, T0) {
             SyncAction::Done(SyncOutcome::Skipped { reason, .. }) => assert_eq!(reason, SkipReason::NoConsent),
             other => panic!("expected nothing sent, got {other:?}"),
         }
@@ -132,7 +136,10 @@ mod runs {
     fn an_answer_to_the_wrong_action_stops_the_run() {
         let mut p = open(&MemoryStore::new(), ConsentMode::Full);
         let mut run = SyncRun::new(true, [1; 32], [2; 32]);
-        run.step(&mut p, SyncInput::Start, T0);
-        assert!(matches!(run.step(&mut p, SyncInput::Sent(Ok(())), T0), SyncAction::Done(SyncOutcome::Skipped { .. })));
+        run.step(&mut p.sync_engine(), SyncInput::Start, T0);
+        assert!(matches!(
+            run.step(&mut p.sync_engine(), SyncInput::Sent(Ok(())), T0),
+            SyncAction::Done(SyncOutcome::Skipped { .. })
+        ));
     }
 }

@@ -11,6 +11,7 @@ use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
 use crate::personalizer::Personalizer;
+use crate::personalizer::SyncEngine;
 use crate::personalizer::{AnswerColumns, Environment, TrackOutcome};
 use crate::rank::{Placement, RankContext};
 use crate::storage::MemoryStore;
@@ -172,29 +173,32 @@ fn the_server_answer_decides_whether_a_booked_update_is_kept() {
     let mut p = open(&store, ConsentMode::Full);
     run_ready(p.sync_with(&transport, T0, SEED));
     browse_and_click(&mut p, 3, T0);
-    let SyncPlan::Send { body, resend: false, jitter_ms } = p.prepare_sync(T0 + 100_000.0, SEED) else {
+    let SyncPlan::Send { body, resend: false, jitter_ms } = p.sync_engine().prepare_sync(T0 + 100_000.0, SEED) else {
         panic!("allowed")
     };
     assert!(jitter_ms <= 1_000);
-    assert!(p.may_send(&body));
+    assert!(p.sync_engine().may_send(&body));
     let busy = SyncError::Rejected { status: 503, error: "overloaded".into(), message: String::new() };
     assert!(matches!(
-        p.finish_sync(&body, false, Err(busy), T0),
+        p.sync_engine().finish_sync(&body, false, Err(busy), T0),
         SyncOutcome::Skipped { reason: SkipReason::SendFailed, .. }
     ));
     assert_eq!(p.pending_upload(), Some(body.as_slice()));
     let replay = SyncError::Rejected { status: 409, error: "replayed_nonce".into(), message: String::new() };
-    assert!(matches!(p.finish_sync(&body, true, Err(replay), T0), SyncOutcome::Sent { .. }), "already delivered");
+    assert!(
+        matches!(p.sync_engine().finish_sync(&body, true, Err(replay), T0), SyncOutcome::Sent { .. }),
+        "already delivered"
+    );
     assert_eq!(p.pending_upload(), None);
 
     let mut q = open(&MemoryStore::new(), ConsentMode::Full);
     run_ready(q.sync_with(&transport, T0, SEED));
     browse_and_click(&mut q, 3, T0);
-    let SyncPlan::Send { body, .. } = q.prepare_sync(T0 + 100_000.0, SEED) else { panic!("allowed") };
+    let SyncPlan::Send { body, .. } = q.sync_engine().prepare_sync(T0 + 100_000.0, SEED) else { panic!("allowed") };
     let wrong =
         SyncError::Rejected { status: 409, error: "wrong_model_version".into(), message: "round closed".into() };
     assert!(matches!(
-        q.finish_sync(&body, false, Err(wrong), T0),
+        q.sync_engine().finish_sync(&body, false, Err(wrong), T0),
         SyncOutcome::Skipped { reason: SkipReason::Rejected, .. }
     ));
     assert_eq!(q.pending_upload(), None, "a refused update is dropped, its spend stays booked");
@@ -265,13 +269,13 @@ fn forget_and_lowered_consent_remove_the_state_and_stop_sending() {
     let SyncPlan::Send { body, .. } = ({
         run_ready(p.sync_with(&InMemoryTransport::new(), T0, SEED));
         p.install_shared_model(&signed(1, &DEFAULT_WEIGHTS)).expect("installs");
-        p.prepare_sync(T0 + 100_000.0, SEED)
+        p.sync_engine().prepare_sync(T0 + 100_000.0, SEED)
     }) else {
         panic!("allowed")
     };
     assert!(stored_state(&store).is_some());
     p.set_consent(ConsentMode::Session, true);
-    assert!(!p.may_send(&body), "lowered consent: the booked update is never sent");
+    assert!(!p.sync_engine().may_send(&body), "lowered consent: the booked update is never sent");
     assert!(stored_state(&store).is_none(), "and its stored state is gone");
     p.set_consent(ConsentMode::Full, true);
     assert_eq!(p.pending_upload(), None);
@@ -295,7 +299,7 @@ fn a_shop_that_never_configures_sync_gets_no_sync_key() {
     p.flush(T0 + 100_000.0).expect("flush");
     assert!(stored_state(&store).is_none());
     assert!(matches!(
-        p.prepare_sync(T0, SEED),
+        p.sync_engine().prepare_sync(T0, SEED),
         SyncPlan::Done(SyncOutcome::Skipped { reason: SkipReason::NotConfigured, .. })
     ));
     let ledger = p.profile_summary(T0).privacy_ledger.expect("the default ledger is shown");

@@ -118,7 +118,7 @@ pub enum SyncOutcome {
 }
 
 impl SyncOutcome {
-    pub(super) fn skipped(reason: SkipReason, message: impl Into<String>) -> Self {
+    pub fn skipped(reason: SkipReason, message: impl Into<String>) -> Self {
         SyncOutcome::Skipped { reason, message: message.into() }
     }
 }

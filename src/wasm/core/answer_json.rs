@@ -13,9 +13,9 @@ use serde::de::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::prelude::*;
 
-use super::js_errors::thrown;
 use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
+use crate::wasm::js_errors::thrown;
 
 #[wasm_bindgen(inline_js = r#"
 const ENCODER = new TextEncoder();

@@ -16,16 +16,20 @@ use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentDecision, ConsentError, ConsentMode};
 use crate::error_code::ErrorCode;
-use crate::personalizer::{Environment, FlushReport, Personalizer, PersonalizerError, TrackOutcome, MAX_UPSERT_ITEMS};
+use crate::personalizer::{
+    Environment, FlushReport, Personalizer, PersonalizerError, Remote, TrackOutcome, MAX_UPSERT_ITEMS,
+};
 use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
 
-use super::environment;
-use super::js_errors::{coded, thrown};
-use super::js_values::{from_js, from_js_strict, to_js};
-use super::local_storage::BrowserStore;
 use super::page_lifecycle::PageListeners;
-use super::panic_guard::Health;
+use super::parts_port::JsPartsPort;
+use super::parts_slot::PartsSlot;
+use crate::wasm::environment;
+use crate::wasm::js_errors::{coded, thrown};
+use crate::wasm::js_values::{from_js, from_js_strict, to_js};
+use crate::wasm::local_storage::BrowserStore;
+use crate::wasm::panic_guard::Health;
 
 /// Options of `setConsent`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Tsify)]
@@ -37,12 +41,8 @@ pub struct ConsentOptions {
     pub explicit_opt_in: bool,
 }
 
-/// The engine the class wraps: with the adaptation and syncing parts, or (feature `core-only`,
-/// the light module's measurement build) the core alone.
-#[cfg(not(feature = "core-only"))]
-pub type Engine = Personalizer<BrowserStore>;
-#[cfg(feature = "core-only")]
-pub type Engine = Personalizer<BrowserStore, crate::personalizer::CoreOnly>;
+/// The engine the class wraps: the core, with its on-demand parts in the on-demand module.
+pub type Engine = Personalizer<BrowserStore, Remote<BrowserStore, JsPartsPort>>;
 
 /// The engine and the facade's own warnings, shared with the page listeners.
 pub struct EngineState {
@@ -64,8 +64,27 @@ impl EngineState {
         }
     }
 
-    fn all_warnings(&self) -> Vec<StorageWarning> {
-        self.facade_warnings.iter().chain(self.engine.warnings()).cloned().collect()
+    /// The facade's warnings, then the engine's (the parts' follow, from their module).
+    pub(super) fn all_warnings(&mut self) -> Vec<StorageWarning> {
+        let mut warnings = self.facade_warnings.clone();
+        warnings.extend(self.engine.warnings());
+        warnings.extend(self.parts_failure());
+        warnings
+    }
+
+    /// Returns the facade's and the engine's warnings and clears them.
+    fn take_all_warnings(&mut self) -> Vec<StorageWarning> {
+        let mut warnings = std::mem::take(&mut self.facade_warnings);
+        warnings.extend(self.engine.take_warnings());
+        warnings.extend(self.parts_failure());
+        warnings
+    }
+
+    /// A warning when the on-demand parts stopped working in this page.
+    fn parts_failure(&mut self) -> Option<StorageWarning> {
+        let reason = self.engine.parts()?.failure()?;
+        let message = format!("adaptation and sync stopped for this page after an internal error ({reason})");
+        Some(StorageWarning::new(WarningCode::StorageUnavailable, message))
     }
 }
 
@@ -85,9 +104,8 @@ pub struct JsPersonalizer {
     /// Broken once a panic happened after this instance was made (see `panic_guard`).
     pub(super) health: Health,
     _listeners: PageListeners,
-    /// Sync's transport, timer and page-hide listeners, once `configureSync` was called.
-    #[cfg(not(feature = "core-only"))]
-    pub(super) sync: super::syncing::SyncSlot,
+    /// The on-demand parts, once loaded (see `parts_slot`).
+    pub(super) parts: PartsSlot,
 }
 
 #[wasm_bindgen(js_class = Personalizer)]
@@ -125,20 +143,15 @@ impl JsPersonalizer {
             })
             .into_iter()
             .collect();
-        let engine = Personalizer::open_with(store, config, env, Default::default()).map_err(coded)?;
+        let remote = Remote::new(store.clone(), &config.shop);
+        let engine = Personalizer::open_with(store, config, env, remote).map_err(coded)?;
         let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
         let listeners = PageListeners::attach(Rc::downgrade(&state));
-        Ok(JsPersonalizer {
-            state,
-            health,
-            _listeners: listeners,
-            #[cfg(not(feature = "core-only"))]
-            sync: Default::default(),
-        })
+        Ok(JsPersonalizer { state, health, _listeners: listeners, parts: PartsSlot::default() })
     }
 
     /// The engine, unless a panic broke this instance or a call of it is under way.
-    pub(super) fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
+    pub(crate) fn state(&self) -> Result<RefMut<'_, EngineState>, JsError> {
         self.health.check()?;
         self.state.try_borrow_mut().map_err(|_| {
             let message = "the Personalizer is busy: do not call it from inside one of its own calls (if an earlier \
@@ -175,6 +188,7 @@ impl JsPersonalizer {
             None => ConsentOptions::default(),
         };
         let decision = self.state()?.engine.set_consent(mode, options.explicit_opt_in);
+        self.load_parts_if_stored();
         to_js(&decision)
     }
 
@@ -276,7 +290,9 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = profileSummary)]
     pub fn profile_summary(&self) -> Result<Ts<ProfileSummary>, JsError> {
         let summary = self.state()?.engine.profile_summary(js_sys::Date::now());
-        to_js(&summary)
+        let summary = to_js(&summary)?;
+        self.parts.add_privacy_ledger(&summary.js_value());
+        Ok(summary)
     }
 
     /// Deletes one interest (a category also loses its subcategories) and saves at once.
@@ -298,9 +314,10 @@ impl JsPersonalizer {
     /// ```js
     /// for (const w of p.warnings()) console.warn(w.code, w.message, w.backupKey ?? "");
     /// ```
-    #[wasm_bindgen(js_name = warnings)]
-    pub fn warnings(&self) -> Result<Vec<Ts<StorageWarning>>, JsError> {
-        self.state()?.all_warnings().iter().map(to_js).collect()
+    #[wasm_bindgen(js_name = warnings, unchecked_return_type = "StorageWarning[]")]
+    pub fn warnings(&self) -> Result<js_sys::Array, JsError> {
+        let warnings = self.state()?.all_warnings();
+        self.parts.with_parts_warnings(&warnings, false)
     }
 
     /// Returns the warnings and clears them, for logging each once.
@@ -308,12 +325,10 @@ impl JsPersonalizer {
     /// ```js
     /// for (const w of p.takeWarnings()) reportToShopLog(w.code);
     /// ```
-    #[wasm_bindgen(js_name = takeWarnings)]
-    pub fn take_warnings(&self) -> Result<Vec<Ts<StorageWarning>>, JsError> {
-        let mut state = self.state()?;
-        let mut warnings = std::mem::take(&mut state.facade_warnings);
-        warnings.extend(state.engine.take_warnings());
-        warnings.iter().map(to_js).collect()
+    #[wasm_bindgen(js_name = takeWarnings, unchecked_return_type = "StorageWarning[]")]
+    pub fn take_warnings(&self) -> Result<js_sys::Array, JsError> {
+        let warnings = self.state()?.take_all_warnings();
+        self.parts.with_parts_warnings(&warnings, true)
     }
 
     /// True when tracked changes are waiting to be written (consent `"full"` only).

@@ -19,8 +19,8 @@ use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList};
 use crate::rank::RankContext;
 
 use super::answer_json::{plain_json, read_plain, Text};
-use super::js_errors::{coded, thrown};
 use super::personalizer::JsPersonalizer;
+use crate::wasm::js_errors::{coded, thrown};
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
 /// `ids[offsets[r]]` up to (not including) `ids[offsets[r + 1]]`, with the same slice of `scores`.

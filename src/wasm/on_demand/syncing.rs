@@ -1,9 +1,10 @@
-//! Sync on the `Personalizer` JS class: `configureSync`, `syncNow`, `privacyLedger`, the
-//! automatic loop (model refresh, then an update when the policy allows, after a random delay)
-//! and the keepalive send on page hide.
+//! Sync in the on-demand module: `configureSync`, `syncNow`, `privacyLedger`, the automatic
+//! loop (model refresh, then an update when the policy allows, after a random delay) and the
+//! keepalive send on page hide.
 //!
-//! The engine is never borrowed across an `await`: each step borrows it, takes or hands over
-//! bytes, and lets go before the network call (see [`crate::personalizer`]'s `prepare_sync`).
+//! The parts are never borrowed across an `await`: each step borrows them with a copy of the
+//! core's shared weights, takes or hands over bytes, gives the core what changed, and lets go
+//! before the network call (see `crate::personalizer::SyncRun`).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -19,15 +20,15 @@ use tsify::Ts;
 
 use crate::error_code::ErrorCode;
 use crate::personalizer::{
-    drive, Personalizer, SkipReason, SyncHost, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup,
+    drive, OnDevice, SkipReason, SyncEngine, SyncHost, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup,
+    WeightsSnapshot,
 };
-use crate::privacy::LedgerSummary;
+use crate::wasm::js_errors::coded;
+use crate::wasm::js_values::{from_js_strict, to_js};
+use crate::wasm::local_storage::BrowserStore;
 
 use super::fetch_transport::FetchTransport;
-use super::js_errors::coded;
-use super::js_values::{from_js_strict, to_js};
-use super::local_storage::BrowserStore;
-use super::personalizer::{EngineState, JsPersonalizer};
+use super::{CoreWeights, JsOnDemandParts, PartsState};
 
 /// A listener attached to `window` or `document`, removed when the runtime goes.
 type PageListener = (EventTarget, &'static str, Closure<dyn FnMut(Event)>);
@@ -79,18 +80,31 @@ fn skipped(reason: SkipReason, message: &str) -> SyncOutcome {
     SyncOutcome::Skipped { reason, message: message.to_owned() }
 }
 
-/// The browser's host for the core's sync driver: the engine is borrowed for one step at a time,
-/// never across a request or a timer.
+/// The browser's host for the sync driver: the parts are borrowed for one step at a time, never
+/// across a request or a timer, with a copy of the core's shared weights.
 struct BrowserHost<'a> {
-    state: &'a Rc<RefCell<EngineState>>,
+    state: &'a Rc<RefCell<PartsState>>,
+    core: &'a CoreWeights,
+}
+
+impl BrowserHost<'_> {
+    /// Runs `f` on the parts and a copy of the core's weights, then hands the core what changed;
+    /// `None` while the parts or the core are busy.
+    fn with_parts<R>(&self, f: impl FnOnce(&mut OnDevice<BrowserStore>, &mut WeightsSnapshot) -> R) -> Option<R> {
+        let weights = self.core.get()?;
+        let mut state = self.state.try_borrow_mut().ok()?;
+        let (result, change) = state.parts.with_weights(weights, f);
+        if let Some(change) = change {
+            // The core takes weights as long as it exists; a freed core has no ranker to update.
+            self.core.set(change);
+        }
+        Some(result)
+    }
 }
 
 impl SyncHost for BrowserHost<'_> {
-    type Engine = Personalizer<BrowserStore>;
-
-    fn with_engine<R>(&self, f: impl FnOnce(&mut Self::Engine) -> R) -> Option<R> {
-        let mut state = self.state.try_borrow_mut().ok()?;
-        Some(f(&mut state.engine))
+    fn with_engine<R>(&self, f: impl FnOnce(&mut dyn SyncEngine) -> R) -> Option<R> {
+        self.with_parts(|parts, ranker| f(&mut parts.attached(ranker)))
     }
 
     fn now_ms(&self) -> f64 {
@@ -105,7 +119,8 @@ impl SyncHost for BrowserHost<'_> {
 /// One sync run of the core's driver ([`SyncRun`]) when the schedule allows; `forced` (`syncNow`)
 /// always refreshes the model.
 async fn run_sync(
-    state: Weak<RefCell<EngineState>>,
+    state: Weak<RefCell<PartsState>>,
+    core: CoreWeights,
     slot: Weak<RefCell<Option<SyncRuntime>>>,
     forced: bool,
 ) -> SyncOutcome {
@@ -126,7 +141,7 @@ async fn run_sync(
     let (mut run, outcome) = match (crypto_seed(), crypto_seed()) {
         (Ok(update_seed), Ok(lift_seed)) => {
             let mut run = SyncRun::new(refresh, update_seed, lift_seed);
-            let outcome = drive(&BrowserHost { state: &state }, &transport, &mut run).await;
+            let outcome = drive(&BrowserHost { state: &state, core: &core }, &transport, &mut run).await;
             (Some(run), outcome)
         }
         (Err(message), _) | (_, Err(message)) => (None, skipped(SkipReason::Invalid, &message)),
@@ -138,21 +153,22 @@ async fn run_sync(
 }
 
 /// On page hide: sends the booked update, or one the policy allows now, with a keepalive fetch.
-fn send_on_hide(state: &Weak<RefCell<EngineState>>, slot: &Weak<RefCell<Option<SyncRuntime>>>) {
+fn send_on_hide(state: &Weak<RefCell<PartsState>>, core: &CoreWeights, slot: &Weak<RefCell<Option<SyncRuntime>>>) {
     let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else { return };
-    let Ok(mut state) = state.try_borrow_mut() else { return };
     let Ok(runtime) = slot.try_borrow() else { return };
     let Some(runtime) = runtime.as_ref() else { return };
-    let body = match state.engine.pending_upload() {
-        Some(body) => body.to_vec(),
-        None => match crypto_seed().map(|seed| state.engine.prepare_sync(js_sys::Date::now(), seed)) {
-            Ok(SyncPlan::Send { body, .. }) => body,
-            _ => return,
-        },
-    };
-    if !state.engine.may_send(&body) {
-        return;
-    }
+    let host = BrowserHost { state: &state, core };
+    let body = host.with_parts(|parts, ranker| {
+        let body = match parts.pending_upload() {
+            Some(body) => body.to_vec(),
+            None => match crypto_seed().map(|seed| parts.attached(ranker).prepare_sync(js_sys::Date::now(), seed)) {
+                Ok(SyncPlan::Send { body, .. }) => body,
+                _ => return None,
+            },
+        };
+        parts.attached(ranker).may_send(&body).then_some(body)
+    });
+    let Some(Some(body)) = body else { return };
     // The outcome is unknown once the page is gone: the bytes stay booked, and the next page
     // resends them (the server answers `replayed_nonce` if they had arrived).
     if !runtime.transport.send_on_page_hide(&body) {
@@ -168,8 +184,9 @@ fn helper_url(setup: &SyncSetup) -> Option<&str> {
     }
 }
 
-fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
+fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup) {
     let state = Rc::downgrade(&personalizer.state);
+    let core = personalizer.core.clone();
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
         transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup)),
@@ -181,17 +198,19 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
         *personalizer.sync.borrow_mut() = Some(runtime);
         return;
     };
-    let (hide_state, hide_slot) = (state.clone(), slot.clone());
-    let on_hide: Closure<dyn FnMut(Event)> = Closure::new(move |_: Event| send_on_hide(&hide_state, &hide_slot));
+    let (hide_state, hide_core, hide_slot) = (state.clone(), core.clone(), slot.clone());
+    let on_hide: Closure<dyn FnMut(Event)> =
+        Closure::new(move |_: Event| send_on_hide(&hide_state, &hide_core, &hide_slot));
     let target: EventTarget = window.clone().into();
     if target.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref()).is_ok() {
         runtime.listeners.push((target, "pagehide", on_hide));
     }
     if let Some(document) = window.document() {
-        let (hidden_state, hidden_slot, watched) = (state.clone(), slot.clone(), document.clone());
+        let (hidden_state, hidden_core, hidden_slot, watched) =
+            (state.clone(), core.clone(), slot.clone(), document.clone());
         let on_hidden: Closure<dyn FnMut(Event)> = Closure::new(move |_: Event| {
             if watched.visibility_state() == VisibilityState::Hidden {
-                send_on_hide(&hidden_state, &hidden_slot);
+                send_on_hide(&hidden_state, &hidden_core, &hidden_slot);
             }
         });
         let target: EventTarget = document.into();
@@ -200,11 +219,11 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
         }
     }
     if setup.auto_sync {
-        let (tick_state, tick_slot) = (state.clone(), slot.clone());
+        let (tick_state, tick_core, tick_slot) = (state.clone(), core.clone(), slot.clone());
         let tick: Closure<dyn FnMut()> = Closure::new(move || {
-            let (state, slot) = (tick_state.clone(), tick_slot.clone());
+            let (state, core, slot) = (tick_state.clone(), tick_core.clone(), tick_slot.clone());
             spawn_local(async move {
-                run_sync(state, slot, false).await;
+                run_sync(state, core, slot, false).await;
             });
         });
         let interval = setup.check_interval_ms as i32;
@@ -214,70 +233,43 @@ fn start_runtime(personalizer: &JsPersonalizer, setup: &SyncSetup) {
             runtime.timer = Some((handle, tick));
         }
         spawn_local(async move {
-            run_sync(state, slot, false).await;
+            run_sync(state, core, slot, false).await;
         });
     }
     *personalizer.sync.borrow_mut() = Some(runtime);
 }
 
-#[wasm_bindgen(js_class = Personalizer)]
-impl JsPersonalizer {
-    /// Turns on federated learning: where the aggregator is, the key its models are signed with
-    /// (`GET /v1/model-key`), and the privacy settings. With `autoSync` (default) the page
-    /// downloads the shared model now and every `modelRefreshMs`, and every `checkIntervalMs`
-    /// sends one clipped, noised update when the policy allows (consent `"full"`, enough labelled
-    /// impressions, at most one a day and ε ≤ 8 a day by default), after a random delay of up to
-    /// `maxJitterMs`, and one noised lift report a day (ε = 2 by default, booked in the same
-    /// ledger; `liftReport` settings must match the aggregator's). On page hide a booked update
-    /// leaves with a keepalive request. Nothing else is ever sent. Throws on an invalid URL, key or privacy setting.
-    ///
-    /// ```js
-    /// const { publicKey } = await (await fetch("http://127.0.0.1:8787/v1/model-key")).json();
-    /// p.configureSync({ aggregatorUrl: "http://127.0.0.1:8787", modelPublicKey: publicKey, maxJitterMs: 30000 });
-    /// ```
+#[wasm_bindgen(js_class = OnDemandParts)]
+impl JsOnDemandParts {
+    /// `configureSync` of the page's `Personalizer` (documented there).
     #[wasm_bindgen(js_name = configureSync)]
-    pub fn configure_sync(&self, setup: Ts<SyncSetup>) -> Result<(), JsError> {
+    pub fn configure_sync(&self, setup: JsValue) -> Result<(), JsError> {
         self.health.check()?;
-        let setup: SyncSetup = from_js_strict(&setup, ErrorCode::InvalidConfig, "sync setup")?;
-        self.state()?.engine.configure_sync(setup.clone()).map_err(coded)?;
+        let setup: SyncSetup = from_js_strict(&Ts::new_unchecked(setup), ErrorCode::InvalidConfig, "sync setup")?;
+        self.state()?.parts.0.configure_sync(setup.clone()).map_err(coded)?;
         // Replacing the runtime drops the old timer and listeners.
         self.sync.borrow_mut().take();
         start_runtime(self, &setup);
         Ok(())
     }
 
-    /// Syncs now: downloads and verifies the shared model, then sends one update if the policy
-    /// allows, after the random delay (`maxJitterMs`), then this period's lift report if one is
-    /// due (adaptation configured, something counted, none sent this period), after its own
-    /// delay. Resolves to what happened to the update: `sent`, `skipped` with a `reason`, or
-    /// `refusedByLedger` when this period's privacy budget is spent (the lift report shows in
-    /// `privacyLedger().currentPeriodLiftReports`). Never rejects, except after an internal error
-    /// (`code: "internal"`, see `PersonalizerError`).
-    ///
-    /// ```js
-    /// const outcome = await p.syncNow();
-    /// if (outcome.status === "skipped") console.info(outcome.reason, outcome.message);
-    /// ```
+    /// `syncNow` of the page's `Personalizer` (documented there).
     #[wasm_bindgen(js_name = syncNow, unchecked_return_type = "Promise<SyncOutcome>")]
     pub fn sync_now(&self) -> Promise {
         let (state, slot) = (Rc::downgrade(&self.state), Rc::downgrade(&self.sync));
+        let core = self.core.clone();
         let health = self.health.check().map_err(JsValue::from);
         future_to_promise(async move {
             health?;
-            let outcome = run_sync(state, slot, true).await;
+            let outcome = run_sync(state, core, slot, true).await;
             to_js(&outcome).map(JsValue::from).map_err(JsValue::from)
         })
     }
 
-    /// The privacy ledger: ε spent this period and in total, the budget, the noise settings and
-    /// how the spend is counted (also in `profileSummary().privacyLedger`).
-    ///
-    /// ```js
-    /// const { currentPeriodEpsilon, periodBudgetEpsilon } = p.privacyLedger();
-    /// ```
+    /// `privacyLedger` of the page's `Personalizer` (documented there).
     #[wasm_bindgen(js_name = privacyLedger)]
-    pub fn privacy_ledger(&self) -> Result<Ts<LedgerSummary>, JsError> {
-        let summary = self.state()?.engine.sync_ledger_summary(js_sys::Date::now());
-        to_js(&summary)
+    pub fn privacy_ledger(&self) -> Result<JsValue, JsError> {
+        let summary = self.state()?.parts.0.sync_ledger_summary(js_sys::Date::now());
+        Ok(to_js(&summary)?.js_value())
     }
 }
