@@ -17,7 +17,7 @@ function codeOf(call) {
   assert.fail("expected a throw");
 }
 
-test("each kind of bad call throws its own code", () => {
+test("each kind of bad call throws its own code", async () => {
   const p = new Personalizer({ shop: "node-codes", noise: { botHeuristic: false } });
   p.setConsent("session");
   const cases = [
@@ -33,11 +33,15 @@ test("each kind of bad call throws its own code", () => {
     [() => p.rank(987654), "unknownHandle"],
     [() => p.setConsent("everything"), "invalidArgument"],
     [() => p.removeInterest({ kind: "mood", value: "happy" }), "invalidArgument"],
-    [() => p.configureSync({ aggregatorUrl: "ftp://x", modelPublicKey: "00".repeat(32) }), "invalidConfig"],
-    [() => p.configureAdaptation({ holdoutShare: 2 }), "invalidConfig"],
   ];
   for (const [call, code] of cases) assert.equal(codeOf(call), code, call.toString());
-  p.configureAdaptation({ holdoutShare: 0 });
+  // Adaptation and sync load on demand: before, their calls say so; a bad setting rejects.
+  assert.equal(codeOf(() => p.chooseOffer([{ id: "x", audience: [] }])), "notConfigured");
+  assert.equal(codeOf(() => p.privacyLedger()), "notConfigured");
+  const rejected = async (promise, code) => assert.rejects(promise, (e) => e instanceof Error && e.code === code);
+  await rejected(p.configureSync({ aggregatorUrl: "ftp://x", modelPublicKey: "00".repeat(32) }), "invalidConfig");
+  await rejected(p.configureAdaptation({ holdoutShare: 2 }), "invalidConfig");
+  await p.configureAdaptation({ holdoutShare: 0 });
   const outcome = { kind: "offer", offerId: "never-shown", takenUp: true };
   assert.equal(codeOf(() => p.recordDecisionOutcome(outcome)), "unknownDecision");
   const handle = p.registerCandidates({ ids: ["a", "b"] });

@@ -18,7 +18,7 @@ fn warning_codes(p: &shop_personalizer::wasm::JsPersonalizer) -> Vec<(String, Op
         .expect("warnings")
         .into_iter()
         .map(|w| {
-            let w: JsValue = w.into();
+            let w: JsValue = w;
             let code = Reflect::get(&w, &"code".into()).ok().and_then(|c| c.as_string()).unwrap_or_default();
             let backup = Reflect::get(&w, &"backupKey".into()).ok().and_then(|b| b.as_string());
             (code, backup)

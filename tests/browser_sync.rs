@@ -186,7 +186,7 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     let outcome = sync_now(&p).await;
     assert_eq!(field(&outcome, "reason"), "\"noSharedModel\"", "a tampered first model is not used");
     let warnings = p.take_warnings().expect("warnings");
-    let rejected = warnings.iter().map(|w| JsValue::from(w.clone())).find(|w| field(w, "message").contains("rejected"));
+    let rejected = warnings.iter().find(|w| field(w, "message").contains("rejected"));
     let rejected = rejected.expect("a warning says so");
     assert_eq!(
         (field(&rejected, "code"), field(&rejected, "kind")),
@@ -204,10 +204,7 @@ async fn a_tampered_model_is_rejected_and_the_previous_one_kept() {
     assert_eq!(field(&outcome, "status"), "\"sent\"");
     assert_eq!(field(&outcome, "modelVersion"), "1", "the update is computed against the previous model");
     let warnings = p.take_warnings().expect("warnings");
-    assert!(
-        warnings.iter().any(|w| field(&JsValue::from(w.clone()), "message").contains("signature")),
-        "the bad signature is reported"
-    );
+    assert!(warnings.iter().any(|w| field(&w, "message").contains("signature")), "the bad signature is reported");
 }
 
 #[wasm_bindgen_test]
@@ -220,7 +217,7 @@ async fn a_failed_download_is_a_network_warning_not_a_storage_one() {
     consent(&p, "full");
     p.take_warnings().expect("warnings");
     sync_now(&p).await;
-    let warnings: Vec<JsValue> = p.take_warnings().expect("warnings").into_iter().map(JsValue::from).collect();
+    let warnings: Vec<JsValue> = p.take_warnings().expect("warnings").into_iter().collect();
     let kinds: Vec<(String, String)> = warnings.iter().map(|w| (field(w, "code"), field(w, "kind"))).collect();
     assert_eq!(kinds, [("\"modelDownloadFailed\"".to_owned(), "\"network\"".to_owned())], "{warnings:?}");
     assert!(field(&warnings[0], "message").contains("Failed to fetch"));

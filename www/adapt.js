@@ -75,10 +75,22 @@ function holdoutShare() {
 }
 
 export class StorefrontAdaptation {
+  /**
+   * Configures adaptation (the package loads its on-demand module the first time) and resolves
+   * to the page's adaptation; if that fails the page keeps the shop's own order and defaults.
+   */
+  static async start(personalizer, catalog) {
+    try {
+      await personalizer.configureAdaptation({ holdoutShare: holdoutShare() });
+    } catch (error) {
+      console.warn("shop-personalizer:", error instanceof Error ? error.message : error);
+    }
+    return new StorefrontAdaptation(personalizer, catalog);
+  }
+
   constructor(personalizer, catalog) {
     this.personalizer = personalizer;
     this.catalog = catalog;
-    attempt(() => personalizer.configureAdaptation({ holdoutShare: holdoutShare() }));
   }
 
   /** Products for one section of the home page. */

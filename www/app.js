@@ -50,7 +50,7 @@ async function main() {
   const shop = {
     ...catalog,
     personalization,
-    adaptation: new StorefrontAdaptation(personalization.personalizer, catalog),
+    adaptation: await StorefrontAdaptation.start(personalization.personalizer, catalog),
     track: (event) => personalization.track(event),
     startDwell(itemId) {
       dwell = { itemId, since: performance.now() };

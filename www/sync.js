@@ -26,7 +26,7 @@ export class DemoSync {
     try {
       const response = await fetch(`${url}/v1/model-key`, { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" });
       const { publicKey } = await response.json();
-      personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey: publicKey, ...DEMO_SETTINGS });
+      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey: publicKey, ...DEMO_SETTINGS });
       return new DemoSync(personalization, url);
     } catch (error) {
       console.info(`sync off: the aggregator at ${url} did not answer (${error instanceof Error ? error.message : error})`);

@@ -4,7 +4,9 @@
 //! Everything is read through `globalThis` with reflection, so the module also works where there
 //! is no `window` or `navigator` (Node, workers): missing values read as "unknown" / `false`.
 
-use js_sys::{Date, Reflect};
+#[cfg(feature = "core-module")]
+use js_sys::Date;
+use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
 use crate::profile::DeviceClass;

@@ -182,8 +182,18 @@ impl CorePort {
 }
 
 #[cfg(not(feature = "on-demand-module"))]
-#[wasm_bindgen(inline_js = "export function importOnDemandParts() {
-  return import('./shop_personalizer_on_demand.js').then(async (m) => { await m.default(); return m.OnDemandParts; });
+// The on-demand module sits beside this module's glue (scripts/build folds this snippet into
+// it). Browsers and bundlers fetch its .wasm by URL; Node, which cannot fetch `file:` URLs, reads it.
+#[wasm_bindgen(inline_js = "export async function importOnDemandParts() {
+  const parts = await import('./shop_personalizer_on_demand.js');
+  const wasm = new URL('./shop_personalizer_on_demand_bg.wasm', import.meta.url);
+  if (wasm.protocol === 'file:') {
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises');
+    await parts.default({ module_or_path: await readFile(wasm) });
+  } else {
+    await parts.default({ module_or_path: wasm });
+  }
+  return parts.OnDemandParts;
 }")]
 extern "C" {
     /// Loads and starts the on-demand module; resolves to its `OnDemandParts` class.

@@ -137,7 +137,7 @@ impl PartsSlot {
         }
         if let Some(parts) = self.handle() {
             let theirs = if take { parts.take_warnings() } else { parts.warnings() };
-            if let Ok(theirs) = theirs.and_then(|v| v.dyn_into::<Array>().map_err(JsValue::from)) {
+            if let Ok(theirs) = theirs.and_then(|v| v.dyn_into::<Array>()) {
                 for warning in theirs.iter() {
                     all.push(&warning);
                 }
