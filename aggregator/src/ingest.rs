@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::CheckedConfig;
 use crate::http::ApiError;
 use crate::rounds::next_model;
-use crate::store::{BatchOutcome, CurrentState, Store};
+use crate::store::{BatchOutcome, CurrentState, Fate, Store};
 
 /// Requests that may wait for the writer; beyond this the server answers 503.
 pub const QUEUE_CAPACITY: usize = 16_384;
@@ -135,11 +135,16 @@ async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState
     if updates.is_empty() {
         return;
     }
-    match store.commit_batch(version, config.dimension, updates).await {
-        Ok(BatchOutcome::Committed { replayed, round_updates }) => {
+    let keep_members = config.trim_fraction > 0.0;
+    match store.commit_batch(version, config.dimension, updates, keep_members).await {
+        Ok(BatchOutcome::Committed { fates, round_updates }) => {
             state.set_round_updates(version, round_updates);
-            for (reply, was_replayed) in replies.into_iter().zip(replayed) {
-                let _ = reply.send(if was_replayed { Err(ApiError::Replayed) } else { Ok(()) });
+            for (reply, fate) in replies.into_iter().zip(fates) {
+                let _ = reply.send(match fate {
+                    Fate::Added => Ok(()),
+                    Fate::Replayed => Err(ApiError::Replayed),
+                    Fate::Overflow => Err(ApiError::SumOverflow),
+                });
             }
         }
         Ok(BatchOutcome::Stale) => {

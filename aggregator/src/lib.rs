@@ -2,6 +2,7 @@
 //! updates; each round sums them (O(dimension) state), and once enough arrived publishes the
 //! next FedAvg model, signed with the server's Ed25519 key.
 
+pub mod aggregation;
 pub mod config;
 pub mod helper_client;
 pub mod http;

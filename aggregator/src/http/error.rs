@@ -30,6 +30,13 @@ pub enum ApiError {
     },
     #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
     NormTooLarge { norm: f64, bound: f64 },
+    #[error(
+        "the update declares quantization scale {scale:e}; an honest device under this server's clip bound and noise \
+         multiplier declares at most {max:e} (its largest noised coordinate over 127)"
+    )]
+    ScaleOutOfRange { scale: f64, max: f64 },
+    #[error("the round's fixed-point sum cannot take this update without overflowing: it was not added")]
+    SumOverflow,
     #[error("this nonce was already received: each update or lift report is accepted once")]
     Replayed,
     #[error("the body is not a valid lift report: {0}")]
@@ -81,6 +88,8 @@ impl ApiError {
             Self::WrongDimension { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_dimension"),
             Self::ParameterMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),
             Self::NormTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "norm_too_large"),
+            Self::ScaleOutOfRange { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "scale_out_of_range"),
+            Self::SumOverflow => (StatusCode::UNPROCESSABLE_ENTITY, "sum_overflow"),
             Self::Replayed => (StatusCode::CONFLICT, "replayed_nonce"),
             Self::MalformedLiftReport(_) => (StatusCode::BAD_REQUEST, "malformed_lift_report"),
             Self::LiftConfigMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "config_mismatch"),
