@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod lift;
 pub mod lift_ingest;
+pub mod listener;
 pub mod policy;
 pub mod rounds;
 pub mod server;

@@ -14,6 +14,18 @@ pub enum ApiError {
     Malformed(SyncError),
     #[error("the body is larger than {limit} bytes, the largest this endpoint accepts for the configured dimension")]
     BodyTooLarge { limit: usize },
+    #[error("the body did not arrive within {seconds} s: send it at once")]
+    BodyTimeout { seconds: f64 },
+    #[error("the body could not be read: the connection broke")]
+    BodyUnreadable,
+    #[error("no such endpoint: see the aggregator README for the API")]
+    NotFound,
+    #[error("this endpoint does not take that method: see the aggregator README for the API")]
+    MethodNotAllowed,
+    #[error("the query string is invalid: {0}")]
+    BadQuery(String),
+    #[error("the store is unreachable (the server reconnects on its own): {0}")]
+    StoreUnreachable(String),
     #[error("the update was computed against model version {got}; the current version is {current}: download GET /v1/model and recompute")]
     WrongModelVersion { got: u64, current: u64 },
     #[error("the update has {got} values; the shared model has {expected}")]
@@ -84,6 +96,12 @@ impl ApiError {
         match self {
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_update"),
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Self::BodyUnreadable => (StatusCode::BAD_REQUEST, "body_unreadable"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            Self::StoreUnreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::WrongModelVersion { .. } => (StatusCode::CONFLICT, "wrong_model_version"),
             Self::WrongDimension { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_dimension"),
             Self::ParameterMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),

@@ -9,6 +9,7 @@
 //! across replicas).
 
 pub mod postgres;
+pub mod share_pending;
 pub mod shares;
 pub mod sqlite;
 
@@ -99,9 +100,6 @@ pub trait Store: Send + Sync + 'static {
     /// The latest model and the state of its round.
     fn current(&self) -> impl Future<Output = Result<CurrentState, StoreError>> + Send;
 
-    /// Answers whether the store is reachable now (a trivial query).
-    fn health(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// Adds the updates with fresh nonces to the open round of `version` (with checked
     /// arithmetic) and records their nonces, atomically; with `keep_members` also keeps each
     /// added update until the round closes. All updates must be already admitted for `version`.
@@ -174,4 +172,9 @@ pub fn weights_to_bytes(weights: &[f32]) -> Vec<u8> {
 /// Converts a stored integer to the u64 it was written from.
 pub fn stored_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what}: {value}")))
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }

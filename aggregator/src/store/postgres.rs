@@ -220,10 +220,6 @@ impl Store for PostgresStore {
         Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
     }
 
-    async fn health(&self) -> Result<(), StoreError> {
-        Ok(self.client().await?.batch_execute("SELECT 1").await?)
-    }
-
     async fn commit_batch(
         &self,
         version: u64,

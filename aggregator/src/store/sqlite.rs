@@ -48,6 +48,7 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(super::shares::SHARE_SCHEMA)?;
+        super::share_pending::migrate(&connection, super::unix_now())?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -190,10 +191,6 @@ impl Store for SqliteStore {
             Ok(CurrentState { model, round_updates: stored_u64(round_updates, "round updates")?, last_closed })
         })
         .await
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        self.with(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     async fn commit_batch(
