@@ -1,7 +1,8 @@
 //! The writer task: admitted updates queue here, are committed in groups (one transaction and
 //! one fsync per group), and each request is answered only after its group is durable.
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -13,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::CheckedConfig;
 use crate::http::ApiError;
 use crate::rounds::next_model;
-use crate::store::{BatchOutcome, CurrentState, Store};
+use crate::store::{BatchOutcome, CurrentState, Fate, Store, StoreError};
 
 /// Requests that may wait for the writer; beyond this the server answers 503.
 pub const QUEUE_CAPACITY: usize = 16_384;
@@ -53,6 +54,43 @@ impl SharedState {
     }
 }
 
+/// Whether the store answered the writer's last call, and why not: what `/healthz` reports.
+/// The writer calls the store at least every [`REFRESH_INTERVAL`], so this is never older.
+#[derive(Debug)]
+pub struct StoreHealth {
+    healthy: AtomicBool,
+    reason: Mutex<String>,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        Self { healthy: AtomicBool::new(true), reason: Mutex::new(String::new()) }
+    }
+}
+
+impl StoreHealth {
+    /// `Err(reason)` when the store's last call failed.
+    pub fn check(&self) -> Result<(), String> {
+        if self.healthy.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(self.reason.lock().map_or_else(|_| "unknown".to_owned(), |reason| reason.clone()))
+        }
+    }
+
+    fn record<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => self.healthy.store(true, Ordering::Release),
+            Err(error) => {
+                if let Ok(mut reason) = self.reason.lock() {
+                    *reason = error.to_string();
+                }
+                self.healthy.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
 struct Job {
     update: UpdateMessage,
     reply: oneshot::Sender<Result<(), ApiError>>,
@@ -79,6 +117,7 @@ pub fn spawn_writer<S: Store>(
     config: Arc<CheckedConfig>,
     key: SigningKey,
     state: Arc<SharedState>,
+    health: Arc<StoreHealth>,
     seed: u64,
 ) -> IngestHandle {
     let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE_CAPACITY);
@@ -96,11 +135,11 @@ pub fn spawn_writer<S: Store>(
                             Err(_) => break,
                         }
                     }
-                    commit(&*store, &config, &state, batch).await;
+                    commit(&*store, &config, &state, &health, batch).await;
                     close_if_full(&*store, &config, &key, &state, rng.next_u64()).await;
                 }
                 _ = refresh.tick() => {
-                    reload(&*store, &state).await;
+                    health.record(&reload(&*store, &state).await);
                     close_if_full(&*store, &config, &key, &state, rng.next_u64()).await;
                 }
             }
@@ -109,14 +148,26 @@ pub fn spawn_writer<S: Store>(
     IngestHandle { jobs }
 }
 
-async fn reload<S: Store>(store: &S, state: &SharedState) {
+async fn reload<S: Store>(store: &S, state: &SharedState) -> Result<(), StoreError> {
     match store.current().await {
-        Ok(current) => state.set(current),
-        Err(error) => eprintln!("aggregator: could not read the current model: {error}"),
+        Ok(current) => {
+            state.set(current);
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("aggregator: could not read the current model: {error}");
+            Err(error)
+        }
     }
 }
 
-async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState, batch: Vec<Job>) {
+async fn commit<S: Store>(
+    store: &S,
+    config: &CheckedConfig,
+    state: &SharedState,
+    health: &StoreHealth,
+    batch: Vec<Job>,
+) {
     let Some(current) = state.get() else { return };
     let version = current.model.version;
     let (updates, replies): (Vec<UpdateMessage>, Vec<_>) = batch
@@ -135,15 +186,22 @@ async fn commit<S: Store>(store: &S, config: &CheckedConfig, state: &SharedState
     if updates.is_empty() {
         return;
     }
-    match store.commit_batch(version, config.dimension, updates).await {
-        Ok(BatchOutcome::Committed { replayed, round_updates }) => {
+    let keep_members = config.trim_fraction > 0.0;
+    let outcome = store.commit_batch(version, config.dimension, updates, keep_members).await;
+    health.record(&outcome);
+    match outcome {
+        Ok(BatchOutcome::Committed { fates, round_updates }) => {
             state.set_round_updates(version, round_updates);
-            for (reply, was_replayed) in replies.into_iter().zip(replayed) {
-                let _ = reply.send(if was_replayed { Err(ApiError::Replayed) } else { Ok(()) });
+            for (reply, fate) in replies.into_iter().zip(fates) {
+                let _ = reply.send(match fate {
+                    Fate::Added => Ok(()),
+                    Fate::Replayed => Err(ApiError::Replayed),
+                    Fate::Overflow => Err(ApiError::SumOverflow),
+                });
             }
         }
         Ok(BatchOutcome::Stale) => {
-            reload(store, state).await;
+            let _ = reload(store, state).await;
             let now = state.get().map_or(version, |current| current.model.version);
             for reply in replies {
                 let _ = reply.send(Err(ApiError::WrongModelVersion { got: version, current: now }));
@@ -172,7 +230,9 @@ async fn close_if_full<S: Store>(
     let version = current.model.version;
     let next = next_model(config, key.clone(), version, noise_seed);
     match store.close_round(version, config.dimension, config.min_updates_per_round, next).await {
-        Ok(_) => reload(store, state).await,
+        Ok(_) => {
+            let _ = reload(store, state).await;
+        }
         Err(error) => eprintln!("aggregator: closing round {version} failed: {error}"),
     }
 }

@@ -2,12 +2,14 @@
 //! updates; each round sums them (O(dimension) state), and once enough arrived publishes the
 //! next FedAvg model, signed with the server's Ed25519 key.
 
+pub mod aggregation;
 pub mod config;
 pub mod helper_client;
 pub mod http;
 pub mod ingest;
 pub mod lift;
 pub mod lift_ingest;
+pub mod listener;
 pub mod policy;
 pub mod rounds;
 pub mod server;

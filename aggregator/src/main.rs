@@ -1,9 +1,9 @@
 //! `cargo run --release -p aggregator -- [--flag value]...` (see `--help`).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use aggregator::config::USAGE;
+use aggregator::listener::ConnectionLimits;
 use aggregator::{start, ServerConfig};
 
 fn main() -> ExitCode {
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
 
 async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
     let listen = config.listen;
+    let config_limits = (config.max_connections, config.read_timeout);
     let data_dir = config.data_dir.display().to_string();
     let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let started = start(config).await.map_err(|error| error.to_string())?;
@@ -45,11 +46,33 @@ async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
         .map_err(|error| format!("could not listen on {listen}: {error}"))?;
     println!("aggregator listening on http://{listen} ({store}, data in {data_dir})");
     println!("model version {}, public key {}", started.model_version, started.public_key_hex);
-    let service = started.router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let limits = ConnectionLimits { max_connections: config_limits.0, read_timeout: config_limits.1 };
+    aggregator::listener::serve(listener, started.router, limits, stop_signal())
         .await
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string())?;
+    println!("aggregator stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 use shop_personalizer::privacy::accountant::{central_rho, epsilon_from_rho, rho_per_update};
+use shop_personalizer::privacy::sampling::QUANT_LEVELS;
 use shop_personalizer::sync::UpdateMessage;
+use thiserror::Error;
 
 use crate::config::CheckedConfig;
 use crate::http::ApiError;
@@ -11,20 +13,32 @@ use crate::http::ApiError;
 /// Fixed-point fraction bits of the running sum: a contribution `x` adds `round(x · 2^24)`.
 /// Integer sums are exact and order-independent, so replicas adding in any order agree.
 pub const FIXED_POINT_BITS: i32 = 24;
-/// Probability that an honest update fails the norm check (the tail of the noise norm).
+/// Probability that an honest update fails the norm check or the scale check (noise tails).
 pub const NORM_CHECK_FALSE_REJECTION: f64 = 1e-9;
 
 /// The declared parameters must match the server's within this relative tolerance (f32 round trip).
 const PARAMETER_TOLERANCE: f64 = 1e-5;
 
+/// The largest quantization scale an honest device declares, except with probability
+/// [`NORM_CHECK_FALSE_REJECTION`]. The device's scale is `max|x_i| / 127` (one f32 step up) of
+/// `x` = clipped delta (each `|δ_i| ≤ C`) plus noise of sd `zC`; by the union bound over `d`
+/// coordinates, `max|noise_i| ≤ zC·√(2 ln(2d/p))` except with probability `p`. Fixed by the
+/// server's settings, never by the update.
+pub fn max_scale(clip_bound: f64, noise_multiplier: f64, dimension: usize) -> f64 {
+    let tail = (2.0 * (2.0 * dimension as f64 / NORM_CHECK_FALSE_REJECTION).ln()).sqrt();
+    (clip_bound + noise_multiplier * clip_bound * tail) / f64::from(QUANT_LEVELS) * (1.0 + PARAMETER_TOLERANCE)
+}
+
 /// The largest L2 norm an honest update can have, except with probability
 /// [`NORM_CHECK_FALSE_REJECTION`]: clipped delta `C`, plus Gaussian noise whose norm exceeds
 /// `σ(√d + t)` with probability at most `exp(−t²/2)` (the norm is 1-Lipschitz and its mean is
-/// below `σ√d`), plus stochastic rounding that moves each coordinate by less than one step `s`.
-pub fn norm_bound(clip_bound: f64, noise_multiplier: f64, dimension: usize, scale: f64) -> f64 {
+/// below `σ√d`), plus stochastic rounding that moves each coordinate by less than one step,
+/// at most [`max_scale`]. Every term comes from the server's settings.
+pub fn norm_bound(clip_bound: f64, noise_multiplier: f64, dimension: usize) -> f64 {
     let tail = (2.0 * (1.0 / NORM_CHECK_FALSE_REJECTION).ln()).sqrt();
     let root_d = (dimension as f64).sqrt();
-    clip_bound + noise_multiplier * clip_bound * (root_d + tail) + scale * root_d
+    let rounding = max_scale(clip_bound, noise_multiplier, dimension) * root_d;
+    clip_bound + noise_multiplier * clip_bound * (root_d + tail) + rounding
 }
 
 fn matches(declared: f32, expected: f64) -> bool {
@@ -32,7 +46,8 @@ fn matches(declared: f32, expected: f64) -> bool {
 }
 
 /// Checks everything that can be checked without storage: version, dimension, declared
-/// parameters, and the norm. Replays are checked by the store.
+/// parameters, the norm of the decoded vector and the declared scale, each against a bound of
+/// the server's settings. Replays are checked by the store.
 pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u64) -> Result<(), ApiError> {
     if update.model_version != current_version {
         return Err(ApiError::WrongModelVersion { got: update.model_version, current: current_version });
@@ -51,21 +66,49 @@ pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u6
     let scale = f64::from(update.quantization_scale);
     let squares: i64 = update.values.iter().map(|&q| i64::from(i32::from(q) * i32::from(q))).sum();
     let norm = (squares as f64).sqrt() * scale;
-    let bound = norm_bound(config.clip_bound, config.noise_multiplier, config.dimension, scale);
+    let bound = norm_bound(config.clip_bound, config.noise_multiplier, config.dimension);
     if norm.is_nan() || norm > bound {
         return Err(ApiError::NormTooLarge { norm, bound });
+    }
+    let max = max_scale(config.clip_bound, config.noise_multiplier, config.dimension);
+    if scale.is_nan() || scale > max {
+        return Err(ApiError::ScaleOutOfRange { scale, max });
     }
     Ok(())
 }
 
-/// Adds an admitted update to a fixed-point running sum: coordinate `q · s` adds
-/// `q · round(s · 2^24)`, integer arithmetic the compiler vectorizes. (Rounding the scale once
-/// moves a coordinate by at most 127 · 2^-25 ≈ 4e-6, far below the noise.)
-pub fn accumulate(sum: &mut [i64], update: &UpdateMessage) {
-    let step = (f64::from(update.quantization_scale) * f64::from(1_u32 << FIXED_POINT_BITS)).round() as i64;
+/// A fixed-point sum would leave the range of i64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("adding this update would overflow the round's fixed-point sum")]
+pub struct SumOverflow;
+
+/// The fixed-point step of `scale`: `round(scale · 2^24)`, refused beyond 2^53 (and for a
+/// non-finite or negative scale) so the conversion is exact.
+pub fn fixed_step(scale: f32) -> Result<i64, SumOverflow> {
+    let step = (f64::from(scale) * f64::from(1_u32 << FIXED_POINT_BITS)).round();
+    if step.is_finite() && (0.0..=9_007_199_254_740_992.0).contains(&step) {
+        Ok(step as i64)
+    } else {
+        Err(SumOverflow)
+    }
+}
+
+/// Adds an update to a fixed-point running sum: coordinate `q · s` adds `q · round(s · 2^24)`.
+/// Checked: if any coordinate would leave i64, nothing is added and the update is refused.
+/// (Rounding the scale once moves a coordinate by at most 127 · 2^-25 ≈ 4e-6, far below the noise.)
+pub fn accumulate(sum: &mut [i64], update: &UpdateMessage) -> Result<(), SumOverflow> {
+    let step = fixed_step(update.quantization_scale)?;
+    let fits = sum
+        .iter()
+        .zip(&update.values)
+        .all(|(total, &q)| i64::from(q).checked_mul(step).and_then(|add| total.checked_add(add)).is_some());
+    if !fits || sum.len() != update.values.len() {
+        return Err(SumOverflow);
+    }
     for (total, &q) in sum.iter_mut().zip(&update.values) {
         *total += i64::from(q) * step;
     }
+    Ok(())
 }
 
 /// The running sum as floating point.
@@ -105,7 +148,8 @@ pub struct RoundPrivacy {
     pub per_device_epsilon: f64,
     /// The published model from the server's own noise alone (trusting no device), if configured.
     pub central_epsilon: Option<f64>,
-    /// The published model counting the noise of `updates` honest devices plus the server's.
+    /// The published model counting the noise of `updates` honest devices plus the server's
+    /// (only for the plain mean: a trimmed mean is not a sum of the updates).
     pub central_epsilon_with_device_noise: Option<f64>,
     pub accounting: &'static str,
 }
@@ -115,7 +159,7 @@ pub fn round_privacy(config: &CheckedConfig, updates: u64) -> RoundPrivacy {
     let delta = config.delta;
     let device_rho = rho_per_update(config.noise_multiplier);
     let central_noise = config.central_noise_multiplier;
-    let with_devices = if updates == 0 {
+    let with_devices = if updates == 0 || config.trim_fraction > 0.0 {
         None
     } else {
         // The sum carries variance (K z² + z_c²) C² with sensitivity C.
@@ -127,8 +171,14 @@ pub fn round_privacy(config: &CheckedConfig, updates: u64) -> RoundPrivacy {
         per_device_epsilon: epsilon_from_rho(device_rho, delta),
         central_epsilon: central_noise.map(|z| epsilon_from_rho(central_rho(z), delta)),
         central_epsilon_with_device_noise: with_devices,
-        accounting: "zCDP Gaussian mechanism, sensitivity = clip bound (zero-out adjacency), \
-                     epsilon = rho + 2 sqrt(rho ln(1/delta))",
+        accounting: if config.trim_fraction > 0.0 {
+            "zCDP Gaussian mechanism, sensitivity = clip bound (zero-out adjacency), \
+             epsilon = rho + 2 sqrt(rho ln(1/delta)); the round publishes a coordinate-wise trimmed mean, \
+             post-processing of the devices' noised updates, so each contributor has its per-device epsilon"
+        } else {
+            "zCDP Gaussian mechanism, sensitivity = clip bound (zero-out adjacency), \
+             epsilon = rho + 2 sqrt(rho ln(1/delta))"
+        },
     }
 }
 
@@ -158,14 +208,17 @@ mod tests {
 
     #[test]
     fn the_norm_bound_matches_a_hand_computation() {
-        // t = sqrt(2 ln 1e9) = 6.437898; d = 4096: 1 + 1 * (64 + 6.437898) + 0.01 * 64 = 72.077898.
-        assert!((norm_bound(1.0, 1.0, 4096, 0.01) - 72.077_898).abs() < 1e-5);
+        // t = sqrt(2 ln 1e9) = 6.437898; d = 4096: the largest noise coordinate is below
+        // sqrt(2 ln(8192e9)) = 7.711573, so s_max = (1 + 7.711573) / 127 * 1.00001 = 0.0685957 and
+        // the bound is 1 + 1 * (64 + 6.437898) + 0.0685957 * 64 = 75.828026.
+        assert!((max_scale(1.0, 1.0, 4096) - 0.068_595_7).abs() < 1e-7);
+        assert!((norm_bound(1.0, 1.0, 4096) - 75.828_026).abs() < 1e-5);
     }
 
     #[test]
     fn admission_checks_each_field() {
         let config = config();
-        assert_eq!(admit(&update(vec![1, 2, 3, 4], 0.1), &config, 1), Ok(()));
+        assert_eq!(admit(&update(vec![1, 2, 3, 4], 0.05), &config, 1), Ok(()));
         assert!(matches!(
             admit(&update(vec![1; 4], 0.1), &config, 2),
             Err(ApiError::WrongModelVersion { got: 1, current: 2 })
@@ -177,8 +230,50 @@ mod tests {
         let mut loud = update(vec![1; 4], 0.1);
         loud.clip_bound = 10.0;
         assert!(matches!(admit(&loud, &config, 1), Err(ApiError::ParameterMismatch { .. })));
-        // Bound for d=4, scale 1: 1 + (2 + 6.437898) + 2 = 11.44; norm of (127,0,0,0)*1 = 127.
+        // d = 4: s_max = (1 + sqrt(2 ln 8e9)) / 127 * 1.00001 = 0.0610486; the bound is
+        // 1 + (2 + 6.437898) + 2 * 0.0610486 = 9.559995, whatever scale the update declares.
+        let bound = norm_bound(1.0, 1.0, 4);
+        assert!((bound - 9.559_995).abs() < 1e-5, "{bound}");
         assert!(matches!(admit(&update(vec![127, 0, 0, 0], 1.0), &config, 1), Err(ApiError::NormTooLarge { .. })));
+        // Issue 14's poisoning update: all values ±1 with a huge declared scale.
+        for scale in [1e6, 3e38] {
+            let poison = update(vec![1, -1, 1, -1], scale);
+            assert!(matches!(admit(&poison, &config, 1), Err(ApiError::NormTooLarge { bound: b, .. }) if b == bound));
+        }
+        // A small norm with a scale no honest device declares.
+        let coarse = admit(&update(vec![1, 0, 0, 0], 0.062), &config, 1);
+        assert!(matches!(coarse, Err(ApiError::ScaleOutOfRange { max, .. }) if (max - 0.061_048_6).abs() < 1e-6));
+    }
+
+    #[test]
+    fn honest_updates_of_small_dimensions_pass_the_scale_check() {
+        use rand::SeedableRng;
+        use shop_personalizer::privacy::{PrivacyConfig, PrivacyLedger, PrivacyParams, UpdateBuilder, UpdateInputs};
+        let params =
+            PrivacyParams::new(PrivacyConfig { period_budget_epsilon: 1e9, ..Default::default() }).expect("valid");
+        let builder = UpdateBuilder::new(params);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for dimension in [1, 8, 90] {
+            let config = ServerConfig { dimension, ..ServerConfig::default() }.check().expect("valid");
+            let base = vec![0.0_f32; dimension];
+            // The whole clipped delta on one coordinate: the largest honest coordinate.
+            let mut local = vec![0.0_f32; dimension];
+            local[0] = 50.0;
+            let mut ledger = PrivacyLedger::default();
+            for round in 0..2_000 {
+                let inputs = UpdateInputs {
+                    base_version: 1,
+                    base_weights: &base,
+                    local_weights: &local,
+                    labelled_impressions: 100,
+                    full_consent: true,
+                    now_unix_seconds: round * 86_400 * 400,
+                };
+                let noisy = builder.build(&inputs, &mut ledger, &mut rng).expect("built");
+                let message = UpdateMessage::from_noisy(noisy, [1; 16]);
+                assert_eq!(admit(&message, &config, 1), Ok(()), "d = {dimension}, round {round}");
+            }
+        }
     }
 
     #[test]
@@ -209,8 +304,8 @@ mod tests {
     #[test]
     fn fixed_point_sums_round_trip() {
         let mut sum = vec![0_i64; 2];
-        accumulate(&mut sum, &update(vec![3, -5], 0.25));
-        accumulate(&mut sum, &update(vec![1, 1], 0.5));
+        accumulate(&mut sum, &update(vec![3, -5], 0.25)).expect("fits");
+        accumulate(&mut sum, &update(vec![1, 1], 0.5)).expect("fits");
         let floats = sum_to_f64(&sum);
         assert!((floats[0] - 1.25).abs() < 1e-6 && (floats[1] + 0.75).abs() < 1e-6);
         assert_eq!(sum_from_bytes(&sum_to_bytes(&sum), 2), Some(sum));
@@ -218,14 +313,34 @@ mod tests {
     }
 
     #[test]
+    fn accumulation_refuses_an_overflow_and_leaves_the_sum_unchanged() {
+        // 0.25 is 2^22 in fixed point: one more unit of it does not fit below i64::MAX.
+        let mut sum = vec![i64::MAX - (1 << 22) + 1, 0];
+        let before = sum.clone();
+        assert_eq!(accumulate(&mut sum, &update(vec![1, 1], 0.25)), Err(SumOverflow));
+        assert_eq!(sum, before, "nothing added, not even the coordinate that fits");
+        assert_eq!(accumulate(&mut sum, &update(vec![-1, 1], 0.25)), Ok(()));
+        assert_eq!(sum, vec![i64::MAX - (2 << 22) + 1, 1 << 22]);
+        // Issue 14's saturating scale: refused before any multiplication can wrap.
+        assert_eq!(fixed_step(3e38), Err(SumOverflow));
+        assert_eq!(accumulate(&mut [0; 2], &update(vec![127, 127], 3e38)), Err(SumOverflow));
+        assert_eq!(fixed_step(0.5), Ok(1 << 23));
+    }
+
+    #[test]
     fn round_privacy_reports_local_and_central_epsilon() {
-        let local_only = round_privacy(&config(), 100);
-        assert!((local_only.per_device_epsilon - 5.756_522).abs() < 1e-5);
-        assert_eq!(local_only.central_epsilon, None);
+        let trimmed = round_privacy(&config(), 100);
+        assert!((trimmed.per_device_epsilon - 5.756_522).abs() < 1e-5);
+        assert_eq!(trimmed.central_epsilon, None);
+        assert_eq!(trimmed.central_epsilon_with_device_noise, None, "a trimmed mean is not a sum of the updates");
+        let plain = ServerConfig { trim_fraction: 0.0, ..settings() }.check().expect("valid");
+        let local_only = round_privacy(&plain, 100);
         // 100 devices with z = 1: rho = 1/200 = 0.005 -> 0.005 + 2 sqrt(0.005 * 13.8155) = 0.530652.
         let with_devices = local_only.central_epsilon_with_device_noise.expect("some");
         assert!((with_devices - 0.530_652).abs() < 1e-5, "{with_devices}");
-        let config = ServerConfig { central_noise_multiplier: Some(2.0), ..settings() }.check().expect("valid");
+        let config = ServerConfig { central_noise_multiplier: Some(2.0), trim_fraction: 0.0, ..settings() }
+            .check()
+            .expect("valid");
         let central = round_privacy(&config, 100).central_epsilon.expect("configured");
         // rho = 1/8: 0.125 + 2 sqrt(0.125 * 13.8155) = 0.125 + 2.628261 = 2.753261.
         assert!((central - 2.753_261).abs() < 1e-5, "{central}");

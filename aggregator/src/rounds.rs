@@ -1,5 +1,6 @@
-//! Closing a round: FedAvg with a server learning rate, optional central Gaussian noise on the
-//! sum, and a signed next model.
+//! Closing a round: FedAvg with a server learning rate (the coordinate-wise trimmed mean of
+//! the kept updates, or the plain mean of the running sum with optional central Gaussian noise),
+//! and a signed next model.
 
 use ed25519_dalek::SigningKey;
 use rand::SeedableRng;
@@ -7,9 +8,10 @@ use rand_chacha::ChaCha8Rng;
 use shop_personalizer::privacy::sampling::standard_normal;
 use shop_personalizer::sync::SharedModel;
 
+use crate::aggregation::trimmed_mean;
 use crate::config::CheckedConfig;
 use crate::policy::sum_to_f64;
-use crate::store::{NextModel, StoredModel};
+use crate::store::{NextModel, RoundTotals, StoredModel};
 
 /// Signs `weights` as model `version`.
 pub fn publish(version: u64, weights: Vec<f32>, key: &SigningKey) -> StoredModel {
@@ -39,12 +41,50 @@ pub fn fedavg(
         .collect()
 }
 
+/// `w + η · trimmed_mean(members)`, computed in f64; `None` when there is no member.
+pub fn trimmed_fedavg(
+    weights: &[f32],
+    totals: &RoundTotals,
+    trim_fraction: f64,
+    learning_rate: f64,
+) -> Option<Vec<f32>> {
+    let mean = trimmed_mean(&totals.members, weights.len(), trim_fraction)?;
+    Some(weights.iter().zip(mean).map(|(&weight, m)| (f64::from(weight) + learning_rate * m) as f32).collect())
+}
+
+/// The next weights under the configured rule: the trimmed mean when `trim_fraction > 0` and
+/// the round kept every update it added, else the plain mean of the running sum (a round begun
+/// before trimming was switched on kept fewer members than it counted).
+pub fn aggregate(
+    weights: &[f32],
+    totals: &RoundTotals,
+    trim_fraction: f64,
+    learning_rate: f64,
+    central_noise_std: Option<f64>,
+    noise_seed: u64,
+) -> Vec<f32> {
+    let complete = totals.count > 0 && totals.members.len() as u64 == totals.count;
+    if trim_fraction > 0.0 && complete {
+        if let Some(next) = trimmed_fedavg(weights, totals, trim_fraction, learning_rate) {
+            return next;
+        }
+    }
+    if trim_fraction > 0.0 {
+        eprintln!(
+            "aggregator: the round kept {} of its {} updates; publishing the plain mean",
+            totals.members.len(),
+            totals.count
+        );
+    }
+    fedavg(weights, &totals.sum, totals.count, learning_rate, central_noise_std, noise_seed)
+}
+
 /// The [`NextModel`] step the store runs inside its closing transaction.
 pub fn next_model(config: &CheckedConfig, key: SigningKey, version: u64, noise_seed: u64) -> NextModel {
-    let learning_rate = config.server_learning_rate;
+    let (learning_rate, trim_fraction) = (config.server_learning_rate, config.trim_fraction);
     let central_noise_std = config.central_noise_multiplier.map(|z| z * config.clip_bound);
-    Box::new(move |weights: &[f32], sum: Vec<i64>, count: u64| {
-        let next = fedavg(weights, &sum, count, learning_rate, central_noise_std, noise_seed);
+    Box::new(move |weights: &[f32], totals: RoundTotals| {
+        let next = aggregate(weights, &totals, trim_fraction, learning_rate, central_noise_std, noise_seed);
         publish(version + 1, next, &key)
     })
 }
@@ -69,6 +109,23 @@ mod tests {
         let variance = next.iter().map(|w| f64::from(*w).powi(2)).sum::<f64>() / dimension as f64;
         assert!((variance - 4.0).abs() < 0.2, "variance {variance}");
         assert_eq!(next, fedavg(&vec![0.0; dimension], &vec![0; dimension], 1, 1.0, Some(2.0), 9));
+    }
+
+    #[test]
+    fn the_rule_trims_complete_rounds_and_falls_back_to_the_sum() {
+        use crate::aggregation::Contribution;
+        let unit = 1_i64 << FIXED_POINT_BITS;
+        let members: Vec<Contribution> =
+            [1_i8, 2, 3, 4, 100].iter().map(|&v| Contribution { step: unit, values: vec![v] }).collect();
+        let sum = vec![110 * unit];
+        let complete = RoundTotals { sum: sum.clone(), count: 5, members: members.clone() };
+        // β = 0.2 drops one per side: mean of 2, 3, 4 = 3; eta 0.5 -> 1 + 1.5.
+        assert_eq!(aggregate(&[1.0], &complete, 0.2, 0.5, None, 0), vec![2.5]);
+        // β = 0: plain mean 22 -> 1 + 11.
+        assert_eq!(aggregate(&[1.0], &complete, 0.0, 0.5, None, 0), vec![12.0]);
+        // One update was counted before members were kept: the plain mean.
+        let partial = RoundTotals { sum: vec![111 * unit], count: 6, members };
+        assert_eq!(aggregate(&[1.0], &partial, 0.2, 0.5, None, 0), vec![1.0 + 0.5 * 111.0 / 6.0]);
     }
 
     #[test]

@@ -2,16 +2,15 @@
 //! writer, and build the router.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
 use crate::helper_client::HelperClient;
-use crate::http::rate_limit::RateLimiter;
+use crate::http::client::ClientLimits;
 use crate::http::{router, AppState};
-use crate::ingest::{spawn_writer, SharedState};
+use crate::ingest::{spawn_writer, SharedState, StoreHealth};
 use crate::lift_ingest::spawn_lift_task;
 use crate::rounds::publish;
 use crate::shares::SharesState;
@@ -111,9 +110,14 @@ async fn start_with_shares<S: Store>(
     let state = Arc::new(SharedState::new(current));
     let store = Arc::new(store);
     let lift = spawn_lift_task(Arc::clone(&store));
-    let ingest = spawn_writer(store, Arc::clone(&config), key, Arc::clone(&state), noise_seed);
-    let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute, Instant::now()));
-    let app =
-        AppState { config, state, ingest, lift, limiter, public_key_hex: Arc::from(public_key_hex.as_str()), shares };
+    let health = Arc::new(StoreHealth::default());
+    let ingest = spawn_writer(store, Arc::clone(&config), key, Arc::clone(&state), Arc::clone(&health), noise_seed);
+    let limits = Arc::new(ClientLimits::new(
+        config.rate_limit_per_minute,
+        config.read_rate_limit_per_minute,
+        config.trusted_proxies.clone(),
+    ));
+    let public_key = Arc::from(public_key_hex.as_str());
+    let app = AppState { config, state, ingest, lift, limits, health, public_key_hex: public_key, shares };
     Ok(Started { router: router(app), public_key_hex, model_version })
 }

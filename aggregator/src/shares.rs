@@ -25,7 +25,7 @@ use crate::helper_client::HelperClient;
 use crate::http::ApiError;
 use crate::store::shares::{BucketShares, Released, ReportRef};
 use crate::store::sqlite::SqliteStore;
-use crate::store::StoreError;
+use crate::store::{unix_now, StoreError};
 
 /// Most ids in one fold request.
 pub const FOLD_BATCH: usize = 10_000;
@@ -104,14 +104,18 @@ pub async fn helper_sums(
     Ok(json!({ "sums": [words_hex(&buckets[0].sum), words_hex(&buckets[1].sum)] }))
 }
 
-/// The leader's fold round: counts every pending share the helper also counted.
+/// The leader's fold round: drops expired pending shares, offers the helper those due, counts
+/// every one the helper also counted and postpones the others (`store::share_pending`).
 async fn fold_with_helper(
     shares: &SharesState,
     helper: &HelperClient,
-    fingerprint: [u8; 8],
-    length: usize,
+    config: &CheckedConfig,
+    now: u64,
 ) -> Result<(), ApiError> {
-    let pending = blocking(&shares.store, move |s| s.pending_share_ids(fingerprint)).await?;
+    let (fingerprint, length) = (config.lift.fingerprint(), shared_length(config.lift.dimension()));
+    let ttl = config.lift_share_ttl_seconds;
+    blocking(&shares.store, move |s| s.expire_pending_shares(now, ttl)).await?;
+    let pending = blocking(&shares.store, move |s| s.due_share_ids(fingerprint, now)).await?;
     for batch in pending.chunks(FOLD_BATCH) {
         let ids: Vec<String> = batch.iter().map(|(id, _)| hex::encode(id)).collect();
         let buckets: Vec<i64> = batch.iter().map(|(_, bucket)| *bucket).collect();
@@ -124,8 +128,10 @@ async fn fold_with_helper(
             .as_array()
             .map(|ids| ids.iter().filter_map(|id| id.as_str().and_then(id_from_hex)).collect())
             .unwrap_or_default();
-        let confirmed: Vec<ReportRef> = batch.iter().filter(|(id, _)| counted.contains(id)).copied().collect();
+        let (confirmed, unknown): (Vec<ReportRef>, Vec<ReportRef>) =
+            batch.iter().partition(|(id, _)| counted.contains(id));
         blocking(&shares.store, move |s| s.fold_shares(fingerprint, &confirmed, length).map(|_| ())).await?;
+        blocking(&shares.store, move |s| s.postpone_shares(&unknown, now)).await?;
     }
     Ok(())
 }
@@ -141,7 +147,7 @@ pub async fn leader_sums(
     let lift = &config.lift;
     let (fingerprint, dimension) = (lift.fingerprint(), lift.dimension());
     let length = shared_length(dimension);
-    let folded = fold_with_helper(shares, helper, fingerprint, length).await;
+    let folded = fold_with_helper(shares, helper, config, unix_now()).await;
     let (buckets, released) = blocking(&shares.store, move |s| s.share_state(fingerprint, length, dimension)).await?;
     let counts = [buckets[0].reports, buckets[1].reports];
     let previous = released.as_ref().and_then(|r| r.sums.clone());

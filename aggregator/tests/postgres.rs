@@ -5,11 +5,11 @@ mod common;
 
 use std::sync::Arc;
 
-use aggregator::policy::{accumulate, sum_to_f64};
+use aggregator::aggregation::{trimmed_mean, Contribution};
 use aggregator::rounds::{next_model, publish};
 use aggregator::start_with;
 use aggregator::store::postgres::PostgresStore;
-use aggregator::store::{BatchOutcome, Store};
+use aggregator::store::{BatchOutcome, Fate, Store};
 use axum::http::StatusCode;
 use common::postgres_server::PostgresServer;
 use common::*;
@@ -31,19 +31,20 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
             for batch in 0..25_u64 {
                 let updates =
                     (0..4).map(|i| update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i)).collect();
-                let outcome = store.commit_batch(1, DIMENSION, updates).await.expect("commits");
-                assert!(matches!(outcome, BatchOutcome::Committed { ref replayed, .. } if replayed.iter().all(|r| !r)));
+                let outcome = store.commit_batch(1, DIMENSION, updates, true).await.expect("commits");
+                assert!(matches!(outcome, BatchOutcome::Committed { ref fates, .. } if fates.iter().all(|f| *f == Fate::Added)));
             }
         }));
     }
     for task in tasks {
         task.await.expect("task finished");
     }
-    let mut expected = vec![0_i64; DIMENSION];
+    let mut members = Vec::new();
     for task in 0..8_u64 {
         for batch in 0..25_u64 {
             for i in 0..4 {
-                accumulate(&mut expected, &update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i));
+                let sent = update(1, ((task + i) % 7) as i8 + 1, task * 1_000 + batch * 10 + i);
+                members.push(Contribution::of(&sent).expect("fits"));
             }
         }
     }
@@ -52,10 +53,11 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     assert_eq!(state.model.weights, vec![0.0; DIMENSION], "the first initial model won");
 
     // A replay through the other replica is refused and not added.
-    let replay = second.commit_batch(1, DIMENSION, vec![update(1, 5, 0)]).await.expect("commits");
-    assert_eq!(replay, BatchOutcome::Committed { replayed: vec![true], round_updates: 800 });
+    let replay = second.commit_batch(1, DIMENSION, vec![update(1, 5, 0)], true).await.expect("commits");
+    assert_eq!(replay, BatchOutcome::Committed { fates: vec![Fate::Replayed], round_updates: 800 });
 
-    // Both replicas race to close: exactly one closes, and the model is the exact mean.
+    // Both replicas race to close: exactly one closes, and the model is the exact trimmed mean
+    // of the 800 kept updates (values 1..=7 in coordinate 0, 80 trimmed per side).
     let config = config(std::path::Path::new("unused"));
     let (a, b) = tokio::join!(
         first.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
@@ -65,9 +67,12 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     let published = second.current().await.expect("reads");
     assert_eq!(published.model.version, 2);
     assert_eq!(published.last_closed, Some((1, 800)));
-    let mean = sum_to_f64(&expected)[0] / 800.0;
+    let mean = trimmed_mean(&members, DIMENSION, config.trim_fraction).expect("members")[0];
+    let plain = members.iter().map(|m| f64::from(m.values[0])).sum::<f64>() * 0.01 / 800.0;
+    assert!((mean - plain).abs() > 1e-4, "the trimmed mean {mean} differs from the plain mean {plain}");
     assert!((f64::from(published.model.weights[0]) - mean).abs() < 1e-6);
-    assert_eq!(first.commit_batch(1, DIMENSION, vec![update(1, 1, 77)]).await.expect("ok"), BatchOutcome::Stale);
+    let late = first.commit_batch(1, DIMENSION, vec![update(1, 1, 77)], true).await.expect("ok");
+    assert_eq!(late, BatchOutcome::Stale);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

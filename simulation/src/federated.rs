@@ -1,10 +1,14 @@
 //! Federated rounds over simulated devices, through the real code on both sides: each device
 //! installs the signed model (verifying it), learns on its own cases, and builds its update with
 //! the device's privacy code (clip, Gaussian noise, quantization, ledger); the server decodes,
-//! admits (norm check), sums in fixed point and applies FedAvg, then signs the next model.
+//! admits (norm and scale checks), sums in fixed point, keeps the updates for a trimmed mean,
+//! and applies FedAvg under its rule, then signs the next model. A share of each cohort can be
+//! hostile: those devices send the worst update the checks admit (`crate::attack`).
 
+use aggregator::aggregation::Contribution;
 use aggregator::policy::{accumulate, admit};
-use aggregator::rounds::{fedavg, publish};
+use aggregator::rounds::{aggregate, publish};
+use aggregator::store::RoundTotals;
 use aggregator::{CheckedConfig, ServerConfig};
 use ed25519_dalek::SigningKey;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -16,6 +20,7 @@ use shop_personalizer::rank::model::softmax_gradient;
 use shop_personalizer::rank::NUM_FEATURES;
 use shop_personalizer::sync::{DeviceSync, SyncConfig, UpdateMessage};
 
+use crate::attack::{hostile_update, Attack, Limits};
 use crate::SimulationError;
 
 /// Settings of a federated run.
@@ -28,6 +33,11 @@ pub struct FederatedConfig {
     pub local_learning_rate: f32,
     pub server_learning_rate: f64,
     pub central_noise_multiplier: Option<f64>,
+    /// The server's `--trim-fraction` (0: plain FedAvg mean).
+    pub trim_fraction: f64,
+    /// Share of each cohort that is hostile.
+    pub hostile_share: f64,
+    pub attack: Attack,
     pub privacy: PrivacyConfig,
     pub seed: u64,
 }
@@ -41,6 +51,9 @@ impl Default for FederatedConfig {
             local_learning_rate: 0.05,
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
+            trim_fraction: 0.1,
+            hostile_share: 0.0,
+            attack: Attack::Flip,
             privacy: PrivacyConfig { clip_bound: 0.5, min_labelled_impressions: 1, ..PrivacyConfig::default() },
             seed: 17,
         }
@@ -52,6 +65,8 @@ impl Default for FederatedConfig {
 pub struct RoundLog {
     pub round: usize,
     pub accepted: usize,
+    /// Of the accepted, how many were hostile.
+    pub hostile: usize,
     /// Median L2 norm of the devices' deltas before clipping.
     pub median_delta_norm: f64,
     /// Share of deltas longer than the clip bound.
@@ -108,6 +123,7 @@ fn aggregator_config(config: &FederatedConfig) -> Result<CheckedConfig, Simulati
         min_updates_per_round: (config.cohort as u64).max(aggregator::config::MIN_UPDATES_PER_ROUND_FLOOR),
         server_learning_rate: config.server_learning_rate,
         central_noise_multiplier: config.central_noise_multiplier,
+        trim_fraction: config.trim_fraction,
         ..ServerConfig::default()
     }
     .check()
@@ -136,13 +152,15 @@ pub fn run(
     let mut published = publish(1, initial.to_vec(), &key);
     let mut logs = Vec::with_capacity(config.rounds);
     let indices: Vec<usize> = (0..devices.len()).collect();
+    let limits = Limits::new(config.privacy.clip_bound, config.privacy.noise_multiplier, NUM_FEATURES);
     for round in 0..config.rounds {
         let now = round as u64 * privacy.period_seconds();
         let cohort: Vec<usize> = indices.sample(&mut rng, config.cohort.min(devices.len())).copied().collect();
-        let mut sum = vec![0_i64; NUM_FEATURES];
-        let (mut accepted, mut clipped) = (0_usize, 0_usize);
+        let hostile_count = (config.hostile_share * cohort.len() as f64).round() as usize;
+        let mut totals = RoundTotals { sum: vec![0_i64; NUM_FEATURES], count: 0, members: Vec::new() };
+        let (mut hostile, mut clipped) = (0_usize, 0_usize);
         let mut norms = Vec::with_capacity(cohort.len());
-        for &device_index in &cohort {
+        for (position, &device_index) in cohort.iter().enumerate() {
             let mut device =
                 DeviceSync::new(&sync_config, privacy.clone(), NUM_FEATURES).map_err(SimulationError::Sync)?;
             device.install_model(&published.signed).map_err(SimulationError::Sync)?;
@@ -152,24 +170,34 @@ pub fn run(
                 config.local_epochs,
                 config.local_learning_rate,
             );
-            let norm = local.iter().zip(&published.weights).map(|(l, b)| f64::from(l - b).powi(2)).sum::<f64>().sqrt();
-            norms.push(norm);
-            clipped += usize::from(norm > privacy.clip_bound());
-            let impressions = devices[device_index].len() as u32;
-            let pending = device
-                .prepare_upload(&local, impressions, true, now, &mut ledgers[device_index], &mut rng)
-                .map_err(SimulationError::Sync)?;
-            participation[device_index] += 1;
-            let message = UpdateMessage::decode(&pending.body).map_err(SimulationError::Sync)?;
+            let own: Vec<f64> = local.iter().zip(&published.weights).map(|(l, b)| f64::from(l - b)).collect();
+            let message = if position < hostile_count {
+                let mut nonce = [0_u8; 16];
+                rng.fill_bytes(&mut nonce);
+                hostile_update(config.attack, &own, &limits, published.version, nonce)
+            } else {
+                let norm = own.iter().map(|v| v * v).sum::<f64>().sqrt();
+                norms.push(norm);
+                clipped += usize::from(norm > privacy.clip_bound());
+                let impressions = devices[device_index].len() as u32;
+                let pending = device
+                    .prepare_upload(&local, impressions, true, now, &mut ledgers[device_index], &mut rng)
+                    .map_err(SimulationError::Sync)?;
+                participation[device_index] += 1;
+                UpdateMessage::decode(&pending.body).map_err(SimulationError::Sync)?
+            };
             if admit(&message, &server, published.version).is_ok() {
-                accumulate(&mut sum, &message);
-                accepted += 1;
+                let member = Contribution::of(&message).map_err(|e| SimulationError::Config(e.to_string()))?;
+                accumulate(&mut totals.sum, &message).map_err(|e| SimulationError::Config(e.to_string()))?;
+                totals.members.push(member);
+                totals.count += 1;
+                hostile += usize::from(position < hostile_count);
             }
         }
-        let weights = fedavg(
+        let weights = aggregate(
             &published.weights,
-            &sum,
-            accepted as u64,
+            &totals,
+            config.trim_fraction,
             config.server_learning_rate,
             config.central_noise_multiplier.map(|z| z * privacy.clip_bound()),
             rng.next_u64(),
@@ -178,9 +206,10 @@ pub fn run(
         norms.sort_by(f64::total_cmp);
         let log = RoundLog {
             round: round + 1,
-            accepted,
+            accepted: totals.count as usize,
+            hostile,
             median_delta_norm: norms.get(norms.len() / 2).copied().unwrap_or(0.0),
-            clipped_share: clipped as f64 / cohort.len().max(1) as f64,
+            clipped_share: clipped as f64 / norms.len().max(1) as f64,
         };
         on_round(&log, &published.weights);
         logs.push(log);
@@ -236,6 +265,39 @@ mod tests {
         assert_eq!(logs.len(), 10);
         assert!(logs.iter().all(|log| log.accepted == 300), "honest updates pass the norm check");
         assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 10 * 300);
+    }
+
+    #[test]
+    fn a_hostile_tenth_wrecks_the_plain_mean_and_only_stalls_the_trimmed_one() {
+        let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
+        let mut initial = vec![0.0_f32; NUM_FEATURES];
+        initial[0] = -1.0;
+        let held_out = synthetic_cases(500, 3);
+        let base = FederatedConfig {
+            rounds: 10,
+            cohort: 300,
+            local_learning_rate: 0.5,
+            server_learning_rate: 3.0,
+            attack: Attack::Spike,
+            ..FederatedConfig::default()
+        };
+        let outcome = |trim_fraction: f64, hostile_share: f64| {
+            let config = FederatedConfig { trim_fraction, hostile_share, ..base.clone() };
+            let outcome = run(&devices, &initial, &config, |_, _| {}).expect("runs");
+            let hostile = (hostile_share * 300.0).round() as usize;
+            assert!(outcome.logs.iter().all(|log| log.hostile == hostile), "every hostile update is admitted");
+            let largest = outcome.weights.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
+            (evaluate(&held_out, &outcome.weights, 1).1, largest)
+        };
+        // Honest devices: trimming costs little.
+        let ((plain, _), (trimmed, _)) = (outcome(0.0, 0.0), outcome(0.1, 0.0));
+        assert!(trimmed > plain - 0.05, "honest hit@1: plain {plain:.3}, trimmed {trimmed:.3}");
+        // 10% spikes: the plain mean is driven far off (measured: |w| 8.9, hit@1 0); the trimmed
+        // mean moves only within the honest spread (|w| 0.53, hit@1 0.06: it stalls, since the
+        // devices' noise is far larger than their signal).
+        let ((plain, plain_largest), (trimmed, trimmed_largest)) = (outcome(0.0, 0.1), outcome(0.1, 0.1));
+        assert!(plain_largest > 4.0 && trimmed_largest < 1.5, "largest |w|: {plain_largest} vs {trimmed_largest}");
+        assert!(trimmed >= plain, "hit@1 under attack: plain {plain:.3}, trimmed {trimmed:.3}");
     }
 
     #[test]

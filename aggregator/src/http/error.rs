@@ -14,6 +14,18 @@ pub enum ApiError {
     Malformed(SyncError),
     #[error("the body is larger than {limit} bytes, the largest this endpoint accepts for the configured dimension")]
     BodyTooLarge { limit: usize },
+    #[error("the body did not arrive within {seconds} s: send it at once")]
+    BodyTimeout { seconds: f64 },
+    #[error("the body could not be read: the connection broke")]
+    BodyUnreadable,
+    #[error("no such endpoint: see the aggregator README for the API")]
+    NotFound,
+    #[error("this endpoint does not take that method: see the aggregator README for the API")]
+    MethodNotAllowed,
+    #[error("the query string is invalid: {0}")]
+    BadQuery(String),
+    #[error("the store is unreachable (the server reconnects on its own): {0}")]
+    StoreUnreachable(String),
     #[error("the update was computed against model version {got}; the current version is {current}: download GET /v1/model and recompute")]
     WrongModelVersion { got: u64, current: u64 },
     #[error("the update has {got} values; the shared model has {expected}")]
@@ -30,6 +42,13 @@ pub enum ApiError {
     },
     #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
     NormTooLarge { norm: f64, bound: f64 },
+    #[error(
+        "the update declares quantization scale {scale:e}; an honest device under this server's clip bound and noise \
+         multiplier declares at most {max:e} (its largest noised coordinate over 127)"
+    )]
+    ScaleOutOfRange { scale: f64, max: f64 },
+    #[error("the round's fixed-point sum cannot take this update without overflowing: it was not added")]
+    SumOverflow,
     #[error("this nonce was already received: each update or lift report is accepted once")]
     Replayed,
     #[error("the body is not a valid lift report: {0}")]
@@ -77,10 +96,18 @@ impl ApiError {
         match self {
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_update"),
             Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            Self::BodyUnreadable => (StatusCode::BAD_REQUEST, "body_unreadable"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            Self::StoreUnreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Self::WrongModelVersion { .. } => (StatusCode::CONFLICT, "wrong_model_version"),
             Self::WrongDimension { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "wrong_dimension"),
             Self::ParameterMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parameter_mismatch"),
             Self::NormTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "norm_too_large"),
+            Self::ScaleOutOfRange { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "scale_out_of_range"),
+            Self::SumOverflow => (StatusCode::UNPROCESSABLE_ENTITY, "sum_overflow"),
             Self::Replayed => (StatusCode::CONFLICT, "replayed_nonce"),
             Self::MalformedLiftReport(_) => (StatusCode::BAD_REQUEST, "malformed_lift_report"),
             Self::LiftConfigMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "config_mismatch"),

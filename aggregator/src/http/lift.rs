@@ -1,6 +1,6 @@
 //! `POST /v1/lift-reports` and `GET /v1/lift`.
 
-use axum::body::to_bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,13 +16,12 @@ use crate::store::LiftEntry;
 /// Validates a lift report (size, layout, version, configuration, values) and adds it to its
 /// bucket's sums: `202 {"status":"accepted"}` once committed; refusals store nothing.
 pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    super::admit_client(&app, &request)?;
     if app.shares.is_some() {
         return Err(ApiError::WrongRole("plain lift reports (this server sums shares: POST /v1/lift-shares)"));
     }
     let lift = &app.config.lift;
     let limit = LIFT_HEADER_LEN + 4 * lift.dimension();
-    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let body = super::read_body(request, limit, app.config.read_timeout).await?;
     let message = LiftReportMessage::decode(&body).map_err(ApiError::MalformedLiftReport)?;
     let report = admit_lift(&message, lift)?;
     let entry = LiftEntry {
@@ -42,7 +41,11 @@ pub struct LiftQuery {
 
 /// The lift estimate with confidence intervals, or `notEnoughReports` while a bucket holds
 /// fewer than the configured minimum (see `crate::lift`).
-pub async fn get_lift(State(app): State<AppState>, Query(query): Query<LiftQuery>) -> Result<Response, ApiError> {
+pub async fn get_lift(
+    State(app): State<AppState>,
+    query: Result<Query<LiftQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadQuery(rejection.body_text()))?;
     let confidence = query.confidence.unwrap_or(0.95);
     if !(confidence > 0.0 && confidence < 1.0) {
         return Err(ApiError::BadConfidence(confidence));

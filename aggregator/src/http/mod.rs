@@ -8,19 +8,22 @@
 //! * `GET /v1/lift` — the lift estimate, or `notEnoughReports` below the release threshold.
 //! * `POST /v1/lift-shares` — one server's share of a `sharedSums` lift report (leader or helper).
 //! * `POST /v1/lift-shares/fold`, `POST /v1/lift-shares/sums` — the leader asking the helper.
-//! * `GET /healthz` — `{"status":"ok"}`.
+//! * `GET /healthz` — `{"status":"ok"}`, or `503 storage_unavailable` while the store is unreachable.
+//!
+//! Every request passes a per-address rate limit first (`client`); every refusal, including
+//! unknown paths, wrong methods and oversized or slow bodies, is `{ "error", "message" }` JSON.
 
+mod body;
+pub mod client;
 mod error;
 mod lift;
 pub mod rate_limit;
 mod shares;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,11 +32,12 @@ use serde_json::json;
 use shop_personalizer::sync::UpdateMessage;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use body::read_body;
+use client::ClientLimits;
 pub use error::ApiError;
-use rate_limit::RateLimiter;
 
 use crate::config::CheckedConfig;
-use crate::ingest::{IngestHandle, SharedState};
+use crate::ingest::{IngestHandle, SharedState, StoreHealth};
 use crate::lift_ingest::LiftHandle;
 use crate::policy::{admit, round_privacy};
 
@@ -44,7 +48,9 @@ pub struct AppState {
     pub state: Arc<SharedState>,
     pub ingest: IngestHandle,
     pub lift: LiftHandle,
-    pub limiter: Arc<RateLimiter>,
+    pub limits: Arc<ClientLimits>,
+    /// The store's state as the writer last saw it.
+    pub health: Arc<StoreHealth>,
     pub public_key_hex: Arc<str>,
     /// Shared lift sums, when this server has a `--lift-role`.
     pub shares: Option<crate::shares::SharesState>,
@@ -70,29 +76,22 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/lift-shares", post(shares::post_lift_share))
         .route("/v1/lift-shares/fold", post(shares::post_fold))
         .route("/v1/lift-shares/sums", post(shares::post_sums))
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/healthz", get(get_health))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), client::limit))
         .layer(cors)
         .with_state(app)
 }
 
-/// The per-address rate limit shared by updates and lift reports. Without connection info
-/// (in-process tests) every request counts as one loopback client.
-fn admit_client(app: &AppState, request: &Request) -> Result<(), ApiError> {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-    if app.limiter.admit(address, Instant::now()) {
-        Ok(())
-    } else {
-        Err(ApiError::RateLimited)
-    }
+async fn get_health(State(app): State<AppState>) -> Result<Response, ApiError> {
+    app.health.check().map_err(ApiError::StoreUnreachable)?;
+    Ok(Json(json!({ "status": "ok" })).into_response())
 }
 
 async fn post_update(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    admit_client(&app, &request)?;
     let limit = app.config.max_body_bytes();
-    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let body = read_body(request, limit, app.config.read_timeout).await?;
     let update = UpdateMessage::decode(&body).map_err(ApiError::Malformed)?;
     let current = app.state.get().ok_or(ApiError::Overloaded)?;
     admit(&update, &app.config, current.model.version)?;

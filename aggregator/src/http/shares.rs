@@ -2,7 +2,6 @@
 //! `POST /v1/lift-shares/fold` and `POST /v1/lift-shares/sums` (the leader asking the helper),
 //! and the leader's `GET /v1/lift` (see `crate::shares`).
 
-use axum::body::{to_bytes, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,13 @@ use crate::config::LiftRole;
 use crate::lift::lift_answer;
 use crate::shares::{blocking, helper_sums, id_from_hex, leader_sums, SharesState, FOLD_BATCH};
 use crate::store::shares::{ReportRef, ShareEntry};
+use crate::store::unix_now;
+
+/// Largest fold request: `FOLD_BATCH` ids of 32 hex characters and their buckets, quoted and
+/// separated, plus the fingerprint.
+const FOLD_BODY_LIMIT: usize = FOLD_BATCH * 40 + 1_024;
+/// Largest sums request: a fingerprint, two counts and two digests.
+const SUMS_BODY_LIMIT: usize = 4_096;
 
 fn shares_of(app: &AppState) -> Result<&SharesState, ApiError> {
     app.shares.as_ref().ok_or(ApiError::WrongRole("lift report shares (no --lift-role)"))
@@ -26,11 +32,10 @@ fn shares_of(app: &AppState) -> Result<&SharesState, ApiError> {
 /// Validates a share (size, layout, version, server, dimension, settings fingerprint) and stores
 /// it as pending: `202 {"status":"accepted"}` once committed; refusals store nothing.
 pub async fn post_lift_share(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    super::admit_client(&app, &request)?;
     let shares = shares_of(&app)?.clone();
     let lift = &app.config.lift;
     let limit = SHARE_HEADER_LEN + 8 * shared_length(lift.dimension());
-    let body = to_bytes(request.into_body(), limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+    let body = super::read_body(request, limit, app.config.read_timeout).await?;
     let message = LiftShareMessage::decode(&body).map_err(ApiError::MalformedShare)?;
     let expected = match shares.role {
         LiftRole::Leader => ShareServer::Leader,
@@ -53,7 +58,7 @@ pub async fn post_lift_share(State(app): State<AppState>, request: Request) -> R
         report_id: message.report_id,
         share: message.share,
     };
-    if !blocking(&shares.store, move |s| s.add_lift_share(&entry)).await? {
+    if !blocking(&shares.store, move |s| s.add_lift_share(&entry, unix_now())).await? {
         return Err(ApiError::Replayed);
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
@@ -101,8 +106,9 @@ pub struct FoldRequest {
 }
 
 /// Helper: counts the pending shares among the leader's ids; `{"counted": [ids]}`.
-pub async fn post_fold(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let shares = helper_of(&app, &headers)?.clone();
+pub async fn post_fold(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let shares = helper_of(&app, request.headers())?.clone();
+    let body = super::read_body(request, FOLD_BODY_LIMIT, app.config.read_timeout).await?;
     let request: FoldRequest = peer_json(&body)?;
     check_fingerprint(&app, &request.fingerprint)?;
     if request.ids.len() > FOLD_BATCH {
@@ -115,6 +121,8 @@ pub async fn post_fold(State(app): State<AppState>, headers: HeaderMap, body: By
         request.ids.iter().zip(&request.buckets).map(|(id, bucket)| Some((id_from_hex(id)?, *bucket))).collect();
     let ids = ids.ok_or_else(|| ApiError::BadPeerRequest("report ids are 32 hex characters".to_owned()))?;
     let (fingerprint, length) = (app.config.lift.fingerprint(), shared_length(app.config.lift.dimension()));
+    let ttl = app.config.lift_share_ttl_seconds;
+    blocking(&shares.store, move |s| s.expire_pending_shares(unix_now(), ttl)).await?;
     let counted = blocking(&shares.store, move |s| s.fold_shares(fingerprint, &ids, length)).await?;
     Ok(Json(json!({ "counted": counted.iter().map(|(id, _)| hex::encode(id)).collect::<Vec<_>>() })).into_response())
 }
@@ -127,8 +135,9 @@ pub struct SumsRequest {
 }
 
 /// Helper: its share sums over exactly the leader's reports, when the release rule allows.
-pub async fn post_sums(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let shares = helper_of(&app, &headers)?.clone();
+pub async fn post_sums(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let shares = helper_of(&app, request.headers())?.clone();
+    let body = super::read_body(request, SUMS_BODY_LIMIT, app.config.read_timeout).await?;
     let request: SumsRequest = peer_json(&body)?;
     check_fingerprint(&app, &request.fingerprint)?;
     Ok(Json(helper_sums(&shares, &app.config, request.reports, request.digests).await?).into_response())

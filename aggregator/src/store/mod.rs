@@ -1,5 +1,6 @@
 //! Durable aggregation state behind one trait: the published models, each round's running sum
-//! (O(dimension), never the individual updates), its count, and the nonces it has seen; and for
+//! (O(dimension)), its count, the nonces it has seen and, for a trimmed-mean round, the open
+//! round's admitted updates (deleted when it closes); and for
 //! lift reports, each bucket's sums (`measure::LiftSums`, O(D²), never the individual reports)
 //! per lift configuration fingerprint, and the report nonces seen.
 //!
@@ -8,6 +9,7 @@
 //! across replicas).
 
 pub mod postgres;
+pub mod share_pending;
 pub mod shares;
 pub mod sqlite;
 
@@ -17,6 +19,8 @@ use shop_personalizer::adapt::LiftBucket;
 use shop_personalizer::measure::LiftSums;
 use shop_personalizer::sync::UpdateMessage;
 use thiserror::Error;
+
+use crate::aggregation::Contribution;
 
 /// Why storage failed. The update was not accepted; the client may retry.
 #[derive(Debug, Error)]
@@ -29,6 +33,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage task stopped: {0}")]
     Task(String),
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// A published model: its weights and the signed body devices download.
@@ -49,17 +55,38 @@ pub struct CurrentState {
     pub last_closed: Option<(u64, u64)>,
 }
 
+/// What a batch commit did with one update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Added,
+    /// Its nonce was already seen: not added.
+    Replayed,
+    /// The running sum could not take it without overflowing: not added, nonce not recorded.
+    Overflow,
+}
+
 /// What a batch commit did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchOutcome {
-    /// Committed. `replayed[i]` marks updates whose nonce was already seen (not added).
-    Committed { replayed: Vec<bool>, round_updates: u64 },
+    /// Committed. `fates[i]` is what happened to update `i`.
+    Committed { fates: Vec<Fate>, round_updates: u64 },
     /// The round for this version is closed (another replica may have closed it): nothing stored.
     Stale,
 }
 
-/// Computes the next model from the current weights, the round's fixed-point sum and its count.
-pub type NextModel = Box<dyn FnOnce(&[f32], Vec<i64>, u64) -> StoredModel + Send>;
+/// What a closing round aggregated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundTotals {
+    /// The fixed-point running sum.
+    pub sum: Vec<i64>,
+    /// Updates added.
+    pub count: u64,
+    /// The kept updates (empty unless the round was committed with `keep_members`).
+    pub members: Vec<Contribution>,
+}
+
+/// Computes the next model from the current weights and the closing round's totals.
+pub type NextModel = Box<dyn FnOnce(&[f32], RoundTotals) -> StoredModel + Send>;
 
 /// Durable aggregation state. Every method is one transaction.
 pub trait Store: Send + Sync + 'static {
@@ -73,13 +100,15 @@ pub trait Store: Send + Sync + 'static {
     /// The latest model and the state of its round.
     fn current(&self) -> impl Future<Output = Result<CurrentState, StoreError>> + Send;
 
-    /// Adds the updates with fresh nonces to the open round of `version` and records their
-    /// nonces, atomically. All updates must be already admitted for `version`.
+    /// Adds the updates with fresh nonces to the open round of `version` (with checked
+    /// arithmetic) and records their nonces, atomically; with `keep_members` also keeps each
+    /// added update until the round closes. All updates must be already admitted for `version`.
     fn commit_batch(
         &self,
         version: u64,
         dimension: usize,
         updates: Vec<UpdateMessage>,
+        keep_members: bool,
     ) -> impl Future<Output = Result<BatchOutcome, StoreError>> + Send;
 
     /// If the round of `version` is open with at least `min_updates`, closes it, publishes the
@@ -143,4 +172,9 @@ pub fn weights_to_bytes(weights: &[f32]) -> Vec<u8> {
 /// Converts a stored integer to the u64 it was written from.
 pub fn stored_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {what}: {value}")))
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }

@@ -1,19 +1,25 @@
 //! PostgreSQL store for several aggregator replicas sharing one database. Each batch locks its
 //! round row (`SELECT ... FOR UPDATE`), so concurrent replicas add to the sum one after another
 //! and lose nothing; the nonce primary key rejects a replay whichever replica receives it.
+//!
+//! The connection heals: when it is gone (the database restarted, the network dropped), the
+//! next call reconnects, and while the database stays unreachable calls fail fast with
+//! [`StoreError::Unreachable`] between attempts spaced by a doubling backoff (0.1 s to 5 s).
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use shop_personalizer::sync::UpdateMessage;
-use tokio::sync::Mutex;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls};
 
 use shop_personalizer::measure::LiftSums;
 
 use super::{
-    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, LiftEntry,
-    NextModel, Store, StoreError, StoredModel,
+    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, Fate,
+    LiftEntry, NextModel, RoundTotals, Store, StoreError, StoredModel,
 };
+use crate::aggregation::Contribution;
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
 const SCHEMA: &str = "
@@ -23,6 +29,9 @@ CREATE TABLE IF NOT EXISTS aggregator_rounds (
     version BIGINT PRIMARY KEY, sum BYTEA NOT NULL, updates BIGINT NOT NULL, closed BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE TABLE IF NOT EXISTS aggregator_nonces (version BIGINT NOT NULL, nonce BYTEA NOT NULL, PRIMARY KEY (version, nonce));
+CREATE TABLE IF NOT EXISTS aggregator_round_members (
+    version BIGINT NOT NULL, nonce BYTEA NOT NULL, step BIGINT NOT NULL, vals BYTEA NOT NULL, PRIMARY KEY (version, nonce)
+);
 CREATE TABLE IF NOT EXISTS aggregator_lift_sums (
     fingerprint BYTEA NOT NULL, bucket BIGINT NOT NULL, reports BIGINT NOT NULL, sums BYTEA NOT NULL,
     PRIMARY KEY (fingerprint, bucket)
@@ -33,25 +42,80 @@ CREATE TABLE IF NOT EXISTS aggregator_lift_nonces (nonce BYTEA PRIMARY KEY);
 /// Key of the advisory lock that serializes schema creation and the first model across replicas.
 const SETUP_LOCK: i64 = 0x5350_4147;
 
-/// PostgreSQL-backed [`Store`] over one connection.
+/// The first wait before reconnecting; it doubles per failed attempt up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connection, or when the next attempt to make one is due.
+struct Link {
+    client: Option<Client>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+/// PostgreSQL-backed [`Store`] over one connection, re-established when it is lost.
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    url: String,
+    link: Mutex<Link>,
+}
+
+/// Connects to `url` and creates the schema if missing (idempotent, under an advisory lock).
+async fn open(url: &str) -> Result<Client, StoreError> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            eprintln!("aggregator: PostgreSQL connection closed: {error}");
+        }
+    });
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
+    tx.batch_execute(SCHEMA).await?;
+    tx.commit().await?;
+    Ok(client)
 }
 
 impl PostgresStore {
     /// Connects to `url` (e.g. `postgres://user@127.0.0.1:5432/db`) and creates the schema if missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                eprintln!("aggregator: PostgreSQL connection closed: {error}");
+        let client = open(url).await?;
+        let link = Link { client: Some(client), retry_at: None, backoff: FIRST_BACKOFF };
+        Ok(Self { url: url.to_owned(), link: Mutex::new(link) })
+    }
+
+    /// The live connection: reconnects when it is gone and an attempt is due, otherwise fails fast.
+    async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        let mut link = self.link.lock().await;
+        if link.client.as_ref().is_some_and(Client::is_closed) {
+            eprintln!("aggregator: the PostgreSQL connection is gone; reconnecting");
+            link.client = None;
+        }
+        if link.client.is_none() {
+            let now = Instant::now();
+            if let Some(wait) = link.retry_at.and_then(|at| at.checked_duration_since(now)) {
+                return Err(StoreError::Unreachable(format!("next reconnection attempt in {} ms", wait.as_millis())));
             }
-        });
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
-        tx.batch_execute(SCHEMA).await?;
-        tx.commit().await?;
-        Ok(Self { client: Mutex::new(client) })
+            let attempt = tokio::time::timeout(CONNECT_TIMEOUT, open(&self.url)).await;
+            match attempt {
+                Ok(Ok(client)) => {
+                    eprintln!("aggregator: reconnected to PostgreSQL");
+                    *link = Link { client: Some(client), retry_at: None, backoff: FIRST_BACKOFF };
+                }
+                failed => {
+                    let reason = match failed {
+                        Ok(Err(error)) => error.to_string(),
+                        _ => format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+                    };
+                    link.retry_at = Some(now + link.backoff);
+                    link.backoff = (link.backoff * 2).min(MAX_BACKOFF);
+                    return Err(StoreError::Unreachable(reason));
+                }
+            }
+        }
+        MutexGuard::try_map(link, |link| link.client.as_mut())
+            .map_err(|_| StoreError::Unreachable("no connection".to_owned()))
     }
 }
 
@@ -105,7 +169,7 @@ async fn read_sums(
 
 impl Store for PostgresStore {
     async fn signing_key_seed(&self, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         client
             .execute(
                 "INSERT INTO aggregator_settings (name, value) VALUES ('signing_key_seed', $1) ON CONFLICT DO NOTHING",
@@ -119,7 +183,7 @@ impl Store for PostgresStore {
     }
 
     async fn ensure_initial_model(&self, initial: StoredModel) -> Result<(), StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
         let existing: i64 = tx.query_one("SELECT COUNT(*) FROM aggregator_models", &[]).await?.get(0);
@@ -141,7 +205,7 @@ impl Store for PostgresStore {
     }
 
     async fn current(&self) -> Result<CurrentState, StoreError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let version: i64 = client.query_one("SELECT MAX(version) FROM aggregator_models", &[]).await?.get(0);
         let model = read_model(&*client, stored_u64(version, "model version")?).await?;
         let round_updates: i64 =
@@ -161,8 +225,9 @@ impl Store for PostgresStore {
         version: u64,
         dimension: usize,
         updates: Vec<UpdateMessage>,
+        keep_members: bool,
     ) -> Result<BatchOutcome, StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let Some((mut sum, count)) = lock_open_round(&tx, version, dimension).await? else {
             return Ok(BatchOutcome::Stale);
@@ -176,15 +241,45 @@ impl Store for PostgresStore {
             )
             .await?;
         let mut fresh_nonces: HashSet<Vec<u8>> = inserted.iter().map(|row| row.get(0)).collect();
-        let mut replayed = Vec::with_capacity(updates.len());
-        let mut fresh = 0_i64;
+        let mut fates = Vec::with_capacity(updates.len());
+        let (mut fresh, mut forgotten) = (0_i64, Vec::new());
+        let (mut kept_nonces, mut kept_steps, mut kept_values) = (Vec::new(), Vec::new(), Vec::new());
         for update in &updates {
-            let is_fresh = fresh_nonces.remove(&update.nonce[..]);
-            if is_fresh {
-                accumulate(&mut sum, update);
-                fresh += 1;
+            if !fresh_nonces.remove(&update.nonce[..]) {
+                fates.push(Fate::Replayed);
+                continue;
             }
-            replayed.push(!is_fresh);
+            // The member's step and the sum's are the same `fixed_step`: both fit or neither.
+            match Contribution::of(update) {
+                Ok(member) if accumulate(&mut sum, update).is_ok() => {
+                    if keep_members {
+                        kept_nonces.push(update.nonce.to_vec());
+                        kept_steps.push(member.step);
+                        kept_values.push(member.values_to_bytes());
+                    }
+                    fresh += 1;
+                    fates.push(Fate::Added);
+                }
+                _ => {
+                    forgotten.push(update.nonce.to_vec());
+                    fates.push(Fate::Overflow);
+                }
+            }
+        }
+        if !forgotten.is_empty() {
+            tx.execute(
+                "DELETE FROM aggregator_nonces WHERE version = $1 AND nonce = ANY($2::bytea[])",
+                &[&(version as i64), &forgotten],
+            )
+            .await?;
+        }
+        if !kept_nonces.is_empty() {
+            tx.execute(
+                "INSERT INTO aggregator_round_members (version, nonce, step, vals) \
+                 SELECT $1, n, s, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(n, s, v)",
+                &[&(version as i64), &kept_nonces, &kept_steps, &kept_values],
+            )
+            .await?;
         }
         let count = count as i64 + fresh;
         tx.execute(
@@ -193,7 +288,7 @@ impl Store for PostgresStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
+        Ok(BatchOutcome::Committed { fates, round_updates: stored_u64(count, "round updates")? })
     }
 
     async fn close_round(
@@ -203,14 +298,24 @@ impl Store for PostgresStore {
         min_updates: u64,
         next: NextModel,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let round = lock_open_round(&tx, version, dimension).await?;
         let Some((sum, count)) = round.filter(|(_, count)| *count >= min_updates) else {
             return Ok(false);
         };
         let current = read_model(&tx, version).await?;
-        let published = next(&current.weights, sum, count);
+        let members = tx
+            .query("SELECT step, vals FROM aggregator_round_members WHERE version = $1", &[&(version as i64)])
+            .await?
+            .iter()
+            .map(|row| {
+                Contribution::from_stored(row.get(0), &row.get::<_, Vec<u8>>(1), dimension).ok_or_else(|| {
+                    StoreError::Corrupt(format!("a kept update of round {version} is not {dimension} values"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let published = next(&current.weights, RoundTotals { sum, count, members });
         let next_version = published.version as i64;
         tx.execute(
             "INSERT INTO aggregator_models (version, weights, signed) VALUES ($1, $2, $3)",
@@ -228,12 +333,13 @@ impl Store for PostgresStore {
         )
         .await?;
         tx.execute("DELETE FROM aggregator_nonces WHERE version <= $1", &[&(version as i64)]).await?;
+        tx.execute("DELETE FROM aggregator_round_members WHERE version <= $1", &[&(version as i64)]).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn add_lift_report(&self, entry: LiftEntry) -> Result<bool, StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let fresh = tx
             .execute(
@@ -266,7 +372,7 @@ impl Store for PostgresStore {
     }
 
     async fn lift_sums(&self, fingerprint: [u8; 8], dimension: usize) -> Result<(LiftSums, LiftSums), StoreError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let personalized = read_sums(&*client, &fingerprint, 0, dimension, false).await?;
         Ok((personalized, read_sums(&*client, &fingerprint, 1, dimension, false).await?))
     }

@@ -17,7 +17,7 @@ use shop_personalizer::adapt::LiftBucket;
 use shop_personalizer::measure::LiftSums;
 
 use super::sqlite::SqliteStore;
-use super::{bucket_code, stored_sums, stored_u64, StoreError};
+use super::{stored_sums, stored_u64, StoreError};
 
 pub const SHARE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS lift_share_pending (
@@ -70,7 +70,7 @@ pub struct Released {
 /// A `lift_share_released` row: counts, then the leader's released sums.
 type ReleasedRow = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
-fn words_to_bytes(words: &[u64]) -> Vec<u8> {
+pub(super) fn words_to_bytes(words: &[u64]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
@@ -101,40 +101,6 @@ fn read_bucket(
 }
 
 impl SqliteStore {
-    /// Stores an accepted share as pending; false (nothing stored) if its id was seen before.
-    pub fn add_lift_share(&self, entry: &ShareEntry) -> Result<bool, StoreError> {
-        self.blocking(|connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let counted: bool = tx
-                .query_row("SELECT 1 FROM lift_share_ids WHERE report_id = ?1", params![&entry.report_id[..]], |_| Ok(()))
-                .optional()?
-                .is_some();
-            let fresh = !counted
-                && tx.execute(
-                    "INSERT OR IGNORE INTO lift_share_pending (report_id, fingerprint, bucket, share) VALUES (?1, ?2, ?3, ?4)",
-                    params![&entry.report_id[..], &entry.fingerprint[..], bucket_code(entry.bucket), words_to_bytes(&entry.share)],
-                )? == 1;
-            tx.commit()?;
-            Ok(fresh)
-        })
-    }
-
-    /// Ids and buckets of the pending shares of `fingerprint`.
-    pub fn pending_share_ids(&self, fingerprint: [u8; 8]) -> Result<Vec<ReportRef>, StoreError> {
-        self.blocking(|connection| {
-            let mut statement =
-                connection.prepare("SELECT report_id, bucket FROM lift_share_pending WHERE fingerprint = ?1")?;
-            let rows =
-                statement.query_map(params![&fingerprint[..]], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
-            rows.map(|row| {
-                let (id, bucket) = row?;
-                let id = id.try_into().map_err(|_| StoreError::Corrupt("report id is not 16 bytes".to_owned()))?;
-                Ok((id, bucket))
-            })
-            .collect()
-        })
-    }
-
     /// Counts the pending shares among `ids` into their bucket's sums (one transaction) and
     /// returns which of `ids` are counted now (just folded or before). A share is counted only in
     /// the bucket the other server names: a device that sent the two servers different buckets

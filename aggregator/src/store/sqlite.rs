@@ -10,9 +10,10 @@ use shop_personalizer::sync::UpdateMessage;
 use shop_personalizer::measure::LiftSums;
 
 use super::{
-    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, LiftEntry,
-    NextModel, Store, StoreError, StoredModel,
+    bucket_code, stored_sums, stored_u64, weights_from_bytes, weights_to_bytes, BatchOutcome, CurrentState, Fate,
+    LiftEntry, NextModel, RoundTotals, Store, StoreError, StoredModel,
 };
+use crate::aggregation::Contribution;
 use crate::policy::{accumulate, sum_from_bytes, sum_to_bytes};
 
 const SCHEMA: &str = "
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS rounds (
     version INTEGER PRIMARY KEY, sum BLOB NOT NULL, updates INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS nonces (version INTEGER NOT NULL, nonce BLOB NOT NULL, PRIMARY KEY (version, nonce)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS round_members (
+    version INTEGER NOT NULL, nonce BLOB NOT NULL, step INTEGER NOT NULL, vals BLOB NOT NULL, PRIMARY KEY (version, nonce)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lift_sums (
     fingerprint BLOB NOT NULL, bucket INTEGER NOT NULL, reports INTEGER NOT NULL, sums BLOB NOT NULL,
     PRIMARY KEY (fingerprint, bucket)
@@ -44,6 +48,7 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(super::shares::SHARE_SCHEMA)?;
+        super::share_pending::migrate(&connection, super::unix_now())?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -94,6 +99,19 @@ fn open_round(connection: &Connection, version: u64, dimension: usize) -> Result
     let sum = sum_from_bytes(&sum_bytes, dimension)
         .ok_or_else(|| StoreError::Corrupt(format!("round {version} sum is not {dimension} values")))?;
     Ok(Some((sum, stored_u64(count, "round updates")?)))
+}
+
+/// The kept updates of the round of `version`.
+fn read_members(connection: &Connection, version: u64, dimension: usize) -> Result<Vec<Contribution>, StoreError> {
+    let mut statement = connection.prepare_cached("SELECT step, vals FROM round_members WHERE version = ?1")?;
+    let rows =
+        statement.query_map(params![version as i64], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
+    rows.map(|row| {
+        let (step, values) = row?;
+        Contribution::from_stored(step, &values, dimension)
+            .ok_or_else(|| StoreError::Corrupt(format!("a kept update of round {version} is not {dimension} values")))
+    })
+    .collect()
 }
 
 /// The sums of one bucket of `fingerprint`, empty when the bucket has no row yet.
@@ -180,6 +198,7 @@ impl Store for SqliteStore {
         version: u64,
         dimension: usize,
         updates: Vec<UpdateMessage>,
+        keep_members: bool,
     ) -> Result<BatchOutcome, StoreError> {
         self.with(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -187,17 +206,33 @@ impl Store for SqliteStore {
                 return Ok(BatchOutcome::Stale);
             };
             let count = count as i64;
-            let mut replayed = Vec::with_capacity(updates.len());
+            let mut fates = Vec::with_capacity(updates.len());
             let mut fresh = 0_i64;
             {
                 let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO nonces (version, nonce) VALUES (?1, ?2)")?;
+                let mut forget = tx.prepare_cached("DELETE FROM nonces WHERE version = ?1 AND nonce = ?2")?;
+                let mut keep = tx
+                    .prepare_cached("INSERT INTO round_members (version, nonce, step, vals) VALUES (?1, ?2, ?3, ?4)")?;
                 for update in &updates {
-                    let inserted = insert.execute(params![version as i64, &update.nonce[..]])? == 1;
-                    if inserted {
-                        accumulate(&mut sum, update);
-                        fresh += 1;
+                    let nonce = (version as i64, &update.nonce[..]);
+                    if insert.execute(params![nonce.0, nonce.1])? == 0 {
+                        fates.push(Fate::Replayed);
+                        continue;
                     }
-                    replayed.push(!inserted);
+                    // The member's step and the sum's are the same `fixed_step`: both fit or neither.
+                    match Contribution::of(update) {
+                        Ok(member) if accumulate(&mut sum, update).is_ok() => {
+                            if keep_members {
+                                keep.execute(params![nonce.0, nonce.1, member.step, member.values_to_bytes()])?;
+                            }
+                            fresh += 1;
+                            fates.push(Fate::Added);
+                        }
+                        _ => {
+                            forget.execute(params![nonce.0, nonce.1])?;
+                            fates.push(Fate::Overflow);
+                        }
+                    }
                 }
             }
             let count = count + fresh;
@@ -206,7 +241,7 @@ impl Store for SqliteStore {
                 params![sum_to_bytes(&sum), count, version as i64],
             )?;
             tx.commit()?;
-            Ok(BatchOutcome::Committed { replayed, round_updates: stored_u64(count, "round updates")? })
+            Ok(BatchOutcome::Committed { fates, round_updates: stored_u64(count, "round updates")? })
         })
         .await
     }
@@ -225,7 +260,8 @@ impl Store for SqliteStore {
                 return Ok(false);
             };
             let current = read_model(&tx, version)?;
-            let published = next(&current.weights, sum, count);
+            let members = read_members(&tx, version, dimension)?;
+            let published = next(&current.weights, RoundTotals { sum, count, members });
             let next_version = published.version as i64;
             tx.execute(
                 "INSERT INTO models (version, weights, signed) VALUES (?1, ?2, ?3)",
@@ -237,6 +273,7 @@ impl Store for SqliteStore {
             )?;
             tx.execute("UPDATE rounds SET closed = 1, sum = x'' WHERE version = ?1", params![version as i64])?;
             tx.execute("DELETE FROM nonces WHERE version <= ?1", params![version as i64])?;
+            tx.execute("DELETE FROM round_members WHERE version <= ?1", params![version as i64])?;
             tx.commit()?;
             Ok(true)
         })

@@ -11,6 +11,8 @@ pub struct PostgresServer {
     bin: PathBuf,
     dir: tempfile::TempDir,
     as_user: Option<String>,
+    /// `pg_ctl -o` options: port, socket folder, listen address.
+    options: String,
     pub url: String,
 }
 
@@ -71,7 +73,8 @@ impl PostgresServer {
             assert!(status.success(), "chown of the PostgreSQL test folder to {user} failed");
         }
         let port = free_port();
-        let mut server = Self { bin, dir, as_user, url: format!("postgres://postgres@127.0.0.1:{port}/postgres") };
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        let mut server = Self { bin, dir, as_user, options: String::new(), url };
         let data = server.data();
         let status = server
             .command("initdb")
@@ -83,20 +86,38 @@ impl PostgresServer {
             .expect("initdb runs");
         assert!(status.success(), "initdb failed");
         let socket_dir: &Path = server.dir.path();
-        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", socket_dir.display());
-        let status = server
+        server.options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on", socket_dir.display());
+        server.run_again();
+        Some(server)
+    }
+
+    /// Starts the server (again) on the same port and data folder; waits until it accepts.
+    pub fn run_again(&self) {
+        let log = self.dir.path().join("server.log");
+        let status = self
             .command("pg_ctl")
             .arg("-D")
-            .arg(&data)
-            .args(["-o", &options, "-l"])
-            .arg(socket_dir.join("server.log"))
+            .arg(self.data())
+            .args(["-o", &self.options, "-l"])
+            .arg(&log)
             .args(["-w", "start"])
             .stdout(std::process::Stdio::null())
             .status()
             .expect("pg_ctl runs");
-        assert!(status.success(), "pg_ctl start failed; see {}", socket_dir.join("server.log").display());
-        server.url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        Some(server)
+        assert!(status.success(), "pg_ctl start failed; see {}", log.display());
+    }
+
+    /// Stops the server (fast shutdown: open connections are closed); waits until it is down.
+    pub fn stop(&self) {
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        assert!(status.success(), "pg_ctl stop failed");
     }
 }
 

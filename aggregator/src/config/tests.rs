@@ -79,6 +79,8 @@ fn shared_sums_need_role_helper_url_and_cohort_together() {
         "200",
         "--lift-helper-url",
         "http://helper:9000/",
+        "--lift-peer-token",
+        "s3cret",
     ];
     let leader = ServerConfig::from_args(args(&[&flags[..], &["--lift-role", "leader"]].concat())).expect("parses");
     assert_eq!(leader.lift_role, Some(LiftRole::Leader));
@@ -87,12 +89,16 @@ fn shared_sums_need_role_helper_url_and_cohort_together() {
     assert_eq!(checked.lift.config().noise, NoiseMode::SharedSums { min_cohort: 200, helper_url });
     let helper = ServerConfig::from_args(args(&[&flags[..], &["--lift-role", "helper"]].concat())).expect("parses");
     assert_eq!(
-        helper.check().expect("valid").lift.fingerprint(),
+        helper.clone().check().expect("valid").lift.fingerprint(),
         checked.lift.fingerprint(),
         "one settings fingerprint"
     );
     let no_role = ServerConfig::from_args(args(&flags)).expect("parses");
     assert!(matches!(no_role.check(), Err(ConfigError::SharedSumsIncomplete)));
+    let tokenless = ServerConfig { lift_peer_token: None, ..helper.clone() };
+    assert_eq!(tokenless.check(), Err(ConfigError::PeerTokenRequired), "issue 14: an open helper can be jammed");
+    let empty = ServerConfig { lift_peer_token: Some(String::new()), ..helper };
+    assert_eq!(empty.check(), Err(ConfigError::PeerTokenRequired));
     let no_cohort =
         ServerConfig::from_args(args(&["--lift-role", "helper", "--lift-helper-url", "http://h:1"])).expect("parses");
     assert!(matches!(no_cohort.check(), Err(ConfigError::SharedSumsIncomplete)));
@@ -102,4 +108,49 @@ fn shared_sums_need_role_helper_url_and_cohort_together() {
     ))
     .expect("parses");
     assert!(matches!(postgres.check(), Err(ConfigError::SharedSumsNeedSqlite)));
+}
+
+#[test]
+fn hardening_flags_parse_and_are_checked() {
+    let config = ServerConfig::from_args(args(&[
+        "--trim-fraction",
+        "0.2",
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--trusted-proxy",
+        "::1",
+        "--read-rate-limit-per-minute",
+        "30",
+        "--max-connections",
+        "64",
+        "--read-timeout-seconds",
+        "2.5",
+        "--lift-share-ttl-seconds",
+        "3600",
+    ]))
+    .expect("parses");
+    assert_eq!(config.trim_fraction, 0.2);
+    assert_eq!(config.trusted_proxies.len(), 2);
+    assert!(config.trusted_proxies[0].contains("10.9.8.7".parse().expect("address")));
+    assert_eq!((config.read_rate_limit_per_minute, config.max_connections), (30, 64));
+    assert_eq!(config.read_timeout, std::time::Duration::from_millis(2_500));
+    assert_eq!(config.lift_share_ttl_seconds, 3_600);
+    config.clone().check().expect("valid");
+    for (flag, value) in [
+        ("--trim-fraction", "0.5"),
+        ("--trim-fraction", "-0.1"),
+        ("--max-connections", "0"),
+        ("--read-timeout-seconds", "0"),
+        ("--lift-share-ttl-seconds", "0"),
+    ] {
+        let bad = ServerConfig::from_args(args(&[flag, value])).expect("parses");
+        assert!(matches!(bad.check(), Err(ConfigError::Invalid { flag: f, .. }) if f == flag), "{flag} {value}");
+    }
+    assert!(matches!(
+        ServerConfig::from_args(args(&["--trusted-proxy", "10.0.0.0/40"])),
+        Err(ConfigError::Invalid { flag: "--trusted-proxy", .. })
+    ));
+    let central = ServerConfig { central_noise_multiplier: Some(1.0), ..ServerConfig::default() };
+    assert_eq!(central.clone().check(), Err(ConfigError::CentralNoiseNeedsPlainMean));
+    ServerConfig { trim_fraction: 0.0, ..central }.check().expect("the plain mean takes central noise");
 }

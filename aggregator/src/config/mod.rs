@@ -1,12 +1,19 @@
 //! Server settings: embedded defaults so `cargo run --release -p aggregator` just works, command
 //! line flags to change them, and one validation into [`CheckedConfig`].
 
+mod flags;
+mod proxy;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use shop_personalizer::measure::{CheckedReportConfig, LiftReportConfig, NoiseMode, ReportError};
 use shop_personalizer::rank::{DEFAULT_WEIGHTS, NUM_FEATURES};
 use thiserror::Error;
+
+pub use flags::USAGE;
+pub use proxy::TrustedProxy;
 
 /// No round may close with fewer updates than this, whatever the config says: averaging fewer
 /// noised updates publishes too little signal per device and too much about each.
@@ -41,6 +48,16 @@ pub enum ConfigError {
     SharedSumsIncomplete,
     #[error("--lift-role is only supported with the SQLite store for now: drop --database-url")]
     SharedSumsNeedSqlite,
+    #[error(
+        "--lift-role needs --lift-peer-token SECRET (the same on leader and helper): without it anyone reaching the \
+         helper could fold reports the leader never received, and no release would ever match again"
+    )]
+    PeerTokenRequired,
+    #[error(
+        "--central-noise-multiplier needs --trim-fraction 0: its epsilon assumes the plain sum, whose sensitivity is the \
+         clip bound; a trimmed mean's is larger"
+    )]
+    CentralNoiseNeedsPlainMean,
 }
 
 /// This server's part in `sharedSums` lift measurement.
@@ -79,6 +96,22 @@ pub struct ServerConfig {
     pub central_noise_multiplier: Option<f64>,
     /// Accepted updates per client address per minute (0 disables the limit).
     pub rate_limit_per_minute: u32,
+    /// Share of the updates trimmed at each end of every coordinate when a round publishes
+    /// (coordinate-wise trimmed mean, robust to that share of hostile updates). 0: the plain
+    /// FedAvg mean of the running sum, and no individual update is kept.
+    pub trim_fraction: f64,
+    /// GET, fold and sums requests per client address per minute (0 disables the limit).
+    pub read_rate_limit_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client for rate limiting. Empty: the
+    /// TCP peer is the client and the header is ignored.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// Most connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// A request's head, and separately its body, must arrive within this; an idle
+    /// keep-alive connection is closed after it.
+    pub read_timeout: Duration,
+    /// Pending lift shares the other server never confirmed are dropped after this.
+    pub lift_share_ttl_seconds: u64,
     /// Most updates committed in one storage transaction.
     pub max_batch: usize,
     /// JSON array of initial weights; when absent, the ranker's shipped defaults if the
@@ -97,8 +130,7 @@ pub struct ServerConfig {
     /// The helper's public URL (shared sums): devices send share B there, the leader asks it for share sums.
     pub lift_helper_url: Option<String>,
     /// Secret both servers know: the leader sends it as `Authorization: Bearer`, the helper
-    /// answers fold and sums requests only with it (recommended; without it anyone reaching the
-    /// helper can ask).
+    /// answers fold and sums requests only with it (required with a `--lift-role`).
     pub lift_peer_token: Option<String>,
 }
 
@@ -117,6 +149,12 @@ impl Default for ServerConfig {
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
             rate_limit_per_minute: 60,
+            trim_fraction: 0.1,
+            read_rate_limit_per_minute: 600,
+            trusted_proxies: Vec::new(),
+            max_connections: 1_024,
+            read_timeout: Duration::from_secs(10),
+            lift_share_ttl_seconds: 7 * 86_400,
             max_batch: 1024,
             initial_weights: None,
             seed: None,
@@ -190,6 +228,33 @@ impl ServerConfig {
                 floor: MIN_UPDATES_PER_ROUND_FLOOR,
             });
         }
+        if !(0.0..0.5).contains(&self.trim_fraction) {
+            return Err(ConfigError::Invalid {
+                flag: "--trim-fraction",
+                rule: "in [0, 0.5)",
+                value: self.trim_fraction.to_string(),
+            });
+        }
+        if self.trim_fraction > 0.0 && self.central_noise_multiplier.is_some() {
+            return Err(ConfigError::CentralNoiseNeedsPlainMean);
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid { flag: "--max-connections", rule: "at least 1", value: "0".to_owned() });
+        }
+        if self.read_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                flag: "--read-timeout-seconds",
+                rule: "positive",
+                value: "0".to_owned(),
+            });
+        }
+        if self.lift_share_ttl_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                flag: "--lift-share-ttl-seconds",
+                rule: "at least 1",
+                value: "0".to_owned(),
+            });
+        }
         if self.max_batch == 0 {
             return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
         }
@@ -208,6 +273,9 @@ impl ServerConfig {
         if self.lift_role.is_some() && self.database_url.is_some() {
             return Err(ConfigError::SharedSumsNeedSqlite);
         }
+        if self.lift_role.is_some() && self.lift_peer_token.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::PeerTokenRequired);
+        }
         let lift = LiftReportConfig { delta: self.delta, noise, ..self.lift_report.clone() }.check()?;
         let cohort = match lift.config().noise {
             NoiseMode::Local => 0,
@@ -219,100 +287,6 @@ impl ServerConfig {
         }
         Ok(CheckedConfig { settings: self, initial_weights, lift })
     }
-
-    /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
-        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
-        let mut custom_origins = false;
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let value = args.next().ok_or_else(|| ConfigError::MissingValue(flag.clone()))?;
-            let bad = |rule: &'static str, flag: &str| ConfigError::Invalid {
-                flag: leak_flag(flag),
-                rule,
-                value: value.clone(),
-            };
-            let number = |flag: &str| value.parse::<f64>().map_err(|_| bad("a number", flag));
-            let count = |flag: &str| value.parse::<u64>().map_err(|_| bad("a whole number", flag));
-            match flag.as_str() {
-                "--listen" => {
-                    config.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787", &flag))?
-                }
-                "--data-dir" => config.data_dir = PathBuf::from(&value),
-                "--database-url" => config.database_url = Some(value.clone()),
-                "--allowed-origin" => {
-                    if !custom_origins {
-                        config.allowed_origins.clear();
-                        custom_origins = true;
-                    }
-                    config.allowed_origins.push(value.clone());
-                }
-                "--dimension" => config.dimension = count(&flag)? as usize,
-                "--clip-bound" => config.clip_bound = number(&flag)?,
-                "--noise-multiplier" => config.noise_multiplier = number(&flag)?,
-                "--delta" => config.delta = number(&flag)?,
-                "--min-updates-per-round" => config.min_updates_per_round = count(&flag)?,
-                "--server-learning-rate" => config.server_learning_rate = number(&flag)?,
-                "--central-noise-multiplier" => config.central_noise_multiplier = Some(number(&flag)?),
-                "--rate-limit-per-minute" => config.rate_limit_per_minute = count(&flag)? as u32,
-                "--max-batch" => config.max_batch = count(&flag)? as usize,
-                "--initial-weights" => config.initial_weights = Some(PathBuf::from(&value)),
-                "--seed" => config.seed = Some(count(&flag)?),
-                "--model-max-age-seconds" => config.model_max_age_seconds = count(&flag)? as u32,
-                "--lift-placements" => {
-                    config.lift_report.placements =
-                        value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
-                }
-                "--lift-epsilon" => config.lift_report.epsilon = number(&flag)?,
-                "--lift-min-cohort" => {
-                    let min_cohort = u32::try_from(count(&flag)?).map_err(|_| bad("a whole number", &flag))?;
-                    config.lift_report.noise = NoiseMode::Distributed { min_cohort };
-                }
-                "--lift-min-reports-per-bucket" => config.lift_min_reports_per_bucket = count(&flag)?,
-                "--lift-role" => {
-                    config.lift_role = Some(match value.as_str() {
-                        "leader" => LiftRole::Leader,
-                        "helper" => LiftRole::Helper,
-                        _ => return Err(bad("leader or helper", &flag)),
-                    })
-                }
-                "--lift-helper-url" => config.lift_helper_url = Some(value.trim_end_matches('/').to_owned()),
-                "--lift-peer-token" => config.lift_peer_token = Some(value.clone()),
-                _ => return Err(ConfigError::UnknownFlag(flag)),
-            }
-        }
-        Ok(config)
-    }
-}
-
-/// The flag names are a fixed set; map them back to their static spelling for the error.
-fn leak_flag(flag: &str) -> &'static str {
-    const FLAGS: [&str; 23] = [
-        "--lift-peer-token",
-        "--lift-role",
-        "--lift-helper-url",
-        "--listen",
-        "--data-dir",
-        "--database-url",
-        "--allowed-origin",
-        "--dimension",
-        "--clip-bound",
-        "--noise-multiplier",
-        "--delta",
-        "--min-updates-per-round",
-        "--server-learning-rate",
-        "--central-noise-multiplier",
-        "--rate-limit-per-minute",
-        "--max-batch",
-        "--initial-weights",
-        "--seed",
-        "--model-max-age-seconds",
-        "--lift-placements",
-        "--lift-epsilon",
-        "--lift-min-cohort",
-        "--lift-min-reports-per-bucket",
-    ];
-    FLAGS.iter().find(|known| **known == flag).copied().unwrap_or("flag")
 }
 
 fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
@@ -329,34 +303,5 @@ fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigErro
     Ok(weights)
 }
 
-/// The `--help` text.
-pub const USAGE: &str = "aggregator [--flag value]...
-  --listen ADDR                    default 127.0.0.1:8787 (loopback only)
-  --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
-  --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
-  --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
-  --dimension N                    shared weights, default the ranker's NUM_FEATURES
-  --clip-bound C                   default 1.0 (must match the devices)
-  --noise-multiplier Z             default 1.0 (must match the devices)
-  --delta D                        default 1e-6
-  --min-updates-per-round K        default 100, never below 20
-  --server-learning-rate ETA       default 1.0
-  --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default)
-  --rate-limit-per-minute N        per client address, default 60, 0 = off
-  --max-batch N                    updates per storage commit, default 1024
-  --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
-  --seed N                         seed of the central noise (OS entropy by default)
-  --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30
-  --lift-placements a,b            placements lift reports break out (must match the devices), default none
-  --lift-epsilon E                 epsilon of one lift report (must match the devices), default 2
-  --lift-min-cohort K              distributed lift noise: sums of >= K reports carry the full noise (default: local)
-  --lift-min-reports-per-bucket N  GET /v1/lift releases nothing below N reports per bucket, default 100, never
-                                   below 20 or the cohort
-  --lift-role leader|helper        shared lift sums (with --lift-min-cohort and --lift-helper-url): this server is
-                                   the leader (the aggregator, releases GET /v1/lift) or the helper (another party)
-  --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)
-  --lift-peer-token SECRET         shared secret of leader and helper for the helper's fold and sums requests";
-
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -1,0 +1,155 @@
+//! Command line flags: `--flag value` pairs over the embedded defaults, and the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shop_personalizer::measure::NoiseMode;
+
+use super::{ConfigError, LiftRole, ServerConfig, TrustedProxy};
+
+/// Every flag, spelt as the user types it (an error names the flag with this static spelling).
+const FLAGS: [&str; 29] = [
+    "--listen",
+    "--data-dir",
+    "--database-url",
+    "--allowed-origin",
+    "--dimension",
+    "--clip-bound",
+    "--noise-multiplier",
+    "--delta",
+    "--min-updates-per-round",
+    "--server-learning-rate",
+    "--central-noise-multiplier",
+    "--trim-fraction",
+    "--rate-limit-per-minute",
+    "--read-rate-limit-per-minute",
+    "--trusted-proxy",
+    "--max-connections",
+    "--read-timeout-seconds",
+    "--max-batch",
+    "--initial-weights",
+    "--seed",
+    "--model-max-age-seconds",
+    "--lift-placements",
+    "--lift-epsilon",
+    "--lift-min-cohort",
+    "--lift-min-reports-per-bucket",
+    "--lift-role",
+    "--lift-helper-url",
+    "--lift-peer-token",
+    "--lift-share-ttl-seconds",
+];
+
+impl ServerConfig {
+    /// Applies `--flag value` pairs (and `AGGREGATOR_DATABASE_URL` from the environment) to the defaults.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
+        let mut config = Self { database_url: std::env::var("AGGREGATOR_DATABASE_URL").ok(), ..Self::default() };
+        let (mut custom_origins, mut args) = (false, args.into_iter());
+        while let Some(given) = args.next() {
+            let flag = FLAGS.iter().find(|known| **known == given).copied().ok_or(ConfigError::UnknownFlag(given))?;
+            let value = args.next().ok_or_else(|| ConfigError::MissingValue(flag.to_owned()))?;
+            if flag == "--allowed-origin" && !custom_origins {
+                config.allowed_origins.clear();
+                custom_origins = true;
+            }
+            config.apply(flag, value)?;
+        }
+        Ok(config)
+    }
+
+    fn apply(&mut self, flag: &'static str, value: String) -> Result<(), ConfigError> {
+        let bad = |rule: &'static str| ConfigError::Invalid { flag, rule, value: value.clone() };
+        let number = || value.parse::<f64>().map_err(|_| bad("a number"));
+        let count = || value.parse::<u64>().map_err(|_| bad("a whole number"));
+        let small = || u32::try_from(count()?).map_err(|_| bad("a whole number below 2^32"));
+        match flag {
+            "--listen" => self.listen = value.parse().map_err(|_| bad("an address like 127.0.0.1:8787"))?,
+            "--data-dir" => self.data_dir = PathBuf::from(&value),
+            "--database-url" => self.database_url = Some(value),
+            "--allowed-origin" => self.allowed_origins.push(value),
+            "--dimension" => self.dimension = count()? as usize,
+            "--clip-bound" => self.clip_bound = number()?,
+            "--noise-multiplier" => self.noise_multiplier = number()?,
+            "--delta" => self.delta = number()?,
+            "--min-updates-per-round" => self.min_updates_per_round = count()?,
+            "--server-learning-rate" => self.server_learning_rate = number()?,
+            "--central-noise-multiplier" => self.central_noise_multiplier = Some(number()?),
+            "--trim-fraction" => self.trim_fraction = number()?,
+            "--rate-limit-per-minute" => self.rate_limit_per_minute = small()?,
+            "--read-rate-limit-per-minute" => self.read_rate_limit_per_minute = small()?,
+            "--trusted-proxy" => {
+                let proxy = value.parse::<TrustedProxy>().map_err(|_| bad("an address or CIDR like 10.0.0.0/8"))?;
+                self.trusted_proxies.push(proxy);
+            }
+            "--max-connections" => self.max_connections = count()? as usize,
+            "--read-timeout-seconds" => {
+                let seconds = number()?;
+                self.read_timeout =
+                    Duration::try_from_secs_f64(seconds).map_err(|_| bad("a non-negative number of seconds"))?;
+            }
+            "--max-batch" => self.max_batch = count()? as usize,
+            "--initial-weights" => self.initial_weights = Some(PathBuf::from(&value)),
+            "--seed" => self.seed = Some(count()?),
+            "--model-max-age-seconds" => self.model_max_age_seconds = small()?,
+            "--lift-placements" => {
+                self.lift_report.placements =
+                    value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+            }
+            "--lift-epsilon" => self.lift_report.epsilon = number()?,
+            "--lift-min-cohort" => {
+                let min_cohort = small()?;
+                self.lift_report.noise = NoiseMode::Distributed { min_cohort };
+            }
+            "--lift-min-reports-per-bucket" => self.lift_min_reports_per_bucket = count()?,
+            "--lift-role" => {
+                self.lift_role = Some(match value.as_str() {
+                    "leader" => LiftRole::Leader,
+                    "helper" => LiftRole::Helper,
+                    _ => return Err(bad("leader or helper")),
+                })
+            }
+            "--lift-helper-url" => self.lift_helper_url = Some(value.trim_end_matches('/').to_owned()),
+            "--lift-peer-token" => self.lift_peer_token = Some(value),
+            "--lift-share-ttl-seconds" => self.lift_share_ttl_seconds = count()?,
+            _ => return Err(ConfigError::UnknownFlag(flag.to_owned())),
+        }
+        Ok(())
+    }
+}
+
+/// The `--help` text.
+pub const USAGE: &str = "aggregator [--flag value]...
+  --listen ADDR                    default 127.0.0.1:8787 (loopback only)
+  --data-dir DIR                   default ./aggregator-data (SQLite file, public key)
+  --database-url URL               postgres://... for replicas sharing one database (or AGGREGATOR_DATABASE_URL)
+  --allowed-origin ORIGIN          CORS origin, repeatable; default http://127.0.0.1:8080 and http://localhost:8080
+  --dimension N                    shared weights, default the ranker's NUM_FEATURES
+  --clip-bound C                   default 1.0 (must match the devices)
+  --noise-multiplier Z             default 1.0 (must match the devices)
+  --delta D                        default 1e-6
+  --min-updates-per-round K        default 100, never below 20
+  --server-learning-rate ETA       default 1.0
+  --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default; needs --trim-fraction 0)
+  --trim-fraction F                coordinate-wise trimmed mean: drop F of the updates at each end of every
+                                   coordinate, default 0.1; 0 = plain mean of the running sum (keeps no update)
+  --rate-limit-per-minute N        updates, lift reports and shares per client address, default 60, 0 = off
+  --read-rate-limit-per-minute N   GETs and leader-helper requests per client address, default 600, 0 = off
+  --trusted-proxy ADDR[/BITS]      repeatable: a reverse proxy whose X-Forwarded-For names the client (default
+                                   none: the TCP peer is the client, the header is ignored)
+  --max-connections N              connections served at once, default 1024 (more wait in the backlog)
+  --read-timeout-seconds S         a request's head and its body must each arrive within S, default 10
+  --max-batch N                    updates per storage commit, default 1024
+  --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
+  --seed N                         seed of the central noise (OS entropy by default)
+  --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30
+  --lift-placements a,b            placements lift reports break out (must match the devices), default none
+  --lift-epsilon E                 epsilon of one lift report (must match the devices), default 2
+  --lift-min-cohort K              distributed lift noise: sums of >= K reports carry the full noise (default: local)
+  --lift-min-reports-per-bucket N  GET /v1/lift releases nothing below N reports per bucket, default 100, never
+                                   below 20 or the cohort
+  --lift-role leader|helper        shared lift sums (with --lift-min-cohort, --lift-helper-url and
+                                   --lift-peer-token): this server is the leader (the aggregator, releases
+                                   GET /v1/lift) or the helper (another party)
+  --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)
+  --lift-peer-token SECRET         shared secret of leader and helper for the helper's fold and sums requests
+  --lift-share-ttl-seconds N       pending lift shares the other server never confirmed expire, default 604800";
