@@ -74,11 +74,11 @@ fn resumed(opened: Opened<StoredAdaptation>, config: AdapterConfig) -> Result<(A
 struct AdaptHoldoutOnly;
 
 impl StoredKind for AdaptHoldoutOnly {
-    const FORMAT: &'static str = ADAPT_FORMAT_NAME;
-    const VERSION: u64 = ADAPT_FORMAT_VERSION;
-    const NOUN: &'static str = "adaptation state";
-    const AFTER_BACKUP: &'static str = "adaptation started afresh";
-    const WHILE_BLOCKED: &'static str = "adaptation is not saved";
+    const FORMAT: &'static str = AdaptFormat::FORMAT;
+    const VERSION: u64 = AdaptFormat::VERSION;
+    const NOUN: &'static str = AdaptFormat::NOUN;
+    const AFTER_BACKUP: &'static str = AdaptFormat::AFTER_BACKUP;
+    const WHILE_BLOCKED: &'static str = AdaptFormat::WHILE_BLOCKED;
     type Payload = HoldoutOnly;
 }
 
