@@ -1,9 +1,16 @@
-//! Robust aggregation: the coordinate-wise trimmed mean a round publishes when
-//! `--trim-fraction` is above 0. Each admitted update is kept (until its round closes) as its
-//! fixed-point step and its quantized values; for every coordinate the round sorts the `n`
-//! contributions, drops the `⌊β·n⌋` smallest and largest and averages the rest. A minority of
-//! hostile updates below `β` can then move a coordinate only within the range of the honest
-//! ones, however it is spread. Integer arithmetic: exact and order-independent.
+//! Robust aggregation (`--round-rule`): each admitted update is kept until its round closes, as
+//! its fixed-point step and quantized values, and for every coordinate the round sorts the `n`
+//! contributions and averages
+//!
+//! * [`median_window_mean`]: those within a fixed half-width of the median — the honest range
+//!   of one coordinate (clipped delta plus noise tails), known from the server's settings; or
+//! * [`trimmed_mean`]: those left after dropping the `⌊β·n⌋` smallest and largest.
+//!
+//! Either way a hostile value far from the honest ones is dropped, so a minority cannot spike a
+//! coordinate. They differ for values hidden inside the honest spread: the window averages them
+//! like the plain mean does, while symmetric trimming also drops honest values on the far side
+//! and so amplifies a one-sided shift (see `simulation/README.md`). Integer arithmetic: exact
+//! and order-independent.
 
 use shop_personalizer::sync::UpdateMessage;
 
@@ -31,6 +38,48 @@ impl Contribution {
     pub fn from_stored(step: i64, bytes: &[u8], dimension: usize) -> Option<Self> {
         (step >= 0 && bytes.len() == dimension).then(|| Self { step, values: bytes.iter().map(|b| *b as i8).collect() })
     }
+}
+
+/// A robust rule with its parameter resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Robust {
+    /// Trimmed mean with this fraction per side.
+    Trim(f64),
+    /// Median-window mean with this half-width (in the weights' units).
+    Window(f64),
+}
+
+/// The rule's coordinate-wise aggregate of `members`.
+pub fn robust_mean(members: &[Contribution], dimension: usize, rule: Robust) -> Option<Vec<f64>> {
+    match rule {
+        Robust::Trim(fraction) => trimmed_mean(members, dimension, fraction),
+        Robust::Window(half_width) => median_window_mean(members, dimension, half_width),
+    }
+}
+
+/// The coordinate-wise mean of the values within `half_width` of each coordinate's median
+/// (the lower median for an even count: itself a value, so at least one is kept); `None` when
+/// there is no member or a member has another dimension.
+pub fn median_window_mean(members: &[Contribution], dimension: usize, half_width: f64) -> Option<Vec<f64>> {
+    if members.is_empty() || members.iter().any(|member| member.values.len() != dimension) {
+        return None;
+    }
+    let unit = f64::from(1_u32 << FIXED_POINT_BITS);
+    let reach = (half_width.max(0.0) * unit).min(1e30) as i128;
+    let mut column: Vec<i128> = Vec::with_capacity(members.len());
+    let mean = (0..dimension)
+        .map(|index| {
+            column.clear();
+            column.extend(members.iter().map(|m| i128::from(m.values[index]) * i128::from(m.step)));
+            column.sort_unstable();
+            let median = column[(column.len() - 1) / 2];
+            let low = column.partition_point(|v| *v < median - reach);
+            let high = column.partition_point(|v| *v <= median + reach);
+            let total: i128 = column[low..high].iter().sum();
+            total as f64 / unit / (high - low) as f64
+        })
+        .collect();
+    Some(mean)
 }
 
 /// How many contributions of `count` the trimmed mean drops at each end.
@@ -100,6 +149,26 @@ mod tests {
             assert!((low..=high).contains(&mean[0]), "{mean:?}");
             assert!((mean[1] - 0.03).abs() < 1e-6, "every hostile value trimmed: {mean:?}");
         }
+    }
+
+    #[test]
+    fn the_median_window_drops_only_values_far_from_the_median() {
+        let unit = 1_i64 << FIXED_POINT_BITS;
+        // Coordinate 0: 1..=9 and a hostile 127, median 5, window ±4: 1..=9 kept -> 5 (a 0.1
+        // trimmed mean gives 5.5). Coordinate 1: 0, 0, 0, 3, 3, 3, 3, 3, 3, 9 (median 3, window
+        // ±4): 0s and 3s kept, 9 dropped -> 18/9 = 2.
+        let column1 = [0, 0, 0, 3, 3, 3, 3, 3, 3, 9];
+        let mut members: Vec<Contribution> = (1..=9).map(|v| member(unit, &[v, column1[v as usize - 1]])).collect();
+        members.push(member(unit, &[127, column1[9]]));
+        let mean = median_window_mean(&members, 2, 4.0).expect("members");
+        assert!((mean[0] - 5.0).abs() < 1e-12 && (mean[1] - 2.0).abs() < 1e-12, "{mean:?}");
+        // A shift hidden inside the window is averaged, not amplified: 9 honest 0s and one 3
+        // with window 4 -> 0.3, the plain mean.
+        let mut inlier: Vec<Contribution> = (0..9).map(|_| member(unit, &[0])).collect();
+        inlier.push(member(unit, &[3]));
+        assert!((median_window_mean(&inlier, 1, 4.0).expect("members")[0] - 0.3).abs() < 1e-12);
+        assert_eq!(robust_mean(&inlier, 1, Robust::Trim(0.1)), trimmed_mean(&inlier, 1, 0.1));
+        assert_eq!(median_window_mean(&[], 1, 4.0), None);
     }
 
     #[test]

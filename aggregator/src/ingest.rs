@@ -186,7 +186,7 @@ async fn commit<S: Store>(
     if updates.is_empty() {
         return;
     }
-    let keep_members = config.trim_fraction > 0.0;
+    let keep_members = config.round_rule.keeps_updates();
     let outcome = store.commit_batch(version, config.dimension, updates, keep_members).await;
     health.record(&outcome);
     match outcome {

@@ -159,7 +159,7 @@ pub fn round_privacy(config: &CheckedConfig, updates: u64) -> RoundPrivacy {
     let delta = config.delta;
     let device_rho = rho_per_update(config.noise_multiplier);
     let central_noise = config.central_noise_multiplier;
-    let with_devices = if updates == 0 || config.trim_fraction > 0.0 {
+    let with_devices = if updates == 0 || config.round_rule.keeps_updates() {
         None
     } else {
         // The sum carries variance (K z² + z_c²) C² with sensitivity C.
@@ -171,9 +171,9 @@ pub fn round_privacy(config: &CheckedConfig, updates: u64) -> RoundPrivacy {
         per_device_epsilon: epsilon_from_rho(device_rho, delta),
         central_epsilon: central_noise.map(|z| epsilon_from_rho(central_rho(z), delta)),
         central_epsilon_with_device_noise: with_devices,
-        accounting: if config.trim_fraction > 0.0 {
+        accounting: if config.round_rule.keeps_updates() {
             "zCDP Gaussian mechanism, sensitivity = clip bound (zero-out adjacency), \
-             epsilon = rho + 2 sqrt(rho ln(1/delta)); the round publishes a coordinate-wise trimmed mean, \
+             epsilon = rho + 2 sqrt(rho ln(1/delta)); the round publishes a robust coordinate-wise mean, \
              post-processing of the devices' noised updates, so each contributor has its per-device epsilon"
         } else {
             "zCDP Gaussian mechanism, sensitivity = clip bound (zero-out adjacency), \
@@ -185,7 +185,7 @@ pub fn round_privacy(config: &CheckedConfig, updates: u64) -> RoundPrivacy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ServerConfig;
+    use crate::config::{RoundRule, ServerConfig};
 
     fn config() -> CheckedConfig {
         settings().check().expect("valid")
@@ -332,13 +332,13 @@ mod tests {
         let trimmed = round_privacy(&config(), 100);
         assert!((trimmed.per_device_epsilon - 5.756_522).abs() < 1e-5);
         assert_eq!(trimmed.central_epsilon, None);
-        assert_eq!(trimmed.central_epsilon_with_device_noise, None, "a trimmed mean is not a sum of the updates");
-        let plain = ServerConfig { trim_fraction: 0.0, ..settings() }.check().expect("valid");
+        assert_eq!(trimmed.central_epsilon_with_device_noise, None, "a robust mean is not a sum of the updates");
+        let plain = ServerConfig { round_rule: RoundRule::Mean, ..settings() }.check().expect("valid");
         let local_only = round_privacy(&plain, 100);
         // 100 devices with z = 1: rho = 1/200 = 0.005 -> 0.005 + 2 sqrt(0.005 * 13.8155) = 0.530652.
         let with_devices = local_only.central_epsilon_with_device_noise.expect("some");
         assert!((with_devices - 0.530_652).abs() < 1e-5, "{with_devices}");
-        let config = ServerConfig { central_noise_multiplier: Some(2.0), trim_fraction: 0.0, ..settings() }
+        let config = ServerConfig { central_noise_multiplier: Some(2.0), round_rule: RoundRule::Mean, ..settings() }
             .check()
             .expect("valid");
         let central = round_privacy(&config, 100).central_epsilon.expect("configured");

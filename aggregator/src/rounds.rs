@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use shop_personalizer::privacy::sampling::standard_normal;
 use shop_personalizer::sync::SharedModel;
 
-use crate::aggregation::trimmed_mean;
-use crate::config::CheckedConfig;
+use crate::aggregation::{robust_mean, Robust};
+use crate::config::{CheckedConfig, RoundRule};
 use crate::policy::sum_to_f64;
 use crate::store::{NextModel, RoundTotals, StoredModel};
 
@@ -41,35 +41,39 @@ pub fn fedavg(
         .collect()
 }
 
-/// `w + η · trimmed_mean(members)`, computed in f64; `None` when there is no member.
-pub fn trimmed_fedavg(
-    weights: &[f32],
-    totals: &RoundTotals,
-    trim_fraction: f64,
-    learning_rate: f64,
-) -> Option<Vec<f32>> {
-    let mean = trimmed_mean(&totals.members, weights.len(), trim_fraction)?;
+/// `w + η · robust_mean(members)`, computed in f64; `None` when there is no member.
+pub fn robust_fedavg(weights: &[f32], totals: &RoundTotals, rule: Robust, learning_rate: f64) -> Option<Vec<f32>> {
+    let mean = robust_mean(&totals.members, weights.len(), rule)?;
     Some(weights.iter().zip(mean).map(|(&weight, m)| (f64::from(weight) + learning_rate * m) as f32).collect())
 }
 
-/// The next weights under the configured rule: the trimmed mean when `trim_fraction > 0` and
-/// the round kept every update it added, else the plain mean of the running sum (a round begun
-/// before trimming was switched on kept fewer members than it counted).
+/// The resolved robust rule of `config` (`None` for the plain mean).
+pub fn robust_rule(config: &CheckedConfig) -> Option<Robust> {
+    match config.round_rule {
+        RoundRule::Mean => None,
+        RoundRule::TrimmedMean { trim_fraction } => Some(Robust::Trim(trim_fraction)),
+        RoundRule::MedianWindow { sigmas } => {
+            Some(Robust::Window(config.clip_bound + sigmas * config.noise_multiplier * config.clip_bound))
+        }
+    }
+}
+
+/// The next weights under `rule` when the round kept every update it added, else the plain
+/// mean of the running sum (a round begun before a robust rule was switched on kept fewer
+/// members than it counted).
 pub fn aggregate(
     weights: &[f32],
     totals: &RoundTotals,
-    trim_fraction: f64,
+    rule: Option<Robust>,
     learning_rate: f64,
     central_noise_std: Option<f64>,
     noise_seed: u64,
 ) -> Vec<f32> {
     let complete = totals.count > 0 && totals.members.len() as u64 == totals.count;
-    if trim_fraction > 0.0 && complete {
-        if let Some(next) = trimmed_fedavg(weights, totals, trim_fraction, learning_rate) {
+    if let Some(rule) = rule {
+        if let Some(next) = robust_fedavg(weights, totals, rule, learning_rate).filter(|_| complete) {
             return next;
         }
-    }
-    if trim_fraction > 0.0 {
         eprintln!(
             "aggregator: the round kept {} of its {} updates; publishing the plain mean",
             totals.members.len(),
@@ -81,10 +85,10 @@ pub fn aggregate(
 
 /// The [`NextModel`] step the store runs inside its closing transaction.
 pub fn next_model(config: &CheckedConfig, key: SigningKey, version: u64, noise_seed: u64) -> NextModel {
-    let (learning_rate, trim_fraction) = (config.server_learning_rate, config.trim_fraction);
+    let (learning_rate, rule) = (config.server_learning_rate, robust_rule(config));
     let central_noise_std = config.central_noise_multiplier.map(|z| z * config.clip_bound);
     Box::new(move |weights: &[f32], totals: RoundTotals| {
-        let next = aggregate(weights, &totals, trim_fraction, learning_rate, central_noise_std, noise_seed);
+        let next = aggregate(weights, &totals, rule, learning_rate, central_noise_std, noise_seed);
         publish(version + 1, next, &key)
     })
 }
@@ -120,12 +124,15 @@ mod tests {
         let sum = vec![110 * unit];
         let complete = RoundTotals { sum: sum.clone(), count: 5, members: members.clone() };
         // β = 0.2 drops one per side: mean of 2, 3, 4 = 3; eta 0.5 -> 1 + 1.5.
-        assert_eq!(aggregate(&[1.0], &complete, 0.2, 0.5, None, 0), vec![2.5]);
-        // β = 0: plain mean 22 -> 1 + 11.
-        assert_eq!(aggregate(&[1.0], &complete, 0.0, 0.5, None, 0), vec![12.0]);
+        assert_eq!(aggregate(&[1.0], &complete, Some(Robust::Trim(0.2)), 0.5, None, 0), vec![2.5]);
+        // Window ±5 around the median 3: 1..=4 kept, mean 2.5 -> 1 + 1.25.
+        assert_eq!(aggregate(&[1.0], &complete, Some(Robust::Window(5.0)), 0.5, None, 0), vec![2.25]);
+        // The plain mean 22 -> 1 + 11.
+        assert_eq!(aggregate(&[1.0], &complete, None, 0.5, None, 0), vec![12.0]);
         // One update was counted before members were kept: the plain mean.
         let partial = RoundTotals { sum: vec![111 * unit], count: 6, members };
-        assert_eq!(aggregate(&[1.0], &partial, 0.2, 0.5, None, 0), vec![1.0 + 0.5 * 111.0 / 6.0]);
+        let rule = Some(Robust::Trim(0.2));
+        assert_eq!(aggregate(&[1.0], &partial, rule, 0.5, None, 0), vec![1.0 + 0.5 * 111.0 / 6.0]);
     }
 
     #[test]

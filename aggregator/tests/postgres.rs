@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use aggregator::aggregation::{trimmed_mean, Contribution};
+use aggregator::config::{RoundRule, ServerConfig};
 use aggregator::rounds::{next_model, publish};
 use aggregator::start_with;
 use aggregator::store::postgres::PostgresStore;
@@ -58,7 +59,8 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
 
     // Both replicas race to close: exactly one closes, and the model is the exact trimmed mean
     // of the 800 kept updates (values 1..=7 in coordinate 0, 80 trimmed per side).
-    let config = config(std::path::Path::new("unused"));
+    let trimmed = RoundRule::TrimmedMean { trim_fraction: 0.1 };
+    let config = ServerConfig { round_rule: trimmed, ..settings(std::path::Path::new("unused")) }.check().expect("ok");
     let (a, b) = tokio::join!(
         first.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
         second.close_round(1, DIMENSION, 20, next_model(&config, key.clone(), 1, 0)),
@@ -67,7 +69,7 @@ async fn concurrent_batches_from_two_replicas_lose_no_update() {
     let published = second.current().await.expect("reads");
     assert_eq!(published.model.version, 2);
     assert_eq!(published.last_closed, Some((1, 800)));
-    let mean = trimmed_mean(&members, DIMENSION, config.trim_fraction).expect("members")[0];
+    let mean = trimmed_mean(&members, DIMENSION, 0.1).expect("members")[0];
     let plain = members.iter().map(|m| f64::from(m.values[0])).sum::<f64>() * 0.01 / 800.0;
     assert!((mean - plain).abs() > 1e-4, "the trimmed mean {mean} differs from the plain mean {plain}");
     assert!((f64::from(published.model.weights[0]) - mean).abs() < 1e-6);

@@ -6,8 +6,9 @@
 //! hostile: those devices send the worst update the checks admit (`crate::attack`).
 
 use aggregator::aggregation::Contribution;
+use aggregator::config::RoundRule;
 use aggregator::policy::{accumulate, admit};
-use aggregator::rounds::{aggregate, publish};
+use aggregator::rounds::{aggregate, publish, robust_rule};
 use aggregator::store::RoundTotals;
 use aggregator::{CheckedConfig, ServerConfig};
 use ed25519_dalek::SigningKey;
@@ -33,8 +34,8 @@ pub struct FederatedConfig {
     pub local_learning_rate: f32,
     pub server_learning_rate: f64,
     pub central_noise_multiplier: Option<f64>,
-    /// The server's `--trim-fraction` (0: plain FedAvg mean).
-    pub trim_fraction: f64,
+    /// The server's `--round-rule`.
+    pub round_rule: RoundRule,
     /// Share of each cohort that is hostile.
     pub hostile_share: f64,
     pub attack: Attack,
@@ -51,7 +52,7 @@ impl Default for FederatedConfig {
             local_learning_rate: 0.05,
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
-            trim_fraction: 0.1,
+            round_rule: ServerConfig::default().round_rule,
             hostile_share: 0.0,
             attack: Attack::Flip,
             privacy: PrivacyConfig { clip_bound: 0.5, min_labelled_impressions: 1, ..PrivacyConfig::default() },
@@ -123,7 +124,7 @@ fn aggregator_config(config: &FederatedConfig) -> Result<CheckedConfig, Simulati
         min_updates_per_round: (config.cohort as u64).max(aggregator::config::MIN_UPDATES_PER_ROUND_FLOOR),
         server_learning_rate: config.server_learning_rate,
         central_noise_multiplier: config.central_noise_multiplier,
-        trim_fraction: config.trim_fraction,
+        round_rule: config.round_rule,
         ..ServerConfig::default()
     }
     .check()
@@ -197,7 +198,7 @@ pub fn run(
         let weights = aggregate(
             &published.weights,
             &totals,
-            config.trim_fraction,
+            robust_rule(&server),
             config.server_learning_rate,
             config.central_noise_multiplier.map(|z| z * privacy.clip_bound()),
             rng.next_u64(),
@@ -268,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hostile_tenth_wrecks_the_plain_mean_and_only_stalls_the_trimmed_one() {
+    fn a_hostile_tenth_wrecks_the_plain_mean_but_not_the_robust_rules() {
         let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
         let mut initial = vec![0.0_f32; NUM_FEATURES];
         initial[0] = -1.0;
@@ -281,23 +282,30 @@ mod tests {
             attack: Attack::Spike,
             ..FederatedConfig::default()
         };
-        let outcome = |trim_fraction: f64, hostile_share: f64| {
-            let config = FederatedConfig { trim_fraction, hostile_share, ..base.clone() };
+        let outcome = |round_rule: RoundRule, hostile_share: f64| {
+            let config = FederatedConfig { round_rule, hostile_share, ..base.clone() };
             let outcome = run(&devices, &initial, &config, |_, _| {}).expect("runs");
             let hostile = (hostile_share * 300.0).round() as usize;
             assert!(outcome.logs.iter().all(|log| log.hostile == hostile), "every hostile update is admitted");
             let largest = outcome.weights.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
             (evaluate(&held_out, &outcome.weights, 1).1, largest)
         };
-        // Honest devices: trimming costs little.
-        let ((plain, _), (trimmed, _)) = (outcome(0.0, 0.0), outcome(0.1, 0.0));
-        assert!(trimmed > plain - 0.05, "honest hit@1: plain {plain:.3}, trimmed {trimmed:.3}");
-        // 10% spikes: the plain mean is driven far off (measured: |w| 8.9, hit@1 0); the trimmed
-        // mean moves only within the honest spread (|w| 0.53, hit@1 0.06: it stalls, since the
-        // devices' noise is far larger than their signal).
-        let ((plain, plain_largest), (trimmed, trimmed_largest)) = (outcome(0.0, 0.1), outcome(0.1, 0.1));
-        assert!(plain_largest > 4.0 && trimmed_largest < 1.5, "largest |w|: {plain_largest} vs {trimmed_largest}");
-        assert!(trimmed >= plain, "hit@1 under attack: plain {plain:.3}, trimmed {trimmed:.3}");
+        let (honest, (attacked, plain_largest)) = (outcome(RoundRule::Mean, 0.0).0, outcome(RoundRule::Mean, 0.1));
+        // 10% spikes drive the plain mean far off (measured: |w| 8.9, hit@1 0 from 0.47).
+        assert!(plain_largest > 4.0 && attacked < 0.05, "plain mean under attack: |w| {plain_largest}, {attacked}");
+        for rule in [RoundRule::TrimmedMean { trim_fraction: 0.1 }, RoundRule::MedianWindow { sigmas: 4.0 }] {
+            // Honest devices: the robust rule costs little.
+            let (robust_honest, _) = outcome(rule, 0.0);
+            assert!(robust_honest > honest - 0.05, "{rule}: honest hit@1 {robust_honest:.3} vs {honest:.3}");
+            // Under attack it stays within the honest spread (measured: the trimmed mean |w| 0.53,
+            // hit@1 0.06, stalled by its one-sided trim; the median window |w| 2.26, hit@1 0.43).
+            let (robust, largest) = outcome(rule, 0.1);
+            assert!(largest < plain_largest / 2.0 && robust > attacked, "{rule}: |w| {largest}, hit@1 {robust:.3}");
+            if matches!(rule, RoundRule::MedianWindow { .. }) {
+                assert!(robust > 0.8 * honest, "{rule} keeps learning: hit@1 {robust:.3} vs honest {honest:.3}");
+            }
+            eprintln!("{rule}: honest {robust_honest:.3}, attacked {robust:.3}, largest |w| {largest:.3}");
+        }
     }
 
     #[test]

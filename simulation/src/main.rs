@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aggregator::config::RoundRule;
 use federated::{deal, run, FederatedConfig, FederatedOutcome};
 use replay::data::{read_cases, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, sample_cases, FitConfig};
@@ -39,8 +40,8 @@ pub enum SimulationError {
 
 const USAGE: &str = "usage: simulation --train FILE --test FILE [--devices 5000] [--rounds 40] [--cohort 1000]
        [--local-epochs 2] [--local-lr 0.05] [--clip 0.5] [--noise 1.0] [--server-lr 1.0]
-       [--central-noise Z] [--trim 0.1] [--hostile-share 0] [--attack flip|spike|inlier]
-       [--robustness BETA [--hostile-shares 0,0.01,0.1]]
+       [--central-noise Z] [--round-rule median-window:4] [--hostile-share 0] [--attack flip|spike|inlier]
+       [--robustness mean,trimmed-mean:0.1,median-window:4 [--hostile-shares 0,0.01,0.1]]
        [--validation-share 0.1] [--max-cases 40000] [--eval-cases 0 (all)]
        [--threads 2] [--seed 17] [--out simulation-out]";
 
@@ -54,8 +55,8 @@ struct Options {
     threads: usize,
     out: PathBuf,
     federated: FederatedConfig,
-    /// `--robustness β`: the plain mean vs the trimmed mean under hostile shares, instead of one run.
-    robustness: Option<f64>,
+    /// `--robustness RULES`: each round rule under hostile shares, instead of one run.
+    robustness: Vec<RoundRule>,
     hostile_shares: Vec<f64>,
 }
 
@@ -70,7 +71,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         out: PathBuf::from("simulation-out"),
         federated: FederatedConfig::default(),
-        robustness: None,
+        robustness: Vec::new(),
         hostile_shares: vec![0.0, 0.01, 0.1],
     };
     let mut args = args.into_iter();
@@ -93,12 +94,17 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "--central-noise" => {
                 f.central_noise_multiplier = Some(number()?);
                 // Central noise is accounted for the plain sum only (see the aggregator's config).
-                f.trim_fraction = 0.0;
+                f.round_rule = RoundRule::Mean;
             }
-            "--trim" => f.trim_fraction = number()?,
+            "--round-rule" => f.round_rule = value.parse().map_err(|()| format!("unknown round rule {value}"))?,
             "--hostile-share" => f.hostile_share = number()?,
             "--attack" => f.attack = attack::Attack::parse(&value).ok_or(format!("unknown attack {value}"))?,
-            "--robustness" => options.robustness = Some(number()?),
+            "--robustness" => {
+                options.robustness = value
+                    .split(',')
+                    .map(|rule| rule.parse::<RoundRule>().map_err(|()| format!("{flag}: unknown round rule {rule}")))
+                    .collect::<Result<_, _>>()?
+            }
             "--hostile-shares" => {
                 options.hostile_shares = value
                     .split(',')
@@ -188,8 +194,9 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let devices = deal(training.clone(), options.devices, 3);
     let config = &options.federated;
     let test_server = Server::build(&sessions, vocab.len(), &categories, ServerConfig::default());
-    if let Some(trim_fraction) = options.robustness {
-        let md = robustness::table(&devices, &initial, config, trim_fraction, &options.hostile_shares, |weights| {
+    if !options.robustness.is_empty() {
+        let rules = &options.robustness;
+        let md = robustness::table(&devices, &initial, config, rules, &options.hostile_shares, |weights| {
             let setup =
                 Setup { server: &test_server, weights: Some(weights.to_vec()), progress: false, ..setup.clone() };
             let (_, device) = evaluate(&setup, &test_cases, "replay")?;

@@ -1,82 +1,66 @@
-//! The robustness table (`--robustness β`): the federated loop run under the plain FedAvg mean
-//! and under the coordinate-wise trimmed mean with `β`, with honest devices only and with each
+//! The robustness table (`--robustness RULES`): the federated loop run under each round rule
+//! (e.g. `mean,trimmed-mean:0.1,median-window:4`), with honest devices only and with each
 //! hostile share and attack, every final model replayed on the same test cases.
 
 use std::fmt::Write as _;
 
+use aggregator::config::RoundRule;
 use replay::fit::TrainingCase;
 
 use crate::attack::Attack;
 use crate::federated::{run, FederatedConfig};
 use crate::SimulationError;
 
-/// One run of the table.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cell {
-    pub trim_fraction: f64,
-    pub hostile_share: f64,
-    /// `None` for the honest run.
-    pub attack: Option<Attack>,
+/// One row: a hostile share and its attack (`None` for the honest run).
+pub type Row = (f64, Option<Attack>);
+
+/// Share 0 once, every other share with every attack.
+pub fn rows(shares: &[f64]) -> Vec<Row> {
+    shares
+        .iter()
+        .flat_map(|&share| {
+            let attacks: Vec<Option<Attack>> =
+                if share == 0.0 { vec![None] } else { Attack::ALL.into_iter().map(Some).collect() };
+            attacks.into_iter().map(move |attack| (share, attack))
+        })
+        .collect()
 }
 
-/// Rows (share, attack) × the two rules: share 0 once, every other share with every attack.
-pub fn cells(trim_fraction: f64, shares: &[f64]) -> Vec<Cell> {
-    let rows = shares.iter().flat_map(|&share| {
-        let attacks: Vec<Option<Attack>> =
-            if share == 0.0 { vec![None] } else { Attack::ALL.into_iter().map(Some).collect() };
-        attacks.into_iter().map(move |attack| (share, attack))
-    });
-    rows.flat_map(|(hostile_share, attack)| {
-        [0.0, trim_fraction].map(|trim_fraction| Cell { trim_fraction, hostile_share, attack })
-    })
-    .collect()
-}
-
-/// Runs every cell from `initial` and replays each final model with `evaluate` (HR@20, MRR@20
-/// in percent); returns the markdown table.
+/// Runs every row under every rule from `initial` and replays each final model with
+/// `evaluate` (HR@20, MRR@20 in percent); returns the markdown table.
 pub fn table(
     devices: &[Vec<TrainingCase>],
     initial: &[f32],
     base: &FederatedConfig,
-    trim_fraction: f64,
+    rules: &[RoundRule],
     shares: &[f64],
     mut evaluate: impl FnMut(&[f32]) -> Result<(f64, f64), SimulationError>,
 ) -> Result<String, SimulationError> {
-    let mut results = Vec::new();
-    for cell in cells(trim_fraction, shares) {
-        let config = FederatedConfig {
-            trim_fraction: cell.trim_fraction,
-            hostile_share: cell.hostile_share,
-            attack: cell.attack.unwrap_or(Attack::Flip),
-            central_noise_multiplier: None,
-            ..base.clone()
-        };
-        let outcome = run(devices, initial, &config, |_, _| {})?;
-        let hostile: usize = outcome.logs.iter().map(|log| log.hostile).sum();
-        let (hr, mrr) = evaluate(&outcome.weights)?;
-        eprintln!(
-            "robustness: trim {} hostile {} ({}, {hostile} hostile updates admitted): HR@20 {hr:.2} MRR@20 {mrr:.2}",
-            cell.trim_fraction,
-            cell.hostile_share,
-            cell.attack.map_or("honest", Attack::name)
-        );
-        results.push((cell, hr, mrr));
-    }
     let mut md = String::new();
-    let _ = writeln!(md, "## Robust aggregation (trimmed mean, β = {trim_fraction}) vs plain FedAvg\n");
-    let _ = writeln!(
-        md,
-        "| hostile share | attack | FedAvg mean HR@20 | MRR@20 | trimmed mean HR@20 | MRR@20 |\n|---|---|---|---|---|---|"
-    );
-    for pair in results.chunks(2) {
-        if let [(cell, mean_hr, mean_mrr), (_, trim_hr, trim_mrr)] = pair {
-            let _ = writeln!(
-                md,
-                "| {:.0}% | {} | {mean_hr:.2} | {mean_mrr:.2} | {trim_hr:.2} | {trim_mrr:.2} |",
-                100.0 * cell.hostile_share,
-                cell.attack.map_or("none (honest)", Attack::name)
+    let _ = writeln!(md, "## Round rules under hostile devices (HR@20 / MRR@20)\n");
+    let header: String = rules.iter().map(|rule| format!(" {rule} |")).collect();
+    let _ = writeln!(md, "| hostile share | attack |{header}\n|---|---|{}", "---|".repeat(rules.len()));
+    for (share, attack) in rows(shares) {
+        let mut line = format!("| {:.0}% | {} |", 100.0 * share, attack.map_or("none (honest)", Attack::name));
+        for &round_rule in rules {
+            let config = FederatedConfig {
+                round_rule,
+                hostile_share: share,
+                attack: attack.unwrap_or(Attack::Flip),
+                central_noise_multiplier: None,
+                ..base.clone()
+            };
+            let outcome = run(devices, initial, &config, |_, _| {})?;
+            let hostile: usize = outcome.logs.iter().map(|log| log.hostile).sum();
+            let (hr, mrr) = evaluate(&outcome.weights)?;
+            eprintln!(
+                "robustness: {round_rule}, hostile {share} ({}, {hostile} hostile updates admitted): HR@20 {hr:.2} \
+                 MRR@20 {mrr:.2}",
+                attack.map_or("honest", Attack::name)
             );
+            let _ = write!(line, " {hr:.2} / {mrr:.2} |");
         }
+        let _ = writeln!(md, "{line}");
     }
     Ok(md)
 }
@@ -86,12 +70,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_pairs_each_row_with_both_rules() {
-        let cells = cells(0.1, &[0.0, 0.1]);
-        assert_eq!(cells.len(), 2 * (1 + Attack::ALL.len()));
-        assert_eq!(cells[0], Cell { trim_fraction: 0.0, hostile_share: 0.0, attack: None });
-        assert_eq!(cells[1], Cell { trim_fraction: 0.1, hostile_share: 0.0, attack: None });
-        assert_eq!(cells[2], Cell { trim_fraction: 0.0, hostile_share: 0.1, attack: Some(Attack::Flip) });
-        assert!(cells.chunks(2).all(|pair| pair[0].attack == pair[1].attack));
+    fn rows_list_the_honest_run_once_and_every_attack_per_hostile_share() {
+        let rows = rows(&[0.0, 0.01, 0.1]);
+        assert_eq!(rows.len(), 1 + 2 * Attack::ALL.len());
+        assert_eq!(rows[0], (0.0, None));
+        assert_eq!(rows[1], (0.01, Some(Attack::Flip)));
+        assert!(rows[1..].iter().all(|(share, attack)| *share > 0.0 && attack.is_some()));
     }
 }

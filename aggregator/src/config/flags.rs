@@ -20,7 +20,7 @@ const FLAGS: [&str; 29] = [
     "--min-updates-per-round",
     "--server-learning-rate",
     "--central-noise-multiplier",
-    "--trim-fraction",
+    "--round-rule",
     "--rate-limit-per-minute",
     "--read-rate-limit-per-minute",
     "--trusted-proxy",
@@ -74,7 +74,9 @@ impl ServerConfig {
             "--min-updates-per-round" => self.min_updates_per_round = count()?,
             "--server-learning-rate" => self.server_learning_rate = number()?,
             "--central-noise-multiplier" => self.central_noise_multiplier = Some(number()?),
-            "--trim-fraction" => self.trim_fraction = number()?,
+            "--round-rule" => {
+                self.round_rule = value.parse().map_err(|()| bad("mean, trimmed-mean[:B] or median-window[:K]"))?
+            }
             "--rate-limit-per-minute" => self.rate_limit_per_minute = small()?,
             "--read-rate-limit-per-minute" => self.read_rate_limit_per_minute = small()?,
             "--trusted-proxy" => {
@@ -129,9 +131,10 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --delta D                        default 1e-6
   --min-updates-per-round K        default 100, never below 20
   --server-learning-rate ETA       default 1.0
-  --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default; needs --trim-fraction 0)
-  --trim-fraction F                coordinate-wise trimmed mean: drop F of the updates at each end of every
-                                   coordinate, default 0.1; 0 = plain mean of the running sum (keeps no update)
+  --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default; needs --round-rule mean)
+  --round-rule RULE                median-window[:K] (default, K = 4: per coordinate the mean of the values within
+                                   C + K z C of the median), trimmed-mean[:B] (drop B of the values at each end,
+                                   default 0.1), or mean (plain FedAvg of the running sum, keeps no update)
   --rate-limit-per-minute N        updates, lift reports and shares per client address, default 60, 0 = off
   --read-rate-limit-per-minute N   GETs and leader-helper requests per client address, default 600, 0 = off
   --trusted-proxy ADDR[/BITS]      repeatable: a reverse proxy whose X-Forwarded-For names the client (default

@@ -3,6 +3,7 @@
 
 mod flags;
 mod proxy;
+mod rule;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use thiserror::Error;
 
 pub use flags::USAGE;
 pub use proxy::TrustedProxy;
+pub use rule::RoundRule;
 
 /// No round may close with fewer updates than this, whatever the config says: averaging fewer
 /// noised updates publishes too little signal per device and too much about each.
@@ -54,8 +56,8 @@ pub enum ConfigError {
     )]
     PeerTokenRequired,
     #[error(
-        "--central-noise-multiplier needs --trim-fraction 0: its epsilon assumes the plain sum, whose sensitivity is the \
-         clip bound; a trimmed mean's is larger"
+        "--central-noise-multiplier needs --round-rule mean: its epsilon assumes the plain sum, whose sensitivity is the \
+         clip bound; a robust rule's is larger"
     )]
     CentralNoiseNeedsPlainMean,
 }
@@ -96,10 +98,9 @@ pub struct ServerConfig {
     pub central_noise_multiplier: Option<f64>,
     /// Accepted updates per client address per minute (0 disables the limit).
     pub rate_limit_per_minute: u32,
-    /// Share of the updates trimmed at each end of every coordinate when a round publishes
-    /// (coordinate-wise trimmed mean, robust to that share of hostile updates). 0: the plain
-    /// FedAvg mean of the running sum, and no individual update is kept.
-    pub trim_fraction: f64,
+    /// How a closing round aggregates its updates; every rule but `mean` keeps the open round's
+    /// updates until it closes.
+    pub round_rule: RoundRule,
     /// GET, fold and sums requests per client address per minute (0 disables the limit).
     pub read_rate_limit_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client for rate limiting. Empty: the
@@ -149,7 +150,7 @@ impl Default for ServerConfig {
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
             rate_limit_per_minute: 60,
-            trim_fraction: 0.1,
+            round_rule: RoundRule::MedianWindow { sigmas: 4.0 },
             read_rate_limit_per_minute: 600,
             trusted_proxies: Vec::new(),
             max_connections: 1_024,
@@ -228,14 +229,14 @@ impl ServerConfig {
                 floor: MIN_UPDATES_PER_ROUND_FLOOR,
             });
         }
-        if !(0.0..0.5).contains(&self.trim_fraction) {
+        if !self.round_rule.is_valid() {
             return Err(ConfigError::Invalid {
-                flag: "--trim-fraction",
-                rule: "in [0, 0.5)",
-                value: self.trim_fraction.to_string(),
+                flag: "--round-rule",
+                rule: "mean, trimmed-mean:B with B in (0, 0.5) or median-window:K with K > 0",
+                value: self.round_rule.to_string(),
             });
         }
-        if self.trim_fraction > 0.0 && self.central_noise_multiplier.is_some() {
+        if self.round_rule.keeps_updates() && self.central_noise_multiplier.is_some() {
             return Err(ConfigError::CentralNoiseNeedsPlainMean);
         }
         if self.max_connections == 0 {

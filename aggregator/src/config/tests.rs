@@ -113,8 +113,8 @@ fn shared_sums_need_role_helper_url_and_cohort_together() {
 #[test]
 fn hardening_flags_parse_and_are_checked() {
     let config = ServerConfig::from_args(args(&[
-        "--trim-fraction",
-        "0.2",
+        "--round-rule",
+        "trimmed-mean:0.2",
         "--trusted-proxy",
         "10.0.0.0/8",
         "--trusted-proxy",
@@ -129,7 +129,7 @@ fn hardening_flags_parse_and_are_checked() {
         "3600",
     ]))
     .expect("parses");
-    assert_eq!(config.trim_fraction, 0.2);
+    assert_eq!(config.round_rule, RoundRule::TrimmedMean { trim_fraction: 0.2 });
     assert_eq!(config.trusted_proxies.len(), 2);
     assert!(config.trusted_proxies[0].contains("10.9.8.7".parse().expect("address")));
     assert_eq!((config.read_rate_limit_per_minute, config.max_connections), (30, 64));
@@ -137,8 +137,8 @@ fn hardening_flags_parse_and_are_checked() {
     assert_eq!(config.lift_share_ttl_seconds, 3_600);
     config.clone().check().expect("valid");
     for (flag, value) in [
-        ("--trim-fraction", "0.5"),
-        ("--trim-fraction", "-0.1"),
+        ("--round-rule", "trimmed-mean:0.5"),
+        ("--round-rule", "median-window:-1"),
         ("--max-connections", "0"),
         ("--read-timeout-seconds", "0"),
         ("--lift-share-ttl-seconds", "0"),
@@ -147,10 +147,14 @@ fn hardening_flags_parse_and_are_checked() {
         assert!(matches!(bad.check(), Err(ConfigError::Invalid { flag: f, .. }) if f == flag), "{flag} {value}");
     }
     assert!(matches!(
+        ServerConfig::from_args(args(&["--round-rule", "median"])),
+        Err(ConfigError::Invalid { flag: "--round-rule", .. })
+    ));
+    assert!(matches!(
         ServerConfig::from_args(args(&["--trusted-proxy", "10.0.0.0/40"])),
         Err(ConfigError::Invalid { flag: "--trusted-proxy", .. })
     ));
     let central = ServerConfig { central_noise_multiplier: Some(1.0), ..ServerConfig::default() };
     assert_eq!(central.clone().check(), Err(ConfigError::CentralNoiseNeedsPlainMean));
-    ServerConfig { trim_fraction: 0.0, ..central }.check().expect("the plain mean takes central noise");
+    ServerConfig { round_rule: RoundRule::Mean, ..central }.check().expect("the plain mean takes central noise");
 }

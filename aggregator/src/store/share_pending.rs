@@ -99,16 +99,14 @@ impl SqliteStore {
         self.blocking(|connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut read = tx.prepare_cached("SELECT offers FROM lift_share_pending WHERE report_id = ?1")?;
+                // The wait doubles with the offers made before this one (see `next_offer`).
                 let mut write = tx.prepare_cached(
-                    "UPDATE lift_share_pending SET offers = ?2, next_offer = ?3 WHERE report_id = ?1",
+                    "UPDATE lift_share_pending SET offers = offers + 1, \
+                     next_offer = ?2 + min(?3 << min(offers, 20), ?4) WHERE report_id = ?1",
                 )?;
+                let (first, last) = (FIRST_RETRY.as_secs() as i64, LAST_RETRY.as_secs() as i64);
                 for (id, _) in ids {
-                    let Some(offers) = read.query_row(params![&id[..]], |row| row.get::<_, i64>(0)).optional()? else {
-                        continue;
-                    };
-                    let offers = u32::try_from(offers.saturating_add(1)).unwrap_or(u32::MAX);
-                    write.execute(params![&id[..], i64::from(offers), next_offer(now, offers) as i64])?;
+                    write.execute(params![&id[..], now as i64, first, last])?;
                 }
             }
             tx.commit()?;
