@@ -13,6 +13,7 @@ pub mod consent;
 pub mod error_code;
 pub mod measure;
 pub mod off_policy;
+pub mod ordering;
 pub mod personalizer;
 pub mod privacy;
 pub mod profile;

@@ -160,7 +160,7 @@ fn affinity(variant: &CopyVariant, interests: &[Interest]) -> (f64, Vec<String>)
     }
     let mut matched: Vec<&Interest> =
         interests.iter().filter(|i| i.weight > 0.0 && variant.tags.iter().any(|t| speaks_to(&i.key, t))).collect();
-    matched.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    crate::ordering::sort_by(&mut matched, |a, b| b.weight.total_cmp(&a.weight));
     let best = matched.first().map_or(0.0, |i| f64::from(i.weight) / strongest);
     (best, matched.iter().map(|i| i.key.to_string()).collect())
 }

@@ -135,7 +135,7 @@ fn smooth(values: &[f64]) -> Vec<f64> {
 /// Indices of `shares` at least `threshold`, strongest first (earlier index on ties), at most `max`.
 fn strongest(shares: &[f64], threshold: f64, max: usize) -> Vec<usize> {
     let mut picked: Vec<usize> = (0..shares.len()).filter(|&i| shares[i] >= threshold).collect();
-    picked.sort_by(|&a, &b| shares[b].total_cmp(&shares[a]).then(a.cmp(&b)));
+    crate::ordering::sort_by(&mut picked, |&a, &b| shares[b].total_cmp(&shares[a]).then(a.cmp(&b)));
     picked.truncate(max);
     picked
 }

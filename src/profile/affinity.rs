@@ -99,7 +99,7 @@ impl Affinities {
     pub fn weakest(&self, count: usize, now_ms: u64, half_life_ms: f64) -> Vec<AttributeKey> {
         let mut ranked: Vec<(f64, &AttributeKey)> =
             self.0.iter().map(|(k, a)| (a.value_at(now_ms, half_life_ms).abs(), k)).collect();
-        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        crate::ordering::sort_by(&mut ranked, |a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
         ranked.into_iter().take(count).map(|(_, k)| k.clone()).collect()
     }
 }

@@ -75,7 +75,7 @@ impl RecentItems {
     }
 
     pub(crate) fn enforce_bounds(&mut self) {
-        self.0.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
+        crate::ordering::sort_by_key(&mut self.0, |e| std::cmp::Reverse(e.at_ms));
         let mut seen = std::collections::HashSet::new();
         self.0.retain(|e| seen.insert(e.item_id.clone()));
         self.0.truncate(MAX_HISTORY_ENTRIES);

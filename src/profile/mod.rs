@@ -308,7 +308,7 @@ impl Profile {
         for list in self.history.lists_mut() {
             list.enforce_bounds();
         }
-        self.session.items.sort_by_key(|e| e.at_ms);
+        crate::ordering::sort_by_key(&mut self.session.items, |e| e.at_ms);
         if self.session.items.len() > MAX_SESSION_ITEMS {
             let excess = self.session.items.len() - MAX_SESSION_ITEMS;
             self.session.items.drain(..excess);

@@ -93,7 +93,7 @@ impl Profile {
             .map(|(k, a)| (k, a.value_at(now_ms, half_life_ms)))
             .filter(|(_, v)| v.abs() >= super::NEGLIGIBLE_AFFINITY)
             .collect();
-        decayed.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        crate::ordering::sort_by(&mut decayed, |a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let strongest = decayed.first().map_or(0.0, |(_, v)| v.max(0.0));
         let weakest = decayed.last().map_or(0.0, |(_, v)| v.min(0.0));
         let entry = |(key, value): &(&AttributeKey, f64), scale: f64| InterestSummary {

@@ -278,7 +278,7 @@ impl FeatureExtractor {
             scores[b].total_cmp(&scores[a]).then(positions[a].cmp(&positions[b]))
         };
         if !self.answer_rows.is_sorted_by(|a, b| before(a, b).is_le()) {
-            self.answer_rows.sort_unstable_by(before);
+            crate::ordering::sort_by(&mut self.answer_rows, before);
         }
         self.server_order.clear();
         self.server_order.resize(set.len(), NONE);

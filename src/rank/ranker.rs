@@ -306,7 +306,7 @@ impl Ranker {
         for &id in &set.ids {
             self.row_index[id as usize] = NONE;
         }
-        self.pins.sort_unstable();
+        crate::ordering::sort(&mut self.pins);
         result
     }
 

@@ -233,7 +233,7 @@ fn fits_from(sections: &[Slotting], start: usize, rest: &[usize]) -> bool {
 /// better) that fits there and leaves the rest placeable.
 pub fn order_sections(sections: &[Slotting], shown: &[usize], rank: &[usize]) -> Vec<usize> {
     let mut rest: Vec<usize> = shown.to_vec();
-    rest.sort_by_key(|&s| rank[s]);
+    crate::ordering::sort_by_key(&mut rest, |&s| rank[s]);
     // Fast path: no shown section is constrained within this page, so any order is valid.
     if rest.iter().all(|&s| sections[s].min == 0 && sections[s].max as usize >= shown.len().saturating_sub(1)) {
         return rest;

@@ -184,7 +184,7 @@ fn draw_policy(beliefs: &SectionBeliefs, sections: &[SectionSpec], rng: &mut ran
     if explored {
         order.shuffle(rng);
     } else {
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        crate::ordering::sort_by(&mut order, |&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
     }
     let best = probabilities[argmax(&logits)];
     let wanted = order

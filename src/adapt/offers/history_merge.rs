@@ -26,7 +26,7 @@ impl OfferHistory {
     fn insert_show(&mut self, offer_id: &str, at_ms: f64) {
         self.record(offer_id, at_ms);
         if let Some(offer) = self.offers.iter_mut().find(|o| o.id == offer_id) {
-            offer.shown_at_ms.sort_by(f64::total_cmp);
+            crate::ordering::sort_by(&mut offer.shown_at_ms, f64::total_cmp);
             let extra = offer.shown_at_ms.len().saturating_sub(MAX_SHOWS_KEPT);
             offer.shown_at_ms.drain(..extra);
         }

@@ -104,7 +104,7 @@ impl Profile {
             .filter(|(_, value)| value.is_finite() && *value > NEGLIGIBLE_AFFINITY)
             .map(|(key, value)| Interest { key: key.clone(), weight: value as f32 })
             .collect();
-        interests.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.key.cmp(&b.key)));
+        crate::ordering::sort_by(&mut interests, |a, b| b.weight.total_cmp(&a.weight).then_with(|| a.key.cmp(&b.key)));
         interests.truncate(SHOPPER_TOP_INTERESTS);
         interests
     }
