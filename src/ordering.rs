@@ -31,6 +31,13 @@ pub fn sort<T: Ord>(items: &mut [T]) {
     sort_by(items, T::cmp);
 }
 
+/// Sorts row numbers by `compare`, in place and without allocating (the ranking path counts its
+/// allocations), not stable: for rows whose comparator breaks every tie itself.
+#[inline(never)]
+pub fn sort_rows_by(rows: &mut [u32], compare: &mut dyn FnMut(u32, u32) -> Ordering) {
+    rows.sort_unstable_by(|&a, &b| compare(a, b));
+}
+
 /// The positions `0..len` in the order `compare` (on positions) gives, stable. The one place the
 /// sorting code is compiled.
 #[inline(never)]

@@ -7,7 +7,7 @@
 //! Either way the value at any later time `T` is `Σ wᵢ·2^(−(T−tᵢ)/h)`, independent of the order
 //! the signals arrived in, which is what lets two tabs merge their signals without loss.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -47,7 +47,7 @@ impl Affinity {
 
 /// All affinities, by attribute key. Serialized as a list of `{ key, value, updatedMs }`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Affinities(BTreeMap<AttributeKey, Affinity>);
+pub struct Affinities(LiteMap<AttributeKey, Affinity>);
 
 impl Affinities {
     /// Adds a signal of weight `weight` at `at_ms`.

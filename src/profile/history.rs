@@ -1,7 +1,7 @@
 //! What the shopper did with which item: the current session in order, bounded recent lists,
 //! per-item repeat-interest counts and the cart.
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -144,7 +144,7 @@ pub struct Interest {
 /// Repeat-interest counts per item id, bounded: the least interesting entries go first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct InterestCounts(BTreeMap<String, Interest>);
+pub struct InterestCounts(#[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, Interest>);
 
 impl InterestCounts {
     pub fn bump(&mut self, item_id: &str, at_ms: u64) {
@@ -192,7 +192,7 @@ impl InterestCounts {
 /// Items currently in the cart, with their quantities.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Cart(BTreeMap<String, u32>);
+pub struct Cart(#[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, u32>);
 
 impl Cart {
     pub fn add(&mut self, item_id: &str, quantity: u32) {
@@ -236,7 +236,7 @@ impl Cart {
     pub(crate) fn enforce_bounds(&mut self) {
         self.0.retain(|_, q| *q > 0);
         while self.0.len() > MAX_CART_ITEMS {
-            let last = self.0.keys().next_back().cloned();
+            let last = self.0.last().map(|(id, _)| id.clone());
             if let Some(id) = last {
                 self.0.remove(&id);
             }

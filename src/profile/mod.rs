@@ -16,7 +16,7 @@ pub mod stored;
 mod summary;
 mod visits;
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,11 +71,20 @@ impl<'de> Deserialize<'de> for CachedItem {
     }
 }
 
+/// Writes a profile map as a JSON object even when it is empty (a `LiteMap` on its own writes an
+/// empty map as `[]`): the stored format keeps the objects `BTreeMap` wrote.
+pub(crate) fn serialize_as_object<K: Serialize, V: Serialize, S: serde::Serializer>(
+    map: &LiteMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter())
+}
+
 /// Attributes of items the shopper interacted with, so later events that carry only an id (and
 /// a reload) still know what the item is. Bounded: the least recently used entries go first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct CatalogCache(BTreeMap<String, CachedItem>);
+pub struct CatalogCache(#[serde(serialize_with = "serialize_as_object")] LiteMap<String, CachedItem>);
 
 impl CatalogCache {
     /// Remembers (or refreshes) `item_id`'s attributes; items with no attributes are not kept.

@@ -278,7 +278,7 @@ impl FeatureExtractor {
             scores[b].total_cmp(&scores[a]).then(positions[a].cmp(&positions[b]))
         };
         if !self.answer_rows.is_sorted_by(|a, b| before(a, b).is_le()) {
-            crate::ordering::sort_by(&mut self.answer_rows, before);
+            crate::ordering::sort_rows_by(&mut self.answer_rows, &mut |a, b| before(&a, &b));
         }
         self.server_order.clear();
         self.server_order.resize(set.len(), NONE);

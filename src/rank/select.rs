@@ -42,7 +42,8 @@ fn top_sorted(rows: &mut [u32], scores: &[f32], order: &[u32], needed: usize) {
     if needed < rows.len() {
         rows.select_nth_unstable_by(needed - 1, by_score(scores, order));
     }
-    crate::ordering::sort_by(&mut rows[..needed], by_score(scores, order));
+    let by_score = by_score(scores, order);
+    crate::ordering::sort_rows_by(&mut rows[..needed], &mut |a, b| by_score(&a, &b));
 }
 
 fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {

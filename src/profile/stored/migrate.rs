@@ -15,7 +15,7 @@
 //!   "visits": { "firstSeenMs": 1690000000000, "visits": 3, "orders": 1 } }
 //! ```
 
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,7 @@ struct ProfileV0 {
     #[serde(default)]
     updated_ms: u64,
     #[serde(default)]
-    affinities: BTreeMap<String, f64>,
+    affinities: LiteMap<String, f64>,
     #[serde(default)]
     viewed: Vec<String>,
     #[serde(default)]
