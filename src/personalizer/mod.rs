@@ -36,7 +36,9 @@ pub use adapting::{
 pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
 pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
-pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
+pub use ranking::{
+    AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, ANSWER_FIELDS, MAX_LIVE_SETS,
+};
 pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{
     decode_sync, drive, encode_sync, sync_key, SharedWeights, SkipReason, StoredSync, SyncAction, SyncEngine, SyncHost,
