@@ -36,9 +36,10 @@ pub use adapting::{
 };
 pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
-pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
+pub use outcome::{memory_only_warning, Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{
-    AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, ANSWER_FIELDS, MAX_LIVE_SETS,
+    AnswerColumns, NeighbourColumns, RankedColumns, RankedList, RankedProduct, RankingError, ANSWER_FIELDS,
+    MAX_LIVE_SETS,
 };
 pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{
@@ -376,12 +377,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
 
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
-            let code = match e {
-                PersonalizerError::Blocked => WarningCode::NotBackedUp,
-                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
-                _ => WarningCode::StorageUnavailable,
-            };
-            self.ctx.warn(StorageWarning::new(code, e.to_string()));
+            self.ctx.warn(e.flush_warning());
         }
     }
 }
