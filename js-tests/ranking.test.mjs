@@ -2,6 +2,7 @@
 // the ranked list out with the documented shape (any text in ids and titles), the session joining
 // the ranking, and malformed answers rejected with typed errors while the instance keeps working.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Personalizer } from "./load-package.mjs";
 
@@ -85,4 +86,22 @@ test("malformed answers throw typed errors and the instance keeps working", () =
   assert.throws(() => p.rank(handle, { diversity: { strength: 2 } }), /between 0 and 1/);
   assert.equal(p.rank(handle, { limit: 2 }).items.length, 2);
   p.free();
+});
+
+test("the generated CandidateAnswer type has exactly the fields the engine accepts", () => {
+  const p = new Personalizer({ shop: "node-answer-fields" });
+  let message = "";
+  try {
+    p.registerCandidates({ ids: ["a"], notAField: 1 });
+  } catch (error) {
+    message = error.message;
+  }
+  p.free();
+  // The list in the message is the core's ANSWER_FIELDS (src/personalizer/ranking/answer.rs).
+  const accepted = message.split("the fields are ")[1]?.split(", ");
+  assert.ok(accepted?.length > 0, message);
+  const dts = readFileSync(new URL("../pkg/shop_personalizer.d.ts", import.meta.url), "utf8");
+  const body = dts.split("export interface CandidateAnswer {")[1].split("\n}")[0];
+  const typed = [...body.matchAll(/^ {4}(\w+)\??:/gm)].map((m) => m[1]);
+  assert.deepEqual([...typed].sort(), [...accepted].sort());
 });

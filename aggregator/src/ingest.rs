@@ -9,10 +9,11 @@ use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::sync::UpdateMessage;
+use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::CheckedConfig;
-use crate::http::ApiError;
+use crate::policy::AdmitError;
 use crate::rounds::next_model;
 use crate::store::{BatchOutcome, CurrentState, Fate, Store, StoreError};
 
@@ -20,6 +21,23 @@ use crate::store::{BatchOutcome, CurrentState, Fate, Store, StoreError};
 pub const QUEUE_CAPACITY: usize = 16_384;
 /// How often the writer re-reads the store to see models other replicas published.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the writer did not store an admitted update.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum IngestError {
+    /// A round closed while the update waited: it was computed against the previous model.
+    #[error(transparent)]
+    Stale(#[from] AdmitError),
+    #[error("this nonce was already received: each update or lift report is accepted once")]
+    Replayed,
+    #[error("the round's fixed-point sum cannot take this update without overflowing: it was not added")]
+    SumOverflow,
+    #[error("the update could not be stored: retry later")]
+    Storage,
+    /// The writer's queue is full (or the writer stopped).
+    #[error("the server is overloaded: retry later")]
+    Overloaded,
+}
 
 /// The latest model and round state, shared with the HTTP handlers.
 #[derive(Debug, Default)]
@@ -93,7 +111,7 @@ impl StoreHealth {
 
 struct Job {
     update: UpdateMessage,
-    reply: oneshot::Sender<Result<(), ApiError>>,
+    reply: oneshot::Sender<Result<(), IngestError>>,
 }
 
 /// Where handlers submit admitted updates.
@@ -104,10 +122,10 @@ pub struct IngestHandle {
 
 impl IngestHandle {
     /// Queues `update` and waits until it is durably stored (or refused).
-    pub async fn submit(&self, update: UpdateMessage) -> Result<(), ApiError> {
+    pub async fn submit(&self, update: UpdateMessage) -> Result<(), IngestError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.try_send(Job { update, reply }).map_err(|_| ApiError::Overloaded)?;
-        answer.await.map_err(|_| ApiError::Overloaded)?
+        self.jobs.try_send(Job { update, reply }).map_err(|_| IngestError::Overloaded)?;
+        answer.await.map_err(|_| IngestError::Overloaded)?
     }
 }
 
@@ -176,9 +194,11 @@ async fn commit<S: Store>(
             if job.update.model_version == version {
                 Some((job.update, job.reply))
             } else {
-                let _ = job
-                    .reply
-                    .send(Err(ApiError::WrongModelVersion { got: job.update.model_version, current: version }));
+                let _ = job.reply.send(Err(AdmitError::WrongModelVersion {
+                    got: job.update.model_version,
+                    current: version,
+                }
+                .into()));
                 None
             }
         })
@@ -195,8 +215,8 @@ async fn commit<S: Store>(
             for (reply, fate) in replies.into_iter().zip(fates) {
                 let _ = reply.send(match fate {
                     Fate::Added => Ok(()),
-                    Fate::Replayed => Err(ApiError::Replayed),
-                    Fate::Overflow => Err(ApiError::SumOverflow),
+                    Fate::Replayed => Err(IngestError::Replayed),
+                    Fate::Overflow => Err(IngestError::SumOverflow),
                 });
             }
         }
@@ -204,13 +224,13 @@ async fn commit<S: Store>(
             let _ = reload(store, state).await;
             let now = state.get().map_or(version, |current| current.model.version);
             for reply in replies {
-                let _ = reply.send(Err(ApiError::WrongModelVersion { got: version, current: now }));
+                let _ = reply.send(Err(AdmitError::WrongModelVersion { got: version, current: now }.into()));
             }
         }
         Err(error) => {
             eprintln!("aggregator: storing a batch failed: {error}");
             for reply in replies {
-                let _ = reply.send(Err(ApiError::Storage));
+                let _ = reply.send(Err(IngestError::Storage));
             }
         }
     }

@@ -11,32 +11,55 @@ use serde_json::{json, Value};
 use shop_personalizer::measure::{CheckedReportConfig, LiftEstimator, LiftReport, LiftSums, NoiseMode};
 use shop_personalizer::sync::lift_wire::LiftReportMessage;
 
+use thiserror::Error;
+
 use crate::config::CheckedConfig;
-use crate::http::ApiError;
 
 /// The noise multiplier must match the server's within this relative tolerance (f32 round trip).
 const MULTIPLIER_TOLERANCE: f64 = 1e-5;
 
 pub use shop_personalizer::measure::shares::range_sigmas;
 
+/// Why a lift report is refused or no estimate can be given. Nothing of a refused report is stored.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum LiftError {
+    /// The report (or share) has another number of values than the server's lift dimension.
+    #[error("the update has {got} values; the shared model has {expected}")]
+    WrongDimension { got: usize, expected: usize },
+    #[error(
+        "the lift report was made under another lift configuration (placements, caps, epsilon, delta or noise \
+         differ from this server's): align liftReport on the devices with the aggregator's --lift-* flags"
+    )]
+    ConfigMismatch,
+    #[error(
+        "lift value {index} is {value}, outside [{low:.1}, {high:.1}], the range of an honest clipped and noised count"
+    )]
+    ValueOutOfRange { index: usize, value: f64, low: f64, high: f64 },
+    #[error("confidence {0} is not in (0, 1): ask for e.g. ?confidence=0.95")]
+    BadConfidence(f64),
+    /// The stored sums do not make an estimator (they disagree with the configuration).
+    #[error("the update could not be stored: retry later")]
+    Storage,
+}
+
 /// Checks a decoded report against the server's lift configuration: dimension, fingerprint,
 /// noise multiplier and the range of every value (clipped to `[0, cap_j]` plus noise of sd
 /// `z·cap_j`). Replays are checked by the store.
-pub fn admit_lift(message: &LiftReportMessage, lift: &CheckedReportConfig) -> Result<LiftReport, ApiError> {
+pub fn admit_lift(message: &LiftReportMessage, lift: &CheckedReportConfig) -> Result<LiftReport, LiftError> {
     if message.values.len() != lift.dimension() {
-        return Err(ApiError::WrongDimension { got: message.values.len(), expected: lift.dimension() });
+        return Err(LiftError::WrongDimension { got: message.values.len(), expected: lift.dimension() });
     }
     let z = lift.noise_multiplier();
     let multiplier_ok = (f64::from(message.noise_multiplier) - z).abs() <= MULTIPLIER_TOLERANCE * z;
     if message.fingerprint != lift.fingerprint() || !multiplier_ok {
-        return Err(ApiError::LiftConfigMismatch);
+        return Err(LiftError::ConfigMismatch);
     }
     let sigmas = range_sigmas(lift.dimension());
     for (index, (value, cap)) in message.values.iter().zip(lift.caps()).enumerate() {
         let (value, slack) = (f64::from(*value), sigmas * z * cap);
         let (low, high) = (-slack, cap + slack);
         if !(low..=high).contains(&value) {
-            return Err(ApiError::LiftValueOutOfRange { index, value, low, high });
+            return Err(LiftError::ValueOutOfRange { index, value, low, high });
         }
     }
     Ok(message.to_report())
@@ -49,9 +72,9 @@ pub fn lift_answer(
     personalized: LiftSums,
     holdout: LiftSums,
     confidence: f64,
-) -> Result<Value, ApiError> {
+) -> Result<Value, LiftError> {
     if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(ApiError::BadConfidence(confidence));
+        return Err(LiftError::BadConfidence(confidence));
     }
     let lift = &config.lift;
     let min = config.lift_min_reports_per_bucket;
@@ -76,8 +99,8 @@ pub fn lift_answer(
             "settings": settings,
         }));
     }
-    let estimator = LiftEstimator::from_sums(lift.clone(), personalized, holdout).map_err(|_| ApiError::Storage)?;
-    let estimate = estimator.estimate(confidence).map_err(|_| ApiError::BadConfidence(confidence))?;
+    let estimator = LiftEstimator::from_sums(lift.clone(), personalized, holdout).map_err(|_| LiftError::Storage)?;
+    let estimate = estimator.estimate(confidence).map_err(|_| LiftError::BadConfidence(confidence))?;
     Ok(json!({ "status": "ready", "estimate": estimate, "settings": settings }))
 }
 
@@ -140,16 +163,16 @@ mod tests {
         }
         let mut short = message(&config, 1);
         short.values.pop();
-        assert!(matches!(admit_lift(&short, &config.lift), Err(ApiError::WrongDimension { got: 10, expected: 11 })));
+        assert!(matches!(admit_lift(&short, &config.lift), Err(LiftError::WrongDimension { got: 10, expected: 11 })));
         let mut other = message(&config, 1);
         other.fingerprint[0] ^= 1;
-        assert_eq!(admit_lift(&other, &config.lift), Err(ApiError::LiftConfigMismatch));
+        assert_eq!(admit_lift(&other, &config.lift), Err(LiftError::ConfigMismatch));
         let mut quiet = message(&config, 1);
         quiet.noise_multiplier /= 2.0;
-        assert_eq!(admit_lift(&quiet, &config.lift), Err(ApiError::LiftConfigMismatch));
+        assert_eq!(admit_lift(&quiet, &config.lift), Err(LiftError::ConfigMismatch));
         let mut huge = message(&config, 1);
         huge.values[3] = 1e7;
-        assert!(matches!(admit_lift(&huge, &config.lift), Err(ApiError::LiftValueOutOfRange { index: 3, .. })));
+        assert!(matches!(admit_lift(&huge, &config.lift), Err(LiftError::ValueOutOfRange { index: 3, .. })));
     }
 
     #[test]
@@ -178,6 +201,6 @@ mod tests {
         assert_eq!(ready["status"], "ready");
         assert_eq!(ready["estimate"]["holdoutReports"], 20);
         assert_eq!(ready["estimate"]["metrics"][0]["metric"], "orders per session");
-        assert!(matches!(lift_answer(&config, personalized, holdout, 1.5), Err(ApiError::BadConfidence(_))));
+        assert!(matches!(lift_answer(&config, personalized, holdout, 1.5), Err(LiftError::BadConfidence(_))));
     }
 }

@@ -8,7 +8,6 @@ use shop_personalizer::sync::UpdateMessage;
 use thiserror::Error;
 
 use crate::config::CheckedConfig;
-use crate::http::ApiError;
 
 /// Fixed-point fraction bits of the running sum: a contribution `x` adds `round(x · 2^24)`.
 /// Integer sums are exact and order-independent, so replicas adding in any order agree.
@@ -45,18 +44,44 @@ fn matches(declared: f32, expected: f64) -> bool {
     (f64::from(declared) - expected).abs() <= PARAMETER_TOLERANCE * expected.abs()
 }
 
+/// Why an update is not admissible (`admit`). Nothing of a refused update is stored.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum AdmitError {
+    #[error("the update was computed against model version {got}; the current version is {current}: download GET /v1/model and recompute")]
+    WrongModelVersion { got: u64, current: u64 },
+    #[error("the update has {got} values; the shared model has {expected}")]
+    WrongDimension { got: usize, expected: usize },
+    #[error(
+        "the update declares clip bound {clip_bound} and noise multiplier {noise_multiplier}; this server \
+         aggregates clip bound {expected_clip_bound} and noise multiplier {expected_noise_multiplier}: align the device config"
+    )]
+    ParameterMismatch {
+        clip_bound: f32,
+        noise_multiplier: f32,
+        expected_clip_bound: f64,
+        expected_noise_multiplier: f64,
+    },
+    #[error("the update's L2 norm {norm:.3} exceeds {bound:.3}, the most a clipped and noised update can have")]
+    NormTooLarge { norm: f64, bound: f64 },
+    #[error(
+        "the update declares quantization scale {scale:e}; an honest device under this server's clip bound and noise \
+         multiplier declares at most {max:e} (its largest noised coordinate over 127)"
+    )]
+    ScaleOutOfRange { scale: f64, max: f64 },
+}
+
 /// Checks everything that can be checked without storage: version, dimension, declared
 /// parameters, the norm of the decoded vector and the declared scale, each against a bound of
 /// the server's settings. Replays are checked by the store.
-pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u64) -> Result<(), ApiError> {
+pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u64) -> Result<(), AdmitError> {
     if update.model_version != current_version {
-        return Err(ApiError::WrongModelVersion { got: update.model_version, current: current_version });
+        return Err(AdmitError::WrongModelVersion { got: update.model_version, current: current_version });
     }
     if update.dimension() != config.dimension {
-        return Err(ApiError::WrongDimension { got: update.dimension(), expected: config.dimension });
+        return Err(AdmitError::WrongDimension { got: update.dimension(), expected: config.dimension });
     }
     if !matches(update.clip_bound, config.clip_bound) || !matches(update.noise_multiplier, config.noise_multiplier) {
-        return Err(ApiError::ParameterMismatch {
+        return Err(AdmitError::ParameterMismatch {
             clip_bound: update.clip_bound,
             noise_multiplier: update.noise_multiplier,
             expected_clip_bound: config.clip_bound,
@@ -68,11 +93,11 @@ pub fn admit(update: &UpdateMessage, config: &CheckedConfig, current_version: u6
     let norm = (squares as f64).sqrt() * scale;
     let bound = norm_bound(config.clip_bound, config.noise_multiplier, config.dimension);
     if norm.is_nan() || norm > bound {
-        return Err(ApiError::NormTooLarge { norm, bound });
+        return Err(AdmitError::NormTooLarge { norm, bound });
     }
     let max = max_scale(config.clip_bound, config.noise_multiplier, config.dimension);
     if scale.is_nan() || scale > max {
-        return Err(ApiError::ScaleOutOfRange { scale, max });
+        return Err(AdmitError::ScaleOutOfRange { scale, max });
     }
     Ok(())
 }
@@ -221,28 +246,28 @@ mod tests {
         assert_eq!(admit(&update(vec![1, 2, 3, 4], 0.05), &config, 1), Ok(()));
         assert!(matches!(
             admit(&update(vec![1; 4], 0.1), &config, 2),
-            Err(ApiError::WrongModelVersion { got: 1, current: 2 })
+            Err(AdmitError::WrongModelVersion { got: 1, current: 2 })
         ));
         assert!(matches!(
             admit(&update(vec![1; 5], 0.1), &config, 1),
-            Err(ApiError::WrongDimension { got: 5, expected: 4 })
+            Err(AdmitError::WrongDimension { got: 5, expected: 4 })
         ));
         let mut loud = update(vec![1; 4], 0.1);
         loud.clip_bound = 10.0;
-        assert!(matches!(admit(&loud, &config, 1), Err(ApiError::ParameterMismatch { .. })));
+        assert!(matches!(admit(&loud, &config, 1), Err(AdmitError::ParameterMismatch { .. })));
         // d = 4: s_max = (1 + sqrt(2 ln 8e9)) / 127 * 1.00001 = 0.0610486; the bound is
         // 1 + (2 + 6.437898) + 2 * 0.0610486 = 9.559995, whatever scale the update declares.
         let bound = norm_bound(1.0, 1.0, 4);
         assert!((bound - 9.559_995).abs() < 1e-5, "{bound}");
-        assert!(matches!(admit(&update(vec![127, 0, 0, 0], 1.0), &config, 1), Err(ApiError::NormTooLarge { .. })));
+        assert!(matches!(admit(&update(vec![127, 0, 0, 0], 1.0), &config, 1), Err(AdmitError::NormTooLarge { .. })));
         // Issue 14's poisoning update: all values ±1 with a huge declared scale.
         for scale in [1e6, 3e38] {
             let poison = update(vec![1, -1, 1, -1], scale);
-            assert!(matches!(admit(&poison, &config, 1), Err(ApiError::NormTooLarge { bound: b, .. }) if b == bound));
+            assert!(matches!(admit(&poison, &config, 1), Err(AdmitError::NormTooLarge { bound: b, .. }) if b == bound));
         }
         // A small norm with a scale no honest device declares.
         let coarse = admit(&update(vec![1, 0, 0, 0], 0.062), &config, 1);
-        assert!(matches!(coarse, Err(ApiError::ScaleOutOfRange { max, .. }) if (max - 0.061_048_6).abs() < 1e-6));
+        assert!(matches!(coarse, Err(AdmitError::ScaleOutOfRange { max, .. }) if (max - 0.061_048_6).abs() < 1e-6));
     }
 
     #[test]

@@ -18,17 +18,42 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use shop_personalizer::measure::shares::{combine, shared_length};
-use shop_personalizer::measure::LiftSums;
+use shop_personalizer::measure::{CheckedReportConfig, LiftSums, ShareError};
+use shop_personalizer::sync::share_wire::{LiftShareMessage, ShareServer};
+use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
 use crate::helper_client::HelperClient;
-use crate::http::ApiError;
-use crate::store::shares::{BucketShares, Released, ReportRef};
+use crate::lift::LiftError;
+use crate::store::shares::{BucketShares, Released, ReportRef, ShareEntry};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{unix_now, StoreError};
 
 /// Most ids in one fold request.
 pub const FOLD_BATCH: usize = 10_000;
+
+/// Why a share is refused or the shared sums cannot be released. Nothing of a refused share is stored.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SharedSumsError {
+    /// The share's dimension or settings fingerprint differ from the server's lift settings.
+    #[error(transparent)]
+    Lift(#[from] LiftError),
+    #[error("this share is for the {expected} server's counterpart: send the leader's share to the aggregator and the helper's to the helper")]
+    WrongServer { expected: &'static str },
+    #[error("this nonce was already received: each update or lift report is accepted once")]
+    Replayed,
+    #[error("the update could not be stored: retry later")]
+    Storage,
+    #[error("the leader and the helper have not counted the same reports yet: retry after the next fold")]
+    ReportSetsDiffer,
+    #[error("fewer new reports per bucket than --lift-min-reports-per-bucket since the last release: nothing new is released")]
+    ReleaseTooSoon,
+    #[error("the helper is unavailable, and nothing was released before: {0}")]
+    HelperUnavailable(String),
+    /// The two shares add up to sums no honest reports give (`measure::shares::combine`).
+    #[error("{0}")]
+    ImpossibleSums(ShareError),
+}
 
 /// What the shared-sums endpoints need.
 #[derive(Clone)]
@@ -45,12 +70,60 @@ pub struct SharesState {
 pub async fn blocking<T: Send + 'static>(
     store: &SqliteStore,
     work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, SharedSumsError> {
     let store = store.clone();
-    tokio::task::spawn_blocking(move || work(&store)).await.map_err(|_| ApiError::Storage)?.map_err(|error| {
+    tokio::task::spawn_blocking(move || work(&store)).await.map_err(|_| SharedSumsError::Storage)?.map_err(|error| {
         eprintln!("aggregator: shared lift sums storage failed: {error}");
-        ApiError::Storage
+        SharedSumsError::Storage
     })
+}
+
+/// Checks a decoded share against this server's role and lift settings (server, dimension,
+/// settings fingerprint): the entry to store as pending.
+pub fn admit_share(
+    message: LiftShareMessage,
+    role: LiftRole,
+    lift: &CheckedReportConfig,
+) -> Result<ShareEntry, SharedSumsError> {
+    let expected = match role {
+        LiftRole::Leader => ShareServer::Leader,
+        LiftRole::Helper => ShareServer::Helper,
+    };
+    if message.server != expected {
+        return Err(SharedSumsError::WrongServer {
+            expected: if expected == ShareServer::Leader { "leader" } else { "helper" },
+        });
+    }
+    if message.dimension != lift.dimension() {
+        return Err(LiftError::WrongDimension { got: message.dimension, expected: lift.dimension() }.into());
+    }
+    if message.fingerprint != lift.fingerprint() {
+        return Err(LiftError::ConfigMismatch.into());
+    }
+    Ok(ShareEntry {
+        fingerprint: message.fingerprint,
+        bucket: message.bucket,
+        report_id: message.report_id,
+        share: message.share,
+    })
+}
+
+/// Stores an admitted share as pending; `Err(Replayed)` when its report id was already seen.
+pub async fn add_share(shares: &SharesState, entry: ShareEntry) -> Result<(), SharedSumsError> {
+    if blocking(&shares.store, move |s| s.add_lift_share(&entry, unix_now())).await? {
+        Ok(())
+    } else {
+        Err(SharedSumsError::Replayed)
+    }
+}
+
+/// Whether `text` is the hex of this server's lift settings fingerprint (a peer request's).
+pub fn check_fingerprint(lift: &CheckedReportConfig, text: &str) -> Result<(), LiftError> {
+    if hex::decode(text).ok().as_deref() == Some(&lift.fingerprint()[..]) {
+        Ok(())
+    } else {
+        Err(LiftError::ConfigMismatch)
+    }
 }
 
 /// Whether the counted reports grew enough since the last release to release again.
@@ -88,16 +161,16 @@ pub async fn helper_sums(
     config: &CheckedConfig,
     counts: [u64; 2],
     digests: [String; 2],
-) -> Result<Value, ApiError> {
+) -> Result<Value, SharedSumsError> {
     let lift = &config.lift;
     let (fingerprint, length, dimension) = (lift.fingerprint(), shared_length(lift.dimension()), lift.dimension());
     let (buckets, released) = blocking(&shares.store, move |s| s.share_state(fingerprint, length, dimension)).await?;
     let same = buckets.iter().zip(&counts).zip(&digests).all(|((b, n), d)| b.reports == *n && digest_hex(b) == *d);
     if !same {
-        return Err(ApiError::ReportSetsDiffer);
+        return Err(SharedSumsError::ReportSetsDiffer);
     }
     if !release_due(counts, released.as_ref(), config.lift_min_reports_per_bucket) {
-        return Err(ApiError::ReleaseTooSoon);
+        return Err(SharedSumsError::ReleaseTooSoon);
     }
     let release = Released { reports: counts, sums: None };
     blocking(&shares.store, move |s| s.record_release(fingerprint, &release)).await?;
@@ -111,7 +184,7 @@ async fn fold_with_helper(
     helper: &HelperClient,
     config: &CheckedConfig,
     now: u64,
-) -> Result<(), ApiError> {
+) -> Result<(), SharedSumsError> {
     let (fingerprint, length) = (config.lift.fingerprint(), shared_length(config.lift.dimension()));
     let ttl = config.lift_share_ttl_seconds;
     blocking(&shares.store, move |s| s.expire_pending_shares(now, ttl)).await?;
@@ -123,7 +196,7 @@ async fn fold_with_helper(
         let answer = helper
             .post_json("/v1/lift-shares/fold", &request)
             .await
-            .map_err(|error| ApiError::HelperUnavailable(error.to_string()))?;
+            .map_err(|error| SharedSumsError::HelperUnavailable(error.to_string()))?;
         let counted: std::collections::HashSet<[u8; 16]> = answer["counted"]
             .as_array()
             .map(|ids| ids.iter().filter_map(|id| id.as_str().and_then(id_from_hex)).collect())
@@ -140,9 +213,9 @@ async fn fold_with_helper(
 /// when due, else the last one; `Err(counts)` when nothing was ever released.
 pub async fn leader_sums(
     shares: &SharesState,
+    helper: &HelperClient,
     config: &CheckedConfig,
-) -> Result<Result<(LiftSums, LiftSums), [u64; 2]>, ApiError> {
-    let helper = shares.helper.as_ref().ok_or(ApiError::WrongRole("GET /v1/lift on a helper"))?;
+) -> Result<Result<(LiftSums, LiftSums), [u64; 2]>, SharedSumsError> {
     let _one_release = shares.release_lock.lock().await;
     let lift = &config.lift;
     let (fingerprint, dimension) = (lift.fingerprint(), lift.dimension());
@@ -165,16 +238,16 @@ pub async fn leader_sums(
     });
     let answer = match helper.post_json("/v1/lift-shares/sums", &request).await {
         Ok(answer) => answer,
-        Err(error) => return previous.map(Ok).ok_or_else(|| ApiError::HelperUnavailable(error.to_string())),
+        Err(error) => return previous.map(Ok).ok_or_else(|| SharedSumsError::HelperUnavailable(error.to_string())),
     };
     let helper_sum = |b: usize| answer["sums"][b].as_str().and_then(|text| words_from_hex(text, length));
     let (Some(helper_p), Some(helper_h)) = (helper_sum(0), helper_sum(1)) else {
-        return Err(ApiError::HelperUnavailable(
+        return Err(SharedSumsError::HelperUnavailable(
             "the helper's sums are not hex words of the settings' length".to_owned(),
         ));
     };
-    let personalized = combine(lift, counts[0], &buckets[0].sum, &helper_p).map_err(ApiError::ImpossibleSums)?;
-    let holdout = combine(lift, counts[1], &buckets[1].sum, &helper_h).map_err(ApiError::ImpossibleSums)?;
+    let personalized = combine(lift, counts[0], &buckets[0].sum, &helper_p).map_err(SharedSumsError::ImpossibleSums)?;
+    let holdout = combine(lift, counts[1], &buckets[1].sum, &helper_h).map_err(SharedSumsError::ImpossibleSums)?;
     let release = Released { reports: counts, sums: Some((personalized.clone(), holdout.clone())) };
     blocking(&shares.store, move |s| s.record_release(fingerprint, &release)).await?;
     Ok(Ok((personalized, holdout)))

@@ -12,6 +12,7 @@
 
 mod adapting;
 mod context;
+mod data_controls;
 mod extension;
 mod outcome;
 mod ranking;
@@ -19,14 +20,14 @@ mod remote;
 mod syncing;
 mod tabs;
 
-use crate::catalog::{AttributeKey, Item};
+use crate::catalog::Item;
 use crate::collect::event::TrackEvent;
 use crate::collect::noise::{NoiseDecision, NoiseFilter};
 use crate::collect::screen::{ItemDirectory, Screened};
 use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
 use crate::profile::stored::{load_or_back_up, write_compacted};
-use crate::profile::{Profile, ProfileChange, ProfileSummary, RecordedEvent, HOURS_PER_WEEK};
+use crate::profile::{Profile, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
 use crate::storage::{value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE};
 
 pub use adapting::{
@@ -35,8 +36,11 @@ pub use adapting::{
 };
 pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
-pub use outcome::{Environment, FlushReport, PersonalizerError, TrackOutcome};
-pub use ranking::{AnswerColumns, NeighbourColumns, RankedList, RankedProduct, RankingError, MAX_LIVE_SETS};
+pub use outcome::{memory_only_warning, Environment, FlushReport, PersonalizerError, TrackOutcome};
+pub use ranking::{
+    AnswerColumns, NeighbourColumns, RankedColumns, RankedList, RankedProduct, RankingError, ANSWER_FIELDS,
+    MAX_LIVE_SETS,
+};
 pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{
     decode_sync, drive, encode_sync, sync_key, SharedWeights, SkipReason, StoredSync, SyncAction, SyncEngine, SyncHost,
@@ -298,60 +302,6 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         }
     }
 
-    /// Removes every key this library wrote for the shop (profile and backups) and everything in
-    /// memory. Consent stays as it is. Returns how many keys were removed.
-    ///
-    /// ```js
-    /// forgetButton.onclick = () => p.forget();
-    /// ```
-    pub fn forget(&mut self) -> Result<usize, PersonalizerError> {
-        self.wipe_memory();
-        self.forget_ranking();
-        self.extension.forgotten(&mut self.ranking);
-        self.stored_raw = None;
-        self.stored_lineage.clear();
-        self.blocked = false;
-        Ok(self.ctx.keys.remove_all(&mut self.ctx.store)?)
-    }
-
-    /// Human-readable JSON of everything stored, with an explanation of each part.
-    ///
-    /// ```js
-    /// download("my-profile.json", p.exportProfile());
-    /// ```
-    pub fn export_profile(&self, now_ms: f64) -> String {
-        self.profile.export_json(view_time(now_ms), self.ctx.config.affinity_half_life_ms())
-    }
-
-    /// Top interests with weights, visit statistics, segment and what is kept, for a
-    /// "what this shop knows about you" panel.
-    ///
-    /// ```js
-    /// const { topInterests, visits, segment, kept } = p.profileSummary();
-    /// ```
-    pub fn profile_summary(&self, now_ms: f64) -> ProfileSummary {
-        let mut summary = self.profile.summary(view_time(now_ms), self.ctx.config.affinity_half_life_ms());
-        summary.privacy_ledger = self.extension.ledger_summary(now_ms);
-        summary
-    }
-
-    /// Deletes one interest (a category also loses its subcategories) and saves at once.
-    /// Returns whether it existed.
-    ///
-    /// ```js
-    /// p.removeInterest(summary.topInterests[0].key); // { kind: "brand", value: "Acme" }
-    /// ```
-    pub fn remove_interest(&mut self, key: &AttributeKey, now_ms: f64) -> bool {
-        if !self.ctx.consent.collects() || !self.profile.remove_interest(key) {
-            return false;
-        }
-        self.record_applied(ProfileChange::RemoveInterest(key.clone()));
-        if self.ctx.consent.persists() {
-            self.flush_or_warn(now_ms);
-        }
-        true
-    }
-
     /// Call from the `storage` event with its `key` (`null` when storage was cleared): picks up
     /// what another tab of the shop wrote, keeping this tab's unsaved changes.
     ///
@@ -427,12 +377,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
 
     fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.flush(now_ms) {
-            let code = match e {
-                PersonalizerError::Blocked => WarningCode::NotBackedUp,
-                PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
-                _ => WarningCode::StorageUnavailable,
-            };
-            self.ctx.warn(StorageWarning::new(code, e.to_string()));
+            self.ctx.warn(e.flush_warning());
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::ConfigError;
 use crate::error_code::{Coded, ErrorCode};
 use crate::profile::stored::WriteError;
 use crate::profile::DeviceClass;
-use crate::storage::StoreError;
+use crate::storage::{StorageWarning, StoreError, WarningCode};
 
 /// What the page knows about the browser, passed once at construction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,26 @@ impl Coded for PersonalizerError {
     }
 }
 
+impl PersonalizerError {
+    /// The warning a failed flush leaves where no caller sees the error (a save inside another
+    /// call, a page listener's flush on `pagehide`).
+    pub fn flush_warning(&self) -> StorageWarning {
+        let code = match self {
+            PersonalizerError::Blocked => WarningCode::NotBackedUp,
+            PersonalizerError::Write(_) => WarningCode::QuotaExceeded,
+            _ => WarningCode::StorageUnavailable,
+        };
+        StorageWarning::new(code, self.to_string())
+    }
+}
+
+/// The warning of a page whose store cannot be used at all: the profile lives in memory only.
+pub fn memory_only_warning(reason: &str) -> StorageWarning {
+    let message =
+        format!("localStorage is unavailable ({reason}); the profile lives in memory only until the page closes");
+    StorageWarning::new(WarningCode::StorageUnavailable, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +140,16 @@ mod tests {
         assert!(PersonalizerError::BadHour(200).to_string().contains("0 to 167"));
         assert!(PersonalizerError::Blocked.to_string().contains("call forget()"));
         assert!(PersonalizerError::TooManyItems(5000).to_string().contains("at most 1000"));
+    }
+
+    #[test]
+    fn failed_flushes_warn_with_the_kind_of_failure() {
+        assert_eq!(PersonalizerError::Blocked.flush_warning().code, WarningCode::NotBackedUp);
+        let store = PersonalizerError::Store(StoreError::Unavailable("private mode".to_owned())).flush_warning();
+        assert_eq!(store.code, WarningCode::StorageUnavailable);
+        assert!(store.message.contains("private mode"), "{}", store.message);
+        let memory = memory_only_warning("SecurityError");
+        assert_eq!(memory.code, WarningCode::StorageUnavailable);
+        assert!(memory.message.contains("SecurityError") && memory.message.contains("memory only"));
     }
 }

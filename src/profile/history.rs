@@ -136,7 +136,7 @@ impl SessionState {
 /// How often and how lately the shopper came back to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Interest {
+pub struct RepeatInterest {
     pub count: u32,
     pub last_ms: u64,
 }
@@ -144,17 +144,19 @@ pub struct Interest {
 /// Repeat-interest counts per item id, bounded: the least interesting entries go first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct InterestCounts(#[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, Interest>);
+pub struct InterestCounts(
+    #[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, RepeatInterest>,
+);
 
 impl InterestCounts {
     pub fn bump(&mut self, item_id: &str, at_ms: u64) {
-        let entry = self.0.entry(item_id.to_string()).or_insert(Interest { count: 0, last_ms: at_ms });
+        let entry = self.0.entry(item_id.to_string()).or_insert(RepeatInterest { count: 0, last_ms: at_ms });
         entry.count = entry.count.saturating_add(1);
         entry.last_ms = entry.last_ms.max(at_ms);
         self.enforce_bounds();
     }
 
-    pub fn get(&self, item_id: &str) -> Option<Interest> {
+    pub fn get(&self, item_id: &str) -> Option<RepeatInterest> {
         self.0.get(item_id).copied()
     }
 
@@ -162,7 +164,7 @@ impl InterestCounts {
         self.0.remove(item_id).is_some()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Interest)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &RepeatInterest)> {
         self.0.iter()
     }
 
@@ -290,7 +292,7 @@ mod tests {
             interest.bump(&format!("once{i}"), 10 + i);
         }
         assert_eq!(interest.len(), MAX_INTEREST_ITEMS);
-        assert_eq!(interest.get("loved"), Some(Interest { count: 2, last_ms: 2 }));
+        assert_eq!(interest.get("loved"), Some(RepeatInterest { count: 2, last_ms: 2 }));
         assert!(interest.get("once0").is_none(), "the oldest single visit goes first");
     }
 

@@ -27,7 +27,7 @@ pub use affinity::{decay_factor, Affinities, Affinity, NEGLIGIBLE_AFFINITY};
 pub use apply::{ProfileChange, RecordedEvent};
 pub use compact::{encoded_len, CompactionError};
 pub use history::{
-    Cart, History, Interest, InterestCounts, RecentItems, SessionItem, SessionState, TimedItem, MAX_CART_ITEMS,
+    Cart, History, InterestCounts, RecentItems, RepeatInterest, SessionItem, SessionState, TimedItem, MAX_CART_ITEMS,
     MAX_HISTORY_ENTRIES, MAX_INTEREST_ITEMS, MAX_SESSION_ITEMS,
 };
 pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
@@ -267,7 +267,7 @@ impl Profile {
         &self.history.wishlist
     }
     /// How often the shopper came back to `item_id` (views, clicks, cart, wishlist, good ratings).
-    pub fn interest(&self, item_id: &str) -> Option<Interest> {
+    pub fn interest(&self, item_id: &str) -> Option<RepeatInterest> {
         self.interest.get(item_id)
     }
     pub fn interest_counts(&self) -> &InterestCounts {

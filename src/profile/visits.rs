@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Hours in a week: the histogram's bucket count.
 pub const HOURS_PER_WEEK: usize = 168;
 
-/// The kind of device the shop is browsed on, as the facade classifies it.
+/// The kind of device the shop is browsed on ([`DeviceClass::classify`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -15,6 +15,25 @@ pub enum DeviceClass {
     Mobile,
     Tablet,
     Desktop,
+}
+
+/// Shorter screen side (CSS px) below which a touch device is a phone.
+pub const PHONE_MAX_SIDE: f64 = 600.0;
+
+impl DeviceClass {
+    /// A coarse device class from touch support (`navigator.maxTouchPoints`) and the screen's
+    /// size, never from the user agent string: phones are touch devices whose shorter side is
+    /// under [`PHONE_MAX_SIDE`], tablets larger touch devices; without a screen size, unknown.
+    pub fn classify(max_touch_points: f64, screen: Option<(f64, f64)>) -> DeviceClass {
+        let Some((width, height)) = screen else {
+            return DeviceClass::Unknown;
+        };
+        match (max_touch_points > 0.0, width.min(height)) {
+            (true, side) if side < PHONE_MAX_SIDE => DeviceClass::Mobile,
+            (true, _) => DeviceClass::Tablet,
+            (false, _) => DeviceClass::Desktop,
+        }
+    }
 }
 
 /// How well the shop knows the shopper.
@@ -134,6 +153,15 @@ impl<'de> Deserialize<'de> for HourOfWeek {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_are_classed_by_touch_and_the_shorter_side() {
+        assert_eq!(DeviceClass::classify(5.0, Some((390.0, 844.0))), DeviceClass::Mobile);
+        assert_eq!(DeviceClass::classify(5.0, Some((1024.0, 768.0))), DeviceClass::Tablet);
+        assert_eq!(DeviceClass::classify(5.0, Some((600.0, 960.0))), DeviceClass::Tablet, "600 is not under 600");
+        assert_eq!(DeviceClass::classify(0.0, Some((390.0, 844.0))), DeviceClass::Desktop);
+        assert_eq!(DeviceClass::classify(5.0, None), DeviceClass::Unknown);
+    }
 
     #[test]
     fn segments_follow_sessions_and_orders() {

@@ -19,6 +19,8 @@ use super::shopper::ShopperSignals;
 use super::sources::{absent_value, put_after_answer, scoring_weights};
 use super::RankError;
 
+mod rules;
+
 const NONE: u32 = u32::MAX;
 /// A family counts as a reason when it adds at least this much to the score.
 const REASON_THRESHOLD: f32 = 0.05;
@@ -248,68 +250,6 @@ impl Ranker {
         }
     }
 
-    fn apply_rules(&mut self, set: &CandidateSet, context: &RankContext) -> Result<(), RankError> {
-        let n = set.len();
-        self.tier.clear();
-        self.tier.resize(n, 0);
-        self.excluded.clear();
-        self.excluded.resize(n, false);
-        self.pinned.clear();
-        self.pinned.resize(n, false);
-        self.pins.clear();
-        if self.row_index.len() < self.ids.len() {
-            self.row_index.resize(self.ids.len(), NONE);
-        }
-        for (row, &id) in set.ids.iter().enumerate() {
-            self.row_index[id as usize] = row as u32;
-        }
-        let rules = &context.rules;
-        let row_of =
-            |ids: &ItemIds, index: &[u32], id: &str| ids.get(id).map(|d| index[d as usize]).filter(|&r| r != NONE);
-        for id in &rules.exclude {
-            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
-                self.excluded[r as usize] = true;
-            }
-        }
-        if context.placement == Placement::Product {
-            if let Some(r) = context.current_item.as_deref().and_then(|id| row_of(&self.ids, &self.row_index, id)) {
-                self.excluded[r as usize] = true;
-            }
-        }
-        for id in &rules.boost {
-            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
-                self.tier[r as usize] = 1;
-            }
-        }
-        for id in &rules.bury {
-            if let Some(r) = row_of(&self.ids, &self.row_index, id) {
-                self.tier[r as usize] = -1;
-            }
-        }
-        let mut result = Ok(());
-        for pin in &rules.pins {
-            if self.pins.iter().any(|&(p, _)| p == pin.position) {
-                result = Err(RankError::ConflictingPins { position: pin.position });
-                break;
-            }
-            if let Some(r) = row_of(&self.ids, &self.row_index, &pin.id) {
-                if self.pinned[r as usize] {
-                    result = Err(RankError::DuplicatePin { id: pin.id.clone() });
-                    break;
-                }
-                if !self.excluded[r as usize] {
-                    self.pinned[r as usize] = true;
-                    self.pins.push((pin.position, r));
-                }
-            }
-        }
-        for &id in &set.ids {
-            self.row_index[id as usize] = NONE;
-        }
-        crate::ordering::sort(&mut self.pins);
-        result
-    }
-
     /// Fills `greedy` (and `sampled` when exploring) tier by tier: boosted, normal, buried.
     fn select_in_tiers(&mut self, set: &CandidateSet, needed: usize, diversity: DiversitySettings, explore: bool) {
         self.greedy.clear();
@@ -345,31 +285,6 @@ impl Ranker {
                 self.selector.sample(&self.scores, &self.tier_rows, remaining, t, &mut self.rng, &mut self.sampled);
             }
             self.tier_bounds.push((tier, greedy_start, self.greedy.len(), sampled_start, self.sampled.len()));
-        }
-    }
-
-    /// Places pinned rows at their positions among the selected order, into `merged`.
-    fn merge_pins(&mut self, needed: usize, explore: bool) {
-        let order = if explore { &self.sampled } else { &self.greedy };
-        self.merged.clear();
-        let mut next = 0;
-        let mut pins = self.pins.iter().peekable();
-        while self.merged.len() < needed {
-            let slot = self.merged.len() as u32;
-            if let Some(&&(position, row)) = pins.peek() {
-                if position <= slot || next >= order.len() {
-                    self.merged.push(row);
-                    pins.next();
-                    continue;
-                }
-            }
-            match order.get(next) {
-                Some(&row) => {
-                    self.merged.push(row);
-                    next += 1;
-                }
-                None => break,
-            }
         }
     }
 

@@ -54,22 +54,16 @@ fn number_at(target: &JsValue, path: &[&str]) -> Option<f64> {
     value.as_f64()
 }
 
-/// A coarse device class from touch support and the screen's shorter side, never from the user
-/// agent string: phones are touch devices under 600 CSS px, tablets touch devices above that.
+/// The device class (`DeviceClass::classify`) from `navigator.maxTouchPoints` and the screen.
 pub fn device_class() -> DeviceClass {
     let Some(navigator) = navigator() else {
         return DeviceClass::Unknown;
     };
     let touch_points = number_at(&navigator, &["maxTouchPoints"]).unwrap_or(0.0);
     let global = js_sys::global();
-    let screen = (number_at(&global, &["screen", "width"]), number_at(&global, &["screen", "height"]));
-    let shorter_side = match screen {
-        (Some(width), Some(height)) => width.min(height),
-        _ => return DeviceClass::Unknown,
+    let screen = match (number_at(&global, &["screen", "width"]), number_at(&global, &["screen", "height"])) {
+        (Some(width), Some(height)) => Some((width, height)),
+        _ => None,
     };
-    match (touch_points > 0.0, shorter_side) {
-        (true, side) if side < 600.0 => DeviceClass::Mobile,
-        (true, _) => DeviceClass::Tablet,
-        (false, _) => DeviceClass::Desktop,
-    }
+    DeviceClass::classify(touch_points, screen)
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use shop_personalizer::sync::lift_wire::{LiftReportMessage, LIFT_HEADER_LEN};
 
 use super::{ApiError, AppState};
-use crate::lift::{admit_lift, lift_answer};
+use crate::lift::{admit_lift, lift_answer, LiftError};
 use crate::store::LiftEntry;
 
 /// Validates a lift report (size, layout, version, configuration, values) and adds it to its
@@ -48,7 +48,7 @@ pub async fn get_lift(
     let Query(query) = query.map_err(|rejection| ApiError::BadQuery(rejection.body_text()))?;
     let confidence = query.confidence.unwrap_or(0.95);
     if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(ApiError::BadConfidence(confidence));
+        return Err(LiftError::BadConfidence(confidence).into());
     }
     let lift = &app.config.lift;
     let answer = if app.shares.is_some() {

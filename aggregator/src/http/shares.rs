@@ -10,13 +10,15 @@ use serde::Deserialize;
 use serde_json::json;
 use shop_personalizer::measure::shares::shared_length;
 use shop_personalizer::measure::LiftSums;
-use shop_personalizer::sync::share_wire::{LiftShareMessage, ShareServer, SHARE_HEADER_LEN};
+use shop_personalizer::sync::share_wire::{LiftShareMessage, SHARE_HEADER_LEN};
 
 use super::{ApiError, AppState};
 use crate::config::LiftRole;
 use crate::lift::lift_answer;
-use crate::shares::{blocking, helper_sums, id_from_hex, leader_sums, SharesState, FOLD_BATCH};
-use crate::store::shares::{ReportRef, ShareEntry};
+use crate::shares::{
+    add_share, admit_share, blocking, check_fingerprint, helper_sums, id_from_hex, leader_sums, SharesState, FOLD_BATCH,
+};
+use crate::store::shares::ReportRef;
 use crate::store::unix_now;
 
 /// Largest fold request: `FOLD_BATCH` ids of 32 hex characters and their buckets, quoted and
@@ -37,30 +39,8 @@ pub async fn post_lift_share(State(app): State<AppState>, request: Request) -> R
     let limit = SHARE_HEADER_LEN + 8 * shared_length(lift.dimension());
     let body = super::read_body(request, limit, app.config.read_timeout).await?;
     let message = LiftShareMessage::decode(&body).map_err(ApiError::MalformedShare)?;
-    let expected = match shares.role {
-        LiftRole::Leader => ShareServer::Leader,
-        LiftRole::Helper => ShareServer::Helper,
-    };
-    if message.server != expected {
-        return Err(ApiError::WrongServer {
-            expected: if expected == ShareServer::Leader { "leader" } else { "helper" },
-        });
-    }
-    if message.dimension != lift.dimension() {
-        return Err(ApiError::WrongDimension { got: message.dimension, expected: lift.dimension() });
-    }
-    if message.fingerprint != lift.fingerprint() {
-        return Err(ApiError::LiftConfigMismatch);
-    }
-    let entry = ShareEntry {
-        fingerprint: message.fingerprint,
-        bucket: message.bucket,
-        report_id: message.report_id,
-        share: message.share,
-    };
-    if !blocking(&shares.store, move |s| s.add_lift_share(&entry, unix_now())).await? {
-        return Err(ApiError::Replayed);
-    }
+    let entry = admit_share(message, shares.role, lift)?;
+    add_share(&shares, entry).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
 }
 
@@ -84,14 +64,6 @@ fn helper_of<'a>(app: &'a AppState, headers: &HeaderMap) -> Result<&'a SharesSta
     Ok(shares)
 }
 
-fn check_fingerprint(app: &AppState, text: &str) -> Result<(), ApiError> {
-    if hex::decode(text).ok().as_deref() == Some(&app.config.lift.fingerprint()[..]) {
-        Ok(())
-    } else {
-        Err(ApiError::LiftConfigMismatch)
-    }
-}
-
 /// Parses a leader-to-helper JSON body (any or no `Content-Type`).
 fn peer_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| ApiError::BadPeerRequest(error.to_string()))
@@ -110,7 +82,7 @@ pub async fn post_fold(State(app): State<AppState>, request: Request) -> Result<
     let shares = helper_of(&app, request.headers())?.clone();
     let body = super::read_body(request, FOLD_BODY_LIMIT, app.config.read_timeout).await?;
     let request: FoldRequest = peer_json(&body)?;
-    check_fingerprint(&app, &request.fingerprint)?;
+    check_fingerprint(&app.config.lift, &request.fingerprint)?;
     if request.ids.len() > FOLD_BATCH {
         return Err(ApiError::BadPeerRequest(format!("{} ids, at most {FOLD_BATCH} per request", request.ids.len())));
     }
@@ -139,15 +111,16 @@ pub async fn post_sums(State(app): State<AppState>, request: Request) -> Result<
     let shares = helper_of(&app, request.headers())?.clone();
     let body = super::read_body(request, SUMS_BODY_LIMIT, app.config.read_timeout).await?;
     let request: SumsRequest = peer_json(&body)?;
-    check_fingerprint(&app, &request.fingerprint)?;
+    check_fingerprint(&app.config.lift, &request.fingerprint)?;
     Ok(Json(helper_sums(&shares, &app.config, request.reports, request.digests).await?).into_response())
 }
 
 /// Leader: `GET /v1/lift` from the released shared sums.
 pub async fn get_shared_lift(app: &AppState, confidence: f64) -> Result<serde_json::Value, ApiError> {
     let shares = shares_of(app)?;
+    let helper = shares.helper.as_ref().ok_or(ApiError::WrongRole("GET /v1/lift on a helper"))?;
     let d = app.config.lift.dimension();
-    match leader_sums(shares, &app.config).await? {
+    let answer = match leader_sums(shares, helper, &app.config).await? {
         Ok((personalized, holdout)) => lift_answer(&app.config, personalized, holdout, confidence),
         // Below the threshold `lift_answer` reads only the counts.
         Err([p, h]) => lift_answer(
@@ -156,5 +129,6 @@ pub async fn get_shared_lift(app: &AppState, confidence: f64) -> Result<serde_js
             LiftSums::from_parts(h, vec![0.0; d], &[]),
             confidence,
         ),
-    }
+    };
+    Ok(answer?)
 }

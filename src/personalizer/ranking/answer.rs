@@ -30,6 +30,13 @@ impl<S> Default for NeighbourColumns<'_, S> {
     }
 }
 
+/// The fields of a server answer as JS writes them, in the order of the README's "Server
+/// protocol" table: the camelCase names of [`AnswerColumns`]' fields. The one list of them: the
+/// facade refuses any other field with it, and tests check the README table, the struct and the
+/// generated `.d.ts` (`js-tests/ranking.test.mjs`) against it.
+pub const ANSWER_FIELDS: [&str; 9] =
+    ["ids", "scores", "attributes", "titles", "popularity", "embeddings", "neighbours", "about", "aboutEmbedding"];
+
 /// One answer of the shop's server about the current item or query (see the README's "Server
 /// protocol"). Every column but `ids` is optional; present columns hold one entry per candidate.
 /// The string columns hold any string type `S` (`String` by default).
@@ -263,5 +270,44 @@ mod tests {
                 AttributeKey::Tag("waterproof".into()),
             ]
         );
+    }
+
+    fn camel(snake: &str) -> String {
+        let mut parts = snake.split('_');
+        let first = parts.next().unwrap_or_default().to_owned();
+        parts.fold(first, |name, part| name + &part[..1].to_uppercase() + &part[1..])
+    }
+
+    /// Names every field of `AnswerColumns` by destructuring it: a field added to the struct
+    /// and not here fails to compile, so the list is the struct's, not a copy.
+    macro_rules! struct_fields {
+        ($($field:ident),*) => {{
+            let AnswerColumns::<String> { $($field: _),* } = AnswerColumns::default();
+            vec![$(camel(stringify!($field))),*]
+        }};
+    }
+
+    #[test]
+    fn the_field_list_is_the_structs() {
+        let mut fields =
+            struct_fields!(about, about_embedding, ids, scores, titles, popularity, attributes, embeddings, neighbours);
+        let mut listed: Vec<String> = ANSWER_FIELDS.iter().map(|&f| f.to_owned()).collect();
+        fields.sort();
+        listed.sort();
+        assert_eq!(fields, listed);
+    }
+
+    #[test]
+    fn the_readme_table_lists_the_fields_in_order() {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("## Server protocol").nth(1).expect("README has a Server protocol section");
+        let table: Vec<&str> = section
+            .lines()
+            .skip_while(|line| !line.starts_with("| field |"))
+            .skip(2)
+            .take_while(|line| line.starts_with("| `"))
+            .filter_map(|line| line.split('`').nth(1))
+            .collect();
+        assert_eq!(table, ANSWER_FIELDS);
     }
 }

@@ -20,6 +20,7 @@
 mod answer;
 mod live_sets;
 mod model_store;
+mod ranked_columns;
 mod server_order;
 #[cfg(test)]
 mod tests;
@@ -39,10 +40,11 @@ use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 use super::syncing::SharedWeights;
 use super::{check_time, Extension, Personalizer};
 
-pub use answer::{AnswerColumns, NeighbourColumns};
+pub use answer::{AnswerColumns, NeighbourColumns, ANSWER_FIELDS};
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{encode_model, load_model, model_key, ModelRead};
+pub use ranked_columns::RankedColumns;
 
 /// Why registering or ranking candidates was refused. Nothing is kept from a refused answer.
 #[derive(Debug, Clone, PartialEq, Error)]

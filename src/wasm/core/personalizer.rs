@@ -17,7 +17,8 @@ use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentDecision, ConsentError, ConsentMode};
 use crate::error_code::ErrorCode;
 use crate::personalizer::{
-    Environment, FlushReport, Personalizer, PersonalizerError, Remote, TrackOutcome, MAX_UPSERT_ITEMS,
+    memory_only_warning, Environment, FlushReport, Personalizer, PersonalizerError, Remote, TrackOutcome,
+    MAX_UPSERT_ITEMS,
 };
 use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
@@ -55,12 +56,7 @@ impl EngineState {
     /// Flushes, turning a failure into a warning (for page listeners, which have no caller).
     pub fn flush_keeping_errors(&mut self) {
         if let Err(error) = self.engine.flush(js_sys::Date::now()) {
-            let code = match &error {
-                PersonalizerError::Blocked => WarningCode::NotBackedUp,
-                PersonalizerError::Store(_) => WarningCode::StorageUnavailable,
-                _ => WarningCode::QuotaExceeded,
-            };
-            self.facade_warnings.push(StorageWarning::new(code, error.to_string()));
+            self.facade_warnings.push(error.flush_warning());
         }
     }
 
@@ -133,16 +129,7 @@ impl JsPersonalizer {
             device: environment::device_class(),
         };
         let store = BrowserStore::open();
-        let facade_warnings = store
-            .unavailable_reason()
-            .map(|reason| {
-                let message = format!(
-                    "localStorage is unavailable ({reason}); the profile lives in memory only until the page closes"
-                );
-                StorageWarning::new(WarningCode::StorageUnavailable, message)
-            })
-            .into_iter()
-            .collect();
+        let facade_warnings = store.unavailable_reason().map(memory_only_warning).into_iter().collect();
         let remote = Remote::new(store.clone(), &config.shop);
         let engine = Personalizer::open_with(store, config, env, remote).map_err(coded)?;
         let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));

@@ -10,8 +10,7 @@
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use crate::personalizer::RankedList;
-use crate::rank::ReasonSet;
+use crate::personalizer::{RankedColumns, RankedList};
 
 #[wasm_bindgen(inline_js = r#"
 // In ReasonCode's declaration order: bit k of a reason set is REASON_CODES[k] (checked by a test).
@@ -56,40 +55,14 @@ extern "C" {
 }
 
 /// Length of `text` in UTF-16 code units, the unit of JS string offsets.
-fn utf16_len(text: &str) -> u32 {
-    let units = if text.is_ascii() { text.len() } else { text.encode_utf16().count() };
-    u32::try_from(units).unwrap_or(u32::MAX)
-}
-
-/// The list as the JS object its TypeScript type describes.
 pub fn to_js(list: &RankedList) -> Ts<RankedList> {
-    let n = list.items.len();
-    let mut text = String::with_capacity(n * 48);
-    let mut ends = Vec::with_capacity(3 * n);
-    let mut scores = Vec::with_capacity(n);
-    let mut reason_bits = Vec::with_capacity(n);
-    let mut from_session = Vec::with_capacity(n);
-    let mut at = 0u32;
-    for item in &list.items {
-        for part in [item.id.as_str(), item.reason.as_str(), item.title.as_deref().unwrap_or("")] {
-            text.push_str(part);
-            at = at.saturating_add(utf16_len(part));
-            ends.push(at);
-        }
-        scores.push(item.score);
-        let mut reasons = ReasonSet::default();
-        for &code in &item.reasons {
-            reasons.insert(code);
-        }
-        reason_bits.push(reasons.bits());
-        from_session.push(u8::from(item.from_session));
-    }
+    let columns = RankedColumns::of(list);
     let value = ranked_list(
-        &text,
-        &ends,
-        &scores,
-        &reason_bits,
-        &from_session,
+        &columns.text,
+        &columns.ends,
+        &columns.scores,
+        &columns.reason_bits,
+        &columns.from_session,
         list.impression,
         list.propensity,
         list.explored,

@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 
 use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
-use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList};
+use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, ANSWER_FIELDS};
 use crate::rank::RankContext;
 
 use super::answer_json::{plain_json, read_plain, Text};
@@ -75,9 +75,6 @@ pub struct CandidateAnswer {
     #[tsify(optional)]
     pub neighbours: Option<NeighbourAnswer>,
 }
-
-const ANSWER_FIELDS: [&str; 9] =
-    ["about", "aboutEmbedding", "ids", "scores", "titles", "popularity", "attributes", "embeddings", "neighbours"];
 
 fn invalid_answer(message: &str) -> JsError {
     thrown(ErrorCode::InvalidAnswer, message)
