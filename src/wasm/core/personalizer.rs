@@ -26,8 +26,9 @@ use super::page_lifecycle::PageListeners;
 use super::parts_port::JsPartsPort;
 use super::parts_slot::PartsSlot;
 use crate::wasm::environment;
+use crate::wasm::input_limits::{check_size, checked_array};
 use crate::wasm::js_errors::{coded, thrown};
-use crate::wasm::js_values::{from_js, from_js_strict, to_js};
+use crate::wasm::js_values::{entries, from_js, from_js_strict, to_js};
 use crate::wasm::local_storage::BrowserStore;
 use crate::wasm::panic_guard::Health;
 
@@ -176,6 +177,7 @@ impl JsPersonalizer {
         options: Option<Ts<ConsentOptions>>,
     ) -> Result<Ts<ConsentDecision>, JsError> {
         self.health.check()?;
+        check_size(&mode.js_value(), ErrorCode::InvalidArgument, "consent mode")?;
         let mode: ConsentMode = match mode.js_value().as_string() {
             Some(text) => text.parse().map_err(|e: ConsentError| coded(e))?,
             None => {
@@ -228,16 +230,17 @@ impl JsPersonalizer {
     /// p.upsertItems([{ id: "sku-1", categoryPath: ["Shoes", "Running"], brand: "Acme", price: 89, tags: ["trail"] }]);
     /// ```
     #[wasm_bindgen(js_name = upsertItems)]
-    pub fn upsert_items(&self, items: Vec<Ts<Item>>) -> Result<usize, JsError> {
+    pub fn upsert_items(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+    ) -> Result<usize, JsError> {
         self.health.check()?;
-        if items.len() > MAX_UPSERT_ITEMS {
-            return Err(coded(PersonalizerError::TooManyItems(items.len())));
-        }
-        let items = items
-            .iter()
+        let too_many = |len| coded(PersonalizerError::TooManyItems(len));
+        let items = checked_array(&items, MAX_UPSERT_ITEMS, too_many, ErrorCode::InvalidItem, "items")?;
+        let items = entries(&items)
             .enumerate()
             .map(|(index, item)| {
-                from_js(item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
+                from_js(&item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
             })
             .collect::<Result<Vec<Item>, JsError>>()?;
         self.state()?.engine.upsert_items(&items).map_err(coded)
