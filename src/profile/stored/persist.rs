@@ -76,6 +76,9 @@ pub struct Written {
     pub raw: String,
     /// True when data was dropped to fit the budget or the store.
     pub compacted: bool,
+    /// When the store was too full for the budget: the profile's encoded bytes before and after
+    /// it was cut further to fit.
+    pub cut_to_fit: Option<(usize, usize)>,
 }
 
 /// Compacts `profile` to the budget and stores it with `lineage` (see the envelope); on a full
@@ -92,10 +95,14 @@ pub fn write_compacted<S: KeyValueStore>(
     let before = encoded_len(profile);
     let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead());
     let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
+    let within_budget = len;
     for _ in 0..=QUOTA_RETRIES {
         let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
         match store.set(&keys.profile(), &raw) {
-            Ok(()) => return Ok(Written { raw, compacted: len < before }),
+            Ok(()) => {
+                let cut_to_fit = (len < within_budget).then_some((before, len));
+                return Ok(Written { raw, compacted: len < before, cut_to_fit });
+            }
             Err(StoreError::QuotaExceeded) => {
                 limit = len / 2;
                 match profile.compact_to(limit, now_ms, half_life_ms) {

@@ -55,7 +55,7 @@ pub struct EngineState {
 impl EngineState {
     /// Flushes, turning a failure into a warning (for page listeners, which have no caller).
     pub fn flush_keeping_errors(&mut self) {
-        if let Err(error) = self.engine.flush(js_sys::Date::now()) {
+        if let Err(error) = self.engine.autosave(js_sys::Date::now()) {
             let code = match &error {
                 PersonalizerError::Blocked => WarningCode::NotBackedUp,
                 PersonalizerError::Store(_) => WarningCode::StorageUnavailable,
