@@ -2,7 +2,7 @@
 // 1e7) passed to any call used to trap the module in wasm-bindgen's glue ("RuntimeError:
 // unreachable"), after which even `new Personalizer()` failed until reload. Every call now checks
 // sizes before anything is copied into wasm and throws its usual code; the instance and new ones
-// keep working.
+// keep working. (The on-demand module's `OnDemandParts`: huge-inputs-on-demand.test.mjs.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Personalizer } from "./load-package.mjs";
@@ -27,11 +27,22 @@ function codeOf(call) {
   assert.fail("expected a throw");
 }
 
-function fresh(shop) {
+/** The `code` a promise rejected with; fails when it resolved or rejected with no Error. */
+async function rejectedCode(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error && !(error instanceof WebAssembly.RuntimeError), `a coded error: ${error}`);
+    return error.code;
+  }
+  assert.fail("expected a rejection");
+}
+
+async function fresh(shop) {
   const noise = { botHeuristic: false, burstMaxEvents: 1e6, maxEventsPerMinute: 1e6 };
   const p = new Personalizer({ shop, noise });
   p.setConsent("session");
-  p.configureAdaptation({ holdoutShare: 0 });
+  await p.configureAdaptation({ holdoutShare: 0 });
   return p;
 }
 
@@ -57,20 +68,20 @@ const arrayCalls = [
   ["chooseVariant", "invalidArgument", (p, v) => p.chooseVariant({ id: "sku-1" }, v)],
 ];
 
-test("a huge array-like in an array parameter throws its code and traps nothing", () => {
-  const p = fresh("node-huge-arrays");
+test("a huge array-like in an array parameter throws its code and traps nothing", async () => {
+  const p = await fresh("node-huge-arrays");
   for (const [name, code, call] of arrayCalls) {
     for (const [kind, value] of hugeLikes()) {
       assert.equal(codeOf(() => call(p, value)), code, `${name}(${kind})`);
       stillWorks(p);
     }
   }
-  stillWorks(fresh("node-huge-arrays-after"));
+  stillWorks(await fresh("node-huge-arrays-after"));
   p.free();
 });
 
-test("huge strings and arrays inside object arguments throw their code before being copied", () => {
-  const p = fresh("node-huge-fields");
+test("huge strings and arrays inside object arguments throw their code before being copied", async () => {
+  const p = await fresh("node-huge-fields");
   const big = "x".repeat(HUGE);
   const cases = [
     [() => new Personalizer({ shop: big }), "invalidConfig"],
@@ -85,20 +96,32 @@ test("huge strings and arrays inside object arguments throw their code before be
     [() => p.registerCandidates({ ids: ["a"], neighbours: { offsets: [0, 1], ids: new Array(HUGE), scores: [1] } }), "invalidAnswer"],
     [() => p.rank(p.registerCandidates({ ids: ["a"] }), { rules: { exclude: new Array(HUGE) } }), "invalidArgument"],
     [() => p.removeInterest({ kind: "brand", value: big }), "invalidArgument"],
-    [() => p.configureAdaptation({ sensitiveCategories: new Array(HUGE) }), "invalidConfig"],
-    [() => p.configureSync({ aggregatorUrl: big, modelPublicKey: "00".repeat(32) }), "invalidConfig"],
+    [() => p.setConsent("full", { [big]: true }), "invalidArgument"],
     [() => p.recordDecisionOutcome({ kind: "offer", offerId: big, takenUp: true }), "invalidArgument"],
+    [() => p.chooseLayout([{ id: big, kind: "deals" }]), "invalidArgument"],
+    [() => p.chooseLayout([{ id: "a", kind: "deals" }], { maxSections: big }), "invalidArgument"],
+    [() => p.chooseOffer([{ id: "o", audience: new Array(HUGE) }]), "invalidArgument"],
+    [() => p.chooseVariant({ id: big }, [{ id: "v", text: "t", tags: [] }]), "invalidItem"],
+    [() => p.chooseVariant({ id: "a" }, [{ id: "v", text: big, tags: [] }]), "invalidArgument"],
     [() => p.preferredHours({ minEvents: big }), "invalidArgument"],
   ];
   for (const [call, code] of cases) {
     assert.equal(codeOf(call), code, call.toString());
     stillWorks(p);
   }
+  const promised = [
+    [() => p.configureAdaptation({ sensitiveCategories: new Array(HUGE) }), "invalidConfig"],
+    [() => p.configureSync({ aggregatorUrl: big, modelPublicKey: "00".repeat(32) }), "invalidConfig"],
+  ];
+  for (const [call, code] of promised) {
+    assert.equal(await rejectedCode(call()), code, call.toString());
+    stillWorks(p);
+  }
   p.free();
 });
 
-test("nesting, endless iterables and throwing getters are refused, not followed", () => {
-  const p = fresh("node-odd-values");
+test("nesting, endless iterables and throwing getters are refused, not followed", async () => {
+  const p = await fresh("node-odd-values");
   let deep = { id: "a" };
   for (let i = 0; i < 100; i++) deep = { id: "a", item: deep };
   function* endless() {
@@ -112,8 +135,8 @@ test("nesting, endless iterables and throwing getters are refused, not followed"
   p.free();
 });
 
-test("array parameters over their call's limit name it", () => {
-  const p = fresh("node-call-limits");
+test("array parameters over their call's limit name it", async () => {
+  const p = await fresh("node-call-limits");
   const sections = Array.from({ length: 33 }, (_, i) => ({ id: `s${i}`, kind: "deals" }));
   assert.throws(() => p.chooseLayout(sections), /33 sections given; the limit is 32/);
   const offers = Array.from({ length: 65 }, (_, i) => ({ id: `o${i}`, audience: [] }));

@@ -289,11 +289,15 @@ proptest! {
 
 #[test]
 fn scratch_rates() {
-    for (closing, max) in [(&[][..], 0), (&[0][..], 1), (&[0][..], 2), (&[0][..], 4), (&[0, 1][..], 2), (&[0, 1][..], 100)] {
+    for (closing, max) in
+        [(&[][..], 0), (&[0][..], 1), (&[0][..], 2), (&[0][..], 4), (&[0, 1][..], 2), (&[0, 1][..], 100)]
+    {
         let (mut bad, mut lost, mut total) = (0, 0i64, 0i64);
         for seed in 0..1000 {
             let tally = tabs_that_close(seed, 150, closing, max);
-            if tally.stored != tally.recorded || tally.in_tabs.iter().any(|&n| n != tally.recorded) { bad += 1; }
+            if tally.stored != tally.recorded || tally.in_tabs.iter().any(|&n| n != tally.recorded) {
+                bad += 1;
+            }
             lost += tally.recorded as i64 - tally.stored as i64;
             total += tally.recorded as i64;
         }

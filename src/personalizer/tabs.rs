@@ -213,7 +213,8 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // or a third tab's value beside it (which that tab merges): adopting it would drop it.
             // A value built on everything that one was built on holds it too, unless that one
             // carried changes of its own: then its tab, having written since, holds them too.
-            let built_on_all = !self.foreign_lineage.is_empty() && self.foreign_lineage.iter().all(|id| seen.lineage.contains(id));
+            let built_on_all =
+                !self.foreign_lineage.is_empty() && self.foreign_lineage.iter().all(|id| seen.lineage.contains(id));
             if !(seen.lineage.contains(&foreign) || replaced == Some(Some(foreign)) || built_on_all) {
                 return Sync::Unchanged;
             }

@@ -15,33 +15,34 @@
 //! | nesting | [`MAX_DEPTH`] levels |
 //!
 //! Array arguments also meet their call's own limit (1000 items, 32 sections, 64 offers, 16
-//! variants) before any entry is read; a server answer has its own (see [`check_answer`]).
+//! variants) before any entry is read; a server answer has its own (`core/answer_limits.rs`).
+//! Strings the modules pass each other (JSON of events, configs, shoppers; ids) and weights
+//! meet [`checked_text`] and [`checked_weights`].
 //! Other iterables (generators) are refused: serde would read them without end. A getter that
 //! throws while the check reads it refuses the argument too.
 
-use js_sys::{Array, Reflect};
+use js_sys::Array;
+#[cfg(feature = "on-demand-module")]
+use js_sys::{Float32Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::js_errors::{coded, thrown};
+use super::js_errors::thrown;
 use crate::error_code::ErrorCode;
-use crate::personalizer::RankingError;
-use crate::rank::candidates::MAX_EMBEDDING_DIM;
-use crate::rank::{RankError, MAX_CANDIDATES};
 
 /// Longest string (or object key) of an argument, in UTF-16 units (JS `length`).
 pub const MAX_STRING_CHARS: u32 = 65_536;
 /// Characters of all strings and keys of one argument together.
 pub const MAX_TOTAL_CHARS: u32 = 4_194_304;
+/// Longest JSON text one module hands the other (an event, a config, a shopper): above what any
+/// argument within the other limits encodes to, escapes included.
+#[cfg(feature = "on-demand-module")]
+pub const MAX_JSON_CHARS: u32 = 32 * 1024 * 1024;
 /// Most entries of one array, `Map`, `Set` or typed array, and most keys of one object.
 pub const MAX_ENTRIES: u32 = 10_000;
 /// Most values in one argument, counting every string, number, array and object.
 pub const MAX_VALUES: u32 = 200_000;
 /// Deepest nesting of arrays and objects.
 pub const MAX_DEPTH: u32 = 32;
-/// Most co-visitation neighbours of one server answer, all candidates together.
-pub const MAX_ANSWER_NEIGHBOURS: u32 = 1_000_000;
-/// Longest JSON text of an answer's plain columns (ids, titles, attributes, neighbour ids).
-pub const MAX_ANSWER_JSON_BYTES: u32 = 32 * 1024 * 1024;
 
 #[wasm_bindgen(inline_js = r#"
 export function sizeProblem(value, maxString, maxTotal, maxEntries, maxValues, maxDepth) {
@@ -146,50 +147,26 @@ pub fn checked_array(
     Ok(array)
 }
 
-/// The `length` of an array, typed array or string (`None` for anything else, which the
-/// answer's reader refuses by itself).
-fn length_of(value: &JsValue) -> Option<u32> {
-    let measurable = value.is_string() || Array::is_array(value) || js_sys::ArrayBuffer::is_view(value);
-    if !measurable {
-        return None;
+#[cfg(feature = "on-demand-module")]
+/// `value` as a Rust string when it has at most `max` UTF-16 units, checked before it is copied.
+pub fn checked_text(value: &JsString, max: u32, code: ErrorCode, what: &str) -> Result<String, JsError> {
+    let len = value.length();
+    if len > max {
+        return Err(thrown(
+            code,
+            &format!("invalid {what}: a string of {len} characters (at most {max}); nothing of it was read"),
+        ));
     }
-    Reflect::get(value, &JsValue::from_str("length")).ok()?.as_f64().map(|n| n as u32)
+    Ok(value.into())
 }
 
-fn field(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// Checks a server answer's columns against their limits before any is copied: `ids`, `titles`,
-/// `attributes`, `scores`, `popularity` at most [`MAX_CANDIDATES`] entries, `aboutEmbedding` at
-/// most [`MAX_EMBEDDING_DIM`], `embeddings` both multiplied, the neighbours' `offsets` one more
-/// than the candidates and their `ids` and `scores` at most [`MAX_ANSWER_NEIGHBOURS`], `about`
-/// at most [`MAX_STRING_CHARS`] characters. (The JSON text of the plain columns is bounded by
-/// [`MAX_ANSWER_JSON_BYTES`] where it is read.)
-pub fn check_answer(answer: &JsValue) -> Result<(), JsError> {
-    let candidates = MAX_CANDIDATES as u32;
-    let ids = length_of(&field(answer, "ids")).unwrap_or(0);
-    if ids > candidates {
-        return Err(coded(RankingError::Rank(RankError::TooManyCandidates { len: ids as usize, max: MAX_CANDIDATES })));
+#[cfg(feature = "on-demand-module")]
+/// `weights` copied into wasm when it has at most `max` entries.
+pub fn checked_weights(weights: &Float32Array, max: usize) -> Result<Vec<f32>, JsError> {
+    let len = weights.length() as usize;
+    if len > max {
+        let message = format!("invalid weights: {len} entries (at most {max}); nothing of them was read");
+        return Err(thrown(ErrorCode::InvalidArgument, &message));
     }
-    let neighbours = field(answer, "neighbours");
-    let columns = [
-        (field(answer, "about"), "about", MAX_STRING_CHARS),
-        (field(answer, "titles"), "titles", candidates),
-        (field(answer, "attributes"), "attributes", candidates),
-        (field(answer, "scores"), "scores", candidates),
-        (field(answer, "popularity"), "popularity", candidates),
-        (field(answer, "aboutEmbedding"), "aboutEmbedding", MAX_EMBEDDING_DIM as u32),
-        (field(answer, "embeddings"), "embeddings", candidates * MAX_EMBEDDING_DIM as u32),
-        (field(&neighbours, "offsets"), "neighbours.offsets", candidates + 1),
-        (field(&neighbours, "ids"), "neighbours.ids", MAX_ANSWER_NEIGHBOURS),
-        (field(&neighbours, "scores"), "neighbours.scores", MAX_ANSWER_NEIGHBOURS),
-    ];
-    for (value, name, max) in columns {
-        if let Some(len) = length_of(&value).filter(|&len| len > max) {
-            let message = format!("invalid answer: {name} has {len} entries (at most {max}); nothing of it was read");
-            return Err(thrown(ErrorCode::InvalidAnswer, &message));
-        }
-    }
-    Ok(())
+    Ok(weights.to_vec())
 }

@@ -93,7 +93,7 @@ pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
     let bytes = answer_json(answer).map_err(|_| {
         invalid("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data")
     })?;
-    let max = super::input_limits::MAX_ANSWER_JSON_BYTES;
+    let max = super::answer_limits::MAX_ANSWER_JSON_BYTES;
     if bytes.length() > max {
         let message = format!("invalid answer: its ids, titles, attributes and neighbour ids are over {max} bytes of JSON; nothing of it was read");
         return Err(invalid(&message));
