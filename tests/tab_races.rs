@@ -136,23 +136,6 @@ proptest! {
 /// Delivers the oldest `storage` event a tab has not heard yet; false when there is none.
 fn hear_one(view: &LaggingView, tab: &mut Personalizer<LaggingView>, now: f64) -> bool {
     let Some(change) = view.next_change() else { return false };
-    if std::env::var("TRACE").is_ok() {
-        let id = |v: &Option<String>| {
-            v.as_ref().map(|v| {
-                (
-                    shop_personalizer::storage::value_id(v) % 1000,
-                    decode(v, 1 << 22).unwrap().lineage.iter().map(|x| x % 1000).collect::<Vec<_>>(),
-                    decode(v, 1 << 22).unwrap().profile.event_counts().total(),
-                )
-            })
-        };
-        eprintln!(
-            "   hear old {:?} new {:?}; view {:?}",
-            id(&change.old_value),
-            id(&change.new_value),
-            id(&view.get(PROFILE_KEY).unwrap())
-        );
-    }
     tab.on_storage_event(Some(&change.key), change.old_value.as_deref(), change.new_value.as_deref(), now);
     true
 }
@@ -267,40 +250,23 @@ fn two_first_writes_of_a_shopper_keep_each_others_events() {
 #[test]
 fn tabs_closing_right_after_their_flush_lose_no_events_across_seeds() {
     let mut closes = 0;
-    for seed in 0..40 {
-        let tally = tabs_that_close(seed, 150, &[0], 1);
+    for seed in 0..16 {
+        let tally = tabs_that_close(seed, 120, &[0], 1);
         assert_eq!(tally.stored, tally.recorded, "seed {seed}: {tally:?}");
         assert!(tally.in_tabs.iter().all(|&n| n == tally.recorded), "seed {seed}: {tally:?}");
         closes += tally.closes;
     }
-    assert!(closes > 40, "the runs close tabs ({closes} closes)");
+    assert!(closes >= 12, "most runs close a tab ({closes} closes in 16 runs)");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn tabs_hearing_events_and_closing_neither_lose_nor_double_count(seed in any::<u64>(), steps in 1usize..200) {
-        let tally = tabs_that_close(seed, steps, &[0], 1);
+    fn tabs_hearing_events_and_closing_neither_lose_nor_double_count(seed in any::<u64>(), steps in 1usize..200, both in any::<bool>()) {
+        // One tab or both close, each at most twice.
+        let tally = tabs_that_close(seed, steps, if both { &[0, 1] } else { &[0] }, 2);
         prop_assert_eq!(tally.stored, tally.recorded, "{:?}", tally);
         prop_assert!(tally.in_tabs.iter().all(|&n| n == tally.recorded), "{:?}", tally);
-    }
-}
-
-#[test]
-fn scratch_rates() {
-    for (closing, max) in
-        [(&[][..], 0), (&[0][..], 1), (&[0][..], 2), (&[0][..], 4), (&[0, 1][..], 2), (&[0, 1][..], 100)]
-    {
-        let (mut bad, mut lost, mut total) = (0, 0i64, 0i64);
-        for seed in 0..1000 {
-            let tally = tabs_that_close(seed, 150, closing, max);
-            if tally.stored != tally.recorded || tally.in_tabs.iter().any(|&n| n != tally.recorded) {
-                bad += 1;
-            }
-            lost += tally.recorded as i64 - tally.stored as i64;
-            total += tally.recorded as i64;
-        }
-        eprintln!("closing {closing:?} at most {max}: {bad}/1000 runs off, net lost {lost} of {total}");
     }
 }
