@@ -65,13 +65,14 @@ fn bad_events_throw_and_store_nothing() {
     let long_id = format!(r#"{{"type":"view","itemId":"{}"}}"#, "x".repeat(500));
     assert!(thrown(p.track(ts(&long_id))).contains("500 bytes"));
 
-    let (code, message) = thrown_code(p.upsert_items(vec![
-        ts(r#"{"id":"ok","categoryPath":["Shoes"]}"#),
-        ts(r#"{"id":"","categoryPath":["Shoes"]}"#),
-    ]));
+    let (code, message) =
+        thrown_code(p.upsert_items(js_array(&[
+            r#"{"id":"ok","categoryPath":["Shoes"]}"#,
+            r#"{"id":"","categoryPath":["Shoes"]}"#,
+        ])));
     assert!(message.contains("item 1"), "{message}");
     assert_eq!(code, "invalidItem");
-    let (code, _) = thrown_code(p.upsert_items(vec![ts(r#"{"id":"ok","price":"cheap"}"#)]));
+    let (code, _) = thrown_code(p.upsert_items(js_array(&[r#"{"id":"ok","price":"cheap"}"#])));
     assert_eq!(code, "invalidItem");
     let (code, _) = thrown_code(p.set_consent(Ts::new_unchecked("always".into()), None));
     assert_eq!(code, "invalidArgument");

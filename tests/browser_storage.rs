@@ -204,10 +204,10 @@ fn returned_values_are_plain_typed_objects() {
     let p = personalizer(shop, "");
     consent(&p, "full");
     let kept = p
-        .upsert_items(vec![
-            ts(r#"{"id":"a","categoryPath":["Shoes"],"brand":"Acme","price":10,"tags":["trail"]}"#),
-            ts(r#"{"id":"b","categoryPath":["Books"]}"#),
-        ])
+        .upsert_items(js_array(&[
+            r#"{"id":"a","categoryPath":["Shoes"],"brand":"Acme","price":10,"tags":["trail"]}"#,
+            r#"{"id":"b","categoryPath":["Books"]}"#,
+        ]))
         .expect("items");
     assert_eq!(kept, 2);
     let outcome: JsValue = p.track(ts(r#"{"type":"addToCart","itemId":"a"}"#)).expect("track").into();

@@ -132,3 +132,141 @@ proptest! {
         prop_assert_eq!(stored, recorded);
     }
 }
+
+/// Delivers the oldest `storage` event a tab has not heard yet; false when there is none.
+fn hear_one(view: &LaggingView, tab: &mut Personalizer<LaggingView>, now: f64) -> bool {
+    let Some(change) = view.next_change() else { return false };
+    tab.on_storage_event(Some(&change.key), change.old_value.as_deref(), change.new_value.as_deref(), now);
+    true
+}
+
+/// What [`tabs_that_close`] counted: events recorded, in the stored profile, in each open tab.
+#[derive(Debug)]
+struct Tally {
+    recorded: u64,
+    stored: u64,
+    in_tabs: Vec<u64>,
+    closes: usize,
+}
+
+/// Two tabs, as in a browser: each sees the other's writes when their messages arrive (catching
+/// up) and hears of each through its `storage` event, one at a time in the order of the writes,
+/// possibly after it caught up past it. In each seeded-random step one tab tracks, flushes (which
+/// reads its view first) or, for `closing` tabs, closes right after a flush (a new tab opens in
+/// its place), and then each tab may catch up and may hear one event: messages take a few steps,
+/// so writes of both tabs cross often. At the end the open tabs catch up, hear every event and
+/// flush until quiet.
+fn tabs_that_close(seed: u64, steps: usize, closing: &[usize], max_closes: usize) -> Tally {
+    let store = seeded_store();
+    let mut views = [LaggingView::new(&store), LaggingView::new(&store)];
+    let mut tabs = [open(views[0].clone()), open(views[1].clone())];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut recorded, mut closes) = (1u64, 0);
+    for step in 0..steps {
+        let tab = rng.random_range(0..2usize);
+        let now = T0 + step as f64 * 3_000.0;
+        match rng.random_range(0..10u32) {
+            0..=6 => {
+                if let Ok(TrackOutcome::Recorded { .. }) = tabs[tab].track(view(&format!("t{step}")), now, 0) {
+                    recorded += 1;
+                }
+            }
+            7 | 8 => {
+                tabs[tab].flush(now).unwrap();
+            }
+            _ if closing.contains(&tab) && closes < max_closes => {
+                // Closed right after its flush: what it has not heard of is never heard.
+                tabs[tab].flush(now).unwrap();
+                views[tab] = LaggingView::new(&store);
+                tabs[tab] = open(views[tab].clone());
+                closes += 1;
+            }
+            _ => {}
+        }
+        for other in 0..2 {
+            if rng.random_range(0..3u32) == 0 {
+                views[other].catch_up();
+            }
+            if rng.random_range(0..2u32) == 0 {
+                hear_one(&views[other], &mut tabs[other], now);
+            }
+        }
+    }
+    let end = T0 + steps as f64 * 3_000.0;
+    for _ in 0..3 {
+        for tab in 0..2 {
+            views[tab].catch_up();
+            while hear_one(&views[tab], &mut tabs[tab], end) {}
+            tabs[tab].flush(end).unwrap();
+        }
+    }
+    let in_tabs = tabs.iter().map(|t| t.profile().event_counts().total()).collect();
+    Tally { recorded, stored: stored_total(&store), in_tabs, closes }
+}
+
+#[test]
+fn a_tab_closed_right_after_its_flush_loses_no_events() {
+    // The race of issue 14: A writes and closes before B, which had not seen A's write yet,
+    // writes beside it. Only B's storage event still shows A's value.
+    let store = seeded_store();
+    let (view_a, view_b) = (LaggingView::new(&store), LaggingView::new(&store));
+    let (mut tab_a, mut tab_b) = (open(view_a.clone()), open(view_b.clone()));
+    for i in 0..3 {
+        tab_a.track(view(&format!("a{i}")), T0 + f64::from(i) * 5_000.0, 0).unwrap();
+        tab_b.track(view(&format!("b{i}")), T0 + f64::from(i) * 5_000.0, 0).unwrap();
+    }
+    tab_a.flush(T0 + 20_000.0).unwrap();
+    drop(tab_a);
+    tab_b.flush(T0 + 20_000.0).unwrap();
+    assert_eq!(stored_total(&store), 4, "B's write replaced A's");
+    assert!(hear_one(&view_b, &mut tab_b, T0 + 21_000.0), "B hears of A's write");
+    assert_eq!(stored_total(&store), 7, "B merged A's write and wrote it back at once");
+    assert_eq!(tab_b.profile().event_counts().total(), 7);
+}
+
+#[test]
+fn two_first_writes_of_a_shopper_keep_each_others_events() {
+    // Both tabs create the very first profile; the storage events tell this from a forget().
+    let store = MemoryStore::new();
+    let (view_a, view_b) = (LaggingView::new(&store), LaggingView::new(&store));
+    let (mut tab_a, mut tab_b) = (open(view_a.clone()), open(view_b.clone()));
+    tab_a.track(view("a"), T0, 0).unwrap();
+    tab_b.track(view("b"), T0, 0).unwrap();
+    tab_a.flush(T0).unwrap();
+    tab_b.flush(T0).unwrap();
+    while hear_one(&view_a, &mut tab_a, T0 + 1.0) | hear_one(&view_b, &mut tab_b, T0 + 1.0) {}
+    assert_eq!(stored_total(&store), 2);
+    assert_eq!([tab_a.profile().event_counts().total(), tab_b.profile().event_counts().total()], [2, 2]);
+    // A forget() in one tab is still a forget in the other: nothing comes back.
+    tab_a.forget().unwrap();
+    tab_a.track(view("after"), T0 + 2.0, 0).unwrap();
+    tab_a.flush(T0 + 2.0).unwrap();
+    while hear_one(&view_b, &mut tab_b, T0 + 3.0) {}
+    tab_b.flush(T0 + 3.0).unwrap();
+    assert_eq!(stored_total(&store), 1);
+    assert_eq!(tab_b.profile().event_counts().total(), 1);
+}
+
+#[test]
+fn tabs_closing_right_after_their_flush_lose_no_events_across_seeds() {
+    let mut closes = 0;
+    for seed in 0..16 {
+        let tally = tabs_that_close(seed, 120, &[0], 1);
+        assert_eq!(tally.stored, tally.recorded, "seed {seed}: {tally:?}");
+        assert!(tally.in_tabs.iter().all(|&n| n == tally.recorded), "seed {seed}: {tally:?}");
+        closes += tally.closes;
+    }
+    assert!(closes >= 12, "most runs close a tab ({closes} closes in 16 runs)");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tabs_hearing_events_and_closing_neither_lose_nor_double_count(seed in any::<u64>(), steps in 1usize..200, both in any::<bool>()) {
+        // One tab or both close, each at most twice.
+        let tally = tabs_that_close(seed, steps, if both { &[0, 1] } else { &[0] }, 2);
+        prop_assert_eq!(tally.stored, tally.recorded, "{:?}", tally);
+        prop_assert!(tally.in_tabs.iter().all(|&n| n == tally.recorded), "{:?}", tally);
+    }
+}

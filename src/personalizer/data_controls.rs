@@ -19,7 +19,6 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.forget_ranking();
         self.extension.forgotten(&mut self.ranking);
         self.stored_raw = None;
-        self.stored_lineage.clear();
         self.blocked = false;
         Ok(self.ctx.keys.remove_all(&mut self.ctx.store)?)
     }

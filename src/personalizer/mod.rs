@@ -14,11 +14,13 @@ mod adapting;
 mod context;
 mod data_controls;
 mod extension;
+mod flushing;
 mod outcome;
 mod ranking;
 mod remote;
 mod syncing;
 mod tabs;
+pub(crate) mod write_ledger;
 
 use crate::catalog::Item;
 use crate::collect::event::TrackEvent;
@@ -26,9 +28,8 @@ use crate::collect::noise::{NoiseDecision, NoiseFilter};
 use crate::collect::screen::{ItemDirectory, Screened};
 use crate::config::{PersonalizerConfig, ValidConfig};
 use crate::consent::{self, ConsentDecision, ConsentMode};
-use crate::profile::stored::{load_or_back_up, write_compacted};
 use crate::profile::{Profile, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
-use crate::storage::{value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE};
+use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 
 pub use adapting::{
     AdaptationError, DecisionOutcome, LayoutContext, OfferRequest, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION,
@@ -46,7 +47,8 @@ pub use syncing::{
     decode_sync, drive, encode_sync, sync_key, SharedWeights, SkipReason, StoredSync, SyncAction, SyncEngine, SyncHost,
     SyncInput, SyncLoadError, SyncOutcome, SyncPlan, SyncRun, SyncSchedule, SyncSetup, SyncingError,
 };
-use tabs::{Sync, WriteLedger};
+use tabs::Sync;
+use write_ledger::WriteLedger;
 
 /// Unwritten changes after which `track` flushes by itself.
 pub const FLUSH_AFTER_CHANGES: usize = 20;
@@ -72,11 +74,17 @@ pub struct Personalizer<S: KeyValueStore, X: Extension = OnDevice<S>> {
     pending: Vec<ProfileChange>,
     /// Something in memory is not in the store yet.
     dirty: bool,
-    /// The raw value last seen under the profile key, and its lineage.
+    /// The raw value last seen under the profile key.
     stored_raw: Option<String>,
-    stored_lineage: Vec<u32>,
-    /// This tab's recent writes, in case another tab's write built beside them drops them.
-    ledger: WriteLedger,
+    /// Ids of the stored values the state contains, newest first (the next write's lineage).
+    known: Vec<u32>,
+    /// The latest value of another tab taken in (see `tabs.rs`).
+    last_foreign: Option<u32>,
+    foreign_lineage: Vec<u32>,
+    /// This tab's recent changes, in case another tab's write built beside them drops them.
+    ledger: WriteLedger<ProfileChange>,
+    /// A write since the last `flush()` report dropped data to fit (automatic flushes included).
+    compaction_unreported: bool,
     noise: NoiseFilter,
     items: ItemDirectory,
     visit_counted: bool,
@@ -129,8 +137,11 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             pending: Vec::new(),
             dirty: false,
             stored_raw: None,
-            stored_lineage: Vec::new(),
+            known: Vec::new(),
+            last_foreign: None,
+            foreign_lineage: Vec::new(),
             ledger: WriteLedger::default(),
+            compaction_unreported: false,
             noise: NoiseFilter::new(),
             items: ItemDirectory::default(),
             visit_counted: false,
@@ -158,7 +169,8 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
                 ));
             }
             self.stored_raw = None;
-            self.stored_lineage.clear();
+            self.known.clear();
+            self.last_foreign = None;
             self.blocked = false;
             self.fold_pending();
         }
@@ -249,59 +261,6 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         Ok(kept)
     }
 
-    /// Writes unsaved changes (merging what other tabs wrote). Call on `visibilitychange` to
-    /// hidden and on `pagehide`. Does nothing unless consent is `full`.
-    ///
-    /// ```js
-    /// addEventListener("pagehide", () => p.flush());
-    /// ```
-    pub fn flush(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
-        let now = check_time(now_ms)?;
-        if !self.ctx.consent.persists() {
-            return Ok(FlushReport::default());
-        }
-        self.save_rank_model();
-        self.extension.flush();
-        if self.blocked {
-            return Err(PersonalizerError::Blocked);
-        }
-        if let Sync::Unreadable = self.sync_from_store() {
-            // Another tab (say a newer library version) left something unreadable: keep a copy first.
-            let outcome = {
-                let limit = self.load_limit();
-                load_or_back_up(&mut self.ctx.store, &self.ctx.keys, limit)
-            };
-            self.absorb_load(outcome);
-            if self.blocked {
-                return Err(PersonalizerError::Blocked);
-            }
-        }
-        let stored_bytes = self.stored_raw.as_ref().map_or(0, String::len);
-        if !self.dirty {
-            return Ok(FlushReport { written: false, stored_bytes, compacted: false });
-        }
-        let mut merged = self.profile.clone();
-        let budget = self.ctx.config.storage_budget_bytes();
-        let half_life = self.ctx.config.affinity_half_life_ms();
-        let parent = self.stored_raw.as_deref().map(value_id);
-        let lineage: Vec<u32> =
-            parent.into_iter().chain(self.stored_lineage.iter().copied()).take(MAX_LINEAGE).collect();
-        match write_compacted(&mut self.ctx.store, &self.ctx.keys, &mut merged, &lineage, budget, now, half_life) {
-            Ok(written) => {
-                let report =
-                    FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
-                self.base = merged.clone();
-                self.profile = merged;
-                self.ledger.record(value_id(&written.raw), parent, std::mem::take(&mut self.pending));
-                self.dirty = false;
-                self.stored_raw = Some(written.raw);
-                self.stored_lineage = lineage;
-                Ok(report)
-            }
-            Err(e) => Err(PersonalizerError::Write(e)),
-        }
-    }
-
     /// Call from the `storage` event with its `key` (`null` when storage was cleared): picks up
     /// what another tab of the shop wrote, keeping this tab's unsaved changes.
     ///
@@ -372,12 +331,6 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.dirty = true;
         if self.pending.len() > MAX_PENDING_CHANGES {
             self.fold_pending();
-        }
-    }
-
-    fn flush_or_warn(&mut self, now_ms: f64) {
-        if let Err(e) = self.flush(now_ms) {
-            self.ctx.warn(e.flush_warning());
         }
     }
 }

@@ -48,7 +48,8 @@ pub struct FlushReport {
     pub written: bool,
     /// Size of the stored value after the flush, in bytes.
     pub stored_bytes: usize,
-    /// True when data was dropped to fit the budget or the store.
+    /// True when data was dropped to fit the budget or the store, by this write or by an
+    /// automatic one (every 20 changes, on page hide) since the last `flush()`.
     pub compacted: bool,
 }
 

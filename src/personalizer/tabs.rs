@@ -4,80 +4,45 @@
 //! Two tabs can also write at nearly the same time, each on top of the same older value (browsers
 //! propagate localStorage writes between tabs asynchronously). The later write then drops the
 //! earlier one. To recover, a tab keeps the changes of its recent writes in a [`WriteLedger`]
-//! until it sees a value built on them. Each stored value lists its ancestors (`lineage`, see the
-//! envelope): a value whose ancestors include this tab's write contains it; a value whose
-//! ancestors include the value this tab wrote onto, but not this tab's write, was built beside it
-//! and overwrote it, so the tab re-applies that write's changes on top.
+//! until it sees a value that contains them, and applies them again on top of a value built
+//! beside them. Each stored value lists the values it contains (`lineage`, see the envelope), and
+//! the tab keeps the same list for its own state (`known`).
+//!
+//! The tab that wrote a dropped value may be gone (closed right after its flush): the tab that
+//! dropped it learns of it from the `storage` event (`newValue`, which no read shows any more),
+//! takes it as its base, applies its own changes again on top and writes at once
+//! ([`Personalizer::on_storage_event`]). Events arrive in the order the browser applied the writes,
+//! so they also tell a value written beside ours onto an empty store from one written after a
+//! `forget()` (whose removal arrives first and wipes this tab). Limits: the merged value's own
+//! changes cannot be applied again, only its state adopted, so if a third value that lacks it
+//! overwrites this tab's write before any tab has seen it, and the tab that wrote that one closes
+//! at once too, the merged value is lost; two such races in a row need three tabs or two closes.
 
 use crate::collect::noise::NoiseFilter;
 use crate::profile::stored::{decode, load_or_back_up, LoadOutcome};
-use crate::profile::{Profile, ProfileChange};
-use crate::storage::{KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE};
+use crate::profile::Profile;
+use crate::storage::{bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode};
 
+use super::write_ledger::Seen;
 use super::{Extension, Personalizer};
 
-/// One of this tab's writes not yet seen inside another tab's value.
-#[derive(Debug, Clone)]
-struct OwnWrite {
-    id: u32,
-    /// The value it was written onto, if any.
-    parent: Option<u32>,
-    /// How many of the ledger's changes it carries (counted from the ledger's start).
-    changes_upto: usize,
-}
+/// Most ids of stored values a tab remembers its state to contain.
+const MAX_KNOWN: usize = 64;
 
-/// This tab's recent writes and the changes they carried, until another tab's value shows them.
-/// The profile's changes are [`ProfileChange`]s; the adaptation state's are whole writes (see
-/// `adapting/tabs.rs`).
-#[derive(Debug, Clone)]
-pub(super) struct WriteLedger<C = ProfileChange> {
-    writes: Vec<OwnWrite>,
-    changes: Vec<C>,
-}
-
-impl<C> Default for WriteLedger<C> {
-    fn default() -> Self {
-        WriteLedger { writes: Vec::new(), changes: Vec::new() }
-    }
-}
-
-impl<C> WriteLedger<C> {
-    /// Notes a write of `id` onto `parent` that carried `changes`.
-    pub(super) fn record(&mut self, id: u32, parent: Option<u32>, changes: Vec<C>) {
-        self.changes.extend(changes);
-        self.writes.push(OwnWrite { id, parent, changes_upto: self.changes.len() });
-        if self.writes.len() > MAX_LINEAGE {
-            // Older than any lineage can show: assume it was seen.
-            self.forget_through(0);
+/// The ids a state holding value `id` (with `lineage`) and this tab's `replayed` writes contains,
+/// newest first, the root last.
+fn known_ids(id: u32, lineage: &[u32], replayed: &[u32]) -> Vec<u32> {
+    let root = lineage_root(id, lineage);
+    let mut ids = vec![id];
+    for &other in lineage.iter().chain(replayed) {
+        if !ids.contains(&other) && other != root {
+            ids.push(other);
         }
     }
-
-    pub(super) fn clear(&mut self) {
-        self.writes.clear();
-        self.changes.clear();
+    if !ids.contains(&root) {
+        ids.push(root);
     }
-
-    /// Drops writes up to and including `index` with their changes.
-    fn forget_through(&mut self, index: usize) {
-        let Some(upto) = self.writes.get(index).map(|write| write.changes_upto) else { return };
-        self.changes.drain(..upto);
-        self.writes.drain(..=index);
-        for write in &mut self.writes {
-            write.changes_upto -= upto;
-        }
-    }
-
-    /// Given the lineage of a value another tab stored, returns the changes of this tab's writes
-    /// that the value lacks (to re-apply on top of it), and forgets every write.
-    pub(super) fn reconcile(&mut self, lineage: &[u32]) -> Vec<C> {
-        if let Some(latest_seen) = self.writes.iter().rposition(|w| lineage.contains(&w.id)) {
-            self.forget_through(latest_seen);
-        }
-        let overwritten = self.writes.first().and_then(|w| w.parent).is_some_and(|parent| lineage.contains(&parent));
-        let lacking = if overwritten { std::mem::take(&mut self.changes) } else { Vec::new() };
-        self.clear();
-        lacking
-    }
+    bounded_lineage(&ids, MAX_KNOWN)
 }
 
 /// What another tab's write meant for this one.
@@ -96,15 +61,18 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.ledger.clear();
     }
 
+    /// `base` with the changes waiting to be applied again and the unwritten ones.
     pub(super) fn rebuild(&mut self) {
         let mut profile = self.base.clone();
-        for change in &self.pending {
+        for change in self.ledger.waiting_changes().chain(&self.pending) {
             profile.apply(change, &self.ctx.config);
         }
         self.profile = profile;
     }
 
     pub(super) fn wipe_memory(&mut self) {
+        self.known.clear();
+        self.last_foreign = None;
         self.profile = Profile::default();
         self.base = Profile::default();
         self.pending.clear();
@@ -132,9 +100,13 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             self.ctx.warn(warning);
         }
         self.blocked = outcome.blocked;
-        self.stored_raw = outcome.raw;
-        self.stored_lineage = outcome.lineage;
         self.ledger.clear();
+        self.known = match &outcome.raw {
+            Some(raw) => known_ids(value_id(raw), &outcome.lineage, &[]),
+            None => Vec::new(),
+        };
+        self.last_foreign = self.known.first().copied();
+        self.stored_raw = outcome.raw;
         match outcome.profile {
             Some(stored) => self.adopt_stored(stored) || migrated,
             None => false,
@@ -164,88 +136,102 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             return Sync::Unchanged;
         }
         let Some(raw) = current else {
-            // Another tab called forget() (or the shopper cleared site data): forget here too,
-            // including what ranking and adaptation learned.
-            self.wipe_memory();
-            self.forget_ranking();
-            self.extension.other_tab_forgot();
-            self.stored_raw = None;
-            self.stored_lineage.clear();
+            // Another tab called forget() (or the shopper cleared site data): forget here too.
+            self.other_tab_forgot();
             return Sync::Wiped;
         };
-        match decode(&raw, self.load_limit()) {
-            Ok(decoded) => {
-                let mut lacking = self.ledger.reconcile(&decoded.lineage);
-                if !lacking.is_empty() {
-                    // Our last write was overwritten by a value built beside it: apply it again.
-                    lacking.append(&mut self.pending);
-                    self.pending = lacking;
-                    self.dirty = true;
-                }
-                self.stored_raw = Some(raw);
-                self.stored_lineage = decoded.lineage;
-                if self.adopt_stored(decoded.profile) {
-                    self.dirty = true;
-                }
-                Sync::Reloaded
+        if self.known.contains(&value_id(&raw)) {
+            // This state already holds it (this tab's own write, or a value merged from an event).
+            self.stored_raw = Some(raw);
+            return Sync::Unchanged;
+        }
+        self.take_in(raw, None)
+    }
+
+    /// Forgets everything, including what ranking and adaptation learned.
+    fn other_tab_forgot(&mut self) {
+        self.wipe_memory();
+        self.forget_ranking();
+        self.extension.other_tab_forgot();
+        self.stored_raw = None;
+    }
+
+    /// Call from the `storage` event with its `key`, `oldValue` and `newValue` (each `null` when
+    /// absent): picks up what another tab of the shop wrote, keeping this tab's unsaved changes,
+    /// including a value the store no longer holds because this tab's write replaced it (its tab
+    /// may be closed by now): that one is merged and written back at once.
+    ///
+    /// ```js
+    /// addEventListener("storage", (e) => p.onStorageEvent(e.key, e.oldValue, e.newValue));
+    /// ```
+    pub fn on_storage_event(
+        &mut self,
+        key: Option<&str>,
+        old_value: Option<&str>,
+        new_value: Option<&str>,
+        now_ms: f64,
+    ) {
+        if !self.ctx.consent.persists() || key.is_some_and(|k| k != self.ctx.keys.profile()) {
+            return;
+        }
+        let Some(new_value) = new_value.filter(|_| key.is_some()) else {
+            // Removed or `localStorage.clear()`ed: another tab forgot.
+            if self.stored_raw.is_some() || !self.known.is_empty() {
+                self.other_tab_forgot();
             }
+            return;
+        };
+        if self.stored_raw.as_deref() == Some(new_value) || self.known.contains(&value_id(new_value)) {
+            return;
+        }
+        if let Sync::Reloaded = self.take_in(new_value.to_owned(), Some(old_value.map(value_id))) {
+            let current = self.ctx.store.get(&self.ctx.keys.profile()).ok().flatten();
+            let lost = current.as_deref() != Some(new_value);
+            if lost || self.ledger.waiting_changes().next().is_some() {
+                // Write the merge now, while this tab is surely open: the value may exist nowhere else.
+                self.flush_or_warn(now_ms);
+            }
+        }
+    }
+
+    /// Rebases onto a value another tab stored: read from the store (`replaced: None`) or from a
+    /// `storage` event (`replaced`: the id of the value it replaced, `None` for an empty key).
+    fn take_in(&mut self, raw: String, replaced: Option<Option<u32>>) -> Sync {
+        let decoded = match decode(&raw, self.load_limit()) {
+            Ok(decoded) => decoded,
             Err(problem) => {
                 let message =
                     format!("another tab stored a profile this tab cannot read ({problem}); keeping this tab's copy");
                 self.ctx.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
-                Sync::Unreadable
+                return Sync::Unreadable;
+            }
+        };
+        let id = value_id(&raw);
+        let seen = Seen { id, lineage: &decoded.lineage, replaced };
+        if let (Some(_), Some(foreign)) = (replaced, self.last_foreign) {
+            // An event's value that lacks what this tab took in from other tabs is older than it,
+            // or a third tab's value beside it (which that tab merges): adopting it would drop it.
+            // A value built on everything that one was built on holds it too, unless that one
+            // carried changes of its own: then its tab, having written since, holds them too.
+            let built_on_all =
+                !self.foreign_lineage.is_empty() && self.foreign_lineage.iter().all(|id| seen.lineage.contains(id));
+            if !(seen.lineage.contains(&foreign) || replaced == Some(Some(foreign)) || built_on_all) {
+                return Sync::Unchanged;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn change(n: usize) -> ProfileChange {
-        ProfileChange::ForgetItem(format!("item-{n}"))
-    }
-
-    fn ledger() -> WriteLedger<ProfileChange> {
-        let mut ledger = WriteLedger::default();
-        ledger.record(10, Some(1), vec![change(0)]);
-        ledger.record(11, Some(10), vec![change(1), change(2)]);
-        ledger
-    }
-
-    #[test]
-    fn a_value_built_on_our_latest_write_lacks_nothing() {
-        let mut ledger = ledger();
-        assert!(ledger.reconcile(&[11, 10, 1]).is_empty());
-        assert!(ledger.writes.is_empty() && ledger.changes.is_empty());
-    }
-
-    #[test]
-    fn a_value_built_on_our_first_write_lacks_the_second() {
-        assert_eq!(ledger().reconcile(&[10, 1]), vec![change(1), change(2)]);
-    }
-
-    #[test]
-    fn a_value_built_beside_our_writes_lacks_all_of_them() {
-        assert_eq!(ledger().reconcile(&[1]), vec![change(0), change(1), change(2)]);
-    }
-
-    #[test]
-    fn an_unrelated_value_resurrects_nothing() {
-        // E.g. a fresh profile written after another tab's forget().
-        assert!(ledger().reconcile(&[]).is_empty());
-        assert!(ledger().reconcile(&[99]).is_empty());
-    }
-
-    #[test]
-    fn the_ledger_stays_bounded() {
-        let mut ledger = WriteLedger::<ProfileChange>::default();
-        for n in 0..MAX_LINEAGE as u32 + 5 {
-            ledger.record(100 + n, Some(99 + n), vec![change(n as usize)]);
+        if self.ledger.reconcile(seen) {
+            // This tab's write was dropped by a value built beside it: apply it again.
+            self.dirty = true;
         }
-        assert_eq!(ledger.writes.len(), MAX_LINEAGE);
-        assert_eq!(ledger.changes.len(), MAX_LINEAGE);
-        assert_eq!(ledger.changes[0], change(5));
+        self.known = known_ids(id, &decoded.lineage, &self.ledger.replayed_writes());
+        self.last_foreign = Some(id);
+        self.foreign_lineage = decoded.lineage.clone();
+        if replaced.is_none() {
+            self.stored_raw = Some(raw);
+        }
+        if self.adopt_stored(decoded.profile) {
+            self.dirty = true;
+        }
+        Sync::Reloaded
     }
 }

@@ -6,6 +6,7 @@
 //! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
 
 mod envelope;
+mod lineage;
 mod loading;
 mod memory;
 mod persist;
@@ -15,8 +16,9 @@ use thiserror::Error;
 use crate::error_code::{Coded, ErrorCode};
 
 pub use envelope::{envelope_overhead, open, seal, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
+pub use lineage::{bounded_lineage, descendant_lineage, lineage_root};
 pub use loading::{load_stored, Loaded};
-pub use memory::{LaggingView, MemoryStore};
+pub use memory::{LaggingView, MemoryStore, StorageChange};
 pub use persist::{back_up, StorageWarning, WarningCode, WarningKind, MAX_BACKUPS};
 
 /// What a [`KeyValueStore`] call can fail with.

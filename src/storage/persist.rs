@@ -25,6 +25,9 @@ pub enum WarningCode {
     QuotaExceeded,
     /// Another tab stored something this tab cannot read; this tab keeps its own copy.
     OtherTabUnreadable,
+    /// The store was too full for the profile's budget (other data of this site fills it), so the
+    /// profile was cut below its budget to fit, dropping its oldest and weakest history.
+    CompactedToFit,
     /// The shared model could not be downloaded; the previous one stays in use and the download
     /// is retried at the next check.
     ModelDownloadFailed,
@@ -56,7 +59,8 @@ impl WarningCode {
             | WarningCode::Migrated
             | WarningCode::StorageUnavailable
             | WarningCode::QuotaExceeded
-            | WarningCode::OtherTabUnreadable => WarningKind::Storage,
+            | WarningCode::OtherTabUnreadable
+            | WarningCode::CompactedToFit => WarningKind::Storage,
             WarningCode::ModelDownloadFailed | WarningCode::ModelRejected | WarningCode::SendRefused => {
                 WarningKind::Network
             }

@@ -6,11 +6,13 @@ use serde::Serialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
+use super::input_limits::check_size;
 use super::js_errors::thrown;
 use crate::error_code::ErrorCode;
 
-/// Reads a typed JS argument, which must be an object. `what` names it in the error, thrown
-/// with `code`: "invalid event: missing field `itemId`".
+/// Reads a typed JS argument, which must be an object within the size limits of
+/// `input_limits` (checked before anything of it is copied). `what` names it in the error,
+/// thrown with `code`: "invalid event: missing field `itemId`".
 pub fn from_js<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<T, JsError>
 where
     T: Tsify + DeserializeOwned,
@@ -20,10 +22,16 @@ where
         let message = format!("invalid {what}: expected an object, got {}", describe_type(&value));
         return Err(thrown(code, &message));
     }
+    check_size(&value, code, what)?;
     serde_wasm_bindgen::from_value(value).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
 }
 
-fn describe_type(value: &JsValue) -> String {
+/// The entries of a checked array (see `input_limits::checked_array`), typed for [`from_js`].
+pub fn entries<'a, T: Tsify + 'a>(array: &'a Array) -> impl Iterator<Item = Ts<T>> + 'a {
+    array.iter().map(Ts::new_unchecked)
+}
+
+pub fn describe_type(value: &JsValue) -> String {
     if value.is_null() {
         "null".to_string()
     } else if Array::is_array(value) {

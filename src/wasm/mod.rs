@@ -11,6 +11,7 @@
 //! core reaches the parts through the very same JS calls.
 
 mod environment;
+mod input_limits;
 mod js_errors;
 mod js_values;
 mod local_storage;

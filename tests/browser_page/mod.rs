@@ -21,6 +21,11 @@ pub fn ts<T: tsify::Tsify>(json: &str) -> Ts<T> {
     Ts::new_unchecked(js(json))
 }
 
+/// A JS array of values parsed from JSON texts (for array parameters).
+pub fn js_array(items: &[&str]) -> JsValue {
+    items.iter().map(|json| js(json)).collect::<js_sys::Array>().into()
+}
+
 /// The message of the Error a call threw; fails the test when it did not throw.
 pub fn thrown<T, E: Into<JsValue>>(result: Result<T, E>) -> String {
     match result {

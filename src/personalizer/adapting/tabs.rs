@@ -31,11 +31,13 @@
 
 use crate::adapt::{AdaptState, Adapter, Bandit, OfferHistory};
 use crate::measure::LiftCounters;
-use crate::storage::{value_id, KeyValueStore, Loaded, StorageWarning, StoreError, WarningCode, MAX_LINEAGE};
+use crate::storage::{
+    descendant_lineage, lineage_root, value_id, KeyValueStore, Loaded, StorageWarning, StoreError, WarningCode,
+};
 
 use crate::personalizer::adapting::feedback::Feedback;
 use crate::personalizer::adapting::store::{adapt_key, encode_adaptation, load_adaptation, StoredAdaptation};
-use crate::personalizer::tabs::WriteLedger;
+use crate::personalizer::write_ledger::{Seen, WriteLedger};
 use crate::personalizer::Context;
 
 use super::Adaptation;
@@ -167,7 +169,8 @@ impl Adaptation {
                 return ctx.warn(warning);
             }
         };
-        let lacking = tabs.ledger.reconcile(&lineage);
+        let seen = Seen { id: value_id(&raw), lineage: &lineage, replaced: None };
+        let lacking = tabs.ledger.take_lacking(seen);
         let base = tabs.base.take();
         let mut state = match self.current() {
             Some(ours) => merged(base.as_ref(), &ours, &theirs),
@@ -196,7 +199,7 @@ impl Adaptation {
         let Some(state) = self.current() else { return Ok(()) };
         let tabs = &self.tabs;
         let parent = tabs.raw.as_deref().map(value_id);
-        let lineage: Vec<u32> = parent.into_iter().chain(tabs.lineage.iter().copied()).take(MAX_LINEAGE).collect();
+        let lineage = descendant_lineage(parent, &tabs.lineage);
         let raw = encode_adaptation(&state, &lineage)
             .map_err(|e| StorageWarning::new(WarningCode::StorageUnavailable, e.to_string()))?;
         ctx.store.set(&adapt_key(ctx.config.shop()), &raw).map_err(|e| {
@@ -208,7 +211,8 @@ impl Adaptation {
         })?;
         let tabs = &mut self.tabs;
         let write = AdaptWrite { parent: tabs.base.take(), written: state.clone() };
-        tabs.ledger.record(value_id(&raw), parent, vec![write]);
+        let id = value_id(&raw);
+        tabs.ledger.record(id, parent, lineage_root(id, &lineage), vec![write]);
         tabs.base = Some(state);
         tabs.raw = Some(raw);
         tabs.lineage = lineage;

@@ -274,3 +274,14 @@ fn the_holdout_bucket_is_the_stored_one_in_every_tab() {
     }
     assert!(matches!(expected, LiftBucket::Holdout | LiftBucket::Personalized));
 }
+
+#[test]
+fn a_tab_that_wrote_more_often_than_a_lineage_holds_still_has_its_writes_merged() {
+    // Found by `lagging_tabs_neither_lose_nor_double_count`: one tab wrote 12 times and the other
+    // 16 without seeing each other; the common ancestor had fallen off the 16-id lineage, so the
+    // first tab took the other's value for one written after a forget() and dropped its writes
+    // (lift (36, 2) stored vs (70, 4) counted). The root now stays in every lineage.
+    let (stored, expected, _) = interleave(13_820_682_089_399_709_523, 106, true);
+    assert!((stored.0 - expected.0).abs() < 1e-6, "lift {stored:?} vs {expected:?}");
+    assert_eq!(stored.1, expected.1);
+}

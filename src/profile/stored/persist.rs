@@ -10,7 +10,9 @@ use crate::storage::{load_stored, KeyValueStore, Loaded, Opened, StorageKeys, St
 use super::format::{cleaned, encode_with_lineage, profile_envelope_overhead, ProfileFormat};
 
 /// How many times a write is retried, each after halving the profile, when the store is full.
-const QUOTA_RETRIES: usize = 3;
+/// Retries of a write the store refused as full, each an eighth shorter (0.875^20 < 7%): a
+/// profile is cut only about as far as the free space needs, never to a handful of items.
+const QUOTA_RETRIES: usize = 20;
 
 /// What loading the profile found.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -76,10 +78,13 @@ pub struct Written {
     pub raw: String,
     /// True when data was dropped to fit the budget or the store.
     pub compacted: bool,
+    /// When the store was too full for the budget: the profile's encoded bytes before and after
+    /// it was cut further to fit.
+    pub cut_to_fit: Option<(usize, usize)>,
 }
 
 /// Compacts `profile` to the budget and stores it with `lineage` (see the envelope); on a full
-/// store compacts to half and retries.
+/// store compacts an eighth further and retries (least valuable data first, see `compact_to`).
 pub fn write_compacted<S: KeyValueStore>(
     store: &mut S,
     keys: &StorageKeys,
@@ -92,12 +97,16 @@ pub fn write_compacted<S: KeyValueStore>(
     let before = encoded_len(profile);
     let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead());
     let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
+    let within_budget = len;
     for _ in 0..=QUOTA_RETRIES {
         let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
         match store.set(&keys.profile(), &raw) {
-            Ok(()) => return Ok(Written { raw, compacted: len < before }),
+            Ok(()) => {
+                let cut_to_fit = (len < within_budget).then_some((before, len));
+                return Ok(Written { raw, compacted: len < before, cut_to_fit });
+            }
             Err(StoreError::QuotaExceeded) => {
-                limit = len / 2;
+                limit = len - len / 8;
                 match profile.compact_to(limit, now_ms, half_life_ms) {
                     Ok(shorter) => len = shorter,
                     Err(_) => break,

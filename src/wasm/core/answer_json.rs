@@ -90,9 +90,15 @@ fn invalid(message: &str) -> JsError {
 
 /// The JSON text of the plain columns of `answer` (an object), as UTF-8 bytes.
 pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
-    answer_json(answer)
-        .map(|bytes| bytes.to_vec())
-        .map_err(|_| invalid("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data"))
+    let bytes = answer_json(answer).map_err(|_| {
+        invalid("invalid answer: its ids, titles, attributes and neighbour ids must be plain JSON data")
+    })?;
+    let max = super::answer_limits::MAX_ANSWER_JSON_BYTES;
+    if bytes.length() > max {
+        let message = format!("invalid answer: its ids, titles, attributes and neighbour ids are over {max} bytes of JSON; nothing of it was read");
+        return Err(invalid(&message));
+    }
+    Ok(bytes.to_vec())
 }
 
 /// Parses one column; `what` names it in the error ("invalid answer.ids: ...").

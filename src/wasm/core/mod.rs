@@ -3,6 +3,7 @@
 //! `parts_port`, `parts_slot`).
 
 mod answer_json;
+mod answer_limits;
 mod on_demand_calls;
 mod page_lifecycle;
 mod parts_port;

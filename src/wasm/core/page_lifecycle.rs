@@ -45,7 +45,13 @@ impl PageListeners {
             let Some(state) = state.upgrade() else { return };
             // A listener never runs inside another call, but stay safe if it ever does.
             if let Ok(mut state) = state.try_borrow_mut() {
-                state.engine.on_storage_changed(event.key().as_deref());
+                let (old, new) = (event.old_value(), event.new_value());
+                state.engine.on_storage_event(
+                    event.key().as_deref(),
+                    old.as_deref(),
+                    new.as_deref(),
+                    js_sys::Date::now(),
+                );
             };
         });
         listeners

@@ -171,6 +171,10 @@ impl CorePort {
         let set: Closure<dyn Fn(Float32Array, bool) -> bool> = Closure::new(move |weights: Float32Array, save| {
             let Some(state) = state.upgrade() else { return false };
             let Ok(mut state) = state.try_borrow_mut() else { return false };
+            // No model is larger (checked before anything is copied).
+            if weights.length() as usize > crate::sync::model_wire::MAX_MODEL_DIMENSION {
+                return false;
+            }
             state.engine.apply_weights_change(Some(WeightsChange { weights: weights.to_vec(), save }));
             true
         });
@@ -213,6 +217,6 @@ pub async fn make_parts(config_json: &str, core: &CorePort) -> Result<PartsHandl
 /// Makes the parts in this very module (the one-module build).
 #[cfg(feature = "on-demand-module")]
 pub async fn make_parts(config_json: &str, core: &CorePort) -> Result<PartsHandle, JsValue> {
-    let parts = crate::wasm::JsOnDemandParts::new(config_json, core.object.clone()).map_err(JsValue::from)?;
+    let parts = crate::wasm::JsOnDemandParts::new(config_json.into(), core.object.clone()).map_err(JsValue::from)?;
     Ok(JsValue::from(parts).unchecked_into())
 }

@@ -27,8 +27,9 @@ use super::page_lifecycle::PageListeners;
 use super::parts_port::JsPartsPort;
 use super::parts_slot::PartsSlot;
 use crate::wasm::environment;
+use crate::wasm::input_limits::{check_size, checked_array};
 use crate::wasm::js_errors::{coded, thrown};
-use crate::wasm::js_values::{from_js, from_js_strict, to_js};
+use crate::wasm::js_values::{entries, from_js, from_js_strict, to_js};
 use crate::wasm::local_storage::BrowserStore;
 use crate::wasm::panic_guard::Health;
 
@@ -55,7 +56,7 @@ pub struct EngineState {
 impl EngineState {
     /// Flushes, turning a failure into a warning (for page listeners, which have no caller).
     pub fn flush_keeping_errors(&mut self) {
-        if let Err(error) = self.engine.flush(js_sys::Date::now()) {
+        if let Err(error) = self.engine.autosave(js_sys::Date::now()) {
             self.facade_warnings.push(error.flush_warning());
         }
     }
@@ -163,6 +164,7 @@ impl JsPersonalizer {
         options: Option<Ts<ConsentOptions>>,
     ) -> Result<Ts<ConsentDecision>, JsError> {
         self.health.check()?;
+        check_size(&mode.js_value(), ErrorCode::InvalidArgument, "consent mode")?;
         let mode: ConsentMode = match mode.js_value().as_string() {
             Some(text) => text.parse().map_err(|e: ConsentError| coded(e))?,
             None => {
@@ -215,16 +217,17 @@ impl JsPersonalizer {
     /// p.upsertItems([{ id: "sku-1", categoryPath: ["Shoes", "Running"], brand: "Acme", price: 89, tags: ["trail"] }]);
     /// ```
     #[wasm_bindgen(js_name = upsertItems)]
-    pub fn upsert_items(&self, items: Vec<Ts<Item>>) -> Result<usize, JsError> {
+    pub fn upsert_items(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Item[]")] items: JsValue,
+    ) -> Result<usize, JsError> {
         self.health.check()?;
-        if items.len() > MAX_UPSERT_ITEMS {
-            return Err(coded(PersonalizerError::TooManyItems(items.len())));
-        }
-        let items = items
-            .iter()
+        let too_many = |len| coded(PersonalizerError::TooManyItems(len));
+        let items = checked_array(&items, MAX_UPSERT_ITEMS, too_many, ErrorCode::InvalidItem, "items")?;
+        let items = entries(&items)
             .enumerate()
             .map(|(index, item)| {
-                from_js(item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
+                from_js(&item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
             })
             .collect::<Result<Vec<Item>, JsError>>()?;
         self.state()?.engine.upsert_items(&items).map_err(coded)

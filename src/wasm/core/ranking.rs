@@ -186,6 +186,7 @@ impl JsPersonalizer {
             return Err(invalid_answer(&format!("invalid answer: expected an object, got {}", describe(&answer))));
         }
         reject_unknown_fields(&answer)?;
+        super::answer_limits::check_answer(&answer)?;
         let json = plain_json(&answer)?;
         let plain = read_plain(&json)?;
         let scores = f32_column(&get(&answer, "scores"), "scores")?;
@@ -245,6 +246,7 @@ impl JsPersonalizer {
                     let message = format!("invalid rank context: expected an object, got {}", describe(&context));
                     return Err(thrown(ErrorCode::InvalidArgument, &message));
                 }
+                crate::wasm::input_limits::check_size(&context, ErrorCode::InvalidArgument, "rank context")?;
                 json_field(&context, ErrorCode::InvalidArgument, "rank context")?.unwrap_or_default()
             }
             _ => RankContext::default(),

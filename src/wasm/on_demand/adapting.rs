@@ -2,23 +2,24 @@
 //! are read and checked here, the shopper comes from the core as JSON. Refused input throws an
 //! `Error` with a code, as every call of the package does.
 
-use js_sys::Array;
+use js_sys::JsString;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::adapt::{AdapterConfig, CopyVariant, OfferSpec, SectionSpec, ShopperState};
+use crate::adapt::copy_variants::MAX_VARIANTS;
+use crate::adapt::layout::constraints::MAX_SECTIONS;
+use crate::adapt::offers::MAX_OFFERS;
+use crate::adapt::{
+    AdapterConfig, CopyVariant, LayoutError, OfferError, OfferSpec, SectionSpec, ShopperState, VariantError,
+};
 use crate::catalog::Item;
 use crate::error_code::ErrorCode;
-use crate::personalizer::{DecisionOutcome, LayoutContext, OfferRequest};
+use crate::personalizer::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
+use crate::wasm::input_limits::{checked_array, checked_text, MAX_JSON_CHARS};
 use crate::wasm::js_errors::{coded, thrown};
-use crate::wasm::js_values::{from_js, from_js_strict, to_js};
+use crate::wasm::js_values::{entries, from_js, from_js_strict, to_js};
 
 use super::JsOnDemandParts;
-
-/// Most entries of a list argument read at all (the calls' own limits are lower): a longer
-/// array-like is refused before anything of it is copied.
-pub const MAX_LIST_ENTRIES: u32 = 1_000;
 
 /// A crypto-random seed (`crypto.getRandomValues`) for the engine's first draw and its noise.
 fn entropy() -> Result<u64, JsError> {
@@ -27,27 +28,21 @@ fn entropy() -> Result<u64, JsError> {
     })
 }
 
-/// Reads a JS array argument entry by entry, naming the bad entry; refuses anything that is not
-/// an array, or longer than [`MAX_LIST_ENTRIES`], before reading it.
-fn list<T>(value: &JsValue, what: &str) -> Result<Vec<T>, JsError>
+/// Reads a JS array argument of at most `max` entries (`too_long` otherwise, before any entry is
+/// read) entry by entry, naming the bad entry.
+fn list<T>(
+    value: &JsValue,
+    max: usize,
+    too_long: impl FnOnce(usize) -> AdaptationError,
+    what: &str,
+) -> Result<Vec<T>, JsError>
 where
     T: tsify::Tsify + serde::de::DeserializeOwned + serde::Serialize,
 {
-    if !Array::is_array(value) {
-        return Err(thrown(ErrorCode::InvalidArgument, &format!("invalid {what}s: expected an array")));
-    }
-    let array: &Array = value.unchecked_ref();
-    let length = array.length();
-    if length > MAX_LIST_ENTRIES {
-        let message = format!("{length} {what}s given; at most {MAX_LIST_ENTRIES} are read");
-        return Err(thrown(ErrorCode::InvalidArgument, &message));
-    }
-    (0..length)
-        .map(|index| {
-            let entry = Ts::new_unchecked(array.get(index));
-            from_js_strict(&entry, ErrorCode::InvalidArgument, &format!("{what} {index}"))
-        })
-        .collect()
+    let too_long = |len| coded(too_long(len));
+    let array = checked_array(value, max, too_long, ErrorCode::InvalidArgument, &format!("{what}s"))?;
+    let read = |(index, entry)| from_js_strict(&entry, ErrorCode::InvalidArgument, &format!("{what} {index}"));
+    entries(&array).enumerate().map(read).collect()
 }
 
 /// An optional object argument, or its default.
@@ -62,8 +57,9 @@ where
 }
 
 /// The shopper the core built for this decision.
-fn shopper(json: &str) -> Result<ShopperState, JsError> {
-    serde_json::from_str(json)
+fn shopper(json: &JsString) -> Result<ShopperState, JsError> {
+    let json = checked_text(json, MAX_JSON_CHARS, ErrorCode::InvalidArgument, "shopper")?;
+    serde_json::from_str(&json)
         .map_err(|e| thrown(ErrorCode::Internal, &format!("the core sent an unreadable shopper: {e}")))
 }
 
@@ -86,13 +82,14 @@ impl JsOnDemandParts {
         &self,
         sections: JsValue,
         context: JsValue,
-        shopper_json: &str,
+        shopper_json: JsString,
         _now_ms: f64,
     ) -> Result<JsValue, JsError> {
         self.health.check()?;
-        let sections: Vec<SectionSpec> = list(&sections, "section")?;
+        let sections: Vec<SectionSpec> =
+            list(&sections, MAX_SECTIONS, |n| LayoutError::TooManySections(n).into(), "section")?;
         let context: LayoutContext = optional(&context, "layout context")?;
-        let (shopper, seed) = (shopper(shopper_json)?, entropy()?);
+        let (shopper, seed) = (shopper(&shopper_json)?, entropy()?);
         let decision = self.state()?.parts.0.choose_layout(shopper, &sections, &context, seed).map_err(coded)?;
         Ok(to_js(&decision)?.js_value())
     }
@@ -102,13 +99,13 @@ impl JsOnDemandParts {
         &self,
         offers: JsValue,
         context: JsValue,
-        shopper_json: &str,
+        shopper_json: JsString,
         now_ms: f64,
     ) -> Result<JsValue, JsError> {
         self.health.check()?;
-        let offers: Vec<OfferSpec> = list(&offers, "offer")?;
+        let offers: Vec<OfferSpec> = list(&offers, MAX_OFFERS, |n| OfferError::TooManyOffers(n).into(), "offer")?;
         let request: OfferRequest = optional(&context, "offer context")?;
-        let (shopper, seed) = (shopper(shopper_json)?, entropy()?);
+        let (shopper, seed) = (shopper(&shopper_json)?, entropy()?);
         let decision = self.state()?.parts.0.choose_offer(shopper, &offers, &request, now_ms, seed).map_err(coded)?;
         Ok(to_js(&decision)?.js_value())
     }
@@ -118,13 +115,14 @@ impl JsOnDemandParts {
         &self,
         item: JsValue,
         variants: JsValue,
-        shopper_json: &str,
+        shopper_json: JsString,
         _now_ms: f64,
     ) -> Result<JsValue, JsError> {
         self.health.check()?;
         let item: Item = from_js(&Ts::new_unchecked(item), ErrorCode::InvalidItem, "item")?;
-        let variants: Vec<CopyVariant> = list(&variants, "variant")?;
-        let (shopper, seed) = (shopper(shopper_json)?, entropy()?);
+        let variants: Vec<CopyVariant> =
+            list(&variants, MAX_VARIANTS, |n| VariantError::TooManyVariants(n).into(), "variant")?;
+        let (shopper, seed) = (shopper(&shopper_json)?, entropy()?);
         let decision = self.state()?.parts.0.choose_variant(shopper, &item, &variants, seed).map_err(coded)?;
         Ok(to_js(&decision)?.js_value())
     }

@@ -14,7 +14,7 @@ mod syncing;
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array, Object, Reflect};
+use js_sys::{Array, Float32Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -23,8 +23,10 @@ use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentError, ConsentMode};
 use crate::error_code::ErrorCode;
 use crate::personalizer::{Detached, Environment, Extension, OnDevice, WeightsChange};
+use crate::sync::model_wire::MAX_MODEL_DIMENSION;
 
 use super::environment;
+use super::input_limits::{checked_text, checked_weights, MAX_JSON_CHARS, MAX_STRING_CHARS};
 use super::js_errors::{coded, thrown};
 use super::js_values::to_js;
 use super::local_storage::BrowserStore;
@@ -39,7 +41,7 @@ impl CoreWeights {
     pub fn get(&self) -> Option<Vec<f32>> {
         let read: js_sys::Function = Reflect::get(&self.0, &"sharedWeights".into()).ok()?.dyn_into().ok()?;
         let weights: Float32Array = read.call0(&JsValue::UNDEFINED).ok()?.dyn_into().ok()?;
-        Some(weights.to_vec())
+        checked_weights(&weights, MAX_MODEL_DIMENSION).ok()
     }
 
     /// Hands a change back to the core's ranker; false when the core could not take it.
@@ -60,7 +62,8 @@ fn change_to_js(change: Option<WeightsChange>) -> JsValue {
     object.into()
 }
 
-fn consent_mode(text: &str) -> Result<ConsentMode, JsError> {
+fn consent_mode(text: &JsString) -> Result<ConsentMode, JsError> {
+    let text = checked_text(text, MAX_STRING_CHARS, ErrorCode::InvalidArgument, "consent mode")?;
     text.parse().map_err(|e: ConsentError| coded(e))
 }
 
@@ -83,9 +86,10 @@ pub struct JsOnDemandParts {
 impl JsOnDemandParts {
     /// The parts for the core's checked config (as JSON) and its weights port.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, core: Object) -> Result<JsOnDemandParts, JsError> {
+    pub fn new(config_json: JsString, core: Object) -> Result<JsOnDemandParts, JsError> {
         let health = Health::at_birth();
-        let config: PersonalizerConfig = serde_json::from_str(config_json)
+        let config_json = checked_text(&config_json, MAX_JSON_CHARS, ErrorCode::InvalidConfig, "config")?;
+        let config: PersonalizerConfig = serde_json::from_str(&config_json)
             .map_err(|e| thrown(ErrorCode::InvalidConfig, &format!("invalid config: {e}")))?;
         let config = config.validate().map_err(coded)?;
         let env = Environment {
@@ -104,8 +108,9 @@ impl JsOnDemandParts {
     }
 
     /// A recorded event (as the core wrote it) and the learning steps it gave the ranker.
-    pub fn observe(&self, event: &str, new_session: bool, labelled: f64) -> Result<(), JsError> {
-        let event: TrackEvent = serde_json::from_str(event)
+    pub fn observe(&self, event: JsString, new_session: bool, labelled: f64) -> Result<(), JsError> {
+        let event = checked_text(&event, MAX_JSON_CHARS, ErrorCode::InvalidEvent, "event")?;
+        let event: TrackEvent = serde_json::from_str(&event)
             .map_err(|e| thrown(ErrorCode::Internal, &format!("the core sent an unreadable event: {e}")))?;
         self.state()?.parts.0.observe(&event, new_session, labelled as u64);
         Ok(())
@@ -117,17 +122,18 @@ impl JsOnDemandParts {
     }
 
     #[wasm_bindgen(js_name = consentChanged)]
-    pub fn consent_changed(&self, from: &str, to: &str, weights: Float32Array) -> Result<JsValue, JsError> {
-        let (from, to) = (consent_mode(from)?, consent_mode(to)?);
+    pub fn consent_changed(&self, from: JsString, to: JsString, weights: Float32Array) -> Result<JsValue, JsError> {
+        let (from, to) = (consent_mode(&from)?, consent_mode(&to)?);
+        let weights = checked_weights(&weights, MAX_MODEL_DIMENSION)?;
         let mut state = self.state()?;
-        let (_, change) =
-            state.parts.with_weights(weights.to_vec(), |parts, ranker| parts.consent_changed(ranker, from, to));
+        let (_, change) = state.parts.with_weights(weights, |parts, ranker| parts.consent_changed(ranker, from, to));
         Ok(change_to_js(change))
     }
 
     pub fn forgotten(&self, weights: Float32Array) -> Result<JsValue, JsError> {
+        let weights = checked_weights(&weights, MAX_MODEL_DIMENSION)?;
         let mut state = self.state()?;
-        let (_, change) = state.parts.with_weights(weights.to_vec(), |parts, ranker| parts.forgotten(ranker));
+        let (_, change) = state.parts.with_weights(weights, |parts, ranker| parts.forgotten(ranker));
         Ok(change_to_js(change))
     }
 
@@ -138,8 +144,9 @@ impl JsOnDemandParts {
     }
 
     #[wasm_bindgen(js_name = forgetItem)]
-    pub fn forget_item(&self, item_id: &str) -> Result<(), JsError> {
-        self.state()?.parts.0.forget_item(item_id);
+    pub fn forget_item(&self, item_id: JsString) -> Result<(), JsError> {
+        let item_id = checked_text(&item_id, MAX_STRING_CHARS, ErrorCode::InvalidArgument, "item id")?;
+        self.state()?.parts.0.forget_item(&item_id);
         Ok(())
     }
 

@@ -1,0 +1,96 @@
+//! Writing the profile: merged with what other tabs stored (see `tabs.rs`), compacted to the
+//! budget and, when other data of the site fills the store, further to fit, which is reported:
+//! a `compactedToFit` warning, and `compacted: true` in the next `flush()` report even when an
+//! automatic flush (every few changes, on page hide, after a merge) did the cutting.
+
+use crate::profile::stored::{load_or_back_up, write_compacted};
+use crate::storage::{
+    bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
+};
+
+use super::{Extension, FlushReport, Personalizer, PersonalizerError, Sync};
+
+impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
+    /// Writes unsaved changes (merging what other tabs wrote). Call on `visibilitychange` to
+    /// hidden and on `pagehide`. Does nothing unless consent is `full`. `compacted` is true when
+    /// this write or an automatic one since the last `flush()` dropped data to fit.
+    ///
+    /// ```js
+    /// addEventListener("pagehide", () => p.flush());
+    /// ```
+    pub fn flush(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
+        let mut report = self.autosave(now_ms)?;
+        report.compacted |= std::mem::take(&mut self.compaction_unreported);
+        Ok(report)
+    }
+
+    /// [`Self::flush`] for a write nobody reads the report of (a page listener's): a compaction
+    /// stays to be reported by the next `flush()`.
+    pub fn autosave(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
+        let now = super::check_time(now_ms)?;
+        if !self.ctx.consent.persists() {
+            return Ok(FlushReport::default());
+        }
+        self.save_rank_model();
+        self.extension.flush();
+        if self.blocked {
+            return Err(PersonalizerError::Blocked);
+        }
+        if let Sync::Unreadable = self.sync_from_store() {
+            // Another tab (say a newer library version) left something unreadable: keep a copy first.
+            let outcome = {
+                let limit = self.load_limit();
+                load_or_back_up(&mut self.ctx.store, &self.ctx.keys, limit)
+            };
+            self.absorb_load(outcome);
+            if self.blocked {
+                return Err(PersonalizerError::Blocked);
+            }
+        }
+        let stored_bytes = self.stored_raw.as_ref().map_or(0, String::len);
+        if !self.dirty {
+            return Ok(FlushReport { written: false, stored_bytes, compacted: false });
+        }
+        let mut merged = self.profile.clone();
+        let budget = self.ctx.config.storage_budget_bytes();
+        let half_life = self.ctx.config.affinity_half_life_ms();
+        // What the state contains; never the value this write replaces when it does not (see
+        // `sync_from_store`).
+        let lineage = bounded_lineage(&self.known, MAX_LINEAGE);
+        let written =
+            write_compacted(&mut self.ctx.store, &self.ctx.keys, &mut merged, &lineage, budget, now, half_life)
+                .map_err(PersonalizerError::Write)?;
+        if let Some((before, after)) = written.cut_to_fit {
+            self.warn_cut_to_fit(before, after, budget);
+        }
+        self.compaction_unreported |= written.compacted;
+        let id = value_id(&written.raw);
+        let report = FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
+        self.base = merged.clone();
+        self.profile = merged;
+        let parent = lineage.first().copied();
+        let root = lineage_root(id, &lineage);
+        self.ledger.record(id, parent, root, std::mem::take(&mut self.pending));
+        self.dirty = false;
+        self.stored_raw = Some(written.raw);
+        self.known = std::iter::once(id).chain(lineage).collect();
+        Ok(report)
+    }
+
+    /// One `compactedToFit` warning for the latest cut (an earlier one not yet taken is replaced).
+    fn warn_cut_to_fit(&mut self, before: usize, after: usize, budget: usize) {
+        let message = format!(
+            "storage is nearly full with other data of this site: the profile was cut from {before} to {after} bytes \
+             (its budget is {budget}) to fit, dropping its oldest and weakest history; free space used by other \
+             scripts of this site, or lower storageBudgetBytes"
+        );
+        self.ctx.warnings.retain(|w| w.code != WarningCode::CompactedToFit);
+        self.ctx.warn(StorageWarning::new(WarningCode::CompactedToFit, message));
+    }
+
+    pub(super) fn flush_or_warn(&mut self, now_ms: f64) {
+        if let Err(e) = self.autosave(now_ms) {
+            self.ctx.warn(e.flush_warning());
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The size limits of a server answer (`registerCandidates`), checked column by column before
+//! any is copied into wasm (see `wasm/input_limits.rs` for the limits of every other argument).
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error_code::ErrorCode;
+use crate::personalizer::RankingError;
+use crate::rank::candidates::MAX_EMBEDDING_DIM;
+use crate::rank::{RankError, MAX_CANDIDATES};
+use crate::wasm::input_limits::MAX_STRING_CHARS;
+use crate::wasm::js_errors::{coded, thrown};
+
+/// Most co-visitation neighbours of one server answer, all candidates together.
+pub const MAX_ANSWER_NEIGHBOURS: u32 = 1_000_000;
+/// Longest JSON text of an answer's plain columns (ids, titles, attributes, neighbour ids).
+pub const MAX_ANSWER_JSON_BYTES: u32 = 32 * 1024 * 1024;
+
+/// The `length` of an array, typed array or string (`None` for anything else, which the
+/// answer's reader refuses by itself).
+fn length_of(value: &JsValue) -> Option<u32> {
+    let measurable = value.is_string() || Array::is_array(value) || js_sys::ArrayBuffer::is_view(value);
+    if !measurable {
+        return None;
+    }
+    Reflect::get(value, &JsValue::from_str("length")).ok()?.as_f64().map(|n| n as u32)
+}
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Checks a server answer's columns against their limits before any is copied: `ids`, `titles`,
+/// `attributes`, `scores`, `popularity` at most [`MAX_CANDIDATES`] entries, `aboutEmbedding` at
+/// most [`MAX_EMBEDDING_DIM`], `embeddings` both multiplied, the neighbours' `offsets` one more
+/// than the candidates and their `ids` and `scores` at most [`MAX_ANSWER_NEIGHBOURS`], `about`
+/// at most [`MAX_STRING_CHARS`] characters. (The JSON text of the plain columns is bounded by
+/// [`MAX_ANSWER_JSON_BYTES`] where it is read.)
+pub fn check_answer(answer: &JsValue) -> Result<(), JsError> {
+    let candidates = MAX_CANDIDATES as u32;
+    let ids = length_of(&field(answer, "ids")).unwrap_or(0);
+    if ids > candidates {
+        return Err(coded(RankingError::Rank(RankError::TooManyCandidates { len: ids as usize, max: MAX_CANDIDATES })));
+    }
+    let neighbours = field(answer, "neighbours");
+    let columns = [
+        (field(answer, "about"), "about", MAX_STRING_CHARS),
+        (field(answer, "titles"), "titles", candidates),
+        (field(answer, "attributes"), "attributes", candidates),
+        (field(answer, "scores"), "scores", candidates),
+        (field(answer, "popularity"), "popularity", candidates),
+        (field(answer, "aboutEmbedding"), "aboutEmbedding", MAX_EMBEDDING_DIM as u32),
+        (field(answer, "embeddings"), "embeddings", candidates * MAX_EMBEDDING_DIM as u32),
+        (field(&neighbours, "offsets"), "neighbours.offsets", candidates + 1),
+        (field(&neighbours, "ids"), "neighbours.ids", MAX_ANSWER_NEIGHBOURS),
+        (field(&neighbours, "scores"), "neighbours.scores", MAX_ANSWER_NEIGHBOURS),
+    ];
+    for (value, name, max) in columns {
+        if let Some(len) = length_of(&value).filter(|&len| len > max) {
+            let message = format!("invalid answer: {name} has {len} entries (at most {max}); nothing of it was read");
+            return Err(thrown(ErrorCode::InvalidAnswer, &message));
+        }
+    }
+    Ok(())
+}
