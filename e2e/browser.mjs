@@ -1,7 +1,17 @@
 // Shared setup for the end-to-end tests: the static server and a headless Chromium from the
 // system (never a downloaded browser build).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startServer } from "../scripts/serve.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** The demo aggregator's signing key (www/sync.js pins its public key). */
+export const DEMO_SIGNING_KEY_FILE = join(ROOT, "scripts/demo-model-signing-key.hex");
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -50,4 +60,43 @@ export function localStorageEntries(page) {
 /** Lets the noise filter see a person's pace rather than a burst. */
 export function pause(page, ms = 250) {
   return page.waitForTimeout(ms);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the real aggregator (the debug build, which the native layer has built already) on a
+ * free 127.0.0.1 port with a temporary data folder, allowing `origin`; `args` are more flags.
+ */
+export async function startAggregator(origin, args = []) {
+  const build = spawnSync("cargo", ["build", "-p", "aggregator"], { cwd: ROOT, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("the aggregator does not build");
+  const dataDir = mkdtempSync(join(tmpdir(), "aggregator-e2e-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(join(ROOT, "target/debug/aggregator"), [
+    "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--allowed-origin", origin, ...args,
+  ], { stdio: ["ignore", "inherit", "inherit"] });
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (child.exitCode !== null) throw new Error(`the aggregator exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) {
+        return { url, stop: () => { child.kill("SIGTERM"); rmSync(dataDir, { recursive: true, force: true }); } };
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill("SIGTERM");
+  throw new Error("the aggregator did not become healthy");
 }

@@ -7,66 +7,26 @@
 // model, and that the lift report decodes as the documented layout (aggregator/README.md). The
 // merchant's lift page then says, honestly, that there are not enough reports yet.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { pause, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, pause, startAggregator, startStorefront } from "./browser.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const catalog = JSON.parse(readFileSync(new URL("../www/catalog.json", import.meta.url), "utf8"));
 const QUERY = "lightweight";
 let storefront;
 let aggregator;
-let dataDir;
 let aggregatorUrl;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitUntilHealthy(url, child) {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if (child.exitCode !== null) throw new Error(`the aggregator exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the aggregator did not become healthy");
-}
-
 before(async () => {
-  // The debug binary: the native layer (cargo test --workspace) has built it already, so CI compiles no release server.
-  const build = spawnSync("cargo", ["build", "-p", "aggregator"], { cwd: ROOT, stdio: "inherit" });
-  assert.equal(build.status, 0, "the aggregator builds");
   storefront = await startStorefront();
-  dataDir = mkdtempSync(join(tmpdir(), "aggregator-e2e-"));
-  const port = await freePort();
-  aggregatorUrl = `http://127.0.0.1:${port}`;
-  aggregator = spawn(join(ROOT, "target/debug/aggregator"), [
-    "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--allowed-origin", storefront.url,
-    "--min-updates-per-round", "20",
-  ], { stdio: ["ignore", "inherit", "inherit"] });
-  await waitUntilHealthy(aggregatorUrl, aggregator);
+  // The demo's signing key: the page installs only models signed with the key it pins.
+  aggregator = await startAggregator(storefront.url, ["--min-updates-per-round", "20", "--signing-key-file", DEMO_SIGNING_KEY_FILE]);
+  aggregatorUrl = aggregator.url;
 }, { timeout: 1_800_000 });
 
 after(async () => {
-  aggregator?.kill("SIGTERM");
+  aggregator?.stop();
   await storefront?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Every string of the catalog the session could leak: ids, category levels, brands, the query. */
@@ -206,11 +166,11 @@ test("only clipped, noised updates and lift reports leave the page, and they car
       assert.ok([updatesUrl, liftUrl].includes(request.url()), `a body went elsewhere: ${request.url()}`);
     }
     assert.deepEqual(routed.filter((r) => r.body?.length).map((r) => r.url), withBody.map((r) => r.url()), "the route saw the same bodies");
-    // The page talks to the aggregator only to read its key and model and to post updates.
+    // The page talks to the aggregator only to read its model and to post updates (the key is pinned in code).
     const toAggregator = recorded.filter((request) => request.url().startsWith(aggregatorUrl));
     for (const request of toAggregator) {
       const path = new URL(request.url()).pathname;
-      assert.ok(["/v1/model-key", "/v1/model", "/v1/updates", "/v1/lift-reports"].includes(path), `unexpected aggregator request ${path}`);
+      assert.ok(["/v1/model", "/v1/updates", "/v1/lift-reports"].includes(path), `unexpected aggregator request ${path}`);
     }
     const others = recorded.filter((request) => !request.url().startsWith(aggregatorUrl) && !request.url().startsWith(storefront.url));
     assert.deepEqual(others.map((r) => r.url()), [], "no request to any third host");

@@ -1,21 +1,45 @@
-// Federated learning in the demo storefront: the page asks the aggregator for the key its models
-// are signed with, configures sync, and the privacy panel shows the ledger. Only clipped, noised
-// model updates and one noised lift report a day are ever sent (consent "Remember me" only); the
-// shopper's profile never leaves.
+// Federated learning in the demo storefront: the page configures sync with the model key pinned
+// below, and the privacy panel shows the ledger. Only clipped, noised model updates and one
+// noised lift report a day are ever sent (consent "Remember me" only); the shopper's profile
+// never leaves.
 //
-// The aggregator is http://127.0.0.1:8787 (scripts/demo starts it) or `?aggregator=URL`. An
-// automated browser (a test) syncs only when given `?aggregator=`, so other tests stay offline.
+// The aggregator is http://127.0.0.1:8787 (scripts/demo starts it) or `?aggregator=URL` on this
+// machine (loopback only). Whichever it is, the page installs only models signed with
+// DEMO_MODEL_KEY: a link to another server cannot make it install that server's models.
+// `?dev-model-key` (development only) takes the key from the aggregator instead, with a
+// console warning. An automated browser (a test) syncs only when given `?aggregator=`.
 import { el } from "./dom.js";
 
 const DEFAULT_AGGREGATOR = "http://127.0.0.1:8787";
+// The demo aggregator's model key, pinned in code as a shop's page must pin its own. scripts/demo
+// runs the aggregator with the matching signing key, scripts/demo-model-signing-key.hex — a demo
+// key: it is public, so never use it for a real shop.
+export const DEMO_MODEL_KEY = "7d7f7000c9c7b3fb5fac0865b19570a2cbe87c22d60ae949b2be10d637ad0a49";
 // A demo wants to show an update soon: five labelled impressions instead of the default twenty,
 // a short random delay, a check every five seconds. The privacy settings are the defaults.
 const DEMO_SETTINGS = { maxJitterMs: 2000, checkIntervalMs: 5000, privacy: { minLabelledImpressions: 5 } };
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 function aggregatorUrl() {
   const given = new URLSearchParams(location.search).get("aggregator");
-  if (given) return given.replace(/\/+$/, "");
+  if (given) {
+    const url = URL.canParse(given) ? new URL(given) : null;
+    if (!url || !LOOPBACK.has(url.hostname) || !["http:", "https:"].includes(url.protocol)) {
+      console.warn(`sync off: ?aggregator= must be a loopback URL like ${DEFAULT_AGGREGATOR}, got ${given}`);
+      return null;
+    }
+    return url.origin;
+  }
   return navigator.webdriver ? null : DEFAULT_AGGREGATOR;
+}
+
+/** The model key: the pinned one, or (development only, `?dev-model-key`) the aggregator's own. */
+async function modelKey(url) {
+  if (!new URLSearchParams(location.search).has("dev-model-key")) return DEMO_MODEL_KEY;
+  console.warn(`development only: the model key is taken from ${url}/v1/model-key, so that server can sign any model `
+    + "this page installs; a shop pins its key in code (see README \"Pinned model key\")");
+  const response = await fetch(`${url}/v1/model-key`, { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" });
+  return (await response.json()).publicKey;
 }
 
 export class DemoSync {
@@ -24,12 +48,11 @@ export class DemoSync {
     const url = aggregatorUrl();
     if (!url) return null;
     try {
-      const response = await fetch(`${url}/v1/model-key`, { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" });
-      const { publicKey } = await response.json();
-      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey: publicKey, ...DEMO_SETTINGS });
+      const modelPublicKey = await modelKey(url);
+      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey, ...DEMO_SETTINGS });
       return new DemoSync(personalization, url);
     } catch (error) {
-      console.info(`sync off: the aggregator at ${url} did not answer (${error instanceof Error ? error.message : error})`);
+      console.info(`sync off: could not configure sync with ${url} (${error instanceof Error ? error.message : error})`);
       return null;
     }
   }
@@ -43,6 +66,7 @@ export class DemoSync {
   /** Syncs now and remembers the outcome for the panel. */
   async syncNow() {
     this.lastOutcome = await this.personalization.personalizer.syncNow();
+    this.personalization.logWarnings(); // a rejected model says why right away
     this.personalization.changed();
     return this.lastOutcome;
   }

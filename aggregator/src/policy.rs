@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use shop_personalizer::privacy::accountant::{central_rho, epsilon_from_rho, rho_per_update};
-use shop_personalizer::privacy::sampling::QUANT_LEVELS;
 use shop_personalizer::sync::UpdateMessage;
 use thiserror::Error;
 
@@ -12,33 +11,11 @@ use crate::config::CheckedConfig;
 /// Fixed-point fraction bits of the running sum: a contribution `x` adds `round(x · 2^24)`.
 /// Integer sums are exact and order-independent, so replicas adding in any order agree.
 pub const FIXED_POINT_BITS: i32 = 24;
-/// Probability that an honest update fails the norm check or the scale check (noise tails).
-pub const NORM_CHECK_FALSE_REJECTION: f64 = 1e-9;
 
-/// The declared parameters must match the server's within this relative tolerance (f32 round trip).
-const PARAMETER_TOLERANCE: f64 = 1e-5;
-
-/// The largest quantization scale an honest device declares, except with probability
-/// [`NORM_CHECK_FALSE_REJECTION`]. The device's scale is `max|x_i| / 127` (one f32 step up) of
-/// `x` = clipped delta (each `|δ_i| ≤ C`) plus noise of sd `zC`; by the union bound over `d`
-/// coordinates, `max|noise_i| ≤ zC·√(2 ln(2d/p))` except with probability `p`. Fixed by the
-/// server's settings, never by the update.
-pub fn max_scale(clip_bound: f64, noise_multiplier: f64, dimension: usize) -> f64 {
-    let tail = (2.0 * (2.0 * dimension as f64 / NORM_CHECK_FALSE_REJECTION).ln()).sqrt();
-    (clip_bound + noise_multiplier * clip_bound * tail) / f64::from(QUANT_LEVELS) * (1.0 + PARAMETER_TOLERANCE)
-}
-
-/// The largest L2 norm an honest update can have, except with probability
-/// [`NORM_CHECK_FALSE_REJECTION`]: clipped delta `C`, plus Gaussian noise whose norm exceeds
-/// `σ(√d + t)` with probability at most `exp(−t²/2)` (the norm is 1-Lipschitz and its mean is
-/// below `σ√d`), plus stochastic rounding that moves each coordinate by less than one step,
-/// at most [`max_scale`]. Every term comes from the server's settings.
-pub fn norm_bound(clip_bound: f64, noise_multiplier: f64, dimension: usize) -> f64 {
-    let tail = (2.0 * (1.0 / NORM_CHECK_FALSE_REJECTION).ln()).sqrt();
-    let root_d = (dimension as f64).sqrt();
-    let rounding = max_scale(clip_bound, noise_multiplier, dimension) * root_d;
-    clip_bound + noise_multiplier * clip_bound * (root_d + tail) + rounding
-}
+// The admission bounds are shared with the devices, which refuse a model that moved further
+// than a round of admitted updates can move it (`shop_personalizer::sync::round_bound`).
+use shop_personalizer::sync::round_bound::PARAMETER_TOLERANCE;
+pub use shop_personalizer::sync::round_bound::{max_scale, norm_bound, NORM_CHECK_FALSE_REJECTION};
 
 fn matches(declared: f32, expected: f64) -> bool {
     (f64::from(declared) - expected).abs() <= PARAMETER_TOLERANCE * expected.abs()

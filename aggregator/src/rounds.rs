@@ -142,4 +142,27 @@ mod tests {
         let decoded = SharedModel::decode_verified(&stored.signed, &key.verifying_key()).expect("verifies");
         assert_eq!(decoded, SharedModel { version: 7, weights: vec![0.5, 1.5] });
     }
+
+    #[test]
+    fn the_worst_admitted_round_stays_within_the_step_devices_accept() {
+        use crate::aggregation::Contribution;
+        use crate::policy::{fixed_step, max_scale};
+        use shop_personalizer::sync::round_bound::{first_oversized_change, max_round_step, MAX_SERVER_LEARNING_RATE};
+        let d = 90;
+        let step = fixed_step(max_scale(1.0, 1.0, d) as f32).expect("fits");
+        // Every admitted update at the extreme i8 value on every coordinate (norm aside).
+        let members: Vec<Contribution> = (0..20).map(|_| Contribution { step, values: vec![-128; d] }).collect();
+        let sum = vec![-128 * step * 20; d];
+        let totals = RoundTotals { sum, count: 20, members };
+        let weights = vec![0.25_f32; d];
+        let bound = max_round_step(1.0, 1.0, d);
+        for rule in [None, Some(Robust::Trim(0.1)), Some(Robust::Window(5.0))] {
+            let next = aggregate(&weights, &totals, rule, MAX_SERVER_LEARNING_RATE, None, 0);
+            assert_eq!(first_oversized_change(&weights, &next, bound), None, "{rule:?}");
+            assert!((f64::from(weights[0] - next[0]) - 128.0 * max_scale(1.0, 1.0, d)).abs() < 1e-5);
+        }
+        // Central noise at its ceiling over the floor of 20 updates stays within it too (p = 1e-9).
+        let noisy = fedavg(&weights, &totals.sum, 20, 1.0, Some(10.0), 4);
+        assert_eq!(first_oversized_change(&weights, &noisy, bound), None);
+    }
 }

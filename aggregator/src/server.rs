@@ -38,6 +38,20 @@ pub enum StartError {
     Entropy(String),
     #[error("{0}")]
     Helper(#[from] crate::helper_client::HelperError),
+    #[error("could not use --signing-key-file {path}: {reason}")]
+    SigningKeyFile { path: String, reason: String },
+    #[error(
+        "the store already signs with another key than --signing-key-file {path}: use a fresh --data-dir or database"
+    )]
+    SigningKeyMismatch { path: String },
+}
+
+/// The signing key's seed from `--signing-key-file` (64 hex characters, surrounding space ignored).
+fn seed_from_file(path: &std::path::Path) -> Result<[u8; 32], StartError> {
+    let fail = |reason: String| StartError::SigningKeyFile { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(path).map_err(|error| fail(error.to_string()))?;
+    let bytes = hex::decode(text.trim()).map_err(|_| fail("not hex".to_owned()))?;
+    bytes.try_into().map_err(|_| fail("not 32 bytes (64 hex characters)".to_owned()))
 }
 
 /// A ready router plus what startup learnt.
@@ -90,7 +104,13 @@ async fn start_with_shares<S: Store>(
     config: CheckedConfig,
     shares: Option<SharesState>,
 ) -> Result<Started, StartError> {
-    let seed = store.signing_key_seed(random_bytes()?).await?;
+    let pinned = config.signing_key_file.as_deref().map(seed_from_file).transpose()?;
+    let seed = store.signing_key_seed(pinned.map_or_else(random_bytes, Ok)?).await?;
+    if let (Some(pinned), Some(path)) = (pinned, &config.signing_key_file) {
+        if pinned != seed {
+            return Err(StartError::SigningKeyMismatch { path: path.display().to_string() });
+        }
+    }
     let key = SigningKey::from_bytes(&seed);
     let public_key_hex = hex::encode(key.verifying_key().to_bytes());
     let key_path = config.data_dir.join(PUBLIC_KEY_FILE);

@@ -31,8 +31,8 @@ pub enum WarningCode {
     /// The shared model could not be downloaded; the previous one stays in use and the download
     /// is retried at the next check.
     ModelDownloadFailed,
-    /// A downloaded shared model did not verify (checksum, signature, shape, version); the
-    /// previous one stays in use.
+    /// A downloaded shared model did not verify (checksum, signature, shape, version) or moved
+    /// further from the installed one than an aggregation round can; the previous one stays in use.
     ModelRejected,
     /// The aggregator refused an update or lift report, which was dropped (its privacy spend
     /// stays booked).

@@ -6,6 +6,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use super::model_wire::{verifying_key_from_hex, SharedModel};
+use super::round_bound::{first_oversized_change, max_round_step};
 use super::transport::Transport;
 use super::update_wire::UpdateMessage;
 use super::SyncError;
@@ -82,7 +83,17 @@ impl DeviceSync {
         self.model.as_ref()
     }
 
-    /// Verifies downloaded bytes and installs them if newer. On any error the previous model stays.
+    /// The largest change of one weight a newer model may make over the installed one: what one
+    /// aggregation round can produce under this device's clip bound and noise (which the
+    /// aggregator must share), whatever the model or its version says.
+    pub fn max_model_step(&self) -> f64 {
+        let params = self.builder.params();
+        max_round_step(params.clip_bound(), params.noise_multiplier(), self.dimension)
+    }
+
+    /// Verifies downloaded bytes and installs them if newer. A newer model whose change from the
+    /// installed one exceeds [`Self::max_model_step`] is refused, whatever its version gap (the
+    /// sender chooses the version). On any error the previous model stays.
     pub fn install_model(&mut self, bytes: &[u8]) -> Result<ModelInstall, SyncError> {
         let model = SharedModel::decode_verified(bytes, &self.key)?;
         if model.weights.len() != self.dimension {
@@ -90,15 +101,22 @@ impl DeviceSync {
         }
         match &self.model {
             Some(current) if model.version < current.version => {
-                Err(SyncError::StaleModel { got: model.version, current: current.version })
+                return Err(SyncError::StaleModel { got: model.version, current: current.version });
             }
-            Some(current) if model.version == current.version => Ok(ModelInstall::Unchanged { version: model.version }),
-            _ => {
-                let version = model.version;
-                self.model = Some(model);
-                Ok(ModelInstall::Installed { version })
+            Some(current) if model.version == current.version => {
+                return Ok(ModelInstall::Unchanged { version: model.version });
             }
+            Some(current) => {
+                let bound = self.max_model_step();
+                if let Some((index, change)) = first_oversized_change(&current.weights, &model.weights, bound) {
+                    return Err(SyncError::ModelStepTooLarge { version: model.version, index, change, bound });
+                }
+            }
+            None => {}
         }
+        let version = model.version;
+        self.model = Some(model);
+        Ok(ModelInstall::Installed { version })
     }
 
     /// Downloads the model through `transport` (conditional on the installed version) and installs it.
@@ -165,6 +183,7 @@ impl DeviceSync {
 mod tests {
     use super::*;
     use crate::privacy::PrivacyConfig;
+    use crate::privacy::{UpdateBuilder, UpdateInputs};
     use crate::sync::InMemoryTransport;
     use ed25519_dalek::SigningKey;
     use rand::SeedableRng;
@@ -275,5 +294,62 @@ mod tests {
         let (a, b) = (UpdateMessage::decode(&first.body).expect("a"), UpdateMessage::decode(&second.body).expect("b"));
         assert_ne!(a.nonce, b.nonce);
         assert_eq!(&first.body[..25], &second.body[..25], "version, dimension, clip and noise are public policy");
+    }
+
+    /// `current + mean` of `devices` honest updates, each built by the device's own privacy
+    /// code from a local model `pull` away on every weight (clipped to C, noised, quantized).
+    fn honest_round(current: &[f32], pull: f32, devices: u64, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        let privacy = PrivacyParams::new(PrivacyConfig::default()).expect("defaults");
+        let builder = UpdateBuilder::new(privacy);
+        let local: Vec<f32> = current.iter().map(|w| w + pull).collect();
+        let mut sum = vec![0.0_f64; current.len()];
+        for device in 0..devices {
+            let inputs = UpdateInputs {
+                base_version: 1,
+                base_weights: current,
+                local_weights: &local,
+                labelled_impressions: 100,
+                full_consent: true,
+                now_unix_seconds: device,
+            };
+            let update = builder.build(&inputs, &mut PrivacyLedger::default(), rng).expect("built");
+            for (total, q) in sum.iter_mut().zip(&update.quantized.values) {
+                *total += f64::from(*q) * f64::from(update.quantized.scale);
+            }
+        }
+        current.iter().zip(&sum).map(|(w, total)| (f64::from(*w) + total / devices as f64) as f32).collect()
+    }
+
+    #[test]
+    fn a_model_moved_further_than_a_round_can_is_refused_and_an_honest_next_one_installs() {
+        let mut device = device(90);
+        let first: Vec<f32> = crate::rank::DEFAULT_WEIGHTS.to_vec();
+        device.install_model(&signed(1, first.clone())).expect("the first model installs on its signature");
+        // d = 90, C = 1, z = 1 (the defaults): 11.863858 per weight (see round_bound's test).
+        let bound = device.max_model_step();
+        assert!((bound - 11.863_858).abs() < 1e-5, "{bound}");
+
+        // Issue 14's poisoning round: every weight moved by about +50,000, properly signed.
+        let poisoned: Vec<f32> = first.iter().map(|w| w + 50_000.0).collect();
+        let refused = device.install_model(&signed(2, poisoned));
+        assert!(matches!(refused, Err(SyncError::ModelStepTooLarge { version: 2, index: 0, .. })), "{refused:?}");
+        assert_eq!(refused.err().map(|e| crate::error_code::Coded::code(&e).as_str()), Some("invalidSyncData"));
+        // One weight just past the bound, even with a version gap that claims many rounds.
+        let mut one = first.clone();
+        one[7] += (bound * 1.001) as f32;
+        assert!(matches!(
+            device.install_model(&signed(1_000, one)),
+            Err(SyncError::ModelStepTooLarge { index: 7, .. })
+        ));
+        assert_eq!(device.shared_model().map(|m| (m.version, m.weights.clone())), Some((1, first.clone())));
+
+        // An honest round of 20 devices (the floor) pulled +5 on every weight, clipped and
+        // noised, moves each weight by far less than the bound: it installs.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let next = honest_round(&first, 5.0, 20, &mut rng);
+        assert_eq!(device.install_model(&signed(2, next.clone())), Ok(ModelInstall::Installed { version: 2 }));
+        // So does a round just inside the bound on every weight.
+        let worst: Vec<f32> = next.iter().map(|w| w - (bound * 0.999) as f32).collect();
+        assert_eq!(device.install_model(&signed(3, worst)), Ok(ModelInstall::Installed { version: 3 }));
     }
 }

@@ -5,6 +5,7 @@
 pub mod device;
 pub mod lift_wire;
 pub mod model_wire;
+pub mod round_bound;
 pub mod share_wire;
 pub mod transport;
 pub mod update_wire;
@@ -52,6 +53,11 @@ pub enum SyncError {
     ModelDimension { got: usize, expected: usize },
     #[error("model version {got} is older than the installed version {current}: the previous model is kept")]
     StaleModel { got: u64, current: u64 },
+    #[error(
+        "model version {version} moves weight {index} by {change}, more than one aggregation round can ({bound}): \
+         the previous model is kept"
+    )]
+    ModelStepTooLarge { version: u64, index: usize, change: f64, bound: f64 },
     #[error("no verified shared model yet: download one before preparing an update")]
     NoSharedModel,
     #[error("network request failed: {message}; it is retried at the next sync")]
@@ -74,7 +80,8 @@ impl Coded for SyncError {
             | SyncError::BadSignature
             | SyncError::NonFiniteModelWeight { .. }
             | SyncError::ModelDimension { .. }
-            | SyncError::StaleModel { .. } => ErrorCode::InvalidSyncData,
+            | SyncError::StaleModel { .. }
+            | SyncError::ModelStepTooLarge { .. } => ErrorCode::InvalidSyncData,
             SyncError::BadPublicKey | SyncError::BadUrl { .. } => ErrorCode::InvalidConfig,
             SyncError::NoSharedModel => ErrorCode::NotReady,
             SyncError::Transport { .. } => ErrorCode::Network,

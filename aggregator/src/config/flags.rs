@@ -8,7 +8,7 @@ use shop_personalizer::measure::NoiseMode;
 use super::{ConfigError, LiftRole, ServerConfig, TrustedProxy};
 
 /// Every flag, spelt as the user types it (an error names the flag with this static spelling).
-const FLAGS: [&str; 29] = [
+const FLAGS: [&str; 30] = [
     "--listen",
     "--data-dir",
     "--database-url",
@@ -29,6 +29,7 @@ const FLAGS: [&str; 29] = [
     "--max-batch",
     "--initial-weights",
     "--seed",
+    "--signing-key-file",
     "--model-max-age-seconds",
     "--lift-placements",
     "--lift-epsilon",
@@ -92,6 +93,7 @@ impl ServerConfig {
             "--max-batch" => self.max_batch = count()? as usize,
             "--initial-weights" => self.initial_weights = Some(PathBuf::from(&value)),
             "--seed" => self.seed = Some(count()?),
+            "--signing-key-file" => self.signing_key_file = Some(PathBuf::from(&value)),
             "--model-max-age-seconds" => self.model_max_age_seconds = small()?,
             "--lift-placements" => {
                 self.lift_report.placements =
@@ -144,6 +146,9 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --max-batch N                    updates per storage commit, default 1024
   --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
   --seed N                         seed of the central noise (OS entropy by default)
+  --signing-key-file FILE          the model signing key's 32-byte seed as 64 hex characters, for a key the
+                                   devices pin in code (default: drawn once and kept in the store); a store
+                                   that already holds another key refuses to start
   --model-max-age-seconds N        Cache-Control max-age of GET /v1/model, default 30
   --lift-placements a,b            placements lift reports break out (must match the devices), default none
   --lift-epsilon E                 epsilon of one lift report (must match the devices), default 2

@@ -17,9 +17,13 @@ pub use flags::USAGE;
 pub use proxy::TrustedProxy;
 pub use rule::RoundRule;
 
-/// No round may close with fewer updates than this, whatever the config says: averaging fewer
-/// noised updates publishes too little signal per device and too much about each.
-pub const MIN_UPDATES_PER_ROUND_FLOOR: u64 = 20;
+/// No round may close with fewer updates than [`MIN_UPDATES_PER_ROUND_FLOOR`], whatever the
+/// config says: averaging fewer noised updates publishes too little signal per device and too
+/// much about each. It, like the ceilings of the learning rate and the central noise, is shared
+/// with the devices, which bound a round's change to the model by them.
+pub use shop_personalizer::sync::round_bound::{
+    MAX_CENTRAL_NOISE_MULTIPLIER, MAX_SERVER_LEARNING_RATE, MIN_UPDATES_PER_ROUND_FLOOR,
+};
 /// `GET /v1/lift` never releases an estimate from fewer reports per bucket than this.
 pub const MIN_LIFT_REPORTS_FLOOR: u64 = 20;
 
@@ -120,6 +124,9 @@ pub struct ServerConfig {
     pub initial_weights: Option<PathBuf>,
     /// Seed of the central-noise RNG (drawn from the OS when absent).
     pub seed: Option<u64>,
+    /// File holding the signing key's seed (64 hex characters); drawn once and kept in the
+    /// store when absent.
+    pub signing_key_file: Option<PathBuf>,
     /// `Cache-Control: max-age` of `GET /v1/model`.
     pub model_max_age_seconds: u32,
     /// The devices' lift report settings (its `delta` is replaced by `--delta`).
@@ -159,6 +166,7 @@ impl Default for ServerConfig {
             max_batch: 1024,
             initial_weights: None,
             seed: None,
+            signing_key_file: None,
             model_max_age_seconds: 30,
             lift_report: LiftReportConfig::default(),
             lift_min_reports_per_bucket: 100,
@@ -217,8 +225,22 @@ impl ServerConfig {
         positive("--clip-bound", self.clip_bound)?;
         positive("--noise-multiplier", self.noise_multiplier)?;
         positive("--server-learning-rate", self.server_learning_rate)?;
+        if self.server_learning_rate > MAX_SERVER_LEARNING_RATE {
+            return Err(ConfigError::Invalid {
+                flag: "--server-learning-rate",
+                rule: "at most 1 (devices refuse a model that moved further than a round at rate 1 can move it)",
+                value: self.server_learning_rate.to_string(),
+            });
+        }
         if let Some(central) = self.central_noise_multiplier {
             positive("--central-noise-multiplier", central)?;
+            if central > MAX_CENTRAL_NOISE_MULTIPLIER {
+                return Err(ConfigError::Invalid {
+                    flag: "--central-noise-multiplier",
+                    rule: "at most 10 (devices bound a round's change to the model by it)",
+                    value: central.to_string(),
+                });
+            }
         }
         if !(self.delta > 0.0 && self.delta < 1e-3) {
             return Err(ConfigError::Invalid { flag: "--delta", rule: "in (0, 1e-3)", value: self.delta.to_string() });

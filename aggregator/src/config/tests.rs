@@ -158,3 +158,15 @@ fn hardening_flags_parse_and_are_checked() {
     assert_eq!(central.clone().check(), Err(ConfigError::CentralNoiseNeedsPlainMean));
     ServerConfig { round_rule: RoundRule::Mean, ..central }.check().expect("the plain mean takes central noise");
 }
+
+#[test]
+fn learning_rate_and_central_noise_have_the_ceilings_devices_bound_a_round_by() {
+    let fast = ServerConfig { server_learning_rate: 1.5, ..ServerConfig::default() };
+    assert!(matches!(fast.check(), Err(ConfigError::Invalid { flag: "--server-learning-rate", .. })));
+    let loud =
+        ServerConfig { central_noise_multiplier: Some(11.0), round_rule: RoundRule::Mean, ..ServerConfig::default() };
+    assert!(matches!(loud.check(), Err(ConfigError::Invalid { flag: "--central-noise-multiplier", .. })));
+    let ceiling =
+        ServerConfig { central_noise_multiplier: Some(10.0), round_rule: RoundRule::Mean, ..ServerConfig::default() };
+    ceiling.check().expect("the ceilings themselves are allowed");
+}
