@@ -93,9 +93,17 @@ fn two_personalizers_of_one_shop_lose_no_events() {
     clear_shop(shop);
 }
 
-fn dispatch_storage_event(key: Option<&str>) {
+fn stored(key: &str) -> Option<String> {
+    web_sys::window().expect("window").local_storage().expect("storage").expect("storage").get_item(key).expect("read")
+}
+
+/// Dispatches the `storage` event a browser sends the other tabs: the key, the value it replaced
+/// and the value now stored (`null` after a removal).
+fn dispatch_storage_event(key: &str, old_value: Option<&str>) {
     let init = StorageEventInit::new();
-    init.set_key(key);
+    init.set_key(Some(key));
+    init.set_old_value(old_value);
+    init.set_new_value(stored(key).as_deref());
     let event = StorageEvent::new_with_event_init_dict("storage", &init).expect("StorageEvent");
     web_sys::window().expect("window").dispatch_event(&event).expect("dispatch");
 }
@@ -110,17 +118,20 @@ fn a_storage_event_brings_in_what_another_tab_wrote() {
     consent(&other_tab, "full");
     view(&this_tab, "mine", r#"["Shoes"]"#);
     view(&other_tab, "theirs", r#"["Books"]"#);
+    let key = format!("{}profile", prefix(shop));
+    let before = stored(&key);
     other_tab.flush().expect("flush");
     assert!(!interest_values(&this_tab).contains(&"Books".to_string()), "not merged before the event");
 
-    dispatch_storage_event(Some(&format!("{}profile", prefix(shop))));
+    dispatch_storage_event(&key, before.as_deref());
     let interests = interest_values(&this_tab);
     assert!(interests.contains(&"Books".to_string()), "the other tab's write arrived: {interests:?}");
     assert!(interests.contains(&"Shoes".to_string()), "this tab's unsaved change survived: {interests:?}");
     assert_eq!(this_tab.has_unsaved_changes().ok(), Some(true));
 
+    let before = stored(&key);
     other_tab.forget().expect("forget");
-    dispatch_storage_event(Some(&format!("{}profile", prefix(shop))));
+    dispatch_storage_event(&key, before.as_deref());
     assert!(interest_values(&this_tab).is_empty(), "forget in one tab forgets in the other");
     clear_shop(shop);
 }

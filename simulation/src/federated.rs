@@ -247,10 +247,10 @@ mod tests {
     fn private_federated_rounds_learn_the_synthetic_signal() {
         let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
         let config = FederatedConfig {
-            rounds: 10,
+            rounds: 30,
             cohort: 300,
             local_learning_rate: 0.5,
-            server_learning_rate: 3.0,
+            server_learning_rate: 1.0,
             ..FederatedConfig::default()
         };
         // Start from the wrong sign on the signal (all-zero weights would tie every row).
@@ -263,9 +263,9 @@ mod tests {
         let (_, after, _) = evaluate(&held_out, &weights, 1);
         assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
         assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);
-        assert_eq!(logs.len(), 10);
+        assert_eq!(logs.len(), 30);
         assert!(logs.iter().all(|log| log.accepted == 300), "honest updates pass the norm check");
-        assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 10 * 300);
+        assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 30 * 300);
     }
 
     #[test]
@@ -275,10 +275,10 @@ mod tests {
         initial[0] = -1.0;
         let held_out = synthetic_cases(500, 3);
         let base = FederatedConfig {
-            rounds: 10,
+            rounds: 30,
             cohort: 300,
             local_learning_rate: 0.5,
-            server_learning_rate: 3.0,
+            server_learning_rate: 1.0,
             attack: Attack::Spike,
             ..FederatedConfig::default()
         };
