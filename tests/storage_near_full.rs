@@ -67,8 +67,8 @@ fn a_profile_cut_to_fit_a_nearly_full_store_warns_reports_and_keeps_what_fits() 
     let cut: Vec<_> = warnings.iter().filter(|w| w.code == WarningCode::CompactedToFit).collect();
     assert_eq!(cut.len(), 1, "one warning of its own kind: {warnings:?}");
     assert!(cut[0].message.contains("free space"), "it says what to do: {}", cut[0].message);
-    // Cut about as far as the room needs (the old code halved on every refusal: 3 items kept).
+    // Cut about as far as the room needs: halving on every refusal kept 52 of 100, now 80.
     let kept = stored_history(&store);
-    assert!(kept * 2 >= full_history, "kept {kept} of {full_history} history items in 70% of the room");
+    assert!(kept * 10 >= full_history * 7, "kept {kept} of {full_history} history items in 70% of the room");
     assert_eq!(decode(&store.get(PROFILE_KEY).unwrap().unwrap(), 1 << 22).unwrap().profile.event_counts().total(), 150);
 }
