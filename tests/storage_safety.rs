@@ -282,3 +282,45 @@ fn categories_made_sensitive_later_are_purged_on_load() {
     assert!(!text.contains("pill-1") && !text.contains("pharmacy"));
     assert!(text.contains("shoe"));
 }
+
+/// A store standing in for a localStorage the browser blocked, as the browser's store does.
+#[derive(Clone)]
+struct BlockedStore(MemoryStore);
+
+impl KeyValueStore for BlockedStore {
+    fn get(&self, key: &str) -> Result<Option<String>, shop_personalizer::storage::StoreError> {
+        self.0.get(key)
+    }
+    fn set(&mut self, key: &str, value: &str) -> Result<(), shop_personalizer::storage::StoreError> {
+        self.0.set(key, value)
+    }
+    fn remove(&mut self, key: &str) -> Result<(), shop_personalizer::storage::StoreError> {
+        self.0.remove(key)
+    }
+    fn keys(&self) -> Result<Vec<String>, shop_personalizer::storage::StoreError> {
+        self.0.keys()
+    }
+    fn unavailable_reason(&self) -> Option<&str> {
+        Some("SecurityError: the page may not use localStorage")
+    }
+}
+
+#[test]
+fn a_blocked_store_is_reported_and_forget_keeps_only_that() {
+    let store = BlockedStore(MemoryStore::with_quota(300));
+    let mut p = Personalizer::open(store, config(), Environment::default()).unwrap();
+    let codes = |p: &Personalizer<BlockedStore>| p.warnings().iter().map(|w| w.code).collect::<Vec<_>>();
+    assert_eq!(codes(&p), [WarningCode::StorageUnavailable]);
+    assert!(p.warnings()[0].message.contains("SecurityError"), "{:?}", p.warnings());
+
+    p.set_consent(ConsentMode::Full, false);
+    for n in 0..30 {
+        p.track(view(&format!("sku-{n}"), n), T0 + n as f64 * 10_000.0, 0).unwrap();
+    }
+    p.flush_or_warn(T0 + 100.0);
+    let before = codes(&p);
+    assert!(before.len() >= 2 && before[1..].iter().all(|&c| c != WarningCode::StorageUnavailable), "{before:?}");
+
+    p.forget().unwrap();
+    assert_eq!(codes(&p), [WarningCode::StorageUnavailable], "forget drops the warnings about what was stored");
+}

@@ -3,13 +3,14 @@
 
 use crate::catalog::AttributeKey;
 use crate::profile::{ProfileChange, ProfileSummary};
-use crate::storage::KeyValueStore;
+use crate::storage::{KeyValueStore, WarningCode};
 
 use super::{view_time, Extension, Personalizer, PersonalizerError};
 
 impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// Removes every key this library wrote for the shop (profile and backups) and everything in
-    /// memory. Consent stays as it is. Returns how many keys were removed.
+    /// memory. Consent stays as it is. Returns how many keys were removed. Warnings about what was
+    /// stored go with it; that storage is unavailable stays true, and stays.
     ///
     /// ```js
     /// forgetButton.onclick = () => p.forget();
@@ -20,6 +21,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.extension.forgotten(&mut self.ranking);
         self.stored_raw = None;
         self.blocked = false;
+        self.ctx.warnings.retain(|w| w.code == WarningCode::StorageUnavailable);
         Ok(self.ctx.keys.remove_all(&mut self.ctx.store)?)
     }
 

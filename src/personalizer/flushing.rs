@@ -88,7 +88,9 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.ctx.warn(StorageWarning::new(WarningCode::CompactedToFit, message));
     }
 
-    pub(super) fn flush_or_warn(&mut self, now_ms: f64) {
+    /// [`Self::autosave`] where no caller sees the error (a save inside another call, a page
+    /// listener's flush on `pagehide`): a failure becomes a warning.
+    pub fn flush_or_warn(&mut self, now_ms: f64) {
         if let Err(e) = self.autosave(now_ms) {
             self.ctx.warn(e.flush_warning());
         }

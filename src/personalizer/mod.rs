@@ -39,8 +39,8 @@ pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
 pub use outcome::{memory_only_warning, Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{
-    AnswerColumns, NeighbourColumns, RankedColumns, RankedList, RankedProduct, RankingError, ANSWER_FIELDS,
-    MAX_LIVE_SETS,
+    answer_field, AnswerColumns, NeighbourColumns, RankedColumns, RankedList, RankedProduct, RankingError,
+    ANSWER_FIELDS, MAX_LIVE_SETS, NEIGHBOUR_FIELDS,
 };
 pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{
@@ -130,8 +130,13 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         extension: X,
     ) -> Result<Self, PersonalizerError> {
         let config = config.validate()?;
+        let mut ctx = Context::new(store, config, env);
+        if let Some(reason) = ctx.store.unavailable_reason() {
+            let warning = memory_only_warning(reason);
+            ctx.warn(warning);
+        }
         Ok(Personalizer {
-            ctx: Context::new(store, config, env),
+            ctx,
             profile: Profile::default(),
             base: Profile::default(),
             pending: Vec::new(),

@@ -47,6 +47,11 @@ pub trait KeyValueStore {
     fn remove(&mut self, key: &str) -> Result<(), StoreError>;
     /// Every key currently stored (this library's and others').
     fn keys(&self) -> Result<Vec<String>, StoreError>;
+    /// Why nothing outlives the page, when this store stands in for one that could not be opened
+    /// (a browser that blocks localStorage). The engine reports it as a warning.
+    fn unavailable_reason(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The storage keys this library uses for one shop; all start with `shop-personalizer:<shop>:`.

@@ -26,14 +26,6 @@ impl BrowserStore {
             Err(reason) => BrowserStore::Memory { store: MemoryStore::new(), reason },
         }
     }
-
-    /// Why localStorage is not used, when it is not.
-    pub fn unavailable_reason(&self) -> Option<&str> {
-        match self {
-            BrowserStore::Local(_) => None,
-            BrowserStore::Memory { reason, .. } => Some(reason),
-        }
-    }
 }
 
 fn local_storage() -> Result<web_sys::Storage, String> {
@@ -107,6 +99,14 @@ impl KeyValueStore for BrowserStore {
                 Ok(keys)
             }
             BrowserStore::Memory { store, .. } => store.keys(),
+        }
+    }
+
+    /// Why localStorage is not used, when it is not.
+    fn unavailable_reason(&self) -> Option<&str> {
+        match self {
+            BrowserStore::Local(_) => None,
+            BrowserStore::Memory { reason, .. } => Some(reason),
         }
     }
 }

@@ -34,8 +34,39 @@ impl<S> Default for NeighbourColumns<'_, S> {
 /// protocol" table: the camelCase names of [`AnswerColumns`]' fields. The one list of them: the
 /// facade refuses any other field with it, and tests check the README table, the struct and the
 /// generated `.d.ts` (`js-tests/ranking.test.mjs`) against it.
-pub const ANSWER_FIELDS: [&str; 9] =
-    ["ids", "scores", "attributes", "titles", "popularity", "embeddings", "neighbours", "about", "aboutEmbedding"];
+pub const ANSWER_FIELDS: [&str; 9] = [
+    field::IDS,
+    field::SCORES,
+    field::ATTRIBUTES,
+    field::TITLES,
+    field::POPULARITY,
+    field::EMBEDDINGS,
+    field::NEIGHBOURS,
+    field::ABOUT,
+    field::ABOUT_EMBEDDING,
+];
+
+/// The fields of an answer's `neighbours` object as JS writes them.
+pub const NEIGHBOUR_FIELDS: [&str; 3] = [field::OFFSETS, field::IDS, field::SCORES];
+
+/// Each answer field's name as JS writes it: the one spelling the facade reads by, and that
+/// errors name (`neighbours.` prefixes the fields of `neighbours`).
+pub mod field {
+    pub const IDS: &str = "ids";
+    pub const SCORES: &str = "scores";
+    pub const ATTRIBUTES: &str = "attributes";
+    pub const TITLES: &str = "titles";
+    pub const POPULARITY: &str = "popularity";
+    pub const EMBEDDINGS: &str = "embeddings";
+    pub const NEIGHBOURS: &str = "neighbours";
+    pub const ABOUT: &str = "about";
+    pub const ABOUT_EMBEDDING: &str = "aboutEmbedding";
+    /// Of `neighbours` (with `ids` and `scores`).
+    pub const OFFSETS: &str = "offsets";
+    pub const NEIGHBOUR_OFFSETS: &str = "neighbours.offsets";
+    pub const NEIGHBOUR_IDS: &str = "neighbours.ids";
+    pub const NEIGHBOUR_SCORES: &str = "neighbours.scores";
+}
 
 /// One answer of the shop's server about the current item or query (see the README's "Server
 /// protocol"). Every column but `ids` is optional; present columns hold one entry per candidate.
@@ -105,8 +136,8 @@ fn embedding_dim<S>(answer: &AnswerColumns<'_, S>) -> Result<usize, RankingError
 }
 
 fn check_offsets<S>(neighbours: &NeighbourColumns<'_, S>, candidates: usize) -> Result<(), RankingError> {
-    check_column("neighbours.offsets", Some(neighbours.offsets), candidates + 1)?;
-    check_column("neighbours.scores", Some(neighbours.scores), neighbours.ids.len())?;
+    check_column(field::NEIGHBOUR_OFFSETS, Some(neighbours.offsets), candidates + 1)?;
+    check_column(field::NEIGHBOUR_SCORES, Some(neighbours.scores), neighbours.ids.len())?;
     let ids = neighbours.ids.len();
     let mut previous = 0u32;
     for (index, &value) in neighbours.offsets.iter().enumerate() {
@@ -129,10 +160,10 @@ pub(super) fn build_set<S: AsRef<str>>(
     if n > MAX_CANDIDATES {
         return Err(RankError::TooManyCandidates { len: n, max: MAX_CANDIDATES }.into());
     }
-    check_column("scores", answer.scores, n)?;
-    check_column("titles", answer.titles, n)?;
-    check_column("popularity", answer.popularity, n)?;
-    check_column("attributes", answer.attributes, n)?;
+    check_column(field::SCORES, answer.scores, n)?;
+    check_column(field::TITLES, answer.titles, n)?;
+    check_column(field::POPULARITY, answer.popularity, n)?;
+    check_column(field::ATTRIBUTES, answer.attributes, n)?;
     let dim = embedding_dim(answer)?;
     if let Some(neighbours) = &answer.neighbours {
         check_offsets(neighbours, n)?;
@@ -309,5 +340,28 @@ mod tests {
             .filter_map(|line| line.split('`').nth(1))
             .collect();
         assert_eq!(table, ANSWER_FIELDS);
+    }
+
+    /// The facade's JS snippet reads the plain columns by name; each name must be a field.
+    #[test]
+    fn the_facade_snippet_reads_only_answer_fields() {
+        let source = include_str!("../../wasm/core/answer_json.rs");
+        let snippet = source.split("export function answerJson").nth(1).expect("the snippet is there");
+        let snippet = snippet.split("\"#)]").next().expect("the snippet ends");
+        let read = |prefix: &str| -> Vec<String> {
+            snippet
+                .split(prefix)
+                .skip(1)
+                .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+                .collect()
+        };
+        let top = read("answer.");
+        assert!(top.len() >= 5, "the snippet reads {top:?}");
+        for name in &top {
+            assert!(ANSWER_FIELDS.contains(&name.as_str()), "answer.{name} is not an answer field");
+        }
+        for name in read("neighbours.") {
+            assert!(NEIGHBOUR_FIELDS.contains(&name.as_str()), "neighbours.{name} is not a neighbours field");
+        }
     }
 }

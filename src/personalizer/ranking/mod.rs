@@ -40,7 +40,7 @@ use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 use super::syncing::SharedWeights;
 use super::{check_time, Extension, Personalizer};
 
-pub use answer::{AnswerColumns, NeighbourColumns, ANSWER_FIELDS};
+pub use answer::{field as answer_field, AnswerColumns, NeighbourColumns, ANSWER_FIELDS, NEIGHBOUR_FIELDS};
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{encode_model, load_model, model_key, ModelRead};

@@ -25,10 +25,6 @@ mod driver;
 mod engine_calls;
 mod hooks;
 mod lift;
-#[cfg(test)]
-mod lift_share_tests;
-#[cfg(test)]
-mod lift_tests;
 mod persist;
 mod stored;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::error_code::ErrorCode;
-use crate::personalizer::RankingError;
+use crate::personalizer::{answer_field, RankingError};
 use crate::rank::candidates::MAX_EMBEDDING_DIM;
 use crate::rank::{RankError, MAX_CANDIDATES};
 use crate::wasm::input_limits::MAX_STRING_CHARS;
@@ -38,22 +38,22 @@ fn field(object: &JsValue, name: &str) -> JsValue {
 /// [`MAX_ANSWER_JSON_BYTES`] where it is read.)
 pub fn check_answer(answer: &JsValue) -> Result<(), JsError> {
     let candidates = MAX_CANDIDATES as u32;
-    let ids = length_of(&field(answer, "ids")).unwrap_or(0);
+    let ids = length_of(&field(answer, answer_field::IDS)).unwrap_or(0);
     if ids > candidates {
         return Err(coded(RankingError::Rank(RankError::TooManyCandidates { len: ids as usize, max: MAX_CANDIDATES })));
     }
-    let neighbours = field(answer, "neighbours");
+    let neighbours = field(answer, answer_field::NEIGHBOURS);
     let columns = [
-        (field(answer, "about"), "about", MAX_STRING_CHARS),
-        (field(answer, "titles"), "titles", candidates),
-        (field(answer, "attributes"), "attributes", candidates),
-        (field(answer, "scores"), "scores", candidates),
-        (field(answer, "popularity"), "popularity", candidates),
-        (field(answer, "aboutEmbedding"), "aboutEmbedding", MAX_EMBEDDING_DIM as u32),
-        (field(answer, "embeddings"), "embeddings", candidates * MAX_EMBEDDING_DIM as u32),
-        (field(&neighbours, "offsets"), "neighbours.offsets", candidates + 1),
-        (field(&neighbours, "ids"), "neighbours.ids", MAX_ANSWER_NEIGHBOURS),
-        (field(&neighbours, "scores"), "neighbours.scores", MAX_ANSWER_NEIGHBOURS),
+        (field(answer, answer_field::ABOUT), answer_field::ABOUT, MAX_STRING_CHARS),
+        (field(answer, answer_field::TITLES), answer_field::TITLES, candidates),
+        (field(answer, answer_field::ATTRIBUTES), answer_field::ATTRIBUTES, candidates),
+        (field(answer, answer_field::SCORES), answer_field::SCORES, candidates),
+        (field(answer, answer_field::POPULARITY), answer_field::POPULARITY, candidates),
+        (field(answer, answer_field::ABOUT_EMBEDDING), answer_field::ABOUT_EMBEDDING, MAX_EMBEDDING_DIM as u32),
+        (field(answer, answer_field::EMBEDDINGS), answer_field::EMBEDDINGS, candidates * MAX_EMBEDDING_DIM as u32),
+        (field(&neighbours, answer_field::OFFSETS), answer_field::NEIGHBOUR_OFFSETS, candidates + 1),
+        (field(&neighbours, answer_field::IDS), answer_field::NEIGHBOUR_IDS, MAX_ANSWER_NEIGHBOURS),
+        (field(&neighbours, answer_field::SCORES), answer_field::NEIGHBOUR_SCORES, MAX_ANSWER_NEIGHBOURS),
     ];
     for (value, name, max) in columns {
         if let Some(len) = length_of(&value).filter(|&len| len > max) {

@@ -68,7 +68,7 @@ impl PageListeners {
 fn flush(state: &Weak<RefCell<EngineState>>) {
     let Some(state) = state.upgrade() else { return };
     if let Ok(mut state) = state.try_borrow_mut() {
-        state.flush_keeping_errors();
+        state.engine.flush_or_warn(js_sys::Date::now());
     };
 }
 

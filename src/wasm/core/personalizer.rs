@@ -17,8 +17,7 @@ use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentDecision, ConsentError, ConsentMode};
 use crate::error_code::ErrorCode;
 use crate::personalizer::{
-    memory_only_warning, Environment, FlushReport, Personalizer, PersonalizerError, Remote, TrackOutcome,
-    MAX_UPSERT_ITEMS,
+    Environment, FlushReport, Personalizer, PersonalizerError, Remote, TrackOutcome, MAX_UPSERT_ITEMS,
 };
 use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
@@ -46,33 +45,22 @@ pub struct ConsentOptions {
 /// The engine the class wraps: the core, with its on-demand parts in the on-demand module.
 pub type Engine = Personalizer<BrowserStore, Remote<BrowserStore, JsPartsPort>>;
 
-/// The engine and the facade's own warnings, shared with the page listeners.
+/// The engine, shared with the page listeners and the on-demand parts' port.
 pub struct EngineState {
     pub engine: Engine,
-    /// Warnings raised by the facade: storage unavailable, a flush on page hide that failed.
-    facade_warnings: Vec<StorageWarning>,
 }
 
 impl EngineState {
-    /// Flushes, turning a failure into a warning (for page listeners, which have no caller).
-    pub fn flush_keeping_errors(&mut self) {
-        if let Err(error) = self.engine.autosave(js_sys::Date::now()) {
-            self.facade_warnings.push(error.flush_warning());
-        }
-    }
-
-    /// The facade's warnings, then the engine's (the parts' follow, from their module).
+    /// The engine's warnings (the parts' follow, from their module).
     pub(super) fn all_warnings(&mut self) -> Vec<StorageWarning> {
-        let mut warnings = self.facade_warnings.clone();
-        warnings.extend(self.engine.warnings());
+        let mut warnings = self.engine.warnings();
         warnings.extend(self.parts_failure());
         warnings
     }
 
-    /// Returns the facade's and the engine's warnings and clears them.
+    /// Returns the engine's warnings and clears them.
     fn take_all_warnings(&mut self) -> Vec<StorageWarning> {
-        let mut warnings = std::mem::take(&mut self.facade_warnings);
-        warnings.extend(self.engine.take_warnings());
+        let mut warnings = self.engine.take_warnings();
         warnings.extend(self.parts_failure());
         warnings
     }
@@ -130,10 +118,9 @@ impl JsPersonalizer {
             device: environment::device_class(),
         };
         let store = BrowserStore::open();
-        let facade_warnings = store.unavailable_reason().map(memory_only_warning).into_iter().collect();
         let remote = Remote::new(store.clone(), &config.shop);
         let engine = Personalizer::open_with(store, config, env, remote).map_err(coded)?;
-        let state = Rc::new(RefCell::new(EngineState { engine, facade_warnings }));
+        let state = Rc::new(RefCell::new(EngineState { engine }));
         let listeners = PageListeners::attach(Rc::downgrade(&state));
         Ok(JsPersonalizer { state, health, _listeners: listeners, parts: PartsSlot::default() })
     }
@@ -254,9 +241,7 @@ impl JsPersonalizer {
     /// ```
     #[wasm_bindgen(js_name = forget)]
     pub fn forget(&self) -> Result<usize, JsError> {
-        let mut state = self.state()?;
-        state.facade_warnings.retain(|w| w.code == WarningCode::StorageUnavailable);
-        state.engine.forget().map_err(coded)
+        self.state()?.engine.forget().map_err(coded)
     }
 
     /// Everything stored, as human-readable JSON with an explanation of each part.

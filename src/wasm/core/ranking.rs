@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 
 use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
-use crate::personalizer::{AnswerColumns, NeighbourColumns, RankedList, ANSWER_FIELDS};
+use crate::personalizer::{answer_field as field, AnswerColumns, NeighbourColumns, RankedList, ANSWER_FIELDS};
 use crate::rank::RankContext;
 
 use super::answer_json::{plain_json, read_plain, Text};
@@ -189,16 +189,16 @@ impl JsPersonalizer {
         super::answer_limits::check_answer(&answer)?;
         let json = plain_json(&answer)?;
         let plain = read_plain(&json)?;
-        let scores = f32_column(&get(&answer, "scores"), "scores")?;
-        let popularity = f32_column(&get(&answer, "popularity"), "popularity")?;
-        let embeddings = f32_column(&get(&answer, "embeddings"), "embeddings")?;
-        let about_embedding = f32_column(&get(&answer, "aboutEmbedding"), "aboutEmbedding")?;
-        let neighbours = get(&answer, "neighbours");
+        let scores = f32_column(&get(&answer, field::SCORES), field::SCORES)?;
+        let popularity = f32_column(&get(&answer, field::POPULARITY), field::POPULARITY)?;
+        let embeddings = f32_column(&get(&answer, field::EMBEDDINGS), field::EMBEDDINGS)?;
+        let about_embedding = f32_column(&get(&answer, field::ABOUT_EMBEDDING), field::ABOUT_EMBEDDING)?;
+        let neighbours = get(&answer, field::NEIGHBOURS);
         let neighbours = if is_absent(&neighbours) {
             None
         } else {
-            let offsets = u32_column(&get(&neighbours, "offsets"), "neighbours.offsets")?;
-            let scores = f32_column(&get(&neighbours, "scores"), "neighbours.scores")?.unwrap_or_default();
+            let offsets = u32_column(&get(&neighbours, field::OFFSETS), field::NEIGHBOUR_OFFSETS)?;
+            let scores = f32_column(&get(&neighbours, field::SCORES), field::NEIGHBOUR_SCORES)?.unwrap_or_default();
             Some((offsets, scores))
         };
         let no_ids: &[Text<'_>] = &[];

@@ -1,8 +1,8 @@
 //! `sharedSums` lift reports through the engine's sync path: two share bodies, one report id,
 //! booked at the configured ε, resent together until both servers accepted them.
 
-use super::tests::{browse_and_click, open, run_ready, setup, stored_state, SEED, T0};
-use super::*;
+use super::super::*;
+use super::{browse_and_click, open, run_ready, setup, stored_state, SEED, T0};
 use crate::adapt::{AdapterConfig, LiftBucket};
 use crate::consent::ConsentMode;
 use crate::measure::{LiftReportConfig, NoiseMode};

@@ -1,7 +1,7 @@
 //! The lift report through the engine's sync path, natively over the in-memory store and transport.
 
-use super::tests::{browse_and_click, open, run_ready, setup, signed, stored_state, SEED, T0};
-use super::*;
+use super::super::*;
+use super::{browse_and_click, open, run_ready, setup, signed, stored_state, SEED, T0};
 use crate::adapt::{AdapterConfig, LiftBucket};
 use crate::consent::ConsentMode;
 use crate::measure::LiftReportConfig;

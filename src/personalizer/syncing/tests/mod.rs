@@ -17,6 +17,9 @@ use crate::rank::{Placement, RankContext};
 use crate::storage::MemoryStore;
 use crate::sync::{InMemoryTransport, SharedModel, UpdateMessage};
 
+mod lift;
+mod lift_share;
+
 pub(super) const T0: f64 = 1_700_000_000_000.0;
 const SYNC_KEY: &str = "shop-personalizer:acme:sync";
 pub(super) const SEED: [u8; 32] = [7; 32];
