@@ -21,15 +21,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::AttributeKey;
 use crate::profile::Profile;
+use crate::storage::read_payload;
 
 /// Migrates a payload of `version` (older than the current one) to a current profile.
 pub fn to_current(version: u64, payload: &str) -> Result<Profile, serde_json::Error> {
     match version {
         0 => {
-            let v0: ProfileV0 = serde_json::from_str(payload)?;
+            let v0: ProfileV0 = read_payload(payload)?;
             serde_json::from_value(v0_to_v1(v0))
         }
-        _ => serde_json::from_str(payload),
+        _ => read_payload(payload),
     }
 }
 
