@@ -52,9 +52,7 @@ fn bench_persistence(c: &mut Criterion) {
     let store = grown_store(400);
     let stored = store.get(PROFILE_KEY).expect("readable").expect("stored").len();
     let mut group = c.benchmark_group("persistence");
-    group.bench_function(format!("load_{stored}_chars"), |b| {
-        b.iter(|| black_box(open_full(black_box(&store))))
-    });
+    group.bench_function(format!("load_{stored}_chars"), |b| b.iter(|| black_box(open_full(black_box(&store)))));
     group.bench_function("track_1000_persisted", |b| {
         b.iter_batched(
             || open_full(&grown_store(0)),

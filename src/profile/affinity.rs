@@ -125,15 +125,9 @@ impl Serialize for Affinities {
 impl<'de> Deserialize<'de> for Affinities {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = Vec::<StoredAffinity>::deserialize(deserializer)?;
-        Ok(Affinities(
-            stored
-                .into_iter()
-                .filter(|s| s.value.is_finite())
-                .map(|s| {
-                    (s.key, Affinity { value: s.value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms: s.updated_ms })
-                })
-                .collect(),
-        ))
+        Ok(Affinities(crate::profile::map_from_entries(stored.into_iter().filter(|s| s.value.is_finite()).map(|s| {
+            (s.key, Affinity { value: s.value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms: s.updated_ms })
+        }))))
     }
 }
 

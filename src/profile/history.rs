@@ -145,7 +145,11 @@ pub struct RepeatInterest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct InterestCounts(
-    #[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, RepeatInterest>,
+    #[serde(
+        serialize_with = "crate::profile::serialize_as_object",
+        deserialize_with = "crate::profile::deserialize_object"
+    )]
+    LiteMap<String, RepeatInterest>,
 );
 
 impl InterestCounts {
@@ -194,7 +198,13 @@ impl InterestCounts {
 /// Items currently in the cart, with their quantities.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Cart(#[serde(serialize_with = "crate::profile::serialize_as_object")] LiteMap<String, u32>);
+pub struct Cart(
+    #[serde(
+        serialize_with = "crate::profile::serialize_as_object",
+        deserialize_with = "crate::profile::deserialize_object"
+    )]
+    LiteMap<String, u32>,
+);
 
 impl Cart {
     pub fn add(&mut self, item_id: &str, quantity: u32) {

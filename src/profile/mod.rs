@@ -10,6 +10,7 @@ mod affinity;
 mod apply;
 mod compact;
 mod history;
+mod maps;
 pub mod shopper_state;
 mod shopper_view;
 pub mod stored;
@@ -30,6 +31,7 @@ pub use history::{
     Cart, History, InterestCounts, RecentItems, RepeatInterest, SessionItem, SessionState, TimedItem, MAX_CART_ITEMS,
     MAX_HISTORY_ENTRIES, MAX_INTEREST_ITEMS, MAX_SESSION_ITEMS,
 };
+pub(crate) use maps::{deserialize_object, map_from_entries, serialize_as_object};
 pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use shopper_view::ProfileShopper;
 pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
@@ -71,20 +73,14 @@ impl<'de> Deserialize<'de> for CachedItem {
     }
 }
 
-/// Writes a profile map as a JSON object even when it is empty (a `LiteMap` on its own writes an
-/// empty map as `[]`): the stored format keeps the objects `BTreeMap` wrote.
-pub(crate) fn serialize_as_object<K: Serialize, V: Serialize, S: serde::Serializer>(
-    map: &LiteMap<K, V>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(map.iter())
-}
-
 /// Attributes of items the shopper interacted with, so later events that carry only an id (and
 /// a reload) still know what the item is. Bounded: the least recently used entries go first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct CatalogCache(#[serde(serialize_with = "serialize_as_object")] LiteMap<String, CachedItem>);
+pub struct CatalogCache(
+    #[serde(serialize_with = "serialize_as_object", deserialize_with = "deserialize_object")]
+    LiteMap<String, CachedItem>,
+);
 
 impl CatalogCache {
     /// Remembers (or refreshes) `item_id`'s attributes; items with no attributes are not kept.
