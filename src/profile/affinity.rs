@@ -47,7 +47,7 @@ impl Affinity {
 
 /// All affinities, by attribute key. Serialized as a list of `{ key, value, updatedMs }`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Affinities(LiteMap<AttributeKey, Affinity>);
+pub struct Affinities(pub(super) LiteMap<AttributeKey, Affinity>);
 
 impl Affinities {
     /// Adds a signal of weight `weight` at `at_ms`.

@@ -27,7 +27,7 @@ pub struct TimedItem {
 /// Items newest first, each at most once, at most `MAX_HISTORY_ENTRIES`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct RecentItems(Vec<TimedItem>);
+pub struct RecentItems(pub(super) Vec<TimedItem>);
 
 impl RecentItems {
     /// Records `item_id` at `at_ms`, keeping the newer time if it is already listed.
@@ -149,7 +149,7 @@ pub struct InterestCounts(
         serialize_with = "crate::profile::serialize_as_object",
         deserialize_with = "crate::profile::deserialize_object"
     )]
-    LiteMap<String, RepeatInterest>,
+    pub(super) LiteMap<String, RepeatInterest>,
 );
 
 impl InterestCounts {
@@ -203,7 +203,7 @@ pub struct Cart(
         serialize_with = "crate::profile::serialize_as_object",
         deserialize_with = "crate::profile::deserialize_object"
     )]
-    LiteMap<String, u32>,
+    pub(super) LiteMap<String, u32>,
 );
 
 impl Cart {

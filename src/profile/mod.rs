@@ -15,6 +15,7 @@ pub mod shopper_state;
 mod shopper_view;
 pub mod stored;
 mod summary;
+mod tree;
 mod visits;
 
 use litemap::LiteMap;

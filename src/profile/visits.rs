@@ -105,7 +105,7 @@ impl VisitStats {
 
 /// Recorded events per local hour of the week (0 = Monday 00:00–00:59, 167 = Sunday 23:00–23:59).
 #[derive(Debug, Clone, PartialEq)]
-pub struct HourOfWeek([u32; HOURS_PER_WEEK]);
+pub struct HourOfWeek(pub(super) [u32; HOURS_PER_WEEK]);
 
 impl Default for HourOfWeek {
     fn default() -> Self {

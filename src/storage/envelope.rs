@@ -31,17 +31,23 @@ pub trait StoredKind {
     const NOUN: &'static str;
     type Payload: Serialize + DeserializeOwned;
 
-    /// Reads a payload of an older `version` (below [`Self::VERSION`]) into the current layout.
-    /// The default knows no older layout and reads it as the current one.
     /// What the engine does instead when the stored value is unreadable and kept under a backup
     /// key, e.g. "a fresh profile started".
     const AFTER_BACKUP: &'static str = "it starts afresh";
     /// What is not saved while an unreadable value could not be backed up and is left in place.
     const WHILE_BLOCKED: &'static str = "nothing is saved";
 
-    fn migrate(version: u64, payload: &str) -> Result<Self::Payload, serde_json::Error> {
+    /// Reads a payload of the current layout ([`read_payload`] unless the kind reads its tree
+    /// by hand); the error says what is wrong with it.
+    fn read_current(payload: &str) -> Result<Self::Payload, String> {
+        read_payload(payload).map_err(|e| e.to_string())
+    }
+
+    /// Reads a payload of an older `version` (below [`Self::VERSION`]) into the current layout.
+    /// The default knows no older layout and reads it as the current one.
+    fn migrate(version: u64, payload: &str) -> Result<Self::Payload, String> {
         let _ = version;
-        read_payload(payload)
+        Self::read_current(payload)
     }
 }
 
@@ -178,7 +184,7 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
         return Err(LoadError::ChecksumMismatch { what, stored: envelope.checksum, computed });
     }
     let version = envelope.version;
-    let payload = if version == K::VERSION { read_payload(text) } else { K::migrate(version, text) }
+    let payload = if version == K::VERSION { K::read_current(text) } else { K::migrate(version, text) }
         .map_err(|e| LoadError::invalid::<K>(version, e))?;
     let mut lineage = envelope.lineage;
     lineage.truncate(MAX_LINEAGE);
@@ -204,13 +210,13 @@ mod tests {
         const NOUN: &'static str = "test counter";
         type Payload = Count;
 
-        fn migrate(version: u64, payload: &str) -> Result<Count, serde_json::Error> {
+        fn migrate(version: u64, payload: &str) -> Result<Count, String> {
             #[derive(Deserialize)]
             struct V1 {
                 n: u32,
             }
             assert_eq!(version, 1, "only version 1 is older");
-            serde_json::from_str::<V1>(payload).map(|v1| Count { count: v1.n })
+            serde_json::from_str::<V1>(payload).map(|v1| Count { count: v1.n }).map_err(|e| e.to_string())
         }
     }
 

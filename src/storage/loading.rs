@@ -113,8 +113,8 @@ mod tests {
         const AFTER_BACKUP: &'static str = "the pair starts at zero";
         type Payload = (u32, u32);
 
-        fn migrate(_version: u64, payload: &str) -> Result<(u32, u32), serde_json::Error> {
-            serde_json::from_str::<u32>(payload).map(|a| (a, a))
+        fn migrate(_version: u64, payload: &str) -> Result<(u32, u32), String> {
+            serde_json::from_str::<u32>(payload).map(|a| (a, a)).map_err(|e| e.to_string())
         }
     }
 

@@ -10,6 +10,7 @@ mod lineage;
 mod loading;
 mod memory;
 mod persist;
+pub mod tree_reading;
 
 use thiserror::Error;
 

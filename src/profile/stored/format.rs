@@ -23,7 +23,12 @@ impl StoredKind for ProfileFormat {
     const AFTER_BACKUP: &'static str = "a fresh profile started";
     type Payload = Profile;
 
-    fn migrate(version: u64, payload: &str) -> Result<Profile, serde_json::Error> {
+    fn read_current(payload: &str) -> Result<Profile, String> {
+        let tree = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        Profile::from_tree(&tree).map_err(|e| e.to_string())
+    }
+
+    fn migrate(version: u64, payload: &str) -> Result<Profile, String> {
         migrate::to_current(version, payload)
     }
 }

@@ -24,13 +24,13 @@ use crate::profile::Profile;
 use crate::storage::read_payload;
 
 /// Migrates a payload of `version` (older than the current one) to a current profile.
-pub fn to_current(version: u64, payload: &str) -> Result<Profile, serde_json::Error> {
+pub fn to_current(version: u64, payload: &str) -> Result<Profile, String> {
     match version {
         0 => {
-            let v0: ProfileV0 = read_payload(payload)?;
-            serde_json::from_value(v0_to_v1(v0))
+            let v0: ProfileV0 = read_payload(payload).map_err(|e| e.to_string())?;
+            Profile::from_tree(&v0_to_v1(v0)).map_err(|e| e.to_string())
         }
-        _ => read_payload(payload),
+        _ => <super::format::ProfileFormat as crate::storage::StoredKind>::read_current(payload),
     }
 }
 
