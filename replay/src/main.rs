@@ -73,7 +73,10 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     if o.off_policy {
         return replay::off_policy::run(o, &sessions, &vocab, &categories, server_config, config.params());
     }
-    let mut weights = DEFAULT_WEIGHTS.to_vec();
+    let mut weights = match &o.model {
+        Some(path) => replay::model::load(path)?,
+        None => DEFAULT_WEIGHTS.to_vec(),
+    };
     let mut training: Vec<TrainingCase> = Vec::new();
     if o.fit_weights || o.ablate {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);
@@ -113,8 +116,14 @@ fn run(o: &Options) -> Result<(), ReplayError> {
                 100.0 * o.validation_share,
                 o.train.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
             );
-            write(&o.weights_out, &weights_source(&weights, &provenance))?;
-            eprintln!("wrote {}", o.weights_out.display());
+            if let Some(path) = &o.model_out {
+                replay::model::save(path, &weights)?;
+                eprintln!("wrote the model file {}", path.display());
+            }
+            if let Some(path) = &o.write_rust {
+                write(path, &weights_source(&weights, &provenance))?;
+                eprintln!("wrote Rust source {}", path.display());
+            }
         }
     }
     let Some((cases, skipped)) = test else { return Ok(()) };

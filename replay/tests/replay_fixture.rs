@@ -155,3 +155,55 @@ fn the_binary_writes_report_chart_and_a_last_json_line() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--test is required"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fit_writes_a_model_file_that_replay_evaluates_and_nothing_else() {
+    let dir = temp_dir("fit");
+    let train = dir.join("train.txt");
+    let test = dir.join("test.tsv");
+    std::fs::write(&train, generated_sessions(1500, 5).join("\n")).unwrap();
+    std::fs::write(&test, test_lines(&generated_sessions(60, 6)).join("\n")).unwrap();
+    let model = dir.join("model.bin");
+    let small = ["--no-progress", "--candidates", "20", "--fit-cases", "400", "--epochs", "3"];
+    let replay = || Command::new(env!("CARGO_BIN_EXE_replay"));
+    // Run where a src/rank/default_weights.rs exists: the fit must not touch it.
+    let fake_src = dir.join("src/rank");
+    std::fs::create_dir_all(&fake_src).unwrap();
+    std::fs::write(fake_src.join("default_weights.rs"), "untouched").unwrap();
+    let fit = replay()
+        .current_dir(&dir)
+        .args(["fit", "--train", train.to_str().unwrap(), "--out", model.to_str().unwrap()])
+        .args(small)
+        .output()
+        .unwrap();
+    assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    assert_eq!(std::fs::read_to_string(fake_src.join("default_weights.rs")).unwrap(), "untouched");
+    let weights = replay::model::load(&model).unwrap();
+    assert_ne!(weights, shop_personalizer::rank::DEFAULT_WEIGHTS.to_vec());
+
+    let evaluate = |model: &std::path::Path| {
+        replay()
+            .args(["--train", train.to_str().unwrap(), "--test", test.to_str().unwrap(), "--json"])
+            .args(["--model", model.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()])
+            .args(&small[..3])
+            .output()
+            .unwrap()
+    };
+    let run = evaluate(&model);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let last = String::from_utf8(run.stdout).unwrap().lines().last().unwrap().to_owned();
+    assert!(serde_json::from_str::<serde_json::Value>(&last).unwrap()["device"]["hr"].as_f64().unwrap() > 0.0);
+
+    let mut corrupt = std::fs::read(&model).unwrap();
+    corrupt[40] ^= 1;
+    let bad = dir.join("bad.bin");
+    std::fs::write(&bad, corrupt).unwrap();
+    let run = evaluate(&bad);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("[model_file_bad_checksum]"));
+
+    let nowhere = replay().args(["--train", train.to_str().unwrap(), "--fit-weights"]).output().unwrap();
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("somewhere to write"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
