@@ -6,6 +6,7 @@
 //! label is read only when scoring.
 
 pub mod args;
+pub mod baselines;
 pub mod data;
 pub mod device;
 pub mod embedding;

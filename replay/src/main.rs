@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use replay::args::Options;
+use replay::baselines::Baselines;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{
     collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase,
@@ -167,7 +168,8 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         categories: use_categories,
         seconds,
     };
-    let md = markdown(&facts, &evaluation, o.k, &ablation);
+    let baselines = Baselines::build(&sessions, vocab.len()).evaluate(&cases, vocab.len());
+    let md = markdown(&facts, &evaluation, o.k, &baselines, &ablation);
     std::fs::create_dir_all(&o.out)
         .map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     write(&o.out.join("report.md"), &md)?;

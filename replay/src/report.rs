@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::baselines::Baseline;
 use crate::metrics::{Accuracy, MAX_K};
 use crate::run::Evaluation;
 
@@ -40,7 +41,13 @@ fn row(name: &str, acc: &Accuracy, ks: &[usize]) -> String {
 }
 
 /// The markdown report.
-pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &[AblationRow]) -> String {
+pub fn markdown(
+    facts: &RunFacts,
+    evaluation: &Evaluation,
+    k: usize,
+    baselines: &[(Baseline, Accuracy)],
+    ablation: &[AblationRow],
+) -> String {
     let (server, device, by_length) = (&evaluation.server, &evaluation.device, &evaluation.by_length);
     let mut ks = vec![10, 20];
     if !ks.contains(&k) {
@@ -65,6 +72,9 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
     }
     let _ = writeln!(s, "{header}\n{rule}");
     let _ = writeln!(s, "{}", row("server", server, &ks));
+    for (baseline, acc) in baselines {
+        let _ = writeln!(s, "{}", row(&format!("{} (server-side baseline)", baseline.name()), acc, &ks));
+    }
     let _ = writeln!(s, "{}", row("device", device, &ks));
     if evaluation.rerank_only.cases() > 0 {
         let _ = writeln!(s, "{}", row("device, current answer only", &evaluation.rerank_only, &ks));
@@ -197,7 +207,7 @@ mod tests {
             rerank_only: Accuracy::default(),
             by_length: Vec::new(),
         };
-        let md = markdown(&RunFacts::default(), &evaluation, 20, &[]);
+        let md = markdown(&RunFacts::default(), &evaluation, 20, &[], &[]);
         assert!(md.contains("| device | 100.00 | 75.00 | 100.00 | 75.00 |"), "{md}");
         let svg = svg_chart(&server, &device);
         assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);

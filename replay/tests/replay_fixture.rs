@@ -207,3 +207,48 @@ fn fit_writes_a_model_file_that_replay_evaluates_and_nothing_else() {
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("somewhere to write"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shuffling_the_test_lines_changes_no_cases_result() {
+    let mut lines = test_lines(&generated_sessions(300, 7));
+    // Items the training sessions never saw: numbered in order of appearance in the test file,
+    // so a shuffle renumbers them.
+    for i in 0..40 {
+        lines.push(format!("new{i} t{}i{} new{} t3i4\tt3i5", i % 12, i % 15, (i + 1) % 40));
+    }
+    let mut shuffled: Vec<(usize, String)> = lines.iter().cloned().enumerate().collect();
+    let mut state = 0x2545_f491_u64;
+    for i in (1..shuffled.len()).rev() {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        shuffled.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    assert!(shuffled.iter().enumerate().filter(|(at, (from, _))| at != from).count() > lines.len() / 2);
+    let train = generated_sessions(3000, 1).join("\n");
+    // Each order replayed on its own, as two runs of the binary would: vocabulary, server, device.
+    let replay = |text: &str| {
+        let mut vocab = Vocabulary::default();
+        let sessions = parse_sessions(&train, &mut vocab);
+        let (cases, _) = parse_cases(text, &mut vocab);
+        let server = Server::build(
+            &sessions,
+            vocab.len(),
+            &HashMap::new(),
+            ServerConfig { candidates: 30, ..ServerConfig::default() },
+        );
+        let orders = replay_cases(&setup(&server, &vocab), &cases, "shuffle").unwrap();
+        let names = |order: &[u32]| order.iter().map(|&i| vocab.name(i).to_owned()).collect::<Vec<_>>();
+        let baselines = replay::baselines::Baselines::build(&sessions, vocab.len());
+        orders
+            .iter()
+            .zip(&cases)
+            .map(|(o, case)| (names(&o.server), names(&o.device), names(&baselines.session_pop(&case.prefix))))
+            .collect::<Vec<_>>()
+    };
+    let original = replay(&lines.join("\n"));
+    let moved = replay(&shuffled.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n"));
+    assert_eq!(original.len(), lines.len());
+    for (at, (from, line)) in shuffled.iter().enumerate() {
+        assert_eq!(moved[at], original[*from], "line {from} ({line}) ranks differently at position {at}");
+    }
+    assert!(original.iter().all(|(server, device, _)| !server.is_empty() && !device.is_empty()));
+}
