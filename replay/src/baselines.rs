@@ -142,6 +142,15 @@ impl<'a> Baselines<'a> {
         top(scores, touched, item)
     }
 
+    /// S-POP's accuracy on the cases `keep` admits.
+    pub fn session_pop_accuracy(&self, cases: &[Case], keep: impl Fn(&Case) -> bool) -> Accuracy {
+        let mut acc = Accuracy::default();
+        for case in cases.iter().filter(|c| keep(c)) {
+            acc.add_order(&self.session_pop(&case.prefix), case.label);
+        }
+        acc
+    }
+
     /// Scores every baseline on `cases`. The neighbour lists are computed once per distinct last item.
     pub fn evaluate(&self, cases: &[Case], vocab_len: usize) -> Vec<(Baseline, Accuracy)> {
         let mut scores = vec![0.0_f64; vocab_len];

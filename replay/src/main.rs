@@ -168,7 +168,14 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         categories: use_categories,
         seconds,
     };
-    let baselines = Baselines::build(&sessions, vocab.len()).evaluate(&cases, vocab.len());
+    let built = Baselines::build(&sessions, vocab.len());
+    let baselines = replay::report::Baselines {
+        overall: built.evaluate(&cases, vocab.len()),
+        session_pop_by_return: vec![
+            built.session_pop_accuracy(&cases, replay::run::returns),
+            built.session_pop_accuracy(&cases, |c| !replay::run::returns(c)),
+        ],
+    };
     let md = markdown(&facts, &evaluation, o.k, &baselines, &ablation);
     std::fs::create_dir_all(&o.out)
         .map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
