@@ -34,6 +34,11 @@ fn write(path: &Path, text: &str) -> Result<(), ReplayError> {
 
 fn run(o: &Options) -> Result<(), ReplayError> {
     let started = Instant::now();
+    // A bad model file stops the run before the logs are read.
+    let mut weights = match &o.model {
+        Some(path) => replay::model::load(path)?,
+        None => DEFAULT_WEIGHTS.to_vec(),
+    };
     let mut vocab = Vocabulary::default();
     let sessions = read_sessions(&o.train, &mut vocab)?;
     let categories = match &o.categories {
@@ -74,10 +79,6 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     if o.off_policy {
         return replay::off_policy::run(o, &sessions, &vocab, &categories, server_config, config.params());
     }
-    let mut weights = match &o.model {
-        Some(path) => replay::model::load(path)?,
-        None => DEFAULT_WEIGHTS.to_vec(),
-    };
     let mut training: Vec<TrainingCase> = Vec::new();
     if o.fit_weights || o.ablate {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);

@@ -31,7 +31,10 @@ pub enum ModelFileError {
     BadMagic,
     #[error("the file has format version {got}; this build reads version {supported}: refit it or update the tools")]
     WrongVersion { got: u8, supported: u8 },
-    #[error("the file declares {declared} weights but holds {got} bytes after its header: it was cut off or padded")]
+    #[error(
+        "the file declares {declared} weights but holds {got} bytes of weights (4 per weight) between its header and \
+         checksum: it was cut off or padded"
+    )]
     LengthMismatch { declared: usize, got: usize },
     #[error("the file's checksum does not match its weights: it was corrupted or edited; write it again")]
     BadChecksum,
