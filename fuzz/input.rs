@@ -96,3 +96,30 @@ pub fn check_other_state(data: &[u8]) {
         assert_eq!(store.get(BACKUP_0).ok().flatten().as_deref(), Some(blob.as_str()), "the backup survives a write");
     }
 }
+
+/// A model-file fuzz input: an odd first byte wraps the rest in a correct header (format 1,
+/// version 1, dimension rest.len() / 4) and checksum, so the weight checks are reached; any other
+/// input is the file as it is. The dimension the loader expects is the first byte mod 8.
+pub fn model_file_value(data: &[u8]) -> (Vec<u8>, usize) {
+    let Some((&first, rest)) = data.split_first() else { return (Vec::new(), 0) };
+    let expected = usize::from(first % 8);
+    if first % 2 == 0 {
+        return (rest.to_vec(), expected);
+    }
+    let weights: Vec<f32> =
+        rest.chunks_exact(4).map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])).collect();
+    (shop_personalizer::sync::SharedModel { version: 1, weights }.encode_file(), expected)
+}
+
+/// Reading a model file never panics; what it accepts has the expected dimension, finite weights,
+/// and encodes back to the same bytes.
+pub fn check_model_file(data: &[u8]) {
+    use shop_personalizer::sync::SharedModel;
+
+    let (file, expected) = model_file_value(data);
+    if let Ok(model) = SharedModel::decode_file(&file, expected) {
+        assert_eq!(model.weights.len(), expected, "a file of another dimension was accepted");
+        assert!(model.weights.iter().all(|w| w.is_finite()), "a non-finite weight was accepted");
+        assert_eq!(model.encode_file(), file, "an accepted file encodes back to other bytes");
+    }
+}

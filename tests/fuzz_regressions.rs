@@ -33,6 +33,21 @@ fn every_other_state_regression_input_loads_safely() {
 }
 
 #[test]
+fn every_model_file_regression_input_reads_safely() {
+    let replayed = replay_regressions("regressions_model_file", input::check_model_file);
+    assert!(replayed >= 6, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
+fn odd_first_bytes_wrap_a_model_file_around_the_rest() {
+    let (file, expected) = input::model_file_value(&[0x03, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64]);
+    assert_eq!(expected, 3);
+    let model = shop_personalizer::sync::SharedModel::decode_file(&file, 3).expect("a wrapped file is valid");
+    assert_eq!(model.weights, vec![1.0, 2.0, 3.0]);
+    assert_eq!(input::model_file_value(b"\x02SPMD"), (b"SPMD".to_vec(), 2));
+}
+
+#[test]
 fn the_first_byte_picks_the_state_and_odd_ones_wrap_it() {
     let (name, raw) = input::other_state_value(b"\x03{}");
     assert_eq!(name, "adapt");
@@ -62,6 +77,11 @@ proptest! {
         let mut data = vec![mode * 2 + 1];
         data.extend_from_slice(payload.as_bytes());
         input::check_loader(&data);
+    }
+
+    #[test]
+    fn random_model_files_read_safely(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+        input::check_model_file(&data);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::ReplayError;
 
 pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
-       replay --train FILE --fit-weights [--weights-out src/rank/default_weights.rs]
-              [--validation-share 0.1] [--fit-cases 20000] [--test FILE]
+       replay fit --train FILE --out model.bin [--write-rust FILE] [--validation-share 0.1]
+              [--fit-cases 20000] [--test FILE]
+       replay --train FILE --test FILE --model model.bin
        replay --train FILE --off-policy [--epsilon 0.2] [--k 20] [--validation-share 0.1] [--fit-cases 20000]
 
 --train      one session per line (space-separated item ids), or prefix<TAB>label[<TAB>...] lines
@@ -22,8 +23,13 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --learning-rate X --epochs N  Adam's initial step size and the epochs of the fit
 --warm-start start the fit from the shipped weights (with --epochs 0: validate them as they are)
 --ablate     also refit and replay with each signal family switched off
---fit-weights  learn the default weights on a validation split cut from --train (the last
-             --validation-share of sessions) and write them to --weights-out
+--model FILE rank with the weights of a model file (replay fit writes one) instead of the
+             compiled-in ones; with fit and --warm-start, start the fit from them
+fit          learn weights on a validation split cut from --train (the last --validation-share
+             of sessions, never the test file) and write them as a model file to --out (the
+             file the aggregator serves with --initial-model); the same as --fit-weights
+             --model-out FILE. --write-rust FILE also writes them as Rust source (the library's
+             src/rank/default_weights.rs is written only when named there)
 --off-policy log rankings of the validation cases under the shipped weights exploring with
              probability --epsilon, estimate other policies' HR@K from the logs (IPS, SNIPS,
              item-in-top-K) and compare with their directly replayed HR@K (see replay/README.md)";
@@ -40,7 +46,12 @@ pub struct Options {
     pub k: usize,
     pub ablate: bool,
     pub fit_weights: bool,
-    pub weights_out: PathBuf,
+    /// Where a fit writes its model file.
+    pub model_out: Option<PathBuf>,
+    /// Where a fit writes its weights as Rust source (only when asked).
+    pub write_rust: Option<PathBuf>,
+    /// A model file whose weights replace the compiled-in ones.
+    pub model: Option<PathBuf>,
     pub validation_share: f64,
     pub fit_cases: usize,
     pub threads: usize,
@@ -84,7 +95,9 @@ impl Options {
             k: 20,
             ablate: false,
             fit_weights: false,
-            weights_out: PathBuf::from("src/rank/default_weights.rs"),
+            model_out: None,
+            write_rust: None,
+            model: None,
             validation_share: 0.1,
             fit_cases: 20_000,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -102,16 +115,30 @@ impl Options {
             epochs: None,
             warm_start: false,
         };
-        let mut args = args.into_iter();
+        let mut args = args.into_iter().peekable();
+        let fit_command = args.peek().is_some_and(|first| first == "fit");
+        if fit_command {
+            args.next();
+            o.fit_weights = true;
+        }
         while let Some(flag) = args.next() {
             match flag.as_str() {
                 "--train" => train = Some(value::<PathBuf>(&flag, args.next())?),
                 "--test" => o.test = Some(value(&flag, args.next())?),
                 "--categories" => o.categories = Some(value(&flag, args.next())?),
                 "--candidates" => o.candidates = value(&flag, args.next())?,
+                "--out" if fit_command => o.model_out = Some(value(&flag, args.next())?),
                 "--out" => o.out = value(&flag, args.next())?,
+                "--model-out" => o.model_out = Some(value(&flag, args.next())?),
+                "--write-rust" => o.write_rust = Some(value(&flag, args.next())?),
+                "--model" => o.model = Some(value(&flag, args.next())?),
                 "--k" => o.k = value(&flag, args.next())?,
-                "--weights-out" => o.weights_out = value(&flag, args.next())?,
+                "--weights-out" => {
+                    return Err(ReplayError::Args(
+                        "--weights-out is gone: use replay fit --out model.bin, and --write-rust FILE for Rust source"
+                            .into(),
+                    ))
+                }
                 "--validation-share" => o.validation_share = value(&flag, args.next())?,
                 "--fit-cases" => o.fit_cases = value(&flag, args.next())?,
                 "--threads" => o.threads = value(&flag, args.next())?,
@@ -137,7 +164,12 @@ impl Options {
         }
         o.train = train.ok_or_else(|| ReplayError::Args("--train is required".into()))?;
         if o.test.is_none() && !o.fit_weights && !o.off_policy {
-            return Err(ReplayError::Args("--test is required (or use --fit-weights or --off-policy)".into()));
+            return Err(ReplayError::Args("--test is required (or use replay fit or --off-policy)".into()));
+        }
+        if o.fit_weights && o.model_out.is_none() && o.write_rust.is_none() {
+            return Err(ReplayError::Args(
+                "a fit needs somewhere to write: replay fit --out model.bin (and/or --write-rust FILE)".into(),
+            ));
         }
         if !(o.epsilon > 0.0 && o.epsilon <= 1.0) {
             return Err(ReplayError::Args("--epsilon must be in (0, 1]: the logs need exploration".into()));
@@ -171,7 +203,14 @@ mod tests {
         let o = parse("--train a --test b --k 10 --json --candidates 50").unwrap();
         assert_eq!((o.k, o.candidates, o.json), (10, 50, true));
         assert!(parse("--train a").is_err());
-        assert!(parse("--train a --fit-weights").is_ok());
+        assert!(parse("--train a --fit-weights").is_err());
+        let o = parse("fit --train a --out m.bin").unwrap();
+        assert!(o.fit_weights && o.model_out == Some(PathBuf::from("m.bin")) && o.write_rust.is_none());
+        assert_eq!(o.out, PathBuf::from("replay-out"));
+        assert!(parse("--train a --fit-weights --write-rust w.rs").is_ok());
+        assert!(parse("--train a --fit-weights --weights-out w.rs").is_err());
+        let o = parse("--train a --test b --model m.bin").unwrap();
+        assert_eq!(o.model, Some(PathBuf::from("m.bin")));
         assert!(parse("--train a --test b --k 0").is_err());
         assert!(parse("--train a --test b --bogus").is_err());
         assert!(parse("--train a --test b --k x").is_err());

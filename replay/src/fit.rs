@@ -292,7 +292,7 @@ pub fn fit_early_stopping(
 pub fn weights_source(weights: &[f32], provenance: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "//! Shipped default weights, index-aligned with `features::feature_name`.");
-    let _ = writeln!(s, "//! Written by `replay --fit-weights`: {provenance}");
+    let _ = writeln!(s, "//! Written by `replay fit --write-rust`: {provenance}");
     let _ = writeln!(s, "//! Features that never fired in the validation data keep their prior.");
     let _ = writeln!(s, "#![allow(clippy::excessive_precision)]");
     let _ = writeln!(s);

@@ -6,11 +6,13 @@
 //! label is read only when scoring.
 
 pub mod args;
+pub mod baselines;
 pub mod data;
 pub mod device;
 pub mod embedding;
 pub mod fit;
 pub mod metrics;
+pub mod model;
 pub mod off_policy;
 pub mod progress;
 pub mod report;
@@ -20,6 +22,7 @@ pub mod server;
 use thiserror::Error;
 
 use shop_personalizer::rank::RankError;
+use shop_personalizer::sync::ModelFileError;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -31,6 +34,8 @@ pub enum ReplayError {
     Empty { path: String, what: &'static str },
     #[error("{0}\n\n{usage}", usage = args::USAGE)]
     Args(String),
+    #[error("[{code}] {path}: {error}", code = error.code())]
+    ModelFile { path: String, error: ModelFileError },
     #[error("ranking failed: {0}")]
     Rank(#[from] RankError),
     #[error("a replay worker stopped unexpectedly: run again, and report it if it repeats")]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use replay::args::Options;
+use replay::baselines::Baselines;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{
     collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase,
@@ -33,6 +34,11 @@ fn write(path: &Path, text: &str) -> Result<(), ReplayError> {
 
 fn run(o: &Options) -> Result<(), ReplayError> {
     let started = Instant::now();
+    // A bad model file stops the run before the logs are read.
+    let mut weights = match &o.model {
+        Some(path) => replay::model::load(path)?,
+        None => DEFAULT_WEIGHTS.to_vec(),
+    };
     let mut vocab = Vocabulary::default();
     let sessions = read_sessions(&o.train, &mut vocab)?;
     let categories = match &o.categories {
@@ -73,7 +79,6 @@ fn run(o: &Options) -> Result<(), ReplayError> {
     if o.off_policy {
         return replay::off_policy::run(o, &sessions, &vocab, &categories, server_config, config.params());
     }
-    let mut weights = DEFAULT_WEIGHTS.to_vec();
     let mut training: Vec<TrainingCase> = Vec::new();
     if o.fit_weights || o.ablate {
         let (kept, held_out) = validation_split(&sessions, o.validation_share);
@@ -113,8 +118,14 @@ fn run(o: &Options) -> Result<(), ReplayError> {
                 100.0 * o.validation_share,
                 o.train.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
             );
-            write(&o.weights_out, &weights_source(&weights, &provenance))?;
-            eprintln!("wrote {}", o.weights_out.display());
+            if let Some(path) = &o.model_out {
+                replay::model::save(path, &weights)?;
+                eprintln!("wrote the model file {}", path.display());
+            }
+            if let Some(path) = &o.write_rust {
+                write(path, &weights_source(&weights, &provenance))?;
+                eprintln!("wrote Rust source {}", path.display());
+            }
         }
     }
     let Some((cases, skipped)) = test else { return Ok(()) };
@@ -158,7 +169,15 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         categories: use_categories,
         seconds,
     };
-    let md = markdown(&facts, &evaluation, o.k, &ablation);
+    let built = Baselines::build(&sessions, vocab.len());
+    let baselines = replay::report::Baselines {
+        overall: built.evaluate(&cases, vocab.len()),
+        session_pop_by_return: vec![
+            built.session_pop_accuracy(&cases, replay::run::returns),
+            built.session_pop_accuracy(&cases, |c| !replay::run::returns(c)),
+        ],
+    };
+    let md = markdown(&facts, &evaluation, o.k, &baselines, &ablation);
     std::fs::create_dir_all(&o.out)
         .map_err(|e| ReplayError::Write { path: o.out.display().to_string(), reason: e.to_string() })?;
     write(&o.out.join("report.md"), &md)?;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::baselines::Baseline;
 use crate::metrics::{Accuracy, MAX_K};
 use crate::run::Evaluation;
 
@@ -16,6 +17,14 @@ pub const REFIT_ALL: &str = "nothing";
 pub struct AblationRow {
     pub family: &'static str,
     pub device: Accuracy,
+}
+
+/// The server-side baselines' accuracy on the test file (see `baselines.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct Baselines {
+    pub overall: Vec<(Baseline, Accuracy)>,
+    /// S-POP on the cases whose label returns to a session item, then on the others.
+    pub session_pop_by_return: Vec<Accuracy>,
 }
 
 /// Facts about the run shown above the table.
@@ -40,7 +49,13 @@ fn row(name: &str, acc: &Accuracy, ks: &[usize]) -> String {
 }
 
 /// The markdown report.
-pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &[AblationRow]) -> String {
+pub fn markdown(
+    facts: &RunFacts,
+    evaluation: &Evaluation,
+    k: usize,
+    baselines: &Baselines,
+    ablation: &[AblationRow],
+) -> String {
     let (server, device, by_length) = (&evaluation.server, &evaluation.device, &evaluation.by_length);
     let mut ks = vec![10, 20];
     if !ks.contains(&k) {
@@ -65,6 +80,9 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
     }
     let _ = writeln!(s, "{header}\n{rule}");
     let _ = writeln!(s, "{}", row("server", server, &ks));
+    for (baseline, acc) in &baselines.overall {
+        let _ = writeln!(s, "{}", row(&format!("{} (server-side baseline)", baseline.name()), acc, &ks));
+    }
     let _ = writeln!(s, "{}", row("device", device, &ks));
     if evaluation.rerank_only.cases() > 0 {
         let _ = writeln!(s, "{}", row("device, current answer only", &evaluation.rerank_only, &ks));
@@ -76,6 +94,24 @@ pub fn markdown(facts: &RunFacts, evaluation: &Evaluation, k: usize, ablation: &
             let (a, b) = (sv.at(k), dv.at(k));
             let _ =
                 writeln!(s, "| {name} | {} | {:.2} / {:.2} | {:.2} / {:.2} |", dv.cases(), a.hr, a.mrr, b.hr, b.mrr);
+        }
+    }
+    if !evaluation.by_return.is_empty() && !baselines.session_pop_by_return.is_empty() {
+        let _ = writeln!(s, "\n## Return or explore (HR@{k} / MRR@{k})\n");
+        let _ = writeln!(s, "| label | cases | server | S-POP | device |\n|---|---|---|---|---|");
+        for ((name, sv, dv), pop) in evaluation.by_return.iter().zip(&baselines.session_pop_by_return) {
+            let (a, p, b) = (sv.at(k), pop.at(k), dv.at(k));
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+                dv.cases(),
+                a.hr,
+                a.mrr,
+                p.hr,
+                p.mrr,
+                b.hr,
+                b.mrr
+            );
         }
     }
     if !ablation.is_empty() {
@@ -196,8 +232,9 @@ mod tests {
             device: device.clone(),
             rerank_only: Accuracy::default(),
             by_length: Vec::new(),
+            by_return: Vec::new(),
         };
-        let md = markdown(&RunFacts::default(), &evaluation, 20, &[]);
+        let md = markdown(&RunFacts::default(), &evaluation, 20, &Baselines::default(), &[]);
         assert!(md.contains("| device | 100.00 | 75.00 | 100.00 | 75.00 |"), "{md}");
         let svg = svg_chart(&server, &device);
         assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);

@@ -113,6 +113,31 @@ pub fn score_by_length(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static s
         .collect()
 }
 
+/// Whether a case's label returns to an item of its prefix (`true`) or explores a new one.
+pub fn returns(case: &Case) -> bool {
+    case.prefix.contains(&case.label)
+}
+
+/// (server, device) accuracy of the cases whose label returns to a prefix item, then of those
+/// whose label is new: the return-or-explore choice a ranker has to make.
+pub fn score_by_return(orders: &[CaseOrders], cases: &[Case]) -> Vec<(&'static str, Accuracy, Accuracy)> {
+    [(true, RETURN_BUCKETS[0]), (false, RETURN_BUCKETS[1])]
+        .into_iter()
+        .map(|(want, name)| {
+            let mut server = Accuracy::default();
+            let mut device = Accuracy::default();
+            for (o, case) in orders.iter().zip(cases).filter(|(_, c)| returns(c) == want) {
+                server.add_order(&o.server, case.label);
+                device.add_order(&o.device, case.label);
+            }
+            (name, server, device)
+        })
+        .collect()
+}
+
+/// Names of the two [`score_by_return`] buckets.
+pub const RETURN_BUCKETS: [&str; 2] = ["returns to a session item", "explores a new item"];
+
 /// Replays and scores `cases`.
 pub fn evaluate(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> Result<(Accuracy, Accuracy), ReplayError> {
     let orders = replay_cases(setup, cases, label)?;
@@ -128,6 +153,8 @@ pub struct Evaluation {
     pub rerank_only: Accuracy,
     /// (bucket, server, device) per prefix length.
     pub by_length: Vec<(&'static str, Accuracy, Accuracy)>,
+    /// (bucket, server, device) for labels that return to a session item and for new ones.
+    pub by_return: Vec<(&'static str, Accuracy, Accuracy)>,
 }
 
 /// Replays and scores `cases`, overall and per prefix-length bucket.
@@ -140,5 +167,36 @@ pub fn evaluate_full(setup: &Setup<'_>, cases: &[Case], label: &'static str) -> 
             rerank_only.add_order(&o.rerank, case.label);
         }
     }
-    Ok(Evaluation { server, device, rerank_only, by_length: score_by_length(&orders, cases) })
+    Ok(Evaluation {
+        server,
+        device,
+        rerank_only,
+        by_length: score_by_length(&orders, cases),
+        by_return: score_by_return(&orders, cases),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_and_explore_cases_are_scored_apart() {
+        let cases = vec![
+            Case { prefix: vec![1, 2], label: 1 },
+            Case { prefix: vec![1, 2], label: 7 },
+            Case { prefix: vec![3], label: 3 },
+        ];
+        let orders = vec![
+            CaseOrders { server: vec![9, 1], device: vec![1, 2], rerank: Vec::new() },
+            CaseOrders { server: vec![7], device: vec![2, 7], rerank: Vec::new() },
+            CaseOrders { server: vec![], device: vec![5, 3], rerank: Vec::new() },
+        ];
+        let split = score_by_return(&orders, &cases);
+        assert_eq!((split[0].0, split[0].2.cases(), split[1].2.cases()), (RETURN_BUCKETS[0], 2, 1));
+        // Returns: device ranks 1 and 2 -> MRR (1 + 1/2) / 2; server 2 and absent -> 1/2 / 2.
+        assert!((split[0].2.at(20).mrr - 75.0).abs() < 1e-9);
+        assert!((split[0].1.at(20).mrr - 25.0).abs() < 1e-9 && (split[0].1.at(20).hr - 50.0).abs() < 1e-9);
+        assert!((split[1].1.at(1).hr - 100.0).abs() < 1e-9 && (split[1].2.at(20).mrr - 50.0).abs() < 1e-9);
+    }
 }

@@ -155,3 +155,100 @@ fn the_binary_writes_report_chart_and_a_last_json_line() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--test is required"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fit_writes_a_model_file_that_replay_evaluates_and_nothing_else() {
+    let dir = temp_dir("fit");
+    let train = dir.join("train.txt");
+    let test = dir.join("test.tsv");
+    std::fs::write(&train, generated_sessions(1500, 5).join("\n")).unwrap();
+    std::fs::write(&test, test_lines(&generated_sessions(60, 6)).join("\n")).unwrap();
+    let model = dir.join("model.bin");
+    let small = ["--no-progress", "--candidates", "20", "--fit-cases", "400", "--epochs", "3"];
+    let replay = || Command::new(env!("CARGO_BIN_EXE_replay"));
+    // Run where a src/rank/default_weights.rs exists: the fit must not touch it.
+    let fake_src = dir.join("src/rank");
+    std::fs::create_dir_all(&fake_src).unwrap();
+    std::fs::write(fake_src.join("default_weights.rs"), "untouched").unwrap();
+    let fit = replay()
+        .current_dir(&dir)
+        .args(["fit", "--train", train.to_str().unwrap(), "--out", model.to_str().unwrap()])
+        .args(small)
+        .output()
+        .unwrap();
+    assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    assert_eq!(std::fs::read_to_string(fake_src.join("default_weights.rs")).unwrap(), "untouched");
+    let weights = replay::model::load(&model).unwrap();
+    assert_ne!(weights, shop_personalizer::rank::DEFAULT_WEIGHTS.to_vec());
+
+    let evaluate = |model: &std::path::Path| {
+        replay()
+            .args(["--train", train.to_str().unwrap(), "--test", test.to_str().unwrap(), "--json"])
+            .args(["--model", model.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()])
+            .args(&small[..3])
+            .output()
+            .unwrap()
+    };
+    let run = evaluate(&model);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let last = String::from_utf8(run.stdout).unwrap().lines().last().unwrap().to_owned();
+    assert!(serde_json::from_str::<serde_json::Value>(&last).unwrap()["device"]["hr"].as_f64().unwrap() > 0.0);
+
+    let mut corrupt = std::fs::read(&model).unwrap();
+    corrupt[40] ^= 1;
+    let bad = dir.join("bad.bin");
+    std::fs::write(&bad, corrupt).unwrap();
+    let run = evaluate(&bad);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("[model_file_bad_checksum]"));
+
+    let nowhere = replay().args(["--train", train.to_str().unwrap(), "--fit-weights"]).output().unwrap();
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("somewhere to write"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shuffling_the_test_lines_changes_no_cases_result() {
+    let mut lines = test_lines(&generated_sessions(300, 7));
+    // Items the training sessions never saw: numbered in order of appearance in the test file,
+    // so a shuffle renumbers them.
+    for i in 0..40 {
+        lines.push(format!("new{i} t{}i{} new{} t3i4\tt3i5", i % 12, i % 15, (i + 1) % 40));
+    }
+    let mut shuffled: Vec<(usize, String)> = lines.iter().cloned().enumerate().collect();
+    let mut state = 0x2545_f491_u64;
+    for i in (1..shuffled.len()).rev() {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        shuffled.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    assert!(shuffled.iter().enumerate().filter(|(at, (from, _))| at != from).count() > lines.len() / 2);
+    let train = generated_sessions(3000, 1).join("\n");
+    // Each order replayed on its own, as two runs of the binary would: vocabulary, server, device.
+    let replay = |text: &str| {
+        let mut vocab = Vocabulary::default();
+        let sessions = parse_sessions(&train, &mut vocab);
+        let (cases, _) = parse_cases(text, &mut vocab);
+        let server = Server::build(
+            &sessions,
+            vocab.len(),
+            &HashMap::new(),
+            ServerConfig { candidates: 30, ..ServerConfig::default() },
+        );
+        let orders = replay_cases(&setup(&server, &vocab), &cases, "shuffle").unwrap();
+        let names = |order: &[u32]| order.iter().map(|&i| vocab.name(i).to_owned()).collect::<Vec<_>>();
+        let baselines = replay::baselines::Baselines::build(&sessions, vocab.len());
+        orders
+            .iter()
+            .zip(&cases)
+            .map(|(o, case)| (names(&o.server), names(&o.device), names(&baselines.session_pop(&case.prefix))))
+            .collect::<Vec<_>>()
+    };
+    let original = replay(&lines.join("\n"));
+    let moved = replay(&shuffled.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n"));
+    assert_eq!(original.len(), lines.len());
+    for (at, (from, line)) in shuffled.iter().enumerate() {
+        assert_eq!(moved[at], original[*from], "line {from} ({line}) ranks differently at position {at}");
+    }
+    assert!(original.iter().all(|(server, device, _)| !server.is_empty() && !device.is_empty()));
+}

@@ -4,6 +4,7 @@
 
 pub mod device;
 pub mod lift_wire;
+pub mod model_file;
 pub mod model_wire;
 pub mod round_bound;
 pub mod share_wire;
@@ -17,6 +18,7 @@ use crate::privacy::PrivacyError;
 
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
 pub use lift_wire::LiftReportMessage;
+pub use model_file::ModelFileError;
 pub use model_wire::{verifying_key_from_hex, SharedModel};
 pub use share_wire::{LiftShareMessage, SharePair, ShareServer};
 pub use transport::{deliver_lift_report, InMemoryTransport, Transport};

@@ -12,6 +12,7 @@
 //! ```
 //! All integers and floats little-endian. A device verifies checksum and signature against the
 //! public key in its config before using a model; anything wrong keeps the previous model.
+//! Without its signature this is the model file `replay fit` writes (`model_file.rs`).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -36,16 +37,7 @@ pub struct SharedModel {
 impl SharedModel {
     /// The signed download body.
     pub fn encode_signed(&self, key: &SigningKey) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + 4 * self.weights.len() + CHECKSUM_LEN + SIGNATURE_LEN);
-        out.extend_from_slice(&MODEL_MAGIC);
-        out.push(MODEL_FORMAT_VERSION);
-        out.extend_from_slice(&self.version.to_le_bytes());
-        out.extend_from_slice(&(self.weights.len() as u32).to_le_bytes());
-        for weight in &self.weights {
-            out.extend_from_slice(&weight.to_le_bytes());
-        }
-        let checksum = Sha256::digest(&out);
-        out.extend_from_slice(checksum.as_slice());
+        let mut out = self.encode_file();
         let signature = key.sign(&out);
         out.extend_from_slice(&signature.to_bytes());
         out

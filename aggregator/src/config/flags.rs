@@ -8,7 +8,7 @@ use shop_personalizer::measure::NoiseMode;
 use super::{ConfigError, LiftRole, ServerConfig, TrustedProxy};
 
 /// Every flag, spelt as the user types it (an error names the flag with this static spelling).
-const FLAGS: [&str; 30] = [
+const FLAGS: [&str; 31] = [
     "--listen",
     "--data-dir",
     "--database-url",
@@ -28,6 +28,7 @@ const FLAGS: [&str; 30] = [
     "--read-timeout-seconds",
     "--max-batch",
     "--initial-weights",
+    "--initial-model",
     "--seed",
     "--signing-key-file",
     "--model-max-age-seconds",
@@ -92,6 +93,7 @@ impl ServerConfig {
             }
             "--max-batch" => self.max_batch = count()? as usize,
             "--initial-weights" => self.initial_weights = Some(PathBuf::from(&value)),
+            "--initial-model" => self.initial_model = Some(PathBuf::from(&value)),
             "--seed" => self.seed = Some(count()?),
             "--signing-key-file" => self.signing_key_file = Some(PathBuf::from(&value)),
             "--model-max-age-seconds" => self.model_max_age_seconds = small()?,
@@ -145,6 +147,8 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --read-timeout-seconds S         a request's head and its body must each arrive within S, default 10
   --max-batch N                    updates per storage commit, default 1024
   --initial-weights FILE           JSON array of the initial weights (default: the ranker's shipped weights)
+  --initial-model FILE             a model file (replay fit --out model.bin) served, signed with this server's
+                                   key, as model version 1 (instead of --initial-weights)
   --seed N                         seed of the central noise (OS entropy by default)
   --signing-key-file FILE          the model signing key's 32-byte seed as 64 hex characters, for a key the
                                    devices pin in code (default: drawn once and kept in the store); a store

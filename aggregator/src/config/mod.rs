@@ -40,6 +40,12 @@ pub enum ConfigError {
     MissingValue(String),
     #[error("could not read --initial-weights {path}: {reason}")]
     InitialWeights { path: String, reason: String },
+    #[error("could not use --initial-model {path}: [{code}] {error}", code = error.code())]
+    InitialModel { path: String, error: shop_personalizer::sync::ModelFileError },
+    #[error("could not read --initial-model {path}: {reason}")]
+    InitialModelRead { path: String, reason: String },
+    #[error("--initial-model and --initial-weights both set the first model: give one")]
+    TwoInitialModels,
     #[error("lift report settings: {0}")]
     LiftReport(#[from] ReportError),
     #[error(
@@ -122,6 +128,9 @@ pub struct ServerConfig {
     /// JSON array of initial weights; when absent, the ranker's shipped defaults if the
     /// dimension is the ranker's, else zeros.
     pub initial_weights: Option<PathBuf>,
+    /// A model file (`replay fit --out`) whose weights the first shared model serves, signed with
+    /// this server's key; its dimension must be `dimension`.
+    pub initial_model: Option<PathBuf>,
     /// Seed of the central-noise RNG (drawn from the OS when absent).
     pub seed: Option<u64>,
     /// File holding the signing key's seed (64 hex characters); drawn once and kept in the
@@ -165,6 +174,7 @@ impl Default for ServerConfig {
             lift_share_ttl_seconds: 7 * 86_400,
             max_batch: 1024,
             initial_weights: None,
+            initial_model: None,
             seed: None,
             signing_key_file: None,
             model_max_age_seconds: 30,
@@ -281,10 +291,12 @@ impl ServerConfig {
         if self.max_batch == 0 {
             return Err(ConfigError::Invalid { flag: "--max-batch", rule: "at least 1", value: "0".to_owned() });
         }
-        let initial_weights = match &self.initial_weights {
-            None if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
-            None => vec![0.0; self.dimension],
-            Some(path) => load_weights(path, self.dimension)?,
+        let initial_weights = match (&self.initial_weights, &self.initial_model) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoInitialModels),
+            (None, Some(path)) => load_model_file(path, self.dimension)?,
+            (Some(path), None) => load_weights(path, self.dimension)?,
+            (None, None) if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
+            (None, None) => vec![0.0; self.dimension],
         };
         let noise = match (self.lift_role, &self.lift_helper_url, &self.lift_report.noise) {
             (None, None, noise) => noise.clone(),
@@ -310,6 +322,19 @@ impl ServerConfig {
         }
         Ok(CheckedConfig { settings: self, initial_weights, lift })
     }
+}
+
+/// The weights of a model file; the file's checks (format version, checksum, dimension, finite
+/// weights) each fail with their own code. The file's model version is not kept: what the server
+/// serves first is version 1, signed with its own key.
+fn load_model_file(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|error| ConfigError::InitialModelRead {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    })?;
+    shop_personalizer::sync::SharedModel::decode_file(&bytes, dimension)
+        .map(|model| model.weights)
+        .map_err(|error| ConfigError::InitialModel { path: path.display().to_string(), error })
 }
 
 fn load_weights(path: &PathBuf, dimension: usize) -> Result<Vec<f32>, ConfigError> {

@@ -170,3 +170,44 @@ fn learning_rate_and_central_noise_have_the_ceilings_devices_bound_a_round_by() 
         ServerConfig { central_noise_multiplier: Some(10.0), round_rule: RoundRule::Mean, ..ServerConfig::default() };
     ceiling.check().expect("the ceilings themselves are allowed");
 }
+
+#[test]
+fn an_initial_model_file_sets_the_first_weights_and_each_bad_file_names_its_code() {
+    use shop_personalizer::sync::SharedModel;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let weights: Vec<f32> = (0..NUM_FEATURES).map(|i| i as f32 / 10.0 - 2.0).collect();
+    let good = write("good.bin", &SharedModel { version: 1, weights: weights.clone() }.encode_file());
+    let config = ServerConfig::from_args(args(&["--initial-model", good.to_str().expect("utf-8")])).expect("parses");
+    assert_eq!(config.clone().check().expect("valid").initial_weights, weights);
+    let both = ServerConfig { initial_weights: Some(good.clone()), ..config };
+    assert_eq!(both.check(), Err(ConfigError::TwoInitialModels));
+
+    let code = |path: PathBuf| match (ServerConfig { initial_model: Some(path), ..ServerConfig::default() }).check() {
+        Err(ConfigError::InitialModel { error, .. }) => error.code(),
+        other => panic!("expected a model file error, got {other:?}"),
+    };
+    let mut version = SharedModel { version: 1, weights: weights.clone() }.encode_file();
+    version[4] = 9;
+    assert_eq!(code(write("version.bin", &version)), "model_file_wrong_version");
+    let mut corrupt = SharedModel { version: 1, weights: weights.clone() }.encode_file();
+    corrupt[40] ^= 0x10;
+    assert_eq!(code(write("corrupt.bin", &corrupt)), "model_file_bad_checksum");
+    let short = SharedModel { version: 1, weights: weights[..10].to_vec() }.encode_file();
+    assert_eq!(code(write("short.bin", &short)), "model_file_wrong_dimension");
+    let mut nan = weights.clone();
+    nan[7] = f32::NAN;
+    let nan = SharedModel { version: 1, weights: nan }.encode_file();
+    assert_eq!(code(write("nan.bin", &nan)), "model_file_non_finite_weight");
+    let message = (ServerConfig { initial_model: Some(dir.path().join("version.bin")), ..ServerConfig::default() })
+        .check()
+        .expect_err("refused")
+        .to_string();
+    assert!(message.contains("--initial-model") && message.contains("[model_file_wrong_version]"), "{message}");
+    let missing = ServerConfig { initial_model: Some(dir.path().join("absent.bin")), ..ServerConfig::default() };
+    assert!(matches!(missing.check(), Err(ConfigError::InitialModelRead { .. })));
+}
