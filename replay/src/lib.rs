@@ -8,7 +8,6 @@
 pub mod args;
 pub mod data;
 pub mod device;
-pub mod embedding;
 pub mod fit;
 pub mod metrics;
 pub mod off_policy;

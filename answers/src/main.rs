@@ -1,0 +1,3 @@
+//! `answers`: build, serve and export candidate answers.
+
+fn main() {}
