@@ -13,3 +13,14 @@ pub mod vmis;
 
 pub use candidates::{CandidateIndex, NeighbourSource, ServerConfig};
 pub use vmis::VmisConfig;
+pub mod input;
+pub mod sessions;
+
+#[cfg(feature = "service")]
+pub mod answer;
+#[cfg(feature = "service")]
+pub mod catalogue;
+#[cfg(feature = "service")]
+pub mod index;
+#[cfg(feature = "service")]
+pub mod search;

@@ -1,3 +1,3 @@
-//! `answers`: build, serve and export candidate answers.
+//! `answers`: build, serve and export candidate answers (the commands come with the service).
 
 fn main() {}
