@@ -21,6 +21,12 @@ pub mod answer;
 #[cfg(feature = "service")]
 pub mod catalogue;
 #[cfg(feature = "service")]
+pub mod cli;
+#[cfg(feature = "service")]
+pub mod export;
+#[cfg(feature = "service")]
+pub mod http;
+#[cfg(feature = "service")]
 pub mod index;
 #[cfg(feature = "service")]
 pub mod search;
