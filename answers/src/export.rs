@@ -44,9 +44,11 @@ pub fn export(index: &AnswerIndex, dir: &Path) -> Result<(usize, u64), ExportErr
     let mut listed = Map::new();
     let mut bytes = 0u64;
     for id in index.item_ids() {
-        let Some(answer) = index.item_answer(id) else { continue };
+        let mut json = Vec::new();
+        if !index.item_answer_json(id, &mut json) {
+            continue;
+        }
         let name = file_name(id);
-        let json = answer.to_json();
         bytes += json.len() as u64;
         write(&items.join(&name), &json)?;
         listed.insert(id.to_owned(), Value::String(format!("items/{name}")));

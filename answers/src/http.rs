@@ -156,7 +156,10 @@ async fn get_item(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let index = app.slot.get();
-    answer(&app, &index, &headers, || index.item_answer(&id).map(|a| a.to_json()).ok_or(ApiError::UnknownItem))
+    answer(&app, &index, &headers, || {
+        let mut body = Vec::new();
+        index.item_answer_json(&id, &mut body).then_some(body).ok_or(ApiError::UnknownItem)
+    })
 }
 
 #[derive(Deserialize)]
@@ -173,8 +176,9 @@ async fn get_search(
         return Err(ApiError::BadQuery("pass the query as ?q=words".to_owned()));
     };
     let index = app.slot.get();
-    answer(&app, &index, &headers, || match index.search_answer(&q) {
-        Ok(answer) => Ok(answer.to_json()),
+    let mut body = Vec::new();
+    answer(&app, &index, &headers, || match index.search_answer_json(&q, &mut body) {
+        Ok(()) => Ok(body),
         Err(e @ (SearchError::Empty | SearchError::TooLong)) => Err(ApiError::BadQuery(e.to_string())),
         Err(SearchError::Index(_)) => Err(ApiError::Internal),
     })

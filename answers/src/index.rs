@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::answer::{Answer, Neighbours};
 use crate::candidates::{CandidateIndex, ServerConfig};
 use crate::catalogue::{parse_catalogue, CatalogueFormat, Product};
+use crate::encode::{Columns, EncodedItems, ItemView};
 use crate::input::{BadLine, InputError, LineReport, OnBadLine, Vocabulary};
 use crate::search::{CatalogueSearch, SearchError};
 use crate::sessions::{parse_log, LogFormat};
@@ -80,6 +81,7 @@ pub struct AnswerIndex {
     has_catalogue: bool,
     candidates: CandidateIndex,
     search: Option<CatalogueSearch>,
+    encoded: EncodedItems,
     version: String,
 }
 
@@ -122,7 +124,19 @@ impl AnswerIndex {
             bad_catalogue_lines: catalogue_report.bad,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let index = Self { vocab, listings, has_catalogue: !products.is_empty(), candidates, search, version };
+        let mut encoded = EncodedItems::default();
+        let no_attributes = ItemAttributes::default();
+        for item in 0..vocab.len() as u32 {
+            let listing = listings[item as usize].as_ref();
+            encoded.push(ItemView {
+                id: vocab.name(item),
+                title: listing.map_or("", |l| l.title.as_str()),
+                attributes: listing.map_or(&no_attributes, |l| &l.attributes),
+                embedding: candidates.embedding(item).unwrap_or(&[]),
+            });
+        }
+        let has_catalogue = !products.is_empty();
+        let index = Self { vocab, listings, has_catalogue, candidates, search, encoded, version };
         Ok((index, report))
     }
 
@@ -149,7 +163,7 @@ impl AnswerIndex {
             .map(|l| 96 + l.title.capacity() + l.attributes.category_path.iter().map(|c| 24 + c.len()).sum::<usize>())
             .sum::<usize>()
             + self.listings.capacity() * std::mem::size_of::<Option<Listing>>();
-        self.vocab.heap_bytes() + listings + self.candidates.heap_bytes()
+        self.vocab.heap_bytes() + listings + self.candidates.heap_bytes() + self.encoded.heap_bytes()
     }
 
     /// Whether an item may be recommended: in the catalogue and in stock (any item without a catalogue).
@@ -160,6 +174,51 @@ impl AnswerIndex {
     /// The answer about item `id`, or `None` for an item the index does not know.
     pub fn item_answer(&self, id: &str) -> Option<Answer> {
         let item = self.vocab.get(id)?;
+        let scored = self.item_candidates(item);
+        let mut answer = self.columns(&scored);
+        answer.about = Some(id.to_owned());
+        answer.about_embedding = self.candidates.embedding(item).map(<[f32]>::to_vec);
+        Some(answer)
+    }
+
+    /// [`AnswerIndex::item_answer`] as JSON into `out` (the same bytes, written from pieces
+    /// encoded at build time); false for an unknown item.
+    pub fn item_answer_json(&self, id: &str, out: &mut Vec<u8>) -> bool {
+        let Some(item) = self.vocab.get(id) else { return false };
+        if self.candidates.config().candidate_neighbours > 0 {
+            *out = self.item_answer(id).map(|a| a.to_json()).unwrap_or_default();
+            return true;
+        }
+        let scored = self.item_candidates(item);
+        self.write_json(out, &scored, Some(item));
+        true
+    }
+
+    /// [`AnswerIndex::search_answer`] as JSON into `out`.
+    pub fn search_answer_json(&self, query: &str, out: &mut Vec<u8>) -> Result<(), SearchError> {
+        if self.candidates.config().candidate_neighbours > 0 {
+            *out = self.search_answer(query)?.to_json();
+            return Ok(());
+        }
+        let hits = self.search_hits(query)?;
+        self.write_json(out, &hits, None);
+        Ok(())
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>, scored: &[(u32, f32)], about: Option<u32>) {
+        let popularity: Vec<f32> = scored.iter().map(|&(c, _)| self.candidates.popularity(c)).collect();
+        let columns = Columns {
+            scored,
+            popularity: &popularity,
+            catalogue: self.has_catalogue,
+            embeddings: self.candidates.config().embedding_dim > 0,
+            about,
+        };
+        self.encoded.write(out, columns);
+    }
+
+    /// The candidates about `item`: its answer ids, offerable ones only, filled up again.
+    fn item_candidates(&self, item: u32) -> Vec<(u32, f32)> {
         let mut scored = Vec::new();
         self.candidates.answer_ids(item, &mut scored);
         scored.retain(|&(c, _)| self.offerable(c));
@@ -175,14 +234,15 @@ impl AnswerIndex {
                 floor -= 1e-3;
             }
         }
-        let mut answer = self.columns(&scored);
-        answer.about = Some(id.to_owned());
-        answer.about_embedding = self.candidates.embedding(item).map(<[f32]>::to_vec);
-        Some(answer)
+        scored
     }
 
     /// The answer for a search query: catalogue matches by relevance, in-stock only.
     pub fn search_answer(&self, query: &str) -> Result<Answer, SearchError> {
+        Ok(self.columns(&self.search_hits(query)?))
+    }
+
+    fn search_hits(&self, query: &str) -> Result<Vec<(u32, f32)>, SearchError> {
         let limit = self.candidates.config().candidates;
         let hits = match &self.search {
             Some(search) => search.search(query, 2 * limit)?,
@@ -191,7 +251,7 @@ impl AnswerIndex {
         };
         let mut hits: Vec<(u32, f32)> = hits.into_iter().filter(|&(c, _)| self.offerable(c)).collect();
         hits.truncate(limit);
-        Ok(self.columns(&hits))
+        Ok(hits)
     }
 
     fn columns(&self, scored: &[(u32, f32)]) -> Answer {

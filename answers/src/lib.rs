@@ -23,6 +23,8 @@ pub mod catalogue;
 #[cfg(feature = "service")]
 pub mod cli;
 #[cfg(feature = "service")]
+pub mod encode;
+#[cfg(feature = "service")]
 pub mod export;
 #[cfg(feature = "service")]
 pub mod http;

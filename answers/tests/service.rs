@@ -169,3 +169,33 @@ fn export_writes_one_file_per_item_and_a_manifest() {
     assert_eq!(file, index.item_answer("sku-3").unwrap().to_json(), "the bytes the server serves");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn answers_written_from_pieces_are_the_serde_bytes() {
+    let (log, catalogue) = shop("");
+    for with_catalogue in [true, false] {
+        let inputs = Inputs {
+            log: &log,
+            log_format: LogFormat::Text,
+            catalogue: with_catalogue.then_some((catalogue.as_str(), CatalogueFormat::JsonLines)),
+        };
+        let config = IndexConfig {
+            server: ServerConfig { candidates: 20, embedding_dim: 8, ..ServerConfig::default() },
+            ..IndexConfig::default()
+        };
+        let index = AnswerIndex::build(inputs, &config).unwrap().0;
+        let mut out = Vec::new();
+        for id in ["sku-0", "sku-5", "sku-39"] {
+            assert!(index.item_answer_json(id, &mut out));
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&index.item_answer(id).unwrap().to_json())
+            );
+        }
+        assert!(!index.item_answer_json("nope", &mut out));
+        if with_catalogue {
+            index.search_answer_json("coffee", &mut out).unwrap();
+            assert_eq!(out, index.search_answer("coffee").unwrap().to_json());
+        }
+    }
+}
