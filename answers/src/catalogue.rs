@@ -26,6 +26,9 @@ pub struct Product {
 pub enum CatalogueFormat {
     JsonLines,
     Csv,
+    /// The demo storefront's `www/catalog.json`: `{"products": [{"id", "name", "categoryPath",
+    /// "brand", "price", "tags", ...}]}` (other fields ignored; every product in stock).
+    Storefront,
 }
 
 impl CatalogueFormat {
@@ -34,7 +37,8 @@ impl CatalogueFormat {
         match flag {
             Some("jsonl") => Ok(Self::JsonLines),
             Some("csv") => Ok(Self::Csv),
-            Some(other) => Err(InputError::Format(format!("catalogue format {other}: use jsonl or csv"))),
+            Some("storefront") => Ok(Self::Storefront),
+            Some(other) => Err(InputError::Format(format!("catalogue format {other}: use jsonl, csv or storefront"))),
             None if path.ends_with(".csv") => Ok(Self::Csv),
             None => Ok(Self::JsonLines),
         }
@@ -99,6 +103,7 @@ pub fn parse_catalogue(
     let rows = match format {
         CatalogueFormat::JsonLines => json_rows(text),
         CatalogueFormat::Csv => csv_rows(text)?,
+        CatalogueFormat::Storefront => storefront_rows(text)?,
     };
     let mut seen = std::collections::HashSet::new();
     let mut products = Vec::with_capacity(rows.len());
@@ -113,6 +118,49 @@ pub fn parse_catalogue(
         return Err(InputError::Empty { what: "the catalogue" });
     }
     Ok(products)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StorefrontProduct {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    category_path: Vec<String>,
+    #[serde(default)]
+    brand: Option<String>,
+    #[serde(default)]
+    price: Option<f64>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Storefront {
+    products: Vec<StorefrontProduct>,
+}
+
+fn storefront_rows(text: &str) -> Result<Rows, InputError> {
+    let shop: Storefront = serde_json::from_str(text).map_err(|e| InputError::Malformed {
+        what: "catalogue",
+        line: e.line(),
+        reason: e.to_string(),
+    })?;
+    let rows = shop.products.into_iter().enumerate().map(|(n, p)| {
+        let row = Row {
+            id: p.id,
+            title: p.name,
+            category_path: Some(Path::Levels(p.category_path)),
+            brand: p.brand,
+            price: p.price,
+            tags: p.tags,
+            in_stock: true,
+        };
+        // Numbered by product: the document is one JSON value.
+        (n + 1, Ok(row))
+    });
+    Ok(rows.collect())
 }
 
 /// Each line's row or why it is malformed, in line order.

@@ -4,21 +4,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::candidates::{NeighbourSource, ServerConfig};
-use crate::catalogue::CatalogueFormat;
+use crate::catalogue::{parse_catalogue, CatalogueFormat};
 use crate::index::{IndexConfig, Inputs};
-use crate::input::{read_text, InputError, OnBadLine};
+use crate::input::{read_text, InputError, LineReport, OnBadLine};
 use crate::sessions::LogFormat;
+use crate::synthetic::synthetic_log;
 use crate::vmis::VmisConfig;
 
 pub const USAGE: &str = "\
-answers build  --sessions FILE [options]            build the index, print what was read, the time and the memory
+answers build  --sessions FILE | --synthetic-sessions N [options]            build the index, print what was read, the time and the memory
 answers serve  --sessions FILE [options] [--listen 127.0.0.1:18090] [--allowed-origin URL]... [--max-age 300]
 answers export --sessions FILE [options] --out DIR  one JSON per item plus manifest.json
 
 options:
+  --synthetic-sessions N           no log: N seeded synthetic sessions over the catalogue (the demo's)
   --log-format text|jsonl          default: jsonl for .jsonl/.ndjson files, else text
   --catalogue FILE                 JSON Lines or CSV (id,title,category_path,brand,price,tags,in_stock)
-  --catalogue-format jsonl|csv     default: csv for .csv files, else jsonl
+  --catalogue-format jsonl|csv|storefront  default: csv for .csv files, else jsonl;
+                                   storefront: the demo's www/catalog.json
   --on-bad-line skip|refuse        a malformed line is reported and skipped (default) or stops the build
   --candidates N                   candidates per answer (default 100)
   --embedding-dim D                embedding dimension, 0 for none (default 64)
@@ -26,6 +29,9 @@ options:
   --neighbours covisit|vmis[:k[:m]]  neighbour source (default covisit)
 
 serve rebuilds from the same files on SIGHUP and swaps the index at once; it stops on SIGTERM or Ctrl-C.";
+
+/// The seed of `--synthetic-sessions`.
+const SYNTHETIC_SEED: u64 = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -37,7 +43,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub command: Command,
-    pub sessions: PathBuf,
+    pub sessions: Option<PathBuf>,
+    pub synthetic_sessions: usize,
     pub log_format: Option<String>,
     pub catalogue: Option<PathBuf>,
     pub catalogue_format: Option<String>,
@@ -76,6 +83,7 @@ impl Options {
             other => return Err(format!("unknown command {other:?}")),
         };
         let mut sessions = None;
+        let mut synthetic_sessions = 0;
         let (mut log_format, mut catalogue, mut catalogue_format, mut out) = (None, None, None, None);
         let mut server = ServerConfig::default();
         let mut on_bad_line = OnBadLine::Skip;
@@ -86,6 +94,7 @@ impl Options {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
                 "--sessions" => sessions = Some(PathBuf::from(value)),
+                "--synthetic-sessions" => synthetic_sessions = number(&flag, &value)?,
                 "--log-format" => log_format = Some(value),
                 "--catalogue" => catalogue = Some(PathBuf::from(value)),
                 "--catalogue-format" => catalogue_format = Some(value),
@@ -112,9 +121,13 @@ impl Options {
         if command == Command::Export && out.is_none() {
             return Err("export needs --out DIR".to_owned());
         }
+        if sessions.is_none() && (synthetic_sessions == 0 || catalogue.is_none()) {
+            return Err("pass --sessions FILE, or --synthetic-sessions N with --catalogue FILE".to_owned());
+        }
         Ok(Self {
             command,
-            sessions: sessions.ok_or("--sessions FILE is required")?,
+            sessions,
+            synthetic_sessions,
             log_format,
             catalogue,
             catalogue_format,
@@ -128,7 +141,6 @@ impl Options {
 
     /// Reads the input files: (log text, catalogue text and format).
     pub fn read_inputs(&self) -> Result<InputTexts, InputError> {
-        let log_format = LogFormat::choose(self.log_format.as_deref(), &self.sessions.to_string_lossy())?;
         let catalogue = match &self.catalogue {
             Some(path) => {
                 let format = CatalogueFormat::choose(self.catalogue_format.as_deref(), &path.to_string_lossy())?;
@@ -136,7 +148,18 @@ impl Options {
             }
             None => None,
         };
-        Ok(InputTexts { log: read_text(&self.sessions)?, log_format, catalogue })
+        let Some(sessions) = &self.sessions else {
+            let (text, format) = catalogue.as_ref().ok_or(InputError::Empty { what: "the catalogue" })?;
+            let mut report = LineReport::new("catalogue", self.index.on_bad_line);
+            let products: Vec<(String, Vec<String>)> = parse_catalogue(text, *format, &mut report)?
+                .into_iter()
+                .map(|p| (p.id, p.attributes.category_path))
+                .collect();
+            let log = synthetic_log(&products, self.synthetic_sessions, SYNTHETIC_SEED);
+            return Ok(InputTexts { log, log_format: LogFormat::Text, catalogue });
+        };
+        let log_format = LogFormat::choose(self.log_format.as_deref(), &sessions.to_string_lossy())?;
+        Ok(InputTexts { log: read_text(sessions)?, log_format, catalogue })
     }
 }
 

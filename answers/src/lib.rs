@@ -15,6 +15,7 @@ pub use candidates::{CandidateIndex, NeighbourSource, ServerConfig};
 pub use vmis::VmisConfig;
 pub mod input;
 pub mod sessions;
+pub mod synthetic;
 
 #[cfg(feature = "service")]
 pub mod answer;
