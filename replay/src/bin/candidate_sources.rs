@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use replay::data::{read_sessions, validation_split, Vocabulary};
 use replay::fit::FitConfig;
-use replay::run::{evaluate, Setup};
+use replay::run::{replay_cases, score, Setup};
 use replay::server::{NeighbourSource, Server, ServerConfig, VmisConfig};
 use replay::ReplayError;
 use shop_personalizer::rank::{RankParams, DEFAULT_WEIGHTS};
@@ -30,6 +30,18 @@ fn source(spec: &str) -> Result<NeighbourSource, String> {
         }
         _ => Err(format!("unknown source {spec}: covisit or vmis[:k[:m[:noidf]]]")),
     }
+}
+
+/// The paired difference of HR@20 in points, with its standard error, and the discordant cases.
+fn paired_difference(base: &[bool], other: &[bool]) -> String {
+    let n = base.len().max(1) as f64;
+    let diffs: Vec<f64> =
+        base.iter().zip(other).map(|(&a, &b)| f64::from(u8::from(b)) - f64::from(u8::from(a))).collect();
+    let mean = diffs.iter().sum::<f64>() / n;
+    let variance = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let wins = diffs.iter().filter(|&&d| d > 0.0).count();
+    let losses = diffs.iter().filter(|&&d| d < 0.0).count();
+    format!("{:+.2} ± {:.2} ({wins} won, {losses} lost)", 100.0 * mean, 100.0 * (variance / n).sqrt())
 }
 
 fn run() -> Result<(), String> {
@@ -53,8 +65,13 @@ fn run() -> Result<(), String> {
     let (kept, held_out) = validation_split(&sessions, fit.validation_share);
     let cases = &held_out[held_out.len() - (held_out.len() as f64 * fit.eval_share) as usize..];
     let config = RankParams::default().check().map_err(|e| e.to_string())?;
-    println!("| source | build s | server HR@20 / MRR@20 | device HR@20 / MRR@20 | device HR@10 / MRR@10 |");
-    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "{} validation cases; the last column: device HR@20 minus the first source's, paired, ± its standard error",
+        cases.len()
+    );
+    println!("| source | build s | server HR@20 / MRR@20 | device HR@20 / MRR@20 | device HR@10 / MRR@10 | vs first |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut first: Option<Vec<bool>> = None;
     for spec in sources.split(',') {
         let server_config = ServerConfig { source: source(spec)?, ..ServerConfig::default() };
         let started = Instant::now();
@@ -70,16 +87,25 @@ fn run() -> Result<(), String> {
             progress: false,
             rerank_only: false,
         };
-        let (s, d) = evaluate(&setup, cases, "validation").map_err(|e: ReplayError| e.to_string())?;
+        let orders = replay_cases(&setup, cases, "validation").map_err(|e: ReplayError| e.to_string())?;
+        let (s, d) = score(&orders, cases);
+        let hits: Vec<bool> =
+            orders.iter().zip(cases).map(|(o, c)| o.device.iter().take(20).any(|&i| i == c.label)).collect();
+        let paired = match &first {
+            None => String::new(),
+            Some(base) => paired_difference(base, &hits),
+        };
+        if first.is_none() {
+            first = Some(hits);
+        }
         println!(
-            "| {spec} | {build:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | ({} cases)",
+            "| {spec} | {build:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {paired} |",
             s.at(20).hr,
             s.at(20).mrr,
             d.at(20).hr,
             d.at(20).mrr,
             d.at(10).hr,
             d.at(10).mrr,
-            cases.len()
         );
     }
     Ok(())
