@@ -105,7 +105,8 @@ fn serve(options: &Options, index: AnswerIndex) -> Result<(), String> {
             .await
             .map_err(|e| format!("could not listen on {}: {e}", options.listen))?;
         let version = slot.get().version().to_owned();
-        println!("answers listening on http://{} (index {version})", options.listen);
+        let address = listener.local_addr().map_or(options.listen, |a| a);
+        println!("answers listening on http://{address} (index {version})");
         tokio::spawn(rebuild_on_hangup(options.clone(), Arc::clone(&slot)));
         axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await.map_err(|e| e.to_string())?;
         println!("answers stopped");
