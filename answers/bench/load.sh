@@ -27,4 +27,5 @@ run() { # connections delay_ms threads
 }
 run 10 10 1
 run 20 20 1
+run 20 18 1
 run 64 0 2
