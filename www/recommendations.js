@@ -8,6 +8,38 @@ import { formatPrice, inCategory, itemOf, search } from "./catalog.js";
 import { el } from "./dom.js";
 
 const DIM = 16;
+// The answers service (answers/, started by scripts/demo): product pages fetch the answer about
+// their item from it. `?answers=URL` (loopback only) names another; an automated browser (a test)
+// fetches only when given one. Without the service the page's DemoServer answers.
+const DEFAULT_ANSWERS = "http://127.0.0.1:8788";
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+function answersUrl() {
+  const given = new URLSearchParams(location.search).get("answers");
+  if (given) {
+    const url = URL.canParse(given) ? new URL(given) : null;
+    if (!url || !LOOPBACK.has(url.hostname) || !["http:", "https:"].includes(url.protocol)) {
+      console.warn(`answers from the page: ?answers= must be a loopback URL like ${DEFAULT_ANSWERS}, got ${given}`);
+      return null;
+    }
+    return url.origin;
+  }
+  return navigator.webdriver ? null : DEFAULT_ANSWERS;
+}
+
+const floats = (values) => (values === undefined ? undefined : Float32Array.from(values));
+
+/** The service's JSON answer with its numeric columns as typed arrays (README "Server protocol"). */
+function typedAnswer(json) {
+  const answer = { ...json, scores: floats(json.scores), popularity: floats(json.popularity), embeddings: floats(json.embeddings) };
+  if (json.aboutEmbedding) answer.aboutEmbedding = floats(json.aboutEmbedding);
+  else delete answer.aboutEmbedding;
+  for (const key of ["scores", "popularity", "embeddings"]) if (answer[key] === undefined) delete answer[key];
+  if (json.neighbours) {
+    answer.neighbours = { offsets: Uint32Array.from(json.neighbours.offsets), ids: json.neighbours.ids, scores: floats(json.neighbours.scores) };
+  }
+  return answer;
+}
 const ROW_SIZE = 6;
 const CANDIDATES = 24;
 const NEIGHBOURS = 4;
@@ -109,6 +141,22 @@ export class Recommendations {
   constructor(shop) {
     this.shop = shop;
     this.server = new DemoServer(shop.products);
+    this.answersUrl = answersUrl();
+  }
+
+  /** The answer about `product`: from the answers service when there is one, else the page's DemoServer. */
+  async answerAbout(product) {
+    if (!this.answersUrl) return this.server.aboutItem(product);
+    try {
+      const response = await fetch(`${this.answersUrl}/v1/answers/item/${encodeURIComponent(product.id)}`,
+        { credentials: "omit", referrerPolicy: "no-referrer", mode: "cors" });
+      if (!response.ok) throw new Error(`status ${response.status}`);
+      return typedAnswer(await response.json());
+    } catch (error) {
+      console.info(`answers service unavailable (${error.message}): the page answers itself`);
+      this.answersUrl = null;
+      return this.server.aboutItem(product);
+    }
   }
 
   rank(answer, context) {
@@ -127,7 +175,15 @@ export class Recommendations {
     const argument = rest.map(decodeURIComponent).join("/");
     if (page === "p" && this.shop.byId.has(argument)) {
       const product = this.shop.byId.get(argument);
-      this.showRow(view, this.server.aboutItem(product), { placement: "product", currentItem: product.id, limit: ROW_SIZE });
+      const context = { placement: "product", currentItem: product.id, limit: ROW_SIZE };
+      if (!this.answersUrl) {
+        this.showRow(view, this.server.aboutItem(product), context);
+        return;
+      }
+      this.answerAbout(product).then((answer) => {
+        // The shopper may have moved on while the answer was on its way.
+        if (view.isConnected && location.hash === hash) this.showRow(view, answer, context);
+      });
     } else if (page === "search") {
       this.personalizeSearch(view, argument);
     } else if (!page) {

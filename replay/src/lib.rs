@@ -9,7 +9,6 @@ pub mod args;
 pub mod baselines;
 pub mod data;
 pub mod device;
-pub mod embedding;
 pub mod fit;
 pub mod metrics;
 pub mod model;

@@ -1,0 +1,47 @@
+//! Co-visitation: two items viewed close to each other in one session.
+
+/// Weighted co-visitation pairs `(a << 32 | b, weight)`, sorted by key and summed: `b` seen
+/// `d ≤ window` steps after `a` adds `1/d`, before `a` adds `backward/d`.
+pub fn co_visitation(sessions: &[Vec<u32>], window: usize, backward: f32) -> Vec<(u64, f32)> {
+    let mut pairs: Vec<(u64, f32)> = Vec::new();
+    for s in sessions {
+        for p in 0..s.len() {
+            let lo = p.saturating_sub(window);
+            let hi = (p + window + 1).min(s.len());
+            for q in lo..hi {
+                if q == p || s[q] == s[p] {
+                    continue;
+                }
+                let d = p.abs_diff(q) as f32;
+                let w = if q > p { 1.0 / d } else { backward / d };
+                pairs.push((u64::from(s[p]) << 32 | u64::from(s[q]), w));
+            }
+        }
+    }
+    pairs.sort_unstable_by_key(|p| p.0);
+    let mut merged: Vec<(u64, f32)> = Vec::with_capacity(pairs.len() / 2);
+    for (key, w) in pairs {
+        match merged.last_mut() {
+            Some(last) if last.0 == key => last.1 += w,
+            _ => merged.push((key, w)),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn co_visitation_weights_follow_distance_and_direction() {
+        // Session [0, 1, 2]: 0→1 at 1, 0→2 at 2 (1/2), 1→0 backward (0.5), 1→2 at 1 ...
+        let pairs = co_visitation(&[vec![0, 1, 2]], 5, 0.5);
+        let get = |a: u64, b: u64| pairs.iter().find(|p| p.0 == a << 32 | b).map(|p| p.1);
+        assert_eq!(get(0, 1), Some(1.0));
+        assert_eq!(get(0, 2), Some(0.5));
+        assert_eq!(get(1, 0), Some(0.5));
+        assert_eq!(get(2, 0), Some(0.25));
+        assert_eq!(get(0, 0), None);
+    }
+}
