@@ -4,10 +4,12 @@
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
-use crate::profile::{encoded_len, CompactionError, Profile};
-use crate::storage::{load_stored, KeyValueStore, Loaded, Opened, StorageKeys, StorageWarning, StoreError};
+use crate::profile::{CompactionError, Profile};
+use crate::storage::{
+    load_stored, seal_encoded, KeyValueStore, Loaded, Opened, StorageKeys, StorageWarning, StoreError,
+};
 
-use super::format::{cleaned, encode_with_lineage, profile_envelope_overhead, ProfileFormat};
+use super::format::{cleaned, profile_envelope_overhead, ProfileFormat};
 
 /// How many times a write is retried, each after halving the profile, when the store is full.
 /// Retries of a write the store refused as full, each an eighth shorter (0.875^20 < 7%): a
@@ -94,12 +96,19 @@ pub fn write_compacted<S: KeyValueStore>(
     now_ms: u64,
     half_life_ms: f64,
 ) -> Result<Written, WriteError> {
-    let before = encoded_len(profile);
+    // The profile is encoded once and that text stored; it is encoded again only after a cut.
+    let encode = |profile: &Profile| serde_json::to_string(profile).map_err(|e| WriteError::Encode(e.to_string()));
+    let mut payload = encode(profile)?;
+    let before = payload.len();
     let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead());
-    let mut len = profile.compact_to(limit, now_ms, half_life_ms)?;
+    let mut len = before;
+    if len > limit {
+        len = profile.compact_to(limit, now_ms, half_life_ms)?;
+        payload = encode(profile)?;
+    }
     let within_budget = len;
     for _ in 0..=QUOTA_RETRIES {
-        let raw = encode_with_lineage(profile, lineage).map_err(|e| WriteError::Encode(e.to_string()))?;
+        let raw = seal_encoded::<ProfileFormat>(&payload, lineage);
         match store.set(&keys.profile(), &raw) {
             Ok(()) => {
                 let cut_to_fit = (len < within_budget).then_some((before, len));
@@ -108,7 +117,10 @@ pub fn write_compacted<S: KeyValueStore>(
             Err(StoreError::QuotaExceeded) => {
                 limit = len - len / 8;
                 match profile.compact_to(limit, now_ms, half_life_ms) {
-                    Ok(shorter) => len = shorter,
+                    Ok(shorter) => {
+                        len = shorter;
+                        payload = encode(profile)?;
+                    }
                     Err(_) => break,
                 }
             }
