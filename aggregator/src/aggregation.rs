@@ -4,7 +4,9 @@
 //!
 //! * [`median_window_mean`]: those within a fixed half-width of the median — the honest range
 //!   of one coordinate (clipped delta plus noise tails), known from the server's settings; or
-//! * [`trimmed_mean`]: those left after dropping the `⌊β·n⌋` smallest and largest.
+//! * [`trimmed_mean`]: those left after dropping the `⌊β·n⌋` smallest and largest;
+//!
+//! or first screens whole updates (`crate::screening`), then takes the median window.
 //!
 //! Either way a hostile value far from the honest ones is dropped, so a minority cannot spike a
 //! coordinate. They differ for values hidden inside the honest spread: the window averages them
@@ -15,6 +17,7 @@
 use shop_personalizer::sync::UpdateMessage;
 
 use crate::policy::{fixed_step, SumOverflow, FIXED_POINT_BITS};
+use crate::screening::screened_window_mean;
 
 /// One admitted update as the round keeps it: coordinate `i` is `values[i] · step / 2^24`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub enum Robust {
     Trim(f64),
     /// Median-window mean with this half-width (in the weights' units).
     Window(f64),
+    /// Whole-update screening at this many robust sds (reaching at least `floor` beyond the
+    /// median distance), then the median window of this half-width.
+    Screened { sigmas: f64, floor: f64, half_width: f64 },
 }
 
 /// The rule's coordinate-wise aggregate of `members`.
@@ -54,6 +60,9 @@ pub fn robust_mean(members: &[Contribution], dimension: usize, rule: Robust) -> 
     match rule {
         Robust::Trim(fraction) => trimmed_mean(members, dimension, fraction),
         Robust::Window(half_width) => median_window_mean(members, dimension, half_width),
+        Robust::Screened { sigmas, floor, half_width } => {
+            screened_window_mean(members, dimension, sigmas, floor, half_width)
+        }
     }
 }
 

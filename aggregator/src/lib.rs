@@ -12,6 +12,7 @@ pub mod lift_ingest;
 pub mod listener;
 pub mod policy;
 pub mod rounds;
+pub mod screening;
 pub mod server;
 pub mod shares;
 pub mod store;

@@ -52,10 +52,21 @@ pub fn robust_rule(config: &CheckedConfig) -> Option<Robust> {
     match config.round_rule {
         RoundRule::Mean => None,
         RoundRule::TrimmedMean { trim_fraction } => Some(Robust::Trim(trim_fraction)),
-        RoundRule::MedianWindow { sigmas } => {
-            Some(Robust::Window(config.clip_bound + sigmas * config.noise_multiplier * config.clip_bound))
-        }
+        RoundRule::MedianWindow { sigmas } => Some(Robust::Window(window(config, sigmas))),
+        RoundRule::Screened { sigmas } => Some(Robust::Screened {
+            sigmas,
+            floor: config.clip_bound,
+            half_width: window(config, SCREENED_WINDOW_SIGMAS),
+        }),
     }
+}
+
+/// The median window the screened rule averages with (that of `median-window:4`).
+const SCREENED_WINDOW_SIGMAS: f64 = 4.0;
+
+/// The median window's half-width `C + k·z·C`.
+fn window(config: &CheckedConfig, sigmas: f64) -> f64 {
+    config.clip_bound + sigmas * config.noise_multiplier * config.clip_bound
 }
 
 /// The next weights under `rule` when the round kept every update it added, else the plain
@@ -156,7 +167,8 @@ mod tests {
         let totals = RoundTotals { sum, count: 20, members };
         let weights = vec![0.25_f32; d];
         let bound = max_round_step(1.0, 1.0, d);
-        for rule in [None, Some(Robust::Trim(0.1)), Some(Robust::Window(5.0))] {
+        let screened = Robust::Screened { sigmas: 3.0, floor: 1.0, half_width: 5.0 };
+        for rule in [None, Some(Robust::Trim(0.1)), Some(Robust::Window(5.0)), Some(screened)] {
             let next = aggregate(&weights, &totals, rule, MAX_SERVER_LEARNING_RATE, None, 0);
             assert_eq!(first_oversized_change(&weights, &next, bound), None, "{rule:?}");
             assert!((f64::from(weights[0] - next[0]) - 128.0 * max_scale(1.0, 1.0, d)).abs() < 1e-5);

@@ -1,9 +1,10 @@
 //! Federated rounds over simulated devices, through the real code on both sides: each device
-//! installs the signed model (verifying it), learns on its own cases, and builds its update with
-//! the device's privacy code (clip, Gaussian noise, quantization, ledger); the server decodes,
-//! admits (norm and scale checks), sums in fixed point, keeps the updates for a trimmed mean,
-//! and applies FedAvg under its rule, then signs the next model. A share of each cohort can be
-//! hostile: those devices send the worst update the checks admit (`crate::attack`).
+//! installs the signed model (its signature and checksum verified once per round, since every
+//! device gets the same bytes), learns on its own cases, and builds its update with the device's
+//! privacy code (clip, Gaussian noise, quantization, ledger); the server decodes, admits (norm
+//! and scale checks), sums in fixed point, keeps the updates for a robust rule, and applies
+//! FedAvg under its rule, then signs the next model. A share of each cohort can be hostile:
+//! those devices send the worst update the checks admit (`crate::attack`).
 
 use aggregator::aggregation::Contribution;
 use aggregator::config::RoundRule;
@@ -161,10 +162,11 @@ pub fn run(
         let mut totals = RoundTotals { sum: vec![0_i64; NUM_FEATURES], count: 0, members: Vec::new() };
         let (mut hostile, mut clipped) = (0_usize, 0_usize);
         let mut norms = Vec::with_capacity(cohort.len());
+        // Every device of the round installs the same signed bytes: verify them once with the
+        // device code (signature and checksum); preparing an update leaves the device unchanged.
+        let mut device = DeviceSync::new(&sync_config, privacy.clone(), NUM_FEATURES).map_err(SimulationError::Sync)?;
+        device.install_model(&published.signed).map_err(SimulationError::Sync)?;
         for (position, &device_index) in cohort.iter().enumerate() {
-            let mut device =
-                DeviceSync::new(&sync_config, privacy.clone(), NUM_FEATURES).map_err(SimulationError::Sync)?;
-            device.install_model(&published.signed).map_err(SimulationError::Sync)?;
             let local = local_train(
                 &published.weights,
                 &devices[device_index],
@@ -269,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hostile_tenth_wrecks_the_plain_mean_but_not_the_robust_rules() {
+    fn a_hostile_tenth_wrecks_the_plain_mean_but_not_the_robust_rules_and_flips_only_the_coordinate_wise_ones() {
         let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
         let mut initial = vec![0.0_f32; NUM_FEATURES];
         initial[0] = -1.0;
@@ -282,18 +284,24 @@ mod tests {
             attack: Attack::Spike,
             ..FederatedConfig::default()
         };
-        let outcome = |round_rule: RoundRule, hostile_share: f64| {
-            let config = FederatedConfig { round_rule, hostile_share, ..base.clone() };
+        let run_with = |round_rule: RoundRule, hostile_share: f64, attack: Attack| {
+            let config = FederatedConfig { round_rule, hostile_share, attack, ..base.clone() };
             let outcome = run(&devices, &initial, &config, |_, _| {}).expect("runs");
             let hostile = (hostile_share * 300.0).round() as usize;
             assert!(outcome.logs.iter().all(|log| log.hostile == hostile), "every hostile update is admitted");
             let largest = outcome.weights.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
             (evaluate(&held_out, &outcome.weights, 1).1, largest)
         };
+        let outcome = |round_rule: RoundRule, hostile_share: f64| run_with(round_rule, hostile_share, Attack::Spike);
         let (honest, (attacked, plain_largest)) = (outcome(RoundRule::Mean, 0.0).0, outcome(RoundRule::Mean, 0.1));
         // 10% spikes drive the plain mean far off (measured: |w| 8.9, hit@1 0 from 0.47).
         assert!(plain_largest > 4.0 && attacked < 0.05, "plain mean under attack: |w| {plain_largest}, {attacked}");
-        for rule in [RoundRule::TrimmedMean { trim_fraction: 0.1 }, RoundRule::MedianWindow { sigmas: 4.0 }] {
+        let rules = [
+            RoundRule::TrimmedMean { trim_fraction: 0.1 },
+            RoundRule::MedianWindow { sigmas: 4.0 },
+            RoundRule::Screened { sigmas: 3.0 },
+        ];
+        for rule in rules {
             // Honest devices: the robust rule costs little.
             let (robust_honest, _) = outcome(rule, 0.0);
             assert!(robust_honest > honest - 0.05, "{rule}: honest hit@1 {robust_honest:.3} vs {honest:.3}");
@@ -301,11 +309,21 @@ mod tests {
             // hit@1 0.06, stalled by its one-sided trim; the median window |w| 2.26, hit@1 0.43).
             let (robust, largest) = outcome(rule, 0.1);
             assert!(largest < plain_largest / 2.0 && robust > attacked, "{rule}: |w| {largest}, hit@1 {robust:.3}");
-            if matches!(rule, RoundRule::MedianWindow { .. }) {
+            if matches!(rule, RoundRule::MedianWindow { .. } | RoundRule::Screened { .. }) {
                 assert!(robust > 0.8 * honest, "{rule} keeps learning: hit@1 {robust:.3} vs honest {honest:.3}");
             }
             eprintln!("{rule}: honest {robust_honest:.3}, attacked {robust:.3}, largest |w| {largest:.3}");
         }
+        // 10% flips (the whole norm bound against their own delta) lie inside the honest spread
+        // coordinate by coordinate: only screening whole updates stops them.
+        let flipped = |rule| run_with(rule, 0.1, Attack::Flip).0;
+        let (window, screened) =
+            (flipped(RoundRule::MedianWindow { sigmas: 4.0 }), flipped(RoundRule::Screened { sigmas: 3.0 }));
+        eprintln!("10% flip: median-window hit@1 {window:.3}, screened {screened:.3} (honest mean {honest:.3})");
+        assert!(
+            screened > 0.8 * honest && screened > window,
+            "screened under flips: {screened:.3}, window {window:.3}"
+        );
     }
 
     #[test]

@@ -27,6 +27,12 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// [`Self::flush`] for a write nobody reads the report of (a page listener's): a compaction
     /// stays to be reported by the next `flush()`.
     pub fn autosave(&mut self, now_ms: f64) -> Result<FlushReport, PersonalizerError> {
+        self.save(now_ms, true)
+    }
+
+    /// Writes unsaved changes; `rebase`: onto what the store holds now (the usual), else over it
+    /// (see `on_storage_event`: the state holds a value the store has lost).
+    pub(super) fn save(&mut self, now_ms: f64, rebase: bool) -> Result<FlushReport, PersonalizerError> {
         let now = super::check_time(now_ms)?;
         if !self.ctx.consent.persists() {
             return Ok(FlushReport::default());
@@ -36,7 +42,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         if self.blocked {
             return Err(PersonalizerError::Blocked);
         }
-        if let Sync::Unreadable = self.sync_from_store() {
+        if let Sync::Unreadable = if rebase { self.sync_from_store() } else { Sync::Unchanged } {
             // Another tab (say a newer library version) left something unreadable: keep a copy first.
             let outcome = {
                 let limit = self.load_limit();
@@ -91,7 +97,11 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// [`Self::autosave`] where no caller sees the error (a save inside another call, a page
     /// listener's flush on `pagehide`): a failure becomes a warning.
     pub fn flush_or_warn(&mut self, now_ms: f64) {
-        if let Err(e) = self.autosave(now_ms) {
+        self.save_or_warn(now_ms, true);
+    }
+
+    pub(super) fn save_or_warn(&mut self, now_ms: f64, rebase: bool) {
+        if let Err(e) = self.save(now_ms, rebase) {
             self.ctx.warn(e.flush_warning());
         }
     }

@@ -5,10 +5,12 @@
 //! this tab carries every batch still kept, so a value whose lineage lists any of those writes
 //! contains the batch, which is then dropped. A batch that a value lacks but shares history with
 //! (the batch's parent or root is in its lineage, or a `storage` event says the value replaced
-//! one of this tab's writes or was written beside it onto an empty store) is applied again on top
-//! of it and kept, with its origin: if two tabs both end up holding it (each merged the other's
-//! write), the ids still say so, and no value counts it twice. A batch that shares no history
-//! with the value (written before another tab's `forget()`) is dropped, never resurrected.
+//! one of this tab's writes or the batch's root, or was written onto an empty key) is applied
+//! again on top of it and kept, with its origin: if two tabs both end up holding it (each merged
+//! the other's write), the ids still say so, and no value counts it twice. A batch that shares no
+//! history with the value (written before another tab's `forget()`) is dropped, never
+//! resurrected. A value written onto an empty key after a `forget()` is no exception: events
+//! come in the order of the writes, so the removal's event came first and cleared the batches.
 
 use crate::storage::{lineage_root, MAX_LINEAGE};
 
@@ -79,11 +81,15 @@ impl<C: Clone> WriteLedger<C> {
         self.batches.clear();
     }
 
-    /// This tab's writes whose batches wait to be applied again (their content is in this tab's
-    /// state once they are), newest first.
-    pub(super) fn replayed_writes(&self) -> Vec<u32> {
+    /// This tab's writes whose batches wait to be applied again on top of `seen` and which a
+    /// state of `seen` plus those batches holds whole, newest first: only those of batches whose
+    /// first write was built on a value `seen` holds too (or on an empty store). A write built on
+    /// a value `seen` lacks is not held (only its batch is): listing it would tell the other tab
+    /// that this value holds what that write was built on, and it would adopt it and drop that.
+    pub(super) fn replayed_writes(&self, seen: Seen<'_>) -> Vec<u32> {
         let mut ids: Vec<u32> = Vec::new();
-        for batch in self.batches.iter().rev().filter(|b| !b.in_base) {
+        let held = |b: &&Batch<C>| !b.in_base && b.parent.is_none_or(|p| seen.lists(p));
+        for batch in self.batches.iter().rev().filter(held) {
             for &id in batch.written_in.iter().rev() {
                 if !ids.contains(&id) {
                     ids.push(id);
@@ -91,6 +97,11 @@ impl<C: Clone> WriteLedger<C> {
             }
         }
         ids
+    }
+
+    /// The roots of the histories of batches waiting to be applied again.
+    pub(super) fn replayed_roots(&self) -> Vec<u32> {
+        self.batches.iter().filter(|b| !b.in_base).map(|b| b.root).collect()
     }
 
     /// The changes of batches waiting to be applied again, oldest first.
@@ -109,8 +120,10 @@ impl<C: Clone> WriteLedger<C> {
             let replaced_ours = matches!(seen.replaced, Some(Some(old)) if batch.written_in.contains(&old));
             let related = replaced_ours
                 || batch.parent.is_some_and(|p| seen.lists(p) || seen.replaced == Some(Some(p)))
-                || (batch.parent.is_none() && seen.replaced == Some(None))
-                || batch.root == root;
+                || seen.replaced == Some(None)
+                || seen.replaced == Some(Some(batch.root))
+                || batch.root == root
+                || seen.lists(batch.root);
             batch.in_base = false;
             related
         });
@@ -166,7 +179,9 @@ mod tests {
         let mut ledger = ledger();
         assert!(ledger.reconcile(read(12, &[1])));
         assert_eq!(waiting(&ledger), [0, 1, 2]);
-        assert_eq!(ledger.replayed_writes(), [11, 10]);
+        assert_eq!(ledger.replayed_writes(read(12, &[1])), [11, 10]);
+        // Onto a value that lacks their base, the writes are not held whole.
+        assert!(ledger.replayed_writes(read(13, &[7])).is_empty());
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl ServerConfig {
             "--server-learning-rate" => self.server_learning_rate = number()?,
             "--central-noise-multiplier" => self.central_noise_multiplier = Some(number()?),
             "--round-rule" => {
-                self.round_rule = value.parse().map_err(|()| bad("mean, trimmed-mean[:B] or median-window[:K]"))?
+                self.round_rule =
+                    value.parse().map_err(|()| bad("mean, trimmed-mean[:B], median-window[:K] or screened[:K]"))?
             }
             "--rate-limit-per-minute" => self.rate_limit_per_minute = small()?,
             "--read-rate-limit-per-minute" => self.read_rate_limit_per_minute = small()?,
@@ -136,9 +137,11 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --min-updates-per-round K        default 100, never below 20
   --server-learning-rate ETA       default 1.0
   --central-noise-multiplier ZC    extra Gaussian noise on each round's sum (off by default; needs --round-rule mean)
-  --round-rule RULE                median-window[:K] (default, K = 4: per coordinate the mean of the values within
-                                   C + K z C of the median), trimmed-mean[:B] (drop B of the values at each end,
-                                   default 0.1), or mean (plain FedAvg of the running sum, keeps no update)
+  --round-rule RULE                screened[:K] (default, K = 3: drop whole updates farther from the coordinate-wise
+                                   median than the median distance plus K robust sds, then median-window:4),
+                                   median-window[:K] (per coordinate the mean of the values within C + K z C of
+                                   the median, default K = 4), trimmed-mean[:B] (drop B of the values at each
+                                   end, default 0.1), or mean (plain FedAvg of the running sum, keeps no update)
   --rate-limit-per-minute N        updates, lift reports and shares per client address, default 60, 0 = off
   --read-rate-limit-per-minute N   GETs and leader-helper requests per client address, default 600, 0 = off
   --trusted-proxy ADDR[/BITS]      repeatable: a reverse proxy whose X-Forwarded-For names the client (default

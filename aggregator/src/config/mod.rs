@@ -166,7 +166,7 @@ impl Default for ServerConfig {
             server_learning_rate: 1.0,
             central_noise_multiplier: None,
             rate_limit_per_minute: 60,
-            round_rule: RoundRule::MedianWindow { sigmas: 4.0 },
+            round_rule: RoundRule::Screened { sigmas: 3.0 },
             read_rate_limit_per_minute: 600,
             trusted_proxies: Vec::new(),
             max_connections: 1_024,

@@ -15,6 +15,10 @@ pub enum RoundRule {
     /// coordinate's median (an honest coordinate is its clipped delta, at most `C`, plus noise
     /// of sd `zC`), dropping the rest.
     MedianWindow { sigmas: f64 },
+    /// `screened:k`: drop every update farther from the coordinate-wise median than the median
+    /// distance plus `k` robust standard deviations of the distances (at least `C`), then the
+    /// median window (`median-window:4`) over the rest (see `screening.rs`).
+    Screened { sigmas: f64 },
 }
 
 impl RoundRule {
@@ -28,7 +32,7 @@ impl RoundRule {
         match *self {
             RoundRule::Mean => true,
             RoundRule::TrimmedMean { trim_fraction } => trim_fraction > 0.0 && trim_fraction < 0.5,
-            RoundRule::MedianWindow { sigmas } => sigmas.is_finite() && sigmas > 0.0,
+            RoundRule::MedianWindow { sigmas } | RoundRule::Screened { sigmas } => sigmas.is_finite() && sigmas > 0.0,
         }
     }
 }
@@ -39,6 +43,7 @@ impl fmt::Display for RoundRule {
             RoundRule::Mean => f.write_str("mean"),
             RoundRule::TrimmedMean { trim_fraction } => write!(f, "trimmed-mean:{trim_fraction}"),
             RoundRule::MedianWindow { sigmas } => write!(f, "median-window:{sigmas}"),
+            RoundRule::Screened { sigmas } => write!(f, "screened:{sigmas}"),
         }
     }
 }
@@ -53,6 +58,7 @@ impl FromStr for RoundRule {
             "mean" if parameter.is_none() => Ok(RoundRule::Mean),
             "trimmed-mean" => Ok(RoundRule::TrimmedMean { trim_fraction: number(0.1)? }),
             "median-window" => Ok(RoundRule::MedianWindow { sigmas: number(4.0)? }),
+            "screened" => Ok(RoundRule::Screened { sigmas: number(3.0)? }),
             _ => Err(()),
         }
     }
@@ -64,11 +70,13 @@ mod tests {
 
     #[test]
     fn rules_parse_print_and_check_their_parameter() {
-        for text in ["mean", "trimmed-mean:0.2", "median-window:3"] {
+        for text in ["mean", "trimmed-mean:0.2", "median-window:3", "screened:2.5"] {
             assert_eq!(text.parse::<RoundRule>().expect("parses").to_string(), text);
         }
         assert_eq!("trimmed-mean".parse(), Ok(RoundRule::TrimmedMean { trim_fraction: 0.1 }));
         assert_eq!("median-window".parse(), Ok(RoundRule::MedianWindow { sigmas: 4.0 }));
+        assert_eq!("screened".parse(), Ok(RoundRule::Screened { sigmas: 3.0 }));
+        assert!(!RoundRule::Screened { sigmas: f64::NAN }.is_valid());
         assert!("mean:1".parse::<RoundRule>().is_err() && "median".parse::<RoundRule>().is_err());
         assert!(!RoundRule::TrimmedMean { trim_fraction: 0.5 }.is_valid());
         assert!(!RoundRule::MedianWindow { sigmas: 0.0 }.is_valid());

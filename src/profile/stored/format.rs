@@ -117,7 +117,7 @@ mod tests {
         let with_lineage = encode_with_lineage(&profile, &[7, 3]).unwrap();
         assert!(with_lineage.contains(r#""lineage":[7,3],"payload""#));
         assert_eq!(decode(&with_lineage, LIMIT).unwrap().lineage, [7, 3]);
-        let too_long: Vec<u32> = (0..40).collect();
+        let too_long: Vec<u32> = (0..MAX_LINEAGE as u32 + 24).collect();
         let capped = encode_with_lineage(&profile, &too_long).unwrap();
         assert_eq!(decode(&capped, LIMIT).unwrap().lineage.len(), MAX_LINEAGE);
         assert!(capped.len() <= serde_json::to_string(&profile).unwrap().len() + profile_envelope_overhead());
