@@ -7,40 +7,9 @@ use std::path::Path;
 
 use crate::ReplayError;
 
-/// Every item id seen, numbered in order of first appearance.
-#[derive(Debug, Default, Clone)]
-pub struct Vocabulary {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Vocabulary {
-    pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), i);
-        i
-    }
-
-    pub fn get(&self, name: &str) -> Option<u32> {
-        self.index.get(name).copied()
-    }
-
-    pub fn name(&self, item: u32) -> &str {
-        &self.names[item as usize]
-    }
-
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-}
+/// Every item id seen, numbered in order of first appearance: the answers crate's, so replay and
+/// service number items alike.
+pub use answers::input::Vocabulary;
 
 /// One test case: the items viewed so far and the one viewed next.
 #[derive(Debug, Clone, PartialEq, Eq)]
