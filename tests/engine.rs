@@ -6,7 +6,8 @@ use shop_personalizer::collect::noise::FilterReason;
 use shop_personalizer::config::{NoiseConfig, PersonalizerConfig};
 use shop_personalizer::consent::ConsentMode;
 use shop_personalizer::personalizer::{
-    Environment, Personalizer, PersonalizerError, TrackOutcome, FLUSH_AFTER_CHANGES,
+    Environment, Personalizer, PersonalizerError, TrackOutcome, AUTOSAVE_ANYWAY_AFTER_CHANGES, FLUSH_AFTER_CHANGES,
+    MIN_AUTOSAVE_INTERVAL_MS,
 };
 use shop_personalizer::profile::stored::decode;
 use shop_personalizer::profile::{DeviceClass, Segment};
@@ -97,6 +98,54 @@ fn tracking_flushes_by_itself_every_few_changes() {
     p.track(shoe("last"), T0 + 200_000.0, 0).unwrap();
     let stored = decode(&store.get(PROFILE_KEY).unwrap().unwrap(), 1 << 20).unwrap().profile;
     assert_eq!(stored.event_counts().view, FLUSH_AFTER_CHANGES as u64);
+}
+
+fn stored_views(store: &MemoryStore) -> u64 {
+    store.get(PROFILE_KEY).unwrap().map_or(0, |raw| decode(&raw, 1 << 20).unwrap().profile.event_counts().view)
+}
+
+#[test]
+fn a_burst_of_events_rewrites_the_profile_once_every_interval() {
+    let noise = NoiseConfig { max_events_per_minute: 1_000_000, burst_max_events: 1_000_000, ..NoiseConfig::default() };
+    let store = MemoryStore::new();
+    let mut p =
+        Personalizer::open(store.clone(), PersonalizerConfig { noise, ..config() }, Environment::default()).unwrap();
+    p.set_consent(ConsentMode::Full, false);
+    let mut now = T0;
+    let mut tracked = 0;
+    let mut track = |p: &mut Personalizer<MemoryStore>, now: f64| {
+        tracked += 1;
+        assert!(matches!(p.track(shoe(&format!("i{tracked}")), now, 0), Ok(TrackOutcome::Recorded { .. })));
+        tracked
+    };
+    // The first autosave of a page is not held back.
+    for _ in 0..FLUSH_AFTER_CHANGES {
+        now += 10.0;
+        track(&mut p, now);
+    }
+    let first_write = now;
+    assert_eq!(stored_views(&store), FLUSH_AFTER_CHANGES as u64);
+    // Within the interval, more changes wait in memory...
+    for _ in 0..3 * FLUSH_AFTER_CHANGES {
+        now += 10.0;
+        track(&mut p, now);
+    }
+    assert_eq!(stored_views(&store), FLUSH_AFTER_CHANGES as u64);
+    // ...until the interval has passed,
+    now = first_write + MIN_AUTOSAVE_INTERVAL_MS as f64;
+    let all = track(&mut p, now);
+    assert_eq!(stored_views(&store), all as u64);
+    // or until so many wait that merging them with another tab's write would get costly.
+    for _ in 0..AUTOSAVE_ANYWAY_AFTER_CHANGES {
+        now += 1.0;
+        track(&mut p, now);
+    }
+    assert_eq!(stored_views(&store), (all + AUTOSAVE_ANYWAY_AFTER_CHANGES) as u64);
+    // A page hide writes whatever waits.
+    now += 1.0;
+    let last = track(&mut p, now);
+    p.flush(now).unwrap();
+    assert_eq!(stored_views(&store), last as u64);
 }
 
 #[test]

@@ -8,7 +8,10 @@ use crate::storage::{
     bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
-use super::{Extension, FlushReport, Personalizer, PersonalizerError, Sync};
+use super::{
+    Extension, FlushReport, Personalizer, PersonalizerError, Sync, AUTOSAVE_ANYWAY_AFTER_CHANGES, FLUSH_AFTER_CHANGES,
+    MIN_AUTOSAVE_INTERVAL_MS,
+};
 
 impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// Writes unsaved changes (merging what other tabs wrote). Call on `visibilitychange` to
@@ -22,6 +25,17 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         let mut report = self.autosave(now_ms)?;
         report.compacted |= std::mem::take(&mut self.compaction_unreported);
         Ok(report)
+    }
+
+    /// Whether `track` should write by itself now: enough changes wait, and the last write is
+    /// not too recent (or very many wait). A clock that went back counts as "long enough".
+    pub(super) fn autosave_due(&self, now: u64) -> bool {
+        let waiting = self.pending.len();
+        let rested = self
+            .last_write_ms
+            .and_then(|last| now.checked_sub(last))
+            .is_none_or(|since| since >= MIN_AUTOSAVE_INTERVAL_MS);
+        waiting >= FLUSH_AFTER_CHANGES && (rested || waiting >= AUTOSAVE_ANYWAY_AFTER_CHANGES)
     }
 
     /// [`Self::flush`] for a write nobody reads the report of (a page listener's): a compaction
@@ -78,6 +92,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         let root = lineage_root(id, &lineage);
         self.ledger.record(id, parent, root, std::mem::take(&mut self.pending));
         self.dirty = false;
+        self.last_write_ms = Some(now);
         self.stored_raw = Some(written.raw);
         self.known = std::iter::once(id).chain(lineage).collect();
         Ok(report)

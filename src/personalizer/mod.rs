@@ -6,7 +6,7 @@
 //!
 //! Writes are batched: tracking changes memory and marks it dirty; [`Personalizer::flush`] writes
 //! (the facade calls it on `visibilitychange`/`pagehide`, and it runs by itself every
-//! [`FLUSH_AFTER_CHANGES`] changes). Two tabs lose no events: each keeps the changes it has not
+//! [`FLUSH_AFTER_CHANGES`] changes, at most once every [`MIN_AUTOSAVE_INTERVAL_MS`]). Two tabs lose no events: each keeps the changes it has not
 //! written yet and, whenever another tab has written, re-applies them on top of what that tab
 //! stored (see `profile::apply`).
 
@@ -50,8 +50,14 @@ pub use syncing::{
 use tabs::Sync;
 use write_ledger::WriteLedger;
 
-/// Unwritten changes after which `track` flushes by itself.
+/// Unwritten changes after which `track` flushes by itself (at most once every
+/// [`MIN_AUTOSAVE_INTERVAL_MS`], unless [`AUTOSAVE_ANYWAY_AFTER_CHANGES`] are waiting).
 pub const FLUSH_AFTER_CHANGES: usize = 20;
+/// Shortest time between two writes `track` makes by itself: a burst of events (impressions while
+/// scrolling) costs one rewrite of the profile, not one every few events. Page hide still flushes.
+pub const MIN_AUTOSAVE_INTERVAL_MS: u64 = 2_000;
+/// Unwritten changes after which `track` writes even within [`MIN_AUTOSAVE_INTERVAL_MS`].
+pub const AUTOSAVE_ANYWAY_AFTER_CHANGES: usize = MAX_PENDING_CHANGES / 2;
 /// Most unwritten changes kept for merging; beyond this they are folded into the base.
 const MAX_PENDING_CHANGES: usize = 1_000;
 /// Most items one `upsertItems` call accepts.
@@ -74,6 +80,8 @@ pub struct Personalizer<S: KeyValueStore, X: Extension = OnDevice<S>> {
     pending: Vec<ProfileChange>,
     /// Something in memory is not in the store yet.
     dirty: bool,
+    /// When this engine last wrote the profile (none yet: the first autosave is not held back).
+    last_write_ms: Option<u64>,
     /// The raw value last seen under the profile key.
     stored_raw: Option<String>,
     /// Ids of the stored values the state contains, newest first (the next write's lineage).
@@ -141,6 +149,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             base: Profile::default(),
             pending: Vec::new(),
             dirty: false,
+            last_write_ms: None,
             stored_raw: None,
             known: Vec::new(),
             last_foreign: None,
@@ -240,7 +249,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         self.visit_counted = true;
         let hour_of_week = local_hour_of_week as u8;
         self.commit(ProfileChange::Record(RecordedEvent { event, at_ms, hour_of_week, attributes, visit_device }));
-        if self.ctx.consent.persists() && self.pending.len() >= FLUSH_AFTER_CHANGES {
+        if self.ctx.consent.persists() && self.autosave_due(at_ms) {
             self.flush_or_warn(now_ms);
         }
         Ok(TrackOutcome::Recorded { new_session })
