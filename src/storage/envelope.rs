@@ -12,10 +12,12 @@
 //! contains its own last write, or was built beside it and overwrote it (see `personalizer/tabs.rs`).
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use super::json_reading;
+use super::tree_reading::{list, or_default, required, text, whole_u32, whole_u64, TreeError};
 use crate::error_code::{Coded, ErrorCode};
 
 /// Most ancestors listed in an envelope's lineage: 64 (at most about 700 bytes of JSON). Two tabs
@@ -42,7 +44,7 @@ pub trait StoredKind {
     /// Reads a payload of the current layout ([`read_payload`] unless the kind reads its tree
     /// by hand); the error says what is wrong with it.
     fn read_current(payload: &str) -> Result<Self::Payload, String> {
-        read_payload(payload).map_err(|e| e.to_string())
+        read_payload(payload)
     }
 
     /// Reads a payload of an older `version` (below [`Self::VERSION`]) into the current layout.
@@ -53,12 +55,13 @@ pub trait StoredKind {
     }
 }
 
-/// Reads a payload's JSON through `serde_json::Value`, as every stored kind does: each payload
-/// type's reader is then compiled once, for the tree, instead of once more with the text parser
-/// inlined into it (for the profile that was ~50 KB of the core module). Costs one tree of the
-/// payload while loading, which happens once a page and on another tab's write.
-pub fn read_payload<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
-    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
+/// Reads a payload's JSON through its tree (`json_reading`), as every stored kind does: each
+/// payload type's reader is then compiled once, for the tree, instead of once more with a text
+/// parser inlined into it (for the profile that was ~50 KB of the core module). Costs one tree of
+/// the payload while loading, which happens once a page and on another tab's write.
+pub fn read_payload<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let tree = json_reading::parse(text).map_err(|e| e.to_string())?;
+    serde_json::from_value(tree).map_err(|e| e.to_string())
 }
 
 /// The identity of a stored value: the CRC-32 of its whole text.
@@ -118,15 +121,45 @@ struct EnvelopeOut<'a> {
     payload: &'a RawValue,
 }
 
-#[derive(Deserialize)]
+/// The fields of a stored envelope, the payload as its exact text.
 struct EnvelopeIn<'a> {
     format: String,
     version: u64,
     checksum: u32,
-    #[serde(default)]
     lineage: Vec<u32>,
-    #[serde(borrow)]
-    payload: &'a RawValue,
+    payload: &'a str,
+}
+
+impl<'a> EnvelopeIn<'a> {
+    /// Reads an envelope's fields; `Err(Ok(..))` when `raw` is not JSON, `Err(Err(..))` when it is
+    /// JSON of another shape.
+    fn read(raw: &'a str) -> Result<Self, Result<String, String>> {
+        let members = json_reading::object_members(raw).map_err(|e| Ok(e.to_string()))?;
+        let members = members.ok_or_else(|| Err("expected an envelope object".to_owned()))?;
+        let mut fields = serde_json::Map::new();
+        let mut payload = None;
+        for (name, value) in members {
+            let known = matches!(name.as_str(), "format" | "version" | "checksum" | "lineage" | "payload");
+            if known && (fields.contains_key(&name) || (name == "payload" && payload.is_some())) {
+                return Err(Err(format!("duplicate field `{name}`")));
+            }
+            if name == "payload" {
+                payload = Some(value);
+            } else if known {
+                // Known members are small (the payload is not parsed here): a tree each is cheap.
+                fields.insert(name, json_reading::parse(value).map_err(|e| Err(e.to_string()))?);
+            }
+        }
+        let shape = |e: TreeError| Err(e.to_string());
+        let lineage_ids = |value: &serde_json::Value| list(value, whole_u32);
+        Ok(EnvelopeIn {
+            format: required(&fields, "format", text).map_err(shape)?,
+            version: required(&fields, "version", whole_u64).map_err(shape)?,
+            checksum: required(&fields, "checksum", whole_u32).map_err(shape)?,
+            lineage: or_default(&fields, "lineage", lineage_ids).map_err(shape)?,
+            payload: payload.ok_or_else(|| Err("missing field `payload`".to_owned()))?,
+        })
+    }
 }
 
 /// A payload read from its envelope.
@@ -190,13 +223,9 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
     if raw.len() > max_bytes {
         return Err(LoadError::Oversized { what, bytes: raw.len(), limit: max_bytes });
     }
-    let envelope: EnvelopeIn<'_> = serde_json::from_str(raw).map_err(|e| {
-        let reason = e.to_string();
-        if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok() {
-            LoadError::NotAnEnvelope { what, reason }
-        } else {
-            LoadError::CorruptJson { what, reason }
-        }
+    let envelope = EnvelopeIn::read(raw).map_err(|e| match e {
+        Ok(reason) => LoadError::CorruptJson { what, reason },
+        Err(reason) => LoadError::NotAnEnvelope { what, reason },
     })?;
     if envelope.format != K::FORMAT {
         return Err(LoadError::UnknownFormat { expected: K::FORMAT, found: envelope.format });
@@ -204,7 +233,7 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
     if envelope.version > K::VERSION {
         return Err(LoadError::FutureVersion { what, found: envelope.version, supported: K::VERSION });
     }
-    let text = envelope.payload.get();
+    let text = envelope.payload;
     let computed = crc32fast::hash(text.as_bytes());
     if computed != envelope.checksum {
         return Err(LoadError::ChecksumMismatch { what, stored: envelope.checksum, computed });
@@ -221,6 +250,7 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde::Deserialize;
 
     /// A kind with one older layout, `{"n": <number>}` in version 1, `{"count": <number>}` now.
     struct Counter;

@@ -6,6 +6,7 @@
 //! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
 
 mod envelope;
+pub mod json_reading;
 mod lineage;
 mod loading;
 mod memory;

@@ -24,7 +24,7 @@ impl StoredKind for ProfileFormat {
     type Payload = Profile;
 
     fn read_current(payload: &str) -> Result<Profile, String> {
-        let tree = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        let tree = crate::storage::json_reading::parse(payload).map_err(|e| e.to_string())?;
         Profile::from_tree(&tree).map_err(|e| e.to_string())
     }
 
