@@ -123,3 +123,16 @@ pub fn check_model_file(data: &[u8]) {
         assert_eq!(model.encode_file(), file, "an accepted file encodes back to other bytes");
     }
 }
+
+/// The stored-state JSON parser (`storage::json_reading`) against serde_json on any text: both
+/// accept it and build the same tree, or both refuse it; never a panic.
+pub fn check_json_parser(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let ours = shop_personalizer::storage::json_reading::parse(&text);
+    let reference = serde_json::from_str::<serde_json::Value>(&text);
+    match (&ours, &reference) {
+        (Ok(found), Ok(expected)) => assert_eq!(found, expected, "{text:?}"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("{text:?}: ours {ours:?}, serde_json {reference:?}"),
+    }
+}

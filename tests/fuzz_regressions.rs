@@ -27,6 +27,15 @@ fn every_regression_input_loads_safely() {
 }
 
 #[test]
+fn every_regression_input_parses_as_serde_json_parses_it() {
+    let mut replayed = 0;
+    for dir in ["regressions", "regressions_other_state"] {
+        replayed += replay_regressions(dir, input::check_json_parser);
+    }
+    assert!(replayed >= 16, "expected the checked-in regression inputs, found {replayed}");
+}
+
+#[test]
 fn every_other_state_regression_input_loads_safely() {
     let replayed = replay_regressions("regressions_other_state", input::check_other_state);
     assert!(replayed >= 6, "expected the checked-in regression inputs, found {replayed}");
