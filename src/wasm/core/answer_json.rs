@@ -1,6 +1,6 @@
 //! The plain columns of a server answer (ids, titles, attributes, neighbour ids, `about`) read in
 //! one go: JS writes them as one JSON text and encodes it to UTF-8 natively (`TextEncoder`), wasm
-//! copies the bytes once and parses them with the strings borrowed from that copy.
+//! copies the bytes once and parses them into a tree whose strings the columns borrow.
 //!
 //! Reading field by field cost one `JSON.stringify` per column, a JS loop over every character to
 //! pass each text into wasm memory, and one allocation per id: at 200 candidates with 5
@@ -10,11 +10,12 @@ use std::borrow::Cow;
 
 use js_sys::Uint8Array;
 use serde::de::Deserialize;
-use serde_json::value::RawValue;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
+use crate::storage::json_reading;
 use crate::wasm::js_errors::thrown;
 
 #[wasm_bindgen(inline_js = r#"
@@ -58,22 +59,6 @@ struct Columns<'a> {
     neighbour_ids: Option<Vec<Text<'a>>>,
 }
 
-/// The columns unparsed, to name the column a malformed answer got wrong.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawColumns<'a> {
-    #[serde(borrow, default)]
-    ids: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    about: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    titles: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    attributes: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    neighbour_ids: Option<&'a RawValue>,
-}
-
 /// The plain columns, checked for type; lengths are checked by the core.
 #[derive(Debug)]
 pub struct PlainColumns<'a> {
@@ -101,18 +86,23 @@ pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
     Ok(bytes.to_vec())
 }
 
-/// Parses one column; `what` names it in the error ("invalid answer.ids: ...").
-fn column<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, what: &str) -> Result<Option<T>, JsError> {
-    raw.map(|raw| serde_json::from_str(raw.get()).map_err(|e| invalid(&format!("invalid {what}: {e}")))).transpose()
+/// Reads one column; `what` names it in the error ("invalid answer.ids: ...").
+fn column<'a, T: Deserialize<'a>>(raw: Option<&'a Value>, what: &str) -> Result<Option<T>, JsError> {
+    raw.map(|raw| T::deserialize(raw).map_err(|e| invalid(&format!("invalid {what}: {e}")))).transpose()
 }
 
-/// The columns of [`plain_json`]'s text, strings borrowed from it.
-pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
-    // As text: the same parser the rest of the facade uses, so its code is in the package once.
+/// [`plain_json`]'s text as a tree, which [`read_plain`] borrows the strings of.
+pub fn parse_plain(json: &[u8]) -> Result<Value, JsError> {
+    // The parser stored state is read with, so the package holds one.
     let json = std::str::from_utf8(json).map_err(|_| invalid("invalid answer: its text is not UTF-8"))?;
-    let columns: Columns<'_> = match serde_json::from_str(json) {
+    json_reading::parse(json).map_err(|e| invalid(&format!("invalid answer: {e}")))
+}
+
+/// The columns of [`parse_plain`]'s tree, strings borrowed from it.
+pub fn read_plain(tree: &Value) -> Result<PlainColumns<'_>, JsError> {
+    let columns = match Columns::deserialize(tree) {
         Ok(columns) => columns,
-        Err(_) => return Err(explain_bad(json)),
+        Err(_) => return Err(explain_bad(tree)),
     };
     Ok(PlainColumns {
         ids: columns.ids.ok_or_else(|| invalid("invalid answer: missing field `ids`"))?,
@@ -123,18 +113,16 @@ pub fn read_plain(json: &[u8]) -> Result<PlainColumns<'_>, JsError> {
     })
 }
 
-/// Parses column by column to say which one is malformed.
-fn explain_bad(json: &str) -> JsError {
-    let raw: RawColumns<'_> = match serde_json::from_str(json) {
-        Ok(raw) => raw,
-        Err(e) => return invalid(&format!("invalid answer: {e}")),
-    };
+/// Reads column by column to say which one is malformed.
+fn explain_bad(tree: &Value) -> JsError {
+    let Some(fields) = tree.as_object() else { return invalid("invalid answer: expected an object") };
+    let raw = |name: &str| fields.get(name).filter(|v| !v.is_null());
     let checks = [
-        column::<Vec<Text<'_>>>(raw.ids, "answer.ids").err(),
-        column::<Text<'_>>(raw.about, "answer.about").err(),
-        column::<Vec<Text<'_>>>(raw.titles, "answer.titles").err(),
-        column::<Vec<ItemAttributes>>(raw.attributes, "answer.attributes").err(),
-        column::<Vec<Text<'_>>>(raw.neighbour_ids, "answer.neighbours.ids").err(),
+        column::<Vec<Text<'_>>>(raw("ids"), "answer.ids").err(),
+        column::<Text<'_>>(raw("about"), "answer.about").err(),
+        column::<Vec<Text<'_>>>(raw("titles"), "answer.titles").err(),
+        column::<Vec<ItemAttributes>>(raw("attributes"), "answer.attributes").err(),
+        column::<Vec<Text<'_>>>(raw("neighbourIds"), "answer.neighbours.ids").err(),
     ];
     checks
         .into_iter()

@@ -18,7 +18,7 @@ use crate::error_code::ErrorCode;
 use crate::personalizer::{answer_field as field, AnswerColumns, NeighbourColumns, RankedList, ANSWER_FIELDS};
 use crate::rank::RankContext;
 
-use super::answer_json::{plain_json, read_plain, Text};
+use super::answer_json::{parse_plain, plain_json, read_plain, Text};
 use super::personalizer::JsPersonalizer;
 use crate::wasm::js_errors::{coded, thrown};
 
@@ -128,7 +128,9 @@ fn json_field<T: DeserializeOwned>(value: &JsValue, code: ErrorCode, what: &str)
         .ok()
         .and_then(|t| t.as_string())
         .ok_or_else(|| thrown(code, &format!("invalid {what}: it cannot be read as JSON data")))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
+    // Through the tree: the parser stored state is read with, not a second one.
+    let tree = crate::storage::json_reading::parse(&text).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
+    serde_json::from_value(tree).map(Some).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
 }
 
 fn describe(value: &JsValue) -> String {
@@ -187,8 +189,8 @@ impl JsPersonalizer {
         }
         reject_unknown_fields(&answer)?;
         super::answer_limits::check_answer(&answer)?;
-        let json = plain_json(&answer)?;
-        let plain = read_plain(&json)?;
+        let tree = parse_plain(&plain_json(&answer)?)?;
+        let plain = read_plain(&tree)?;
         let scores = f32_column(&get(&answer, field::SCORES), field::SCORES)?;
         let popularity = f32_column(&get(&answer, field::POPULARITY), field::POPULARITY)?;
         let embeddings = f32_column(&get(&answer, field::EMBEDDINGS), field::EMBEDDINGS)?;
