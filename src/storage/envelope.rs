@@ -60,8 +60,7 @@ pub trait StoredKind {
 /// parser inlined into it (for the profile that was ~50 KB of the core module). Costs one tree of
 /// the payload while loading, which happens once a page and on another tab's write.
 pub fn read_payload<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    let tree = json_reading::parse(text).map_err(|e| e.to_string())?;
-    serde_json::from_value(tree).map_err(|e| e.to_string())
+    json_reading::read_json(text)
 }
 
 /// The identity of a stored value: the CRC-32 of its whole text.

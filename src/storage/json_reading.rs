@@ -44,6 +44,13 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     Ok(value)
 }
 
+/// `text` read as a `T` through its tree (`serde_json::from_value`): what `serde_json::from_str`
+/// does, with this parser. The error says what and where.
+pub fn read_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let tree = parse(text).map_err(|e| e.to_string())?;
+    serde_json::from_value(tree).map_err(|e| e.to_string())
+}
+
 /// The members of `text`'s top-level object, each value as its exact text (checked, not built),
 /// in order; `None` when `text` is JSON but not an object.
 pub fn object_members(text: &str) -> Result<Option<Vec<(String, &str)>>, JsonError> {

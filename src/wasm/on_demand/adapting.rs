@@ -59,7 +59,7 @@ where
 /// The shopper the core built for this decision.
 fn shopper(json: &JsString) -> Result<ShopperState, JsError> {
     let json = checked_text(json, MAX_JSON_CHARS, ErrorCode::InvalidArgument, "shopper")?;
-    serde_json::from_str(&json)
+    crate::storage::json_reading::read_json(&json)
         .map_err(|e| thrown(ErrorCode::Internal, &format!("the core sent an unreadable shopper: {e}")))
 }
 

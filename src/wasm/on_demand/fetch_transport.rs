@@ -68,8 +68,10 @@ async fn body_bytes(response: &Response) -> Result<Vec<u8>, SyncError> {
 /// Turns a refusal `{ "error": code, "message": text }` into [`SyncError::Rejected`].
 async fn rejection(response: &Response) -> SyncError {
     let status = response.status();
-    let parsed =
-        body_bytes(response).await.ok().and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let parsed = body_bytes(response).await.ok().and_then(|bytes| {
+        let text = String::from_utf8(bytes).ok()?;
+        crate::storage::json_reading::parse(&text).ok()
+    });
     let field = |name: &str| {
         parsed
             .as_ref()

@@ -23,6 +23,7 @@ use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentError, ConsentMode};
 use crate::error_code::ErrorCode;
 use crate::personalizer::{Detached, Environment, Extension, OnDevice, WeightsChange};
+use crate::storage::json_reading::read_json;
 use crate::sync::model_wire::MAX_MODEL_DIMENSION;
 
 use super::environment;
@@ -89,8 +90,8 @@ impl JsOnDemandParts {
     pub fn new(config_json: JsString, core: Object) -> Result<JsOnDemandParts, JsError> {
         let health = Health::at_birth();
         let config_json = checked_text(&config_json, MAX_JSON_CHARS, ErrorCode::InvalidConfig, "config")?;
-        let config: PersonalizerConfig = serde_json::from_str(&config_json)
-            .map_err(|e| thrown(ErrorCode::InvalidConfig, &format!("invalid config: {e}")))?;
+        let config: PersonalizerConfig =
+            read_json(&config_json).map_err(|e| thrown(ErrorCode::InvalidConfig, &format!("invalid config: {e}")))?;
         let config = config.validate().map_err(coded)?;
         let env = Environment {
             webdriver: environment::is_automated(),
@@ -110,7 +111,7 @@ impl JsOnDemandParts {
     /// A recorded event (as the core wrote it) and the learning steps it gave the ranker.
     pub fn observe(&self, event: JsString, new_session: bool, labelled: f64) -> Result<(), JsError> {
         let event = checked_text(&event, MAX_JSON_CHARS, ErrorCode::InvalidEvent, "event")?;
-        let event: TrackEvent = serde_json::from_str(&event)
+        let event: TrackEvent = read_json(&event)
             .map_err(|e| thrown(ErrorCode::Internal, &format!("the core sent an unreadable event: {e}")))?;
         self.state()?.parts.0.observe(&event, new_session, labelled as u64);
         Ok(())
