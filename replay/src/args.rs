@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use crate::server::ServerConfig;
 use crate::ReplayError;
 
+/// Validation cases `fit` samples by default (the off-policy log keeps 20,000).
+pub const FIT_CASES: usize = 40_000;
+
 pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 100] [--out DIR] [--json] [--k 20]
               [--categories FILE] [--ablate] [--threads N] [--no-progress] [server/device settings]
        replay fit --train FILE --out model.bin [--write-rust FILE] [--validation-share 0.1]
-              [--fit-cases 20000] [--test FILE]
+              [--fit-cases 40000] [--test FILE]
        replay --train FILE --test FILE --model model.bin
        replay --train FILE --off-policy [--epsilon 0.2] [--k 20] [--validation-share 0.1] [--fit-cases 20000]
 
@@ -120,6 +123,9 @@ impl Options {
         if fit_command {
             args.next();
             o.fit_weights = true;
+            // Chosen on both validation cuts (layout 2): 20,000 -> 40,000 sampled cases gave
+            // Diginetica 53.96 / 19.70 -> 54.05 / 20.02, #nowplaying 22.97 / 10.57 -> 23.08 / 10.58.
+            o.fit_cases = FIT_CASES;
         }
         while let Some(flag) = args.next() {
             match flag.as_str() {

@@ -106,15 +106,19 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         if o.fit_weights {
             let (fitting, held) = hold_out(std::mem::take(&mut training), fit_config.holdout_share);
             let (fitted, epoch) = fit_early_stopping(&fitting, &held, &weights, &fit_config);
+            let fitted_cases = fitting.len() + held.len();
             weights = fitted;
-            training = fitting;
-            training.extend(held);
+            // Only the ablation refits on them; otherwise they are freed before the test replay.
+            if o.ablate {
+                training = fitting;
+                training.extend(held);
+            }
             let evaluation =
                 evaluate_full(&Setup { weights: Some(weights.clone()), ..setup.clone() }, eval_cases, "validation")?;
             eprintln!("{}", validation_line(&evaluation, eval_cases.len(), epoch));
             let provenance = format!(
                 "{} validation cases from the last {:.0}% of sessions of {}",
-                training.len(),
+                fitted_cases,
                 100.0 * o.validation_share,
                 o.train.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
             );

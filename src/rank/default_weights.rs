@@ -3,10 +3,11 @@
 //! 15856 validation cases from the last 10% of sessions of train_sessions.txt. The device's fast
 //! decay 0.6 was then chosen on the validation replay (0.5: HR@20 53.75 / MRR@20 19.69; 0.6:
 //! 53.79 / 20.01; 0.65: 53.69 / 20.00; 0.75: 53.48 / 19.83).
-//! Features that never fired in the validation data keep their prior.
+//! Features that never fired in the validation data keep their prior. The return block of feature
+//! layout 2 (the last 16) is 0: these weights score exactly as they did in layout 1.
 #![allow(clippy::excessive_precision)]
 
-pub const DEFAULT_WEIGHTS: [f32; 90] = [
+pub const DEFAULT_WEIGHTS: [f32; 106] = [
     0.100339,  // server_score
     0.019051,  // server_log_score
     0.010542,  // server_rank
@@ -97,4 +98,20 @@ pub const DEFAULT_WEIGHTS: [f32; 90] = [
     -1.458041, // popularity*long_session
     -0.724839, // last_neighbour*long_session
     0.913411,  // cooc_max*long_session
+    0.000000,  // in_session*server_rank
+    0.000000,  // in_session*cooc_fast
+    0.000000,  // in_session*cooc_max
+    0.000000,  // in_session*last_neighbour
+    0.000000,  // in_session*cooc_reverse
+    0.000000,  // in_session*emb_session
+    0.000000,  // in_session*emb_last
+    0.000000,  // in_session*popularity
+    0.000000,  // in_session*len_log
+    0.000000,  // in_session*distinct_log
+    0.000000,  // in_session*last_repeated
+    0.000000,  // recency_rank
+    0.000000,  // count_share
+    0.000000,  // top_count
+    0.000000,  // session_count*repeat_share
+    0.000000,  // is_last*len_log
 ];

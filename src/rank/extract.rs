@@ -10,6 +10,7 @@ use super::shopper::ShopperSignals;
 use super::sources::fires_personal;
 
 mod embedding;
+mod returns;
 mod server;
 
 pub(crate) use embedding::dot;
@@ -151,6 +152,7 @@ impl FeatureExtractor {
         self.server_features(set);
         self.cooc_features(set, memory, decay);
         self.session_features(set, decay);
+        self.return_gates(set);
         self.embedding_features(set, shopper, memory, decay);
         self.profile_features(set, shopper, ids);
         // Reset the dense indexes for the next call.
@@ -172,6 +174,7 @@ impl FeatureExtractor {
                 }
             }
         }
+        self.return_crosses();
         self.personal = self.matrix.chunks_exact(NUM_FEATURES).any(fires_personal);
         if !off.is_off(Family::Interaction) {
             self.interaction_features();
@@ -194,7 +197,9 @@ impl FeatureExtractor {
         let long = if self.walk.len() >= 2 { 1.0 } else { 0.0 };
         for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
             let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
-            let Ok(derived) = <&mut [f32; NUM_INTERACTIONS]>::try_from(derived) else { continue };
+            let Ok(derived) = <&mut [f32; NUM_INTERACTIONS]>::try_from(&mut derived[..NUM_INTERACTIONS]) else {
+                continue;
+            };
             let value: [f32; KEYS] = std::array::from_fn(|k| base[INTERACTION_KEYS[k]]);
             // Clipped at 0 (a NaN reads as 0, as with f32::max).
             let clipped: [f32; KEYS] = value.map(|x| if x > 0.0 { x } else { 0.0 });

@@ -73,8 +73,35 @@ const KEYS: usize = INTERACTION_KEYS.len();
 pub const NUM_PAIRS: usize = KEYS * (KEYS + 1) / 2;
 /// Pairs, then per key: value / largest in the set, square root, value × [session ≥ 2 items].
 pub const NUM_INTERACTIONS: usize = NUM_PAIRS + 3 * KEYS;
-/// Length of a feature row and of the model's weight vectors.
-pub const NUM_FEATURES: usize = NUM_BASE_FEATURES + NUM_INTERACTIONS;
+/// Features of layout 1 (model file / download format 1): the base features and the interactions.
+pub const NUM_LAYOUT_1_FEATURES: usize = NUM_BASE_FEATURES + NUM_INTERACTIONS;
+
+/// Layout 2 appends the return block: what separates going back to a session item from exploring
+/// a new one. Every value is 0 for a candidate outside the session, so a session item gets its own
+/// weights for the signals below (a repeat score beside the explore score) and session-level gates
+/// (softmax is shift-invariant per case, so `in_session × gate` moves all returns against all
+/// explorations). First `in_session ×` each of [`RETURN_CROSSES`], then [`RETURN_GATE_NAMES`].
+pub const RETURN_CROSSES: [usize; 8] =
+    [SERVER_RANK, COOC_FAST, COOC_MAX, LAST_NEIGHBOUR, COOC_REVERSE, EMB_SESSION, EMB_LAST, POPULARITY];
+/// First feature of the return block.
+pub const RETURN_START: usize = NUM_LAYOUT_1_FEATURES;
+/// First return gate: `ln(1 + session length)`, then the others of [`RETURN_GATE_NAMES`].
+pub const RETURN_GATES: usize = RETURN_START + RETURN_CROSSES.len();
+/// The return gates, in order (each only for a session item).
+pub const RETURN_GATE_NAMES: [&str; 8] = [
+    "in_session*len_log",
+    "in_session*distinct_log",
+    "in_session*last_repeated",
+    "recency_rank",
+    "count_share",
+    "top_count",
+    "session_count*repeat_share",
+    "is_last*len_log",
+];
+/// Size of the return block.
+pub const NUM_RETURN: usize = RETURN_CROSSES.len() + RETURN_GATE_NAMES.len();
+/// Length of a feature row and of the model's weight vectors (layout 2).
+pub const NUM_FEATURES: usize = NUM_LAYOUT_1_FEATURES + NUM_RETURN;
 
 const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
     let mut all = [0; NUM_INTERACTIONS];
@@ -86,9 +113,28 @@ const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
     all
 };
 
+const REPEAT_FEATURES: [usize; 8 + NUM_RETURN] = {
+    let own = [IN_SESSION, SESSION_COUNT, SESSION_RECENCY, IS_LAST, LONG_REPEAT, REPEAT_SHARE];
+    let mut all = [0; 8 + NUM_RETURN];
+    let mut i = 0;
+    while i < 8 + NUM_RETURN {
+        all[i] = match i {
+            0..=5 => own[i],
+            6 => RECENCY_REPEAT_SHARE,
+            7 => RECENCY_LAST_REPEATED,
+            _ => RETURN_START + i - 8,
+        };
+        i += 1;
+    }
+    all
+};
+
 /// The base features an interaction feature is computed from (empty for a base feature).
 pub fn interaction_inputs(index: usize) -> Vec<usize> {
-    if !(NUM_BASE_FEATURES..NUM_FEATURES).contains(&index) {
+    if (RETURN_START..RETURN_GATES).contains(&index) {
+        return vec![IN_SESSION, RETURN_CROSSES[index - RETURN_START]];
+    }
+    if !(NUM_BASE_FEATURES..NUM_LAYOUT_1_FEATURES).contains(&index) {
         return Vec::new();
     }
     let i = index - NUM_BASE_FEATURES;
@@ -109,6 +155,12 @@ pub fn interaction_inputs(index: usize) -> Vec<usize> {
 pub fn feature_name(index: usize) -> String {
     if let Some(name) = FEATURE_NAMES.get(index) {
         return (*name).to_owned();
+    }
+    if index >= RETURN_GATES {
+        return RETURN_GATE_NAMES.get(index - RETURN_GATES).map_or(format!("unknown_{index}"), |n| (*n).to_owned());
+    }
+    if index >= RETURN_START {
+        return format!("in_session*{}", FEATURE_NAMES[RETURN_CROSSES[index - RETURN_START]]);
     }
     let i = index.saturating_sub(NUM_BASE_FEATURES);
     let key = |k: usize| FEATURE_NAMES[INTERACTION_KEYS[k % KEYS]];
@@ -209,16 +261,7 @@ impl Family {
             Family::SessionCooc => &[COOC_FAST, COOC_SLOW, COOC_LOG, COOC_MAX, COOC_COUNT, COOC_RANK, COOC_REVERSE],
             Family::Embedding => &[EMB_SESSION, EMB_LAST, EMB_LONG_TERM],
             Family::Affinity => &[AFFINITY, AFFINITY_CATEGORY],
-            Family::Repeat => &[
-                IN_SESSION,
-                SESSION_COUNT,
-                SESSION_RECENCY,
-                IS_LAST,
-                LONG_REPEAT,
-                REPEAT_SHARE,
-                RECENCY_REPEAT_SHARE,
-                RECENCY_LAST_REPEATED,
-            ],
+            Family::Repeat => &REPEAT_FEATURES,
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
             Family::Interaction => &INTERACTION_FEATURES,
@@ -292,9 +335,12 @@ mod tests {
         assert_eq!(feature_name(NUM_BASE_FEATURES + KEYS), "server_rank*server_rank");
         assert_eq!(feature_name(NUM_BASE_FEATURES + NUM_PAIRS - 1), "cooc_max*cooc_max");
         assert_eq!(feature_name(NUM_BASE_FEATURES + NUM_PAIRS), "cooc_fast/set_max");
-        assert_eq!(feature_name(NUM_FEATURES - 1), "cooc_max*long_session");
+        assert_eq!(feature_name(NUM_LAYOUT_1_FEATURES - 1), "cooc_max*long_session");
+        assert_eq!(NUM_LAYOUT_1_FEATURES, 90, "layout 1 is a wire format: model files and downloads of format 1");
+        assert_eq!(feature_name(RETURN_START), "in_session*server_rank");
+        assert_eq!(feature_name(NUM_FEATURES - 1), "is_last*len_log");
         assert_eq!(interaction_inputs(NUM_BASE_FEATURES + 1), vec![COOC_FAST, SERVER_RANK]);
-        assert_eq!(interaction_inputs(NUM_FEATURES - 1), vec![COOC_MAX]);
+        assert_eq!(interaction_inputs(NUM_LAYOUT_1_FEATURES - 1), vec![COOC_MAX]);
         assert!(interaction_inputs(COOC_FAST).is_empty());
         for family in Family::ALL {
             assert_eq!(Family::from_name(family.name()), Some(family));

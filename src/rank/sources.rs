@@ -63,6 +63,8 @@ pub const SOURCES: [Source; NUM_FEATURES] = {
     while f < NUM_FEATURES {
         all[f] = if f < NUM_BASE_FEATURES {
             base_source(f)
+        } else if f >= RETURN_START {
+            Source::Personal
         } else if f < NUM_BASE_FEATURES + NUM_PAIRS {
             let (a, b) = pair_inputs(f - NUM_BASE_FEATURES);
             combined_source(base_source(a), base_source(b))
@@ -83,6 +85,8 @@ pub const RISES_WITH_SERVER: [bool; NUM_FEATURES] = {
     while f < NUM_FEATURES {
         all[f] = if f < NUM_BASE_FEATURES {
             matches!(f, SERVER_SCORE | SERVER_LOG_SCORE | SERVER_RANK)
+        } else if f >= RETURN_START {
+            f < RETURN_GATES && RETURN_CROSSES[f - RETURN_START] == SERVER_RANK
         } else if f < NUM_BASE_FEATURES + NUM_PAIRS {
             let (a, b) = pair_inputs(f - NUM_BASE_FEATURES);
             a == SERVER_RANK || b == SERVER_RANK
@@ -174,8 +178,10 @@ mod tests {
     #[test]
     fn the_server_rank_features_are_the_monotone_ones_and_projection_clamps_only_them() {
         let rising: Vec<String> = (0..NUM_FEATURES).filter(|&f| RISES_WITH_SERVER[f]).map(feature_name).collect();
-        // score, log score, rank; the 8 pairs with the rank; its set_max, sqrt and long-session.
-        assert_eq!(rising.len(), 3 + KEYS + 3, "{rising:?}");
+        // score, log score, rank; the 8 pairs with the rank; its set_max, sqrt and long-session;
+        // the rank of a session item (the return block).
+        assert_eq!(rising.len(), 3 + KEYS + 3 + 1, "{rising:?}");
+        assert!(RISES_WITH_SERVER[index("in_session*server_rank")] && !RISES_WITH_SERVER[index("top_count")]);
         assert!(rising.iter().all(|n| n.starts_with("server_") || n.contains("server_rank")), "{rising:?}");
         assert!(RISES_WITH_SERVER[index("cooc_fast*server_rank")] && !RISES_WITH_SERVER[IN_ANSWER]);
         let mut weights = vec![-1.0; NUM_FEATURES];

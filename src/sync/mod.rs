@@ -19,7 +19,10 @@ use crate::privacy::PrivacyError;
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
 pub use lift_wire::LiftReportMessage;
 pub use model_file::ModelFileError;
-pub use model_wire::{verifying_key_from_hex, SharedModel};
+pub use model_wire::{
+    in_current_layout, verifying_key_from_hex, SharedModel, FORMAT_1_DIMENSION, FORMAT_2_DIMENSION,
+    MODEL_FORMAT_VERSION,
+};
 pub use share_wire::{LiftShareMessage, SharePair, ShareServer};
 pub use transport::{deliver_lift_report, InMemoryTransport, Transport};
 pub use update_wire::UpdateMessage;

@@ -3,7 +3,7 @@
 //! ```text
 //! offset    size field
 //!      0       4 magic "SPMD"
-//!      4       1 format version (1)
+//!      4       1 format version (2: feature layout 2; a format-1 file is still read)
 //!      5       8 model version (u64)
 //!     13       4 dimension d (u32)
 //!     17     4*d weights (f32)
@@ -13,11 +13,16 @@
 //! appends the aggregator's Ed25519 signature of them), so a file written by `replay fit` and the
 //! model the aggregator serves from it (`--initial-model`) are one format. A file carries no
 //! signature: whoever serves it signs it with their own key.
+//!
+//! Format 2 holds feature layout 2 (106 weights: layout 1 plus the return block). A format-1 file
+//! of layout 1's 90 weights is read as layout 2 with the return block at 0, which ranks exactly as
+//! it did; a format above 2 is `model_file_wrong_version` (an older build reading a format-2 file
+//! says the same), and a file of another dimension `model_file_wrong_dimension`.
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::model_wire::{SharedModel, MAX_MODEL_DIMENSION, MODEL_FORMAT_VERSION, MODEL_MAGIC};
+use super::model_wire::{in_current_layout, SharedModel, MAX_MODEL_DIMENSION, MODEL_FORMAT_VERSION, MODEL_MAGIC};
 
 const HEADER_LEN: usize = 17;
 const CHECKSUM_LEN: usize = 32;
@@ -85,8 +90,9 @@ impl SharedModel {
         if bytes[0..4] != MODEL_MAGIC {
             return Err(ModelFileError::BadMagic);
         }
-        if bytes[4] != MODEL_FORMAT_VERSION {
-            return Err(ModelFileError::WrongVersion { got: bytes[4], supported: MODEL_FORMAT_VERSION });
+        let format = bytes[4];
+        if !(1..=MODEL_FORMAT_VERSION).contains(&format) {
+            return Err(ModelFileError::WrongVersion { got: format, supported: MODEL_FORMAT_VERSION });
         }
         let mut version = [0_u8; 8];
         version.copy_from_slice(&bytes[5..13]);
@@ -101,13 +107,14 @@ impl SharedModel {
         if Sha256::digest(body).as_slice() != checksum {
             return Err(ModelFileError::BadChecksum);
         }
-        if declared != expected {
-            return Err(ModelFileError::WrongDimension { got: declared, expected });
-        }
         let weights: Vec<f32> = body[HEADER_LEN..]
             .chunks_exact(4)
             .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
             .collect();
+        let weights = in_current_layout(format, weights);
+        if weights.len() != expected {
+            return Err(ModelFileError::WrongDimension { got: declared, expected });
+        }
         if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
             return Err(ModelFileError::NonFiniteWeight { index });
         }
@@ -150,7 +157,9 @@ mod tests {
         assert_eq!(code(&file[..20], 3), Err("model_file_truncated"));
         assert_eq!(code(&[b"XPMD".as_slice(), &file[4..]].concat(), 3), Err("model_file_bad_magic"));
         let mut version = file.clone();
-        version[4] = 2;
+        version[4] = 3;
+        assert_eq!(code(&rehash(version.clone()), 3), Err("model_file_wrong_version"));
+        version[4] = 0;
         assert_eq!(code(&rehash(version), 3), Err("model_file_wrong_version"));
         assert_eq!(code(&[file.as_slice(), &[0; 4]].concat(), 3), Err("model_file_length_mismatch"));
         let mut flipped = file.clone();
@@ -161,6 +170,31 @@ mod tests {
         assert_eq!(SharedModel::decode_file(&nan, 3), Err(ModelFileError::NonFiniteWeight { index: 1 }));
         let infinite = SharedModel { version: 1, weights: vec![f32::NEG_INFINITY, 0.0, 1.0] }.encode_file();
         assert_eq!(code(&infinite, 3), Err("model_file_non_finite_weight"));
+    }
+
+    #[test]
+    fn a_format_1_file_of_layout_1_reads_as_layout_2_with_the_return_block_at_0() {
+        use crate::rank::features::{NUM_LAYOUT_1_FEATURES, RETURN_START};
+        use crate::rank::NUM_FEATURES;
+        assert_eq!((NUM_LAYOUT_1_FEATURES, NUM_FEATURES), (super::super::model_wire::FORMAT_1_DIMENSION, 106));
+        assert_eq!(RETURN_START, NUM_LAYOUT_1_FEATURES);
+        let old: Vec<f32> = (0..90).map(|i| i as f32 - 40.0).collect();
+        let mut file = SharedModel { version: 7, weights: old.clone() }.encode_file();
+        file[4] = 1;
+        let read = SharedModel::decode_file(&rehash(file.clone()), 106).expect("a format-1 file is read");
+        assert_eq!((read.version, &read.weights[..90]), (7, old.as_slice()));
+        assert!(read.weights[90..].iter().all(|w| *w == 0.0));
+        // Written again it is a format-2 file of layout 2; as format 2, 90 weights are refused.
+        assert_eq!(read.encode_file()[4], 2);
+        assert_eq!(
+            SharedModel::decode_file(&rehash(file.clone()), 90).map_err(|e| e.code()),
+            Err("model_file_wrong_dimension")
+        );
+        file[4] = 2;
+        assert_eq!(
+            SharedModel::decode_file(&rehash(file), 106).map_err(|e| e.code()),
+            Err("model_file_wrong_dimension")
+        );
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 //! ```text
 //! offset    size field
 //!      0       4 magic "SPMD"
-//!      4       1 format version (1)
+//!      4       1 format version (2; 1 is read too, see MODEL_FORMAT_VERSION)
 //!      5       8 model version (u64)
 //!     13       4 dimension d (u32)
 //!     17     4*d weights (f32)
@@ -20,7 +20,13 @@ use sha2::{Digest, Sha256};
 use super::SyncError;
 
 pub const MODEL_MAGIC: [u8; 4] = *b"SPMD";
-pub const MODEL_FORMAT_VERSION: u8 = 1;
+/// The format version this library writes: 2, the weights in feature layout 2. Format 1 is still
+/// read (see [`in_current_layout`]); a later one is refused with its own code.
+pub const MODEL_FORMAT_VERSION: u8 = 2;
+/// Weights of feature layout 1, which format 1 carried: the first weights of layout 2.
+pub const FORMAT_1_DIMENSION: usize = 90;
+/// Weights of feature layout 2: layout 1 plus the return block appended after it.
+pub const FORMAT_2_DIMENSION: usize = 106;
 const HEADER_LEN: usize = 17;
 const CHECKSUM_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
@@ -52,8 +58,9 @@ impl SharedModel {
         if bytes[0..4] != MODEL_MAGIC {
             return Err(SyncError::BadMagic);
         }
-        if bytes[4] != MODEL_FORMAT_VERSION {
-            return Err(SyncError::UnsupportedFormat { got: bytes[4], supported: MODEL_FORMAT_VERSION });
+        let format = bytes[4];
+        if !(1..=MODEL_FORMAT_VERSION).contains(&format) {
+            return Err(SyncError::UnsupportedFormat { got: format, supported: MODEL_FORMAT_VERSION });
         }
         let mut version_bytes = [0_u8; 8];
         version_bytes.copy_from_slice(&bytes[5..13]);
@@ -82,8 +89,18 @@ impl SharedModel {
         if let Some(index) = weights.iter().position(|w| !w.is_finite()) {
             return Err(SyncError::NonFiniteModelWeight { index });
         }
-        Ok(Self { version: u64::from_le_bytes(version_bytes), weights })
+        Ok(Self { version: u64::from_le_bytes(version_bytes), weights: in_current_layout(format, weights) })
     }
+}
+
+/// The weights of a body of `format` in the layout this library writes: a format-1 body of
+/// [`FORMAT_1_DIMENSION`] weights gets layout 2's return block appended as zeros, which scores
+/// every candidate exactly as layout 1 did. Any other body is returned as it is.
+pub fn in_current_layout(format: u8, mut weights: Vec<f32>) -> Vec<f32> {
+    if format == 1 && weights.len() == FORMAT_1_DIMENSION {
+        weights.resize(FORMAT_2_DIMENSION, 0.0);
+    }
+    weights
 }
 
 /// Parses a hex-encoded 32-byte Ed25519 public key (as the aggregator prints it).
@@ -118,6 +135,34 @@ mod tests {
         let bytes = model().encode_signed(&key(1));
         assert_eq!(bytes.len(), 17 + 12 + 32 + 64);
         assert_eq!(SharedModel::decode_verified(&bytes, &key(1).verifying_key()), Ok(model()));
+    }
+
+    /// A download of `weights` in `format`, signed by `key(1)`.
+    fn signed_as(format: u8, weights: Vec<f32>) -> Vec<u8> {
+        let mut body = SharedModel { version: 4, weights }.encode_file();
+        body[4] = format;
+        let len = body.len() - CHECKSUM_LEN;
+        let checksum = Sha256::digest(&body[..len]);
+        body[len..].copy_from_slice(checksum.as_slice());
+        let signature = key(1).sign(&body);
+        body.extend_from_slice(&signature.to_bytes());
+        body
+    }
+
+    #[test]
+    fn a_format_1_download_of_layout_1_installs_as_layout_2_and_a_later_format_is_refused() {
+        let old: Vec<f32> = (0..FORMAT_1_DIMENSION).map(|i| i as f32 / 8.0).collect();
+        let read = SharedModel::decode_verified(&signed_as(1, old.clone()), &key(1).verifying_key()).expect("format 1");
+        assert_eq!(read.weights.len(), FORMAT_2_DIMENSION);
+        assert_eq!(&read.weights[..FORMAT_1_DIMENSION], old.as_slice());
+        assert!(read.weights[FORMAT_1_DIMENSION..].iter().all(|w| *w == 0.0));
+        assert_eq!(model().encode_signed(&key(1))[4], 2);
+        for format in [0, 3] {
+            assert_eq!(
+                SharedModel::decode_verified(&signed_as(format, old.clone()), &key(1).verifying_key()),
+                Err(SyncError::UnsupportedFormat { got: format, supported: 2 })
+            );
+        }
     }
 
     #[test]

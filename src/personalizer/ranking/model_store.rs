@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_RETURN, RETURN_START};
 use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
@@ -117,10 +118,27 @@ pub struct FeatureLayout {
     pub added: &'static [usize],
 }
 
+/// The features added since the 87-feature layout: the three repeat-pattern features (27..30),
+/// then layout 2's return block at the end.
+const ADDED_SINCE_87: [usize; 3 + NUM_RETURN] = {
+    let mut all = [0; 3 + NUM_RETURN];
+    all[0] = NUM_BASE_FEATURES - 3;
+    all[1] = NUM_BASE_FEATURES - 2;
+    all[2] = NUM_BASE_FEATURES - 1;
+    let mut i = 0;
+    while i < NUM_RETURN {
+        all[3 + i] = RETURN_START + i;
+        i += 1;
+    }
+    all
+};
+
 /// The layouts a stored model can be carried forward from.
 pub const FEATURE_LAYOUTS: &[FeatureLayout] = &[
-    // Session 1's 87 features: the three repeat-pattern features (27..30) came later.
-    FeatureLayout { features: 87, added: &[NUM_BASE_FEATURES - 3, NUM_BASE_FEATURES - 2, NUM_BASE_FEATURES - 1] },
+    // Session 1's 87 features.
+    FeatureLayout { features: 87, added: &ADDED_SINCE_87 },
+    // Layout 1 (90 features): layout 2 appended the return block.
+    FeatureLayout { features: NUM_LAYOUT_1_FEATURES, added: ADDED_SINCE_87.split_at(3).1 },
 ];
 
 fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
@@ -216,8 +234,27 @@ mod tests {
             rises || (personal[new] - old.personal[old_index]).abs() < 1e-9
         };
         assert!((0..27).all(|i| same(i, i)));
-        assert!((30..NUM_FEATURES).all(|i| same(i, i - 3)));
+        assert!((30..NUM_LAYOUT_1_FEATURES).all(|i| same(i, i - 3)));
+        assert!(personal[RETURN_START..].iter().all(|w| *w == 0.0));
         assert!(old.personal.iter().any(|w| *w != 0.0), "the fixture has learned something");
+    }
+
+    #[test]
+    fn a_model_of_layout_1_keeps_its_personal_adjustment_and_starts_the_return_block_at_0() {
+        let personal: Vec<String> = (0..NUM_LAYOUT_1_FEATURES).map(|i| format!("{}", i as f32 / 100.0)).collect();
+        let zeros = vec!["0"; NUM_LAYOUT_1_FEATURES].join(",");
+        let raw = wrap(&format!(
+            r#"{{"features":{NUM_LAYOUT_1_FEATURES},"shared":[{zeros}],"personal":[{}],"steps":4}}"#,
+            personal.join(",")
+        ));
+        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(&raw) else {
+            panic!("expected a migrated model");
+        };
+        assert_eq!((steps, from), (4, 90));
+        let personal = model.personal_weights();
+        let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
+        assert!((0..NUM_LAYOUT_1_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
+        assert!(personal[RETURN_START..].iter().all(|w| *w == 0.0));
     }
 
     #[test]
