@@ -97,13 +97,15 @@ pub fn merge_outputs(
     stored: Option<Vec<u8>>,
     outputs: Vec<OutputShare<Field128>>,
 ) -> Result<Vec<u8>, String> {
-    let mut total = match stored {
-        Some(bytes) => decode_aggregate(vdaf, &bytes)?,
-        None => vdaf.aggregate_init(&()),
+    let fresh = vdaf.aggregate(&(), outputs).map_err(|error| error.to_string())?;
+    let total = match stored {
+        Some(bytes) => {
+            let mut total = decode_aggregate(vdaf, &bytes)?;
+            total.merge(&fresh).map_err(|error| error.to_string())?;
+            total
+        }
+        None => fresh,
     };
-    for output in outputs {
-        total.accumulate(&output).map_err(|error| error.to_string())?;
-    }
     total.get_encoded().map_err(|error| error.to_string())
 }
 
