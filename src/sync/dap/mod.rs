@@ -17,7 +17,7 @@ use crate::error_code::{Coded, ErrorCode};
 
 pub use hpke_seal::{HpkeKeypair, HpkeLabel};
 pub use report::{build_report, DapTask};
-pub use vdaf::{decode_sum, encode_measurement, model_update_vdaf, ModelUpdateVdaf, MAX_NORM};
+pub use vdaf::{decode_sum, encode_measurement, model_update_vdaf, ModelUpdateVdaf, MAX_DIMENSION, MAX_NORM};
 
 /// Why a secure-aggregation step failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

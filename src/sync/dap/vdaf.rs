@@ -19,8 +19,14 @@ pub type ModelUpdateVdaf = Prio3FixedPointBoundedL2VecSum<FixedI16<U15>>;
 /// the norm by at most sqrt(d)·2^-16 (1.5e-4 at d = 90), far inside this margin.
 pub const MAX_NORM: f64 = 0.999;
 
+/// The largest dimension a device reports (the proof's size grows with it).
+pub const MAX_DIMENSION: usize = 4096;
+
 /// The VDAF instance for updates of `dimension` (two aggregators).
 pub fn model_update_vdaf(dimension: usize) -> Result<ModelUpdateVdaf, DapError> {
+    if dimension == 0 || dimension > MAX_DIMENSION {
+        return Err(DapError::Dimension { got: dimension, expected: MAX_DIMENSION });
+    }
     ModelUpdateVdaf::new_fixedpoint_boundedl2_vec_sum(2, dimension).map_err(|error| DapError::Vdaf(error.to_string()))
 }
 
