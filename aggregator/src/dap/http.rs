@@ -70,20 +70,19 @@ fn refusal(error: DapRequestError) -> Response {
     problem(status, kind, error.to_string())
 }
 
-fn check_task(server: &DapServer, task: &str) -> Result<(), Response> {
+/// The refusal of a request for another task, if it is one.
+fn wrong_task(server: &DapServer, task: &str) -> Option<Response> {
     match task.parse::<TaskId>() {
-        Ok(id) if id == server.task().task_id => Ok(()),
-        _ => Err(problem(StatusCode::NOT_FOUND, "unrecognizedTask", format!("no task {task:?} here"))),
+        Ok(id) if id == server.task().task_id => None,
+        _ => Some(problem(StatusCode::NOT_FOUND, "unrecognizedTask", format!("no task {task:?} here"))),
     }
 }
 
-fn check_peer(server: &DapServer, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a peer request without the right token, if it is one.
+fn not_the_peer(server: &DapServer, headers: &HeaderMap) -> Option<Response> {
     let token = headers.get("DAP-Auth-Token").and_then(|value| value.to_str().ok());
-    if token == Some(server.task().peer_token.as_str()) {
-        Ok(())
-    } else {
-        Err(problem(StatusCode::FORBIDDEN, "unauthorizedRequest", "missing or wrong DAP-Auth-Token".into()))
-    }
+    (token != Some(server.task().peer_token.as_str()))
+        .then(|| problem(StatusCode::FORBIDDEN, "unauthorizedRequest", "missing or wrong DAP-Auth-Token".into()))
 }
 
 fn binary(media_type: &'static str, bytes: Vec<u8>) -> Response {
@@ -105,7 +104,7 @@ async fn rejections(State(server): State<DapServer>) -> Response {
 }
 
 async fn put_report(State(server): State<DapServer>, Path(task): Path<String>, body: Bytes) -> Response {
-    if let Err(refused) = check_task(&server, &task) {
+    if let Some(refused) = wrong_task(&server, &task) {
         return refused;
     }
     let DapServer::Leader(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
@@ -121,7 +120,7 @@ async fn put_aggregation_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_task(&server, &task).and_then(|()| check_peer(&server, &headers)) {
+    if let Some(refused) = wrong_task(&server, &task).or_else(|| not_the_peer(&server, &headers)) {
         return refused;
     }
     let DapServer::Helper(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
@@ -140,7 +139,7 @@ async fn post_aggregate_share(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_task(&server, &task).and_then(|()| check_peer(&server, &headers)) {
+    if let Some(refused) = wrong_task(&server, &task).or_else(|| not_the_peer(&server, &headers)) {
         return refused;
     }
     let DapServer::Helper(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
