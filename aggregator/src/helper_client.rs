@@ -51,6 +51,43 @@ impl HelperClient {
             .map_err(|_| HelperError::Unreachable(format!("no answer within {} s", HELPER_TIMEOUT.as_secs())))?
     }
 
+    /// Sends a DAP message (`DAP-Auth-Token` set to the token) with `method` to `path`; the
+    /// answer's bytes on 2xx.
+    pub async fn dap_request(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        media_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, HelperError> {
+        let exchange = async {
+            let unreachable = |error: &dyn std::fmt::Display| HelperError::Unreachable(error.to_string());
+            let stream = TcpStream::connect(&self.authority).await.map_err(|e| unreachable(&e))?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
+            tokio::spawn(connection);
+            let mut request = Request::builder().method(method).uri(format!("{}{path}", self.path_prefix));
+            if let Some(token) = &self.token {
+                request = request.header("DAP-Auth-Token", token);
+            }
+            let request = request
+                .header(hyper::header::HOST, &self.authority)
+                .header(hyper::header::CONTENT_TYPE, media_type)
+                .body(Full::new(Bytes::from(body)))
+                .map_err(|e| unreachable(&e))?;
+            let response = sender.send_request(request).await.map_err(|e| unreachable(&e))?;
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.map_err(|e| unreachable(&e))?.to_bytes();
+            if !(200..300).contains(&status) {
+                return Err(HelperError::Refused { status, body: String::from_utf8_lossy(&bytes).into_owned() });
+            }
+            Ok(bytes.to_vec())
+        };
+        tokio::time::timeout(HELPER_TIMEOUT, exchange)
+            .await
+            .map_err(|_| HelperError::Unreachable(format!("no answer within {} s", HELPER_TIMEOUT.as_secs())))?
+    }
+
     async fn exchange(&self, path: &str, body: &Value) -> Result<Value, HelperError> {
         let unreachable = |error: &dyn std::fmt::Display| HelperError::Unreachable(error.to_string());
         let stream = TcpStream::connect(&self.authority).await.map_err(|e| unreachable(&e))?;

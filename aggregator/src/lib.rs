@@ -4,6 +4,7 @@
 
 pub mod aggregation;
 pub mod config;
+pub mod dap;
 pub mod helper_client;
 pub mod http;
 pub mod ingest;

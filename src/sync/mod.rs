@@ -2,6 +2,8 @@
 //! models, lift reports), the [`Transport`] seam, and the device-side flow (verify a downloaded
 //! model, prepare a private update).
 
+#[cfg(feature = "secure-aggregation")]
+pub mod dap;
 pub mod device;
 pub mod lift_wire;
 pub mod model_file;

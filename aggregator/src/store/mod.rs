@@ -8,6 +8,7 @@
 //! replicas share one database (row locks serialize their batches, unique nonces reject replays
 //! across replicas).
 
+pub mod dap;
 pub mod postgres;
 pub mod share_pending;
 pub mod shares;

@@ -48,6 +48,7 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(super::shares::SHARE_SCHEMA)?;
+        connection.execute_batch(super::dap::DAP_SCHEMA)?;
         super::share_pending::migrate(&connection, super::unix_now())?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
@@ -62,7 +63,7 @@ impl SqliteStore {
         work(&mut guard)
     }
 
-    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(super) async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,

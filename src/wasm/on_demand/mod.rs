@@ -9,6 +9,8 @@
 
 mod adapting;
 pub mod fetch_transport;
+#[cfg(feature = "secure-aggregation")]
+mod secure_aggregation;
 mod syncing;
 
 use std::cell::{RefCell, RefMut};

@@ -1,0 +1,210 @@
+//! DAP-09 secure aggregation end to end: devices' reports through our leader and helper (two
+//! stores, the helper over HTTP), honest and malicious devices, a restart mid-job.
+
+mod common;
+mod dap_support;
+
+use aggregator::dap::leader::{collect, run_aggregation_job, JobSummary};
+use aggregator::store::Store;
+use ed25519_dalek::SigningKey;
+use janus_messages::ReportId;
+use prio::codec::Encode;
+use prio::vdaf::Client;
+use rand_core06::{OsRng, RngCore};
+use shop_personalizer::sync::dap::report::seal_shares;
+use shop_personalizer::sync::dap::{encode_measurement, model_update_vdaf, DapTask};
+
+use dap_support::lying::lying_vdaf;
+use dap_support::*;
+
+struct Pair {
+    keys: Keys,
+    leader: std::sync::Arc<aggregator::dap::leader::LeaderState>,
+    helper: std::sync::Arc<aggregator::dap::helper::HelperState>,
+    helper_url: String,
+    dir: tempfile::TempDir,
+    key: SigningKey,
+}
+
+async fn pair(min_batch_size: u64) -> Pair {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_bytes(&[4; 32]);
+    let keys = keys(min_batch_size);
+    let helper = helper_state(keys.helper.clone(), store(&dir.path().join("helper.sqlite3"), &key).await);
+    let helper_url = serve_helper(std::sync::Arc::clone(&helper)).await;
+    let leader = leader_state(&keys, store(&dir.path().join("leader.sqlite3"), &key).await, &helper_url, key.clone());
+    Pair { keys, leader, helper, helper_url, dir, key }
+}
+
+/// A report of raw encoded shares, as a modified client would send.
+fn raw_report(task: &DapTask, id: [u8; 16], public: Vec<u8>, shares: [Vec<u8>; 2]) -> janus_messages::Report {
+    seal_shares(task, ReportId::from(id), 1_700_000_000, public, shares, &mut OsRng).expect("seals")
+}
+
+/// An honest measurement's encoded shares under report id `id`, for tampering.
+fn honest_shares(i: usize, id: [u8; 16]) -> (Vec<u8>, [Vec<u8>; 2]) {
+    let vdaf = model_update_vdaf(DIMENSION).expect("vdaf");
+    let measurement = encode_measurement(&honest_update(i), CLIP).expect("measurement");
+    let (public, shares) = vdaf.shard(&measurement, &id).expect("shard");
+    (public.get_encoded().unwrap(), [shares[0].get_encoded().unwrap(), shares[1].get_encoded().unwrap()])
+}
+
+fn fresh_id() -> [u8; 16] {
+    let mut id = [0; 16];
+    OsRng.fill_bytes(&mut id);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_batch_sums_exactly_and_becomes_the_next_model() {
+    let pair = pair(10).await;
+    for i in 0..12 {
+        assert_eq!(upload(&pair.leader, &honest_report(&pair.keys, i)).await, 200);
+    }
+    assert!(collect(&pair.leader).await.expect("collect").is_none(), "nothing aggregated yet");
+    let summary = run_aggregation_job(&pair.leader, 100).await.expect("job").expect("pending reports");
+    assert_eq!(summary, JobSummary { accepted: 12, rejected: 0 });
+    assert!(run_aggregation_job(&pair.leader, 100).await.expect("job").is_none());
+    let collected = collect(&pair.leader).await.expect("collect").expect("batch of 12 >= 10");
+    assert_eq!((collected.reports, collected.model_version), (12, 2));
+    let want = honest_sum(0..12);
+    assert_close(&collected.sum, &want, 12);
+    let model = pair.leader.store.current().await.expect("current").model;
+    let mean: Vec<f64> = want.iter().map(|s| s / 12.0).collect();
+    assert_close(&model.weights.iter().map(|&w| f64::from(w)).collect::<Vec<_>>(), &mean, 1);
+    assert!(collect(&pair.leader).await.expect("collect").is_none(), "a batch is collected once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_smaller_than_k_is_never_released() {
+    let pair = pair(10).await;
+    for i in 0..9 {
+        upload(&pair.leader, &honest_report(&pair.keys, i)).await;
+    }
+    run_aggregation_job(&pair.leader, 100).await.expect("job");
+    assert!(collect(&pair.leader).await.expect("collect").is_none());
+    // Asked directly, the helper refuses too (it counts its own reports).
+    let (batch_id, batch) = pair.leader.store.dap_open_batch().await.unwrap().unwrap();
+    assert_eq!(batch.reports, 9);
+    let request = janus_messages::AggregateShareReq::new(
+        janus_messages::BatchSelector::new_fixed_size(janus_messages::BatchId::from(batch_id)),
+        Vec::new(),
+        9,
+        janus_messages::ReportIdChecksum::from(batch.checksum),
+    );
+    let answer = pair
+        .leader
+        .helper
+        .dap_request(
+            hyper::Method::POST,
+            &format!("/tasks/{}/aggregate_shares", pair.keys.leader.task_id),
+            "application/dap-aggregate-share-req",
+            request.get_encoded().unwrap(),
+        )
+        .await;
+    assert!(format!("{answer:?}").contains("invalidBatchSize"), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malicious_devices_are_rejected_counted_and_never_summed() {
+    let pair = pair(10).await;
+    let task = &pair.keys.device;
+    for i in 0..10 {
+        upload(&pair.leader, &honest_report(&pair.keys, i)).await;
+    }
+    // 1. Out of bound: entries near +1 on 20 coordinates (norm² ≈ 20) claiming norm 0, proved honestly.
+    let lying = lying_vdaf(DIMENSION, 20);
+    for _ in 0..3 {
+        let id = fresh_id();
+        let (public, shares) = lying.shard(&encode_measurement(&[0.0; DIMENSION], CLIP).unwrap(), &id).unwrap();
+        let shares = [shares[0].get_encoded().unwrap(), shares[1].get_encoded().unwrap()];
+        upload(&pair.leader, &raw_report(task, id, public.get_encoded().unwrap(), shares)).await;
+    }
+    // 2. Tampered measurement share: one field element of the leader's share moved by 1.
+    let id = fresh_id();
+    let (public, mut shares) = honest_shares(50, id);
+    shares[0][0] ^= 1;
+    upload(&pair.leader, &raw_report(task, id, public, shares)).await;
+    // 3. Forged proof: a byte of the helper's proof share (inside its seed-expanded share the helper
+    //    cannot be told apart, so forge the leader's proof share, the last elements before the blind).
+    let id = fresh_id();
+    let (public, mut shares) = honest_shares(51, id);
+    let at = shares[0].len() - 16 - 8;
+    shares[0][at] ^= 0x40;
+    upload(&pair.leader, &raw_report(task, id, public, shares)).await;
+    // 4. Tampered public share (the joint randomness parts).
+    let id = fresh_id();
+    let (mut public, shares) = honest_shares(52, id);
+    public[3] ^= 0x10;
+    upload(&pair.leader, &raw_report(task, id, public, shares)).await;
+    // 5. A ciphertext altered in transit, and a helper share sealed to the wrong key.
+    let honest = honest_report(&pair.keys, 53);
+    let sealed = honest.leader_encrypted_input_share();
+    let mut payload = sealed.payload().to_vec();
+    payload[0] ^= 1;
+    let altered = janus_messages::Report::new(
+        honest.metadata().clone(),
+        honest.public_share().to_vec(),
+        janus_messages::HpkeCiphertext::new(*sealed.config_id(), sealed.encapsulated_key().to_vec(), payload),
+        honest.helper_encrypted_input_share().clone(),
+    );
+    upload(&pair.leader, &altered).await;
+    let wrong_key = DapTask { helper_config: pair.keys.device.leader_config.clone(), ..task.clone() };
+    let report =
+        shop_personalizer::sync::dap::build_report(&wrong_key, &honest_update(54), 1_700_000_000, &mut OsRng).unwrap();
+    upload(&pair.leader, &report).await;
+
+    let summary = run_aggregation_job(&pair.leader, 100).await.expect("job").expect("pending");
+    assert_eq!(summary, JobSummary { accepted: 10, rejected: 8 });
+    let collected = collect(&pair.leader).await.expect("collect").expect("10 honest reports");
+    assert_eq!(collected.reports, 10);
+    assert_close(&collected.sum, &honest_sum(0..10), 10);
+
+    let helper_counts = pair.helper.store.dap_rejections().await.unwrap();
+    let leader_counts = pair.leader.store.dap_rejections().await.unwrap();
+    let count =
+        |counts: &[(String, u64)], reason: &str| counts.iter().find(|(r, _)| r == reason).map_or(0, |(_, n)| *n);
+    // The helper sees 7 (the altered leader ciphertext never reaches it): 6 bad proofs, 1 HPKE.
+    assert_eq!(count(&helper_counts, "invalid_proof"), 6, "{helper_counts:?}");
+    assert_eq!(count(&helper_counts, "hpke_decrypt"), 1, "{helper_counts:?}");
+    assert_eq!(count(&leader_counts, "hpke_decrypt"), 1, "{leader_counts:?}");
+    assert_eq!(count(&leader_counts, "rejected_by_helper"), 7, "{leader_counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_job_loses_no_report_and_a_replay_counts_none_twice() {
+    let pair = pair(10).await;
+    let reports: Vec<_> = (0..12).map(|i| honest_report(&pair.keys, i)).collect();
+    for report in &reports {
+        upload(&pair.leader, report).await;
+        upload(&pair.leader, report).await; // a retried upload is stored once
+    }
+    // The leader claims a job and dies before it reaches the helper.
+    let claimed = pair.leader.store.dap_claim_job(100, [1; 16], [2; 32]).await.unwrap().unwrap();
+    assert_eq!(claimed.reports.len(), 12);
+    let path = pair.dir.path().join("leader.sqlite3");
+    drop(pair.leader);
+    let reopened = store(&path, &pair.key).await;
+    let leader = leader_state(&pair.keys, reopened, &pair.helper_url, pair.key.clone());
+    let summary = run_aggregation_job(&leader, 100).await.unwrap().expect("the unfinished job resumes");
+    assert_eq!(summary, JobSummary { accepted: 12, rejected: 0 });
+    assert!(run_aggregation_job(&leader, 100).await.unwrap().is_none());
+
+    // The same reports through a second leader (another store) reach the helper again: replays.
+    let dir = tempfile::tempdir().unwrap();
+    let other = leader_state(
+        &pair.keys,
+        store(&dir.path().join("l2.sqlite3"), &pair.key).await,
+        &pair.helper_url,
+        pair.key.clone(),
+    );
+    for report in &reports[..3] {
+        upload(&other, report).await;
+    }
+    let replayed = run_aggregation_job(&other, 100).await.unwrap().unwrap();
+    assert_eq!(replayed, JobSummary { accepted: 0, rejected: 3 });
+
+    let collected = collect(&leader).await.unwrap().expect("12 reports");
+    assert_eq!(collected.reports, 12);
+    assert_close(&collected.sum, &honest_sum(0..12), 12);
+}

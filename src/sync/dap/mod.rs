@@ -1,0 +1,49 @@
+//! Secure aggregation with the IETF standard: a clipped model update leaves the device as a
+//! DAP-09 report ([`report`]) whose Prio3 input shares are HPKE-encrypted to two non-colluding
+//! aggregators ([`hpke_seal`]), so neither sees one device's update and both check its proof.
+//!
+//! The VDAF is `Prio3FixedPointBoundedL2VecSum` with 16-bit fixed-point entries ([`vdaf`]): its
+//! proof shows that the update's L2 norm is at most the clip bound, the sensitivity the
+//! Gaussian-mechanism accounting of a sum rests on. Only in the on-demand module (feature
+//! `secure-aggregation`), never in the core a page always loads.
+
+pub mod hpke_seal;
+pub mod report;
+pub mod vdaf;
+
+use thiserror::Error;
+
+use crate::error_code::{Coded, ErrorCode};
+
+pub use hpke_seal::{HpkeKeypair, HpkeLabel};
+pub use report::{build_report, DapTask};
+pub use vdaf::{decode_sum, encode_measurement, model_update_vdaf, ModelUpdateVdaf, MAX_DIMENSION, MAX_NORM};
+
+/// Why a secure-aggregation step failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DapError {
+    #[error("the update has {got} values but the task aggregates {expected}: configure the task's dimension")]
+    Dimension { got: usize, expected: usize },
+    #[error("update value {index} is not finite: the update is not sent")]
+    NonFinite { index: usize },
+    #[error("clipBound must be finite and positive")]
+    BadClipBound,
+    #[error("the aggregator's HPKE config is not X25519/HKDF-SHA256/AES-128-GCM or its key is malformed: fetch it again from /hpke_config")]
+    UnsupportedHpkeConfig,
+    #[error("HPKE sealing or opening failed: the share is not for this key, or it was altered")]
+    Hpke,
+    #[error("the VDAF refused the measurement or share: {0}")]
+    Vdaf(String),
+    #[error("DAP message encoding failed: {0}")]
+    Codec(String),
+}
+
+impl Coded for DapError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Dimension { .. } | Self::BadClipBound | Self::UnsupportedHpkeConfig => ErrorCode::InvalidConfig,
+            Self::NonFinite { .. } | Self::Vdaf(_) => ErrorCode::InvalidArgument,
+            Self::Hpke | Self::Codec(_) => ErrorCode::InvalidSyncData,
+        }
+    }
+}
