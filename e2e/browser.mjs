@@ -24,13 +24,18 @@ export const CHROMIUM_ARGS = [
   "--disable-quic",
 ];
 
-/** Starts the demo server on a free 127.0.0.1 port and launches Chromium. */
-export async function startStorefront() {
-  const server = await startServer({ port: 0 });
+/**
+ * Starts the demo server on a free 127.0.0.1 port and launches Chromium. `demoConfig` names the
+ * servers the page uses (`{ aggregatorUrl?, answersUrl? }`, as scripts/demo does; none by
+ * default: no sync, the page answers itself); `setDemoConfig` changes them for later page loads.
+ */
+export async function startStorefront(demoConfig = {}) {
+  const server = await startServer({ port: 0, demoConfig });
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   return {
     url: server.url,
     browser,
+    setDemoConfig: server.setDemoConfig,
     async close() {
       await browser.close();
       await server.close();
@@ -99,4 +104,25 @@ export async function startAggregator(origin, args = []) {
   }
   child.kill("SIGTERM");
   throw new Error("the aggregator did not become healthy");
+}
+
+/** Starts `answers serve` on a free port; resolves once /healthz answers (at most 30 s). */
+export async function startAnswers(origin) {
+  const build = spawnSync("cargo", ["build", "-p", "answers"], { cwd: ROOT, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("the answers service does not build");
+  const child = spawn(join(ROOT, "target/debug/answers"), [
+    "serve", "--listen", "127.0.0.1:0", "--catalogue", "www/catalog.json", "--catalogue-format", "storefront",
+    "--synthetic-sessions", "3000", "--allowed-origin", origin,
+  ], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the answers service did not start in 30 s")), 30_000);
+    let text = "";
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+      const match = text.match(/listening on (http:\/\/\S+)/);
+      if (match) { clearTimeout(timer); resolve(match[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`the answers service exited with ${code}`)); });
+  });
+  return { url, stop: () => child.kill("SIGTERM") };
 }

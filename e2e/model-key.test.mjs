@@ -1,8 +1,9 @@
-// Issue 14, finding 5: the demo pins its model key in code (www/sync.js), so a link whose
-// `?aggregator=` names another server cannot make the page install that server's models. Two real
-// aggregators: the demo's (its signing key, scripts/demo-model-signing-key.hex) and a foreign one
-// (a key of its own). The page installs the demo's model, then, opened through a link to the
-// foreign one, refuses its model with a `modelRejected` warning and keeps the stored model.
+// Issue 14, finding 5: the demo pins its model key in code (www/sync.js), so even a page pointed at
+// another aggregator cannot install that server's models; and no URL parameter points it
+// anywhere (the shop's server names the aggregator in demo-config.json). Two real aggregators:
+// the demo's (its signing key, scripts/demo-model-signing-key.hex) and a foreign one (a key of its
+// own). The page installs the demo's model, then, with the storefront pointed at the foreign one,
+// refuses its model with a `modelRejected` warning and keeps the stored model.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DEMO_SIGNING_KEY_FILE, localStorageEntries, startAggregator, startStorefront } from "./browser.mjs";
@@ -30,12 +31,13 @@ async function storedModel(page) {
   return raw?.match(/"sharedModel":"([0-9a-f]+)"/)?.[1] ?? null;
 }
 
-/** Opens the shop against `aggregatorUrl` and runs one sync from the panel; returns the console lines. */
+/** Opens the shop configured with `aggregatorUrl` and runs one sync from the panel; returns the console lines. */
 async function syncThrough(context, aggregatorUrl, firstVisit) {
+  storefront.setDemoConfig({ aggregatorUrl });
   const page = await context.newPage();
   const lines = [];
   page.on("console", (message) => lines.push(message.text()));
-  await page.goto(`${storefront.url}/www/?allow-automation&aggregator=${encodeURIComponent(aggregatorUrl)}`);
+  await page.goto(`${storefront.url}/www/?allow-automation`);
   await page.waitForSelector("body[data-ready=true]");
   if (firstVisit) await page.getByRole("button", { name: "Remember me" }).click();
   await page.click("#open-panel");
@@ -66,18 +68,23 @@ test("a model signed with another key than the pinned one is refused and the pre
   }
 });
 
-test("?aggregator= only names a server on this machine", async () => {
+test("no URL parameter chooses a server: ?aggregator= is ignored, the configured aggregator is used", async () => {
+  storefront.setDemoConfig({ aggregatorUrl: demo.url });
   const context = await storefront.browser.newContext();
   try {
     const page = await context.newPage();
-    const lines = [];
-    page.on("console", (message) => lines.push(message.text()));
-    await page.goto(`${storefront.url}/www/?allow-automation&aggregator=${encodeURIComponent("https://aggregator.example")}`);
+    const asked = [];
+    page.on("request", (request) => asked.push(request.url()));
+    await page.goto(`${storefront.url}/www/?allow-automation&aggregator=${encodeURIComponent(foreign.url)}`);
     await page.waitForSelector("body[data-ready=true]");
+    await page.getByRole("button", { name: "Remember me" }).click();
     await page.click("#open-panel");
-    await page.waitForSelector("[data-testid=privacy-ledger]");
-    assert.match(await page.textContent("[data-testid=privacy-ledger]"), /Sharing model updates is off/);
-    assert.ok(lines.some((line) => line.includes("must be a loopback URL")), lines.join("\n"));
+    await page.waitForSelector("[data-testid=sync-now]");
+    assert.match(await page.textContent("[data-testid=privacy-ledger]"), new RegExp(`updates to ${demo.url}`));
+    await page.click("[data-testid=sync-now]");
+    await page.waitForSelector("[data-testid=sync-outcome]");
+    assert.ok(asked.some((url) => url.startsWith(demo.url)), `the configured aggregator is asked: ${asked.join("\n")}`);
+    assert.ok(!asked.some((url) => url.startsWith(foreign.url)), "the one in the URL is not");
   } finally {
     await context.close();
   }

@@ -1,31 +1,37 @@
 // The privacy boundary on the wire: the real aggregator (debug build, temporary data folder,
-// 127.0.0.1, rounds of 20) and the demo storefront, a browsing session in Chromium with every
-// request the page makes recorded (page.on("request") and a catch-all route). It proves that the
-// only bodies that leave go to the aggregator's update and lift-report endpoints, that no request
-// URL, header or body carries an item id, category or query of the session (nor any of the
+// 127.0.0.1, rounds of 20), the real answers service and the demo storefront configured with both
+// (as scripts/demo does), a browsing session in Chromium with every request the page makes
+// recorded (page.on("request") and a catch-all route). It proves that the only bodies that leave
+// go to the aggregator's update and lift-report endpoints, that every answer request is a GET
+// naming one item, one query or nothing (no cookie, no referrer), that no other request URL,
+// header or body carries an item id, category or query of the session (nor any of the
 // catalog), that the update decodes with the expected header against the aggregator's current
 // model, and that the lift report decodes as the documented layout (aggregator/README.md). The
 // merchant's lift page then says, honestly, that there are not enough reports yet.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { DEMO_SIGNING_KEY_FILE, pause, startAggregator, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, pause, startAggregator, startAnswers, startStorefront } from "./browser.mjs";
 
 const catalog = JSON.parse(readFileSync(new URL("../www/catalog.json", import.meta.url), "utf8"));
 const QUERY = "lightweight";
 let storefront;
 let aggregator;
 let aggregatorUrl;
+let answers;
 
 before(async () => {
   storefront = await startStorefront();
   // The demo's signing key: the page installs only models signed with the key it pins.
   aggregator = await startAggregator(storefront.url, ["--min-updates-per-round", "20", "--signing-key-file", DEMO_SIGNING_KEY_FILE]);
   aggregatorUrl = aggregator.url;
+  answers = await startAnswers(storefront.url);
+  storefront.setDemoConfig({ aggregatorUrl, answersUrl: answers.url });
 }, { timeout: 1_800_000 });
 
 after(async () => {
   aggregator?.stop();
+  answers?.stop();
   await storefront?.close();
 });
 
@@ -54,7 +60,7 @@ async function openRecordedShop() {
   });
   const problems = [];
   page.on("pageerror", (error) => problems.push(error.message));
-  await page.goto(`${storefront.url}/www/?allow-automation&aggregator=${encodeURIComponent(aggregatorUrl)}`);
+  await page.goto(`${storefront.url}/www/?allow-automation`);
   await page.waitForSelector("body[data-ready=true]");
   return { context, page, recorded, routed, problems };
 }
@@ -172,16 +178,44 @@ test("only clipped, noised updates and lift reports leave the page, and they car
       const path = new URL(request.url()).pathname;
       assert.ok(["/v1/model", "/v1/updates", "/v1/lift-reports"].includes(path), `unexpected aggregator request ${path}`);
     }
-    const others = recorded.filter((request) => !request.url().startsWith(aggregatorUrl) && !request.url().startsWith(storefront.url));
+    const hosts = [aggregatorUrl, answers.url, storefront.url];
+    const others = recorded.filter((request) => !hosts.some((host) => request.url().startsWith(host)));
     assert.deepEqual(others.map((r) => r.url()), [], "no request to any third host");
 
-    // No id, category, brand or query of the catalog in any URL, header or body.
+    // Answer requests: GETs, each naming one item, the query or nothing, without cookie or referrer.
+    const toAnswers = recorded.filter((request) => request.url().startsWith(answers.url));
+    const named = new Map();
+    for (const request of toAnswers) {
+      const url = new URL(request.url());
+      const headers = await request.allHeaders().catch(() => request.headers());
+      assert.equal(request.method(), "GET");
+      assert.equal(headers.cookie, undefined, "no cookie on an answer request");
+      assert.equal(headers.referer, undefined, "no referrer on an answer request");
+      const item = url.pathname.match(/^\/v1\/answers\/item\/([^/]+)$/)?.[1];
+      if (item) {
+        assert.equal(url.search, "");
+        named.set(request, new Set([decodeURIComponent(item)]));
+      } else if (url.pathname === "/v1/answers/search") {
+        assert.deepEqual([...url.searchParams.keys()], ["q"]);
+        named.set(request, new Set([url.searchParams.get("q"), ...url.searchParams.get("q").split(/\s+/)]));
+      } else {
+        assert.deepEqual([url.pathname, url.search], ["/v1/answers/popular", ""], `unexpected answer request ${request.url()}`);
+        named.set(request, new Set());
+      }
+    }
+    const kinds = toAnswers.map((request) => new URL(request.url()).pathname.split("/")[3]);
+    for (const kind of ["popular", "item", "search"]) assert.ok(kinds.includes(kind), `an answer request of kind ${kind}: ${kinds}`);
+
+    // No id, category, brand or query of the catalog in any URL, header or body, but for the one
+    // item or query an answer request names.
     const needles = sensitiveStrings();
     for (const request of recorded) {
       const headers = await request.allHeaders().catch(() => request.headers());
       const body = request.postDataBuffer() ?? Buffer.alloc(0);
       const haystacks = [request.url(), JSON.stringify(headers), body.toString("latin1"), body.toString("utf8")];
+      const allowed = named.get(request) ?? new Set();
       for (const needle of needles) {
+        if ([...allowed].some((word) => word.toLowerCase() === needle.toLowerCase())) continue;
         assert.ok(!haystacks.some((text) => text.includes(needle)), `${JSON.stringify(needle)} leaked in ${request.method()} ${request.url()}`);
       }
     }
@@ -234,7 +268,7 @@ test("the merchant lift page says honestly that there are not enough reports yet
   const context = await storefront.browser.newContext();
   const page = await context.newPage();
   try {
-    await page.goto(`${storefront.url}/www/lift.html?aggregator=${encodeURIComponent(aggregatorUrl)}`);
+    await page.goto(`${storefront.url}/www/lift.html`);
     await page.waitForSelector("body[data-ready=true]");
     const status = page.locator("[data-testid=lift-status]");
     assert.equal(await status.getAttribute("data-status"), "notEnoughReports");

@@ -53,16 +53,6 @@ function attempt(call, fallback) {
   }
 }
 
-/** A product's score for the shopper: the summed weights of the interests it carries. */
-function interestScore(product, interests) {
-  const keys = new Set([
-    ...product.categoryPath.map((_, i) => `category:${product.categoryPath.slice(0, i + 1).join(" > ")}`),
-    `brand:${product.brand}`,
-    ...product.tags.map((tag) => `tag:${tag}`),
-  ]);
-  return interests.reduce((sum, { key, weight }) => sum + (keys.has(`${key.kind}:${key.value}`) ? weight : 0), 0);
-}
-
 /**
  * The lift holdout's share: 10% of shoppers get the shop's order and defaults everywhere (see
  * lift.html for the measured lift). `?holdoutShare=0.5` changes it; an automated browser (a test)
@@ -93,19 +83,15 @@ export class StorefrontAdaptation {
     this.catalog = catalog;
   }
 
-  /** Products for one section of the home page. */
-  productsFor(sectionId, shopper) {
-    const products = this.catalog.products.filter((p) => !p.categoryPath.some((level) => this.catalog.sensitiveCategories.includes(level)));
+  /** Products for one section of the home page, leaving out those in `shown` (earlier sections). */
+  productsFor(sectionId, shopper, shown = new Set()) {
+    const products = this.catalog.products
+      .filter((p) => !p.categoryPath.some((level) => this.catalog.sensitiveCategories.includes(level)))
+      .filter((p) => !shown.has(p.id));
     const byRating = [...products].sort((a, b) => b.rating - a.rating);
     switch (sectionId) {
       case "deals":
         return [...products].sort((a, b) => a.price - b.price).slice(0, SECTION_SIZE);
-      case "for-you": {
-        const interests = shopper?.topInterests ?? [];
-        const scored = products.map((p) => ({ p, score: interestScore(p, interests) })).filter(({ score }) => score > 0);
-        const picks = scored.sort((a, b) => b.score - a.score).map(({ p }) => p);
-        return (picks.length ? picks : byRating).slice(0, SECTION_SIZE);
-      }
       case "continue":
         return cartLines().map((line) => this.catalog.byId.get(line.itemId)).filter(Boolean).slice(0, SECTION_SIZE);
       case "new":
@@ -127,9 +113,15 @@ export class StorefrontAdaptation {
     const specs = candidates.map(({ title, ...spec }) => spec);
     const layout = attempt(() => this.personalizer.chooseLayout(specs, { maxSections: MAX_HOME_SECTIONS }), null);
     const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "the shop's order" }));
+    // No product twice on the page's sections. "Recommended for you" is ranked on the device from
+    // the shop's answer: recommendations.js fills its list, leaving out what the others show.
+    const shown = new Set();
     const sections = placed.map((section) => {
       const title = HOME_SECTIONS.find((s) => s.id === section.id)?.title ?? section.id;
-      const list = renderList(shop, this.productsFor(section.id, shopper), section.id);
+      const products = this.productsFor(section.id, shopper, shown);
+      const list = section.id === "for-you" ? el("ul", { class: "grid", "data-placement": "for-you", "data-pending": "true" })
+        : renderList(shop, products, section.id);
+      if (section.id !== "for-you") for (const product of products) shown.add(product.id);
       list.classList.toggle("list", layout?.density === "list");
       return el("section", { class: "adapted-section", "data-section-id": section.id, "data-position": section.position },
         el("h2", {}, title),

@@ -2,6 +2,7 @@
 // shop-personalizer package through personalization.js.
 import { categoryTree, loadCatalog } from "./catalog.js";
 import { cartCount } from "./cart.js";
+import { loadDemoConfig } from "./demo-config.js";
 import { el } from "./dom.js";
 import { StorefrontAdaptation } from "./adapt.js";
 import { ShopPersonalization } from "./personalization.js";
@@ -42,8 +43,8 @@ function showConsentBanner(shop, visible) {
 }
 
 async function main() {
-  const catalog = await loadCatalog();
-  const personalization = await ShopPersonalization.start(catalog);
+  const [catalog, config] = await Promise.all([loadCatalog(), loadDemoConfig()]);
+  const personalization = await ShopPersonalization.start(catalog, config.aggregatorUrl);
   let dwell = null;
   let toastTimer = 0;
 
@@ -77,7 +78,7 @@ async function main() {
     },
   };
 
-  shop.recommendations = new Recommendations(shop);
+  shop.recommendations = new Recommendations(shop, config.answersUrl);
   renderCategoryNav(shop);
   const panel = new PrivacyPanel(shop, () => showConsentBanner(shop, true));
   personalization.onChange(() => {

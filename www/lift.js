@@ -1,14 +1,8 @@
-// The merchant's lift page: reads GET /v1/lift from the aggregator (http://127.0.0.1:8787, or
-// `?aggregator=URL`) and shows personalized vs holdout and recommended vs other items with
+// The merchant's lift page: reads GET /v1/lift from the aggregator the shop's server names
+// (demo-config.json; scripts/demo: http://127.0.0.1:8787) and shows personalized vs holdout and recommended vs other items with
 // confidence intervals — or, honestly, that there are not enough reports yet.
+import { loadDemoConfig } from "./demo-config.js";
 import { el } from "./dom.js";
-
-const DEFAULT_AGGREGATOR = "http://127.0.0.1:8787";
-
-function aggregatorUrl() {
-  const given = new URLSearchParams(location.search).get("aggregator");
-  return (given ?? DEFAULT_AGGREGATOR).replace(/\/+$/, "");
-}
 
 const percent = (value) => `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}%`;
 const plain = (value) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3));
@@ -55,8 +49,9 @@ function render(answer) {
 }
 
 async function load() {
-  const url = aggregatorUrl();
+  const url = (await loadDemoConfig()).aggregatorUrl;
   try {
+    if (!url) throw new Error("this storefront names no aggregator");
     const response = await fetch(`${url}/v1/lift`, { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" });
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.message ?? `status ${response.status}`);

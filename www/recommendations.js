@@ -6,26 +6,13 @@
 // registers each answer with the Personalizer and ranks it on the device, where the profile lives.
 import { formatPrice, inCategory, itemOf, search } from "./catalog.js";
 import { el } from "./dom.js";
+import { productList, swatch } from "./views.js";
 
 const DIM = 16;
-// The answers service (answers/, started by scripts/demo): product pages fetch the answer about
-// their item from it. `?answers=URL` (loopback only) names another; an automated browser (a test)
-// fetches only when given one. Without the service the page's DemoServer answers.
-const DEFAULT_ANSWERS = "http://127.0.0.1:8788";
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-function answersUrl() {
-  const given = new URLSearchParams(location.search).get("answers");
-  if (given) {
-    const url = URL.canParse(given) ? new URL(given) : null;
-    if (!url || !LOOPBACK.has(url.hostname) || !["http:", "https:"].includes(url.protocol)) {
-      console.warn(`answers from the page: ?answers= must be a loopback URL like ${DEFAULT_ANSWERS}, got ${given}`);
-      return null;
-    }
-    return url.origin;
-  }
-  return navigator.webdriver ? null : DEFAULT_ANSWERS;
-}
+// The answers service (answers/, started by scripts/demo, named by demo-config.json) answers
+// every page: GET /v1/answers/item/{id} on product pages, /v1/answers/search?q= on search pages,
+// /v1/answers/popular on the home page. Each request names one item, one query or nothing, with
+// no cookie and no referrer. Without the service the page's DemoServer answers.
 
 const floats = (values) => (values === undefined ? undefined : Float32Array.from(values));
 
@@ -41,6 +28,8 @@ function typedAnswer(json) {
   return answer;
 }
 const ROW_SIZE = 6;
+// The home page's "Recommended for you" section is as long as its other sections (adapt.js).
+const HOME_ROW_SIZE = 4;
 const CANDIDATES = 24;
 const NEIGHBOURS = 4;
 
@@ -126,6 +115,11 @@ export class DemoServer {
     return this.answer(best.map((product) => ({ id: product.id, score: product.rating })), null);
   }
 
+  /** The answer for a query: its results in the server's relevance order. */
+  searchAnswer(query) {
+    return this.answer(this.searchResults(query), null);
+  }
+
   /** Search results in the server's relevance order (more matched words in the name first). */
   searchResults(query) {
     const words = query.toLowerCase().split(/\s+/).filter(Boolean);
@@ -138,25 +132,40 @@ export class DemoServer {
 
 /** Registers and ranks answers for the pages, never breaking the page on an error. */
 export class Recommendations {
-  constructor(shop) {
+  constructor(shop, answersUrl) {
     this.shop = shop;
     this.server = new DemoServer(shop.products);
-    this.answersUrl = answersUrl();
+    this.answersUrl = answersUrl ?? null;
   }
 
-  /** The answer about `product`: from the answers service when there is one, else the page's DemoServer. */
-  async answerAbout(product) {
-    if (!this.answersUrl) return this.server.aboutItem(product);
+  /**
+   * One answer from the service, or null: a refusal (4xx) is logged and answered by the page;
+   * an unreachable or failing service is not asked again on this page.
+   */
+  async fetchAnswer(path) {
     try {
-      const response = await fetch(`${this.answersUrl}/v1/answers/item/${encodeURIComponent(product.id)}`,
-        { credentials: "omit", referrerPolicy: "no-referrer", mode: "cors" });
-      if (!response.ok) throw new Error(`status ${response.status}`);
-      return typedAnswer(await response.json());
+      const response = await fetch(`${this.answersUrl}${path}`, { credentials: "omit", referrerPolicy: "no-referrer", mode: "cors" });
+      if (response.ok) return typedAnswer(await response.json());
+      const refusal = await response.json().catch(() => ({}));
+      if (response.status < 500) {
+        console.info(`answers service refused ${path} (${response.status} ${refusal.error ?? ""}): the page answers itself`);
+        return null;
+      }
+      throw new Error(`status ${response.status}`);
     } catch (error) {
       console.info(`answers service unavailable (${error.message}): the page answers itself`);
       this.answersUrl = null;
-      return this.server.aboutItem(product);
+      return null;
     }
+  }
+
+  /** The answer about `product`, for `query`, or (neither) for the home page. */
+  async answerFor({ product, query } = {}) {
+    const local = () => (product ? this.server.aboutItem(product) : query ? this.server.searchAnswer(query) : this.server.home());
+    if (!this.answersUrl) return local();
+    const path = product ? `/v1/answers/item/${encodeURIComponent(product.id)}`
+      : query ? `/v1/answers/search?q=${encodeURIComponent(query)}` : "/v1/answers/popular";
+    return (await this.fetchAnswer(path)) ?? local();
   }
 
   rank(answer, context) {
@@ -169,61 +178,107 @@ export class Recommendations {
     });
   }
 
-  /** Called after every render: adds the row on product and home pages, reorders search results. */
+  /** Called after every render: the row on product and home pages, the order of search results. */
   afterRender(view, hash) {
     const [, page, ...rest] = hash.replace(/^#/, "").split("/");
     const argument = rest.map(decodeURIComponent).join("/");
+    // The shopper may have moved on while the answer was on its way.
+    const stillShown = () => view.isConnected && location.hash === hash;
     if (page === "p" && this.shop.byId.has(argument)) {
       const product = this.shop.byId.get(argument);
-      const context = { placement: "product", currentItem: product.id, limit: ROW_SIZE };
-      if (!this.answersUrl) {
-        this.showRow(view, this.server.aboutItem(product), context);
-        return;
-      }
-      this.answerAbout(product).then((answer) => {
-        // The shopper may have moved on while the answer was on its way.
-        if (view.isConnected && location.hash === hash) this.showRow(view, answer, context);
+      this.answerFor({ product }).then((answer) => {
+        if (!stillShown()) return;
+        // The shop's rule for a product page: related items of the product's department come
+        // first. An answer fills up with shop-wide popular items, which the device would otherwise
+        // rank by the shopper's interests above the related ones (a pharmacy page showing trail
+        // shoes: a sensitive category never enters the profile, so its items gain nothing from it).
+        const department = product.categoryPath[0];
+        const bury = answer.ids.filter((id) => this.shop.byId.get(id)?.categoryPath[0] !== department);
+        this.showRow(view, answer, { placement: "product", currentItem: product.id, limit: ROW_SIZE, rules: { bury } });
       });
-    } else if (page === "search") {
-      this.personalizeSearch(view, argument);
+    } else if (page === "search" && argument.trim()) {
+      const query = argument.trim().slice(0, 200);
+      this.answerFor({ query }).then((answer) => { if (stillShown()) this.personalizeSearch(view, answer, query); });
     } else if (!page) {
-      this.showRow(view, this.server.home(), { placement: "home", limit: ROW_SIZE, diversity: { strength: 0.3 } }, true);
+      this.answerFor().then((answer) => { if (stillShown()) this.fillForYou(view, answer); });
     }
   }
 
-  showRow(view, answer, context, first = false) {
-    const ranked = this.rank(answer, context);
-    if (!ranked || ranked.items.length === 0) return;
-    const placement = "recommendations";
+  /** The ranked items as tiles; clicks are tracked with `placement`. */
+  rankedList(ranked, placement) {
     this.shop.track({ type: "impression", placement, itemIds: ranked.items.map((item) => item.id) });
-    const row = el("section", { class: "recommendations", "data-testid": "recommendations", "data-impression": ranked.impression },
-      el("h2", {}, "Recommended for you"),
-      el("ul", { class: "grid" }, ranked.items.map((item, position) => {
-        const product = this.shop.byId.get(item.id);
-        if (!product) return null;
-        return el("li", { class: "tile", "data-item-id": product.id, "data-category": product.categoryPath.join(" > ") },
-          el("a", { href: `#/p/${product.id}`, onclick: () => this.shop.track({ type: "click", itemId: product.id, placement, position }) },
-            el("div", { class: "info" },
-              el("span", { class: "brand" }, product.brand),
-              el("span", { class: "name" }, product.name),
-              el("span", { class: "price" }, formatPrice(product.price, this.shop.currency)),
-              el("small", { class: "reason", title: item.reasons.join(", ") }, item.reason))));
-      })));
-    if (first) view.prepend(row);
-    else view.append(row);
+    return el("ul", { class: "grid", "data-placement": placement }, ranked.items.map((item, position) => {
+      const product = this.shop.byId.get(item.id);
+      if (!product) return null;
+      return el("li", { class: "tile", "data-item-id": product.id, "data-category": product.categoryPath.join(" > ") },
+        el("a", { href: `#/p/${product.id}`, onclick: () => this.shop.track({ type: "click", itemId: product.id, placement, position }) },
+          swatch(product),
+          el("div", { class: "info" },
+            el("span", { class: "brand" }, product.brand),
+            el("span", { class: "name" }, product.name),
+            el("span", { class: "price" }, formatPrice(product.price, this.shop.currency)),
+            el("small", { class: "reason", title: item.reasons.join(", ") }, item.reason))));
+    }));
   }
 
-  /** Reorders the rendered results by the profile; the server's relevance still counts and none is dropped. */
-  personalizeSearch(view, query) {
+  /** A product page's "Recommended for you" row, below the product. */
+  showRow(view, answer, context) {
+    const ranked = this.rank(answer, context);
+    if (!ranked || ranked.items.length === 0) return;
+    view.append(el("section", { class: "recommendations", "data-testid": "recommendations", "data-impression": ranked.impression },
+      el("h2", {}, "Recommended for you"),
+      this.rankedList(ranked, "recommendations")));
+  }
+
+  /**
+   * The home page's one "Recommended for you": the section the layout placed (adapt.js), filled
+   * with the popular answer ranked for this shopper, leaving out what the other sections show.
+   */
+  fillForYou(view, answer) {
+    const section = view.querySelector('.adapted-section[data-section-id="for-you"]');
+    // Like the other sections, it shows nothing of a sensitive category on the home page.
+    const sensitive = this.shop.products
+      .filter((p) => p.categoryPath.some((level) => this.shop.sensitiveCategories.includes(level))).map((p) => p.id);
+    const elsewhere = [...view.querySelectorAll('.adapted-section:not([data-section-id="for-you"]) .tile')]
+      .map((tile) => tile.dataset.itemId).concat(sensitive);
+    const context = { placement: "home", limit: HOME_ROW_SIZE, diversity: { strength: 0.3 }, rules: { exclude: elsewhere } };
+    const ranked = this.rank(answer, context);
+    if (!ranked || ranked.items.length === 0) return;
+    if (!section) {
+      this.showRow(view, answer, { ...context, limit: ROW_SIZE });
+      return;
+    }
+    const list = this.rankedList(ranked, "for-you");
+    list.classList.toggle("list", section.querySelector("ul.grid")?.classList.contains("list") ?? false);
+    section.querySelector("ul.grid")?.remove();
+    section.append(list);
+    section.dataset.testid = "recommendations";
+    section.dataset.impression = ranked.impression;
+  }
+
+  /**
+   * Search results: the answer's, ordered by the profile (none dropped). The rendered tiles are
+   * reordered when they are the answer's results; otherwise (the service matches words its own
+   * way) the answer's results replace them.
+   */
+  personalizeSearch(view, answer, query) {
     const grid = view.querySelector('[data-placement="search"]');
-    const results = this.server.searchResults(query);
-    if (!grid || results.length < 2) return;
-    const ranked = this.rank(this.server.answer(results, null), { placement: "search", query });
+    if (!grid || answer.ids.length < 2) return;
+    const ranked = this.rank(answer, { placement: "search", query });
     if (!ranked) return;
     const tiles = new Map([...grid.children].map((tile) => [tile.dataset.itemId, tile]));
     const order = ranked.items.map((item) => tiles.get(item.id)).filter(Boolean);
-    if (order.length !== tiles.size) return;
-    grid.replaceChildren(...order);
-    grid.dataset.personalized = "true";
+    if (order.length === tiles.size && order.length === ranked.items.length) {
+      grid.replaceChildren(...order);
+      grid.dataset.personalized = "true";
+      return;
+    }
+    const products = ranked.items.map((item) => this.shop.byId.get(item.id)).filter(Boolean);
+    if (products.length === 0) return;
+    const list = productList(this.shop, products, "search");
+    list.dataset.personalized = "true";
+    grid.replaceWith(list);
+    const subtitle = view.querySelector(".subtitle");
+    if (subtitle) subtitle.textContent = `${products.length} products`;
   }
 }

@@ -3,14 +3,13 @@
 // noised lift report a day are ever sent (consent "Remember me" only); the shopper's profile
 // never leaves.
 //
-// The aggregator is http://127.0.0.1:8787 (scripts/demo starts it) or `?aggregator=URL` on this
-// machine (loopback only). Whichever it is, the page installs only models signed with
-// DEMO_MODEL_KEY: a link to another server cannot make it install that server's models.
+// The aggregator is the one the shop's server names (demo-config.json: scripts/demo passes
+// http://127.0.0.1:8787), in automated browsers too; no URL parameter chooses it. Whichever it
+// is, the page installs only models signed with DEMO_MODEL_KEY, pinned below.
 // `?dev-model-key` (development only) takes the key from the aggregator instead, with a
-// console warning. An automated browser (a test) syncs only when given `?aggregator=`.
+// console warning.
 import { el } from "./dom.js";
 
-const DEFAULT_AGGREGATOR = "http://127.0.0.1:8787";
 // The demo aggregator's model key, pinned in code as a shop's page must pin its own. scripts/demo
 // runs the aggregator with the matching signing key, scripts/demo-model-signing-key.hex — a demo
 // key: it is public, so never use it for a real shop.
@@ -18,20 +17,6 @@ export const DEMO_MODEL_KEY = "7d7f7000c9c7b3fb5fac0865b19570a2cbe87c22d60ae949b
 // A demo wants to show an update soon: five labelled impressions instead of the default twenty,
 // a short random delay, a check every five seconds. The privacy settings are the defaults.
 const DEMO_SETTINGS = { maxJitterMs: 2000, checkIntervalMs: 5000, privacy: { minLabelledImpressions: 5 } };
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-function aggregatorUrl() {
-  const given = new URLSearchParams(location.search).get("aggregator");
-  if (given) {
-    const url = URL.canParse(given) ? new URL(given) : null;
-    if (!url || !LOOPBACK.has(url.hostname) || !["http:", "https:"].includes(url.protocol)) {
-      console.warn(`sync off: ?aggregator= must be a loopback URL like ${DEFAULT_AGGREGATOR}, got ${given}`);
-      return null;
-    }
-    return url.origin;
-  }
-  return navigator.webdriver ? null : DEFAULT_AGGREGATOR;
-}
 
 /** The model key: the pinned one, or (development only, `?dev-model-key`) the aggregator's own. */
 async function modelKey(url) {
@@ -43,9 +28,8 @@ async function modelKey(url) {
 }
 
 export class DemoSync {
-  /** Configures sync when the aggregator answers; resolves to null (sync off) otherwise. */
-  static async start(personalization) {
-    const url = aggregatorUrl();
+  /** Configures sync with `url` (null: sync off); resolves to null (sync off) when that fails. */
+  static async start(personalization, url) {
     if (!url) return null;
     try {
       const modelPublicKey = await modelKey(url);

@@ -7,7 +7,7 @@ function initials(name) {
   return name.split(/\s+/).slice(0, 2).map((word) => word[0]).join("");
 }
 
-function swatch(product) {
+export function swatch(product) {
   return el("div", { class: "swatch", style: { "--hue": product.hue }, "aria-hidden": "true" }, initials(product.name));
 }
 

@@ -30,7 +30,7 @@ async fn wait_for_version(router: &axum::Router, version: u64) {
 }
 
 #[tokio::test]
-async fn a_valid_update_is_accepted_once_and_a_replay_is_refused() {
+async fn a_valid_update_is_counted_once_and_a_resend_is_answered_as_already_received() {
     let dir = tempfile::tempdir().expect("temp dir");
     let router = started(&dir).await;
     let body = update(1, 50, 1).encode();
@@ -38,9 +38,9 @@ async fn a_valid_update_is_accepted_once_and_a_replay_is_refused() {
     assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&reply));
     assert_eq!(round_updates(&router).await, 1);
     let (status, _, reply) = call(&router, post(body)).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(json(&reply)["error"], "replayed_nonce");
-    assert_eq!(round_updates(&router).await, 1);
+    assert_eq!(status, StatusCode::OK, "a resend is a success (no 409 in the browser's console)");
+    assert_eq!(json(&reply)["status"], "alreadyReceived");
+    assert_eq!(round_updates(&router).await, 1, "and is not counted again");
 }
 
 #[tokio::test]
@@ -183,6 +183,11 @@ async fn health_and_state_survive_a_restart_on_the_same_folder() {
     assert_eq!(round_updates(&second).await, 5);
     let (_, _, key_after) = call(&second, get("/v1/model-key")).await;
     assert_eq!(key_before, key_after, "the signing key is kept");
-    let (status, _, _) = call(&second, post(update(1, 20, 0).encode())).await;
-    assert_eq!(status, StatusCode::CONFLICT, "nonces are durable too");
+    let (status, _, reply) = call(&second, post(update(1, 20, 0).encode())).await;
+    assert_eq!(
+        (status, json(&reply)["status"].as_str()),
+        (StatusCode::OK, Some("alreadyReceived")),
+        "nonces are durable too"
+    );
+    assert_eq!(round_updates(&second).await, 5, "a resend after the restart is not counted again");
 }

@@ -57,5 +57,5 @@ async fn updates_are_accepted_again_after_the_database_restarts() {
     let (_, _, body) = call(&router, get("/v1/rounds/current")).await;
     assert_eq!(json(&body)["updatesReceived"], 6, "the five before and the one after, nothing lost or doubled");
     let (status, _, body) = call(&router, post(update(1, 10, 0).encode())).await;
-    assert_eq!((status, json(&body)["error"].as_str()), (StatusCode::CONFLICT, Some("replayed_nonce")));
+    assert_eq!((status, json(&body)["status"].as_str()), (StatusCode::OK, Some("alreadyReceived")));
 }

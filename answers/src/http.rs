@@ -4,6 +4,8 @@
 //!   index does not know.
 //! * `GET /v1/answers/search?q=words` — the answer for a query; `400 bad_query` when `q` is
 //!   missing, empty or over 256 bytes.
+//! * `GET /v1/answers/popular` — the answer for a page about no item or query (a home page):
+//!   the most viewed offerable items, the same for everyone.
 //! * `GET /healthz` — `{"status":"ok","version","items"}`.
 //!
 //! Answers carry `ETag: "<index version>"` (`304` on `If-None-Match`) and
@@ -93,7 +95,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no such path: see /v1/answers/item/{id} and /v1/answers/search?q=".to_owned(),
+                "no such path: see /v1/answers/item/{id}, /v1/answers/search?q= and /v1/answers/popular".to_owned(),
             ),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "only GET is served".to_owned())
@@ -121,6 +123,7 @@ pub fn router(slot: Arc<IndexSlot>, config: &HttpConfig) -> Router {
     Router::new()
         .route("/v1/answers/item/{id}", get(get_item))
         .route("/v1/answers/search", get(get_search))
+        .route("/v1/answers/popular", get(get_popular))
         .route("/healthz", get(get_health))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -181,6 +184,15 @@ async fn get_search(
         Ok(()) => Ok(body),
         Err(e @ (SearchError::Empty | SearchError::TooLong)) => Err(ApiError::BadQuery(e.to_string())),
         Err(SearchError::Index(_)) => Err(ApiError::Internal),
+    })
+}
+
+async fn get_popular(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let index = app.slot.get();
+    answer(&app, &index, &headers, || {
+        let mut body = Vec::new();
+        index.popular_answer_json(&mut body);
+        Ok(body)
     })
 }
 

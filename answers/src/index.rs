@@ -237,6 +237,26 @@ impl AnswerIndex {
         scored
     }
 
+    /// The answer for a page about no item and no query (a home page): the most viewed
+    /// offerable items, best first, each scored by its views. The same for every shopper.
+    pub fn popular_answer(&self) -> Answer {
+        self.columns(&self.popular_candidates())
+    }
+
+    /// [`AnswerIndex::popular_answer`] as JSON into `out`.
+    pub fn popular_answer_json(&self, out: &mut Vec<u8>) {
+        if self.candidates.config().candidate_neighbours > 0 {
+            *out = self.popular_answer().to_json();
+            return;
+        }
+        self.write_json(out, &self.popular_candidates(), None);
+    }
+
+    fn popular_candidates(&self) -> Vec<(u32, f32)> {
+        let limit = self.candidates.config().candidates;
+        self.candidates.popular().filter(|&(c, _)| self.offerable(c)).take(limit).collect()
+    }
+
     /// The answer for a search query: catalogue matches by relevance, in-stock only.
     pub fn search_answer(&self, query: &str) -> Result<Answer, SearchError> {
         Ok(self.columns(&self.search_hits(query)?))

@@ -137,6 +137,40 @@ async fn search_caching_cors_and_errors() {
 }
 
 #[tokio::test]
+async fn the_popular_answer_is_the_protocol_columns_cached_and_the_core_accepts_it() {
+    let (log, catalogue) = shop("");
+    for neighbours in [0, 3] {
+        let app = app(Arc::new(IndexSlot::new(index(&log, &catalogue, neighbours))));
+        let (status, headers, body) = get(&app, "/v1/answers/popular", &[("origin", ORIGIN)]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], ORIGIN);
+        assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=60");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+        let answer: Answer = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer.ids.len(), 20);
+        assert!(!answer.ids.contains(&"sku-5".to_owned()), "out of stock items are not offered");
+        assert!(answer.about.is_none() && answer.about_embedding.is_none());
+        let scores = answer.scores.as_ref().unwrap();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "most viewed first: {scores:?}");
+        assert_eq!(answer.popularity.as_ref().unwrap(), scores, "scored by views");
+        assert_eq!(answer.neighbours.is_some(), neighbours > 0);
+        let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
+        let mut personalizer = Personalizer::open(MemoryStore::new(), config, Environment::default()).unwrap();
+        personalizer.register_candidates(&answer.columns()).expect("the core accepts the popular answer");
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        let (status, _, body) = get(&app, "/v1/answers/popular", &[("if-none-match", &etag)]).await;
+        assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+        let post = Request::post("/v1/answers/popular").body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(post).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, value["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    }
+}
+
+#[tokio::test]
 async fn a_rebuild_swaps_the_whole_index_at_once() {
     let (log, catalogue) = shop("");
     let slot = Arc::new(IndexSlot::new(index(&log, &catalogue, 0)));

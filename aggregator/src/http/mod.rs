@@ -1,6 +1,9 @@
 //! The HTTP API.
 //!
-//! * `POST /v1/updates` — binary update body; `202 {"status":"accepted"}` once durably stored.
+//! * `POST /v1/updates` — binary update body; `202 {"status":"accepted"}` once durably stored,
+//!   `200 {"status":"alreadyReceived"}` for an update whose nonce was accepted before (a device
+//!   resending after a lost answer, e.g. the keepalive send of a closed page): counted once, and
+//!   a success, so the device drops it and the browser logs no error.
 //! * `GET /v1/model` — the signed model (binary), `ETag: "<version>"`, `304` on `If-None-Match`.
 //! * `GET /v1/model-key` — `{"algorithm":"ed25519","publicKey":"<hex>"}` for device configs.
 //! * `GET /v1/rounds/current` — JSON status of the open round and the last closed one.
@@ -37,7 +40,7 @@ use client::ClientLimits;
 pub use error::ApiError;
 
 use crate::config::CheckedConfig;
-use crate::ingest::{IngestHandle, SharedState, StoreHealth};
+use crate::ingest::{IngestError, IngestHandle, SharedState, StoreHealth};
 use crate::lift_ingest::LiftHandle;
 use crate::policy::{admit, round_privacy};
 
@@ -95,8 +98,14 @@ async fn post_update(State(app): State<AppState>, request: Request) -> Result<Re
     let update = UpdateMessage::decode(&body).map_err(ApiError::Malformed)?;
     let current = app.state.get().ok_or(ApiError::Overloaded)?;
     admit(&update, &app.config, current.model.version)?;
-    app.ingest.submit(update).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
+    match app.ingest.submit(update).await {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response()),
+        // Idempotent: the first copy counted; this one changes nothing and is not an error.
+        Err(IngestError::Replayed) => {
+            Ok((StatusCode::OK, Json(json!({ "status": "alreadyReceived" }))).into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {

@@ -170,7 +170,7 @@ fn send_on_hide(state: &Weak<RefCell<PartsState>>, core: &CoreWeights, slot: &We
     });
     let Some(Some(body)) = body else { return };
     // The outcome is unknown once the page is gone: the bytes stay booked, and the next page
-    // resends them (the server answers `replayed_nonce` if they had arrived).
+    // resends them (the aggregator answers `200 alreadyReceived` if they had arrived: done).
     if !runtime.transport.send_on_page_hide(&body) {
         runtime.transport.send_beacon(&body);
     }
