@@ -85,8 +85,8 @@ first); cart: items in your cart; catalog: descriptions of items you interacted 
 milliseconds since 1970-01-01 UTC. None of this leaves your device.";
 
 impl Profile {
-    /// The panel data at `now_ms`, with affinities decayed by `half_life_ms`.
-    pub fn summary(&self, now_ms: u64, half_life_ms: f64) -> ProfileSummary {
+    /// Affinities at `now_ms` that are not negligible, strongest first.
+    fn decayed_interests(&self, now_ms: u64, half_life_ms: f64) -> Vec<(&AttributeKey, f64)> {
         let mut decayed: Vec<(&AttributeKey, f64)> = self
             .affinities
             .iter()
@@ -94,6 +94,19 @@ impl Profile {
             .filter(|(_, v)| v.abs() >= super::NEGLIGIBLE_AFFINITY)
             .collect();
         crate::ordering::sort_by(&mut decayed, |a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        decayed
+    }
+
+    /// The keys of the summary's `top_interests` at `now_ms`: the interests an explanation may
+    /// name (the shopper sees each in the panel and can remove it).
+    pub fn top_interest_keys(&self, now_ms: u64, half_life_ms: f64) -> Vec<&AttributeKey> {
+        let decayed = self.decayed_interests(now_ms, half_life_ms);
+        decayed.into_iter().filter(|(_, v)| *v > 0.0).take(SUMMARY_INTERESTS).map(|(k, _)| k).collect()
+    }
+
+    /// The panel data at `now_ms`, with affinities decayed by `half_life_ms`.
+    pub fn summary(&self, now_ms: u64, half_life_ms: f64) -> ProfileSummary {
+        let decayed = self.decayed_interests(now_ms, half_life_ms);
         let strongest = decayed.first().map_or(0.0, |(_, v)| v.max(0.0));
         let weakest = decayed.last().map_or(0.0, |(_, v)| v.min(0.0));
         let entry = |(key, value): &(&AttributeKey, f64), scale: f64| InterestSummary {
