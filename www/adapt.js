@@ -126,7 +126,7 @@ export class StorefrontAdaptation {
     const candidates = HOME_SECTIONS.filter((s) => s.id !== "continue" || cartLines().length > 0);
     const specs = candidates.map(({ title, ...spec }) => spec);
     const layout = attempt(() => this.personalizer.chooseLayout(specs, { maxSections: MAX_HOME_SECTIONS }), null);
-    const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "the shop's order" }));
+    const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "Arranged by the shop" }));
     const sections = placed.map((section) => {
       const title = HOME_SECTIONS.find((s) => s.id === section.id)?.title ?? section.id;
       const list = renderList(shop, this.productsFor(section.id, shopper), section.id);
