@@ -127,6 +127,9 @@ export class StorefrontAdaptation {
     const specs = candidates.map(({ title, ...spec }) => spec);
     const layout = attempt(() => this.personalizer.chooseLayout(specs, { maxSections: MAX_HOME_SECTIONS }), null);
     const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "Arranged by the shop" }));
+    shop.personalization.noteShown(placed.map((section) => ({
+      what: `Section: ${HOME_SECTIONS.find((s) => s.id === section.id)?.title ?? section.id}`,
+      reason: section.reason, code: section.code ?? "shopDefault", detail: "" })));
     const sections = placed.map((section) => {
       const title = HOME_SECTIONS.find((s) => s.id === section.id)?.title ?? section.id;
       const list = renderList(shop, this.productsFor(section.id, shopper), section.id);
@@ -145,6 +148,7 @@ export class StorefrontAdaptation {
     const decision = attempt(() => this.personalizer.chooseOffer(specs), null);
     const offer = OFFERS.find((o) => o.id === decision?.offerId);
     if (!offer) return null;
+    shop.personalization.noteShown([{ what: `Offer: ${offer.title}`, reason: decision.reason, code: decision.code, detail: "" }]);
     return el("aside", { class: "offer", "data-testid": "offer", "data-offer-id": offer.id },
       el("strong", {}, offer.title),
       el("span", { class: "why" }, `Why you see this: ${decision.reason}`),

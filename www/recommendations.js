@@ -137,6 +137,13 @@ export class DemoServer {
 }
 
 /** Registers and ranks answers for the pages, never breaking the page on an error. */
+/** What an explanation points at, in the panel's words: the interest or the item viewed. */
+function explanationDetail(explanation, byId) {
+  if (explanation.interest) return `your interest: ${explanation.interest.kind} “${explanation.interest.value}”`;
+  if (explanation.item) return `viewed this visit: ${byId.get(explanation.item)?.name ?? explanation.item}`;
+  return "";
+}
+
 export class Recommendations {
   constructor(shop) {
     this.shop = shop;
@@ -196,6 +203,10 @@ export class Recommendations {
     if (!ranked || ranked.items.length === 0) return;
     const placement = "recommendations";
     this.shop.track({ type: "impression", placement, itemIds: ranked.items.map((item) => item.id) });
+    this.shop.personalization.noteShown(ranked.items.map((item) => {
+      const product = this.shop.byId.get(item.id);
+      return product && { what: product.name, reason: item.explanation.text, code: item.explanation.code, detail: explanationDetail(item.explanation, this.shop.byId) };
+    }));
     const row = el("section", { class: "recommendations", "data-testid": "recommendations", "data-impression": ranked.impression },
       el("h2", {}, "Recommended for you"),
       el("ul", { class: "grid" }, ranked.items.map((item, position) => {
@@ -207,7 +218,7 @@ export class Recommendations {
               el("span", { class: "brand" }, product.brand),
               el("span", { class: "name" }, product.name),
               el("span", { class: "price" }, formatPrice(product.price, this.shop.currency)),
-              el("small", { class: "reason", title: item.reasons.join(", ") }, item.reason))));
+              el("small", { class: "reason", "data-code": item.explanation.code, title: item.reasons.join(", ") }, item.explanation.text))));
       })));
     if (first) view.prepend(row);
     else view.append(row);
