@@ -109,7 +109,7 @@ fn the_export_has_a_section_for_every_key_the_library_stored() {
     let named: Vec<&str> = sections.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(named, ["profile", "adaptation", "rankingModel", "sync", "backups"], "no unexplained section");
     for section in sections {
-        assert!(section["explanation"].as_str().is_some_and(|e| e.len() > 60), "{section}");
+        assert!(section["explanation"].as_str().is_some_and(|e| e.len() > 40), "{section}");
         let keys = section["keys"].as_array().unwrap().len();
         let stored = section.get("stored").and_then(|s| s.as_array()).map_or(0, Vec::len);
         let expected = if section["name"] == "profile" { 0 } else { keys };

@@ -29,42 +29,34 @@ pub struct ExportSection {
 /// The sections: name, the key (after `shop-personalizer:<shop>:`; a trailing `:` matches every
 /// key that starts so), what it is.
 const SECTIONS: [(&str, &str, &str); 5] = [
-    (
-        "profile",
-        "profile",
-        "Your shopping profile, the same as `profile` above (given there as it is now in this page): \
-         interests, this visit, recent history, visit counts and the items you interacted with.",
-    ),
+    ("profile", "profile", "Your shopping profile: the `profile` above, as it is now in this page."),
     (
         "adaptation",
         "adapt",
-        "What this device learned about which page layouts, offers and product texts you respond to. \
-         bandit: per option (such as section:deals, offer:welcome-10, copy:trail, density:list) the \
-         statistics of how often you engaged with it; holdout: a random draw that puts some visitors \
-         in a comparison group that sees the shop's defaults; offerHistory: when each offer was shown \
-         to you, so the shop's limits on repeats hold; lift: counts of visits, shown \
-         recommendations and orders since the last anonymous report to the shop; feedback: the \
-         decisions on the current page still waiting to see whether you engage.",
+        "Which layouts, offers and texts you respond to. bandit: per option (section:deals, \
+         offer:welcome-10, copy:trail) how you engaged with it; holdout: a random draw that puts some \
+         visitors in a group that sees the shop's defaults; offerHistory: when each offer was shown, \
+         so limits on repeats hold; lift: visits, shown recommendations and orders counted since the \
+         last anonymous report; feedback: decisions on this page awaiting your response.",
     ),
     (
         "rankingModel",
         "model",
-        "The weights that order products for you. shared: the shop's model as last downloaded; \
-         personal: what this device learned from your clicks, carts and orders on ranked lists; \
-         steps: how many times it learned.",
+        "The weights that order products for you. shared: the shop's model; personal: what this \
+         device learned from your clicks, carts and orders; steps: how often it learned.",
     ),
     (
         "sync",
         "sync",
-        "The device side of the shop's private learning. ledger: the privacy budget spent by \
-         anonymous, noised updates sent from this device, per period; pending uploads and lift \
-         reports waiting to be sent; the signed shared model installed. Nothing in it names you.",
+        "The shop's private learning. ledger: the privacy budget spent by the anonymous, noised \
+         updates sent from this device; updates and reports waiting to be sent; the shop's signed \
+         model. Nothing in it names you.",
     ),
     (
         "backups",
         "backup:",
-        "Earlier stored values that could not be read (damaged, or from a newer version of the \
-         library), kept so that nothing is lost; they are removed with everything else by forget().",
+        "Stored values that could not be read (damaged, or from a newer version), kept so that \
+         nothing is lost; forget() removes them too.",
     ),
 ];
 
@@ -102,9 +94,8 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
         .collect();
     let mut unexplained =
         ExportSection { name: "unexplained", explanation: UNEXPLAINED, keys: Vec::new(), stored: Vec::new() };
-    let mut owned: Vec<String> = store.keys().unwrap_or_default().into_iter().filter(|k| keys.owns(k)).collect();
-    owned.sort_unstable();
-    for key in owned {
+    // In the store's order (no sort: a generic sort costs the core module code for no reader).
+    for key in store.keys().unwrap_or_default().into_iter().filter(|k| keys.owns(k)) {
         let name = keys.name_of(&key);
         let at = SECTIONS.iter().position(|(_, k, _)| if k.ends_with(':') { name.starts_with(k) } else { name == *k });
         let section = match at {
