@@ -94,7 +94,7 @@ test("coming back to a cart left behind shows the cart offer; product copy comes
     await later.waitForSelector("body[data-ready=true]");
     assert.equal(await later.isVisible("#consent-banner"), false);
     assert.equal(await offerId(later), "cart-back", "the cart left in the earlier visit brings the cart offer");
-    assert.match(await later.textContent("[data-testid=offer] .why"), /cart was left without purchase/);
+    assert.match(await later.textContent("[data-testid=offer] .why"), /For the items you left in your cart/);
     assertSectionConstraints(await sectionIds(later));
 
     await later.click("[data-testid=offer] button");
