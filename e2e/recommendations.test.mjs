@@ -31,7 +31,8 @@ async function openProduct(page, itemId) {
 
 function recommendationRow(page) {
   return page.$$eval("[data-testid=recommendations] li", (tiles) =>
-    tiles.map((tile) => ({ id: tile.dataset.itemId, category: tile.dataset.category, reason: tile.querySelector(".reason")?.textContent ?? "" })));
+    tiles.map((tile) => ({ id: tile.dataset.itemId, category: tile.dataset.category, reason: tile.querySelector(".reason")?.textContent ?? "",
+      code: tile.querySelector(".reason")?.dataset.code ?? "" })));
 }
 
 /** The demo's search, as the catalog fixture answers it: every word in name, brand, categories or tags. */
@@ -70,6 +71,12 @@ test("browsing a category fills the recommendation row with that category, each 
     const home = await recommendationRow(page);
     assert.ok(home.length > 0 && home.every((item) => item.reason.trim().length > 0), `home row: ${JSON.stringify(home)}`);
     assert.ok(home.some((item) => item.category.startsWith("Shoes")), `the session shows on the home page: ${JSON.stringify(home)}`);
+    assert.ok(home.every((item) => item.code.length > 0), `each reason has its code: ${JSON.stringify(home)}`);
+    // Only Shoes were browsed: an interest named in a reason is one of theirs, never the tile's own other category.
+    for (const item of home.filter((i) => i.code === "interest" && /interest in /.test(i.reason))) {
+      assert.ok(!item.category.startsWith("Shoes") ? !item.reason.includes(item.category.split(" > ").pop()) : true,
+        `an interest the shopper has: ${JSON.stringify(item)}`);
+    }
     assert.deepEqual(problems, [], "no errors or warnings on the page");
   } finally {
     await context.close();

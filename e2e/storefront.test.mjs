@@ -62,6 +62,11 @@ test("browsing with full consent fills the panel, survives a reload, and forget 
     assert.ok(keys.includes("category:Shoes > Running > Trail"), `Trail running is an interest: ${keys}`);
     assert.ok(interests.every((i) => i.weight > 0), "only positive signals were given");
     assert.equal(await page.textContent("[data-testid=consent]"), "Remembered on this device");
+    const why = await page.$$eval("[data-testid=why-shown] li", (items) => items.map((li) => ({ code: li.dataset.code, text: li.textContent })));
+    assert.ok(why.length > 0, "the panel says why things were shown");
+    assert.ok(why.every((w) => w.code && !/consent|setConsent|%/.test(w.text)), `shopper words with a code: ${JSON.stringify(why)}`);
+    const parts = await page.$$eval("[data-testid=stored-parts] li", (items) => items.map((li) => li.dataset.section));
+    assert.deepEqual(parts, ["profile", "adaptation", "rankingModel", "sync", "backups"], "every stored part, explained");
     await page.screenshot({ path: new URL("panel.png", SCREENSHOT_DIR).pathname, fullPage: false });
 
     await page.reload();

@@ -35,10 +35,11 @@ test("a registered answer ranks into the documented items, text intact", () => {
   assert.equal(ranked.propensity, 1);
   assert.equal(ranked.explored, false);
   assert.ok(ranked.impression >= 1);
+  const shopPick = { code: "shopPick", text: "Picked by the shop" };
   assert.deepEqual(ranked.items.map(({ score, ...rest }) => rest), [
-    { id: "café-1", reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false, title: "Café ☕" },
-    { id: "😀-2", reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false },
-    { id: 'plain "3"', reasons: ["serverPick"], reason: "recommended by the shop", fromSession: false, title: "😀 smile" },
+    { id: "café-1", reasons: ["serverPick"], reason: "Picked by the shop", explanation: shopPick, fromSession: false, title: "Café ☕" },
+    { id: "😀-2", reasons: ["serverPick"], reason: "Picked by the shop", explanation: shopPick, fromSession: false },
+    { id: 'plain "3"', reasons: ["serverPick"], reason: "Picked by the shop", explanation: shopPick, fromSession: false, title: "😀 smile" },
   ]);
   const scores = ranked.items.map((item) => item.score);
   assert.ok(scores.every(Number.isFinite) && scores[0] >= scores[1] && scores[1] >= scores[2], `${scores}`);
@@ -104,4 +105,26 @@ test("the generated CandidateAnswer type has exactly the fields the engine accep
   const body = dts.split("export interface CandidateAnswer {")[1].split("\n}")[0];
   const typed = [...body.matchAll(/^ {4}(\w+)\??:/gm)].map((m) => m[1]);
   assert.deepEqual([...typed].sort(), [...accepted].sort());
+});
+
+test("an explanation names the interest that matched and the item viewed, as structured fields", () => {
+  const p = new Personalizer({ shop: "node-explain", noise: { botHeuristic: false } });
+  p.setConsent("session");
+  const trail = { categoryPath: ["Shoes", "Trail"], brand: "Summit", price: 120 };
+  for (const id of ["t1", "t2", "t3"]) p.track({ type: "view", itemId: id, item: trail });
+  const handle = p.registerCandidates({
+    ids: ["tent", "shoe"],
+    attributes: [{ categoryPath: ["Camping", "Tents"], brand: "Acme", price: 300 }, { categoryPath: ["Shoes", "Trail"], brand: "Zed", price: 90 }],
+  });
+  const { items } = p.rank(handle, { placement: "home", limit: 2 });
+  const shoe = items.find((item) => item.id === "shoe");
+  assert.deepEqual(shoe.explanation, {
+    code: "interest",
+    interest: { kind: "category", value: "Shoes > Trail" },
+    text: "Matches your interest in Trail",
+  });
+  assert.equal(shoe.reason, shoe.explanation.text);
+  const tent = items.find((item) => item.id === "tent");
+  assert.ok(!tent.reason.includes("Tents"), tent.reason);
+  p.free();
 });

@@ -127,7 +127,9 @@ async fn offers_follow_the_visit_and_their_caps_persist_across_instances() {
     let p = adapting(shop, "full", 0.0).await;
     let first: JsValue = p.choose_offer(list(OFFERS), None).expect("an offer").into();
     assert_eq!(field(&first, "offerId"), "\"welcome-10\"");
-    assert!(field(&first, "reason").contains("first visit"), "{}", field(&first, "reason"));
+    assert_eq!(field(&first, "reason"), "\"A welcome offer for your first visit\"");
+    assert_eq!(field(&first, "code"), "\"audience\"");
+    assert!(field(&first, "diagnostic").contains("first visit"), "{}", field(&first, "diagnostic"));
     assert_eq!(p.lift_bucket().unwrap().map(|b| JsValue::from(b).as_string()), Some(Some("personalized".into())));
     drop(p);
 
@@ -186,9 +188,15 @@ async fn without_consent_decisions_are_defaults_and_nothing_is_stored() {
     configure(&p, None).await.expect("adaptation loads");
     let layout: JsValue = p.choose_layout(list(SECTIONS), None).expect("a layout").into();
     assert_eq!(section_ids(&layout), ["hero", "for-you", "new", "top"]);
-    assert!(field(&layout, "densityReason").contains("consent is \\\"none\\\""), "{}", field(&layout, "densityReason"));
+    assert!(
+        field(&layout, "densityDiagnostic").contains("consent is \\\"none\\\""),
+        "{}",
+        field(&layout, "densityDiagnostic")
+    );
+    assert_eq!(field(&layout, "densityReason"), "\"Arranged by the shop\"");
     let offer: JsValue = p.choose_offer(list(OFFERS), None).expect("an offer").into();
-    assert!(field(&offer, "reason").contains("nothing personalized or stored"));
+    assert!(field(&offer, "diagnostic").contains("nothing personalized or stored"));
+    assert_eq!(field(&offer, "reason"), "\"The shop's current offer\"", "no developer words for shoppers");
     assert!(p.lift_bucket().unwrap().is_none());
     assert_eq!(
         p.record_decision_outcome(ts(r#"{"kind":"offer","offerId":"welcome-10","takenUp":true}"#)).ok(),

@@ -134,7 +134,7 @@ fn ranked_items_cross_intact_with_any_text() {
     assert_eq!(
         field(&list, "items"),
         format!(
-            r#"[{{"id":"café-1","score":{s0},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false,"title":"Café ☕"}},{{"id":"😀-2","score":{s1},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false}},{{"id":"plain \"3\"","score":{s2},"reasons":["serverPick"],"reason":"recommended by the shop","fromSession":false,"title":"😀 smile"}}]"#,
+            r#"[{{"id":"café-1","score":{s0},"reasons":["serverPick"],"reason":"Picked by the shop","explanation":{{"code":"shopPick","text":"Picked by the shop"}},"fromSession":false,"title":"Café ☕"}},{{"id":"😀-2","score":{s1},"reasons":["serverPick"],"reason":"Picked by the shop","explanation":{{"code":"shopPick","text":"Picked by the shop"}},"fromSession":false}},{{"id":"plain \"3\"","score":{s2},"reasons":["serverPick"],"reason":"Picked by the shop","explanation":{{"code":"shopPick","text":"Picked by the shop"}},"fromSession":false,"title":"😀 smile"}}]"#,
             s0 = score_at(&list, 0),
             s1 = score_at(&list, 1),
             s2 = score_at(&list, 2),

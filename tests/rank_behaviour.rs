@@ -166,7 +166,10 @@ fn session_memory_lifts_items_viewed_together_and_explains_why() {
     assert_eq!(r.ids().name(first.item), Some("x9"));
     assert_eq!(first.primary, Some(ReasonCode::ViewedTogether));
     assert_eq!(r.ids().name(first.because_of.unwrap()), Some("trail"));
-    assert_eq!(r.explain(&current, &first, &ctx), "because you viewed Trail shoes");
+    let explanation = r.explain(&current, &first, &ctx, &|_| false);
+    assert_eq!(explanation.text, "Because you viewed Trail shoes");
+    assert_eq!(explanation.code, shop_personalizer::rank::ExplanationCode::ViewedTogether);
+    assert_eq!(explanation.item.as_deref(), Some("trail"));
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn values_written_before_the_shared_envelope_still_load() {
         let decision = p.choose_offer(&[capped], &OfferRequest::default(), T0 + 2_000.0, 9).expect("valid offer");
         assert_eq!(decision.offer_id, None);
         assert_eq!(decision.skipped.len(), 1, "{decision:?}");
-        assert!(decision.skipped[0].reason.contains("cap"), "{}", decision.skipped[0].reason);
+        assert!(decision.skipped[0].diagnostic.contains("cap"), "{}", decision.skipped[0].diagnostic);
         assert_eq!(p.warnings().len(), 1, "{:?}", p.warnings());
     }
 }

@@ -112,7 +112,10 @@ export class StorefrontAdaptation {
     const candidates = HOME_SECTIONS.filter((s) => s.id !== "continue" || cartLines().length > 0);
     const specs = candidates.map(({ title, ...spec }) => spec);
     const layout = attempt(() => this.personalizer.chooseLayout(specs, { maxSections: MAX_HOME_SECTIONS }), null);
-    const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "the shop's order" }));
+    const placed = layout ? layout.sections : specs.map((s, position) => ({ ...s, position, reason: "Arranged by the shop" }));
+    shop.personalization.noteShown(placed.map((section) => ({
+      what: `Section: ${HOME_SECTIONS.find((s) => s.id === section.id)?.title ?? section.id}`,
+      reason: section.reason, code: section.code ?? "shopDefault", detail: "" })));
     // No product twice on the page's sections. "Recommended for you" is ranked on the device from
     // the shop's answer: recommendations.js fills its list, leaving out what the others show.
     const shown = new Set();
@@ -137,6 +140,7 @@ export class StorefrontAdaptation {
     const decision = attempt(() => this.personalizer.chooseOffer(specs), null);
     const offer = OFFERS.find((o) => o.id === decision?.offerId);
     if (!offer) return null;
+    shop.personalization.noteShown([{ what: `Offer: ${offer.title}`, reason: decision.reason, code: decision.code, detail: "" }]);
     return el("aside", { class: "offer", "data-testid": "offer", "data-offer-id": offer.id },
       el("strong", {}, offer.title),
       el("span", { class: "why" }, `Why you see this: ${decision.reason}`),

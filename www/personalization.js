@@ -33,6 +33,15 @@ export class ShopPersonalization {
     this.personalizer = personalizer;
     this.listeners = new Set();
     this.sync = null;
+    /** What the page showed lately and why ({ what, reason, code, detail }), for the privacy panel. */
+    this.shown = [];
+  }
+
+  /** Remembers why things were shown (newest first, at most 12) for "Why am I seeing this". */
+  noteShown(entries) {
+    const fresh = entries.filter(Boolean);
+    const whats = new Set(fresh.map((entry) => entry.what));
+    this.shown = [...fresh, ...this.shown.filter((entry) => !whats.has(entry.what))].slice(0, 12);
   }
 
   /** True once the shopper answered the consent banner. */
@@ -63,7 +72,9 @@ export class ShopPersonalization {
     return this.report(() => this.personalizer.profileSummary());
   }
 
+  /** The export, after saving this page's latest state so that every stored part is current. */
   exportJson() {
+    if (this.consent() === "full") this.report(() => this.personalizer.flush());
     return this.report(() => this.personalizer.exportProfile());
   }
 

@@ -60,6 +60,31 @@ function keptList(kept) {
   return el("ul", { class: "kept", "data-testid": "kept" }, lines);
 }
 
+/** "Why am I seeing this": what the page showed lately, each with the reason it was given. */
+function whySection(shown) {
+  if (!shown.length) return el("p", { class: "empty", "data-testid": "why-shown" }, "Nothing personalized shown yet.");
+  return el("ul", { class: "why-shown", "data-testid": "why-shown" }, shown.map((entry) =>
+    el("li", { "data-code": entry.code },
+      el("strong", {}, entry.what), " — ", entry.reason,
+      entry.detail ? el("small", {}, ` (${entry.detail})`) : null)));
+}
+
+/** Every part the export holds, with what it is for and how much of it is stored. */
+function storedSection(json) {
+  let sections = [];
+  try {
+    sections = JSON.parse(json ?? "{}").sections ?? [];
+  } catch {
+    return null;
+  }
+  return el("ul", { class: "stored-parts", "data-testid": "stored-parts" }, sections.map((section) => {
+    const bytes = (section.stored ?? []).reduce((sum, value) => sum + JSON.stringify(value).length, 0);
+    const size = section.keys.length === 0 ? "nothing stored" : section.name === "profile" ? "stored" : `${Math.ceil(bytes / 1024)} KB stored`;
+    return el("li", { "data-section": section.name },
+      el("strong", {}, section.name), ` (${size}): `, el("span", {}, section.explanation));
+  }));
+}
+
 export class PrivacyPanel {
   constructor(shop, askConsent) {
     this.shop = shop;
@@ -101,8 +126,12 @@ export class PrivacyPanel {
       summary.avoided.length ? interestList(this, summary.avoided, "avoided") : null,
       el("h3", {}, "Your visits"),
       visitStats(summary, this.shop.currency),
+      el("h3", {}, "Why am I seeing this?"),
+      whySection(this.shop.personalization.shown),
       el("h3", {}, "What is kept on this device"),
       keptList(summary.kept),
+      el("h3", {}, "Everything stored, part by part"),
+      storedSection(this.shop.personalization.exportJson()),
       el("p", { class: "fine-print" }, "All of this stays in this browser. Our servers never receive it."),
       ledgerSection(summary.privacyLedger, this.shop.personalization.sync),
     ];

@@ -131,6 +131,13 @@ export class DemoServer {
 }
 
 /** Registers and ranks answers for the pages, never breaking the page on an error. */
+/** What an explanation points at, in the panel's words: the interest or the item viewed. */
+function explanationDetail(explanation, byId) {
+  if (explanation.interest) return `your interest: ${explanation.interest.kind} “${explanation.interest.value}”`;
+  if (explanation.item) return `viewed this visit: ${byId.get(explanation.item)?.name ?? explanation.item}`;
+  return "";
+}
+
 export class Recommendations {
   constructor(shop, answersUrl) {
     this.shop = shop;
@@ -207,6 +214,10 @@ export class Recommendations {
   /** The ranked items as tiles; clicks are tracked with `placement`. */
   rankedList(ranked, placement) {
     this.shop.track({ type: "impression", placement, itemIds: ranked.items.map((item) => item.id) });
+    this.shop.personalization.noteShown(ranked.items.map((item) => {
+      const product = this.shop.byId.get(item.id);
+      return product && { what: product.name, reason: item.explanation.text, code: item.explanation.code, detail: explanationDetail(item.explanation, this.shop.byId) };
+    }));
     return el("ul", { class: "grid", "data-placement": placement }, ranked.items.map((item, position) => {
       const product = this.shop.byId.get(item.id);
       if (!product) return null;
@@ -217,7 +228,7 @@ export class Recommendations {
             el("span", { class: "brand" }, product.brand),
             el("span", { class: "name" }, product.name),
             el("span", { class: "price" }, formatPrice(product.price, this.shop.currency)),
-            el("small", { class: "reason", title: item.reasons.join(", ") }, item.reason))));
+            el("small", { class: "reason", "data-code": item.explanation.code, title: item.reasons.join(", ") }, item.explanation.text))));
     }));
   }
 

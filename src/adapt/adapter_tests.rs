@@ -63,7 +63,7 @@ fn sensitive_categories_never_reach_a_decision() {
     let offers = vec![OfferSpec::new("discreet", vec![AudienceSpec::browsing("Health")])];
     let decision = adapter.choose_offer(&offers, &OfferContext { now_ms: 0.0, allow_none: false }, &shopper).unwrap();
     assert_eq!(decision.offer_id, None);
-    assert!(decision.skipped[0].reason.contains("audience not met"));
+    assert!(decision.skipped[0].diagnostic.contains("audience not met"));
 }
 
 #[test]

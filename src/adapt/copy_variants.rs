@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::bandit::{sample, Bandit, BanditError, Posterior};
+use super::why::{rate_words, DecisionCode, Why, MIN_RATE_EVIDENCE};
 use crate::catalog::{AttributeKey, CatalogError, Item, CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
 use crate::profile::shopper_state::{Interest, ShopperState};
@@ -100,12 +101,19 @@ impl CopyVariant {
 #[serde(rename_all = "camelCase")]
 pub struct VariantDecision {
     pub variant_id: String,
+    /// For shoppers: why this text ("Written for your interest in Trail").
     pub reason: String,
+    pub code: DecisionCode,
+    /// For developers: consent, holdout, exploration, learned engagement; never show it to shoppers.
+    pub diagnostic: String,
     /// The interests that matched the chosen variant's tags, strongest first.
     pub matched_interests: Vec<String>,
     pub propensity: f64,
     pub personalized: bool,
 }
+
+/// Shopper words for the shop's own text.
+pub(crate) const SHOP_TEXT_WORDS: &str = "The shop's description";
 
 /// The bandit arms that learn engagement with copy carrying `tags`.
 pub(crate) fn variant_arms(tags: &[String]) -> Vec<String> {
@@ -170,7 +178,9 @@ pub(crate) fn shop_default_variant(item: &Item, variants: &[CopyVariant]) -> Res
     check(item, variants)?;
     Ok(VariantDecision {
         variant_id: variants[0].id.clone(),
-        reason: "the shop's default text (holdout group)".into(),
+        reason: SHOP_TEXT_WORDS.into(),
+        code: DecisionCode::ShopDefault,
+        diagnostic: "the shop's default text (holdout group)".into(),
         matched_interests: Vec::new(),
         propensity: 1.0,
         personalized: false,
@@ -205,21 +215,30 @@ pub(crate) fn personalized_variant(
         let chosen_arms = &arms[pick.index];
         chosen_arms.iter().map(|a| bandit.mean_probability(a, &x)).sum::<f64>() / chosen_arms.len() as f64
     };
-    let reason = if pick.explored {
-        "exploring another text to learn what this shopper responds to".to_string()
-    } else if !matched.is_empty() && seen == 0 {
-        format!("speaks to {} (an interest at {:.0}% of the strongest)", matched.join(", "), strength * 100.0)
+    let interests = matched.join(", ");
+    let why = if pick.explored {
+        let diagnostic = "exploring another text to learn what this shopper responds to".to_string();
+        Why::new(DecisionCode::Exploring, "Trying another description to learn what you like", diagnostic)
     } else if !matched.is_empty() {
-        format!("speaks to {}; engagement with this angle ≈ {:.0}%", matched.join(", "), rate() * 100.0)
-    } else if seen > 0 {
-        format!("no interest matches; this shopper engages with such copy ≈ {:.0}%", rate() * 100.0)
+        let diagnostic = format!(
+            "speaks to {interests} (an interest at {:.0}% of the strongest); engagement with this angle: {}",
+            strength * 100.0,
+            rate_words(rate(), seen)
+        );
+        Why { code: DecisionCode::Interest, reason: format!("Written for your interest in {interests}"), diagnostic }
+    } else if seen >= MIN_RATE_EVIDENCE {
+        let diagnostic = format!("no interest matches; engagement with such copy: {}", rate_words(rate(), seen));
+        Why::new(DecisionCode::Engages, "Chosen from the descriptions you respond to", diagnostic)
     } else {
-        "no interest matches any variant yet; trying this one to learn".to_string()
+        let diagnostic = format!("no interest matches any variant; trying this one to learn ({seen} observations)");
+        Why::new(DecisionCode::Learning, SHOP_TEXT_WORDS, diagnostic)
     };
     bandit.touch(&arms[pick.index]);
     Ok(VariantDecision {
         variant_id: chosen.id.clone(),
-        reason,
+        reason: why.reason,
+        code: why.code,
+        diagnostic: why.diagnostic,
         matched_interests: matched,
         propensity: pick.propensity,
         personalized: true,
@@ -303,7 +322,9 @@ mod tests {
         }
         let d = a.choose_variant(&item(), &variants(), &me).unwrap();
         assert_eq!(d.variant_id, "present");
-        assert!(d.reason.contains("engages"), "{}", d.reason);
+        assert_eq!(d.code, DecisionCode::Engages);
+        assert!(d.diagnostic.contains("engagement with such copy: about"), "{}", d.diagnostic);
+        assert_eq!(d.reason, "Chosen from the descriptions you respond to");
     }
 
     #[test]

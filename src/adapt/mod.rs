@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod layout;
 pub mod off_policy;
 pub mod offers;
+pub mod why;
 
 pub use crate::measure::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 pub use adapter::{AdaptError, AdaptState, Adapter, AdapterConfig, CheckedAdapterConfig};
@@ -27,3 +28,4 @@ pub use offers::{
 };
 pub mod engagement_hours;
 pub use engagement_hours::{preferred_hours, ActiveHour, HoursError, HoursParams, PreferredHours};
+pub use why::{DecisionCode, MIN_RATE_EVIDENCE};

@@ -25,13 +25,16 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         Ok(self.ctx.keys.remove_all(&mut self.ctx.store)?)
     }
 
-    /// Human-readable JSON of everything stored, with an explanation of each part.
+    /// Human-readable JSON of everything kept for the shop: the summary, the profile as it is now,
+    /// and `sections`, one per kind of stored state (profile, adaptation, ranking model, sync,
+    /// backups) with its storage keys, its stored values and what it is for in plain words.
     ///
     /// ```js
     /// download("my-profile.json", p.exportProfile());
     /// ```
     pub fn export_profile(&self, now_ms: f64) -> String {
-        self.profile.export_json(view_time(now_ms), self.ctx.config.affinity_half_life_ms())
+        let sections = super::export::stored_sections(&self.ctx.store, &self.ctx.keys);
+        super::export::export_json(self.profile_summary(now_ms), &self.profile, view_time(now_ms), sections)
     }
 
     /// Top interests with weights, visit statistics, segment and what is kept, for a

@@ -13,6 +13,7 @@
 mod adapting;
 mod context;
 mod data_controls;
+mod export;
 mod extension;
 mod flushing;
 mod outcome;

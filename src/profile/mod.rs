@@ -35,7 +35,7 @@ pub use history::{
 pub(crate) use maps::{deserialize_object, map_from_entries, serialize_as_object};
 pub use shopper_state::{ShopperClock, SHOPPER_TOP_INTERESTS};
 pub use shopper_view::ProfileShopper;
-pub use summary::{InterestSummary, KeptCounts, ProfileExport, ProfileSummary};
+pub use summary::{InterestSummary, KeptCounts, ProfileSummary, EXPORT_EXPLANATION};
 pub use visits::{DeviceClass, HourOfWeek, Segment, VisitStats, HOURS_PER_WEEK, LOYAL_ORDERS};
 
 /// Most items whose attributes the profile remembers.

@@ -65,28 +65,17 @@ pub struct ProfileSummary {
     pub privacy_ledger: Option<crate::privacy::LedgerSummary>,
 }
 
-/// Everything stored, for `exportProfile()`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileExport<'a> {
-    pub format: &'static str,
-    pub explanation: &'static str,
-    pub exported_at_ms: u64,
-    pub summary: ProfileSummary,
-    pub profile: &'a Profile,
-}
-
-const EXPORT_EXPLANATION: &str = "Everything this shop's personalizer stores on this device. \
-affinities: attribute values (category levels, brands, price bands, tags) with a strength that halves \
+/// What the export's `profile` holds, field by field.
+pub const EXPORT_EXPLANATION: &str = "Your shopping profile. affinities: attribute values (category levels, brands, price bands, tags) with a strength that halves \
 every half-life; session: what you did in the current visit; history: recently viewed, carted, \
 purchased, dismissed and wishlisted items; interest: how often you returned to an item; visits: \
 counts of visits, sessions and orders; hourOfWeek: activity per local hour of the week (Monday 00:00 \
-first); cart: items in your cart; catalog: descriptions of items you interacted with. Times are \
-milliseconds since 1970-01-01 UTC. None of this leaves your device.";
+first); cart: items in your cart; catalog: descriptions of items you interacted with. None of it \
+leaves your device.";
 
 impl Profile {
-    /// The panel data at `now_ms`, with affinities decayed by `half_life_ms`.
-    pub fn summary(&self, now_ms: u64, half_life_ms: f64) -> ProfileSummary {
+    /// Affinities at `now_ms` that are not negligible, strongest first.
+    fn decayed_interests(&self, now_ms: u64, half_life_ms: f64) -> Vec<(&AttributeKey, f64)> {
         let mut decayed: Vec<(&AttributeKey, f64)> = self
             .affinities
             .iter()
@@ -94,6 +83,19 @@ impl Profile {
             .filter(|(_, v)| v.abs() >= super::NEGLIGIBLE_AFFINITY)
             .collect();
         crate::ordering::sort_by(&mut decayed, |a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        decayed
+    }
+
+    /// The keys of the summary's `top_interests` at `now_ms`: the interests an explanation may
+    /// name (the shopper sees each in the panel and can remove it).
+    pub fn top_interest_keys(&self, now_ms: u64, half_life_ms: f64) -> Vec<&AttributeKey> {
+        let decayed = self.decayed_interests(now_ms, half_life_ms);
+        decayed.into_iter().filter(|(_, v)| *v > 0.0).take(SUMMARY_INTERESTS).map(|(k, _)| k).collect()
+    }
+
+    /// The panel data at `now_ms`, with affinities decayed by `half_life_ms`.
+    pub fn summary(&self, now_ms: u64, half_life_ms: f64) -> ProfileSummary {
+        let decayed = self.decayed_interests(now_ms, half_life_ms);
         let strongest = decayed.first().map_or(0.0, |(_, v)| v.max(0.0));
         let weakest = decayed.last().map_or(0.0, |(_, v)| v.min(0.0));
         let entry = |(key, value): &(&AttributeKey, f64), scale: f64| InterestSummary {
@@ -136,23 +138,6 @@ impl Profile {
             items_with_repeat_interest: self.interest.len(),
             events_recorded: self.event_counts.total(),
         }
-    }
-
-    /// Everything stored, with a summary and an explanation of each part.
-    pub fn export(&self, now_ms: u64, half_life_ms: f64) -> ProfileExport<'_> {
-        ProfileExport {
-            format: crate::profile::stored::FORMAT_NAME,
-            explanation: EXPORT_EXPLANATION,
-            exported_at_ms: now_ms,
-            summary: self.summary(now_ms, half_life_ms),
-            profile: self,
-        }
-    }
-
-    /// The export as indented JSON.
-    pub fn export_json(&self, now_ms: u64, half_life_ms: f64) -> String {
-        serde_json::to_string_pretty(&self.export(now_ms, half_life_ms))
-            .unwrap_or_else(|e| format!("{{\"error\":\"could not export: {e}\"}}"))
     }
 }
 
@@ -200,19 +185,5 @@ mod tests {
         assert_eq!(summary.kept.viewed, 2);
         assert_eq!(summary.kept.dismissed, 1);
         assert_eq!(summary.kept.cart_items, 1);
-    }
-
-    #[test]
-    fn export_is_readable_json_with_everything_stored() {
-        let mut profile = Profile::default();
-        let acme = ItemAttributes { brand: Some("Acme".into()), ..ItemAttributes::default() };
-        view(&mut profile, "a", acme, TrackEvent::View { item_id: "a".into(), item: None });
-        let json = profile.export_json(T0, ValidConfig::default().affinity_half_life_ms());
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(value["profile"]["history"]["viewed"][0]["itemId"], "a");
-        assert_eq!(value["profile"]["catalog"]["a"]["brand"], "Acme");
-        assert_eq!(value["summary"]["topInterests"][0]["label"], "Acme");
-        assert!(value["explanation"].as_str().is_some_and(|s| s.contains("None of this leaves your device")));
-        assert!(json.contains('\n'), "indented for people");
     }
 }

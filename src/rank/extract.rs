@@ -116,6 +116,11 @@ impl FeatureExtractor {
         self.personal
     }
 
+    /// The shopper's affinity (≥ 0) for attribute key `k` of the last extracted set; 0 past its end.
+    pub fn key_affinity(&self, k: usize) -> f32 {
+        self.key_affinity.get(k).copied().unwrap_or(0.0)
+    }
+
     /// The session item (dense id) that made row `row` a co-visitation match, if any.
     pub fn best_source(&self, row: usize) -> Option<u32> {
         let entry = *self.best_source.get(row)?;

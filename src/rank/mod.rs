@@ -56,6 +56,7 @@ use crate::error_code::{Coded, ErrorCode};
 pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBuilder, NeighbourInput, MAX_CANDIDATES};
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
 pub use default_weights::DEFAULT_WEIGHTS;
+pub use explain::{Explanation, ExplanationCode, EXPLANATION_CODES};
 pub use features::{
     feature_name, interaction_inputs, Family, FamilyMask, FEATURE_NAMES, NUM_BASE_FEATURES, NUM_FEATURES,
 };

@@ -288,6 +288,11 @@ impl Ranker {
         }
     }
 
+    /// The shopper's affinity for attribute key `k` of the set last ranked (for explanations).
+    pub(crate) fn key_affinity(&self, k: usize) -> f32 {
+        self.extractor.key_affinity(k)
+    }
+
     fn write_items(&mut self, set: &CandidateSet, out: &mut Ranking) {
         let weights = &self.active_weights;
         for &row in &self.merged {

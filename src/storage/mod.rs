@@ -80,6 +80,12 @@ impl StorageKeys {
         format!("{}backup:{n}", self.prefix)
     }
 
+    /// What follows `shop-personalizer:<shop>:` in `key` (`"profile"`, `"backup:0"`); all of
+    /// `key` when it is not the shop's.
+    pub fn name_of<'k>(&self, key: &'k str) -> &'k str {
+        key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
+    }
+
     /// True for every key this library writes for the shop.
     pub fn owns(&self, key: &str) -> bool {
         key.starts_with(&self.prefix)

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LayoutTuning;
 use crate::adapt::bandit::{argmax, Bandit};
+use crate::adapt::why::{rate_words, DecisionCode, Why};
 use crate::profile::shopper_state::CONTEXT_FEATURES;
 
 /// Grid of tiles or a list of rows.
@@ -38,15 +39,19 @@ pub(crate) fn choose_density(
     x: &[f32; CONTEXT_FEATURES],
     tuning: &LayoutTuning,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> (Density, String, f64) {
+) -> (Density, Why, f64) {
     let other = other_of(default);
     let epsilon = bandit.params().exploration;
     let evidence = bandit.observations(default.arm_key()) + bandit.observations(other.arm_key());
+    let exploring = || Why::new(DecisionCode::Exploring, "Trying another view", "exploring the other density".into());
     if evidence < tuning.min_evidence {
         return if rng.random::<f64>() < epsilon {
-            (other, "exploring the other density".into(), epsilon)
+            (other, exploring(), epsilon)
         } else {
-            (default, "the shop's default density until this shopper's preference is known".into(), 1.0 - epsilon)
+            let diagnostic = format!(
+                "the shop's default density until this shopper's preference is known ({evidence} observations)"
+            );
+            (default, Why::new(DecisionCode::Learning, super::SHOP_WORDS, diagnostic), 1.0 - epsilon)
         };
     }
     let keys = [default.arm_key().to_string(), other.arm_key().to_string()];
@@ -58,19 +63,20 @@ pub(crate) fn choose_density(
     let total = f64::from(draws) + if explored { 0.0 } else { 1.0 };
     let propensity = epsilon / 2.0 + (1.0 - epsilon) * wins as f64 / total;
     let density = if index == 0 { default } else { other };
-    let label = |d: Density| bandit.mean_probability(d.arm_key(), x) * 100.0;
-    let reason = if explored {
-        "exploring the other density".to_string()
+    let label = |d: Density| rate_words(bandit.mean_probability(d.arm_key(), x), bandit.observations(d.arm_key()));
+    let why = if explored {
+        exploring()
     } else {
-        format!(
-            "engagement with {:?} ≈ {:.0}% vs {:?} ≈ {:.0}%",
+        let diagnostic = format!(
+            "engagement with {:?}: {} vs {:?}: {}",
             density,
             label(density),
             other_of(density),
             label(other_of(density))
-        )
+        );
+        Why::new(DecisionCode::Engages, "Shown the way you tend to browse", diagnostic)
     };
-    (density, reason, propensity)
+    (density, why, propensity)
 }
 
 fn other_of(density: Density) -> Density {

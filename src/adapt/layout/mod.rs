@@ -22,6 +22,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::adapt::bandit::{argmax, sample, sigmoid, Bandit, Posterior};
+use crate::adapt::why::{rate_words, DecisionCode, Why};
 use crate::catalog::MAX_LABEL_BYTES;
 use crate::profile::shopper_state::{ShopperState, CONTEXT_FEATURES};
 use constraints::{diagnose, order_sections, select_sections, LayoutError, Slotting, MAX_SECTIONS};
@@ -54,7 +55,11 @@ pub struct PlacedSection {
     pub id: String,
     pub kind: SectionKind,
     pub position: u32,
+    /// For shoppers: why it is here ("You often look at deals").
     pub reason: String,
+    pub code: DecisionCode,
+    /// For developers: holdout, exploration, learned rates; never show it to shoppers.
+    pub diagnostic: String,
 }
 
 /// An optional section left off the page.
@@ -63,7 +68,11 @@ pub struct PlacedSection {
 #[serde(rename_all = "camelCase")]
 pub struct HiddenSection {
     pub id: String,
+    /// For shoppers: why it is not shown.
     pub reason: String,
+    pub code: DecisionCode,
+    /// For developers: the constraint or the learned rates behind it.
+    pub diagnostic: String,
 }
 
 /// The page to render.
@@ -75,12 +84,19 @@ pub struct LayoutDecision {
     pub sections: Vec<PlacedSection>,
     pub hidden: Vec<HiddenSection>,
     pub density: Density,
+    /// For shoppers: why this density.
     pub density_reason: String,
+    pub density_code: DecisionCode,
+    /// For developers: the learned engagement per density.
+    pub density_diagnostic: String,
     /// Probability the policy had of this exact arrangement and density (for off-policy evaluation).
     pub propensity: f64,
     /// False for the holdout group (shop order and defaults).
     pub personalized: bool,
 }
+
+/// Shopper words for what the shop decided.
+pub(crate) const SHOP_WORDS: &str = "Arranged by the shop";
 
 /// Tuning of the layout decision, checked by the adapter's config.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -214,7 +230,9 @@ pub(crate) fn shop_default_layout(
     let order: Vec<usize> = (0..sections.len()).collect();
     let draw = Draw { rank: order.clone(), wanted: order.clone(), order, probabilities: Vec::new(), explored: false };
     let placed = arrange(&slottings, slots, &draw).ok_or_else(|| diagnose(&ids(sections), &slottings, slots))?;
-    let reason = |_: usize| "the shop's order (holdout group: no personalization)".to_string();
+    let reason = |_: usize| {
+        Why::new(DecisionCode::ShopDefault, SHOP_WORDS, "the shop's order (holdout group: no personalization)".into())
+    };
     Ok(assemble(
         sections,
         &slottings,
@@ -223,7 +241,7 @@ pub(crate) fn shop_default_layout(
         reason,
         |_| None,
         options.default_density,
-        "the shop's default density".into(),
+        Why::new(DecisionCode::ShopDefault, SHOP_WORDS, "the shop's default density (holdout group)".into()),
         1.0,
         false,
     ))
@@ -239,37 +257,52 @@ fn assemble(
     slottings: &[Slotting],
     slots: usize,
     placed: &[usize],
-    reason: impl Fn(usize) -> String,
-    unwanted: impl Fn(usize) -> Option<String>,
+    reason: impl Fn(usize) -> Why,
+    unwanted: impl Fn(usize) -> Option<Why>,
     density: Density,
-    density_reason: String,
+    density_why: Why,
     propensity: f64,
     personalized: bool,
 ) -> LayoutDecision {
     let shown = placed
         .iter()
         .enumerate()
-        .map(|(position, &i)| PlacedSection {
-            id: sections[i].id.clone(),
-            kind: sections[i].kind,
-            position: position as u32,
-            reason: reason(i),
+        .map(|(position, &i)| {
+            let Why { code, reason, diagnostic } = reason(i);
+            PlacedSection {
+                id: sections[i].id.clone(),
+                kind: sections[i].kind,
+                position: position as u32,
+                reason,
+                code,
+                diagnostic,
+            }
         })
         .collect();
+    let no_room = |diagnostic| Why::new(DecisionCode::NoRoom, "No room on this page", diagnostic);
     let hidden = (0..sections.len())
         .filter(|i| !placed.contains(i))
-        .map(|i| HiddenSection {
-            id: sections[i].id.clone(),
-            reason: if slottings[i].min as usize >= slots {
-                format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots)
+        .map(|i| {
+            let why = if slottings[i].min as usize >= slots {
+                no_room(format!("its minPosition {} is beyond the page's {} sections", slottings[i].min, slots))
             } else if let Some(why) = unwanted(i) {
                 why
             } else {
-                format!("no room within the page's {slots} sections and the position constraints")
-            },
+                no_room(format!("no room within the page's {slots} sections and the position constraints"))
+            };
+            HiddenSection { id: sections[i].id.clone(), reason: why.reason, code: why.code, diagnostic: why.diagnostic }
         })
         .collect();
-    LayoutDecision { sections: shown, hidden, density, density_reason, propensity, personalized }
+    LayoutDecision {
+        sections: shown,
+        hidden,
+        density,
+        density_reason: density_why.reason,
+        density_code: density_why.code,
+        density_diagnostic: density_why.diagnostic,
+        propensity,
+        personalized,
+    }
 }
 
 /// The personalized page: Thompson-sampled section order and visibility under the constraints,
@@ -296,34 +329,42 @@ pub(crate) fn personalized_layout(
     let layout_propensity = (matches + 1) as f64 / (f64::from(draws) + 1.0);
     let used: Vec<String> = placed.iter().map(|&i| sections[i].kind.arm_key()).collect();
     bandit.touch(&used);
-    let (density, density_reason, density_propensity) =
+    let (density, density_why, density_propensity) =
         choose_density(bandit, options.default_density, &x, tuning, &mut rng);
     let reason = |i: usize| {
         let section = &sections[i];
-        let estimate = bandit.mean_probability(&section.kind.arm_key(), &x) * 100.0;
+        let arm = section.kind.arm_key();
+        let (label, seen) = (section.kind.label(), bandit.observations(&arm));
+        let rate = rate_words(bandit.mean_probability(&arm, &x), seen);
         if section.required && slottings[i].min == slottings[i].max {
-            format!("pinned to position {} by the shop", slottings[i].min)
+            Why::new(DecisionCode::ShopRule, SHOP_WORDS, format!("pinned to position {} by the shop", slottings[i].min))
         } else if draw.explored {
-            "exploring a new order to learn what this shopper likes".to_string()
-        } else if bandit.observations(&section.kind.arm_key()) < tuning.min_evidence {
-            format!("still learning how this shopper engages with {} sections", section.kind.label())
+            let diagnostic = "exploring a new order to learn what this shopper likes".to_string();
+            Why::new(DecisionCode::Exploring, "Trying a new order to learn what you like", diagnostic)
+        } else if seen < tuning.min_evidence {
+            let diagnostic = format!("still learning how this shopper engages with {label} sections ({rate})");
+            Why::new(DecisionCode::Learning, SHOP_WORDS, diagnostic)
         } else {
-            format!(
-                "this shopper engages with {} sections (about {estimate:.0}% of views; sampled {:.0}%)",
-                section.kind.label(),
-                draw.probabilities[i] * 100.0
-            )
+            let sampled = draw.probabilities[i] * 100.0;
+            let diagnostic =
+                format!("this shopper engages with {label} sections ({rate} of views; sampled {sampled:.0}%)");
+            Why::new(DecisionCode::Engages, "Placed by how you use this shop", diagnostic)
         }
     };
     let best = draw.probabilities.iter().copied().fold(0.0, f64::max);
     let unwanted = |i: usize| {
         (!sections[i].required && !draw.wanted.contains(&i)).then(|| {
-            format!(
-                "this shopper rarely engages with {} sections (sampled {:.0}% vs {:.0}% for the best)",
+            let diagnostic = format!(
+                "this shopper rarely engages with {} sections (sampled {:.0}% vs {:.0}% for the best; {})",
                 sections[i].kind.label(),
                 draw.probabilities[i] * 100.0,
-                best * 100.0
-            )
+                best * 100.0,
+                rate_words(
+                    bandit.mean_probability(&sections[i].kind.arm_key(), &x),
+                    bandit.observations(&sections[i].kind.arm_key())
+                )
+            );
+            Why::new(DecisionCode::RarelyEngages, "Hidden because you rarely look at it", diagnostic)
         })
     };
     Ok(assemble(
@@ -334,7 +375,7 @@ pub(crate) fn personalized_layout(
         reason,
         unwanted,
         density,
-        density_reason,
+        density_why,
         layout_propensity * density_propensity,
         true,
     ))

@@ -39,7 +39,8 @@ fn pinned_and_required_sections_hold() {
         assert_eq!(ids(&layout)[..2], ["new", "continue"]);
         assert_eq!(layout.sections.len() + layout.hidden.len(), 4);
         assert!(layout.sections.len() <= 3);
-        assert_eq!(layout.sections[0].reason, "pinned to position 0 by the shop");
+        assert_eq!(layout.sections[0].diagnostic, "pinned to position 0 by the shop");
+        assert_eq!(layout.sections[0].code, DecisionCode::ShopRule);
         assert!(layout.propensity > 0.0 && layout.propensity <= 1.0);
     }
 }
@@ -129,10 +130,15 @@ fn learns_which_sections_this_shopper_uses() {
     assert!(new_hidden >= 85, "new arrivals hidden {new_hidden}/100");
     let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
     if let Some(hidden) = layout.hidden.iter().find(|h| h.id == "new") {
-        assert!(hidden.reason.contains("rarely engages with new arrivals"), "{}", hidden.reason);
+        assert!(hidden.diagnostic.contains("rarely engages with new arrivals"), "{}", hidden.diagnostic);
+        assert_eq!(
+            (hidden.code, hidden.reason.as_str()),
+            (DecisionCode::RarelyEngages, "Hidden because you rarely look at it")
+        );
     }
     let layout = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
-    assert!(layout.sections[0].reason.contains("deals"), "{}", layout.sections[0].reason);
+    assert!(layout.sections[0].diagnostic.contains("deals"), "{}", layout.sections[0].diagnostic);
+    assert!(!layout.sections[0].reason.contains('%'), "no rates for shoppers: {}", layout.sections[0].reason);
 }
 
 #[test]
@@ -140,7 +146,8 @@ fn density_follows_engagement_once_known() {
     let mut adapter = personalized(5);
     let me = shopper();
     let first = adapter.choose_layout(&page(), &LayoutOptions::default(), &me).unwrap();
-    assert!(first.density_reason.contains("default") || first.density_reason.contains("exploring"));
+    assert!(first.density_diagnostic.contains("default") || first.density_diagnostic.contains("exploring"));
+    assert!(matches!(first.density_code, DecisionCode::Learning | DecisionCode::Exploring));
     for _ in 0..80 {
         adapter.learn_density(Density::List, true, &me).unwrap();
         adapter.learn_density(Density::Grid, false, &me).unwrap();
@@ -158,7 +165,11 @@ fn holdout_gets_the_shop_order_and_default_density() {
     let options = LayoutOptions { max_sections: 3, default_density: Density::List };
     let layout = adapter.choose_layout(&page(), &options, &shopper()).unwrap();
     assert_eq!(ids(&layout), ["for-you", "deals", "new"]);
-    assert_eq!(layout.hidden[0].reason, "no room within the page's 3 sections and the position constraints");
+    assert_eq!(layout.hidden[0].diagnostic, "no room within the page's 3 sections and the position constraints");
+    assert_eq!(
+        (layout.hidden[0].code, layout.hidden[0].reason.as_str()),
+        (DecisionCode::NoRoom, "No room on this page")
+    );
     assert_eq!(layout.density, Density::List);
     assert!(!layout.personalized);
     assert_eq!(layout.propensity, 1.0);

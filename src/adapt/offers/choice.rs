@@ -4,6 +4,7 @@
 use super::history::OfferHistory;
 use super::{parse_offers, OfferContext, OfferDecision, OfferError, OfferSpec, ParsedOffer, SkippedOffer};
 use crate::adapt::bandit::Bandit;
+use crate::adapt::why::{rate_words, DecisionCode, MIN_RATE_EVIDENCE};
 use crate::profile::shopper_state::ShopperState;
 
 /// Logit added per unit of audience specificity before any engagement is learned.
@@ -15,6 +16,10 @@ pub(crate) fn offer_arm(offer_id: &str) -> String {
 }
 
 const NO_OFFER_ARM: &str = "offer:(none)";
+
+/// Shopper words when no offer is shown, and for the shop's own pick.
+pub(crate) const NO_OFFER_WORDS: &str = "No offer right now";
+pub(crate) const SHOP_OFFER_WORDS: &str = "The shop's current offer";
 
 /// Why `offer` may not be shown now, or `None` when it may.
 fn ineligibility(offer: &ParsedOffer, history: &OfferHistory, now_ms: f64, shopper: &ShopperState) -> Option<String> {
@@ -46,7 +51,7 @@ fn split_eligible<'a>(
     let mut skipped = Vec::new();
     for offer in parsed {
         match ineligibility(&offer, history, context.now_ms, shopper) {
-            Some(reason) => skipped.push(SkippedOffer { id: offer.spec.id.clone(), reason }),
+            Some(diagnostic) => skipped.push(SkippedOffer { id: offer.spec.id.clone(), diagnostic }),
             None => eligible.push(offer),
         }
     }
@@ -56,7 +61,9 @@ fn split_eligible<'a>(
 fn nothing_eligible(skipped: Vec<SkippedOffer>, personalized: bool) -> OfferDecision {
     OfferDecision {
         offer_id: None,
-        reason: "no offer is eligible now (see skipped)".into(),
+        reason: NO_OFFER_WORDS.into(),
+        code: DecisionCode::NoOffer,
+        diagnostic: "no offer is eligible now (see skipped)".into(),
         skipped,
         propensity: 1.0,
         personalized,
@@ -78,7 +85,9 @@ pub(crate) fn shop_default_offer(
     history.record(&first.spec.id, context.now_ms);
     Ok(OfferDecision {
         offer_id: Some(first.spec.id.clone()),
-        reason: format!("the shop's first eligible offer (holdout group): {}", first.describe()),
+        reason: SHOP_OFFER_WORDS.into(),
+        code: DecisionCode::ShopDefault,
+        diagnostic: format!("the shop's first eligible offer (holdout group): {}", first.describe()),
         skipped,
         propensity: 1.0,
         personalized: false,
@@ -110,7 +119,9 @@ pub(crate) fn personalized_offer(
     let Some(chosen) = eligible.get(pick.index) else {
         return Ok(OfferDecision {
             offer_id: None,
-            reason: if pick.explored {
+            reason: NO_OFFER_WORDS.into(),
+            code: DecisionCode::NoOffer,
+            diagnostic: if pick.explored {
                 "exploring: showing no offer this time".into()
             } else {
                 "this shopper engages as well without an offer".into()
@@ -121,18 +132,27 @@ pub(crate) fn personalized_offer(
         });
     };
     let key = &keys[pick.index];
-    let reason = if pick.explored {
+    let seen = bandit.observations(key);
+    let diagnostic = if pick.explored {
         format!("exploring among eligible offers; eligible because {}", chosen.describe())
-    } else if bandit.observations(key) == 0 {
+    } else if seen == 0 {
         format!("{} (the most specific match while this shopper's response is learned)", chosen.describe())
     } else {
-        let rate = bandit.mean_probability(key, &x) * 100.0;
-        format!("{}; this shopper takes it up about {rate:.0}% of the time", chosen.describe())
+        let rate = rate_words(bandit.mean_probability(key, &x), seen);
+        format!("{}; this shopper's take-up: {rate}", chosen.describe())
+    };
+    let code = match (pick.explored, chosen.audience.is_empty(), seen >= MIN_RATE_EVIDENCE) {
+        (true, _, _) => DecisionCode::Exploring,
+        (false, false, _) => DecisionCode::Audience,
+        (false, true, true) => DecisionCode::Engages,
+        (false, true, false) => DecisionCode::Learning,
     };
     history.record(&chosen.spec.id, context.now_ms);
     Ok(OfferDecision {
         offer_id: Some(chosen.spec.id.clone()),
-        reason,
+        reason: chosen.shopper_words(),
+        code,
+        diagnostic,
         skipped,
         propensity: pick.propensity,
         personalized: true,

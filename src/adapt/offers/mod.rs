@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::adapt::bandit::BanditError;
+use crate::adapt::why::DecisionCode;
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
 use crate::profile::shopper_state::{ShopperState, VisitSegment};
@@ -166,7 +167,20 @@ impl Audience {
         }
     }
 
-    /// Words for the reason.
+    /// Words for shoppers: why an offer for this audience is shown to them.
+    pub fn shopper_words(&self) -> String {
+        match self {
+            Audience::FirstVisit => "A welcome offer for your first visit".into(),
+            Audience::Returning => "An offer for returning shoppers".into(),
+            Audience::Loyal { .. } => "A thank-you for shopping with us again".into(),
+            Audience::CartAbandoned => "For the items you left in your cart".into(),
+            Audience::BrowsingCategory(c) => {
+                format!("An offer on {}", c.rsplit(CATEGORY_SEPARATOR).next().unwrap_or(c).trim())
+            }
+        }
+    }
+
+    /// Words for the diagnostic.
     pub fn describe(&self) -> String {
         match self {
             Audience::FirstVisit => "this is a first visit".into(),
@@ -246,7 +260,8 @@ pub struct OfferContext {
 #[serde(rename_all = "camelCase")]
 pub struct SkippedOffer {
     pub id: String,
-    pub reason: String,
+    /// For developers: the audience not met, the frequency cap or the cooldown.
+    pub diagnostic: String,
 }
 
 /// The offer to show, if any.
@@ -257,7 +272,11 @@ pub struct OfferDecision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub offer_id: Option<String>,
+    /// For shoppers: why this offer ("A welcome offer for your first visit").
     pub reason: String,
+    pub code: DecisionCode,
+    /// For developers: consent, holdout, exploration and the learned rate; never show it to shoppers.
+    pub diagnostic: String,
     /// Offers not eligible now, with the reason (audience, cap, cooldown).
     pub skipped: Vec<SkippedOffer>,
     /// Probability of this choice under the policy (1 when at most one option existed).
@@ -274,6 +293,15 @@ pub(crate) struct ParsedOffer<'a> {
 impl ParsedOffer<'_> {
     pub fn specificity(&self) -> f64 {
         self.audience.iter().map(Audience::specificity).sum()
+    }
+
+    /// The shopper words of the most specific audience entry.
+    pub fn shopper_words(&self) -> String {
+        let best = self.audience.iter().fold(None::<&Audience>, |best, a| match best {
+            Some(b) if b.specificity() >= a.specificity() => Some(b),
+            _ => Some(a),
+        });
+        best.map_or_else(|| "An offer for every visitor".into(), Audience::shopper_words)
     }
 
     pub fn describe(&self) -> String {

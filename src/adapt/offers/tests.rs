@@ -38,9 +38,11 @@ fn catalogue() -> Vec<OfferSpec> {
 fn a_first_visitor_gets_the_welcome_offer() {
     let decision = adapter(false).choose_offer(&catalogue(), &at(0.0), &first_visitor()).unwrap();
     assert_eq!(decision.offer_id.as_deref(), Some("welcome-10"));
-    assert!(decision.reason.contains("first visit"), "{}", decision.reason);
+    assert_eq!(decision.reason, "A welcome offer for your first visit");
+    assert_eq!(decision.code, DecisionCode::Audience);
+    assert!(decision.diagnostic.contains("first visit"), "{}", decision.diagnostic);
     assert_eq!(decision.skipped.len(), 3);
-    assert!(decision.skipped.iter().any(|s| s.id == "free-shipping" && s.reason.contains("at least 3 orders")));
+    assert!(decision.skipped.iter().any(|s| s.id == "free-shipping" && s.diagnostic.contains("at least 3 orders")));
     assert!(decision.propensity > 0.99, "the only eligible offer: {}", decision.propensity);
 }
 
@@ -85,7 +87,8 @@ fn learning_moves_the_choice_to_what_this_shopper_takes_up() {
     let offers = &catalogue()[1..3];
     let d = a.choose_offer(offers, &at(0.0), &me).unwrap();
     assert_eq!(d.offer_id.as_deref(), Some("free-shipping"));
-    assert!(d.reason.contains("takes it up"), "{}", d.reason);
+    assert!(d.diagnostic.contains("take-up: about"), "{}", d.diagnostic);
+    assert_eq!((d.code, d.reason.as_str()), (DecisionCode::Audience, "A thank-you for shopping with us again"));
 }
 
 #[test]
@@ -101,11 +104,11 @@ fn frequency_cap_and_cooldown_hold() {
     assert!(a.choose_offer(&offers, &at(0.0), &me).unwrap().offer_id.is_some());
     let cooling = a.choose_offer(&offers, &at(0.5 * HOUR), &me).unwrap();
     assert_eq!(cooling.offer_id, None);
-    assert!(cooling.skipped[0].reason.contains("cooling down"), "{}", cooling.skipped[0].reason);
+    assert!(cooling.skipped[0].diagnostic.contains("cooling down"), "{}", cooling.skipped[0].diagnostic);
     assert!(a.choose_offer(&offers, &at(2.0 * HOUR), &me).unwrap().offer_id.is_some());
     let capped = a.choose_offer(&offers, &at(4.0 * HOUR), &me).unwrap();
     assert_eq!(capped.offer_id, None);
-    assert!(capped.skipped[0].reason.contains("frequency cap"), "{}", capped.skipped[0].reason);
+    assert!(capped.skipped[0].diagnostic.contains("frequency cap"), "{}", capped.skipped[0].diagnostic);
     // 24 hours after the first show, one show has left the window.
     assert!(a.choose_offer(&offers, &at(24.5 * HOUR), &me).unwrap().offer_id.is_some());
 }
@@ -129,7 +132,8 @@ fn allow_none_can_learn_to_show_nothing() {
     }
     let d = a.choose_offer(&catalogue(), &OfferContext { now_ms: 0.0, allow_none: true }, &me).unwrap();
     assert_eq!(d.offer_id, None);
-    assert!(d.reason.contains("without an offer"), "{}", d.reason);
+    assert!(d.diagnostic.contains("without an offer"), "{}", d.diagnostic);
+    assert_eq!((d.code, d.reason.as_str()), (DecisionCode::NoOffer, "No offer right now"));
 }
 
 #[test]

@@ -36,7 +36,7 @@ use request::category_text;
 pub use request::{AdaptationError, DecisionOutcome, LayoutContext, OfferRequest};
 pub use store::{adapt_key, stored_holdout_draw, ADAPT_FORMAT_NAME, ADAPT_FORMAT_VERSION};
 
-/// The reason every decision gives while consent is `none`.
+/// The diagnostic every decision gives while consent is `none` (never shopper text).
 pub const NO_CONSENT_REASON: &str =
     "consent is \"none\": the shop's default, nothing personalized or stored (call setConsent to personalize)";
 
@@ -183,12 +183,12 @@ impl Adaptation {
     ) -> Result<VariantDecision, AdaptationError> {
         let mut default = shop_default_variant(item, variants)?;
         if item.attributes.is_in_any_category(ctx.config.sensitive_categories()) {
-            default.reason =
+            default.diagnostic =
                 "the shop's default text: this item is in a sensitive category, so it is never personalized".into();
             return Ok(default);
         }
         if !self.ready(ctx, Some(entropy)) {
-            default.reason = NO_CONSENT_REASON.into();
+            default.diagnostic = NO_CONSENT_REASON.into();
             return Ok(default);
         }
         let Adaptation { adapter: Some(adapter), feedback, .. } = self else {

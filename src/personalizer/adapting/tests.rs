@@ -1,5 +1,5 @@
 use super::*;
-use crate::adapt::{AudienceSpec, Density, SectionKind};
+use crate::adapt::{AudienceSpec, DecisionCode, Density, SectionKind};
 use crate::catalog::ItemAttributes;
 use crate::config::PersonalizerConfig;
 use crate::consent::ConsentMode;
@@ -79,12 +79,18 @@ fn without_consent_every_decision_is_the_shops_default_and_nothing_is_kept() {
     let layout = p.choose_layout(&sections(), &LayoutContext::default(), T0, 1).unwrap();
     let ids: Vec<&str> = layout.sections.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["hero", "for-you", "new", "top"]);
-    assert!(!layout.personalized && layout.sections.iter().all(|s| s.reason == NO_CONSENT_REASON));
+    assert!(!layout.personalized && layout.sections.iter().all(|s| s.diagnostic == NO_CONSENT_REASON));
+    assert!(layout.sections.iter().all(|s| s.reason == "Arranged by the shop" && s.code == DecisionCode::ShopDefault));
     let offer = p.choose_offer(&offers(), &OfferRequest::default(), T0, 1).unwrap();
     assert_eq!(offer.offer_id.as_deref(), Some("welcome-10"));
-    assert!(offer.reason.starts_with(NO_CONSENT_REASON));
+    assert!(offer.diagnostic.starts_with(NO_CONSENT_REASON));
+    assert_eq!((offer.code, offer.reason.as_str()), (DecisionCode::ShopDefault, "The shop's current offer"));
     let variant = p.choose_variant(&jacket("j"), &variants(), T0, 1).unwrap();
-    assert_eq!((variant.variant_id.as_str(), variant.reason.as_str()), ("city", NO_CONSENT_REASON));
+    assert_eq!((variant.variant_id.as_str(), variant.diagnostic.as_str()), ("city", NO_CONSENT_REASON));
+    assert_eq!(variant.reason, "The shop's description");
+    for shopper_text in [&layout.density_reason, &offer.reason, &variant.reason] {
+        assert!(!shopper_text.contains("consent") && !shopper_text.contains("setConsent"), "{shopper_text}");
+    }
     let outcome = DecisionOutcome::Offer { offer_id: "welcome-10".into(), taken_up: true };
     assert_eq!(p.record_decision_outcome(&outcome), Ok(false));
     assert_eq!(p.lift_bucket(), None);
@@ -209,7 +215,8 @@ fn copy_speaks_to_the_profiles_interests() {
         attributes: ItemAttributes { category_path: vec!["Pharmacy".into()], ..ItemAttributes::default() },
     };
     let plain = p.choose_variant(&sensitive, &variants(), T0 + 50_000.0, 2).unwrap();
-    assert!(!plain.personalized && plain.reason.contains("sensitive"));
+    assert!(!plain.personalized && plain.diagnostic.contains("sensitive"));
+    assert_eq!(plain.reason, "The shop's description");
     assert!(store.entries().iter().all(|(_, v)| !v.contains("pill")));
 }
 

@@ -34,7 +34,7 @@ use crate::error_code::{Coded, ErrorCode};
 use crate::profile::ProfileShopper;
 use std::sync::Arc;
 
-use crate::rank::{Outcome, Placement, RankContext, RankError, RankModel, ReasonCode, ShopperSignals};
+use crate::rank::{Explanation, Outcome, Placement, RankContext, RankError, RankModel, ReasonCode, ShopperSignals};
 use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 
 use super::syncing::SharedWeights;
@@ -89,8 +89,11 @@ pub struct RankedProduct {
     pub score: f32,
     /// Every reason that contributed, machine-readable.
     pub reasons: Vec<ReasonCode>,
-    /// A short sentence for the shopper: "because you viewed Trail shoes", "popular in Running".
+    /// A short sentence for the shopper ("Because you viewed Trail shoes"): `explanation.text`.
     pub reason: String,
+    /// Why it is shown, naming only what added to its score: a code, its parameters (the
+    /// interest that matched, the item viewed this session) and the shopper text.
+    pub explanation: Explanation,
     /// The title the server sent, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -201,17 +204,27 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         let ranked_set = ranked_set.as_ref();
         let ranker = &mut self.ranking.ranker;
         let ranking = ranker.rank(ranked_set, context, &shopper)?;
+        // Interests an explanation may name: those the profile summary lists (read only when an
+        // item is explained by an interest).
+        let named = if ranking.items.iter().any(|i| i.primary == Some(ReasonCode::MatchesInterest)) {
+            self.profile.top_interest_keys(now, self.ctx.config.affinity_half_life_ms())
+        } else {
+            Vec::new()
+        };
+        let nameable = |key: &crate::catalog::AttributeKey| named.contains(&key);
         let mut items = Vec::with_capacity(ranking.items.len());
         for item in &ranking.items {
             let Some(id) = ranker.ids().name(item.item) else {
                 continue;
             };
             let row = item.row as usize;
+            let explanation = ranker.explain(ranked_set, item, context, &nameable);
             items.push(RankedProduct {
                 id: id.to_owned(),
                 score: item.score,
                 reasons: item.reasons.iter().collect(),
-                reason: ranker.explain(ranked_set, item, context),
+                reason: explanation.text.clone(),
+                explanation,
                 title: ranked_set.title(row).map(str::to_owned),
                 from_session: row >= set.len(),
             });

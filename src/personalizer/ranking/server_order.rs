@@ -53,11 +53,13 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             .iter()
             .filter_map(|item| {
                 let id = ranker.ids().name(item.item)?;
+                let explanation = ranker.explain(&set, item, &context, &|_| false);
                 Some(RankedProduct {
                     id: id.to_owned(),
                     score: item.score,
                     reasons: item.reasons.iter().collect(),
-                    reason: ranker.explain(&set, item, &context),
+                    reason: explanation.text.clone(),
+                    explanation,
                     title: set.title(item.row as usize).map(str::to_owned),
                     from_session: false,
                 })
@@ -149,7 +151,7 @@ mod tests {
             let list = held_out.rank(handle, &context(), T0 + 200_000.0 + f64::from(step)).expect("ranked");
             assert_eq!(order(&list), ids(), "the server's order, every time");
             assert_eq!((list.propensity, list.explored), (1.0, false), "no exploration in the holdout");
-            assert!(list.items.iter().all(|item| !item.from_session && item.reason == "recommended by the shop"));
+            assert!(list.items.iter().all(|item| !item.from_session && item.reason == "Picked by the shop"));
         }
         let product =
             RankContext { placement: Placement::Product, current_item: Some("sku-0".into()), limit: 3, ..context() };

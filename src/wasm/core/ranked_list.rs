@@ -1,6 +1,6 @@
 //! The ranked list handed to JS, built on the JS side from columns.
 //!
-//! `rank` returns `{ items: [{ id, score, reasons, reason, title?, fromSession }], impression,
+//! `rank` returns `{ items: [{ id, score, reasons, reason, explanation, title?, fromSession }], impression,
 //! propensity, explored }`. Writing that as JSON text and parsing it in the browser cost more
 //! than a third of a ranking at 200 candidates (`JSON.parse` alone ≈ 13 µs for 20 items), and
 //! setting fields one by one from wasm costs a boundary crossing each. Instead the strings of all
@@ -25,14 +25,23 @@ function reasonsOf(bits) {
   }
   return codes.slice();
 }
-export function rankedList(text, ends, scores, reasonBits, fromSession, impression, propensity, explored) {
+// In ExplanationCode's declaration order (checked by a test in src/rank/explain.rs).
+const EXPLANATION_CODES = ["viewedTogether", "similar", "interest", "seenBefore", "popular", "featured",
+  "explored", "search", "related", "cart", "shopPick"];
+const INTEREST_KINDS = ["", "category", "brand", "priceBand", "tag"];
+export function rankedList(text, ends, scores, reasonBits, codes, kinds, fromSession, impression, propensity, explored) {
   const items = new Array(scores.length);
   let at = 0;
   for (let i = 0; i < scores.length; i++) {
-    const id = text.slice(at, (at = ends[3 * i]));
-    const reason = text.slice(at, (at = ends[3 * i + 1]));
-    const title = text.slice(at, (at = ends[3 * i + 2]));
-    const item = { id, score: scores[i], reasons: reasonsOf(reasonBits[i]), reason, fromSession: fromSession[i] === 1 };
+    const id = text.slice(at, (at = ends[4 * i]));
+    const reason = text.slice(at, (at = ends[4 * i + 1]));
+    const title = text.slice(at, (at = ends[4 * i + 2]));
+    const param = text.slice(at, (at = ends[4 * i + 3]));
+    const explanation = { code: EXPLANATION_CODES[codes[i]], text: reason };
+    const kind = kinds[i];
+    if (kind !== 0) explanation.interest = { kind: INTEREST_KINDS[kind], value: kind === 3 ? Number(param) : param };
+    else if (param !== "") explanation.item = param;
+    const item = { id, score: scores[i], reasons: reasonsOf(reasonBits[i]), reason, explanation, fromSession: fromSession[i] === 1 };
     if (title !== "") item.title = title;
     items[i] = item;
   }
@@ -47,6 +56,8 @@ extern "C" {
         ends: &[u32],
         scores: &[f32],
         reason_bits: &[u16],
+        codes: &[u8],
+        kinds: &[u8],
         from_session: &[u8],
         impression: u32,
         propensity: f64,
@@ -62,6 +73,8 @@ pub fn to_js(list: &RankedList) -> Ts<RankedList> {
         &columns.ends,
         &columns.scores,
         &columns.reason_bits,
+        &columns.explanation_codes,
+        &columns.interest_kinds,
         &columns.from_session,
         list.impression,
         list.propensity,

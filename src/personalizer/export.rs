@@ -1,0 +1,133 @@
+//! `exportProfile()`: everything this library keeps for the shop, section by section, each with
+//! what it is for in plain words. The profile is given as it is now in this page (`profile`);
+//! every other key the library wrote is given exactly as stored, in the section its key belongs to.
+//! A key no section claims lands in an `unexplained` section, so nothing stored is ever left out.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::profile::{Profile, ProfileSummary};
+use crate::storage::{KeyValueStore, StorageKeys};
+
+/// The export's `format`.
+pub const EXPORT_FORMAT: &str = "shop-personalizer/export";
+
+/// One part of what is stored.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSection {
+    pub name: &'static str,
+    pub explanation: &'static str,
+    /// The storage keys of this part (empty when nothing of it is stored now).
+    pub keys: Vec<String>,
+    /// Each key's stored value (JSON as stored; a value that is not JSON as a string), in the
+    /// order of `keys`. Left out for the profile, given above as it is now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<Box<RawValue>>,
+}
+
+/// The sections: name, the key (after `shop-personalizer:<shop>:`; a trailing `:` matches every
+/// key that starts so), what it is.
+const SECTIONS: [(&str, &str, &str); 5] = [
+    ("profile", "profile", "Your shopping profile: the `profile` above, as it is now in this page."),
+    (
+        "adaptation",
+        "adapt",
+        "Which layouts, offers and texts you respond to. bandit: per option (section:deals, \
+         offer:welcome-10, copy:trail) how you engaged with it; holdout: a random draw that puts some \
+         visitors in a group that sees the shop's defaults; offerHistory: when each offer was shown, \
+         so limits on repeats hold; lift: visits, shown recommendations and orders counted since the \
+         last anonymous report; feedback: decisions on this page awaiting your response.",
+    ),
+    (
+        "rankingModel",
+        "model",
+        "The weights that order products for you. shared: the shop's model; personal: what this \
+         device learned from your clicks, carts and orders; steps: how often it learned.",
+    ),
+    (
+        "sync",
+        "sync",
+        "The shop's private learning. ledger: the privacy budget spent by the anonymous, noised \
+         updates sent from this device; updates and reports waiting to be sent; the shop's signed \
+         model. Nothing in it names you.",
+    ),
+    (
+        "backups",
+        "backup:",
+        "Stored values that could not be read (damaged, or from a newer version), kept so that \
+         nothing is lost; forget() removes them too.",
+    ),
+];
+
+const UNEXPLAINED: &str = "Stored by this library under the shop's prefix but not described by this version.";
+
+const EXPORT_EXPLANATION: &str = "Everything this shop's personalizer keeps on this device, section by \
+section (see sections; each says what it is for). summary: what the shop's panel shows; profile: your \
+shopping profile. Times are milliseconds since 1970-01-01 UTC. None of this leaves your device except \
+as the anonymous, noised updates the sync section accounts for.";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Export<'a> {
+    format: &'static str,
+    version: u32,
+    explanation: &'static str,
+    exported_at_ms: u64,
+    summary: ProfileSummary,
+    profile: &'a Profile,
+    /// What `profile` says about its own fields.
+    profile_explanation: &'static str,
+    sections: Vec<ExportSection>,
+}
+
+/// A stored text as JSON: itself when it is JSON, else as a string.
+fn as_json(raw: String) -> Option<Box<RawValue>> {
+    RawValue::from_string(raw).ok()
+}
+
+/// The sections of everything stored under `keys` in `store`.
+pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<ExportSection> {
+    let mut sections: Vec<ExportSection> = SECTIONS
+        .iter()
+        .map(|&(name, _, explanation)| ExportSection { name, explanation, keys: Vec::new(), stored: Vec::new() })
+        .collect();
+    let mut unexplained =
+        ExportSection { name: "unexplained", explanation: UNEXPLAINED, keys: Vec::new(), stored: Vec::new() };
+    // In the store's order (no sort: a generic sort costs the core module code for no reader).
+    for key in store.keys().unwrap_or_default().into_iter().filter(|k| keys.owns(k)) {
+        let name = keys.name_of(&key);
+        let at = SECTIONS.iter().position(|(_, k, _)| if k.ends_with(':') { name.starts_with(k) } else { name == *k });
+        let section = match at {
+            Some(i) => &mut sections[i],
+            None => &mut unexplained,
+        };
+        if section.name != "profile" {
+            let raw = store.get(&key).ok().flatten().unwrap_or_default();
+            let text = serde_json::to_string(&raw).unwrap_or_default();
+            if let Some(value) = as_json(raw).or_else(|| as_json(text)) {
+                section.stored.push(value);
+            }
+        }
+        section.keys.push(key);
+    }
+    if !unexplained.keys.is_empty() {
+        sections.push(unexplained);
+    }
+    sections
+}
+
+/// The export as indented JSON.
+pub fn export_json(summary: ProfileSummary, profile: &Profile, now_ms: u64, sections: Vec<ExportSection>) -> String {
+    let export = Export {
+        format: EXPORT_FORMAT,
+        version: 2,
+        explanation: EXPORT_EXPLANATION,
+        exported_at_ms: now_ms,
+        summary,
+        profile,
+        profile_explanation: crate::profile::EXPORT_EXPLANATION,
+        sections,
+    };
+    serde_json::to_string_pretty(&export).unwrap_or_else(|e| format!("{{\"error\":\"could not export: {e}\"}}"))
+}
