@@ -70,12 +70,17 @@ impl Coded for OfferError {
     }
 }
 
-/// An audience tag as the shop sends it; parsed by the device into [`Audience`].
+/// An audience tag as the shop sends it; the device checks it against the shopper.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceSpec {
-    /// One of `firstVisit`, `returning`, `loyal`, `cartAbandoned`, `browsingCategory`.
+    /// One of `firstVisit`, `returning`, `loyal`, `cartAbandoned`, `browsingCategory`; any other
+    /// kind is an error that names these.
+    #[cfg_attr(
+        target_arch = "wasm32",
+        tsify(type = "\"firstVisit\" | \"returning\" | \"loyal\" | \"cartAbandoned\" | \"browsingCategory\"")
+    )]
     pub kind: String,
     /// For `loyal`: orders needed (≥ 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
