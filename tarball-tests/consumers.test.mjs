@@ -4,7 +4,8 @@
 //   app of tarball-tests/app/ with no configuration beyond entry and output, and headless
 //   Chromium runs each build: init, track, rank, and the on-demand module (configureAdaptation);
 // - plain Node imports the package (its "node" export) and calls init() with no argument;
-// - tsc compiles a consumer against the installed package's types (bundler and nodenext).
+// - tsc compiles a consumer against the installed package's types (bundler and nodenext, lib
+//   ES2022 + DOM), and `using` where the lib has ESNext.Disposable.
 // Nothing is downloaded: npm installs only the tarball, offline.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -161,12 +162,24 @@ test("plain Node imports the installed tarball and init() reads the .wasm from d
   assert.ok(result.warnings.includes("storageUnavailable"), "without localStorage the profile lives in memory and says so");
 });
 
+/** Runs tsc; a type error fails with tsc's own output. */
+function tsc(args, cwd) {
+  try {
+    execFileSync(process.execPath, args, { cwd, encoding: "utf8", stdio: "pipe" });
+  } catch (error) {
+    assert.fail(`tsc ${args.slice(1).join(" ")}\n${error.stdout}${error.stderr}`);
+  }
+}
+
 test("tsc compiles a consumer against the installed package's types, as a bundler and as Node", () => {
-  const dir = freshApp("typed-app", ["consumer.ts"]);
+  const dir = freshApp("typed-app", ["consumer.ts", "disposable.ts"]);
   const common = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--skipLibCheck", "false", "--target", "ES2022", "--lib", "ES2022,DOM"];
   for (const [module, resolution] of [["ES2022", "bundler"], ["nodenext", "nodenext"]]) {
     const args = [TSC, ...common, "--module", module, "--moduleResolution", resolution, "consumer.ts"];
-    execFileSync(process.execPath, args, { cwd: dir, stdio: "pipe" });
+    tsc(args, dir);
     console.log(`tsc --moduleResolution ${resolution}: ok`);
   }
+  const disposable = [TSC, ...common.slice(0, -1), "ES2022,DOM,ESNext.Disposable", "--module", "ES2022", "--moduleResolution", "bundler", "disposable.ts"];
+  tsc(disposable, dir);
+  console.log("tsc with ESNext.Disposable, `using p = new Personalizer(...)`: ok");
 });
