@@ -135,6 +135,8 @@ export function typos(p: Personalizer, shopper: ShopperState): void {
   const event: TrackEvent = { type: "addToCard", itemId: "sku-1" };
   // @ts-expect-error: no audience of kind "firstVisitor"
   const audience: AudienceSpec = { kind: "firstVisitor" };
+  // @ts-expect-error: a loyal audience says how many orders make a shopper loyal (minOrders)
+  p.chooseOffer([{ id: "vip", audience: [{ kind: "loyal" }] }]);
   // @ts-expect-error: no section of kind "hero"
   p.chooseLayout([{ id: "hero", kind: "hero" }]);
   // @ts-expect-error: consent is "none", "session" or "full"
