@@ -14,9 +14,16 @@ use crate::error_code::ErrorCode;
 // A field set to `undefined` means the field is absent, as JS (and TypeScript's
 // `exactOptionalPropertyTypes` with `?: T | undefined`) has it; serde-wasm-bindgen would read it
 // as a unit value ("invalid type: unit value, expected f64"). So plain objects lose such keys
-// first; the argument itself is returned when it has none (no copy), and only objects on the
-// way to one are copied. The size check ran before, so the walk is bounded.
+// first: only an argument that has one is copied, and only the objects on the way to one. The
+// size check ran before, so the walks are bounded.
 #[wasm_bindgen(inline_js = r#"
+export function hasUndefined(value) {
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) return value.some(hasUndefined);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.keys(value).some((key) => value[key] === undefined || hasUndefined(value[key]));
+}
 export function withoutUndefined(value) {
   const plain = (v) => { const proto = Object.getPrototypeOf(v); return proto === Object.prototype || proto === null; };
   function clean(v) {
@@ -42,6 +49,8 @@ export function withoutUndefined(value) {
 }
 "#)]
 extern "C" {
+    #[wasm_bindgen(js_name = hasUndefined)]
+    fn has_undefined(value: &JsValue) -> bool;
     #[wasm_bindgen(js_name = withoutUndefined)]
     fn without_undefined(value: &JsValue) -> JsValue;
 }
@@ -68,7 +77,7 @@ where
         return Err(thrown(code, &message));
     }
     check_size(&value, code, what)?;
-    let value = without_undefined(&value);
+    let value = if has_undefined(&value) { without_undefined(&value) } else { value };
     let parsed =
         serde_wasm_bindgen::from_value(value.clone()).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
     Ok((parsed, value))
