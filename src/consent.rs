@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
-/// How much may be collected and kept. Ordered: `None < Session < Full`.
+/// How much may be collected and kept, from least to most: `"none"`, `"session"`, `"full"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]

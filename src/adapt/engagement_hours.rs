@@ -50,7 +50,7 @@ impl Coded for HoursError {
     }
 }
 
-/// Tuning of [`preferred_hours`].
+/// Tuning of `preferredHours()`; every field has a default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]

@@ -123,8 +123,8 @@ impl NoiseMode {
     }
 }
 
-/// What the shop configures for lift reports (the same on every device and on the aggregator;
-/// [`CheckedReportConfig::fingerprint`] tells them apart). Every field has a default.
+/// What the shop configures for lift reports: the same on every device and on the aggregator,
+/// which refuses reports made with other settings. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]

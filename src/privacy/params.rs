@@ -12,7 +12,7 @@ pub const MIN_PERIOD_SECONDS: u64 = 3_600;
 pub const MAX_DELTA: f64 = 1e-3;
 
 /// Privacy settings as the shop passes them (JS: `{ noiseMultiplier: 1.0, clipBound: 1.0, ... }`).
-/// Every field has a default; see [`PrivacyConfig::default`].
+/// Every field has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]

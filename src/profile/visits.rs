@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Hours in a week: the histogram's bucket count.
 pub const HOURS_PER_WEEK: usize = 168;
 
-/// The kind of device the shop is browsed on ([`DeviceClass::classify`]).
+/// The kind of device the shop is browsed on, from the browser's user agent and screen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
@@ -58,7 +58,7 @@ pub const MAX_REVENUE: f64 = 1e15;
 /// Counts of visits, sessions and orders.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", from = "StoredVisitStats")]
 pub struct VisitStats {
     /// First recorded activity, in ms since the epoch (0 when none yet).
     pub first_seen_ms: u64,
@@ -73,6 +73,28 @@ pub struct VisitStats {
     pub last_order_ms: Option<u64>,
     /// Sum of order values, in the shop's currency.
     pub revenue: f64,
+}
+
+/// How [`VisitStats`] is read: a missing field takes its default, as in older profiles. A type of
+/// its own because results always carry every field, and a `default` on `VisitStats` itself would
+/// mark each one optional in the TypeScript types.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StoredVisitStats {
+    first_seen_ms: u64,
+    last_seen_ms: u64,
+    visits: u32,
+    sessions: u32,
+    orders: u32,
+    last_order_ms: Option<u64>,
+    revenue: f64,
+}
+
+impl From<StoredVisitStats> for VisitStats {
+    fn from(stored: StoredVisitStats) -> VisitStats {
+        let StoredVisitStats { first_seen_ms, last_seen_ms, visits, sessions, orders, last_order_ms, revenue } = stored;
+        VisitStats { first_seen_ms, last_seen_ms, visits, sessions, orders, last_order_ms, revenue }
+    }
 }
 
 impl VisitStats {

@@ -75,7 +75,7 @@ impl WarningCode {
 #[serde(rename_all = "camelCase")]
 pub struct StorageWarning {
     pub code: WarningCode,
-    /// `code.kind()`: storage or network.
+    /// Whether the problem is with storage or with the network (follows from `code`).
     pub kind: WarningKind,
     pub message: String,
     /// Where the unreadable value was kept.

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::BanditError;
 
-/// Hyper-parameters as the shop passes them; turn them into [`CheckedBanditParams`] with
-/// [`BanditParams::check`].
+/// Hyper-parameters as the shop passes them; every field has a default, and a value out of its
+/// range is an `invalidConfig` error.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", default)]

@@ -71,9 +71,19 @@ impl Coded for OfferError {
     }
 }
 
-/// An audience tag as the shop sends it; parsed by the device into [`Audience`].
+/// An audience tag as the shop sends it; the device checks it against the shopper. `kind` is one
+/// of `firstVisit`, `returning`, `cartAbandoned`, `loyal` (with `minOrders`, the orders needed,
+/// ≥ 1) and `browsingCategory` (with `category`, the category path such as `"Shoes > Running"`;
+/// subcategories match too). Any other kind, or a missing `minOrders` / `category`, is an error
+/// that says what to add; the TypeScript type says so too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(
+    target_arch = "wasm32",
+    tsify(
+        type = "{ kind: \"firstVisit\" | \"returning\" | \"cartAbandoned\" } | { kind: \"loyal\"; minOrders: number } | { kind: \"browsingCategory\"; category: string }"
+    )
+)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceSpec {
     /// One of `firstVisit`, `returning`, `loyal`, `cartAbandoned`, `browsingCategory`.

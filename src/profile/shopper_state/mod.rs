@@ -68,10 +68,8 @@ pub struct ShopperState {
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub current_category: Option<String>,
     /// The strongest interests, strongest first.
-    #[serde(default)]
     pub top_interests: Vec<Interest>,
-    /// Activity per hour of the week ([`HOURS_PER_WEEK`] entries, or empty when unknown).
-    #[serde(default)]
+    /// Activity per hour of the week (168 entries from Monday 00:00, or empty when unknown).
     pub hour_of_week_activity: Vec<f32>,
     pub device: DeviceClass,
 }
@@ -148,7 +146,7 @@ mod tests {
     #[test]
     fn reads_camel_case_json() {
         let json = r#"{"segment":"returning","visits":3,"orders":0,"cartItems":1,"cartAbandoned":true,
-            "topInterests":[{"key":{"kind":"tag","value":"trail"},"weight":0.5}],"device":"tablet"}"#;
+            "topInterests":[{"key":{"kind":"tag","value":"trail"},"weight":0.5}],"hourOfWeekActivity":[],"device":"tablet"}"#;
         let shopper: ShopperState = serde_json::from_str(json).unwrap();
         assert_eq!(shopper.segment, VisitSegment::Returning);
         assert!(shopper.cart_abandoned);
