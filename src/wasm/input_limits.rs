@@ -47,6 +47,7 @@ pub const MAX_DEPTH: u32 = 32;
 #[wasm_bindgen(inline_js = r#"
 export function sizeProblem(value, maxString, maxTotal, maxEntries, maxValues, maxDepth) {
   let values = 0;
+  let sawUndefined = false;
   let chars = 0;
   const path = [];
   const where = () => (path.length === 0 ? "it" : path.join("").replace(/^\./, ""));
@@ -89,6 +90,7 @@ export function sizeProblem(value, maxString, maxTotal, maxEntries, maxValues, m
     const problem = entries(keys.length);
     if (problem) return problem;
     for (const key of keys) {
+      if (v[key] === undefined) sawUndefined = true;
       const long = text(key);
       if (long) return `${where()} has a key of ${key.length} characters (at most ${maxString})`;
       path.push("." + label(key));
@@ -98,7 +100,32 @@ export function sizeProblem(value, maxString, maxTotal, maxEntries, maxValues, m
     }
     return null;
   }
-  return walk(value, 0);
+  const problem = walk(value, 0);
+  return problem ?? (sawUndefined ? withoutUndefined(value) : null);
+}
+// A field set to `undefined` is an absent field (as JS and TypeScript's `?: T | undefined` have
+// it; serde-wasm-bindgen would read a unit value): a copy without such keys, made only when the
+// walk above met one, sharing every part that has none.
+function withoutUndefined(v) {
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return v;
+  if (Array.isArray(v)) {
+    let copy = null;
+    for (let i = 0; i < v.length; i++) {
+      const inner = withoutUndefined(v[i]);
+      if (inner !== v[i]) { copy ??= v.slice(); copy[i] = inner; }
+    }
+    return copy ?? v;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return v;
+  let copy = null;
+  for (const key of Object.keys(v)) {
+    const inner = v[key];
+    if (inner === undefined) { copy ??= { ...v }; delete copy[key]; continue; }
+    const cleaned = withoutUndefined(inner);
+    if (cleaned !== inner) { copy ??= { ...v }; copy[key] = cleaned; }
+  }
+  return copy ?? v;
 }
 "#)]
 extern "C" {
@@ -116,10 +143,17 @@ extern "C" {
 /// `Err` (thrown with `code`: "invalid event: itemId is a string of 10000000 characters (at most
 /// 65536); nothing of it was read") when `value` exceeds the limits of the module docs.
 pub fn check_size(value: &JsValue, code: ErrorCode, what: &str) -> Result<(), JsError> {
+    checked_plain(value, code, what).map(drop)
+}
+
+/// [`check_size`], and the value to read: `value`, or a copy without the keys it sets to
+/// `undefined` (made only when it has some).
+pub fn checked_plain(value: &JsValue, code: ErrorCode, what: &str) -> Result<Option<JsValue>, JsError> {
     let checked = size_problem(value, MAX_STRING_CHARS, MAX_TOTAL_CHARS, MAX_ENTRIES, MAX_VALUES, MAX_DEPTH);
     match checked {
-        Ok(problem) => match problem.as_string() {
-            None => Ok(()),
+        Ok(outcome) if outcome.is_null() || outcome.is_undefined() => Ok(None),
+        Ok(outcome) => match outcome.as_string() {
+            None => Ok(Some(outcome)),
             Some(problem) => Err(thrown(code, &format!("invalid {what}: {problem}; nothing of it was read"))),
         },
         Err(_) => Err(thrown(code, &format!("invalid {what}: reading it threw; pass plain data"))),

@@ -4,56 +4,11 @@ use js_sys::{Array, Object, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tsify::{Ts, Tsify};
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
-use super::input_limits::check_size;
+use super::input_limits::checked_plain;
 use super::js_errors::thrown;
 use crate::error_code::ErrorCode;
-
-// A field set to `undefined` means the field is absent, as JS (and TypeScript's
-// `exactOptionalPropertyTypes` with `?: T | undefined`) has it; serde-wasm-bindgen would read it
-// as a unit value ("invalid type: unit value, expected f64"). So plain objects lose such keys
-// first: only an argument that has one is copied, and only the objects on the way to one. The
-// size check ran before, so the walks are bounded.
-#[wasm_bindgen(inline_js = r#"
-export function hasUndefined(value) {
-  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return false;
-  if (Array.isArray(value)) return value.some(hasUndefined);
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  return Object.keys(value).some((key) => value[key] === undefined || hasUndefined(value[key]));
-}
-export function withoutUndefined(value) {
-  const plain = (v) => { const proto = Object.getPrototypeOf(v); return proto === Object.prototype || proto === null; };
-  function clean(v) {
-    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return v;
-    let copy = null;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const inner = clean(v[i]);
-        if (inner !== v[i]) { copy ??= v.slice(); copy[i] = inner; }
-      }
-      return copy ?? v;
-    }
-    if (!plain(v)) return v;
-    for (const key of Object.keys(v)) {
-      const inner = v[key];
-      if (inner === undefined) { copy ??= { ...v }; delete copy[key]; continue; }
-      const cleaned = clean(inner);
-      if (cleaned !== inner) { copy ??= { ...v }; copy[key] = cleaned; }
-    }
-    return copy ?? v;
-  }
-  return clean(value);
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = hasUndefined)]
-    fn has_undefined(value: &JsValue) -> bool;
-    #[wasm_bindgen(js_name = withoutUndefined)]
-    fn without_undefined(value: &JsValue) -> JsValue;
-}
 
 /// Reads a typed JS argument, which must be an object within the size limits of
 /// `input_limits` (checked before anything of it is copied). `what` names it in the error,
@@ -76,8 +31,7 @@ where
         let message = format!("invalid {what}: expected an object, got {}", describe_type(&value));
         return Err(thrown(code, &message));
     }
-    check_size(&value, code, what)?;
-    let value = if has_undefined(&value) { without_undefined(&value) } else { value };
+    let value = checked_plain(&value, code, what)?.unwrap_or(value);
     let parsed =
         serde_wasm_bindgen::from_value(value.clone()).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
     Ok((parsed, value))
