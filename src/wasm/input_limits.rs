@@ -142,6 +142,7 @@ extern "C" {
 
 /// `Err` (thrown with `code`: "invalid event: itemId is a string of 10000000 characters (at most
 /// 65536); nothing of it was read") when `value` exceeds the limits of the module docs.
+#[cfg(feature = "core-module")]
 pub fn check_size(value: &JsValue, code: ErrorCode, what: &str) -> Result<(), JsError> {
     checked_plain(value, code, what).map(drop)
 }
