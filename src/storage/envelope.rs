@@ -41,10 +41,11 @@ pub trait StoredKind {
     /// What is not saved while an unreadable value could not be backed up and is left in place.
     const WHILE_BLOCKED: &'static str = "nothing is saved";
 
-    /// Reads a payload of the current layout ([`read_payload`] unless the kind reads its tree
-    /// by hand); the error says what is wrong with it.
+    /// Reads a payload of the current layout; the error says what is wrong with it. By default
+    /// through its tree ([`json_reading::read_json`]), so each payload type's reader is compiled
+    /// once, for the tree; a kind may read the tree by hand instead (the profile does).
     fn read_current(payload: &str) -> Result<Self::Payload, String> {
-        read_payload(payload)
+        json_reading::read_json(payload)
     }
 
     /// Reads a payload of an older `version` (below [`Self::VERSION`]) into the current layout.
@@ -53,14 +54,6 @@ pub trait StoredKind {
         let _ = version;
         Self::read_current(payload)
     }
-}
-
-/// Reads a payload's JSON through its tree (`json_reading`), as every stored kind does: each
-/// payload type's reader is then compiled once, for the tree, instead of once more with a text
-/// parser inlined into it (for the profile that was ~50 KB of the core module). Costs one tree of
-/// the payload while loading, which happens once a page and on another tab's write.
-pub fn read_payload<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    json_reading::read_json(text)
 }
 
 /// The identity of a stored value: the CRC-32 of its whole text.

@@ -17,9 +17,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
-pub use envelope::{
-    envelope_overhead, open, read_payload, seal, seal_encoded, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE,
-};
+pub use envelope::{envelope_overhead, open, seal, seal_encoded, value_id, LoadError, Opened, StoredKind, MAX_LINEAGE};
 pub use lineage::{bounded_lineage, descendant_lineage, lineage_root};
 pub use loading::{load_stored, Loaded};
 pub use memory::{LaggingView, MemoryStore, StorageChange};

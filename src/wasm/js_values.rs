@@ -18,23 +18,21 @@ pub fn from_js<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<T, JsErr
 where
     T: Tsify + DeserializeOwned,
 {
-    read(value, code, what).map(|(parsed, _)| parsed)
+    parse(plain_value(value, code, what)?, code, what)
 }
 
-/// [`from_js`], also handing back the value read (without its `undefined` fields).
-fn read<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<(T, JsValue), JsError>
-where
-    T: Tsify + DeserializeOwned,
-{
+/// The argument to read, checked: an object within the limits, without its `undefined` fields.
+fn plain_value<T: Tsify>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<JsValue, JsError> {
     let value = value.js_value();
     if !value.is_object() || Array::is_array(&value) {
         let message = format!("invalid {what}: expected an object, got {}", describe_type(&value));
         return Err(thrown(code, &message));
     }
-    let value = checked_plain(&value, code, what)?.unwrap_or(value);
-    let parsed =
-        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
-    Ok((parsed, value))
+    Ok(checked_plain(&value, code, what)?.unwrap_or(value))
+}
+
+fn parse<T: DeserializeOwned>(value: JsValue, code: ErrorCode, what: &str) -> Result<T, JsError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
 }
 
 /// The entries of a checked array (see `input_limits::checked_array`), typed for [`from_js`].
@@ -59,7 +57,8 @@ pub fn from_js_strict<T>(value: &Ts<T>, code: ErrorCode, what: &str) -> Result<T
 where
     T: Tsify + DeserializeOwned + Serialize,
 {
-    let (parsed, given) = read(value, code, what)?;
+    let given = plain_value(value, code, what)?;
+    let parsed: T = parse(given.clone(), code, what)?;
     let known = serde_wasm_bindgen::to_value(&parsed).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
     if let Some(path) = unknown_field(&given, &known, "") {
         let message = format!("invalid {what}: unknown field `{path}`; check its spelling in the documentation");

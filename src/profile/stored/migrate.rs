@@ -21,13 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::AttributeKey;
 use crate::profile::Profile;
-use crate::storage::read_payload;
+use crate::storage::json_reading::read_json;
 
 /// Migrates a payload of `version` (older than the current one) to a current profile.
 pub fn to_current(version: u64, payload: &str) -> Result<Profile, String> {
     match version {
         0 => {
-            let v0: ProfileV0 = read_payload(payload).map_err(|e| e.to_string())?;
+            let v0: ProfileV0 = read_json(payload)?;
             Profile::from_tree(&v0_to_v1(v0)).map_err(|e| e.to_string())
         }
         _ => <super::format::ProfileFormat as crate::storage::StoredKind>::read_current(payload),
