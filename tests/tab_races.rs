@@ -294,7 +294,6 @@ fn tabs_hearing_of_each_other_late_lose_no_events() {
 }
 
 #[test]
-#[ignore = "issue 14, finding 3: seed 29 still loses 2 of 164 events (8 of 32 seeds lost events before the fix)"]
 fn tabs_whose_first_writes_race_onto_an_empty_store_and_hear_late_lose_no_events() {
     // Both first writes land on an empty store, as for a new shopper and in every round of
     // e2e/tabs.test.mjs. Besides the above: (4) each tab merged the other's first write listing
@@ -302,9 +301,9 @@ fn tabs_whose_first_writes_race_onto_an_empty_store_and_hear_late_lose_no_events
     // batches of one no longer looked related to values of the other; now the merged state's root
     // is the smaller of the two and a batch is related to a value listing its root, or replacing
     // it, or written onto an empty key (a forget()'s removal arrives before such a value's event
-    // and clears the batches). Left: a value read from the store (not from its event) of the
-    // other first write's history cannot be told from one written after a forget() and drops
-    // the batches it does not list.
+    // and clears the batches). (5) Seed 29 still lost 2 of 164: a tab that had loaded the other's
+    // write as its state adopted a value built beside it; now it writes its state over that value
+    // once (see `a_reopened_tab_keeps_the_events_its_closed_predecessor_wrote`).
     let fresh = losing_seeds(32, true, 4);
     assert!(fresh.is_empty(), "seeds losing or doubling events: {fresh:?}");
 }
@@ -313,18 +312,15 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn tabs_hearing_events_and_closing_never_double_count_and_lose_only_when_both_close(
+    fn tabs_hearing_events_and_closing_never_double_count_and_agree_with_the_store(
         seed in any::<u64>(),
         steps in 1usize..200,
         both in any::<bool>(),
         fresh in any::<bool>(),
     ) {
-        // One tab or both close, each at most twice. A close can lose events: a write of the
-        // closed tab that the other replaced before hearing of it survives only in the other tab's
-        // re-merge, and the reopened tab, which loaded it as state (not as its own changes), adopts
-        // the replacing value without it (see the ignored test below; seed 10894704217378591843,
-        // 10 steps, one tab closing, lost 3 of 6). So: never counted twice, and the open tabs
-        // agree with the store; nothing lost when no tab closed.
+        // One tab or both close, each at most twice. Never counted twice, the open tabs agree
+        // with the store, and nothing is lost when no tab closed. A close can still lose events
+        // (`closing_tabs_lose_events_in_few_runs` counts how often).
         let tally = tabs_that_close(seed, steps, if both { &[0, 1] } else { &[0] }, 2, fresh, 1);
         prop_assert!(tally.stored <= tally.recorded, "{:?}", tally);
         if tally.closes == 0 {
@@ -335,13 +331,36 @@ proptest! {
     }
 }
 
-/// Issue 14, open: a tab reopened after a close loads the closed tab's last write as its state;
-/// when it then hears of a write the other tab built beside that value, it adopts it and re-applies
-/// only its own changes, so the closed tab's events are gone once the reopened tab writes (the
-/// other tab had re-merged them, but the reopened tab, hearing late, writes over that).
+/// Issue 14: a tab reopened after a close loads the closed tab's last write as its state. It used
+/// to adopt a write the other tab built beside that value when it heard of it, re-applying only
+/// its own changes, so the closed tab's events were gone once it wrote (3 of 6 lost with this
+/// seed). Now it writes its state over such a value once, and the other tab applies its own again.
 #[test]
-#[ignore = "issue 14: events of a closed tab lost through the reopened tab (run with --ignored)"]
 fn a_reopened_tab_keeps_the_events_its_closed_predecessor_wrote() {
     let tally = tabs_that_close(10894704217378591843, 10, &[0], 2, false, 1);
     assert_eq!(tally.stored, tally.recorded, "{tally:?}");
+}
+
+/// How often closing tabs still lose events, over 100 fixed seeded runs of one closing tab with
+/// Chromium's lag (4). Before the reopened tab wrote its state over a value built beside the one
+/// it loaded, 74 of 300 such runs lost events (202 of 26,216); with it, 16 of 300 (52). What is
+/// left: a value whose unique changes only a closed tab held, adopted by a tab that had not taken
+/// it in. A ratchet over fixed seeds (deterministic): lower it as the merge improves.
+#[test]
+fn closing_tabs_lose_events_in_few_runs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (mut losing, mut lost, mut recorded) = (0, 0, 0);
+    for _ in 0..100 {
+        let (seed, steps) = (rng.random::<u64>(), rng.random_range(1..240usize));
+        let tally = tabs_that_close(seed, steps, &[0], 2, false, 4);
+        assert!(tally.stored <= tally.recorded, "seed {seed}: counted twice: {tally:?}");
+        assert!(tally.in_tabs.iter().all(|&n| n == tally.stored), "seed {seed}: tabs disagree: {tally:?}");
+        recorded += tally.recorded;
+        if tally.stored < tally.recorded {
+            losing += 1;
+            lost += tally.recorded - tally.stored;
+        }
+    }
+    println!("closing tabs, lag 4: {losing} of 100 runs lost {lost} of {recorded} events");
+    assert!(losing <= 8, "{losing} of 100 runs lost {lost} of {recorded} events");
 }

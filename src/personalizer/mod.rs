@@ -90,6 +90,9 @@ pub struct Personalizer<S: KeyValueStore, X: Extension = OnDevice<S>> {
     /// The latest value of another tab taken in (see `tabs.rs`).
     last_foreign: Option<u32>,
     foreign_lineage: Vec<u32>,
+    /// The `last_foreign` this tab already wrote over a value built beside it for (see `tabs.rs`).
+    /// Once only: two tabs that each hold a value the other lacks would overwrite each other forever.
+    defended: Option<u32>,
     /// This tab's recent changes, in case another tab's write built beside them drops them.
     ledger: WriteLedger<ProfileChange>,
     /// A write since the last `flush()` report dropped data to fit (automatic flushes included).
@@ -155,6 +158,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             known: Vec::new(),
             last_foreign: None,
             foreign_lineage: Vec::new(),
+            defended: None,
             ledger: WriteLedger::default(),
             compaction_unreported: false,
             noise: NoiseFilter::new(),
@@ -186,6 +190,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             self.stored_raw = None;
             self.known.clear();
             self.last_foreign = None;
+            self.defended = None;
             self.blocked = false;
             self.fold_pending();
         }
