@@ -83,6 +83,26 @@ test("exportProfile is readable JSON of everything kept; forget clears it", () =
   p.free();
 });
 
+test("with memory only, the export and forget() cover what the on-demand module keeps", async () => {
+  // Both modules keep their state in one memory store of the page, as they would in localStorage.
+  const p = new Personalizer({ shop: "node-memory-parts", noise: { botHeuristic: false } });
+  p.setConsent("full", { explicitOptIn: true });
+  await p.configureAdaptation({ holdoutShare: 0 });
+  p.track({ type: "view", itemId: "sku-1", item: shoe });
+  const page = p.chooseLayout([{ id: "a", kind: "deals", required: true }, { id: "b", kind: "newArrivals" }]);
+  assert.ok(page.sections.length >= 1);
+  p.flush();
+  const { sections } = JSON.parse(p.exportProfile());
+  const adaptation = sections.find((section) => section.name === "adaptation");
+  assert.deepEqual(adaptation.keys, ["shop-personalizer:node-memory-parts:adapt"]);
+  assert.equal(adaptation.stored.length, 1);
+  assert.ok(JSON.stringify(adaptation.stored[0]).includes("deals"), "the adaptation state itself, as stored");
+  const stored = sections.flatMap((section) => section.keys);
+  assert.equal(p.forget(), stored.length, `forget() removes every key the export lists: ${stored}`);
+  assert.deepEqual(JSON.parse(p.exportProfile()).sections.flatMap((section) => section.keys), []);
+  p.free();
+});
+
 test("1,000 tracked events stay within the 64 KB budget (prints the stored size)", (t) => {
   const p = new Personalizer({
     shop: "node-size",

@@ -1,11 +1,19 @@
 //! [`KeyValueStore`] over `window.localStorage`, or over memory when the page may not use it
 //! (storage disabled, a sandboxed iframe, Node, a worker): the personalizer then keeps working for
 //! the life of the page and says so in a warning.
+//!
+//! That memory is one `Map` of the page (under a registered symbol of `globalThis`), not the wasm
+//! memory of a module: the core and the on-demand module are two wasm instances, and each sees
+//! what the other stored, as they would in localStorage (so `exportProfile()` and `forget()` in
+//! the core cover the adaptation and sync state the on-demand module keeps).
 
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Map, Reflect, Symbol};
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::storage::{KeyValueStore, MemoryStore, StoreError};
+use crate::storage::{KeyValueStore, StoreError};
+
+/// The registered symbol of the page's memory store.
+const PAGE_MEMORY: &str = "shop-personalizer:page-memory";
 
 /// Where the profile is kept.
 #[derive(Debug, Clone)]
@@ -13,7 +21,7 @@ pub enum BrowserStore {
     Local(web_sys::Storage),
     /// localStorage was unavailable for the given reason.
     Memory {
-        store: MemoryStore,
+        store: Map,
         reason: String,
     },
 }
@@ -23,9 +31,22 @@ impl BrowserStore {
     pub fn open() -> Self {
         match local_storage() {
             Ok(storage) => BrowserStore::Local(storage),
-            Err(reason) => BrowserStore::Memory { store: MemoryStore::new(), reason },
+            Err(reason) => BrowserStore::Memory { store: page_memory(), reason },
         }
     }
+}
+
+/// The page's memory store, made by the first module that needs it.
+fn page_memory() -> Map {
+    let global = js_sys::global();
+    let symbol = JsValue::from(Symbol::for_(PAGE_MEMORY));
+    if let Ok(map) = Reflect::get(&global, &symbol).and_then(|found| found.dyn_into::<Map>()) {
+        return map;
+    }
+    let map = Map::new();
+    // A frozen global (a locked-down realm) keeps this module's own map: it still works.
+    let _ = Reflect::set(&global, &symbol, &map);
+    map
 }
 
 fn local_storage() -> Result<web_sys::Storage, String> {
@@ -68,21 +89,27 @@ impl KeyValueStore for BrowserStore {
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
             BrowserStore::Local(storage) => storage.get_item(key).map_err(|e| store_error(&e)),
-            BrowserStore::Memory { store, .. } => store.get(key),
+            BrowserStore::Memory { store, .. } => Ok(store.get(&JsValue::from_str(key)).as_string()),
         }
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         match self {
             BrowserStore::Local(storage) => storage.set_item(key, value).map_err(|e| store_error(&e)),
-            BrowserStore::Memory { store, .. } => store.set(key, value),
+            BrowserStore::Memory { store, .. } => {
+                store.set(&JsValue::from_str(key), &JsValue::from_str(value));
+                Ok(())
+            }
         }
     }
 
     fn remove(&mut self, key: &str) -> Result<(), StoreError> {
         match self {
             BrowserStore::Local(storage) => storage.remove_item(key).map_err(|e| store_error(&e)),
-            BrowserStore::Memory { store, .. } => store.remove(key),
+            BrowserStore::Memory { store, .. } => {
+                store.delete(&JsValue::from_str(key));
+                Ok(())
+            }
         }
     }
 
@@ -98,7 +125,9 @@ impl KeyValueStore for BrowserStore {
                 }
                 Ok(keys)
             }
-            BrowserStore::Memory { store, .. } => store.keys(),
+            BrowserStore::Memory { store, .. } => {
+                Ok(Array::from(&store.keys().into()).iter().filter_map(|key| key.as_string()).collect())
+            }
         }
     }
 
