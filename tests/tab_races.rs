@@ -319,8 +319,9 @@ proptest! {
         fresh in any::<bool>(),
     ) {
         // One tab or both close, each at most twice. Never counted twice, the open tabs agree
-        // with the store, and nothing is lost when no tab closed. A close can still lose events
-        // (`closing_tabs_lose_events_in_few_runs` counts how often).
+        // with the store, and nothing is lost when no tab closed. Two tabs that both close before
+        // hearing of each other's last write lose it (one closing tab loses nothing over the
+        // fixed seeds of `a_closing_tab_loses_no_events_over_fixed_seeds`).
         let tally = tabs_that_close(seed, steps, if both { &[0, 1] } else { &[0] }, 2, fresh, 1);
         prop_assert!(tally.stored <= tally.recorded, "{:?}", tally);
         if tally.closes == 0 {
@@ -343,11 +344,11 @@ fn a_reopened_tab_keeps_the_events_its_closed_predecessor_wrote() {
 
 /// How often closing tabs still lose events, over 100 fixed seeded runs of one closing tab with
 /// Chromium's lag (4). Before the reopened tab wrote its state over a value built beside the one
-/// it loaded, 74 of 300 such runs lost events (202 of 26,216); with it, 16 of 300 (52). What is
-/// left: a value whose unique changes only a closed tab held, adopted by a tab that had not taken
-/// it in. A ratchet over fixed seeds (deterministic): lower it as the merge improves.
+/// it loaded, 74 of 300 such runs lost events (202 of 26,216); with it, 16 of 300 (52); now that
+/// values carry their recent batches and tabs take them over, 8 of these 100 runs (22 events)
+/// became none. Over fixed seeds (deterministic).
 #[test]
-fn closing_tabs_lose_events_in_few_runs() {
+fn a_closing_tab_loses_no_events_over_fixed_seeds() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let (mut losing, mut lost, mut recorded) = (0, 0, 0);
     for _ in 0..100 {
@@ -362,5 +363,49 @@ fn closing_tabs_lose_events_in_few_runs() {
         }
     }
     println!("closing tabs, lag 4: {losing} of 100 runs lost {lost} of {recorded} events");
-    assert!(losing <= 8, "{losing} of 100 runs lost {lost} of {recorded} events");
+    assert_eq!(losing, 0, "{losing} of 100 runs lost {lost} of {recorded} events");
+}
+
+/// Issue 14: the smallest losing runs found while values learned to carry their batches, each
+/// losing events before the step named (now none): a first write read from the store beside
+/// ours (held undecided until its event); a batch applied again onto another first write, then a
+/// value built on that one (related through the value it was applied to); a value written over
+/// in defence whose own new batch its closing tab never applied again (taken over from what it
+/// carried); and a reopened tab's load (carried batches taken over).
+#[test]
+fn the_smallest_runs_that_lost_events_to_closing_tabs_lose_none() {
+    let runs = [
+        (3_919_438_456_679_263_044, 6, true, 4),
+        (11_123_803_341_250_990_658, 11, true, 4),
+        (3_193_758_281_890_676_246, 15, true, 4),
+        (16_374_811_631_127_972_906, 21, false, 1),
+        (1326, 20, false, 1),
+    ];
+    for (seed, steps, fresh, lag) in runs {
+        let tally = tabs_that_close(seed, steps, &[0], 2, fresh, lag);
+        assert_eq!(tally.stored, tally.recorded, "seed {seed}: {tally:?}");
+        assert!(tally.in_tabs.iter().all(|&n| n == tally.recorded), "seed {seed}: {tally:?}");
+    }
+}
+
+/// The same as `a_closing_tab_loses_no_events_over_fixed_seeds` for a new shopper (an empty store,
+/// both tabs' first writes racing), where a value read beside a first write cannot be told from
+/// one written after a `forget()` until its event comes.
+#[test]
+fn a_closing_tab_on_an_empty_store_loses_no_events_over_fixed_seeds() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (mut losing, mut lost, mut recorded) = (0, 0, 0);
+    for _ in 0..100 {
+        let (seed, steps) = (rng.random::<u64>(), rng.random_range(1..240usize));
+        let tally = tabs_that_close(seed, steps, &[0], 2, true, 4);
+        assert!(tally.stored <= tally.recorded, "seed {seed}: counted twice: {tally:?}");
+        assert!(tally.in_tabs.iter().all(|&n| n == tally.stored), "seed {seed}: tabs disagree: {tally:?}");
+        recorded += tally.recorded;
+        if tally.stored < tally.recorded {
+            losing += 1;
+            lost += tally.recorded - tally.stored;
+        }
+    }
+    println!("closing tabs, empty store, lag 4: {losing} of 100 runs lost {lost} of {recorded} events");
+    assert_eq!(losing, 0, "{losing} of 100 runs lost {lost} of {recorded} events");
 }

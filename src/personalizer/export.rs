@@ -29,7 +29,14 @@ pub struct ExportSection {
 /// The sections: name, the key (after `shop-personalizer:<shop>:`; a trailing `:` matches every
 /// key that starts so), what it is.
 const SECTIONS: [(&str, &str, &str); 5] = [
-    ("profile", "profile", "Your shopping profile: the `profile` above, as it is now in this page."),
+    (
+        "profile",
+        "profile",
+        "Your shopping profile: the `profile` above, as it is now in this page. stored: what was done \
+         in the last minutes, kept beside it so that another open tab of this shop that writes at the \
+         same moment adds it to its copy instead of losing it (left out once an item in it is \
+         forgotten).",
+    ),
     (
         "adaptation",
         "adapt",
@@ -86,6 +93,13 @@ fn as_json(raw: String) -> Option<Box<RawValue>> {
     RawValue::from_string(raw).ok()
 }
 
+/// The `recent` member of a stored profile (see `carried.rs`), when it has one.
+fn recent_member(raw: &str) -> Option<Box<RawValue>> {
+    let members = crate::storage::json_reading::object_members(raw).ok().flatten()?;
+    let (_, recent) = members.into_iter().find(|(name, _)| name == "recent")?;
+    as_json(recent.to_owned())
+}
+
 /// The sections of everything stored under `keys` in `store`.
 pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<ExportSection> {
     let mut sections: Vec<ExportSection> = SECTIONS
@@ -102,7 +116,13 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
             Some(i) => &mut sections[i],
             None => &mut unexplained,
         };
-        if section.name != "profile" {
+        if section.name == "profile" {
+            // The profile is above; what its stored value keeps beside it for other tabs is here.
+            let raw = store.get(&key).ok().flatten().unwrap_or_default();
+            if let Some(recent) = recent_member(&raw) {
+                section.stored.push(recent);
+            }
+        } else {
             let raw = store.get(&key).ok().flatten().unwrap_or_default();
             let text = serde_json::to_string(&raw).unwrap_or_default();
             if let Some(value) = as_json(raw).or_else(|| as_json(text)) {

@@ -4,10 +4,13 @@
 //! automatic flush (every few changes, on page hide, after a merge) did the cutting.
 
 use crate::profile::stored::{load_or_back_up, write_compacted};
+use crate::profile::ProfileChange;
 use crate::storage::{
     bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
+use super::carried::{batch_origin, encode_carried, MAX_CARRIED_AGE_MS};
+use super::write_ledger::CarriedBatch;
 use super::{
     Extension, FlushReport, Personalizer, PersonalizerError, Sync, AUTOSAVE_ANYWAY_AFTER_CHANGES, FLUSH_AFTER_CHANGES,
     MIN_AUTOSAVE_INTERVAL_MS,
@@ -77,9 +80,33 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         // What the state contains; never the value this write replaces when it does not (see
         // `sync_from_store`).
         let lineage = bounded_lineage(&self.known, MAX_LINEAGE);
-        let written =
-            write_compacted(&mut self.ctx.store, &self.ctx.keys, &mut merged, &lineage, budget, now, half_life)
-                .map_err(PersonalizerError::Write)?;
+        let parent = lineage.first().copied();
+        // The new changes' batch, and the recent ones, go with the write for other tabs (see
+        // `carried.rs`); the write's own id is the root only of a first write.
+        let origin = batch_origin(parent, &self.pending);
+        // A batch that forgets an item or removes an interest names what the shopper wanted gone
+        // (and may hold events of it): it is never carried.
+        let carried = !self.pending.iter().any(|change| !matches!(change, ProfileChange::Record(_)));
+        let new = (carried && !self.pending.is_empty()).then(|| CarriedBatch {
+            origin,
+            touched_ms: now,
+            parent,
+            root: lineage.last().copied(),
+            written_in: Vec::new(),
+            changes: self.pending.clone(),
+        });
+        let recent = encode_carried(&self.ledger.carried(now, MAX_CARRIED_AGE_MS, new), budget);
+        let written = write_compacted(
+            &mut self.ctx.store,
+            &self.ctx.keys,
+            &mut merged,
+            &lineage,
+            &recent,
+            budget,
+            now,
+            half_life,
+        )
+        .map_err(PersonalizerError::Write)?;
         if let Some((before, after)) = written.cut_to_fit {
             self.warn_cut_to_fit(before, after, budget);
         }
@@ -88,9 +115,8 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         let report = FlushReport { written: true, stored_bytes: written.raw.len(), compacted: written.compacted };
         self.base = merged.clone();
         self.profile = merged;
-        let parent = lineage.first().copied();
         let root = lineage_root(id, &lineage);
-        self.ledger.record(id, parent, root, std::mem::take(&mut self.pending));
+        self.ledger.record_batch(id, (origin, carried), parent, root, std::mem::take(&mut self.pending), now);
         self.dirty = false;
         self.last_write_ms = Some(now);
         self.stored_raw = Some(written.raw);

@@ -11,6 +11,7 @@
 //! stored (see `profile::apply`).
 
 mod adapting;
+mod carried;
 mod context;
 mod data_controls;
 mod export;
@@ -333,6 +334,8 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     fn erase_newly_sensitive(&mut self) {
         for id in self.items.take_newly_sensitive() {
             self.extension.forget_item(&id);
+            // No later write may carry a trace of it for other tabs (see `carried.rs`).
+            self.ledger.stop_carrying(|change| change.mentions_item(&id));
             let mentioned = self.profile.mentions_item(&id) || self.profile.cached_attributes(&id).is_some();
             if self.ctx.consent.collects() && mentioned {
                 self.commit(ProfileChange::ForgetItem(id));

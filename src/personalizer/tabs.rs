@@ -21,14 +21,18 @@
 //! for good if its tab is gone): it writes its state over it, once per value taken in, and the tab
 //! that wrote it, open since it just did, applies its own batches again on top.
 //!
-//! Limits: the merged value's own changes cannot be applied again, only its state adopted, so
-//! if a third value that lacks it overwrites this tab's write before any tab has seen it, and the
-//! tab that wrote that one closes at once too, the merged value is lost; and a tab that already
-//! wrote over one value built beside the value it took in adopts the next (two tabs each holding
-//! a value the other lacks would otherwise overwrite each other forever). With Chromium's lag
-//! (`tests/tab_races.rs`, `closing_tabs_lose_events_in_few_runs`) 16 of 300 runs with a tab
-//! closing twice still lose a few events (52 of 26,216), against 74 of 300 (202) before. Values
-//! that carry their recent changes would close this.
+//! A tab's batches outlive it: each write carries its recent batches beside the profile (see
+//! `carried.rs`), and a tab that takes a value in (loads it, adopts it, or hears of it too late to
+//! adopt it) takes over the batches it carries that its state lacks. So a value built beside one
+//! whose tab has closed gets that tab's changes applied again by whichever tab holds them. A value
+//! read from the store that shares no history with a batch (another first write onto an empty
+//! store, or a value written after a `forget()`) holds the batch undecided until that value's
+//! `storage` event comes: a `forget()`'s removal event comes first and clears it.
+//!
+//! Limits: what is carried is bounded (whole batches of the last minutes, see `carried.rs`); two
+//! tabs that both close before either hears of the other's last write lose that write
+//! (`tests/tab_races.rs` measures how often: 4 of 300 runs with both tabs closing at Chromium's
+//! lag lose 9 of 26,493 events, none with one tab closing).
 //!
 //! When the store has moved on to another tab's value that lacks the value an event brought,
 //! the merge is written over it rather than rebased onto it (which would drop that value again);
@@ -36,10 +40,11 @@
 
 use crate::collect::noise::NoiseFilter;
 use crate::profile::stored::{decode, load_or_back_up, LoadOutcome};
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileChange};
 use crate::storage::{bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode};
 
-use super::write_ledger::Seen;
+use super::carried::decode_carried;
+use super::write_ledger::{CarriedBatch, Seen};
 use super::{Extension, Personalizer};
 
 /// Most ids of stored values a tab remembers its state to contain.
@@ -76,6 +81,9 @@ pub(super) enum Sync {
     Unreadable,
     /// Left as it was: it was built beside the value this tab holds; the next write goes over it.
     Defended,
+    /// Not adopted (older than this state, or beside it), but what it carried and the state lacked
+    /// was taken over.
+    TookOver,
 }
 
 impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
@@ -131,6 +139,12 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             Some(raw) => known_ids(value_id(raw), &outcome.lineage, &[], &[]),
             None => Vec::new(),
         };
+        if let (Some(raw), Some(_)) = (&outcome.raw, &outcome.profile) {
+            // A tab reopened after a close holds the closed tab's batches so, and can apply them
+            // again on top of a value built beside them.
+            let carried = self.carried_batches(outcome.recent.as_deref());
+            self.ledger.inherit(value_id(raw), carried);
+        }
         self.last_foreign = self.known.first().copied();
         self.stored_raw = outcome.raw;
         match outcome.profile {
@@ -207,13 +221,24 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             }
             return;
         };
+        if self.ledger.decide(value_id(new_value)) {
+            // This tab's batches beside a value it read from the store (an empty store's other
+            // first write) were not forgotten: no removal came before this value's event.
+            self.rebuild();
+            self.dirty = true;
+            if self.known.contains(&value_id(new_value)) {
+                self.save_or_warn(now_ms, true);
+                return;
+            }
+        }
         if self.stored_raw.as_deref() == Some(new_value) || self.known.contains(&value_id(new_value)) {
             return;
         }
         let taken = self.take_in(new_value.to_owned(), Some(old_value.map(value_id)));
-        if let Sync::Defended = taken {
-            self.save_or_warn(now_ms, false);
-            return;
+        match taken {
+            Sync::Defended => return self.save_or_warn(now_ms, false),
+            Sync::TookOver => return self.save_or_warn(now_ms, true),
+            _ => {}
         }
         if let Sync::Reloaded = taken {
             let current = self.ctx.store.get(&self.ctx.keys.profile()).ok().flatten();
@@ -232,6 +257,26 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
                 self.save_or_warn(now_ms, !over);
             }
         }
+    }
+
+    /// The batches a stored value carries (see `carried.rs`), but none with an item of a category
+    /// this tab's config holds sensitive (a tab of an older config wrote it); unreadable ones are
+    /// ignored with a warning (merging then works as without them).
+    fn carried_batches(&mut self, recent: Option<&str>) -> Vec<CarriedBatch<ProfileChange>> {
+        let Some(text) = recent else { return Vec::new() };
+        let sensitive = self.ctx.config.sensitive_categories();
+        let decoded = decode_carried(text).map(|mut batches| {
+            batches.retain(|batch| !batch.changes.iter().any(|change| change.touches_sensitive(sensitive)));
+            batches
+        });
+        decoded.unwrap_or_else(|problem| {
+            let message = format!(
+                "the recent changes stored beside the profile for other tabs could not be read ({problem}); \
+                 they are ignored"
+            );
+            self.ctx.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
+            Vec::new()
+        })
     }
 
     /// Whether `seen` was written after the value this tab last took in from another tab but
@@ -260,7 +305,9 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             }
         };
         let id = value_id(&raw);
-        let seen = Seen { id, lineage: &decoded.lineage, replaced };
+        let carried = self.carried_batches(decoded.recent.as_deref());
+        let origins: Vec<u32> = carried.iter().map(|batch| batch.origin).collect();
+        let seen = Seen { id, lineage: &decoded.lineage, carried: &origins, replaced };
         if let (Some(_), Some(foreign)) = (replaced, self.last_foreign) {
             // An event's value that lacks what this tab took in from other tabs is older than it,
             // or a third tab's value beside it (which that tab merges): adopting it would drop it.
@@ -269,6 +316,17 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             let built_on_all =
                 !self.foreign_lineage.is_empty() && self.foreign_lineage.iter().all(|id| seen.lineage.contains(id));
             if !(seen.lineage.contains(&foreign) || replaced == Some(Some(foreign)) || built_on_all) {
+                // Whose tab may have closed before any tab took it in: what it carries and this
+                // state lacks is applied here, and written at once.
+                let known = &self.known;
+                if self
+                    .ledger
+                    .take_over_lacking(id, carried, |batch| batch.written_in.iter().any(|w| known.contains(w)))
+                {
+                    self.rebuild();
+                    self.dirty = true;
+                    return Sync::TookOver;
+                }
                 return Sync::Unchanged;
             }
         }
@@ -278,6 +336,12 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // it over that value once; its tab, open since it just wrote, applies its batches again.
             self.defended = self.last_foreign;
             self.dirty = true;
+            // What that value carries and this state lacks goes into the write too (its tab may
+            // close before it hears of the write).
+            let known = &self.known;
+            if self.ledger.take_over_lacking(id, carried, |batch| batch.written_in.iter().any(|w| known.contains(w))) {
+                self.rebuild();
+            }
             if replaced.is_none() {
                 self.stored_raw = Some(raw);
             }
@@ -287,6 +351,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // This tab's write was dropped by a value built beside it: apply it again.
             self.dirty = true;
         }
+        self.ledger.inherit(id, carried);
         self.known = known_ids(id, &decoded.lineage, &self.ledger.replayed_writes(seen), &self.ledger.replayed_roots());
         self.last_foreign = Some(id);
         self.foreign_lineage = decoded.lineage.clone();

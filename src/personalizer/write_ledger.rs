@@ -11,14 +11,27 @@
 //! history with the value (written before another tab's `forget()`) is dropped, never
 //! resurrected. A value written onto an empty key after a `forget()` is no exception: events
 //! come in the order of the writes, so the removal's event came first and cleared the batches.
+//!
+//! A batch can outlive its tab: the profile's writes carry their recent batches
+//! ([`WriteLedger::carried`], stored beside the value), and a tab that takes such a value in keeps
+//! them as its own ([`WriteLedger::inherit`]), contained in its state. So when a value built
+//! beside that one arrives later, the tab applies them again on top, though the tab that recorded
+//! them closed long ago. A value contains a batch it lists a write of, or that it carries.
 
 use crate::storage::{lineage_root, MAX_LINEAGE};
 
 /// Most batches kept; beyond this the oldest is assumed seen.
 const MAX_BATCHES: usize = 2 * MAX_LINEAGE;
+/// The latest writes of a batch a value carrying it lists (the value itself is one more): enough
+/// for a value built on an older one to be seen to hold it, few enough to keep values small.
+const CARRIED_WRITES: usize = 8;
 
 #[derive(Debug, Clone)]
 struct Batch<C> {
+    /// Names the batch wherever it is carried: an id of the changes' first write, unique to it.
+    origin: u32,
+    /// When the batch was last written on top of a value that lacked it (first, or applied again).
+    touched_ms: u64,
     /// The stored value the batch's first write was built on (`None`: an empty store), and the
     /// root of that value's history.
     parent: Option<u32>,
@@ -27,7 +40,28 @@ struct Batch<C> {
     written_in: Vec<u32>,
     /// False while the batch waits to be applied again on top of another tab's value.
     in_base: bool,
+    /// The value it waits to be applied again on top of: one built on that value is related too
+    /// (when the batch's own history names neither, as when two first writes met).
+    waiting_onto: Option<u32>,
+    /// The values it was applied again on top of and then written (newest last): a value built on
+    /// one of them shares the batch's history though it lists none of its own writes.
+    bases: Vec<u32>,
+    /// False once it mentions something that must leave no trace in storage (a forgotten item).
+    carried: bool,
     changes: Vec<C>,
+}
+
+/// A batch as a stored value carries it: the value contains its changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CarriedBatch<C> {
+    pub origin: u32,
+    pub touched_ms: u64,
+    pub parent: Option<u32>,
+    /// `None`: the root is the value that carries it (its write was the first onto an empty store).
+    pub root: Option<u32>,
+    /// Earlier writes that carried it (the carrying value is implied).
+    pub written_in: Vec<u32>,
+    pub changes: Vec<C>,
 }
 
 /// How a value another tab stored relates to this tab's writes, as far as is known.
@@ -35,6 +69,8 @@ struct Batch<C> {
 pub(crate) struct Seen<'a> {
     pub id: u32,
     pub lineage: &'a [u32],
+    /// The origins of the batches the value carries.
+    pub carried: &'a [u32],
     /// From a `storage` event: the id of the value it replaced (`Some(None)`: an empty key).
     /// `None` when the value was read from the store (events between may have been skipped).
     pub replaced: Option<Option<u32>>,
@@ -44,41 +80,202 @@ impl Seen<'_> {
     fn lists(&self, id: u32) -> bool {
         self.id == id || self.lineage.contains(&id)
     }
+
+    fn contains<C>(&self, batch: &Batch<C>) -> bool {
+        batch.written_in.iter().any(|&w| self.lists(w)) || self.carried.contains(&batch.origin)
+    }
 }
 
 /// This tab's batches (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct WriteLedger<C> {
     batches: Vec<Batch<C>>,
+    /// Batches a value read from the store shares no history with, by that value's id: another
+    /// tab's first write onto an empty store beside ours, or a value written after a `forget()`.
+    /// That value's `storage` event decides ([`Self::decide`]): the `forget()`'s removal comes
+    /// first and clears them; otherwise they are applied again.
+    undecided: Vec<(u32, Batch<C>)>,
 }
 
 impl<C> Default for WriteLedger<C> {
     fn default() -> Self {
-        WriteLedger { batches: Vec::new() }
+        WriteLedger { batches: Vec::new(), undecided: Vec::new() }
     }
 }
 
 impl<C: Clone> WriteLedger<C> {
     /// Notes this tab's write `id`, built on `parent` (with `root`), carrying every kept batch and
-    /// the new `changes`.
+    /// the new `changes` (named by the write's id).
     pub(super) fn record(&mut self, id: u32, parent: Option<u32>, root: u32, changes: Vec<C>) {
+        self.record_batch(id, (id, false), parent, root, changes, 0);
+    }
+
+    /// [`Self::record`] at `now_ms`, the new batch named `origin` (known before the write is) and
+    /// `carried` by later writes or not.
+    pub(super) fn record_batch(
+        &mut self,
+        id: u32,
+        (origin, carried): (u32, bool),
+        parent: Option<u32>,
+        root: u32,
+        changes: Vec<C>,
+        now_ms: u64,
+    ) {
         for batch in &mut self.batches {
-            batch.written_in.push(id);
-            if batch.written_in.len() > MAX_LINEAGE {
-                batch.written_in.remove(0);
+            push_bounded(&mut batch.written_in, id);
+            if !batch.in_base {
+                batch.touched_ms = now_ms;
+                if let Some(onto) = batch.waiting_onto {
+                    batch.bases.push(onto);
+                    if batch.bases.len() > CARRIED_WRITES {
+                        batch.bases.remove(0);
+                    }
+                }
             }
             batch.in_base = true;
+            batch.waiting_onto = None;
         }
         if !changes.is_empty() {
-            self.batches.push(Batch { parent, root, written_in: vec![id], in_base: true, changes });
+            let written_in = vec![id];
+            let (in_base, waiting_onto, bases) = (true, None, Vec::new());
+            let batch = Batch {
+                origin,
+                touched_ms: now_ms,
+                parent,
+                root,
+                written_in,
+                in_base,
+                waiting_onto,
+                bases,
+                carried,
+                changes,
+            };
+            self.batches.push(batch);
         }
+        self.keep_bounded();
+    }
+
+    fn keep_bounded(&mut self) {
         if self.batches.len() > MAX_BATCHES {
-            self.batches.remove(0);
+            let excess = self.batches.len() - MAX_BATCHES;
+            self.batches.drain(..excess);
+        }
+    }
+
+    /// The batches a write at `now_ms` carries: those written on top of a value that lacked them
+    /// within the last `max_age_ms`, newest first, with the write's `new` changes (named `origin`)
+    /// first of all. The carrying value contains each.
+    pub(super) fn carried(&self, now_ms: u64, max_age_ms: u64, new: Option<CarriedBatch<C>>) -> Vec<CarriedBatch<C>> {
+        let mut recent: Vec<&Batch<C>> =
+            self.batches.iter().filter(|b| b.carried && now_ms.saturating_sub(b.touched_ms) <= max_age_ms).collect();
+        // By when they were last written onto a value lacking them, not by their place here
+        // (batches taken over from another tab's value are appended whatever their age).
+        crate::ordering::sort_by_key(&mut recent, |b| std::cmp::Reverse(b.touched_ms));
+        let kept = recent.into_iter().map(|b| CarriedBatch {
+            origin: b.origin,
+            touched_ms: b.touched_ms,
+            parent: b.parent,
+            root: Some(b.root),
+            written_in: b.written_in[b.written_in.len().saturating_sub(CARRIED_WRITES)..].to_vec(),
+            changes: b.changes.clone(),
+        });
+        new.into_iter().chain(kept).collect()
+    }
+
+    /// Takes in the batches value `id` carries (after [`Self::reconcile`] with it): they are in
+    /// the state that holds it, to be applied again on top of a value built beside it, even when
+    /// the tab that recorded them is gone.
+    pub(super) fn inherit(&mut self, id: u32, carried: Vec<CarriedBatch<C>>) {
+        for batch in carried.into_iter().rev() {
+            let mut written_in = batch.written_in;
+            push_bounded(&mut written_in, id);
+            if let Some(known) = self.batches.iter_mut().find(|b| b.origin == batch.origin) {
+                for w in written_in {
+                    if !known.written_in.contains(&w) {
+                        push_bounded(&mut known.written_in, w);
+                    }
+                }
+                known.in_base = true;
+                known.waiting_onto = None;
+                continue;
+            }
+            self.batches.push(Batch {
+                origin: batch.origin,
+                touched_ms: batch.touched_ms,
+                parent: batch.parent,
+                root: batch.root.unwrap_or(id),
+                written_in,
+                in_base: true,
+                waiting_onto: None,
+                bases: Vec::new(),
+                carried: true,
+                changes: batch.changes,
+            });
+        }
+        self.keep_bounded();
+    }
+
+    /// Takes over, to be applied again on top of this state, the batches value `id` carries that
+    /// neither this ledger nor (by `held`) the state holds. Returns whether there were any.
+    pub(super) fn take_over_lacking(
+        &mut self,
+        id: u32,
+        carried: Vec<CarriedBatch<C>>,
+        held: impl Fn(&CarriedBatch<C>) -> bool,
+    ) -> bool {
+        let before = self.batches.len();
+        for batch in carried.into_iter().rev() {
+            if held(&batch) || self.batches.iter().any(|b| b.origin == batch.origin) {
+                continue;
+            }
+            let mut written_in = batch.written_in;
+            push_bounded(&mut written_in, id);
+            self.batches.push(Batch {
+                origin: batch.origin,
+                touched_ms: batch.touched_ms,
+                parent: batch.parent,
+                root: batch.root.unwrap_or(id),
+                written_in,
+                in_base: false,
+                waiting_onto: None,
+                bases: Vec::new(),
+                carried: true,
+                changes: batch.changes,
+            });
+        }
+        self.keep_bounded();
+        self.batches.len() > before
+    }
+
+    /// Carries no batch any more one of whose changes is `doomed` (they stay to be applied again).
+    pub(super) fn stop_carrying(&mut self, doomed: impl Fn(&C) -> bool) {
+        for batch in &mut self.batches {
+            batch.carried &= !batch.changes.iter().any(&doomed);
         }
     }
 
     pub(super) fn clear(&mut self) {
         self.batches.clear();
+        self.undecided.clear();
+    }
+
+    /// The `storage` event of value `id` arrived with no removal before it: the batches held
+    /// undecided on it were not forgotten, and wait to be applied again. Returns whether any.
+    pub(super) fn decide(&mut self, id: u32) -> bool {
+        let before = self.batches.len();
+        let (decided, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.undecided).into_iter().partition(|(on, _)| *on == id);
+        self.undecided = rest;
+        for (_, mut batch) in decided {
+            if self.batches.iter().any(|b| b.origin == batch.origin) {
+                continue;
+            }
+            batch.in_base = false;
+            batch.waiting_onto = Some(id);
+            self.batches.push(batch);
+        }
+        self.keep_bounded();
+        self.batches.len() > before
     }
 
     /// This tab's writes whose batches wait to be applied again on top of `seen` and which a
@@ -109,24 +306,42 @@ impl<C: Clone> WriteLedger<C> {
         self.batches.iter().filter(|b| !b.in_base).flat_map(|b| b.changes.iter())
     }
 
-    /// Takes in a value another tab stored: drops the batches it contains or shares no history
-    /// with, and marks the others to be applied again on top of it. Returns whether any is.
+    /// Takes in a value another tab stored: drops the batches it contains, marks the others to be
+    /// applied again on top of it and returns whether any is. Of those that share no history with
+    /// it: dropped when a `storage` event brought it (a `forget()` came before), else held
+    /// undecided until its event comes ([`Self::decide`]).
     pub(super) fn reconcile(&mut self, seen: Seen<'_>) -> bool {
         let root = lineage_root(seen.id, seen.lineage);
-        self.batches.retain_mut(|batch| {
-            if batch.written_in.iter().any(|&w| seen.lists(w)) {
-                return false;
+        // A value that holds an undecided batch decides it: it is in the state from now on.
+        self.undecided.retain(|(_, batch)| !seen.contains(batch));
+        for mut batch in std::mem::take(&mut self.batches) {
+            if seen.contains(&batch) {
+                continue;
             }
-            let replaced_ours = matches!(seen.replaced, Some(Some(old)) if batch.written_in.contains(&old));
-            let related = replaced_ours
-                || batch.parent.is_some_and(|p| seen.lists(p) || seen.replaced == Some(Some(p)))
-                || seen.replaced == Some(None)
-                || seen.replaced == Some(Some(batch.root))
+            // A value a `storage` event brings shares the batch's history: a `forget()` since the
+            // batch was recorded would have come as a removal event first and cleared it.
+            let related = seen.replaced.is_some()
+                || batch.parent.is_some_and(|p| seen.lists(p))
                 || batch.root == root
-                || seen.lists(batch.root);
+                || seen.lists(batch.root)
+                || batch
+                    .waiting_onto
+                    .filter(|_| !batch.in_base)
+                    .iter()
+                    .chain(&batch.bases)
+                    .any(|&base| seen.lists(base) || seen.replaced == Some(Some(base)));
             batch.in_base = false;
-            related
-        });
+            batch.waiting_onto = Some(seen.id);
+            if related {
+                self.batches.push(batch);
+            } else if seen.replaced.is_none() {
+                self.undecided.push((seen.id, batch));
+            }
+        }
+        if self.undecided.len() > MAX_BATCHES {
+            let excess = self.undecided.len() - MAX_BATCHES;
+            self.undecided.drain(..excess);
+        }
         self.batches.iter().any(|b| !b.in_base)
     }
 
@@ -140,103 +355,13 @@ impl<C: Clone> WriteLedger<C> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read<'a>(id: u32, lineage: &'a [u32]) -> Seen<'a> {
-        Seen { id, lineage, replaced: None }
-    }
-
-    /// Writes 10 (onto 1) with change 0, then 11 (onto 10) with changes 1 and 2; root 1.
-    fn ledger() -> WriteLedger<u32> {
-        let mut ledger = WriteLedger::default();
-        ledger.record(10, Some(1), 1, vec![0]);
-        ledger.record(11, Some(10), 1, vec![1, 2]);
-        ledger
-    }
-
-    fn waiting(ledger: &WriteLedger<u32>) -> Vec<u32> {
-        ledger.waiting_changes().copied().collect()
-    }
-
-    #[test]
-    fn a_value_built_on_our_latest_write_lacks_nothing() {
-        let mut ledger = ledger();
-        assert!(!ledger.reconcile(read(12, &[11, 10, 1])));
-        assert!(ledger.batches.is_empty());
-    }
-
-    #[test]
-    fn a_value_built_on_our_first_write_lacks_the_second() {
-        let mut ledger = ledger();
-        assert!(ledger.reconcile(read(12, &[10, 1])));
-        assert_eq!(waiting(&ledger), [1, 2]);
-    }
-
-    #[test]
-    fn a_value_built_beside_our_writes_lacks_all_of_them() {
-        let mut ledger = ledger();
-        assert!(ledger.reconcile(read(12, &[1])));
-        assert_eq!(waiting(&ledger), [0, 1, 2]);
-        assert_eq!(ledger.replayed_writes(read(12, &[1])), [11, 10]);
-        // Onto a value that lacks their base, the writes are not held whole.
-        assert!(ledger.replayed_writes(read(13, &[7])).is_empty());
-    }
-
-    #[test]
-    fn a_value_of_the_same_history_lacks_them_even_when_the_fork_fell_off_its_lineage() {
-        let mut ledger = ledger();
-        let long: Vec<u32> = (100..115).chain([1]).collect();
-        assert!(ledger.reconcile(read(200, &long)));
-        assert_eq!(waiting(&ledger), [0, 1, 2]);
-    }
-
-    #[test]
-    fn an_unrelated_value_resurrects_nothing() {
-        // E.g. a fresh profile written after another tab's forget().
-        let mut ledger = ledger();
-        assert!(!ledger.reconcile(read(99, &[])));
-        assert!(ledger.batches.is_empty());
-        let mut ledger = self::ledger();
-        assert!(!ledger.reconcile(read(98, &[97])));
-    }
-
-    #[test]
-    fn a_first_write_replaced_by_another_first_write_is_applied_again_only_on_an_event_saying_so() {
-        let first = || {
-            let mut ledger = WriteLedger::default();
-            ledger.record(10, None, 10, vec![0]);
-            ledger
-        };
-        // Read from the store, a first value beside ours looks like one written after a forget().
-        assert!(!first().reconcile(read(20, &[])));
-        // The event says it replaced our write, or was written onto the same empty store.
-        let replaced = Seen { id: 20, lineage: &[], replaced: Some(Some(10)) };
-        assert!(first().reconcile(replaced));
-        let beside = Seen { id: 20, lineage: &[], replaced: Some(None) };
-        assert!(first().reconcile(beside));
-    }
-
-    #[test]
-    fn a_batch_applied_again_keeps_its_origin_so_no_value_counts_it_twice() {
-        let mut ledger = ledger();
-        ledger.reconcile(read(12, &[1]));
-        // Our next write (onto 12) carries the old batches and a new one.
-        ledger.record(13, Some(12), 1, vec![3]);
-        // Another tab's value that merged our write 11 (but not 13) lacks only the new batch.
-        assert!(ledger.reconcile(read(14, &[11, 12, 1])));
-        assert_eq!(waiting(&ledger), [3]);
-    }
-
-    #[test]
-    fn the_ledger_stays_bounded() {
-        let mut ledger = WriteLedger::<u32>::default();
-        for n in 0..MAX_BATCHES as u32 + 5 {
-            ledger.record(100 + n, Some(99 + n), 1, vec![n]);
-        }
-        assert_eq!(ledger.batches.len(), MAX_BATCHES);
-        assert_eq!(ledger.batches[0].changes, [5]);
-        assert!(ledger.batches.iter().all(|b| b.written_in.len() <= MAX_LINEAGE));
+fn push_bounded(ids: &mut Vec<u32>, id: u32) {
+    ids.push(id);
+    if ids.len() > MAX_LINEAGE {
+        ids.remove(0);
     }
 }
+
+#[cfg(test)]
+#[path = "write_ledger_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@
 
 mod affinity;
 mod apply;
+pub mod change_wire;
 mod compact;
 mod history;
 mod maps;

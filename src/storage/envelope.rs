@@ -10,6 +10,10 @@
 //! `lineage` (optional, newest first, at most [`MAX_LINEAGE`]) lists the [`value_id`]s of the stored
 //! values this one was merged onto. A tab uses it to tell whether a value another tab wrote already
 //! contains its own last write, or was built beside it and overwrote it (see `personalizer/tabs.rs`).
+//!
+//! `recent` (optional, any JSON, outside the checksum) is what a kind carries beside its payload
+//! for other tabs: the profile's recent change batches (see `personalizer/carried.rs`). Readers
+//! that do not know it ignore it, so values with it stay readable by earlier versions.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -119,6 +123,7 @@ struct EnvelopeIn<'a> {
     version: u64,
     checksum: u32,
     lineage: Vec<u32>,
+    recent: Option<&'a str>,
     payload: &'a str,
 }
 
@@ -129,14 +134,21 @@ impl<'a> EnvelopeIn<'a> {
         let members = json_reading::object_members(raw).map_err(|e| Ok(e.to_string()))?;
         let members = members.ok_or_else(|| Err("expected an envelope object".to_owned()))?;
         let mut fields = serde_json::Map::new();
-        let mut payload = None;
+        let (mut payload, mut recent) = (None, None);
         for (name, value) in members {
-            let known = matches!(name.as_str(), "format" | "version" | "checksum" | "lineage" | "payload");
-            if known && (fields.contains_key(&name) || (name == "payload" && payload.is_some())) {
+            let known = matches!(name.as_str(), "format" | "version" | "checksum" | "lineage" | "payload" | "recent");
+            let raw_seen = match name.as_str() {
+                "payload" => payload.is_some(),
+                "recent" => recent.is_some(),
+                _ => false,
+            };
+            if known && (fields.contains_key(&name) || raw_seen) {
                 return Err(Err(format!("duplicate field `{name}`")));
             }
             if name == "payload" {
                 payload = Some(value);
+            } else if name == "recent" {
+                recent = Some(value);
             } else if known {
                 // Known members are small (the payload is not parsed here): a tree each is cheap.
                 fields.insert(name, json_reading::parse(value).map_err(|e| Err(e.to_string()))?);
@@ -149,6 +161,7 @@ impl<'a> EnvelopeIn<'a> {
             version: required(&fields, "version", whole_u64).map_err(shape)?,
             checksum: required(&fields, "checksum", whole_u32).map_err(shape)?,
             lineage: or_default(&fields, "lineage", lineage_ids).map_err(shape)?,
+            recent,
             payload: payload.ok_or_else(|| Err("missing field `payload`".to_owned()))?,
         })
     }
@@ -162,6 +175,8 @@ pub struct Opened<T> {
     pub migrated_from: Option<u64>,
     /// Ids of the values it was merged onto, newest first.
     pub lineage: Vec<u32>,
+    /// The exact text of the `recent` member, when there is one.
+    pub recent: Option<String>,
 }
 
 fn wrap(format: &'static str, version: u64, payload: &RawValue, lineage: &[u32]) -> Result<String, serde_json::Error> {
@@ -178,11 +193,12 @@ pub fn seal<K: StoredKind>(payload: &K::Payload, lineage: &[u32]) -> Result<Stri
 
 /// `payload_json` (the payload's compact JSON, as `serde_json::to_string` writes it) as a stored
 /// envelope of kind `K`: the bytes [`seal`] writes, without encoding the payload a second time
-/// (a flush encodes the profile once, to measure it, and stores that text).
-pub fn seal_encoded<K: StoredKind>(payload_json: &str, lineage: &[u32]) -> String {
+/// (a flush encodes the profile once, to measure it, and stores that text). `recent_json`, when
+/// not empty, is written as the `recent` member (JSON text, see the module docs).
+pub fn seal_encoded<K: StoredKind>(payload_json: &str, lineage: &[u32], recent_json: &str) -> String {
     use std::fmt::Write;
     let lineage = &lineage[..lineage.len().min(MAX_LINEAGE)];
-    let mut out = String::with_capacity(payload_json.len() + 96 + 11 * lineage.len());
+    let mut out = String::with_capacity(payload_json.len() + recent_json.len() + 106 + 11 * lineage.len());
     out.push_str("{\"format\":");
     out.push_str(&serde_json::to_string(K::FORMAT).unwrap_or_default());
     // Writing into a String cannot fail.
@@ -193,6 +209,10 @@ pub fn seal_encoded<K: StoredKind>(payload_json: &str, lineage: &[u32]) -> Strin
             let _ = write!(out, ",{id}");
         }
         out.push(']');
+    }
+    if !recent_json.is_empty() {
+        out.push_str(",\"recent\":");
+        out.push_str(recent_json);
     }
     out.push_str(",\"payload\":");
     out.push_str(payload_json);
@@ -235,7 +255,8 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
         .map_err(|e| LoadError::invalid::<K>(version, e))?;
     let mut lineage = envelope.lineage;
     lineage.truncate(MAX_LINEAGE);
-    Ok(Opened { payload, migrated_from: (version < K::VERSION).then_some(version), lineage })
+    let recent = envelope.recent.map(str::to_owned);
+    Ok(Opened { payload, migrated_from: (version < K::VERSION).then_some(version), lineage, recent })
 }
 
 #[cfg(test)]
@@ -273,7 +294,7 @@ mod tests {
         fn sealing_encoded_text_writes_the_bytes_seal_writes(count in any::<u32>(), lineage in proptest::collection::vec(any::<u32>(), 0..20)) {
             let payload = Count { count };
             let text = serde_json::to_string(&payload).unwrap();
-            prop_assert_eq!(seal_encoded::<Counter>(&text, &lineage), seal::<Counter>(&payload, &lineage).unwrap());
+            prop_assert_eq!(seal_encoded::<Counter>(&text, &lineage, ""), seal::<Counter>(&payload, &lineage).unwrap());
         }
     }
 
@@ -289,7 +310,7 @@ mod tests {
             r#"{"format":"shop-personalizer/test-counter","version":2,"checksum":3907846187,"payload":{"count":3}}"#;
         assert_eq!(crc32fast::hash(br#"{"count":3}"#), 3_907_846_187);
         let opened = open::<Counter>(raw, 1 << 10).unwrap();
-        assert_eq!(opened, Opened { payload: Count { count: 3 }, migrated_from: None, lineage: vec![] });
+        assert_eq!(opened, Opened { payload: Count { count: 3 }, migrated_from: None, lineage: vec![], recent: None });
         assert_eq!(seal::<Counter>(&opened.payload, &[]).unwrap(), raw);
         let with_lineage = seal::<Counter>(&Count { count: 3 }, &[7, 3]).unwrap();
         assert!(with_lineage.contains(r#""checksum":3907846187,"lineage":[7,3],"payload""#), "{with_lineage}");
@@ -298,6 +319,19 @@ mod tests {
         let capped = seal::<Counter>(&Count { count: 3 }, &too_long).unwrap();
         assert_eq!(open::<Counter>(&capped, 1 << 10).unwrap().lineage.len(), MAX_LINEAGE);
         assert!(capped.len() <= r#"{"count":3}"#.len() + envelope_overhead::<Counter>());
+    }
+
+    #[test]
+    fn a_recent_member_is_kept_as_text_outside_the_checksum() {
+        let raw = seal_encoded::<Counter>(r#"{"count":3}"#, &[7], r#"[{"a":[1, 2]}]"#);
+        assert!(raw.contains(r#""lineage":[7],"recent":[{"a":[1, 2]}],"payload":{"count":3}}"#), "{raw}");
+        let opened = open::<Counter>(&raw, 1 << 10).unwrap();
+        assert_eq!((opened.payload.count, opened.recent.as_deref()), (3, Some(r#"[{"a":[1, 2]}]"#)));
+        // A reader that does not know it (the envelope without it) reads the same payload.
+        let without = raw.replace(r#","recent":[{"a":[1, 2]}]"#, "");
+        assert_eq!(open::<Counter>(&without, 1 << 10).unwrap().payload, opened.payload);
+        let twice = raw.replace(r#""payload""#, r#""recent":1,"payload""#);
+        assert!(matches!(open::<Counter>(&twice, 1 << 10), Err(LoadError::NotAnEnvelope { .. })));
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Adaptation {
                 return ctx.warn(warning);
             }
         };
-        let seen = Seen { id: value_id(&raw), lineage: &lineage, replaced: None };
+        let seen = Seen { id: value_id(&raw), lineage: &lineage, carried: &[], replaced: None };
         let lacking = tabs.ledger.take_lacking(seen);
         let base = tabs.base.take();
         let mut state = match self.current() {

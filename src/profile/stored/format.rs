@@ -41,6 +41,8 @@ pub struct Decoded {
     pub migrated_from: Option<u64>,
     /// Ids of the values it was merged onto, newest first.
     pub lineage: Vec<u32>,
+    /// The text of its `recent` member (see the envelope).
+    pub recent: Option<String>,
 }
 
 /// The profile as a stored envelope without lineage.
@@ -60,9 +62,9 @@ pub fn profile_envelope_overhead() -> usize {
 
 /// Reads a stored profile of at most `max_bytes`, migrating older versions.
 pub fn decode(raw: &str, max_bytes: usize) -> Result<Decoded, LoadError> {
-    let opened = open::<ProfileFormat>(raw, max_bytes)?;
-    let (migrated_from, lineage) = (opened.migrated_from, opened.lineage.clone());
-    Ok(Decoded { profile: cleaned(opened), migrated_from, lineage })
+    let mut opened = open::<ProfileFormat>(raw, max_bytes)?;
+    let (migrated_from, lineage, recent) = (opened.migrated_from, opened.lineage.clone(), opened.recent.take());
+    Ok(Decoded { profile: cleaned(opened), migrated_from, lineage, recent })
 }
 
 /// The opened profile with hand-edited values cleaned.

@@ -25,6 +25,8 @@ pub struct LoadOutcome {
     pub raw: Option<String>,
     /// The lineage of the loaded value (see the envelope).
     pub lineage: Vec<u32>,
+    /// The text of the loaded value's `recent` member (see the envelope).
+    pub recent: Option<String>,
     pub warnings: Vec<StorageWarning>,
     /// An unreadable value could not be backed up: the profile key must not be overwritten.
     pub blocked: bool,
@@ -32,19 +34,23 @@ pub struct LoadOutcome {
 
 /// Loads the shop's profile; anything unreadable is backed up and reported, never lost.
 pub fn load_or_back_up<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, max_load_bytes: usize) -> LoadOutcome {
-    let finish = |opened: Opened<Profile>| Ok(cleaned(opened));
+    let finish = |mut opened: Opened<Profile>| {
+        let recent = opened.recent.take();
+        Ok((cleaned(opened), recent))
+    };
     match load_stored::<ProfileFormat, _, _>(store, keys, &keys.profile(), max_load_bytes, finish) {
         Loaded::Absent => LoadOutcome::default(),
         Loaded::Unavailable(warning) => LoadOutcome { warnings: vec![warning], ..LoadOutcome::default() },
-        Loaded::Found { value, raw, lineage, migrated } => LoadOutcome {
-            profile: Some(value),
+        Loaded::Found { value: (profile, recent), raw, lineage, migrated } => LoadOutcome {
+            profile: Some(profile),
             raw: Some(raw),
             lineage,
+            recent,
             warnings: migrated.into_iter().collect(),
             blocked: false,
         },
         Loaded::SetAside { warning, blocked, raw_left, .. } => {
-            LoadOutcome { profile: None, raw: raw_left, lineage: Vec::new(), warnings: vec![warning], blocked }
+            LoadOutcome { raw: raw_left, warnings: vec![warning], blocked, ..LoadOutcome::default() }
         }
     }
 }
@@ -85,13 +91,16 @@ pub struct Written {
     pub cut_to_fit: Option<(usize, usize)>,
 }
 
-/// Compacts `profile` to the budget and stores it with `lineage` (see the envelope); on a full
-/// store compacts an eighth further and retries (least valuable data first, see `compact_to`).
+/// Compacts `profile` to the budget (less `recent_json`) and stores it with `lineage` and
+/// `recent_json` (see the envelope); on a full store drops `recent_json` first, then compacts an
+/// eighth further and retries (least valuable data first, see `compact_to`).
+#[allow(clippy::too_many_arguments)]
 pub fn write_compacted<S: KeyValueStore>(
     store: &mut S,
     keys: &StorageKeys,
     profile: &mut Profile,
     lineage: &[u32],
+    recent_json: &str,
     budget_bytes: usize,
     now_ms: u64,
     half_life_ms: f64,
@@ -100,20 +109,22 @@ pub fn write_compacted<S: KeyValueStore>(
     let encode = |profile: &Profile| serde_json::to_string(profile).map_err(|e| WriteError::Encode(e.to_string()));
     let mut payload = encode(profile)?;
     let before = payload.len();
-    let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead());
+    let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead() + recent_json.len());
     let mut len = before;
     if len > limit {
         len = profile.compact_to(limit, now_ms, half_life_ms)?;
         payload = encode(profile)?;
     }
     let within_budget = len;
+    let mut recent_json = recent_json;
     for _ in 0..=QUOTA_RETRIES {
-        let raw = seal_encoded::<ProfileFormat>(&payload, lineage);
+        let raw = seal_encoded::<ProfileFormat>(&payload, lineage, recent_json);
         match store.set(&keys.profile(), &raw) {
             Ok(()) => {
                 let cut_to_fit = (len < within_budget).then_some((before, len));
                 return Ok(Written { raw, compacted: len < before, cut_to_fit });
             }
+            Err(StoreError::QuotaExceeded) if !recent_json.is_empty() => recent_json = "",
             Err(StoreError::QuotaExceeded) => {
                 limit = len - len / 8;
                 match profile.compact_to(limit, now_ms, half_life_ms) {
