@@ -13,7 +13,7 @@ use super::event::{one, EventKind, PurchaseLine, TrackEvent};
 use crate::catalog::ItemAttributes;
 
 /// The fields each kind of event has, as JS spells them (for "unknown field" errors).
-fn fields_of(kind: EventKind) -> &'static [&'static str] {
+pub(crate) fn fields_of(kind: EventKind) -> &'static [&'static str] {
     match kind {
         EventKind::View => &["itemId", "item"],
         EventKind::Click => &["itemId", "placement", "position", "item"],
@@ -30,23 +30,25 @@ fn fields_of(kind: EventKind) -> &'static [&'static str] {
 }
 
 /// Every field any event has; `None` until the object names it. An optional field read as
-/// `null` is `Some(None)`: present, and refused by a kind that does not have it.
+/// `null` is `Some(None)`: present, and refused by a kind that does not have it. The intermediate
+/// of both readers: serde's (below) and the browser's, straight off the JS object
+/// (`wasm/core/event_input.rs`).
 #[derive(Default)]
-struct Slots {
-    item_id: Option<Option<String>>,
-    item: Option<Option<ItemAttributes>>,
-    placement: Option<Option<String>>,
-    position: Option<Option<u32>>,
-    item_ids: Option<Vec<String>>,
-    positions: Option<Option<Vec<u32>>>,
-    quantity: Option<u32>,
-    items: Option<Vec<PurchaseLine>>,
-    value: Option<f64>,
-    query: Option<String>,
-    result_ids: Option<Vec<String>>,
-    rating: Option<u8>,
-    ms: Option<f64>,
-    depth: Option<f64>,
+pub(crate) struct Slots {
+    pub item_id: Option<Option<String>>,
+    pub item: Option<Option<ItemAttributes>>,
+    pub placement: Option<Option<String>>,
+    pub position: Option<Option<u32>>,
+    pub item_ids: Option<Vec<String>>,
+    pub positions: Option<Option<Vec<u32>>>,
+    pub quantity: Option<u32>,
+    pub items: Option<Vec<PurchaseLine>>,
+    pub value: Option<f64>,
+    pub query: Option<String>,
+    pub result_ids: Option<Vec<String>>,
+    pub rating: Option<u8>,
+    pub ms: Option<f64>,
+    pub depth: Option<f64>,
 }
 
 impl Slots {
@@ -137,52 +139,61 @@ impl<'de> Visitor<'de> for EventVisitor {
             }
         }
         let kind = required(kind, "type")?;
+        s.into_event(kind, unknown)
+    }
+}
+
+impl Slots {
+    /// The event of `kind` from the slots it has; `unknown` is a field no event has (if any).
+    /// The refusals are serde's: unknown field (the kind's fields listed), missing field.
+    pub(crate) fn into_event<E: de::Error>(self, kind: EventKind, unknown: Option<String>) -> Result<TrackEvent, E> {
         let allowed = fields_of(kind);
-        if let Some(name) = unknown.as_deref().or_else(|| s.present().find(|name| !allowed.contains(name))) {
+        if let Some(name) = unknown.as_deref().or_else(|| self.present().find(|name| !allowed.contains(name))) {
             return Err(de::Error::unknown_field(name, allowed));
         }
         Ok(match kind {
             EventKind::View => {
-                TrackEvent::View { item_id: required_text(s.item_id, "itemId")?, item: s.item.flatten() }
+                TrackEvent::View { item_id: required_text(self.item_id, "itemId")?, item: self.item.flatten() }
             }
             EventKind::Click => TrackEvent::Click {
-                item_id: required_text(s.item_id, "itemId")?,
-                placement: s.placement.flatten(),
-                position: s.position.flatten(),
-                item: s.item.flatten(),
+                item_id: required_text(self.item_id, "itemId")?,
+                placement: self.placement.flatten(),
+                position: self.position.flatten(),
+                item: self.item.flatten(),
             },
             EventKind::Impression => TrackEvent::Impression {
-                placement: required_text(s.placement, "placement")?,
-                item_ids: required(s.item_ids, "itemIds")?,
-                positions: s.positions.flatten(),
+                placement: required_text(self.placement, "placement")?,
+                item_ids: required(self.item_ids, "itemIds")?,
+                positions: self.positions.flatten(),
             },
             EventKind::AddToCart => TrackEvent::AddToCart {
-                item_id: required_text(s.item_id, "itemId")?,
-                quantity: s.quantity.unwrap_or_else(one),
-                item: s.item.flatten(),
+                item_id: required_text(self.item_id, "itemId")?,
+                quantity: self.quantity.unwrap_or_else(one),
+                item: self.item.flatten(),
             },
             EventKind::RemoveFromCart => TrackEvent::RemoveFromCart {
-                item_id: required_text(s.item_id, "itemId")?,
-                quantity: s.quantity.unwrap_or_else(one),
+                item_id: required_text(self.item_id, "itemId")?,
+                quantity: self.quantity.unwrap_or_else(one),
             },
             EventKind::Purchase => {
-                TrackEvent::Purchase { items: required(s.items, "items")?, value: required(s.value, "value")? }
+                TrackEvent::Purchase { items: required(self.items, "items")?, value: required(self.value, "value")? }
             }
-            EventKind::Search => {
-                TrackEvent::Search { query: required(s.query, "query")?, result_ids: s.result_ids.unwrap_or_default() }
-            }
-            EventKind::Rating => TrackEvent::Rating {
-                item_id: required_text(s.item_id, "itemId")?,
-                rating: required(s.rating, "rating")?,
+            EventKind::Search => TrackEvent::Search {
+                query: required(self.query, "query")?,
+                result_ids: self.result_ids.unwrap_or_default(),
             },
-            EventKind::WishlistAdd => TrackEvent::WishlistAdd { item_id: required_text(s.item_id, "itemId")? },
-            EventKind::WishlistRemove => TrackEvent::WishlistRemove { item_id: required_text(s.item_id, "itemId")? },
-            EventKind::Dismiss => TrackEvent::Dismiss { item_id: required_text(s.item_id, "itemId")? },
+            EventKind::Rating => TrackEvent::Rating {
+                item_id: required_text(self.item_id, "itemId")?,
+                rating: required(self.rating, "rating")?,
+            },
+            EventKind::WishlistAdd => TrackEvent::WishlistAdd { item_id: required_text(self.item_id, "itemId")? },
+            EventKind::WishlistRemove => TrackEvent::WishlistRemove { item_id: required_text(self.item_id, "itemId")? },
+            EventKind::Dismiss => TrackEvent::Dismiss { item_id: required_text(self.item_id, "itemId")? },
             EventKind::Dwell => {
-                TrackEvent::Dwell { item_id: required_text(s.item_id, "itemId")?, ms: required(s.ms, "ms")? }
+                TrackEvent::Dwell { item_id: required_text(self.item_id, "itemId")?, ms: required(self.ms, "ms")? }
             }
             EventKind::ScrollDepth => {
-                TrackEvent::ScrollDepth { item_id: s.item_id.flatten(), depth: required(s.depth, "depth")? }
+                TrackEvent::ScrollDepth { item_id: self.item_id.flatten(), depth: required(self.depth, "depth")? }
             }
         })
     }

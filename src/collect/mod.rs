@@ -1,7 +1,7 @@
 //! Collect: the events a storefront reports, checked and filtered before they reach the profile.
 
 pub mod event;
-mod event_reading;
+pub(crate) mod event_reading;
 
 pub use event::{EventError, EventKind, PurchaseLine, TrackEvent};
 pub mod noise;

@@ -13,6 +13,8 @@
 mod environment;
 mod input_limits;
 mod js_errors;
+#[cfg(feature = "core-module")]
+mod js_reading;
 mod js_values;
 mod local_storage;
 mod panic_guard;

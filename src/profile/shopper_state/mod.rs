@@ -6,7 +6,7 @@
 
 mod build;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use build::{ShopperClock, SHOPPER_TOP_INTERESTS};
 
@@ -41,7 +41,20 @@ pub use crate::profile::DeviceClass;
 #[serde(rename_all = "camelCase")]
 pub struct Interest {
     pub key: AttributeKey,
+    #[serde(serialize_with = "widened")]
     pub weight: f32,
+}
+
+/// An `f32` written as the `f64` of the same value: JSON text of the shortest `f32` decimal
+/// (`0.3`) would reach JS as another number than the `f32` is (`0.30000001192092896`). Read
+/// back as `f32`, either text gives the same value.
+fn widened<S: Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(f64::from(*value))
+}
+
+/// [`widened`] for each entry.
+fn all_widened<S: Serializer>(values: &[f32], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(values.iter().map(|&value| f64::from(value)))
 }
 
 /// The shopper as the adaptation decisions see it. Built on the device from the profile;
@@ -70,6 +83,7 @@ pub struct ShopperState {
     /// The strongest interests, strongest first.
     pub top_interests: Vec<Interest>,
     /// Activity per hour of the week (168 entries from Monday 00:00, or empty when unknown).
+    #[serde(serialize_with = "all_widened")]
     pub hour_of_week_activity: Vec<f32>,
     pub device: DeviceClass,
 }

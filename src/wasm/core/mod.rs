@@ -4,6 +4,9 @@
 
 mod answer_json;
 mod answer_limits;
+mod event_input;
+mod input_reading;
+mod json_results;
 mod on_demand_calls;
 mod page_lifecycle;
 mod parts_port;

@@ -20,8 +20,9 @@ use crate::error_code::ErrorCode;
 use crate::personalizer::{DecisionOutcome, LayoutContext, OfferRequest, SyncSetup};
 use crate::privacy::LedgerSummary;
 use crate::wasm::js_errors::{coded, thrown};
-use crate::wasm::js_values::{from_js_strict, to_js};
 
+use super::input_reading::read_hours_params;
+use super::json_results::to_js;
 use super::parts_port::PartsHandle;
 use super::personalizer::JsPersonalizer;
 
@@ -277,7 +278,7 @@ impl JsPersonalizer {
     pub fn preferred_hours(&self, params: Option<Ts<HoursParams>>) -> Result<Ts<PreferredHours>, JsError> {
         self.health.check()?;
         let params = match params {
-            Some(params) => from_js_strict(&params, ErrorCode::InvalidArgument, "hours params")?,
+            Some(params) => read_hours_params(&params.js_value())?,
             None => HoursParams::default(),
         };
         let hours = self.state()?.engine.preferred_hours(&params).map_err(coded)?;

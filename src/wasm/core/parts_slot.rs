@@ -14,8 +14,8 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use crate::error_code::ErrorCode;
 use crate::storage::StorageWarning;
 use crate::wasm::js_errors::thrown;
-use crate::wasm::js_values::to_js;
 
+use super::json_results::to_js;
 use super::parts_port::{make_parts, CorePort, JsPartsPort, PartsHandle};
 use super::personalizer::EngineState;
 

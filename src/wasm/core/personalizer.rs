@@ -7,11 +7,10 @@
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 
-use crate::catalog::{AttributeKey, Item};
+use crate::catalog::AttributeKey;
 use crate::collect::event::TrackEvent;
 use crate::config::PersonalizerConfig;
 use crate::consent::{ConsentDecision, ConsentError, ConsentMode};
@@ -22,18 +21,20 @@ use crate::personalizer::{
 use crate::profile::ProfileSummary;
 use crate::storage::{StorageWarning, WarningCode};
 
+use super::event_input::read_event;
+use super::input_reading::{read_config, read_consent_options, read_interest_key, read_items};
+use super::json_results::to_js;
 use super::page_lifecycle::PageListeners;
 use super::parts_port::JsPartsPort;
 use super::parts_slot::PartsSlot;
 use crate::wasm::environment;
 use crate::wasm::input_limits::{check_size, checked_array};
 use crate::wasm::js_errors::{coded, thrown};
-use crate::wasm::js_values::{entries, from_js, from_js_strict, to_js};
 use crate::wasm::local_storage::BrowserStore;
 use crate::wasm::panic_guard::Health;
 
 /// Options of `setConsent`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Tsify)]
+#[derive(Debug, Clone, Default, Tsify)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConsentOptions {
     /// The shopper explicitly opted in (e.g. clicked "Remember me"), which overrides the
@@ -111,7 +112,7 @@ impl JsPersonalizer {
     #[wasm_bindgen(constructor)]
     pub fn new(config: Ts<PersonalizerConfig>) -> Result<JsPersonalizer, JsError> {
         let health = Health::at_birth();
-        let config = from_js_strict(&config, ErrorCode::InvalidConfig, "config")?;
+        let config = read_config(&config.js_value())?;
         let env = Environment {
             webdriver: environment::is_automated(),
             global_privacy_control: environment::global_privacy_control(),
@@ -160,7 +161,7 @@ impl JsPersonalizer {
             }
         };
         let options = match options {
-            Some(options) => from_js_strict(&options, ErrorCode::InvalidArgument, "consent options")?,
+            Some(options) => read_consent_options(&options.js_value())?,
             None => ConsentOptions::default(),
         };
         let decision = self.state()?.engine.set_consent(mode, options.explicit_opt_in);
@@ -190,7 +191,7 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = track)]
     pub fn track(&self, event: Ts<TrackEvent>) -> Result<Ts<TrackOutcome>, JsError> {
         self.health.check()?;
-        let event: TrackEvent = from_js(&event, ErrorCode::InvalidEvent, "event")?;
+        let event = read_event(&event.js_value())?;
         let hour = u32::from(environment::local_hour_of_week());
         let outcome = self.state()?.engine.track(event, js_sys::Date::now(), hour).map_err(coded)?;
         to_js(&outcome)
@@ -211,12 +212,7 @@ impl JsPersonalizer {
         self.health.check()?;
         let too_many = |len| coded(PersonalizerError::TooManyItems(len));
         let items = checked_array(&items, MAX_UPSERT_ITEMS, too_many, ErrorCode::InvalidItem, "items")?;
-        let items = entries(&items)
-            .enumerate()
-            .map(|(index, item)| {
-                from_js(&item, ErrorCode::InvalidItem, &format!("item {index} (no item of this call was kept)"))
-            })
-            .collect::<Result<Vec<Item>, JsError>>()?;
+        let items = read_items(&items)?;
         self.state()?.engine.upsert_items(&items).map_err(coded)
     }
 
@@ -279,7 +275,7 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = removeInterest)]
     pub fn remove_interest(&self, key: Ts<AttributeKey>) -> Result<bool, JsError> {
         self.health.check()?;
-        let key: AttributeKey = from_js(&key, ErrorCode::InvalidArgument, "interest key")?;
+        let key = read_interest_key(&key.js_value())?;
         Ok(self.state()?.engine.remove_interest(&key, js_sys::Date::now()))
     }
 

@@ -8,7 +8,6 @@
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, JSON};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,23 +23,21 @@ use crate::wasm::js_errors::{coded, thrown};
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
 /// `ids[offsets[r]]` up to (not including) `ids[offsets[r + 1]]`, with the same slice of `scores`.
-#[derive(Debug, Deserialize, Tsify)]
+#[derive(Debug, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct NeighbourAnswer {
     /// One more offset than candidates: starts at 0, never decreases, ends at `ids.length`.
     #[tsify(type = "Uint32Array | number[]")]
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     pub offsets: JsValue,
     pub ids: Vec<String>,
     #[tsify(type = "Float32Array | number[]")]
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     pub scores: JsValue,
 }
 
 /// What the shop's server answered for one page view, about the current item or query only.
 /// Every column but `ids` is optional; present ones hold one entry per candidate, in the
 /// server's order.
-#[derive(Debug, Deserialize, Tsify)]
+#[derive(Debug, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct CandidateAnswer {
     /// The item the answer is about (the product page's item).
@@ -48,12 +45,12 @@ pub struct CandidateAnswer {
     #[tsify(optional)]
     pub about: Option<String>,
     /// The embedding of `about` itself.
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(default)]
     #[tsify(optional, type = "Float32Array | number[]")]
     pub about_embedding: JsValue,
     pub ids: Vec<String>,
     /// The server's relevance scores, higher is better (default: the order of `ids`).
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(default)]
     #[tsify(optional, type = "Float32Array | number[]")]
     pub scores: JsValue,
     /// Display names used in reasons ("because you viewed Trail shoes"); "" for none.
@@ -61,14 +58,14 @@ pub struct CandidateAnswer {
     #[tsify(optional)]
     pub titles: Option<Vec<String>>,
     /// Shop-wide views or orders, ≥ 0.
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(default)]
     #[tsify(optional, type = "Float32Array | number[]")]
     pub popularity: JsValue,
     #[serde(default)]
     #[tsify(optional)]
     pub attributes: Option<Vec<ItemAttributes>>,
     /// `ids.length × dimension` numbers, candidate after candidate (one dimension per answer).
-    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(default)]
     #[tsify(optional, type = "Float32Array")]
     pub embeddings: JsValue,
     #[serde(default)]
