@@ -95,7 +95,7 @@ pub fn seal(
     recipient: Role,
     plaintext: &[u8],
     aad: &[u8],
-    rng: &mut (impl CryptoRng + RngCore),
+    mut rng: &mut dyn rand_core06::CryptoRngCore,
 ) -> Result<HpkeCiphertext, DapError> {
     let public_key = public_key(config)?;
     let (encapped, payload) = hpke::single_shot_seal::<AesGcm128, HkdfSha256, X25519HkdfSha256, _>(
@@ -104,7 +104,7 @@ pub fn seal(
         &info(label, sender, recipient),
         plaintext,
         aad,
-        rng,
+        &mut rng,
     )
     .map_err(|_| DapError::Hpke)?;
     Ok(HpkeCiphertext::new(*config.id(), encapped.to_bytes().to_vec(), payload))
