@@ -58,6 +58,8 @@ fn a_configured_device_sends_exactly_one_dap_report_a_round_and_no_plain_update(
     let reports = transport.dap_reports();
     assert_eq!(reports.len(), 1);
     assert_eq!(bytes, reports[0].len());
+    println!("DAP report of {NUM_FEATURES} weights: {bytes} bytes");
+    assert!(bytes <= 32 * 1024, "the issue's upload budget");
     let report = Report::get_decoded(&reports[0]).expect("the report decodes with janus_messages");
     assert_eq!(report.metadata().time().as_seconds_since_epoch() % 3_600, 0, "time rounded to the precision");
     let aad = InputShareAad::new(TaskId::from([7; 32]), report.metadata().clone(), report.public_share().to_vec());
