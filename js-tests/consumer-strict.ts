@@ -29,6 +29,7 @@ import init, {
   type ProfileSummary,
   type RankContext,
   type SectionSpec,
+  type SecureAggregationSetup,
   type ShopperState,
   type SyncInitInput,
   type SyncOutcome,
@@ -109,6 +110,17 @@ export async function sync(p: Personalizer): Promise<string> {
   const setup: SyncSetup = { aggregatorUrl: "https://agg.example", modelPublicKey: "00".repeat(32), maxJitterMs: undefined, autoSync: false };
   await p.configureSync(setup);
   const outcome: SyncOutcome = await p.syncNow();
+  const secureAggregation: SecureAggregationSetup = {
+    leaderUrl: "https://leader.example",
+    helperUrl: "https://helper.example",
+    taskId: "B".repeat(43),
+    leaderHpkeConfig: "AQAgAAEAAQAg",
+    helperHpkeConfig: "AgAgAAEAAQAg",
+    timePrecisionSecs: undefined,
+  };
+  await p.configureSync({ ...setup, secureAggregation });
+  const collusion: number | undefined = p.privacyLedger().epsilonPerUpdateIfAggregatorsCollude;
+  console.info(collusion);
   return outcome.status === "skipped" ? outcome.reason : outcome.status;
 }
 

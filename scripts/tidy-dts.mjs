@@ -33,7 +33,10 @@ for (const line of lines) {
 const tail = pending.join("\n");
 const nameOf = (block) => block.match(/^export (?:interface|type|class|function|default function)\s+([A-Za-z0-9_$]+)/m)?.[1];
 const codeOf = (block) => block.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
-const byName = new Map(blocks.map((block) => [nameOf(block), block]));
+// A name declared twice (an interface the facade extends by hand, which TypeScript merges)
+// reaches what both declarations name.
+const byName = new Map();
+for (const block of blocks) byName.set(nameOf(block), `${byName.get(nameOf(block)) ?? ""}${block}`);
 
 function reach(roots) {
   const seen = new Set();

@@ -44,6 +44,7 @@ fn page(pinned: &SigningKey) -> Personalizer<MemoryStore> {
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
+        secure_aggregation: None,
     };
     p.configure_sync(setup).expect("valid sync setup");
     p.set_consent(ConsentMode::Full, true);

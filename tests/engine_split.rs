@@ -209,6 +209,7 @@ fn a_shared_model_installed_by_the_parts_reaches_the_cores_ranker() {
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
+        secure_aggregation: None,
         lift_report: Default::default(),
     };
     let weights: Vec<f32> = DEFAULT_WEIGHTS.iter().map(|w| w * 0.5 + 0.01).collect();

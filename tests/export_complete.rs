@@ -39,6 +39,7 @@ fn sync_setup() -> SyncSetup {
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
+        secure_aggregation: None,
         lift_report: Default::default(),
     }
 }

@@ -107,6 +107,7 @@ fn a_sync_ledger_that_cannot_be_backed_up_is_never_overwritten() {
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
+        secure_aggregation: None,
         lift_report: Default::default(),
     };
     p.configure_sync(setup).expect("valid sync setup");

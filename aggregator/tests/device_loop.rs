@@ -60,6 +60,11 @@ impl Transport for RouterTransport {
         }
     }
 
+    /// These devices send plain updates; secure aggregation has its own test (dap_device_reports).
+    async fn send_dap_report(&self, _report: &[u8]) -> Result<(), SyncError> {
+        Err(SyncError::Transport { message: "this test runs no DAP leader".to_owned() })
+    }
+
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError> {
         let mut request = Request::get("/v1/model");
         if let Some(version) = known_version {

@@ -91,6 +91,28 @@ impl UpdateBuilder {
         ledger: &mut PrivacyLedger,
         rng: &mut impl Rng,
     ) -> Result<NoisyUpdate, PrivacyError> {
+        let (noised, rho) = self.clip_noise_and_book(inputs, 1, ledger, rng)?;
+        Ok(NoisyUpdate {
+            base_version: inputs.base_version,
+            clip_bound: self.params.clip_bound() as f32,
+            noise_multiplier: self.params.noise_multiplier() as f32,
+            quantized: QuantizedVector::stochastic(&noised, rng),
+            rho,
+        })
+    }
+
+    /// The clipped delta plus this device's share of the noise of a sum of `cohort` updates:
+    /// `N(0, (z·C)² / cohort)` per coordinate, so the sum of `cohort` such updates carries
+    /// `N(0, (z·C)²)`, the noise one local update carries (`cohort` 1 is the local update before
+    /// quantization). Books the spend of that sum (`ρ = 1/(2z²)`, what [`Self::build`] books)
+    /// and returns it with the vector. Refuses, spending nothing, as [`Self::check`] does.
+    pub fn clip_noise_and_book(
+        &self,
+        inputs: &UpdateInputs<'_>,
+        cohort: u32,
+        ledger: &mut PrivacyLedger,
+        rng: &mut impl Rng,
+    ) -> Result<(Vec<f64>, f64), PrivacyError> {
         self.check(inputs, ledger)?;
         let mut delta: Vec<f64> = inputs
             .local_weights
@@ -99,17 +121,10 @@ impl UpdateBuilder {
             .map(|(local, base)| f64::from(*local) - f64::from(*base))
             .collect();
         clip_to_norm(&mut delta, self.params.clip_bound());
-        let noise_std = self.params.noise_std();
+        let noise_std = self.params.noise_std() / f64::from(cohort.max(1)).sqrt();
         delta.iter_mut().for_each(|v| *v += noise_std * standard_normal(rng));
-        let quantized = QuantizedVector::stochastic(&delta, rng);
         let rho = ledger.record_update(&self.params, inputs.now_unix_seconds)?;
-        Ok(NoisyUpdate {
-            base_version: inputs.base_version,
-            clip_bound: self.params.clip_bound() as f32,
-            noise_multiplier: self.params.noise_multiplier() as f32,
-            quantized,
-            rho,
-        })
+        Ok((delta, rho))
     }
 }
 

@@ -78,6 +78,15 @@ impl DeviceSync {
         self.builder.params()
     }
 
+    /// The builder that clips, noises and books updates under this device's privacy settings.
+    pub fn builder(&self) -> &UpdateBuilder {
+        &self.builder
+    }
+
+    pub fn max_jitter_ms(&self) -> u32 {
+        self.max_jitter_ms
+    }
+
     /// The installed, verified shared model, if any.
     pub fn shared_model(&self) -> Option<&SharedModel> {
         self.model.as_ref()
@@ -141,7 +150,7 @@ impl DeviceSync {
         Ok(self.builder.check(&inputs, ledger)?)
     }
 
-    fn inputs<'a>(
+    pub(crate) fn inputs<'a>(
         &'a self,
         local_weights: &'a [f32],
         labelled_impressions: u32,

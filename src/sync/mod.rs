@@ -9,6 +9,7 @@ pub mod lift_wire;
 pub mod model_file;
 pub mod model_wire;
 pub mod round_bound;
+pub mod secure_aggregation;
 pub mod share_wire;
 pub mod transport;
 pub mod update_wire;
@@ -25,6 +26,7 @@ pub use model_wire::{
     in_current_layout, verifying_key_from_hex, SharedModel, FORMAT_1_DIMENSION, FORMAT_2_DIMENSION,
     MODEL_FORMAT_VERSION,
 };
+pub use secure_aggregation::{deliver_update, SecureAggregationSetup};
 pub use share_wire::{LiftShareMessage, SharePair, ShareServer};
 pub use transport::{deliver_lift_report, InMemoryTransport, Transport};
 pub use update_wire::UpdateMessage;
@@ -71,6 +73,9 @@ pub enum SyncError {
     Transport { message: String },
     #[error("the aggregator refused the update ({status} {error}): {message}")]
     Rejected { status: u16, error: String, message: String },
+    #[cfg(feature = "secure-aggregation")]
+    #[error("secureAggregation: {0}")]
+    Dap(#[from] dap::DapError),
 }
 
 impl Coded for SyncError {
@@ -93,6 +98,8 @@ impl Coded for SyncError {
             SyncError::NoSharedModel => ErrorCode::NotReady,
             SyncError::Transport { .. } => ErrorCode::Network,
             SyncError::Rejected { .. } => ErrorCode::RejectedByServer,
+            #[cfg(feature = "secure-aggregation")]
+            SyncError::Dap(error) => error.code(),
         }
     }
 }

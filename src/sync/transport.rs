@@ -1,4 +1,4 @@
-//! The network seam: three calls, bytes in and out. The browser uses `fetch`
+//! The network seam: a few calls, bytes in and out. The browser uses `fetch`
 //! (`src/wasm/fetch_transport.rs`); native tests use [`InMemoryTransport`].
 
 use std::cell::RefCell;
@@ -17,6 +17,9 @@ pub trait Transport {
     /// POSTs one lift report share (`/v1/lift-shares`) to the leader (the aggregator) or to the
     /// helper (`noise.helperUrl`); `Ok` once that server accepted it (2xx).
     async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError>;
+    /// PUTs one DAP-09 report (`application/dap-report`) to `{leaderUrl}/tasks/{taskId}/reports`
+    /// of the configured secure aggregation task; `Ok` once the leader accepted it (2xx).
+    async fn send_dap_report(&self, report: &[u8]) -> Result<(), SyncError>;
     /// GETs the shared model; `Ok(None)` when the server says `known_version` is current (304).
     async fn fetch_model(&self, known_version: Option<u64>) -> Result<Option<Vec<u8>>, SyncError>;
 }
@@ -28,6 +31,7 @@ pub struct InMemoryTransport {
     lift_reports: RefCell<Vec<Vec<u8>>>,
     model: RefCell<Option<(u64, Vec<u8>)>>,
     shares: RefCell<Vec<(ShareServer, Vec<u8>)>>,
+    dap_reports: RefCell<Vec<Vec<u8>>>,
     refuse_sends: RefCell<Option<SyncError>>,
     refuse_helper: RefCell<Option<SyncError>>,
 }
@@ -82,6 +86,11 @@ impl InMemoryTransport {
         self.sent.borrow().clone()
     }
 
+    /// Every DAP report sent so far (the encoded `Report`s), in order.
+    pub fn dap_reports(&self) -> Vec<Vec<u8>> {
+        self.dap_reports.borrow().clone()
+    }
+
     /// Every lift report body sent so far, in order.
     pub fn lift_reports(&self) -> Vec<Vec<u8>> {
         self.lift_reports.borrow().clone()
@@ -112,6 +121,14 @@ impl Transport for InMemoryTransport {
             return Err(error);
         }
         self.shares.borrow_mut().push((server, body.to_vec()));
+        Ok(())
+    }
+
+    async fn send_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
+        if let Some(error) = self.refuse_sends.borrow().clone() {
+            return Err(error);
+        }
+        self.dap_reports.borrow_mut().push(report.to_vec());
         Ok(())
     }
 

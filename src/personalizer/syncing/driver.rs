@@ -11,7 +11,7 @@
 //!
 //! [`SyncSchedule`] decides when a run is due and whether it refreshes the model.
 
-use crate::sync::{deliver_lift_report, SyncError, Transport};
+use crate::sync::{deliver_lift_report, deliver_update, SyncError, Transport};
 
 use super::{SkipReason, SyncOutcome, SyncPlan};
 
@@ -234,7 +234,7 @@ pub async fn drive<H: SyncHost>(host: &H, transport: &impl Transport, run: &mut 
                 host.sleep(ms).await;
                 SyncInput::Waited
             }
-            SyncAction::SendUpdate { body } => SyncInput::Sent(transport.send_update(&body).await),
+            SyncAction::SendUpdate { body } => SyncInput::Sent(deliver_update(transport, &body).await),
             SyncAction::SendLiftReport { body } => SyncInput::Sent(deliver_lift_report(transport, &body).await),
         };
     }

@@ -33,6 +33,17 @@ impl<S: KeyValueStore> OnDevice<S> {
         self.syncing.ledger_summary(now_ms)
     }
 
+    /// With secure aggregation, `ε` of one update if the two aggregators collude (the ledger
+    /// books the sum's); `None` without.
+    pub fn collusion_epsilon_per_update(&self) -> Option<f64> {
+        self.syncing.collusion_epsilon_per_update()
+    }
+
+    /// Where DAP reports go (`{leaderUrl}/tasks/{taskId}/reports`) with secure aggregation.
+    pub fn dap_reports_url(&self) -> Option<&str> {
+        self.syncing.dap_reports_url()
+    }
+
     /// Labelled impressions counted since the last update.
     pub fn labelled_since_sync(&self) -> u32 {
         self.syncing.labelled_since_sync()
@@ -150,6 +161,11 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// See [`OnDevice::sync_ledger_summary`].
     pub fn sync_ledger_summary(&self, now_ms: f64) -> LedgerSummary {
         self.extension.sync_ledger_summary(now_ms)
+    }
+
+    /// See [`OnDevice::collusion_epsilon_per_update`].
+    pub fn collusion_epsilon_per_update(&self) -> Option<f64> {
+        self.extension.collusion_epsilon_per_update()
     }
 
     /// See [`OnDevice::labelled_since_sync`].

@@ -26,6 +26,7 @@ mod engine_calls;
 mod hooks;
 mod lift;
 mod persist;
+mod secure;
 mod stored;
 #[cfg(test)]
 pub(super) mod tests;
@@ -41,6 +42,7 @@ use crate::storage::{KeyValueStore, StorageWarning, WarningCode};
 use crate::sync::{DeviceSync, ModelInstall, SyncConfig, SyncError};
 use booked::Booked;
 use lift::check_lift_setup;
+use secure::{booked_update, check_secure_aggregation, collusion_epsilon, DapSlot, SECURE_ACCOUNTING_STATEMENT};
 
 use super::{check_time, view_time, Context};
 
@@ -81,6 +83,8 @@ pub struct Syncing {
     dirty: bool,
     /// An unreadable stored state could not be backed up: never write over it.
     save_blocked: bool,
+    /// The DAP task updates go to instead of the plain endpoint (`secureAggregation`).
+    dap: DapSlot,
 }
 
 impl Syncing {
@@ -133,6 +137,7 @@ impl Syncing {
             max_jitter_ms: setup.max_jitter_ms,
         };
         let mut device = DeviceSync::new(&config, params.clone(), NUM_FEATURES)?;
+        let dap = check_secure_aggregation(&setup, &params, NUM_FEATURES)?;
         if let Some(bytes) = self.model_bytes.clone() {
             if let Err(problem) = device.install_model(&bytes) {
                 self.model_bytes = None;
@@ -143,6 +148,7 @@ impl Syncing {
             }
         }
         self.device = Some(device);
+        self.dap = dap;
         self.params = Some(params);
         self.lift = Some(lift);
         self.setup = Some(setup);
@@ -275,7 +281,7 @@ impl Syncing {
             ));
         };
         let labelled = self.labelled_since_sync;
-        match device.prepare_upload(&local, labelled, true, now_s, &mut self.ledger, &mut rng) {
+        match secure::prepare_upload(&self.dap, device, &local, labelled, now_s, &mut self.ledger, &mut rng) {
             Ok(upload) => {
                 self.pending = Some(upload.body.clone());
                 self.labelled_since_sync = 0;
@@ -340,8 +346,8 @@ impl Syncing {
             return outcome;
         }
         let epsilon_this_period = self.ledger_summary(now_ms).current_period_epsilon;
-        let model_version = crate::sync::UpdateMessage::decode(body).map_or(0, |message| message.model_version);
-        SyncOutcome::Sent { model_version, bytes: body.len(), resent, epsilon_this_period }
+        let (model_version, bytes) = booked_update(body);
+        SyncOutcome::Sent { model_version, bytes, resent, epsilon_this_period }
     }
 
     /// The privacy ledger in plain numbers (also in `profileSummary().privacyLedger`): model
@@ -350,7 +356,21 @@ impl Syncing {
         let params = self.params();
         let mut summary = self.ledger.summary(&params, unix_seconds(view_time(now_ms)));
         summary.epsilon_per_lift_report = self.lift.as_ref().map_or(0.0, |lift| lift.booked_epsilon());
+        if self.dap.is_some() {
+            summary.accounting = SECURE_ACCOUNTING_STATEMENT.to_owned();
+        }
         summary
+    }
+
+    /// With secure aggregation, `ε` of one update if the leader and the helper collude and see
+    /// it with only its share of the noise (`K` times the booked `ρ`); `None` without.
+    pub fn collusion_epsilon_per_update(&self) -> Option<f64> {
+        collusion_epsilon(&self.dap, &self.params())
+    }
+
+    /// Where DAP reports go with secure aggregation (`{leaderUrl}/tasks/{taskId}/reports`).
+    pub fn dap_reports_url(&self) -> Option<&str> {
+        secure::reports_url(&self.dap)
     }
 
     /// Labelled impressions counted since the last update.

@@ -8,7 +8,7 @@ use crate::adapt::LiftBucket;
 use crate::error_code::{Coded, ErrorCode};
 use crate::measure::{LiftReportConfig, ReportError};
 use crate::privacy::PrivacyConfig;
-use crate::sync::SyncError;
+use crate::sync::{SecureAggregationSetup, SyncError};
 
 /// Sync settings (JS: `configureSync({ aggregatorUrl, modelPublicKey, maxJitterMs })`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,12 @@ pub struct SyncSetup {
     #[serde(default = "default_model_refresh_ms")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub model_refresh_ms: u32,
+    /// Send model updates as DAP-09 reports to a leader/helper pair that never sees one device's
+    /// update unless the two collude; the device then adds only its share of the noise of a sum
+    /// of `minBatchSize` (at most 100) reports. Off by default.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub secure_aggregation: Option<SecureAggregationSetup>,
 }
 
 fn default_max_jitter_ms() -> u32 {

@@ -75,6 +75,18 @@ impl HpkeKeypair {
     }
 }
 
+/// The X25519 public key of `config`, or why this device cannot seal to it (another suite or a
+/// malformed key): checked when the task is configured and again at every seal.
+pub fn public_key(config: &HpkeConfig) -> Result<<X25519HkdfSha256 as Kem>::PublicKey, DapError> {
+    if (config.kem_id(), config.kdf_id(), config.aead_id())
+        != (&HpkeKemId::X25519HkdfSha256, &HpkeKdfId::HkdfSha256, &HpkeAeadId::Aes128Gcm)
+    {
+        return Err(DapError::UnsupportedHpkeConfig);
+    }
+    <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(config.public_key().as_ref())
+        .map_err(|_| DapError::UnsupportedHpkeConfig)
+}
+
 /// Seals `plaintext` to `config`.
 pub fn seal(
     config: &HpkeConfig,
@@ -83,22 +95,16 @@ pub fn seal(
     recipient: Role,
     plaintext: &[u8],
     aad: &[u8],
-    rng: &mut (impl CryptoRng + RngCore),
+    mut rng: &mut dyn rand_core06::CryptoRngCore,
 ) -> Result<HpkeCiphertext, DapError> {
-    if (config.kem_id(), config.kdf_id(), config.aead_id())
-        != (&HpkeKemId::X25519HkdfSha256, &HpkeKdfId::HkdfSha256, &HpkeAeadId::Aes128Gcm)
-    {
-        return Err(DapError::UnsupportedHpkeConfig);
-    }
-    let public_key = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(config.public_key().as_ref())
-        .map_err(|_| DapError::UnsupportedHpkeConfig)?;
+    let public_key = public_key(config)?;
     let (encapped, payload) = hpke::single_shot_seal::<AesGcm128, HkdfSha256, X25519HkdfSha256, _>(
         &OpModeS::Base,
         &public_key,
         &info(label, sender, recipient),
         plaintext,
         aad,
-        rng,
+        &mut rng,
     )
     .map_err(|_| DapError::Hpke)?;
     Ok(HpkeCiphertext::new(*config.id(), encapped.to_bytes().to_vec(), payload))

@@ -7,6 +7,7 @@
 //! Gaussian-mechanism accounting of a sum rests on. Only in the on-demand module (feature
 //! `secure-aggregation`), never in the core a page always loads.
 
+pub mod device_task;
 pub mod hpke_seal;
 pub mod report;
 pub mod vdaf;
@@ -15,9 +16,12 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
+pub use device_task::{DapDevice, DAP_MAX_NOISE_COHORT};
 pub use hpke_seal::{HpkeKeypair, HpkeLabel};
 pub use report::{build_report, DapTask};
-pub use vdaf::{decode_sum, encode_measurement, model_update_vdaf, ModelUpdateVdaf, MAX_DIMENSION, MAX_NORM};
+pub use vdaf::{
+    decode_sum, encode_measurement, measurement_bound, model_update_vdaf, ModelUpdateVdaf, MAX_DIMENSION, MAX_NORM,
+};
 
 /// Why a secure-aggregation step failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -36,12 +40,32 @@ pub enum DapError {
     Vdaf(String),
     #[error("DAP message encoding failed: {0}")]
     Codec(String),
+    #[error("{field} must be an http:// or https:// URL of at most 2048 characters")]
+    BadUrl { field: &'static str },
+    #[error("taskId must be base64url without padding (the task's 32 bytes in 43 characters)")]
+    TaskIdNotBase64Url,
+    #[error("taskId holds {got} bytes; a DAP task id has 32")]
+    TaskIdLength { got: usize },
+    #[error("{field} must be base64url of the aggregator's HpkeConfig (or of its /hpke_config list)")]
+    BadHpkeConfig { field: &'static str },
+    #[error("timePrecisionSecs must be 1..=604800, got {0}")]
+    BadTimePrecision(u64),
+    #[error("minBatchSize must be 1..={max}: the device never divides its noise among more reports, got {got}")]
+    MinBatchSize { got: u32, max: u32 },
 }
 
 impl Coded for DapError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Dimension { .. } | Self::BadClipBound | Self::UnsupportedHpkeConfig => ErrorCode::InvalidConfig,
+            Self::Dimension { .. }
+            | Self::BadClipBound
+            | Self::UnsupportedHpkeConfig
+            | Self::BadUrl { .. }
+            | Self::TaskIdNotBase64Url
+            | Self::TaskIdLength { .. }
+            | Self::BadHpkeConfig { .. }
+            | Self::BadTimePrecision(_)
+            | Self::MinBatchSize { .. } => ErrorCode::InvalidConfig,
             Self::NonFinite { .. } | Self::Vdaf(_) => ErrorCode::InvalidArgument,
             Self::Hpke | Self::Codec(_) => ErrorCode::InvalidSyncData,
         }

@@ -7,7 +7,7 @@ use janus_messages::{
 };
 use prio::codec::Encode;
 use prio::vdaf::Client;
-use rand_core06::{CryptoRng, RngCore};
+use rand_core06::CryptoRngCore;
 
 use super::hpke_seal::{seal, HpkeLabel};
 use super::vdaf::{encode_measurement, model_update_vdaf};
@@ -26,12 +26,13 @@ pub struct DapTask {
     pub time_precision_secs: u64,
 }
 
-/// The report of `update` (already clipped to the task's bound) made at `now_secs`.
+/// The report of `update` (already clipped to the task's bound) made at `now_secs`. The generator
+/// is a trait object so the HPKE and Prio code exist once in the module, whoever calls.
 pub fn build_report(
     task: &DapTask,
     update: &[f32],
     now_secs: u64,
-    rng: &mut (impl CryptoRng + RngCore),
+    rng: &mut dyn CryptoRngCore,
 ) -> Result<Report, DapError> {
     if update.len() != task.dimension {
         return Err(DapError::Dimension { got: update.len(), expected: task.dimension });
@@ -57,7 +58,7 @@ pub fn seal_shares(
     now_secs: u64,
     public_share: Vec<u8>,
     input_shares: [Vec<u8>; 2],
-    rng: &mut (impl CryptoRng + RngCore),
+    rng: &mut dyn CryptoRngCore,
 ) -> Result<Report, DapError> {
     let precision = task.time_precision_secs.max(1);
     let metadata = ReportMetadata::new(report_id, Time::from_seconds_since_epoch(now_secs - now_secs % precision));
@@ -65,7 +66,7 @@ pub fn seal_shares(
     let [leader_share, helper_share] = input_shares;
     let mut seal_to = |config: &HpkeConfig, role: Role, share: Vec<u8>| {
         let plaintext = encoded(&PlaintextInputShare::new(Vec::new(), share))?;
-        seal(config, HpkeLabel::InputShare, Role::Client, role, &plaintext, &aad, rng)
+        seal(config, HpkeLabel::InputShare, Role::Client, role, &plaintext, &aad, &mut *rng)
     };
     let leader = seal_to(&task.leader_config, Role::Leader, leader_share)?;
     let helper = seal_to(&task.helper_config, Role::Helper, helper_share)?;

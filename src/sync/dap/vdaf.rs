@@ -22,6 +22,29 @@ pub const MAX_NORM: f64 = 0.999;
 /// The largest dimension a device reports (the proof's size grows with it).
 pub const MAX_DIMENSION: usize = 4096;
 
+/// The `t` of the noise tail bound in [`measurement_bound`]: a sample's norm exceeds it with
+/// probability at most `e^-t` (`e^-32` = 1.3e-14).
+pub const NOISE_TAIL: f64 = 32.0;
+
+/// The L2 norm a clipped and noised update is encoded under: the clip bound `C` plus a bound on
+/// the norm of the device's Gaussian noise share (std `noise_std` per coordinate, `dimension`
+/// coordinates) that a sample exceeds with probability at most `e^-32` (Laurent–Massart:
+/// `P(χ²_d ≥ d + 2√(td) + 2t) ≤ e^-t`).
+///
+/// Why scale rather than clip after the noise: clipping `x + n` to `C` would shrink almost every
+/// honest report (its norm is about `√(C² + dσ²)`), so the sum would no longer be the clipped
+/// updates plus Gaussian noise and the accounting would not hold. Scaling by `1/B` is exact and
+/// invertible: the sum of `K` reports decodes to `Σ xᵢ + Σ nᵢ`, the Gaussian mechanism of the
+/// sum, except when some device's noise norm passes the bound (probability ≤ `K·e^-32`), where
+/// [`encode_measurement`] scales that report onto the bound; that event adds at most
+/// `(1 + e^ε)·K·e^-32` to `δ` (4e-10 for ε = 5.76, K = 100). The price: the proof bounds a
+/// report by `B`, not `C`, so a malicious device can move the sum by `B` (2.7·C at z = 1, K = 100,
+/// d = 106) where an honest one moves it by `C`.
+pub fn measurement_bound(clip_bound: f64, noise_std: f64, dimension: usize) -> f64 {
+    let d = dimension as f64;
+    clip_bound + noise_std * (d + 2.0 * (NOISE_TAIL * d).sqrt() + 2.0 * NOISE_TAIL).sqrt()
+}
+
 /// The VDAF instance for updates of `dimension` (two aggregators).
 pub fn model_update_vdaf(dimension: usize) -> Result<ModelUpdateVdaf, DapError> {
     if dimension == 0 || dimension > MAX_DIMENSION {
@@ -73,6 +96,13 @@ mod tests {
     fn bad_inputs_are_typed_errors() {
         assert_eq!(encode_measurement(&[f32::NAN], 1.0), Err(DapError::NonFinite { index: 0 }));
         assert_eq!(encode_measurement(&[0.1], 0.0), Err(DapError::BadClipBound));
+    }
+
+    #[test]
+    fn the_measurement_bound_is_c_plus_the_noise_tail() {
+        // d = 106, t = 32: 106 + 2·√3392 + 64 = 286.4818; √ = 16.92577; C + 0.1·16.92577 = 2.692577.
+        assert!((measurement_bound(1.0, 0.1, 106) - 2.692_577).abs() < 1e-6);
+        assert_eq!(measurement_bound(2.0, 0.0, 106), 2.0);
     }
 
     #[test]

@@ -63,6 +63,20 @@ fn answered<T: tsify::Tsify>(value: Result<JsValue, JsValue>) -> Result<Ts<T>, J
     value.map(Ts::new_unchecked)
 }
 
+// The on-demand module adds this field to the ledger it hands the core (which passes it through
+// unchanged, so the core's own serializer does not grow); TypeScript merges the declaration with
+// the generated `LedgerSummary`. Types only: nothing of it reaches the .wasm or the JS glue.
+#[wasm_bindgen(typescript_custom_section)]
+const LEDGER_COLLUSION_FIGURE: &str = r#"
+export interface LedgerSummary {
+    /**
+     * With `secureAggregation`: ε of one update if the leader and the helper collude and see it
+     * with only this device's share of the noise (K times the booked ρ). Absent without.
+     */
+    epsilonPerUpdateIfAggregatorsCollude?: number;
+}
+"#;
+
 #[wasm_bindgen(js_class = Personalizer)]
 impl JsPersonalizer {
     /// Sets how adaptation behaves: the holdout share (default 0.1: one device in ten sees the

@@ -4,7 +4,9 @@
 //!
 //! What leaves the browser is exactly the update, lift report or lift share body: no cookies (credentials omitted), no page
 //! URL (no referrer), no custom headers. Without a `Content-Type` header the POST is a CORS
-//! "simple request", so no preflight precedes it.
+//! "simple request", so no preflight precedes it. A DAP report (secure aggregation) is a `PUT`
+//! with `Content-Type: application/dap-report`, as DAP-09 requires: the leader must answer the
+//! CORS preflight (Janus does).
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -12,6 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReferrerPolicy, RequestCache, RequestCredentials, RequestInit, RequestMode, Response};
 
+use crate::sync::secure_aggregation::parse_dap_booked;
 use crate::sync::{ShareServer, SyncError, Transport};
 
 /// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`) and, for `sharedSums`
@@ -20,6 +23,8 @@ use crate::sync::{ShareServer, SyncError, Transport};
 pub struct FetchTransport {
     base_url: String,
     helper_url: Option<String>,
+    /// `{leaderUrl}/tasks/{taskId}/reports` with secure aggregation.
+    dap_reports_url: Option<String>,
 }
 
 fn transport_error(context: &str, error: &JsValue) -> SyncError {
@@ -45,6 +50,16 @@ fn post_init(body: &[u8]) -> RequestInit {
     // `keepalive` lets the request finish after the page is gone (no typed setter in web-sys).
     let _ = Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
     init.set_body(&Uint8Array::from(body));
+    init
+}
+
+/// A DAP-09 upload: `PUT` of the encoded report with its media type, kept alive like a POST.
+fn dap_init(report: &[u8]) -> RequestInit {
+    let init = post_init(report);
+    init.set_method("PUT");
+    let headers = js_sys::Object::new();
+    let _ = Reflect::set(&headers, &JsValue::from_str("content-type"), &JsValue::from_str("application/dap-report"));
+    init.set_headers(&headers);
     init
 }
 
@@ -84,10 +99,15 @@ async fn rejection(response: &Response) -> SyncError {
 }
 
 impl FetchTransport {
-    /// `base_url` (and `helper_url`) without a trailing slash is fine either way.
-    pub fn new(base_url: &str, helper_url: Option<&str>) -> Self {
+    /// `base_url` (and `helper_url`) without a trailing slash is fine either way;
+    /// `dap_reports_url` is the checked upload URL of the secure aggregation task, if any.
+    pub fn new(base_url: &str, helper_url: Option<&str>, dap_reports_url: Option<&str>) -> Self {
         let clean = |url: &str| url.trim().trim_end_matches('/').to_owned();
-        Self { base_url: clean(base_url), helper_url: helper_url.map(clean) }
+        Self {
+            base_url: clean(base_url),
+            helper_url: helper_url.map(clean),
+            dap_reports_url: dap_reports_url.map(str::to_owned),
+        }
     }
 
     fn updates_url(&self) -> String {
@@ -99,7 +119,12 @@ impl FetchTransport {
     /// preferred over a beacon.
     pub fn send_on_page_hide(&self, body: &[u8]) -> bool {
         let Some(window) = web_sys::window() else { return false };
-        let promise = window.fetch_with_str_and_init(&self.updates_url(), &post_init(body));
+        let (url, init) = match (parse_dap_booked(body), &self.dap_reports_url) {
+            (Some((_, report)), Some(url)) => (url.clone(), dap_init(report)),
+            (Some(_), None) => return false,
+            (None, _) => (self.updates_url(), post_init(body)),
+        };
+        let promise = window.fetch_with_str_and_init(&url, &init);
         // A keepalive fetch that fails after unload has nobody to report to.
         let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
         let _ = promise.catch(&ignore);
@@ -112,14 +137,19 @@ impl FetchTransport {
     /// `<meta name="referrer" content="no-referrer">` (or `strict-origin`) on shop pages.
     /// Returns whether the browser queued it.
     pub fn send_beacon(&self, body: &[u8]) -> bool {
-        let Some(window) = web_sys::window() else { return false };
+        // A beacon is always a POST without a media type: a DAP report waits for the next page.
+        let Some(window) = web_sys::window().filter(|_| parse_dap_booked(body).is_none()) else { return false };
         let data = Uint8Array::from(body);
         window.navigator().send_beacon_with_opt_js_u8_array(&self.updates_url(), Some(&data)).unwrap_or(false)
     }
 }
 
 async fn post(url: &str, body: &[u8]) -> Result<(), SyncError> {
-    let response = fetch(url, &post_init(body)).await?;
+    send(url, &post_init(body)).await
+}
+
+async fn send(url: &str, init: &RequestInit) -> Result<(), SyncError> {
+    let response = fetch(url, init).await?;
     if response.ok() {
         Ok(())
     } else {
@@ -148,6 +178,15 @@ impl Transport for FetchTransport {
             })?,
         };
         post(&format!("{base}/v1/lift-shares"), body).await
+    }
+
+    /// `PUT {leaderUrl}/tasks/{taskId}/reports` with the report (DAP-09 upload).
+    async fn send_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
+        let Some(url) = &self.dap_reports_url else {
+            let message = "no secure aggregation task: configureSync({ secureAggregation }) first".to_owned();
+            return Err(SyncError::Transport { message });
+        };
+        send(url, &dap_init(report)).await
     }
 
     /// Lets the browser's HTTP cache revalidate with the server's `ETag` (`cache: "no-cache"`),

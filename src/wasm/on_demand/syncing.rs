@@ -184,12 +184,12 @@ fn helper_url(setup: &SyncSetup) -> Option<&str> {
     }
 }
 
-fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup) {
+fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup, dap_reports_url: Option<&str>) {
     let state = Rc::downgrade(&personalizer.state);
     let core = personalizer.core.clone();
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
-        transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup)),
+        transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup), dap_reports_url),
         schedule: SyncSchedule::new(f64::from(setup.check_interval_ms), f64::from(setup.model_refresh_ms)),
         timer: None,
         listeners: Vec::new(),
@@ -246,10 +246,15 @@ impl JsOnDemandParts {
     pub fn configure_sync(&self, setup: JsValue) -> Result<(), JsError> {
         self.health.check()?;
         let setup: SyncSetup = from_js_strict(&Ts::new_unchecked(setup), ErrorCode::InvalidConfig, "sync setup")?;
-        self.state()?.parts.0.configure_sync(setup.clone()).map_err(coded)?;
+        let dap_reports_url = {
+            let mut state = self.state()?;
+            let parts = &mut state.parts.0;
+            parts.configure_sync(setup.clone()).map_err(coded)?;
+            parts.dap_reports_url().map(str::to_owned)
+        };
         // Replacing the runtime drops the old timer and listeners.
         self.sync.borrow_mut().take();
-        start_runtime(self, &setup);
+        start_runtime(self, &setup, dap_reports_url.as_deref());
         Ok(())
     }
 
@@ -269,7 +274,14 @@ impl JsOnDemandParts {
     /// `privacyLedger` of the page's `Personalizer` (documented there).
     #[wasm_bindgen(js_name = privacyLedger)]
     pub fn privacy_ledger(&self) -> Result<JsValue, JsError> {
-        let summary = self.state()?.parts.0.sync_ledger_summary(js_sys::Date::now());
-        Ok(to_js(&summary)?.js_value())
+        let state = self.state()?;
+        let parts = &state.parts.0;
+        let summary = to_js(&parts.sync_ledger_summary(js_sys::Date::now()))?.js_value();
+        if let Some(epsilon) = parts.collusion_epsilon_per_update() {
+            let key = JsValue::from_str("epsilonPerUpdateIfAggregatorsCollude");
+            // Setting a property of a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(&summary, &key, &JsValue::from_f64(epsilon));
+        }
+        Ok(summary)
     }
 }

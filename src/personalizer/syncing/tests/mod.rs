@@ -19,6 +19,7 @@ use crate::sync::{InMemoryTransport, SharedModel, UpdateMessage};
 
 mod lift;
 mod lift_share;
+mod secure;
 
 pub(super) const T0: f64 = 1_700_000_000_000.0;
 const SYNC_KEY: &str = "shop-personalizer:acme:sync";
@@ -55,6 +56,7 @@ pub(super) fn setup(min_labelled: u32) -> SyncSetup {
         auto_sync: false,
         check_interval_ms: 60_000,
         model_refresh_ms: 600_000,
+        secure_aggregation: None,
     }
 }
 
