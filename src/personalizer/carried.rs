@@ -15,7 +15,7 @@ use crate::storage::json_reading::parse;
 use crate::storage::tree_reading::{list, object, optional, required, whole_u32, whole_u64, TreeError};
 use crate::storage::MAX_LINEAGE;
 
-use super::write_ledger::CarriedBatch;
+use super::write_ledger::{CarriedBatch, CarriedView};
 
 /// Most bytes of carried batches a write adds beside the profile, and at most this share of the
 /// storage budget (they count against it: the profile compacts to the rest).
@@ -29,6 +29,7 @@ const MAX_CARRIED_BATCHES: usize = 64;
 /// A name for the batch of `changes` a write onto `parent` carries first, known before the
 /// write (whose id is the CRC of its whole text): the CRC of the changes and the parent. Two tabs
 /// would have to record the very same events at the same millisecond for names to collide.
+#[inline(never)]
 pub(super) fn batch_origin(parent: Option<u32>, changes: &[ProfileChange]) -> u32 {
     let mut text = parent.map_or_else(String::new, |p| p.to_string());
     for change in changes {
@@ -39,7 +40,8 @@ pub(super) fn batch_origin(parent: Option<u32>, changes: &[ProfileChange]) -> u3
 
 /// The `recent` member for `batches` (newest first) within a storage budget of `budget_bytes`:
 /// empty when none fits.
-pub(super) fn encode_carried(batches: &[CarriedBatch<ProfileChange>], budget_bytes: usize) -> String {
+#[inline(never)]
+pub(super) fn encode_carried(batches: &[CarriedView<ProfileChange>], budget_bytes: usize) -> String {
     let max_bytes = MAX_CARRIED_BYTES.min(budget_bytes / MAX_CARRIED_BUDGET_SHARE);
     let mut out = String::new();
     let mut count = 0;
@@ -58,7 +60,7 @@ pub(super) fn encode_carried(batches: &[CarriedBatch<ProfileChange>], budget_byt
     out
 }
 
-fn encode_batch(batch: &CarriedBatch<ProfileChange>) -> String {
+fn encode_batch(batch: &CarriedView<ProfileChange>) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(64 + 64 * batch.changes.len());
     let id = |id: Option<u32>| id.map_or_else(|| "null".to_owned(), |id| id.to_string());
@@ -85,6 +87,7 @@ fn encode_batch(batch: &CarriedBatch<ProfileChange>) -> String {
 }
 
 /// Reads a `recent` member [`encode_carried`] wrote; any damage refuses it whole.
+#[inline(never)]
 pub(super) fn decode_carried(text: &str) -> Result<Vec<CarriedBatch<ProfileChange>>, TreeError> {
     let tree = parse(text).map_err(|e| TreeError::new(e.to_string()))?;
     let batches = list(&tree, decode_batch)?;
@@ -116,6 +119,10 @@ mod tests {
     use crate::collect::event::TrackEvent;
     use crate::profile::RecordedEvent;
 
+    fn views(batches: &[CarriedBatch<ProfileChange>]) -> Vec<CarriedView<'_, ProfileChange>> {
+        batches.iter().map(CarriedBatch::view).collect()
+    }
+
     fn batch(origin: u32, views: usize) -> CarriedBatch<ProfileChange> {
         let change = |n: usize| {
             ProfileChange::Record(RecordedEvent {
@@ -139,7 +146,7 @@ mod tests {
     #[test]
     fn batches_read_back_as_written() {
         let batches = vec![batch(1, 2), batch(2, 0), CarriedBatch { parent: None, root: Some(5), ..batch(3, 1) }];
-        let text = encode_carried(&batches, 1 << 20);
+        let text = encode_carried(&views(&batches), 1 << 20);
         assert!(text.starts_with(r#"[{"origin":1,"touchedMs":1700000000000,"parent":7,"root":null,"writtenIn":[8,9],"#));
         assert_eq!(decode_carried(&text).unwrap(), batches);
         assert_eq!(encode_carried(&[], 1 << 20), "");
@@ -149,19 +156,19 @@ mod tests {
     fn only_whole_batches_within_the_bound_are_carried() {
         // About 60 bytes a view: the big batch alone is over the bound and is left out whole.
         let batches = vec![batch(1, 10), batch(2, 400), batch(3, 10)];
-        let carried = decode_carried(&encode_carried(&batches, 1 << 20)).unwrap();
+        let carried = decode_carried(&encode_carried(&views(&batches), 1 << 20)).unwrap();
         assert_eq!(carried.iter().map(|b| b.origin).collect::<Vec<_>>(), [1, 3]);
         let many: Vec<_> = (0..100).map(|n| batch(n, 1)).collect();
-        let text = encode_carried(&many, 1 << 20);
+        let text = encode_carried(&views(&many), 1 << 20);
         assert!(text.len() <= MAX_CARRIED_BYTES);
         assert_eq!(decode_carried(&text).unwrap().len(), MAX_CARRIED_BATCHES);
         // A small budget carries less: an eighth of it.
-        assert!(encode_carried(&many, 8_000).len() <= 1_000);
+        assert!(encode_carried(&views(&many), 8_000).len() <= 1_000);
     }
 
     #[test]
     fn damage_refuses_the_whole_member() {
-        let text = encode_carried(&[batch(1, 1)], 1 << 20);
+        let text = encode_carried(&[batch(1, 1).view()], 1 << 20);
         for damaged in [
             text.replace("\"origin\":1", "\"origin\":-1"),
             text.replace("[8,9]", "[8,\"9\"]"),

@@ -10,7 +10,7 @@ use crate::storage::{
 };
 
 use super::carried::{batch_origin, encode_carried, MAX_CARRIED_AGE_MS};
-use super::write_ledger::CarriedBatch;
+use super::write_ledger::CarriedView;
 use super::{
     Extension, FlushReport, Personalizer, PersonalizerError, Sync, AUTOSAVE_ANYWAY_AFTER_CHANGES, FLUSH_AFTER_CHANGES,
     MIN_AUTOSAVE_INTERVAL_MS,
@@ -87,13 +87,13 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         // A batch that forgets an item or removes an interest names what the shopper wanted gone
         // (and may hold events of it): it is never carried.
         let carried = !self.pending.iter().any(|change| !matches!(change, ProfileChange::Record(_)));
-        let new = (carried && !self.pending.is_empty()).then(|| CarriedBatch {
+        let new = (carried && !self.pending.is_empty()).then(|| CarriedView {
             origin,
             touched_ms: now,
             parent,
             root: lineage.last().copied(),
-            written_in: Vec::new(),
-            changes: self.pending.clone(),
+            written_in: &[],
+            changes: &self.pending,
         });
         let recent = encode_carried(&self.ledger.carried(now, MAX_CARRIED_AGE_MS, new), budget);
         let written = write_compacted(

@@ -262,6 +262,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// The batches a stored value carries (see `carried.rs`), but none with an item of a category
     /// this tab's config holds sensitive (a tab of an older config wrote it); unreadable ones are
     /// ignored with a warning (merging then works as without them).
+    #[inline(never)]
     fn carried_batches(&mut self, recent: Option<&str>) -> Vec<CarriedBatch<ProfileChange>> {
         let Some(text) = recent else { return Vec::new() };
         let sensitive = self.ctx.config.sensitive_categories();

@@ -64,6 +64,30 @@ pub(crate) struct CarriedBatch<C> {
     pub changes: Vec<C>,
 }
 
+/// A batch as a write is about to carry it, borrowed from the ledger (or the unwritten changes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CarriedView<'a, C> {
+    pub origin: u32,
+    pub touched_ms: u64,
+    pub parent: Option<u32>,
+    pub root: Option<u32>,
+    pub written_in: &'a [u32],
+    pub changes: &'a [C],
+}
+
+impl<C> CarriedBatch<C> {
+    pub fn view(&self) -> CarriedView<'_, C> {
+        CarriedView {
+            origin: self.origin,
+            touched_ms: self.touched_ms,
+            parent: self.parent,
+            root: self.root,
+            written_in: &self.written_in,
+            changes: &self.changes,
+        }
+    }
+}
+
 /// How a value another tab stored relates to this tab's writes, as far as is known.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seen<'a> {
@@ -165,19 +189,25 @@ impl<C: Clone> WriteLedger<C> {
     /// The batches a write at `now_ms` carries: those written on top of a value that lacked them
     /// within the last `max_age_ms`, newest first, with the write's `new` changes (named `origin`)
     /// first of all. The carrying value contains each.
-    pub(super) fn carried(&self, now_ms: u64, max_age_ms: u64, new: Option<CarriedBatch<C>>) -> Vec<CarriedBatch<C>> {
+    #[inline(never)]
+    pub(super) fn carried<'a>(
+        &'a self,
+        now_ms: u64,
+        max_age_ms: u64,
+        new: Option<CarriedView<'a, C>>,
+    ) -> Vec<CarriedView<'a, C>> {
         let mut recent: Vec<&Batch<C>> =
             self.batches.iter().filter(|b| b.carried && now_ms.saturating_sub(b.touched_ms) <= max_age_ms).collect();
         // By when they were last written onto a value lacking them, not by their place here
         // (batches taken over from another tab's value are appended whatever their age).
         crate::ordering::sort_by_key(&mut recent, |b| std::cmp::Reverse(b.touched_ms));
-        let kept = recent.into_iter().map(|b| CarriedBatch {
+        let kept = recent.into_iter().map(|b| CarriedView {
             origin: b.origin,
             touched_ms: b.touched_ms,
             parent: b.parent,
             root: Some(b.root),
-            written_in: b.written_in[b.written_in.len().saturating_sub(CARRIED_WRITES)..].to_vec(),
-            changes: b.changes.clone(),
+            written_in: &b.written_in[b.written_in.len().saturating_sub(CARRIED_WRITES)..],
+            changes: &b.changes,
         });
         new.into_iter().chain(kept).collect()
     }
@@ -185,6 +215,7 @@ impl<C: Clone> WriteLedger<C> {
     /// Takes in the batches value `id` carries (after [`Self::reconcile`] with it): they are in
     /// the state that holds it, to be applied again on top of a value built beside it, even when
     /// the tab that recorded them is gone.
+    #[inline(never)]
     pub(super) fn inherit(&mut self, id: u32, carried: Vec<CarriedBatch<C>>) {
         for batch in carried.into_iter().rev() {
             let mut written_in = batch.written_in;
@@ -217,6 +248,7 @@ impl<C: Clone> WriteLedger<C> {
 
     /// Takes over, to be applied again on top of this state, the batches value `id` carries that
     /// neither this ledger nor (by `held`) the state holds. Returns whether there were any.
+    #[inline(never)]
     pub(super) fn take_over_lacking(
         &mut self,
         id: u32,
@@ -261,6 +293,7 @@ impl<C: Clone> WriteLedger<C> {
 
     /// The `storage` event of value `id` arrived with no removal before it: the batches held
     /// undecided on it were not forgotten, and wait to be applied again. Returns whether any.
+    #[inline(never)]
     pub(super) fn decide(&mut self, id: u32) -> bool {
         let before = self.batches.len();
         let (decided, rest): (Vec<_>, Vec<_>) =
@@ -310,6 +343,7 @@ impl<C: Clone> WriteLedger<C> {
     /// applied again on top of it and returns whether any is. Of those that share no history with
     /// it: dropped when a `storage` event brought it (a `forget()` came before), else held
     /// undecided until its event comes ([`Self::decide`]).
+    #[inline(never)]
     pub(super) fn reconcile(&mut self, seen: Seen<'_>) -> bool {
         let root = lineage_root(seen.id, seen.lineage);
         // A value that holds an undecided batch decides it: it is in the state from now on.

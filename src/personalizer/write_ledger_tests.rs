@@ -107,7 +107,7 @@ fn a_write_carries_its_new_changes_first_then_the_recently_written_batches_newes
     ledger.record_batch(11, (101, true), Some(10), 1, vec![1], 3_000);
     ledger.record_batch(12, (102, false), Some(11), 1, vec![2], 4_000);
     let new = carried(103, vec![], vec![3]);
-    let out = ledger.carried(5_000, 3_000, Some(new));
+    let out = ledger.carried(5_000, 3_000, Some(new.view()));
     // The uncarried batch (it named a forgotten item) and the one too old stay out.
     assert_eq!(out.iter().map(|b| b.origin).collect::<Vec<_>>(), [103, 101]);
     assert_eq!(out[1].written_in, [11, 12]);
@@ -191,5 +191,5 @@ fn a_batch_that_names_a_forgotten_item_is_no_longer_carried() {
     ledger.record_batch(11, (101, true), Some(10), 1, vec![1, 2], 0);
     ledger.stop_carrying(|change| *change == 1);
     let out = ledger.carried(0, u64::MAX, None);
-    assert_eq!(out.iter().map(|b| b.changes.clone()).collect::<Vec<_>>(), [vec![0]]);
+    assert_eq!(out.iter().map(|b| b.changes.to_vec()).collect::<Vec<_>>(), [vec![0]]);
 }

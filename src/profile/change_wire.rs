@@ -8,6 +8,8 @@
 //! (placements, positions, the query, line prices) is left out, so the event read back applies
 //! exactly as the recorded one did. Reading checks every field as `track` does.
 
+use std::fmt::Write;
+
 use serde_json::Value;
 
 use super::{DeviceClass, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
@@ -46,7 +48,7 @@ pub fn write_change(change: &ProfileChange, out: &mut String) {
         ProfileChange::Record(recorded) => write_recorded(recorded, out),
         ProfileChange::RemoveInterest(key) => {
             out.push_str("\"removeInterest\",");
-            out.push_str(&serde_json::to_string(key).unwrap_or_default());
+            write_key(key, out);
         }
         ProfileChange::ForgetItem(id) => {
             out.push_str("\"forgetItem\",");
@@ -59,17 +61,20 @@ pub fn write_change(change: &ProfileChange, out: &mut String) {
 fn write_recorded(recorded: &RecordedEvent, out: &mut String) {
     let event = &recorded.event;
     push_text(out, kind_name(event));
-    out.push_str(&format!(",{},{},", recorded.at_ms, recorded.hour_of_week));
-    match recorded.visit_device {
-        Some(device) => out.push_str(&serde_json::to_string(&device).unwrap_or_default()),
-        None => out.push_str("null"),
-    }
+    let _ = write!(out, ",{},{},", recorded.at_ms, recorded.hour_of_week);
+    out.push_str(match recorded.visit_device {
+        Some(DeviceClass::Unknown) => "\"unknown\"",
+        Some(DeviceClass::Mobile) => "\"mobile\"",
+        Some(DeviceClass::Tablet) => "\"tablet\"",
+        Some(DeviceClass::Desktop) => "\"desktop\"",
+        None => "null",
+    });
     out.push_str(",[");
     for (n, (id, attributes)) in recorded.attributes.iter().enumerate() {
         out.push_str(if n == 0 { "[" } else { ",[" });
         push_text(out, id);
         out.push(',');
-        out.push_str(&serde_json::to_string(attributes).unwrap_or_default());
+        write_attributes(attributes, out);
         out.push(']');
     }
     out.push(']');
@@ -82,21 +87,20 @@ fn write_recorded(recorded: &RecordedEvent, out: &mut String) {
         TrackEvent::Impression { .. } => {}
         TrackEvent::AddToCart { item_id, quantity, .. } | TrackEvent::RemoveFromCart { item_id, quantity } => {
             push_field(out, item_id);
-            out.push_str(&format!(",{quantity}"));
+            let _ = write!(out, ",{quantity}");
         }
         TrackEvent::Purchase { items, value } => {
-            let ids: Vec<&str> = items.iter().map(|line| line.item_id.as_str()).collect();
             out.push(',');
-            out.push_str(&serde_json::to_string(&ids).unwrap_or_default());
+            write_texts(items.iter().map(|line| line.item_id.as_str()), out);
             push_number(out, *value);
         }
         TrackEvent::Search { result_ids, .. } => {
             out.push(',');
-            out.push_str(&serde_json::to_string(result_ids).unwrap_or_default());
+            write_texts(result_ids.iter().map(String::as_str), out);
         }
         TrackEvent::Rating { item_id, rating } => {
             push_field(out, item_id);
-            out.push_str(&format!(",{rating}"));
+            let _ = write!(out, ",{rating}");
         }
         TrackEvent::Dwell { item_id, ms } => {
             push_field(out, item_id);
@@ -131,8 +135,64 @@ fn kind_name(event: &TrackEvent) -> &'static str {
     }
 }
 
+/// `text` as a JSON string (written by hand: serde's writer per type costs the core module code).
 fn push_text(out: &mut String, text: &str) {
-    out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn write_texts<'a>(texts: impl Iterator<Item = &'a str>, out: &mut String) {
+    out.push('[');
+    for (n, text) in texts.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_text(out, text);
+    }
+    out.push(']');
+}
+
+/// As the profile stores item attributes: `{"categoryPath":[..],"brand":..,"price":..,"tags":[..]}`.
+fn write_attributes(attributes: &ItemAttributes, out: &mut String) {
+    out.push_str("{\"categoryPath\":");
+    write_texts(attributes.category_path.iter().map(String::as_str), out);
+    if let Some(brand) = &attributes.brand {
+        out.push_str(",\"brand\":");
+        push_text(out, brand);
+    }
+    if let Some(price) = attributes.price {
+        let _ = write!(out, ",\"price\":{}", if price.is_finite() { price } else { 0.0 });
+    }
+    out.push_str(",\"tags\":");
+    write_texts(attributes.tags.iter().map(String::as_str), out);
+    out.push('}');
+}
+
+/// As an interest key is stored: `{"kind":"brand","value":"Acme"}`.
+fn write_key(key: &AttributeKey, out: &mut String) {
+    let (kind, text) = match key {
+        AttributeKey::Category(path) => ("category", path),
+        AttributeKey::Brand(brand) => ("brand", brand),
+        AttributeKey::Tag(tag) => ("tag", tag),
+        AttributeKey::PriceBand(band) => {
+            let _ = write!(out, "{{\"kind\":\"priceBand\",\"value\":{band}}}");
+            return;
+        }
+    };
+    let _ = write!(out, "{{\"kind\":\"{kind}\",\"value\":");
+    push_text(out, text);
+    out.push('}');
 }
 
 fn push_field(out: &mut String, text: &str) {
@@ -140,64 +200,98 @@ fn push_field(out: &mut String, text: &str) {
     push_text(out, text);
 }
 
-/// A finite number (events hold no other); anything else writes 0, which reading refuses.
+/// A finite number (events hold no other; anything else writes 0), shortest round-trip form.
 fn push_number(out: &mut String, value: f64) {
-    out.push(',');
-    out.push_str(&serde_json::to_string(&value).unwrap_or_else(|_| "0".to_owned()));
+    let _ = write!(out, ",{}", if value.is_finite() { value } else { 0.0 });
 }
 
 /// Reads a change [`write_change`] wrote, checking it as `track` checks an event.
 pub fn read_change(value: &Value) -> Result<ProfileChange, TreeError> {
     let parts = value.as_array().ok_or_else(|| TreeError::new("expected a change array"))?;
-    let part =
-        |n: usize| parts.get(n).ok_or_else(|| TreeError::new(format!("a change needs at least {} entries", n + 1)));
-    let kind = text(part(0)?)?;
+    let kind = text(entry(parts, 0)?)?;
     match kind.as_str() {
-        "removeInterest" => Ok(ProfileChange::RemoveInterest(by_serde::<AttributeKey>(part(1)?)?)),
-        "forgetItem" => Ok(ProfileChange::ForgetItem(text(part(1)?)?)),
+        "removeInterest" => Ok(ProfileChange::RemoveInterest(by_serde::<AttributeKey>(entry(parts, 1)?)?)),
+        "forgetItem" => Ok(ProfileChange::ForgetItem(text(entry(parts, 1)?)?)),
         _ => read_recorded(&kind, parts).map(ProfileChange::Record),
     }
 }
 
-fn read_recorded(kind: &str, parts: &[Value]) -> Result<RecordedEvent, TreeError> {
-    let part = |n: usize| parts.get(n).ok_or_else(|| TreeError::new(format!("a {kind} change needs more entries")));
-    let at_ms = whole_u64(part(1)?)?;
-    let hour_of_week = whole_u8(part(2)?)?;
-    if usize::from(hour_of_week) >= HOURS_PER_WEEK {
-        return Err(TreeError::new(format!("hour of the week {hour_of_week} is not below 168")));
+#[inline(never)]
+fn entry(parts: &[Value], n: usize) -> Result<&Value, TreeError> {
+    parts.get(n).ok_or_else(|| TreeError::new("a change is missing entries"))
+}
+
+/// The fields after the attributes, read once whatever the kind: an item id or a list of ids,
+/// then an amount.
+struct Tail {
+    item_id: Option<String>,
+    ids: Vec<String>,
+    amount: f64,
+}
+
+impl Tail {
+    #[inline(never)]
+    fn read(parts: &[Value]) -> Result<Tail, TreeError> {
+        let (mut item_id, mut ids) = (None, Vec::new());
+        match parts.get(5) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(_)) => ids = texts(&parts[5])?,
+            Some(other) => item_id = Some(text(other)?),
+        }
+        let amount = parts.get(6).map(number).transpose()?.unwrap_or(f64::NAN);
+        Ok(Tail { item_id, ids, amount })
     }
-    let visit_device = match part(3)? {
+
+    #[inline(never)]
+    fn item(&mut self) -> Result<String, TreeError> {
+        self.item_id.take().ok_or_else(|| TreeError::new("a change is missing its item"))
+    }
+
+    /// The amount as a whole number (quantity, stars); out of range reads as 0, which the checks
+    /// refuse.
+    #[inline(never)]
+    fn whole(&self) -> u32 {
+        let ok = self.amount.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&self.amount);
+        if ok {
+            self.amount as u32
+        } else {
+            0
+        }
+    }
+}
+
+fn read_recorded(kind: &str, parts: &[Value]) -> Result<RecordedEvent, TreeError> {
+    let at_ms = whole_u64(entry(parts, 1)?)?;
+    let hour_of_week = whole_u8(entry(parts, 2)?)?;
+    if usize::from(hour_of_week) >= HOURS_PER_WEEK {
+        return Err(TreeError::new("the hour of the week is not below 168"));
+    }
+    let visit_device = match entry(parts, 3)? {
         Value::Null => None,
         device => Some(by_serde::<DeviceClass>(device)?),
     };
-    let attributes = list(part(4)?, attributed)?;
-    let item = |n: usize| part(n).and_then(text);
+    let attributes = list(entry(parts, 4)?, attributed)?;
+    let mut tail = Tail::read(parts)?;
     let event = match kind {
-        "view" => TrackEvent::View { item_id: item(5)?, item: None },
-        "click" => TrackEvent::Click { item_id: item(5)?, placement: None, position: None, item: None },
+        "view" => TrackEvent::View { item_id: tail.item()?, item: None },
+        "click" => TrackEvent::Click { item_id: tail.item()?, placement: None, position: None, item: None },
         "impression" => {
             TrackEvent::Impression { placement: "carried".to_owned(), item_ids: Vec::new(), positions: None }
         }
-        "addToCart" => TrackEvent::AddToCart { item_id: item(5)?, quantity: whole_u32(part(6)?)?, item: None },
-        "removeFromCart" => TrackEvent::RemoveFromCart { item_id: item(5)?, quantity: whole_u32(part(6)?)? },
+        "addToCart" => TrackEvent::AddToCart { quantity: tail.whole(), item_id: tail.item()?, item: None },
+        "removeFromCart" => TrackEvent::RemoveFromCart { quantity: tail.whole(), item_id: tail.item()? },
         "purchase" => {
             let line = |item_id| PurchaseLine { item_id, quantity: 1, price: None };
-            TrackEvent::Purchase { items: texts(part(5)?)?.into_iter().map(line).collect(), value: number(part(6)?)? }
+            TrackEvent::Purchase { items: tail.ids.into_iter().map(line).collect(), value: tail.amount }
         }
-        "search" => TrackEvent::Search { query: "carried".to_owned(), result_ids: texts(part(5)?)? },
-        "rating" => TrackEvent::Rating { item_id: item(5)?, rating: whole_u8(part(6)?)? },
-        "wishlistAdd" => TrackEvent::WishlistAdd { item_id: item(5)? },
-        "wishlistRemove" => TrackEvent::WishlistRemove { item_id: item(5)? },
-        "dismiss" => TrackEvent::Dismiss { item_id: item(5)? },
-        "dwell" => TrackEvent::Dwell { item_id: item(5)?, ms: number(part(6)?)? },
-        "scrollDepth" => {
-            let item_id = match part(5)? {
-                Value::Null => None,
-                id => Some(text(id)?),
-            };
-            TrackEvent::ScrollDepth { item_id, depth: number(part(6)?)? }
-        }
-        other => return Err(TreeError::new(format!("unknown change kind {other:?}"))),
+        "search" => TrackEvent::Search { query: "carried".to_owned(), result_ids: tail.ids },
+        "rating" => TrackEvent::Rating { rating: u8::try_from(tail.whole()).unwrap_or(0), item_id: tail.item()? },
+        "wishlistAdd" => TrackEvent::WishlistAdd { item_id: tail.item()? },
+        "wishlistRemove" => TrackEvent::WishlistRemove { item_id: tail.item()? },
+        "dismiss" => TrackEvent::Dismiss { item_id: tail.item()? },
+        "dwell" => TrackEvent::Dwell { ms: tail.amount, item_id: tail.item()? },
+        "scrollDepth" => TrackEvent::ScrollDepth { item_id: tail.item_id, depth: tail.amount },
+        _ => return Err(TreeError::new("unknown change kind")),
     };
     check_amounts(&event)?;
     Ok(RecordedEvent { event, at_ms, hour_of_week, attributes, visit_device })
@@ -219,7 +313,7 @@ fn check_amounts(event: &TrackEvent) -> Result<(), TreeError> {
     if value.is_finite() && ok {
         Ok(())
     } else {
-        Err(TreeError::new(format!("{name} {value} is out of range")))
+        Err(TreeError::new(format!("{name} is out of range")))
     }
 }
 

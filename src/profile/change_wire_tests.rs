@@ -115,20 +115,38 @@ fn a_view_reads_as_documented() {
 fn damaged_changes_are_refused_with_a_reason() {
     let cases = [
         (r#"{"view":1}"#, "expected a change array"),
-        (r#"["view",1,2]"#, "needs more entries"),
+        (r#"["view",1,2]"#, "missing entries"),
         (r#"["view",1,168,null,[],"a"]"#, "not below 168"),
         (r#"["teleport",1,2,null,[],"a"]"#, "unknown change kind"),
-        (r#"["rating",1,2,null,[],"a",9]"#, "rating 9 is out of range"),
-        (r#"["addToCart",1,2,null,[],"a",0]"#, "quantity 0 is out of range"),
-        (r#"["dwell",1,2,null,[],"a",-5]"#, "ms -5 is out of range"),
-        (r#"["scrollDepth",1,2,null,[],null,1.5]"#, "depth 1.5 is out of range"),
+        (r#"["rating",1,2,null,[],"a",9]"#, "rating is out of range"),
+        (r#"["rating",1,2,null,[],"a",2.5]"#, "rating is out of range"),
+        (r#"["addToCart",1,2,null,[],"a",0]"#, "quantity is out of range"),
+        (r#"["addToCart",1,2,null,[],"a"]"#, "quantity is out of range"),
+        (r#"["dwell",1,2,null,[],"a",-5]"#, "ms is out of range"),
+        (r#"["scrollDepth",1,2,null,[],null,1.5]"#, "depth is out of range"),
+        (r#"["purchase",1,2,null,[],["a"]]"#, "value is out of range"),
         (r#"["view",1,2,"tv",[],"a"]"#, "unknown variant"),
         (r#"["view",1,2,null,[["a"]],"a"]"#, "[id, attributes] pair"),
+        (r#"["view",1,2,null,[]]"#, "missing its item"),
         (r#"["view",-1,2,null,[],"a"]"#, "a whole number"),
-        (r#"["forgetItem"]"#, "at least 2 entries"),
+        (r#"["forgetItem"]"#, "missing entries"),
     ];
     for (text, expected) in cases {
         let error = read_change(&parse(text).unwrap()).unwrap_err().to_string();
         assert!(error.contains(expected), "{text}: {error}");
+    }
+}
+
+proptest! {
+    /// The hand-written JSON is what serde_json reads back, for any text and attributes.
+    #[test]
+    fn texts_and_attributes_read_back_exactly(text in "\\PC*|[\"\\\\\u{0}-\u{1f}a-z]{0,12}", price in proptest::option::of(-1e12f64..1e12)) {
+        let mut out = String::new();
+        push_text(&mut out, &text);
+        prop_assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text.clone());
+        let attributes = ItemAttributes { category_path: vec![text.clone()], brand: Some(text.clone()), price, tags: vec![text] };
+        let mut out = String::new();
+        write_attributes(&attributes, &mut out);
+        prop_assert_eq!(serde_json::from_str::<ItemAttributes>(&out).unwrap(), attributes);
     }
 }
