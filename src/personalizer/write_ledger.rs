@@ -75,6 +75,7 @@ pub(crate) struct CarriedView<'a, C> {
     pub changes: &'a [C],
 }
 
+#[cfg(test)]
 impl<C> CarriedBatch<C> {
     pub fn view(&self) -> CarriedView<'_, C> {
         CarriedView {

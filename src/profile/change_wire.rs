@@ -16,7 +16,7 @@ use super::{DeviceClass, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
 use crate::catalog::{AttributeKey, ItemAttributes};
 use crate::collect::event::{PurchaseLine, TrackEvent, MAX_DWELL_MS};
 use crate::storage::tree_reading::{
-    by_serde, list, number, optional, or_default, text, texts, whole_u32, whole_u64, whole_u8, TreeError,
+    by_serde, list, number, optional, or_default, text, texts, whole_u64, whole_u8, TreeError,
 };
 
 impl ProfileChange {
