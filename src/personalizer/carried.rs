@@ -23,8 +23,23 @@ pub(super) const MAX_CARRIED_BYTES: usize = 16 * 1024;
 pub(super) const MAX_CARRIED_BUDGET_SHARE: usize = 8;
 /// Batches first written (or last applied again) longer ago than this are not carried.
 pub(super) const MAX_CARRIED_AGE_MS: u64 = 10 * 60 * 1000;
-/// Most batches one value carries.
+/// Most batches one value carries, and most origins of batches it holds without carrying them.
 const MAX_CARRIED_BATCHES: usize = 64;
+const MAX_HELD_ORIGINS: usize = 128;
+
+/// What a stored value carries: batches, and the origins of batches it holds but did not carry.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Carried {
+    pub batches: Vec<CarriedBatch<ProfileChange>>,
+    pub held: Vec<u32>,
+}
+
+impl Carried {
+    /// The origins of every batch the value holds.
+    pub fn origins(&self) -> Vec<u32> {
+        self.batches.iter().map(|batch| batch.origin).chain(self.held.iter().copied()).collect()
+    }
+}
 
 /// A name for the batch of `changes` a write onto `parent` carries first, known before the
 /// write (whose id is the CRC of its whole text): the CRC of the changes and the parent. Two tabs
@@ -39,20 +54,26 @@ pub(super) fn batch_origin(parent: Option<u32>, changes: &[ProfileChange]) -> u3
 }
 
 /// The `recent` member for `batches` (newest first) within a storage budget of `budget_bytes`:
-/// empty when none fits.
+/// the batches that fit whole, then the origins of those that do not (the value holds them too,
+/// which tabs must know not to apply them twice); empty when there are none.
 #[inline(never)]
 pub(super) fn encode_carried(batches: &[CarriedView<ProfileChange>], budget_bytes: usize) -> String {
+    use std::fmt::Write;
     let max_bytes = MAX_CARRIED_BYTES.min(budget_bytes / MAX_CARRIED_BUDGET_SHARE);
-    let mut out = String::new();
+    let (mut out, mut held) = (String::new(), Vec::new());
     let mut count = 0;
     for batch in batches {
         let one = encode_batch(batch);
         if out.len() + one.len() + 2 > max_bytes || count == MAX_CARRIED_BATCHES {
+            held.push(batch.origin);
             continue;
         }
         out.push(if out.is_empty() { '[' } else { ',' });
         out.push_str(&one);
         count += 1;
+    }
+    for origin in held.into_iter().take(MAX_HELD_ORIGINS) {
+        let _ = write!(out, "{}{origin}", if out.is_empty() { '[' } else { ',' });
     }
     if !out.is_empty() {
         out.push(']');
@@ -88,13 +109,23 @@ fn encode_batch(batch: &CarriedView<ProfileChange>) -> String {
 
 /// Reads a `recent` member [`encode_carried`] wrote; any damage refuses it whole.
 #[inline(never)]
-pub(super) fn decode_carried(text: &str) -> Result<Vec<CarriedBatch<ProfileChange>>, TreeError> {
+pub(super) fn decode_carried(text: &str) -> Result<Carried, TreeError> {
     let tree = parse(text).map_err(|e| TreeError::new(e.to_string()))?;
-    let batches = list(&tree, decode_batch)?;
-    if batches.len() > MAX_CARRIED_BATCHES {
-        return Err(TreeError::new(format!("{} batches, at most {MAX_CARRIED_BATCHES} are carried", batches.len())));
+    let entries = tree.as_array().ok_or_else(|| TreeError::new("expected an array of batches"))?;
+    if entries.len() > MAX_CARRIED_BATCHES + MAX_HELD_ORIGINS {
+        return Err(TreeError::new("too many batches"));
     }
-    Ok(batches)
+    let mut carried = Carried::default();
+    for entry in entries {
+        match entry {
+            serde_json::Value::Number(_) => carried.held.push(whole_u32(entry)?),
+            batch => carried.batches.push(decode_batch(batch)?),
+        }
+    }
+    if carried.batches.len() > MAX_CARRIED_BATCHES {
+        return Err(TreeError::new(format!("more than {MAX_CARRIED_BATCHES} batches carried")));
+    }
+    Ok(carried)
 }
 
 fn decode_batch(value: &serde_json::Value) -> Result<CarriedBatch<ProfileChange>, TreeError> {
@@ -148,7 +179,7 @@ mod tests {
         let batches = vec![batch(1, 2), batch(2, 0), CarriedBatch { parent: None, root: Some(5), ..batch(3, 1) }];
         let text = encode_carried(&views(&batches), 1 << 20);
         assert!(text.starts_with(r#"[{"origin":1,"touchedMs":1700000000000,"parent":7,"root":null,"writtenIn":[8,9],"#));
-        assert_eq!(decode_carried(&text).unwrap(), batches);
+        assert_eq!(decode_carried(&text).unwrap(), Carried { batches, held: vec![] });
         assert_eq!(encode_carried(&[], 1 << 20), "");
     }
 
@@ -157,13 +188,18 @@ mod tests {
         // About 60 bytes a view: the big batch alone is over the bound and is left out whole.
         let batches = vec![batch(1, 10), batch(2, 400), batch(3, 10)];
         let carried = decode_carried(&encode_carried(&views(&batches), 1 << 20)).unwrap();
-        assert_eq!(carried.iter().map(|b| b.origin).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(carried.batches.iter().map(|b| b.origin).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(carried.held, [2], "the value holds the one left out, and says so");
+        assert_eq!(carried.origins(), [1, 3, 2]);
         let many: Vec<_> = (0..100).map(|n| batch(n, 1)).collect();
         let text = encode_carried(&views(&many), 1 << 20);
-        assert!(text.len() <= MAX_CARRIED_BYTES);
-        assert_eq!(decode_carried(&text).unwrap().len(), MAX_CARRIED_BATCHES);
+        let decoded = decode_carried(&text).unwrap();
+        assert_eq!((decoded.batches.len(), decoded.held.len()), (MAX_CARRIED_BATCHES, 36));
         // A small budget carries less: an eighth of it.
-        assert!(encode_carried(&views(&many), 8_000).len() <= 1_000);
+        let small = encode_carried(&views(&many), 8_000);
+        let decoded = decode_carried(&small).unwrap();
+        assert!(small.len() <= 1_000 + 11 * decoded.held.len(), "{}", small.len());
+        assert_eq!(decoded.batches.len() + decoded.held.len(), 100);
     }
 
     #[test]
@@ -180,5 +216,6 @@ mod tests {
         }
         let long = format!("[{{\"origin\":1,\"touchedMs\":0,\"writtenIn\":{:?},\"changes\":[]}}]", vec![1; 65]);
         assert!(decode_carried(&long).unwrap_err().to_string().contains("at most 64"));
+        assert!(decode_carried("[1,-2]").is_err());
     }
 }

@@ -40,11 +40,11 @@
 
 use crate::collect::noise::NoiseFilter;
 use crate::profile::stored::{decode, load_or_back_up, LoadOutcome};
-use crate::profile::{Profile, ProfileChange};
+use crate::profile::Profile;
 use crate::storage::{bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode};
 
-use super::carried::decode_carried;
-use super::write_ledger::{CarriedBatch, Seen};
+use super::carried::{decode_carried, Carried};
+use super::write_ledger::Seen;
 use super::{Extension, Personalizer};
 
 /// Most ids of stored values a tab remembers its state to contain.
@@ -143,7 +143,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // A tab reopened after a close holds the closed tab's batches so, and can apply them
             // again on top of a value built beside them.
             let carried = self.carried_batches(outcome.recent.as_deref());
-            self.ledger.inherit(value_id(raw), carried);
+            self.ledger.inherit(value_id(raw), carried.batches, &carried.held);
         }
         self.last_foreign = self.known.first().copied();
         self.stored_raw = outcome.raw;
@@ -263,12 +263,17 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
     /// this tab's config holds sensitive (a tab of an older config wrote it); unreadable ones are
     /// ignored with a warning (merging then works as without them).
     #[inline(never)]
-    fn carried_batches(&mut self, recent: Option<&str>) -> Vec<CarriedBatch<ProfileChange>> {
-        let Some(text) = recent else { return Vec::new() };
+    fn carried_batches(&mut self, recent: Option<&str>) -> Carried {
+        let Some(text) = recent else { return Carried::default() };
         let sensitive = self.ctx.config.sensitive_categories();
-        let decoded = decode_carried(text).map(|mut batches| {
-            batches.retain(|batch| !batch.changes.iter().any(|change| change.touches_sensitive(sensitive)));
-            batches
+        let decoded = decode_carried(text).map(|mut carried| {
+            // Held by the value, but not taken over.
+            let (doomed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut carried.batches)
+                .into_iter()
+                .partition(|batch| batch.changes.iter().any(|change| change.touches_sensitive(sensitive)));
+            carried.batches = kept;
+            carried.held.extend(doomed.iter().map(|batch| batch.origin));
+            carried
         });
         decoded.unwrap_or_else(|problem| {
             let message = format!(
@@ -276,7 +281,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
                  they are ignored"
             );
             self.ctx.warn(StorageWarning::new(WarningCode::OtherTabUnreadable, message));
-            Vec::new()
+            Carried::default()
         })
     }
 
@@ -307,7 +312,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         };
         let id = value_id(&raw);
         let carried = self.carried_batches(decoded.recent.as_deref());
-        let origins: Vec<u32> = carried.iter().map(|batch| batch.origin).collect();
+        let origins = carried.origins();
         let seen = Seen { id, lineage: &decoded.lineage, carried: &origins, replaced };
         if let (Some(_), Some(foreign)) = (replaced, self.last_foreign) {
             // An event's value that lacks what this tab took in from other tabs is older than it,
@@ -322,7 +327,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
                 let known = &self.known;
                 if self
                     .ledger
-                    .take_over_lacking(id, carried, |batch| batch.written_in.iter().any(|w| known.contains(w)))
+                    .take_over_lacking(id, carried.batches, |batch| batch.written_in.iter().any(|w| known.contains(w)))
                 {
                     self.rebuild();
                     self.dirty = true;
@@ -340,7 +345,10 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // What that value carries and this state lacks goes into the write too (its tab may
             // close before it hears of the write).
             let known = &self.known;
-            if self.ledger.take_over_lacking(id, carried, |batch| batch.written_in.iter().any(|w| known.contains(w))) {
+            if self
+                .ledger
+                .take_over_lacking(id, carried.batches, |batch| batch.written_in.iter().any(|w| known.contains(w)))
+            {
                 self.rebuild();
             }
             if replaced.is_none() {
@@ -352,7 +360,7 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
             // This tab's write was dropped by a value built beside it: apply it again.
             self.dirty = true;
         }
-        self.ledger.inherit(id, carried);
+        self.ledger.inherit(id, carried.batches, &carried.held);
         self.known = known_ids(id, &decoded.lineage, &self.ledger.replayed_writes(seen), &self.ledger.replayed_roots());
         self.last_foreign = Some(id);
         self.foreign_lineage = decoded.lineage.clone();

@@ -22,6 +22,8 @@ use crate::storage::{lineage_root, MAX_LINEAGE};
 
 /// Most batches kept; beyond this the oldest is assumed seen.
 const MAX_BATCHES: usize = 2 * MAX_LINEAGE;
+/// Most origins of held batches remembered.
+const MAX_HELD_ORIGINS: usize = 8 * MAX_BATCHES;
 /// The latest writes of a batch a value carrying it lists (the value itself is one more): enough
 /// for a value built on an older one to be seen to hold it, few enough to keep values small.
 const CARRIED_WRITES: usize = 8;
@@ -120,11 +122,15 @@ pub(crate) struct WriteLedger<C> {
     /// That value's `storage` event decides ([`Self::decide`]): the `forget()`'s removal comes
     /// first and clears them; otherwise they are applied again.
     undecided: Vec<(u32, Batch<C>)>,
+    /// Origins of batches the state has held (recorded here, taken over, or in a value taken in),
+    /// newest last: a batch an older value carries is not taken over again once its own entry
+    /// left the ledger (a value holding it was seen).
+    held_origins: Vec<u32>,
 }
 
 impl<C> Default for WriteLedger<C> {
     fn default() -> Self {
-        WriteLedger { batches: Vec::new(), undecided: Vec::new() }
+        WriteLedger { batches: Vec::new(), undecided: Vec::new(), held_origins: Vec::new() }
     }
 }
 
@@ -161,6 +167,7 @@ impl<C: Clone> WriteLedger<C> {
             batch.waiting_onto = None;
         }
         if !changes.is_empty() {
+            self.note_held(origin);
             let written_in = vec![id];
             let (in_base, waiting_onto, bases) = (true, None, Vec::new());
             let batch = Batch {
@@ -213,11 +220,21 @@ impl<C: Clone> WriteLedger<C> {
         new.into_iter().chain(kept).collect()
     }
 
-    /// Takes in the batches value `id` carries (after [`Self::reconcile`] with it): they are in
+    /// Takes in the batches value `id` carries, and notes those it `held` without carrying them
+    /// (after [`Self::reconcile`] with it): they are in
     /// the state that holds it, to be applied again on top of a value built beside it, even when
     /// the tab that recorded them is gone.
     #[inline(never)]
-    pub(super) fn inherit(&mut self, id: u32, carried: Vec<CarriedBatch<C>>) {
+    pub(super) fn inherit(&mut self, id: u32, carried: Vec<CarriedBatch<C>>, held: &[u32]) {
+        for origin in carried.iter().map(|b| b.origin).chain(held.iter().copied()) {
+            self.note_held(origin);
+        }
+        for known in self.batches.iter_mut().filter(|b| held.contains(&b.origin)) {
+            // Held by the value though it did not carry it (no room): in the state now.
+            push_bounded(&mut known.written_in, id);
+            known.in_base = true;
+            known.waiting_onto = None;
+        }
         for batch in carried.into_iter().rev() {
             let mut written_in = batch.written_in;
             push_bounded(&mut written_in, id);
@@ -258,9 +275,10 @@ impl<C: Clone> WriteLedger<C> {
     ) -> bool {
         let before = self.batches.len();
         for batch in carried.into_iter().rev() {
-            if held(&batch) || self.batches.iter().any(|b| b.origin == batch.origin) {
+            if held(&batch) || self.held_origins.contains(&batch.origin) {
                 continue;
             }
+            self.note_held(batch.origin);
             let mut written_in = batch.written_in;
             push_bounded(&mut written_in, id);
             self.batches.push(Batch {
@@ -290,6 +308,16 @@ impl<C: Clone> WriteLedger<C> {
     pub(super) fn clear(&mut self) {
         self.batches.clear();
         self.undecided.clear();
+        self.held_origins.clear();
+    }
+
+    fn note_held(&mut self, origin: u32) {
+        if !self.held_origins.contains(&origin) {
+            self.held_origins.push(origin);
+            if self.held_origins.len() > MAX_HELD_ORIGINS {
+                self.held_origins.remove(0);
+            }
+        }
     }
 
     /// The `storage` event of value `id` arrived with no removal before it: the batches held

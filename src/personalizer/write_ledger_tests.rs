@@ -124,17 +124,17 @@ fn a_write_carries_its_new_changes_first_then_the_recently_written_batches_newes
 fn batches_taken_over_from_a_value_are_applied_again_on_a_value_built_beside_it() {
     // Tab B took in value 20 (another tab's, which carried batch 300 first written in 15).
     let mut ledger = WriteLedger::<u32>::default();
-    ledger.inherit(20, vec![carried(300, vec![15], vec![7, 8])]);
+    ledger.inherit(20, vec![carried(300, vec![15], vec![7, 8])], &[]);
     assert!(ledger.waiting_changes().next().is_none(), "held in the state, nothing to apply");
     // A value built on 1 beside 20 (and 15) lacks it: applied again, though 300's tab is gone.
     assert!(ledger.reconcile(read(21, &[1])));
     assert_eq!(waiting(&ledger), [7, 8]);
     // A value that carries it holds it: nothing to apply, and it stays known as held.
     let mut ledger = WriteLedger::<u32>::default();
-    ledger.inherit(20, vec![carried(300, vec![15], vec![7, 8])]);
+    ledger.inherit(20, vec![carried(300, vec![15], vec![7, 8])], &[]);
     let seen = Seen { id: 22, lineage: &[1], carried: &[300], replaced: None };
     assert!(!ledger.reconcile(seen));
-    ledger.inherit(22, vec![carried(300, vec![15, 20], vec![7, 8])]);
+    ledger.inherit(22, vec![carried(300, vec![15, 20], vec![7, 8])], &[]);
     assert!(ledger.waiting_changes().next().is_none());
     assert_eq!(ledger.batches.len(), 1, "one batch per origin");
     assert_eq!(ledger.batches[0].written_in, [15, 20, 22]);
@@ -192,4 +192,23 @@ fn a_batch_that_names_a_forgotten_item_is_no_longer_carried() {
     ledger.stop_carrying(|change| *change == 1);
     let out = ledger.carried(0, u64::MAX, None);
     assert_eq!(out.iter().map(|b| b.changes.to_vec()).collect::<Vec<_>>(), [vec![0]]);
+}
+
+#[test]
+fn a_batch_once_held_is_not_taken_over_again_from_an_older_value() {
+    // Taken over from value 30, then seen held by 31 (so its entry left the ledger): an old
+    // event bringing 30 again must not apply it a second time.
+    let mut ledger = WriteLedger::<u32>::default();
+    assert!(ledger.take_over_lacking(30, vec![carried(300, vec![15], vec![7])], |_| false));
+    ledger.record(40, Some(30), 1, vec![]);
+    let holding = Seen { id: 41, lineage: &[40], carried: &[], replaced: None };
+    ledger.reconcile(holding);
+    assert!(ledger.batches.is_empty());
+    assert!(!ledger.take_over_lacking(30, vec![carried(300, vec![15], vec![7])], |_| false));
+    // A value that held a batch without carrying it (no room) marks ours held.
+    let mut ledger = self::ledger();
+    ledger.reconcile(read(50, &[1]));
+    assert_eq!(waiting(&ledger), [0, 1, 2]);
+    ledger.inherit(51, vec![], &[10]);
+    assert_eq!(waiting(&ledger), [1, 2], "batch 10 is in 51");
 }
