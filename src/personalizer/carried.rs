@@ -15,7 +15,43 @@ use crate::storage::json_reading::parse;
 use crate::storage::tree_reading::{list, object, optional, required, whole_u32, whole_u64, TreeError};
 use crate::storage::MAX_LINEAGE;
 
-use super::write_ledger::{CarriedBatch, CarriedView};
+/// A batch as a stored value carries it: the value contains its changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CarriedBatch<C> {
+    pub origin: u32,
+    pub touched_ms: u64,
+    pub parent: Option<u32>,
+    /// `None`: the root is the value that carries it (its write was the first onto an empty store).
+    pub root: Option<u32>,
+    /// Earlier writes that carried it (the carrying value is implied).
+    pub written_in: Vec<u32>,
+    pub changes: Vec<C>,
+}
+
+/// A batch as a write is about to carry it, borrowed from the ledger (or the unwritten changes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CarriedView<'a, C> {
+    pub origin: u32,
+    pub touched_ms: u64,
+    pub parent: Option<u32>,
+    pub root: Option<u32>,
+    pub written_in: &'a [u32],
+    pub changes: &'a [C],
+}
+
+#[cfg(test)]
+impl<C> CarriedBatch<C> {
+    pub fn view(&self) -> CarriedView<'_, C> {
+        CarriedView {
+            origin: self.origin,
+            touched_ms: self.touched_ms,
+            parent: self.parent,
+            root: self.root,
+            written_in: &self.written_in,
+            changes: &self.changes,
+        }
+    }
+}
 
 /// Most bytes of carried batches a write adds beside the profile, and at most this share of the
 /// storage budget (they count against it: the profile compacts to the rest).

@@ -9,8 +9,8 @@ use crate::storage::{
     bounded_lineage, lineage_root, value_id, KeyValueStore, StorageWarning, WarningCode, MAX_LINEAGE,
 };
 
+use super::carried::CarriedView;
 use super::carried::{batch_origin, encode_carried, MAX_CARRIED_AGE_MS};
-use super::write_ledger::CarriedView;
 use super::{
     Extension, FlushReport, Personalizer, PersonalizerError, Sync, AUTOSAVE_ANYWAY_AFTER_CHANGES, FLUSH_AFTER_CHANGES,
     MIN_AUTOSAVE_INTERVAL_MS,

@@ -20,6 +20,8 @@
 
 use crate::storage::{lineage_root, MAX_LINEAGE};
 
+use super::carried::{CarriedBatch, CarriedView};
+
 /// Most batches kept; beyond this the oldest is assumed seen.
 const MAX_BATCHES: usize = 2 * MAX_LINEAGE;
 /// Most origins of held batches remembered.
@@ -53,40 +55,21 @@ struct Batch<C> {
     changes: Vec<C>,
 }
 
-/// A batch as a stored value carries it: the value contains its changes.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CarriedBatch<C> {
-    pub origin: u32,
-    pub touched_ms: u64,
-    pub parent: Option<u32>,
-    /// `None`: the root is the value that carries it (its write was the first onto an empty store).
-    pub root: Option<u32>,
-    /// Earlier writes that carried it (the carrying value is implied).
-    pub written_in: Vec<u32>,
-    pub changes: Vec<C>,
-}
-
-/// A batch as a write is about to carry it, borrowed from the ledger (or the unwritten changes).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CarriedView<'a, C> {
-    pub origin: u32,
-    pub touched_ms: u64,
-    pub parent: Option<u32>,
-    pub root: Option<u32>,
-    pub written_in: &'a [u32],
-    pub changes: &'a [C],
-}
-
-#[cfg(test)]
-impl<C> CarriedBatch<C> {
-    pub fn view(&self) -> CarriedView<'_, C> {
-        CarriedView {
-            origin: self.origin,
-            touched_ms: self.touched_ms,
-            parent: self.parent,
-            root: self.root,
-            written_in: &self.written_in,
-            changes: &self.changes,
+impl<C> Batch<C> {
+    /// A batch value `id` carried, now this tab's, written in `written_in` (`id` among them);
+    /// `in_base`: in this tab's state already, else waiting to be applied again on top of it.
+    fn carried_by(id: u32, batch: CarriedBatch<C>, written_in: Vec<u32>, in_base: bool) -> Self {
+        Batch {
+            origin: batch.origin,
+            touched_ms: batch.touched_ms,
+            parent: batch.parent,
+            root: batch.root.unwrap_or(id),
+            written_in,
+            in_base,
+            waiting_onto: None,
+            bases: Vec::new(),
+            carried: true,
+            changes: batch.changes,
         }
     }
 }
@@ -235,8 +218,8 @@ impl<C: Clone> WriteLedger<C> {
             known.in_base = true;
             known.waiting_onto = None;
         }
-        for batch in carried.into_iter().rev() {
-            let mut written_in = batch.written_in;
+        for mut batch in carried.into_iter().rev() {
+            let mut written_in = std::mem::take(&mut batch.written_in);
             push_bounded(&mut written_in, id);
             if let Some(known) = self.batches.iter_mut().find(|b| b.origin == batch.origin) {
                 for w in written_in {
@@ -248,18 +231,7 @@ impl<C: Clone> WriteLedger<C> {
                 known.waiting_onto = None;
                 continue;
             }
-            self.batches.push(Batch {
-                origin: batch.origin,
-                touched_ms: batch.touched_ms,
-                parent: batch.parent,
-                root: batch.root.unwrap_or(id),
-                written_in,
-                in_base: true,
-                waiting_onto: None,
-                bases: Vec::new(),
-                carried: true,
-                changes: batch.changes,
-            });
+            self.batches.push(Batch::carried_by(id, batch, written_in, true));
         }
         self.keep_bounded();
     }
@@ -274,25 +246,14 @@ impl<C: Clone> WriteLedger<C> {
         held: impl Fn(&CarriedBatch<C>) -> bool,
     ) -> bool {
         let before = self.batches.len();
-        for batch in carried.into_iter().rev() {
+        for mut batch in carried.into_iter().rev() {
             if held(&batch) || self.held_origins.contains(&batch.origin) {
                 continue;
             }
             self.note_held(batch.origin);
-            let mut written_in = batch.written_in;
+            let mut written_in = std::mem::take(&mut batch.written_in);
             push_bounded(&mut written_in, id);
-            self.batches.push(Batch {
-                origin: batch.origin,
-                touched_ms: batch.touched_ms,
-                parent: batch.parent,
-                root: batch.root.unwrap_or(id),
-                written_in,
-                in_base: false,
-                waiting_onto: None,
-                bases: Vec::new(),
-                carried: true,
-                changes: batch.changes,
-            });
+            self.batches.push(Batch::carried_by(id, batch, written_in, false));
         }
         self.keep_bounded();
         self.batches.len() > before
