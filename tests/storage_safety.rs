@@ -324,3 +324,25 @@ fn a_blocked_store_is_reported_and_forget_keeps_only_that() {
     p.forget().unwrap();
     assert_eq!(codes(&p), [WarningCode::StorageUnavailable], "forget drops the warnings about what was stored");
 }
+
+/// Issue 14: the change batches a profile carries for other tabs are outside its checksum; damage
+/// to them costs only the merge help they give, never the profile.
+#[test]
+fn damaged_recent_changes_beside_the_profile_are_ignored_with_a_warning() {
+    let store = MemoryStore::new();
+    let mut p = open_full(&store);
+    for n in 0..3 {
+        p.track(view(&format!("a{n}"), n), T0 + n as f64 * 5_000.0, 0).unwrap();
+    }
+    p.flush(T0 + 20_000.0).unwrap();
+    let stored = store.get(PROFILE_KEY).unwrap().unwrap();
+    assert!(stored.contains(",\"recent\":[{"), "{stored}");
+    let damaged = stored.replace(",\"recent\":[{", ",\"recent\":[{\"origin\":\"x\"},{");
+    let mut store = store;
+    store.set(PROFILE_KEY, &damaged).unwrap();
+    let reopened = open_full(&store);
+    assert_eq!(reopened.profile().event_counts().total(), 3, "the profile loads whole");
+    let warnings = reopened.warnings();
+    assert!(warnings.iter().any(|w| w.code == WarningCode::OtherTabUnreadable), "{warnings:?}");
+    assert_eq!(store.get(PROFILE_KEY).unwrap().as_deref(), Some(damaged.as_str()), "nothing rewritten or lost");
+}
