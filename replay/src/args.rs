@@ -26,6 +26,8 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --learning-rate X --epochs N  Adam's initial step size and the epochs of the fit
 --warm-start start the fit from the shipped weights (with --epochs 0: validate them as they are)
 --ablate     also refit and replay with each signal family switched off
+--compare-without 'A,B;C'  with fit: refit on the same validation cases once per `;` entry with
+             the features or families it names held at 0, and print each one's validation replay
 --model FILE rank with the weights of a model file (replay fit writes one) instead of the
              compiled-in ones; with fit and --warm-start, start the fit from them
 fit          learn weights on a validation split cut from --train (the last --validation-share
@@ -78,6 +80,8 @@ pub struct Options {
     pub epochs: Option<usize>,
     /// Start the fit from the shipped weights instead of from 0.
     pub warm_start: bool,
+    /// Refits on the same cases, one per `;`-separated entry, each without the features it names.
+    pub compare_without: Option<String>,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
@@ -117,6 +121,7 @@ impl Options {
             learning_rate: None,
             epochs: None,
             warm_start: false,
+            compare_without: None,
         };
         let mut args = args.into_iter().peekable();
         let fit_command = args.peek().is_some_and(|first| first == "fit");
@@ -161,6 +166,7 @@ impl Options {
                 "--off-policy" => o.off_policy = true,
                 "--json" => o.json = true,
                 "--warm-start" => o.warm_start = true,
+                "--compare-without" => o.compare_without = Some(value(&flag, args.next())?),
                 "--ablate" => o.ablate = true,
                 "--fit-weights" => o.fit_weights = true,
                 "--no-progress" => o.progress = false,

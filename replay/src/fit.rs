@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use shop_personalizer::rank::model::softmax_gradient;
 use shop_personalizer::rank::{feature_name, interaction_inputs, project_monotone, Family, NUM_FEATURES};
 
+pub use crate::cases::TrainingCase;
 use crate::data::Case;
 use crate::device::Device;
 use crate::metrics::MAX_K;
@@ -37,6 +38,9 @@ pub struct FitConfig {
     /// Start every feature that fires from 0 instead of `init`, so that a fit does not depend on
     /// the weights shipped before it (which were chosen on the same held-out cases).
     pub cold_start: bool,
+    /// Features held at weight 0 (never learned): the same fit as with their columns zeroed,
+    /// without copying the cases (`--compare-without`).
+    pub held_at_zero: Vec<usize>,
 }
 
 impl Default for FitConfig {
@@ -52,17 +56,9 @@ impl Default for FitConfig {
             holdout_share: 0.2,
             eval_share: 0.3,
             cold_start: true,
+            held_at_zero: Vec::new(),
         }
     }
-}
-
-/// One validation case as the ranker saw it: its feature matrix and the label's row.
-#[derive(Debug, Clone)]
-pub struct TrainingCase {
-    pub matrix: Vec<f32>,
-    pub label_row: usize,
-    /// Length of the session prefix the case was ranked after.
-    pub session_len: usize,
 }
 
 /// Seeded sample of at most `max` cases.
@@ -98,7 +94,7 @@ pub fn collect(setup: &Setup<'_>, cases: &[Case]) -> Result<Vec<TrainingCase>, R
                     let mut out = Vec::new();
                     for case in part {
                         if let Some((matrix, label_row)) = device.training_rows(&case.prefix, case.label)? {
-                            out.push(TrainingCase { matrix, label_row, session_len: case.prefix.len() });
+                            out.push(TrainingCase::new(&matrix, label_row, case.prefix.len()));
                         }
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -127,18 +123,26 @@ pub fn without_family(cases: &[TrainingCase], family: Family) -> Vec<TrainingCas
     let zeroed: Vec<usize> = (0..NUM_FEATURES)
         .filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i)))
         .collect();
-    cases
-        .iter()
-        .map(|c| {
-            let mut matrix = c.matrix.clone();
-            for row in matrix.chunks_exact_mut(NUM_FEATURES) {
-                for &f in &zeroed {
-                    row[f] = 0.0;
-                }
-            }
-            TrainingCase { matrix, label_row: c.label_row, session_len: c.session_len }
-        })
-        .collect()
+    let no_interactions = family == Family::Interaction;
+    cases.iter().map(|c| c.without(&zeroed, no_interactions)).collect()
+}
+
+/// The features a `--compare-without` entry names (feature or family names, comma-separated),
+/// with every interaction built from them.
+pub fn named_features(list: &str) -> Result<Vec<usize>, ReplayError> {
+    let mut own = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(family) = Family::from_name(name) {
+            own.extend_from_slice(family.features());
+        } else if let Some(f) = (0..NUM_FEATURES).find(|&f| feature_name(f) == name) {
+            own.push(f);
+        } else {
+            return Err(ReplayError::Args(format!("--compare-without: no feature or family is named {name:?}")));
+        }
+    }
+    Ok((0..NUM_FEATURES)
+        .filter(|f| own.contains(f) || interaction_inputs(*f).iter().any(|i| own.contains(i)))
+        .collect())
 }
 
 /// Mean listwise softmax loss, the share of cases whose label ranks in the top `k`, and the
@@ -150,15 +154,17 @@ pub fn evaluate(cases: &[TrainingCase], weights: &[f32], k: usize) -> (f64, f64,
     let mut gradient = vec![0.0f32; NUM_FEATURES];
     let mut rows = Vec::new();
     let mut gains = Vec::new();
+    let mut matrix = Vec::new();
     for c in cases {
-        let n = c.matrix.len() / NUM_FEATURES;
+        c.expand_into(&mut matrix);
+        let n = c.rows();
         rows.clear();
         rows.extend(0..n);
         gains.clear();
         gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
-        loss += f64::from(softmax_gradient(&c.matrix, &rows, &gains, weights, &mut gradient));
+        loss += f64::from(softmax_gradient(&matrix, &rows, &gains, weights, &mut gradient));
         let score = |r: usize| {
-            c.matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES].iter().zip(weights).map(|(x, w)| x * w).sum::<f32>()
+            matrix[r * NUM_FEATURES..(r + 1) * NUM_FEATURES].iter().zip(weights).map(|(x, w)| x * w).sum::<f32>()
         };
         let label_score = score(c.label_row);
         let above = (0..n).filter(|&r| r != c.label_row && score(r) > label_score).count();
@@ -197,13 +203,25 @@ struct Trainer {
 
 impl Trainer {
     fn new(cases: &[TrainingCase], init: &[f32], config: &FitConfig) -> Self {
-        let active: Vec<bool> = (0..NUM_FEATURES)
-            .map(|f| cases.iter().any(|c| c.matrix.chunks_exact(NUM_FEATURES).any(|row| row[f] != 0.0)))
-            .collect();
+        let mut active = vec![false; NUM_FEATURES];
+        let mut matrix = Vec::new();
+        for c in cases {
+            c.expand_into(&mut matrix);
+            for row in matrix.chunks_exact(NUM_FEATURES) {
+                for (a, x) in active.iter_mut().zip(row) {
+                    *a |= *x != 0.0;
+                }
+            }
+        }
         let mut weights = init.to_vec();
         if config.cold_start {
             for (w, _) in weights.iter_mut().zip(&active).filter(|(_, a)| **a) {
                 *w = 0.0;
+            }
+        }
+        for &f in &config.held_at_zero {
+            if let (Some(a), Some(w)) = (active.get_mut(f), weights.get_mut(f)) {
+                (*a, *w) = (false, 0.0);
             }
         }
         project_monotone(&mut weights);
@@ -227,18 +245,19 @@ impl Trainer {
         let learning_rate = config.learning_rate * (1.0 - 0.9 * progress.min(1.0));
         self.epochs_done += 1;
         let mut gradient = vec![0.0f32; NUM_FEATURES];
-        let (mut rows, mut gains) = (Vec::new(), Vec::new());
+        let (mut rows, mut gains, mut matrix) = (Vec::new(), Vec::new(), Vec::new());
         self.order.shuffle(&mut self.rng);
         for batch in self.order.chunks(config.batch.max(1)) {
             gradient.iter_mut().for_each(|g| *g = 0.0);
             for &i in batch {
                 let c = &cases[i];
-                let n = c.matrix.len() / NUM_FEATURES;
+                c.expand_into(&mut matrix);
+                let n = c.rows();
                 rows.clear();
                 rows.extend(0..n);
                 gains.clear();
                 gains.extend((0..n).map(|r| if r == c.label_row { 1.0 } else { 0.0 }));
-                softmax_gradient(&c.matrix, &rows, &gains, &self.weights, &mut gradient);
+                softmax_gradient(&matrix, &rows, &gains, &self.weights, &mut gradient);
             }
             self.step += 1;
             let scale = 1.0 / batch.len() as f32;
@@ -322,7 +341,7 @@ mod tests {
                 matrix[r * NUM_FEATURES + SERVER_RANK] = 1.0 / (r as f32 + 2.0).log2();
             }
             matrix[(n - 1) * NUM_FEATURES + 6] = 1.0 + (i % 3) as f32 * 0.1;
-            cases.push(TrainingCase { matrix, label_row: n - 1, session_len: 1 });
+            cases.push(TrainingCase::new(&matrix, n - 1, 1));
         }
         let mut init = vec![0.0; NUM_FEATURES];
         init[SERVER_RANK] = -1.0;
@@ -345,7 +364,7 @@ mod tests {
                 matrix[r * NUM_FEATURES + 3] = (h % 1000) as f32 / 1000.0;
             }
             matrix[label * NUM_FEATURES + 6] = 1.0;
-            cases.push(TrainingCase { matrix, label_row: label, session_len: 1 });
+            cases.push(TrainingCase::new(&matrix, label, 1));
         }
         let config = FitConfig { epochs: 30, ..FitConfig::default() };
         let weights = fit(&cases, &[0.0; NUM_FEATURES], &config);

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod baselines;
+pub mod cases;
 pub mod data;
 pub mod device;
 pub mod fit;

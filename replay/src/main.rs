@@ -9,7 +9,8 @@ use replay::args::Options;
 use replay::baselines::Baselines;
 use replay::data::{read_cases, read_categories, read_sessions, validation_split, Vocabulary};
 use replay::fit::{
-    collect, fit, fit_early_stopping, hold_out, sample_cases, weights_source, without_family, FitConfig, TrainingCase,
+    collect, fit, fit_early_stopping, hold_out, named_features, sample_cases, weights_source, without_family,
+    FitConfig, TrainingCase,
 };
 use replay::report::{json_line, markdown, svg_chart, validation_line, AblationRow, RunFacts, REFIT_ALL};
 use replay::run::{evaluate, evaluate_full, Setup};
@@ -98,14 +99,22 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         };
         training = collect(&setup, &sample)?;
         eprintln!(
-            "validation: {} of {} cases sampled to fit; the label is among the candidates in {}",
+            "validation: {} of {} cases sampled to fit; the label is among the candidates in {} ({} stored compact)",
             sample.len(),
             fit_pool.len(),
-            training.len()
+            training.len(),
+            training.iter().filter(|c| c.is_compact()).count()
         );
         if o.fit_weights {
             let (fitting, held) = hold_out(std::mem::take(&mut training), fit_config.holdout_share);
             let (fitted, epoch) = fit_early_stopping(&fitting, &held, &weights, &fit_config);
+            for entry in o.compare_without.iter().flat_map(|list| list.split(';')) {
+                let config = FitConfig { held_at_zero: named_features(entry)?, ..fit_config.clone() };
+                let (variant, epoch) = fit_early_stopping(&fitting, &held, &weights, &config);
+                let evaluation =
+                    evaluate_full(&Setup { weights: Some(variant), ..setup.clone() }, eval_cases, "validation")?;
+                eprintln!("without {entry}: {}", validation_line(&evaluation, eval_cases.len(), epoch));
+            }
             let fitted_cases = fitting.len() + held.len();
             weights = fitted;
             // Only the ablation refits on them; otherwise they are freed before the test replay.

@@ -182,51 +182,7 @@ impl FeatureExtractor {
         self.return_crosses();
         self.personal = self.matrix.chunks_exact(NUM_FEATURES).any(fires_personal);
         if !off.is_off(Family::Interaction) {
-            self.interaction_features();
-        }
-    }
-
-    /// The interaction block, from the (already masked) base features. The key values of a row
-    /// are gathered once into fixed arrays and the pairs read from a table: the nested loop over
-    /// feature indexes it replaces was a sixth of ranking time in the browser.
-    fn interaction_features(&mut self) {
-        let mut set_max = [0.0f32; KEYS];
-        for row in self.matrix.chunks_exact(NUM_FEATURES) {
-            for (m, &f) in set_max.iter_mut().zip(&INTERACTION_KEYS) {
-                // Not f32::max, which wasm calls out for; the same for NaN (the maximum stays).
-                if row[f] > *m {
-                    *m = row[f];
-                }
-            }
-        }
-        let long = if self.walk.len() >= 2 { 1.0 } else { 0.0 };
-        for row in self.matrix.chunks_exact_mut(NUM_FEATURES) {
-            let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
-            let Ok(derived) = <&mut [f32; NUM_INTERACTIONS]>::try_from(&mut derived[..NUM_INTERACTIONS]) else {
-                continue;
-            };
-            let value: [f32; KEYS] = std::array::from_fn(|k| base[INTERACTION_KEYS[k]]);
-            // Clipped at 0 (a NaN reads as 0, as with f32::max).
-            let clipped: [f32; KEYS] = value.map(|x| if x > 0.0 { x } else { 0.0 });
-            // Every pair as a run of contiguous products (vectorizes), then the server-rank
-            // pairs again from the clipped values, so that they never fall as the server places
-            // the candidate higher.
-            let mut at = 0;
-            for a in 0..KEYS {
-                let span = KEYS - a;
-                for (out, &vb) in derived[at..at + span].iter_mut().zip(&value[a..]) {
-                    *out = value[a] * vb;
-                }
-                at += span;
-            }
-            for &(at, a, b) in &RANK_PAIRS {
-                derived[at] = clipped[a] * clipped[b];
-            }
-            for k in 0..KEYS {
-                derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { value[k] / set_max[k] } else { 0.0 };
-                derived[NUM_PAIRS + KEYS + k] = clipped[k].sqrt();
-                derived[NUM_PAIRS + 2 * KEYS + k] = value[k] * long;
-            }
+            fill_interactions(&mut self.matrix, self.walk.len() >= 2);
         }
     }
 
@@ -376,6 +332,53 @@ impl FeatureExtractor {
                 let repeats = shopper.repeat_interest(name);
                 x[LONG_REPEAT] = if repeats == 0 { 0.0 } else { (1.0 + repeats as f32).ln() };
             }
+        }
+    }
+}
+
+/// Fills the interaction block of every row of `matrix` (rows of [`NUM_FEATURES`]) from its
+/// (already masked) base features; `long` when the session has at least two items. The extractor
+/// calls it, and so does the offline fit, which stores cases without the block and rebuilds it
+/// bit for bit. The key values of a row are gathered once into fixed arrays and the pairs read
+/// from a table: the nested loop over feature indexes it replaces was a sixth of ranking time in
+/// the browser.
+pub fn fill_interactions(matrix: &mut [f32], long: bool) {
+    let mut set_max = [0.0f32; KEYS];
+    for row in matrix.chunks_exact(NUM_FEATURES) {
+        for (m, &f) in set_max.iter_mut().zip(&INTERACTION_KEYS) {
+            // Not f32::max, which wasm calls out for; the same for NaN (the maximum stays).
+            if row[f] > *m {
+                *m = row[f];
+            }
+        }
+    }
+    let long = if long { 1.0 } else { 0.0 };
+    for row in matrix.chunks_exact_mut(NUM_FEATURES) {
+        let (base, derived) = row.split_at_mut(NUM_BASE_FEATURES);
+        let Ok(derived) = <&mut [f32; NUM_INTERACTIONS]>::try_from(&mut derived[..NUM_INTERACTIONS]) else {
+            continue;
+        };
+        let value: [f32; KEYS] = std::array::from_fn(|k| base[INTERACTION_KEYS[k]]);
+        // Clipped at 0 (a NaN reads as 0, as with f32::max).
+        let clipped: [f32; KEYS] = value.map(|x| if x > 0.0 { x } else { 0.0 });
+        // Every pair as a run of contiguous products (vectorizes), then the server-rank
+        // pairs again from the clipped values, so that they never fall as the server places
+        // the candidate higher.
+        let mut at = 0;
+        for a in 0..KEYS {
+            let span = KEYS - a;
+            for (out, &vb) in derived[at..at + span].iter_mut().zip(&value[a..]) {
+                *out = value[a] * vb;
+            }
+            at += span;
+        }
+        for &(at, a, b) in &RANK_PAIRS {
+            derived[at] = clipped[a] * clipped[b];
+        }
+        for k in 0..KEYS {
+            derived[NUM_PAIRS + k] = if set_max[k] > 0.0 { value[k] / set_max[k] } else { 0.0 };
+            derived[NUM_PAIRS + KEYS + k] = clipped[k].sqrt();
+            derived[NUM_PAIRS + 2 * KEYS + k] = value[k] * long;
         }
     }
 }

@@ -57,6 +57,7 @@ pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBui
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
 pub use default_weights::DEFAULT_WEIGHTS;
 pub use explain::{Explanation, ExplanationCode, EXPLANATION_CODES};
+pub use extract::fill_interactions;
 pub use features::{
     feature_name, interaction_inputs, Family, FamilyMask, FEATURE_NAMES, NUM_BASE_FEATURES, NUM_FEATURES,
 };
