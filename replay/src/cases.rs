@@ -97,9 +97,7 @@ impl TrainingCase {
         let mut case = self.clone();
         let width = if self.full { NUM_FEATURES } else { KEPT };
         let column = |f: usize| -> Option<usize> {
-            if self.full {
-                Some(f)
-            } else if f < NUM_BASE_FEATURES {
+            if self.full || f < NUM_BASE_FEATURES {
                 Some(f)
             } else if f >= NUM_LAYOUT_1_FEATURES {
                 Some(f - (NUM_LAYOUT_1_FEATURES - NUM_BASE_FEATURES))

@@ -100,16 +100,17 @@ pub fn deal(mut cases: Vec<TrainingCase>, devices: usize, seed: u64) -> Vec<Vec<
 pub fn local_train(weights: &[f32], cases: &[TrainingCase], epochs: usize, learning_rate: f32) -> Vec<f32> {
     let mut local = weights.to_vec();
     let mut gradient = vec![0.0_f32; NUM_FEATURES];
-    let (mut rows, mut gains) = (Vec::new(), Vec::new());
+    let (mut rows, mut gains, mut matrix) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..epochs {
         for case in cases {
-            let n = case.matrix.len() / NUM_FEATURES;
+            case.expand_into(&mut matrix);
+            let n = case.rows();
             rows.clear();
             rows.extend(0..n);
             gains.clear();
             gains.extend((0..n).map(|r| if r == case.label_row { 1.0 } else { 0.0 }));
             gradient.iter_mut().for_each(|g| *g = 0.0);
-            softmax_gradient(&case.matrix, &rows, &gains, &local, &mut gradient);
+            softmax_gradient(&matrix, &rows, &gains, &local, &mut gradient);
             local.iter_mut().zip(&gradient).for_each(|(w, g)| *w -= learning_rate * g);
         }
     }
@@ -240,7 +241,7 @@ mod tests {
                 }
                 let label_row =
                     (0..rows).max_by(|a, b| matrix[a * NUM_FEATURES].total_cmp(&matrix[b * NUM_FEATURES])).unwrap_or(0);
-                TrainingCase { matrix, label_row, session_len: 1 }
+                TrainingCase::new(&matrix, label_row, 1)
             })
             .collect()
     }
