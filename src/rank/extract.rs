@@ -9,7 +9,6 @@ use super::session::SessionMemory;
 use super::shopper::ShopperSignals;
 use super::sources::fires_personal;
 
-mod attention;
 mod embedding;
 mod returns;
 mod server;
@@ -80,8 +79,6 @@ pub struct FeatureExtractor {
     repeat_share: f32,
     /// Whether the last view went back to an earlier item.
     last_repeated: bool,
-    /// The session side of layout 3's attention block.
-    attention: attention::SessionAttention,
 }
 
 fn scaled(score: f32, min: f32, max: f32) -> f32 {
@@ -158,12 +155,10 @@ impl FeatureExtractor {
         let decay = config.params().fast_decay;
         self.read_session(shopper, ids, config.params().max_session_items);
         self.server_features(set);
-        self.prepare_attention(set, memory);
         self.cooc_features(set, memory, decay);
         self.session_features(set, decay);
         self.return_gates(set);
         self.embedding_features(set, shopper, memory, decay);
-        self.attention_features(set);
         self.profile_features(set, shopper, ids);
         // Reset the dense indexes for the next call.
         for &id in &set.ids {
@@ -228,13 +223,6 @@ impl FeatureExtractor {
             let harmonic = 1.0 / (1.0 + distance as f32);
             harmonic_total += harmonic;
             let entry = self.entry_of[source as usize];
-            // Each distinct item's answer counts once in the attention-weighted mean.
-            let alpha = match self.entries.get(entry as usize) {
-                Some(e) if e.last_distance == distance => {
-                    self.attention.alpha.get(entry as usize).copied().unwrap_or(0.0)
-                }
-                _ => 0.0,
-            };
             for (rank, (&nb, &score)) in nb_ids.iter().zip(nb_scores).enumerate() {
                 let row = self.row_of.get(nb as usize).copied().unwrap_or(NONE);
                 if row == NONE {
@@ -251,10 +239,6 @@ impl FeatureExtractor {
                 if distance == 0 && Some(source) == last {
                     x[LAST_NEIGHBOUR] = s;
                 }
-                if distance == 1 {
-                    x[PREV_NEIGHBOUR] = s;
-                }
-                x[COOC_ATTENTION] += alpha * s;
                 if fast * s > self.best_contribution[row] {
                     self.best_contribution[row] = fast * s;
                     self.best_source[row] = entry;

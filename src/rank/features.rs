@@ -100,58 +100,14 @@ pub const RETURN_GATE_NAMES: [&str; 8] = [
 ];
 /// Size of the return block.
 pub const NUM_RETURN: usize = RETURN_CROSSES.len() + RETURN_GATE_NAMES.len();
-/// Features of layout 2 (model file / download format 2): layout 1 and the return block.
-pub const NUM_LAYOUT_2_FEATURES: usize = NUM_LAYOUT_1_FEATURES + NUM_RETURN;
-
-/// Layout 3 appends the attention block (`extract/attention.rs`): what session models get from
-/// attention over the session items' embeddings. Each session item gets a weight
-/// `fast_decay^distance × exp(τ (cos(item, last item) − 1))`; then the candidate's cosine to the
-/// attention-pooled session, its largest and its mean squared (clipped) cosine over the recent other
-/// session items, its cosines to the second and third last items, its neighbour score in the answer about
-/// the second last item and the attention-weighted mean of its neighbour scores; last, its cosine to
-/// the other candidates' unit embeddings weighted by the server's score and by `cooc_fast`.
-pub const ATTENTION_START: usize = NUM_LAYOUT_2_FEATURES;
-/// The attention block's features, in order.
-pub const ATTENTION_NAMES: [&str; 9] = [
-    "emb_attention",
-    "emb_max",
-    "emb_mean_square",
-    "emb_prev",
-    "emb_prev2",
-    "prev_neighbour",
-    "cooc_attention",
-    "emb_answer",
-    "emb_cooc",
-];
-pub const EMB_ATTENTION: usize = ATTENTION_START;
-pub const EMB_MAX: usize = ATTENTION_START + 1;
-pub const EMB_MEAN_SQUARE: usize = ATTENTION_START + 2;
-pub const EMB_PREV: usize = ATTENTION_START + 3;
-pub const EMB_PREV2: usize = ATTENTION_START + 4;
-pub const PREV_NEIGHBOUR: usize = ATTENTION_START + 5;
-pub const COOC_ATTENTION: usize = ATTENTION_START + 6;
-pub const EMB_ANSWER: usize = ATTENTION_START + 7;
-pub const EMB_COOC: usize = ATTENTION_START + 8;
-/// Size of the attention block.
-pub const NUM_ATTENTION: usize = ATTENTION_NAMES.len();
-/// Length of a feature row and of the model's weight vectors (layout 3).
-pub const NUM_FEATURES: usize = NUM_LAYOUT_2_FEATURES + NUM_ATTENTION;
+/// Length of a feature row and of the model's weight vectors (layout 2).
+pub const NUM_FEATURES: usize = NUM_LAYOUT_1_FEATURES + NUM_RETURN;
 
 const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
     let mut all = [0; NUM_INTERACTIONS];
     let mut i = 0;
     while i < NUM_INTERACTIONS {
         all[i] = NUM_BASE_FEATURES + i;
-        i += 1;
-    }
-    all
-};
-
-const ATTENTION_FEATURES: [usize; NUM_ATTENTION] = {
-    let mut all = [0; NUM_ATTENTION];
-    let mut i = 0;
-    while i < NUM_ATTENTION {
-        all[i] = ATTENTION_START + i;
         i += 1;
     }
     all
@@ -199,9 +155,6 @@ pub fn interaction_inputs(index: usize) -> Vec<usize> {
 pub fn feature_name(index: usize) -> String {
     if let Some(name) = FEATURE_NAMES.get(index) {
         return (*name).to_owned();
-    }
-    if index >= ATTENTION_START {
-        return ATTENTION_NAMES.get(index - ATTENTION_START).map_or(format!("unknown_{index}"), |n| (*n).to_owned());
     }
     if index >= RETURN_GATES {
         return RETURN_GATE_NAMES.get(index - RETURN_GATES).map_or(format!("unknown_{index}"), |n| (*n).to_owned());
@@ -285,12 +238,10 @@ pub enum Family {
     Popularity,
     /// Products and bends of the key signals (see [`INTERACTION_KEYS`]).
     Interaction,
-    /// Attention over the session items' embeddings (layout 3's block).
-    Attention,
 }
 
 impl Family {
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 9] = [
         Family::Server,
         Family::LastNeighbour,
         Family::SessionCooc,
@@ -300,7 +251,6 @@ impl Family {
         Family::Suppression,
         Family::Popularity,
         Family::Interaction,
-        Family::Attention,
     ];
 
     /// The features of this family.
@@ -315,7 +265,6 @@ impl Family {
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
             Family::Interaction => &INTERACTION_FEATURES,
-            Family::Attention => &ATTENTION_FEATURES,
         }
     }
 
@@ -336,7 +285,6 @@ impl Family {
             Family::Suppression => "suppression",
             Family::Popularity => "popularity",
             Family::Interaction => "interaction",
-            Family::Attention => "attention",
         }
     }
 
@@ -390,10 +338,7 @@ mod tests {
         assert_eq!(feature_name(NUM_LAYOUT_1_FEATURES - 1), "cooc_max*long_session");
         assert_eq!(NUM_LAYOUT_1_FEATURES, 90, "layout 1 is a wire format: model files and downloads of format 1");
         assert_eq!(feature_name(RETURN_START), "in_session*server_rank");
-        assert_eq!(feature_name(NUM_LAYOUT_2_FEATURES - 1), "is_last*len_log");
-        assert_eq!(NUM_LAYOUT_2_FEATURES, 106, "layout 2 is a wire format: model files and downloads of format 2");
-        assert_eq!(feature_name(ATTENTION_START), "emb_attention");
-        assert_eq!(feature_name(NUM_FEATURES - 1), "emb_cooc");
+        assert_eq!(feature_name(NUM_FEATURES - 1), "is_last*len_log");
         assert_eq!(interaction_inputs(NUM_BASE_FEATURES + 1), vec![COOC_FAST, SERVER_RANK]);
         assert_eq!(interaction_inputs(NUM_LAYOUT_1_FEATURES - 1), vec![COOC_MAX]);
         assert!(interaction_inputs(COOC_FAST).is_empty());

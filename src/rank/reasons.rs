@@ -35,7 +35,7 @@ impl ReasonCode {
         match family {
             Family::Server => Some(ReasonCode::ServerPick),
             Family::LastNeighbour | Family::SessionCooc => Some(ReasonCode::ViewedTogether),
-            Family::Embedding | Family::Attention => Some(ReasonCode::Similar),
+            Family::Embedding => Some(ReasonCode::Similar),
             Family::Affinity => Some(ReasonCode::MatchesInterest),
             Family::Repeat => Some(ReasonCode::SeenBefore),
             Family::Popularity => Some(ReasonCode::Popular),

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rank::features::{NUM_ATTENTION, NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES, NUM_RETURN, RETURN_START};
+use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_RETURN, RETURN_START};
 use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
@@ -119,14 +119,14 @@ pub struct FeatureLayout {
 }
 
 /// The features added since the 87-feature layout: the three repeat-pattern features (27..30),
-/// then layout 2's return block and layout 3's attention block at the end.
-const ADDED_SINCE_87: [usize; 3 + NUM_RETURN + NUM_ATTENTION] = {
-    let mut all = [0; 3 + NUM_RETURN + NUM_ATTENTION];
+/// then layout 2's return block at the end.
+const ADDED_SINCE_87: [usize; 3 + NUM_RETURN] = {
+    let mut all = [0; 3 + NUM_RETURN];
     all[0] = NUM_BASE_FEATURES - 3;
     all[1] = NUM_BASE_FEATURES - 2;
     all[2] = NUM_BASE_FEATURES - 1;
     let mut i = 0;
-    while i < NUM_RETURN + NUM_ATTENTION {
+    while i < NUM_RETURN {
         all[3 + i] = RETURN_START + i;
         i += 1;
     }
@@ -139,8 +139,6 @@ pub const FEATURE_LAYOUTS: &[FeatureLayout] = &[
     FeatureLayout { features: 87, added: &ADDED_SINCE_87 },
     // Layout 1 (90 features): layout 2 appended the return block.
     FeatureLayout { features: NUM_LAYOUT_1_FEATURES, added: ADDED_SINCE_87.split_at(3).1 },
-    // Layout 2 (106 features): layout 3 appended the attention block.
-    FeatureLayout { features: NUM_LAYOUT_2_FEATURES, added: ADDED_SINCE_87.split_at(3 + NUM_RETURN).1 },
 ];
 
 fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
@@ -257,24 +255,6 @@ mod tests {
         let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
         assert!((0..NUM_LAYOUT_1_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
         assert!(personal[RETURN_START..].iter().all(|w| *w == 0.0));
-    }
-
-    #[test]
-    fn a_model_of_layout_2_keeps_its_personal_adjustment_and_starts_the_attention_block_at_0() {
-        let personal: Vec<String> = (0..NUM_LAYOUT_2_FEATURES).map(|i| format!("{}", i as f32 / 100.0)).collect();
-        let zeros = vec!["0"; NUM_LAYOUT_2_FEATURES].join(",");
-        let raw = wrap(&format!(
-            r#"{{"features":{NUM_LAYOUT_2_FEATURES},"shared":[{zeros}],"personal":[{}],"steps":6}}"#,
-            personal.join(",")
-        ));
-        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(&raw) else {
-            panic!("expected a migrated model");
-        };
-        assert_eq!((steps, from), (6, 106));
-        let personal = model.personal_weights();
-        let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
-        assert!((0..NUM_LAYOUT_2_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
-        assert!(personal[NUM_LAYOUT_2_FEATURES..].iter().all(|w| *w == 0.0));
     }
 
     #[test]
