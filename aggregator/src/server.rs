@@ -7,6 +7,8 @@ use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
+use crate::dap::process;
+use crate::dap::task_file::{self, DapRole, TaskFileError};
 use crate::helper_client::HelperClient;
 use crate::http::client::ClientLimits;
 use crate::http::{router, AppState};
@@ -44,6 +46,10 @@ pub enum StartError {
         "the store already signs with another key than --signing-key-file {path}: use a fresh --data-dir or database"
     )]
     SigningKeyMismatch { path: String },
+    #[error("--dap-task: [{code}] {0}", code = .0.code())]
+    DapTask(#[from] TaskFileError),
+    #[error("the DAP task aggregates {task} weights but --dimension is {configured}: the models would not match")]
+    DapDimension { task: usize, configured: usize },
 }
 
 /// The signing key's seed from `--signing-key-file` (64 hex characters, surrounding space ignored).
@@ -74,12 +80,37 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
         path: config.data_dir.display().to_string(),
         reason: error.to_string(),
     })?;
+    let dap = match (config.dap_role, &config.dap_task) {
+        (Some(role), Some(path)) => Some(task_file::load(path, role)?),
+        _ => None,
+    };
     match config.database_url.clone() {
         Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
         None => {
             let store = SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?;
-            let shares = shares_state(&store, &config)?;
-            start_with_shares(store, config, shares).await
+            match dap {
+                Some(loaded) if loaded.role == DapRole::Helper => {
+                    let router = process::helper_router(loaded, store);
+                    Ok(Started { router, public_key_hex: String::new(), model_version: 0 })
+                }
+                Some(loaded) => {
+                    if loaded.task.dimension != config.dimension {
+                        return Err(StartError::DapDimension {
+                            task: loaded.task.dimension,
+                            configured: config.dimension,
+                        });
+                    }
+                    let (origins, rate) = (config.allowed_origins.clone(), config.server_learning_rate);
+                    let interval = std::time::Duration::from_millis(config.dap_interval_ms);
+                    let (started, key) = start_inner(store.clone(), config, None).await?;
+                    let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
+                    Ok(Started { router: started.router.merge(dap), ..started })
+                }
+                None => {
+                    let shares = shares_state(&store, &config)?;
+                    start_with_shares(store, config, shares).await
+                }
+            }
         }
     }
 }
@@ -104,6 +135,15 @@ async fn start_with_shares<S: Store>(
     config: CheckedConfig,
     shares: Option<SharesState>,
 ) -> Result<Started, StartError> {
+    Ok(start_inner(store, config, shares).await?.0)
+}
+
+/// The app and the signing key it publishes models with.
+async fn start_inner<S: Store>(
+    store: S,
+    config: CheckedConfig,
+    shares: Option<SharesState>,
+) -> Result<(Started, SigningKey), StartError> {
     let pinned = config.signing_key_file.as_deref().map(seed_from_file).transpose()?;
     let seed = store.signing_key_seed(pinned.map_or_else(random_bytes, Ok)?).await?;
     if let (Some(pinned), Some(path)) = (pinned, &config.signing_key_file) {
@@ -112,6 +152,7 @@ async fn start_with_shares<S: Store>(
         }
     }
     let key = SigningKey::from_bytes(&seed);
+    let signing_key = key.clone();
     let public_key_hex = hex::encode(key.verifying_key().to_bytes());
     let key_path = config.data_dir.join(PUBLIC_KEY_FILE);
     std::fs::write(&key_path, format!("{public_key_hex}\n"))
@@ -139,5 +180,5 @@ async fn start_with_shares<S: Store>(
     ));
     let public_key = Arc::from(public_key_hex.as_str());
     let app = AppState { config, state, ingest, lift, limits, health, public_key_hex: public_key, shares };
-    Ok(Started { router: router(app), public_key_hex, model_version })
+    Ok((Started { router: router(app), public_key_hex, model_version }, signing_key))
 }

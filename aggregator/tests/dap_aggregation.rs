@@ -180,7 +180,7 @@ async fn a_restart_mid_job_loses_no_report_and_a_replay_counts_none_twice() {
         upload(&pair.leader, report).await; // a retried upload is stored once
     }
     // The leader claims a job and dies before it reaches the helper.
-    let claimed = pair.leader.store.dap_claim_job(100, [1; 16], [2; 32]).await.unwrap().unwrap();
+    let claimed = pair.leader.store.dap_claim_job(100, 1_000, [1; 16], [2; 32]).await.unwrap().unwrap();
     assert_eq!(claimed.reports.len(), 12);
     let path = pair.dir.path().join("leader.sqlite3");
     drop(pair.leader);

@@ -9,6 +9,7 @@
 //! across replicas).
 
 pub mod dap;
+pub mod dap_leader;
 pub mod postgres;
 pub mod share_pending;
 pub mod shares;

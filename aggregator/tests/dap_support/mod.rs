@@ -44,6 +44,7 @@ pub fn keys(min_batch_size: u64) -> Keys {
         clip_bound: CLIP,
         verify_key: [5; 16],
         min_batch_size,
+        max_batch_size: 1_000,
         hpke,
         peer_token: TOKEN.to_owned(),
         collector_config: collector.config.clone(),
