@@ -3,6 +3,7 @@
 //! share, sealed to the collector, once it holds at least `min_batch_size` reports.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use janus_messages::query_type::FixedSize;
@@ -44,6 +45,24 @@ pub struct HelperState {
     pub store: SqliteStore,
     /// Jobs run one at a time, so a report in two concurrent jobs is counted once.
     pub jobs: tokio::sync::Mutex<()>,
+    /// Aggregation jobs being answered right now (`GET /dap/status` shows it as `running`).
+    pub running: AtomicU64,
+}
+
+/// Counts one running job for as long as it lives.
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Answers `PUT /tasks/{task}/aggregation_jobs/{job}`: the same request twice gets the same answer.
@@ -54,6 +73,7 @@ pub async fn aggregation_job(
 ) -> Result<Vec<u8>, DapRequestError> {
     let request_hash: [u8; 32] = Sha256::digest(&body).into();
     let _guard = state.jobs.lock().await;
+    let _running = Running::start(&state.running);
     if let Some((hash, response)) = state.store.dap_helper_job(job_id).await? {
         return if hash == request_hash { Ok(response) } else { Err(DapRequestError::JobChanged) };
     }

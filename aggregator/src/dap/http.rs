@@ -136,7 +136,11 @@ async fn rejections(State(server): State<DapServer>) -> Response {
 async fn status(State(server): State<DapServer>) -> Response {
     let counts = match &server {
         DapServer::Leader(state) => state.store.dap_leader_counts().await.map(|counts| serde_json::json!(counts)),
-        DapServer::Helper(state) => state.store.dap_helper_counts().await.map(|counts| serde_json::json!(counts)),
+        DapServer::Helper(state) => state.store.dap_helper_counts().await.map(|counts| {
+            let mut counts = serde_json::json!(counts);
+            counts["running"] = state.running.load(std::sync::atomic::Ordering::SeqCst).into();
+            counts
+        }),
     };
     match counts {
         Ok(counts) => axum::Json(counts).into_response(),

@@ -24,7 +24,8 @@ pub const MAX_JOB_REPORTS: usize = 256;
 
 /// The helper process's router: the helper's DAP endpoints and `/healthz`.
 pub fn helper_router(loaded: LoadedTask, store: SqliteStore) -> Router {
-    let state = Arc::new(HelperState { task: loaded.task, store, jobs: Default::default() });
+    let state =
+        Arc::new(HelperState { task: loaded.task, store, jobs: Default::default(), running: Default::default() });
     let health = Router::new().route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }));
     dap_router(DapServer::Helper(state)).merge(health)
 }

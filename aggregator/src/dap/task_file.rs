@@ -133,10 +133,17 @@ impl TaskFileError {
     }
 }
 
-/// The devices' privacy settings a task is for: `C` and `z`, every other setting the default.
+/// The devices' privacy settings a task is for: `C` and `z` (the bound depends on nothing else;
+/// the period budget, a device's own choice, is left unlimited here).
 pub fn device_privacy(clip_bound: f64, noise_multiplier: f64) -> Result<PrivacyParams, TaskFileError> {
-    PrivacyParams::new(PrivacyConfig { clip_bound, noise_multiplier, ..PrivacyConfig::default() })
-        .map_err(|error| TaskFileError::Privacy(error.to_string()))
+    let budget = f64::MAX;
+    PrivacyParams::new(PrivacyConfig {
+        clip_bound,
+        noise_multiplier,
+        period_budget_epsilon: budget,
+        ..PrivacyConfig::default()
+    })
+    .map_err(|error| TaskFileError::Privacy(error.to_string()))
 }
 
 /// The bound devices encode under for a task of `dimension`, `C`, `z` (their `K` being the package's).

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod lying;
+pub mod processes;
 
 use std::sync::Arc;
 
@@ -79,7 +80,7 @@ pub async fn serve_helper(state: Arc<HelperState>) -> String {
 }
 
 pub fn helper_state(task: DapTaskConfig, store: SqliteStore) -> Arc<HelperState> {
-    Arc::new(HelperState { task, store, jobs: Default::default() })
+    Arc::new(HelperState { task, store, jobs: Default::default(), running: Default::default() })
 }
 
 pub fn leader_state(keys: &Keys, store: SqliteStore, helper_url: &str, key: SigningKey) -> Arc<LeaderState> {
