@@ -208,3 +208,41 @@ async fn a_restart_mid_job_loses_no_report_and_a_replay_counts_none_twice() {
     assert_eq!(collected.reports, 12);
     assert_close(&collected.sum, &honest_sum(0..12), 12);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_dying_between_the_helpers_share_and_the_model_collects_the_same_batch_after_restart() {
+    let pair = pair(10).await;
+    for i in 0..12 {
+        upload(&pair.leader, &honest_report(&pair.keys, i)).await;
+    }
+    run_aggregation_job(&pair.leader, 100).await.unwrap().expect("12 pending");
+    // The leader decides to collect (the batch closes), the helper releases its share, and the
+    // leader dies before it publishes.
+    let (batch_id, batch) = pair.leader.store.dap_batch_to_collect(10).await.unwrap().expect("a full batch");
+    let request = janus_messages::AggregateShareReq::new(
+        janus_messages::BatchSelector::new_fixed_size(janus_messages::BatchId::from(batch_id)),
+        Vec::new(),
+        batch.reports,
+        janus_messages::ReportIdChecksum::from(batch.checksum),
+    );
+    let path = format!("/tasks/{}/aggregate_shares", pair.keys.leader.task_id);
+    let media = "application/dap-aggregate-share-req";
+    pair.leader.helper.dap_request(hyper::Method::POST, &path, media, request.get_encoded().unwrap()).await.unwrap();
+    let path_on_disk = pair.dir.path().join("leader.sqlite3");
+    drop(pair.leader);
+
+    // Restarted, it takes new reports into a fresh batch (the helper refuses more in the collected
+    // one), and collects the closing batch with the very count and checksum the helper holds.
+    let leader = leader_state(&pair.keys, store(&path_on_disk, &pair.key).await, &pair.helper_url, pair.key.clone());
+    for i in 12..17 {
+        upload(&leader, &honest_report(&pair.keys, i)).await;
+    }
+    let summary = run_aggregation_job(&leader, 100).await.unwrap().expect("5 pending");
+    assert_eq!(summary, JobSummary { accepted: 5, rejected: 0 });
+    let collected = collect(&leader).await.unwrap().expect("the interrupted collection completes");
+    assert_eq!((collected.reports, collected.model_version), (12, 2));
+    assert_close(&collected.sum, &honest_sum(0..12), 12);
+    assert!(collect(&leader).await.unwrap().is_none(), "the fresh batch holds 5 < 10");
+    let (_, open) = leader.store.dap_open_batch().await.unwrap().expect("the fresh batch");
+    assert_eq!(open.reports, 5);
+}
