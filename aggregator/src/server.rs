@@ -50,6 +50,8 @@ pub enum StartError {
     DapTask(#[from] TaskFileError),
     #[error("the DAP task aggregates {task} weights but --dimension is {configured}: the models would not match")]
     DapDimension { task: usize, configured: usize },
+    #[error("the store holds another DAP task's reports and batches than --dap-task {0}: use a fresh --data-dir")]
+    DapTaskChanged(String),
 }
 
 /// The signing key's seed from `--signing-key-file` (64 hex characters, surrounding space ignored).
@@ -88,6 +90,11 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
         Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
         None => {
             let store = SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?;
+            if let (Some(loaded), Some(path)) = (&dap, &config.dap_task) {
+                if !store.dap_bind_task(*loaded.task.task_id.as_ref()).await? {
+                    return Err(StartError::DapTaskChanged(path.display().to_string()));
+                }
+            }
             match dap {
                 Some(loaded) if loaded.role == DapRole::Helper => {
                     let router = process::helper_router(loaded, store);

@@ -122,6 +122,20 @@ pub(super) fn add_to_batch(
 }
 
 impl SqliteStore {
+    /// Binds this store to DAP task `task_id` on first use; false if it holds another task's state.
+    pub async fn dap_bind_task(&self, task_id: [u8; 32]) -> Result<bool, StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES ('dap_task_id', ?1)",
+                params![&task_id[..]],
+            )?;
+            let bound: Vec<u8> =
+                c.query_row("SELECT value FROM settings WHERE name = 'dap_task_id'", [], |r| r.get(0))?;
+            Ok(bound == task_id)
+        })
+        .await
+    }
+
     /// A batch by id.
     pub async fn dap_batch(&self, batch_id: [u8; 32]) -> Result<Option<StoredBatch>, StoreError> {
         self.with(move |c| read_batch(c, &batch_id)).await
