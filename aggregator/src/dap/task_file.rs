@@ -195,7 +195,8 @@ impl TaskFile {
             return Err(TaskFileError::Dimension(self.dimension));
         }
         let want = device_bound(self.dimension, self.clip_bound, self.noise_multiplier)?;
-        if !((self.measurement_bound - want).abs() <= 1e-9 * want) {
+        let matches = (self.measurement_bound - want).abs() <= 1e-9 * want;
+        if !matches {
             return Err(TaskFileError::BoundMismatch {
                 got: self.measurement_bound,
                 want,
