@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
 use crate::dap::process;
-use crate::dap::task_file::{self, DapRole, TaskFileError};
+use crate::dap::task_file::{self, DapRole, LoadedTask, TaskFileError};
 use crate::helper_client::HelperClient;
 use crate::http::client::ClientLimits;
 use crate::http::{router, AppState};
@@ -16,6 +16,7 @@ use crate::ingest::{spawn_writer, SharedState, StoreHealth};
 use crate::lift_ingest::spawn_lift_task;
 use crate::rounds::publish;
 use crate::shares::SharesState;
+use crate::store::dap_store::DapStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -82,44 +83,48 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
         path: config.data_dir.display().to_string(),
         reason: error.to_string(),
     })?;
-    let dap = match (config.dap_role, &config.dap_task) {
-        (Some(role), Some(path)) => Some(task_file::load(path, role)?),
-        _ => None,
-    };
+    if let (Some(role), Some(path)) = (config.dap_role, config.dap_task.clone()) {
+        return start_dap(config, task_file::load(&path, role)?, &path).await;
+    }
     match config.database_url.clone() {
         Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
         None => {
             let store = SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?;
-            if let (Some(loaded), Some(path)) = (&dap, &config.dap_task) {
-                if !store.dap_bind_task(*loaded.task.task_id.as_ref()).await? {
-                    return Err(StartError::DapTaskChanged(path.display().to_string()));
-                }
-            }
-            match dap {
-                Some(loaded) if loaded.role == DapRole::Helper => {
-                    let router = process::helper_router(loaded, store);
-                    Ok(Started { router, public_key_hex: String::new(), model_version: 0 })
-                }
-                Some(loaded) => {
-                    if loaded.task.dimension != config.dimension {
-                        return Err(StartError::DapDimension {
-                            task: loaded.task.dimension,
-                            configured: config.dimension,
-                        });
-                    }
-                    let (origins, rate) = (config.allowed_origins.clone(), config.server_learning_rate);
-                    let interval = std::time::Duration::from_millis(config.dap_interval_ms);
-                    let (started, key) = start_inner(store.clone(), config, None).await?;
-                    let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
-                    Ok(Started { router: started.router.merge(dap), ..started })
-                }
-                None => {
-                    let shares = shares_state(&store, &config)?;
-                    start_with_shares(store, config, shares).await
-                }
-            }
+            let shares = shares_state(&store, &config)?;
+            start_with_shares(store, config, shares).await
         }
     }
+}
+
+/// A process in a DAP role: the helper's endpoints alone, or the leader's beside the model API,
+/// its driver started. The DAP state lives in the configured store (SQLite or PostgreSQL).
+async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::Path) -> Result<Started, StartError> {
+    let store: DapStore = match &config.database_url {
+        Some(url) => PostgresStore::connect(url).await?.into(),
+        None => SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?.into(),
+    };
+    if !store.dap_bind_task(*loaded.task.task_id.as_ref()).await? {
+        return Err(StartError::DapTaskChanged(path.display().to_string()));
+    }
+    if loaded.role == DapRole::Helper {
+        let router = process::helper_router(loaded, store);
+        return Ok(Started { router, public_key_hex: String::new(), model_version: 0 });
+    }
+    if loaded.task.dimension != config.dimension {
+        return Err(StartError::DapDimension { task: loaded.task.dimension, configured: config.dimension });
+    }
+    let (origins, rate) = (config.allowed_origins.clone(), config.server_learning_rate);
+    let interval = std::time::Duration::from_millis(config.dap_interval_ms);
+    let (started, key) = match &store {
+        DapStore::Sqlite(sqlite) => start_inner(sqlite.clone(), config, None).await?,
+        // The model API gets its own connection; the DAP steps keep theirs.
+        DapStore::Postgres(_) => {
+            let url = config.database_url.clone().unwrap_or_default();
+            start_inner(PostgresStore::connect(&url).await?, config, None).await?
+        }
+    };
+    let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
+    Ok(Started { router: started.router.merge(dap), ..started })
 }
 
 /// The shared-sums state of a server with a `--lift-role` (SQLite only, see `config`).

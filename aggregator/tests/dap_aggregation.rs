@@ -5,7 +5,6 @@ mod common;
 mod dap_support;
 
 use aggregator::dap::leader::{collect, run_aggregation_job, JobSummary};
-use aggregator::store::Store;
 use ed25519_dalek::SigningKey;
 use janus_messages::ReportId;
 use prio::codec::Encode;
@@ -69,7 +68,7 @@ async fn an_honest_batch_sums_exactly_and_becomes_the_next_model() {
     assert_eq!((collected.reports, collected.model_version), (12, 2));
     let want = honest_sum(0..12);
     assert_close(&collected.sum, &want, 12);
-    let model = pair.leader.store.current().await.expect("current").model;
+    let model = pair.leader.store.current_model().await.expect("current");
     let mean: Vec<f64> = want.iter().map(|s| s / 12.0).collect();
     assert_close(&model.weights.iter().map(|&w| f64::from(w)).collect::<Vec<_>>(), &mean, 1);
     assert!(collect(&pair.leader).await.expect("collect").is_none(), "a batch is collected once");

@@ -1,6 +1,6 @@
 //! Secure aggregation between TWO real processes of the built binary (`--dap-role leader` and
-//! `--dap-role helper`, SQLite, task files from `aggregator dap-task-pair`), fed reports made by
-//! the device's own sync path:
+//! `--dap-role helper`, task files from `aggregator dap-task-pair`), fed reports made by the
+//! device's own sync path, on SQLite and on PostgreSQL (one database per aggregator):
 //! - `kill -9` of the leader mid-batch and of the helper mid-aggregation-job, each restarted:
 //!   the collected sums are the exact sum of every report the leader accepted, none lost, none
 //!   counted twice;
@@ -20,6 +20,7 @@ use janus_messages::{AggregateShareReq, BatchId, BatchSelector, ReportIdChecksum
 use prio::codec::Encode;
 use shop_personalizer::sync::dap::MAX_NORM;
 
+use common::postgres_server::PostgresServer;
 use dap_support::processes::*;
 
 const LIMIT: Duration = Duration::from_secs(240);
@@ -40,10 +41,22 @@ fn leader_status(leader: &Aggregator, what: &str, check: impl Fn(&serde_json::Va
 
 #[test]
 fn kill_dash_nine_of_either_aggregator_loses_no_accepted_report_and_counts_none_twice() {
+    kill_dash_nine_test(None, None);
+}
+
+#[test]
+fn kill_dash_nine_on_postgresql_loses_no_accepted_report_and_counts_none_twice() {
+    let Some(leader_db) = PostgresServer::start() else { return };
+    let helper_db = PostgresServer::start().expect("a second server");
+    kill_dash_nine_test(Some(leader_db.url.clone()), Some(helper_db.url.clone()));
+}
+
+/// Leader and helper over SQLite (`None`) or each over its own PostgreSQL database.
+fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     const N: usize = 300;
     let task = Task::generate();
-    let mut helper = Aggregator::start("helper", &task.file("helper.json"), task.helper_port);
-    let mut leader = Aggregator::start("leader", &task.file("leader.json"), task.leader_port);
+    let mut helper = Aggregator::start_on("helper", &task.file("helper.json"), task.helper_port, helper_db);
+    let mut leader = Aggregator::start_on("leader", &task.file("leader.json"), task.leader_port, leader_db);
     let setup = task.device_setup();
     let made = Instant::now();
     let reports = Arc::new(device_reports(&leader, &setup, N));

@@ -184,7 +184,8 @@ pub const USAGE: &str = "aggregator [--flag value]...
   --dap-role leader|helper         secure aggregation (DAP-09, Prio3) with --dap-task: the leader takes the devices'
                                    reports, serves the model API, drives aggregation jobs with the helper and
                                    publishes each collected batch as the next model; the helper (another party)
-                                   verifies and sums its shares and serves only its DAP endpoints (SQLite only)
+                                   verifies and sums its shares and serves only its DAP endpoints (SQLite, or
+                                   PostgreSQL with --database-url: one database per aggregator)
   --dap-task FILE                  this aggregator's task file (from `aggregator dap-task-pair`); refused at start
                                    if malformed, if minBatchSize is below the devices' noise cohort (100) or if its
                                    measurementBound is not the devices' bound for its dimension, C and z

@@ -67,8 +67,6 @@ pub enum ConfigError {
     PeerTokenRequired,
     #[error("--dap-role and --dap-task go together: give both (the task file from `aggregator dap-task-pair`)")]
     DapIncomplete,
-    #[error("--dap-role is only supported with the SQLite store for now: drop --database-url")]
-    DapNeedsSqlite,
     #[error("--dap-role and --lift-role are two ways to share sums: give one")]
     DapWithLiftRole,
     #[error(
@@ -304,7 +302,6 @@ impl ServerConfig {
             });
         }
         match (self.dap_role, &self.dap_task) {
-            (Some(_), Some(_)) if self.database_url.is_some() => return Err(ConfigError::DapNeedsSqlite),
             (Some(_), Some(_)) if self.lift_role.is_some() => return Err(ConfigError::DapWithLiftRole),
             (Some(_), None) | (None, Some(_)) => return Err(ConfigError::DapIncomplete),
             _ => {}

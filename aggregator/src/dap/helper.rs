@@ -17,7 +17,7 @@ use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
 
 use super::prepare::{helper_step, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
-use crate::store::sqlite::SqliteStore;
+use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
 /// Why a request of the leader was refused (the HTTP layer maps each to a DAP problem type).
@@ -42,7 +42,7 @@ pub enum DapRequestError {
 /// The helper's state.
 pub struct HelperState {
     pub task: DapTaskConfig,
-    pub store: SqliteStore,
+    pub store: DapStore,
     /// Jobs run one at a time, so a report in two concurrent jobs is counted once.
     pub jobs: tokio::sync::Mutex<()>,
     /// Aggregation jobs being answered right now (`GET /dap/status` shows it as `running`).

@@ -38,7 +38,7 @@ impl DapServer {
         }
     }
 
-    fn store(&self) -> &crate::store::sqlite::SqliteStore {
+    fn store(&self) -> &crate::store::dap_store::DapStore {
         match self {
             Self::Leader(state) => &state.store,
             Self::Helper(state) => &state.store,

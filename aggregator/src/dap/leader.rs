@@ -21,7 +21,7 @@ use super::prepare::{decode_aggregate, leader_finish, leader_init, merge_outputs
 use super::{DapTaskConfig, Rejection};
 use crate::helper_client::{HelperClient, HelperError};
 use crate::rounds::publish;
-use crate::store::sqlite::SqliteStore;
+use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
 /// Why a leader step failed; nothing it did is lost (a job resumes, a collection retries).
@@ -40,7 +40,7 @@ pub enum LeaderError {
 /// The leader's state.
 pub struct LeaderState {
     pub task: DapTaskConfig,
-    pub store: SqliteStore,
+    pub store: DapStore,
     pub helper: HelperClient,
     /// The collector's keypair: this leader is also the collector that turns sums into models.
     pub collector: HpkeKeypair,
@@ -207,13 +207,6 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     if !state.store.dap_publish_collected(batch_id, sum.clone(), next).await? {
         return Ok(None);
     }
-    let model_version = state.store_current_version().await?;
+    let model_version = state.store.current_model().await?.version;
     Ok(Some(Collected { reports: batch.reports, sum, model_version }))
-}
-
-impl LeaderState {
-    async fn store_current_version(&self) -> Result<u64, StoreError> {
-        use crate::store::Store;
-        Ok(self.store.current().await?.model.version)
-    }
 }

@@ -1,5 +1,5 @@
 //! One aggregator process in a DAP role (`--dap-role leader|helper --dap-task FILE`), on the
-//! embedded SQLite store. The helper serves only the helper's DAP endpoints and `/healthz`. The
+//! embedded SQLite store or PostgreSQL. The helper serves only the helper's DAP endpoints and `/healthz`. The
 //! leader serves the model API beside the leader's DAP endpoints and drives the pair in a loop:
 //! aggregation jobs over the pending reports (a job the helper could not answer is retried, the
 //! same request under the same id), then a collection once the batch holds `minBatchSize`.
@@ -17,13 +17,13 @@ use super::leader::{collect, run_aggregation_job, LeaderState};
 use super::task_file::{LoadedTask, TaskFileError};
 use crate::helper_client::HelperClient;
 use crate::server::StartError;
-use crate::store::sqlite::SqliteStore;
+use crate::store::dap_store::DapStore;
 
 /// Most reports in one aggregation job.
 pub const MAX_JOB_REPORTS: usize = 256;
 
 /// The helper process's router: the helper's DAP endpoints and `/healthz`.
-pub fn helper_router(loaded: LoadedTask, store: SqliteStore) -> Router {
+pub fn helper_router(loaded: LoadedTask, store: DapStore) -> Router {
     let state =
         Arc::new(HelperState { task: loaded.task, store, jobs: Default::default(), running: Default::default() });
     let health = Router::new().route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }));
@@ -33,7 +33,7 @@ pub fn helper_router(loaded: LoadedTask, store: SqliteStore) -> Router {
 /// The leader's state, its DAP router (CORS for `origins`), and the driver loop started.
 pub fn start_leader(
     loaded: LoadedTask,
-    store: SqliteStore,
+    store: DapStore,
     signing_key: SigningKey,
     learning_rate: f64,
     interval: Duration,

@@ -90,6 +90,12 @@ impl SqliteStore {
             let (job_id, batch_id) = match unfinished {
                 Some((job, batch)) => (job, batch),
                 None => {
+                    let pending = tx
+                        .query_row("SELECT 1 FROM dap_reports WHERE state = ?1 LIMIT 1", params![PENDING], |_| Ok(()))
+                        .optional()?;
+                    if pending.is_none() {
+                        return Ok(None);
+                    }
                     let batch = open_batch_id(&tx, &fresh_batch)?;
                     let held: i64 =
                         tx.query_row("SELECT reports FROM dap_batches WHERE batch_id = ?1", params![batch], |r| {

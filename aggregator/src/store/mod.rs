@@ -10,6 +10,8 @@
 
 pub mod dap;
 pub mod dap_leader;
+pub mod dap_postgres;
+pub mod dap_store;
 pub mod postgres;
 pub mod share_pending;
 pub mod shares;

@@ -80,13 +80,13 @@ pub async fn serve_helper(state: Arc<HelperState>) -> String {
 }
 
 pub fn helper_state(task: DapTaskConfig, store: SqliteStore) -> Arc<HelperState> {
-    Arc::new(HelperState { task, store, jobs: Default::default(), running: Default::default() })
+    Arc::new(HelperState { task, store: store.into(), jobs: Default::default(), running: Default::default() })
 }
 
 pub fn leader_state(keys: &Keys, store: SqliteStore, helper_url: &str, key: SigningKey) -> Arc<LeaderState> {
     Arc::new(LeaderState {
         task: keys.leader.clone(),
-        store,
+        store: store.into(),
         helper: HelperClient::new(helper_url, Some(TOKEN)).expect("helper url"),
         collector: keys.collector.clone(),
         signing_key: key,

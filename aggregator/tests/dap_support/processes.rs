@@ -24,14 +24,26 @@ pub struct Aggregator {
     pub dir: tempfile::TempDir,
     task: PathBuf,
     role: &'static str,
+    database_url: Option<String>,
     child: Option<Child>,
 }
 
 impl Aggregator {
+    /// The process in `role` on `task`, over SQLite in its own folder, or `database_url`.
     pub fn start(role: &'static str, task: &Path, port: u16) -> Aggregator {
+        Self::start_on(role, task, port, None)
+    }
+
+    pub fn start_on(role: &'static str, task: &Path, port: u16, database_url: Option<String>) -> Aggregator {
         let dir = tempfile::tempdir().expect("dir");
-        let mut aggregator =
-            Aggregator { address: ([127, 0, 0, 1], port).into(), dir, task: task.to_path_buf(), role, child: None };
+        let mut aggregator = Aggregator {
+            address: ([127, 0, 0, 1], port).into(),
+            dir,
+            task: task.to_path_buf(),
+            role,
+            database_url,
+            child: None,
+        };
         aggregator.restart();
         aggregator
     }
@@ -45,6 +57,9 @@ impl Aggregator {
             .arg(&self.task)
             .arg("--data-dir")
             .arg(self.dir.path());
+        if let Some(url) = &self.database_url {
+            command.args(["--database-url", url]);
+        }
         command
     }
 
