@@ -15,7 +15,7 @@ use prio::codec::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
 
-use super::prepare::{helper_step, merge_outputs, open_share};
+use super::prepare::{helper_step, in_parallel, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
 use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
@@ -90,22 +90,31 @@ pub async fn aggregation_job(
         let mut in_job = HashSet::new();
         let (mut responses, mut outputs, mut accepted, mut rejections) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for ((init, id), seen) in request.prepare_inits().iter().zip(&ids).zip(seen) {
+        let items: Vec<_> = request
+            .prepare_inits()
+            .iter()
+            .zip(&ids)
+            .zip(seen)
+            .map(|((init, id), seen)| (init, id, seen || !in_job.insert(*id)))
+            .collect();
+        let steps = in_parallel(&items, |&(init, id, replayed)| {
             let share = init.report_share();
-            let step = if seen || !in_job.insert(*id) {
-                Err(Rejection::Replayed)
-            } else {
-                open_share(
-                    task,
-                    &vdaf,
-                    &task.hpke,
-                    Role::Helper,
-                    share.metadata(),
-                    share.public_share(),
-                    share.encrypted_input_share(),
-                )
-                .and_then(|opened| helper_step(task, &vdaf, id, &opened, init.message()))
-            };
+            if replayed {
+                return Err(Rejection::Replayed);
+            }
+            open_share(
+                task,
+                &vdaf,
+                &task.hpke,
+                Role::Helper,
+                share.metadata(),
+                share.public_share(),
+                share.encrypted_input_share(),
+            )
+            .and_then(|opened| helper_step(task, &vdaf, id, &opened, init.message()))
+        });
+        for (&(init, id, _), step) in items.iter().zip(steps) {
+            let share = init.report_share();
             let result = match step {
                 Ok((output, message)) => {
                     outputs.push(output);

@@ -17,7 +17,7 @@ use rand_core06::{OsRng, RngCore};
 use shop_personalizer::sync::dap::{decode_sum, HpkeKeypair, HpkeLabel};
 
 use super::helper::DapRequestError;
-use super::prepare::{decode_aggregate, leader_finish, leader_init, merge_outputs, open_share};
+use super::prepare::{decode_aggregate, in_parallel, leader_finish, leader_init, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
 use crate::helper_client::{HelperClient, HelperError};
 use crate::rounds::publish;
@@ -84,8 +84,8 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
         let task = &worker.task;
         let vdaf = task.vdaf();
         let (mut inits, mut states, mut rejected) = (Vec::new(), HashMap::new(), Vec::new());
-        for (id, body) in reports {
-            let step = Report::get_decoded(&body).map_err(|_| Rejection::MalformedShare).and_then(|report| {
+        let steps = in_parallel(&reports, |(id, body)| {
+            Report::get_decoded(body).map_err(|_| Rejection::MalformedShare).and_then(|report| {
                 let opened = open_share(
                     task,
                     &vdaf,
@@ -95,14 +95,17 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
                     report.public_share(),
                     report.leader_encrypted_input_share(),
                 )?;
-                let (prep_state, message) = leader_init(task, &vdaf, &id, &opened)?;
+                let (prep_state, message) = leader_init(task, &vdaf, id, &opened)?;
                 let share = ReportShare::new(
                     report.metadata().clone(),
                     report.public_share().to_vec(),
                     report.helper_encrypted_input_share().clone(),
                 );
                 Ok((prep_state, PrepareInit::new(share, message)))
-            });
+            })
+        });
+        for ((id, _), step) in reports.iter().zip(steps) {
+            let id = *id;
             match step {
                 Ok((prep_state, init)) => {
                     states.insert(id, prep_state);
