@@ -1,7 +1,7 @@
 // Shared setup for the end-to-end tests: the static server and a headless Chromium from the
 // system (never a downloaded browser build).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,7 +67,7 @@ export function pause(page, ms = 250) {
   return page.waitForTimeout(ms);
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -104,6 +104,42 @@ export async function startAggregator(origin, args = []) {
   }
   child.kill("SIGTERM");
   throw new Error("the aggregator did not become healthy");
+}
+
+/**
+ * A fresh DAP task for a helper on `helperUrl`, written by the debug aggregator's
+ * `dap-task-pair` into a temporary folder; resolves to `{ dir, leaderFile, helperFile, device, remove }`.
+ */
+export async function dapTaskPair(helperUrl) {
+  const build = spawnSync("cargo", ["build", "-p", "aggregator"], { cwd: ROOT, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("the aggregator does not build");
+  const dir = mkdtempSync(join(tmpdir(), "dap-task-e2e-"));
+  const made = spawnSync(join(ROOT, "target/debug/aggregator"), ["dap-task-pair", "--out-dir", dir, "--helper-url", helperUrl], { stdio: "inherit" });
+  if (made.status !== 0) throw new Error("dap-task-pair failed");
+  const device = JSON.parse(readFileSync(join(dir, "device.json"), "utf8"));
+  return { dir, leaderFile: join(dir, "leader.json"), helperFile: join(dir, "helper.json"), device, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts the debug aggregator as the DAP helper of `helperFile` on `port`; resolves once it answers. */
+export async function startDapHelper(helperFile, port) {
+  const dataDir = mkdtempSync(join(tmpdir(), "dap-helper-e2e-"));
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(join(ROOT, "target/debug/aggregator"), [
+    "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--dap-role", "helper", "--dap-task", helperFile,
+  ], { stdio: ["ignore", "inherit", "inherit"] });
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (child.exitCode !== null) throw new Error(`the helper exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) {
+        return { url, stop: () => { child.kill("SIGTERM"); rmSync(dataDir, { recursive: true, force: true }); } };
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill("SIGTERM");
+  throw new Error("the helper did not become healthy");
 }
 
 /** Starts `answers serve` on a free port; resolves once /healthz answers (at most 30 s). */

@@ -11,7 +11,10 @@
 // passes its servers' URLs; no URL parameter of the page chooses a server). Without them the
 // page neither syncs nor asks a service: its DemoServer answers.
 //
-//   node scripts/serve.mjs [--port 8080] [--aggregator URL] [--answers URL]
+//   node scripts/serve.mjs [--port 8080] [--aggregator URL] [--answers URL] [--secure-aggregation FILE]
+//
+// `--secure-aggregation FILE` names the device settings of a DAP task (device.json from
+// `aggregator dap-task-pair`): the page passes them to configureSync as `secureAggregation`.
 //
 // Also importable: `startServer({ port: 0, demoConfig })` resolves to
 // `{ url, close, setDemoConfig }` (used by the e2e tests).
@@ -110,9 +113,37 @@ function notModified(header, tag) {
     .some((value) => value === "*" || value.split("-")[0] === tag);
 }
 
-/** The page's configuration: only `aggregatorUrl` and `answersUrl`, each an http(s) origin. */
+const SECURE_FIELDS = ["leaderUrl", "helperUrl", "taskId", "leaderHpkeConfig", "helperHpkeConfig"];
+
+/** A DAP task's device settings: the five strings (URLs http(s)), optional whole-number fields. */
+function checkedSecure(secure) {
+  if (!secure || typeof secure !== "object" || Array.isArray(secure)) throw new Error("secureAggregation must be an object");
+  const checked = {};
+  for (const key of SECURE_FIELDS) {
+    const value = secure[key];
+    if (typeof value !== "string" || value.length === 0 || value.length > 2048) throw new Error(`secureAggregation.${key} must be a string`);
+    if (key.endsWith("Url") && !/^https?:\/\//.test(value)) throw new Error(`secureAggregation.${key} must be an http(s) URL`);
+    checked[key] = value;
+  }
+  for (const key of ["minBatchSize", "timePrecisionSecs"]) {
+    if (secure[key] === undefined) continue;
+    if (!Number.isSafeInteger(secure[key]) || secure[key] < 1) throw new Error(`secureAggregation.${key} must be a positive whole number`);
+    checked[key] = secure[key];
+  }
+  const unknown = Object.keys(secure).filter((key) => !(key in checked));
+  if (unknown.length > 0) throw new Error(`secureAggregation has unknown fields: ${unknown.join(", ")}`);
+  return checked;
+}
+
+/**
+ * The page's configuration: `aggregatorUrl` and `answersUrl`, each an http(s) origin, and
+ * `secureAggregation`, a DAP task's device settings.
+ */
 function checkedConfig(config = {}) {
   const checked = {};
+  if (config.secureAggregation !== undefined && config.secureAggregation !== null) {
+    checked.secureAggregation = checkedSecure(config.secureAggregation);
+  }
   for (const key of ["aggregatorUrl", "answersUrl"]) {
     if (config[key] === undefined || config[key] === null) continue;
     const url = URL.canParse(config[key]) ? new URL(config[key]) : null;
@@ -178,7 +209,8 @@ async function handle(request, response, demoConfig) {
 
 /**
  * Starts the server on 127.0.0.1; port 0 picks a free one. `demoConfig` is what
- * /www/demo-config.json says (`{ aggregatorUrl?, answersUrl? }`); `setDemoConfig` changes it.
+ * /www/demo-config.json says (`{ aggregatorUrl?, answersUrl?, secureAggregation? }`); `setDemoConfig`
+ * changes it.
  */
 export function startServer({ port = 8080, demoConfig = {} } = {}) {
   let config = checkedConfig(demoConfig);
@@ -207,7 +239,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return at > 0 ? process.argv[at + 1] : undefined;
   };
   const port = Number(flag("--port") ?? 8080);
-  const demoConfig = { aggregatorUrl: flag("--aggregator"), answersUrl: flag("--answers") };
+  const secureFile = flag("--secure-aggregation");
+  const secureAggregation = secureFile ? JSON.parse(await readFile(secureFile, "utf8")) : undefined;
+  const demoConfig = { aggregatorUrl: flag("--aggregator"), answersUrl: flag("--answers"), secureAggregation };
   const { url } = await startServer({ port, demoConfig });
   console.log(`demo storefront: ${url}/www/  (Ctrl-C to stop)`);
 }

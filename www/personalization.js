@@ -9,8 +9,11 @@ const CONSENT_KEY = "demo-shop.consent";
 const CONSENT_MODES = ["none", "session", "full"];
 
 export class ShopPersonalization {
-  /** Loads the wasm module and creates the page's Personalizer; syncs with `aggregatorUrl` if given. */
-  static async start(catalog, aggregatorUrl) {
+  /**
+   * Loads the wasm module and creates the page's Personalizer; syncs with `aggregatorUrl` if given,
+   * its model updates as DAP reports when `secureAggregation` names the task.
+   */
+  static async start(catalog, aggregatorUrl, secureAggregation) {
     await init();
     const params = new URLSearchParams(location.search);
     const personalizer = new Personalizer({
@@ -25,7 +28,7 @@ export class ShopPersonalization {
     if (CONSENT_MODES.includes(saved)) shop.report(() => personalizer.setConsent(saved, { explicitOptIn: true }));
     shop.logWarnings();
     // Sync starts in the background; the shop does not wait for the aggregator.
-    DemoSync.start(shop, aggregatorUrl).then((sync) => { shop.sync = sync; shop.changed(); });
+    DemoSync.start(shop, aggregatorUrl, secureAggregation).then((sync) => { shop.sync = sync; shop.changed(); });
     return shop;
   }
 

@@ -4,7 +4,10 @@
 // never leaves.
 //
 // The aggregator is the one the shop's server names (demo-config.json: scripts/demo passes
-// http://127.0.0.1:8787), in automated browsers too; no URL parameter chooses it. Whichever it
+// http://127.0.0.1:8787), in automated browsers too; no URL parameter chooses it. When the shop's
+// server also names a secure aggregation task (scripts/demo runs a DAP leader at the aggregator and
+// a helper beside it), model updates leave as DAP reports whose shares only the two servers
+// together could read. Whichever it
 // is, the page installs only models signed with DEMO_MODEL_KEY, pinned below.
 // `?dev-model-key` (development only) takes the key from the aggregator instead, with a
 // console warning.
@@ -28,22 +31,27 @@ async function modelKey(url) {
 }
 
 export class DemoSync {
-  /** Configures sync with `url` (null: sync off); resolves to null (sync off) when that fails. */
-  static async start(personalization, url) {
+  /**
+   * Configures sync with `url` (null: sync off), with `secureAggregation` when given; resolves to
+   * null (sync off) when that fails.
+   */
+  static async start(personalization, url, secureAggregation) {
     if (!url) return null;
     try {
       const modelPublicKey = await modelKey(url);
-      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey, ...DEMO_SETTINGS });
-      return new DemoSync(personalization, url);
+      const secure = secureAggregation ? { secureAggregation } : {};
+      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey, ...DEMO_SETTINGS, ...secure });
+      return new DemoSync(personalization, url, secureAggregation);
     } catch (error) {
       console.info(`sync off: could not configure sync with ${url} (${error instanceof Error ? error.message : error})`);
       return null;
     }
   }
 
-  constructor(personalization, url) {
+  constructor(personalization, url, secureAggregation) {
     this.personalization = personalization;
     this.url = url;
+    this.secureAggregation = secureAggregation ?? null;
     this.lastOutcome = null;
   }
 
@@ -80,7 +88,9 @@ export function ledgerSection(ledger, sync) {
   return el("section", { class: "ledger", "data-testid": "privacy-ledger" },
     el("h3", {}, "Shared model updates"),
     el("p", {}, sync
-      ? `This device helps improve the shop's shared ranking model by sending clipped, noised updates to ${sync.url}, and once a day a noised count of what personalization changed (for the shop's lift measurement) — never your history.`
+      ? `This device helps improve the shop's shared ranking model by sending clipped, noised updates to ${sync.secureAggregation
+        ? `${sync.secureAggregation.leaderUrl} as secure aggregation reports (split between it and ${sync.secureAggregation.helperUrl}, so neither alone can read one; only sums of at least ${sync.secureAggregation.minBatchSize ?? 100} are ever released)`
+        : sync.url}, and once a day a noised count of what personalization changed (for the shop's lift measurement) — never your history.`
       : "Sharing model updates is off on this page."),
     el("dl", { class: "stats" }, rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])),
     sync ? el("button", { type: "button", "data-testid": "sync-now", onclick: () => sync.syncNow() }, "Send an update now") : null,

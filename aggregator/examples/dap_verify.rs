@@ -23,6 +23,7 @@ fn main() {
         clip_bound: 1.0,
         verify_key: [9; 16],
         min_batch_size: 100,
+        max_batch_size: 100,
         hpke,
         peer_token: String::new(),
         collector_config: collector.config.clone(),

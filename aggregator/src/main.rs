@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
+    if args.first().map(String::as_str) == Some("dap-task-pair") {
+        return dap_task_pair(args.into_iter().skip(1));
+    }
     let config = match ServerConfig::from_args(args).and_then(ServerConfig::check) {
         Ok(config) => config,
         Err(error) => {
@@ -35,8 +38,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// `aggregator dap-task-pair [--flag value]...`: writes a fresh task's three files.
+fn dap_task_pair(args: impl Iterator<Item = String>) -> ExitCode {
+    use aggregator::dap::task_pair::{settings_from_args, write_pair};
+    match settings_from_args(args).and_then(|settings| write_pair(&settings)) {
+        Ok(paths) => {
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("aggregator dap-task-pair: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
     let listen = config.listen;
+    let role = config.dap_role;
     let config_limits = (config.max_connections, config.read_timeout);
     let data_dir = config.data_dir.display().to_string();
     let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
@@ -44,8 +65,16 @@ async fn serve(config: aggregator::CheckedConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| format!("could not listen on {listen}: {error}"))?;
-    println!("aggregator listening on http://{listen} ({store}, data in {data_dir})");
-    println!("model version {}, public key {}", started.model_version, started.public_key_hex);
+    match role {
+        Some(aggregator::dap::task_file::DapRole::Helper) => {
+            println!("DAP helper listening on http://{listen} ({store}, data in {data_dir})");
+        }
+        _ => {
+            let what = if role.is_some() { "DAP leader and aggregator" } else { "aggregator" };
+            println!("{what} listening on http://{listen} ({store}, data in {data_dir})");
+            println!("model version {}, public key {}", started.model_version, started.public_key_hex);
+        }
+    }
     let limits = ConnectionLimits { max_connections: config_limits.0, read_timeout: config_limits.1 };
     aggregator::listener::serve(listener, started.router, limits, stop_signal())
         .await

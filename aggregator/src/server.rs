@@ -7,6 +7,8 @@ use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use crate::config::{CheckedConfig, LiftRole};
+use crate::dap::process;
+use crate::dap::task_file::{self, DapRole, LoadedTask, TaskFileError};
 use crate::helper_client::HelperClient;
 use crate::http::client::ClientLimits;
 use crate::http::{router, AppState};
@@ -14,6 +16,7 @@ use crate::ingest::{spawn_writer, SharedState, StoreHealth};
 use crate::lift_ingest::spawn_lift_task;
 use crate::rounds::publish;
 use crate::shares::SharesState;
+use crate::store::dap_store::DapStore;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -44,6 +47,12 @@ pub enum StartError {
         "the store already signs with another key than --signing-key-file {path}: use a fresh --data-dir or database"
     )]
     SigningKeyMismatch { path: String },
+    #[error("--dap-task: [{code}] {0}", code = .0.code())]
+    DapTask(#[from] TaskFileError),
+    #[error("the DAP task aggregates {task} weights but --dimension is {configured}: the models would not match")]
+    DapDimension { task: usize, configured: usize },
+    #[error("the store holds another DAP task's reports and batches than --dap-task {0}: use a fresh --data-dir")]
+    DapTaskChanged(String),
 }
 
 /// The signing key's seed from `--signing-key-file` (64 hex characters, surrounding space ignored).
@@ -74,6 +83,9 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
         path: config.data_dir.display().to_string(),
         reason: error.to_string(),
     })?;
+    if let (Some(role), Some(path)) = (config.dap_role, config.dap_task.clone()) {
+        return start_dap(config, task_file::load(&path, role)?, &path).await;
+    }
     match config.database_url.clone() {
         Some(url) => start_with(PostgresStore::connect(&url).await?, config).await,
         None => {
@@ -82,6 +94,37 @@ pub async fn start(config: CheckedConfig) -> Result<Started, StartError> {
             start_with_shares(store, config, shares).await
         }
     }
+}
+
+/// A process in a DAP role: the helper's endpoints alone, or the leader's beside the model API,
+/// its driver started. The DAP state lives in the configured store (SQLite or PostgreSQL).
+async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::Path) -> Result<Started, StartError> {
+    let store: DapStore = match &config.database_url {
+        Some(url) => PostgresStore::connect(url).await?.into(),
+        None => SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?.into(),
+    };
+    if !store.dap_bind_task(*loaded.task.task_id.as_ref()).await? {
+        return Err(StartError::DapTaskChanged(path.display().to_string()));
+    }
+    if loaded.role == DapRole::Helper {
+        let router = process::helper_router(loaded, store);
+        return Ok(Started { router, public_key_hex: String::new(), model_version: 0 });
+    }
+    if loaded.task.dimension != config.dimension {
+        return Err(StartError::DapDimension { task: loaded.task.dimension, configured: config.dimension });
+    }
+    let (origins, rate) = (config.allowed_origins.clone(), config.server_learning_rate);
+    let interval = std::time::Duration::from_millis(config.dap_interval_ms);
+    let (started, key) = match &store {
+        DapStore::Sqlite(sqlite) => start_inner(sqlite.clone(), config, None).await?,
+        // The model API gets its own connection; the DAP steps keep theirs.
+        DapStore::Postgres(_) => {
+            let url = config.database_url.clone().unwrap_or_default();
+            start_inner(PostgresStore::connect(&url).await?, config, None).await?
+        }
+    };
+    let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
+    Ok(Started { router: started.router.merge(dap), ..started })
 }
 
 /// The shared-sums state of a server with a `--lift-role` (SQLite only, see `config`).
@@ -104,6 +147,15 @@ async fn start_with_shares<S: Store>(
     config: CheckedConfig,
     shares: Option<SharesState>,
 ) -> Result<Started, StartError> {
+    Ok(start_inner(store, config, shares).await?.0)
+}
+
+/// The app and the signing key it publishes models with.
+async fn start_inner<S: Store>(
+    store: S,
+    config: CheckedConfig,
+    shares: Option<SharesState>,
+) -> Result<(Started, SigningKey), StartError> {
     let pinned = config.signing_key_file.as_deref().map(seed_from_file).transpose()?;
     let seed = store.signing_key_seed(pinned.map_or_else(random_bytes, Ok)?).await?;
     if let (Some(pinned), Some(path)) = (pinned, &config.signing_key_file) {
@@ -112,6 +164,7 @@ async fn start_with_shares<S: Store>(
         }
     }
     let key = SigningKey::from_bytes(&seed);
+    let signing_key = key.clone();
     let public_key_hex = hex::encode(key.verifying_key().to_bytes());
     let key_path = config.data_dir.join(PUBLIC_KEY_FILE);
     std::fs::write(&key_path, format!("{public_key_hex}\n"))
@@ -139,5 +192,5 @@ async fn start_with_shares<S: Store>(
     ));
     let public_key = Arc::from(public_key_hex.as_str());
     let app = AppState { config, state, ingest, lift, limits, health, public_key_hex: public_key, shares };
-    Ok(Started { router: router(app), public_key_hex, model_version })
+    Ok((Started { router: router(app), public_key_hex, model_version }, signing_key))
 }

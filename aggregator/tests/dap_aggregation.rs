@@ -5,7 +5,6 @@ mod common;
 mod dap_support;
 
 use aggregator::dap::leader::{collect, run_aggregation_job, JobSummary};
-use aggregator::store::Store;
 use ed25519_dalek::SigningKey;
 use janus_messages::ReportId;
 use prio::codec::Encode;
@@ -69,7 +68,7 @@ async fn an_honest_batch_sums_exactly_and_becomes_the_next_model() {
     assert_eq!((collected.reports, collected.model_version), (12, 2));
     let want = honest_sum(0..12);
     assert_close(&collected.sum, &want, 12);
-    let model = pair.leader.store.current().await.expect("current").model;
+    let model = pair.leader.store.current_model().await.expect("current");
     let mean: Vec<f64> = want.iter().map(|s| s / 12.0).collect();
     assert_close(&model.weights.iter().map(|&w| f64::from(w)).collect::<Vec<_>>(), &mean, 1);
     assert!(collect(&pair.leader).await.expect("collect").is_none(), "a batch is collected once");
@@ -180,7 +179,7 @@ async fn a_restart_mid_job_loses_no_report_and_a_replay_counts_none_twice() {
         upload(&pair.leader, report).await; // a retried upload is stored once
     }
     // The leader claims a job and dies before it reaches the helper.
-    let claimed = pair.leader.store.dap_claim_job(100, [1; 16], [2; 32]).await.unwrap().unwrap();
+    let claimed = pair.leader.store.dap_claim_job(100, 1_000, [1; 16], [2; 32]).await.unwrap().unwrap();
     assert_eq!(claimed.reports.len(), 12);
     let path = pair.dir.path().join("leader.sqlite3");
     drop(pair.leader);
@@ -207,4 +206,42 @@ async fn a_restart_mid_job_loses_no_report_and_a_replay_counts_none_twice() {
     let collected = collect(&leader).await.unwrap().expect("12 reports");
     assert_eq!(collected.reports, 12);
     assert_close(&collected.sum, &honest_sum(0..12), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_dying_between_the_helpers_share_and_the_model_collects_the_same_batch_after_restart() {
+    let pair = pair(10).await;
+    for i in 0..12 {
+        upload(&pair.leader, &honest_report(&pair.keys, i)).await;
+    }
+    run_aggregation_job(&pair.leader, 100).await.unwrap().expect("12 pending");
+    // The leader decides to collect (the batch closes), the helper releases its share, and the
+    // leader dies before it publishes.
+    let (batch_id, batch) = pair.leader.store.dap_batch_to_collect(10).await.unwrap().expect("a full batch");
+    let request = janus_messages::AggregateShareReq::new(
+        janus_messages::BatchSelector::new_fixed_size(janus_messages::BatchId::from(batch_id)),
+        Vec::new(),
+        batch.reports,
+        janus_messages::ReportIdChecksum::from(batch.checksum),
+    );
+    let path = format!("/tasks/{}/aggregate_shares", pair.keys.leader.task_id);
+    let media = "application/dap-aggregate-share-req";
+    pair.leader.helper.dap_request(hyper::Method::POST, &path, media, request.get_encoded().unwrap()).await.unwrap();
+    let path_on_disk = pair.dir.path().join("leader.sqlite3");
+    drop(pair.leader);
+
+    // Restarted, it takes new reports into a fresh batch (the helper refuses more in the collected
+    // one), and collects the closing batch with the very count and checksum the helper holds.
+    let leader = leader_state(&pair.keys, store(&path_on_disk, &pair.key).await, &pair.helper_url, pair.key.clone());
+    for i in 12..17 {
+        upload(&leader, &honest_report(&pair.keys, i)).await;
+    }
+    let summary = run_aggregation_job(&leader, 100).await.unwrap().expect("5 pending");
+    assert_eq!(summary, JobSummary { accepted: 5, rejected: 0 });
+    let collected = collect(&leader).await.unwrap().expect("the interrupted collection completes");
+    assert_eq!((collected.reports, collected.model_version), (12, 2));
+    assert_close(&collected.sum, &honest_sum(0..12), 12);
+    assert!(collect(&leader).await.unwrap().is_none(), "the fresh batch holds 5 < 10");
+    let (_, open) = leader.store.dap_open_batch().await.unwrap().expect("the fresh batch");
+    assert_eq!(open.reports, 5);
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 use shop_personalizer::measure::NoiseMode;
 
 use super::{ConfigError, LiftRole, ServerConfig, TrustedProxy};
+use crate::dap::task_file::DapRole;
 
 /// Every flag, spelt as the user types it (an error names the flag with this static spelling).
-const FLAGS: [&str; 31] = [
+const FLAGS: [&str; 34] = [
     "--listen",
     "--data-dir",
     "--database-url",
@@ -40,6 +41,9 @@ const FLAGS: [&str; 31] = [
     "--lift-helper-url",
     "--lift-peer-token",
     "--lift-share-ttl-seconds",
+    "--dap-role",
+    "--dap-task",
+    "--dap-interval-ms",
 ];
 
 impl ServerConfig {
@@ -118,6 +122,15 @@ impl ServerConfig {
             "--lift-helper-url" => self.lift_helper_url = Some(value.trim_end_matches('/').to_owned()),
             "--lift-peer-token" => self.lift_peer_token = Some(value),
             "--lift-share-ttl-seconds" => self.lift_share_ttl_seconds = count()?,
+            "--dap-role" => {
+                self.dap_role = Some(match value.as_str() {
+                    "leader" => DapRole::Leader,
+                    "helper" => DapRole::Helper,
+                    _ => return Err(bad("leader or helper")),
+                })
+            }
+            "--dap-task" => self.dap_task = Some(PathBuf::from(&value)),
+            "--dap-interval-ms" => self.dap_interval_ms = count()?,
             _ => return Err(ConfigError::UnknownFlag(flag.to_owned())),
         }
         Ok(())
@@ -167,4 +180,19 @@ pub const USAGE: &str = "aggregator [--flag value]...
                                    GET /v1/lift) or the helper (another party)
   --lift-helper-url URL            the helper's public URL (devices send it share B; the leader asks it for sums)
   --lift-peer-token SECRET         shared secret of leader and helper for the helper's fold and sums requests
-  --lift-share-ttl-seconds N       pending lift shares the other server never confirmed expire, default 604800";
+  --lift-share-ttl-seconds N       pending lift shares the other server never confirmed expire, default 604800
+  --dap-role leader|helper         secure aggregation (DAP-09, Prio3) with --dap-task: the leader takes the devices'
+                                   reports, serves the model API, drives aggregation jobs with the helper and
+                                   publishes each collected batch as the next model; the helper (another party)
+                                   verifies and sums its shares and serves only its DAP endpoints (SQLite, or
+                                   PostgreSQL with --database-url: one database per aggregator)
+  --dap-task FILE                  this aggregator's task file (from `aggregator dap-task-pair`); refused at start
+                                   if malformed, if minBatchSize is below the devices' noise cohort (100) or if its
+                                   measurementBound is not the devices' bound for its dimension, C and z
+  --dap-interval-ms N              the leader's pause when nothing is pending or the helper failed, default 1000
+
+aggregator dap-task-pair [--out-dir DIR] [--leader-url URL] [--helper-url URL] [--dimension N] [--clip-bound C]
+                         [--noise-multiplier Z] [--min-batch-size N] [--max-batch-size N]
+  writes a fresh task as DIR/leader.json, DIR/helper.json (private, mode 0600) and DIR/device.json (the page's
+  secureAggregation settings); defaults: ./dap-task, http://127.0.0.1:8787, http://127.0.0.1:8789, the ranker's
+  dimension, C = 1, z = 1, min and max batch 100";

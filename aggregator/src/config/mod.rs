@@ -65,6 +65,10 @@ pub enum ConfigError {
          helper could fold reports the leader never received, and no release would ever match again"
     )]
     PeerTokenRequired,
+    #[error("--dap-role and --dap-task go together: give both (the task file from `aggregator dap-task-pair`)")]
+    DapIncomplete,
+    #[error("--dap-role and --lift-role are two ways to share sums: give one")]
+    DapWithLiftRole,
     #[error(
         "--central-noise-multiplier needs --round-rule mean: its epsilon assumes the plain sum, whose sensitivity is the \
          clip bound; a robust rule's is larger"
@@ -149,6 +153,12 @@ pub struct ServerConfig {
     /// Secret both servers know: the leader sends it as `Authorization: Bearer`, the helper
     /// answers fold and sums requests only with it (required with a `--lift-role`).
     pub lift_peer_token: Option<String>,
+    /// This process's DAP role (secure aggregation), with `dap_task`.
+    pub dap_role: Option<crate::dap::task_file::DapRole>,
+    /// The DAP task file, read and checked at start.
+    pub dap_task: Option<PathBuf>,
+    /// The DAP leader's pause when idle or when the helper failed.
+    pub dap_interval_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -183,6 +193,9 @@ impl Default for ServerConfig {
             lift_role: None,
             lift_helper_url: None,
             lift_peer_token: None,
+            dap_role: None,
+            dap_task: None,
+            dap_interval_ms: 1_000,
         }
     }
 }
@@ -286,6 +299,18 @@ impl ServerConfig {
                 flag: "--lift-share-ttl-seconds",
                 rule: "at least 1",
                 value: "0".to_owned(),
+            });
+        }
+        match (self.dap_role, &self.dap_task) {
+            (Some(_), Some(_)) if self.lift_role.is_some() => return Err(ConfigError::DapWithLiftRole),
+            (Some(_), None) | (None, Some(_)) => return Err(ConfigError::DapIncomplete),
+            _ => {}
+        }
+        if self.dap_interval_ms == 0 || self.dap_interval_ms > 3_600_000 {
+            return Err(ConfigError::Invalid {
+                flag: "--dap-interval-ms",
+                rule: "1..=3600000",
+                value: self.dap_interval_ms.to_string(),
             });
         }
         if self.max_batch == 0 {

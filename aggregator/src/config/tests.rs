@@ -211,3 +211,20 @@ fn an_initial_model_file_sets_the_first_weights_and_each_bad_file_names_its_code
     let missing = ServerConfig { initial_model: Some(dir.path().join("absent.bin")), ..ServerConfig::default() };
     assert!(matches!(missing.check(), Err(ConfigError::InitialModelRead { .. })));
 }
+
+#[test]
+fn dap_flags_go_together_and_exclude_shared_lift_sums() {
+    let config = ServerConfig::from_args(args(&["--dap-role", "helper", "--dap-task", "task.json"])).expect("parses");
+    assert_eq!(config.dap_role, Some(crate::dap::task_file::DapRole::Helper));
+    assert!(config.clone().check().is_ok(), "the file itself is read at start");
+    let alone = ServerConfig::from_args(args(&["--dap-role", "leader"])).expect("parses");
+    assert_eq!(alone.check(), Err(ConfigError::DapIncomplete));
+    let file_alone = ServerConfig::from_args(args(&["--dap-task", "task.json"])).expect("parses");
+    assert_eq!(file_alone.check(), Err(ConfigError::DapIncomplete));
+    let both = ServerConfig { lift_role: Some(LiftRole::Leader), ..config.clone() };
+    assert_eq!(both.check(), Err(ConfigError::DapWithLiftRole));
+    let idle = ServerConfig { dap_interval_ms: 0, ..config };
+    assert!(matches!(idle.check(), Err(ConfigError::Invalid { flag: "--dap-interval-ms", .. })));
+    let bad = ServerConfig::from_args(args(&["--dap-role", "collector"]));
+    assert!(matches!(bad, Err(ConfigError::Invalid { flag: "--dap-role", .. })));
+}

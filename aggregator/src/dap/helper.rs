@@ -3,6 +3,7 @@
 //! share, sealed to the collector, once it holds at least `min_batch_size` reports.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use janus_messages::query_type::FixedSize;
@@ -14,9 +15,9 @@ use prio::codec::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
 
-use super::prepare::{helper_step, merge_outputs, open_share};
+use super::prepare::{helper_step, in_parallel, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
-use crate::store::sqlite::SqliteStore;
+use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
 /// Why a request of the leader was refused (the HTTP layer maps each to a DAP problem type).
@@ -41,9 +42,27 @@ pub enum DapRequestError {
 /// The helper's state.
 pub struct HelperState {
     pub task: DapTaskConfig,
-    pub store: SqliteStore,
+    pub store: DapStore,
     /// Jobs run one at a time, so a report in two concurrent jobs is counted once.
     pub jobs: tokio::sync::Mutex<()>,
+    /// Aggregation jobs being answered right now (`GET /dap/status` shows it as `running`).
+    pub running: AtomicU64,
+}
+
+/// Counts one running job for as long as it lives.
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Answers `PUT /tasks/{task}/aggregation_jobs/{job}`: the same request twice gets the same answer.
@@ -54,6 +73,7 @@ pub async fn aggregation_job(
 ) -> Result<Vec<u8>, DapRequestError> {
     let request_hash: [u8; 32] = Sha256::digest(&body).into();
     let _guard = state.jobs.lock().await;
+    let _running = Running::start(&state.running);
     if let Some((hash, response)) = state.store.dap_helper_job(job_id).await? {
         return if hash == request_hash { Ok(response) } else { Err(DapRequestError::JobChanged) };
     }
@@ -70,22 +90,31 @@ pub async fn aggregation_job(
         let mut in_job = HashSet::new();
         let (mut responses, mut outputs, mut accepted, mut rejections) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for ((init, id), seen) in request.prepare_inits().iter().zip(&ids).zip(seen) {
+        let items: Vec<_> = request
+            .prepare_inits()
+            .iter()
+            .zip(&ids)
+            .zip(seen)
+            .map(|((init, id), seen)| (init, id, seen || !in_job.insert(*id)))
+            .collect();
+        let steps = in_parallel(&items, |&(init, id, replayed)| {
             let share = init.report_share();
-            let step = if seen || !in_job.insert(*id) {
-                Err(Rejection::Replayed)
-            } else {
-                open_share(
-                    task,
-                    &vdaf,
-                    &task.hpke,
-                    Role::Helper,
-                    share.metadata(),
-                    share.public_share(),
-                    share.encrypted_input_share(),
-                )
-                .and_then(|opened| helper_step(task, &vdaf, id, &opened, init.message()))
-            };
+            if replayed {
+                return Err(Rejection::Replayed);
+            }
+            open_share(
+                task,
+                &vdaf,
+                &task.hpke,
+                Role::Helper,
+                share.metadata(),
+                share.public_share(),
+                share.encrypted_input_share(),
+            )
+            .and_then(|opened| helper_step(task, &vdaf, id, &opened, init.message()))
+        });
+        for (&(init, id, _), step) in items.iter().zip(steps) {
+            let share = init.report_share();
             let result = match step {
                 Ok((output, message)) => {
                     outputs.push(output);

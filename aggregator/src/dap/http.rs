@@ -1,18 +1,23 @@
 //! The DAP-09 endpoints of the slice: `GET /hpke_config`, and on the leader
-//! `PUT /tasks/{task}/reports`, on the helper `PUT /tasks/{task}/aggregation_jobs/{job}` and
-//! `POST /tasks/{task}/aggregate_shares` (with `DAP-Auth-Token`); `GET /dap/rejections` on both
-//! counts rejected reports by reason. Refusals are `application/problem+json` with DAP's types.
+//! `PUT /tasks/{task}/reports` (CORS for the shop's origins: devices upload from its pages), on
+//! the helper `PUT /tasks/{task}/aggregation_jobs/{job}` and `POST /tasks/{task}/aggregate_shares`
+//! (with `DAP-Auth-Token`); on both `GET /dap/rejections` counts rejected reports by reason and
+//! `GET /dap/status` counts reports and batches; the leader's `GET /dap/collections` lists the
+//! collected sums the models were published from. Refusals are `application/problem+json` with
+//! DAP's types. Bodies are bounded: one report, or one job of at most a batch of reports.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use janus_messages::{AggregationJobId, AggregationJobResp, HpkeConfigList, TaskId};
 use prio::codec::Encode;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::helper::{aggregate_share, aggregation_job, DapRequestError, HelperState};
 use super::leader::{upload, LeaderState};
@@ -33,7 +38,7 @@ impl DapServer {
         }
     }
 
-    fn store(&self) -> &crate::store::sqlite::SqliteStore {
+    fn store(&self) -> &crate::store::dap_store::DapStore {
         match self {
             Self::Leader(state) => &state.store,
             Self::Helper(state) => &state.store,
@@ -41,16 +46,41 @@ impl DapServer {
     }
 }
 
-/// The DAP router of `server`.
+/// Largest report upload: a dimension-4096 report is about 1 MB; dimension 90 about 25 KB.
+pub const MAX_REPORT_BYTES: usize = 2 << 20;
+/// Largest aggregation job or aggregate share request the helper reads.
+pub const MAX_JOB_BYTES: usize = 32 << 20;
+/// `GET /dap/collections` lists at most this many (the most recent).
+pub const MAX_LISTED_COLLECTIONS: usize = 100;
+
+/// The DAP router of `server`, without CORS (see [`dap_router_for_origins`]).
 pub fn dap_router(server: DapServer) -> Router {
-    let router = Router::new().route("/hpke_config", get(hpke_config)).route("/dap/rejections", get(rejections));
+    let router = Router::new()
+        .route("/hpke_config", get(hpke_config))
+        .route("/dap/rejections", get(rejections))
+        .route("/dap/status", get(status));
     let router = match &server {
-        DapServer::Leader(_) => router.route("/tasks/{task}/reports", put(put_report)),
+        DapServer::Leader(_) => router
+            .route("/tasks/{task}/reports", put(put_report))
+            .route("/dap/collections", get(collections))
+            .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
         DapServer::Helper(_) => router
             .route("/tasks/{task}/aggregation_jobs/{job}", put(put_aggregation_job))
-            .route("/tasks/{task}/aggregate_shares", post(post_aggregate_share)),
+            .route("/tasks/{task}/aggregate_shares", post(post_aggregate_share))
+            .layer(DefaultBodyLimit::max(MAX_JOB_BYTES)),
     };
     router.with_state(server)
+}
+
+/// The DAP router of `server` with CORS for `origins` (the pages devices upload from).
+pub fn dap_router_for_origins(server: DapServer, origins: &[String]) -> Router {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::PUT])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3_600));
+    dap_router(server).layer(cors)
 }
 
 fn problem(status: StatusCode, kind: &str, detail: String) -> Response {
@@ -99,6 +129,29 @@ async fn hpke_config(State(server): State<DapServer>) -> Response {
 async fn rejections(State(server): State<DapServer>) -> Response {
     match server.store().dap_rejections().await {
         Ok(counts) => axum::Json(counts.into_iter().collect::<std::collections::BTreeMap<_, _>>()).into_response(),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+    }
+}
+
+async fn status(State(server): State<DapServer>) -> Response {
+    let counts = match &server {
+        DapServer::Leader(state) => state.store.dap_leader_counts().await.map(|counts| serde_json::json!(counts)),
+        DapServer::Helper(state) => state.store.dap_helper_counts().await.map(|counts| {
+            let mut counts = serde_json::json!(counts);
+            counts["running"] = state.running.load(std::sync::atomic::Ordering::SeqCst).into();
+            counts
+        }),
+    };
+    match counts {
+        Ok(counts) => axum::Json(counts).into_response(),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+    }
+}
+
+async fn collections(State(server): State<DapServer>) -> Response {
+    let DapServer::Leader(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
+    match state.store.dap_collections(MAX_LISTED_COLLECTIONS).await {
+        Ok(list) => axum::Json(list).into_response(),
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
     }
 }

@@ -17,11 +17,11 @@ use rand_core06::{OsRng, RngCore};
 use shop_personalizer::sync::dap::{decode_sum, HpkeKeypair, HpkeLabel};
 
 use super::helper::DapRequestError;
-use super::prepare::{decode_aggregate, leader_finish, leader_init, merge_outputs, open_share};
+use super::prepare::{decode_aggregate, in_parallel, leader_finish, leader_init, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
 use crate::helper_client::{HelperClient, HelperError};
 use crate::rounds::publish;
-use crate::store::sqlite::SqliteStore;
+use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
 /// Why a leader step failed; nothing it did is lost (a job resumes, a collection retries).
@@ -40,7 +40,7 @@ pub enum LeaderError {
 /// The leader's state.
 pub struct LeaderState {
     pub task: DapTaskConfig,
-    pub store: SqliteStore,
+    pub store: DapStore,
     pub helper: HelperClient,
     /// The collector's keypair: this leader is also the collector that turns sums into models.
     pub collector: HpkeKeypair,
@@ -75,15 +75,17 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
     let (mut job_id, mut batch_id) = ([0u8; 16], [0u8; 32]);
     OsRng.fill_bytes(&mut job_id);
     OsRng.fill_bytes(&mut batch_id);
-    let Some(job) = state.store.dap_claim_job(max, job_id, batch_id).await? else { return Ok(None) };
+    let Some(job) = state.store.dap_claim_job(max, state.task.max_batch_size, job_id, batch_id).await? else {
+        return Ok(None);
+    };
     let worker = Arc::clone(state);
     let reports = job.reports.clone();
     let (inits, states, mut rejected) = tokio::task::spawn_blocking(move || {
         let task = &worker.task;
         let vdaf = task.vdaf();
         let (mut inits, mut states, mut rejected) = (Vec::new(), HashMap::new(), Vec::new());
-        for (id, body) in reports {
-            let step = Report::get_decoded(&body).map_err(|_| Rejection::MalformedShare).and_then(|report| {
+        let steps = in_parallel(&reports, |(id, body)| {
+            Report::get_decoded(body).map_err(|_| Rejection::MalformedShare).and_then(|report| {
                 let opened = open_share(
                     task,
                     &vdaf,
@@ -93,14 +95,17 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
                     report.public_share(),
                     report.leader_encrypted_input_share(),
                 )?;
-                let (prep_state, message) = leader_init(task, &vdaf, &id, &opened)?;
+                let (prep_state, message) = leader_init(task, &vdaf, id, &opened)?;
                 let share = ReportShare::new(
                     report.metadata().clone(),
                     report.public_share().to_vec(),
                     report.helper_encrypted_input_share().clone(),
                 );
                 Ok((prep_state, PrepareInit::new(share, message)))
-            });
+            })
+        });
+        for ((id, _), step) in reports.iter().zip(steps) {
+            let id = *id;
             match step {
                 Ok((prep_state, init)) => {
                     states.insert(id, prep_state);
@@ -151,7 +156,7 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
     let summary = JobSummary { accepted: accepted.len(), rejected: rejected.len() };
     let vdaf = state.task.vdaf();
     let merge = Box::new(move |stored| merge_outputs(&vdaf, stored, outputs));
-    state.store.dap_finish_leader_job(job.job_id, job.batch_id, accepted, rejected, merge).await?;
+    state.store.dap_finish_leader_job(job.batch_id, accepted, rejected, merge).await?;
     Ok(Some(summary))
 }
 
@@ -164,15 +169,16 @@ pub struct Collected {
     pub model_version: u64,
 }
 
-/// Collects the open batch once it holds `min_batch_size` reports: the helper's sealed aggregate
-/// share plus the leader's give the sum, and the next model is `w + η · sum / n`, published in
-/// the same transaction that closes the batch. `None` while the batch is too small.
+/// Collects the open batch once it holds `min_batch_size` reports (closing it first, so no job
+/// adds to it while it is collected, nor after a restart), or the batch a restart left closing:
+/// the helper's sealed aggregate share plus the leader's give the sum, and the next model is
+/// `w + η · sum / n`, published in the same transaction that marks the batch collected. `None`
+/// while the batch is too small or a job is running in it.
 pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderError> {
     let _guard = state.driver.lock().await;
-    let Some((batch_id, batch)) = state.store.dap_open_batch().await? else { return Ok(None) };
-    if batch.reports < state.task.min_batch_size {
+    let Some((batch_id, batch)) = state.store.dap_batch_to_collect(state.task.min_batch_size).await? else {
         return Ok(None);
-    }
+    };
     let selector = BatchSelector::<FixedSize>::new_fixed_size(BatchId::from(batch_id));
     let request =
         AggregateShareReq::new(selector.clone(), Vec::new(), batch.reports, ReportIdChecksum::from(batch.checksum))
@@ -201,16 +207,9 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
             current.weights.iter().zip(&step).map(|(&w, s)| (f64::from(w) + rate * s / count) as f32).collect();
         publish(current.version + 1, weights, &key)
     });
-    if !state.store.dap_publish_collected(batch_id, next).await? {
+    if !state.store.dap_publish_collected(batch_id, sum.clone(), next).await? {
         return Ok(None);
     }
-    let model_version = state.store_current_version().await?;
+    let model_version = state.store.current_model().await?.version;
     Ok(Some(Collected { reports: batch.reports, sum, model_version }))
-}
-
-impl LeaderState {
-    async fn store_current_version(&self) -> Result<u64, StoreError> {
-        use crate::store::Store;
-        Ok(self.store.current().await?.model.version)
-    }
 }

@@ -11,6 +11,9 @@ pub mod helper;
 pub mod http;
 pub mod leader;
 pub mod prepare;
+pub mod process;
+pub mod task_file;
+pub mod task_pair;
 
 use janus_messages::TaskId;
 use shop_personalizer::sync::dap::{model_update_vdaf, HpkeKeypair, ModelUpdateVdaf};
@@ -20,12 +23,16 @@ use shop_personalizer::sync::dap::{model_update_vdaf, HpkeKeypair, ModelUpdateVd
 pub struct DapTaskConfig {
     pub task_id: TaskId,
     pub dimension: usize,
-    /// The devices' clip bound `C` (the VDAF proves ‖update‖₂ ≤ C).
+    /// The bound `B` the devices encode their clipped, noised update under (the VDAF proves
+    /// ‖measurement‖₂ < 1, the measurement being the update scaled by `MAX_NORM / B`): the sum
+    /// decodes with it.
     pub clip_bound: f64,
     /// The VDAF verification key, shared by the leader and the helper only.
     pub verify_key: [u8; 16],
     /// No aggregate share is released over fewer reports.
     pub min_batch_size: u64,
+    /// The leader puts no more reports in one batch (at least `min_batch_size`).
+    pub max_batch_size: u64,
     /// This aggregator's HPKE keypair (its config is served at `/hpke_config`).
     pub hpke: HpkeKeypair,
     /// The token the leader sends the helper (`DAP-Auth-Token`).

@@ -91,6 +91,26 @@ pub fn leader_finish(
     }
 }
 
+/// `step` of every item, in order, spread over the machine's cores (a job's reports are
+/// independent until their output shares are summed).
+pub fn in_parallel<T: Sync, R: Send>(items: &[T], step: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(step).collect();
+    }
+    let step = &step;
+    std::thread::scope(|scope| {
+        let chunks: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(step).collect::<Vec<R>>()))
+            .collect();
+        chunks
+            .into_iter()
+            .flat_map(|chunk| chunk.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// Adds `outputs` to the stored aggregate share `stored` (none yet: `None`), as stored bytes.
 pub fn merge_outputs(
     vdaf: &ModelUpdateVdaf,

@@ -8,8 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 use super::sqlite::SqliteStore;
-use super::{weights_to_bytes, StoreError, StoredModel};
-use crate::policy::sum_to_bytes;
+use super::StoreError;
 
 pub const DAP_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dap_reports (
@@ -24,13 +23,16 @@ CREATE TABLE IF NOT EXISTS dap_batches (
 CREATE TABLE IF NOT EXISTS dap_seen (report_id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dap_jobs (job_id BLOB PRIMARY KEY, request_hash BLOB NOT NULL, response BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS dap_rejections (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dap_collections (
+    batch_id BLOB PRIMARY KEY, reports INTEGER NOT NULL, sum BLOB NOT NULL, model_version INTEGER NOT NULL
+);
 ";
 
 /// Report states on the leader.
-const PENDING: i64 = 0;
-const IN_JOB: i64 = 1;
-const AGGREGATED: i64 = 2;
-const REJECTED: i64 = 3;
+pub(super) const PENDING: i64 = 0;
+pub(super) const IN_JOB: i64 = 1;
+pub(super) const AGGREGATED: i64 = 2;
+pub(super) const REJECTED: i64 = 3;
 
 /// Merges output shares into a batch's stored aggregate share (`None` when it has none yet).
 pub type Merge = Box<dyn FnOnce(Option<Vec<u8>>) -> Result<Vec<u8>, String> + Send>;
@@ -41,6 +43,16 @@ pub struct LeaderJob {
     pub job_id: [u8; 16],
     pub batch_id: [u8; 32],
     pub reports: Vec<([u8; 16], Vec<u8>)>,
+}
+
+/// The helper's counts, as `GET /dap/status` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelperCounts {
+    pub jobs: u64,
+    pub aggregated: u64,
+    pub batches: u64,
+    pub collected_batches: u64,
 }
 
 /// A batch as stored.
@@ -62,7 +74,7 @@ pub fn checksum_with(mut checksum: [u8; 32], ids: &[[u8; 16]]) -> [u8; 32] {
     checksum
 }
 
-fn count_rejections(tx: &Connection, reasons: &[&'static str]) -> Result<(), StoreError> {
+pub(super) fn count_rejections(tx: &Connection, reasons: &[&'static str]) -> Result<(), StoreError> {
     for reason in reasons {
         tx.execute(
             "INSERT INTO dap_rejections (reason, count) VALUES (?1, 1) ON CONFLICT (reason) DO UPDATE SET count = count + 1",
@@ -72,7 +84,7 @@ fn count_rejections(tx: &Connection, reasons: &[&'static str]) -> Result<(), Sto
     Ok(())
 }
 
-fn read_batch(tx: &Connection, batch_id: &[u8; 32]) -> Result<Option<StoredBatch>, StoreError> {
+pub(super) fn read_batch(tx: &Connection, batch_id: &[u8; 32]) -> Result<Option<StoredBatch>, StoreError> {
     tx.query_row(
         "SELECT share, reports, checksum, collected FROM dap_batches WHERE batch_id = ?1",
         params![&batch_id[..]],
@@ -87,7 +99,12 @@ fn read_batch(tx: &Connection, batch_id: &[u8; 32]) -> Result<Option<StoredBatch
 }
 
 /// Adds `accepted` to batch `batch_id` (created if missing) with `merge`; refuses a collected batch.
-fn add_to_batch(tx: &Connection, batch_id: &[u8; 32], accepted: &[[u8; 16]], merge: Merge) -> Result<bool, StoreError> {
+pub(super) fn add_to_batch(
+    tx: &Connection,
+    batch_id: &[u8; 32],
+    accepted: &[[u8; 16]],
+    merge: Merge,
+) -> Result<bool, StoreError> {
     tx.execute("INSERT OR IGNORE INTO dap_batches (batch_id) VALUES (?1)", params![&batch_id[..]])?;
     let batch = read_batch(tx, batch_id)?.ok_or_else(|| StoreError::Corrupt("batch vanished".into()))?;
     if batch.collected {
@@ -105,122 +122,16 @@ fn add_to_batch(tx: &Connection, batch_id: &[u8; 32], accepted: &[[u8; 16]], mer
 }
 
 impl SqliteStore {
-    /// Keeps an uploaded report; false when its id was already uploaded.
-    pub async fn dap_put_report(&self, report_id: [u8; 16], body: Vec<u8>) -> Result<bool, StoreError> {
+    /// Binds this store to DAP task `task_id` on first use; false if it holds another task's state.
+    pub async fn dap_bind_task(&self, task_id: [u8; 32]) -> Result<bool, StoreError> {
         self.with(move |c| {
-            Ok(c.execute(
-                "INSERT OR IGNORE INTO dap_reports (report_id, body) VALUES (?1, ?2)",
-                params![&report_id[..], body],
-            )? == 1)
-        })
-        .await
-    }
-
-    /// The unfinished job (after a restart), or a new job over up to `max` pending reports in
-    /// the open batch (`fresh_ids` names a new job or batch if needed); `None` when nothing is pending.
-    pub async fn dap_claim_job(
-        &self,
-        max: usize,
-        fresh_job: [u8; 16],
-        fresh_batch: [u8; 32],
-    ) -> Result<Option<LeaderJob>, StoreError> {
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let unfinished: Option<(Vec<u8>, Vec<u8>)> = tx
-                .query_row("SELECT job_id, batch_id FROM dap_reports WHERE state = ?1 LIMIT 1", params![IN_JOB], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let (job_id, batch_id) = match unfinished {
-                Some((job, batch)) => (job, batch),
-                None => {
-                    let open: Option<Vec<u8>> =
-                        tx.query_row("SELECT batch_id FROM dap_batches WHERE open = 1", [], |r| r.get(0)).optional()?;
-                    let batch = match open {
-                        Some(batch) => batch,
-                        None => {
-                            tx.execute(
-                                "INSERT INTO dap_batches (batch_id, open) VALUES (?1, 1)",
-                                params![&fresh_batch[..]],
-                            )?;
-                            fresh_batch.to_vec()
-                        }
-                    };
-                    let claimed = tx.execute(
-                        "UPDATE dap_reports SET state = ?1, job_id = ?2, batch_id = ?3 WHERE report_id IN \
-                         (SELECT report_id FROM dap_reports WHERE state = ?4 LIMIT ?5)",
-                        params![IN_JOB, &fresh_job[..], batch, PENDING, max as i64],
-                    )?;
-                    if claimed == 0 {
-                        tx.commit()?;
-                        return Ok(None);
-                    }
-                    (fresh_job.to_vec(), batch)
-                }
-            };
-            let mut statement =
-                tx.prepare("SELECT report_id, body FROM dap_reports WHERE job_id = ?1 AND state = ?2")?;
-            let rows = statement.query_map(params![job_id, IN_JOB], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?)))?;
-            let mut reports = Vec::new();
-            for row in rows {
-                let (id, body) = row?;
-                reports.push((id.try_into().map_err(|_| StoreError::Corrupt("report id".into()))?, body));
-            }
-            drop(statement);
-            tx.commit()?;
-            let corrupt = |what: &str| StoreError::Corrupt(format!("stored {what} has the wrong length"));
-            Ok(Some(LeaderJob {
-                job_id: job_id.try_into().map_err(|_| corrupt("job id"))?,
-                batch_id: batch_id.try_into().map_err(|_| corrupt("batch id"))?,
-                reports,
-            }))
-        })
-        .await
-    }
-
-    /// Ends a leader job: adds the accepted reports' output shares to its batch and marks every
-    /// report of the job aggregated or rejected (with its reason), in one transaction.
-    pub async fn dap_finish_leader_job(
-        &self,
-        job: [u8; 16],
-        batch_id: [u8; 32],
-        accepted: Vec<[u8; 16]>,
-        rejected: Vec<([u8; 16], &'static str)>,
-        merge: Merge,
-    ) -> Result<(), StoreError> {
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !add_to_batch(&tx, &batch_id, &accepted, merge)? {
-                return Err(StoreError::Corrupt("a job's batch was collected before the job finished".into()));
-            }
-            for id in &accepted {
-                tx.execute(
-                    "UPDATE dap_reports SET state = ?2, body = x'' WHERE report_id = ?1",
-                    params![&id[..], AGGREGATED],
-                )?;
-            }
-            for (id, _) in &rejected {
-                tx.execute(
-                    "UPDATE dap_reports SET state = ?2, body = x'' WHERE report_id = ?1",
-                    params![&id[..], REJECTED],
-                )?;
-            }
-            count_rejections(&tx, &rejected.iter().map(|(_, reason)| *reason).collect::<Vec<_>>())?;
-            let _ = job;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// The open batch's id and what it holds.
-    pub async fn dap_open_batch(&self) -> Result<Option<([u8; 32], StoredBatch)>, StoreError> {
-        self.with(|c| {
-            let id: Option<Vec<u8>> =
-                c.query_row("SELECT batch_id FROM dap_batches WHERE open = 1", [], |r| r.get(0)).optional()?;
-            let Some(id) = id else { return Ok(None) };
-            let id: [u8; 32] = id.try_into().map_err(|_| StoreError::Corrupt("batch id".into()))?;
-            Ok(read_batch(c, &id)?.map(|batch| (id, batch)))
+            c.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES ('dap_task_id', ?1)",
+                params![&task_id[..]],
+            )?;
+            let bound: Vec<u8> =
+                c.query_row("SELECT value FROM settings WHERE name = 'dap_task_id'", [], |r| r.get(0))?;
+            Ok(bound == task_id)
         })
         .await
     }
@@ -228,50 +139,6 @@ impl SqliteStore {
     /// A batch by id.
     pub async fn dap_batch(&self, batch_id: [u8; 32]) -> Result<Option<StoredBatch>, StoreError> {
         self.with(move |c| read_batch(c, &batch_id)).await
-    }
-
-    /// Closes batch `batch_id` and publishes the model `next` computes from the current model's
-    /// weights and the batch, atomically; false if the batch was already collected.
-    pub async fn dap_publish_collected(
-        &self,
-        batch_id: [u8; 32],
-        next: Box<dyn FnOnce(&StoredModel) -> StoredModel + Send>,
-    ) -> Result<bool, StoreError> {
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let collected: Option<bool> = tx
-                .query_row("SELECT collected FROM dap_batches WHERE batch_id = ?1", params![&batch_id[..]], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if collected != Some(false) {
-                return Ok(false);
-            }
-            let version: i64 = tx.query_row("SELECT MAX(version) FROM models", [], |r| r.get(0))?;
-            let (weights, signed): (Vec<u8>, Vec<u8>) =
-                tx.query_row("SELECT weights, signed FROM models WHERE version = ?1", params![version], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-            let current = StoredModel {
-                version: super::stored_u64(version, "model version")?,
-                weights: super::weights_from_bytes(&weights)?,
-                signed,
-            };
-            let published = next(&current);
-            tx.execute(
-                "INSERT INTO models (version, weights, signed) VALUES (?1, ?2, ?3)",
-                params![published.version as i64, weights_to_bytes(&published.weights), published.signed],
-            )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO rounds (version, sum, updates) VALUES (?1, ?2, 0)",
-                params![published.version as i64, sum_to_bytes(&vec![0; published.weights.len()])],
-            )?;
-            tx.execute("UPDATE rounds SET closed = 1 WHERE version = ?1", params![version])?;
-            tx.execute("UPDATE dap_batches SET collected = 1, open = 0 WHERE batch_id = ?1", params![&batch_id[..]])?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
     }
 
     /// The helper's stored answer to job `job_id`, with the hash of the request it answered.
@@ -339,6 +206,22 @@ impl SqliteStore {
         self.with(move |c| {
             c.execute("UPDATE dap_batches SET collected = 1 WHERE batch_id = ?1", params![&batch_id[..]])?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The helper's counts: answered jobs, aggregated report ids, batches and collected batches.
+    pub async fn dap_helper_counts(&self) -> Result<HelperCounts, StoreError> {
+        self.with(|c| {
+            let count = |sql: &str| -> Result<u64, StoreError> {
+                super::stored_u64(c.query_row(sql, [], |r| r.get::<_, i64>(0))?, "helper count")
+            };
+            Ok(HelperCounts {
+                jobs: count("SELECT COUNT(*) FROM dap_jobs")?,
+                aggregated: count("SELECT COUNT(*) FROM dap_seen")?,
+                batches: count("SELECT COUNT(*) FROM dap_batches")?,
+                collected_batches: count("SELECT COUNT(*) FROM dap_batches WHERE collected = 1")?,
+            })
         })
         .await
     }

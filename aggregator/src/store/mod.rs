@@ -9,6 +9,9 @@
 //! across replicas).
 
 pub mod dap;
+pub mod dap_leader;
+pub mod dap_postgres;
+pub mod dap_store;
 pub mod postgres;
 pub mod share_pending;
 pub mod shares;

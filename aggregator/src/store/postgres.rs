@@ -73,6 +73,7 @@ async fn open(url: &str) -> Result<Client, StoreError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
     tx.batch_execute(SCHEMA).await?;
+    tx.batch_execute(super::dap_postgres::DAP_SCHEMA).await?;
     tx.commit().await?;
     Ok(client)
 }
@@ -86,7 +87,7 @@ impl PostgresStore {
     }
 
     /// The live connection: reconnects when it is gone and an attempt is due, otherwise fails fast.
-    async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+    pub(super) async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
         let mut link = self.link.lock().await;
         if link.client.as_ref().is_some_and(Client::is_closed) {
             eprintln!("aggregator: the PostgreSQL connection is gone; reconnecting");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod lying;
+pub mod processes;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub fn keys(min_batch_size: u64) -> Keys {
         clip_bound: CLIP,
         verify_key: [5; 16],
         min_batch_size,
+        max_batch_size: 1_000,
         hpke,
         peer_token: TOKEN.to_owned(),
         collector_config: collector.config.clone(),
@@ -78,13 +80,13 @@ pub async fn serve_helper(state: Arc<HelperState>) -> String {
 }
 
 pub fn helper_state(task: DapTaskConfig, store: SqliteStore) -> Arc<HelperState> {
-    Arc::new(HelperState { task, store, jobs: Default::default() })
+    Arc::new(HelperState { task, store: store.into(), jobs: Default::default(), running: Default::default() })
 }
 
 pub fn leader_state(keys: &Keys, store: SqliteStore, helper_url: &str, key: SigningKey) -> Arc<LeaderState> {
     Arc::new(LeaderState {
         task: keys.leader.clone(),
-        store,
+        store: store.into(),
         helper: HelperClient::new(helper_url, Some(TOKEN)).expect("helper url"),
         collector: keys.collector.clone(),
         signing_key: key,

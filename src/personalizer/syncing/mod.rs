@@ -147,6 +147,12 @@ impl Syncing {
                 ));
             }
         }
+        if secure::stranded(&dap, self.pending.as_deref()) {
+            self.pending = None;
+            self.dirty = true;
+            self.save_state(ctx);
+            ctx.warn(StorageWarning::new(WarningCode::SendRefused, secure::STRANDED_REPORT));
+        }
         self.device = Some(device);
         self.dap = dap;
         self.params = Some(params);

@@ -39,6 +39,17 @@ pub(super) fn check_secure_aggregation(
     }
 }
 
+/// Why a queued DAP report is dropped when the page configures sync without `secureAggregation`.
+pub const STRANDED_REPORT: &str = "a queued secure aggregation report was dropped: this page no longer configures \
+secureAggregation, and the report (sealed to that task's two aggregators) cannot be sent as a plain update; its \
+spend stays booked, and the next update leaves as a plain update";
+
+/// Whether the booked update `pending` is a DAP report that no configured task can take (`dap`
+/// unset): kept, it would be resent, fail and block every later update.
+pub(super) fn stranded(dap: &DapSlot, pending: Option<&[u8]>) -> bool {
+    dap.is_none() && pending.is_some_and(|body| crate::sync::secure_aggregation::parse_dap_booked(body).is_some())
+}
+
 /// The booked update: a DAP report when `dap` is set, else the plain locally noised update.
 pub(super) fn prepare_upload(
     dap: &DapSlot,

@@ -41,6 +41,19 @@ pub struct DapDevice {
     reports_url: String,
 }
 
+/// The standard deviation of one device's noise share per coordinate when its noise is that of
+/// a sum of `cohort` reports: `z·C/√K`.
+pub fn noise_share_std(privacy: &PrivacyParams, cohort: u32) -> f64 {
+    privacy.noise_std() / f64::from(cohort).sqrt()
+}
+
+/// The bound `B` a device encodes its clipped, noised update under, for updates of `dimension`
+/// weights and a noise share of a sum of `cohort` reports: the aggregators decode the sum with
+/// it, and check their task against it (`aggregator/src/dap/task_file.rs`).
+pub fn report_bound(privacy: &PrivacyParams, cohort: u32, dimension: usize) -> f64 {
+    measurement_bound(privacy.clip_bound(), noise_share_std(privacy, cohort), dimension)
+}
+
 fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapError> {
     let url = url.trim();
     let scheme = url.starts_with("https://") || url.starts_with("http://");
@@ -86,15 +99,15 @@ impl DapDevice {
             return Err(DapError::MinBatchSize { got: cohort, max: DAP_MAX_NOISE_COHORT });
         }
         model_update_vdaf(dimension)?;
-        let noise_std = privacy.noise_std() / f64::from(cohort).sqrt();
         let task = DapTask {
             task_id,
             leader_config,
             helper_config,
             dimension,
-            clip_bound: measurement_bound(privacy.clip_bound(), noise_std, dimension),
+            clip_bound: report_bound(privacy, cohort, dimension),
             time_precision_secs,
         };
+        let noise_std = noise_share_std(privacy, cohort);
         let reports_url = [leader, "/tasks/", setup.task_id.trim(), "/reports"].concat();
         Ok(DapDevice { task, cohort, noise_std, reports_url })
     }

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
-pub use device_task::{DapDevice, DAP_MAX_NOISE_COHORT};
+pub use device_task::{noise_share_std, report_bound, DapDevice, DAP_MAX_NOISE_COHORT};
 pub use hpke_seal::{HpkeKeypair, HpkeLabel};
 pub use report::{build_report, DapTask};
 pub use vdaf::{

@@ -141,3 +141,34 @@ fn a_bad_secure_aggregation_setting_is_refused_and_keeps_the_previous_setup() {
     assert!(error.to_string().contains("taskId"), "{error}");
     assert_eq!(p.collusion_epsilon_per_update(), None, "the plain setup stays");
 }
+
+#[test]
+fn a_page_that_drops_secure_aggregation_with_a_report_queued_is_not_blocked_from_plain_updates() {
+    let store = MemoryStore::new();
+    let transport = InMemoryTransport::new();
+    transport.serve_model(1, signed(1, &DEFAULT_WEIGHTS));
+    let (mut p, _, _) = secure_device(&store, None);
+    browse_and_click(&mut p, 4, T0);
+    transport.refuse_sends_with(Some(crate::sync::SyncError::Transport { message: "offline".into() }));
+    run_ready(p.sync_with(&transport, T0 + 200_000.0, SEED));
+    assert_eq!(&p.pending_upload().expect("the report waits to be resent")[..4], b"SPDR");
+    transport.refuse_sends_with(None);
+
+    // The page configures sync again without secureAggregation: the report has nowhere to go (it is
+    // sealed to the task's aggregators and is no plain update), so it is dropped, saved so, and said.
+    p.configure_sync(setup(3)).expect("the plain setup");
+    assert!(p.pending_upload().is_none(), "the report is dropped");
+    let warning = p.warnings().iter().find(|w| w.code == WarningCode::SendRefused).expect("warned").clone();
+    assert!(warning.message.contains("secureAggregation"), "{}", warning.message);
+    let reopened = open(&store, ConsentMode::Full);
+    assert!(reopened.pending_upload().is_none(), "the drop is stored");
+
+    // Its spend stays booked: nothing more today; the next period's update leaves as a plain update.
+    browse_and_click(&mut p, 4, T0 + 300_000.0);
+    let today = run_ready(p.sync_with(&transport, T0 + 400_000.0, [8; 32]));
+    assert!(matches!(today, SyncOutcome::RefusedByLedger { .. }), "{today:?}");
+    let next = run_ready(p.sync_with(&transport, T0 + DAY_MS + 1_000.0, [9; 32]));
+    assert!(matches!(next, SyncOutcome::Sent { resent: false, .. }), "{next:?}");
+    assert_eq!((transport.sent().len(), transport.dap_reports().len()), (1, 0), "a plain update, no DAP report");
+    assert_eq!(p.sync_ledger_summary(T0 + DAY_MS + 1_000.0).lifetime_updates, 2);
+}

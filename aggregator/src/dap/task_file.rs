@@ -1,0 +1,274 @@
+//! The DAP task file one aggregator process runs (`--dap-task FILE`): JSON written by
+//! `aggregator dap-task-pair` ([`super::task_pair`]), checked whole before the server starts.
+//!
+//! Bounds the sender cannot choose: the file's `minBatchSize` must be at least
+//! [`DAP_MAX_NOISE_COHORT`], the `K` whose sum of noise shares the devices' noise is sized for (a
+//! smaller batch carries less than the noise the ledger books), and its `measurementBound` must be
+//! the bound the devices encode under for its dimension, clip bound and noise multiplier, derived
+//! with the device's own [`report_bound`]: the sum would decode wrong otherwise. The helper
+//! enforces `minBatchSize` from its own file whatever the leader asks.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use janus_messages::{HpkeConfig, Role, TaskId};
+use prio::codec::Decode;
+use serde::{Deserialize, Serialize};
+use shop_personalizer::privacy::{PrivacyConfig, PrivacyParams};
+use shop_personalizer::sync::dap::hpke_seal::seal;
+use shop_personalizer::sync::dap::{report_bound, HpkeKeypair, HpkeLabel, DAP_MAX_NOISE_COHORT, MAX_DIMENSION};
+
+use super::DapTaskConfig;
+
+/// The `format` every task file names.
+pub const TASK_FORMAT: &str = "shop-personalizer-dap-task";
+/// The only `version` so far.
+pub const TASK_VERSION: u32 = 1;
+/// A task file is a few kilobytes; larger files are refused unread.
+pub const MAX_TASK_FILE_BYTES: u64 = 64 * 1024;
+/// The largest batch a task may ask for (a batch's reports are held until it is collected).
+pub const MAX_BATCH_SIZE: u64 = 100_000;
+/// Peer tokens are secrets of at least this many characters.
+pub const MIN_PEER_TOKEN_LEN: usize = 16;
+
+/// Which aggregator a task file (and a process) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DapRole {
+    Leader,
+    Helper,
+}
+
+/// The file as written: base64url (no padding) for binary values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskFile {
+    pub format: String,
+    pub version: u32,
+    pub role: DapRole,
+    pub task_id: String,
+    pub dimension: usize,
+    /// The devices' `C` and `z` (their `privacy` settings).
+    pub clip_bound: f64,
+    pub noise_multiplier: f64,
+    /// `B`: must be the device's bound for the above and `K` = [`DAP_MAX_NOISE_COHORT`].
+    pub measurement_bound: f64,
+    pub min_batch_size: u64,
+    pub max_batch_size: u64,
+    pub verify_key: String,
+    pub hpke_config: String,
+    pub hpke_private_key: String,
+    pub peer_token: String,
+    pub collector_hpke_config: String,
+    /// Leader only: the collector's private key (the leader collects its own batches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_hpke_private_key: Option<String>,
+    /// Leader only: where the helper listens (`http://host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helper_url: Option<String>,
+}
+
+/// A checked task file: the task, and for a leader the collector key and helper URL.
+#[derive(Clone)]
+pub struct LoadedTask {
+    pub role: DapRole,
+    pub task: DapTaskConfig,
+    pub collector: Option<HpkeKeypair>,
+    pub helper_url: Option<String>,
+}
+
+/// Why a task file was refused; [`TaskFileError::code`] is stable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TaskFileError {
+    #[error("could not read the DAP task file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("the DAP task file is over {MAX_TASK_FILE_BYTES} bytes: it is not a task file")]
+    TooLarge,
+    #[error("the DAP task file is not valid task JSON: {0}")]
+    Malformed(String),
+    #[error("the DAP task file has format {format:?} version {version}; this server reads {TASK_FORMAT:?} version {TASK_VERSION}")]
+    Format { format: String, version: u32 },
+    #[error("the DAP task file is the {file:?} file but --dap-role is {flag:?}: give each process its own file")]
+    RoleMismatch { file: DapRole, flag: DapRole },
+    #[error("{field} in the DAP task file is malformed: {rule}")]
+    Field { field: &'static str, rule: &'static str },
+    #[error("dimension is {0}; it must be 1..={MAX_DIMENSION}")]
+    Dimension(usize),
+    #[error("clipBound / noiseMultiplier are not settings a device accepts: {0}")]
+    Privacy(String),
+    #[error(
+        "minBatchSize is {got}; it must be at least {k}, the sum of noise shares the devices' noise is sized for \
+         (a smaller batch would carry less noise than each device books)"
+    )]
+    MinBatchBelowK { got: u64, k: u32 },
+    #[error("maxBatchSize is {got}; it must be between minBatchSize ({min}) and {MAX_BATCH_SIZE}")]
+    MaxBatch { got: u64, min: u64 },
+    #[error(
+        "measurementBound is {got} but devices encode updates of dimension {dimension} with clipBound {clip} and \
+         noiseMultiplier {noise} under {want}: regenerate the task files"
+    )]
+    BoundMismatch { got: f64, want: f64, dimension: usize, clip: f64, noise: f64 },
+    #[error("the {0} private key does not open what is sealed to its HPKE config: regenerate the task files")]
+    KeyMismatch(&'static str),
+}
+
+impl TaskFileError {
+    /// The stable code of this refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unreadable { .. } => "dap_task_unreadable",
+            Self::TooLarge => "dap_task_too_large",
+            Self::Malformed(_) => "dap_task_malformed",
+            Self::Format { .. } => "dap_task_format",
+            Self::RoleMismatch { .. } => "dap_task_role_mismatch",
+            Self::Field { .. } => "dap_task_field",
+            Self::Dimension(_) => "dap_task_dimension",
+            Self::Privacy(_) => "dap_task_privacy",
+            Self::MinBatchBelowK { .. } => "dap_task_min_batch_below_k",
+            Self::MaxBatch { .. } => "dap_task_max_batch",
+            Self::BoundMismatch { .. } => "dap_task_bound_mismatch",
+            Self::KeyMismatch(_) => "dap_task_key_mismatch",
+        }
+    }
+}
+
+/// The devices' privacy settings a task is for: `C` and `z` (the bound depends on nothing else;
+/// the period budget, a device's own choice, is left unlimited here).
+pub fn device_privacy(clip_bound: f64, noise_multiplier: f64) -> Result<PrivacyParams, TaskFileError> {
+    let budget = f64::MAX;
+    PrivacyParams::new(PrivacyConfig {
+        clip_bound,
+        noise_multiplier,
+        period_budget_epsilon: budget,
+        ..PrivacyConfig::default()
+    })
+    .map_err(|error| TaskFileError::Privacy(error.to_string()))
+}
+
+/// The bound devices encode under for a task of `dimension`, `C`, `z` (their `K` being the package's).
+pub fn device_bound(dimension: usize, clip_bound: f64, noise_multiplier: f64) -> Result<f64, TaskFileError> {
+    Ok(report_bound(&device_privacy(clip_bound, noise_multiplier)?, DAP_MAX_NOISE_COHORT, dimension))
+}
+
+fn bytes(field: &'static str, text: &str) -> Result<Vec<u8>, TaskFileError> {
+    URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| TaskFileError::Field { field, rule: "not base64url" })
+}
+
+fn hpke_config(field: &'static str, text: &str) -> Result<HpkeConfig, TaskFileError> {
+    let config = HpkeConfig::get_decoded(&bytes(field, text)?)
+        .map_err(|_| TaskFileError::Field { field, rule: "not a DAP HpkeConfig" })?;
+    shop_personalizer::sync::dap::hpke_seal::public_key(&config)
+        .map_err(|_| TaskFileError::Field { field, rule: "not X25519/HKDF-SHA256/AES-128-GCM" })?;
+    Ok(config)
+}
+
+/// A keypair whose private key opens what is sealed to its config (checked with the HPKE code).
+fn keypair(what: &'static str, config: HpkeConfig, private_key: &str) -> Result<HpkeKeypair, TaskFileError> {
+    let field = if what == "collector" { "collectorHpkePrivateKey" } else { "hpkePrivateKey" };
+    let keypair = HpkeKeypair { config, private_key: bytes(field, private_key)? };
+    let probe = b"task file key check";
+    let sealed =
+        seal(&keypair.config, HpkeLabel::InputShare, Role::Client, Role::Leader, probe, b"", &mut rand_core06::OsRng)
+            .map_err(|_| TaskFileError::KeyMismatch(what))?;
+    match keypair.open(&sealed, HpkeLabel::InputShare, Role::Client, Role::Leader, b"") {
+        Ok(opened) if opened == probe => Ok(keypair),
+        _ => Err(TaskFileError::KeyMismatch(what)),
+    }
+}
+
+impl TaskFile {
+    /// Checks the file for a process started with `--dap-role role`.
+    pub fn check(self, role: DapRole) -> Result<LoadedTask, TaskFileError> {
+        if self.format != TASK_FORMAT || self.version != TASK_VERSION {
+            return Err(TaskFileError::Format { format: self.format, version: self.version });
+        }
+        if self.role != role {
+            return Err(TaskFileError::RoleMismatch { file: self.role, flag: role });
+        }
+        let task_id = self
+            .task_id
+            .trim()
+            .parse::<TaskId>()
+            .map_err(|_| TaskFileError::Field { field: "taskId", rule: "not 32 bytes of base64url" })?;
+        if self.dimension == 0 || self.dimension > MAX_DIMENSION {
+            return Err(TaskFileError::Dimension(self.dimension));
+        }
+        let want = device_bound(self.dimension, self.clip_bound, self.noise_multiplier)?;
+        let matches = (self.measurement_bound - want).abs() <= 1e-9 * want;
+        if !matches {
+            return Err(TaskFileError::BoundMismatch {
+                got: self.measurement_bound,
+                want,
+                dimension: self.dimension,
+                clip: self.clip_bound,
+                noise: self.noise_multiplier,
+            });
+        }
+        let k = DAP_MAX_NOISE_COHORT;
+        if self.min_batch_size < u64::from(k) {
+            return Err(TaskFileError::MinBatchBelowK { got: self.min_batch_size, k });
+        }
+        if self.max_batch_size < self.min_batch_size || self.max_batch_size > MAX_BATCH_SIZE {
+            return Err(TaskFileError::MaxBatch { got: self.max_batch_size, min: self.min_batch_size });
+        }
+        let verify_key: [u8; 16] = bytes("verifyKey", &self.verify_key)?
+            .try_into()
+            .map_err(|_| TaskFileError::Field { field: "verifyKey", rule: "not 16 bytes" })?;
+        if self.peer_token.chars().count() < MIN_PEER_TOKEN_LEN
+            || !self.peer_token.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(TaskFileError::Field { field: "peerToken", rule: "at least 16 visible ASCII characters" });
+        }
+        let hpke = keypair("aggregator", hpke_config("hpkeConfig", &self.hpke_config)?, &self.hpke_private_key)?;
+        let collector_config = hpke_config("collectorHpkeConfig", &self.collector_hpke_config)?;
+        let (collector, helper_url) = match role {
+            DapRole::Helper => (None, None),
+            DapRole::Leader => {
+                let private = self.collector_hpke_private_key.as_deref().ok_or(TaskFileError::Field {
+                    field: "collectorHpkePrivateKey",
+                    rule: "required in the leader's file",
+                })?;
+                let url = self.helper_url.as_deref().map(str::trim).filter(|url| url.starts_with("http://"));
+                let url = url.ok_or(TaskFileError::Field {
+                    field: "helperUrl",
+                    rule: "required in the leader's file, http://host:port",
+                })?;
+                (
+                    Some(keypair("collector", collector_config.clone(), private)?),
+                    Some(url.trim_end_matches('/').to_owned()),
+                )
+            }
+        };
+        let task = DapTaskConfig {
+            task_id,
+            dimension: self.dimension,
+            clip_bound: self.measurement_bound,
+            verify_key,
+            min_batch_size: self.min_batch_size,
+            max_batch_size: self.max_batch_size,
+            hpke,
+            peer_token: self.peer_token,
+            collector_config,
+        };
+        Ok(LoadedTask { role, task, collector, helper_url })
+    }
+}
+
+/// Reads and checks the task file at `path` for a process of `role`.
+pub fn load(path: &Path, role: DapRole) -> Result<LoadedTask, TaskFileError> {
+    let unreadable = |error: std::io::Error| TaskFileError::Unreadable {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    if std::fs::metadata(path).map_err(unreadable)?.len() > MAX_TASK_FILE_BYTES {
+        return Err(TaskFileError::TooLarge);
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    let file: TaskFile = serde_json::from_str(&text).map_err(|error| TaskFileError::Malformed(error.to_string()))?;
+    file.check(role)
+}
+
+#[cfg(test)]
+#[path = "task_file_tests.rs"]
+mod tests;

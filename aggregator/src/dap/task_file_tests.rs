@@ -1,0 +1,91 @@
+use super::*;
+use crate::dap::task_pair::{generate, PairSettings};
+
+fn pair() -> (TaskFile, TaskFile) {
+    let (leader, helper, _) = generate(&PairSettings { dimension: 90, ..PairSettings::default() }).expect("generates");
+    (leader, helper)
+}
+
+fn refusal(file: TaskFile, role: DapRole) -> &'static str {
+    file.check(role).err().expect("refused").code()
+}
+
+#[test]
+fn a_generated_pair_loads_each_in_its_role() {
+    let (leader, helper) = pair();
+    let loaded = leader.clone().check(DapRole::Leader).expect("leader file");
+    assert!(loaded.collector.is_some() && loaded.helper_url.as_deref() == Some("http://127.0.0.1:8789"));
+    assert_eq!(loaded.task.min_batch_size, 100);
+    let helper = helper.check(DapRole::Helper).expect("helper file");
+    assert!(helper.collector.is_none());
+    assert_eq!(helper.task.task_id, loaded.task.task_id);
+    assert_eq!(helper.task.verify_key, loaded.task.verify_key);
+    assert_ne!(helper.task.hpke.config, loaded.task.hpke.config);
+    assert_eq!(refusal(leader, DapRole::Helper), "dap_task_role_mismatch");
+}
+
+#[test]
+fn the_bound_is_the_devices_for_k_100_computed_by_hand() {
+    // d = 90, C = 1, z = 1, K = 100: σ = 0.1; 90 + 2·√2880 + 64 = 261.33126; √ = 16.16575.
+    let bound = device_bound(90, 1.0, 1.0).expect("valid");
+    assert!((bound - 2.616_575).abs() < 1e-5, "{bound}");
+    assert_eq!(pair().0.measurement_bound, bound);
+}
+
+#[test]
+fn a_batch_below_the_devices_noise_cohort_is_refused() {
+    let (_, helper) = pair();
+    let small = TaskFile { min_batch_size: 99, ..helper.clone() };
+    assert_eq!(small.check(DapRole::Helper).err(), Some(TaskFileError::MinBatchBelowK { got: 99, k: 100 }));
+    assert_eq!(refusal(TaskFile { max_batch_size: 99, ..helper }, DapRole::Helper), "dap_task_max_batch");
+}
+
+#[test]
+fn a_bound_other_than_the_devices_is_refused() {
+    let (_, helper) = pair();
+    let bound = helper.measurement_bound;
+    assert_eq!(
+        refusal(TaskFile { measurement_bound: 1.0, ..helper.clone() }, DapRole::Helper),
+        "dap_task_bound_mismatch"
+    );
+    assert_eq!(
+        refusal(TaskFile { measurement_bound: bound * 1.001, ..helper.clone() }, DapRole::Helper),
+        "dap_task_bound_mismatch"
+    );
+    // The same bound under another noise multiplier is another task.
+    assert_eq!(
+        refusal(TaskFile { noise_multiplier: 2.0, ..helper.clone() }, DapRole::Helper),
+        "dap_task_bound_mismatch"
+    );
+    assert_eq!(refusal(TaskFile { clip_bound: -1.0, ..helper }, DapRole::Helper), "dap_task_privacy");
+}
+
+#[test]
+fn malformed_fields_and_keys_are_refused_with_their_codes() {
+    let (leader, helper) = pair();
+    let swapped = TaskFile { hpke_private_key: leader.hpke_private_key.clone(), ..helper.clone() };
+    assert_eq!(refusal(swapped, DapRole::Helper), "dap_task_key_mismatch");
+    assert_eq!(refusal(TaskFile { verify_key: "AAAA".into(), ..helper.clone() }, DapRole::Helper), "dap_task_field");
+    assert_eq!(refusal(TaskFile { task_id: "short".into(), ..helper.clone() }, DapRole::Helper), "dap_task_field");
+    assert_eq!(refusal(TaskFile { peer_token: "short".into(), ..helper.clone() }, DapRole::Helper), "dap_task_field");
+    assert_eq!(refusal(TaskFile { dimension: 0, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
+    assert_eq!(refusal(TaskFile { version: 2, ..helper }, DapRole::Helper), "dap_task_format");
+    assert_eq!(refusal(TaskFile { helper_url: None, ..leader.clone() }, DapRole::Leader), "dap_task_field");
+    assert_eq!(refusal(TaskFile { collector_hpke_private_key: None, ..leader }, DapRole::Leader), "dap_task_field");
+}
+
+#[test]
+fn files_that_are_not_task_json_are_refused_unparsed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("task.json");
+    let (_, helper) = pair();
+    let mut value = serde_json::to_value(&helper).expect("serializes");
+    value["extra"] = serde_json::json!(1);
+    std::fs::write(&path, value.to_string()).expect("write");
+    assert_eq!(load(&path, DapRole::Helper).err().map(|e| e.code()), Some("dap_task_malformed"));
+    std::fs::write(&path, vec![b' '; MAX_TASK_FILE_BYTES as usize + 1]).expect("write");
+    assert_eq!(load(&path, DapRole::Helper).err(), Some(TaskFileError::TooLarge));
+    assert_eq!(load(&dir.path().join("none"), DapRole::Helper).err().map(|e| e.code()), Some("dap_task_unreadable"));
+    std::fs::write(&path, serde_json::to_string(&helper).expect("serializes")).expect("write");
+    assert!(load(&path, DapRole::Helper).is_ok());
+}

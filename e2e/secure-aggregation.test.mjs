@@ -1,0 +1,90 @@
+// The demo storefront with secure aggregation, as scripts/demo runs it: the aggregator as the DAP
+// leader and a DAP helper as a second process, on a task written by `aggregator dap-task-pair`. The
+// page configures `secureAggregation` from demo-config.json; its model update leaves as one DAP-09
+// report, PUT to the leader (after a CORS preflight) as `application/dap-report`, which the leader
+// stores and aggregates with the helper; no plain update is posted, and no batch below 100 is released.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { DEMO_SIGNING_KEY_FILE, dapTaskPair, freePort, pause, startAggregator, startDapHelper, startStorefront } from "./browser.mjs";
+
+let storefront;
+let task;
+let helper;
+let leader;
+
+before(async () => {
+  storefront = await startStorefront();
+  const helperPort = await freePort();
+  task = await dapTaskPair(`http://127.0.0.1:${helperPort}`);
+  helper = await startDapHelper(task.helperFile, helperPort);
+  leader = await startAggregator(storefront.url, [
+    "--signing-key-file", DEMO_SIGNING_KEY_FILE, "--dap-role", "leader", "--dap-task", task.leaderFile, "--dap-interval-ms", "100",
+  ]);
+  storefront.setDemoConfig({ aggregatorUrl: leader.url, secureAggregation: { ...task.device, leaderUrl: leader.url } });
+}, { timeout: 1_800_000 });
+
+after(async () => {
+  leader?.stop();
+  helper?.stop();
+  task?.remove();
+  await storefront?.close();
+});
+
+test("the storefront's model update leaves as a DAP report to the leader, aggregated with the helper", async () => {
+  const context = await storefront.browser.newContext();
+  const uploads = [];
+  const plain = [];
+  context.on("request", (request) => {
+    if (request.url().startsWith(`${leader.url}/tasks/`) && request.method() === "PUT") uploads.push(request);
+    if (request.url() === `${leader.url}/v1/updates`) plain.push(request);
+  });
+  const lines = [];
+  try {
+    const page = await context.newPage();
+    page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
+    await page.goto(`${storefront.url}/www/?allow-automation`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.getByRole("button", { name: "Remember me" }).click();
+    await page.click('#category-nav a[href="#/c/Shoes"]');
+    await page.waitForSelector('[data-placement="category"]');
+    await pause(page);
+    await page.click('.tile[data-item-id="sku-001"] a');
+    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    const clicked = new Set();
+    while (uploads.length === 0) {
+      await page.waitForSelector("[data-testid=recommendations] li a");
+      const hrefs = await page.$$eval("[data-testid=recommendations] li a", (links) => links.map((a) => a.getAttribute("href")));
+      const href = hrefs.find((h) => !clicked.has(h)) ?? hrefs[0];
+      clicked.add(href);
+      await page.click(`[data-testid=recommendations] a[href="${href}"]`);
+      await page.waitForSelector(`article.product[data-item-id="${decodeURIComponent(href.slice(4))}"]`);
+      await pause(page, 400);
+      assert.ok(clicked.size < 40, `the demo sends an update after five labelled impressions\n${lines.join("\n")}`);
+    }
+    const response = await uploads[0].response();
+    assert.equal(response.status(), 200, "the leader took the report");
+    assert.equal(uploads[0].headers()["content-type"], "application/dap-report");
+    const bytes = uploads[0].postDataBuffer().length;
+    console.log(`the storefront's DAP report: ${bytes} bytes`);
+    assert.ok(bytes <= 32 * 1024);
+    let status;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      status = await (await fetch(`${leader.url}/dap/status`)).json();
+      if (status.aggregated === 1) break;
+      await pause(page, 100);
+    }
+    assert.equal(status.aggregated, 1, `verified by both aggregators: ${JSON.stringify(status)}`);
+    assert.equal(status.collectedBatches, 0, "no batch below 100 is released");
+    const helperStatus = await (await fetch(`${helper.url}/dap/status`)).json();
+    assert.equal(helperStatus.aggregated, 1);
+    assert.equal(plain.length, 0, "no plain update leaves");
+    const round = await (await fetch(`${leader.url}/v1/rounds/current`)).json();
+    assert.equal(round.updatesReceived, 0);
+    await page.click("#open-panel");
+    await page.waitForSelector("[data-testid=privacy-ledger]");
+    assert.match(await page.textContent("[data-testid=privacy-ledger]"), /secure aggregation reports/);
+    assert.ok(!lines.some((line) => /sync off|invalidConfig/.test(line)), lines.join("\n"));
+  } finally {
+    await context.close();
+  }
+});
