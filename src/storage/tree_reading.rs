@@ -125,6 +125,29 @@ pub fn number(value: &Value) -> Result<f64, TreeError> {
     value.as_f64().ok_or_else(|| TreeError::expected("a number", value))
 }
 
+/// A number as serde reads an `f32` from the tree: the integer or float it holds, cast.
+#[inline(never)]
+pub fn single(value: &Value) -> Result<f32, TreeError> {
+    match value {
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Ok(u as f32),
+            (None, Some(i), _) => Ok(i as f32),
+            (None, None, Some(f)) => Ok(f as f32),
+            (None, None, None) => Err(TreeError::expected("a number", value)),
+        },
+        _ => Err(TreeError::expected("a number", value)),
+    }
+}
+
+/// A whole number that fits this platform's `usize`.
+#[inline(never)]
+pub fn whole_usize(value: &Value) -> Result<usize, TreeError> {
+    value
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| TreeError::expected("a whole number ≥ 0 that fits usize", value))
+}
+
 #[inline(never)]
 pub fn text(value: &Value) -> Result<String, TreeError> {
     value.as_str().map(str::to_owned).ok_or_else(|| TreeError::expected("a string", value))
