@@ -240,9 +240,9 @@ mod tests {
         let list = prop::collection::vec(prop_oneof![3 => "[a-z0-9-]{0,5}".prop_map(Value::from), 1 => leaf()], 0..4)
             .prop_map(Value::from);
         let affinity_map = prop::collection::vec(("(brand|tag|priceBand|category|x):[a-z0-9]{0,3}", leaf()), 0..5)
-            .prop_map(|entries| Value::Object(entries.into_iter().map(|(k, v)| (k, v)).collect()));
+            .prop_map(|entries| Value::Object(entries.into_iter().collect()));
         let visits = maybe_object(&["firstSeenMs", "visits", "orders", "other"], leaf().boxed());
-        let field = prop_oneof![leaf(), list.prop_map(|v| v), affinity_map.prop_map(|v| v), visits,].boxed();
+        let field = prop_oneof![leaf().boxed(), list.boxed(), affinity_map.boxed(), visits].boxed();
         maybe_object(&["updatedMs", "affinities", "viewed", "visits", "extra"], field)
     }
 
