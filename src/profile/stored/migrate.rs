@@ -90,9 +90,14 @@ fn key_v0(text: &str) -> Option<AttributeKey> {
     }
 }
 
-/// An object of `fields`.
-fn fields<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect::<Map<_, _>>())
+/// An object of `fields`, inserted one by one: collecting into the map would compile
+/// `BTreeMap`'s bulk build and a sort of its own per call shape.
+fn fields(fields: Vec<(&str, Value)>) -> Value {
+    let mut object = Map::new();
+    for (name, value) in fields {
+        object.insert(name.to_owned(), value);
+    }
+    Value::Object(object)
 }
 
 /// A key as the current layout stores it: `{"kind":"brand","value":"Acme"}`.
@@ -103,7 +108,7 @@ fn key_tree(key: AttributeKey) -> Value {
         AttributeKey::PriceBand(band) => ("priceBand", Value::from(band)),
         AttributeKey::Tag(tag) => ("tag", Value::from(tag)),
     };
-    fields([("kind", Value::from(kind)), ("value", value)])
+    fields(vec![("kind", Value::from(kind)), ("value", value)])
 }
 
 fn v0_to_v1(v0: ProfileV0) -> Value {
@@ -114,17 +119,17 @@ fn v0_to_v1(v0: ProfileV0) -> Value {
         .filter(|(_, value)| value.is_finite())
         .filter_map(|(key, value)| {
             let key = key_v0(&key)?;
-            Some(fields([("key", key_tree(key)), ("value", Value::from(value)), ("updatedMs", Value::from(at))]))
+            Some(fields(vec![("key", key_tree(key)), ("value", Value::from(value)), ("updatedMs", Value::from(at))]))
         })
         .collect();
     let viewed: Vec<Value> =
-        v0.viewed.into_iter().map(|id| fields([("itemId", Value::from(id)), ("atMs", Value::from(at))])).collect();
-    fields([
+        v0.viewed.into_iter().map(|id| fields(vec![("itemId", Value::from(id)), ("atMs", Value::from(at))])).collect();
+    fields(vec![
         ("affinities", Value::from(affinities)),
-        ("history", fields([("viewed", Value::from(viewed))])),
+        ("history", fields(vec![("viewed", Value::from(viewed))])),
         (
             "visits",
-            fields([
+            fields(vec![
                 ("firstSeenMs", Value::from(v0.visits.first_seen_ms)),
                 ("lastSeenMs", Value::from(at.max(v0.visits.first_seen_ms))),
                 ("visits", Value::from(v0.visits.visits)),
