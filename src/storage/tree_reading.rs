@@ -182,9 +182,22 @@ pub fn map<T>(value: &Value, read: Read<T>) -> Result<LiteMap<String, T>, TreeEr
     Ok(map)
 }
 
-/// A value read by its serde reader (for small leaves: unit enums, tagged keys).
-pub fn by_serde<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, TreeError> {
-    T::deserialize(value).map_err(|e| TreeError::new(e.to_string()))
+/// A unit variant of an enum, by its name, as serde reads one from the tree: the name as a string,
+/// or an object of one entry, the name, whose value is `null`.
+#[inline(never)]
+pub fn unit_variant<T: Copy>(value: &Value, variants: &[(&str, T)]) -> Result<T, TreeError> {
+    let name = match value {
+        Value::String(name) => name,
+        Value::Object(fields) if fields.len() == 1 => match fields.iter().next() {
+            Some((name, Value::Null)) => name,
+            _ => return Err(TreeError::new("expected a variant name")),
+        },
+        other => return Err(TreeError::expected("a variant name", other)),
+    };
+    match variants.iter().find(|(known, _)| known == name) {
+        Some(&(_, variant)) => Ok(variant),
+        None => Err(TreeError::new(format!("unknown variant `{name}`"))),
+    }
 }
 
 #[cfg(test)]
