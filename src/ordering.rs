@@ -31,19 +31,69 @@ pub fn sort<T: Ord>(items: &mut [T]) {
     sort_by(items, T::cmp);
 }
 
-/// Sorts row numbers by `compare`, in place and without allocating (the ranking path counts its
-/// allocations), not stable: for rows whose comparator breaks every tie itself.
+/// Sorts row numbers by `compare`, stable, in place. The one instance of the standard library's
+/// sort in the crate: every other sort here comes through it. Up to 1,024 rows it sorts in a
+/// scratch buffer on the stack, so the ranking path (which counts its allocations) allocates
+/// nothing; longer lists take one scratch allocation.
 #[inline(never)]
 pub fn sort_rows_by(rows: &mut [u32], compare: &mut dyn FnMut(u32, u32) -> Ordering) {
-    rows.sort_unstable_by(|&a, &b| compare(a, b));
+    rows.sort_by(|&a, &b| compare(a, b));
 }
 
-/// The positions `0..len` in the order `compare` (on positions) gives, stable. The one place the
-/// sorting code is compiled.
+/// Moves the first `k` rows in `compare`'s order to the front of `rows` (in no particular order
+/// among themselves), in place and without allocating, for a comparator that breaks every tie:
+/// a quickselect (median-of-three pivots) over the one sort's row type instead of the standard
+/// library's `select_nth_unstable_by`, which compiled a second sorting machinery per call site.
+/// After 32 partitions of one range it sorts what is left (`sort_rows_by`), so no input makes it
+/// quadratic.
+#[inline(never)]
+pub fn select_rows_by(rows: &mut [u32], k: usize, compare: &mut dyn FnMut(u32, u32) -> Ordering) {
+    // Invariant: rows[..low] come before every row of rows[low..], rows[high..] after every row
+    // of rows[..high], and low <= k <= high.
+    let (mut low, mut high) = (0, rows.len());
+    let mut partitions = 0;
+    while low < k && k < high {
+        if high - low <= 16 || partitions == 32 {
+            sort_rows_by(&mut rows[low..high], compare);
+            return;
+        }
+        partitions += 1;
+        let mid = low + (high - low) / 2;
+        let last = high - 1;
+        // The median of the first, middle and last rows, moved to the end.
+        if compare(rows[mid], rows[low]) == Ordering::Less {
+            rows.swap(mid, low);
+        }
+        if compare(rows[last], rows[mid]) == Ordering::Less {
+            rows.swap(last, mid);
+            if compare(rows[mid], rows[low]) == Ordering::Less {
+                rows.swap(mid, low);
+            }
+        }
+        rows.swap(mid, last);
+        let pivot = rows[last];
+        let mut store = low;
+        for at in low..last {
+            if compare(rows[at], pivot) == Ordering::Less {
+                rows.swap(at, store);
+                store += 1;
+            }
+        }
+        rows.swap(store, last);
+        // rows[low..store] before the pivot, now at `store`, rows[store + 1..high] after it.
+        if k <= store {
+            high = store;
+        } else {
+            low = store + 1;
+        }
+    }
+}
+
+/// The positions `0..len` in the order `compare` (on positions) gives, stable.
 #[inline(never)]
 fn sorted_positions(len: usize, compare: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<u32> {
     let mut positions: Vec<u32> = (0..len as u32).collect();
-    positions.sort_by(|&a, &b| compare(a as usize, b as usize));
+    sort_rows_by(&mut positions, &mut |a, b| compare(a as usize, b as usize));
     positions
 }
 
@@ -86,6 +136,32 @@ mod tests {
             expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             sort_by(&mut rows, |a, b| b.0.total_cmp(&a.0));
             prop_assert_eq!(rows, expected);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn selecting_puts_the_first_k_rows_in_front(
+            keys in prop::collection::vec(any::<u16>(), 0..400),
+            k in any::<prop::sample::Index>(),
+            sorted_input in any::<bool>(),
+        ) {
+            // Distinct keys (the key, then the row), as the ranking's comparator breaks ties.
+            let mut rows: Vec<u32> = (0..keys.len() as u32).collect();
+            if sorted_input {
+                rows.sort_by_key(|&r| std::cmp::Reverse((keys[r as usize], r)));
+            }
+            let k = if rows.is_empty() { 0 } else { k.index(rows.len() + 1) };
+            let mut compare = |a: u32, b: u32| (keys[a as usize], a).cmp(&(keys[b as usize], b));
+            let mut expected = rows.clone();
+            expected.sort_by(|&a, &b| compare(a, b));
+            select_rows_by(&mut rows, k, &mut compare);
+            let mut front = rows[..k].to_vec();
+            front.sort_by(|&a, &b| compare(a, b));
+            prop_assert_eq!(&front[..], &expected[..k]);
+            let mut all = rows.clone();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..keys.len() as u32).collect::<Vec<_>>());
         }
     }
 

@@ -15,9 +15,9 @@ use serde_json::Value;
 use super::{DeviceClass, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
 use crate::catalog::{AttributeKey, ItemAttributes};
 use crate::collect::event::{PurchaseLine, TrackEvent, MAX_DWELL_MS};
-use crate::storage::tree_reading::{
-    by_serde, list, number, optional, or_default, text, texts, whole_u64, whole_u8, TreeError,
-};
+use crate::storage::tree_reading::{list, number, optional, or_default, text, texts, whole_u64, whole_u8, TreeError};
+
+use super::tree::{attribute_key, device_class};
 
 impl ProfileChange {
     /// Whether the change names `item_id` anywhere (a stored copy of it would keep a trace).
@@ -210,7 +210,7 @@ pub fn read_change(value: &Value) -> Result<ProfileChange, TreeError> {
     let parts = value.as_array().ok_or_else(|| TreeError::new("expected a change array"))?;
     let kind = text(entry(parts, 0)?)?;
     match kind.as_str() {
-        "removeInterest" => Ok(ProfileChange::RemoveInterest(by_serde::<AttributeKey>(entry(parts, 1)?)?)),
+        "removeInterest" => Ok(ProfileChange::RemoveInterest(attribute_key(entry(parts, 1)?)?)),
         "forgetItem" => Ok(ProfileChange::ForgetItem(text(entry(parts, 1)?)?)),
         _ => read_recorded(&kind, parts).map(ProfileChange::Record),
     }
@@ -268,7 +268,7 @@ fn read_recorded(kind: &str, parts: &[Value]) -> Result<RecordedEvent, TreeError
     }
     let visit_device = match entry(parts, 3)? {
         Value::Null => None,
-        device => Some(by_serde::<DeviceClass>(device)?),
+        device => Some(device_class(device)?),
     };
     let attributes = list(entry(parts, 4)?, attributed)?;
     let mut tail = Tail::read(parts)?;

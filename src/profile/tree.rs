@@ -9,10 +9,13 @@ use super::{
     Affinities, Affinity, CachedItem, Cart, CatalogCache, EventCounts, History, HourOfWeek, InterestCounts, Profile,
     RecentItems, RepeatInterest, SessionItem, SessionState, TimedItem, VisitStats, HOURS_PER_WEEK,
 };
-use crate::catalog::ItemAttributes;
+use crate::catalog::{AttributeKey, ItemAttributes};
+use crate::collect::EventKind;
 use crate::profile::affinity::MAX_AFFINITY;
+use crate::profile::DeviceClass;
 use crate::storage::tree_reading::{
-    by_serde, list, map, number, object, optional, or_default, required, text, texts, whole_u32, whole_u64, TreeError,
+    list, map, number, object, optional, or_default, required, text, texts, unit_variant, whole_u32, whole_u64,
+    whole_u8, TreeError,
 };
 
 impl Profile {
@@ -25,7 +28,7 @@ impl Profile {
             history: or_default(f, "history", history)?,
             interest: or_default(f, "interest", |v| map(v, repeat_interest).map(InterestCounts))?,
             visits: or_default(f, "visits", visits)?,
-            device: or_default(f, "device", by_serde)?,
+            device: or_default(f, "device", device_class)?,
             hour_of_week: or_default(f, "hourOfWeek", hour_of_week)?,
             cart: or_default(f, "cart", |v| map(v, whole_u32).map(Cart))?,
             catalog: or_default(f, "catalog", |v| map(v, cached_item).map(CatalogCache))?,
@@ -34,10 +37,68 @@ impl Profile {
     }
 }
 
+/// The kinds of [`AttributeKey`] by their stored names.
+#[derive(Clone, Copy)]
+enum KeyKind {
+    Category,
+    Brand,
+    PriceBand,
+    Tag,
+}
+
+/// `{"kind":"brand","value":"Acme"}` (a price band's value a whole number to 255), as the key's
+/// serde reader reads it from the tree (`catalog/key_reading.rs`): an object, `kind` a variant
+/// name, other fields ignored.
+pub(super) fn attribute_key(value: &Value) -> Result<AttributeKey, TreeError> {
+    const KINDS: [(&str, KeyKind); 4] = [
+        ("category", KeyKind::Category),
+        ("brand", KeyKind::Brand),
+        ("priceBand", KeyKind::PriceBand),
+        ("tag", KeyKind::Tag),
+    ];
+    let f = object(value)?;
+    let kind = required(f, "kind", |v| unit_variant(v, &KINDS))?;
+    Ok(match kind {
+        KeyKind::Category => AttributeKey::Category(required(f, "value", text)?),
+        KeyKind::Brand => AttributeKey::Brand(required(f, "value", text)?),
+        KeyKind::PriceBand => AttributeKey::PriceBand(required(f, "value", whole_u8)?),
+        KeyKind::Tag => AttributeKey::Tag(required(f, "value", text)?),
+    })
+}
+
+pub(super) fn device_class(value: &Value) -> Result<DeviceClass, TreeError> {
+    const VARIANTS: [(&str, DeviceClass); 4] = [
+        ("unknown", DeviceClass::Unknown),
+        ("mobile", DeviceClass::Mobile),
+        ("tablet", DeviceClass::Tablet),
+        ("desktop", DeviceClass::Desktop),
+    ];
+    unit_variant(value, &VARIANTS)
+}
+
+fn event_kind(value: &Value) -> Result<EventKind, TreeError> {
+    const VARIANTS: [(&str, EventKind); 13] = [
+        ("view", EventKind::View),
+        ("click", EventKind::Click),
+        ("impression", EventKind::Impression),
+        ("addToCart", EventKind::AddToCart),
+        ("removeFromCart", EventKind::RemoveFromCart),
+        ("purchase", EventKind::Purchase),
+        ("search", EventKind::Search),
+        ("rating", EventKind::Rating),
+        ("wishlistAdd", EventKind::WishlistAdd),
+        ("wishlistRemove", EventKind::WishlistRemove),
+        ("dismiss", EventKind::Dismiss),
+        ("dwell", EventKind::Dwell),
+        ("scrollDepth", EventKind::ScrollDepth),
+    ];
+    unit_variant(value, &VARIANTS)
+}
+
 fn affinities(value: &Value) -> Result<Affinities, TreeError> {
     let stored = list(value, |v| {
         let f = object(v)?;
-        Ok((required(f, "key", by_serde)?, required(f, "value", number)?, required(f, "updatedMs", whole_u64)?))
+        Ok((required(f, "key", attribute_key)?, required(f, "value", number)?, required(f, "updatedMs", whole_u64)?))
     })?;
     let entries = stored.into_iter().filter(|(_, value, _)| value.is_finite()).map(|(key, value, updated_ms)| {
         (key, Affinity { value: value.clamp(-MAX_AFFINITY, MAX_AFFINITY), updated_ms })
@@ -58,7 +119,7 @@ fn session_item(value: &Value) -> Result<SessionItem, TreeError> {
     let f = object(value)?;
     Ok(SessionItem {
         item_id: required(f, "itemId", text)?,
-        kind: required(f, "kind", by_serde)?,
+        kind: required(f, "kind", event_kind)?,
         at_ms: required(f, "atMs", whole_u64)?,
     })
 }
@@ -174,6 +235,64 @@ mod tests {
                 "rating": 8, "wishlistAdd": 9, "wishlistRemove": 10, "dismiss": 11, "dwell": 12, "scrollDepth": 13
             }
         })
+    }
+
+    #[test]
+    fn keys_and_unit_variants_read_as_their_serde_readers_read_them() {
+        let same = |hand: Result<String, TreeError>, derived: Result<String, serde_json::Error>, tree: &Value| {
+            assert_eq!(hand.ok(), derived.ok(), "{tree}");
+        };
+        let devices = [
+            json!("mobile"),
+            json!({ "mobile": null }),
+            json!({ "mobile": 1 }),
+            json!({ "mobile": null, "tablet": null }),
+            json!({}),
+            json!("phone"),
+            json!(1),
+            json!(null),
+            json!([]),
+            json!(["mobile"]),
+        ];
+        for tree in &devices {
+            same(
+                device_class(tree).map(|d| format!("{d:?}")),
+                serde_json::from_value::<DeviceClass>(tree.clone()).map(|d| format!("{d:?}")),
+                tree,
+            );
+            same(
+                event_kind(tree).map(|k| format!("{k:?}")),
+                serde_json::from_value::<EventKind>(tree.clone()).map(|k| format!("{k:?}")),
+                tree,
+            );
+        }
+        let keys = [
+            json!({ "kind": "brand", "value": "Acme" }),
+            json!({ "kind": { "brand": null }, "value": "Acme" }),
+            json!({ "kind": { "brand": 1 }, "value": "Acme" }),
+            json!({ "kind": "priceBand", "value": 3 }),
+            json!({ "kind": "priceBand", "value": 300 }),
+            json!({ "kind": "priceBand", "value": -1 }),
+            json!({ "kind": "priceBand", "value": 2.0 }),
+            json!({ "kind": "priceBand", "value": "3" }),
+            json!({ "kind": "tag" }),
+            json!({ "value": "x" }),
+            json!({ "kind": "tag", "value": "x", "other": 1 }),
+            json!({ "a": 1, "kind": "category", "value": "Shoes" }),
+            json!({ "kind": "tag", "value": 5 }),
+            json!({ "kind": "mood", "value": "x" }),
+            json!({ "kind": null, "value": "x" }),
+            json!({ "kind": "tag", "value": null }),
+            json!(["tag", "x"]),
+            json!("tag"),
+        ];
+        for tree in &keys {
+            same(
+                attribute_key(tree).map(|k| format!("{k:?}")),
+                serde_json::from_value::<AttributeKey>(tree.clone()).map(|k| format!("{k:?}")),
+                tree,
+            );
+        }
     }
 
     fn both(tree: &Value) -> (Result<Profile, TreeError>, Result<Profile, serde_json::Error>) {

@@ -39,11 +39,10 @@ fn top_sorted(rows: &mut [u32], scores: &[f32], order: &[u32], needed: usize) {
     if needed == 0 {
         return;
     }
-    if needed < rows.len() {
-        rows.select_nth_unstable_by(needed - 1, by_score(scores, order));
-    }
     let by_score = by_score(scores, order);
-    crate::ordering::sort_rows_by(&mut rows[..needed], &mut |a, b| by_score(&a, &b));
+    let mut compare = |a, b| by_score(&a, &b);
+    crate::ordering::select_rows_by(rows, needed, &mut compare);
+    crate::ordering::sort_rows_by(&mut rows[..needed], &mut compare);
 }
 
 fn similarity(set: &CandidateSet, a: usize, b: usize) -> f32 {

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
+use super::checksum::crc32;
 use super::json_reading;
 use super::tree_reading::{list, or_default, required, text, whole_u32, whole_u64, TreeError};
 use crate::error_code::{Coded, ErrorCode};
@@ -62,7 +63,7 @@ pub trait StoredKind {
 
 /// The identity of a stored value: the CRC-32 of its whole text.
 pub fn value_id(raw: &str) -> u32 {
-    crc32fast::hash(raw.as_bytes())
+    crc32(raw.as_bytes())
 }
 
 /// Why a stored value could not be read. The caller keeps the blob under a backup key.
@@ -180,7 +181,7 @@ pub struct Opened<T> {
 }
 
 fn wrap(format: &'static str, version: u64, payload: &RawValue, lineage: &[u32]) -> Result<String, serde_json::Error> {
-    let checksum = crc32fast::hash(payload.get().as_bytes());
+    let checksum = crc32(payload.get().as_bytes());
     let lineage = &lineage[..lineage.len().min(MAX_LINEAGE)];
     serde_json::to_string(&EnvelopeOut { format, version, checksum, lineage, payload })
 }
@@ -202,7 +203,7 @@ pub fn seal_encoded<K: StoredKind>(payload_json: &str, lineage: &[u32], recent_j
     out.push_str("{\"format\":");
     out.push_str(&serde_json::to_string(K::FORMAT).unwrap_or_default());
     // Writing into a String cannot fail.
-    let _ = write!(out, ",\"version\":{},\"checksum\":{}", K::VERSION, crc32fast::hash(payload_json.as_bytes()));
+    let _ = write!(out, ",\"version\":{},\"checksum\":{}", K::VERSION, crc32(payload_json.as_bytes()));
     if let Some((first, rest)) = lineage.split_first() {
         let _ = write!(out, ",\"lineage\":[{first}");
         for id in rest {
@@ -246,7 +247,7 @@ pub fn open<K: StoredKind>(raw: &str, max_bytes: usize) -> Result<Opened<K::Payl
         return Err(LoadError::FutureVersion { what, found: envelope.version, supported: K::VERSION });
     }
     let text = envelope.payload;
-    let computed = crc32fast::hash(text.as_bytes());
+    let computed = crc32(text.as_bytes());
     if computed != envelope.checksum {
         return Err(LoadError::ChecksumMismatch { what, stored: envelope.checksum, computed });
     }

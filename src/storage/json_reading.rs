@@ -3,8 +3,8 @@
 //! serde_json's own parser is generic over the reader and the visitor, and for exact floats it
 //! brings its own big-number arithmetic: together about 45 KB of the core module, for a job done
 //! a few times a page (a load, another tab's write). This parser builds the tree directly and
-//! reads numbers with `str::parse::<f64>`, which rounds correctly, as serde_json's
-//! `float_roundtrip` does: a stored float reads back bit for bit.
+//! reads numbers with `float_reading`, which rounds correctly, as `str::parse::<f64>` and
+//! serde_json's `float_roundtrip` do: a stored float reads back bit for bit.
 //!
 //! It accepts what `serde_json::from_str::<Value>` accepts (RFC 8259: no comments, no trailing
 //! commas, no lone surrogates in escapes, at most [`MAX_DEPTH`] nested arrays and objects) and
@@ -15,6 +15,8 @@
 use std::fmt;
 
 use serde_json::{Map, Number, Value};
+
+use super::float_reading::parse_decimal;
 
 /// Deepest nesting of arrays and objects accepted (serde_json's limit): deeper input is an
 /// error, never a stack overflow.
@@ -402,7 +404,7 @@ impl<'a> Parser<'a> {
                 return Ok(Value::Number(integer));
             }
         }
-        let float = text.parse::<f64>().ok().and_then(Number::from_f64);
+        let float = Number::from_f64(parse_decimal(text));
         float.map_or_else(|| self.fail("number out of range"), |n| Ok(Value::Number(n)))
     }
 

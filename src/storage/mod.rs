@@ -5,7 +5,9 @@
 //! The core does no I/O itself: it talks to a [`KeyValueStore`]. The wasm facade implements it over
 //! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
 
+pub mod checksum;
 mod envelope;
+mod float_reading;
 pub mod json_reading;
 mod lineage;
 mod loading;

@@ -125,6 +125,29 @@ pub fn number(value: &Value) -> Result<f64, TreeError> {
     value.as_f64().ok_or_else(|| TreeError::expected("a number", value))
 }
 
+/// A number as serde reads an `f32` from the tree: the integer or float it holds, cast.
+#[inline(never)]
+pub fn single(value: &Value) -> Result<f32, TreeError> {
+    match value {
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Ok(u as f32),
+            (None, Some(i), _) => Ok(i as f32),
+            (None, None, Some(f)) => Ok(f as f32),
+            (None, None, None) => Err(TreeError::expected("a number", value)),
+        },
+        _ => Err(TreeError::expected("a number", value)),
+    }
+}
+
+/// A whole number that fits this platform's `usize`.
+#[inline(never)]
+pub fn whole_usize(value: &Value) -> Result<usize, TreeError> {
+    value
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| TreeError::expected("a whole number ≥ 0 that fits usize", value))
+}
+
 #[inline(never)]
 pub fn text(value: &Value) -> Result<String, TreeError> {
     value.as_str().map(str::to_owned).ok_or_else(|| TreeError::expected("a string", value))
@@ -159,9 +182,22 @@ pub fn map<T>(value: &Value, read: Read<T>) -> Result<LiteMap<String, T>, TreeEr
     Ok(map)
 }
 
-/// A value read by its serde reader (for small leaves: unit enums, tagged keys).
-pub fn by_serde<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, TreeError> {
-    T::deserialize(value).map_err(|e| TreeError::new(e.to_string()))
+/// A unit variant of an enum, by its name, as serde reads one from the tree: the name as a string,
+/// or an object of one entry, the name, whose value is `null`.
+#[inline(never)]
+pub fn unit_variant<T: Copy>(value: &Value, variants: &[(&str, T)]) -> Result<T, TreeError> {
+    let name = match value {
+        Value::String(name) => name,
+        Value::Object(fields) if fields.len() == 1 => match fields.iter().next() {
+            Some((name, Value::Null)) => name,
+            _ => return Err(TreeError::new("expected a variant name")),
+        },
+        other => return Err(TreeError::expected("a variant name", other)),
+    };
+    match variants.iter().find(|(known, _)| known == name) {
+        Some(&(_, variant)) => Ok(variant),
+        None => Err(TreeError::new(format!("unknown variant `{name}`"))),
+    }
 }
 
 #[cfg(test)]

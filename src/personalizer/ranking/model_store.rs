@@ -8,9 +8,12 @@
 //! new shipped shared weights ([`ModelRead::Migrated`]); any other is [`ModelRead::OtherFeatures`].
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_RETURN, RETURN_START};
 use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
+use crate::storage::json_reading;
+use crate::storage::tree_reading::{list, object, required, single, whole_u64, whole_usize, TreeError};
 use crate::storage::{load_stored, seal, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
 /// The `format` field of a stored model.
@@ -30,6 +33,11 @@ impl StoredKind for ModelFormat {
     const AFTER_BACKUP: &'static str = "learning restarts from the shipped weights";
     const WHILE_BLOCKED: &'static str = "the learned model is not saved";
     type Payload = StoredModel;
+
+    fn read_current(payload: &str) -> Result<StoredModel, String> {
+        let tree = json_reading::parse(payload).map_err(|e| e.to_string())?;
+        StoredModel::from_tree(&tree).map_err(|e| e.to_string())
+    }
 }
 
 /// `shop-personalizer:<shop>:model`; `shop` is already validated.
@@ -49,6 +57,18 @@ pub struct StoredModel {
 }
 
 impl StoredModel {
+    /// Read by hand from the payload's tree, accepting what serde's derive accepts (every field
+    /// required, unknown fields ignored), without the derive's generic reader in the core.
+    fn from_tree(value: &Value) -> Result<Self, TreeError> {
+        let f = object(value)?;
+        Ok(StoredModel {
+            features: required(f, "features", whole_usize)?,
+            shared: required(f, "shared", |v| list(v, single))?,
+            personal: required(f, "personal", |v| list(v, single))?,
+            steps: required(f, "steps", whole_u64)?,
+        })
+    }
+
     pub fn of(model: &RankModel, steps: u64) -> Self {
         StoredModel {
             features: NUM_FEATURES,
@@ -179,6 +199,47 @@ pub fn load_model<S: KeyValueStore>(store: &mut S, keys: &StorageKeys, key: &str
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A number of any JSON kind, or another value.
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (0u64..100).prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            (-2f64..2.0).prop_map(Value::from),
+            "[a-z]{0,3}".prop_map(Value::from),
+        ]
+    }
+
+    fn model_tree() -> impl Strategy<Value = Value> {
+        let weights = prop::collection::vec(leaf(), 0..6).prop_map(Value::from);
+        let field = prop_oneof![2 => leaf(), 1 => weights];
+        const NAMES: [&str; 5] = ["features", "shared", "personal", "steps", "other"];
+        let full = (leaf(), prop::collection::vec(leaf(), 0..6), prop::collection::vec(leaf(), 0..6), leaf());
+        prop_oneof![
+            full.prop_map(|(features, shared, personal, steps)| {
+                serde_json::json!({ "features": features, "shared": shared, "personal": personal, "steps": steps })
+            }),
+            prop::collection::vec((prop::sample::select(&NAMES[..]), field), 0..6)
+                .prop_map(|entries| Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    }
+
+    proptest! {
+        /// The hand reader reads what serde's derive reads, and refuses what it refuses.
+        #[test]
+        fn the_hand_reader_reads_what_the_derive_read(tree in model_tree()) {
+            let derived = serde_json::from_value::<StoredModel>(tree.clone());
+            match (StoredModel::from_tree(&tree), derived) {
+                (Ok(hand), Ok(derived)) => prop_assert_eq!(hand, derived),
+                (Err(_), Err(_)) => {}
+                (hand, derived) => prop_assert!(false, "hand {:?}, derive {:?} for {}", hand, derived, tree),
+            }
+        }
+    }
 
     fn learned_model(seed: f32) -> RankModel {
         let mut model = RankModel::default();
