@@ -58,12 +58,30 @@ pub fn parse_decimal(text: &str) -> f64 {
         digits.pop();
         exponent += 1;
     }
+    keep_deciding_digits(&mut digits, &mut exponent);
     let magnitude = magnitude(&digits, exponent);
     if negative {
         -magnitude
     } else {
         magnitude
     }
+}
+
+/// The significant digits that can decide a rounding: the exact midpoint of two doubles has at
+/// most 767, so digits past [`DECIDING_DIGITS`] only tell whether the value is above the kept
+/// ones. They become one nonzero digit (a sticky digit), which rounds the same, and a stored
+/// number of a million digits costs no more than one of eight hundred (the exact path's big
+/// numbers grow with the digit count, quadratically in time).
+const DECIDING_DIGITS: usize = 800;
+
+fn keep_deciding_digits(digits: &mut Vec<u8>, exponent: &mut i64) {
+    if digits.len() <= DECIDING_DIGITS {
+        return;
+    }
+    // No trailing zeros are left, so the dropped digits are never all zero.
+    *exponent += (digits.len() - DECIDING_DIGITS) as i64 - 1;
+    digits.truncate(DECIDING_DIGITS);
+    digits.push(1);
 }
 
 /// `digits` (no leading or trailing zeros) × 10^`exponent`, rounded.

@@ -10,6 +10,14 @@ fn agrees(text: &str) -> Result<(), TestCaseError> {
 }
 
 #[test]
+fn a_number_of_a_hundred_thousand_digits_reads_as_std_reads_it() {
+    let long = format!("0.{}", "7".repeat(100_000));
+    agrees(&long).unwrap();
+    let long_whole = format!("{}e-99990", "3".repeat(100_000));
+    agrees(&long_whole).unwrap();
+}
+
+#[test]
 fn hard_cases_round_as_std_does() {
     let cases = [
         "0",
@@ -99,7 +107,7 @@ proptest! {
     }
 
     #[test]
-    fn halfway_points_round_to_even(bits in any::<u64>(), above in -1i8..=1) {
+    fn halfway_points_round_to_even(bits in any::<u64>(), above in -2i8..=2) {
         // The exact midpoint between a double and the next, written out in full, and a nudge.
         let value = f64::from_bits(bits & !(1 << 63));
         prop_assume!(value.is_finite() && value < f64::MAX);
@@ -107,7 +115,10 @@ proptest! {
         let midpoint = exact_decimal(value, next);
         let text = match above {
             1 => format!("{midpoint}1"),
+            // Past the digits that can decide: only the sticky digit tells them apart.
+            2 => format!("{midpoint}{}1", "0".repeat(1_200)),
             -1 => nudged_down(&midpoint),
+            -2 => format!("{}{}", nudged_down(&midpoint), "9".repeat(1_200)),
             _ => midpoint,
         };
         agrees(&text)?;
