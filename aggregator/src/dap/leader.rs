@@ -48,6 +48,8 @@ pub struct LeaderState {
     pub learning_rate: f64,
     /// One job or collection at a time.
     pub driver: tokio::sync::Mutex<()>,
+    /// The collection jobs of DAP collectors ([`super::collection`]).
+    pub collection_jobs: super::collection::CollectionJobs,
 }
 
 /// What one aggregation job did.

@@ -51,6 +51,7 @@ pub fn start_leader(
         signing_key,
         learning_rate,
         driver: Default::default(),
+        collection_jobs: Default::default(),
     });
     tokio::spawn(drive(Arc::clone(&state), interval));
     let router = dap_router_for_origins(DapServer::Leader(Arc::clone(&state)), origins);

@@ -64,6 +64,10 @@ pub struct TaskFile {
     /// Leader only: the collector's private key (the leader collects its own batches).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector_hpke_private_key: Option<String>,
+    /// Leader only: the token a DAP collector (e.g. `janus_collector`) presents to create and
+    /// poll collection jobs; without it the leader serves none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_token: Option<String>,
     /// Leader only: where the helper listens (`http://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helper_url: Option<String>,
@@ -177,6 +181,11 @@ fn keypair(what: &'static str, config: HpkeConfig, private_key: &str) -> Result<
     }
 }
 
+/// A token long and plain enough to be a shared secret in an HTTP header.
+fn token_is_secret(token: &str) -> bool {
+    token.chars().count() >= MIN_PEER_TOKEN_LEN && token.chars().all(|c| c.is_ascii_graphic())
+}
+
 impl TaskFile {
     /// Checks the file for a process started with `--dap-role role`.
     pub fn check(self, role: DapRole) -> Result<LoadedTask, TaskFileError> {
@@ -215,10 +224,16 @@ impl TaskFile {
         let verify_key: [u8; 16] = bytes("verifyKey", &self.verify_key)?
             .try_into()
             .map_err(|_| TaskFileError::Field { field: "verifyKey", rule: "not 16 bytes" })?;
-        if self.peer_token.chars().count() < MIN_PEER_TOKEN_LEN
-            || !self.peer_token.chars().all(|c| c.is_ascii_graphic())
-        {
+        if !token_is_secret(&self.peer_token) {
             return Err(TaskFileError::Field { field: "peerToken", rule: "at least 16 visible ASCII characters" });
+        }
+        if let Some(token) = &self.collector_token {
+            if role == DapRole::Helper || !token_is_secret(token) {
+                return Err(TaskFileError::Field {
+                    field: "collectorToken",
+                    rule: "leader only, at least 16 visible ASCII characters",
+                });
+            }
         }
         let hpke = keypair("aggregator", hpke_config("hpkeConfig", &self.hpke_config)?, &self.hpke_private_key)?;
         let collector_config = hpke_config("collectorHpkeConfig", &self.collector_hpke_config)?;
@@ -249,6 +264,7 @@ impl TaskFile {
             max_batch_size: self.max_batch_size,
             hpke,
             peer_token: self.peer_token,
+            collector_token: self.collector_token,
             collector_config,
         };
         Ok(LoadedTask { role, task, collector, helper_url })
