@@ -134,6 +134,8 @@ async fn janus_client_reports_are_verified_by_our_pair_and_janus_collector_colle
         .await
         .expect("second job");
     assert!(matches!(collector.poll_once(&second).await.expect("poll"), PollResult::NotReady(_)));
+    collector.delete_collection_job(&second).await.expect("deleted");
+    assert!(collector.poll_once(&second).await.is_err(), "a deleted job is unknown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

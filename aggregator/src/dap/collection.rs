@@ -1,6 +1,7 @@
 //! The leader's collector-facing side (DAP-09 §4.6): a collector (Divvi Up's `janus_collector`,
 //! or any DAP-09 collector holding the task's collector HPKE key) creates a collection job with
-//! `PUT /tasks/{task}/collection_jobs/{job}` and polls it with `POST` on the same path. The task is
+//! `PUT /tasks/{task}/collection_jobs/{job}`, polls it with `POST` on the same path, and may drop it
+//! with `DELETE`. The task is
 //! fixed-size: the query is `current_batch` or `by_batch_id`; the leader answers with the batch's
 //! report count and both aggregate shares sealed to the collector (its own and the helper's),
 //! once the batch holds at least `min_batch_size` reports. A batch is released once, to whichever
@@ -81,6 +82,12 @@ pub async fn start(state: &LeaderState, job_id: [u8; 16], body: Vec<u8>) -> Resu
     let query = request.query().fixed_size_query().clone();
     jobs.insert(job_id, CollectionJob { request: body, query, answer: None });
     Ok(())
+}
+
+/// Forgets collection job `job_id` (`DELETE`); a batch it released stays collected.
+pub async fn delete(state: &LeaderState, job_id: [u8; 16]) -> Result<(), CollectionError> {
+    let removed = state.collection_jobs.jobs.lock().await.remove(&job_id);
+    removed.map(|_| ()).ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))
 }
 
 /// Polls collection job `job_id` (`POST`): releases the batch once it is large enough.

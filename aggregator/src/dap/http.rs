@@ -4,7 +4,7 @@
 //! (with `DAP-Auth-Token`); on both `GET /dap/rejections` counts rejected reports by reason and
 //! `GET /dap/status` counts reports and batches; the leader's `GET /dap/collections` lists the
 //! collected sums the models were published from. For a DAP collector the leader serves
-//! `PUT`/`POST /tasks/{task}/collection_jobs/{job}` (with the task file's `collectorToken`, as
+//! `PUT`/`POST`/`DELETE /tasks/{task}/collection_jobs/{job}` (with the task file's `collectorToken`, as
 //! `Authorization: Bearer` or `DAP-Auth-Token`; see [`super::collection`]). Refusals are `application/problem+json` with
 //! DAP's types. Bodies are bounded: one report, or one job of at most a batch of reports.
 
@@ -68,7 +68,10 @@ pub fn dap_router(server: DapServer) -> Router {
         DapServer::Leader(_) => router
             .route("/tasks/{task}/reports", put(put_report))
             .route("/dap/collections", get(collections))
-            .route("/tasks/{task}/collection_jobs/{job}", put(put_collection_job).post(poll_collection_job))
+            .route(
+                "/tasks/{task}/collection_jobs/{job}",
+                put(put_collection_job).post(poll_collection_job).delete(delete_collection_job),
+            )
             .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
         DapServer::Helper(_) => router
             .route("/tasks/{task}/aggregation_jobs/{job}", put(put_aggregation_job))
@@ -148,14 +151,14 @@ fn collector_request<'a>(
     task: &str,
     job: &str,
     headers: &HeaderMap,
-) -> Result<(&'a LeaderState, [u8; 16]), Response> {
+) -> Result<(&'a LeaderState, [u8; 16]), Box<Response>> {
     if let Some(refused) = wrong_task(server, task).or_else(|| not_the_collector(server, headers)) {
-        return Err(refused);
+        return Err(Box::new(refused));
     }
-    let DapServer::Leader(state) = server else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    let DapServer::Leader(state) = server else { return Err(Box::new(StatusCode::NOT_FOUND.into_response())) };
     let job = job
         .parse::<CollectionJobId>()
-        .map_err(|_| problem(StatusCode::BAD_REQUEST, "invalidMessage", "bad collection job id".into()))?;
+        .map_err(|_| Box::new(problem(StatusCode::BAD_REQUEST, "invalidMessage", "bad collection job id".into())))?;
     Ok((state, *job.as_ref()))
 }
 
@@ -167,7 +170,7 @@ async fn put_collection_job(
 ) -> Response {
     let (state, job) = match collector_request(&server, &task, &job, &headers) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     if body.len() > MAX_COLLECTION_REQ_BYTES {
         return problem(StatusCode::BAD_REQUEST, "invalidMessage", "the collection request is too large".into());
@@ -185,7 +188,7 @@ async fn poll_collection_job(
 ) -> Response {
     let (state, job) = match collector_request(&server, &task, &job, &headers) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     match collection::poll(state, job, now).await {
@@ -193,6 +196,21 @@ async fn poll_collection_job(
             binary(janus_messages::Collection::<janus_messages::query_type::FixedSize>::MEDIA_TYPE, bytes)
         }
         Ok(Poll::NotReady) => (StatusCode::ACCEPTED, [(header::RETRY_AFTER, "5")]).into_response(),
+        Err(error) => collection_refusal(error),
+    }
+}
+
+async fn delete_collection_job(
+    State(server): State<DapServer>,
+    Path((task, job)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (state, job) = match collector_request(&server, &task, &job, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    match collection::delete(state, job).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => collection_refusal(error),
     }
 }
