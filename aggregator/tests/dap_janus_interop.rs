@@ -12,7 +12,7 @@ mod dap_support;
 use std::sync::Arc;
 
 use aggregator::dap::http::{dap_router, DapServer};
-use aggregator::dap::leader::{run_aggregation_job, JobSummary, LeaderState};
+use aggregator::dap::leader::{collect, run_aggregation_job, JobSummary, LeaderState};
 use aggregator::listener::{serve, ConnectionLimits};
 use ed25519_dalek::SigningKey;
 use janus_collector::{Collector, PollResult};
@@ -55,6 +55,10 @@ async fn deployment(min_batch_size: u64) -> Deployment {
     let helper = helper_state(keys.helper.clone(), store(&dir.path().join("helper.sqlite3"), &key).await);
     let helper_url = serve_helper(helper).await;
     let leader = leader_state(&keys, store(&dir.path().join("leader.sqlite3"), &key).await, &helper_url, key);
+    // The collector is another party: this leader holds no collector key and never collects itself.
+    let mut leader = Arc::into_inner(leader).expect("the only reference");
+    leader.collector = None;
+    let leader = Arc::new(leader);
     let leader_url = serve_leader(Arc::clone(&leader)).await;
     let helper_url = Url::parse(&format!("{helper_url}/")).expect("url");
     Deployment { keys, leader, leader_url, helper_url, _dir: dir }
@@ -113,6 +117,7 @@ async fn janus_client_reports_are_verified_by_our_pair_and_janus_collector_colle
 
     let summary = run_aggregation_job(&deployment.leader, 100).await.expect("job").expect("pending reports");
     assert_eq!(summary, JobSummary { accepted: REPORTS, rejected: 0 }, "every janus_client proof verifies");
+    assert!(collect(&deployment.leader).await.expect("collect").is_none(), "the leader does not collect for itself");
 
     let PollResult::CollectionResult(collection) = collector.poll_once(&job).await.expect("poll") else {
         panic!("a batch of {REPORTS} >= 10 reports is released");

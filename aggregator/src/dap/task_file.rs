@@ -61,7 +61,9 @@ pub struct TaskFile {
     pub hpke_private_key: String,
     pub peer_token: String,
     pub collector_hpke_config: String,
-    /// Leader only: the collector's private key (the leader collects its own batches).
+    /// Leader only: the collector's private key (the leader collects its own batches and
+    /// publishes models from them). Without it (then `collectorToken` is required) the leader
+    /// only aggregates and a DAP collector collects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector_hpke_private_key: Option<String>,
     /// Leader only: the token a DAP collector (e.g. `janus_collector`) presents to create and
@@ -240,19 +242,22 @@ impl TaskFile {
         let (collector, helper_url) = match role {
             DapRole::Helper => (None, None),
             DapRole::Leader => {
-                let private = self.collector_hpke_private_key.as_deref().ok_or(TaskFileError::Field {
-                    field: "collectorHpkePrivateKey",
-                    rule: "required in the leader's file",
-                })?;
+                // Without the collector's private key the leader collects nothing itself: then a
+                // DAP collector must (it needs the token).
+                let private = self.collector_hpke_private_key.as_deref();
+                if private.is_none() && self.collector_token.is_none() {
+                    return Err(TaskFileError::Field {
+                        field: "collectorHpkePrivateKey",
+                        rule: "required in the leader's file unless it has a collectorToken",
+                    });
+                }
                 let url = self.helper_url.as_deref().map(str::trim).filter(|url| url.starts_with("http://"));
                 let url = url.ok_or(TaskFileError::Field {
                     field: "helperUrl",
                     rule: "required in the leader's file, http://host:port",
                 })?;
-                (
-                    Some(keypair("collector", collector_config.clone(), private)?),
-                    Some(url.trim_end_matches('/').to_owned()),
-                )
+                let collector = private.map(|key| keypair("collector", collector_config.clone(), key)).transpose()?;
+                (collector, Some(url.trim_end_matches('/').to_owned()))
             }
         };
         let task = DapTaskConfig {

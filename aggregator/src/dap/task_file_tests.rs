@@ -78,7 +78,10 @@ fn malformed_fields_and_keys_are_refused_with_their_codes() {
     let loaded = leader.clone().check(DapRole::Leader).expect("the generated leader file");
     assert_eq!(loaded.task.collector_token.as_deref(), leader.collector_token.as_deref());
     assert!(leader.collector_token.as_ref().is_some_and(|token| token.len() >= MIN_PEER_TOKEN_LEN));
-    assert_eq!(refusal(TaskFile { collector_hpke_private_key: None, ..leader }, DapRole::Leader), "dap_task_field");
+    let keyless = TaskFile { collector_hpke_private_key: None, ..leader.clone() };
+    assert!(keyless.clone().check(DapRole::Leader).expect("a DAP collector collects").collector.is_none());
+    let neither = TaskFile { collector_token: None, ..keyless };
+    assert_eq!(refusal(neither, DapRole::Leader), "dap_task_field");
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub fn leader_state(keys: &Keys, store: SqliteStore, helper_url: &str, key: Sign
         task: keys.leader.clone(),
         store: store.into(),
         helper: HelperClient::new(helper_url, Some(TOKEN)).expect("helper url"),
-        collector: keys.collector.clone(),
+        collector: Some(keys.collector.clone()),
         signing_key: key,
         learning_rate: 1.0,
         driver: Default::default(),
