@@ -26,6 +26,7 @@ fn main() {
         max_batch_size: 100,
         hpke,
         peer_token: String::new(),
+        collector_token: None,
         collector_config: collector.config.clone(),
     };
     let leader = config(HpkeKeypair::generate(1, &mut OsRng));

@@ -245,3 +245,90 @@ async fn a_leader_dying_between_the_helpers_share_and_the_model_collects_the_sam
     let (_, open) = leader.store.dap_open_batch().await.unwrap().expect("the fresh batch");
     assert_eq!(open.reports, 5);
 }
+
+/// A collector request to the leader's router: its status.
+async fn collector_call(
+    leader: &std::sync::Arc<aggregator::dap::leader::LeaderState>,
+    method: &str,
+    job: &str,
+    auth: Option<(&str, &str)>,
+    body: Vec<u8>,
+) -> u16 {
+    use aggregator::dap::http::{dap_router, DapServer};
+    let router = dap_router(DapServer::Leader(std::sync::Arc::clone(leader)));
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(format!("/tasks/{}/collection_jobs/{job}", leader.task.task_id))
+        .header("content-type", "application/dap-collect-req");
+    if let Some((name, value)) = auth {
+        request = request.header(name, value);
+    }
+    let (status, _, _) = common::call(&router, request.body(axum::body::Body::from(body)).unwrap()).await;
+    status.as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_jobs_are_authenticated_and_bounded() {
+    use janus_messages::query_type::{FixedSize, TimeInterval};
+    use janus_messages::{CollectionJobId, CollectionReq, FixedSizeQuery, Interval, Query};
+    let pair = pair(10).await;
+    let current = CollectionReq::new(Query::<FixedSize>::new_fixed_size(FixedSizeQuery::CurrentBatch), Vec::new())
+        .get_encoded()
+        .unwrap();
+    let job = |n: u8| CollectionJobId::try_from(&[n; 16][..]).unwrap().to_string();
+    let bearer = format!("Bearer {COLLECTOR_TOKEN}");
+    let ok = Some(("authorization", bearer.as_str()));
+    // The token, as a bearer token or as DAP-Auth-Token; none, the peer's or a wrong one is refused.
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(1), None, current.clone()).await, 403);
+    assert_eq!(
+        collector_call(&pair.leader, "PUT", &job(1), Some(("DAP-Auth-Token", TOKEN)), current.clone()).await,
+        403
+    );
+    assert_eq!(
+        collector_call(&pair.leader, "PUT", &job(1), Some(("authorization", "Bearer x")), current.clone()).await,
+        403
+    );
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(1), ok, current.clone()).await, 201);
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(1), ok, current.clone()).await, 201, "the same request again");
+    assert_eq!(
+        collector_call(&pair.leader, "PUT", &job(2), Some(("DAP-Auth-Token", COLLECTOR_TOKEN)), current.clone()).await,
+        201
+    );
+    assert_eq!(collector_call(&pair.leader, "POST", &job(1), ok, Vec::new()).await, 202, "no batch yet");
+    assert_eq!(collector_call(&pair.leader, "POST", &job(9), ok, Vec::new()).await, 404, "an unknown job");
+    assert_eq!(collector_call(&pair.leader, "POST", "not-an-id", ok, Vec::new()).await, 400);
+    // Another request under a used id, a time-interval query, an aggregation parameter, junk, too large.
+    let by_id = CollectionReq::new(
+        Query::<FixedSize>::new_fixed_size(FixedSizeQuery::ByBatchId {
+            batch_id: janus_messages::BatchId::from([1; 32]),
+        }),
+        Vec::new(),
+    )
+    .get_encoded()
+    .unwrap();
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(1), ok, by_id).await, 409);
+    let interval =
+        Interval::new(janus_messages::Time::from_seconds_since_epoch(0), janus_messages::Duration::from_seconds(3_600));
+    let time_interval = CollectionReq::new(Query::<TimeInterval>::new_time_interval(interval.unwrap()), Vec::new());
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(3), ok, time_interval.get_encoded().unwrap()).await, 400);
+    let with_param = CollectionReq::new(Query::<FixedSize>::new_fixed_size(FixedSizeQuery::CurrentBatch), vec![1]);
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(3), ok, with_param.get_encoded().unwrap()).await, 400);
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(3), ok, vec![7; 3]).await, 400);
+    let mut large = current.clone();
+    large.resize(aggregator::dap::http::MAX_COLLECTION_REQ_BYTES + 1, 0);
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(3), ok, large).await, 400);
+    // At most MAX_COLLECTION_JOBS at once (2 held so far).
+    for n in 10..(10 + aggregator::dap::collection::MAX_COLLECTION_JOBS as u8 - 2) {
+        assert_eq!(collector_call(&pair.leader, "PUT", &job(n), ok, current.clone()).await, 201);
+    }
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(200), ok, current.clone()).await, 503);
+    assert_eq!(collector_call(&pair.leader, "DELETE", &job(10), ok, Vec::new()).await, 204);
+    assert_eq!(collector_call(&pair.leader, "PUT", &job(200), ok, current.clone()).await, 201);
+    // A leader whose task has no collector token serves no collection jobs.
+    let mut keys = keys(10);
+    keys.leader.collector_token = None;
+    let dir = tempfile::tempdir().unwrap();
+    let tokenless =
+        leader_state(&keys, store(&dir.path().join("l.sqlite3"), &pair.key).await, &pair.helper_url, pair.key.clone());
+    assert_eq!(collector_call(&tokenless, "PUT", &job(1), ok, current).await, 403);
+}

@@ -3,7 +3,9 @@
 //! the helper `PUT /tasks/{task}/aggregation_jobs/{job}` and `POST /tasks/{task}/aggregate_shares`
 //! (with `DAP-Auth-Token`); on both `GET /dap/rejections` counts rejected reports by reason and
 //! `GET /dap/status` counts reports and batches; the leader's `GET /dap/collections` lists the
-//! collected sums the models were published from. Refusals are `application/problem+json` with
+//! collected sums the models were published from. For a DAP collector the leader serves
+//! `PUT`/`POST`/`DELETE /tasks/{task}/collection_jobs/{job}` (with the task file's `collectorToken`, as
+//! `Authorization: Bearer` or `DAP-Auth-Token`; see [`super::collection`]). Refusals are `application/problem+json` with
 //! DAP's types. Bodies are bounded: one report, or one job of at most a batch of reports.
 
 use std::sync::Arc;
@@ -15,10 +17,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use janus_messages::{AggregationJobId, AggregationJobResp, HpkeConfigList, TaskId};
+use janus_messages::{AggregationJobId, AggregationJobResp, CollectionJobId, HpkeConfigList, TaskId};
 use prio::codec::Encode;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::collection::{self, CollectionError, Poll};
 use super::helper::{aggregate_share, aggregation_job, DapRequestError, HelperState};
 use super::leader::{upload, LeaderState};
 use super::DapTaskConfig;
@@ -50,6 +53,8 @@ impl DapServer {
 pub const MAX_REPORT_BYTES: usize = 2 << 20;
 /// Largest aggregation job or aggregate share request the helper reads.
 pub const MAX_JOB_BYTES: usize = 32 << 20;
+/// Largest `CollectionReq` the leader reads (a fixed-size query is at most 34 bytes).
+pub const MAX_COLLECTION_REQ_BYTES: usize = 1_024;
 /// `GET /dap/collections` lists at most this many (the most recent).
 pub const MAX_LISTED_COLLECTIONS: usize = 100;
 
@@ -63,6 +68,10 @@ pub fn dap_router(server: DapServer) -> Router {
         DapServer::Leader(_) => router
             .route("/tasks/{task}/reports", put(put_report))
             .route("/dap/collections", get(collections))
+            .route(
+                "/tasks/{task}/collection_jobs/{job}",
+                put(put_collection_job).post(poll_collection_job).delete(delete_collection_job),
+            )
             .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
         DapServer::Helper(_) => router
             .route("/tasks/{task}/aggregation_jobs/{job}", put(put_aggregation_job))
@@ -113,6 +122,97 @@ fn not_the_peer(server: &DapServer, headers: &HeaderMap) -> Option<Response> {
     let token = headers.get("DAP-Auth-Token").and_then(|value| value.to_str().ok());
     (token != Some(server.task().peer_token.as_str()))
         .then(|| problem(StatusCode::FORBIDDEN, "unauthorizedRequest", "missing or wrong DAP-Auth-Token".into()))
+}
+
+/// The refusal of a collector request without the task's collector token, if it is one.
+fn not_the_collector(server: &DapServer, headers: &HeaderMap) -> Option<Response> {
+    let header = |name| headers.get(name).and_then(|value: &HeaderValue| value.to_str().ok());
+    let bearer = header(header::AUTHORIZATION.as_str()).and_then(|value| value.strip_prefix("Bearer "));
+    let presented = bearer.or_else(|| header("DAP-Auth-Token"));
+    let expected = server.task().collector_token.as_deref();
+    (expected.is_none() || presented != expected)
+        .then(|| problem(StatusCode::FORBIDDEN, "unauthorizedRequest", "missing or wrong collector token".into()))
+}
+
+fn collection_refusal(error: CollectionError) -> Response {
+    let text = error.to_string();
+    match error {
+        CollectionError::Request(error) => refusal(error),
+        CollectionError::UnknownJob(_) => problem(StatusCode::NOT_FOUND, "unrecognizedCollectionJob", text),
+        CollectionError::Leader(_) | CollectionError::TooManyJobs => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, "internal", text)
+        }
+    }
+}
+
+/// The leader and collection job id of a collector request, or its refusal.
+fn collector_request<'a>(
+    server: &'a DapServer,
+    task: &str,
+    job: &str,
+    headers: &HeaderMap,
+) -> Result<(&'a LeaderState, [u8; 16]), Box<Response>> {
+    if let Some(refused) = wrong_task(server, task).or_else(|| not_the_collector(server, headers)) {
+        return Err(Box::new(refused));
+    }
+    let DapServer::Leader(state) = server else { return Err(Box::new(StatusCode::NOT_FOUND.into_response())) };
+    let job = job
+        .parse::<CollectionJobId>()
+        .map_err(|_| Box::new(problem(StatusCode::BAD_REQUEST, "invalidMessage", "bad collection job id".into())))?;
+    Ok((state, *job.as_ref()))
+}
+
+async fn put_collection_job(
+    State(server): State<DapServer>,
+    Path((task, job)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, job) = match collector_request(&server, &task, &job, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    if body.len() > MAX_COLLECTION_REQ_BYTES {
+        return problem(StatusCode::BAD_REQUEST, "invalidMessage", "the collection request is too large".into());
+    }
+    match collection::start(state, job, body.to_vec()).await {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(error) => collection_refusal(error),
+    }
+}
+
+async fn poll_collection_job(
+    State(server): State<DapServer>,
+    Path((task, job)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (state, job) = match collector_request(&server, &task, &job, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match collection::poll(state, job, now).await {
+        Ok(Poll::Ready(bytes)) => {
+            binary(janus_messages::Collection::<janus_messages::query_type::FixedSize>::MEDIA_TYPE, bytes)
+        }
+        Ok(Poll::NotReady) => (StatusCode::ACCEPTED, [(header::RETRY_AFTER, "5")]).into_response(),
+        Err(error) => collection_refusal(error),
+    }
+}
+
+async fn delete_collection_job(
+    State(server): State<DapServer>,
+    Path((task, job)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (state, job) = match collector_request(&server, &task, &job, &headers) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    match collection::delete(state, job).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => collection_refusal(error),
+    }
 }
 
 fn binary(media_type: &'static str, bytes: Vec<u8>) -> Response {

@@ -42,12 +42,15 @@ pub struct LeaderState {
     pub task: DapTaskConfig,
     pub store: DapStore,
     pub helper: HelperClient,
-    /// The collector's keypair: this leader is also the collector that turns sums into models.
-    pub collector: HpkeKeypair,
+    /// The collector's keypair when this leader is also the collector that turns sums into
+    /// models; `None`: it never collects for itself (a DAP collector does, [`super::collection`]).
+    pub collector: Option<HpkeKeypair>,
     pub signing_key: SigningKey,
     pub learning_rate: f64,
     /// One job or collection at a time.
     pub driver: tokio::sync::Mutex<()>,
+    /// The collection jobs of DAP collectors ([`super::collection`]).
+    pub collection_jobs: super::collection::CollectionJobs,
 }
 
 /// What one aggregation job did.
@@ -173,8 +176,10 @@ pub struct Collected {
 /// adds to it while it is collected, nor after a restart), or the batch a restart left closing:
 /// the helper's sealed aggregate share plus the leader's give the sum, and the next model is
 /// `w + η · sum / n`, published in the same transaction that marks the batch collected. `None`
-/// while the batch is too small or a job is running in it.
+/// while the batch is too small or a job is running in it, and always when this leader holds no
+/// collector key (a DAP collector collects).
 pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderError> {
+    let Some(collector) = &state.collector else { return Ok(None) };
     let _guard = state.driver.lock().await;
     let Some((batch_id, batch)) = state.store.dap_batch_to_collect(state.task.min_batch_size).await? else {
         return Ok(None);
@@ -192,8 +197,7 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     let bad = |error: &dyn std::fmt::Display| LeaderError::BadHelperAnswer(error.to_string());
     let answer = AggregateShare::get_decoded(&answer).map_err(|e| bad(&e))?;
     let aad = AggregateShareAad::new(state.task.task_id, Vec::new(), selector).get_encoded().map_err(|e| bad(&e))?;
-    let helper_share = state
-        .collector
+    let helper_share = collector
         .open(answer.encrypted_aggregate_share(), HpkeLabel::AggregateShare, Role::Helper, Role::Collector, &aad)
         .map_err(|e| bad(&e))?;
     let vdaf = state.task.vdaf();

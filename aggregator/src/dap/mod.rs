@@ -7,6 +7,7 @@
 //! the next model from it. Neither aggregator ever sees one device's update, as long as the two
 //! do not collude.
 
+pub mod collection;
 pub mod helper;
 pub mod http;
 pub mod leader;
@@ -37,6 +38,9 @@ pub struct DapTaskConfig {
     pub hpke: HpkeKeypair,
     /// The token the leader sends the helper (`DAP-Auth-Token`).
     pub peer_token: String,
+    /// The token a DAP collector presents to the leader (`Authorization: Bearer …` or
+    /// `DAP-Auth-Token`); without one the leader serves no collection jobs.
+    pub collector_token: Option<String>,
     /// The collector's HPKE config: the helper seals its aggregate share to it.
     pub collector_config: janus_messages::HpkeConfig,
 }

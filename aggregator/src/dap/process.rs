@@ -42,7 +42,7 @@ pub fn start_leader(
     let missing = |field| TaskFileError::Field { field, rule: "required in the leader's file" };
     let url = loaded.helper_url.ok_or_else(|| missing("helperUrl"))?;
     let helper = HelperClient::new(&url, Some(&loaded.task.peer_token))?;
-    let collector = loaded.collector.ok_or_else(|| missing("collectorHpkePrivateKey"))?;
+    let collector = loaded.collector;
     let state = Arc::new(LeaderState {
         task: loaded.task,
         store,
@@ -51,6 +51,7 @@ pub fn start_leader(
         signing_key,
         learning_rate,
         driver: Default::default(),
+        collection_jobs: Default::default(),
     });
     tokio::spawn(drive(Arc::clone(&state), interval));
     let router = dap_router_for_origins(DapServer::Leader(Arc::clone(&state)), origins);

@@ -61,9 +61,15 @@ pub struct TaskFile {
     pub hpke_private_key: String,
     pub peer_token: String,
     pub collector_hpke_config: String,
-    /// Leader only: the collector's private key (the leader collects its own batches).
+    /// Leader only: the collector's private key (the leader collects its own batches and
+    /// publishes models from them). Without it (then `collectorToken` is required) the leader
+    /// only aggregates and a DAP collector collects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector_hpke_private_key: Option<String>,
+    /// Leader only: the token a DAP collector (e.g. `janus_collector`) presents to create and
+    /// poll collection jobs; without it the leader serves none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_token: Option<String>,
     /// Leader only: where the helper listens (`http://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helper_url: Option<String>,
@@ -177,6 +183,11 @@ fn keypair(what: &'static str, config: HpkeConfig, private_key: &str) -> Result<
     }
 }
 
+/// A token long and plain enough to be a shared secret in an HTTP header.
+fn token_is_secret(token: &str) -> bool {
+    token.chars().count() >= MIN_PEER_TOKEN_LEN && token.chars().all(|c| c.is_ascii_graphic())
+}
+
 impl TaskFile {
     /// Checks the file for a process started with `--dap-role role`.
     pub fn check(self, role: DapRole) -> Result<LoadedTask, TaskFileError> {
@@ -215,29 +226,38 @@ impl TaskFile {
         let verify_key: [u8; 16] = bytes("verifyKey", &self.verify_key)?
             .try_into()
             .map_err(|_| TaskFileError::Field { field: "verifyKey", rule: "not 16 bytes" })?;
-        if self.peer_token.chars().count() < MIN_PEER_TOKEN_LEN
-            || !self.peer_token.chars().all(|c| c.is_ascii_graphic())
-        {
+        if !token_is_secret(&self.peer_token) {
             return Err(TaskFileError::Field { field: "peerToken", rule: "at least 16 visible ASCII characters" });
+        }
+        if let Some(token) = &self.collector_token {
+            if role == DapRole::Helper || !token_is_secret(token) {
+                return Err(TaskFileError::Field {
+                    field: "collectorToken",
+                    rule: "leader only, at least 16 visible ASCII characters",
+                });
+            }
         }
         let hpke = keypair("aggregator", hpke_config("hpkeConfig", &self.hpke_config)?, &self.hpke_private_key)?;
         let collector_config = hpke_config("collectorHpkeConfig", &self.collector_hpke_config)?;
         let (collector, helper_url) = match role {
             DapRole::Helper => (None, None),
             DapRole::Leader => {
-                let private = self.collector_hpke_private_key.as_deref().ok_or(TaskFileError::Field {
-                    field: "collectorHpkePrivateKey",
-                    rule: "required in the leader's file",
-                })?;
+                // Without the collector's private key the leader collects nothing itself: then a
+                // DAP collector must (it needs the token).
+                let private = self.collector_hpke_private_key.as_deref();
+                if private.is_none() && self.collector_token.is_none() {
+                    return Err(TaskFileError::Field {
+                        field: "collectorHpkePrivateKey",
+                        rule: "required in the leader's file unless it has a collectorToken",
+                    });
+                }
                 let url = self.helper_url.as_deref().map(str::trim).filter(|url| url.starts_with("http://"));
                 let url = url.ok_or(TaskFileError::Field {
                     field: "helperUrl",
                     rule: "required in the leader's file, http://host:port",
                 })?;
-                (
-                    Some(keypair("collector", collector_config.clone(), private)?),
-                    Some(url.trim_end_matches('/').to_owned()),
-                )
+                let collector = private.map(|key| keypair("collector", collector_config.clone(), key)).transpose()?;
+                (collector, Some(url.trim_end_matches('/').to_owned()))
             }
         };
         let task = DapTaskConfig {
@@ -249,6 +269,7 @@ impl TaskFile {
             max_batch_size: self.max_batch_size,
             hpke,
             peer_token: self.peer_token,
+            collector_token: self.collector_token,
             collector_config,
         };
         Ok(LoadedTask { role, task, collector, helper_url })

@@ -69,9 +69,19 @@ fn malformed_fields_and_keys_are_refused_with_their_codes() {
     assert_eq!(refusal(TaskFile { task_id: "short".into(), ..helper.clone() }, DapRole::Helper), "dap_task_field");
     assert_eq!(refusal(TaskFile { peer_token: "short".into(), ..helper.clone() }, DapRole::Helper), "dap_task_field");
     assert_eq!(refusal(TaskFile { dimension: 0, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
-    assert_eq!(refusal(TaskFile { version: 2, ..helper }, DapRole::Helper), "dap_task_format");
+    assert_eq!(refusal(TaskFile { version: 2, ..helper.clone() }, DapRole::Helper), "dap_task_format");
     assert_eq!(refusal(TaskFile { helper_url: None, ..leader.clone() }, DapRole::Leader), "dap_task_field");
-    assert_eq!(refusal(TaskFile { collector_hpke_private_key: None, ..leader }, DapRole::Leader), "dap_task_field");
+    let short = Some("short".to_owned());
+    assert_eq!(refusal(TaskFile { collector_token: short, ..leader.clone() }, DapRole::Leader), "dap_task_field");
+    let on_helper = TaskFile { collector_token: leader.collector_token.clone(), ..helper.clone() };
+    assert_eq!(refusal(on_helper, DapRole::Helper), "dap_task_field");
+    let loaded = leader.clone().check(DapRole::Leader).expect("the generated leader file");
+    assert_eq!(loaded.task.collector_token.as_deref(), leader.collector_token.as_deref());
+    assert!(leader.collector_token.as_ref().is_some_and(|token| token.len() >= MIN_PEER_TOKEN_LEN));
+    let keyless = TaskFile { collector_hpke_private_key: None, ..leader.clone() };
+    assert!(keyless.clone().check(DapRole::Leader).expect("a DAP collector collects").collector.is_none());
+    let neither = TaskFile { collector_token: None, ..keyless };
+    assert_eq!(refusal(neither, DapRole::Leader), "dap_task_field");
 }
 
 #[test]

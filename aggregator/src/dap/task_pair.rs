@@ -98,7 +98,7 @@ fn encoded(value: &impl Encode) -> String {
 
 /// The two task files and the device settings of a fresh task (checked as the servers will).
 pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_json::Value), PairError> {
-    let mut random = [0u8; 32 + 16 + 24];
+    let mut random = [0u8; 32 + 16 + 24 + 24];
     OsRng.fill_bytes(&mut random);
     let task_id = TaskId::from(<[u8; 32]>::try_from(&random[..32]).unwrap_or_default());
     let (leader, helper, collector) = (
@@ -121,9 +121,10 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         verify_key: b64(&random[32..48]),
         hpke_config: encoded(&keys.config),
         hpke_private_key: b64(&keys.private_key),
-        peer_token: b64(&random[48..]),
+        peer_token: b64(&random[48..72]),
         collector_hpke_config: encoded(&collector.config),
         collector_hpke_private_key: (role == DapRole::Leader).then(|| b64(&collector.private_key)),
+        collector_token: (role == DapRole::Leader).then(|| b64(&random[72..])),
         helper_url: (role == DapRole::Leader).then(|| settings.helper_url.clone()),
     };
     let (leader_file, helper_file) = (file(DapRole::Leader, &leader), file(DapRole::Helper, &helper));

@@ -27,6 +27,7 @@ use shop_personalizer::sync::dap::{build_report, DapTask, HpkeKeypair};
 pub const DIMENSION: usize = 90;
 pub const CLIP: f64 = 1.0;
 pub const TOKEN: &str = "peer-token";
+pub const COLLECTOR_TOKEN: &str = "collector-token-0123456789";
 
 /// Both aggregators' task views and the device's.
 pub struct Keys {
@@ -48,6 +49,7 @@ pub fn keys(min_batch_size: u64) -> Keys {
         max_batch_size: 1_000,
         hpke,
         peer_token: TOKEN.to_owned(),
+        collector_token: Some(COLLECTOR_TOKEN.to_owned()),
         collector_config: collector.config.clone(),
     };
     let (leader, helper) =
@@ -88,10 +90,11 @@ pub fn leader_state(keys: &Keys, store: SqliteStore, helper_url: &str, key: Sign
         task: keys.leader.clone(),
         store: store.into(),
         helper: HelperClient::new(helper_url, Some(TOKEN)).expect("helper url"),
-        collector: keys.collector.clone(),
+        collector: Some(keys.collector.clone()),
         signing_key: key,
         learning_rate: 1.0,
         driver: Default::default(),
+        collection_jobs: Default::default(),
     })
 }
 

@@ -1,0 +1,161 @@
+//! The leader's collector-facing side (DAP-09 §4.6): a collector (Divvi Up's `janus_collector`,
+//! or any DAP-09 collector holding the task's collector HPKE key) creates a collection job with
+//! `PUT /tasks/{task}/collection_jobs/{job}`, polls it with `POST` on the same path, and may drop it
+//! with `DELETE`. The task is
+//! fixed-size: the query is `current_batch` or `by_batch_id`; the leader answers with the batch's
+//! report count and both aggregate shares sealed to the collector (its own and the helper's),
+//! once the batch holds at least `min_batch_size` reports. A batch is released once, to whichever
+//! asks first: a collection job, or the leader's own driver when the leader holds the collector's
+//! private key and publishes models ([`super::leader::collect`]).
+//!
+//! Bounds: at most [`MAX_COLLECTION_JOBS`] jobs are kept (in memory: a restart forgets them, and a
+//! batch a forgotten job had already released is not released again); a request is one
+//! `CollectionReq` of a few dozen bytes.
+
+use std::collections::HashMap;
+
+use janus_messages::query_type::FixedSize;
+use janus_messages::{
+    AggregateShare, AggregateShareAad, AggregateShareReq, BatchId, BatchSelector, Collection, CollectionReq, Duration,
+    FixedSizeQuery, Interval, PartialBatchSelector, ReportIdChecksum, Role, Time,
+};
+use prio::codec::{Decode, Encode};
+use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
+
+use super::helper::DapRequestError;
+use super::leader::{LeaderError, LeaderState};
+
+/// The most collection jobs the leader keeps at once.
+pub const MAX_COLLECTION_JOBS: usize = 64;
+/// The time precision the collection's interval is aligned to (the devices' default).
+pub const COLLECTION_TIME_PRECISION_SECS: u64 = 3_600;
+
+/// One collection job: its request, and its answer once the batch was released.
+struct CollectionJob {
+    request: Vec<u8>,
+    query: FixedSizeQuery,
+    answer: Option<Vec<u8>>,
+}
+
+/// The collection jobs a leader is answering.
+#[derive(Default)]
+pub struct CollectionJobs {
+    jobs: tokio::sync::Mutex<HashMap<[u8; 16], CollectionJob>>,
+}
+
+/// What a poll found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// The encoded `Collection` (the same bytes on every poll).
+    Ready(Vec<u8>),
+    /// The batch is still below `min_batch_size`, or a job is running in it: poll again.
+    NotReady,
+}
+
+/// Why a collection request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectionError {
+    #[error("{0}")]
+    Request(#[from] DapRequestError),
+    #[error("{0}")]
+    Leader(#[from] LeaderError),
+    #[error("no collection job {0} here")]
+    UnknownJob(String),
+    #[error("the leader already holds {MAX_COLLECTION_JOBS} collection jobs")]
+    TooManyJobs,
+}
+
+/// Starts collection job `job_id` (`PUT`): the same request twice is accepted once.
+pub async fn start(state: &LeaderState, job_id: [u8; 16], body: Vec<u8>) -> Result<(), CollectionError> {
+    let request = CollectionReq::<FixedSize>::get_decoded(&body)
+        .map_err(|error| DapRequestError::InvalidMessage(error.to_string()))?;
+    if !request.aggregation_parameter().is_empty() {
+        return Err(DapRequestError::InvalidMessage("Prio3 takes no aggregation parameter".into()).into());
+    }
+    let mut jobs = state.collection_jobs.jobs.lock().await;
+    if let Some(job) = jobs.get(&job_id) {
+        return if job.request == body { Ok(()) } else { Err(DapRequestError::JobChanged.into()) };
+    }
+    if jobs.len() >= MAX_COLLECTION_JOBS {
+        return Err(CollectionError::TooManyJobs);
+    }
+    let query = request.query().fixed_size_query().clone();
+    jobs.insert(job_id, CollectionJob { request: body, query, answer: None });
+    Ok(())
+}
+
+/// Forgets collection job `job_id` (`DELETE`); a batch it released stays collected.
+pub async fn delete(state: &LeaderState, job_id: [u8; 16]) -> Result<(), CollectionError> {
+    let removed = state.collection_jobs.jobs.lock().await.remove(&job_id);
+    removed.map(|_| ()).ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))
+}
+
+/// Polls collection job `job_id` (`POST`): releases the batch once it is large enough.
+pub async fn poll(state: &LeaderState, job_id: [u8; 16], now_secs: u64) -> Result<Poll, CollectionError> {
+    let mut jobs = state.collection_jobs.jobs.lock().await;
+    let job = jobs.get_mut(&job_id).ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))?;
+    if let Some(answer) = &job.answer {
+        return Ok(Poll::Ready(answer.clone()));
+    }
+    let _guard = state.driver.lock().await;
+    let Some((batch_id, batch)) =
+        state.store.dap_batch_to_collect(state.task.min_batch_size).await.map_err(DapRequestError::from)?
+    else {
+        return Ok(Poll::NotReady);
+    };
+    if let FixedSizeQuery::ByBatchId { batch_id: wanted } = &job.query {
+        if wanted.as_ref() != &batch_id {
+            return Err(DapRequestError::BatchMismatch.into());
+        }
+    }
+    let internal = |error: &dyn std::fmt::Display| DapRequestError::Internal(error.to_string());
+    let selector = BatchSelector::<FixedSize>::new_fixed_size(BatchId::from(batch_id));
+    let request =
+        AggregateShareReq::new(selector.clone(), Vec::new(), batch.reports, ReportIdChecksum::from(batch.checksum))
+            .get_encoded()
+            .map_err(|e| internal(&e))?;
+    let path = format!("/tasks/{}/aggregate_shares", state.task.task_id);
+    let answer = state
+        .helper
+        .dap_request(hyper::Method::POST, &path, AggregateShareReq::<FixedSize>::MEDIA_TYPE, request)
+        .await
+        .map_err(LeaderError::from)?;
+    let helper_share = AggregateShare::get_decoded(&answer)
+        .map_err(|error| LeaderError::BadHelperAnswer(error.to_string()))?
+        .encrypted_aggregate_share()
+        .clone();
+    let aad =
+        AggregateShareAad::new(state.task.task_id, Vec::new(), selector).get_encoded().map_err(|e| internal(&e))?;
+    let leader_share = batch.share.as_deref().ok_or(DapRequestError::BatchMismatch)?;
+    let leader_share = seal(
+        &state.task.collector_config,
+        HpkeLabel::AggregateShare,
+        Role::Leader,
+        Role::Collector,
+        leader_share,
+        &aad,
+        &mut rand_core06::OsRng,
+    )
+    .map_err(|e| internal(&e))?;
+    let collection = Collection::new(
+        PartialBatchSelector::new_fixed_size(BatchId::from(batch_id)),
+        batch.reports,
+        batch_interval(now_secs)?,
+        leader_share,
+        helper_share,
+    )
+    .get_encoded()
+    .map_err(|e| internal(&e))?;
+    state.store.dap_mark_collected(batch_id).await.map_err(DapRequestError::from)?;
+    job.answer = Some(collection.clone());
+    Ok(Poll::Ready(collection))
+}
+
+/// The interval the collection names. The store keeps no report timestamps, so it is the widest
+/// honest one: from the epoch to `now` rounded up to [`COLLECTION_TIME_PRECISION_SECS`] (DAP-09
+/// asks for the smallest interval holding the batch's reports; collectors only report it).
+fn batch_interval(now_secs: u64) -> Result<Interval, DapRequestError> {
+    let end = now_secs.div_ceil(COLLECTION_TIME_PRECISION_SECS).max(1) * COLLECTION_TIME_PRECISION_SECS;
+    Interval::new(Time::from_seconds_since_epoch(0), Duration::from_seconds(end))
+        .map_err(|error| DapRequestError::Internal(error.to_string()))
+}
