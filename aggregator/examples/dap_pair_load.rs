@@ -1,5 +1,6 @@
 //! End-to-end rate of a running leader + helper pair (two processes, started by you with
-//! `--dap-role leader|helper` on a task from `aggregator dap-task-pair`): makes `reports` device
+//! `--dap-role leader|helper` on a task from `aggregator dap-task-pair`, the leader with
+//! `--rate-limit-per-minute 0`, since every upload here comes from one address): makes `reports` device
 //! reports for the task's `device.json` (the device code: clip, noise share, encode, shard with
 //! proof, seal), uploads them over HTTP with `connections` threads, and waits until the leader has
 //! collected all of them (use a multiple of the task's batch size).

@@ -68,6 +68,8 @@ pub struct Started {
     pub router: axum::Router,
     pub public_key_hex: String,
     pub model_version: u64,
+    /// The per-client buckets the router admits requests by (a DAP leader's endpoints share them).
+    pub limits: Arc<ClientLimits>,
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], StartError> {
@@ -107,8 +109,9 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
         return Err(StartError::DapTaskChanged(path.display().to_string()));
     }
     if loaded.role == DapRole::Helper {
-        let router = process::helper_router(loaded, store);
-        return Ok(Started { router, public_key_hex: String::new(), model_version: 0 });
+        let limits = Arc::new(client_limits(&config));
+        let router = with_limits(process::helper_router(loaded, store), &limits);
+        return Ok(Started { router, public_key_hex: String::new(), model_version: 0, limits });
     }
     if loaded.task.dimension != config.dimension {
         return Err(StartError::DapDimension { task: loaded.task.dimension, configured: config.dimension });
@@ -124,7 +127,17 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
         }
     };
     let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
+    let dap = with_limits(dap, &started.limits);
     Ok(Started { router: started.router.merge(dap), ..started })
+}
+
+fn client_limits(config: &CheckedConfig) -> ClientLimits {
+    ClientLimits::new(config.rate_limit_per_minute, config.read_rate_limit_per_minute, config.trusted_proxies.clone())
+}
+
+/// `router` behind the per-client buckets: a DAP report upload is a write, like `/v1/updates`.
+fn with_limits(router: axum::Router, limits: &Arc<ClientLimits>) -> axum::Router {
+    router.layer(axum::middleware::from_fn_with_state(Arc::clone(limits), crate::http::client::limit))
 }
 
 /// The shared-sums state of a server with a `--lift-role` (SQLite only, see `config`).
@@ -185,12 +198,17 @@ async fn start_inner<S: Store>(
     let lift = spawn_lift_task(Arc::clone(&store));
     let health = Arc::new(StoreHealth::default());
     let ingest = spawn_writer(store, Arc::clone(&config), key, Arc::clone(&state), Arc::clone(&health), noise_seed);
-    let limits = Arc::new(ClientLimits::new(
-        config.rate_limit_per_minute,
-        config.read_rate_limit_per_minute,
-        config.trusted_proxies.clone(),
-    ));
+    let limits = Arc::new(client_limits(&config));
     let public_key = Arc::from(public_key_hex.as_str());
-    let app = AppState { config, state, ingest, lift, limits, health, public_key_hex: public_key, shares };
-    Ok((Started { router: router(app), public_key_hex, model_version }, signing_key))
+    let app = AppState {
+        config,
+        state,
+        ingest,
+        lift,
+        limits: Arc::clone(&limits),
+        health,
+        public_key_hex: public_key,
+        shares,
+    };
+    Ok((Started { router: router(app), public_key_hex, model_version, limits }, signing_key))
 }

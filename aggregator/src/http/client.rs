@@ -1,11 +1,12 @@
 //! Who the client is, and how much it may ask: every request passes one of two per-address
-//! token buckets before its handler runs — *writes* (updates, lift reports, shares:
-//! `--rate-limit-per-minute`) and *reads* (every GET, the leader's fold and sums requests:
+//! token buckets before its handler runs — *writes* (updates, lift reports, shares, a DAP
+//! leader's report uploads: `--rate-limit-per-minute`) and *reads* (every GET, the leader's fold and sums requests:
 //! `--read-rate-limit-per-minute`). The address is the TCP peer, unless the peer is one of the
 //! `--trusted-proxy` ranges: then it is the right-most `X-Forwarded-For` entry that is not a
 //! trusted proxy itself (entries left of it are the client's own claims and are never believed).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::rate_limit::RateLimiter;
-use super::{ApiError, AppState};
+use super::ApiError;
 use crate::config::TrustedProxy;
 
 /// The endpoints that take device submissions.
@@ -62,16 +63,23 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy
     client
 }
 
+/// Whether a request is a device submission (the writes bucket): a POST to one of
+/// [`WRITE_PATHS`], or a DAP report upload, `PUT /tasks/{task}/reports`.
+fn is_write(method: &Method, path: &str) -> bool {
+    let dap_upload = path.strip_prefix("/tasks/").and_then(|rest| rest.strip_suffix("/reports"));
+    (method == Method::POST && WRITE_PATHS.contains(&path))
+        || (method == Method::PUT && dap_upload.is_some_and(|task| !task.is_empty() && !task.contains('/')))
+}
+
 /// Middleware: refuses with `429 rate_limited` past the client's bucket for this endpoint.
 /// Without connection info (in-process tests) every request counts as one loopback client.
-pub async fn limit(State(app): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit(State(limits): State<Arc<ClientLimits>>, request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |info| info.0.ip());
-    let address = client_address(peer, request.headers(), &app.limits.trusted_proxies);
-    let writes = request.method() == Method::POST && WRITE_PATHS.contains(&request.uri().path());
-    let bucket = if writes { &app.limits.writes } else { &app.limits.reads };
+    let address = client_address(peer, request.headers(), &limits.trusted_proxies);
+    let bucket = if is_write(request.method(), request.uri().path()) { &limits.writes } else { &limits.reads };
     if bucket.admit(address, Instant::now()) {
         next.run(request).await
     } else {

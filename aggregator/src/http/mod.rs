@@ -82,7 +82,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(get_health))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), client::limit))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app.limits), client::limit))
         .layer(cors)
         .with_state(app)
 }

@@ -53,6 +53,8 @@ impl Aggregator {
         command
             .args(["--listen", &self.address.to_string(), "--dimension", &DIMENSION.to_string()])
             .args(["--dap-role", self.role, "--dap-interval-ms", "100", "--rate-limit-per-minute", "0"])
+            // The test polls `/dap/status` every 20 ms from one address: no read limit either.
+            .args(["--read-rate-limit-per-minute", "0"])
             .arg("--dap-task")
             .arg(&self.task)
             .arg("--data-dir")
