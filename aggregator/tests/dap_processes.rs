@@ -175,7 +175,8 @@ fn a_batch_of_k_minus_one_reports_gets_the_dap_error_not_a_share() {
         let headers =
             [("DAP-Auth-Token", token.as_str()), ("Content-Type", AggregateShareReq::<FixedSize>::MEDIA_TYPE)];
         let path = format!("/tasks/{}/aggregate_shares", setup.task_id);
-        let (status, body) = request(helper.address, "POST", &path, &headers, &message.get_encoded().unwrap()).unwrap();
+        let (status, body) =
+            common::exchange(helper.address, "POST", &path, &headers, &message.get_encoded().unwrap()).unwrap();
         (status, String::from_utf8_lossy(&body).into_owned())
     };
     let (status, body) = ask(99);

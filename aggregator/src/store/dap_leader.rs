@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::dap::{add_to_batch, count_rejections, read_batch, LeaderJob, Merge, StoredBatch};
 use super::dap::{AGGREGATED, IN_JOB, PENDING, REJECTED};
-use super::sqlite::SqliteStore;
-use super::{stored_u64, weights_from_bytes, weights_to_bytes, StoreError, StoredModel};
+use super::sqlite::{read_model, SqliteStore};
+use super::{stored_u64, weights_to_bytes, StoreError, StoredModel};
 use crate::policy::sum_to_bytes;
 
 /// The leader's counts, as `GET /dap/status` shows them.
@@ -227,15 +227,7 @@ impl SqliteStore {
             let batch = read_batch(&tx, &batch_id)?;
             let Some(batch) = batch.filter(|batch| !batch.collected) else { return Ok(false) };
             let version: i64 = tx.query_row("SELECT MAX(version) FROM models", [], |r| r.get(0))?;
-            let (weights, signed): (Vec<u8>, Vec<u8>) =
-                tx.query_row("SELECT weights, signed FROM models WHERE version = ?1", params![version], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-            let current = StoredModel {
-                version: stored_u64(version, "model version")?,
-                weights: weights_from_bytes(&weights)?,
-                signed,
-            };
+            let current = read_model(&tx, stored_u64(version, "model version")?)?;
             let published = next(&current);
             tx.execute(
                 "INSERT INTO models (version, weights, signed) VALUES (?1, ?2, ?3)",

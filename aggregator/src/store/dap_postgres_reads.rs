@@ -16,14 +16,14 @@ impl PostgresStore {
         row.map(|row| Ok((id_array(row.get(0), "job hash")?, row.get(1)))).transpose()
     }
 
+    /// One query for the whole job (at most 256 ids), not one round trip per report.
     pub async fn dap_seen(&self, ids: Vec<[u8; 16]>) -> Result<Vec<bool>, StoreError> {
         let client = self.client().await?;
-        let statement = client.prepare("SELECT 1 FROM aggregator_dap_seen WHERE report_id = $1").await?;
-        let mut seen = Vec::with_capacity(ids.len());
-        for id in &ids {
-            seen.push(client.query_opt(&statement, &[&&id[..]]).await?.is_some());
-        }
-        Ok(seen)
+        let asked: Vec<&[u8]> = ids.iter().map(|id| &id[..]).collect();
+        let rows =
+            client.query("SELECT report_id FROM aggregator_dap_seen WHERE report_id = ANY($1)", &[&asked]).await?;
+        let found: std::collections::HashSet<Vec<u8>> = rows.iter().map(|row| row.get(0)).collect();
+        Ok(ids.iter().map(|id| found.contains(&id[..])).collect())
     }
 
     #[allow(clippy::too_many_arguments)]

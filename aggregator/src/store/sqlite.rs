@@ -78,7 +78,7 @@ impl SqliteStore {
     }
 }
 
-fn read_model(connection: &Connection, version: u64) -> Result<StoredModel, StoreError> {
+pub(super) fn read_model(connection: &Connection, version: u64) -> Result<StoredModel, StoreError> {
     let (weights, signed): (Vec<u8>, Vec<u8>) = connection.query_row(
         "SELECT weights, signed FROM models WHERE version = ?1",
         params![version as i64],

@@ -1,8 +1,7 @@
 //! The DAP leader and helper as two real processes of the built binary, on task files written by
 //! `aggregator dap-task-pair`, and devices whose reports are made by the device's own sync path.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use shop_personalizer::sync::dap::DapDevice;
 use shop_personalizer::sync::secure_aggregation::parse_dap_booked;
 use shop_personalizer::sync::{DeviceSync, SecureAggregationSetup, SyncConfig};
 
-use crate::common::{free_port, wait_healthy};
+use crate::common::{exchange, free_port, wait_healthy};
 
 pub const DIMENSION: usize = 90;
 
@@ -87,7 +86,7 @@ impl Aggregator {
 
     /// GET `path` as JSON, `None` while the process does not answer 200.
     pub fn try_json(&self, path: &str) -> Option<serde_json::Value> {
-        match request(self.address, "GET", path, &[], b"") {
+        match exchange(self.address, "GET", path, &[], b"") {
             Ok((200, body)) => serde_json::from_slice(&body).ok(),
             _ => None,
         }
@@ -135,31 +134,6 @@ impl Task {
     }
 }
 
-/// A minimal HTTP/1.1 exchange with extra headers: status and body.
-pub fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
-    let status_line = String::from_utf8_lossy(&response[..split]).lines().next().unwrap_or_default().to_owned();
-    let status = status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    Ok((status, response.get(split + 4..).unwrap_or_default().to_vec()))
-}
-
 /// One device report: its id, its bytes, and the clipped, noised update it encodes.
 pub struct MadeReport {
     pub id: [u8; 16],
@@ -181,7 +155,7 @@ pub fn device_reports(leader: &Aggregator, setup: &SecureAggregationSetup, count
     let key = leader.json("/v1/model-key")["publicKey"].as_str().expect("key").to_owned();
     let config = SyncConfig { aggregator_url: setup.leader_url.clone(), model_public_key: key, max_jitter_ms: 0 };
     let mut device = DeviceSync::new(&config, privacy, DIMENSION).expect("valid sync config");
-    let (status, model) = request(leader.address, "GET", "/v1/model", &[], b"").expect("GET /v1/model");
+    let (status, model) = exchange(leader.address, "GET", "/v1/model", &[], b"").expect("GET /v1/model");
     assert_eq!(status, 200);
     device.install_model(&model).expect("the leader's model verifies");
     let now = 1_700_000_000;
@@ -220,7 +194,7 @@ pub fn upload_until_accepted(leader: SocketAddr, task_id: &str, report: &MadeRep
     let path = format!("/tasks/{task_id}/reports");
     loop {
         let headers = [("Content-Type", "application/dap-report")];
-        match request(leader, "PUT", &path, &headers, &report.bytes) {
+        match exchange(leader, "PUT", &path, &headers, &report.bytes) {
             Ok((status @ (200 | 201), _)) => return status,
             Ok((status, body)) if (400..500).contains(&status) => {
                 panic!("the leader refused a device report: {status} {}", String::from_utf8_lossy(&body))
