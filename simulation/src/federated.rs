@@ -8,6 +8,7 @@
 
 use aggregator::aggregation::Contribution;
 use aggregator::config::RoundRule;
+use aggregator::dap::leader::next_weights;
 use aggregator::policy::{accumulate, admit};
 use aggregator::rounds::{aggregate, publish, robust_rule};
 use aggregator::store::RoundTotals;
@@ -23,7 +24,19 @@ use shop_personalizer::rank::NUM_FEATURES;
 use shop_personalizer::sync::{DeviceSync, SyncConfig, UpdateMessage};
 
 use crate::attack::{hostile_update, Attack, Limits};
+use crate::secure::DapPair;
 use crate::SimulationError;
+
+/// How a round's updates reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    /// Plain updates, noised on the device, to one aggregator (its checks and its round rule).
+    Local,
+    /// DAP reports to a leader and a helper (`crate::secure`): each round is one batch of
+    /// `cohort` reports, each device adding its share of the noise of the sum. `proofs` makes and
+    /// verifies every report's Prio3 proof instead of summing the measurements directly.
+    Dap { proofs: bool },
+}
 
 /// Settings of a federated run.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +54,7 @@ pub struct FederatedConfig {
     pub hostile_share: f64,
     pub attack: Attack,
     pub privacy: PrivacyConfig,
+    pub aggregation: Aggregation,
     pub seed: u64,
 }
 
@@ -57,6 +71,7 @@ impl Default for FederatedConfig {
             hostile_share: 0.0,
             attack: Attack::Flip,
             privacy: PrivacyConfig { clip_bound: 0.5, min_labelled_impressions: 1, ..PrivacyConfig::default() },
+            aggregation: Aggregation::Local,
             seed: 17,
         }
     }
@@ -156,6 +171,13 @@ pub fn run(
     let mut logs = Vec::with_capacity(config.rounds);
     let indices: Vec<usize> = (0..devices.len()).collect();
     let limits = Limits::new(config.privacy.clip_bound, config.privacy.noise_multiplier, NUM_FEATURES);
+    let dap = match config.aggregation {
+        Aggregation::Local => None,
+        Aggregation::Dap { .. } if config.hostile_share > 0.0 => {
+            return Err(SimulationError::Config("hostile devices are simulated against the local path only".into()))
+        }
+        Aggregation::Dap { proofs } => Some(DapPair::new(&privacy, NUM_FEATURES, config.cohort, proofs)?),
+    };
     for round in 0..config.rounds {
         let now = round as u64 * privacy.period_seconds();
         let cohort: Vec<usize> = indices.sample(&mut rng, config.cohort.min(devices.len())).copied().collect();
@@ -167,6 +189,26 @@ pub fn run(
         // device code (signature and checksum); preparing an update leaves the device unchanged.
         let mut device = DeviceSync::new(&sync_config, privacy.clone(), NUM_FEATURES).map_err(SimulationError::Sync)?;
         device.install_model(&published.signed).map_err(SimulationError::Sync)?;
+        if let Some(pair) = &dap {
+            let mut batch = Vec::with_capacity(cohort.len());
+            for &device_index in &cohort {
+                let cases = &devices[device_index];
+                let local = local_train(&published.weights, cases, config.local_epochs, config.local_learning_rate);
+                let norm = delta_norm(&local, &published.weights);
+                norms.push(norm);
+                clipped += usize::from(norm > privacy.clip_bound());
+                let ledger = &mut ledgers[device_index];
+                batch.push(pair.contribute(&device, &local, cases.len() as u32, now, ledger, &mut rng)?);
+                participation[device_index] += 1;
+            }
+            let (sum, reports) = pair.sum(&batch)?;
+            let weights = next_weights(&published.weights, &sum, reports, config.server_learning_rate);
+            published = publish(published.version + 1, weights, &key);
+            let log = round_log(round, reports as usize, 0, norms, clipped);
+            on_round(&log, &published.weights);
+            logs.push(log);
+            continue;
+        }
         for (position, &device_index) in cohort.iter().enumerate() {
             let local = local_train(
                 &published.weights,
@@ -180,7 +222,7 @@ pub fn run(
                 rng.fill_bytes(&mut nonce);
                 hostile_update(config.attack, &own, &limits, published.version, nonce)
             } else {
-                let norm = own.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let norm = delta_norm(&local, &published.weights);
                 norms.push(norm);
                 clipped += usize::from(norm > privacy.clip_bound());
                 let impressions = devices[device_index].len() as u32;
@@ -207,130 +249,28 @@ pub fn run(
             rng.next_u64(),
         );
         published = publish(published.version + 1, weights, &key);
-        norms.sort_by(f64::total_cmp);
-        let log = RoundLog {
-            round: round + 1,
-            accepted: totals.count as usize,
-            hostile,
-            median_delta_norm: norms.get(norms.len() / 2).copied().unwrap_or(0.0),
-            clipped_share: clipped as f64 / norms.len().max(1) as f64,
-        };
+        let log = round_log(round, totals.count as usize, hostile, norms, clipped);
         on_round(&log, &published.weights);
         logs.push(log);
     }
     Ok(FederatedOutcome { weights: published.weights, logs, participation })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use replay::fit::evaluate;
+fn delta_norm(local: &[f32], base: &[f32]) -> f64 {
+    local.iter().zip(base).map(|(l, b)| f64::from(l - b).powi(2)).sum::<f64>().sqrt()
+}
 
-    /// Cases where the label is the candidate with the largest feature 0: the right weights
-    /// put a large positive weight on feature 0.
-    fn synthetic_cases(count: usize, seed: u64) -> Vec<TrainingCase> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..count)
-            .map(|_| {
-                let rows = 10;
-                let mut matrix = vec![0.0_f32; rows * NUM_FEATURES];
-                for row in 0..rows {
-                    for feature in 0..NUM_FEATURES {
-                        matrix[row * NUM_FEATURES + feature] = (rng.next_u32() % 1000) as f32 / 1000.0;
-                    }
-                }
-                let label_row =
-                    (0..rows).max_by(|a, b| matrix[a * NUM_FEATURES].total_cmp(&matrix[b * NUM_FEATURES])).unwrap_or(0);
-                TrainingCase::new(&matrix, label_row, 1)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn private_federated_rounds_learn_the_synthetic_signal() {
-        let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
-        let config = FederatedConfig {
-            rounds: 30,
-            cohort: 300,
-            local_learning_rate: 0.5,
-            server_learning_rate: 1.0,
-            ..FederatedConfig::default()
-        };
-        // Start from the wrong sign on the signal (all-zero weights would tie every row).
-        let mut initial = vec![0.0_f32; NUM_FEATURES];
-        initial[0] = -1.0;
-        let held_out = synthetic_cases(500, 3);
-        let (_, before, _) = evaluate(&held_out, &initial, 1);
-        let FederatedOutcome { weights, logs, participation } =
-            run(&devices, &initial, &config, |_, _| {}).expect("runs");
-        let (_, after, _) = evaluate(&held_out, &weights, 1);
-        assert!(after > before + 0.3, "hit@1 {before:.3} -> {after:.3}");
-        assert!(weights[0] > 0.5, "the signal weight moved from -1 to {}", weights[0]);
-        assert_eq!(logs.len(), 30);
-        assert!(logs.iter().all(|log| log.accepted == 300), "honest updates pass the norm check");
-        assert_eq!(participation.iter().map(|&p| p as usize).sum::<usize>(), 30 * 300);
-    }
-
-    #[test]
-    fn a_hostile_tenth_wrecks_the_plain_mean_but_not_the_robust_rules_and_flips_only_the_coordinate_wise_ones() {
-        let devices = deal(synthetic_cases(3_000, 1), 1_000, 2);
-        let mut initial = vec![0.0_f32; NUM_FEATURES];
-        initial[0] = -1.0;
-        let held_out = synthetic_cases(500, 3);
-        let base = FederatedConfig {
-            rounds: 30,
-            cohort: 300,
-            local_learning_rate: 0.5,
-            server_learning_rate: 1.0,
-            attack: Attack::Spike,
-            ..FederatedConfig::default()
-        };
-        let run_with = |round_rule: RoundRule, hostile_share: f64, attack: Attack| {
-            let config = FederatedConfig { round_rule, hostile_share, attack, ..base.clone() };
-            let outcome = run(&devices, &initial, &config, |_, _| {}).expect("runs");
-            let hostile = (hostile_share * 300.0).round() as usize;
-            assert!(outcome.logs.iter().all(|log| log.hostile == hostile), "every hostile update is admitted");
-            let largest = outcome.weights.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
-            (evaluate(&held_out, &outcome.weights, 1).1, largest)
-        };
-        let outcome = |round_rule: RoundRule, hostile_share: f64| run_with(round_rule, hostile_share, Attack::Spike);
-        let (honest, (attacked, plain_largest)) = (outcome(RoundRule::Mean, 0.0).0, outcome(RoundRule::Mean, 0.1));
-        // 10% spikes drive the plain mean far off (measured: |w| 8.9, hit@1 0 from 0.47).
-        assert!(plain_largest > 4.0 && attacked < 0.05, "plain mean under attack: |w| {plain_largest}, {attacked}");
-        let rules = [
-            RoundRule::TrimmedMean { trim_fraction: 0.1 },
-            RoundRule::MedianWindow { sigmas: 4.0 },
-            RoundRule::Screened { sigmas: 3.0 },
-        ];
-        for rule in rules {
-            // Honest devices: the robust rule costs little.
-            let (robust_honest, _) = outcome(rule, 0.0);
-            assert!(robust_honest > honest - 0.05, "{rule}: honest hit@1 {robust_honest:.3} vs {honest:.3}");
-            // Under attack it stays within the honest spread (measured: the trimmed mean |w| 0.53,
-            // hit@1 0.06, stalled by its one-sided trim; the median window |w| 2.26, hit@1 0.43).
-            let (robust, largest) = outcome(rule, 0.1);
-            assert!(largest < plain_largest / 2.0 && robust > attacked, "{rule}: |w| {largest}, hit@1 {robust:.3}");
-            if matches!(rule, RoundRule::MedianWindow { .. } | RoundRule::Screened { .. }) {
-                assert!(robust > 0.8 * honest, "{rule} keeps learning: hit@1 {robust:.3} vs honest {honest:.3}");
-            }
-            eprintln!("{rule}: honest {robust_honest:.3}, attacked {robust:.3}, largest |w| {largest:.3}");
-        }
-        // 10% flips (the whole norm bound against their own delta) lie inside the honest spread
-        // coordinate by coordinate: only screening whole updates stops them.
-        let flipped = |rule| run_with(rule, 0.1, Attack::Flip).0;
-        let (window, screened) =
-            (flipped(RoundRule::MedianWindow { sigmas: 4.0 }), flipped(RoundRule::Screened { sigmas: 3.0 }));
-        eprintln!("10% flip: median-window hit@1 {window:.3}, screened {screened:.3} (honest mean {honest:.3})");
-        assert!(
-            screened > 0.8 * honest && screened > window,
-            "screened under flips: {screened:.3}, window {window:.3}"
-        );
-    }
-
-    #[test]
-    fn dealing_spreads_cases_evenly() {
-        let dealt = deal(synthetic_cases(10, 1), 3, 0);
-        let sizes: Vec<usize> = dealt.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![4, 3, 3]);
+fn round_log(round: usize, accepted: usize, hostile: usize, mut norms: Vec<f64>, clipped: usize) -> RoundLog {
+    norms.sort_by(f64::total_cmp);
+    RoundLog {
+        round: round + 1,
+        accepted,
+        hostile,
+        median_delta_norm: norms.get(norms.len() / 2).copied().unwrap_or(0.0),
+        clipped_share: clipped as f64 / norms.len().max(1) as f64,
     }
 }
+
+#[cfg(test)]
+#[path = "federated_tests.rs"]
+mod tests;

@@ -9,6 +9,8 @@
 mod attack;
 mod federated;
 mod robustness;
+mod secure;
+mod sweep;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aggregator::config::RoundRule;
-use federated::{deal, run, FederatedConfig, FederatedOutcome};
+use federated::{deal, run, Aggregation, FederatedConfig, FederatedOutcome};
 use replay::data::{read_cases, read_sessions, validation_split, Vocabulary};
 use replay::fit::{collect, fit, sample_cases, FitConfig};
 use replay::run::{evaluate, Setup};
@@ -41,6 +43,7 @@ pub enum SimulationError {
 const USAGE: &str = "usage: simulation --train FILE --test FILE [--devices 5000] [--rounds 40] [--cohort 1000]
        [--local-epochs 2] [--local-lr 0.05] [--clip 0.5] [--noise 1.0] [--server-lr 1.0]
        [--central-noise Z] [--round-rule median-window:4] [--hostile-share 0] [--attack flip|spike|inlier]
+       [--aggregation local|dap|dap-proofs] [--noise-sweep 0.5,1,2,4 [--dap-cohort 100]]
        [--robustness mean,trimmed-mean:0.1,median-window:4 [--hostile-shares 0,0.01,0.1]]
        [--validation-share 0.1] [--max-cases 40000] [--eval-cases 0 (all)]
        [--threads 2] [--seed 17] [--out simulation-out]";
@@ -58,6 +61,10 @@ struct Options {
     /// `--robustness RULES`: each round rule under hostile shares, instead of one run.
     robustness: Vec<RoundRule>,
     hostile_shares: Vec<f64>,
+    /// `--noise-sweep Z,...`: each noise multiplier with local noise and with DAP, instead of one run.
+    noise_sweep: Vec<f64>,
+    /// The DAP batch size of the sweep's DAP runs.
+    dap_cohort: usize,
 }
 
 fn parse(args: Vec<String>) -> Result<Options, String> {
@@ -73,6 +80,8 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         federated: FederatedConfig::default(),
         robustness: Vec::new(),
         hostile_shares: vec![0.0, 0.01, 0.1],
+        noise_sweep: Vec::new(),
+        dap_cohort: 100,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -105,12 +114,17 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
                     .map(|rule| rule.parse::<RoundRule>().map_err(|()| format!("{flag}: unknown round rule {rule}")))
                     .collect::<Result<_, _>>()?
             }
-            "--hostile-shares" => {
-                options.hostile_shares = value
-                    .split(',')
-                    .map(|share| share.trim().parse::<f64>().map_err(|_| format!("{flag}: {share} is not a number")))
-                    .collect::<Result<_, _>>()?
+            "--hostile-shares" => options.hostile_shares = numbers(&flag, &value)?,
+            "--aggregation" => {
+                f.aggregation = match value.as_str() {
+                    "local" => Aggregation::Local,
+                    "dap" => Aggregation::Dap { proofs: false },
+                    "dap-proofs" => Aggregation::Dap { proofs: true },
+                    _ => return Err(format!("{flag}: local, dap or dap-proofs, got {value}")),
+                }
             }
+            "--noise-sweep" => options.noise_sweep = numbers(&flag, &value)?,
+            "--dap-cohort" => options.dap_cohort = count()?,
             "--seed" => f.seed = count()? as u64,
             "--validation-share" => options.validation_share = number()?,
             "--max-cases" => options.max_cases = count()?,
@@ -124,6 +138,10 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         return Err("--train and --test are required".to_owned());
     }
     Ok(options)
+}
+
+fn numbers(flag: &str, value: &str) -> Result<Vec<f64>, String> {
+    value.split(',').map(|n| n.trim().parse::<f64>().map_err(|_| format!("{flag}: {n} is not a number"))).collect()
 }
 
 fn main() -> ExitCode {
@@ -216,6 +234,47 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
         println!("{md}");
         return write_out(&options.out, "robustness.md", &md);
     }
+    if !options.noise_sweep.is_empty() {
+        let replay_of = |weights: &[f32]| -> Result<(f64, f64), SimulationError> {
+            let setup =
+                Setup { server: &test_server, weights: Some(weights.to_vec()), progress: false, ..setup.clone() };
+            let (_, device) = evaluate(&setup, &test_cases, "replay")?;
+            Ok((device.at(20).hr, device.at(20).mrr))
+        };
+        let central_quality = replay_of(&central)?;
+        let (dap_cohort, proofs) =
+            (options.dap_cohort, matches!(config.aggregation, Aggregation::Dap { proofs: true }));
+        let md = sweep::table(
+            &devices,
+            &initial,
+            config,
+            &options.noise_sweep,
+            (dap_cohort, proofs),
+            central_quality,
+            replay_of,
+        )?;
+        let md = format!(
+            "{md}\n{} test cases, {} devices ({} training cases); local: {} rounds of {}, DAP: {} batches of {} (each \
+             device adds the noise share of a sum of {}); {} local epochs at lr {}, server lr {}, clip C = {}, δ = {:e}; \
+             run time {:.0} s.\n",
+            test_cases.len(),
+            devices.len(),
+            training.len(),
+            config.rounds,
+            config.cohort,
+            sweep::dap_config(config, dap_cohort, proofs).rounds,
+            dap_cohort,
+            dap_cohort.min(shop_personalizer::sync::dap::DAP_MAX_NOISE_COHORT as usize),
+            config.local_epochs,
+            config.local_learning_rate,
+            config.server_learning_rate,
+            config.privacy.clip_bound,
+            config.privacy.delta,
+            started.elapsed().as_secs_f64()
+        );
+        println!("{md}");
+        return write_out(&options.out, "noise-sweep.md", &md);
+    }
     let FederatedOutcome { weights: federated, logs, participation } =
         run(&devices, &initial, config, |log, weights| {
             let (loss, hit, _mrr) = replay::fit::evaluate(&monitor, weights, 20);
@@ -250,12 +309,13 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let _ = writeln!(md, "\nFederated HR@20 is {ratio:.1}% of central.\n");
     let _ = writeln!(
         md,
-        "{} devices ({} training cases), {} rounds of {} devices, {} local epochs at lr {}, server lr {}; \
-         clip C = {}, noise z = {}, central noise {:?}.",
+        "{} devices ({} training cases), {} rounds of {} devices ({:?} aggregation), {} local epochs at lr {}, \
+         server lr {}; clip C = {}, noise z = {}, central noise {:?}.",
         devices.len(),
         training.len(),
         config.rounds,
         config.cohort,
+        config.aggregation,
         config.local_epochs,
         config.local_learning_rate,
         config.server_learning_rate,

@@ -163,6 +163,13 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
     Ok(Some(summary))
 }
 
+/// The weights the leader publishes after collecting a batch of `reports` reports whose updates
+/// sum to `sum`: `w + η · sum / n`.
+pub fn next_weights(current: &[f32], sum: &[f64], reports: u64, learning_rate: f64) -> Vec<f32> {
+    let count = reports.max(1) as f64;
+    current.iter().zip(sum).map(|(&w, s)| (f64::from(w) + learning_rate * s / count) as f32).collect()
+}
+
 /// What a collection did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Collected {
@@ -205,11 +212,9 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     let leader_share = decode_aggregate(&vdaf, batch.share.as_deref().unwrap_or_default()).map_err(|e| bad(&e))?;
     let total = vdaf.unshard(&(), [leader_share, helper_share], batch.reports as usize).map_err(|e| bad(&e))?;
     let sum = decode_sum(&total, state.task.clip_bound);
-    let (key, rate, count, step) = (state.signing_key.clone(), state.learning_rate, batch.reports as f64, sum.clone());
+    let (key, rate, count, step) = (state.signing_key.clone(), state.learning_rate, batch.reports, sum.clone());
     let next = Box::new(move |current: &crate::store::StoredModel| {
-        let weights =
-            current.weights.iter().zip(&step).map(|(&w, s)| (f64::from(w) + rate * s / count) as f32).collect();
-        publish(current.version + 1, weights, &key)
+        publish(current.version + 1, next_weights(&current.weights, &step, count, rate), &key)
     });
     if !state.store.dap_publish_collected(batch_id, sum.clone(), next).await? {
         return Ok(None);

@@ -151,12 +151,31 @@ impl DapDevice {
         ledger: &mut PrivacyLedger,
         rng: &mut (impl rand::CryptoRng + rand::RngExt),
     ) -> Result<PendingUpload, SyncError> {
-        let inputs = device.inputs(local_weights, labelled_impressions, true, now_unix_seconds)?;
-        let (noised, _) = device.builder().clip_noise_and_book(&inputs, self.cohort, ledger, rng)?;
-        let update: Vec<f32> = noised.iter().map(|&value| value as f32).collect();
+        let update = self.noised_update(device, local_weights, labelled_impressions, now_unix_seconds, ledger, rng)?;
         let report = build_report(&self.task, &update, now_unix_seconds, &mut CryptoRng06(rng))?;
         let jitter_ms = rng.random_range(0..=device.max_jitter_ms());
-        Ok(PendingUpload { body: dap_booked(inputs.base_version, &encoded(&report)?), jitter_ms })
+        Ok(PendingUpload {
+            body: dap_booked(device.shared_model().map_or(0, |model| model.version), &encoded(&report)?),
+            jitter_ms,
+        })
+    }
+
+    /// The vector a report of `local_weights` encodes, before fixed point and sharding: the delta
+    /// against `device`'s installed model clipped to `C`, plus this device's noise share. Books
+    /// the sum's spend in `ledger`; refusals spend nothing. ([`Self::prepare_upload`] is this and
+    /// then the report; the federated simulation sums these vectors as the VDAF would.)
+    pub fn noised_update(
+        &self,
+        device: &DeviceSync,
+        local_weights: &[f32],
+        labelled_impressions: u32,
+        now_unix_seconds: u64,
+        ledger: &mut PrivacyLedger,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Vec<f32>, SyncError> {
+        let inputs = device.inputs(local_weights, labelled_impressions, true, now_unix_seconds)?;
+        let (noised, _) = device.builder().clip_noise_and_book(&inputs, self.cohort, ledger, rng)?;
+        Ok(noised.iter().map(|&value| value as f32).collect())
     }
 }
 
