@@ -12,6 +12,7 @@ use shop_personalizer::catalog::AttributeKey;
 
 use crate::covisit::co_visitation;
 use crate::embedding::cooccurrence_embeddings;
+use crate::next_item::{next_item_embeddings, NextItemConfig};
 use crate::vmis::{vmis_neighbours, VmisConfig};
 
 /// Raw co-visitation weights made better embeddings than PPMI on the validation split.
@@ -24,6 +25,16 @@ pub enum NeighbourSource {
     CoVisitation,
     /// VMIS-kNN (bol.com's Serenade) with the item as a one-item session.
     Vmis(VmisConfig),
+}
+
+/// Where the items' embeddings come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EmbeddingSource {
+    /// Random indexing over the co-visitation weights with a two-hop smoothing step; an item's
+    /// about vector is its candidate vector.
+    CoOccurrence,
+    /// Trained for next-item prediction ([`crate::next_item`]): an about and a candidate vector.
+    NextItem(NextItemConfig),
 }
 
 /// How the server side is built. The defaults were chosen on a validation split cut from the
@@ -40,8 +51,15 @@ pub struct ServerConfig {
     pub popularity_exponent: f32,
     /// Neighbours sent along with each candidate (its own strongest co-visitations).
     pub candidate_neighbours: usize,
+    /// Fill an answer short of `candidates` neighbours with two-hop neighbours (the neighbours of
+    /// its neighbours, scored by the product of the two scores) before popular items.
+    pub two_hop_fill: bool,
+    /// With `two_hop_fill`, slots of every answer kept for two-hop neighbours even when the item
+    /// has enough neighbours of its own (its weakest ones make room).
+    pub two_hop_reserve: usize,
     /// Embedding dimension (0 = send none).
     pub embedding_dim: usize,
+    pub embedding_source: EmbeddingSource,
     pub seed: u64,
     pub source: NeighbourSource,
 }
@@ -54,11 +72,69 @@ impl Default for ServerConfig {
             backward_weight: 1.0,
             popularity_exponent: 0.25,
             candidate_neighbours: 0,
+            // Chosen on both validation cuts (fitted, 40,000 cases): Diginetica HR@20 / MRR@20
+            // 54.05 / 20.02 -> 54.54 / 20.17, #nowplaying 23.08 / 10.58 -> 23.24 / 10.68.
+            two_hop_fill: true,
+            two_hop_reserve: 0,
             embedding_dim: 64,
+            embedding_source: EmbeddingSource::CoOccurrence,
             seed: 7,
             source: NeighbourSource::CoVisitation,
         }
     }
+}
+
+/// Slots of an answer an item's own neighbours may fill.
+fn own_slots(config: &ServerConfig) -> usize {
+    if config.two_hop_fill {
+        config.candidates.saturating_sub(config.two_hop_reserve)
+    } else {
+        config.candidates
+    }
+}
+
+/// Per item whose own neighbours leave slots free, its two-hop neighbours (the neighbours of its
+/// neighbours, scored by the sum of the two scores' products), best first, at most as many as
+/// there are free slots; empty lists for the others.
+fn two_hop_lists(neighbours: &[Vec<(u32, f32)>], config: &ServerConfig) -> Vec<Vec<(u32, f32)>> {
+    let slots = own_slots(config);
+    let mut scores = vec![0.0f32; neighbours.len()];
+    // `taken[m] == a + 1`: m is a or one of a's own neighbours in the answer about a.
+    let mut taken = vec![0u32; neighbours.len()];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut hops: Vec<(u32, f32)> = Vec::new();
+    let mut lists = vec![Vec::new(); neighbours.len()];
+    for (a, list) in neighbours.iter().enumerate() {
+        let own = &list[..list.len().min(slots)];
+        let room = config.candidates.saturating_sub(own.len());
+        if room == 0 || own.is_empty() {
+            continue;
+        }
+        let stamp = a as u32 + 1;
+        taken[a] = stamp;
+        for &(n, _) in own {
+            taken[n as usize] = stamp;
+        }
+        for &(n, s1) in own {
+            for &(m, s2) in &neighbours[n as usize] {
+                if taken[m as usize] != stamp && s1 * s2 > 0.0 {
+                    if scores[m as usize] == 0.0 {
+                        touched.push(m);
+                    }
+                    scores[m as usize] += s1 * s2;
+                }
+            }
+        }
+        hops.clear();
+        hops.extend(touched.iter().map(|&m| (m, scores[m as usize])));
+        for &m in &touched {
+            scores[m as usize] = 0.0;
+        }
+        touched.clear();
+        hops.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        lists[a] = hops[..hops.len().min(room)].to_vec();
+    }
+    lists
 }
 
 /// Aggregate item data computed from training sessions.
@@ -68,6 +144,10 @@ pub struct CandidateIndex {
     neighbours: Vec<Vec<(u32, f32)>>,
     popularity: Vec<f32>,
     embeddings: Vec<f32>,
+    /// Per item, the two-hop neighbours that fill its answer (empty without two-hop fill).
+    two_hop: Vec<Vec<(u32, f32)>>,
+    /// The about vectors when they differ from the candidate vectors (else empty).
+    about_embeddings: Vec<f32>,
     categories: Vec<Vec<AttributeKey>>,
     fallback: Vec<u32>,
 }
@@ -118,19 +198,32 @@ impl CandidateIndex {
             popularity[item as usize] += 1.0;
         }
         let pairs = co_visitation(sessions, config.window, config.backward_weight);
-        let embeddings = cooccurrence_embeddings(&pairs, items, config.embedding_dim, config.seed, EMBEDDING_PPMI);
+        let (embeddings, about_embeddings) = match config.embedding_source {
+            EmbeddingSource::CoOccurrence => {
+                (cooccurrence_embeddings(&pairs, items, config.embedding_dim, config.seed, EMBEDDING_PPMI), Vec::new())
+            }
+            EmbeddingSource::NextItem(next) => {
+                let start = next
+                    .from_cooccurrence
+                    .then(|| cooccurrence_embeddings(&pairs, items, config.embedding_dim, config.seed, EMBEDDING_PPMI));
+                let e =
+                    next_item_embeddings(sessions, items, config.embedding_dim, config.seed, &next, start.as_deref());
+                (e.candidate, e.about)
+            }
+        };
         let neighbours = match config.source {
             NeighbourSource::CoVisitation => covisitation_neighbours(&pairs, &popularity, &config),
             NeighbourSource::Vmis(vmis) => vmis_neighbours(sessions, items, &vmis, config.candidates),
         };
         drop(pairs);
+        let two_hop = if config.two_hop_fill { two_hop_lists(&neighbours, &config) } else { Vec::new() };
         let mut fallback: Vec<u32> = (0..items as u32).filter(|&i| popularity[i as usize] > 0.0).collect();
         fallback.sort_unstable_by(|x, y| popularity[*y as usize].total_cmp(&popularity[*x as usize]).then(x.cmp(y)));
         // One spare per neighbour an answer may already hold, so fill-up never runs short.
         fallback.truncate(2 * config.candidates + 1);
         let mut categories = categories;
         categories.resize(items, Vec::new());
-        Self { config, neighbours, popularity, embeddings, categories, fallback }
+        Self { config, neighbours, two_hop, popularity, embeddings, about_embeddings, categories, fallback }
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -143,17 +236,27 @@ impl CandidateIndex {
     }
 
     /// The answer about `item` as dense ids with scores, best first: its neighbours, filled up
-    /// with popular items (scored below every neighbour).
+    /// (with [`ServerConfig::two_hop_fill`]) with two-hop neighbours, then with popular items,
+    /// each fill scored below every neighbour.
     pub fn answer_ids(&self, item: u32, out: &mut Vec<(u32, f32)>) {
         out.clear();
         let own = self.neighbours(item);
+        let own = &own[..own.len().min(own_slots(&self.config))];
         out.extend_from_slice(own);
-        let floor = own.last().map_or(0.0, |l| l.1.min(0.0)) - 1.0;
+        let mut floor = own.last().map_or(0.0, |l| l.1.min(0.0)) - 1.0;
+        let hops = self.two_hop.get(item as usize).map(Vec::as_slice).unwrap_or(&[]);
+        if !hops.is_empty() && out.len() < self.config.candidates {
+            let top = hops[0].1.max(1e-12);
+            let room = self.config.candidates - out.len();
+            // Below every neighbour, in two-hop order, above every popular fill.
+            out.extend(hops.iter().take(room).map(|&(m, s)| (m, floor - 1.0 + s / top)));
+            floor = out.last().map_or(floor, |l| l.1.min(floor)) - 1.0;
+        }
         for (rank, &p) in self.fallback.iter().enumerate() {
             if out.len() >= self.config.candidates {
                 break;
             }
-            if p != item && !own.iter().any(|n| n.0 == p) {
+            if p != item && !out.iter().any(|n| n.0 == p) {
                 out.push((p, floor - rank as f32 * 1e-3));
             }
         }
@@ -178,13 +281,24 @@ impl CandidateIndex {
         (d > 0 && (item as usize) < self.items()).then(|| &self.embeddings[item as usize * d..(item as usize + 1) * d])
     }
 
+    /// The vector sent as the `aboutEmbedding` of the answer about `item`: the one the device
+    /// builds the session's embedding from (the candidate vector unless they were trained apart).
+    pub fn about_embedding(&self, item: u32) -> Option<&[f32]> {
+        let d = self.config.embedding_dim;
+        if self.about_embeddings.is_empty() {
+            return self.embedding(item);
+        }
+        (d > 0 && (item as usize) < self.items())
+            .then(|| &self.about_embeddings[item as usize * d..(item as usize + 1) * d])
+    }
+
     pub fn categories(&self, item: u32) -> &[AttributeKey] {
         self.categories.get(item as usize).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Bytes the index holds on the heap (vectors' capacity, not allocator overhead).
     pub fn heap_bytes(&self) -> usize {
-        let lists: usize = self.neighbours.iter().map(|l| l.capacity() * 8 + 24).sum();
+        let lists: usize = self.neighbours.iter().chain(&self.two_hop).map(|l| l.capacity() * 8 + 24).sum();
         let keys: usize = self
             .categories
             .iter()
@@ -198,7 +312,12 @@ impl CandidateIndex {
                         .sum::<usize>()
             })
             .sum();
-        lists + keys + self.popularity.capacity() * 4 + self.embeddings.capacity() * 4 + self.fallback.capacity() * 4
+        lists
+            + keys
+            + self.popularity.capacity() * 4
+            + self.embeddings.capacity() * 4
+            + self.about_embeddings.capacity() * 4
+            + self.fallback.capacity() * 4
     }
 }
 
@@ -221,5 +340,46 @@ mod tests {
         let e = server.embedding(0).unwrap();
         assert!((e.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-5);
         assert!(server.embedding(9).is_none());
+    }
+
+    #[test]
+    fn two_hop_fill_comes_before_popular_items() {
+        // 0 co-occurs with 1 only; 1 with 0 and 2; 3 is the most viewed item but never near 0 or 1.
+        let sessions = vec![vec![0, 1], vec![1, 2], vec![3, 4], vec![3, 4], vec![3, 5]];
+        let config = ServerConfig {
+            candidates: 3,
+            embedding_dim: 0,
+            popularity_exponent: 0.0,
+            two_hop_fill: true,
+            ..ServerConfig::default()
+        };
+        let server = CandidateIndex::build(&sessions, 6, &HashMap::new(), config.clone());
+        let mut out = Vec::new();
+        server.answer_ids(0, &mut out);
+        assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(out[0].1 > out[1].1 && out[1].1 > out[2].1, "{out:?}");
+        let plain =
+            CandidateIndex::build(&sessions, 6, &HashMap::new(), ServerConfig { two_hop_fill: false, ..config });
+        plain.answer_ids(0, &mut out);
+        assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn reserved_two_hop_slots_replace_the_weakest_neighbours() {
+        // 0's neighbours: 1 (twice), then 2; 1 also co-occurs with 4.
+        let sessions = vec![vec![0, 1], vec![0, 1], vec![0, 2], vec![1, 4]];
+        let config = ServerConfig {
+            candidates: 2,
+            embedding_dim: 0,
+            popularity_exponent: 0.0,
+            two_hop_fill: true,
+            ..ServerConfig::default()
+        };
+        let mut out = Vec::new();
+        CandidateIndex::build(&sessions, 5, &HashMap::new(), config.clone()).answer_ids(0, &mut out);
+        assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 2]);
+        let reserved = ServerConfig { two_hop_reserve: 1, ..config };
+        CandidateIndex::build(&sessions, 5, &HashMap::new(), reserved).answer_ids(0, &mut out);
+        assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 4]);
     }
 }

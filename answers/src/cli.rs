@@ -27,6 +27,10 @@ options:
   --embedding-dim D                embedding dimension, 0 for none (default 64)
   --candidate-neighbours N         neighbours sent with each candidate (default 0: no neighbours column)
   --neighbours covisit|vmis[:k[:m]]  neighbour source (default covisit)
+  --two-hop-fill on|off            fill answers short of --candidates neighbours with two-hop
+                                   neighbours before popular items (default on)
+  --two-hop-reserve N              with two-hop fill, slots of every answer kept for two-hop
+                                   neighbours (default 0)
 
 serve rebuilds from the same files on SIGHUP and swaps the index at once; it stops on SIGTERM or Ctrl-C.";
 
@@ -105,6 +109,14 @@ impl Options {
                 "--embedding-dim" => server.embedding_dim = number(&flag, &value)?,
                 "--candidate-neighbours" => server.candidate_neighbours = number(&flag, &value)?,
                 "--neighbours" => server.source = neighbours(&value)?,
+                "--two-hop-fill" => {
+                    server.two_hop_fill = match value.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err("--two-hop-fill takes on or off".to_owned()),
+                    }
+                }
+                "--two-hop-reserve" => server.two_hop_reserve = number(&flag, &value)?,
                 "--listen" => listen = value.parse().map_err(|_| format!("--listen {value}: use host:port"))?,
                 "--allowed-origin" => allowed_origins.push(value),
                 "--max-age" => max_age_seconds = number(&flag, &value)?,
@@ -177,5 +189,25 @@ impl InputTexts {
             log_format: self.log_format,
             catalogue: self.catalogue.as_ref().map(|(t, f)| (t.as_str(), *f)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Options, String> {
+        Options::parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn two_hop_flags_set_the_server_config() {
+        let o = parse("build --sessions s.txt").unwrap();
+        assert_eq!(o.index.server.two_hop_fill, ServerConfig::default().two_hop_fill);
+        let o = parse("build --sessions s.txt --two-hop-fill off --two-hop-reserve 7").unwrap();
+        assert!(!o.index.server.two_hop_fill);
+        assert_eq!(o.index.server.two_hop_reserve, 7);
+        assert!(parse("build --sessions s.txt --two-hop-fill maybe").is_err());
+        assert!(parse("build --sessions s.txt --two-hop-reserve x").is_err());
     }
 }

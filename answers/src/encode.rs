@@ -13,6 +13,8 @@ enum Piece {
     Title = 1,
     Attributes = 2,
     Embedding = 3,
+    /// The about vector when it differs from the candidate vector (else empty).
+    AboutEmbedding = 4,
 }
 
 /// Every item's pieces in one buffer.
@@ -20,7 +22,7 @@ enum Piece {
 pub struct EncodedItems {
     bytes: Vec<u8>,
     /// Per item, where each piece ends; a piece starts where the previous one ended.
-    ends: Vec<[usize; 4]>,
+    ends: Vec<[usize; 5]>,
 }
 
 fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
@@ -34,12 +36,14 @@ pub struct ItemView<'a> {
     pub title: &'a str,
     pub attributes: &'a ItemAttributes,
     pub embedding: &'a [f32],
+    /// Sent as `aboutEmbedding` of the answer about the item (the embedding when the same).
+    pub about_embedding: &'a [f32],
 }
 
 impl EncodedItems {
     /// Adds the next item (items are added in dense-id order).
     pub fn push(&mut self, item: ItemView<'_>) {
-        let mut ends = [0; 4];
+        let mut ends = [0; 5];
         json(&mut self.bytes, item.id);
         ends[Piece::Id as usize] = self.bytes.len();
         json(&mut self.bytes, item.title);
@@ -53,17 +57,21 @@ impl EncodedItems {
             json(&mut self.bytes, value);
         }
         ends[Piece::Embedding as usize] = self.bytes.len();
+        if item.about_embedding != item.embedding {
+            numbers(&mut self.bytes, item.about_embedding.iter().copied());
+        }
+        ends[Piece::AboutEmbedding as usize] = self.bytes.len();
         self.ends.push(ends);
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 32
+        self.bytes.capacity() + self.ends.capacity() * 40
     }
 
     fn piece(&self, item: u32, piece: Piece) -> &[u8] {
         let ends = &self.ends[item as usize];
         let start = match piece as usize {
-            0 => self.ends.get((item as usize).wrapping_sub(1)).map_or(0, |e| e[3]),
+            0 => self.ends.get((item as usize).wrapping_sub(1)).map_or(0, |e| e[4]),
             k => ends[k - 1],
         };
         &self.bytes[start..ends[piece as usize]]
@@ -104,7 +112,8 @@ impl EncodedItems {
             out.extend_from_slice(self.piece(about, Piece::Id));
             if answer.embeddings {
                 out.extend_from_slice(b",\"aboutEmbedding\":[");
-                out.extend_from_slice(self.piece(about, Piece::Embedding));
+                let own = self.piece(about, Piece::AboutEmbedding);
+                out.extend_from_slice(if own.is_empty() { self.piece(about, Piece::Embedding) } else { own });
                 out.push(b']');
             }
         }

@@ -133,6 +133,7 @@ impl AnswerIndex {
                 title: listing.map_or("", |l| l.title.as_str()),
                 attributes: listing.map_or(&no_attributes, |l| &l.attributes),
                 embedding: candidates.embedding(item).unwrap_or(&[]),
+                about_embedding: candidates.about_embedding(item).unwrap_or(&[]),
             });
         }
         let has_catalogue = !products.is_empty();
@@ -177,7 +178,7 @@ impl AnswerIndex {
         let scored = self.item_candidates(item);
         let mut answer = self.columns(&scored);
         answer.about = Some(id.to_owned());
-        answer.about_embedding = self.candidates.embedding(item).map(<[f32]>::to_vec);
+        answer.about_embedding = self.candidates.about_embedding(item).map(<[f32]>::to_vec);
         Some(answer)
     }
 

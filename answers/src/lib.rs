@@ -9,9 +9,11 @@
 pub mod candidates;
 pub mod covisit;
 pub mod embedding;
+pub mod next_item;
 pub mod vmis;
 
-pub use candidates::{CandidateIndex, NeighbourSource, ServerConfig};
+pub use candidates::{CandidateIndex, EmbeddingSource, NeighbourSource, ServerConfig};
+pub use next_item::NextItemConfig;
 pub use vmis::VmisConfig;
 pub mod input;
 pub mod sessions;

@@ -8,7 +8,7 @@ use answers::catalogue::CatalogueFormat;
 use answers::http::{router, HttpConfig, IndexSlot};
 use answers::index::{AnswerIndex, IndexConfig, Inputs};
 use answers::sessions::LogFormat;
-use answers::ServerConfig;
+use answers::{EmbeddingSource, NextItemConfig, ServerConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -207,25 +207,46 @@ fn export_writes_one_file_per_item_and_a_manifest() {
 #[test]
 fn answers_written_from_pieces_are_the_serde_bytes() {
     let (log, catalogue) = shop("");
-    for with_catalogue in [true, false] {
+    // Untied next-item vectors: the about vector differs from the candidate vector.
+    let next = EmbeddingSource::NextItem(NextItemConfig { epochs: 1, ..NextItemConfig::default() });
+    for (with_catalogue, embedding_source) in
+        [(true, EmbeddingSource::CoOccurrence), (false, EmbeddingSource::CoOccurrence), (true, next)]
+    {
         let inputs = Inputs {
             log: &log,
             log_format: LogFormat::Text,
             catalogue: with_catalogue.then_some((catalogue.as_str(), CatalogueFormat::JsonLines)),
         };
-        let config = IndexConfig {
-            server: ServerConfig { candidates: 20, embedding_dim: 8, ..ServerConfig::default() },
-            ..IndexConfig::default()
+        let server = ServerConfig {
+            candidates: 20,
+            embedding_dim: 8,
+            embedding_source,
+            two_hop_fill: true,
+            ..ServerConfig::default()
         };
+        let config = IndexConfig { server, ..IndexConfig::default() };
         let index = AnswerIndex::build(inputs, &config).unwrap().0;
         let mut out = Vec::new();
+        let mut compared = 0;
         for id in ["sku-0", "sku-5", "sku-39"] {
             assert!(index.item_answer_json(id, &mut out));
-            assert_eq!(
-                String::from_utf8_lossy(&out),
-                String::from_utf8_lossy(&index.item_answer(id).unwrap().to_json())
-            );
+            let answer = index.item_answer(id).unwrap();
+            assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&answer.to_json()));
+            // The about vector against the item's candidate vector in the answer about one of its neighbours.
+            // (An out-of-stock item is never a candidate, so it has no candidate vector to compare.)
+            let about = answer.about_embedding.expect("an item answer carries its vector");
+            let listed = answer.ids.iter().find_map(|n| {
+                let other = index.item_answer(n)?;
+                let row = other.ids.iter().position(|c| c == id)?;
+                Some(other.embeddings?[row * 8..(row + 1) * 8].to_vec())
+            });
+            if let Some(candidate) = listed {
+                let untied = matches!(embedding_source, EmbeddingSource::NextItem(_));
+                assert_eq!(candidate != about, untied, "{id}");
+                compared += 1;
+            }
         }
+        assert!(compared >= 2, "{compared} about vectors compared");
         assert!(!index.item_answer_json("nope", &mut out));
         if with_catalogue {
             index.search_answer_json("coffee", &mut out).unwrap();

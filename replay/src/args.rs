@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::server::ServerConfig;
+use crate::server::{EmbeddingSource, NeighbourSource, NextItemConfig, ServerConfig, VmisConfig};
 use crate::ReplayError;
 
 /// Validation cases `fit` samples by default (the off-policy log keeps 20,000).
@@ -20,6 +20,12 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --categories item<TAB>category lines: candidates carry the category, the profile learns affinity
 --window N --backward-weight W --popularity-exponent E --embedding-dim D
              server-side co-visitation settings (defaults 12, 1.0, 0.25, 64)
+--neighbours SPEC  the server's neighbour source: covisit (default) or vmis[:K[:M[:noidf]]]
+--two-hop-fill on|off  the server fills answers short of --candidates neighbours with two-hop
+             neighbours before popular items (default on)
+--two-hop-reserve N  with two-hop fill, slots of every answer kept for two-hop neighbours (default 0)
+--embeddings SPEC  the server's item vectors: cooc (random indexing over co-visitation) or
+             next[:EPOCHS[:NEGATIVES[:SCALE[:RATE[:tied][:ri]]]]] (trained for next-item prediction)
 --candidate-neighbours N  co-visitation neighbours the server sends with each candidate
 --pool-extra N  rows the device pools from earlier answers of the session (default 300)
 --fast-decay X  device-side weight kept per step back in the session (default 0.6)
@@ -66,6 +72,13 @@ pub struct Options {
     pub backward_weight: Option<f32>,
     pub popularity_exponent: Option<f32>,
     pub embedding_dim: Option<usize>,
+    /// Fill short answers with two-hop neighbours (`--two-hop-fill`).
+    pub two_hop_fill: Option<bool>,
+    pub two_hop_reserve: Option<usize>,
+    /// Where the server's neighbours come from (`--neighbours`).
+    pub neighbours: Option<NeighbourSource>,
+    /// Where the server's item vectors come from (`--embeddings`).
+    pub embeddings: Option<EmbeddingSource>,
     /// Co-visitation neighbours sent along with each candidate.
     pub candidate_neighbours: Option<usize>,
     /// Device-side rows pooled from earlier answers.
@@ -87,6 +100,67 @@ pub struct Options {
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, ReplayError> {
     let raw = raw.ok_or_else(|| ReplayError::Args(format!("{flag} needs a value")))?;
     raw.parse().map_err(|_| ReplayError::Args(format!("{flag} got {raw:?}, which is not a valid value")))
+}
+
+/// `covisit`, or `vmis[:K[:M[:noidf]]]` (unnamed parts keep their defaults).
+pub fn neighbour_source(spec: &str) -> Result<NeighbourSource, String> {
+    let mut parts = spec.split(':');
+    match parts.next() {
+        Some("covisit") if spec == "covisit" => Ok(NeighbourSource::CoVisitation),
+        Some("vmis") => {
+            let mut number =
+                |default: usize| parts.next().map_or(Ok(default), |p| p.parse().map_err(|_| spec.to_owned()));
+            let defaults = VmisConfig::default();
+            let k = number(defaults.k)?;
+            let m = number(defaults.m)?;
+            let idf = match parts.next() {
+                None => true,
+                Some("noidf") => false,
+                Some(_) => return Err(format!("unknown source {spec}: covisit or vmis[:k[:m[:noidf]]]")),
+            };
+            Ok(NeighbourSource::Vmis(VmisConfig { k, m, idf }))
+        }
+        _ => Err(format!("unknown source {spec}: covisit or vmis[:k[:m[:noidf]]]")),
+    }
+}
+
+/// `cooc`, or `next[:EPOCHS[:NEGATIVES[:SCALE[:RATE[:tied][:ri]]]]]` (unnamed parts keep their defaults).
+pub fn embedding_source(spec: &str) -> Result<EmbeddingSource, ReplayError> {
+    let bad = || {
+        ReplayError::Args(format!(
+            "--embeddings got {spec:?}: use cooc or next[:EPOCHS[:NEGATIVES[:SCALE[:RATE[:tied][:ri]]]]]"
+        ))
+    };
+    let mut parts = spec.split(':');
+    match parts.next() {
+        Some("cooc") if spec == "cooc" => return Ok(EmbeddingSource::CoOccurrence),
+        Some("next") => {}
+        _ => return Err(bad()),
+    }
+    let mut c = NextItemConfig::default();
+    if let Some(p) = parts.next() {
+        c.epochs = p.parse().map_err(|_| bad())?;
+    }
+    if let Some(p) = parts.next() {
+        c.negatives = p.parse().map_err(|_| bad())?;
+    }
+    if let Some(p) = parts.next() {
+        c.scale = p.parse().map_err(|_| bad())?;
+    }
+    if let Some(p) = parts.next() {
+        c.learning_rate = p.parse().map_err(|_| bad())?;
+    }
+    for flag in parts {
+        match flag {
+            "tied" => c.tied = true,
+            "ri" => c.from_cooccurrence = true,
+            _ => return Err(bad()),
+        }
+    }
+    if c.epochs == 0 || c.negatives == 0 || !(c.scale > 0.0 && c.scale.is_finite()) {
+        return Err(bad());
+    }
+    Ok(EmbeddingSource::NextItem(c))
 }
 
 impl Options {
@@ -113,6 +187,10 @@ impl Options {
             backward_weight: None,
             popularity_exponent: None,
             embedding_dim: None,
+            embeddings: None,
+            neighbours: None,
+            two_hop_fill: None,
+            two_hop_reserve: None,
             candidate_neighbours: None,
             pool_extra: None,
             fast_decay: None,
@@ -157,6 +235,11 @@ impl Options {
                 "--backward-weight" => o.backward_weight = Some(value(&flag, args.next())?),
                 "--popularity-exponent" => o.popularity_exponent = Some(value(&flag, args.next())?),
                 "--embedding-dim" => o.embedding_dim = Some(value(&flag, args.next())?),
+                "--neighbours" => {
+                    o.neighbours =
+                        Some(neighbour_source(&value::<String>(&flag, args.next())?).map_err(ReplayError::Args)?)
+                }
+                "--embeddings" => o.embeddings = Some(embedding_source(&value::<String>(&flag, args.next())?)?),
                 "--candidate-neighbours" => o.candidate_neighbours = Some(value(&flag, args.next())?),
                 "--pool-extra" => o.pool_extra = Some(value(&flag, args.next())?),
                 "--learning-rate" => o.learning_rate = Some(value(&flag, args.next())?),
@@ -165,6 +248,14 @@ impl Options {
                 "--epsilon" => o.epsilon = value(&flag, args.next())?,
                 "--off-policy" => o.off_policy = true,
                 "--json" => o.json = true,
+                "--two-hop-fill" => {
+                    o.two_hop_fill = match value::<String>(&flag, args.next())?.as_str() {
+                        "on" => Some(true),
+                        "off" => Some(false),
+                        _ => return Err(ReplayError::Args("--two-hop-fill takes on or off".into())),
+                    }
+                }
+                "--two-hop-reserve" => o.two_hop_reserve = Some(value(&flag, args.next())?),
                 "--warm-start" => o.warm_start = true,
                 "--compare-without" => o.compare_without = Some(value(&flag, args.next())?),
                 "--ablate" => o.ablate = true,
@@ -229,5 +320,28 @@ mod tests {
         let o = parse("--train a --off-policy --epsilon 0.3").unwrap();
         assert!(o.off_policy && (o.epsilon - 0.3).abs() < 1e-6);
         assert!(parse("--train a --off-policy --epsilon 0").is_err());
+        assert_eq!(
+            parse("--train a --test b --embeddings cooc").unwrap().embeddings,
+            Some(EmbeddingSource::CoOccurrence)
+        );
+        let next = NextItemConfig { epochs: 2, negatives: 30, scale: 8.0, tied: true, ..NextItemConfig::default() };
+        let o = parse("--train a --test b --embeddings next:2:30:8:0.05:tied").unwrap();
+        assert_eq!(o.embeddings, Some(EmbeddingSource::NextItem(next)));
+        let o = parse("--train a --test b --embeddings next").unwrap();
+        assert_eq!(o.embeddings, Some(EmbeddingSource::NextItem(NextItemConfig::default())));
+        let o = parse("--train a --test b --neighbours vmis:50:400:noidf").unwrap();
+        assert_eq!(o.neighbours, Some(NeighbourSource::Vmis(VmisConfig { k: 50, m: 400, idf: false })));
+        assert_eq!(
+            parse("--train a --test b --neighbours covisit").unwrap().neighbours,
+            Some(NeighbourSource::CoVisitation)
+        );
+        assert!(parse("--train a --test b --neighbours vmis:x").is_err());
+        assert!(parse("--train a --test b --neighbours knn").is_err());
+        let o = parse("--train a --test b --two-hop-fill off --two-hop-reserve 5").unwrap();
+        assert_eq!((o.two_hop_fill, o.two_hop_reserve), (Some(false), Some(5)));
+        assert!(parse("--train a --test b --two-hop-fill yes").is_err());
+        for bad in ["next:0", "next:2:x", "next:2:3:4:0.1:untied", "cooc:1", "ri", "next:1:1:0"] {
+            assert!(parse(&format!("--train a --test b --embeddings {bad}")).is_err(), "{bad}");
+        }
     }
 }

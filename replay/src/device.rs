@@ -90,7 +90,7 @@ impl<'a> Device<'a> {
             self.shopper.record(name, EventKind::View, t as f64, keys);
             if t + keep >= prefix.len() {
                 let set = self.answer(item)?;
-                self.ranker.remember_answer(name, self.server.embedding(item), set);
+                self.ranker.remember_answer(name, self.server.about_embedding(item), set);
             }
         }
         let last = *prefix.last().unwrap_or(&0);

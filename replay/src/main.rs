@@ -57,6 +57,10 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         backward_weight: o.backward_weight.unwrap_or(defaults.backward_weight),
         popularity_exponent: o.popularity_exponent.unwrap_or(defaults.popularity_exponent),
         embedding_dim: o.embedding_dim.unwrap_or(defaults.embedding_dim),
+        embedding_source: o.embeddings.unwrap_or(defaults.embedding_source),
+        source: o.neighbours.unwrap_or(defaults.source),
+        two_hop_fill: o.two_hop_fill.unwrap_or(defaults.two_hop_fill),
+        two_hop_reserve: o.two_hop_reserve.unwrap_or(defaults.two_hop_reserve),
         candidate_neighbours: o.candidate_neighbours.unwrap_or(defaults.candidate_neighbours),
         ..defaults
     };

@@ -116,7 +116,7 @@ impl<'a> LoggingDevice<'a> {
             self.shopper.record(self.vocab.name(item), EventKind::View, step as f64, keys);
             if step >= answered_from {
                 let answer = Arc::new(self.server.answer_set(item, self.vocab, &mut self.ranker, &mut self.scratch)?);
-                self.ranker.remember_answer(self.vocab.name(item), self.server.embedding(item), answer.clone());
+                self.ranker.remember_answer(self.vocab.name(item), self.server.about_embedding(item), answer.clone());
                 current = Some(answer);
             }
         }

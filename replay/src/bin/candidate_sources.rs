@@ -8,29 +8,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use replay::args::neighbour_source;
 use replay::data::{read_sessions, validation_split, Vocabulary};
 use replay::fit::FitConfig;
 use replay::run::{replay_cases, score, Setup};
-use replay::server::{NeighbourSource, Server, ServerConfig, VmisConfig};
+use replay::server::{Server, ServerConfig};
 use replay::ReplayError;
 use shop_personalizer::rank::{RankParams, DEFAULT_WEIGHTS};
-
-fn source(spec: &str) -> Result<NeighbourSource, String> {
-    let mut parts = spec.split(':');
-    match parts.next() {
-        Some("covisit") => Ok(NeighbourSource::CoVisitation),
-        Some("vmis") => {
-            let mut number =
-                |default: usize| parts.next().map_or(Ok(default), |p| p.parse().map_err(|_| spec.to_owned()));
-            let defaults = VmisConfig::default();
-            let k = number(defaults.k)?;
-            let m = number(defaults.m)?;
-            let idf = parts.next() != Some("noidf");
-            Ok(NeighbourSource::Vmis(VmisConfig { k, m, idf }))
-        }
-        _ => Err(format!("unknown source {spec}: covisit or vmis[:k[:m[:noidf]]]")),
-    }
-}
 
 /// The paired difference of HR@20 in points, with its standard error, and the discordant cases.
 fn paired_difference(base: &[bool], other: &[bool]) -> String {
@@ -73,7 +57,7 @@ fn run() -> Result<(), String> {
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut first: Option<Vec<bool>> = None;
     for spec in sources.split(',') {
-        let server_config = ServerConfig { source: source(spec)?, ..ServerConfig::default() };
+        let server_config = ServerConfig { source: neighbour_source(spec)?, ..ServerConfig::default() };
         let started = Instant::now();
         let server = Server::build(&kept, vocab.len(), &HashMap::new(), server_config);
         let build = started.elapsed().as_secs_f64();
