@@ -51,6 +51,12 @@ pub enum ReportError {
     FixedPointRange { bound: f64, max: f64 },
     #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
     BadPlacements(&'static str),
+    #[error(
+        "liftReport.noise \"sharedSums\" is retired (its shares carry no proof, so one device could shift the sums \
+         arbitrarily): use {{ kind: \"secureAggregation\", minCohort, task: {{ leaderUrl, helperUrl, taskId, \
+         leaderHpkeConfig, helperHpkeConfig }} }}, DAP reports with a Prio3 proof"
+    )]
+    SharedSumsRetired,
 }
 
 impl Coded for ReportError {
@@ -59,7 +65,8 @@ impl Coded for ReportError {
             ReportError::BadParameter { .. }
             | ReportError::BadHelperUrl(_)
             | ReportError::FixedPointRange { .. }
-            | ReportError::BadPlacements(_) => ErrorCode::InvalidConfig,
+            | ReportError::BadPlacements(_)
+            | ReportError::SharedSumsRetired => ErrorCode::InvalidConfig,
         }
     }
 }
@@ -110,7 +117,15 @@ pub enum NoiseMode {
     /// Distributed noise over `minCohort` reports, sent as two additive secret shares: one to the
     /// aggregator (the leader), one to the helper at `helperUrl`, run by another party. Sums of at
     /// least `minCohort` reports are (ε, δ)-DP as long as the two servers do not collude.
+    ///
+    /// Retired: new configurations are refused (`invalidConfig`, use `secureAggregation`); the
+    /// aggregator still reads and releases sums stored under it.
     SharedSums { min_cohort: u32, helper_url: String },
+    /// Distributed discrete Gaussian noise over `minCohort` reports, sent as one DAP-09 report
+    /// with a Prio3SumVec proof to the lift task `task` (its own leader, helper, task id and HPKE
+    /// configs; `sync::dap::lift`). Sums of at least `minCohort` reports are (ε, δ)-DP as long as
+    /// the two aggregators do not collude, and the proof bounds what one device can add.
+    SecureAggregation { min_cohort: u32, task: crate::sync::SecureAggregationSetup },
 }
 
 impl NoiseMode {
@@ -118,7 +133,9 @@ impl NoiseMode {
     pub fn min_cohort(&self) -> u32 {
         match self {
             NoiseMode::Local => 1,
-            NoiseMode::Distributed { min_cohort } | NoiseMode::SharedSums { min_cohort, .. } => *min_cohort,
+            NoiseMode::Distributed { min_cohort }
+            | NoiseMode::SharedSums { min_cohort, .. }
+            | NoiseMode::SecureAggregation { min_cohort, .. } => *min_cohort,
         }
     }
 }
@@ -255,7 +272,7 @@ impl CheckedReportConfig {
     pub fn booked_rho(&self) -> f64 {
         match self.config.noise {
             NoiseMode::Distributed { .. } => self.single_report_rho(),
-            NoiseMode::Local | NoiseMode::SharedSums { .. } => {
+            NoiseMode::Local | NoiseMode::SharedSums { .. } | NoiseMode::SecureAggregation { .. } => {
                 self.dimension() as f64 / (2.0 * self.multiplier * self.multiplier)
             }
         }
@@ -326,18 +343,22 @@ pub struct LiftReport {
 }
 
 /// Clips and noises `counters` into a report. `rng` must be seeded from a crypto random source.
+/// Under `secureAggregation` the values are only clipped (`noiseMultiplier` 0): the noise is the
+/// discrete Gaussian share the DAP measurement adds (`sync::dap::lift`), and such a report never
+/// leaves as it is.
 pub fn noised_report(
     counters: &LiftCounters,
     bucket: LiftBucket,
     config: &CheckedReportConfig,
     rng: &mut ChaCha8Rng,
 ) -> LiftReport {
-    let z = config.noise_multiplier();
+    let secure = matches!(config.config().noise, NoiseMode::SecureAggregation { .. });
+    let z = if secure { 0.0 } else { config.noise_multiplier() };
     let values = config
         .raw_vector(counters)
         .iter()
         .zip(config.caps())
-        .map(|(value, cap)| value.clamp(0.0, *cap) + cap * z * standard_normal(rng))
+        .map(|(value, cap)| value.clamp(0.0, *cap) + if secure { 0.0 } else { cap * z * standard_normal(rng) })
         .collect();
     LiftReport { version: LIFT_REPORT_VERSION, bucket, values, noise_multiplier: z }
 }
