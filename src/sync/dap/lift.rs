@@ -112,10 +112,15 @@ impl LiftEncoding {
         self.bits
     }
 
-    /// The VDAF instance (two aggregators; chunk length ≈ √(length·bits), as `prio` advises).
+    /// The proof's chunk length: ≈ √(length·bits), as `prio` advises.
+    pub fn chunk_length(&self) -> usize {
+        ((self.length() * self.bits) as f64).sqrt().ceil().max(1.0) as usize
+    }
+
+    /// The VDAF instance (two aggregators).
     pub fn vdaf(&self) -> Result<LiftVdaf, DapError> {
-        let chunk = ((self.length() * self.bits) as f64).sqrt().ceil().max(1.0) as usize;
-        Prio3SumVec::new_sum_vec(2, self.bits, self.length(), chunk).map_err(|e| DapError::Vdaf(e.to_string()))
+        Prio3SumVec::new_sum_vec(2, self.bits, self.length(), self.chunk_length())
+            .map_err(|e| DapError::Vdaf(e.to_string()))
     }
 
     /// The noise multiplier of the values over a sum of ≥ K reports (per unit of cap).
