@@ -40,9 +40,8 @@ pub fn lift_sums(lift: &LiftTask, collections: &[Collection]) -> Result<(LiftSum
             *sum += *value as u128;
         }
     }
-    let [(np, sum_p, cross_p), (nh, sum_h, cross_h)] =
-        lift.encoding.decode(&total, reports).map_err(|_| LiftError::Storage)?;
-    Ok((LiftSums::from_parts(np, sum_p, &cross_p), LiftSums::from_parts(nh, sum_h, &cross_h)))
+    let [p, h] = lift.encoding.decode(&total, reports).map_err(|_| LiftError::Storage)?;
+    Ok((LiftSums::from_parts(p.reports, p.sums, &p.products), LiftSums::from_parts(h.reports, h.sums, &h.products)))
 }
 
 async fn get_lift(

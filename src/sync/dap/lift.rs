@@ -56,6 +56,15 @@ pub struct LiftEncoding {
     value_multiplier: f64,
 }
 
+/// One bucket's decoded sums: its report count, the D sums of counts, and the upper triangle of
+/// the sums of products (in cap_i·cap_j, row by row), as `measure::LiftSums::from_parts` takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSums {
+    pub reports: u64,
+    pub sums: Vec<f64>,
+    pub products: Vec<f64>,
+}
+
 /// `M = D(D+1)/2`.
 pub fn products_of(dimension: usize) -> usize {
     dimension * (dimension + 1) / 2
@@ -177,7 +186,7 @@ impl LiftEncoding {
     /// cap_i·cap_j) and report counts, from the aggregate of `reports` measurements. The noise
     /// variance the devices added is put back on the diagonal of the products (`n·σ²` per
     /// value), so the estimator's sample covariance holds the noise as it does for noised values.
-    pub fn decode(&self, aggregate: &[u128], reports: u64) -> Result<[(u64, Vec<f64>, Vec<f64>); 2], DapError> {
+    pub fn decode(&self, aggregate: &[u128], reports: u64) -> Result<[BucketSums; 2], DapError> {
         if aggregate.len() != self.length() {
             return Err(DapError::Dimension { got: aggregate.len(), expected: self.length() });
         }
@@ -204,7 +213,7 @@ impl LiftEncoding {
                     cross.push(scaled * self.caps[i] * self.caps[j]);
                 }
             }
-            out.push((counts[bucket], sums, cross));
+            out.push(BucketSums { reports: counts[bucket], sums, products: cross });
         }
         let [p, h]: [_; 2] = out.try_into().map_err(|_| DapError::Codec("two blocks".into()))?;
         Ok([p, h])

@@ -93,8 +93,9 @@ fn device_reports_decode_with_janus_messages_and_prio_and_sum_to_the_clipped_cou
     let total = vdaf.unshard(&(), shares, devices as usize).unwrap();
     let expected: Vec<u128> = (0..encoding.length()).map(|i| measurements.iter().map(|m| m[i]).sum()).collect();
     assert_eq!(total, expected, "the aggregate is the sum of the measurements");
-    let [(np, sum_p, _), (nh, sum_h, cross_h)] = encoding.decode(&total, devices).unwrap();
-    assert_eq!((np, nh), (22, 8), "devices 0, 4, ..., 28 are holdout");
+    let [personalized, holdout] = encoding.decode(&total, devices).unwrap();
+    assert_eq!((personalized.reports, holdout.reports), (22, 8), "devices 0, 4, ..., 28 are holdout");
+    let (sum_p, sum_h, cross_h) = (personalized.sums, holdout.sums, holdout.products);
     // Sessions of personalized devices: the clipped counts plus noise of sd 0.0329 caps · √30 per sum.
     let sessions_p: f64 = (0..devices).filter(|d| d % 4 != 0).map(|d| ((d % 12) as f64).min(10.0)).sum();
     let sd = encoding.value_share_std() * 10.0 * (devices as f64).sqrt();

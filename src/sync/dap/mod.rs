@@ -20,7 +20,7 @@ use crate::error_code::{Coded, ErrorCode};
 
 pub use device_task::{noise_share_std, report_bound, DapDevice, DAP_MAX_NOISE_COHORT};
 pub use hpke_seal::{HpkeKeypair, HpkeLabel};
-pub use lift::{build_lift_report, LiftEncoding, LiftVdaf};
+pub use lift::{build_lift_report, BucketSums, LiftEncoding, LiftVdaf};
 pub use lift_task::LiftDapDevice;
 pub use report::{build_report, DapTask};
 pub use vdaf::{
