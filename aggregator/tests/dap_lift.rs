@@ -9,9 +9,12 @@ mod dap_support;
 
 use std::sync::Arc;
 
+use aggregator::dap::helper::HelperState;
 use aggregator::dap::leader::{collect, run_aggregation_job, JobSummary, LeaderState};
 use aggregator::dap::lift_release::{lift_router, lift_sums};
 use aggregator::dap::{DapTaskConfig, LiftTask, TaskKind};
+use aggregator::store::dap_store::DapStore;
+use aggregator::store::postgres::PostgresStore;
 use axum::body::Body;
 use axum::http::Request;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,7 +36,7 @@ const K: u32 = 10;
 
 struct LiftPair {
     leader: Arc<LeaderState>,
-    helper: Arc<aggregator::dap::helper::HelperState>,
+    helper: Arc<HelperState>,
     device: DapTask,
     encoding: LiftEncoding,
     leader_config: janus_messages::HpkeConfig,
@@ -46,6 +49,11 @@ fn lift_config() -> shop_personalizer::measure::CheckedReportConfig {
 }
 
 async fn lift_pair() -> LiftPair {
+    lift_pair_on(None).await
+}
+
+/// The pair on SQLite stores in a temporary folder, or on the given (PostgreSQL) stores.
+async fn lift_pair_on(stores: Option<(DapStore, DapStore)>) -> LiftPair {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = SigningKey::from_bytes(&[4; 32]);
     let mut keys = keys(u64::from(K));
@@ -59,9 +67,22 @@ async fn lift_pair() -> LiftPair {
     };
     keys.leader = lift_task(&keys.leader);
     keys.helper = lift_task(&keys.helper);
-    let helper = helper_state(keys.helper.clone(), store(&dir.path().join("helper.sqlite3"), &key).await);
+    let (leader_store, helper_store): (DapStore, DapStore) = match stores {
+        Some(stores) => stores,
+        None => (
+            store(&dir.path().join("leader.sqlite3"), &key).await.into(),
+            store(&dir.path().join("helper.sqlite3"), &key).await.into(),
+        ),
+    };
+    let helper = Arc::new(HelperState {
+        task: keys.helper.clone(),
+        store: helper_store,
+        jobs: Default::default(),
+        running: Default::default(),
+    });
     let helper_url = serve_helper(Arc::clone(&helper)).await;
-    let leader = leader_state(&keys, store(&dir.path().join("leader.sqlite3"), &key).await, &helper_url, key);
+    let mut leader = leader_state(&keys, store(&dir.path().join("unused.sqlite3"), &key).await, &helper_url, key);
+    Arc::get_mut(&mut leader).expect("not shared yet").store = leader_store;
     let device = DapTask { dimension: encoding.length(), ..keys.device.clone() };
     let (leader_config, helper_config) = (keys.leader.hpke.config.clone(), keys.helper.hpke.config.clone());
     LiftPair { leader, helper, device, encoding, leader_config, helper_config, _dir: dir }
@@ -122,7 +143,23 @@ async fn device_engine_reports_are_verified_summed_and_released_as_the_lift_esti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malicious_lift_reports_are_rejected_counted_and_never_summed() {
-    let pair = lift_pair().await;
+    malicious_reports_on(lift_pair().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_too() {
+    let Some(leader_db) = common::postgres_server::PostgresServer::start() else {
+        eprintln!("SKIPPED: PostgreSQL is not installed; the lift task ran on SQLite only");
+        return;
+    };
+    let helper_db = common::postgres_server::PostgresServer::start().expect("a second server");
+    let leader = PostgresStore::connect(&leader_db.url).await.expect("leader database");
+    let helper = PostgresStore::connect(&helper_db.url).await.expect("helper database");
+    let pair = lift_pair_on(Some((leader.into(), helper.into()))).await;
+    malicious_reports_on(pair).await;
+}
+
+async fn malicious_reports_on(pair: LiftPair) {
     let vdaf = pair.encoding.vdaf().unwrap();
     let mut honest_total = vec![0_u128; pair.encoding.length()];
     for i in 0..10 {

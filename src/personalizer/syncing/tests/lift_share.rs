@@ -87,6 +87,9 @@ fn a_secure_lift_report_leaves_as_one_dap_report_booked_at_the_sums_epsilon() {
         panic!("expected a sent report, got {outcome:?}")
     };
     assert!((epsilon_this_period - 2.0).abs() < 1e-9, "the sum's ε: {epsilon_this_period}");
+    // 155 entries of 13 bits (K = 1000): the leader's share holds the 2,015 field elements of
+    // the measurement plus the proof, 16 bytes each; the helper's is seeds.
+    assert_eq!(bytes, 35_958, "the wire size the README gives");
     // ρ = 0.0676 booked; colluding aggregators see one report with 1/1000 of the noise variance.
     let collusion = p.collusion_epsilon_per_lift_report().expect("shown");
     assert!((collusion - crate::measure::report::epsilon_for(67.574, 1e-6)).abs() < 0.05, "{collusion}");
