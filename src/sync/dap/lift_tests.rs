@@ -18,12 +18,15 @@ fn the_default_encoding_matches_a_hand_computation() {
     let encoding = LiftEncoding::new(&config(), 1000).unwrap();
     // D = 11, M = 66: ρ(ε 2, δ 1e-6) = 0.067574; z₁ = √(11 / (1.5 · 0.067574)) = 10.417.
     assert!((encoding.value_multiplier() - 10.417).abs() < 1e-3, "{}", encoding.value_multiplier());
-    // Share per value: 10.417 / √1000 = 0.32943 caps = 84.33 steps; t = √(2 ln(2·154 / 1e-9)) = 7.2946.
+    // Share per value: 10.417 / √1000 = 0.32943 caps = 84.33 steps; t = √(2 ln(2·154 / 1e-15)) = 8.9743.
     assert!((encoding.value_share_std() - 0.329_43).abs() < 1e-4);
     assert_eq!(encoding.length(), 1 + 2 * 77);
-    // z₂ = √(66 / (0.5 · 0.067574)) = 44.197: 357.8 steps, offset ⌈7.2946 · 357.8⌉ = 2611;
-    // 256 + 2 · 2611 = 5478 < 2^13.
+    // z₂ = √(66 / (0.5 · 0.067574)) = 44.197: 357.8 steps, offset ⌈8.9743 · 357.8⌉ = 3211;
+    // 256 + 2 · 3211 = 6678 < 2^13.
     assert_eq!(encoding.bits(), 13);
+    // A value entry decodes to [−757, 8191 − 757] steps of 1/256 cap: a report moves a value's
+    // sum by at most 29.04 caps (an honest one by 1 plus its noise).
+    assert!((encoding.max_report_shift() - 29.039).abs() < 1e-3, "{}", encoding.max_report_shift());
     assert!(encoding.length() * encoding.bits() <= MAX_ENCODED_ELEMENTS);
     assert!(LiftEncoding::new(&config(), 10_000_000).is_err(), "a share of 0.85 steps is too fine");
 }
