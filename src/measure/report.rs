@@ -13,7 +13,12 @@
 //! - `distributed { minCohort: K }`: each device adds `z / √K`; only the sum of at least K reports
 //!   carries the full noise, so (ε, δ) holds against a party that sees sums of ≥ K reports (secure
 //!   aggregation or a shuffler), while each report alone is only (ε_local, δ)-DP with ρ·K.
-//! - `sharedSums { minCohort: K, helperUrl }`: the same noise `z / √K`, and the vector is split
+//! - `secureAggregation { minCohort: K, task }`: each device adds its share of a distributed
+//!   discrete Gaussian for sums of ≥ K reports and sends one DAP-09 report with a Prio3SumVec
+//!   proof (`sync::dap::lift`); the aggregators only release sums of ≥ K reports, so the device
+//!   books the configured ρ under the non-collusion assumption. Here the report is only clipped.
+//! - `sharedSums { minCohort: K, helperUrl }` (retired: refused for new device settings; the
+//!   aggregator still reads what it stored): the same noise `z / √K`, and the vector is split
 //!   into two additive shares for two non-colluding servers (`measure::shares`), each of which
 //!   sees only uniformly random numbers; what is released is a sum of ≥ K reports, so the device
 //!   books the configured ρ (see [`CheckedReportConfig::booked_rho`]).

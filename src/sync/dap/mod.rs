@@ -4,8 +4,11 @@
 //!
 //! The VDAF is `Prio3FixedPointBoundedL2VecSum` with 16-bit fixed-point entries ([`vdaf`]): its
 //! proof shows that the update's L2 norm is at most the clip bound, the sensitivity the
-//! Gaussian-mechanism accounting of a sum rests on. Only in the on-demand module (feature
-//! `secure-aggregation`), never in the core a page always loads.
+//! Gaussian-mechanism accounting of a sum rests on. A lift report leaves the same way as a
+//! report of its own lift task ([`lift`], [`lift_task`]) with `Prio3SumVec`: clipped counts and
+//! their products in integers with a distributed discrete Gaussian share, each entry proved to
+//! lie in `[0, 2^bits)`. Only in the on-demand module (feature `secure-aggregation`), never in
+//! the core a page always loads.
 
 pub mod device_task;
 pub mod hpke_seal;
