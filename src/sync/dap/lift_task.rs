@@ -62,6 +62,11 @@ impl LiftDapDevice {
         &self.reports_url
     }
 
+    /// The task as the report code uses it (its `dimension` is the measurement's length).
+    pub fn task(&self) -> &DapTask {
+        &self.task
+    }
+
     /// The encoding the aggregators decode this task's sums with.
     pub fn encoding(&self) -> &LiftEncoding {
         &self.encoding
