@@ -108,13 +108,14 @@ export async function startAggregator(origin, args = []) {
 
 /**
  * A fresh DAP task for a helper on `helperUrl`, written by the debug aggregator's
- * `dap-task-pair` into a temporary folder; resolves to `{ dir, leaderFile, helperFile, device, remove }`.
+ * `dap-task-pair` (with `extra` flags, e.g. `--lift-min-cohort 100` for a lift task) into a
+ * temporary folder; resolves to `{ dir, leaderFile, helperFile, device, remove }`.
  */
-export async function dapTaskPair(helperUrl) {
+export async function dapTaskPair(helperUrl, extra = []) {
   const build = spawnSync("cargo", ["build", "-p", "aggregator"], { cwd: ROOT, stdio: "inherit" });
   if (build.status !== 0) throw new Error("the aggregator does not build");
   const dir = mkdtempSync(join(tmpdir(), "dap-task-e2e-"));
-  const made = spawnSync(join(ROOT, "target/debug/aggregator"), ["dap-task-pair", "--out-dir", dir, "--helper-url", helperUrl], { stdio: "inherit" });
+  const made = spawnSync(join(ROOT, "target/debug/aggregator"), ["dap-task-pair", "--out-dir", dir, "--helper-url", helperUrl, ...extra], { stdio: "inherit" });
   if (made.status !== 0) throw new Error("dap-task-pair failed");
   const device = JSON.parse(readFileSync(join(dir, "device.json"), "utf8"));
   return { dir, leaderFile: join(dir, "leader.json"), helperFile: join(dir, "helper.json"), device, remove: () => rmSync(dir, { recursive: true, force: true }) };

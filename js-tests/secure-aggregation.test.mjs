@@ -59,3 +59,24 @@ test("every bad secure aggregation setting rejects with invalidConfig", async ()
   }
   p.free();
 });
+
+test("lift reports through a DAP lift task are taken, and sharedSums is refused with a pointer to it", async () => {
+  const p = new Personalizer({ shop: "node-secure-lift" });
+  p.setConsent("full");
+  const liftReport = (noise) => ({ ...setup(null), liftReport: { noise } });
+  await p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, task: secure() }));
+  const ledger = p.privacyLedger();
+  assert.ok(Math.abs(ledger.epsilonPerLiftReport - 2) < 1e-9, "the sum's ε is booked");
+  // K = 1000 times ρ(ε 2) = 67.574: ε = 67.574 + 2·√(67.574·ln 1e6) = 128.68.
+  assert.ok(Math.abs(ledger.epsilonPerLiftReportIfAggregatorsCollude - 128.68) < 0.01, `${ledger.epsilonPerLiftReportIfAggregatorsCollude}`);
+  assert.equal(ledger.epsilonPerUpdateIfAggregatorsCollude, undefined, "updates stay plain");
+  await assert.rejects(
+    p.configureSync(liftReport({ kind: "sharedSums", minCohort: 1000, helperUrl: "https://helper.example" })),
+    (error) => error.code === "invalidConfig" && /retired/.test(error.message) && /secureAggregation/.test(error.message),
+  );
+  await assert.rejects(
+    p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, task: secure({ taskId: "short" }) })),
+    (error) => error.code === "invalidConfig" && /taskId/.test(error.message),
+  );
+  p.free();
+});

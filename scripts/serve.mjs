@@ -139,10 +139,23 @@ function checkedSecure(secure) {
  * The page's configuration: `aggregatorUrl` and `answersUrl`, each an http(s) origin, and
  * `secureAggregation`, a DAP task's device settings.
  */
+/** A `liftReport` whose noise is a lift task: the settings as they are, the task checked like `secureAggregation`. */
+function checkedLiftReport(lift) {
+  if (!lift || typeof lift !== "object" || Array.isArray(lift)) throw new Error("liftReport must be an object");
+  const noise = lift.noise;
+  if (!noise || noise.kind !== "secureAggregation" || !Number.isSafeInteger(noise.minCohort)) {
+    throw new Error("liftReport.noise must be { kind: \"secureAggregation\", minCohort, task }");
+  }
+  return JSON.parse(JSON.stringify({ ...lift, noise: { kind: noise.kind, minCohort: noise.minCohort, task: checkedSecure(noise.task) } }));
+}
+
 function checkedConfig(config = {}) {
   const checked = {};
   if (config.secureAggregation !== undefined && config.secureAggregation !== null) {
     checked.secureAggregation = checkedSecure(config.secureAggregation);
+  }
+  if (config.liftReport !== undefined && config.liftReport !== null) {
+    checked.liftReport = checkedLiftReport(config.liftReport);
   }
   for (const key of ["aggregatorUrl", "answersUrl"]) {
     if (config[key] === undefined || config[key] === null) continue;
@@ -209,7 +222,7 @@ async function handle(request, response, demoConfig) {
 
 /**
  * Starts the server on 127.0.0.1; port 0 picks a free one. `demoConfig` is what
- * /www/demo-config.json says (`{ aggregatorUrl?, answersUrl?, secureAggregation? }`); `setDemoConfig`
+ * /www/demo-config.json says (`{ aggregatorUrl?, answersUrl?, secureAggregation?, liftReport? }`); `setDemoConfig`
  * changes it.
  */
 export function startServer({ port = 8080, demoConfig = {} } = {}) {

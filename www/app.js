@@ -44,7 +44,7 @@ function showConsentBanner(shop, visible) {
 
 async function main() {
   const [catalog, config] = await Promise.all([loadCatalog(), loadDemoConfig()]);
-  const personalization = await ShopPersonalization.start(catalog, config.aggregatorUrl, config.secureAggregation);
+  const personalization = await ShopPersonalization.start(catalog, config.aggregatorUrl, config.secureAggregation, config.liftReport);
   let dwell = null;
   let toastTimer = 0;
 

@@ -1,11 +1,13 @@
 // Where the demo's servers are, as the shop's own server says (scripts/serve.mjs serves
 // demo-config.json; scripts/demo passes it the aggregator's and the answers service's URLs, and
-// the secure aggregation task's device settings).
+// the secure aggregation tasks' device settings: `secureAggregation` for model updates, and
+// `liftReport` with a lift task as its noise).
 // No URL parameter of the page chooses a server: a link cannot point the page elsewhere.
 
 /**
- * `{ aggregatorUrl?, answersUrl?, secureAggregation? }`; `{}` (no servers: the page answers itself)
- * when unavailable. `secureAggregation` is passed to configureSync as it is (the package checks it).
+ * `{ aggregatorUrl?, answersUrl?, secureAggregation?, liftReport? }`; `{}` (no servers: the page
+ * answers itself) when unavailable. `secureAggregation` and `liftReport` are passed to configureSync
+ * as they are (the package checks them).
  */
 export async function loadDemoConfig() {
   try {
@@ -14,8 +16,10 @@ export async function loadDemoConfig() {
     const config = await response.json();
     const origin = (value) => (typeof value === "string" && URL.canParse(value) ? new URL(value).origin : undefined);
     const secure = config.secureAggregation;
-    const secureAggregation = secure && typeof secure === "object" && !Array.isArray(secure) ? secure : undefined;
-    return { aggregatorUrl: origin(config.aggregatorUrl), answersUrl: origin(config.answersUrl), secureAggregation };
+    const object = (value) => (value && typeof value === "object" && !Array.isArray(value) ? value : undefined);
+    const secureAggregation = object(secure);
+    const liftReport = object(config.liftReport);
+    return { aggregatorUrl: origin(config.aggregatorUrl), answersUrl: origin(config.answersUrl), secureAggregation, liftReport };
   } catch {
     return {};
   }

@@ -13,7 +13,7 @@ export class ShopPersonalization {
    * Loads the wasm module and creates the page's Personalizer; syncs with `aggregatorUrl` if given,
    * its model updates as DAP reports when `secureAggregation` names the task.
    */
-  static async start(catalog, aggregatorUrl, secureAggregation) {
+  static async start(catalog, aggregatorUrl, secureAggregation, liftReport) {
     await init();
     const params = new URLSearchParams(location.search);
     const personalizer = new Personalizer({
@@ -28,7 +28,7 @@ export class ShopPersonalization {
     if (CONSENT_MODES.includes(saved)) shop.report(() => personalizer.setConsent(saved, { explicitOptIn: true }));
     shop.logWarnings();
     // Sync starts in the background; the shop does not wait for the aggregator.
-    DemoSync.start(shop, aggregatorUrl, secureAggregation).then((sync) => { shop.sync = sync; shop.changed(); });
+    DemoSync.start(shop, aggregatorUrl, secureAggregation, liftReport).then((sync) => { shop.sync = sync; shop.changed(); });
     return shop;
   }
 

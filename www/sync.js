@@ -32,15 +32,16 @@ async function modelKey(url) {
 
 export class DemoSync {
   /**
-   * Configures sync with `url` (null: sync off), with `secureAggregation` when given; resolves to
-   * null (sync off) when that fails.
+   * Configures sync with `url` (null: sync off), with `secureAggregation` and `liftReport` when
+   * given; resolves to null (sync off) when that fails.
    */
-  static async start(personalization, url, secureAggregation) {
+  static async start(personalization, url, secureAggregation, liftReport) {
     if (!url) return null;
     try {
       const modelPublicKey = await modelKey(url);
       const secure = secureAggregation ? { secureAggregation } : {};
-      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey, ...DEMO_SETTINGS, ...secure });
+      const lift = liftReport ? { liftReport } : {};
+      await personalization.personalizer.configureSync({ aggregatorUrl: url, modelPublicKey, ...DEMO_SETTINGS, ...secure, ...lift });
       return new DemoSync(personalization, url, secureAggregation);
     } catch (error) {
       console.info(`sync off: could not configure sync with ${url} (${error instanceof Error ? error.message : error})`);

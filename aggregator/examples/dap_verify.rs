@@ -28,6 +28,7 @@ fn main() {
         peer_token: String::new(),
         collector_token: None,
         collector_config: collector.config.clone(),
+        kind: aggregator::dap::TaskKind::ModelUpdate,
     };
     let leader = config(HpkeKeypair::generate(1, &mut OsRng));
     let helper = config(HpkeKeypair::generate(2, &mut OsRng));
@@ -57,7 +58,7 @@ fn main() {
         for chunk in made.chunks(reports.div_ceil(threads)) {
             let (leader, helper) = (&leader, &helper);
             scope.spawn(move || {
-                let vdaf = leader.vdaf();
+                let vdaf = leader.model_vdaf();
                 let (mut leader_outputs, mut helper_outputs) = (Vec::new(), Vec::new());
                 for report in chunk {
                     let id = report.metadata().id().as_ref();

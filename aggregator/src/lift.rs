@@ -73,19 +73,38 @@ pub fn lift_answer(
     holdout: LiftSums,
     confidence: f64,
 ) -> Result<Value, LiftError> {
+    let (lift, min) = (&config.lift, config.lift_min_reports_per_bucket);
+    let release = Release { noise: json!(lift.config().noise), rule: release_rule(lift, min), min };
+    lift_release(lift, release, personalized, holdout, confidence)
+}
+
+/// How a server releases lift sums: its noise mode (as shown), its rule, its threshold.
+pub struct Release {
+    pub noise: Value,
+    pub rule: String,
+    pub min: u64,
+}
+
+/// The body of `GET /v1/lift` for `lift` and the two buckets' sums, under `release`.
+pub fn lift_release(
+    lift: &CheckedReportConfig,
+    release: Release,
+    personalized: LiftSums,
+    holdout: LiftSums,
+    confidence: f64,
+) -> Result<Value, LiftError> {
     if !(confidence > 0.0 && confidence < 1.0) {
         return Err(LiftError::BadConfidence(confidence));
     }
-    let lift = &config.lift;
-    let min = config.lift_min_reports_per_bucket;
+    let min = release.min;
     let (p, h) = (personalized.reports(), holdout.reports());
     let settings = json!({
         "placements": lift.config().placements,
         "epsilonPerReport": lift.booked_epsilon(),
         "delta": lift.config().delta,
-        "noise": lift.config().noise,
+        "noise": release.noise,
         "minReportsPerBucket": min,
-        "releaseRule": release_rule(lift, min),
+        "releaseRule": release.rule,
     });
     if p < min || h < min {
         return Ok(json!({
@@ -117,6 +136,15 @@ fn release_rule(lift: &CheckedReportConfig, min: u64) -> String {
              helper at {helper_url}; as long as the two do not collude, only sums of at least {min_cohort} reports are \
              ever seen, and they are (epsilon {:.2}, delta {:e})-DP; a release needs {min} more reports in each bucket \
              than the previous one",
+            lift.config().epsilon,
+            lift.config().delta
+        ),
+        NoiseMode::SecureAggregation { min_cohort, task } => format!(
+            "secure aggregation (DAP-09, Prio3SumVec): devices send each report as secret shares to the leader \
+             {} and the helper {}, each with a proof that every entry is in range; as long as the two do not collude, \
+             only sums of at least {min_cohort} reports are ever seen, and they are (epsilon {:.2}, delta {:e})-DP",
+            task.leader_url,
+            task.helper_url,
             lift.config().epsilon,
             lift.config().delta
         ),

@@ -113,6 +113,9 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
         let router = with_limits(process::helper_router(loaded, store), &limits);
         return Ok(Started { router, public_key_hex: String::new(), model_version: 0, limits });
     }
+    if let crate::dap::TaskKind::Lift(_) = loaded.task.kind {
+        return start_lift_leader(config, loaded, store);
+    }
     if loaded.task.dimension != config.dimension {
         return Err(StartError::DapDimension { task: loaded.task.dimension, configured: config.dimension });
     }
@@ -129,6 +132,19 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
     let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
     let dap = with_limits(dap, &started.limits);
     Ok(Started { router: started.router.merge(dap), ..started })
+}
+
+/// The leader of a lift task: the DAP endpoints, `GET /v1/lift` from its collected sums and
+/// `/healthz`; no model API (it publishes no models, so its signing key is a throwaway).
+fn start_lift_leader(config: CheckedConfig, loaded: LoadedTask, store: DapStore) -> Result<Started, StartError> {
+    let key = SigningKey::from_bytes(&random_bytes()?);
+    let interval = std::time::Duration::from_millis(config.dap_interval_ms);
+    let (state, dap) = process::start_leader(loaded, store, key, 0.0, interval, &config.allowed_origins)?;
+    let health = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }));
+    let limits = Arc::new(client_limits(&config));
+    let router = with_limits(dap.merge(crate::dap::lift_release::lift_router(state)).merge(health), &limits);
+    Ok(Started { router, public_key_hex: String::new(), model_version: 0, limits })
 }
 
 fn client_limits(config: &CheckedConfig) -> ClientLimits {

@@ -46,18 +46,9 @@ impl Transport for RouterTransport {
         self.post("/v1/lift-reports", body).await
     }
 
-    /// One server only: the leader's share goes to it; there is no helper here.
-    async fn send_lift_share(
-        &self,
-        server: shop_personalizer::sync::ShareServer,
-        body: &[u8],
-    ) -> Result<(), SyncError> {
-        match server {
-            shop_personalizer::sync::ShareServer::Leader => self.post("/v1/lift-shares", body).await,
-            shop_personalizer::sync::ShareServer::Helper => {
-                Err(SyncError::Transport { message: "this test runs no helper".to_owned() })
-            }
-        }
+    /// These devices send plain lift reports; DAP lift reports have their own test (dap_lift).
+    async fn send_lift_dap_report(&self, _report: &[u8]) -> Result<(), SyncError> {
+        Err(SyncError::Transport { message: "this test runs no DAP lift leader".to_owned() })
     }
 
     /// These devices send plain updates; secure aggregation has its own test (dap_device_reports).

@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
-use common::{device_lift_report, free_port, http, json, wait_healthy};
+use common::{free_port, http, json, wait_healthy};
 use shop_personalizer::measure::shares::decode_fixed;
 use shop_personalizer::measure::{LiftEstimator, LiftReportConfig, LiftSums, NoiseMode};
 use shop_personalizer::sync::{LiftShareMessage, SharePair};
@@ -72,14 +72,24 @@ impl Servers {
         LiftReportConfig { noise, epsilon: 64.0, ..LiftReportConfig::default() }
     }
 
-    /// A real device engine's booked share pair: a session with `clicks` clicks at "home".
+    /// A share pair as devices booked them before `sharedSums` was retired (devices no longer
+    /// make pairs; these servers keep reading and releasing them): a session with `clicks`
+    /// clicks on 4 impressions each at "home", noised, split.
     fn device_pair(&self, holdout: bool, clicks: usize, seed: u8) -> Vec<u8> {
-        let (_, key) = http(self.leader, "GET", "/v1/model-key", b"").expect("key");
-        let setup = serde_json::json!({
-            "aggregatorUrl": format!("http://{}", self.leader), "modelPublicKey": json(&key)["publicKey"],
-            "autoSync": false, "liftReport": self.lift_config(), "privacy": { "periodBudgetEpsilon": 70.0 },
-        });
-        device_lift_report(setup, holdout, clicks, seed)
+        use rand::SeedableRng;
+        use shop_personalizer::adapt::LiftBucket;
+        use shop_personalizer::measure::{noised_report, ItemClass, LiftCounters, LiftMetric};
+        let config = self.lift_config().check().expect("valid");
+        let mut counters = LiftCounters::default();
+        counters.record_session();
+        for _ in 0..clicks {
+            counters.record("home", ItemClass::NotRecommended, LiftMetric::Impressions, 4.0).expect("counted");
+            counters.record("home", ItemClass::NotRecommended, LiftMetric::Clicks, 1.0).expect("counted");
+        }
+        let bucket = if holdout { LiftBucket::Holdout } else { LiftBucket::Personalized };
+        let mut noise = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(seed));
+        let report = noised_report(&counters, bucket, &config, &mut noise);
+        shop_personalizer::sync::share_wire::legacy_share_pair(&report, &config, [seed; 32])
     }
 
     fn post(&self, to: SocketAddr, body: &[u8]) -> (u16, serde_json::Value) {

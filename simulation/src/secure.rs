@@ -81,6 +81,7 @@ impl DapPair {
             peer_token: String::new(),
             collector_token: None,
             collector_config: collector.config.clone(),
+            kind: aggregator::dap::TaskKind::ModelUpdate,
         };
         let (leader, helper) = (aggregator(leader_keys), aggregator(helper_keys));
         Ok(Self { device, leader, helper, proofs })
@@ -121,7 +122,7 @@ impl DapPair {
     pub fn sum(&self, batch: &[Contribution]) -> Result<(Vec<f64>, u64), SimulationError> {
         let mut measurements = vec![0.0_f64; self.leader.dimension];
         let (mut leader_outputs, mut helper_outputs) = (Vec::new(), Vec::new());
-        let vdaf = self.leader.vdaf();
+        let vdaf = self.leader.model_vdaf();
         for contribution in batch {
             match contribution {
                 Contribution::Measurement(values) => {

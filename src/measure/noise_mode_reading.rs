@@ -14,6 +14,7 @@ enum Kind {
     Local,
     Distributed,
     SharedSums,
+    SecureAggregation,
 }
 
 struct NoiseModeVisitor;
@@ -28,18 +29,21 @@ impl<'de> Visitor<'de> for NoiseModeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoiseMode, A::Error> {
         let mut kind: Option<Kind> = None;
         let (mut min_cohort, mut helper_url): (Option<u32>, Option<String>) = (None, None);
+        let mut task: Option<crate::sync::SecureAggregationSetup> = None;
         while let Some(key) = map.next_key::<String>()? {
             let has = |field| match kind {
                 None => true,
                 Some(Kind::Local) => false,
                 Some(Kind::Distributed) => field == "minCohort",
-                Some(Kind::SharedSums) => true,
+                Some(Kind::SharedSums) => field != "task",
+                Some(Kind::SecureAggregation) => field != "helperUrl",
             };
             match key.as_str() {
                 "kind" if kind.is_some() => return Err(Error::duplicate_field("kind")),
                 "kind" => kind = Some(map.next_value()?),
                 "minCohort" if has("minCohort") => min_cohort = Some(map.next_value()?),
                 "helperUrl" if has("helperUrl") => helper_url = Some(map.next_value()?),
+                "task" if has("task") => task = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -52,6 +56,10 @@ impl<'de> Visitor<'de> for NoiseModeVisitor {
             Kind::SharedSums => NoiseMode::SharedSums {
                 min_cohort: min_cohort()?,
                 helper_url: helper_url.clone().ok_or_else(|| Error::missing_field("helperUrl"))?,
+            },
+            Kind::SecureAggregation => NoiseMode::SecureAggregation {
+                min_cohort: min_cohort()?,
+                task: task.clone().ok_or_else(|| Error::missing_field("task"))?,
             },
         })
     }
@@ -77,6 +85,7 @@ mod tests {
             Local,
             Distributed { min_cohort: u32 },
             SharedSums { min_cohort: u32, helper_url: String },
+            SecureAggregation { min_cohort: u32, task: serde_json::Value },
         }
         let cases = [
             r#"{"kind":"local"}"#,
@@ -98,5 +107,19 @@ mod tests {
             let derived = serde_json::from_str::<Derived>(json).map(|m| serde_json::to_value(m).unwrap());
             assert_eq!(by_hand.map_err(message), derived.map_err(message), "{json}");
         }
+    }
+
+    #[test]
+    fn reads_a_secure_aggregation_mode_with_its_task() {
+        let json = r#"{"kind":"secureAggregation","minCohort":1000,"helperUrl":"ignored","task":{"leaderUrl":"https://l.example","helperUrl":"https://h.example","taskId":"t","leaderHpkeConfig":"a","helperHpkeConfig":"b"}}"#;
+        let NoiseMode::SecureAggregation { min_cohort, task } = serde_json::from_str::<NoiseMode>(json).unwrap() else {
+            panic!("not secureAggregation")
+        };
+        assert_eq!(
+            (min_cohort, task.leader_url.as_str(), task.helper_url.as_str()),
+            (1000, "https://l.example", "https://h.example")
+        );
+        let missing = serde_json::from_str::<NoiseMode>(r#"{"kind":"secureAggregation","minCohort":5}"#).unwrap_err();
+        assert!(missing.to_string().contains("missing field `task`"), "{missing}");
     }
 }

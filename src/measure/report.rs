@@ -13,7 +13,12 @@
 //! - `distributed { minCohort: K }`: each device adds `z / √K`; only the sum of at least K reports
 //!   carries the full noise, so (ε, δ) holds against a party that sees sums of ≥ K reports (secure
 //!   aggregation or a shuffler), while each report alone is only (ε_local, δ)-DP with ρ·K.
-//! - `sharedSums { minCohort: K, helperUrl }`: the same noise `z / √K`, and the vector is split
+//! - `secureAggregation { minCohort: K, task }`: each device adds its share of a distributed
+//!   discrete Gaussian for sums of ≥ K reports and sends one DAP-09 report with a Prio3SumVec
+//!   proof (`sync::dap::lift`); the aggregators only release sums of ≥ K reports, so the device
+//!   books the configured ρ under the non-collusion assumption. Here the report is only clipped.
+//! - `sharedSums { minCohort: K, helperUrl }` (retired: refused for new device settings; the
+//!   aggregator still reads what it stored): the same noise `z / √K`, and the vector is split
 //!   into two additive shares for two non-colluding servers (`measure::shares`), each of which
 //!   sees only uniformly random numbers; what is released is a sum of ≥ K reports, so the device
 //!   books the configured ρ (see [`CheckedReportConfig::booked_rho`]).
@@ -51,6 +56,12 @@ pub enum ReportError {
     FixedPointRange { bound: f64, max: f64 },
     #[error("placement list is invalid ({0}): list up to 8 distinct, non-empty placement names")]
     BadPlacements(&'static str),
+    #[error(
+        "liftReport.noise \"sharedSums\" is retired (its shares carry no proof, so one device could shift the sums \
+         arbitrarily): use {{ kind: \"secureAggregation\", minCohort, task: {{ leaderUrl, helperUrl, taskId, \
+         leaderHpkeConfig, helperHpkeConfig }} }}, DAP reports with a Prio3 proof"
+    )]
+    SharedSumsRetired,
 }
 
 impl Coded for ReportError {
@@ -59,7 +70,8 @@ impl Coded for ReportError {
             ReportError::BadParameter { .. }
             | ReportError::BadHelperUrl(_)
             | ReportError::FixedPointRange { .. }
-            | ReportError::BadPlacements(_) => ErrorCode::InvalidConfig,
+            | ReportError::BadPlacements(_)
+            | ReportError::SharedSumsRetired => ErrorCode::InvalidConfig,
         }
     }
 }
@@ -110,7 +122,15 @@ pub enum NoiseMode {
     /// Distributed noise over `minCohort` reports, sent as two additive secret shares: one to the
     /// aggregator (the leader), one to the helper at `helperUrl`, run by another party. Sums of at
     /// least `minCohort` reports are (ε, δ)-DP as long as the two servers do not collude.
+    ///
+    /// Retired: new configurations are refused (`invalidConfig`, use `secureAggregation`); the
+    /// aggregator still reads and releases sums stored under it.
     SharedSums { min_cohort: u32, helper_url: String },
+    /// Distributed discrete Gaussian noise over `minCohort` reports, sent as one DAP-09 report
+    /// with a Prio3SumVec proof to the lift task `task` (its own leader, helper, task id and HPKE
+    /// configs; `sync::dap::lift`). Sums of at least `minCohort` reports are (ε, δ)-DP as long as
+    /// the two aggregators do not collude, and the proof bounds what one device can add.
+    SecureAggregation { min_cohort: u32, task: crate::sync::SecureAggregationSetup },
 }
 
 impl NoiseMode {
@@ -118,7 +138,9 @@ impl NoiseMode {
     pub fn min_cohort(&self) -> u32 {
         match self {
             NoiseMode::Local => 1,
-            NoiseMode::Distributed { min_cohort } | NoiseMode::SharedSums { min_cohort, .. } => *min_cohort,
+            NoiseMode::Distributed { min_cohort }
+            | NoiseMode::SharedSums { min_cohort, .. }
+            | NoiseMode::SecureAggregation { min_cohort, .. } => *min_cohort,
         }
     }
 }
@@ -255,7 +277,7 @@ impl CheckedReportConfig {
     pub fn booked_rho(&self) -> f64 {
         match self.config.noise {
             NoiseMode::Distributed { .. } => self.single_report_rho(),
-            NoiseMode::Local | NoiseMode::SharedSums { .. } => {
+            NoiseMode::Local | NoiseMode::SharedSums { .. } | NoiseMode::SecureAggregation { .. } => {
                 self.dimension() as f64 / (2.0 * self.multiplier * self.multiplier)
             }
         }
@@ -326,18 +348,22 @@ pub struct LiftReport {
 }
 
 /// Clips and noises `counters` into a report. `rng` must be seeded from a crypto random source.
+/// Under `secureAggregation` the values are only clipped (`noiseMultiplier` 0): the noise is the
+/// discrete Gaussian share the DAP measurement adds (`sync::dap::lift`), and such a report never
+/// leaves as it is.
 pub fn noised_report(
     counters: &LiftCounters,
     bucket: LiftBucket,
     config: &CheckedReportConfig,
     rng: &mut ChaCha8Rng,
 ) -> LiftReport {
-    let z = config.noise_multiplier();
+    let secure = matches!(config.config().noise, NoiseMode::SecureAggregation { .. });
+    let z = if secure { 0.0 } else { config.noise_multiplier() };
     let values = config
         .raw_vector(counters)
         .iter()
         .zip(config.caps())
-        .map(|(value, cap)| value.clamp(0.0, *cap) + cap * z * standard_normal(rng))
+        .map(|(value, cap)| value.clamp(0.0, *cap) + if secure { 0.0 } else { cap * z * standard_normal(rng) })
         .collect();
     LiftReport { version: LIFT_REPORT_VERSION, bucket, values, noise_multiplier: z }
 }

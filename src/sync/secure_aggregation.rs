@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{SyncError, Transport};
+use crate::measure::holdout::LiftBucket;
 
 /// The DAP task a device's model updates go to (JS: `secureAggregation: { leaderUrl, helperUrl,
 /// taskId, leaderHpkeConfig, helperHpkeConfig, timePrecisionSecs?, minBatchSize? }`).
@@ -55,6 +56,28 @@ pub fn parse_dap_booked(booked: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(version.try_into().ok()?), report))
 }
 
+/// The first bytes of a booked lift DAP report: magic, the bucket (0 personalized, 1 holdout;
+/// kept on the device for its outcome, never sent: the bucket travels inside the measurement),
+/// then the encoded DAP-09 `Report` of the lift task.
+pub const LIFT_DAP_BOOKED_MAGIC: [u8; 4] = *b"SPLD";
+
+/// The booked bytes of a lift DAP report made in `bucket`.
+pub fn lift_dap_booked(bucket: LiftBucket, report: &[u8]) -> Vec<u8> {
+    let bucket = u8::from(bucket == LiftBucket::Holdout);
+    [&LIFT_DAP_BOOKED_MAGIC[..], &[bucket], report].concat()
+}
+
+/// The bucket and report bytes of a booked lift DAP report; `None` for a plain lift report.
+pub fn parse_lift_dap_booked(booked: &[u8]) -> Option<(LiftBucket, &[u8])> {
+    let (&bucket, report) = booked.strip_prefix(&LIFT_DAP_BOOKED_MAGIC[..])?.split_first()?;
+    let bucket = match bucket {
+        0 => LiftBucket::Personalized,
+        1 => LiftBucket::Holdout,
+        _ => return None,
+    };
+    Some((bucket, report))
+}
+
 /// Sends a booked update: a DAP report to the leader, or a plain body to `/v1/updates`.
 pub async fn deliver_update(transport: &impl Transport, booked: &[u8]) -> Result<(), SyncError> {
     match parse_dap_booked(booked) {
@@ -73,5 +96,14 @@ mod tests {
         assert_eq!(parse_dap_booked(&booked), Some((7, &b"report"[..])));
         assert_eq!(parse_dap_booked(b"SPUP\x01rest-of-an-update"), None);
         assert_eq!(parse_dap_booked(b"SPDR\x01"), None, "cut off in the version");
+    }
+
+    #[test]
+    fn booked_lift_dap_bytes_round_trip_with_their_bucket() {
+        let booked = lift_dap_booked(LiftBucket::Holdout, b"report");
+        assert_eq!(&booked[..5], b"SPLD\x01");
+        assert_eq!(parse_lift_dap_booked(&booked), Some((LiftBucket::Holdout, &b"report"[..])));
+        assert_eq!(parse_lift_dap_booked(b"SPLD\x07report"), None, "no such bucket");
+        assert_eq!(parse_lift_dap_booked(b"SPLR\x01plain"), None);
     }
 }

@@ -17,9 +17,13 @@
 //! ```
 //! A device's booked pair is the leader's body followed by the helper's ([`SharePair`]).
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
 use super::SyncError;
 use crate::adapt::LiftBucket;
-use crate::measure::shares::shared_length;
+use crate::measure::shares::{encode_report, shared_length, split};
+use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::sync::lift_wire::MAX_LIFT_DIMENSION;
 
 pub const SHARE_MAGIC: [u8; 4] = *b"SPLS";
@@ -29,6 +33,29 @@ pub const SHARE_HEADER_LEN: usize = 36;
 /// Largest share body (every placement broken out).
 pub const MAX_SHARE_BODY_BYTES: usize =
     SHARE_HEADER_LEN + 8 * (MAX_LIFT_DIMENSION + MAX_LIFT_DIMENSION * (MAX_LIFT_DIMENSION + 1) / 2);
+
+/// The pair a device booked for a noised `report` under `sharedSums` before that mode was
+/// retired (the leader's share body, then the helper's, one random report id; the split
+/// randomness from `seed`). Devices no longer make pairs; the aggregator still reads and
+/// releases them, and its tests of that old state make them here.
+pub fn legacy_share_pair(report: &LiftReport, config: &CheckedReportConfig, seed: [u8; 32]) -> Vec<u8> {
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut split_rng = ChaCha20Rng::from_seed(rng.random());
+    let shares = split(&encode_report(report, config), &mut split_rng);
+    let report_id: [u8; 16] = rng.random();
+    let message = |server, share| {
+        let message = LiftShareMessage {
+            server,
+            bucket: report.bucket,
+            dimension: config.dimension(),
+            fingerprint: config.fingerprint(),
+            report_id,
+            share,
+        };
+        message.encode()
+    };
+    [message(ShareServer::Leader, shares.leader), message(ShareServer::Helper, shares.helper)].concat()
+}
 
 /// Which server a share is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use super::share_wire::{SharePair, ShareServer};
+use super::secure_aggregation::parse_lift_dap_booked;
 use super::SyncError;
 
 /// Moves update and model bytes. Implementations send no cookies, ids or other headers of
@@ -14,9 +14,9 @@ pub trait Transport {
     async fn send_update(&self, body: &[u8]) -> Result<(), SyncError>;
     /// POSTs one lift report body (`/v1/lift-reports`); `Ok` once the server accepted it (2xx).
     async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError>;
-    /// POSTs one lift report share (`/v1/lift-shares`) to the leader (the aggregator) or to the
-    /// helper (`noise.helperUrl`); `Ok` once that server accepted it (2xx).
-    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError>;
+    /// PUTs one lift report as a DAP-09 report to `{leaderUrl}/tasks/{taskId}/reports` of the
+    /// lift task (`liftReport.noise.task`); `Ok` once the leader accepted it (2xx).
+    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError>;
     /// PUTs one DAP-09 report (`application/dap-report`) to `{leaderUrl}/tasks/{taskId}/reports`
     /// of the configured secure aggregation task; `Ok` once the leader accepted it (2xx).
     async fn send_dap_report(&self, report: &[u8]) -> Result<(), SyncError>;
@@ -30,29 +30,17 @@ pub struct InMemoryTransport {
     sent: RefCell<Vec<Vec<u8>>>,
     lift_reports: RefCell<Vec<Vec<u8>>>,
     model: RefCell<Option<(u64, Vec<u8>)>>,
-    shares: RefCell<Vec<(ShareServer, Vec<u8>)>>,
+    lift_dap_reports: RefCell<Vec<Vec<u8>>>,
     dap_reports: RefCell<Vec<Vec<u8>>>,
     refuse_sends: RefCell<Option<SyncError>>,
-    refuse_helper: RefCell<Option<SyncError>>,
 }
 
-/// Sends a booked lift report: a plain report to `/v1/lift-reports`, or a share pair to both
-/// servers (leader first). Delivered only when both accepted it (a server that already has the
-/// report id answers `409 replayed_nonce`, which counts as accepted); otherwise the first failure.
+/// Sends a booked lift report: a plain report to `/v1/lift-reports`, or a DAP report of the
+/// lift task to its leader.
 pub async fn deliver_lift_report(transport: &impl Transport, booked: &[u8]) -> Result<(), SyncError> {
-    let Some(pair) = SharePair::parse(booked) else {
-        return transport.send_lift_report(booked).await;
-    };
-    let leader = transport.send_lift_share(ShareServer::Leader, pair.leader).await;
-    let helper = transport.send_lift_share(ShareServer::Helper, pair.helper).await;
-    let accepted = |result: &Result<(), SyncError>| {
-        matches!(result, Ok(()))
-            || matches!(result, Err(SyncError::Rejected { status: 409, error, .. }) if error == "replayed_nonce")
-    };
-    match (accepted(&leader), accepted(&helper)) {
-        (true, true) => Ok(()),
-        (false, _) => leader,
-        (true, false) => helper,
+    match parse_lift_dap_booked(booked) {
+        Some((_, report)) => transport.send_lift_dap_report(report).await,
+        None => transport.send_lift_report(booked).await,
     }
 }
 
@@ -71,14 +59,9 @@ impl InMemoryTransport {
         *self.refuse_sends.borrow_mut() = error;
     }
 
-    /// Makes every later helper share fail with `error` (`None` restores success).
-    pub fn refuse_helper_with(&self, error: Option<SyncError>) {
-        *self.refuse_helper.borrow_mut() = error;
-    }
-
-    /// Every lift report share sent so far, with the server it went to, in order.
-    pub fn lift_shares(&self) -> Vec<(ShareServer, Vec<u8>)> {
-        self.shares.borrow().clone()
+    /// Every lift DAP report sent so far (the encoded `Report`s), in order.
+    pub fn lift_dap_reports(&self) -> Vec<Vec<u8>> {
+        self.lift_dap_reports.borrow().clone()
     }
 
     /// Every update body sent so far, in order.
@@ -114,13 +97,11 @@ impl Transport for InMemoryTransport {
         Ok(())
     }
 
-    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError> {
-        let refusal = self.refuse_sends.borrow().clone();
-        let helper_refusal = self.refuse_helper.borrow().clone().filter(|_| server == ShareServer::Helper);
-        if let Some(error) = refusal.or(helper_refusal) {
+    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
+        if let Some(error) = self.refuse_sends.borrow().clone() {
             return Err(error);
         }
-        self.shares.borrow_mut().push((server, body.to_vec()));
+        self.lift_dap_reports.borrow_mut().push(report.to_vec());
         Ok(())
     }
 

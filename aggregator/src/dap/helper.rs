@@ -17,6 +17,7 @@ use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
 
 use super::prepare::{helper_step, in_parallel, merge_outputs, open_share};
 use super::{DapTaskConfig, Rejection};
+use crate::store::dap::Merge;
 use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
@@ -86,7 +87,6 @@ pub async fn aggregation_job(
     let worker = Arc::clone(&state);
     let (responses, outputs, accepted, rejections) = tokio::task::spawn_blocking(move || {
         let task = &worker.task;
-        let vdaf = task.vdaf();
         let mut in_job = HashSet::new();
         let (mut responses, mut outputs, mut accepted, mut rejections) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -97,7 +97,7 @@ pub async fn aggregation_job(
             .zip(seen)
             .map(|((init, id), seen)| (init, id, seen || !in_job.insert(*id)))
             .collect();
-        let steps = in_parallel(&items, |&(init, id, replayed)| {
+        let steps = crate::with_vdaf!(task, vdaf => in_parallel(&items, |&(init, id, replayed)| {
             let share = init.report_share();
             if replayed {
                 return Err(Rejection::Replayed);
@@ -112,7 +112,7 @@ pub async fn aggregation_job(
                 share.encrypted_input_share(),
             )
             .and_then(|opened| helper_step(task, &vdaf, id, &opened, init.message()))
-        });
+        }));
         for (&(init, id, _), step) in items.iter().zip(steps) {
             let share = init.report_share();
             let result = match step {
@@ -134,8 +134,8 @@ pub async fn aggregation_job(
     .map_err(|error| DapRequestError::Internal(error.to_string()))?;
     let response =
         AggregationJobResp::new(responses).get_encoded().map_err(|e| DapRequestError::Internal(e.to_string()))?;
-    let vdaf = state.task.vdaf();
-    let merge = Box::new(move |stored| merge_outputs(&vdaf, stored, outputs));
+    let merge: Merge =
+        crate::with_vdaf!(state.task, vdaf => Box::new(move |stored| merge_outputs(&vdaf, stored, outputs)));
     let stored = state
         .store
         .dap_finish_helper_job(job_id, request_hash, batch_id, accepted, rejections, merge, response.clone())

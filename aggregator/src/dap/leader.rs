@@ -18,9 +18,10 @@ use shop_personalizer::sync::dap::{decode_sum, HpkeKeypair, HpkeLabel};
 
 use super::helper::DapRequestError;
 use super::prepare::{decode_aggregate, in_parallel, leader_finish, leader_init, merge_outputs, open_share};
-use super::{DapTaskConfig, Rejection};
+use super::{lift_vdaf, DapTaskConfig, Rejection, TaskKind};
 use crate::helper_client::{HelperClient, HelperError};
 use crate::rounds::publish;
+use crate::store::dap::Merge;
 use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
 
@@ -85,9 +86,8 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
     let reports = job.reports.clone();
     let (inits, states, mut rejected) = tokio::task::spawn_blocking(move || {
         let task = &worker.task;
-        let vdaf = task.vdaf();
         let (mut inits, mut states, mut rejected) = (Vec::new(), HashMap::new(), Vec::new());
-        let steps = in_parallel(&reports, |(id, body)| {
+        let steps = crate::with_vdaf!(task, vdaf => in_parallel(&reports, |(id, body)| {
             Report::get_decoded(body).map_err(|_| Rejection::MalformedShare).and_then(|report| {
                 let opened = open_share(
                     task,
@@ -106,7 +106,7 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
                 );
                 Ok((prep_state, PrepareInit::new(share, message)))
             })
-        });
+        }));
         for ((id, _), step) in reports.iter().zip(steps) {
             let id = *id;
             match step {
@@ -138,8 +138,8 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
             .await?;
         let answer =
             AggregationJobResp::get_decoded(&answer).map_err(|e| LeaderError::BadHelperAnswer(e.to_string()))?;
-        let vdaf = state.task.vdaf();
         let mut states = states;
+        crate::with_vdaf!(state.task, vdaf => {
         for resp in answer.prepare_resps() {
             let id = *resp.report_id().as_ref();
             let Some(prep_state) = states.remove(&id) else { continue };
@@ -154,11 +154,12 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
                 _ => rejected.push((id, Rejection::RejectedByHelper.reason())),
             }
         }
+        });
         rejected.extend(states.into_keys().map(|id| (id, Rejection::RejectedByHelper.reason())));
     }
     let summary = JobSummary { accepted: accepted.len(), rejected: rejected.len() };
-    let vdaf = state.task.vdaf();
-    let merge = Box::new(move |stored| merge_outputs(&vdaf, stored, outputs));
+    let merge: Merge =
+        crate::with_vdaf!(state.task, vdaf => Box::new(move |stored| merge_outputs(&vdaf, stored, outputs)));
     state.store.dap_finish_leader_job(job.batch_id, accepted, rejected, merge).await?;
     Ok(Some(summary))
 }
@@ -207,12 +208,37 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     let helper_share = collector
         .open(answer.encrypted_aggregate_share(), HpkeLabel::AggregateShare, Role::Helper, Role::Collector, &aad)
         .map_err(|e| bad(&e))?;
-    let vdaf = state.task.vdaf();
+    let leader_bytes = batch.share.as_deref().unwrap_or_default();
+    let lift = match &state.task.kind {
+        TaskKind::Lift(lift) => lift,
+        TaskKind::ModelUpdate => {
+            let vdaf = state.task.model_vdaf();
+            let helper_share = decode_aggregate(&vdaf, &helper_share).map_err(|e| bad(&e))?;
+            let leader_share = decode_aggregate(&vdaf, leader_bytes).map_err(|e| bad(&e))?;
+            let total = vdaf.unshard(&(), [leader_share, helper_share], batch.reports as usize).map_err(|e| bad(&e))?;
+            return publish_collected(state, batch_id, batch.reports, decode_sum(&total, state.task.clip_bound)).await;
+        }
+    };
+    let vdaf = lift_vdaf(lift);
     let helper_share = decode_aggregate(&vdaf, &helper_share).map_err(|e| bad(&e))?;
-    let leader_share = decode_aggregate(&vdaf, batch.share.as_deref().unwrap_or_default()).map_err(|e| bad(&e))?;
+    let leader_share = decode_aggregate(&vdaf, leader_bytes).map_err(|e| bad(&e))?;
     let total = vdaf.unshard(&(), [leader_share, helper_share], batch.reports as usize).map_err(|e| bad(&e))?;
-    let sum = decode_sum(&total, state.task.clip_bound);
-    let (key, rate, count, step) = (state.signing_key.clone(), state.learning_rate, batch.reports, sum.clone());
+    // Each entry of a sum of at most 100,000 reports of 32 bits fits a double exactly.
+    let sum: Vec<f64> = total.iter().map(|&entry| entry as f64).collect();
+    if !state.store.dap_record_collected(batch_id, sum.clone()).await? {
+        return Ok(None);
+    }
+    Ok(Some(Collected { reports: batch.reports, sum, model_version: 0 }))
+}
+
+/// Publishes `w + η · sum / n` as the next model in the transaction that marks the batch collected.
+async fn publish_collected(
+    state: &LeaderState,
+    batch_id: [u8; 32],
+    reports: u64,
+    sum: Vec<f64>,
+) -> Result<Option<Collected>, LeaderError> {
+    let (key, rate, count, step) = (state.signing_key.clone(), state.learning_rate, reports, sum.clone());
     let next = Box::new(move |current: &crate::store::StoredModel| {
         publish(current.version + 1, next_weights(&current.weights, &step, count, rate), &key)
     });
@@ -220,5 +246,5 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
         return Ok(None);
     }
     let model_version = state.store.current_model().await?.version;
-    Ok(Some(Collected { reports: batch.reports, sum, model_version }))
+    Ok(Some(Collected { reports, sum, model_version }))
 }

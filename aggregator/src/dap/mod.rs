@@ -11,13 +11,68 @@ pub mod collection;
 pub mod helper;
 pub mod http;
 pub mod leader;
+pub mod lift_release;
 pub mod prepare;
 pub mod process;
 pub mod task_file;
 pub mod task_pair;
 
 use janus_messages::TaskId;
-use shop_personalizer::sync::dap::{model_update_vdaf, HpkeKeypair, ModelUpdateVdaf};
+use prio::field::Field128;
+use prio::flp::Type;
+use prio::vdaf::prio3::Prio3;
+use prio::vdaf::xof::XofTurboShake128;
+use shop_personalizer::measure::CheckedReportConfig;
+use shop_personalizer::sync::dap::{model_update_vdaf, HpkeKeypair, LiftEncoding, LiftVdaf, ModelUpdateVdaf};
+
+/// The Prio3 VDAFs a task can run: every one over `Field128` with 16-byte seeds, so the DAP
+/// steps ([`prepare`], [`leader`], [`helper`]) are written once, generic over the type `T`.
+pub type TaskPrio3<T> = Prio3<T, XofTurboShake128, 16>;
+
+/// A Prio3 type our tasks run (model updates' L2-bounded vector sum, lift reports' SumVec).
+pub trait TaskType: Type<Field = Field128> {}
+impl<T: Type<Field = Field128>> TaskType for T {}
+
+/// What a task aggregates: model updates (the leader publishes models from the sums) or lift
+/// reports (the leader keeps the sums and serves the lift estimate from them).
+#[derive(Clone)]
+pub enum TaskKind {
+    ModelUpdate,
+    Lift(Box<LiftTask>),
+}
+
+/// A lift task: the devices' lift settings, the SumVec encoding they imply, and the release rule.
+#[derive(Clone)]
+pub struct LiftTask {
+    pub config: CheckedReportConfig,
+    pub encoding: LiftEncoding,
+    /// `K`: the devices' `noise.minCohort`.
+    pub min_cohort: u32,
+    /// Nothing is released before each bucket holds this many reports.
+    pub min_reports_per_bucket: u64,
+}
+
+/// Runs `$body` with `$vdaf` bound to the task's VDAF instance, whichever Prio3 type it is.
+#[macro_export]
+macro_rules! with_vdaf {
+    ($task:expr, $vdaf:ident => $body:expr) => {
+        match &$task.kind {
+            $crate::dap::TaskKind::ModelUpdate => {
+                let $vdaf = $task.model_vdaf();
+                $body
+            }
+            $crate::dap::TaskKind::Lift(lift) => {
+                let $vdaf = $crate::dap::lift_vdaf(lift);
+                $body
+            }
+        }
+    };
+}
+
+/// The VDAF instance of a lift task (its encoding was checked at configuration).
+pub fn lift_vdaf(lift: &LiftTask) -> LiftVdaf {
+    lift.encoding.vdaf().expect("an encoding checked at configuration")
+}
 
 /// One DAP task as an aggregator runs it.
 #[derive(Clone)]
@@ -43,11 +98,13 @@ pub struct DapTaskConfig {
     pub collector_token: Option<String>,
     /// The collector's HPKE config: the helper seals its aggregate share to it.
     pub collector_config: janus_messages::HpkeConfig,
+    /// Model updates or lift reports.
+    pub kind: TaskKind,
 }
 
 impl DapTaskConfig {
-    /// The task's VDAF instance.
-    pub fn vdaf(&self) -> ModelUpdateVdaf {
+    /// The model-update VDAF of this task's dimension (use [`with_vdaf!`] for any task).
+    pub fn model_vdaf(&self) -> ModelUpdateVdaf {
         model_update_vdaf(self.dimension).expect("a dimension checked at configuration")
     }
 }

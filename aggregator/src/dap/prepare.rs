@@ -10,9 +10,9 @@ use prio::field::Field128;
 use prio::topology::ping_pong::{PingPongContinuedValue, PingPongMessage, PingPongState, PingPongTopology};
 use prio::vdaf::prio3::{Prio3InputShare, Prio3PrepareState, Prio3PublicShare};
 use prio::vdaf::{Aggregatable, AggregateShare, Aggregator, OutputShare};
-use shop_personalizer::sync::dap::{HpkeKeypair, HpkeLabel, ModelUpdateVdaf};
+use shop_personalizer::sync::dap::{HpkeKeypair, HpkeLabel};
 
-use super::{DapTaskConfig, Rejection};
+use super::{DapTaskConfig, Rejection, TaskPrio3, TaskType};
 
 /// A report's shares as this aggregator sees them, decrypted and decoded.
 pub struct OpenedShare {
@@ -21,9 +21,9 @@ pub struct OpenedShare {
 }
 
 /// Opens and decodes the input share `ciphertext` of the report `metadata`/`public_share`.
-pub fn open_share(
+pub fn open_share<T: TaskType>(
     task: &DapTaskConfig,
-    vdaf: &ModelUpdateVdaf,
+    vdaf: &TaskPrio3<T>,
     keypair: &HpkeKeypair,
     role: Role,
     metadata: &ReportMetadata,
@@ -46,9 +46,9 @@ pub fn open_share(
 }
 
 /// The leader's first step: its state and the message for the helper.
-pub fn leader_init(
+pub fn leader_init<T: TaskType>(
     task: &DapTaskConfig,
-    vdaf: &ModelUpdateVdaf,
+    vdaf: &TaskPrio3<T>,
     report_id: &[u8; 16],
     share: &OpenedShare,
 ) -> Result<(Prio3PrepareState<Field128, 16>, PingPongMessage), Rejection> {
@@ -63,9 +63,9 @@ pub fn leader_init(
 
 /// The helper's only step: its output share and the message for the leader, or why the report
 /// is rejected (the proof does not verify).
-pub fn helper_step(
+pub fn helper_step<T: TaskType>(
     task: &DapTaskConfig,
-    vdaf: &ModelUpdateVdaf,
+    vdaf: &TaskPrio3<T>,
     report_id: &[u8; 16],
     share: &OpenedShare,
     inbound: &PingPongMessage,
@@ -80,8 +80,8 @@ pub fn helper_step(
 }
 
 /// The leader's last step on the helper's message: its output share.
-pub fn leader_finish(
-    vdaf: &ModelUpdateVdaf,
+pub fn leader_finish<T: TaskType>(
+    vdaf: &TaskPrio3<T>,
     state: Prio3PrepareState<Field128, 16>,
     inbound: &PingPongMessage,
 ) -> Result<OutputShare<Field128>, Rejection> {
@@ -112,8 +112,8 @@ pub fn in_parallel<T: Sync, R: Send>(items: &[T], step: impl Fn(&T) -> R + Sync)
 }
 
 /// Adds `outputs` to the stored aggregate share `stored` (none yet: `None`), as stored bytes.
-pub fn merge_outputs(
-    vdaf: &ModelUpdateVdaf,
+pub fn merge_outputs<T: TaskType>(
+    vdaf: &TaskPrio3<T>,
     stored: Option<Vec<u8>>,
     outputs: Vec<OutputShare<Field128>>,
 ) -> Result<Vec<u8>, String> {
@@ -130,6 +130,6 @@ pub fn merge_outputs(
 }
 
 /// A stored or received aggregate share.
-pub fn decode_aggregate(vdaf: &ModelUpdateVdaf, bytes: &[u8]) -> Result<AggregateShare<Field128>, String> {
+pub fn decode_aggregate<T: TaskType>(vdaf: &TaskPrio3<T>, bytes: &[u8]) -> Result<AggregateShare<Field128>, String> {
     AggregateShare::get_decoded_with_param(&(vdaf, &()), bytes).map_err(|error| error.to_string())
 }

@@ -75,6 +75,10 @@ async fn drive(state: Arc<LeaderState>, interval: Duration) {
             }
         };
         let collected = match collect(&state).await {
+            Ok(Some(collected)) if collected.model_version == 0 => {
+                println!("dap: collected {} lift reports", collected.reports);
+                true
+            }
             Ok(Some(collected)) => {
                 println!("dap: collected {} reports, published model {}", collected.reports, collected.model_version);
                 true

@@ -19,7 +19,9 @@ use shop_personalizer::privacy::{PrivacyConfig, PrivacyParams};
 use shop_personalizer::sync::dap::hpke_seal::seal;
 use shop_personalizer::sync::dap::{report_bound, HpkeKeypair, HpkeLabel, DAP_MAX_NOISE_COHORT, MAX_DIMENSION};
 
-use super::DapTaskConfig;
+use super::{DapTaskConfig, LiftTask, TaskKind};
+use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
+use shop_personalizer::sync::dap::LiftEncoding;
 
 /// The `format` every task file names.
 pub const TASK_FORMAT: &str = "shop-personalizer-dap-task";
@@ -73,6 +75,40 @@ pub struct TaskFile {
     /// Leader only: where the helper listens (`http://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helper_url: Option<String>,
+    /// A lift task (Prio3SumVec over the devices' lift measurement) instead of model updates:
+    /// `dimension` must then be the measurement's length, and `clipBound`, `noiseMultiplier`
+    /// and `measurementBound` are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift: Option<LiftTaskFile>,
+}
+
+/// The lift settings of a lift task: the devices' `liftReport` (its `noise` is the devices'
+/// `secureAggregation` with `minCohort`), and the release rule of `GET /v1/lift`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LiftTaskFile {
+    pub lift_report: LiftReportConfig,
+    pub min_cohort: u32,
+    pub min_reports_per_bucket: u64,
+}
+
+/// The checked lift task of `file` for a task file of `dimension` and `min_batch_size`.
+fn lift_task(file: &LiftTaskFile, dimension: usize, min_batch_size: u64) -> Result<LiftTask, TaskFileError> {
+    let lift = |rule: &'static str| TaskFileError::Field { field: "lift", rule };
+    let config = LiftReportConfig { noise: NoiseMode::Local, ..file.lift_report.clone() }
+        .check()
+        .map_err(|_| lift("liftReport is not a valid lift configuration"))?;
+    let encoding = LiftEncoding::new(&config, file.min_cohort).map_err(|_| lift("no SumVec encoding for minCohort"))?;
+    if dimension != encoding.length() {
+        return Err(TaskFileError::Dimension(dimension));
+    }
+    if min_batch_size < u64::from(file.min_cohort) || file.min_reports_per_bucket < u64::from(file.min_cohort) {
+        return Err(TaskFileError::MinBatchBelowK {
+            got: min_batch_size.min(file.min_reports_per_bucket),
+            k: file.min_cohort,
+        });
+    }
+    Ok(LiftTask { config, encoding, min_cohort: file.min_cohort, min_reports_per_bucket: file.min_reports_per_bucket })
 }
 
 /// A checked task file: the task, and for a leader the collector key and helper URL.
@@ -202,23 +238,9 @@ impl TaskFile {
             .trim()
             .parse::<TaskId>()
             .map_err(|_| TaskFileError::Field { field: "taskId", rule: "not 32 bytes of base64url" })?;
-        if self.dimension == 0 || self.dimension > MAX_DIMENSION {
-            return Err(TaskFileError::Dimension(self.dimension));
-        }
-        let want = device_bound(self.dimension, self.clip_bound, self.noise_multiplier)?;
-        let matches = (self.measurement_bound - want).abs() <= 1e-9 * want;
-        if !matches {
-            return Err(TaskFileError::BoundMismatch {
-                got: self.measurement_bound,
-                want,
-                dimension: self.dimension,
-                clip: self.clip_bound,
-                noise: self.noise_multiplier,
-            });
-        }
-        let k = DAP_MAX_NOISE_COHORT;
-        if self.min_batch_size < u64::from(k) {
-            return Err(TaskFileError::MinBatchBelowK { got: self.min_batch_size, k });
+        let lift = self.lift.as_ref().map(|lift| lift_task(lift, self.dimension, self.min_batch_size)).transpose()?;
+        if lift.is_none() {
+            self.check_model_update_bounds()?;
         }
         if self.max_batch_size < self.min_batch_size || self.max_batch_size > MAX_BATCH_SIZE {
             return Err(TaskFileError::MaxBatch { got: self.max_batch_size, min: self.min_batch_size });
@@ -271,8 +293,32 @@ impl TaskFile {
             peer_token: self.peer_token,
             collector_token: self.collector_token,
             collector_config,
+            kind: lift.map_or(TaskKind::ModelUpdate, |lift| TaskKind::Lift(Box::new(lift))),
         };
         Ok(LoadedTask { role, task, collector, helper_url })
+    }
+
+    /// A model-update task's dimension, measurement bound and K (a lift task checks its own).
+    fn check_model_update_bounds(&self) -> Result<(), TaskFileError> {
+        if self.dimension == 0 || self.dimension > MAX_DIMENSION {
+            return Err(TaskFileError::Dimension(self.dimension));
+        }
+        let want = device_bound(self.dimension, self.clip_bound, self.noise_multiplier)?;
+        let matches = (self.measurement_bound - want).abs() <= 1e-9 * want;
+        if !matches {
+            return Err(TaskFileError::BoundMismatch {
+                got: self.measurement_bound,
+                want,
+                dimension: self.dimension,
+                clip: self.clip_bound,
+                noise: self.noise_multiplier,
+            });
+        }
+        let k = DAP_MAX_NOISE_COHORT;
+        if self.min_batch_size < u64::from(k) {
+            return Err(TaskFileError::MinBatchBelowK { got: self.min_batch_size, k });
+        }
+        Ok(())
     }
 }
 

@@ -99,3 +99,22 @@ fn files_that_are_not_task_json_are_refused_unparsed() {
     std::fs::write(&path, serde_json::to_string(&helper).expect("serializes")).expect("write");
     assert!(load(&path, DapRole::Helper).is_ok());
 }
+
+#[test]
+fn a_lift_task_pair_loads_and_its_sizes_are_the_devices() {
+    let args = ["--lift-min-cohort", "1000", "--lift-min-reports-per-bucket", "2000"].map(String::from);
+    let settings = crate::dap::task_pair::settings_from_args(args).expect("flags");
+    let (leader, helper, device) = generate(&settings).expect("generates");
+    assert_eq!((leader.dimension, leader.min_batch_size), (155, 1000), "1 + 2·(11 + 66) entries");
+    let loaded = leader.clone().check(DapRole::Leader).expect("leader file");
+    let TaskKind::Lift(lift) = &loaded.task.kind else { panic!("a lift task") };
+    assert_eq!((lift.encoding.bits(), lift.min_reports_per_bucket), (13, 2000));
+    assert!(helper.clone().check(DapRole::Helper).is_ok());
+    // The page's liftReport, ready for configureSync.
+    assert_eq!(device["noise"]["kind"], "secureAggregation");
+    assert_eq!(device["noise"]["minCohort"], 1000);
+    assert!(device["noise"]["task"]["taskId"].is_string() && device["noise"]["task"].get("minBatchSize").is_none());
+    // A file whose dimension is not the devices' measurement, or whose batch is below K, is refused.
+    assert_eq!(refusal(TaskFile { dimension: 154, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
+    assert_eq!(refusal(TaskFile { min_batch_size: 999, ..helper }, DapRole::Helper), "dap_task_min_batch_below_k");
+}

@@ -12,7 +12,19 @@ use rand_core06::{OsRng, RngCore};
 use shop_personalizer::rank::NUM_FEATURES;
 use shop_personalizer::sync::dap::{HpkeKeypair, DAP_MAX_NOISE_COHORT};
 
-use super::task_file::{device_bound, DapRole, TaskFile, TaskFileError, TASK_FORMAT, TASK_VERSION};
+use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
+use shop_personalizer::sync::dap::LiftEncoding;
+
+use super::task_file::{device_bound, DapRole, LiftTaskFile, TaskFile, TaskFileError, TASK_FORMAT, TASK_VERSION};
+
+/// The SumVec encoding of a lift task's settings.
+fn lift_encoding(lift: &LiftTaskFile) -> Result<LiftEncoding, PairError> {
+    let config = LiftReportConfig { noise: NoiseMode::Local, ..lift.lift_report.clone() }
+        .check()
+        .map_err(|_| TaskFileError::Field { field: "lift", rule: "liftReport is not a valid lift configuration" })?;
+    LiftEncoding::new(&config, lift.min_cohort)
+        .map_err(|_| TaskFileError::Field { field: "lift", rule: "no SumVec encoding for minCohort" }.into())
+}
 
 /// What a new task is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +37,9 @@ pub struct PairSettings {
     pub noise_multiplier: f64,
     pub min_batch_size: u64,
     pub max_batch_size: Option<u64>,
+    /// A lift task (`--lift-min-cohort K`, with `--lift-placements`, `--lift-epsilon` and
+    /// `--lift-min-reports-per-bucket`) instead of a model-update task.
+    pub lift: Option<LiftTaskFile>,
 }
 
 impl Default for PairSettings {
@@ -38,6 +53,7 @@ impl Default for PairSettings {
             noise_multiplier: 1.0,
             min_batch_size: u64::from(DAP_MAX_NOISE_COHORT),
             max_batch_size: None,
+            lift: None,
         }
     }
 }
@@ -75,17 +91,45 @@ pub fn settings_from_args(args: impl IntoIterator<Item = String>) -> Result<Pair
             "--max-batch-size" => {
                 settings.max_batch_size = Some(value.parse().map_err(|_| bad("--max-batch-size", "a whole number"))?)
             }
+            "--lift-min-cohort" => {
+                let k: u32 = value.parse().map_err(|_| bad("--lift-min-cohort", "a whole number"))?;
+                let lift = lift_settings(&mut settings);
+                lift.min_cohort = k;
+                lift.min_reports_per_bucket = lift.min_reports_per_bucket.max(u64::from(k));
+            }
+            "--lift-min-reports-per-bucket" => {
+                let n = value.parse().map_err(|_| bad("--lift-min-reports-per-bucket", "a whole number"))?;
+                lift_settings(&mut settings).min_reports_per_bucket = n;
+            }
+            "--lift-epsilon" => {
+                lift_settings(&mut settings).lift_report.epsilon =
+                    value.parse().map_err(|_| bad("--lift-epsilon", "a number"))?
+            }
+            "--lift-placements" => {
+                lift_settings(&mut settings).lift_report.placements =
+                    value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+            }
             _ => {
                 return Err(PairError::Flag {
                     flag: "dap-task-pair",
                     rule: "one of --out-dir --leader-url --helper-url --dimension --clip-bound --noise-multiplier \
-                           --min-batch-size --max-batch-size",
+                           --min-batch-size --max-batch-size --lift-min-cohort --lift-min-reports-per-bucket \
+                           --lift-epsilon --lift-placements",
                     value: flag,
                 })
             }
         }
     }
     Ok(settings)
+}
+
+/// The lift settings being built (defaults: the package's lift defaults, K = 1000).
+fn lift_settings(settings: &mut PairSettings) -> &mut LiftTaskFile {
+    settings.lift.get_or_insert_with(|| LiftTaskFile {
+        lift_report: LiftReportConfig::default(),
+        min_cohort: 1_000,
+        min_reports_per_bucket: 1_000,
+    })
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -107,17 +151,23 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         HpkeKeypair::generate(3, &mut OsRng),
     );
     let bound = device_bound(settings.dimension, settings.clip_bound, settings.noise_multiplier)?;
+    let lift_encoding = settings.lift.as_ref().map(lift_encoding).transpose()?;
+    let dimension = lift_encoding.as_ref().map_or(settings.dimension, LiftEncoding::length);
+    let min_batch = match &settings.lift {
+        Some(lift) => settings.min_batch_size.max(u64::from(lift.min_cohort)),
+        None => settings.min_batch_size,
+    };
     let file = |role: DapRole, keys: &HpkeKeypair| TaskFile {
         format: TASK_FORMAT.into(),
         version: TASK_VERSION,
         role,
         task_id: task_id.to_string(),
-        dimension: settings.dimension,
+        dimension,
         clip_bound: settings.clip_bound,
         noise_multiplier: settings.noise_multiplier,
         measurement_bound: bound,
-        min_batch_size: settings.min_batch_size,
-        max_batch_size: settings.max_batch_size.unwrap_or(settings.min_batch_size),
+        min_batch_size: min_batch,
+        max_batch_size: settings.max_batch_size.unwrap_or(min_batch).max(min_batch),
         verify_key: b64(&random[32..48]),
         hpke_config: encoded(&keys.config),
         hpke_private_key: b64(&keys.private_key),
@@ -126,11 +176,12 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         collector_hpke_private_key: (role == DapRole::Leader).then(|| b64(&collector.private_key)),
         collector_token: (role == DapRole::Leader).then(|| b64(&random[72..])),
         helper_url: (role == DapRole::Leader).then(|| settings.helper_url.clone()),
+        lift: settings.lift.clone(),
     };
     let (leader_file, helper_file) = (file(DapRole::Leader, &leader), file(DapRole::Helper, &helper));
     leader_file.clone().check(DapRole::Leader)?;
     helper_file.clone().check(DapRole::Helper)?;
-    let device = serde_json::json!({
+    let mut device = serde_json::json!({
         "leaderUrl": settings.leader_url,
         "helperUrl": settings.helper_url,
         "taskId": task_id.to_string(),
@@ -138,6 +189,17 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         "helperHpkeConfig": encoded(&helper.config),
         "minBatchSize": DAP_MAX_NOISE_COHORT,
     });
+    if let Some(lift) = &settings.lift {
+        // The page's `liftReport`: its settings, and the lift task as its noise.
+        let task = device.as_object_mut().map(|task| {
+            task.remove("minBatchSize");
+            serde_json::Value::Object(task.clone())
+        });
+        let mut report = serde_json::to_value(&lift.lift_report).unwrap_or_default();
+        report["noise"] =
+            serde_json::json!({ "kind": "secureAggregation", "minCohort": lift.min_cohort, "task": task });
+        device = report;
+    }
     Ok((leader_file, helper_file, device))
 }
 

@@ -36,7 +36,7 @@ pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> 
 
 #[derive(Debug, Deserialize)]
 pub struct LiftQuery {
-    confidence: Option<f64>,
+    pub confidence: Option<f64>,
 }
 
 /// The lift estimate with confidence intervals, or `notEnoughReports` while a bucket holds

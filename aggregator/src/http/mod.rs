@@ -19,7 +19,7 @@
 mod body;
 pub mod client;
 mod error;
-mod lift;
+pub mod lift;
 pub mod rate_limit;
 mod shares;
 

@@ -250,6 +250,27 @@ impl SqliteStore {
         .await
     }
 
+    /// Marks batch `batch_id` collected and keeps its collected `sum` (a lift task's aggregate
+    /// of measurements: no model is published), numbered after the last collection, in one
+    /// transaction. `false` when the batch is unknown or already collected.
+    pub async fn dap_record_collected(&self, batch_id: [u8; 32], sum: Vec<f64>) -> Result<bool, StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(batch) = read_batch(&tx, &batch_id)?.filter(|batch| !batch.collected) else { return Ok(false) };
+            let sequence: i64 =
+                tx.query_row("SELECT COALESCE(MAX(model_version), 0) + 1 FROM dap_collections", [], |r| r.get(0))?;
+            tx.execute("UPDATE dap_batches SET collected = 1, open = 0 WHERE batch_id = ?1", params![&batch_id[..]])?;
+            let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
+            tx.execute(
+                "INSERT INTO dap_collections (batch_id, reports, sum, model_version) VALUES (?1, ?2, ?3, ?4)",
+                params![&batch_id[..], batch.reports as i64, sum_bytes, sequence],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     /// The leader's report and batch counts.
     pub async fn dap_leader_counts(&self) -> Result<LeaderCounts, StoreError> {
         self.with(|c| {

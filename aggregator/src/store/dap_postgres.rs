@@ -288,6 +288,33 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// See [`super::sqlite::SqliteStore::dap_record_collected`].
+    pub async fn dap_record_collected(&self, batch_id: [u8; 32], sum: Vec<f64>) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(batch) = read_batch(&tx, &batch_id).await?.filter(|batch| !batch.collected) else {
+            return Ok(false);
+        };
+        tx.execute("LOCK TABLE aggregator_dap_collections IN EXCLUSIVE MODE", &[]).await?;
+        let sequence: i64 = tx
+            .query_one("SELECT COALESCE(MAX(model_version), 0) + 1 FROM aggregator_dap_collections", &[])
+            .await?
+            .get(0);
+        tx.execute(
+            "UPDATE aggregator_dap_batches SET collected = TRUE, open = FALSE WHERE batch_id = $1",
+            &[&&batch_id[..]],
+        )
+        .await?;
+        let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
+        tx.execute(
+            "INSERT INTO aggregator_dap_collections (batch_id, reports, sum, model_version) VALUES ($1, $2, $3, $4)",
+            &[&&batch_id[..], &(batch.reports as i64), &sum_bytes, &sequence],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 #[path = "dap_postgres_reads.rs"]

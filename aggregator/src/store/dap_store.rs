@@ -51,6 +51,7 @@ each! {
     pub async fn dap_open_batch(&self) -> Option<([u8; 32], StoredBatch)>;
     pub async fn dap_batch_to_collect(&self, min_batch: u64) -> Option<([u8; 32], StoredBatch)>;
     pub async fn dap_publish_collected(&self, batch_id: [u8; 32], sum: Vec<f64>, next: Box<dyn FnOnce(&StoredModel) -> StoredModel + Send>) -> bool;
+    pub async fn dap_record_collected(&self, batch_id: [u8; 32], sum: Vec<f64>) -> bool;
     pub async fn dap_leader_counts(&self) -> LeaderCounts;
     pub async fn dap_collections(&self, limit: usize) -> Vec<Collection>;
     pub async fn dap_batch(&self, batch_id: [u8; 32]) -> Option<StoredBatch>;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod lying;
+pub mod lying_sum;
 pub mod processes;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn keys(min_batch_size: u64) -> Keys {
         peer_token: TOKEN.to_owned(),
         collector_token: Some(COLLECTOR_TOKEN.to_owned()),
         collector_config: collector.config.clone(),
+        kind: aggregator::dap::TaskKind::ModelUpdate,
     };
     let (leader, helper) =
         (aggregator(HpkeKeypair::generate(1, &mut OsRng)), aggregator(HpkeKeypair::generate(2, &mut OsRng)));

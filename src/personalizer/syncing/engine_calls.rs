@@ -44,6 +44,16 @@ impl<S: KeyValueStore> OnDevice<S> {
         self.syncing.dap_reports_url()
     }
 
+    /// Where lift DAP reports go (the lift task's `{leaderUrl}/tasks/{taskId}/reports`).
+    pub fn lift_dap_reports_url(&self) -> Option<&str> {
+        self.syncing.lift_dap_reports_url()
+    }
+
+    /// `ε` of one lift report if the lift task's aggregators collude; `None` without that task.
+    pub fn collusion_epsilon_per_lift_report(&self) -> Option<f64> {
+        self.syncing.collusion_epsilon_per_lift_report()
+    }
+
     /// Labelled impressions counted since the last update.
     pub fn labelled_since_sync(&self) -> u32 {
         self.syncing.labelled_since_sync()
@@ -166,6 +176,11 @@ impl<S: KeyValueStore> Personalizer<S> {
     /// See [`OnDevice::collusion_epsilon_per_update`].
     pub fn collusion_epsilon_per_update(&self) -> Option<f64> {
         self.extension.collusion_epsilon_per_update()
+    }
+
+    /// See [`OnDevice::collusion_epsilon_per_lift_report`].
+    pub fn collusion_epsilon_per_lift_report(&self) -> Option<f64> {
+        self.extension.collusion_epsilon_per_lift_report()
     }
 
     /// See [`OnDevice::labelled_since_sync`].

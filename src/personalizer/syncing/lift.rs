@@ -16,12 +16,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::adapt::LiftBucket;
-use crate::measure::shares::{encode_report, split};
-use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode};
+use crate::measure::{CheckedReportConfig, LiftReport, NoiseMode, ReportError};
 use crate::privacy::accountant::epsilon_from_rho;
 use crate::privacy::{PrivacyError, PrivacyParams};
 use crate::storage::KeyValueStore;
-use crate::sync::{LiftReportMessage, LiftShareMessage, SharePair, ShareServer, SyncError};
+use crate::sync::secure_aggregation::parse_lift_dap_booked;
+use crate::sync::{LiftReportMessage, SyncError};
 
 use super::booked::Booked;
 use super::{check_time, unix_seconds, Context, SkipReason, SyncOutcome, SyncPlan, SyncSetup, Syncing, SyncingError};
@@ -46,31 +46,11 @@ pub(super) fn check_lift_setup(setup: &SyncSetup, params: &PrivacyParams) -> Res
     Ok(lift)
 }
 
-/// The booked blob of a `sharedSums` report: the leader's share body, then the helper's, with
-/// one random report id; the split randomness comes from the crypto-seeded `rng`.
-fn share_pair(report: &LiftReport, config: &CheckedReportConfig, rng: &mut ChaCha20Rng) -> Vec<u8> {
-    let mut split_rng = ChaCha20Rng::from_seed(rng.random());
-    let shares = split(&encode_report(report, config), &mut split_rng);
-    let report_id: [u8; 16] = rng.random();
-    let message = |server, share| {
-        let message = LiftShareMessage {
-            server,
-            bucket: report.bucket,
-            dimension: config.dimension(),
-            fingerprint: config.fingerprint(),
-            report_id,
-            share,
-        };
-        message.encode()
-    };
-    [message(ShareServer::Leader, shares.leader), message(ShareServer::Helper, shares.helper)].concat()
-}
-
-/// The bucket a booked lift report (plain or share pair) was made in.
+/// The bucket a booked lift report (plain or DAP) was made in.
 fn booked_bucket(body: &[u8]) -> LiftBucket {
-    match SharePair::parse(body) {
-        Some(pair) => LiftShareMessage::decode(pair.leader).map(|m| m.bucket),
-        None => LiftReportMessage::decode(body).map(|m| m.bucket),
+    match parse_lift_dap_booked(body) {
+        Some((bucket, _)) => Some(bucket),
+        None => LiftReportMessage::decode(body).ok().map(|m| m.bucket),
     }
     .unwrap_or(LiftBucket::Personalized)
 }
@@ -125,16 +105,26 @@ impl Syncing {
                 "no lift report is due: adaptation is not configured or nothing was counted since the last report";
             return SyncPlan::Done(SyncOutcome::skipped(SkipReason::LiftReportNotDue, message));
         };
-        if let Err(refused) = self.ledger.record_lift_report(&params, now_s, rho) {
-            // Checked just above; kept for a ledger another call changed in between.
-            return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
-        }
         let body = match &config.config().noise {
-            NoiseMode::SharedSums { .. } => share_pair(&report, &config, &mut rng),
+            NoiseMode::SecureAggregation { .. } => {
+                match super::lift_secure::lift_dap_body(&self.lift_dap, &report, now_s, &mut rng) {
+                    Ok(body) => body,
+                    Err(error) => return SyncPlan::Done(self.refusal(error, &params, now_s)),
+                }
+            }
+            NoiseMode::SharedSums { .. } => {
+                let message = ReportError::SharedSumsRetired.to_string();
+                return SyncPlan::Done(SyncOutcome::skipped(SkipReason::Invalid, message));
+            }
             NoiseMode::Local | NoiseMode::Distributed { .. } => {
                 LiftReportMessage::from_report(&report, &config, rng.random()).encode()
             }
         };
+        // The body is made before the spend is booked: a refusal above spends nothing.
+        if let Err(refused) = self.ledger.record_lift_report(&params, now_s, rho) {
+            // Checked just above; kept for a ledger another call changed in between.
+            return SyncPlan::Done(self.refusal(SyncError::from(refused), &params, now_s));
+        }
         self.pending_lift = Some(body.clone());
         self.dirty = true;
         self.plan_send(ctx, Booked::LiftReport, body, jitter_ms, false)
@@ -163,6 +153,8 @@ impl Syncing {
             return outcome;
         }
         let epsilon_this_period = self.ledger_summary(now_ms).current_period_epsilon;
-        SyncOutcome::LiftReportSent { bucket: booked_bucket(body), bytes: body.len(), resent, epsilon_this_period }
+        // The wire size: a DAP report without the bucket kept beside it on the device.
+        let bytes = parse_lift_dap_booked(body).map_or(body.len(), |(_, report)| report.len());
+        SyncOutcome::LiftReportSent { bucket: booked_bucket(body), bytes, resent, epsilon_this_period }
     }
 }

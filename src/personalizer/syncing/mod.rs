@@ -25,6 +25,7 @@ mod driver;
 mod engine_calls;
 mod hooks;
 mod lift;
+mod lift_secure;
 mod persist;
 mod secure;
 mod stored;
@@ -85,6 +86,8 @@ pub struct Syncing {
     save_blocked: bool,
     /// The DAP task updates go to instead of the plain endpoint (`secureAggregation`).
     dap: DapSlot,
+    /// The DAP task lift reports go to (`liftReport.noise` `secureAggregation`).
+    lift_dap: lift_secure::LiftDapSlot,
 }
 
 impl Syncing {
@@ -131,6 +134,7 @@ impl Syncing {
         }
         let params = PrivacyParams::new(setup.privacy.clone()).map_err(SyncError::from)?;
         let lift = check_lift_setup(&setup, &params)?;
+        let lift_dap = lift_secure::check_lift_dap(&lift)?;
         let config = SyncConfig {
             aggregator_url: setup.aggregator_url.clone(),
             model_public_key: setup.model_public_key.clone(),
@@ -153,8 +157,10 @@ impl Syncing {
             self.save_state(ctx);
             ctx.warn(StorageWarning::new(WarningCode::SendRefused, secure::STRANDED_REPORT));
         }
+        self.drop_unsendable_lift(ctx, &lift_dap);
         self.device = Some(device);
         self.dap = dap;
+        self.lift_dap = lift_dap;
         self.params = Some(params);
         self.lift = Some(lift);
         self.setup = Some(setup);

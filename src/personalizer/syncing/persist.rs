@@ -73,6 +73,11 @@ impl Syncing {
         }
         if self.pending_lift.is_none() {
             self.pending_lift = stored.pending_lift_report.as_deref().and_then(stored::from_hex);
+            if self.setup.is_some() {
+                let slot = self.lift_dap.take();
+                self.drop_unsendable_lift(ctx, &slot);
+                self.lift_dap = slot;
+            }
         }
         if self.carried_from.is_none() {
             self.carried_from = stored.carried_from.filter(|weights| weights.len() == NUM_FEATURES);

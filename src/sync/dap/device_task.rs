@@ -54,7 +54,7 @@ pub fn report_bound(privacy: &PrivacyParams, cohort: u32, dimension: usize) -> f
     measurement_bound(privacy.clip_bound(), noise_share_std(privacy, cohort), dimension)
 }
 
-fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapError> {
+pub(super) fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapError> {
     let url = url.trim();
     let scheme = url.starts_with("https://") || url.starts_with("http://");
     if !scheme || url.len() > MAX_URL_LEN {
@@ -63,7 +63,7 @@ fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapErro
     Ok(url.trim_end_matches('/'))
 }
 
-fn task_id(text: &str) -> Result<TaskId, DapError> {
+pub(super) fn task_id(text: &str) -> Result<TaskId, DapError> {
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| DapError::TaskIdNotBase64Url)?;
     let id: [u8; 32] = bytes.as_slice().try_into().map_err(|_| DapError::TaskIdLength { got: bytes.len() })?;
     Ok(TaskId::from(id))
@@ -71,7 +71,7 @@ fn task_id(text: &str) -> Result<TaskId, DapError> {
 
 /// An `HpkeConfig` (or the first of an `HpkeConfigList`, what `/hpke_config` serves), base64url,
 /// of a suite and key this device can seal to.
-fn hpke_config(text: &str, field: &'static str) -> Result<HpkeConfig, DapError> {
+pub(super) fn hpke_config(text: &str, field: &'static str) -> Result<HpkeConfig, DapError> {
     let bad = DapError::BadHpkeConfig { field };
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad.clone())?;
     let config = HpkeConfig::get_decoded(&bytes)
@@ -180,7 +180,7 @@ impl DapDevice {
 }
 
 /// The engine's crypto-seeded generator as the `rand_core` 0.6 generator `prio` and `hpke` take.
-struct CryptoRng06<'a, R>(&'a mut R);
+pub(crate) struct CryptoRng06<'a, R>(pub(crate) &'a mut R);
 
 impl<R: rand::Rng> rand_core06::RngCore for CryptoRng06<'_, R> {
     fn next_u32(&mut self) -> u32 {

@@ -4,11 +4,16 @@
 //!
 //! The VDAF is `Prio3FixedPointBoundedL2VecSum` with 16-bit fixed-point entries ([`vdaf`]): its
 //! proof shows that the update's L2 norm is at most the clip bound, the sensitivity the
-//! Gaussian-mechanism accounting of a sum rests on. Only in the on-demand module (feature
-//! `secure-aggregation`), never in the core a page always loads.
+//! Gaussian-mechanism accounting of a sum rests on. A lift report leaves the same way as a
+//! report of its own lift task ([`lift`], [`lift_task`]) with `Prio3SumVec`: clipped counts and
+//! their products in integers with a distributed discrete Gaussian share, each entry proved to
+//! lie in `[0, 2^bits)`. Only in the on-demand module (feature `secure-aggregation`), never in
+//! the core a page always loads.
 
 pub mod device_task;
 pub mod hpke_seal;
+pub mod lift;
+pub mod lift_task;
 pub mod report;
 pub mod vdaf;
 
@@ -18,6 +23,8 @@ use crate::error_code::{Coded, ErrorCode};
 
 pub use device_task::{noise_share_std, report_bound, DapDevice, DAP_MAX_NOISE_COHORT};
 pub use hpke_seal::{HpkeKeypair, HpkeLabel};
+pub use lift::{build_lift_report, BucketSums, LiftEncoding, LiftVdaf};
+pub use lift_task::LiftDapDevice;
 pub use report::{build_report, DapTask};
 pub use vdaf::{
     decode_sum, encode_measurement, measurement_bound, model_update_vdaf, ModelUpdateVdaf, MAX_DIMENSION, MAX_NORM,
@@ -52,6 +59,18 @@ pub enum DapError {
     BadTimePrecision(u64),
     #[error("minBatchSize must be 1..={max}: the device never divides its noise among more reports, got {got}")]
     MinBatchSize { got: u32, max: u32 },
+    #[error(
+        "secureAggregation lift reports: a noise share of {steps} steps is too fine for the distributed discrete \
+         Gaussian (at least 4): lower noise.minCohort or epsilon"
+    )]
+    LiftNoiseTooFine { steps: u32 },
+    #[error(
+        "secureAggregation lift reports: the measurement would take {elements} field elements (at most {max}): break \
+         out fewer placements, or raise noise.minCohort or epsilon"
+    )]
+    LiftTooLarge { elements: usize, max: usize },
+    #[error("noise.task.minBatchSize must be absent or equal noise.minCohort ({min_cohort}), got {got}")]
+    LiftBatchSize { got: u32, min_cohort: u32 },
 }
 
 impl Coded for DapError {
@@ -65,7 +84,10 @@ impl Coded for DapError {
             | Self::TaskIdLength { .. }
             | Self::BadHpkeConfig { .. }
             | Self::BadTimePrecision(_)
-            | Self::MinBatchSize { .. } => ErrorCode::InvalidConfig,
+            | Self::MinBatchSize { .. }
+            | Self::LiftNoiseTooFine { .. }
+            | Self::LiftTooLarge { .. }
+            | Self::LiftBatchSize { .. } => ErrorCode::InvalidConfig,
             Self::NonFinite { .. } | Self::Vdaf(_) => ErrorCode::InvalidArgument,
             Self::Hpke | Self::Codec(_) => ErrorCode::InvalidSyncData,
         }

@@ -74,6 +74,12 @@ export interface LedgerSummary {
      * with only this device's share of the noise (K times the booked ρ). Absent without.
      */
     epsilonPerUpdateIfAggregatorsCollude?: number;
+    /**
+     * With `liftReport.noise` `secureAggregation`: ε of one lift report if the lift task's leader
+     * and helper collude and see it with only this device's share of the noise (K times the
+     * booked ρ). Absent without.
+     */
+    epsilonPerLiftReportIfAggregatorsCollude?: number;
 }
 "#;
 

@@ -15,14 +15,15 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReferrerPolicy, RequestCache, RequestCredentials, RequestInit, RequestMode, Response};
 
 use crate::sync::secure_aggregation::parse_dap_booked;
-use crate::sync::{ShareServer, SyncError, Transport};
+use crate::sync::{SyncError, Transport};
 
-/// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`) and, for `sharedSums`
-/// lift reports, to the helper at `helper_url`.
+/// Talks to the aggregator at `base_url` (e.g. `http://127.0.0.1:8787`) and, with secure
+/// aggregation, to the DAP leaders of the update task and of the lift task.
 #[derive(Debug, Clone)]
 pub struct FetchTransport {
     base_url: String,
-    helper_url: Option<String>,
+    /// `{leaderUrl}/tasks/{taskId}/reports` of the lift task (`liftReport.noise.task`).
+    lift_dap_reports_url: Option<String>,
     /// `{leaderUrl}/tasks/{taskId}/reports` with secure aggregation.
     dap_reports_url: Option<String>,
 }
@@ -99,13 +100,12 @@ async fn rejection(response: &Response) -> SyncError {
 }
 
 impl FetchTransport {
-    /// `base_url` (and `helper_url`) without a trailing slash is fine either way;
-    /// `dap_reports_url` is the checked upload URL of the secure aggregation task, if any.
-    pub fn new(base_url: &str, helper_url: Option<&str>, dap_reports_url: Option<&str>) -> Self {
-        let clean = |url: &str| url.trim().trim_end_matches('/').to_owned();
+    /// `base_url` without a trailing slash is fine either way; `dap_reports_url` and
+    /// `lift_dap_reports_url` are the checked upload URLs of the update and lift tasks, if any.
+    pub fn new(base_url: &str, dap_reports_url: Option<&str>, lift_dap_reports_url: Option<&str>) -> Self {
         Self {
-            base_url: clean(base_url),
-            helper_url: helper_url.map(clean),
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+            lift_dap_reports_url: lift_dap_reports_url.map(str::to_owned),
             dap_reports_url: dap_reports_url.map(str::to_owned),
         }
     }
@@ -168,16 +168,13 @@ impl Transport for FetchTransport {
         post(&format!("{}/v1/lift-reports", self.base_url), body).await
     }
 
-    /// The same private request to `/v1/lift-shares` of the leader (the aggregator) or of the
-    /// helper (`liftReport.noise.helperUrl`).
-    async fn send_lift_share(&self, server: ShareServer, body: &[u8]) -> Result<(), SyncError> {
-        let base = match server {
-            ShareServer::Leader => &self.base_url,
-            ShareServer::Helper => self.helper_url.as_ref().ok_or_else(|| SyncError::Transport {
-                message: "no helper configured: set liftReport.noise.helperUrl".to_owned(),
-            })?,
+    /// `PUT {leaderUrl}/tasks/{taskId}/reports` of the lift task (DAP-09 upload).
+    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
+        let Some(url) = &self.lift_dap_reports_url else {
+            let message = "no lift task: configure liftReport.noise = { kind: \"secureAggregation\", ... }".to_owned();
+            return Err(SyncError::Transport { message });
         };
-        post(&format!("{base}/v1/lift-shares"), body).await
+        send(url, &dap_init(report)).await
     }
 
     /// `PUT {leaderUrl}/tasks/{taskId}/reports` with the report (DAP-09 upload).

@@ -176,20 +176,12 @@ fn send_on_hide(state: &Weak<RefCell<PartsState>>, core: &CoreWeights, slot: &We
     }
 }
 
-/// The helper's URL when lift reports are sent as shares.
-fn helper_url(setup: &SyncSetup) -> Option<&str> {
-    match &setup.lift_report.noise {
-        crate::measure::NoiseMode::SharedSums { helper_url, .. } => Some(helper_url),
-        crate::measure::NoiseMode::Local | crate::measure::NoiseMode::Distributed { .. } => None,
-    }
-}
-
-fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup, dap_reports_url: Option<&str>) {
+fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup, urls: (Option<String>, Option<String>)) {
     let state = Rc::downgrade(&personalizer.state);
     let core = personalizer.core.clone();
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
-        transport: FetchTransport::new(&setup.aggregator_url, helper_url(setup), dap_reports_url),
+        transport: FetchTransport::new(&setup.aggregator_url, urls.0.as_deref(), urls.1.as_deref()),
         schedule: SyncSchedule::new(f64::from(setup.check_interval_ms), f64::from(setup.model_refresh_ms)),
         timer: None,
         listeners: Vec::new(),
@@ -246,15 +238,15 @@ impl JsOnDemandParts {
     pub fn configure_sync(&self, setup: JsValue) -> Result<(), JsError> {
         self.health.check()?;
         let setup: SyncSetup = from_js_strict(&Ts::new_unchecked(setup), ErrorCode::InvalidConfig, "sync setup")?;
-        let dap_reports_url = {
+        let urls = {
             let mut state = self.state()?;
             let parts = &mut state.parts.0;
             parts.configure_sync(setup.clone()).map_err(coded)?;
-            parts.dap_reports_url().map(str::to_owned)
+            (parts.dap_reports_url().map(str::to_owned), parts.lift_dap_reports_url().map(str::to_owned))
         };
         // Replacing the runtime drops the old timer and listeners.
         self.sync.borrow_mut().take();
-        start_runtime(self, &setup, dap_reports_url.as_deref());
+        start_runtime(self, &setup, urls);
         Ok(())
     }
 
@@ -277,10 +269,15 @@ impl JsOnDemandParts {
         let state = self.state()?;
         let parts = &state.parts.0;
         let summary = to_js(&parts.sync_ledger_summary(js_sys::Date::now()))?.js_value();
-        if let Some(epsilon) = parts.collusion_epsilon_per_update() {
-            let key = JsValue::from_str("epsilonPerUpdateIfAggregatorsCollude");
-            // Setting a property of a fresh plain object cannot fail.
-            let _ = js_sys::Reflect::set(&summary, &key, &JsValue::from_f64(epsilon));
+        let collusion = [
+            ("epsilonPerUpdateIfAggregatorsCollude", parts.collusion_epsilon_per_update()),
+            ("epsilonPerLiftReportIfAggregatorsCollude", parts.collusion_epsilon_per_lift_report()),
+        ];
+        for (key, epsilon) in collusion {
+            if let Some(epsilon) = epsilon {
+                // Setting a property of a fresh plain object cannot fail.
+                let _ = js_sys::Reflect::set(&summary, &JsValue::from_str(key), &JsValue::from_f64(epsilon));
+            }
         }
         Ok(summary)
     }

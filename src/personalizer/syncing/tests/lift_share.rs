@@ -1,76 +1,126 @@
-//! `sharedSums` lift reports through the engine's sync path: two share bodies, one report id,
-//! booked at the configured ε, resent together until both servers accepted them.
+//! Lift reports as DAP-09 reports (`liftReport.noise` `secureAggregation`) through the engine's
+//! sync path, and the retirement of `sharedSums`: refused for new settings, and a share pair a
+//! device booked under it (a fixture written by the code before the retirement) dropped with a
+//! warning, its spend kept.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use janus_messages::{InputShareAad, Report, Role, TaskId};
+use prio::codec::{Decode, Encode, ParameterizedDecode};
+use prio::vdaf::prio3::Prio3InputShare;
+use rand_core06::OsRng;
 
 use super::super::*;
 use super::{browse_and_click, open, run_ready, setup, stored_state, SEED, T0};
 use crate::adapt::{AdapterConfig, LiftBucket};
 use crate::consent::ConsentMode;
+use crate::error_code::{Coded, ErrorCode};
 use crate::measure::{LiftReportConfig, NoiseMode};
 use crate::personalizer::Personalizer;
-use crate::storage::MemoryStore;
-use crate::sync::{InMemoryTransport, LiftShareMessage, ShareServer};
+use crate::storage::{KeyValueStore, MemoryStore, WarningCode};
+use crate::sync::dap::{HpkeKeypair, HpkeLabel, LiftEncoding};
+use crate::sync::{InMemoryTransport, SecureAggregationSetup};
 
-fn shared(store: &MemoryStore) -> Personalizer<MemoryStore> {
+/// A sync state written before `sharedSums` was retired: one lift report booked (ρ 0.0676) and
+/// its share pair pending (the helper was offline).
+const SHARED_SUMS_PENDING: &str = include_str!("../../../../tests/fixtures/stored/sync_shared_sums_pending_v1.json");
+
+fn lift_task(leader: &HpkeKeypair, helper: &HpkeKeypair) -> SecureAggregationSetup {
+    let b64 = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
+    SecureAggregationSetup {
+        leader_url: "https://lift-leader.example".into(),
+        helper_url: "https://lift-helper.example".into(),
+        task_id: b64(vec![9; 32]),
+        leader_hpke_config: b64(leader.config.get_encoded().unwrap()),
+        helper_hpke_config: b64(helper.config.get_encoded().unwrap()),
+        time_precision_secs: None,
+        min_batch_size: None,
+    }
+}
+
+fn secure_lift(store: &MemoryStore, task: SecureAggregationSetup) -> Personalizer<MemoryStore> {
     let mut p = open(store, ConsentMode::Full);
-    let noise = NoiseMode::SharedSums { min_cohort: 1000, helper_url: "https://helper.example".into() };
+    let noise = NoiseMode::SecureAggregation { min_cohort: 1000, task };
     let lift_report = LiftReportConfig { noise, ..LiftReportConfig::default() };
-    p.configure_sync(SyncSetup { lift_report, ..setup(3) }).expect("shared sums at ε 2 fit the budget");
+    p.configure_sync(SyncSetup { lift_report, ..setup(3) }).expect("secure lift reports at ε 2 fit the budget");
     p.configure_adaptation(AdapterConfig { holdout_share: 0.0, ..AdapterConfig::default() }, 99).expect("valid");
     p
 }
 
 #[test]
-fn one_share_goes_to_each_server_with_one_report_id_booked_at_the_configured_epsilon() {
-    let store = MemoryStore::new();
-    let transport = InMemoryTransport::new();
-    let mut p = shared(&store);
-    browse_and_click(&mut p, 3, T0);
-    let outcome = run_ready(p.sync_lift_report_with(&transport, T0 + 60_000.0, SEED));
-    // Two bodies of 36 + 8 · 77 bytes.
-    let SyncOutcome::LiftReportSent { bucket: LiftBucket::Personalized, bytes: 1304, epsilon_this_period, .. } =
-        outcome
-    else {
-        panic!("expected a sent report, got {outcome:?}")
-    };
-    assert!((epsilon_this_period - 2.0).abs() < 1e-9, "the sum's ε, not 1000 reports' worth: {epsilon_this_period}");
-    assert!(transport.lift_reports().is_empty(), "no plain report");
-    let shares = transport.lift_shares();
-    assert_eq!(
-        shares.iter().map(|(server, _)| *server).collect::<Vec<_>>(),
-        [ShareServer::Leader, ShareServer::Helper]
-    );
-    let leader = LiftShareMessage::decode(&shares[0].1).expect("decodes");
-    let helper = LiftShareMessage::decode(&shares[1].1).expect("decodes");
-    assert_eq!((leader.server, helper.server), (ShareServer::Leader, ShareServer::Helper));
-    assert_eq!(leader.report_id, helper.report_id);
-    assert_eq!((leader.dimension, leader.share.len()), (11, 77));
-    // The two shares add up to the noised session count over its cap (noise z / √K = 9.02 / √1000 =
-    // 0.285 caps, clamped to 6.9 of those beyond [0, 1]), a number a single share says nothing about.
-    let sessions = crate::measure::shares::decode_fixed(leader.share[0].wrapping_add(helper.share[0]));
-    assert!((-1.97..=2.97).contains(&sessions), "sessions / cap = {sessions}");
-    assert!((p.sync_ledger_summary(T0 + 60_000.0).epsilon_per_lift_report - 2.0).abs() < 1e-9);
+fn shared_sums_settings_are_refused_with_a_pointer_to_the_dap_mode() {
+    let mut p = open(&MemoryStore::new(), ConsentMode::Full);
+    let noise = NoiseMode::SharedSums { min_cohort: 1000, helper_url: "https://helper.example".into() };
+    let lift_report = LiftReportConfig { noise, ..LiftReportConfig::default() };
+    let error = p.configure_sync(SyncSetup { lift_report, ..setup(3) }).expect_err("retired");
+    assert_eq!(error.code(), ErrorCode::InvalidConfig);
+    assert!(error.to_string().contains("secureAggregation"), "{error}");
 }
 
 #[test]
-fn a_helper_failure_keeps_the_pair_booked_and_resends_both_shares() {
+fn a_share_pair_booked_before_the_retirement_is_dropped_with_a_warning_and_its_spend_kept() {
+    let mut store = MemoryStore::new();
+    store.set("shop-personalizer:acme:sync", SHARED_SUMS_PENDING).expect("no quota");
+    let mut p = open(&store, ConsentMode::Full);
+    let warnings = p.take_warnings();
+    assert!(
+        warnings.iter().any(|w| w.code == WarningCode::SendRefused && w.message.contains("sharedSums is retired")),
+        "{warnings:?}"
+    );
+    assert_eq!(p.pending_lift_report(), None);
+    assert_eq!(stored_state(&store).expect("saved").pending_lift_report, None, "the drop is saved");
+    let ledger = p.sync_ledger_summary(T0 + 120_000.0);
+    assert_eq!(ledger.lifetime_lift_reports, 1, "the booked spend stays");
+    assert!((ledger.current_period_epsilon - 2.0).abs() < 1e-9, "{}", ledger.current_period_epsilon);
+}
+
+#[test]
+fn a_secure_lift_report_leaves_as_one_dap_report_booked_at_the_sums_epsilon() {
     let store = MemoryStore::new();
     let transport = InMemoryTransport::new();
-    let mut p = shared(&store);
-    browse_and_click(&mut p, 2, T0);
-    transport.refuse_helper_with(Some(SyncError::Transport { message: "helper offline".into() }));
-    let failed = run_ready(p.sync_lift_report_with(&transport, T0 + 60_000.0, SEED));
-    assert!(matches!(failed, SyncOutcome::Skipped { reason: SkipReason::SendFailed, .. }), "{failed:?}");
-    let booked = p.pending_lift_report().expect("kept for a resend").to_vec();
-    assert!(stored_state(&store).expect("saved").pending_lift_report.is_some());
-    assert_eq!(transport.lift_shares().len(), 1, "the leader got its share");
+    let (leader, helper) = (HpkeKeypair::generate(1, &mut OsRng), HpkeKeypair::generate(2, &mut OsRng));
+    let mut p = secure_lift(&store, lift_task(&leader, &helper));
+    browse_and_click(&mut p, 3, T0);
+    let outcome = run_ready(p.sync_lift_report_with(&transport, T0 + 60_000.0, SEED));
+    let SyncOutcome::LiftReportSent { bucket: LiftBucket::Personalized, bytes, epsilon_this_period, .. } = outcome
+    else {
+        panic!("expected a sent report, got {outcome:?}")
+    };
+    assert!((epsilon_this_period - 2.0).abs() < 1e-9, "the sum's ε: {epsilon_this_period}");
+    // 155 entries of 13 bits (K = 1000): the leader's share holds the 2,015 field elements of
+    // the measurement plus the proof, 16 bytes each; the helper's is seeds.
+    assert_eq!(bytes, 35_958, "the wire size the README gives");
+    // ρ = 0.0676 booked; colluding aggregators see one report with 1/1000 of the noise variance.
+    let collusion = p.collusion_epsilon_per_lift_report().expect("shown");
+    assert!((collusion - crate::measure::report::epsilon_for(67.574, 1e-6)).abs() < 0.05, "{collusion}");
+    assert!(transport.lift_reports().is_empty(), "no plain report");
+    let reports = transport.lift_dap_reports();
+    assert_eq!((reports.len(), reports[0].len()), (1, bytes));
+    let report = Report::get_decoded(&reports[0]).expect("a DAP-09 report");
+    let aad = InputShareAad::new(TaskId::from([9; 32]), report.metadata().clone(), report.public_share().to_vec())
+        .get_encoded()
+        .unwrap();
+    let opened = leader
+        .open(report.leader_encrypted_input_share(), HpkeLabel::InputShare, Role::Client, Role::Leader, &aad)
+        .expect("sealed to the lift leader");
+    let plaintext = janus_messages::PlaintextInputShare::get_decoded(&opened).unwrap();
+    let lift = LiftReportConfig { noise: NoiseMode::Local, ..LiftReportConfig::default() }.check().unwrap();
+    let vdaf = LiftEncoding::new(&lift, 1000).unwrap().vdaf().unwrap();
+    assert!(Prio3InputShare::get_decoded_with_param(&(&vdaf, 0), plaintext.payload()).is_ok());
 
-    let mut reopened = shared(&store);
-    transport.refuse_helper_with(None);
-    let outcome = run_ready(reopened.sync_lift_report_with(&transport, T0 + 120_000.0, [3; 32]));
-    assert!(matches!(outcome, SyncOutcome::LiftReportSent { resent: true, .. }), "{outcome:?}");
-    let shares = transport.lift_shares();
-    assert_eq!(shares.len(), 3);
-    assert_eq!([shares[1].1.clone(), shares[2].1.clone()].concat(), booked, "the very same bytes");
-    assert_eq!(shares[0].1, shares[1].1, "the leader's share again: same id, counted once");
-    assert_eq!(reopened.sync_ledger_summary(T0 + 120_000.0).lifetime_lift_reports, 1, "no second spend");
+    // A failed send keeps the very same bytes; reopened on a page without the lift task, they
+    // are dropped with a warning and the spend stays.
+    let again = run_ready(p.sync_lift_report_with(&transport, T0 + 120_000.0, [3; 32]));
+    assert!(matches!(again, SyncOutcome::Skipped { .. }), "one a period: {again:?}");
+    transport.refuse_sends_with(Some(SyncError::Transport { message: "offline".into() }));
+    let store2 = MemoryStore::new();
+    let mut q = secure_lift(&store2, lift_task(&leader, &helper));
+    browse_and_click(&mut q, 2, T0);
+    let failed = run_ready(q.sync_lift_report_with(&transport, T0 + 60_000.0, SEED));
+    assert!(matches!(failed, SyncOutcome::Skipped { reason: SkipReason::SendFailed, .. }), "{failed:?}");
+    assert!(q.pending_lift_report().is_some());
+    let mut plain = open(&store2, ConsentMode::Full);
+    assert!(plain.take_warnings().iter().any(|w| w.message.contains("no longer configures")));
+    assert_eq!(plain.pending_lift_report(), None);
+    assert_eq!(plain.sync_ledger_summary(T0 + 60_000.0).lifetime_lift_reports, 1);
 }

@@ -1,0 +1,144 @@
+//! A lift task between TWO real processes of the built binary (`--dap-role leader|helper` on task
+//! files from `aggregator dap-task-pair --lift-min-cohort 100`), fed lift reports made by the
+//! device code: `kill -9` of the leader mid-batch and of the helper mid-aggregation-job, each
+//! restarted, loses no accepted report and counts none twice: the collected sums are exactly the
+//! sum of the 200 measurements, in two batches of 100, and `GET /v1/lift` counts every report once.
+
+mod common;
+mod dap_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prio::codec::{Decode, Encode};
+use rand_core06::OsRng;
+use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
+use shop_personalizer::sync::dap::{build_lift_report, LiftDapDevice};
+use shop_personalizer::sync::SecureAggregationSetup;
+
+use common::free_port;
+use dap_support::processes::*;
+
+const LIMIT: Duration = Duration::from_secs(240);
+const N: usize = 200;
+
+fn count(status: &serde_json::Value, field: &str) -> u64 {
+    status[field].as_u64().unwrap_or_else(|| panic!("{field} in {status}"))
+}
+
+fn status_when(aggregator: &Aggregator, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let mut seen = serde_json::Value::Null;
+    wait_for(LIMIT, what, || {
+        seen = aggregator.try_json("/dap/status").unwrap_or_default();
+        !seen.is_null() && check(&seen)
+    });
+    seen
+}
+
+#[test]
+fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twice() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (leader_port, helper_port) = (free_port(), free_port());
+    let out = dir.path().to_str().expect("utf-8 path").to_owned();
+    let (leader_url, helper_url) =
+        (format!("http://127.0.0.1:{leader_port}"), format!("http://127.0.0.1:{helper_port}"));
+    let (ok, stderr) = run(&[
+        "dap-task-pair",
+        "--out-dir",
+        &out,
+        "--leader-url",
+        &leader_url,
+        "--helper-url",
+        &helper_url,
+        "--lift-min-cohort",
+        "100",
+        "--lift-min-reports-per-bucket",
+        "100",
+    ]);
+    assert!(ok, "dap-task-pair: {stderr}");
+    let task = Task { dir, leader_port, helper_port };
+    let mut helper = Aggregator::start("helper", &task.file("helper.json"), task.helper_port);
+    let mut leader = Aggregator::start("leader", &task.file("leader.json"), task.leader_port);
+
+    // The page's liftReport, as device.json gives it: its task, and the device's encoding of it.
+    let device: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(task.file("device.json")).expect("device.json")).expect("json");
+    let setup: SecureAggregationSetup = serde_json::from_value(device["noise"]["task"].clone()).expect("a task");
+    let noise = NoiseMode::SecureAggregation { min_cohort: 100, task: setup.clone() };
+    let config = LiftReportConfig { noise, ..LiftReportConfig::default() }.check().expect("valid");
+    let lift = LiftDapDevice::new(&setup, &config, 100).expect("the device accepts the task");
+    let encoding = lift.encoding();
+    let mut total = vec![0_u128; encoding.length()];
+    let reports: Vec<MadeReport> = (0..N)
+        .map(|i| {
+            let values: Vec<f64> = (0..11).map(|j| ((i * 7 + j * 3) % 6) as f64).collect();
+            let measurement = encoding.measurement(&values, i % 3 != 0, &mut OsRng).expect("measurement");
+            for (sum, entry) in total.iter_mut().zip(&measurement) {
+                *sum += entry;
+            }
+            let report = build_lift_report(lift.task(), encoding, &measurement, 1_700_000_000, &mut OsRng).unwrap();
+            MadeReport {
+                id: *report.metadata().id().as_ref(),
+                bytes: report.get_encoded().unwrap(),
+                noised: Vec::new(),
+            }
+        })
+        .collect();
+    let reports = Arc::new(reports);
+    assert!(janus_messages::Report::get_decoded(&reports[0].bytes).is_ok());
+
+    // 1. kill -9 the leader with 50 reports aggregated, while a device keeps uploading the rest.
+    for report in &reports[..50] {
+        assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
+    }
+    status_when(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
+    let uploader = {
+        let (reports, address, task_id) = (Arc::clone(&reports), leader.address, setup.task_id.clone());
+        std::thread::spawn(move || {
+            reports[50..]
+                .iter()
+                .map(|report| upload_until_accepted(address, &task_id, report, LIMIT))
+                .collect::<Vec<_>>()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    eprintln!("kill -9 lift leader at {}", leader.json("/dap/status"));
+    leader.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    leader.restart();
+
+    // 2. kill -9 the helper while it answers a job of the second batch.
+    status_when(&leader, "the first batch collected", |s| count(s, "collectedBatches") >= 1);
+    let mut running = serde_json::Value::Null;
+    wait_for(LIMIT, "the helper answering a job", || {
+        running = helper.try_json("/dap/status").unwrap_or_default();
+        running["running"].as_u64().is_some_and(|jobs| jobs > 0)
+            || leader.try_json("/dap/status").is_some_and(|s| s["collectedReports"].as_u64() == Some(N as u64))
+    });
+    eprintln!("kill -9 lift helper at {running}");
+    helper.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    helper.restart();
+
+    let answers = uploader.join().expect("uploader");
+    assert!(answers.iter().all(|status| matches!(status, 200 | 201)));
+    let done = status_when(&leader, "every report collected", |s| count(s, "collectedReports") == N as u64);
+    assert_eq!((count(&done, "pending"), count(&done, "inJob"), count(&done, "rejected")), (0, 0, 0), "{done}");
+    let collections = leader.json("/dap/collections");
+    let collections = collections.as_array().expect("a list");
+    let sizes: Vec<u64> = collections.iter().map(|c| count(c, "reports")).collect();
+    assert_eq!(sizes, [100, 100], "two full batches: none lost, none twice");
+    let mut got = vec![0.0_f64; encoding.length()];
+    for collection in collections {
+        for (sum, value) in got.iter_mut().zip(collection["sum"].as_array().expect("sum")) {
+            *sum += value.as_f64().expect("number");
+        }
+    }
+    let want: Vec<f64> = total.iter().map(|&entry| entry as f64).collect();
+    assert_eq!(got, want, "the collected sums are exactly the sum of the 200 measurements");
+    assert_eq!(helper.json("/dap/rejections"), serde_json::json!({}), "no report rejected as a replay");
+    let lift = leader.json("/v1/lift");
+    let personalized = (0..N).filter(|i| i % 3 != 0).count() as u64;
+    assert_eq!(lift["personalizedReports"].as_u64(), Some(personalized), "{lift}");
+    assert_eq!(lift["holdoutReports"].as_u64(), Some(N as u64 - personalized), "{lift}");
+}
