@@ -29,6 +29,7 @@ fn main() {
         collector_token: None,
         collector_config: collector.config.clone(),
         kind: aggregator::dap::TaskKind::ModelUpdate,
+        aggregator_noise_epsilon: None,
     };
     let leader = config(HpkeKeypair::generate(1, &mut OsRng));
     let helper = config(HpkeKeypair::generate(2, &mut OsRng));

@@ -82,6 +82,7 @@ impl DapPair {
             collector_token: None,
             collector_config: collector.config.clone(),
             kind: aggregator::dap::TaskKind::ModelUpdate,
+            aggregator_noise_epsilon: None,
         };
         let (leader, helper) = (aggregator(leader_keys), aggregator(helper_keys));
         Ok(Self { device, leader, helper, proofs })

@@ -127,12 +127,13 @@ pub async fn poll(state: &LeaderState, job_id: [u8; 16], now_secs: u64) -> Resul
     let aad =
         AggregateShareAad::new(state.task.task_id, Vec::new(), selector).get_encoded().map_err(|e| internal(&e))?;
     let leader_share = batch.share.as_deref().ok_or(DapRequestError::BatchMismatch)?;
+    let leader_share = state.task.released_share(&batch_id, leader_share).map_err(DapRequestError::Internal)?;
     let leader_share = seal(
         &state.task.collector_config,
         HpkeLabel::AggregateShare,
         Role::Leader,
         Role::Collector,
-        leader_share,
+        &leader_share,
         &aad,
         &mut rand_core06::OsRng,
     )

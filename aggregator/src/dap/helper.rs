@@ -171,6 +171,7 @@ pub async fn aggregate_share(state: Arc<HelperState>, body: Vec<u8>) -> Result<V
         return Err(DapRequestError::InvalidBatchSize { got: batch.reports, need: state.task.min_batch_size });
     }
     let share = batch.share.ok_or(DapRequestError::BatchMismatch)?;
+    let share = state.task.released_share(&batch_id, &share).map_err(DapRequestError::Internal)?;
     state.store.dap_mark_collected(batch_id).await?;
     let aad = AggregateShareAad::new(state.task.task_id, Vec::new(), request.batch_selector().clone())
         .get_encoded()

@@ -208,7 +208,9 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     let helper_share = collector
         .open(answer.encrypted_aggregate_share(), HpkeLabel::AggregateShare, Role::Helper, Role::Collector, &aad)
         .map_err(|e| bad(&e))?;
-    let leader_bytes = batch.share.as_deref().unwrap_or_default();
+    let leader_bytes =
+        state.task.released_share(&batch_id, batch.share.as_deref().unwrap_or_default()).map_err(|e| bad(&e))?;
+    let leader_bytes = leader_bytes.as_slice();
     let lift = match &state.task.kind {
         TaskKind::Lift(lift) => lift,
         TaskKind::ModelUpdate => {

@@ -12,6 +12,7 @@ pub mod helper;
 pub mod http;
 pub mod leader;
 pub mod lift_release;
+pub mod noise;
 pub mod prepare;
 pub mod process;
 pub mod task_file;
@@ -100,9 +101,23 @@ pub struct DapTaskConfig {
     pub collector_config: janus_messages::HpkeConfig,
     /// Model updates or lift reports.
     pub kind: TaskKind,
+    /// Model-update tasks only: the ε of the noise this aggregator adds to its aggregate share
+    /// of every batch before it leaves (`noise.rs`); `None`: none.
+    pub aggregator_noise_epsilon: Option<f64>,
 }
 
 impl DapTaskConfig {
+    /// This aggregator's aggregate share of `batch_id` as it may leave: with its noise added
+    /// when the task asks for aggregator-side noise (model-update tasks), else as stored.
+    pub fn released_share(&self, batch_id: &[u8; 32], share: &[u8]) -> Result<Vec<u8>, String> {
+        match (self.aggregator_noise_epsilon, &self.kind) {
+            (Some(epsilon), TaskKind::ModelUpdate) => {
+                noise::noised_share(&self.model_vdaf(), share, epsilon, &self.hpke.private_key, batch_id)
+            }
+            _ => Ok(share.to_vec()),
+        }
+    }
+
     /// The model-update VDAF of this task's dimension (use [`with_vdaf!`] for any task).
     pub fn model_vdaf(&self) -> ModelUpdateVdaf {
         model_update_vdaf(self.dimension).expect("a dimension checked at configuration")

@@ -19,6 +19,7 @@ use shop_personalizer::privacy::{PrivacyConfig, PrivacyParams};
 use shop_personalizer::sync::dap::hpke_seal::seal;
 use shop_personalizer::sync::dap::{report_bound, HpkeKeypair, HpkeLabel, DAP_MAX_NOISE_COHORT, MAX_DIMENSION};
 
+use super::noise::checked_epsilon;
 use super::{DapTaskConfig, LiftTask, TaskKind};
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
 use shop_personalizer::sync::dap::LiftEncoding;
@@ -80,6 +81,10 @@ pub struct TaskFile {
     /// and `measurementBound` are not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lift: Option<LiftTaskFile>,
+    /// Model-update tasks only, optional: this aggregator adds discrete Gaussian noise to its
+    /// aggregate share of every batch, `ε²/2`-zCDP on its own (`dap/noise.rs`), 0.01..=100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregator_noise_epsilon: Option<f64>,
 }
 
 /// The lift settings of a lift task: the devices' `liftReport` (its `noise` is the devices'
@@ -242,6 +247,14 @@ impl TaskFile {
         if lift.is_none() {
             self.check_model_update_bounds()?;
         }
+        let aggregator_noise_epsilon = self
+            .aggregator_noise_epsilon
+            .map(checked_epsilon)
+            .transpose()
+            .map_err(|_| TaskFileError::Field { field: "aggregatorNoiseEpsilon", rule: "a number from 0.01 to 100" })?;
+        if aggregator_noise_epsilon.is_some() && lift.is_some() {
+            return Err(TaskFileError::Field { field: "aggregatorNoiseEpsilon", rule: "model-update tasks only" });
+        }
         if self.max_batch_size < self.min_batch_size || self.max_batch_size > MAX_BATCH_SIZE {
             return Err(TaskFileError::MaxBatch { got: self.max_batch_size, min: self.min_batch_size });
         }
@@ -294,6 +307,7 @@ impl TaskFile {
             collector_token: self.collector_token,
             collector_config,
             kind: lift.map_or(TaskKind::ModelUpdate, |lift| TaskKind::Lift(Box::new(lift))),
+            aggregator_noise_epsilon,
         };
         Ok(LoadedTask { role, task, collector, helper_url })
     }

@@ -118,3 +118,21 @@ fn a_lift_task_pair_loads_and_its_sizes_are_the_devices() {
     assert_eq!(refusal(TaskFile { dimension: 154, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
     assert_eq!(refusal(TaskFile { min_batch_size: 999, ..helper }, DapRole::Helper), "dap_task_min_batch_below_k");
 }
+
+#[test]
+fn aggregator_noise_is_set_by_the_pair_and_checked_in_each_file() {
+    let args = ["--dimension", "90", "--aggregator-noise-epsilon", "2"].map(String::from);
+    let settings = crate::dap::task_pair::settings_from_args(args).expect("flags");
+    let (leader, helper, _) = generate(&settings).expect("generates");
+    assert_eq!((leader.aggregator_noise_epsilon, helper.aggregator_noise_epsilon), (Some(2.0), Some(2.0)));
+    assert_eq!(helper.clone().check(DapRole::Helper).expect("loads").task.aggregator_noise_epsilon, Some(2.0));
+    for bad in [0.0, -1.0, 0.001, 1e3, f64::NAN] {
+        let file = TaskFile { aggregator_noise_epsilon: Some(bad), ..helper.clone() };
+        assert_eq!(refusal(file, DapRole::Helper), "dap_task_field", "ε = {bad}");
+    }
+    // Without it, no noise; a lift task refuses it (its SumVec has no zCDP strategy in prio).
+    assert_eq!(pair().1.check(DapRole::Helper).expect("loads").task.aggregator_noise_epsilon, None);
+    let args = ["--lift-min-cohort", "1000", "--aggregator-noise-epsilon", "1"].map(String::from);
+    let settings = crate::dap::task_pair::settings_from_args(args).expect("flags");
+    assert!(generate(&settings).is_err(), "a lift pair with aggregator noise is not written");
+}

@@ -40,6 +40,8 @@ pub struct PairSettings {
     /// A lift task (`--lift-min-cohort K`, with `--lift-placements`, `--lift-epsilon` and
     /// `--lift-min-reports-per-bucket`) instead of a model-update task.
     pub lift: Option<LiftTaskFile>,
+    /// `--aggregator-noise-epsilon E`: both aggregators noise their aggregate shares (`noise.rs`).
+    pub aggregator_noise_epsilon: Option<f64>,
 }
 
 impl Default for PairSettings {
@@ -54,6 +56,7 @@ impl Default for PairSettings {
             min_batch_size: u64::from(DAP_MAX_NOISE_COHORT),
             max_batch_size: None,
             lift: None,
+            aggregator_noise_epsilon: None,
         }
     }
 }
@@ -91,6 +94,10 @@ pub fn settings_from_args(args: impl IntoIterator<Item = String>) -> Result<Pair
             "--max-batch-size" => {
                 settings.max_batch_size = Some(value.parse().map_err(|_| bad("--max-batch-size", "a whole number"))?)
             }
+            "--aggregator-noise-epsilon" => {
+                settings.aggregator_noise_epsilon =
+                    Some(value.parse().map_err(|_| bad("--aggregator-noise-epsilon", "a number"))?)
+            }
             "--lift-min-cohort" => {
                 let k: u32 = value.parse().map_err(|_| bad("--lift-min-cohort", "a whole number"))?;
                 let lift = lift_settings(&mut settings);
@@ -114,7 +121,7 @@ pub fn settings_from_args(args: impl IntoIterator<Item = String>) -> Result<Pair
                     flag: "dap-task-pair",
                     rule: "one of --out-dir --leader-url --helper-url --dimension --clip-bound --noise-multiplier \
                            --min-batch-size --max-batch-size --lift-min-cohort --lift-min-reports-per-bucket \
-                           --lift-epsilon --lift-placements",
+                           --lift-epsilon --lift-placements --aggregator-noise-epsilon",
                     value: flag,
                 })
             }
@@ -177,6 +184,7 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         collector_token: (role == DapRole::Leader).then(|| b64(&random[72..])),
         helper_url: (role == DapRole::Leader).then(|| settings.helper_url.clone()),
         lift: settings.lift.clone(),
+        aggregator_noise_epsilon: settings.aggregator_noise_epsilon,
     };
     let (leader_file, helper_file) = (file(DapRole::Leader, &leader), file(DapRole::Helper, &helper));
     leader_file.clone().check(DapRole::Leader)?;

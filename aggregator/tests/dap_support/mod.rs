@@ -53,6 +53,7 @@ pub fn keys(min_batch_size: u64) -> Keys {
         collector_token: Some(COLLECTOR_TOKEN.to_owned()),
         collector_config: collector.config.clone(),
         kind: aggregator::dap::TaskKind::ModelUpdate,
+        aggregator_noise_epsilon: None,
     };
     let (leader, helper) =
         (aggregator(HpkeKeypair::generate(1, &mut OsRng)), aggregator(HpkeKeypair::generate(2, &mut OsRng)));
