@@ -76,16 +76,24 @@ as the anonymous, noised updates the sync section accounts for.";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Export<'a> {
+struct Export {
     format: &'static str,
     version: u32,
     explanation: &'static str,
     exported_at_ms: u64,
-    summary: ProfileSummary,
-    profile: &'a Profile,
+    /// The summary and the profile are written compactly (the serializers `profileSummary()` and
+    /// the profile's save use) and laid out as the pretty serializer would (`json_layout`): a
+    /// pretty serializer of every profile type would cost the core module its own code.
+    summary: Box<RawValue>,
+    profile: Box<RawValue>,
     /// What `profile` says about its own fields.
     profile_explanation: &'static str,
     sections: Vec<ExportSection>,
+}
+
+/// `value` as the pretty serializer writes it as a member of the export.
+fn laid_out<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
+    RawValue::from_string(crate::storage::json_layout::pretty(&serde_json::to_string(value)?, 1))
 }
 
 /// A stored text as JSON: itself when it is JSON, else as a string.
@@ -139,15 +147,100 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
 
 /// The export as indented JSON.
 pub fn export_json(summary: ProfileSummary, profile: &Profile, now_ms: u64, sections: Vec<ExportSection>) -> String {
-    let export = Export {
-        format: EXPORT_FORMAT,
-        version: 2,
-        explanation: EXPORT_EXPLANATION,
-        exported_at_ms: now_ms,
-        summary,
-        profile,
-        profile_explanation: crate::profile::EXPORT_EXPLANATION,
-        sections,
+    let export = || {
+        Ok::<_, serde_json::Error>(Export {
+            format: EXPORT_FORMAT,
+            version: 2,
+            explanation: EXPORT_EXPLANATION,
+            exported_at_ms: now_ms,
+            summary: laid_out(&summary)?,
+            profile: laid_out(profile)?,
+            profile_explanation: crate::profile::EXPORT_EXPLANATION,
+            sections,
+        })
     };
-    serde_json::to_string_pretty(&export).unwrap_or_else(|e| format!("{{\"error\":\"could not export: {e}\"}}"))
+    export()
+        .and_then(|export| serde_json::to_string_pretty(&export))
+        .unwrap_or_else(|e| format!("{{\"error\":\"could not export: {e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ItemAttributes;
+    use crate::collect::event::{PurchaseLine, TrackEvent};
+    use crate::config::PersonalizerConfig;
+    use crate::consent::ConsentMode;
+    use crate::personalizer::{view_time, Environment, Personalizer};
+    use crate::storage::MemoryStore;
+
+    /// The export as one pretty serializer over everything wrote it before `json_layout`.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OnePrettySerializer<'a> {
+        format: &'static str,
+        version: u32,
+        explanation: &'static str,
+        exported_at_ms: u64,
+        summary: ProfileSummary,
+        profile: &'a Profile,
+        profile_explanation: &'static str,
+        sections: Vec<ExportSection>,
+    }
+
+    fn shoe(price: f64) -> Option<ItemAttributes> {
+        Some(ItemAttributes {
+            category_path: vec!["Shoes".into(), "Trail \"X\"".into()],
+            brand: Some("Summit, {Co}".into()),
+            price: Some(price),
+            tags: vec!["trail".into(), "wet: yes".into()],
+        })
+    }
+
+    #[test]
+    fn the_export_is_byte_for_byte_what_one_pretty_serializer_wrote() {
+        let mut store = MemoryStore::new();
+        // Stored values stand in the export as stored, whitespace and all.
+        store.set("shop-personalizer:acme:custom", "{ \"spaced\" : [1, 2.50, {}] }").unwrap();
+        store.set("shop-personalizer:acme:note", "not JSON, \"quoted\"").unwrap();
+        let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
+        let mut p = Personalizer::open(store.clone(), config, Environment::default()).unwrap();
+        let mut at = 1_700_000_000_000.0;
+        let empty = p.export_profile(at);
+        let reference = |p: &Personalizer<MemoryStore>, now: f64| {
+            serde_json::to_string_pretty(&OnePrettySerializer {
+                format: EXPORT_FORMAT,
+                version: 2,
+                explanation: EXPORT_EXPLANATION,
+                exported_at_ms: view_time(now),
+                summary: p.profile_summary(now),
+                profile: &p.profile,
+                profile_explanation: crate::profile::EXPORT_EXPLANATION,
+                sections: stored_sections(&p.ctx.store, &p.ctx.keys),
+            })
+            .unwrap()
+        };
+        assert_eq!(empty, reference(&p, at), "an empty profile");
+
+        p.set_consent(ConsentMode::Full, true);
+        for (i, id) in ["a", "b", "c", "ü-ñ"].into_iter().enumerate() {
+            at += 45_000.0;
+            let event = TrackEvent::View { item_id: id.into(), item: shoe(19.99 + i as f64 * 0.1) };
+            p.track(event, at, 10 + i as u32).unwrap();
+        }
+        let search = TrackEvent::Search { query: "trail \\ shoes".into(), result_ids: vec!["a".into(), "b".into()] };
+        p.track(search, at + 1_000.0, 11).unwrap();
+        let cart = TrackEvent::AddToCart { item_id: "a".into(), quantity: 2, item: None };
+        p.track(cart, at + 2_000.0, 11).unwrap();
+        let order = TrackEvent::Purchase {
+            items: vec![PurchaseLine { item_id: "a".into(), quantity: 2, price: Some(19.99) }],
+            value: 39.98,
+        };
+        p.track(order, at + 3_000.0, 12).unwrap();
+        p.flush(at + 4_000.0).unwrap();
+        let now = at + 5_000.5;
+        let export = p.export_profile(now);
+        assert_eq!(export, reference(&p, now));
+        assert!(export.contains("{ \"spaced\" : [1, 2.50, {}] }"), "{export}");
+    }
 }

@@ -8,6 +8,7 @@
 pub mod checksum;
 mod envelope;
 mod float_reading;
+pub mod json_layout;
 pub mod json_reading;
 mod lineage;
 mod loading;

@@ -18,6 +18,7 @@
 //!   consent drops, with the rest of the shop's keys.
 
 mod answer;
+mod answer_text;
 mod live_sets;
 mod model_store;
 mod ranked_columns;
@@ -41,6 +42,7 @@ use super::syncing::SharedWeights;
 use super::{check_time, Extension, Personalizer};
 
 pub use answer::{field as answer_field, AnswerColumns, NeighbourColumns, ANSWER_FIELDS, NEIGHBOUR_FIELDS};
+pub use answer_text::{read_plain_text, PlainColumns, Text};
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{encode_model, load_model, model_key, ModelRead};

@@ -1,12 +1,12 @@
 //! The plain columns of a server answer (ids, titles, attributes, neighbour ids, `about`) read in
 //! one go: JS writes them as one JSON text and encodes it to UTF-8 natively (`TextEncoder`), wasm
-//! copies the bytes once and parses them into a tree whose strings the columns borrow.
+//! copies the bytes once and reads the columns from the text, strings borrowed from it
+//! (`personalizer::read_plain_text`); what that fast path leaves goes through a tree whose strings
+//! the columns borrow, which also words the error.
 //!
 //! Reading field by field cost one `JSON.stringify` per column, a JS loop over every character to
 //! pass each text into wasm memory, and one allocation per id: at 200 candidates with 5
 //! neighbours each, about 1,400 strings. Numeric columns still cross as typed arrays (one copy).
-
-use std::borrow::Cow;
 
 use js_sys::Uint8Array;
 use serde::de::Deserialize;
@@ -15,6 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
+pub use crate::personalizer::{PlainColumns, Text};
 use crate::storage::json_reading;
 use crate::wasm::js_errors::thrown;
 
@@ -32,17 +33,6 @@ extern "C" {
     fn answer_json(answer: &JsValue) -> Result<Uint8Array, JsValue>;
 }
 
-/// A string of the answer, borrowed from the JSON text unless it had escapes.
-#[derive(Debug, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-impl AsRef<str> for Text<'_> {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 /// The columns in one pass: what a well-formed answer costs.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,16 +47,6 @@ struct Columns<'a> {
     attributes: Option<Vec<ItemAttributes>>,
     #[serde(borrow, default)]
     neighbour_ids: Option<Vec<Text<'a>>>,
-}
-
-/// The plain columns, checked for type; lengths are checked by the core.
-#[derive(Debug)]
-pub struct PlainColumns<'a> {
-    pub ids: Vec<Text<'a>>,
-    pub about: Option<Text<'a>>,
-    pub titles: Option<Vec<Text<'a>>>,
-    pub attributes: Option<Vec<ItemAttributes>>,
-    pub neighbour_ids: Option<Vec<Text<'a>>>,
 }
 
 fn invalid(message: &str) -> JsError {
@@ -91,10 +71,15 @@ fn column<'a, T: Deserialize<'a>>(raw: Option<&'a Value>, what: &str) -> Result<
     raw.map(|raw| T::deserialize(raw).map_err(|e| invalid(&format!("invalid {what}: {e}")))).transpose()
 }
 
-/// [`plain_json`]'s text as a tree, which [`read_plain`] borrows the strings of.
-pub fn parse_plain(json: &[u8]) -> Result<Value, JsError> {
+/// [`plain_json`]'s bytes as text.
+pub fn plain_text(json: &[u8]) -> Result<&str, JsError> {
+    std::str::from_utf8(json).map_err(|_| invalid("invalid answer: its text is not UTF-8"))
+}
+
+/// [`plain_text`] as a tree, which [`read_plain`] borrows the strings of: the path of an answer
+/// the fast reader (`read_plain_text`) leaves, and the one that words what is wrong with it.
+pub fn parse_plain(json: &str) -> Result<Value, JsError> {
     // The parser stored state is read with, so the package holds one.
-    let json = std::str::from_utf8(json).map_err(|_| invalid("invalid answer: its text is not UTF-8"))?;
     json_reading::parse(json).map_err(|e| invalid(&format!("invalid answer: {e}")))
 }
 

@@ -17,8 +17,9 @@ use crate::error_code::ErrorCode;
 use crate::personalizer::{answer_field as field, AnswerColumns, NeighbourColumns, RankedList, ANSWER_FIELDS};
 use crate::rank::RankContext;
 
-use super::answer_json::{parse_plain, plain_json, read_plain, Text};
+use super::answer_json::{parse_plain, plain_json, plain_text, read_plain, Text};
 use super::personalizer::JsPersonalizer;
+use crate::personalizer::read_plain_text;
 use crate::wasm::js_errors::{coded, thrown};
 
 /// Co-visitation neighbours of every candidate, in columns: candidate `r`'s neighbours are
@@ -186,8 +187,16 @@ impl JsPersonalizer {
         }
         reject_unknown_fields(&answer)?;
         super::answer_limits::check_answer(&answer)?;
-        let tree = parse_plain(&plain_json(&answer)?)?;
-        let plain = read_plain(&tree)?;
+        let json = plain_json(&answer)?;
+        let text = plain_text(&json)?;
+        let tree;
+        let plain = match read_plain_text(text) {
+            Some(plain) => plain,
+            None => {
+                tree = parse_plain(text)?;
+                read_plain(&tree)?
+            }
+        };
         let scores = f32_column(&get(&answer, field::SCORES), field::SCORES)?;
         let popularity = f32_column(&get(&answer, field::POPULARITY), field::POPULARITY)?;
         let embeddings = f32_column(&get(&answer, field::EMBEDDINGS), field::EMBEDDINGS)?;
