@@ -8,11 +8,11 @@
 //! asks first: a collection job, or the leader's own driver when the leader holds the collector's
 //! private key and publishes models ([`super::leader::collect`]).
 //!
-//! Bounds: at most [`MAX_COLLECTION_JOBS`] jobs are kept (in memory: a restart forgets them, and a
-//! batch a forgotten job had already released is not released again); a request is one
-//! `CollectionReq` of a few dozen bytes.
-
-use std::collections::HashMap;
+//! Jobs live in the store (`store/dap_collection_jobs.rs`): a job's answer is written in the
+//! transaction that marks its batch collected, so a restart between the release and the
+//! collector's next poll answers that poll with the same bytes. Bounds: at most
+//! [`MAX_COLLECTION_JOBS`] jobs without an answer at once; a request is one `CollectionReq` of a
+//! few dozen bytes.
 
 use janus_messages::query_type::FixedSize;
 use janus_messages::{
@@ -25,22 +25,15 @@ use shop_personalizer::sync::dap::hpke_seal::{seal, HpkeLabel};
 use super::helper::DapRequestError;
 use super::leader::{LeaderError, LeaderState};
 
-/// The most collection jobs the leader keeps at once.
+/// The most collection jobs without an answer the leader keeps at once.
 pub const MAX_COLLECTION_JOBS: usize = 64;
 /// The time precision the collection's interval is aligned to (the devices' default).
 pub const COLLECTION_TIME_PRECISION_SECS: u64 = 3_600;
 
-/// One collection job: its request, and its answer once the batch was released.
-struct CollectionJob {
-    request: Vec<u8>,
-    query: FixedSizeQuery,
-    answer: Option<Vec<u8>>,
-}
-
-/// The collection jobs a leader is answering.
+/// Serializes the leader's collection-job requests (the jobs themselves are in its store).
 #[derive(Default)]
 pub struct CollectionJobs {
-    jobs: tokio::sync::Mutex<HashMap<[u8; 16], CollectionJob>>,
+    lock: tokio::sync::Mutex<()>,
 }
 
 /// What a poll found.
@@ -67,43 +60,54 @@ pub enum CollectionError {
 
 /// Starts collection job `job_id` (`PUT`): the same request twice is accepted once.
 pub async fn start(state: &LeaderState, job_id: [u8; 16], body: Vec<u8>) -> Result<(), CollectionError> {
-    let request = CollectionReq::<FixedSize>::get_decoded(&body)
-        .map_err(|error| DapRequestError::InvalidMessage(error.to_string()))?;
-    if !request.aggregation_parameter().is_empty() {
-        return Err(DapRequestError::InvalidMessage("Prio3 takes no aggregation parameter".into()).into());
+    query_of(&body)?;
+    let _jobs = state.collection_jobs.lock.lock().await;
+    if let Some((request, _)) = state.store.dap_collection_job(job_id).await.map_err(DapRequestError::from)? {
+        return if request == body { Ok(()) } else { Err(DapRequestError::JobChanged.into()) };
     }
-    let mut jobs = state.collection_jobs.jobs.lock().await;
-    if let Some(job) = jobs.get(&job_id) {
-        return if job.request == body { Ok(()) } else { Err(DapRequestError::JobChanged.into()) };
-    }
-    if jobs.len() >= MAX_COLLECTION_JOBS {
+    let max = MAX_COLLECTION_JOBS as u64;
+    if !state.store.dap_put_collection_job(job_id, body, max).await.map_err(DapRequestError::from)? {
         return Err(CollectionError::TooManyJobs);
     }
-    let query = request.query().fixed_size_query().clone();
-    jobs.insert(job_id, CollectionJob { request: body, query, answer: None });
     Ok(())
+}
+
+/// The fixed-size query of an encoded `CollectionReq` without an aggregation parameter.
+fn query_of(body: &[u8]) -> Result<FixedSizeQuery, DapRequestError> {
+    let request = CollectionReq::<FixedSize>::get_decoded(body)
+        .map_err(|error| DapRequestError::InvalidMessage(error.to_string()))?;
+    if !request.aggregation_parameter().is_empty() {
+        return Err(DapRequestError::InvalidMessage("Prio3 takes no aggregation parameter".into()));
+    }
+    Ok(request.query().fixed_size_query().clone())
 }
 
 /// Forgets collection job `job_id` (`DELETE`); a batch it released stays collected.
 pub async fn delete(state: &LeaderState, job_id: [u8; 16]) -> Result<(), CollectionError> {
-    let removed = state.collection_jobs.jobs.lock().await.remove(&job_id);
-    removed.map(|_| ()).ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))
+    let _jobs = state.collection_jobs.lock.lock().await;
+    if state.store.dap_delete_collection_job(job_id).await.map_err(DapRequestError::from)? {
+        Ok(())
+    } else {
+        Err(CollectionError::UnknownJob(hex::encode(job_id)))
+    }
 }
 
 /// Polls collection job `job_id` (`POST`): releases the batch once it is large enough.
 pub async fn poll(state: &LeaderState, job_id: [u8; 16], now_secs: u64) -> Result<Poll, CollectionError> {
-    let mut jobs = state.collection_jobs.jobs.lock().await;
-    let job = jobs.get_mut(&job_id).ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))?;
-    if let Some(answer) = &job.answer {
-        return Ok(Poll::Ready(answer.clone()));
+    let _jobs = state.collection_jobs.lock.lock().await;
+    let job = state.store.dap_collection_job(job_id).await.map_err(DapRequestError::from)?;
+    let (request, answer) = job.ok_or_else(|| CollectionError::UnknownJob(hex::encode(job_id)))?;
+    if let Some(answer) = answer {
+        return Ok(Poll::Ready(answer));
     }
+    let query = query_of(&request)?;
     let _guard = state.driver.lock().await;
     let Some((batch_id, batch)) =
         state.store.dap_batch_to_collect(state.task.min_batch_size).await.map_err(DapRequestError::from)?
     else {
         return Ok(Poll::NotReady);
     };
-    if let FixedSizeQuery::ByBatchId { batch_id: wanted } = &job.query {
+    if let FixedSizeQuery::ByBatchId { batch_id: wanted } = &query {
         if wanted.as_ref() != &batch_id {
             return Err(DapRequestError::BatchMismatch.into());
         }
@@ -147,8 +151,7 @@ pub async fn poll(state: &LeaderState, job_id: [u8; 16], now_secs: u64) -> Resul
     )
     .get_encoded()
     .map_err(|e| internal(&e))?;
-    state.store.dap_mark_collected(batch_id).await.map_err(DapRequestError::from)?;
-    job.answer = Some(collection.clone());
+    state.store.dap_release_collection(job_id, batch_id, collection.clone()).await.map_err(DapRequestError::from)?;
     Ok(Poll::Ready(collection))
 }
 

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS aggregator_dap_batches (
 CREATE TABLE IF NOT EXISTS aggregator_dap_seen (report_id BYTEA PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS aggregator_dap_jobs (job_id BYTEA PRIMARY KEY, request_hash BYTEA NOT NULL, response BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS aggregator_dap_rejections (reason TEXT PRIMARY KEY, count BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS aggregator_dap_collection_jobs (job_id BYTEA PRIMARY KEY, request BYTEA NOT NULL, answer BYTEA);
 CREATE TABLE IF NOT EXISTS aggregator_dap_collections (
     batch_id BYTEA PRIMARY KEY, reports BIGINT NOT NULL, sum BYTEA NOT NULL, model_version BIGINT NOT NULL
 );

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::dap::{HelperCounts, LeaderJob, Merge, StoredBatch};
+use super::dap_collection_jobs::StoredCollectionJob;
 use super::dap_leader::{Collection, LeaderCounts};
 use super::postgres::PostgresStore;
 use super::sqlite::SqliteStore;
@@ -60,6 +61,10 @@ each! {
     pub async fn dap_mark_collected(&self, batch_id: [u8; 32]) -> ();
     pub async fn dap_rejections(&self) -> Vec<(String, u64)>;
     pub async fn dap_helper_counts(&self) -> HelperCounts;
+    pub async fn dap_collection_job(&self, job_id: [u8; 16]) -> Option<StoredCollectionJob>;
+    pub async fn dap_put_collection_job(&self, job_id: [u8; 16], request: Vec<u8>, max_open: u64) -> bool;
+    pub async fn dap_release_collection(&self, job_id: [u8; 16], batch_id: [u8; 32], answer: Vec<u8>) -> ();
+    pub async fn dap_delete_collection_job(&self, job_id: [u8; 16]) -> bool;
 }
 
 impl DapStore {

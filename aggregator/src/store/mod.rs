@@ -9,6 +9,7 @@
 //! across replicas).
 
 pub mod dap;
+pub mod dap_collection_jobs;
 pub mod dap_leader;
 pub mod dap_postgres;
 pub mod dap_store;
