@@ -19,21 +19,7 @@ use shop_personalizer::sync::SecureAggregationSetup;
 use common::free_port;
 use dap_support::processes::*;
 
-const LIMIT: Duration = Duration::from_secs(240);
 const N: usize = 200;
-
-fn count(status: &serde_json::Value, field: &str) -> u64 {
-    status[field].as_u64().unwrap_or_else(|| panic!("{field} in {status}"))
-}
-
-fn status_when(aggregator: &Aggregator, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let mut seen = serde_json::Value::Null;
-    wait_for(LIMIT, what, || {
-        seen = aggregator.try_json("/dap/status").unwrap_or_default();
-        !seen.is_null() && check(&seen)
-    });
-    seen
-}
 
 #[test]
 fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twice() {
@@ -92,15 +78,7 @@ fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twic
         assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
     }
     status_when(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
-    let uploader = {
-        let (reports, address, task_id) = (Arc::clone(&reports), leader.address, setup.task_id.clone());
-        std::thread::spawn(move || {
-            reports[50..]
-                .iter()
-                .map(|report| upload_until_accepted(address, &task_id, report, LIMIT))
-                .collect::<Vec<_>>()
-        })
-    };
+    let uploader = upload_in_background(&reports, 50, &leader, &setup.task_id);
     std::thread::sleep(Duration::from_millis(200));
     eprintln!("kill -9 lift leader at {}", leader.json("/dap/status"));
     leader.kill();

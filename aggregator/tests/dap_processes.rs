@@ -23,22 +23,6 @@ use shop_personalizer::sync::dap::MAX_NORM;
 use common::postgres_server::PostgresServer;
 use dap_support::processes::*;
 
-const LIMIT: Duration = Duration::from_secs(240);
-
-fn count(status: &serde_json::Value, field: &str) -> u64 {
-    status[field].as_u64().unwrap_or_else(|| panic!("{field} in {status}"))
-}
-
-/// Waits until the leader's status satisfies `check`; the status that did.
-fn leader_status(leader: &Aggregator, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let mut seen = serde_json::Value::Null;
-    wait_for(LIMIT, what, || {
-        seen = leader.try_json("/dap/status").unwrap_or_default();
-        !seen.is_null() && check(&seen)
-    });
-    seen
-}
-
 #[test]
 fn kill_dash_nine_of_either_aggregator_loses_no_accepted_report_and_counts_none_twice() {
     kill_dash_nine_test(None, None);
@@ -66,16 +50,8 @@ fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     for report in &reports[..50] {
         assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
     }
-    leader_status(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
-    let uploader = {
-        let (reports, address, task_id) = (Arc::clone(&reports), leader.address, setup.task_id.clone());
-        std::thread::spawn(move || {
-            reports[50..]
-                .iter()
-                .map(|report| upload_until_accepted(address, &task_id, report, LIMIT))
-                .collect::<Vec<_>>()
-        })
-    };
+    status_when(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
+    let uploader = upload_in_background(&reports, 50, &leader, &setup.task_id);
     std::thread::sleep(Duration::from_millis(200));
     eprintln!("kill -9 leader at {}", leader.json("/dap/status"));
     leader.kill();
@@ -83,7 +59,7 @@ fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     leader.restart();
 
     // 2. kill -9 the helper while it answers an aggregation job of the second batch.
-    leader_status(&leader, "the first batch collected", |s| count(s, "collectedBatches") >= 1);
+    status_when(&leader, "the first batch collected", |s| count(s, "collectedBatches") >= 1);
     let mut running = serde_json::Value::Null;
     wait_for(LIMIT, "the helper answering a job", || {
         running = helper.try_json("/dap/status").unwrap_or_default();
@@ -95,7 +71,7 @@ fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     helper.restart();
 
     // 3. And the leader once more, with a job of the third batch in flight.
-    let hit = leader_status(&leader, "a job in the third batch", |s| {
+    let hit = status_when(&leader, "a job in the third batch", |s| {
         count(s, "inJob") > 0 && count(s, "collectedBatches") == 2
     });
     eprintln!("kill -9 leader at {hit}");
@@ -104,7 +80,7 @@ fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
 
     let answers = uploader.join().expect("uploader");
     assert!(answers.iter().all(|status| matches!(status, 200 | 201)));
-    let done = leader_status(&leader, "every report collected", |s| count(s, "collectedReports") == N as u64);
+    let done = status_when(&leader, "every report collected", |s| count(s, "collectedReports") == N as u64);
     assert_eq!((count(&done, "pending"), count(&done, "inJob"), count(&done, "rejected")), (0, 0, 0), "{done}");
     assert_eq!(count(&done, "aggregated"), N as u64, "{done}");
 
@@ -153,7 +129,7 @@ fn a_batch_of_k_minus_one_reports_gets_the_dap_error_not_a_share() {
     for report in &reports {
         assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
     }
-    leader_status(&leader, "99 reports aggregated", |s| count(s, "aggregated") == 99 && count(s, "inJob") == 0);
+    status_when(&leader, "99 reports aggregated", |s| count(s, "aggregated") == 99 && count(s, "inJob") == 0);
     std::thread::sleep(Duration::from_millis(500));
     let status = leader.json("/dap/status");
     assert_eq!((count(&status, "collectedBatches"), count(&status, "openBatchReports")), (0, 99), "{status}");

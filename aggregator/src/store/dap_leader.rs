@@ -56,6 +56,24 @@ fn open_batch_id(tx: &Connection, fresh: &[u8; 32]) -> Result<Vec<u8>, StoreErro
     Ok(fresh.to_vec())
 }
 
+/// Closes `batch_id` as collected and keeps its sum under `number` (the model version it
+/// published, or a lift task's collection sequence), in the caller's transaction.
+fn record_collection(
+    tx: &rusqlite::Transaction<'_>,
+    batch_id: &[u8; 32],
+    reports: u64,
+    sum: &[f64],
+    number: i64,
+) -> Result<(), StoreError> {
+    tx.execute("UPDATE dap_batches SET collected = 1, open = 0 WHERE batch_id = ?1", params![&batch_id[..]])?;
+    let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
+    tx.execute(
+        "INSERT INTO dap_collections (batch_id, reports, sum, model_version) VALUES (?1, ?2, ?3, ?4)",
+        params![&batch_id[..], reports as i64, sum_bytes, number],
+    )?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Keeps an uploaded report; false when its id was already uploaded.
     pub async fn dap_put_report(&self, report_id: [u8; 16], body: Vec<u8>) -> Result<bool, StoreError> {
@@ -238,12 +256,7 @@ impl SqliteStore {
                 params![published.version as i64, sum_to_bytes(&vec![0; published.weights.len()])],
             )?;
             tx.execute("UPDATE rounds SET closed = 1 WHERE version = ?1", params![version])?;
-            tx.execute("UPDATE dap_batches SET collected = 1, open = 0 WHERE batch_id = ?1", params![&batch_id[..]])?;
-            let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
-            tx.execute(
-                "INSERT INTO dap_collections (batch_id, reports, sum, model_version) VALUES (?1, ?2, ?3, ?4)",
-                params![&batch_id[..], batch.reports as i64, sum_bytes, published.version as i64],
-            )?;
+            record_collection(&tx, &batch_id, batch.reports, &sum, published.version as i64)?;
             tx.commit()?;
             Ok(true)
         })
@@ -259,12 +272,7 @@ impl SqliteStore {
             let Some(batch) = read_batch(&tx, &batch_id)?.filter(|batch| !batch.collected) else { return Ok(false) };
             let sequence: i64 =
                 tx.query_row("SELECT COALESCE(MAX(model_version), 0) + 1 FROM dap_collections", [], |r| r.get(0))?;
-            tx.execute("UPDATE dap_batches SET collected = 1, open = 0 WHERE batch_id = ?1", params![&batch_id[..]])?;
-            let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
-            tx.execute(
-                "INSERT INTO dap_collections (batch_id, reports, sum, model_version) VALUES (?1, ?2, ?3, ?4)",
-                params![&batch_id[..], batch.reports as i64, sum_bytes, sequence],
-            )?;
+            record_collection(&tx, &batch_id, batch.reports, &sum, sequence)?;
             tx.commit()?;
             Ok(true)
         })

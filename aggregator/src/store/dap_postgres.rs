@@ -91,6 +91,29 @@ async fn add_to_batch(
     Ok(true)
 }
 
+/// Closes `batch_id` as collected and keeps its sum under `number` (the model version it
+/// published, or a lift task's collection sequence), in the caller's transaction.
+async fn record_collection(
+    tx: &impl GenericClient,
+    batch_id: &[u8; 32],
+    reports: u64,
+    sum: &[f64],
+    number: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE aggregator_dap_batches SET collected = TRUE, open = FALSE WHERE batch_id = $1",
+        &[&&batch_id[..]],
+    )
+    .await?;
+    let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
+    tx.execute(
+        "INSERT INTO aggregator_dap_collections (batch_id, reports, sum, model_version) VALUES ($1, $2, $3, $4)",
+        &[&&batch_id[..], &(reports as i64), &sum_bytes, &number],
+    )
+    .await?;
+    Ok(())
+}
+
 impl PostgresStore {
     pub async fn dap_bind_task(&self, task_id: [u8; 32]) -> Result<bool, StoreError> {
         let client = self.client().await?;
@@ -275,17 +298,7 @@ impl PostgresStore {
         .await?;
         tx.execute("UPDATE aggregator_rounds SET closed = TRUE, sum = ''::bytea WHERE version = $1", &[&version])
             .await?;
-        tx.execute(
-            "UPDATE aggregator_dap_batches SET collected = TRUE, open = FALSE WHERE batch_id = $1",
-            &[&&batch_id[..]],
-        )
-        .await?;
-        let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
-        tx.execute(
-            "INSERT INTO aggregator_dap_collections (batch_id, reports, sum, model_version) VALUES ($1, $2, $3, $4)",
-            &[&&batch_id[..], &(batch.reports as i64), &sum_bytes, &next_version],
-        )
-        .await?;
+        record_collection(&tx, &batch_id, batch.reports, &sum, next_version).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -302,17 +315,7 @@ impl PostgresStore {
             .query_one("SELECT COALESCE(MAX(model_version), 0) + 1 FROM aggregator_dap_collections", &[])
             .await?
             .get(0);
-        tx.execute(
-            "UPDATE aggregator_dap_batches SET collected = TRUE, open = FALSE WHERE batch_id = $1",
-            &[&&batch_id[..]],
-        )
-        .await?;
-        let sum_bytes: Vec<u8> = sum.iter().flat_map(|value| value.to_le_bytes()).collect();
-        tx.execute(
-            "INSERT INTO aggregator_dap_collections (batch_id, reports, sum, model_version) VALUES ($1, $2, $3, $4)",
-            &[&&batch_id[..], &(batch.reports as i64), &sum_bytes, &sequence],
-        )
-        .await?;
+        record_collection(&tx, &batch_id, batch.reports, &sum, sequence).await?;
         tx.commit().await?;
         Ok(true)
     }

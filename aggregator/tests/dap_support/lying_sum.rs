@@ -6,7 +6,7 @@
 use prio::field::Field128;
 use prio::flp::gadgets::{Mul, ParallelSum};
 use prio::flp::types::SumVec;
-use prio::flp::{FlpError, Gadget, Type};
+use prio::flp::{FlpError, Type};
 use prio::vdaf::prio3::Prio3;
 use prio::vdaf::xof::XofTurboShake128;
 
@@ -36,40 +36,5 @@ impl Type for LyingSum {
     fn decode_result(&self, data: &[Field128], n: usize) -> Result<Vec<u128>, FlpError> {
         self.honest.decode_result(data, n)
     }
-    fn gadget(&self) -> Vec<Box<dyn Gadget<Field128>>> {
-        self.honest.gadget()
-    }
-    fn valid(
-        &self,
-        gadgets: &mut Vec<Box<dyn Gadget<Field128>>>,
-        input: &[Field128],
-        joint_rand: &[Field128],
-        num_shares: usize,
-    ) -> Result<Field128, FlpError> {
-        self.honest.valid(gadgets, input, joint_rand, num_shares)
-    }
-    fn truncate(&self, input: Vec<Field128>) -> Result<Vec<Field128>, FlpError> {
-        self.honest.truncate(input)
-    }
-    fn input_len(&self) -> usize {
-        self.honest.input_len()
-    }
-    fn proof_len(&self) -> usize {
-        self.honest.proof_len()
-    }
-    fn verifier_len(&self) -> usize {
-        self.honest.verifier_len()
-    }
-    fn output_len(&self) -> usize {
-        self.honest.output_len()
-    }
-    fn joint_rand_len(&self) -> usize {
-        self.honest.joint_rand_len()
-    }
-    fn prove_rand_len(&self) -> usize {
-        self.honest.prove_rand_len()
-    }
-    fn query_rand_len(&self) -> usize {
-        self.honest.query_rand_len()
-    }
+    super::forward_to_honest!();
 }

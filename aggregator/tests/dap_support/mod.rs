@@ -2,6 +2,50 @@
 //! that make reports with the device code (or, for the attacks, with a lying client).
 #![allow(dead_code)]
 
+/// The `Type` methods a lying client takes unchanged from its `honest` type: only its encoder
+/// (and the result type it decodes to) differ.
+macro_rules! forward_to_honest {
+    () => {
+        fn gadget(&self) -> Vec<Box<dyn prio::flp::Gadget<Field128>>> {
+            self.honest.gadget()
+        }
+        fn valid(
+            &self,
+            gadgets: &mut Vec<Box<dyn prio::flp::Gadget<Field128>>>,
+            input: &[Field128],
+            joint_rand: &[Field128],
+            num_shares: usize,
+        ) -> Result<Field128, FlpError> {
+            self.honest.valid(gadgets, input, joint_rand, num_shares)
+        }
+        fn truncate(&self, input: Vec<Field128>) -> Result<Vec<Field128>, FlpError> {
+            self.honest.truncate(input)
+        }
+        fn input_len(&self) -> usize {
+            self.honest.input_len()
+        }
+        fn proof_len(&self) -> usize {
+            self.honest.proof_len()
+        }
+        fn verifier_len(&self) -> usize {
+            self.honest.verifier_len()
+        }
+        fn output_len(&self) -> usize {
+            self.honest.output_len()
+        }
+        fn joint_rand_len(&self) -> usize {
+            self.honest.joint_rand_len()
+        }
+        fn prove_rand_len(&self) -> usize {
+            self.honest.prove_rand_len()
+        }
+        fn query_rand_len(&self) -> usize {
+            self.honest.query_rand_len()
+        }
+    };
+}
+pub(crate) use forward_to_honest;
+
 pub mod lying;
 pub mod lying_sum;
 pub mod processes;

@@ -214,3 +214,39 @@ pub fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// How long a process test waits for any one step.
+pub const LIMIT: Duration = Duration::from_secs(240);
+
+/// A count of an aggregator's `/dap/status` (or of one of its collections).
+pub fn count(status: &serde_json::Value, field: &str) -> u64 {
+    status[field].as_u64().unwrap_or_else(|| panic!("{field} in {status}"))
+}
+
+/// Waits until `aggregator`'s `/dap/status` satisfies `check`; the status that did.
+pub fn status_when(
+    aggregator: &Aggregator,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut seen = serde_json::Value::Null;
+    wait_for(LIMIT, what, || {
+        seen = aggregator.try_json("/dap/status").unwrap_or_default();
+        !seen.is_null() && check(&seen)
+    });
+    seen
+}
+
+/// A device uploading `reports[from..]` to `leader` on its own thread, retrying through kills and
+/// restarts; joined, the status of each upload that counted.
+pub fn upload_in_background(
+    reports: &std::sync::Arc<Vec<MadeReport>>,
+    from: usize,
+    leader: &Aggregator,
+    task_id: &str,
+) -> std::thread::JoinHandle<Vec<u16>> {
+    let (reports, address, task_id) = (std::sync::Arc::clone(reports), leader.address, task_id.to_owned());
+    std::thread::spawn(move || {
+        reports[from..].iter().map(|report| upload_until_accepted(address, &task_id, report, LIMIT)).collect()
+    })
+}

@@ -54,7 +54,7 @@ pub fn report_bound(privacy: &PrivacyParams, cohort: u32, dimension: usize) -> f
     measurement_bound(privacy.clip_bound(), noise_share_std(privacy, cohort), dimension)
 }
 
-pub(super) fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapError> {
+fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a str, DapError> {
     let url = url.trim();
     let scheme = url.starts_with("https://") || url.starts_with("http://");
     if !scheme || url.len() > MAX_URL_LEN {
@@ -63,7 +63,7 @@ pub(super) fn checked_url<'a>(url: &'a str, field: &'static str) -> Result<&'a s
     Ok(url.trim_end_matches('/'))
 }
 
-pub(super) fn task_id(text: &str) -> Result<TaskId, DapError> {
+fn task_id(text: &str) -> Result<TaskId, DapError> {
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| DapError::TaskIdNotBase64Url)?;
     let id: [u8; 32] = bytes.as_slice().try_into().map_err(|_| DapError::TaskIdLength { got: bytes.len() })?;
     Ok(TaskId::from(id))
@@ -71,7 +71,7 @@ pub(super) fn task_id(text: &str) -> Result<TaskId, DapError> {
 
 /// An `HpkeConfig` (or the first of an `HpkeConfigList`, what `/hpke_config` serves), base64url,
 /// of a suite and key this device can seal to.
-pub(super) fn hpke_config(text: &str, field: &'static str) -> Result<HpkeConfig, DapError> {
+fn hpke_config(text: &str, field: &'static str) -> Result<HpkeConfig, DapError> {
     let bad = DapError::BadHpkeConfig { field };
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad.clone())?;
     let config = HpkeConfig::get_decoded(&bytes)
@@ -82,18 +82,54 @@ pub(super) fn hpke_config(text: &str, field: &'static str) -> Result<HpkeConfig,
     Ok(config)
 }
 
+/// The names a task's settings are reported under when they are refused.
+pub(super) struct TaskFields {
+    pub leader_url: &'static str,
+    pub helper_url: &'static str,
+    pub leader_hpke_config: &'static str,
+    pub helper_hpke_config: &'static str,
+}
+
+/// What every device-side DAP task checks the same way: both URLs, the task id, both HPKE
+/// configs and the time precision; and the leader's reports URL.
+pub(super) struct CheckedEndpoints {
+    pub task_id: TaskId,
+    pub leader_config: HpkeConfig,
+    pub helper_config: HpkeConfig,
+    pub time_precision_secs: u64,
+    /// `PUT` target of reports: `{leaderUrl}/tasks/{taskId}/reports`.
+    pub reports_url: String,
+}
+
+pub(super) fn checked_endpoints(
+    setup: &SecureAggregationSetup,
+    fields: &TaskFields,
+) -> Result<CheckedEndpoints, DapError> {
+    let leader = checked_url(&setup.leader_url, fields.leader_url)?;
+    checked_url(&setup.helper_url, fields.helper_url)?;
+    let task_id = task_id(&setup.task_id)?;
+    let leader_config = hpke_config(&setup.leader_hpke_config, fields.leader_hpke_config)?;
+    let helper_config = hpke_config(&setup.helper_hpke_config, fields.helper_hpke_config)?;
+    let time_precision_secs = setup.time_precision_secs.unwrap_or(DEFAULT_TIME_PRECISION_SECS);
+    if !(1..=MAX_TIME_PRECISION_SECS).contains(&time_precision_secs) {
+        return Err(DapError::BadTimePrecision(time_precision_secs));
+    }
+    let reports_url = [leader, "/tasks/", setup.task_id.trim(), "/reports"].concat();
+    Ok(CheckedEndpoints { task_id, leader_config, helper_config, time_precision_secs, reports_url })
+}
+
+const UPDATE_FIELDS: TaskFields = TaskFields {
+    leader_url: "secureAggregation.leaderUrl",
+    helper_url: "secureAggregation.helperUrl",
+    leader_hpke_config: "secureAggregation.leaderHpkeConfig",
+    helper_hpke_config: "secureAggregation.helperHpkeConfig",
+};
+
 impl DapDevice {
     /// Checks `setup` for updates of `dimension` weights under `privacy` (its `z` and `C`).
     pub fn new(setup: &SecureAggregationSetup, privacy: &PrivacyParams, dimension: usize) -> Result<Self, DapError> {
-        let leader = checked_url(&setup.leader_url, "secureAggregation.leaderUrl")?;
-        checked_url(&setup.helper_url, "secureAggregation.helperUrl")?;
-        let task_id = task_id(&setup.task_id)?;
-        let leader_config = hpke_config(&setup.leader_hpke_config, "secureAggregation.leaderHpkeConfig")?;
-        let helper_config = hpke_config(&setup.helper_hpke_config, "secureAggregation.helperHpkeConfig")?;
-        let time_precision_secs = setup.time_precision_secs.unwrap_or(DEFAULT_TIME_PRECISION_SECS);
-        if !(1..=MAX_TIME_PRECISION_SECS).contains(&time_precision_secs) {
-            return Err(DapError::BadTimePrecision(time_precision_secs));
-        }
+        let CheckedEndpoints { task_id, leader_config, helper_config, time_precision_secs, reports_url } =
+            checked_endpoints(setup, &UPDATE_FIELDS)?;
         let cohort = setup.min_batch_size.unwrap_or(DAP_MAX_NOISE_COHORT);
         if !(1..=DAP_MAX_NOISE_COHORT).contains(&cohort) {
             return Err(DapError::MinBatchSize { got: cohort, max: DAP_MAX_NOISE_COHORT });
@@ -108,7 +144,6 @@ impl DapDevice {
             time_precision_secs,
         };
         let noise_std = noise_share_std(privacy, cohort);
-        let reports_url = [leader, "/tasks/", setup.task_id.trim(), "/reports"].concat();
         Ok(DapDevice { task, cohort, noise_std, reports_url })
     }
 

@@ -178,7 +178,7 @@ impl LiftEncoding {
                 let (offset, noise) =
                     if is_value { (self.value_offset, &value_noise) } else { (self.product_offset, &product_noise) };
                 let count = if block_personalized == personalized { (x * LIFT_SCALE).round() as i64 } else { 0 };
-                let sample = i64::try_from(noise.sample(&mut Rng08(&mut *rng))).unwrap_or(i64::MAX / 2);
+                let sample = i64::try_from(noise.sample(rng)).unwrap_or(i64::MAX / 2);
                 let entry = (offset as i64).saturating_add(count).saturating_add(sample).clamp(0, top);
                 measurement.push(entry as u128);
             }
@@ -229,24 +229,6 @@ fn discrete_gaussian(steps: f64) -> Result<DiscreteGaussian, DapError> {
     let numerator = (steps * denominator as f64).round() as u64;
     DiscreteGaussian::new(Ratio::new(BigUint::from(numerator), BigUint::from(denominator)))
         .map_err(|e| DapError::Vdaf(e.to_string()))
-}
-
-/// The `rand_core` 0.6 generator as the `rand` 0.8 `Rng` prio's samplers take.
-struct Rng08<'a>(&'a mut dyn CryptoRngCore);
-
-impl rand_core06::RngCore for Rng08<'_> {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill_bytes(dest)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core06::Error> {
-        self.0.try_fill_bytes(dest)
-    }
 }
 
 /// The DAP-09 report of the lift `measurement` (made by [`LiftEncoding::measurement`]) for `task`.

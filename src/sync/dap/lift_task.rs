@@ -7,7 +7,7 @@
 //! configured ε's noise; the ledger books that ρ on the assumption that the leader and the helper
 //! do not collude. Colluding, they see one report with its noise share only: `K` times the ρ.
 
-use super::device_task::{checked_url, hpke_config, task_id, CryptoRng06, DEFAULT_TIME_PRECISION_SECS};
+use super::device_task::{checked_endpoints, CheckedEndpoints, CryptoRng06, TaskFields};
 use super::lift::{build_lift_report, LiftEncoding};
 use super::report::encoded;
 use super::{DapError, DapTask};
@@ -16,7 +16,12 @@ use crate::measure::{CheckedReportConfig, LiftReport};
 use crate::sync::secure_aggregation::lift_dap_booked;
 use crate::sync::SecureAggregationSetup;
 
-const MAX_TIME_PRECISION_SECS: u64 = 604_800;
+const LIFT_FIELDS: TaskFields = TaskFields {
+    leader_url: "liftReport.noise.task.leaderUrl",
+    helper_url: "liftReport.noise.task.helperUrl",
+    leader_hpke_config: "liftReport.noise.task.leaderHpkeConfig",
+    helper_hpke_config: "liftReport.noise.task.helperHpkeConfig",
+};
 
 /// A checked lift task: where lift reports go, the aggregators' HPKE configs, the encoding.
 #[derive(Debug, Clone)]
@@ -30,15 +35,8 @@ pub struct LiftDapDevice {
 impl LiftDapDevice {
     /// Checks the lift task `setup` for reports of `config` whose noise is shared among `cohort`.
     pub fn new(setup: &SecureAggregationSetup, config: &CheckedReportConfig, cohort: u32) -> Result<Self, DapError> {
-        let leader = checked_url(&setup.leader_url, "liftReport.noise.task.leaderUrl")?;
-        checked_url(&setup.helper_url, "liftReport.noise.task.helperUrl")?;
-        let task_id = task_id(&setup.task_id)?;
-        let leader_config = hpke_config(&setup.leader_hpke_config, "liftReport.noise.task.leaderHpkeConfig")?;
-        let helper_config = hpke_config(&setup.helper_hpke_config, "liftReport.noise.task.helperHpkeConfig")?;
-        let time_precision_secs = setup.time_precision_secs.unwrap_or(DEFAULT_TIME_PRECISION_SECS);
-        if !(1..=MAX_TIME_PRECISION_SECS).contains(&time_precision_secs) {
-            return Err(DapError::BadTimePrecision(time_precision_secs));
-        }
+        let CheckedEndpoints { task_id, leader_config, helper_config, time_precision_secs, reports_url } =
+            checked_endpoints(setup, &LIFT_FIELDS)?;
         if let Some(got) = setup.min_batch_size.filter(|&got| got != cohort) {
             return Err(DapError::LiftBatchSize { got, min_cohort: cohort });
         }
@@ -53,7 +51,6 @@ impl LiftDapDevice {
             clip_bound: 1.0,
             time_precision_secs,
         };
-        let reports_url = [leader, "/tasks/", setup.task_id.trim(), "/reports"].concat();
         Ok(LiftDapDevice { task, encoding, cohort, reports_url })
     }
 
