@@ -2,6 +2,7 @@
 //! library's private lift measurement end to end (bucket draw → counters → noised report →
 //! aggregator estimate). See the `lift-sim` binary.
 
+pub mod dap_sums;
 pub mod sessions;
 pub mod simulation;
 

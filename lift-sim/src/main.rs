@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use lift_sim::sessions::{parse_sessions, Neighbours};
 use lift_sim::simulation::{group_into_devices, markdown_table, run_once, summarize, BehaviourModel, Scenario};
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
+use shop_personalizer::sync::SecureAggregationSetup;
 
 struct Args {
     train: String,
@@ -58,6 +59,7 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
         Ok(Scenario { name: name.to_string(), report, holdout_share: share, injected_lift: lift })
     };
     let shared = |min_cohort| NoiseMode::SharedSums { min_cohort, helper_url: "https://helper.example".to_string() };
+    let secure = |min_cohort| NoiseMode::SecureAggregation { min_cohort, task: lift_task(min_cohort) };
     Ok(vec![
         make("noise ≈ 0 (reference)", 64.0, NoiseMode::Distributed { min_cohort: 10_000_000 }, holdout)?,
         make(
@@ -72,6 +74,14 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
             NoiseMode::Distributed { min_cohort: 5000 },
             holdout,
         )?,
+        make(
+            "secure aggregation ε=2, δ=1e-6, DAP, sums of ≥ 1000 reports (device default)",
+            2.0,
+            secure(1000),
+            holdout,
+        )?,
+        make("secure aggregation ε=2, δ=1e-6, DAP, sums of ≥ 5000 reports", 2.0, secure(5000), holdout)?,
+        make("secure aggregation ε=4, δ=1e-6, DAP, sums of ≥ 5000 reports", 4.0, secure(5000), holdout)?,
         make("shared sums ε=2, δ=1e-6, two servers, sums of ≥ 5000 reports", 2.0, shared(5000), holdout)?,
         make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 5000 reports", 4.0, shared(5000), holdout)?,
         make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 1000 reports", 4.0, shared(1000), holdout)?,
@@ -79,6 +89,19 @@ fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
         make("local ε=8, δ=1e-6 per report", 8.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6, 50% holdout", 8.0, NoiseMode::Local, 0.5)?,
     ])
+}
+
+/// A lift task's settings: the simulation never sends, so only `minBatchSize` (= K) matters.
+fn lift_task(min_cohort: u32) -> SecureAggregationSetup {
+    SecureAggregationSetup {
+        leader_url: "https://leader.example".to_string(),
+        helper_url: "https://helper.example".to_string(),
+        task_id: String::new(),
+        leader_hpke_config: String::new(),
+        helper_hpke_config: String::new(),
+        time_precision_secs: None,
+        min_batch_size: Some(min_cohort),
+    }
 }
 
 fn main() -> ExitCode {
@@ -119,7 +142,13 @@ fn main() -> ExitCode {
     for scenario in chosen {
         let mut reps = Vec::with_capacity(args.seeds as usize);
         for seed in 0..args.seeds {
-            reps.push(run_once(&sessions, &devices, &neighbours, &model, scenario, seed + 1));
+            match run_once(&sessions, &devices, &neighbours, &model, scenario, seed + 1) {
+                Ok(repetition) => reps.push(repetition),
+                Err(e) => {
+                    eprintln!("lift-sim: {}: {e}", scenario.name);
+                    return ExitCode::from(2);
+                }
+            }
             eprint!("\r{}: {}/{}", scenario.name, seed + 1, args.seeds);
         }
         eprintln!();

@@ -21,6 +21,7 @@ use shop_personalizer::measure::{
     NoiseMode, RatioLift,
 };
 
+use crate::dap_sums::DapSums;
 use crate::sessions::Neighbours;
 
 /// The behaviour model's parameters.
@@ -117,7 +118,6 @@ pub struct Repetition {
     pub recommended_vs_other_orders_per_click: Option<RatioLift>,
 }
 
-/// Runs one repetition of `scenario` with `seed` (buckets, behaviour and noise all re-drawn).
 /// The two servers' share sums per bucket (`sharedSums` scenarios): the devices' reports go
 /// through the real encoding, split and combination (`measure::shares`).
 struct SharedSums {
@@ -149,6 +149,47 @@ impl SharedSums {
     }
 }
 
+/// Where a repetition's reports go: straight into the estimator (local and distributed noise),
+/// or through the two servers' paths that only ever release sums.
+enum Collection {
+    Direct(Box<LiftEstimator>),
+    Shared(SharedSums),
+    Dap(DapSums),
+}
+
+impl Collection {
+    fn new(config: &CheckedReportConfig) -> Result<Self, String> {
+        if let Some(sums) = SharedSums::new(config) {
+            return Ok(Collection::Shared(sums));
+        }
+        match DapSums::new(config) {
+            Some(sums) => Ok(Collection::Dap(sums?)),
+            None => Ok(Collection::Direct(Box::new(LiftEstimator::new(config.clone())))),
+        }
+    }
+
+    fn add(&mut self, report: &LiftReport, config: &CheckedReportConfig, device_seed: u64) -> Result<(), String> {
+        match self {
+            Collection::Shared(sums) => sums.add(report, config, &mut decision_rng(device_seed, 3)),
+            Collection::Dap(sums) => sums.add(report, device_seed)?,
+            // Reports built by the library are always well-formed for its own config.
+            Collection::Direct(estimator) => drop(estimator.add(report)),
+        }
+        Ok(())
+    }
+
+    /// The estimator, `None` when the servers' sums do not combine (no estimate then).
+    fn into_estimator(self, config: &CheckedReportConfig) -> Option<LiftEstimator> {
+        match self {
+            Collection::Direct(estimator) => Some(*estimator),
+            Collection::Shared(sums) => sums.into_estimator(config),
+            Collection::Dap(sums) => sums.into_estimator(config).ok(),
+        }
+    }
+}
+
+/// Runs one repetition of `scenario` with `seed` (buckets, behaviour and noise all re-drawn).
+/// Errs only when a `secureAggregation` scenario's encoding or measurement is refused.
 pub fn run_once(
     sessions: &[Vec<u32>],
     devices: &[Device],
@@ -156,9 +197,8 @@ pub fn run_once(
     model: &BehaviourModel,
     scenario: &Scenario,
     seed: u64,
-) -> Repetition {
-    let mut estimator = LiftEstimator::new(scenario.report.clone());
-    let mut shared = SharedSums::new(&scenario.report);
+) -> Result<Repetition, String> {
+    let mut collection = Collection::new(&scenario.report)?;
     let mut behaviour = decision_rng(seed, 1);
     for (d, device) in devices.iter().enumerate() {
         // Each device's own random seed (in the browser: from crypto.getRandomValues).
@@ -171,26 +211,19 @@ pub fn run_once(
         }
         let mut noise = decision_rng(device_seed, 2);
         let report = noised_report(&counters, bucket, &scenario.report, &mut noise);
-        match shared.as_mut() {
-            Some(sums) => sums.add(&report, &scenario.report, &mut decision_rng(device_seed, 3)),
-            // Reports built by the library are always well-formed for its own config.
-            None => drop(estimator.add(&report)),
-        }
+        collection.add(&report, &scenario.report, device_seed)?;
     }
-    if let Some(sums) = shared {
-        estimator = sums.into_estimator(&scenario.report).unwrap_or(estimator);
-    }
-    let estimate = estimator.estimate(0.95).ok();
+    let estimate = collection.into_estimator(&scenario.report).and_then(|estimator| estimator.estimate(0.95).ok());
     let pick = |name: &str| {
         estimate.as_ref().and_then(|e| e.metrics.iter().find(|m| m.metric == name)).and_then(|m| m.estimate.clone())
     };
-    Repetition {
+    Ok(Repetition {
         personalized_devices: estimate.as_ref().map_or(0, |e| e.personalized_reports),
         holdout_devices: estimate.as_ref().map_or(0, |e| e.holdout_reports),
         orders: pick("orders per session"),
         revenue: pick("revenue per session"),
         recommended_vs_other_orders_per_click: pick("orders per click, recommended vs other items"),
-    }
+    })
 }
 
 /// A scenario's summary over its repetitions. Means, widths and coverage are over the

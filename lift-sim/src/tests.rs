@@ -49,7 +49,8 @@ fn the_estimate_recovers_a_large_injected_lift() {
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
     let s = scenario(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0, 0.5);
-    let reps: Vec<_> = (1..=12).map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed)).collect();
+    let reps: Vec<_> =
+        (1..=12).map(|seed| run_once(&sessions, &devices, &neighbours, &model, &s, seed).unwrap()).collect();
     let summary = summarize("test", 0.5, &reps);
     assert!((summary.mean_lift - 0.5).abs() < 0.12, "mean lift {}", summary.mean_lift);
     assert!(summary.coverage >= 9.0 / 12.0, "coverage {}", summary.coverage);
@@ -64,8 +65,9 @@ fn no_lift_is_not_reported_as_lift_and_noise_widens_or_refuses_the_interval() {
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
-    let run =
-        |noise, epsilon| run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, epsilon, 0.0), 5).orders;
+    let run = |noise, epsilon| {
+        run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, epsilon, 0.0), 5).unwrap().orders
+    };
     let quiet = run(NoiseMode::Distributed { min_cohort: 10_000_000 }, 64.0).expect("bounded without noise");
     assert!(quiet.ci_low <= 0.0 && 0.0 <= quiet.ci_high, "{quiet:?}");
     let some_noise = run(NoiseMode::Distributed { min_cohort: 200 }, 8.0).expect("bounded with mild noise");
@@ -94,7 +96,7 @@ fn shared_sums_give_the_distributed_estimate_through_shares() {
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), 5, 0);
     let model = BehaviourModel::default();
-    let run = |noise| run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, 8.0, 0.3), 5).orders;
+    let run = |noise| run_once(&sessions, &devices, &neighbours, &model, &scenario(noise, 8.0, 0.3), 5).unwrap().orders;
     let distributed = run(NoiseMode::Distributed { min_cohort: 200 }).expect("bounded");
     let helper_url = "https://helper.example".to_string();
     let shared = run(NoiseMode::SharedSums { min_cohort: 200, helper_url }).expect("bounded");
@@ -105,4 +107,59 @@ fn shared_sums_give_the_distributed_estimate_through_shares() {
         "{shared:?} vs {distributed:?}"
     );
     assert_ne!(shared.lift, distributed.lift, "the shared path really went through fixed point");
+}
+
+fn secure(min_cohort: u32) -> NoiseMode {
+    let task = shop_personalizer::sync::SecureAggregationSetup {
+        leader_url: "https://leader.example".into(),
+        helper_url: "https://helper.example".into(),
+        task_id: String::new(),
+        leader_hpke_config: String::new(),
+        helper_hpke_config: String::new(),
+        time_precision_secs: None,
+        min_batch_size: Some(min_cohort),
+    };
+    NoiseMode::SecureAggregation { min_cohort, task }
+}
+
+#[test]
+fn secure_aggregation_estimates_like_distributed_noise_of_the_same_epsilon() {
+    let sessions = parse_sessions(&fixture(12_000, 6)).unwrap();
+    let neighbours = Neighbours::build(&sessions, 20);
+    let devices = group_into_devices(sessions.len(), 5, 0);
+    let model = BehaviourModel::default();
+    let runs = |noise: &dyn Fn() -> NoiseMode| -> Vec<_> {
+        (1..=8)
+            .map(|seed| {
+                run_once(&sessions, &devices, &neighbours, &model, &scenario(noise(), 64.0, 0.3), seed).unwrap()
+            })
+            .collect()
+    };
+    let distributed = summarize("distributed", 0.3, &runs(&|| NoiseMode::Distributed { min_cohort: 200 }));
+    let dap = summarize("dap", 0.3, &runs(&|| secure(200)));
+    assert!(dap.bounded >= 0.75, "{dap:?}");
+    // The DAP mode spends ¾ of ρ on the means (noise sd × 1/√¾ = 1.15) and adds fixed point:
+    // its intervals are about as wide, its estimates about as close to the truth.
+    let ratio = dap.mean_half_width / distributed.mean_half_width;
+    assert!((0.9..1.6).contains(&ratio), "half-widths {} vs {}", dap.mean_half_width, distributed.mean_half_width);
+    assert!((dap.mean_lift - 0.3).abs() < 0.1, "{dap:?}");
+    assert!(dap.noise_share > 0.2, "the devices' noise shares are in the sums: {}", dap.noise_share);
+    assert!(dap.personalized_devices > 0.0 && dap.holdout_devices > 0.0);
+}
+
+#[test]
+fn a_secure_aggregation_encoding_the_library_refuses_is_an_error() {
+    let sessions = parse_sessions(&fixture(50, 7)).unwrap();
+    let neighbours = Neighbours::build(&sessions, 20);
+    let devices = group_into_devices(sessions.len(), 5, 0);
+    // Noise shares of a sum of 10^7 reports are finer than the entries' steps.
+    let refused = run_once(
+        &sessions,
+        &devices,
+        &neighbours,
+        &BehaviourModel::default(),
+        &scenario(secure(10_000_000), 2.0, 0.1),
+        1,
+    );
+    assert!(refused.is_err(), "{refused:?}");
 }

@@ -153,12 +153,35 @@ impl LiftEncoding {
         (top - self.value_offset as f64).max(self.value_offset as f64) / LIFT_SCALE
     }
 
-    /// The measurement of the clipped counts `values` (length D, clipped to `[0, cap_j]` here).
+    /// The noise shares' standard deviations in steps of `1/LIFT_SCALE` cap: `(values, products)`.
+    pub fn share_steps(&self) -> (f64, f64) {
+        (self.value_share_steps, self.product_share_steps)
+    }
+
+    /// The measurement of the clipped counts `values` (length D, clipped to `[0, cap_j]` here),
+    /// with this device's noise shares drawn by prio's exact discrete Gaussian sampler.
     pub fn measurement(
         &self,
         values: &[f64],
         personalized: bool,
         rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u128>, DapError> {
+        let value_noise = discrete_gaussian(self.value_share_steps)?;
+        let product_noise = discrete_gaussian(self.product_share_steps)?;
+        self.measurement_with_noise(values, personalized, &mut |is_value| {
+            let noise = if is_value { &value_noise } else { &product_noise };
+            i64::try_from(noise.sample(rng)).unwrap_or(i64::MAX / 2)
+        })
+    }
+
+    /// [`Self::measurement`] with the noise samples (in steps) drawn by `noise(is_value)`: a
+    /// value's share of sd `share_steps().0`, a product's of `.1`. Devices use `measurement`;
+    /// a simulation of many devices may draw the same distributions faster.
+    pub fn measurement_with_noise(
+        &self,
+        values: &[f64],
+        personalized: bool,
+        noise: &mut dyn FnMut(bool) -> i64,
     ) -> Result<Vec<u128>, DapError> {
         if values.len() != self.dimension {
             return Err(DapError::Dimension { got: values.len(), expected: self.dimension });
@@ -168,18 +191,14 @@ impl LiftEncoding {
         for (i, xi) in scaled.iter().enumerate() {
             own.extend(scaled[i..].iter().map(|xj| xi * xj));
         }
-        let value_noise = discrete_gaussian(self.value_share_steps)?;
-        let product_noise = discrete_gaussian(self.product_share_steps)?;
         let top = (1_i64 << self.bits) - 1;
         let mut measurement = vec![u128::from(personalized)];
         for block_personalized in [true, false] {
             for (index, x) in own.iter().enumerate() {
                 let is_value = index < self.dimension;
-                let (offset, noise) =
-                    if is_value { (self.value_offset, &value_noise) } else { (self.product_offset, &product_noise) };
+                let offset = if is_value { self.value_offset } else { self.product_offset };
                 let count = if block_personalized == personalized { (x * LIFT_SCALE).round() as i64 } else { 0 };
-                let sample = i64::try_from(noise.sample(rng)).unwrap_or(i64::MAX / 2);
-                let entry = (offset as i64).saturating_add(count).saturating_add(sample).clamp(0, top);
+                let entry = (offset as i64).saturating_add(count).saturating_add(noise(is_value)).clamp(0, top);
                 measurement.push(entry as u128);
             }
         }
