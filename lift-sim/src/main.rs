@@ -1,4 +1,4 @@
-//! `lift-sim --train FILE [--seeds N] [--lift X] [--holdout X] [--only TEXT]`
+//! `lift-sim --train FILE [--seeds N] [--lift X] [--holdout X] [--placements home,product|none] [--only TEXT]`
 //!
 //! Reads replay sessions (one per line, space-separated item ids), simulates one device per
 //! 1–5 consecutive sessions, injects the lift into personalized devices' conversion and prints a
@@ -17,12 +17,16 @@ struct Args {
     seeds: u64,
     lift: f64,
     holdout: f64,
+    /// The placements broken out in the report (D = 1 + 10 × (placements + 1)); the device
+    /// default has none (D = 11).
+    placements: Vec<String>,
     /// Run only the scenarios whose name contains this text.
     only: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { train: String::new(), seeds: 200, lift: 0.10, holdout: 0.10, only: None };
+    let placements = vec!["home".to_string(), "product".to_string()];
+    let mut args = Args { train: String::new(), seeds: 200, lift: 0.10, holdout: 0.10, placements, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -34,6 +38,11 @@ fn parse_args() -> Result<Args, String> {
                 args.holdout = value()?.parse().map_err(|_| "--holdout takes a share, e.g. 0.1".to_string())?
             }
             "--only" => args.only = Some(value()?),
+            "--placements" => {
+                let list = value()?;
+                args.placements =
+                    if list == "none" { Vec::new() } else { list.split(',').map(str::to_string).collect() };
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -50,12 +59,12 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn scenarios(holdout: f64, lift: f64) -> Result<Vec<Scenario>, String> {
-    let placements = vec!["home".to_string(), "product".to_string()];
+fn scenarios(holdout: f64, lift: f64, placements: &[String]) -> Result<Vec<Scenario>, String> {
     let make = |name: &str, epsilon: f64, noise: NoiseMode, share: f64| -> Result<Scenario, String> {
-        let report = LiftReportConfig { placements: placements.clone(), epsilon, noise, ..LiftReportConfig::default() }
-            .check()
-            .map_err(|e| e.to_string())?;
+        let report =
+            LiftReportConfig { placements: placements.to_vec(), epsilon, noise, ..LiftReportConfig::default() }
+                .check()
+                .map_err(|e| e.to_string())?;
         Ok(Scenario { name: name.to_string(), report, holdout_share: share, injected_lift: lift })
     };
     let shared = |min_cohort| NoiseMode::SharedSums { min_cohort, helper_url: "https://helper.example".to_string() };
@@ -108,7 +117,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("lift-sim: {message}\nusage: lift-sim --train FILE [--seeds 200] [--lift 0.1] [--holdout 0.1] [--only TEXT]");
+            eprintln!("lift-sim: {message}\nusage: lift-sim --train FILE [--seeds 200] [--lift 0.1] [--holdout 0.1] [--placements home,product|none] [--only TEXT]");
             return ExitCode::from(2);
         }
     };
@@ -130,7 +139,7 @@ fn main() -> ExitCode {
     let neighbours = Neighbours::build(&sessions, 20);
     let devices = group_into_devices(sessions.len(), model.max_sessions_per_device, 0);
     eprintln!("{} sessions as {} devices; {} seeds per scenario", sessions.len(), devices.len(), args.seeds);
-    let scenarios = match scenarios(args.holdout, args.lift) {
+    let scenarios = match scenarios(args.holdout, args.lift, &args.placements) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("lift-sim: {e}");
