@@ -20,11 +20,19 @@ use shop_personalizer::measure::{CheckedReportConfig, LiftEstimator, LiftReport,
 use shop_personalizer::privacy::sampling::standard_normal;
 use shop_personalizer::sync::dap::LiftEncoding;
 
-/// The running sum of one repetition's lift measurements.
+use crate::random_groups::BatchTotals;
+
+/// The running sum of one repetition's lift measurements, and of its batches: the leader closes
+/// a batch when it holds `minCohort` reports (in arrival order: here, the devices' order) and
+/// collects each on its own; a last batch short of that is never collected.
 pub struct DapSums {
     encoding: LiftEncoding,
     total: Vec<u128>,
     reports: u64,
+    batch_size: u64,
+    batch: Vec<u128>,
+    batch_reports: u64,
+    batches: Vec<BatchTotals>,
 }
 
 impl DapSums {
@@ -34,8 +42,12 @@ impl DapSums {
         let NoiseMode::SecureAggregation { min_cohort, .. } = config.config().noise else { return None };
         Some(LiftEncoding::new(config, min_cohort).map_err(|e| e.to_string()).map(|encoding| DapSums {
             total: vec![0; encoding.length()],
+            batch: vec![0; encoding.length()],
             encoding,
             reports: 0,
+            batch_size: u64::from(min_cohort),
+            batch_reports: 0,
+            batches: Vec::new(),
         }))
     }
 
@@ -53,15 +65,28 @@ impl DapSums {
             .encoding
             .measurement_with_noise(&report.values, personalized, &mut noise)
             .map_err(|e| e.to_string())?;
-        for (sum, entry) in self.total.iter_mut().zip(measurement) {
+        for ((sum, batch), entry) in self.total.iter_mut().zip(&mut self.batch).zip(measurement) {
             *sum += entry;
+            *batch += entry;
         }
         self.reports += 1;
+        self.batch_reports += 1;
+        if self.batch_reports == self.batch_size {
+            let buckets = self.encoding.decode(&self.batch, self.batch_reports).map_err(|e| e.to_string())?;
+            self.batches.push(BatchTotals::of(&buckets));
+            self.batch.iter_mut().for_each(|entry| *entry = 0);
+            self.batch_reports = 0;
+        }
         Ok(())
     }
 
+    /// The collected batches' totals (for the random-groups interval).
+    pub fn batches(&self) -> &[BatchTotals] {
+        &self.batches
+    }
+
     /// The estimator over the decoded sums of both buckets, as the lift leader builds it.
-    pub fn into_estimator(self, config: &CheckedReportConfig) -> Result<LiftEstimator, String> {
+    pub fn estimator(&self, config: &CheckedReportConfig) -> Result<LiftEstimator, String> {
         let [p, h] = self.encoding.decode(&self.total, self.reports).map_err(|e| e.to_string())?;
         let personalized = LiftSums::from_parts(p.reports, p.sums, &p.products);
         let holdout = LiftSums::from_parts(h.reports, h.sums, &h.products);

@@ -3,6 +3,7 @@
 //! aggregator estimate). See the `lift-sim` binary.
 
 pub mod dap_sums;
+pub mod random_groups;
 pub mod sessions;
 pub mod simulation;
 

@@ -22,6 +22,7 @@ use shop_personalizer::measure::{
 };
 
 use crate::dap_sums::DapSums;
+use crate::random_groups::{self, GroupsInterval};
 use crate::sessions::Neighbours;
 
 /// The behaviour model's parameters.
@@ -116,6 +117,9 @@ pub struct Repetition {
     pub orders: Option<RatioLift>,
     pub revenue: Option<RatioLift>,
     pub recommended_vs_other_orders_per_click: Option<RatioLift>,
+    /// `secureAggregation` only: orders per session from the spread of the collected batches
+    /// (`random_groups`), and how many batches there were.
+    pub random_groups: Option<(Option<GroupsInterval>, usize)>,
 }
 
 /// The two servers' share sums per bucket (`sharedSums` scenarios): the devices' reports go
@@ -178,12 +182,16 @@ impl Collection {
         Ok(())
     }
 
-    /// The estimator, `None` when the servers' sums do not combine (no estimate then).
-    fn into_estimator(self, config: &CheckedReportConfig) -> Option<LiftEstimator> {
+    /// The estimator, `None` when the servers' sums do not combine (no estimate then); and for
+    /// DAP batches their random-groups interval and count.
+    fn finish(self, config: &CheckedReportConfig) -> (Option<LiftEstimator>, Option<(Option<GroupsInterval>, usize)>) {
         match self {
-            Collection::Direct(estimator) => Some(*estimator),
-            Collection::Shared(sums) => sums.into_estimator(config),
-            Collection::Dap(sums) => sums.into_estimator(config).ok(),
+            Collection::Direct(estimator) => (Some(*estimator), None),
+            Collection::Shared(sums) => (sums.into_estimator(config), None),
+            Collection::Dap(sums) => {
+                let groups = random_groups::orders_per_session(sums.batches(), 0.95);
+                (sums.estimator(config).ok(), Some((groups, sums.batches().len())))
+            }
         }
     }
 }
@@ -213,7 +221,8 @@ pub fn run_once(
         let report = noised_report(&counters, bucket, &scenario.report, &mut noise);
         collection.add(&report, &scenario.report, device_seed)?;
     }
-    let estimate = collection.into_estimator(&scenario.report).and_then(|estimator| estimator.estimate(0.95).ok());
+    let (estimator, random_groups) = collection.finish(&scenario.report);
+    let estimate = estimator.and_then(|estimator| estimator.estimate(0.95).ok());
     let pick = |name: &str| {
         estimate.as_ref().and_then(|e| e.metrics.iter().find(|m| m.metric == name)).and_then(|m| m.estimate.clone())
     };
@@ -223,6 +232,7 @@ pub fn run_once(
         orders: pick("orders per session"),
         revenue: pick("revenue per session"),
         recommended_vs_other_orders_per_click: pick("orders per click, recommended vs other items"),
+        random_groups,
     })
 }
 
@@ -243,6 +253,16 @@ pub struct Summary {
     pub revenue_coverage: f64,
     pub noise_share: f64,
     pub mean_recommended_vs_other: f64,
+    pub random_groups: Option<GroupsSummary>,
+}
+
+/// The random-groups intervals of a `secureAggregation` scenario, summarized as the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupsSummary {
+    pub batches: f64,
+    pub bounded: f64,
+    pub mean_half_width: f64,
+    pub coverage: f64,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -277,7 +297,22 @@ pub fn summarize(name: &str, injected: f64, reps: &[Repetition]) -> Summary {
         mean_recommended_vs_other: mean(
             reps.iter().filter_map(|r| r.recommended_vs_other_orders_per_click.as_ref()).map(|e| e.lift),
         ),
+        random_groups: summarize_groups(injected, reps),
     }
+}
+
+fn summarize_groups(injected: f64, reps: &[Repetition]) -> Option<GroupsSummary> {
+    let runs: Vec<_> = reps.iter().filter_map(|r| r.random_groups).collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let bounded = || runs.iter().filter_map(|(interval, _)| interval.as_ref());
+    Some(GroupsSummary {
+        batches: mean(runs.iter().map(|(_, batches)| *batches as f64)),
+        bounded: bounded().count() as f64 / runs.len() as f64,
+        mean_half_width: mean(bounded().map(|i| (i.high - i.low) / 2.0)),
+        coverage: mean(bounded().map(|i| f64::from(u8::from(i.low <= injected && injected <= i.high)))),
+    })
 }
 
 /// The markdown table of the summaries.
@@ -285,11 +320,12 @@ pub fn markdown_table(summaries: &[Summary]) -> String {
     let mut out = String::from(
         "| scenario | devices (personalized / holdout) | injected lift | bounded 95% CIs | mean estimate | \
          mean CI half-width | coverage, orders/session | coverage, revenue/session | noise share of variance | \
-         recommended vs other items, orders per click |\n|---|---|---|---|---|---|---|---|---|---|\n",
+         recommended vs other items, orders per click | random groups of the DAP batches: batches, bounded, \
+         half-width, coverage |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in summaries {
         out.push_str(&format!(
-            "| {} | {:.0} / {:.0} | {:+.1}% | {:.1}% of {} | {:+.2}% | {:.2} pp | {:.1}% | {:.1}% | {:.0}% | {:+.1}% |\n",
+            "| {} | {:.0} / {:.0} | {:+.1}% | {:.1}% of {} | {:+.2}% | {:.2} pp | {:.1}% | {:.1}% | {:.0}% | {:+.1}% | {} |\n",
             s.name,
             s.personalized_devices,
             s.holdout_devices,
@@ -302,6 +338,13 @@ pub fn markdown_table(summaries: &[Summary]) -> String {
             s.revenue_coverage * 100.0,
             s.noise_share * 100.0,
             s.mean_recommended_vs_other * 100.0,
+            s.random_groups.as_ref().map_or("—".to_string(), |g| format!(
+                "{:.0}, {:.1}%, {:.2} pp, {:.1}%",
+                g.batches,
+                g.bounded * 100.0,
+                g.mean_half_width * 100.0,
+                g.coverage * 100.0
+            )),
         ));
     }
     out
