@@ -32,6 +32,7 @@
 
 pub mod candidates;
 pub mod context;
+mod context_tree;
 mod default_weights;
 mod explain;
 pub mod extract;

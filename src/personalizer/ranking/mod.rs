@@ -19,6 +19,7 @@
 
 mod answer;
 mod answer_text;
+mod answer_tree;
 mod live_sets;
 mod model_store;
 mod ranked_columns;
@@ -43,6 +44,7 @@ use super::{check_time, Extension, Personalizer};
 
 pub use answer::{field as answer_field, AnswerColumns, NeighbourColumns, ANSWER_FIELDS, NEIGHBOUR_FIELDS};
 pub use answer_text::{read_plain_text, PlainColumns, Text};
+pub use answer_tree::read_plain_tree;
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{encode_model, load_model, model_key, ModelRead};
