@@ -11,9 +11,12 @@
 //! `7`, expected a string`, `missing field `id``, `unknown variant `x`, expected one of ...`) are
 //! serde_json's, floats in them written as serde_json writes them (`Number`'s `Display`).
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
+use serde::de::Unexpected;
 use serde_json::{Map, Value};
+
+use crate::float_text::Decimal;
 
 /// What serde_json would have said, as its error's `Display` (a tree's errors have no position).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,3 +269,41 @@ fn read_members(
     }
     Ok(())
 }
+
+/// serde's words for an unexpected value, as its `Display` writes them, floats written by
+/// `float_text`: serde's own `Display` brings `core::fmt`'s float code into the module.
+pub struct SerdeWords<'a>(pub Unexpected<'a>);
+
+impl fmt::Display for SerdeWords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Unexpected::Bool(flag) => write!(f, "boolean `{flag}`"),
+            Unexpected::Unsigned(whole) => write!(f, "integer `{whole}`"),
+            Unexpected::Signed(whole) => write!(f, "integer `{whole}`"),
+            // serde adds ".0" to a finite float written without a point.
+            Unexpected::Float(number) => {
+                let text = Decimal(number).to_string();
+                let point = if number.is_finite() && !text.contains('.') { ".0" } else { "" };
+                write!(f, "floating point `{text}{point}`")
+            }
+            Unexpected::Char(c) => write!(f, "character `{c}`"),
+            Unexpected::Str(text) => write!(f, "string {text:?}"),
+            Unexpected::Bytes(_) => f.write_str("byte array"),
+            Unexpected::Unit => f.write_str("unit value"),
+            Unexpected::Option => f.write_str("Option value"),
+            Unexpected::NewtypeStruct => f.write_str("newtype struct"),
+            Unexpected::Seq => f.write_str("sequence"),
+            Unexpected::Map => f.write_str("map"),
+            Unexpected::Enum => f.write_str("enum"),
+            Unexpected::UnitVariant => f.write_str("unit variant"),
+            Unexpected::NewtypeVariant => f.write_str("newtype variant"),
+            Unexpected::TupleVariant => f.write_str("tuple variant"),
+            Unexpected::StructVariant => f.write_str("struct variant"),
+            Unexpected::Other(other) => f.write_str(other),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "derive_reading_tests.rs"]
+mod tests;
