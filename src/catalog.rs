@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 mod key_reading;
 
@@ -28,7 +29,7 @@ pub enum CatalogError {
     TooMany { field: &'static str, len: usize, max: usize },
     #[error("{field} contains an empty string: drop empty entries")]
     EmptyLabel { field: &'static str },
-    #[error("price {0} is not a finite, non-negative number")]
+    #[error("price {} is not a finite, non-negative number", Decimal(*.0))]
     BadPrice(f64),
 }
 
@@ -175,9 +176,9 @@ impl std::fmt::Display for AttributeKey {
             AttributeKey::PriceBand(band) => {
                 let band = usize::from(*band);
                 match (band.checked_sub(1).map(|i| PRICE_BAND_BOUNDS[i]), PRICE_BAND_BOUNDS.get(band)) {
-                    (None, Some(hi)) => write!(f, "under {hi}"),
-                    (Some(lo), Some(hi)) => write!(f, "{lo} to {hi}"),
-                    (Some(lo), None) => write!(f, "{lo} and up"),
+                    (None, Some(hi)) => write!(f, "under {}", Decimal(*hi)),
+                    (Some(lo), Some(hi)) => write!(f, "{} to {}", Decimal(lo), Decimal(*hi)),
+                    (Some(lo), None) => write!(f, "{} and up", Decimal(lo)),
                     (None, None) => f.write_str("any price"),
                 }
             }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 /// Longest accepted shop namespace.
 pub const MAX_SHOP_LEN: usize = 64;
@@ -28,7 +29,7 @@ pub enum ConfigError {
     ShopTooLong(usize),
     #[error("shop {0:?} contains characters other than letters, digits, '.', '_' and '-': pick a plain namespace")]
     ShopCharacters(String),
-    #[error("{field} must be a finite number {rule}, got {value}")]
+    #[error("{field} must be a finite number {rule}, got {}", Decimal(*.value))]
     OutOfRange { field: &'static str, rule: &'static str, value: f64 },
     #[error("storageBudgetBytes is {0}; choose a value from 4096 to 1048576")]
     StorageBudget(u32),
@@ -36,7 +37,7 @@ pub enum ConfigError {
     TooManySensitiveCategories(usize),
     #[error("sensitiveCategories contains an empty name: drop empty entries")]
     EmptySensitiveCategory,
-    #[error("weights.{field} is {value} but must be {rule}")]
+    #[error("weights.{field} is {} but must be {rule}", Decimal(*.value))]
     WeightSign { field: &'static str, rule: &'static str, value: f64 },
 }
 

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod consent;
 pub mod error_code;
+pub mod float_text;
 pub mod measure;
 pub mod off_policy;
 pub mod ordering;

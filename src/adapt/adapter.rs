@@ -19,6 +19,7 @@ use super::offers::history::OfferHistory;
 use super::offers::{OfferContext, OfferDecision, OfferError, OfferSpec};
 use crate::catalog::Item;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::measure::holdout::{HoldoutDraw, LiftBucket, DEFAULT_HOLDOUT_SHARE};
 use crate::measure::{noised_report, CheckedReportConfig, LiftCounters, LiftReport};
 use crate::profile::shopper_state::ShopperState;
@@ -31,13 +32,13 @@ pub const ADAPT_STATE_VERSION: u32 = 1;
 pub enum AdaptError {
     #[error(transparent)]
     Bandit(#[from] BanditError),
-    #[error("holdoutShare {0} is not in [0, 1]: use e.g. 0.1 for a 10% holdout")]
+    #[error("holdoutShare {} is not in [0, 1]: use e.g. 0.1 for a 10% holdout", Decimal(*.0))]
     BadHoldoutShare(f64),
-    #[error("layout.hideBelow {0} is not in (0, 1): use e.g. 0.35")]
+    #[error("layout.hideBelow {} is not in (0, 1): use e.g. 0.35", Decimal(*.0))]
     BadHideBelow(f64),
     #[error("stored adaptation state has version {found}; this library reads up to {ADAPT_STATE_VERSION}: update the library or start fresh")]
     FutureVersion { found: u32 },
-    #[error("stored holdout draw {0} is not in [0, 1): the stored state is corrupt; start fresh")]
+    #[error("stored holdout draw {} is not in [0, 1): the stored state is corrupt; start fresh", Decimal(*.0))]
     BadStoredDraw(f64),
     #[error("stored offer history is over its bounds or holds bad times: the stored state is corrupt; start fresh")]
     BadOfferHistory,

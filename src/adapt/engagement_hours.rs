@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
 
+use crate::float_text::Decimal;
 use crate::profile::shopper_state::HOURS_PER_WEEK;
 
 const HOURS_PER_DAY: usize = 24;
@@ -34,9 +35,9 @@ pub enum HoursError {
         "the hour-of-week histogram has {0} entries; it needs exactly 168 (7 days × 24 hours, Monday 00:00 first)"
     )]
     WrongLength(usize),
-    #[error("hour {index} of the histogram is {value}: counts must be finite and ≥ 0")]
+    #[error("hour {index} of the histogram is {}: counts must be finite and ≥ 0", Decimal(*.value))]
     BadCount { index: usize, value: f32 },
-    #[error("hours parameter {name} = {value} is out of range: expected {expected}")]
+    #[error("hours parameter {name} = {} is out of range: expected {expected}", Decimal(*.value))]
     BadParameter { name: &'static str, value: f64, expected: &'static str },
 }
 

@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::catalog::{validate_item_id, CatalogError, ItemAttributes, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 /// Most ids one impression, search result list or purchase may carry.
 pub const MAX_LIST_LEN: usize = 1000;
@@ -25,7 +26,7 @@ pub enum EventError {
     EmptyList { field: &'static str },
     #[error("{field} has {len} entries; the limit is {max}: send fewer per event")]
     ListTooLong { field: &'static str, len: usize, max: usize },
-    #[error("{field} must be a finite number {rule}, got {value}")]
+    #[error("{field} must be a finite number {rule}, got {}", Decimal(*.value))]
     OutOfRange { field: &'static str, rule: &'static str, value: f64 },
     #[error("search query is empty: track a search only when the shopper typed something")]
     EmptyQuery,

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::catalog::MAX_LABEL_BYTES;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 /// Most distinct placements counted; later ones are counted under [`OTHER_PLACEMENT`].
 pub const MAX_PLACEMENTS: usize = 16;
@@ -18,7 +19,7 @@ pub const METRICS: [LiftMetric; 5] =
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum CounterError {
-    #[error("amount {0} is not a finite number ≥ 0: count impressions, clicks and orders as counts, revenue in the shop's currency")]
+    #[error("amount {} is not a finite number ≥ 0: count impressions, clicks and orders as counts, revenue in the shop's currency", Decimal(*.0))]
     BadAmount(f64),
     #[error(
         "placement name is empty or longer than {MAX_LABEL_BYTES} bytes: use the placement's short name, e.g. \"home\""

@@ -24,6 +24,7 @@ use thiserror::Error;
 use super::report::{CheckedReportConfig, LiftReport, LIFT_REPORT_VERSION};
 pub use super::sums::LiftSums;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 pub use crate::measure::gaussian::normal_quantile;
 use crate::measure::holdout::LiftBucket;
 
@@ -35,9 +36,9 @@ pub enum EstimateError {
     NotFinite,
     #[error("report version {0} is not understood (expected {LIFT_REPORT_VERSION})")]
     WrongVersion(u32),
-    #[error("report was noised with multiplier {got}, the config says {expected}: devices and aggregator must share the lift config")]
+    #[error("report was noised with multiplier {}, the config says {}: devices and aggregator must share the lift config", Decimal(*.got), Decimal(*.expected))]
     NoiseMismatch { got: f64, expected: f64 },
-    #[error("confidence {0} is not in (0, 1): use e.g. 0.95")]
+    #[error("confidence {} is not in (0, 1): use e.g. 0.95", Decimal(*.0))]
     BadConfidence(f64),
     #[error("stored sums have dimension {got}; this configuration expects {expected}")]
     SumsDimension { got: usize, expected: usize },

@@ -32,6 +32,7 @@ use thiserror::Error;
 
 use super::counters::{LiftCounters, METRICS, OTHER_PLACEMENT};
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::measure::holdout::LiftBucket;
 use crate::privacy::sampling::standard_normal;
 
@@ -45,7 +46,7 @@ pub const DEFAULT_LIFT_EPSILON: f64 = 2.0;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ReportError {
-    #[error("lift report parameter {name} = {value} is out of range: expected {expected}")]
+    #[error("lift report parameter {name} = {} is out of range: expected {expected}", Decimal(*.value))]
     BadParameter { name: &'static str, value: f64, expected: &'static str },
     #[error("noise.helperUrl must be an http:// or https:// URL of the helper server, got {0:?}")]
     BadHelperUrl(String),

@@ -12,16 +12,17 @@ pub mod ranking;
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum OffPolicyError {
     #[error("no logged decisions to evaluate: log some decisions under an exploring policy first")]
     Empty,
-    #[error("record {index}: propensity {value} is not in (0, 1]: log the propensity each decision returned")]
+    #[error("record {index}: propensity {} is not in (0, 1]: log the propensity each decision returned", Decimal(*.value))]
     BadPropensity { index: usize, value: f64 },
-    #[error("record {index}: target probability {value} is not in [0, 1]: give the evaluated policy's probability of the logged action")]
+    #[error("record {index}: target probability {} is not in [0, 1]: give the evaluated policy's probability of the logged action", Decimal(*.value))]
     BadTarget { index: usize, value: f64 },
-    #[error("record {index}: reward {value} is not finite")]
+    #[error("record {index}: reward {} is not finite", Decimal(*.value))]
     BadReward { index: usize, value: f64 },
     #[error(
         "record {index}: the evaluated policy fills {value} slots; give a positive number (e.g. K for a top-K list)"

@@ -41,8 +41,8 @@ pub use context::Context;
 pub use extension::{CoreOnly, Extension, OnDevice};
 pub use outcome::{memory_only_warning, Environment, FlushReport, PersonalizerError, TrackOutcome};
 pub use ranking::{
-    answer_field, read_plain_text, AnswerColumns, NeighbourColumns, PlainColumns, RankedColumns, RankedList,
-    RankedProduct, RankingError, Text, ANSWER_FIELDS, MAX_LIVE_SETS, NEIGHBOUR_FIELDS,
+    answer_field, read_plain_text, read_plain_tree, AnswerColumns, NeighbourColumns, PlainColumns, RankedColumns,
+    RankedList, RankedProduct, RankingError, Text, ANSWER_FIELDS, MAX_LIVE_SETS, NEIGHBOUR_FIELDS,
 };
 pub use remote::{Detached, PartsPort, Remote, WeightsChange, WeightsSnapshot, MAX_QUEUED_FOR_PARTS};
 pub use syncing::{

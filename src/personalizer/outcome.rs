@@ -8,6 +8,7 @@ use crate::collect::event::EventError;
 use crate::collect::noise::FilterReason;
 use crate::config::ConfigError;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::profile::stored::WriteError;
 use crate::profile::DeviceClass;
 use crate::storage::{StorageWarning, StoreError, WarningCode};
@@ -64,7 +65,7 @@ pub enum PersonalizerError {
     Item { index: usize, source: CatalogError },
     #[error("upsertItems got {0} items; pass at most 1000 per call")]
     TooManyItems(usize),
-    #[error("nowMs is {0}: pass Date.now(), a non-negative number of milliseconds since 1970")]
+    #[error("nowMs is {}: pass Date.now(), a non-negative number of milliseconds since 1970", Decimal(*.0))]
     BadTime(f64),
     #[error("localHourOfWeek is {0}: pass 0 to 167, the hours since Monday 00:00 local time")]
     BadHour(u32),

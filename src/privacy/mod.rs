@@ -11,6 +11,7 @@ pub mod update;
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 pub use ledger::{LedgerSummary, PeriodSummary, PrivacyLedger};
 pub use params::{PrivacyConfig, PrivacyParams};
@@ -20,7 +21,7 @@ pub use update::{NoisyUpdate, UpdateBuilder, UpdateInputs};
 /// Why an update was not built or a privacy setting was refused. Refusals spend no budget.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PrivacyError {
-    #[error("privacy setting {field} must be {rule}, got {value}")]
+    #[error("privacy setting {field} must be {rule}, got {}", Decimal(*.value))]
     InvalidParam { field: &'static str, rule: &'static str, value: f64 },
     #[error(
         "one update would spend epsilon {epsilon_per_update:.3} but the period budget is {budget}: \

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::{DeviceClass, ProfileChange, RecordedEvent, HOURS_PER_WEEK};
 use crate::catalog::{AttributeKey, ItemAttributes};
 use crate::collect::event::{PurchaseLine, TrackEvent, MAX_DWELL_MS};
+use crate::float_text::Decimal;
 use crate::storage::tree_reading::{list, number, optional, or_default, text, texts, whole_u64, whole_u8, TreeError};
 
 use super::tree::{attribute_key, device_class};
@@ -172,7 +173,7 @@ fn write_attributes(attributes: &ItemAttributes, out: &mut String) {
         push_text(out, brand);
     }
     if let Some(price) = attributes.price {
-        let _ = write!(out, ",\"price\":{}", if price.is_finite() { price } else { 0.0 });
+        let _ = write!(out, ",\"price\":{}", Decimal(if price.is_finite() { price } else { 0.0 }));
     }
     out.push_str(",\"tags\":");
     write_texts(attributes.tags.iter().map(String::as_str), out);
@@ -202,7 +203,7 @@ fn push_field(out: &mut String, text: &str) {
 
 /// A finite number (events hold no other; anything else writes 0), shortest round-trip form.
 fn push_number(out: &mut String, value: f64) {
-    let _ = write!(out, ",{}", if value.is_finite() { value } else { 0.0 });
+    let _ = write!(out, ",{}", Decimal(if value.is_finite() { value } else { 0.0 }));
 }
 
 /// Reads a change [`write_change`] wrote, checking it as `track` checks an event.

@@ -32,6 +32,7 @@
 
 pub mod candidates;
 pub mod context;
+mod context_tree;
 mod default_weights;
 mod explain;
 pub mod extract;
@@ -52,6 +53,7 @@ use thiserror::Error;
 
 use crate::catalog::CatalogError;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 pub use candidates::{CandidateInput, CandidateRow, CandidateSet, CandidateSetBuilder, NeighbourInput, MAX_CANDIDATES};
 pub use context::{BusinessRules, Diversity, Pin, Placement, RankContext};
@@ -80,13 +82,13 @@ pub enum RankError {
     DuplicateId { id: String },
     #[error("{len} candidates; at most {max} can be ranked: cut the server's list first (a few hundred is plenty)")]
     TooManyCandidates { len: usize, max: usize },
-    #[error("{field} of candidate {id:?} is {value}: send finite numbers (popularity must also be ≥ 0)")]
+    #[error("{field} of candidate {id:?} is {}: send finite numbers (popularity must also be ≥ 0)", Decimal(*.value))]
     BadNumber { id: String, field: &'static str, value: f32 },
     #[error("embedding of candidate {id:?} has {got} numbers where {expected} were expected: send one dimension (1 to 1024) for the whole answer")]
     EmbeddingLength { id: String, expected: usize, got: usize },
     #[error("candidate {id:?} has {len} neighbours; the limit is {max}: send the strongest ones")]
     TooManyNeighbours { id: String, len: usize, max: usize },
-    #[error("{name} is {value}; it must be {rule}")]
+    #[error("{name} is {}; it must be {rule}", Decimal(*.value))]
     BadParam { name: &'static str, value: f64, rule: &'static str },
     #[error("weights have {got} entries; the model has {expected}: send weights of the same model version")]
     WeightsLength { expected: usize, got: usize },

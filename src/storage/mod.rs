@@ -6,6 +6,7 @@
 //! `window.localStorage`; [`MemoryStore`] is the in-memory twin used by native tests.
 
 pub mod checksum;
+pub mod derive_reading;
 mod envelope;
 mod float_reading;
 pub mod json_layout;

@@ -17,6 +17,7 @@ pub mod update_wire;
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::privacy::PrivacyError;
 
 pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
@@ -46,7 +47,7 @@ pub enum SyncError {
     BadDimension { dimension: usize, max: usize },
     #[error("body declares dimension {declared} but has {got} bytes of that section: it was cut off or padded")]
     LengthMismatch { declared: usize, got: usize },
-    #[error("{field} is invalid ({value})")]
+    #[error("{field} is invalid ({})", Decimal(*.value))]
     BadField { field: &'static str, value: f64 },
     #[error("model checksum does not match its weights: the download was corrupted; the previous model is kept")]
     ChecksumMismatch,

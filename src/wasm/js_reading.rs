@@ -19,6 +19,7 @@ use super::input_limits::{check_size, MAX_ENTRIES, MAX_STRING_CHARS};
 use super::js_errors::thrown;
 use super::js_values::describe_type;
 use crate::error_code::ErrorCode;
+use crate::storage::derive_reading::SerdeWords;
 
 /// What was wrong with a value, in words.
 #[derive(Debug)]
@@ -41,8 +42,12 @@ impl de::Error for Problem {
     fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
         match unexpected {
             Unexpected::Unit => Problem(format!("invalid type: null, expected {expected}")),
-            other => Problem(format!("invalid type: {other}, expected {expected}")),
+            other => Problem(format!("invalid type: {}, expected {expected}", SerdeWords(other))),
         }
+    }
+
+    fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Problem(format!("invalid value: {}, expected {expected}", SerdeWords(unexpected)))
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::measure::gaussian::decision_rng;
 use crate::privacy::sampling::standard_normal;
 use crate::profile::shopper_state::CONTEXT_FEATURES;
@@ -28,13 +29,13 @@ pub const MAX_ARM_KEY_BYTES: usize = 160;
 /// Why a bandit call or its stored state was refused.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum BanditError {
-    #[error("bandit parameter {name} = {value} is out of range: expected {expected}")]
+    #[error("bandit parameter {name} = {} is out of range: expected {expected}", Decimal(*.value))]
     BadParameter { name: &'static str, value: f64, expected: &'static str },
     #[error("no arms to choose from: pass at least one candidate")]
     NoArms,
-    #[error("reward {0} is not in [0, 1]: report engagement as 0 (none) to 1 (full)")]
+    #[error("reward {} is not in [0, 1]: report engagement as 0 (none) to 1 (full)", Decimal(*.0))]
     BadReward(f64),
-    #[error("observation weight {0} must be finite and > 0")]
+    #[error("observation weight {} must be finite and > 0", Decimal(*.0))]
     BadWeight(f64),
     #[error("arm key is empty or longer than {MAX_ARM_KEY_BYTES} bytes: use a short stable id")]
     BadArmKey,

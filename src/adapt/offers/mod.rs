@@ -22,6 +22,7 @@ use crate::adapt::bandit::BanditError;
 use crate::adapt::why::DecisionCode;
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::profile::shopper_state::{ShopperState, VisitSegment};
 use history::MAX_SHOWS_KEPT;
 
@@ -47,9 +48,9 @@ pub enum OfferError {
     UnknownAudience { offer: String, kind: String },
     #[error("offer \"{offer}\": audience \"{kind}\" needs {field}: add it, e.g. {example}")]
     MissingAudienceField { offer: String, kind: &'static str, field: &'static str, example: &'static str },
-    #[error("offer \"{offer}\": {field} = {value} is out of range: expected {expected}")]
+    #[error("offer \"{offer}\": {field} = {} is out of range: expected {expected}", Decimal(*.value))]
     BadLimit { offer: String, field: &'static str, value: f64, expected: &'static str },
-    #[error("nowMs {0} is not a finite, non-negative time: pass Date.now()")]
+    #[error("nowMs {} is not a finite, non-negative time: pass Date.now()", Decimal(*.0))]
     BadNow(f64),
     #[error(transparent)]
     Bandit(#[from] BanditError),

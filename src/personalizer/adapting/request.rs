@@ -9,6 +9,7 @@ use crate::adapt::{
 };
 use crate::catalog::{CATEGORY_SEPARATOR, MAX_CATEGORY_DEPTH, MAX_LABEL_BYTES};
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 
 /// Why an adaptation call was refused. Nothing of a refused call is stored or learned.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -23,7 +24,7 @@ pub enum AdaptationError {
     Variant(#[from] VariantError),
     #[error("preferredHours: {0}")]
     Hours(#[from] HoursError),
-    #[error("nowMs is {0}: pass Date.now(), a non-negative number of milliseconds since 1970")]
+    #[error("nowMs is {}: pass Date.now(), a non-negative number of milliseconds since 1970", Decimal(*.0))]
     BadTime(f64),
     #[error("category must be a path of 1 to {MAX_CATEGORY_DEPTH} non-empty names of at most {MAX_LABEL_BYTES} bytes, broadest first, e.g. [\"Shoes\", \"Running\"]")]
     BadCategory,

@@ -19,6 +19,7 @@
 
 mod answer;
 mod answer_text;
+mod answer_tree;
 mod live_sets;
 mod model_store;
 mod ranked_columns;
@@ -41,8 +42,10 @@ use crate::storage::{KeyValueStore, Loaded, StorageWarning, WarningCode};
 use super::syncing::SharedWeights;
 use super::{check_time, Extension, Personalizer};
 
+use crate::float_text::Decimal;
 pub use answer::{field as answer_field, AnswerColumns, NeighbourColumns, ANSWER_FIELDS, NEIGHBOUR_FIELDS};
 pub use answer_text::{read_plain_text, PlainColumns, Text};
+pub use answer_tree::read_plain_tree;
 use live_sets::PoolKey;
 pub use live_sets::{RankingState, MAX_LIVE_SETS};
 pub use model_store::{encode_model, load_model, model_key, ModelRead};
@@ -63,7 +66,7 @@ pub enum RankingError {
     NeighbourOffsets { index: usize, value: u32, ids: usize },
     #[error("attributes of candidate {id:?}: {source}")]
     Attributes { id: String, source: CatalogError },
-    #[error("nowMs is {0}: pass Date.now(), a non-negative number of milliseconds since 1970")]
+    #[error("nowMs is {}: pass Date.now(), a non-negative number of milliseconds since 1970", Decimal(*.0))]
     BadTime(f64),
 }
 

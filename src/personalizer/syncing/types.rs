@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::adapt::LiftBucket;
 use crate::error_code::{Coded, ErrorCode};
+use crate::float_text::Decimal;
 use crate::measure::{LiftReportConfig, ReportError};
 use crate::privacy::PrivacyConfig;
 use crate::sync::{SecureAggregationSetup, SyncError};
@@ -150,7 +151,7 @@ pub enum SyncingError {
     CheckInterval(u32),
     #[error("liftReport: {0}")]
     LiftReport(#[from] ReportError),
-    #[error("liftReport.delta is {lift} but privacy.delta is {privacy}: use the same delta for both (default 1e-6)")]
+    #[error("liftReport.delta is {} but privacy.delta is {}: use the same delta for both (default 1e-6)", Decimal(*.lift), Decimal(*.privacy))]
     LiftDelta { lift: f64, privacy: f64 },
 }
 

@@ -9,13 +9,11 @@
 //! neighbours each, about 1,400 strings. Numeric columns still cross as typed arrays (one copy).
 
 use js_sys::Uint8Array;
-use serde::de::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::catalog::ItemAttributes;
 use crate::error_code::ErrorCode;
-pub use crate::personalizer::{PlainColumns, Text};
+pub use crate::personalizer::{read_plain_tree, PlainColumns, Text};
 use crate::storage::json_reading;
 use crate::wasm::js_errors::thrown;
 
@@ -31,22 +29,6 @@ export function answerJson(answer) {
 extern "C" {
     #[wasm_bindgen(catch, js_name = answerJson)]
     fn answer_json(answer: &JsValue) -> Result<Uint8Array, JsValue>;
-}
-
-/// The columns in one pass: what a well-formed answer costs.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Columns<'a> {
-    #[serde(borrow, default)]
-    ids: Option<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
-    about: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    titles: Option<Vec<Text<'a>>>,
-    #[serde(default)]
-    attributes: Option<Vec<ItemAttributes>>,
-    #[serde(borrow, default)]
-    neighbour_ids: Option<Vec<Text<'a>>>,
 }
 
 fn invalid(message: &str) -> JsError {
@@ -66,11 +48,6 @@ pub fn plain_json(answer: &JsValue) -> Result<Vec<u8>, JsError> {
     Ok(bytes.to_vec())
 }
 
-/// Reads one column; `what` names it in the error ("invalid answer.ids: ...").
-fn column<'a, T: Deserialize<'a>>(raw: Option<&'a Value>, what: &str) -> Result<Option<T>, JsError> {
-    raw.map(|raw| T::deserialize(raw).map_err(|e| invalid(&format!("invalid {what}: {e}")))).transpose()
-}
-
 /// [`plain_json`]'s bytes as text.
 pub fn plain_text(json: &[u8]) -> Result<&str, JsError> {
     std::str::from_utf8(json).map_err(|_| invalid("invalid answer: its text is not UTF-8"))
@@ -83,35 +60,8 @@ pub fn parse_plain(json: &str) -> Result<Value, JsError> {
     json_reading::parse(json).map_err(|e| invalid(&format!("invalid answer: {e}")))
 }
 
-/// The columns of [`parse_plain`]'s tree, strings borrowed from it.
+/// The columns of [`parse_plain`]'s tree, strings borrowed from it, read by hand as serde's
+/// derive of them read them (`personalizer::read_plain_tree`).
 pub fn read_plain(tree: &Value) -> Result<PlainColumns<'_>, JsError> {
-    let columns = match Columns::deserialize(tree) {
-        Ok(columns) => columns,
-        Err(_) => return Err(explain_bad(tree)),
-    };
-    Ok(PlainColumns {
-        ids: columns.ids.ok_or_else(|| invalid("invalid answer: missing field `ids`"))?,
-        about: columns.about,
-        titles: columns.titles,
-        attributes: columns.attributes,
-        neighbour_ids: columns.neighbour_ids,
-    })
-}
-
-/// Reads column by column to say which one is malformed.
-fn explain_bad(tree: &Value) -> JsError {
-    let Some(fields) = tree.as_object() else { return invalid("invalid answer: expected an object") };
-    let raw = |name: &str| fields.get(name).filter(|v| !v.is_null());
-    let checks = [
-        column::<Vec<Text<'_>>>(raw("ids"), "answer.ids").err(),
-        column::<Text<'_>>(raw("about"), "answer.about").err(),
-        column::<Vec<Text<'_>>>(raw("titles"), "answer.titles").err(),
-        column::<Vec<ItemAttributes>>(raw("attributes"), "answer.attributes").err(),
-        column::<Vec<Text<'_>>>(raw("neighbourIds"), "answer.neighbours.ids").err(),
-    ];
-    checks
-        .into_iter()
-        .flatten()
-        .next()
-        .unwrap_or_else(|| invalid("invalid answer: its plain columns could not be read"))
+    read_plain_tree(tree).map_err(|message| invalid(&message))
 }

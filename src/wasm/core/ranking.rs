@@ -7,7 +7,6 @@
 //! the result in columns that a small JS function turns into objects (see `ranked_list`).
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array, JSON};
-use serde::de::DeserializeOwned;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -117,18 +116,19 @@ fn get(object: &JsValue, name: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Reads plain data (strings, attribute objects) through one `JSON.stringify`; absent is `None`.
-fn json_field<T: DeserializeOwned>(value: &JsValue, code: ErrorCode, what: &str) -> Result<Option<T>, JsError> {
-    if is_absent(value) {
-        return Ok(None);
-    }
+/// Reads the rank context through one `JSON.stringify`, its tree read by hand as serde's derive
+/// reads it (`RankContext::from_tree`).
+fn read_context(value: &JsValue) -> Result<RankContext, JsError> {
+    let invalid = |problem: &dyn std::fmt::Display| {
+        thrown(ErrorCode::InvalidArgument, &format!("invalid rank context: {problem}"))
+    };
     let text = JSON::stringify(value)
         .ok()
         .and_then(|t| t.as_string())
-        .ok_or_else(|| thrown(code, &format!("invalid {what}: it cannot be read as JSON data")))?;
+        .ok_or_else(|| invalid(&"it cannot be read as JSON data"))?;
     // Through the tree: the parser stored state is read with, not a second one.
-    let tree = crate::storage::json_reading::parse(&text).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))?;
-    serde_json::from_value(tree).map(Some).map_err(|e| thrown(code, &format!("invalid {what}: {e}")))
+    let tree = crate::storage::json_reading::parse(&text).map_err(|e| invalid(&e))?;
+    RankContext::from_tree(&tree).map_err(|e| invalid(&e))
 }
 
 fn describe(value: &JsValue) -> String {
@@ -255,7 +255,7 @@ impl JsPersonalizer {
                     return Err(thrown(ErrorCode::InvalidArgument, &message));
                 }
                 crate::wasm::input_limits::check_size(&context, ErrorCode::InvalidArgument, "rank context")?;
-                json_field(&context, ErrorCode::InvalidArgument, "rank context")?.unwrap_or_default()
+                read_context(&context)?
             }
             _ => RankContext::default(),
         };
