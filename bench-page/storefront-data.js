@@ -61,6 +61,9 @@ export function serverAnswer(about, n, seed) {
   if (about) {
     answer.about = about;
     answer.aboutEmbedding = new Float32Array(DIM).map(() => random() - 0.5);
+    // The next column (feature layout 3): the first candidates took the item's direct steps.
+    // Deterministic, so the other columns are the same numbers as before it.
+    answer.next = Float32Array.from({ length: n }, (_, i) => (i < 10 ? 0.05 : 0));
   }
   return answer;
 }

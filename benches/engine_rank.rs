@@ -45,6 +45,8 @@ struct Answer {
     nb_ids: Vec<String>,
     nb_scores: Vec<f32>,
     about_embedding: Vec<f32>,
+    /// The `next` column: the first candidates took most of the about item's direct steps.
+    next: Vec<f32>,
 }
 
 impl Answer {
@@ -62,6 +64,7 @@ impl Answer {
             nb_ids: Vec::new(),
             nb_scores: Vec::new(),
             about_embedding: (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect(),
+            next: Vec::new(),
         };
         for i in 0..n {
             let id = loop {
@@ -80,6 +83,7 @@ impl Answer {
                 tags: vec![],
             });
             answer.scores.push(1.0 - i as f32 / n as f32 + rng.random::<f32>() * 0.01);
+            answer.next.push(if i < 10 { 0.05 } else { 0.0 });
             answer.popularity.push(rng.random_range(0..1000) as f32);
             answer.embeddings.extend((0..DIM).map(|_| rng.random::<f32>() - 0.5));
             for k in 0..NEIGHBOURS {
@@ -102,6 +106,7 @@ impl Answer {
             attributes: Some(&self.attributes),
             embeddings: Some(&self.embeddings),
             neighbours: Some(NeighbourColumns { offsets: &self.offsets, ids: &self.nb_ids, scores: &self.nb_scores }),
+            next: about.map(|_| self.next.as_slice()),
         }
     }
 }

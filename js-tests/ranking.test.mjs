@@ -72,6 +72,8 @@ test("malformed answers throw typed errors and the instance keeps working", () =
     [{ ...answer("n", 3), scores: Float32Array.of(1, Number.NaN, 0.5) }, /is NaN/],
     [{ ...answer("s", 3), scores: Float32Array.of(1, 2) }, /scores has 2 entries for 3 candidates/],
     [{ ...answer("e", 3), embeddings: new Float32Array(7) }, /embeddings hold 7 numbers for 3 candidates/],
+    [{ ...answer("x", 3), next: Float32Array.of(0.5, 1.5, 0) }, /next of candidate "x-1" is 1.5/],
+    [{ ...answer("l", 3), next: [0.5] }, /next has 1 entries for 3 candidates/],
     [{ ...answer("o", 3), neighbours: { offsets: Uint32Array.of(0, 9, 1, 2), ids: ["x", "y"], scores: Float32Array.of(1, 1) } }, /neighbours.offsets\[1\] is 9/],
     [{ ids: ["a", 7] }, /invalid answer.ids/],
     [{ ids: ["a"], attributes: [{ price: "cheap" }] }, /invalid answer.attributes/],
@@ -86,6 +88,16 @@ test("malformed answers throw typed errors and the instance keeps working", () =
   const handle = p.registerCandidates(answer("ok", 4));
   assert.throws(() => p.rank(handle, { diversity: { strength: 2 } }), /between 0 and 1/);
   assert.equal(p.rank(handle, { limit: 2 }).items.length, 2);
+  p.free();
+});
+
+test("an answer's next column is read (typed array or numbers), and an answer without it still ranks", () => {
+  const p = new Personalizer({ shop: "node-rank-next" });
+  p.setConsent("full");
+  for (const next of [Float32Array.of(0, 0.75, 0.25, 0), [0, 0.75, 0.25, 0], undefined]) {
+    const about = p.registerCandidates({ ...answer("q", 4, "viewed"), next });
+    assert.equal(p.rank(about, { limit: 4 }).items.length, 4);
+  }
   p.free();
 });
 

@@ -51,7 +51,9 @@ fn a_last_view_that_went_back_marks_the_session_items_by_recency() {
 
 #[test]
 fn the_return_block_of_layout_2_is_hand_computed_and_zero_outside_the_session() {
-    use shop_personalizer::rank::features::{IN_SESSION, NUM_RETURN, RETURN_CROSSES, RETURN_GATES, RETURN_START};
+    use shop_personalizer::rank::features::{
+        IN_SESSION, NUM_RETURN, RETURN_CROSSES, RETURN_GATES, RETURN_START, SEQUENCE_START,
+    };
     // c0 c1 c0 c2: 4 views, 3 distinct items, the last view new, repeat share 1/3.
     let mut ranker = Ranker::new(RankParams { fast_decay: 0.5, ..RankParams::default() }.check().expect("valid"));
     let set = ranker.register(&candidates("c", 4, 0, 1)).expect("valid answer");
@@ -77,5 +79,5 @@ fn the_return_block_of_layout_2_is_hand_computed_and_zero_outside_the_session() 
         }
     }
     // c3 was not viewed: its whole return block is 0.
-    assert_eq!(&row(3)[RETURN_START..], &[0.0; NUM_RETURN]);
+    assert_eq!(&row(3)[RETURN_START..SEQUENCE_START], &[0.0; NUM_RETURN]);
 }

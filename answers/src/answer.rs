@@ -35,6 +35,9 @@ pub struct Answer {
     pub about: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about_embedding: Option<Vec<f32>>,
+    /// Per candidate, the share of `about`'s views that it came directly after (item answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Vec<f32>>,
 }
 
 impl Answer {
@@ -54,6 +57,7 @@ impl Answer {
                 ids: &n.ids,
                 scores: &n.scores,
             }),
+            next: self.next.as_deref(),
         }
     }
 

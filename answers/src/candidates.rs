@@ -13,6 +13,7 @@ use shop_personalizer::catalog::AttributeKey;
 use crate::covisit::co_visitation;
 use crate::embedding::cooccurrence_embeddings;
 use crate::next_item::{next_item_embeddings, NextItemConfig};
+use crate::transitions::next_shares;
 use crate::vmis::{vmis_neighbours, VmisConfig};
 
 /// Raw co-visitation weights made better embeddings than PPMI on the validation split.
@@ -59,6 +60,11 @@ pub struct ServerConfig {
     pub two_hop_reserve: usize,
     /// Embedding dimension (0 = send none).
     pub embedding_dim: usize,
+    /// Send each candidate's `next` value: the share of the answer's item's views that it came
+    /// directly after ([`crate::transitions`]).
+    pub next_column: bool,
+    /// Steps after an item that count towards its `next` values (1: direct steps only).
+    pub next_window: usize,
     pub embedding_source: EmbeddingSource,
     pub seed: u64,
     pub source: NeighbourSource,
@@ -77,6 +83,8 @@ impl Default for ServerConfig {
             two_hop_fill: true,
             two_hop_reserve: 0,
             embedding_dim: 64,
+            next_column: true,
+            next_window: 1,
             embedding_source: EmbeddingSource::CoOccurrence,
             seed: 7,
             source: NeighbourSource::CoVisitation,
@@ -150,6 +158,9 @@ pub struct CandidateIndex {
     about_embeddings: Vec<f32>,
     categories: Vec<Vec<AttributeKey>>,
     fallback: Vec<u32>,
+    /// Per item, its direct successors with their shares, by successor id (empty without
+    /// [`ServerConfig::next_column`]).
+    transitions: Vec<Vec<(u32, f32)>>,
 }
 
 /// Each item's neighbours from sorted co-visitation pairs, scored by weight / popularity^exponent.
@@ -197,6 +208,8 @@ impl CandidateIndex {
         for &item in sessions.iter().flatten() {
             popularity[item as usize] += 1.0;
         }
+        let transitions =
+            if config.next_column { next_shares(sessions, items, config.next_window) } else { Vec::new() };
         let pairs = co_visitation(sessions, config.window, config.backward_weight);
         let (embeddings, about_embeddings) = match config.embedding_source {
             EmbeddingSource::CoOccurrence => {
@@ -223,7 +236,17 @@ impl CandidateIndex {
         fallback.truncate(2 * config.candidates + 1);
         let mut categories = categories;
         categories.resize(items, Vec::new());
-        Self { config, neighbours, two_hop, popularity, embeddings, about_embeddings, categories, fallback }
+        Self {
+            config,
+            neighbours,
+            two_hop,
+            popularity,
+            embeddings,
+            about_embeddings,
+            categories,
+            fallback,
+            transitions,
+        }
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -262,6 +285,17 @@ impl CandidateIndex {
         }
     }
 
+    /// The `next` value of `candidate` in the answer about `about`: the share of `about`'s views
+    /// that `candidate` came directly after (see [`crate::transitions`]); `None` without
+    /// [`ServerConfig::next_column`].
+    pub fn next_share(&self, about: u32, candidate: u32) -> Option<f32> {
+        if !self.config.next_column {
+            return None;
+        }
+        let list = self.transitions.get(about as usize).map(Vec::as_slice).unwrap_or(&[]);
+        Some(list.binary_search_by_key(&candidate, |t| t.0).map_or(0.0, |i| list[i].1))
+    }
+
     /// The most popular items, best first, with their view counts.
     pub fn popular(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
         self.fallback.iter().map(|&i| (i, self.popularity[i as usize]))
@@ -298,7 +332,8 @@ impl CandidateIndex {
 
     /// Bytes the index holds on the heap (vectors' capacity, not allocator overhead).
     pub fn heap_bytes(&self) -> usize {
-        let lists: usize = self.neighbours.iter().chain(&self.two_hop).map(|l| l.capacity() * 8 + 24).sum();
+        let lists: usize =
+            self.neighbours.iter().chain(&self.two_hop).chain(&self.transitions).map(|l| l.capacity() * 8 + 24).sum();
         let keys: usize = self
             .categories
             .iter()
@@ -362,6 +397,23 @@ mod tests {
             CandidateIndex::build(&sessions, 6, &HashMap::new(), ServerConfig { two_hop_fill: false, ..config });
         plain.answer_ids(0, &mut out);
         assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn the_next_column_is_the_share_of_direct_steps_forward() {
+        // Steps: 0 → 1 twice and 0 → 2 once, 1 → 0 once; nothing follows 2 or 3.
+        let sessions = vec![vec![0, 1], vec![0, 1, 0, 2], vec![3]];
+        let config = ServerConfig { candidates: 3, embedding_dim: 0, ..ServerConfig::default() };
+        let server = CandidateIndex::build(&sessions, 4, &HashMap::new(), config.clone());
+        // Three steps from 0, so shares over 3 + 1.
+        assert_eq!(server.next_share(0, 1), Some(0.5));
+        assert_eq!(server.next_share(0, 2), Some(0.25));
+        assert_eq!(server.next_share(0, 3), Some(0.0));
+        assert_eq!(server.next_share(1, 0), Some(0.5));
+        assert_eq!(server.next_share(2, 0), Some(0.0), "2 came after 0, never before it");
+        assert_eq!(server.next_share(9, 0), Some(0.0), "an unknown item has no successors");
+        let off = CandidateIndex::build(&sessions, 4, &HashMap::new(), ServerConfig { next_column: false, ..config });
+        assert_eq!(off.next_share(0, 1), None);
     }
 
     #[test]

@@ -31,6 +31,8 @@ options:
                                    neighbours before popular items (default on)
   --two-hop-reserve N              with two-hop fill, slots of every answer kept for two-hop
                                    neighbours (default 0)
+  --next-column on|off             send each item answer's next column: the share of the item's
+                                   views each candidate came directly after (default on)
 
 serve rebuilds from the same files on SIGHUP and swaps the index at once; it stops on SIGTERM or Ctrl-C.";
 
@@ -117,6 +119,13 @@ impl Options {
                     }
                 }
                 "--two-hop-reserve" => server.two_hop_reserve = number(&flag, &value)?,
+                "--next-column" => {
+                    server.next_column = match value.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err("--next-column takes on or off".to_owned()),
+                    }
+                }
                 "--listen" => listen = value.parse().map_err(|_| format!("--listen {value}: use host:port"))?,
                 "--allowed-origin" => allowed_origins.push(value),
                 "--max-age" => max_age_seconds = number(&flag, &value)?,

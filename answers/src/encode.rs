@@ -117,6 +117,11 @@ impl EncodedItems {
                 out.push(b']');
             }
         }
+        if let Some(next) = answer.next {
+            out.extend_from_slice(b",\"next\":[");
+            numbers(out, next.iter().copied());
+            out.push(b']');
+        }
         out.push(b'}');
     }
 }
@@ -135,6 +140,8 @@ fn numbers(out: &mut Vec<u8>, values: impl Iterator<Item = f32>) {
 pub struct Columns<'a> {
     pub scored: &'a [(u32, f32)],
     pub popularity: &'a [f32],
+    /// The `next` column (item answers only).
+    pub next: Option<&'a [f32]>,
     pub catalogue: bool,
     pub embeddings: bool,
     pub about: Option<u32>,

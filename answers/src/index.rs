@@ -179,6 +179,7 @@ impl AnswerIndex {
         let mut answer = self.columns(&scored);
         answer.about = Some(id.to_owned());
         answer.about_embedding = self.candidates.about_embedding(item).map(<[f32]>::to_vec);
+        answer.next = self.next_column(item, &scored);
         Some(answer)
     }
 
@@ -206,11 +207,18 @@ impl AnswerIndex {
         Ok(())
     }
 
+    /// The `next` column of the answer about `item` (None without [`ServerConfig::next_column`]).
+    fn next_column(&self, item: u32, scored: &[(u32, f32)]) -> Option<Vec<f32>> {
+        scored.iter().map(|&(c, _)| self.candidates.next_share(item, c)).collect()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>, scored: &[(u32, f32)], about: Option<u32>) {
         let popularity: Vec<f32> = scored.iter().map(|&(c, _)| self.candidates.popularity(c)).collect();
+        let next = about.and_then(|item| self.next_column(item, scored));
         let columns = Columns {
             scored,
             popularity: &popularity,
+            next: next.as_deref(),
             catalogue: self.has_catalogue,
             embeddings: self.candidates.config().embedding_dim > 0,
             about,
@@ -313,6 +321,7 @@ impl AnswerIndex {
             neighbours,
             about: None,
             about_embedding: None,
+            next: None,
         }
     }
 }

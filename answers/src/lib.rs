@@ -2,7 +2,7 @@
 //! shop's session logs and catalogue, served over HTTP (`serve`), exported as static files
 //! (`export`).
 //!
-//! The candidate code (`candidates`, `covisit`, `vmis`, `embedding`) has no I/O and no heavy
+//! The candidate code (`candidates`, `covisit`, `transitions`, `vmis`, `embedding`) has no I/O and no heavy
 //! dependency: the replay tool uses it with `default-features = false`. Everything else needs
 //! the `service` feature (tantivy, axum).
 
@@ -10,6 +10,7 @@ pub mod candidates;
 pub mod covisit;
 pub mod embedding;
 pub mod next_item;
+pub mod transitions;
 pub mod vmis;
 
 pub use candidates::{CandidateIndex, EmbeddingSource, NeighbourSource, ServerConfig};

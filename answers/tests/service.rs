@@ -97,9 +97,23 @@ async fn item_answers_are_the_protocol_columns_and_the_core_accepts_them() {
     assert_eq!(answer.embeddings.as_ref().unwrap().len(), 20 * 16);
     // Same-category items lead (the log browses within categories).
     assert!(answer.attributes.as_ref().unwrap()[0].category_path == vec!["Shoes".to_owned()]);
+    // The next column: a share of sku-0's direct steps per candidate, at least one of them taken.
+    let next = answer.next.as_ref().expect("an item answer carries its next column");
+    assert_eq!(next.len(), 20);
+    assert!(next.iter().all(|p| (0.0..=1.0).contains(p)) && next.iter().sum::<f32>() < 1.0, "{next:?}");
+    assert!(next.iter().any(|p| *p > 0.0), "{next:?}");
     let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
     let mut personalizer = Personalizer::open(MemoryStore::new(), config, Environment::default()).unwrap();
     personalizer.register_candidates(&answer.columns()).expect("the core accepts the served answer");
+    // Without the column (`--next-column off`, or an older service) the core reads the answer too.
+    let inputs = Inputs { log: &log, log_format: LogFormat::Text, catalogue: None };
+    let server = ServerConfig { candidates: 20, embedding_dim: 16, next_column: false, ..ServerConfig::default() };
+    let without = AnswerIndex::build(inputs, &IndexConfig { server, ..IndexConfig::default() }).unwrap().0;
+    let mut out = Vec::new();
+    assert!(without.item_answer_json("sku-0", &mut out));
+    let old: Answer = serde_json::from_slice(&out).unwrap();
+    assert!(old.next.is_none() && old.about.as_deref() == Some("sku-0"));
+    personalizer.register_candidates(&old.columns()).expect("an answer without the next column is read");
 }
 
 #[tokio::test]

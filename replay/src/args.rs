@@ -24,6 +24,9 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --two-hop-fill on|off  the server fills answers short of --candidates neighbours with two-hop
              neighbours before popular items (default on)
 --two-hop-reserve N  with two-hop fill, slots of every answer kept for two-hop neighbours (default 0)
+--next-column on|off  the server sends each candidate's next value (the share of the answer's
+             item's views it came directly after; default on)
+--next-window N  steps after an item that count towards its next values, each 1/steps (default 1)
 --embeddings SPEC  the server's item vectors: cooc (random indexing over co-visitation) or
              next[:EPOCHS[:NEGATIVES[:SCALE[:RATE[:tied][:ri]]]]] (trained for next-item prediction)
 --candidate-neighbours N  co-visitation neighbours the server sends with each candidate
@@ -75,6 +78,9 @@ pub struct Options {
     /// Fill short answers with two-hop neighbours (`--two-hop-fill`).
     pub two_hop_fill: Option<bool>,
     pub two_hop_reserve: Option<usize>,
+    /// Send the answers' `next` column (`--next-column`).
+    pub next_column: Option<bool>,
+    pub next_window: Option<usize>,
     /// Where the server's neighbours come from (`--neighbours`).
     pub neighbours: Option<NeighbourSource>,
     /// Where the server's item vectors come from (`--embeddings`).
@@ -191,6 +197,8 @@ impl Options {
             neighbours: None,
             two_hop_fill: None,
             two_hop_reserve: None,
+            next_column: None,
+            next_window: None,
             candidate_neighbours: None,
             pool_extra: None,
             fast_decay: None,
@@ -255,6 +263,14 @@ impl Options {
                         _ => return Err(ReplayError::Args("--two-hop-fill takes on or off".into())),
                     }
                 }
+                "--next-column" => {
+                    o.next_column = match value::<String>(&flag, args.next())?.as_str() {
+                        "on" => Some(true),
+                        "off" => Some(false),
+                        _ => return Err(ReplayError::Args("--next-column takes on or off".into())),
+                    }
+                }
+                "--next-window" => o.next_window = Some(value(&flag, args.next())?),
                 "--two-hop-reserve" => o.two_hop_reserve = Some(value(&flag, args.next())?),
                 "--warm-start" => o.warm_start = true,
                 "--compare-without" => o.compare_without = Some(value(&flag, args.next())?),

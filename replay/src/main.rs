@@ -61,6 +61,8 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         source: o.neighbours.unwrap_or(defaults.source),
         two_hop_fill: o.two_hop_fill.unwrap_or(defaults.two_hop_fill),
         two_hop_reserve: o.two_hop_reserve.unwrap_or(defaults.two_hop_reserve),
+        next_column: o.next_column.unwrap_or(defaults.next_column),
+        next_window: o.next_window.unwrap_or(defaults.next_window).max(1),
         candidate_neighbours: o.candidate_neighbours.unwrap_or(defaults.candidate_neighbours),
         ..defaults
     };

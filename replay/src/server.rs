@@ -54,6 +54,7 @@ impl Server {
                 popularity: Some(self.popularity(candidate)),
                 attributes: self.categories(candidate),
                 embedding: self.embedding(candidate),
+                next: self.next_share(item, candidate),
                 ..CandidateRow::default()
             })?;
         }

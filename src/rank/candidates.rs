@@ -53,6 +53,11 @@ pub struct CandidateInput {
     pub embedding: Option<Vec<f32>>,
     #[serde(default)]
     pub neighbours: Vec<NeighbourInput>,
+    /// The share of the answer's item's views in the shop's logs that this candidate came
+    /// directly after (0..=1), if the server sends it (the answer's `next` column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub next: Option<f32>,
 }
 
 /// Where a row of a set came from.
@@ -74,6 +79,8 @@ pub struct CandidateRow<'a> {
     pub attributes: &'a [AttributeKey],
     pub embedding: Option<&'a [f32]>,
     pub neighbours: &'a [(&'a str, f32)],
+    /// See [`CandidateInput::next`].
+    pub next: Option<f32>,
 }
 
 /// Serials of finished sets; 0 is never handed out.
@@ -105,6 +112,10 @@ pub struct CandidateSet {
     pub(crate) nb_offsets: Vec<u32>,
     pub(crate) nb_ids: Vec<u32>,
     pub(crate) nb_scores: Vec<f32>,
+    /// Per row, its `next` value in the answer (0 where the server sent none), or empty when no
+    /// row of the answer had one. A pooled set has none: the values are about the item the
+    /// answer is about, which only the session memory's own copy of that answer knows.
+    pub(crate) next: Vec<f32>,
 }
 
 impl CandidateSet {
@@ -125,6 +136,7 @@ impl CandidateSet {
                 attributes: &keys,
                 embedding: input.embedding.as_deref(),
                 neighbours: &neighbours,
+                next: input.next,
             })?;
         }
         Ok(builder.finish())
@@ -265,9 +277,12 @@ mod tests {
                 },
                 embedding: (i != 3).then(|| vec![i as f32, 1.0, -0.5]),
                 neighbours: vec![NeighbourInput { id: format!("x{}", (i + 1) % 6), score: 0.5 }],
+                next: (i % 3 == 1).then_some(0.25),
             })
             .collect();
         let set = CandidateSet::from_inputs(&inputs, &mut ids).expect("valid");
+        // The next column: one value per row, 0 where none was sent.
+        assert_eq!(set.next, vec![0.0, 0.25, 0.0, 0.0, 0.25, 0.0]);
         let whole = CandidateSetBuilder::extending(&set, &mut ids).finish();
         let mut by_row = CandidateSetBuilder::new(&mut ids);
         for row in 0..set.len() {
@@ -282,6 +297,8 @@ mod tests {
         assert_eq!(whole.origins, by_row.origins);
         assert_eq!(whole.embeddings, by_row.embeddings);
         assert_eq!(whole.inv_norms, by_row.inv_norms);
+        // A pooled set carries no next column: its values are about the answer's own item.
+        assert!(whole.next.is_empty() && by_row.next.is_empty());
         assert_eq!(
             (whole.nb_ids.clone(), whole.nb_scores.clone(), whole.nb_offsets.clone()),
             (by_row.nb_ids.clone(), by_row.nb_scores.clone(), by_row.nb_offsets.clone())

@@ -4,10 +4,11 @@
 //! decay 0.6 was then chosen on the validation replay (0.5: HR@20 53.75 / MRR@20 19.69; 0.6:
 //! 53.79 / 20.01; 0.65: 53.69 / 20.00; 0.75: 53.48 / 19.83).
 //! Features that never fired in the validation data keep their prior. The return block of feature
-//! layout 2 (the last 16) is 0: these weights score exactly as they did in layout 1.
+//! layout 2 (16 after layout 1's 90) and the sequence block of layout 3 (the last 3) are 0: these
+//! weights score exactly as they did in layout 1.
 #![allow(clippy::excessive_precision)]
 
-pub const DEFAULT_WEIGHTS: [f32; 106] = [
+pub const DEFAULT_WEIGHTS: [f32; 109] = [
     0.100339,  // server_score
     0.019051,  // server_log_score
     0.010542,  // server_rank
@@ -114,4 +115,7 @@ pub const DEFAULT_WEIGHTS: [f32; 106] = [
     0.000000,  // top_count
     0.000000,  // session_count*repeat_share
     0.000000,  // is_last*len_log
+    0.000000,  // next_last
+    0.000000,  // next_prev
+    0.000000,  // next_session
 ];

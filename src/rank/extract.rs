@@ -216,7 +216,8 @@ impl FeatureExtractor {
         let mut harmonic_total = 0.0f32;
         let last = self.walk.last().map(|w| w.0);
         for &(source, distance) in &self.walk {
-            let Some((nb_ids, nb_scores, max)) = memory.neighbours_of(source) else { continue };
+            let Some(answer) = memory.answer_about(source) else { continue };
+            let (nb_ids, nb_scores, max) = (answer.ids, answer.scores, answer.max_score);
             let min = nb_scores.iter().fold(f32::INFINITY, |m, &s| m.min(s));
             answered += 1;
             let fast = decay.powi(distance as i32);
@@ -238,6 +239,15 @@ impl FeatureExtractor {
                 x[COOC_RANK] += fast / (rank as f32 + 2.0).log2();
                 if distance == 0 && Some(source) == last {
                     x[LAST_NEIGHBOUR] = s;
+                }
+                if let Some(&p) = answer.next.get(rank) {
+                    // The sequence block: `next` is 0..=1, checked when the answer arrived.
+                    x[NEXT_SESSION] += fast * p;
+                    match distance {
+                        0 => x[NEXT_LAST] = p,
+                        1 => x[NEXT_PREV] = p,
+                        _ => {}
+                    }
                 }
                 if fast * s > self.best_contribution[row] {
                     self.best_contribution[row] = fast * s;

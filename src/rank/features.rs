@@ -100,14 +100,46 @@ pub const RETURN_GATE_NAMES: [&str; 8] = [
 ];
 /// Size of the return block.
 pub const NUM_RETURN: usize = RETURN_CROSSES.len() + RETURN_GATE_NAMES.len();
-/// Length of a feature row and of the model's weight vectors (layout 2).
-pub const NUM_FEATURES: usize = NUM_LAYOUT_1_FEATURES + NUM_RETURN;
+/// Features of layout 2 (model file / download format 2): layout 1 and the return block.
+pub const NUM_LAYOUT_2_FEATURES: usize = NUM_LAYOUT_1_FEATURES + NUM_RETURN;
+
+/// Layout 3 appends the sequence block (`extract/sequence.rs`): directional signals the answers
+/// carry in their `next` column, where a candidate's value in the answer about item `s` is the
+/// share of `s`'s views in the shop's logs that the candidate came directly after (co-visitation
+/// counts both directions and several steps; this counts the one step forward). The candidate's
+/// value in the answer about the last view, its value in the answer about the view before it, and
+/// the fast-decayed sum of its values over the session's views. (A fourth, `ln(0.01 + next_last)`,
+/// was tried and left out on both validation cuts; a fourth weight would also take the DAP report
+/// over its 32 KiB.)
+pub const SEQUENCE_START: usize = NUM_LAYOUT_2_FEATURES;
+/// The sequence block's features, in order.
+pub const SEQUENCE_NAMES: [&str; 3] = ["next_last", "next_prev", "next_session"];
+/// `P(candidate directly after the last view)`, from the answer about the last view.
+pub const NEXT_LAST: usize = SEQUENCE_START;
+/// `P(candidate directly after the view before the last)`, from the answer about that view.
+pub const NEXT_PREV: usize = SEQUENCE_START + 1;
+/// Σ over the session's views of `fast_decay^distance × P(candidate directly after the view)`.
+pub const NEXT_SESSION: usize = SEQUENCE_START + 2;
+/// Size of the sequence block.
+pub const NUM_SEQUENCE: usize = SEQUENCE_NAMES.len();
+/// Length of a feature row and of the model's weight vectors (layout 3).
+pub const NUM_FEATURES: usize = NUM_LAYOUT_2_FEATURES + NUM_SEQUENCE;
 
 const INTERACTION_FEATURES: [usize; NUM_INTERACTIONS] = {
     let mut all = [0; NUM_INTERACTIONS];
     let mut i = 0;
     while i < NUM_INTERACTIONS {
         all[i] = NUM_BASE_FEATURES + i;
+        i += 1;
+    }
+    all
+};
+
+const SEQUENCE_FEATURES: [usize; NUM_SEQUENCE] = {
+    let mut all = [0; NUM_SEQUENCE];
+    let mut i = 0;
+    while i < NUM_SEQUENCE {
+        all[i] = SEQUENCE_START + i;
         i += 1;
     }
     all
@@ -155,6 +187,9 @@ pub fn interaction_inputs(index: usize) -> Vec<usize> {
 pub fn feature_name(index: usize) -> String {
     if let Some(name) = FEATURE_NAMES.get(index) {
         return (*name).to_owned();
+    }
+    if index >= SEQUENCE_START {
+        return SEQUENCE_NAMES.get(index - SEQUENCE_START).map_or(format!("unknown_{index}"), |n| (*n).to_owned());
     }
     if index >= RETURN_GATES {
         return RETURN_GATE_NAMES.get(index - RETURN_GATES).map_or(format!("unknown_{index}"), |n| (*n).to_owned());
@@ -238,10 +273,12 @@ pub enum Family {
     Popularity,
     /// Products and bends of the key signals (see [`INTERACTION_KEYS`]).
     Interaction,
+    /// Which items the shop's shoppers view next after the session's views (layout 3's block).
+    Sequence,
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Family::Server,
         Family::LastNeighbour,
         Family::SessionCooc,
@@ -251,6 +288,7 @@ impl Family {
         Family::Suppression,
         Family::Popularity,
         Family::Interaction,
+        Family::Sequence,
     ];
 
     /// The features of this family.
@@ -265,6 +303,7 @@ impl Family {
             Family::Suppression => &[PURCHASED, DISMISSED],
             Family::Popularity => &[POPULARITY, POPULARITY_LOG],
             Family::Interaction => &INTERACTION_FEATURES,
+            Family::Sequence => &SEQUENCE_FEATURES,
         }
     }
 
@@ -285,6 +324,7 @@ impl Family {
             Family::Suppression => "suppression",
             Family::Popularity => "popularity",
             Family::Interaction => "interaction",
+            Family::Sequence => "sequence",
         }
     }
 
@@ -338,7 +378,11 @@ mod tests {
         assert_eq!(feature_name(NUM_LAYOUT_1_FEATURES - 1), "cooc_max*long_session");
         assert_eq!(NUM_LAYOUT_1_FEATURES, 90, "layout 1 is a wire format: model files and downloads of format 1");
         assert_eq!(feature_name(RETURN_START), "in_session*server_rank");
-        assert_eq!(feature_name(NUM_FEATURES - 1), "is_last*len_log");
+        assert_eq!(feature_name(NUM_LAYOUT_2_FEATURES - 1), "is_last*len_log");
+        assert_eq!(NUM_LAYOUT_2_FEATURES, 106, "layout 2 is a wire format: model files and downloads of format 2");
+        assert_eq!(feature_name(SEQUENCE_START), "next_last");
+        assert_eq!(feature_name(NUM_FEATURES - 1), "next_session");
+        assert_eq!(NUM_FEATURES, 109, "layout 3 is a wire format: model files and downloads of format 3");
         assert_eq!(interaction_inputs(NUM_BASE_FEATURES + 1), vec![COOC_FAST, SERVER_RANK]);
         assert_eq!(interaction_inputs(NUM_LAYOUT_1_FEATURES - 1), vec![COOC_MAX]);
         assert!(interaction_inputs(COOC_FAST).is_empty());

@@ -82,7 +82,7 @@ pub enum RankError {
     DuplicateId { id: String },
     #[error("{len} candidates; at most {max} can be ranked: cut the server's list first (a few hundred is plenty)")]
     TooManyCandidates { len: usize, max: usize },
-    #[error("{field} of candidate {id:?} is {}: send finite numbers (popularity must also be ≥ 0)", Decimal(*.value))]
+    #[error("{field} of candidate {id:?} is {}: send finite numbers (popularity ≥ 0, next 0 to 1)", Decimal(*.value))]
     BadNumber { id: String, field: &'static str, value: f32 },
     #[error("embedding of candidate {id:?} has {got} numbers where {expected} were expected: send one dimension (1 to 1024) for the whole answer")]
     EmbeddingLength { id: String, expected: usize, got: usize },

@@ -34,7 +34,7 @@ impl ReasonCode {
     pub fn of_family(family: Family) -> Option<ReasonCode> {
         match family {
             Family::Server => Some(ReasonCode::ServerPick),
-            Family::LastNeighbour | Family::SessionCooc => Some(ReasonCode::ViewedTogether),
+            Family::LastNeighbour | Family::SessionCooc | Family::Sequence => Some(ReasonCode::ViewedTogether),
             Family::Embedding => Some(ReasonCode::Similar),
             Family::Affinity => Some(ReasonCode::MatchesInterest),
             Family::Repeat => Some(ReasonCode::SeenBefore),

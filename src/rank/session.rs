@@ -22,6 +22,20 @@ struct Remembered {
     max_score: f32,
 }
 
+/// What a remembered answer says about its item's neighbours, row by row.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerAbout<'a> {
+    /// The candidates (dense ids), in the answer's order.
+    pub ids: &'a [u32],
+    /// Their raw server scores.
+    pub scores: &'a [f32],
+    /// The largest of `scores` (at least 0).
+    pub max_score: f32,
+    /// Each candidate's `next` value (see the answer's `next` column), or empty when the answer
+    /// carried none.
+    pub next: &'a [f32],
+}
+
 /// Earlier answers of the current session, bounded.
 #[derive(Debug, Clone)]
 pub struct SessionMemory {
@@ -74,13 +88,14 @@ impl SessionMemory {
         self.answers.is_empty()
     }
 
-    /// The neighbours the server gave for `about`: ids, raw scores and the largest score.
-    pub fn neighbours_of(&self, about: u32) -> Option<(&[u32], &[f32], f32)> {
-        self.answers
-            .iter()
-            .rev()
-            .find(|r| r.about == about)
-            .map(|r| (r.set.ids.as_slice(), r.set.server_scores.as_slice(), r.max_score))
+    /// The answer the server gave about `about`, if it is remembered.
+    pub fn answer_about(&self, about: u32) -> Option<AnswerAbout<'_>> {
+        self.answers.iter().rev().find(|r| r.about == about).map(|r| AnswerAbout {
+            ids: &r.set.ids,
+            scores: &r.set.server_scores,
+            max_score: r.max_score,
+            next: &r.set.next,
+        })
     }
 
     /// The embedding of `item`: its own from the answer about it, else from any answer listing it.

@@ -24,7 +24,7 @@ pub use device::{DeviceSync, ModelInstall, PendingUpload, SyncConfig};
 pub use lift_wire::LiftReportMessage;
 pub use model_file::ModelFileError;
 pub use model_wire::{
-    in_current_layout, verifying_key_from_hex, SharedModel, FORMAT_1_DIMENSION, FORMAT_2_DIMENSION,
+    in_current_layout, verifying_key_from_hex, SharedModel, FORMAT_1_DIMENSION, FORMAT_2_DIMENSION, FORMAT_3_DIMENSION,
     MODEL_FORMAT_VERSION,
 };
 pub use secure_aggregation::{deliver_update, SecureAggregationSetup};

@@ -3,7 +3,7 @@
 //! ```text
 //! offset    size field
 //!      0       4 magic "SPMD"
-//!      4       1 format version (2: feature layout 2; a format-1 file is still read)
+//!      4       1 format version (3: feature layout 3; format-1 and format-2 files are still read)
 //!      5       8 model version (u64)
 //!     13       4 dimension d (u32)
 //!     17     4*d weights (f32)
@@ -14,10 +14,11 @@
 //! model the aggregator serves from it (`--initial-model`) are one format. A file carries no
 //! signature: whoever serves it signs it with their own key.
 //!
-//! Format 2 holds feature layout 2 (106 weights: layout 1 plus the return block). A format-1 file
-//! of layout 1's 90 weights is read as layout 2 with the return block at 0, which ranks exactly as
-//! it did; a format above 2 is `model_file_wrong_version` (an older build reading a format-2 file
-//! says the same), and a file of another dimension `model_file_wrong_dimension`.
+//! Format 3 holds feature layout 3 (109 weights: layout 2 plus the sequence block); format 2 held
+//! layout 2 (106: layout 1 plus the return block). A format-1 file of layout 1's 90 weights or a
+//! format-2 file of layout 2's 106 is read as layout 3 with the blocks it lacks at 0, which ranks
+//! exactly as it did; a format above 3 is `model_file_wrong_version` (an older build reading a
+//! newer file says the same), and a file of another dimension `model_file_wrong_dimension`.
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -157,7 +158,7 @@ mod tests {
         assert_eq!(code(&file[..20], 3), Err("model_file_truncated"));
         assert_eq!(code(&[b"XPMD".as_slice(), &file[4..]].concat(), 3), Err("model_file_bad_magic"));
         let mut version = file.clone();
-        version[4] = 3;
+        version[4] = 4;
         assert_eq!(code(&rehash(version.clone()), 3), Err("model_file_wrong_version"));
         version[4] = 0;
         assert_eq!(code(&rehash(version), 3), Err("model_file_wrong_version"));
@@ -173,28 +174,34 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_file_of_layout_1_reads_as_layout_2_with_the_return_block_at_0() {
-        use crate::rank::features::{NUM_LAYOUT_1_FEATURES, RETURN_START};
+    fn format_1_and_2_files_read_as_layout_3_with_the_blocks_they_lack_at_0() {
+        use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES, RETURN_START, SEQUENCE_START};
         use crate::rank::NUM_FEATURES;
-        assert_eq!((NUM_LAYOUT_1_FEATURES, NUM_FEATURES), (super::super::model_wire::FORMAT_1_DIMENSION, 106));
-        assert_eq!(RETURN_START, NUM_LAYOUT_1_FEATURES);
-        let old: Vec<f32> = (0..90).map(|i| i as f32 - 40.0).collect();
-        let mut file = SharedModel { version: 7, weights: old.clone() }.encode_file();
-        file[4] = 1;
-        let read = SharedModel::decode_file(&rehash(file.clone()), 106).expect("a format-1 file is read");
-        assert_eq!((read.version, &read.weights[..90]), (7, old.as_slice()));
-        assert!(read.weights[90..].iter().all(|w| *w == 0.0));
-        // Written again it is a format-2 file of layout 2; as format 2, 90 weights are refused.
-        assert_eq!(read.encode_file()[4], 2);
+        use crate::sync::{FORMAT_1_DIMENSION, FORMAT_2_DIMENSION, FORMAT_3_DIMENSION};
         assert_eq!(
-            SharedModel::decode_file(&rehash(file.clone()), 90).map_err(|e| e.code()),
-            Err("model_file_wrong_dimension")
+            (NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES, NUM_FEATURES),
+            (FORMAT_1_DIMENSION, FORMAT_2_DIMENSION, FORMAT_3_DIMENSION)
         );
-        file[4] = 2;
-        assert_eq!(
-            SharedModel::decode_file(&rehash(file), 106).map_err(|e| e.code()),
-            Err("model_file_wrong_dimension")
-        );
+        assert_eq!((RETURN_START, SEQUENCE_START), (NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES));
+        for (format, len) in [(1u8, NUM_LAYOUT_1_FEATURES), (2, NUM_LAYOUT_2_FEATURES)] {
+            let old: Vec<f32> = (0..len).map(|i| i as f32 - 40.0).collect();
+            let mut file = SharedModel { version: 7, weights: old.clone() }.encode_file();
+            file[4] = format;
+            let read = SharedModel::decode_file(&rehash(file.clone()), NUM_FEATURES).expect("an older file is read");
+            assert_eq!((read.version, &read.weights[..len]), (7, old.as_slice()));
+            assert!(read.weights[len..].iter().all(|w| *w == 0.0));
+            // Written again it is a format-3 file of layout 3; as format 3, fewer weights are refused.
+            assert_eq!(read.encode_file()[4], 3);
+            assert_eq!(
+                SharedModel::decode_file(&rehash(file.clone()), len).map_err(|e| e.code()),
+                Err("model_file_wrong_dimension")
+            );
+            file[4] = 3;
+            assert_eq!(
+                SharedModel::decode_file(&rehash(file), NUM_FEATURES).map_err(|e| e.code()),
+                Err("model_file_wrong_dimension")
+            );
+        }
     }
 
     proptest! {

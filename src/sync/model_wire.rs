@@ -3,7 +3,7 @@
 //! ```text
 //! offset    size field
 //!      0       4 magic "SPMD"
-//!      4       1 format version (2; 1 is read too, see MODEL_FORMAT_VERSION)
+//!      4       1 format version (3; 1 and 2 are read too, see MODEL_FORMAT_VERSION)
 //!      5       8 model version (u64)
 //!     13       4 dimension d (u32)
 //!     17     4*d weights (f32)
@@ -20,13 +20,15 @@ use sha2::{Digest, Sha256};
 use super::SyncError;
 
 pub const MODEL_MAGIC: [u8; 4] = *b"SPMD";
-/// The format version this library writes: 2, the weights in feature layout 2. Format 1 is still
-/// read (see [`in_current_layout`]); a later one is refused with its own code.
-pub const MODEL_FORMAT_VERSION: u8 = 2;
+/// The format version this library writes: 3, the weights in feature layout 3. Formats 1 and 2
+/// are still read (see [`in_current_layout`]); a later one is refused with its own code.
+pub const MODEL_FORMAT_VERSION: u8 = 3;
 /// Weights of feature layout 1, which format 1 carried: the first weights of layout 2.
 pub const FORMAT_1_DIMENSION: usize = 90;
 /// Weights of feature layout 2: layout 1 plus the return block appended after it.
 pub const FORMAT_2_DIMENSION: usize = 106;
+/// Weights of feature layout 3: layout 2 plus the sequence block appended after it.
+pub const FORMAT_3_DIMENSION: usize = 109;
 const HEADER_LEN: usize = 17;
 const CHECKSUM_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
@@ -94,11 +96,12 @@ impl SharedModel {
 }
 
 /// The weights of a body of `format` in the layout this library writes: a format-1 body of
-/// [`FORMAT_1_DIMENSION`] weights gets layout 2's return block appended as zeros, which scores
-/// every candidate exactly as layout 1 did. Any other body is returned as it is.
+/// [`FORMAT_1_DIMENSION`] weights gets layout 2's return block and layout 3's sequence block
+/// appended as zeros, a format-2 body of [`FORMAT_2_DIMENSION`] weights the sequence block, which
+/// scores every candidate exactly as the older layout did. Any other body is returned as it is.
 pub fn in_current_layout(format: u8, mut weights: Vec<f32>) -> Vec<f32> {
-    if format == 1 && weights.len() == FORMAT_1_DIMENSION {
-        weights.resize(FORMAT_2_DIMENSION, 0.0);
+    if (format == 1 && weights.len() == FORMAT_1_DIMENSION) || (format == 2 && weights.len() == FORMAT_2_DIMENSION) {
+        weights.resize(FORMAT_3_DIMENSION, 0.0);
     }
     weights
 }
@@ -150,17 +153,22 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_download_of_layout_1_installs_as_layout_2_and_a_later_format_is_refused() {
+    fn older_downloads_install_in_layout_3_with_the_new_blocks_at_0_and_a_later_format_is_refused() {
         let old: Vec<f32> = (0..FORMAT_1_DIMENSION).map(|i| i as f32 / 8.0).collect();
         let read = SharedModel::decode_verified(&signed_as(1, old.clone()), &key(1).verifying_key()).expect("format 1");
-        assert_eq!(read.weights.len(), FORMAT_2_DIMENSION);
+        assert_eq!(read.weights.len(), FORMAT_3_DIMENSION);
         assert_eq!(&read.weights[..FORMAT_1_DIMENSION], old.as_slice());
         assert!(read.weights[FORMAT_1_DIMENSION..].iter().all(|w| *w == 0.0));
-        assert_eq!(model().encode_signed(&key(1))[4], 2);
-        for format in [0, 3] {
+        let two: Vec<f32> = (0..FORMAT_2_DIMENSION).map(|i| 1.0 - i as f32 / 16.0).collect();
+        let read = SharedModel::decode_verified(&signed_as(2, two.clone()), &key(1).verifying_key()).expect("format 2");
+        assert_eq!(read.weights.len(), FORMAT_3_DIMENSION);
+        assert_eq!(&read.weights[..FORMAT_2_DIMENSION], two.as_slice());
+        assert!(read.weights[FORMAT_2_DIMENSION..].iter().all(|w| *w == 0.0));
+        assert_eq!(model().encode_signed(&key(1))[4], 3);
+        for format in [0, 4] {
             assert_eq!(
                 SharedModel::decode_verified(&signed_as(format, old.clone()), &key(1).verifying_key()),
-                Err(SyncError::UnsupportedFormat { got: format, supported: 2 })
+                Err(SyncError::UnsupportedFormat { got: format, supported: 3 })
             );
         }
     }

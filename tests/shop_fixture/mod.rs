@@ -34,6 +34,7 @@ pub fn candidates(prefix: &str, n: usize, dim: usize, seed: u64) -> Vec<Candidat
                 .map(|k| NeighbourInput { id: format!("{prefix}{}", (i + k * 7) % n.max(1)), score: 1.0 / k as f32 })
                 .filter(|nb| nb.id != format!("{prefix}{i}"))
                 .collect(),
+            next: None,
         })
         .collect()
 }

@@ -34,7 +34,7 @@ impl<S> Default for NeighbourColumns<'_, S> {
 /// protocol" table: the camelCase names of [`AnswerColumns`]' fields. The one list of them: the
 /// facade refuses any other field with it, and tests check the README table, the struct and the
 /// generated `.d.ts` (`js-tests/ranking.test.mjs`) against it.
-pub const ANSWER_FIELDS: [&str; 9] = [
+pub const ANSWER_FIELDS: [&str; 10] = [
     field::IDS,
     field::SCORES,
     field::ATTRIBUTES,
@@ -44,6 +44,7 @@ pub const ANSWER_FIELDS: [&str; 9] = [
     field::NEIGHBOURS,
     field::ABOUT,
     field::ABOUT_EMBEDDING,
+    field::NEXT,
 ];
 
 /// The fields of an answer's `neighbours` object as JS writes them.
@@ -61,6 +62,7 @@ pub mod field {
     pub const NEIGHBOURS: &str = "neighbours";
     pub const ABOUT: &str = "about";
     pub const ABOUT_EMBEDDING: &str = "aboutEmbedding";
+    pub const NEXT: &str = "next";
     /// Of `neighbours` (with `ids` and `scores`).
     pub const OFFSETS: &str = "offsets";
     pub const NEIGHBOUR_OFFSETS: &str = "neighbours.offsets";
@@ -89,6 +91,9 @@ pub struct AnswerColumns<'a, S = String> {
     /// `candidates × dimension` numbers, row after row.
     pub embeddings: Option<&'a [f32]>,
     pub neighbours: Option<NeighbourColumns<'a, S>>,
+    /// Per candidate, the share of `about`'s views in the shop's logs that it came directly
+    /// after (0..=1): the one directional signal of the answer (co-visitation counts both ways).
+    pub next: Option<&'a [f32]>,
 }
 
 impl<S> Clone for AnswerColumns<'_, S> {
@@ -111,6 +116,7 @@ impl<S> Default for AnswerColumns<'_, S> {
             attributes: None,
             embeddings: None,
             neighbours: None,
+            next: None,
         }
     }
 }
@@ -164,6 +170,7 @@ pub(super) fn build_set<S: AsRef<str>>(
     check_column(field::TITLES, answer.titles, n)?;
     check_column(field::POPULARITY, answer.popularity, n)?;
     check_column(field::ATTRIBUTES, answer.attributes, n)?;
+    check_column(field::NEXT, answer.next, n)?;
     let dim = embedding_dim(answer)?;
     if let Some(neighbours) = &answer.neighbours {
         check_offsets(neighbours, n)?;
@@ -202,6 +209,7 @@ pub(super) fn build_set<S: AsRef<str>>(
             attributes: keys,
             embedding: answer.embeddings.filter(|_| dim > 0).map(|e| &e[row * dim..(row + 1) * dim]),
             neighbours: &neighbour_rows,
+            next: answer.next.map(|p| p[row]),
         })?;
     }
     Ok(builder.finish())
@@ -320,8 +328,18 @@ mod tests {
 
     #[test]
     fn the_field_list_is_the_structs() {
-        let mut fields =
-            struct_fields!(about, about_embedding, ids, scores, titles, popularity, attributes, embeddings, neighbours);
+        let mut fields = struct_fields!(
+            about,
+            about_embedding,
+            ids,
+            scores,
+            titles,
+            popularity,
+            attributes,
+            embeddings,
+            neighbours,
+            next
+        );
         let mut listed: Vec<String> = ANSWER_FIELDS.iter().map(|&f| f.to_owned()).collect();
         fields.sort();
         listed.sort();

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_RETURN, RETURN_START};
+use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES, NUM_RETURN, NUM_SEQUENCE, RETURN_START};
 use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
 use crate::storage::json_reading;
 use crate::storage::tree_reading::{list, object, required, single, whole_u64, whole_usize, TreeError};
@@ -139,14 +139,14 @@ pub struct FeatureLayout {
 }
 
 /// The features added since the 87-feature layout: the three repeat-pattern features (27..30),
-/// then layout 2's return block at the end.
-const ADDED_SINCE_87: [usize; 3 + NUM_RETURN] = {
-    let mut all = [0; 3 + NUM_RETURN];
+/// then layout 2's return block and layout 3's sequence block at the end.
+const ADDED_SINCE_87: [usize; 3 + NUM_RETURN + NUM_SEQUENCE] = {
+    let mut all = [0; 3 + NUM_RETURN + NUM_SEQUENCE];
     all[0] = NUM_BASE_FEATURES - 3;
     all[1] = NUM_BASE_FEATURES - 2;
     all[2] = NUM_BASE_FEATURES - 1;
     let mut i = 0;
-    while i < NUM_RETURN {
+    while i < NUM_RETURN + NUM_SEQUENCE {
         all[3 + i] = RETURN_START + i;
         i += 1;
     }
@@ -159,6 +159,8 @@ pub const FEATURE_LAYOUTS: &[FeatureLayout] = &[
     FeatureLayout { features: 87, added: &ADDED_SINCE_87 },
     // Layout 1 (90 features): layout 2 appended the return block.
     FeatureLayout { features: NUM_LAYOUT_1_FEATURES, added: ADDED_SINCE_87.split_at(3).1 },
+    // Layout 2 (106 features): layout 3 appended the sequence block.
+    FeatureLayout { features: NUM_LAYOUT_2_FEATURES, added: ADDED_SINCE_87.split_at(3 + NUM_RETURN).1 },
 ];
 
 fn read_model(opened: Opened<StoredModel>) -> Result<ModelRead, LoadError> {
@@ -316,6 +318,24 @@ mod tests {
         let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
         assert!((0..NUM_LAYOUT_1_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
         assert!(personal[RETURN_START..].iter().all(|w| *w == 0.0));
+    }
+
+    #[test]
+    fn a_model_of_layout_2_keeps_its_personal_adjustment_and_starts_the_sequence_block_at_0() {
+        let personal: Vec<String> = (0..NUM_LAYOUT_2_FEATURES).map(|i| format!("{}", i as f32 / 100.0)).collect();
+        let zeros = vec!["0"; NUM_LAYOUT_2_FEATURES].join(",");
+        let raw = wrap(&format!(
+            r#"{{"features":{NUM_LAYOUT_2_FEATURES},"shared":[{zeros}],"personal":[{}],"steps":6}}"#,
+            personal.join(",")
+        ));
+        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(&raw) else {
+            panic!("expected a migrated model");
+        };
+        assert_eq!((steps, from), (6, 106));
+        let personal = model.personal_weights();
+        let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
+        assert!((0..NUM_LAYOUT_2_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
+        assert!(personal[NUM_LAYOUT_2_FEATURES..].iter().all(|w| *w == 0.0));
     }
 
     #[test]

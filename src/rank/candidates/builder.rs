@@ -39,6 +39,8 @@ impl<'a> CandidateSetBuilder<'a> {
             *position = row as u32;
         }
         copy.origins.fill(CandidateOrigin::CurrentAnswer);
+        // The next column is about the answer's own item, not the pooled set's (see the field).
+        copy.next.clear();
         let rows_by_id = copy.ids.iter().enumerate().map(|(row, &id)| (id, row as u32)).collect();
         let key_index = copy.attr_keys.iter().enumerate().map(|(k, key)| (key.clone(), k as u32)).collect();
         let key_depths = copy.attr_keys.iter().map(AttributeKey::category_depth).collect();
@@ -111,6 +113,13 @@ impl<'a> CandidateSetBuilder<'a> {
         for &(nb, score) in row.neighbours {
             validate_item_id(nb)?;
             check_finite(row.id, "neighbour score", score)?;
+        }
+        if let Some(p) = row.next {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(RankError::BadNumber { id: row.id.to_owned(), field: "next", value: p });
+            }
+            self.set.next.resize(self.set.len(), 0.0);
+            self.set.next.push(p);
         }
         let position = self.set.len() as u32;
         self.push_columns(
@@ -186,6 +195,9 @@ impl<'a> CandidateSetBuilder<'a> {
     }
 
     pub fn finish(mut self) -> CandidateSet {
+        if !self.set.next.is_empty() {
+            self.set.next.resize(self.set.len(), 0.0);
+        }
         self.set.serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         self.set
     }

@@ -18,7 +18,7 @@ impl FeatureExtractor {
             let Some(e) = self.entries.get(entry as usize).copied() else { continue };
             // Distinct session items seen more recently than this one.
             let newer = self.entries.iter().filter(|o| o.last_distance < e.last_distance).count();
-            let x = &mut self.matrix[row * NUM_FEATURES + RETURN_GATES..(row + 1) * NUM_FEATURES];
+            let x = &mut self.matrix[row * NUM_FEATURES + RETURN_GATES..row * NUM_FEATURES + SEQUENCE_START];
             let is_last = if e.last_distance == 0 { 1.0 } else { 0.0 };
             x.copy_from_slice(&[
                 len_log,

@@ -31,7 +31,7 @@ fn field(object: &JsValue, name: &str) -> JsValue {
 }
 
 /// Checks a server answer's columns against their limits before any is copied: `ids`, `titles`,
-/// `attributes`, `scores`, `popularity` at most [`MAX_CANDIDATES`] entries, `aboutEmbedding` at
+/// `attributes`, `scores`, `popularity`, `next` at most [`MAX_CANDIDATES`] entries, `aboutEmbedding` at
 /// most [`MAX_EMBEDDING_DIM`], `embeddings` both multiplied, the neighbours' `offsets` one more
 /// than the candidates and their `ids` and `scores` at most [`MAX_ANSWER_NEIGHBOURS`], `about`
 /// at most [`MAX_STRING_CHARS`] characters. (The JSON text of the plain columns is bounded by
@@ -49,6 +49,7 @@ pub fn check_answer(answer: &JsValue) -> Result<(), JsError> {
         (field(answer, answer_field::ATTRIBUTES), answer_field::ATTRIBUTES, candidates),
         (field(answer, answer_field::SCORES), answer_field::SCORES, candidates),
         (field(answer, answer_field::POPULARITY), answer_field::POPULARITY, candidates),
+        (field(answer, answer_field::NEXT), answer_field::NEXT, candidates),
         (field(answer, answer_field::ABOUT_EMBEDDING), answer_field::ABOUT_EMBEDDING, MAX_EMBEDDING_DIM as u32),
         (field(answer, answer_field::EMBEDDINGS), answer_field::EMBEDDINGS, candidates * MAX_EMBEDDING_DIM as u32),
         (field(&neighbours, answer_field::OFFSETS), answer_field::NEIGHBOUR_OFFSETS, candidates + 1),

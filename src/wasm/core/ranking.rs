@@ -71,6 +71,11 @@ pub struct CandidateAnswer {
     #[serde(default)]
     #[tsify(optional)]
     pub neighbours: Option<NeighbourAnswer>,
+    /// Per candidate, the share of `about`'s views in the shop's logs that it came directly
+    /// after (0..=1); the ranker reads it as the direction of the session.
+    #[serde(default)]
+    #[tsify(optional, type = "Float32Array | number[]")]
+    pub next: JsValue,
 }
 
 fn invalid_answer(message: &str) -> JsError {
@@ -201,6 +206,7 @@ impl JsPersonalizer {
         let popularity = f32_column(&get(&answer, field::POPULARITY), field::POPULARITY)?;
         let embeddings = f32_column(&get(&answer, field::EMBEDDINGS), field::EMBEDDINGS)?;
         let about_embedding = f32_column(&get(&answer, field::ABOUT_EMBEDDING), field::ABOUT_EMBEDDING)?;
+        let next = f32_column(&get(&answer, field::NEXT), field::NEXT)?;
         let neighbours = get(&answer, field::NEIGHBOURS);
         let neighbours = if is_absent(&neighbours) {
             None
@@ -224,6 +230,7 @@ impl JsPersonalizer {
                 ids: plain.neighbour_ids.as_deref().unwrap_or(no_ids),
                 scores,
             }),
+            next: next.as_deref(),
         };
         self.state()?.engine.register_candidates(&columns).map_err(coded)
     }
