@@ -96,7 +96,6 @@ fn table() -> Vec<(String, &'static str, String)> {
 
         row(WriteError::Store(store.clone()), "quotaExceeded"),
         row(WriteError::CannotFit(CompactionError::CannotFit { needed: 1, budget: 0 }), "quotaExceeded"),
-        row(WriteError::Encode(s()), "internal"),
         row(WriteError::QuotaStillExceeded { bytes: 1 }, "quotaExceeded"),
 
         row(StoreError::QuotaExceeded, "quotaExceeded"),

@@ -6,7 +6,9 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::profile::stored::payload_text;
 use crate::profile::{Profile, ProfileSummary};
+use crate::storage::json_layout::pretty;
 use crate::storage::{KeyValueStore, StorageKeys};
 
 /// The export's `format`.
@@ -93,7 +95,7 @@ struct Export {
 
 /// `value` as the pretty serializer writes it as a member of the export.
 fn laid_out<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
-    RawValue::from_string(crate::storage::json_layout::pretty(&serde_json::to_string(value)?, 1))
+    RawValue::from_string(pretty(&serde_json::to_string(value)?, 1))
 }
 
 /// A stored text as JSON: itself when it is JSON, else as a string.
@@ -154,7 +156,7 @@ pub fn export_json(summary: ProfileSummary, profile: &Profile, now_ms: u64, sect
             explanation: EXPORT_EXPLANATION,
             exported_at_ms: now_ms,
             summary: laid_out(&summary)?,
-            profile: laid_out(profile)?,
+            profile: RawValue::from_string(pretty(&payload_text(profile), 1))?,
             profile_explanation: crate::profile::EXPORT_EXPLANATION,
             sections,
         })

@@ -42,7 +42,7 @@ impl Coded for CompactionError {
 
 /// Length in bytes of the profile's stored (compact JSON) form.
 pub fn encoded_len(profile: &Profile) -> usize {
-    serde_json::to_vec(profile).map_or(usize::MAX, |bytes| bytes.len())
+    super::stored::payload_text(profile).len()
 }
 
 fn share_of(len: usize, share: f64) -> usize {

@@ -11,6 +11,7 @@ mod envelope;
 mod float_reading;
 pub mod json_layout;
 pub mod json_reading;
+pub mod json_text;
 mod lineage;
 mod loading;
 mod memory;

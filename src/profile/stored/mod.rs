@@ -4,10 +4,12 @@
 
 mod format;
 mod migrate;
+mod payload_text;
 mod persist;
 
 pub use format::{
     decode, encode, encode_with_lineage, profile_envelope_overhead, Decoded, ProfileFormat, CURRENT_VERSION,
     FORMAT_NAME,
 };
+pub use payload_text::payload_text;
 pub use persist::{load_or_back_up, write_compacted, LoadOutcome, WriteError, Written};

@@ -10,6 +10,7 @@ use crate::storage::{
 };
 
 use super::format::{cleaned, profile_envelope_overhead, ProfileFormat};
+use super::payload_text::payload_text;
 
 /// How many times a write is retried, each after halving the profile, when the store is full.
 /// Retries of a write the store refused as full, each an eighth shorter (0.875^20 < 7%): a
@@ -62,8 +63,6 @@ pub enum WriteError {
     Store(StoreError),
     #[error("{0}")]
     CannotFit(#[from] CompactionError),
-    #[error("the profile could not be encoded: {0}")]
-    Encode(String),
     #[error("storage stayed full after compacting the profile to {bytes} bytes: free space used by other scripts of this site, or lower storageBudgetBytes")]
     QuotaStillExceeded { bytes: usize },
 }
@@ -73,7 +72,6 @@ impl Coded for WriteError {
         match self {
             WriteError::Store(error) => error.code(),
             WriteError::CannotFit(error) => error.code(),
-            WriteError::Encode(_) => ErrorCode::Internal,
             WriteError::QuotaStillExceeded { .. } => ErrorCode::QuotaExceeded,
         }
     }
@@ -106,14 +104,13 @@ pub fn write_compacted<S: KeyValueStore>(
     half_life_ms: f64,
 ) -> Result<Written, WriteError> {
     // The profile is encoded once and that text stored; it is encoded again only after a cut.
-    let encode = |profile: &Profile| serde_json::to_string(profile).map_err(|e| WriteError::Encode(e.to_string()));
-    let mut payload = encode(profile)?;
+    let mut payload = payload_text(profile);
     let before = payload.len();
     let mut limit = budget_bytes.saturating_sub(profile_envelope_overhead() + recent_json.len());
     let mut len = before;
     if len > limit {
         len = profile.compact_to(limit, now_ms, half_life_ms)?;
-        payload = encode(profile)?;
+        payload = payload_text(profile);
     }
     let within_budget = len;
     let mut recent_json = recent_json;
@@ -130,7 +127,7 @@ pub fn write_compacted<S: KeyValueStore>(
                 match profile.compact_to(limit, now_ms, half_life_ms) {
                     Ok(shorter) => {
                         len = shorter;
-                        payload = encode(profile)?;
+                        payload = payload_text(profile);
                     }
                     Err(_) => break,
                 }
