@@ -205,32 +205,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
-    /// The tree path: the text's tree, deserialized (as the facade's reader does).
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Columns<'a> {
-        #[serde(borrow, default)]
-        ids: Option<Vec<Text<'a>>>,
-        #[serde(borrow, default)]
-        about: Option<Text<'a>>,
-        #[serde(borrow, default)]
-        titles: Option<Vec<Text<'a>>>,
-        #[serde(default)]
-        attributes: Option<Vec<ItemAttributes>>,
-        #[serde(borrow, default)]
-        neighbour_ids: Option<Vec<Text<'a>>>,
-    }
-
+    /// The tree path as serde's derive read it (the facade's reader before the hand one, which
+    /// `answer_tree`'s tests hold to it).
     fn by_tree(tree: &Value) -> Option<PlainColumns<'_>> {
-        use serde::Deserialize;
-        let columns = Columns::deserialize(tree).ok()?;
-        Some(PlainColumns {
-            ids: columns.ids?,
-            about: columns.about,
-            titles: columns.titles,
-            attributes: columns.attributes,
-            neighbour_ids: columns.neighbour_ids,
-        })
+        super::super::answer_tree::tests::by_serde::read_plain(tree).ok()
     }
 
     /// Where the fast path reads, it reads what the tree path reads; says whether it read.

@@ -58,4 +58,4 @@ pub fn attributes(value: &Value) -> Result<ItemAttributes, Mismatch> {
 
 #[cfg(test)]
 #[path = "answer_tree_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -9,7 +9,7 @@ use super::*;
 use crate::storage::json_reading;
 
 /// The serde path as the facade had it.
-mod by_serde {
+pub(in crate::personalizer::ranking) mod by_serde {
     use super::*;
 
     #[derive(serde::Deserialize)]

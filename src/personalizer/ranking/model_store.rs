@@ -302,40 +302,34 @@ mod tests {
         assert!(old.personal.iter().any(|w| *w != 0.0), "the fixture has learned something");
     }
 
-    #[test]
-    fn a_model_of_layout_1_keeps_its_personal_adjustment_and_starts_the_return_block_at_0() {
-        let personal: Vec<String> = (0..NUM_LAYOUT_1_FEATURES).map(|i| format!("{}", i as f32 / 100.0)).collect();
-        let zeros = vec!["0"; NUM_LAYOUT_1_FEATURES].join(",");
+    /// A stored model of `features` (an older layout) with learned personal weights `i / 100`:
+    /// it migrates keeping them, the blocks it lacks starting at 0.
+    fn migrates_keeping_its_personal_adjustment(features: usize, steps: u64) {
+        let personal: Vec<String> = (0..features).map(|i| format!("{}", i as f32 / 100.0)).collect();
+        let zeros = vec!["0"; features].join(",");
         let raw = wrap(&format!(
-            r#"{{"features":{NUM_LAYOUT_1_FEATURES},"shared":[{zeros}],"personal":[{}],"steps":4}}"#,
+            r#"{{"features":{features},"shared":[{zeros}],"personal":[{}],"steps":{steps}}}"#,
             personal.join(",")
         ));
-        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(&raw) else {
+        let Ok(ModelRead::Migrated { model, steps: read_steps, from }) = decode_model(&raw) else {
             panic!("expected a migrated model");
         };
-        assert_eq!((steps, from), (4, 90));
+        assert_eq!((read_steps, from), (steps, features));
         let personal = model.personal_weights();
         let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
-        assert!((0..NUM_LAYOUT_1_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
-        assert!(personal[RETURN_START..].iter().all(|w| *w == 0.0));
+        assert!((0..features).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
+        assert!(personal[features..].iter().all(|w| *w == 0.0));
+    }
+
+    #[test]
+    fn a_model_of_layout_1_keeps_its_personal_adjustment_and_starts_the_return_block_at_0() {
+        assert_eq!(RETURN_START, NUM_LAYOUT_1_FEATURES);
+        migrates_keeping_its_personal_adjustment(NUM_LAYOUT_1_FEATURES, 4);
     }
 
     #[test]
     fn a_model_of_layout_2_keeps_its_personal_adjustment_and_starts_the_sequence_block_at_0() {
-        let personal: Vec<String> = (0..NUM_LAYOUT_2_FEATURES).map(|i| format!("{}", i as f32 / 100.0)).collect();
-        let zeros = vec!["0"; NUM_LAYOUT_2_FEATURES].join(",");
-        let raw = wrap(&format!(
-            r#"{{"features":{NUM_LAYOUT_2_FEATURES},"shared":[{zeros}],"personal":[{}],"steps":6}}"#,
-            personal.join(",")
-        ));
-        let Ok(ModelRead::Migrated { model, steps, from }) = decode_model(&raw) else {
-            panic!("expected a migrated model");
-        };
-        assert_eq!((steps, from), (6, 106));
-        let personal = model.personal_weights();
-        let rises = |i: usize| crate::rank::RISES_WITH_SERVER[i];
-        assert!((0..NUM_LAYOUT_2_FEATURES).all(|i| rises(i) || (personal[i] - i as f32 / 100.0).abs() < 1e-7));
-        assert!(personal[NUM_LAYOUT_2_FEATURES..].iter().all(|w| *w == 0.0));
+        migrates_keeping_its_personal_adjustment(NUM_LAYOUT_2_FEATURES, 6);
     }
 
     #[test]
