@@ -19,8 +19,24 @@ use shop_personalizer::measure::gaussian::decision_rng;
 use shop_personalizer::measure::{CheckedReportConfig, LiftEstimator, LiftReport, LiftSums, NoiseMode};
 use shop_personalizer::privacy::sampling::standard_normal;
 use shop_personalizer::sync::dap::LiftEncoding;
+use shop_personalizer::sync::SecureAggregationSetup;
 
 use crate::random_groups::BatchTotals;
+
+/// The `secureAggregation` noise of a lift task whose batches hold at least `min_cohort`
+/// reports. The simulation never sends, so the task's URLs and keys are placeholders.
+pub fn secure_aggregation(min_cohort: u32) -> NoiseMode {
+    let task = SecureAggregationSetup {
+        leader_url: "https://leader.example".to_string(),
+        helper_url: "https://helper.example".to_string(),
+        task_id: String::new(),
+        leader_hpke_config: String::new(),
+        helper_hpke_config: String::new(),
+        time_precision_secs: None,
+        min_batch_size: Some(min_cohort),
+    };
+    NoiseMode::SecureAggregation { min_cohort, task }
+}
 
 /// The running sum of one repetition's lift measurements, and of its batches: the leader closes
 /// a batch when it holds `minCohort` reports (in arrival order: here, the devices' order) and

@@ -7,10 +7,10 @@
 
 use std::process::ExitCode;
 
+use lift_sim::dap_sums::secure_aggregation;
 use lift_sim::sessions::{parse_sessions, Neighbours};
 use lift_sim::simulation::{group_into_devices, markdown_table, run_once, summarize, BehaviourModel, Scenario};
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
-use shop_personalizer::sync::SecureAggregationSetup;
 
 struct Args {
     train: String,
@@ -68,7 +68,6 @@ fn scenarios(holdout: f64, lift: f64, placements: &[String]) -> Result<Vec<Scena
         Ok(Scenario { name: name.to_string(), report, holdout_share: share, injected_lift: lift })
     };
     let shared = |min_cohort| NoiseMode::SharedSums { min_cohort, helper_url: "https://helper.example".to_string() };
-    let secure = |min_cohort| NoiseMode::SecureAggregation { min_cohort, task: lift_task(min_cohort) };
     Ok(vec![
         make("noise ≈ 0 (reference)", 64.0, NoiseMode::Distributed { min_cohort: 10_000_000 }, holdout)?,
         make(
@@ -86,11 +85,11 @@ fn scenarios(holdout: f64, lift: f64, placements: &[String]) -> Result<Vec<Scena
         make(
             "secure aggregation ε=2, δ=1e-6, DAP, sums of ≥ 1000 reports (device default)",
             2.0,
-            secure(1000),
+            secure_aggregation(1000),
             holdout,
         )?,
-        make("secure aggregation ε=2, δ=1e-6, DAP, sums of ≥ 5000 reports", 2.0, secure(5000), holdout)?,
-        make("secure aggregation ε=4, δ=1e-6, DAP, sums of ≥ 5000 reports", 4.0, secure(5000), holdout)?,
+        make("secure aggregation ε=2, δ=1e-6, DAP, sums of ≥ 5000 reports", 2.0, secure_aggregation(5000), holdout)?,
+        make("secure aggregation ε=4, δ=1e-6, DAP, sums of ≥ 5000 reports", 4.0, secure_aggregation(5000), holdout)?,
         make("shared sums ε=2, δ=1e-6, two servers, sums of ≥ 5000 reports", 2.0, shared(5000), holdout)?,
         make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 5000 reports", 4.0, shared(5000), holdout)?,
         make("shared sums ε=4, δ=1e-6, two servers, sums of ≥ 1000 reports", 4.0, shared(1000), holdout)?,
@@ -98,19 +97,6 @@ fn scenarios(holdout: f64, lift: f64, placements: &[String]) -> Result<Vec<Scena
         make("local ε=8, δ=1e-6 per report", 8.0, NoiseMode::Local, holdout)?,
         make("local ε=8, δ=1e-6, 50% holdout", 8.0, NoiseMode::Local, 0.5)?,
     ])
-}
-
-/// A lift task's settings: the simulation never sends, so only `minBatchSize` (= K) matters.
-fn lift_task(min_cohort: u32) -> SecureAggregationSetup {
-    SecureAggregationSetup {
-        leader_url: "https://leader.example".to_string(),
-        helper_url: "https://helper.example".to_string(),
-        task_id: String::new(),
-        leader_hpke_config: String::new(),
-        helper_hpke_config: String::new(),
-        time_precision_secs: None,
-        min_batch_size: Some(min_cohort),
-    }
 }
 
 fn main() -> ExitCode {

@@ -6,7 +6,7 @@
 //! B − 1 degrees of freedom for B batches. An experiment beside the library's estimator (which
 //! reads products): RESULTS.md compares the two on the same reports.
 
-use shop_personalizer::measure::normal_quantile;
+use shop_personalizer::measure::{fieller_interval, normal_quantile};
 use shop_personalizer::sync::dap::BucketSums;
 
 /// One collected batch's decoded totals per bucket (`[personalized, holdout]`): reports,
@@ -89,19 +89,10 @@ pub fn orders_per_session(batches: &[BatchTotals], confidence: f64) -> Option<Gr
     let var_a = scale * replicates.iter().map(|r| (r.0 - mean_a).powi(2)).sum::<f64>();
     let var_b = scale * replicates.iter().map(|r| (r.1 - mean_b).powi(2)).sum::<f64>();
     let cov = scale * replicates.iter().map(|r| (r.0 - mean_a) * (r.1 - mean_b)).sum::<f64>();
-    // {T : (a − T b)² ≤ t² (var_a − 2 T cov + T² var_b)}
-    let t2 = t_quantile(0.5 + confidence / 2.0, g - 1.0).powi(2);
-    let (qa, qb, qc) = (b * b - t2 * var_b, -2.0 * a * b + 2.0 * t2 * cov, a * a - t2 * var_a);
-    let discriminant = qb * qb - 4.0 * qa * qc;
-    if !(qa > 0.0 && discriminant >= 0.0) {
-        return None;
-    }
-    let root = discriminant.sqrt();
-    Some(GroupsInterval {
-        lift: a / b - 1.0,
-        low: (-qb - root) / (2.0 * qa) - 1.0,
-        high: (-qb + root) / (2.0 * qa) - 1.0,
-    })
+    // Var(â − T b̂) = var_a − 2 T cov + T² var_b
+    let t = t_quantile(0.5 + confidence / 2.0, g - 1.0);
+    let (low, high) = fieller_interval(a, b, [var_a, -2.0 * cov, var_b], t)?;
+    Some(GroupsInterval { lift: a / b - 1.0, low: low - 1.0, high: high - 1.0 })
 }
 
 #[cfg(test)]

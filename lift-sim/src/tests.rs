@@ -4,6 +4,7 @@ use rand::RngExt;
 use shop_personalizer::measure::gaussian::decision_rng;
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
 
+use crate::dap_sums::secure_aggregation;
 use crate::sessions::{parse_sessions, Neighbours};
 use crate::simulation::{group_into_devices, markdown_table, run_once, summarize, BehaviourModel, Scenario};
 
@@ -109,19 +110,6 @@ fn shared_sums_give_the_distributed_estimate_through_shares() {
     assert_ne!(shared.lift, distributed.lift, "the shared path really went through fixed point");
 }
 
-fn secure(min_cohort: u32) -> NoiseMode {
-    let task = shop_personalizer::sync::SecureAggregationSetup {
-        leader_url: "https://leader.example".into(),
-        helper_url: "https://helper.example".into(),
-        task_id: String::new(),
-        leader_hpke_config: String::new(),
-        helper_hpke_config: String::new(),
-        time_precision_secs: None,
-        min_batch_size: Some(min_cohort),
-    };
-    NoiseMode::SecureAggregation { min_cohort, task }
-}
-
 #[test]
 fn secure_aggregation_estimates_like_distributed_noise_of_the_same_epsilon() {
     let sessions = parse_sessions(&fixture(12_000, 6)).unwrap();
@@ -136,7 +124,7 @@ fn secure_aggregation_estimates_like_distributed_noise_of_the_same_epsilon() {
             .collect()
     };
     let distributed = summarize("distributed", 0.3, &runs(&|| NoiseMode::Distributed { min_cohort: 200 }));
-    let dap = summarize("dap", 0.3, &runs(&|| secure(200)));
+    let dap = summarize("dap", 0.3, &runs(&|| secure_aggregation(200)));
     assert!(dap.bounded >= 0.75, "{dap:?}");
     // The DAP mode spends ¾ of ρ on the means (noise sd × 1/√¾ = 1.15) and adds fixed point:
     // its intervals are about as wide, its estimates about as close to the truth.
@@ -158,7 +146,7 @@ fn a_secure_aggregation_encoding_the_library_refuses_is_an_error() {
         &devices,
         &neighbours,
         &BehaviourModel::default(),
-        &scenario(secure(10_000_000), 2.0, 0.1),
+        &scenario(secure_aggregation(10_000_000), 2.0, 0.1),
         1,
     );
     assert!(refused.is_err(), "{refused:?}");

@@ -133,16 +133,7 @@ impl Pivot {
     /// {T : (A − T B)² ≤ z² Var(g(T))}; `None` when that set is unbounded or empty (B is not
     /// distinguishable from zero at this noise).
     fn interval(&self, z: f64) -> Option<(f64, f64)> {
-        let z2 = z * z;
-        let qa = self.b * self.b - z2 * self.c2;
-        let qb = -(2.0 * self.a * self.b + z2 * self.c1);
-        let qc = self.a * self.a - z2 * self.c0;
-        let discriminant = qb * qb - 4.0 * qa * qc;
-        if qa <= 0.0 || discriminant < 0.0 {
-            return None;
-        }
-        let root = discriminant.sqrt();
-        Some(((-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)))
+        fieller_interval(self.a, self.b, [self.c0, self.c1, self.c2], z)
     }
 
     /// Delta-method standard error of T̂ = A / B.
@@ -150,6 +141,23 @@ impl Pivot {
         let t = self.a / self.b;
         (self.c0 + self.c1 * t + self.c2 * t * t).max(0.0).sqrt() / self.b.abs()
     }
+}
+
+/// Fieller's interval for T = a / b: {T : (a − T b)² ≤ z² (c0 + c1 T + c2 T²)}, where
+/// `variance = [c0, c1, c2]` gives Var(â − T b̂) as a polynomial in T; `None` when that set is
+/// unbounded or empty (b is not distinguishable from zero).
+pub fn fieller_interval(a: f64, b: f64, variance: [f64; 3], z: f64) -> Option<(f64, f64)> {
+    let [c0, c1, c2] = variance;
+    let z2 = z * z;
+    let qa = b * b - z2 * c2;
+    let qb = -(2.0 * a * b + z2 * c1);
+    let qc = a * a - z2 * c0;
+    let discriminant = qb * qb - 4.0 * qa * qc;
+    if qa <= 0.0 || discriminant < 0.0 {
+        return None;
+    }
+    let root = discriminant.sqrt();
+    Some(((-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)))
 }
 
 fn scaled(factor: f64, f: &[f64]) -> Vec<f64> {

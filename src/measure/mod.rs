@@ -30,7 +30,9 @@ pub mod shares;
 pub mod sums;
 
 pub use counters::{CounterError, ItemClass, LiftCounters, LiftMetric, PlacementCounts, OTHER_PLACEMENT};
-pub use estimate::{normal_quantile, EstimateError, LiftEstimate, LiftEstimator, MetricLift, RatioLift};
+pub use estimate::{
+    fieller_interval, normal_quantile, EstimateError, LiftEstimate, LiftEstimator, MetricLift, RatioLift,
+};
 pub use report::{
     noised_report, CheckedReportConfig, LiftReport, LiftReportConfig, MetricCaps, NoiseMode, ReportError,
 };

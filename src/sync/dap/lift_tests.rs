@@ -31,6 +31,18 @@ fn the_default_encoding_matches_a_hand_computation() {
     assert!(LiftEncoding::new(&config(), 10_000_000).is_err(), "a share of 0.85 steps is too fine");
 }
 
+/// The test's lift task: `encoding`'s measurement, sealed to `leader` and `helper`.
+fn lift_task(encoding: &LiftEncoding, leader: &HpkeKeypair, helper: &HpkeKeypair) -> DapTask {
+    DapTask {
+        task_id: TaskId::from([4; 32]),
+        leader_config: leader.config.clone(),
+        helper_config: helper.config.clone(),
+        dimension: encoding.length(),
+        clip_bound: 1.0,
+        time_precision_secs: 3600,
+    }
+}
+
 /// Prepares `report` as both aggregators (verify key of the test) and returns the output shares.
 fn prepare(
     vdaf: &LiftVdaf,
@@ -67,14 +79,7 @@ fn device_reports_decode_with_janus_messages_and_prio_and_sum_to_the_clipped_cou
     let encoding = LiftEncoding::new(&config, 100).unwrap();
     let vdaf = encoding.vdaf().unwrap();
     let (leader, helper) = (HpkeKeypair::generate(1, &mut OsRng), HpkeKeypair::generate(2, &mut OsRng));
-    let task = DapTask {
-        task_id: TaskId::from([4; 32]),
-        leader_config: leader.config.clone(),
-        helper_config: helper.config.clone(),
-        dimension: encoding.length(),
-        clip_bound: 1.0,
-        time_precision_secs: 3600,
-    };
+    let task = lift_task(&encoding, &leader, &helper);
     let (mut outputs, mut measurements) = (vec![Vec::new(), Vec::new()], Vec::new());
     let devices = 30u64;
     for device in 0..devices {
@@ -117,14 +122,7 @@ fn a_tampered_share_fails_the_proof() {
     let (public, shares) = vdaf.shard(&measurement, &[1; 16]).unwrap();
     let mut leader_share = shares[0].get_encoded().unwrap();
     leader_share[3] ^= 1; // one bit of the measurement share
-    let task = DapTask {
-        task_id: TaskId::from([4; 32]),
-        leader_config: leader.config.clone(),
-        helper_config: helper.config.clone(),
-        dimension: encoding.length(),
-        clip_bound: 1.0,
-        time_precision_secs: 3600,
-    };
+    let task = lift_task(&encoding, &leader, &helper);
     let report = crate::sync::dap::report::seal_shares(
         &task,
         janus_messages::ReportId::from([1; 16]),
