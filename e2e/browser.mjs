@@ -57,6 +57,45 @@ export async function openShop(storefront, hash = "") {
   return { context, page, problems };
 }
 
+/** A page of `context` on the storefront, ready, its console lines pushed to `lines`. */
+export async function openLoggedPage(storefront, context, lines) {
+  const page = await context.newPage();
+  page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
+  await page.goto(`${storefront.url}/www/?allow-automation`);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+/** A shopper's first steps that keep a profile: "Remember me", the Shoes category, product sku-001. */
+export async function visitFirstProduct(page) {
+  await page.getByRole("button", { name: "Remember me" }).click();
+  await page.click('#category-nav a[href="#/c/Shoes"]');
+  await page.waitForSelector('[data-placement="category"]');
+  await pause(page);
+  await page.click('.tile[data-item-id="sku-001"] a');
+  await page.waitForSelector('article.product[data-item-id="sku-001"]');
+}
+
+/**
+ * Clicks a recommendation not in `clicked` (a repeat view inside the duplicate window is filtered
+ * as noise and teaches nothing; the first one when all were clicked), adds it, waits for that
+ * product's page and its recommendation row (the page before is a product page too: without the
+ * wait the next click lands on the old, replaced row), then pauses `ms`. A labelled impression.
+ */
+export async function clickRecommendation(page, clicked, ms = 250) {
+  await page.waitForSelector("[data-testid=recommendations] li a");
+  const tiles = await page.$$("[data-testid=recommendations] li a");
+  const hrefs = await Promise.all(tiles.map((tile) => tile.getAttribute("href")));
+  const fresh = hrefs.findIndex((href) => !clicked.has(href));
+  const index = fresh >= 0 ? fresh : 0;
+  clicked.add(hrefs[index]);
+  await tiles[index].click();
+  const itemId = decodeURIComponent(hrefs[index].replace(/^#\/p\//, ""));
+  await page.waitForSelector(`article.product[data-item-id="${itemId}"]`);
+  await page.waitForSelector("[data-testid=recommendations] li a");
+  await pause(page, ms);
+}
+
 /** Every localStorage entry of the page, as an object. */
 export function localStorageEntries(page) {
   return page.evaluate(() => Object.fromEntries(Object.keys(localStorage).map((key) => [key, localStorage.getItem(key)])));

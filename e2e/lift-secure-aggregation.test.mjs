@@ -6,7 +6,7 @@
 // releases nothing below 100 reports per bucket.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { DEMO_SIGNING_KEY_FILE, dapTaskPair, freePort, pause, startAggregator, startDapHelper, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, dapTaskPair, freePort, openLoggedPage, pause, startAggregator, startDapHelper, startStorefront, visitFirstProduct } from "./browser.mjs";
 
 let storefront;
 let task;
@@ -43,16 +43,8 @@ test("the storefront's lift report leaves as one DAP report to the lift leader, 
   });
   const lines = [];
   try {
-    const page = await context.newPage();
-    page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
-    await page.goto(`${storefront.url}/www/?allow-automation`);
-    await page.waitForSelector("body[data-ready=true]");
-    await page.getByRole("button", { name: "Remember me" }).click();
-    await page.click('#category-nav a[href="#/c/Shoes"]');
-    await page.waitForSelector('[data-placement="category"]');
-    await pause(page);
-    await page.click('.tile[data-item-id="sku-001"] a');
-    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    const page = await openLoggedPage(storefront, context, lines);
+    await visitFirstProduct(page);
     // The automatic loop (every 5 s in the demo) sends the day's lift report once something was counted.
     for (let attempt = 0; attempt < 60 && uploads.length === 0; attempt++) await pause(page, 500);
     if (uploads.length === 0) {

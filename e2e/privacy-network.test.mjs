@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { DEMO_SIGNING_KEY_FILE, pause, startAggregator, startAnswers, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, clickRecommendation, pause, startAggregator, startAnswers, startStorefront, visitFirstProduct } from "./browser.mjs";
 
 const catalog = JSON.parse(readFileSync(new URL("../www/catalog.json", import.meta.url), "utf8"));
 const QUERY = "lightweight";
@@ -96,36 +96,13 @@ function decodeUpdate(bytes) {
   };
 }
 
-// Clicks a recommended product not clicked before (a repeat view inside the duplicate window is
-// filtered as noise and teaches nothing), falling back to the first tile when all were clicked.
-async function clickRecommendation(page, clicked) {
-  await page.waitForSelector("[data-testid=recommendations] li a");
-  const tiles = await page.$$("[data-testid=recommendations] li a");
-  const hrefs = await Promise.all(tiles.map((tile) => tile.getAttribute("href")));
-  const fresh = hrefs.findIndex((href) => !clicked.has(href));
-  const index = fresh >= 0 ? fresh : 0;
-  clicked.add(hrefs[index]);
-  await tiles[index].click();
-  // The page before is a product page too: wait for the clicked product's own page and its
-  // recommendation row, or the next click lands on the old, replaced row.
-  const itemId = decodeURIComponent(hrefs[index].replace(/^#\/p\//, ""));
-  await page.waitForSelector(`article.product[data-item-id="${itemId}"]`);
-  await page.waitForSelector("[data-testid=recommendations] li a");
-  await pause(page);
-}
-
 test("only clipped, noised updates and lift reports leave the page, and they carry nothing of the session", async () => {
   const { context, page, recorded, routed, problems } = await openRecordedShop();
   const updatesUrl = `${aggregatorUrl}/v1/updates`;
   const liftUrl = `${aggregatorUrl}/v1/lift-reports`;
   const liftAccepted = page.waitForResponse((response) => response.url() === liftUrl && response.request().method() === "POST", { timeout: 90_000 });
   try {
-    await page.getByRole("button", { name: "Remember me" }).click();
-    await page.click('#category-nav a[href="#/c/Shoes"]');
-    await page.waitForSelector('[data-placement="category"]');
-    await pause(page);
-    await page.click('.tile[data-item-id="sku-001"] a');
-    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    await visitFirstProduct(page);
     await pause(page);
     const accepted = page.waitForResponse((response) => response.url() === updatesUrl && response.request().method() === "POST", { timeout: 60_000 });
     // Labelled impressions: clicks on ranked recommendations (the demo sends after five).

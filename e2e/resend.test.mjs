@@ -6,7 +6,7 @@
 // aggregator and then drops the connection to the page.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { DEMO_SIGNING_KEY_FILE, pause, startAggregator, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, clickRecommendation, openLoggedPage, pause, startAggregator, startStorefront, visitFirstProduct } from "./browser.mjs";
 
 let storefront;
 let aggregator;
@@ -22,14 +22,6 @@ after(async () => {
   await storefront?.close();
 });
 
-async function openPage(context, lines) {
-  const page = await context.newPage();
-  page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
-  await page.goto(`${storefront.url}/www/?allow-automation`);
-  await page.waitForSelector("body[data-ready=true]");
-  return page;
-}
-
 test("a resend of an update the aggregator already has is answered as received, once, without a 409", async () => {
   const context = await storefront.browser.newContext();
   const updatesUrl = `${aggregator.url}/v1/updates`;
@@ -41,29 +33,18 @@ test("a resend of an update the aggregator already has is answered as received, 
   });
   const lines = [];
   try {
-    const page = await openPage(context, lines);
-    await page.getByRole("button", { name: "Remember me" }).click();
-    await page.click('#category-nav a[href="#/c/Shoes"]');
-    await page.waitForSelector('[data-placement="category"]');
-    await pause(page);
-    await page.click('.tile[data-item-id="sku-001"] a');
-    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    const page = await openLoggedPage(storefront, context, lines);
+    await visitFirstProduct(page);
     const clicked = new Set();
     while (!forwarded) {
-      await page.waitForSelector("[data-testid=recommendations] li a");
-      const hrefs = await page.$$eval("[data-testid=recommendations] li a", (links) => links.map((a) => a.getAttribute("href")));
-      const href = hrefs.find((h) => !clicked.has(h)) ?? hrefs[0];
-      clicked.add(href);
-      await page.click(`[data-testid=recommendations] a[href="${href}"]`);
-      await page.waitForSelector(`article.product[data-item-id="${decodeURIComponent(href.slice(4))}"]`);
-      await pause(page, 400);
+      await clickRecommendation(page, clicked, 400);
       assert.ok(clicked.size < 40, "the demo sends an update after five labelled impressions");
     }
     assert.equal(forwarded.status(), 202, "the first copy arrived and counted");
     await page.close({ runBeforeUnload: true });
 
     // The next page resends the booked bytes.
-    const next = await openPage(context, lines);
+    const next = await openLoggedPage(storefront, context, lines);
     const resent = await next.waitForResponse((r) => r.url() === updatesUrl && r.request().method() === "POST", { timeout: 60_000 });
     assert.equal(resent.status(), 200, "a resend is a success");
     assert.deepEqual(await resent.json(), { status: "alreadyReceived" });

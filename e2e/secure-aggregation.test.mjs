@@ -5,7 +5,7 @@
 // stores and aggregates with the helper; no plain update is posted, and no batch below 100 is released.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { DEMO_SIGNING_KEY_FILE, dapTaskPair, freePort, pause, startAggregator, startDapHelper, startStorefront } from "./browser.mjs";
+import { DEMO_SIGNING_KEY_FILE, clickRecommendation, dapTaskPair, freePort, openLoggedPage, pause, startAggregator, startDapHelper, startStorefront, visitFirstProduct } from "./browser.mjs";
 
 let storefront;
 let task;
@@ -40,25 +40,11 @@ test("the storefront's model update leaves as a DAP report to the leader, aggreg
   });
   const lines = [];
   try {
-    const page = await context.newPage();
-    page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
-    await page.goto(`${storefront.url}/www/?allow-automation`);
-    await page.waitForSelector("body[data-ready=true]");
-    await page.getByRole("button", { name: "Remember me" }).click();
-    await page.click('#category-nav a[href="#/c/Shoes"]');
-    await page.waitForSelector('[data-placement="category"]');
-    await pause(page);
-    await page.click('.tile[data-item-id="sku-001"] a');
-    await page.waitForSelector('article.product[data-item-id="sku-001"]');
+    const page = await openLoggedPage(storefront, context, lines);
+    await visitFirstProduct(page);
     const clicked = new Set();
     while (uploads.length === 0) {
-      await page.waitForSelector("[data-testid=recommendations] li a");
-      const hrefs = await page.$$eval("[data-testid=recommendations] li a", (links) => links.map((a) => a.getAttribute("href")));
-      const href = hrefs.find((h) => !clicked.has(h)) ?? hrefs[0];
-      clicked.add(href);
-      await page.click(`[data-testid=recommendations] a[href="${href}"]`);
-      await page.waitForSelector(`article.product[data-item-id="${decodeURIComponent(href.slice(4))}"]`);
-      await pause(page, 400);
+      await clickRecommendation(page, clicked, 400);
       assert.ok(clicked.size < 40, `the demo sends an update after five labelled impressions\n${lines.join("\n")}`);
     }
     const response = await uploads[0].response();
