@@ -272,9 +272,7 @@ async fn collection_jobs_are_authenticated_and_bounded() {
     use janus_messages::query_type::{FixedSize, TimeInterval};
     use janus_messages::{CollectionJobId, CollectionReq, FixedSizeQuery, Interval, Query};
     let pair = pair(10).await;
-    let current = CollectionReq::new(Query::<FixedSize>::new_fixed_size(FixedSizeQuery::CurrentBatch), Vec::new())
-        .get_encoded()
-        .unwrap();
+    let current = collection_request(FixedSizeQuery::CurrentBatch);
     let job = |n: u8| CollectionJobId::try_from(&[n; 16][..]).unwrap().to_string();
     let bearer = format!("Bearer {COLLECTOR_TOKEN}");
     let ok = Some(("authorization", bearer.as_str()));
@@ -298,14 +296,7 @@ async fn collection_jobs_are_authenticated_and_bounded() {
     assert_eq!(collector_call(&pair.leader, "POST", &job(9), ok, Vec::new()).await, 404, "an unknown job");
     assert_eq!(collector_call(&pair.leader, "POST", "not-an-id", ok, Vec::new()).await, 400);
     // Another request under a used id, a time-interval query, an aggregation parameter, junk, too large.
-    let by_id = CollectionReq::new(
-        Query::<FixedSize>::new_fixed_size(FixedSizeQuery::ByBatchId {
-            batch_id: janus_messages::BatchId::from([1; 32]),
-        }),
-        Vec::new(),
-    )
-    .get_encoded()
-    .unwrap();
+    let by_id = collection_request(FixedSizeQuery::ByBatchId { batch_id: janus_messages::BatchId::from([1; 32]) });
     assert_eq!(collector_call(&pair.leader, "PUT", &job(1), ok, by_id).await, 409);
     let interval =
         Interval::new(janus_messages::Time::from_seconds_since_epoch(0), janus_messages::Duration::from_seconds(3_600));

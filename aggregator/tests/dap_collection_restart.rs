@@ -15,8 +15,8 @@ use aggregator::store::dap_store::DapStore;
 use aggregator::store::postgres::PostgresStore;
 use ed25519_dalek::SigningKey;
 use janus_messages::query_type::FixedSize;
-use janus_messages::{Collection, CollectionReq, FixedSizeQuery, Query};
-use prio::codec::{Decode, Encode};
+use janus_messages::{Collection, FixedSizeQuery};
+use prio::codec::Decode;
 
 use dap_support::*;
 
@@ -66,9 +66,7 @@ async fn survives_a_restart(db: LeaderDb, dir: &std::path::Path) {
     let helper = helper_state(keys.helper.clone(), store(&dir.join("helper.sqlite3"), &key).await);
     let helper_url = serve_helper(helper).await;
     let leader = leader_on(&db, &keys, &helper_url, &key).await;
-    let request = CollectionReq::new(Query::<FixedSize>::new_fixed_size(FixedSizeQuery::CurrentBatch), Vec::new())
-        .get_encoded()
-        .unwrap();
+    let request = collection_request(FixedSizeQuery::CurrentBatch);
     let (first, second) = ([1; 16], [2; 16]);
     start(&leader, first, request.clone()).await.expect("starts");
     start(&leader, second, request.clone()).await.expect("starts");
@@ -92,14 +90,7 @@ async fn survives_a_restart(db: LeaderDb, dir: &std::path::Path) {
     assert_eq!(poll(&leader, second, 1_700_000_500).await.expect("polls"), Poll::NotReady);
     // The same request again is accepted once; another under the same id is refused.
     start(&leader, first, request.clone()).await.expect("the same request again");
-    let by_id = CollectionReq::new(
-        Query::<FixedSize>::new_fixed_size(FixedSizeQuery::ByBatchId {
-            batch_id: janus_messages::BatchId::from([1; 32]),
-        }),
-        Vec::new(),
-    )
-    .get_encoded()
-    .unwrap();
+    let by_id = collection_request(FixedSizeQuery::ByBatchId { batch_id: janus_messages::BatchId::from([1; 32]) });
     assert!(start(&leader, first, by_id).await.is_err(), "a changed request under a used id");
     delete(&leader, first).await.expect("deletes");
     assert!(poll(&leader, first, 1_700_000_500).await.is_err(), "a deleted job is unknown");

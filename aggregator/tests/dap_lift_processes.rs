@@ -74,16 +74,7 @@ fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twic
     assert!(janus_messages::Report::get_decoded(&reports[0].bytes).is_ok());
 
     // 1. kill -9 the leader with 50 reports aggregated, while a device keeps uploading the rest.
-    for report in &reports[..50] {
-        assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
-    }
-    status_when(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
-    let uploader = upload_in_background(&reports, 50, &leader, &setup.task_id);
-    std::thread::sleep(Duration::from_millis(200));
-    eprintln!("kill -9 lift leader at {}", leader.json("/dap/status"));
-    leader.kill();
-    std::thread::sleep(Duration::from_millis(300));
-    leader.restart();
+    let uploader = kill_leader_mid_batch(&mut leader, &reports, &setup.task_id);
 
     // 2. kill -9 the helper while it answers a job of the second batch.
     status_when(&leader, "the first batch collected", |s| count(s, "collectedBatches") >= 1);

@@ -47,16 +47,7 @@ fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     eprintln!("made {N} device reports in {:.1} s", made.elapsed().as_secs_f64());
     // 1. kill -9 the leader mid-batch: 50 reports of the first batch aggregated, none collected,
     //    while a device keeps uploading the rest (retrying through the restart).
-    for report in &reports[..50] {
-        assert_eq!(upload_until_accepted(leader.address, &setup.task_id, report, LIMIT), 200);
-    }
-    status_when(&leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
-    let uploader = upload_in_background(&reports, 50, &leader, &setup.task_id);
-    std::thread::sleep(Duration::from_millis(200));
-    eprintln!("kill -9 leader at {}", leader.json("/dap/status"));
-    leader.kill();
-    std::thread::sleep(Duration::from_millis(300));
-    leader.restart();
+    let uploader = kill_leader_mid_batch(&mut leader, &reports, &setup.task_id);
 
     // 2. kill -9 the helper while it answers an aggregation job of the second batch.
     status_when(&leader, "the first batch collected", |s| count(s, "collectedBatches") >= 1);

@@ -184,3 +184,10 @@ pub fn assert_close(got: &[f64], want: &[f64], n: usize) {
         assert!((g - w).abs() <= tolerance, "coordinate {i}: {g} vs {w} (tolerance {tolerance})");
     }
 }
+
+/// The encoded collection request of a fixed-size `query` (no aggregation parameter).
+pub fn collection_request(query: janus_messages::FixedSizeQuery) -> Vec<u8> {
+    use janus_messages::query_type::FixedSize;
+    use janus_messages::{CollectionReq, Query};
+    CollectionReq::new(Query::<FixedSize>::new_fixed_size(query), Vec::new()).get_encoded().unwrap()
+}

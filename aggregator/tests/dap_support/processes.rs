@@ -250,3 +250,25 @@ pub fn upload_in_background(
         reports[from..].iter().map(|report| upload_until_accepted(address, &task_id, report, LIMIT)).collect()
     })
 }
+
+/// Step 1 of the kill -9 runs: uploads the first 50 `reports` until the leader has aggregated
+/// them (none collected: the batch is open), starts a device uploading the rest in the background
+/// (retrying through the restart), kills the leader with `kill -9` and restarts it on its store.
+/// Returns the background uploader.
+pub fn kill_leader_mid_batch(
+    leader: &mut Aggregator,
+    reports: &std::sync::Arc<Vec<MadeReport>>,
+    task_id: &str,
+) -> std::thread::JoinHandle<Vec<u16>> {
+    for report in &reports[..50] {
+        assert_eq!(upload_until_accepted(leader.address, task_id, report, LIMIT), 200);
+    }
+    status_when(leader, "50 reports aggregated", |s| count(s, "aggregated") == 50);
+    let uploader = upload_in_background(reports, 50, leader, task_id);
+    std::thread::sleep(Duration::from_millis(200));
+    eprintln!("kill -9 leader at {}", leader.json("/dap/status"));
+    leader.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    leader.restart();
+    uploader
+}
