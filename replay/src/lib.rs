@@ -18,6 +18,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod server;
+pub mod trees;
 
 use thiserror::Error;
 
