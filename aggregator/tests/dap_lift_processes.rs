@@ -4,7 +4,8 @@
 //! by the device code: `kill -9` of the leader mid-batch and of the helper mid-aggregation-job,
 //! each restarted, loses no accepted report and counts none twice: the personalized task's
 //! collected sums are exactly the sum of its 200 measurements, in two batches of 100, the
-//! holdout task's of its 100, and `GET /v1/lift` counts every report once, in its bucket.
+//! holdout task's of its 100, and `GET /v1/lift` counts every report once, in its bucket; on
+//! SQLite and on PostgreSQL (the holdout task in its own schema).
 
 mod common;
 mod dap_support;
@@ -20,6 +21,7 @@ use shop_personalizer::sync::dap::{build_lift_report, LiftDapDevice};
 use shop_personalizer::sync::LiftTasks;
 
 use common::free_port;
+use common::postgres_server::PostgresServer;
 use dap_support::processes::*;
 
 /// Personalized reports (two batches) and holdout reports (one batch).
@@ -28,6 +30,22 @@ const HOLDOUT: usize = 100;
 
 #[test]
 fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twice() {
+    kill_dash_nine_test(None, None);
+}
+
+#[test]
+fn kill_dash_nine_of_the_lift_pair_on_postgresql_too() {
+    let Some(leader_db) = PostgresServer::start() else {
+        eprintln!("SKIPPED: PostgreSQL is not installed; the lift pair was killed on SQLite only");
+        return;
+    };
+    let helper_db = PostgresServer::start().expect("a second server");
+    kill_dash_nine_test(Some(leader_db.url.clone()), Some(helper_db.url.clone()));
+}
+
+/// The lift leader and helper over SQLite (`None`) or each over its own PostgreSQL database (the
+/// holdout task in its own schema there).
+fn kill_dash_nine_test(leader_db: Option<String>, helper_db: Option<String>) {
     let dir = tempfile::tempdir().expect("dir");
     let (leader_port, helper_port) = (free_port(), free_port());
     let out = dir.path().to_str().expect("utf-8 path").to_owned();
@@ -48,8 +66,8 @@ fn kill_dash_nine_of_either_lift_aggregator_loses_no_report_and_counts_none_twic
     ]);
     assert!(ok, "dap-task-pair: {stderr}");
     let task = Task { dir, leader_port, helper_port };
-    let mut helper = Aggregator::start("helper", &task.file("helper.json"), task.helper_port);
-    let mut leader = Aggregator::start("leader", &task.file("leader.json"), task.leader_port);
+    let mut helper = Aggregator::start_on("helper", &task.file("helper.json"), task.helper_port, helper_db);
+    let mut leader = Aggregator::start_on("leader", &task.file("leader.json"), task.leader_port, leader_db);
 
     // The page's liftReport, as device.json gives it: its two tasks, and the device's encoding.
     let device: serde_json::Value =
