@@ -58,7 +58,7 @@ fn lift_bench(c: &mut Criterion) {
     let encoding = LiftEncoding::new(&config, 1000).expect("encoding");
     let task = DapTask { dimension: encoding.length(), ..task() };
     let values = [3.0, 40.0, 4.0, 1.0, 0.0, 0.0, 100.0, 6.0, 2.0, 1.0, 45.0];
-    let measurement = encoding.measurement(&values, true, &mut OsRng).expect("measurement");
+    let measurement = encoding.measurement(&values, &mut OsRng).expect("measurement");
     let report = build_lift_report(&task, &encoding, &measurement, 1_700_000_000, &mut OsRng).expect("report");
     println!(
         "lift report: {} bytes on the wire ({} entries of {} bits)",
@@ -68,14 +68,14 @@ fn lift_bench(c: &mut Criterion) {
     );
     let vdaf = encoding.vdaf().expect("vdaf");
     c.bench_function("lift measurement (discrete Gaussian shares), K 1000", |b| {
-        b.iter(|| encoding.measurement(black_box(&values), true, &mut OsRng).expect("measurement"))
+        b.iter(|| encoding.measurement(black_box(&values), &mut OsRng).expect("measurement"))
     });
     c.bench_function("lift prio3 SumVec shard + proof", |b| {
         b.iter(|| vdaf.shard(black_box(&measurement), &[1; 16]).expect("shard"))
     });
     c.bench_function("lift DAP report (measurement + shard + 2 HPKE seals + encode)", |b| {
         b.iter(|| {
-            let measurement = encoding.measurement(black_box(&values), true, &mut OsRng).expect("measurement");
+            let measurement = encoding.measurement(black_box(&values), &mut OsRng).expect("measurement");
             build_lift_report(&task, &encoding, &measurement, 1_700_000_000, &mut OsRng).expect("report")
         })
     });

@@ -1,7 +1,8 @@
 // The demo storefront's lift report as a DAP-09 report (liftReport.noise secureAggregation): the
-// aggregator serves the model, and a lift task runs on its own leader and helper (two processes, a
-// task written by `aggregator dap-task-pair --lift-min-cohort 100`). The page's one lift report of
-// the day leaves as a PUT of `application/dap-report` to the lift leader, both aggregators verify
+// aggregator serves the model, and the two lift tasks (one per bucket) run on their own leader and
+// helper (two processes, tasks written by `aggregator dap-task-pair --lift-min-cohort 100`). The
+// page's one lift report of the day leaves as a PUT of `application/dap-report` to its bucket's
+// task on the lift leader, both aggregators verify
 // its Prio3SumVec proof, no plain lift report is posted, and GET /v1/lift on the lift leader
 // releases nothing below 100 reports per bucket.
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import { DEMO_SIGNING_KEY_FILE, dapTaskPair, freePort, openLoggedPage, pause, st
 
 let storefront;
 let task;
+let tasks;
 let helper;
 let liftLeader;
 let aggregator;
@@ -21,7 +23,9 @@ before(async () => {
   helper = await startDapHelper(task.helperFile, helperPort);
   liftLeader = await startAggregator(storefront.url, ["--dap-role", "leader", "--dap-task", task.leaderFile, "--dap-interval-ms", "100"]);
   aggregator = await startAggregator(storefront.url, ["--signing-key-file", DEMO_SIGNING_KEY_FILE]);
-  const liftReport = { ...task.device, noise: { ...task.device.noise, task: { ...task.device.noise.task, leaderUrl: liftLeader.url } } };
+  tasks = task.device.noise.tasks;
+  const at = (bucketTask) => ({ ...bucketTask, leaderUrl: liftLeader.url });
+  const liftReport = { ...task.device, noise: { ...task.device.noise, tasks: { personalized: at(tasks.personalized), holdout: at(tasks.holdout) } } };
   storefront.setDemoConfig({ aggregatorUrl: aggregator.url, liftReport });
 }, { timeout: 1_800_000 });
 
@@ -66,6 +70,11 @@ test("the storefront's lift report leaves as one DAP report to the lift leader, 
       await pause(page, 100);
     }
     assert.equal(status.aggregated, 1, `verified by both aggregators: ${JSON.stringify(status)}`);
+    // One task per bucket: the report went to, and was verified in, its bucket's task only.
+    const mine = status.tasks.filter((each) => each.aggregated === 1);
+    assert.equal(mine.length, 1, JSON.stringify(status.tasks));
+    assert.ok(uploads[0].url().endsWith(`/tasks/${mine[0].taskId}/reports`), `${uploads[0].url()} vs ${mine[0].taskId}`);
+    assert.ok([tasks.personalized.taskId, tasks.holdout.taskId].includes(mine[0].taskId));
     assert.equal(status.collectedBatches, 0, "no batch below 100 is released");
     const helperStatus = await (await fetch(`${helper.url}/dap/status`)).json();
     assert.equal(helperStatus.aggregated, 1);

@@ -60,11 +60,12 @@ test("every bad secure aggregation setting rejects with invalidConfig", async ()
   p.free();
 });
 
-test("lift reports through a DAP lift task are taken, and sharedSums is refused with a pointer to it", async () => {
+test("lift reports through two DAP lift tasks (one per bucket) are taken; sharedSums and the single task are refused with a pointer", async () => {
   const p = new Personalizer({ shop: "node-secure-lift" });
   p.setConsent("full");
   const liftReport = (noise) => ({ ...setup(null), liftReport: { noise } });
-  await p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, task: secure() }));
+  const tasks = (holdout = {}) => ({ personalized: secure(), holdout: secure({ taskId: base64url(new Array(32).fill(8)), ...holdout }) });
+  await p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, tasks: tasks() }));
   const ledger = p.privacyLedger();
   assert.ok(Math.abs(ledger.epsilonPerLiftReport - 2) < 1e-9, "the sum's ε is booked");
   // K = 1000 times ρ(ε 2) = 67.574: ε = 67.574 + 2·√(67.574·ln 1e6) = 128.68.
@@ -75,8 +76,16 @@ test("lift reports through a DAP lift task are taken, and sharedSums is refused 
     (error) => error.code === "invalidConfig" && /retired/.test(error.message) && /secureAggregation/.test(error.message),
   );
   await assert.rejects(
-    p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, task: secure({ taskId: "short" }) })),
+    p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, tasks: tasks({ taskId: "short" }) })),
     (error) => error.code === "invalidConfig" && /taskId/.test(error.message),
+  );
+  await assert.rejects(
+    p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, tasks: tasks({ taskId: secure().taskId }) })),
+    (error) => error.code === "invalidConfig" && /each bucket needs its own DAP task/.test(error.message),
+  );
+  await assert.rejects(
+    p.configureSync(liftReport({ kind: "secureAggregation", minCohort: 1000, task: secure() })),
+    (error) => error.code === "invalidConfig" && /one DAP task per bucket/.test(error.message) && /dap-task-pair/.test(error.message),
   );
   p.free();
 });

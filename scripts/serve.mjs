@@ -139,14 +139,17 @@ function checkedSecure(secure) {
  * The page's configuration: `aggregatorUrl` and `answersUrl`, each an http(s) origin, and
  * `secureAggregation`, a DAP task's device settings.
  */
-/** A `liftReport` whose noise is a lift task: the settings as they are, the task checked like `secureAggregation`. */
+/** A `liftReport` whose noise is two lift tasks (one per bucket): the settings as they are, each task checked like `secureAggregation`. */
 function checkedLiftReport(lift) {
   if (!lift || typeof lift !== "object" || Array.isArray(lift)) throw new Error("liftReport must be an object");
   const noise = lift.noise;
   if (!noise || noise.kind !== "secureAggregation" || !Number.isSafeInteger(noise.minCohort)) {
-    throw new Error("liftReport.noise must be { kind: \"secureAggregation\", minCohort, task }");
+    throw new Error("liftReport.noise must be { kind: \"secureAggregation\", minCohort, tasks: { personalized, holdout } }");
   }
-  return JSON.parse(JSON.stringify({ ...lift, noise: { kind: noise.kind, minCohort: noise.minCohort, task: checkedSecure(noise.task) } }));
+  const tasks = noise.tasks;
+  if (!tasks || typeof tasks !== "object") throw new Error("liftReport.noise.tasks must be { personalized, holdout } (one DAP task per bucket)");
+  const checkedTasks = { personalized: checkedSecure(tasks.personalized), holdout: checkedSecure(tasks.holdout) };
+  return JSON.parse(JSON.stringify({ ...lift, noise: { kind: noise.kind, minCohort: noise.minCohort, tasks: checkedTasks } }));
 }
 
 function checkedConfig(config = {}) {

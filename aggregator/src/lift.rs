@@ -139,12 +139,13 @@ fn release_rule(lift: &CheckedReportConfig, min: u64) -> String {
             lift.config().epsilon,
             lift.config().delta
         ),
-        NoiseMode::SecureAggregation { min_cohort, task } => format!(
-            "secure aggregation (DAP-09, Prio3SumVec): devices send each report as secret shares to the leader \
-             {} and the helper {}, each with a proof that every entry is in range; as long as the two do not collude, \
-             only sums of at least {min_cohort} reports are ever seen, and they are (epsilon {:.2}, delta {:e})-DP",
-            task.leader_url,
-            task.helper_url,
+        NoiseMode::SecureAggregation { min_cohort, tasks } => format!(
+            "secure aggregation (DAP-09, Prio3SumVec, one task per bucket): devices send each report as secret shares \
+             to the leader {} and the helper {} of their bucket's task, each with a proof that every entry is in \
+             range; as long as the two do not collude, only sums of at least {min_cohort} reports of one bucket are \
+             ever seen, and they are (epsilon {:.2}, delta {:e})-DP",
+            tasks.personalized.leader_url,
+            tasks.personalized.helper_url,
             lift.config().epsilon,
             lift.config().delta
         ),

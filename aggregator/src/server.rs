@@ -25,6 +25,11 @@ use crate::store::{Store, StoreError};
 pub const PUBLIC_KEY_FILE: &str = "model-key.hex";
 /// SQLite file in the data folder.
 pub const SQLITE_FILE: &str = "aggregator.sqlite3";
+/// The SQLite file of the holdout bucket's lift task (the personalized one's is [`SQLITE_FILE`]).
+pub const HOLDOUT_SQLITE_FILE: &str = "aggregator-lift-holdout.sqlite3";
+/// The PostgreSQL schema of the holdout bucket's lift task (the personalized one's tables are
+/// in the connection's default schema).
+pub const HOLDOUT_SCHEMA: &str = "lift_holdout";
 
 /// Why the server could not start.
 #[derive(Debug, Error)]
@@ -105,16 +110,28 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
         Some(url) => PostgresStore::connect(url).await?.into(),
         None => SqliteStore::open(&config.data_dir.join(SQLITE_FILE))?.into(),
     };
-    if !store.dap_bind_task(*loaded.task.task_id.as_ref()).await? {
-        return Err(StartError::DapTaskChanged(path.display().to_string()));
+    let mut stores = vec![store.clone()];
+    if loaded.holdout.is_some() {
+        // The holdout bucket's lift task keeps its reports and batches apart: its own SQLite
+        // file, or its own PostgreSQL schema in the same database.
+        stores.push(match &config.database_url {
+            Some(url) => PostgresStore::connect_in_schema(url, HOLDOUT_SCHEMA).await?.into(),
+            None => SqliteStore::open(&config.data_dir.join(HOLDOUT_SQLITE_FILE))?.into(),
+        });
+    }
+    let tasks = std::iter::once(&loaded.task).chain(loaded.holdout.as_ref());
+    for (task, store) in tasks.zip(&stores) {
+        if !store.dap_bind_task(*task.task_id.as_ref()).await? {
+            return Err(StartError::DapTaskChanged(path.display().to_string()));
+        }
     }
     if loaded.role == DapRole::Helper {
         let limits = Arc::new(client_limits(&config));
-        let router = with_limits(process::helper_router(loaded, store), &limits);
+        let router = with_limits(process::helper_router(loaded, stores), &limits);
         return Ok(Started { router, public_key_hex: String::new(), model_version: 0, limits });
     }
     if let crate::dap::TaskKind::Lift(_) = loaded.task.kind {
-        return start_lift_leader(config, loaded, store);
+        return start_lift_leader(config, loaded, stores);
     }
     if loaded.task.dimension != config.dimension {
         return Err(StartError::DapDimension { task: loaded.task.dimension, configured: config.dimension });
@@ -129,21 +146,25 @@ async fn start_dap(config: CheckedConfig, loaded: LoadedTask, path: &std::path::
             start_inner(PostgresStore::connect(&url).await?, config, None).await?
         }
     };
-    let (_, dap) = process::start_leader(loaded, store, key, rate, interval, &origins)?;
+    let (_, dap) = process::start_leader(loaded, stores, key, rate, interval, &origins)?;
     let dap = with_limits(dap, &started.limits);
     Ok(Started { router: started.router.merge(dap), ..started })
 }
 
-/// The leader of a lift task: the DAP endpoints, `GET /v1/lift` from its collected sums and
-/// `/healthz`; no model API (it publishes no models, so its signing key is a throwaway).
-fn start_lift_leader(config: CheckedConfig, loaded: LoadedTask, store: DapStore) -> Result<Started, StartError> {
+/// The leader of the two lift tasks (one per bucket): the DAP endpoints, `GET /v1/lift` from
+/// both tasks' collected sums and `/healthz`; no model API (it publishes no models, so its
+/// signing key is a throwaway).
+fn start_lift_leader(config: CheckedConfig, loaded: LoadedTask, stores: Vec<DapStore>) -> Result<Started, StartError> {
     let key = SigningKey::from_bytes(&random_bytes()?);
     let interval = std::time::Duration::from_millis(config.dap_interval_ms);
-    let (state, dap) = process::start_leader(loaded, store, key, 0.0, interval, &config.allowed_origins)?;
+    let (states, dap) = process::start_leader(loaded, stores, key, 0.0, interval, &config.allowed_origins)?;
+    let [personalized, holdout]: [_; 2] =
+        states.try_into().map_err(|_| TaskFileError::Field { field: "lift", rule: "two tasks, one per bucket" })?;
     let health = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }));
     let limits = Arc::new(client_limits(&config));
-    let router = with_limits(dap.merge(crate::dap::lift_release::lift_router(state)).merge(health), &limits);
+    let lift = crate::dap::lift_release::lift_router(personalized, holdout);
+    let router = with_limits(dap.merge(lift).merge(health), &limits);
     Ok(Started { router, public_key_hex: String::new(), model_version: 0, limits })
 }
 

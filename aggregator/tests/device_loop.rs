@@ -47,7 +47,11 @@ impl Transport for RouterTransport {
     }
 
     /// These devices send plain lift reports; DAP lift reports have their own test (dap_lift).
-    async fn send_lift_dap_report(&self, _report: &[u8]) -> Result<(), SyncError> {
+    async fn send_lift_dap_report(
+        &self,
+        _bucket: shop_personalizer::adapt::LiftBucket,
+        _report: &[u8],
+    ) -> Result<(), SyncError> {
         Err(SyncError::Transport { message: "this test runs no DAP lift leader".to_owned() })
     }
 

@@ -19,18 +19,21 @@ pub struct BatchTotals {
 }
 
 impl BatchTotals {
-    /// The totals of one batch's decoded buckets. The report vector is sessions, then per
-    /// placement block (`(D − 1) / 10` of them) per item class the five metrics
-    /// impressions, clicks, add-to-carts, orders, revenue (`measure::LiftReportConfig`).
-    pub fn of(buckets: &[BucketSums; 2]) -> Self {
+    /// The totals of one group of decoded batches: `holdout` batches of the holdout task and
+    /// `personalized` ones of the personalized task (one DAP task per bucket). The report
+    /// vector is sessions, then per placement block (`(D − 1) / 10` of them) per item class the
+    /// five metrics impressions, clicks, add-to-carts, orders, revenue (`measure::LiftReportConfig`).
+    pub fn of(holdout: &[&BucketSums], personalized: &[&BucketSums]) -> Self {
         let orders = |sums: &[f64]| -> f64 {
             let blocks = (sums.len() - 1) / 10;
             (0..blocks).flat_map(|block| (0..2).map(move |class| 1 + block * 10 + class * 5 + 3)).map(|i| sums[i]).sum()
         };
+        let total = |batches: &[&BucketSums], of: &dyn Fn(&BucketSums) -> f64| batches.iter().map(|b| of(b)).sum();
+        let both = |of: &dyn Fn(&BucketSums) -> f64| [total(personalized, of), total(holdout, of)];
         BatchTotals {
-            reports: buckets.each_ref().map(|b| b.reports as f64),
-            orders: buckets.each_ref().map(|b| orders(&b.sums)),
-            sessions: buckets.each_ref().map(|b| b.sums[0]),
+            reports: both(&|b| b.reports as f64),
+            orders: both(&|b| orders(&b.sums)),
+            sessions: both(&|b| b.sums[0]),
         }
     }
 

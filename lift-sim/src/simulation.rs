@@ -189,8 +189,9 @@ impl Collection {
             Collection::Direct(estimator) => (Some(*estimator), None),
             Collection::Shared(sums) => (sums.into_estimator(config), None),
             Collection::Dap(sums) => {
-                let groups = random_groups::orders_per_session(sums.batches(), 0.95);
-                (sums.estimator(config).ok(), Some((groups, sums.batches().len())))
+                let batches = sums.batches();
+                let groups = random_groups::orders_per_session(&batches, 0.95);
+                (sums.estimator(config).ok(), Some((groups, batches.len())))
             }
         }
     }

@@ -17,6 +17,12 @@ enum Kind {
     SecureAggregation,
 }
 
+/// Why a `secureAggregation` noise mode with one `task` (both buckets in one measurement) is
+/// refused: lift reports now go to one DAP task per bucket.
+pub const SINGLE_LIFT_TASK_RETIRED: &str = "liftReport.noise.task (one lift task for both buckets) is replaced by \
+tasks: { personalized, holdout }, one DAP task per bucket (the old task's aggregators decode another measurement): \
+regenerate the lift tasks with `aggregator dap-task-pair --lift-min-cohort K` and pass its device.json as liftReport";
+
 struct NoiseModeVisitor;
 
 impl<'de> Visitor<'de> for NoiseModeVisitor {
@@ -29,13 +35,14 @@ impl<'de> Visitor<'de> for NoiseModeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoiseMode, A::Error> {
         let mut kind: Option<Kind> = None;
         let (mut min_cohort, mut helper_url): (Option<u32>, Option<String>) = (None, None);
-        let mut task: Option<crate::sync::SecureAggregationSetup> = None;
+        let mut tasks: Option<crate::sync::LiftTasks> = None;
+        let mut single_task = false;
         while let Some(key) = map.next_key::<String>()? {
             let has = |field| match kind {
                 None => true,
                 Some(Kind::Local) => false,
                 Some(Kind::Distributed) => field == "minCohort",
-                Some(Kind::SharedSums) => field != "task",
+                Some(Kind::SharedSums) => field != "tasks",
                 Some(Kind::SecureAggregation) => field != "helperUrl",
             };
             match key.as_str() {
@@ -43,7 +50,11 @@ impl<'de> Visitor<'de> for NoiseModeVisitor {
                 "kind" => kind = Some(map.next_value()?),
                 "minCohort" if has("minCohort") => min_cohort = Some(map.next_value()?),
                 "helperUrl" if has("helperUrl") => helper_url = Some(map.next_value()?),
-                "task" if has("task") => task = Some(map.next_value()?),
+                "tasks" if has("tasks") => tasks = Some(map.next_value()?),
+                "task" if kind != Some(Kind::SharedSums) => {
+                    single_task = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -59,7 +70,11 @@ impl<'de> Visitor<'de> for NoiseModeVisitor {
             },
             Kind::SecureAggregation => NoiseMode::SecureAggregation {
                 min_cohort: min_cohort()?,
-                task: task.clone().ok_or_else(|| Error::missing_field("task"))?,
+                tasks: match (tasks, single_task) {
+                    (Some(tasks), _) => Box::new(tasks),
+                    (None, true) => return Err(Error::custom(SINGLE_LIFT_TASK_RETIRED)),
+                    (None, false) => return Err(Error::missing_field("tasks")),
+                },
             },
         })
     }
@@ -85,7 +100,7 @@ mod tests {
             Local,
             Distributed { min_cohort: u32 },
             SharedSums { min_cohort: u32, helper_url: String },
-            SecureAggregation { min_cohort: u32, task: serde_json::Value },
+            SecureAggregation { min_cohort: u32, tasks: serde_json::Value },
         }
         let cases = [
             r#"{"kind":"local"}"#,
@@ -110,16 +125,32 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_secure_aggregation_mode_with_its_task() {
-        let json = r#"{"kind":"secureAggregation","minCohort":1000,"helperUrl":"ignored","task":{"leaderUrl":"https://l.example","helperUrl":"https://h.example","taskId":"t","leaderHpkeConfig":"a","helperHpkeConfig":"b"}}"#;
-        let NoiseMode::SecureAggregation { min_cohort, task } = serde_json::from_str::<NoiseMode>(json).unwrap() else {
+    fn reads_a_secure_aggregation_mode_with_its_two_bucket_tasks() {
+        let task = |id: &str| {
+            format!(
+                r#"{{"leaderUrl":"https://l.example","helperUrl":"https://h.example","taskId":"{id}","leaderHpkeConfig":"a","helperHpkeConfig":"b"}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"kind":"secureAggregation","minCohort":1000,"helperUrl":"ignored","tasks":{{"personalized":{},"holdout":{}}}}}"#,
+            task("p"),
+            task("h")
+        );
+        let NoiseMode::SecureAggregation { min_cohort, tasks } = serde_json::from_str::<NoiseMode>(&json).unwrap()
+        else {
             panic!("not secureAggregation")
         };
-        assert_eq!(
-            (min_cohort, task.leader_url.as_str(), task.helper_url.as_str()),
-            (1000, "https://l.example", "https://h.example")
-        );
+        assert_eq!((min_cohort, tasks.personalized.task_id.as_str(), tasks.holdout.task_id.as_str()), (1000, "p", "h"));
+        assert_eq!(tasks.personalized.leader_url, "https://l.example");
         let missing = serde_json::from_str::<NoiseMode>(r#"{"kind":"secureAggregation","minCohort":5}"#).unwrap_err();
-        assert!(missing.to_string().contains("missing field `task`"), "{missing}");
+        assert!(missing.to_string().contains("missing field `tasks`"), "{missing}");
+    }
+
+    #[test]
+    fn a_single_lift_task_for_both_buckets_is_refused_with_what_to_do() {
+        let json = r#"{"kind":"secureAggregation","minCohort":1000,"task":{"leaderUrl":"https://l.example"}}"#;
+        let error = serde_json::from_str::<NoiseMode>(json).unwrap_err().to_string();
+        assert!(error.starts_with(super::SINGLE_LIFT_TASK_RETIRED), "{error}");
+        assert!(error.contains("tasks: { personalized, holdout }"), "{error}");
     }
 }

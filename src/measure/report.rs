@@ -128,10 +128,11 @@ pub enum NoiseMode {
     /// aggregator still reads and releases sums stored under it.
     SharedSums { min_cohort: u32, helper_url: String },
     /// Distributed discrete Gaussian noise over `minCohort` reports, sent as one DAP-09 report
-    /// with a Prio3SumVec proof to the lift task `task` (its own leader, helper, task id and HPKE
-    /// configs; `sync::dap::lift`). Sums of at least `minCohort` reports are (ε, δ)-DP as long as
-    /// the two aggregators do not collude, and the proof bounds what one device can add.
-    SecureAggregation { min_cohort: u32, task: crate::sync::SecureAggregationSetup },
+    /// with a Prio3SumVec proof to the lift task of the device's bucket (`tasks.personalized` or
+    /// `tasks.holdout`, each with its leader, helper, task id and HPKE configs;
+    /// `sync::dap::lift`). Each task's sums of at least `minCohort` reports are (ε, δ)-DP as long
+    /// as the two aggregators do not collude, and the proof bounds what one device can add.
+    SecureAggregation { min_cohort: u32, tasks: Box<crate::sync::LiftTasks> },
 }
 
 impl NoiseMode {

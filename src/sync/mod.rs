@@ -27,7 +27,7 @@ pub use model_wire::{
     in_current_layout, verifying_key_from_hex, SharedModel, FORMAT_1_DIMENSION, FORMAT_2_DIMENSION, FORMAT_3_DIMENSION,
     MODEL_FORMAT_VERSION,
 };
-pub use secure_aggregation::{deliver_update, SecureAggregationSetup};
+pub use secure_aggregation::{deliver_update, LiftTasks, SecureAggregationSetup};
 pub use share_wire::{LiftShareMessage, SharePair, ShareServer};
 pub use transport::{deliver_lift_report, InMemoryTransport, Transport};
 pub use update_wire::UpdateMessage;

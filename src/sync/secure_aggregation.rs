@@ -40,6 +40,31 @@ pub struct SecureAggregationSetup {
     pub min_batch_size: Option<u32>,
 }
 
+/// The lift tasks of `liftReport.noise = { kind: "secureAggregation", minCohort, tasks: {
+/// personalized, holdout } }`: one DAP task per bucket, each of the shape of
+/// `secureAggregation` (without `minBatchSize`: K is `minCohort`). A device sends its lift report
+/// to its own bucket's task only, so each task's sums are one bucket's; the aggregators learn
+/// each report's bucket (the holdout coin, public by design of the holdout), never its counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LiftTasks {
+    /// The task of the personalized devices' lift reports.
+    pub personalized: SecureAggregationSetup,
+    /// The task of the holdout devices' lift reports.
+    pub holdout: SecureAggregationSetup,
+}
+
+impl LiftTasks {
+    /// The task of `bucket`'s reports.
+    pub fn of(&self, bucket: LiftBucket) -> &SecureAggregationSetup {
+        match bucket {
+            LiftBucket::Personalized => &self.personalized,
+            LiftBucket::Holdout => &self.holdout,
+        }
+    }
+}
+
 /// The first bytes of a booked DAP update: magic, then the model version it was computed
 /// against (u64, little endian), then the encoded DAP-09 `Report`.
 pub const DAP_BOOKED_MAGIC: [u8; 4] = *b"SPDR";
@@ -56,18 +81,23 @@ pub fn parse_dap_booked(booked: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(version.try_into().ok()?), report))
 }
 
-/// The first bytes of a booked lift DAP report: magic, the bucket (0 personalized, 1 holdout;
-/// kept on the device for its outcome, never sent: the bucket travels inside the measurement),
-/// then the encoded DAP-09 `Report` of the lift task.
-pub const LIFT_DAP_BOOKED_MAGIC: [u8; 4] = *b"SPLD";
+/// The first bytes of a booked lift DAP report: magic, the bucket (0 personalized, 1 holdout:
+/// kept on the device for its outcome and to pick the bucket's task URL), then the encoded
+/// DAP-09 `Report` of that bucket's lift task.
+pub const LIFT_DAP_BOOKED_MAGIC: [u8; 4] = *b"SPLT";
 
-/// The booked bytes of a lift DAP report made in `bucket`.
+/// The magic of a lift DAP report booked for the retired single lift task (both buckets in one
+/// measurement): no configured task can take it, so it is dropped when read (its spend stays booked).
+pub const SINGLE_TASK_LIFT_BOOKED_MAGIC: [u8; 4] = *b"SPLD";
+
+/// The booked bytes of a lift DAP report made in `bucket` for that bucket's task.
 pub fn lift_dap_booked(bucket: LiftBucket, report: &[u8]) -> Vec<u8> {
     let bucket = u8::from(bucket == LiftBucket::Holdout);
     [&LIFT_DAP_BOOKED_MAGIC[..], &[bucket], report].concat()
 }
 
-/// The bucket and report bytes of a booked lift DAP report; `None` for a plain lift report.
+/// The bucket and report bytes of a booked lift DAP report; `None` for a plain lift report
+/// (and for one booked for the retired single task).
 pub fn parse_lift_dap_booked(booked: &[u8]) -> Option<(LiftBucket, &[u8])> {
     let (&bucket, report) = booked.strip_prefix(&LIFT_DAP_BOOKED_MAGIC[..])?.split_first()?;
     let bucket = match bucket {
@@ -76,6 +106,11 @@ pub fn parse_lift_dap_booked(booked: &[u8]) -> Option<(LiftBucket, &[u8])> {
         _ => return None,
     };
     Some((bucket, report))
+}
+
+/// True for a lift DAP report booked for the retired single lift task.
+pub fn is_single_task_lift_booked(booked: &[u8]) -> bool {
+    booked.starts_with(&SINGLE_TASK_LIFT_BOOKED_MAGIC)
 }
 
 /// Sends a booked update: a DAP report to the leader, or a plain body to `/v1/updates`.
@@ -101,9 +136,11 @@ mod tests {
     #[test]
     fn booked_lift_dap_bytes_round_trip_with_their_bucket() {
         let booked = lift_dap_booked(LiftBucket::Holdout, b"report");
-        assert_eq!(&booked[..5], b"SPLD\x01");
+        assert_eq!(&booked[..5], b"SPLT\x01");
         assert_eq!(parse_lift_dap_booked(&booked), Some((LiftBucket::Holdout, &b"report"[..])));
-        assert_eq!(parse_lift_dap_booked(b"SPLD\x07report"), None, "no such bucket");
+        assert_eq!(parse_lift_dap_booked(b"SPLT\x07report"), None, "no such bucket");
         assert_eq!(parse_lift_dap_booked(b"SPLR\x01plain"), None);
+        assert_eq!(parse_lift_dap_booked(b"SPLD\x01single-task"), None, "booked for the retired single task");
+        assert!(is_single_task_lift_booked(b"SPLD\x01single-task") && !is_single_task_lift_booked(&booked));
     }
 }

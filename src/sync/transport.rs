@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 use super::secure_aggregation::parse_lift_dap_booked;
 use super::SyncError;
+use crate::measure::holdout::LiftBucket;
 
 /// Moves update and model bytes. Implementations send no cookies, ids or other headers of
 /// their own beyond what the protocol needs (`Content-Type`, `If-None-Match`).
@@ -15,8 +16,9 @@ pub trait Transport {
     /// POSTs one lift report body (`/v1/lift-reports`); `Ok` once the server accepted it (2xx).
     async fn send_lift_report(&self, body: &[u8]) -> Result<(), SyncError>;
     /// PUTs one lift report as a DAP-09 report to `{leaderUrl}/tasks/{taskId}/reports` of the
-    /// lift task (`liftReport.noise.task`); `Ok` once the leader accepted it (2xx).
-    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError>;
+    /// lift task of `bucket` (`liftReport.noise.tasks.personalized` or `.holdout`); `Ok` once the
+    /// leader accepted it (2xx).
+    async fn send_lift_dap_report(&self, bucket: LiftBucket, report: &[u8]) -> Result<(), SyncError>;
     /// PUTs one DAP-09 report (`application/dap-report`) to `{leaderUrl}/tasks/{taskId}/reports`
     /// of the configured secure aggregation task; `Ok` once the leader accepted it (2xx).
     async fn send_dap_report(&self, report: &[u8]) -> Result<(), SyncError>;
@@ -30,16 +32,16 @@ pub struct InMemoryTransport {
     sent: RefCell<Vec<Vec<u8>>>,
     lift_reports: RefCell<Vec<Vec<u8>>>,
     model: RefCell<Option<(u64, Vec<u8>)>>,
-    lift_dap_reports: RefCell<Vec<Vec<u8>>>,
+    lift_dap_reports: RefCell<Vec<(LiftBucket, Vec<u8>)>>,
     dap_reports: RefCell<Vec<Vec<u8>>>,
     refuse_sends: RefCell<Option<SyncError>>,
 }
 
-/// Sends a booked lift report: a plain report to `/v1/lift-reports`, or a DAP report of the
-/// lift task to its leader.
+/// Sends a booked lift report: a plain report to `/v1/lift-reports`, or a DAP report to the
+/// leader of its bucket's lift task.
 pub async fn deliver_lift_report(transport: &impl Transport, booked: &[u8]) -> Result<(), SyncError> {
     match parse_lift_dap_booked(booked) {
-        Some((_, report)) => transport.send_lift_dap_report(report).await,
+        Some((bucket, report)) => transport.send_lift_dap_report(bucket, report).await,
         None => transport.send_lift_report(booked).await,
     }
 }
@@ -60,7 +62,7 @@ impl InMemoryTransport {
     }
 
     /// Every lift DAP report sent so far (the encoded `Report`s), in order.
-    pub fn lift_dap_reports(&self) -> Vec<Vec<u8>> {
+    pub fn lift_dap_reports(&self) -> Vec<(LiftBucket, Vec<u8>)> {
         self.lift_dap_reports.borrow().clone()
     }
 
@@ -97,11 +99,11 @@ impl Transport for InMemoryTransport {
         Ok(())
     }
 
-    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
+    async fn send_lift_dap_report(&self, bucket: LiftBucket, report: &[u8]) -> Result<(), SyncError> {
         if let Some(error) = self.refuse_sends.borrow().clone() {
             return Err(error);
         }
-        self.lift_dap_reports.borrow_mut().push(report.to_vec());
+        self.lift_dap_reports.borrow_mut().push((bucket, report.to_vec()));
         Ok(())
     }
 

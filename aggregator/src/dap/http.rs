@@ -7,6 +7,10 @@
 //! `PUT`/`POST`/`DELETE /tasks/{task}/collection_jobs/{job}` (with the task file's `collectorToken`, as
 //! `Authorization: Bearer` or `DAP-Auth-Token`; see [`super::collection`]). Refusals are `application/problem+json` with
 //! DAP's types. Bodies are bounded: one report, or one job of at most a batch of reports.
+//! A process may run several tasks of one role (the two lift tasks, one per bucket, sharing
+//! their HPKE keys and tokens): requests go to the task they name, and `/dap/status`,
+//! `/dap/rejections` and `/dap/collections` add up (or list) every task's, with `tasks` (the
+//! status of each) and `taskId` (of each collection) beside.
 
 use std::sync::Arc;
 
@@ -26,25 +30,47 @@ use super::helper::{aggregate_share, aggregation_job, DapRequestError, HelperSta
 use super::leader::{upload, LeaderState};
 use super::DapTaskConfig;
 
-/// One aggregator's DAP role.
+/// One aggregator's DAP role, for one task or several (each with its own state and store).
 #[derive(Clone)]
 pub enum DapServer {
     Leader(Arc<LeaderState>),
     Helper(Arc<HelperState>),
+    /// Several tasks' leaders in one process (at least one).
+    Leaders(Vec<Arc<LeaderState>>),
+    /// Several tasks' helpers in one process (at least one).
+    Helpers(Vec<Arc<HelperState>>),
 }
 
 impl DapServer {
+    /// The first task (the one whose HPKE config `/hpke_config` serves: a process's tasks share it).
     fn task(&self) -> &DapTaskConfig {
         match self {
             Self::Leader(state) => &state.task,
             Self::Helper(state) => &state.task,
+            Self::Leaders(states) => &states[0].task,
+            Self::Helpers(states) => &states[0].task,
         }
+    }
+
+    /// Each task as a server of its own.
+    fn each(&self) -> Vec<DapServer> {
+        match self {
+            Self::Leader(_) | Self::Helper(_) => vec![self.clone()],
+            Self::Leaders(states) => states.iter().map(|s| Self::Leader(Arc::clone(s))).collect(),
+            Self::Helpers(states) => states.iter().map(|s| Self::Helper(Arc::clone(s))).collect(),
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self, Self::Leader(_) | Self::Leaders(_))
     }
 
     fn store(&self) -> &crate::store::dap_store::DapStore {
         match self {
             Self::Leader(state) => &state.store,
             Self::Helper(state) => &state.store,
+            Self::Leaders(states) => &states[0].store,
+            Self::Helpers(states) => &states[0].store,
         }
     }
 }
@@ -64,8 +90,8 @@ pub fn dap_router(server: DapServer) -> Router {
         .route("/hpke_config", get(hpke_config))
         .route("/dap/rejections", get(rejections))
         .route("/dap/status", get(status));
-    let router = match &server {
-        DapServer::Leader(_) => router
+    let router = match server.is_leader() {
+        true => router
             .route("/tasks/{task}/reports", put(put_report))
             .route("/dap/collections", get(collections))
             .route(
@@ -73,7 +99,7 @@ pub fn dap_router(server: DapServer) -> Router {
                 put(put_collection_job).post(poll_collection_job).delete(delete_collection_job),
             )
             .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
-        DapServer::Helper(_) => router
+        false => router
             .route("/tasks/{task}/aggregation_jobs/{job}", put(put_aggregation_job))
             .route("/tasks/{task}/aggregate_shares", post(post_aggregate_share))
             .layer(DefaultBodyLimit::max(MAX_JOB_BYTES)),
@@ -109,12 +135,11 @@ fn refusal(error: DapRequestError) -> Response {
     problem(status, kind, error.to_string())
 }
 
-/// The refusal of a request for another task, if it is one.
-fn wrong_task(server: &DapServer, task: &str) -> Option<Response> {
-    match task.parse::<TaskId>() {
-        Ok(id) if id == server.task().task_id => None,
-        _ => Some(problem(StatusCode::NOT_FOUND, "unrecognizedTask", format!("no task {task:?} here"))),
-    }
+/// The server of the task a request names, or the refusal of a task this process does not run.
+fn task_server(server: &DapServer, task: &str) -> Result<DapServer, Box<Response>> {
+    let id = task.parse::<TaskId>().ok();
+    let found = server.each().into_iter().find(|one| Some(one.task().task_id) == id);
+    found.ok_or_else(|| Box::new(problem(StatusCode::NOT_FOUND, "unrecognizedTask", format!("no task {task:?} here"))))
 }
 
 /// The refusal of a peer request without the right token, if it is one.
@@ -146,13 +171,14 @@ fn collection_refusal(error: CollectionError) -> Response {
 }
 
 /// The leader and collection job id of a collector request, or its refusal.
-fn collector_request<'a>(
-    server: &'a DapServer,
+fn collector_request(
+    server: &DapServer,
     task: &str,
     job: &str,
     headers: &HeaderMap,
-) -> Result<(&'a LeaderState, [u8; 16]), Box<Response>> {
-    if let Some(refused) = wrong_task(server, task).or_else(|| not_the_collector(server, headers)) {
+) -> Result<(Arc<LeaderState>, [u8; 16]), Box<Response>> {
+    let server = task_server(server, task)?;
+    if let Some(refused) = not_the_collector(&server, headers) {
         return Err(Box::new(refused));
     }
     let DapServer::Leader(state) = server else { return Err(Box::new(StatusCode::NOT_FOUND.into_response())) };
@@ -175,7 +201,7 @@ async fn put_collection_job(
     if body.len() > MAX_COLLECTION_REQ_BYTES {
         return problem(StatusCode::BAD_REQUEST, "invalidMessage", "the collection request is too large".into());
     }
-    match collection::start(state, job, body.to_vec()).await {
+    match collection::start(&state, job, body.to_vec()).await {
         Ok(()) => StatusCode::CREATED.into_response(),
         Err(error) => collection_refusal(error),
     }
@@ -191,7 +217,7 @@ async fn poll_collection_job(
         Err(refused) => return *refused,
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    match collection::poll(state, job, now).await {
+    match collection::poll(&state, job, now).await {
         Ok(Poll::Ready(bytes)) => {
             binary(janus_messages::Collection::<janus_messages::query_type::FixedSize>::MEDIA_TYPE, bytes)
         }
@@ -209,7 +235,7 @@ async fn delete_collection_job(
         Ok(found) => found,
         Err(refused) => return *refused,
     };
-    match collection::delete(state, job).await {
+    match collection::delete(&state, job).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => collection_refusal(error),
     }
@@ -227,39 +253,82 @@ async fn hpke_config(State(server): State<DapServer>) -> Response {
 }
 
 async fn rejections(State(server): State<DapServer>) -> Response {
-    match server.store().dap_rejections().await {
-        Ok(counts) => axum::Json(counts.into_iter().collect::<std::collections::BTreeMap<_, _>>()).into_response(),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+    let mut total = std::collections::BTreeMap::<String, u64>::new();
+    for one in server.each() {
+        match one.store().dap_rejections().await {
+            Ok(counts) => counts.into_iter().for_each(|(reason, count)| *total.entry(reason).or_default() += count),
+            Err(error) => return problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+        }
     }
+    axum::Json(total).into_response()
+}
+
+/// One task's counts as `GET /dap/status` shows them.
+async fn task_status(server: &DapServer) -> Result<serde_json::Value, crate::store::StoreError> {
+    Ok(match server {
+        DapServer::Leader(state) => serde_json::json!(state.store.dap_leader_counts().await?),
+        DapServer::Helper(state) => {
+            let mut counts = serde_json::json!(state.store.dap_helper_counts().await?);
+            counts["running"] = state.running.load(std::sync::atomic::Ordering::SeqCst).into();
+            counts
+        }
+        DapServer::Leaders(_) | DapServer::Helpers(_) => serde_json::Value::Null,
+    })
 }
 
 async fn status(State(server): State<DapServer>) -> Response {
-    let counts = match &server {
-        DapServer::Leader(state) => state.store.dap_leader_counts().await.map(|counts| serde_json::json!(counts)),
-        DapServer::Helper(state) => state.store.dap_helper_counts().await.map(|counts| {
-            let mut counts = serde_json::json!(counts);
-            counts["running"] = state.running.load(std::sync::atomic::Ordering::SeqCst).into();
-            counts
-        }),
-    };
-    match counts {
-        Ok(counts) => axum::Json(counts).into_response(),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+    let mut each = Vec::new();
+    for one in server.each() {
+        match task_status(&one).await {
+            Ok(mut counts) => {
+                counts["taskId"] = one.task().task_id.to_string().into();
+                each.push(counts);
+            }
+            Err(error) => return problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+        }
     }
+    if let [one] = each.as_mut_slice() {
+        one.as_object_mut().map(|counts| counts.remove("taskId"));
+        return axum::Json(one.take()).into_response();
+    }
+    // Several tasks: every count added up, and each task's counts under `tasks`.
+    let mut total = serde_json::Map::new();
+    for counts in &each {
+        for (name, value) in counts.as_object().into_iter().flatten() {
+            if let Some(n) = value.as_u64() {
+                let sum = total.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0) + n;
+                total.insert(name.clone(), sum.into());
+            }
+        }
+    }
+    total.insert("tasks".into(), each.into());
+    axum::Json(total).into_response()
 }
 
 async fn collections(State(server): State<DapServer>) -> Response {
-    let DapServer::Leader(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
-    match state.store.dap_collections(MAX_LISTED_COLLECTIONS).await {
-        Ok(list) => axum::Json(list).into_response(),
-        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+    let several = server.each().len() > 1;
+    let mut listed = Vec::new();
+    for one in server.each() {
+        let DapServer::Leader(state) = &one else { return StatusCode::NOT_FOUND.into_response() };
+        match state.store.dap_collections(MAX_LISTED_COLLECTIONS).await {
+            Ok(list) => listed.extend(list.into_iter().map(|collection| {
+                let mut collection = serde_json::json!(collection);
+                if several {
+                    collection["taskId"] = state.task.task_id.to_string().into();
+                }
+                collection
+            })),
+            Err(error) => return problem(StatusCode::SERVICE_UNAVAILABLE, "internal", error.to_string()),
+        }
     }
+    axum::Json(listed).into_response()
 }
 
 async fn put_report(State(server): State<DapServer>, Path(task): Path<String>, body: Bytes) -> Response {
-    if let Some(refused) = wrong_task(&server, &task) {
-        return refused;
-    }
+    let server = match task_server(&server, &task) {
+        Ok(server) => server,
+        Err(refused) => return *refused,
+    };
     let DapServer::Leader(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
     match upload(state, body.to_vec()).await {
         Ok(()) => StatusCode::OK.into_response(),
@@ -273,7 +342,11 @@ async fn put_aggregation_job(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = wrong_task(&server, &task).or_else(|| not_the_peer(&server, &headers)) {
+    let server = match task_server(&server, &task) {
+        Ok(server) => server,
+        Err(refused) => return *refused,
+    };
+    if let Some(refused) = not_the_peer(&server, &headers) {
         return refused;
     }
     let DapServer::Helper(state) = &server else { return StatusCode::NOT_FOUND.into_response() };
@@ -292,7 +365,11 @@ async fn post_aggregate_share(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = wrong_task(&server, &task).or_else(|| not_the_peer(&server, &headers)) {
+    let server = match task_server(&server, &task) {
+        Ok(server) => server,
+        Err(refused) => return *refused,
+    };
+    if let Some(refused) = not_the_peer(&server, &headers) {
         return refused;
     }
     let DapServer::Helper(state) = &server else { return StatusCode::NOT_FOUND.into_response() };

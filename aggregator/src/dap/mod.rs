@@ -42,7 +42,8 @@ pub enum TaskKind {
     Lift(Box<LiftTask>),
 }
 
-/// A lift task: the devices' lift settings, the SumVec encoding they imply, and the release rule.
+/// A lift task (one per bucket): the devices' lift settings, the SumVec encoding they imply, the
+/// release rule, and its bucket.
 #[derive(Clone)]
 pub struct LiftTask {
     pub config: CheckedReportConfig,
@@ -51,6 +52,8 @@ pub struct LiftTask {
     pub min_cohort: u32,
     /// Nothing is released before each bucket holds this many reports.
     pub min_reports_per_bucket: u64,
+    /// The bucket whose reports this task takes (one DAP task per bucket).
+    pub bucket: shop_personalizer::measure::holdout::LiftBucket,
 }
 
 /// Runs `$body` with `$vdaf` bound to the task's VDAF instance, whichever Prio3 type it is.

@@ -21,6 +21,7 @@ use shop_personalizer::sync::dap::{report_bound, HpkeKeypair, HpkeLabel, DAP_MAX
 
 use super::noise::checked_epsilon;
 use super::{DapTaskConfig, LiftTask, TaskKind};
+use shop_personalizer::measure::holdout::LiftBucket;
 use shop_personalizer::measure::{LiftReportConfig, NoiseMode};
 use shop_personalizer::sync::dap::LiftEncoding;
 
@@ -76,9 +77,11 @@ pub struct TaskFile {
     /// Leader only: where the helper listens (`http://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helper_url: Option<String>,
-    /// A lift task (Prio3SumVec over the devices' lift measurement) instead of model updates:
-    /// `dimension` must then be the measurement's length, and `clipBound`, `noiseMultiplier`
-    /// and `measurementBound` are not used.
+    /// Lift tasks (Prio3SumVec over the devices' lift measurement) instead of model updates:
+    /// this file's `taskId` and `verifyKey` are then the personalized bucket's task, and
+    /// `lift.holdoutTaskId` / `lift.holdoutVerifyKey` the holdout bucket's (one process runs
+    /// both, sharing the keys and tokens); `dimension` must be the measurement's length, and
+    /// `clipBound`, `noiseMultiplier` and `measurementBound` are not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lift: Option<LiftTaskFile>,
     /// Model-update tasks only, optional: this aggregator adds discrete Gaussian noise to its
@@ -87,17 +90,26 @@ pub struct TaskFile {
     pub aggregator_noise_epsilon: Option<f64>,
 }
 
-/// The lift settings of a lift task: the devices' `liftReport` (its `noise` is the devices'
-/// `secureAggregation` with `minCohort`), and the release rule of `GET /v1/lift`.
+/// The lift settings of the lift tasks: the devices' `liftReport` (its `noise` is the devices'
+/// `secureAggregation` with `minCohort`), the release rule of `GET /v1/lift`, and the holdout
+/// bucket's task (the file's own `taskId` is the personalized bucket's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LiftTaskFile {
     pub lift_report: LiftReportConfig,
     pub min_cohort: u32,
     pub min_reports_per_bucket: u64,
+    /// The holdout bucket's task id (absent in a file of the retired single lift task, which is
+    /// refused with `dap_task_lift_single_task`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_task_id: Option<String>,
+    /// The holdout task's VDAF verification key (16 bytes, base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_verify_key: Option<String>,
 }
 
-/// The checked lift task of `file` for a task file of `dimension` and `min_batch_size`.
+/// The checked lift task of `file` for a task file of `dimension` and `min_batch_size`, for the
+/// personalized bucket (the holdout bucket's is the same with its own bucket).
 fn lift_task(file: &LiftTaskFile, dimension: usize, min_batch_size: u64) -> Result<LiftTask, TaskFileError> {
     let lift = |rule: &'static str| TaskFileError::Field { field: "lift", rule };
     let config = LiftReportConfig { noise: NoiseMode::Local, ..file.lift_report.clone() }
@@ -113,14 +125,45 @@ fn lift_task(file: &LiftTaskFile, dimension: usize, min_batch_size: u64) -> Resu
             k: file.min_cohort,
         });
     }
-    Ok(LiftTask { config, encoding, min_cohort: file.min_cohort, min_reports_per_bucket: file.min_reports_per_bucket })
+    Ok(LiftTask {
+        config,
+        encoding,
+        min_cohort: file.min_cohort,
+        min_reports_per_bucket: file.min_reports_per_bucket,
+        bucket: LiftBucket::Personalized,
+    })
+}
+
+/// The holdout bucket's task of a checked lift `task`: its own id and verify key.
+fn holdout_task(file: &LiftTaskFile, task: &DapTaskConfig) -> Result<DapTaskConfig, TaskFileError> {
+    let (Some(id), Some(key)) = (&file.holdout_task_id, &file.holdout_verify_key) else {
+        return Err(TaskFileError::LiftSingleTask);
+    };
+    let task_id = id
+        .trim()
+        .parse::<TaskId>()
+        .map_err(|_| TaskFileError::Field { field: "lift.holdoutTaskId", rule: "not 32 bytes of base64url" })?;
+    if task_id == task.task_id {
+        return Err(TaskFileError::Field { field: "lift.holdoutTaskId", rule: "the same as taskId" });
+    }
+    let verify_key: [u8; 16] = bytes("lift.holdoutVerifyKey", key)?
+        .try_into()
+        .map_err(|_| TaskFileError::Field { field: "lift.holdoutVerifyKey", rule: "not 16 bytes" })?;
+    let TaskKind::Lift(lift) = &task.kind else {
+        return Err(TaskFileError::Field { field: "lift", rule: "a lift task" });
+    };
+    let kind = TaskKind::Lift(Box::new(LiftTask { bucket: LiftBucket::Holdout, ..(**lift).clone() }));
+    Ok(DapTaskConfig { task_id, verify_key, kind, ..task.clone() })
 }
 
 /// A checked task file: the task, and for a leader the collector key and helper URL.
 #[derive(Clone)]
 pub struct LoadedTask {
     pub role: DapRole,
+    /// The task (of a lift file: the personalized bucket's).
     pub task: DapTaskConfig,
+    /// A lift file's holdout bucket's task (same keys and tokens, its own id and verify key).
+    pub holdout: Option<DapTaskConfig>,
     pub collector: Option<HpkeKeypair>,
     pub helper_url: Option<String>,
 }
@@ -158,6 +201,12 @@ pub enum TaskFileError {
     BoundMismatch { got: f64, want: f64, dimension: usize, clip: f64, noise: f64 },
     #[error("the {0} private key does not open what is sealed to its HPKE config: regenerate the task files")]
     KeyMismatch(&'static str),
+    #[error(
+        "this lift task file is for the single lift task of both buckets (no lift.holdoutTaskId): lift reports now go \
+         to one DAP task per bucket, whose measurement is another; regenerate the files with `aggregator \
+         dap-task-pair --lift-min-cohort K` (and give the pages its device.json)"
+    )]
+    LiftSingleTask,
 }
 
 impl TaskFileError {
@@ -176,6 +225,7 @@ impl TaskFileError {
             Self::MaxBatch { .. } => "dap_task_max_batch",
             Self::BoundMismatch { .. } => "dap_task_bound_mismatch",
             Self::KeyMismatch(_) => "dap_task_key_mismatch",
+            Self::LiftSingleTask => "dap_task_lift_single_task",
         }
     }
 }
@@ -309,7 +359,8 @@ impl TaskFile {
             kind: lift.map_or(TaskKind::ModelUpdate, |lift| TaskKind::Lift(Box::new(lift))),
             aggregator_noise_epsilon,
         };
-        Ok(LoadedTask { role, task, collector, helper_url })
+        let holdout = self.lift.as_ref().map(|lift| holdout_task(lift, &task)).transpose()?;
+        Ok(LoadedTask { role, task, holdout, collector, helper_url })
     }
 
     /// A model-update task's dimension, measurement bound and K (a lift task checks its own).

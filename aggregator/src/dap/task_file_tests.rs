@@ -1,5 +1,6 @@
 use super::*;
 use crate::dap::task_pair::{generate, PairSettings};
+use shop_personalizer::measure::holdout::LiftBucket;
 
 fn pair() -> (TaskFile, TaskFile) {
     let (leader, helper, _) = generate(&PairSettings { dimension: 90, ..PairSettings::default() }).expect("generates");
@@ -105,17 +106,35 @@ fn a_lift_task_pair_loads_and_its_sizes_are_the_devices() {
     let args = ["--lift-min-cohort", "1000", "--lift-min-reports-per-bucket", "2000"].map(String::from);
     let settings = crate::dap::task_pair::settings_from_args(args).expect("flags");
     let (leader, helper, device) = generate(&settings).expect("generates");
-    assert_eq!((leader.dimension, leader.min_batch_size), (155, 1000), "1 + 2·(11 + 66) entries");
+    assert_eq!((leader.dimension, leader.min_batch_size), (77, 1000), "one bucket's 11 + 66 entries");
     let loaded = leader.clone().check(DapRole::Leader).expect("leader file");
     let TaskKind::Lift(lift) = &loaded.task.kind else { panic!("a lift task") };
     assert_eq!((lift.encoding.bits(), lift.min_reports_per_bucket), (13, 2000));
-    assert!(helper.clone().check(DapRole::Helper).is_ok());
-    // The page's liftReport, ready for configureSync.
+    assert_eq!(lift.bucket, LiftBucket::Personalized);
+    // The holdout bucket's task: its own id and verify key, the same batch rule and keys.
+    let holdout = loaded.holdout.as_ref().expect("a holdout task");
+    let TaskKind::Lift(holdout_lift) = &holdout.kind else { panic!("a lift task") };
+    assert_eq!(holdout_lift.bucket, LiftBucket::Holdout);
+    assert_ne!(holdout.task_id, loaded.task.task_id);
+    assert_ne!(holdout.verify_key, loaded.task.verify_key);
+    assert_eq!((holdout.min_batch_size, &holdout.hpke.config), (1000, &loaded.task.hpke.config));
+    let helper_loaded = helper.clone().check(DapRole::Helper).expect("helper file");
+    assert_eq!(helper_loaded.holdout.expect("a holdout task").verify_key, holdout.verify_key);
+    // The page's liftReport, ready for configureSync: one task per bucket.
     assert_eq!(device["noise"]["kind"], "secureAggregation");
     assert_eq!(device["noise"]["minCohort"], 1000);
-    assert!(device["noise"]["task"]["taskId"].is_string() && device["noise"]["task"].get("minBatchSize").is_none());
+    let tasks = &device["noise"]["tasks"];
+    assert_eq!(tasks["personalized"]["taskId"], loaded.task.task_id.to_string());
+    assert_eq!(tasks["holdout"]["taskId"], holdout.task_id.to_string());
+    assert!(tasks["holdout"].get("minBatchSize").is_none() && device["noise"].get("task").is_none());
+    // A file of the retired single lift task (no holdout task) is refused with its own code.
+    let mut single = helper.clone();
+    if let Some(lift) = single.lift.as_mut() {
+        lift.holdout_task_id = None;
+    }
+    assert_eq!(refusal(single, DapRole::Helper), "dap_task_lift_single_task");
     // A file whose dimension is not the devices' measurement, or whose batch is below K, is refused.
-    assert_eq!(refusal(TaskFile { dimension: 154, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
+    assert_eq!(refusal(TaskFile { dimension: 155, ..helper.clone() }, DapRole::Helper), "dap_task_dimension");
     assert_eq!(refusal(TaskFile { min_batch_size: 999, ..helper }, DapRole::Helper), "dap_task_min_batch_below_k");
 }
 

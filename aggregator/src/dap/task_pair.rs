@@ -1,6 +1,9 @@
 //! `aggregator dap-task-pair`: a fresh DAP task as three files, so nobody writes keys by hand:
 //! `leader.json` and `helper.json` (each aggregator's [`TaskFile`], private, mode 0600) and
-//! `device.json` (the page's `configureSync({ secureAggregation })` settings, public).
+//! `device.json` (the page's `configureSync({ secureAggregation })` settings, public). With
+//! `--lift-min-cohort K`, two lift tasks, one per bucket (the files' `taskId` the personalized
+//! one's, `lift.holdoutTaskId` the holdout one's), and `device.json` the page's `liftReport`
+//! with both as `noise.tasks`.
 
 use std::path::{Path, PathBuf};
 
@@ -136,6 +139,8 @@ fn lift_settings(settings: &mut PairSettings) -> &mut LiftTaskFile {
         lift_report: LiftReportConfig::default(),
         min_cohort: 1_000,
         min_reports_per_bucket: 1_000,
+        holdout_task_id: None,
+        holdout_verify_key: None,
     })
 }
 
@@ -152,6 +157,15 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
     let mut random = [0u8; 32 + 16 + 24 + 24];
     OsRng.fill_bytes(&mut random);
     let task_id = TaskId::from(<[u8; 32]>::try_from(&random[..32]).unwrap_or_default());
+    let (mut holdout_id, mut holdout_key) = ([0u8; 32], [0u8; 16]);
+    OsRng.fill_bytes(&mut holdout_id);
+    OsRng.fill_bytes(&mut holdout_key);
+    let holdout_id = TaskId::from(holdout_id);
+    let lift = settings.lift.clone().map(|lift| LiftTaskFile {
+        holdout_task_id: Some(holdout_id.to_string()),
+        holdout_verify_key: Some(b64(&holdout_key)),
+        ..lift
+    });
     let (leader, helper, collector) = (
         HpkeKeypair::generate(1, &mut OsRng),
         HpkeKeypair::generate(2, &mut OsRng),
@@ -183,7 +197,7 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         collector_hpke_private_key: (role == DapRole::Leader).then(|| b64(&collector.private_key)),
         collector_token: (role == DapRole::Leader).then(|| b64(&random[72..])),
         helper_url: (role == DapRole::Leader).then(|| settings.helper_url.clone()),
-        lift: settings.lift.clone(),
+        lift: lift.clone(),
         aggregator_noise_epsilon: settings.aggregator_noise_epsilon,
     };
     let (leader_file, helper_file) = (file(DapRole::Leader, &leader), file(DapRole::Helper, &helper));
@@ -198,14 +212,19 @@ pub fn generate(settings: &PairSettings) -> Result<(TaskFile, TaskFile, serde_js
         "minBatchSize": DAP_MAX_NOISE_COHORT,
     });
     if let Some(lift) = &settings.lift {
-        // The page's `liftReport`: its settings, and the lift task as its noise.
+        // The page's `liftReport`: its settings, and the two lift tasks (one per bucket, on the
+        // same leader and helper) as its noise.
         let task = device.as_object_mut().map(|task| {
             task.remove("minBatchSize");
             serde_json::Value::Object(task.clone())
         });
+        let mut holdout = task.clone().unwrap_or_default();
+        holdout["taskId"] = holdout_id.to_string().into();
         let mut report = serde_json::to_value(&lift.lift_report).unwrap_or_default();
-        report["noise"] =
-            serde_json::json!({ "kind": "secureAggregation", "minCohort": lift.min_cohort, "task": task });
+        report["noise"] = serde_json::json!({
+            "kind": "secureAggregation", "minCohort": lift.min_cohort,
+            "tasks": { "personalized": task, "holdout": holdout },
+        });
         device = report;
     }
     Ok((leader_file, helper_file, device))

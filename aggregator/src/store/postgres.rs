@@ -59,11 +59,14 @@ struct Link {
 /// PostgreSQL-backed [`Store`] over one connection, re-established when it is lost.
 pub struct PostgresStore {
     url: String,
+    /// The PostgreSQL schema the tables live in (`None`: the connection's default).
+    schema: Option<&'static str>,
     link: Mutex<Link>,
 }
 
-/// Connects to `url` and creates the schema if missing (idempotent, under an advisory lock).
-async fn open(url: &str) -> Result<Client, StoreError> {
+/// Connects to `url` and creates the tables if missing (idempotent, under an advisory lock), in
+/// `schema` when given (created if missing, and the connection's `search_path`).
+async fn open(url: &str, schema: Option<&'static str>) -> Result<Client, StoreError> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
@@ -72,6 +75,10 @@ async fn open(url: &str) -> Result<Client, StoreError> {
     });
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK]).await?;
+    if let Some(schema) = schema {
+        // A plain `SET` in a committed transaction lasts for the session.
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}")).await?;
+    }
     tx.batch_execute(SCHEMA).await?;
     tx.batch_execute(super::dap_postgres::DAP_SCHEMA).await?;
     tx.commit().await?;
@@ -81,9 +88,22 @@ async fn open(url: &str) -> Result<Client, StoreError> {
 impl PostgresStore {
     /// Connects to `url` (e.g. `postgres://user@127.0.0.1:5432/db`) and creates the schema if missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = open(url).await?;
+        Self::open_in(url, None).await
+    }
+
+    /// Connects to `url` with the tables in their own `schema` (a plain identifier of this
+    /// program's, e.g. the holdout lift task's): a second store in the same database.
+    pub async fn connect_in_schema(url: &str, schema: &'static str) -> Result<Self, StoreError> {
+        if !schema.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(StoreError::Corrupt(format!("{schema:?} is not a plain schema name")));
+        }
+        Self::open_in(url, Some(schema)).await
+    }
+
+    async fn open_in(url: &str, schema: Option<&'static str>) -> Result<Self, StoreError> {
+        let client = open(url, schema).await?;
         let link = Link { client: Some(client), retry_at: None, backoff: FIRST_BACKOFF };
-        Ok(Self { url: url.to_owned(), link: Mutex::new(link) })
+        Ok(Self { url: url.to_owned(), schema, link: Mutex::new(link) })
     }
 
     /// The live connection: reconnects when it is gone and an attempt is due, otherwise fails fast.
@@ -98,7 +118,7 @@ impl PostgresStore {
             if let Some(wait) = link.retry_at.and_then(|at| at.checked_duration_since(now)) {
                 return Err(StoreError::Unreachable(format!("next reconnection attempt in {} ms", wait.as_millis())));
             }
-            let attempt = tokio::time::timeout(CONNECT_TIMEOUT, open(&self.url)).await;
+            let attempt = tokio::time::timeout(CONNECT_TIMEOUT, open(&self.url, self.schema)).await;
             match attempt {
                 Ok(Ok(client)) => {
                     eprintln!("aggregator: reconnected to PostgreSQL");

@@ -44,9 +44,10 @@ impl<S: KeyValueStore> OnDevice<S> {
         self.syncing.dap_reports_url()
     }
 
-    /// Where lift DAP reports go (the lift task's `{leaderUrl}/tasks/{taskId}/reports`).
-    pub fn lift_dap_reports_url(&self) -> Option<&str> {
-        self.syncing.lift_dap_reports_url()
+    /// Where lift DAP reports go: `[personalized, holdout]`, each bucket's lift task's
+    /// `{leaderUrl}/tasks/{taskId}/reports`.
+    pub fn lift_dap_reports_urls(&self) -> Option<[String; 2]> {
+        self.syncing.lift_dap_reports_urls()
     }
 
     /// `ε` of one lift report if the lift task's aggregators collude; `None` without that task.

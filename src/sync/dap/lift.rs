@@ -2,15 +2,16 @@
 //! with this device's share of a distributed discrete Gaussian, offset so every entry is a
 //! non-negative integer of `bits` bits, which is all the proof shows.
 //!
-//! Measurement layout (length `1 + 2·(D + M)`, `M = D(D+1)/2`): the personalized indicator (1 for
-//! a personalized device, 0 for a holdout one, no noise: report counts are exact, as in every
-//! mode), then the personalized block, then the holdout block. A block is the `D` cap-scaled
-//! counts `x_j = clip(count_j, 0, cap_j) / cap_j` and the `M` products `x_i·x_j` (`i ≤ j`, row by
-//! row: the estimator's variances need sums of products, which sums of `x` alone cannot give).
-//! Each entry is `offset + round(S·value) + DG(σ)`, `S` = [`LIFT_SCALE`] steps per cap, `DG` the
-//! exact discrete Gaussian of `prio` (Canonne–Kamath–Steinke). A device fills only its own
-//! bucket's block with counts but adds noise to **both** blocks, so each bucket's sums carry the
-//! noise of every report in the batch (≥ K), however few holdout devices there are.
+//! One DAP task per bucket: a device sends its report to the lift task of its own bucket
+//! (personalized or holdout), so the measurement is that bucket's block only, and the task's
+//! report count is the bucket's (the aggregators learn each report's bucket, the holdout coin,
+//! which is public by design of the holdout). Measurement layout (length `D + M`, `M =
+//! D(D+1)/2`): the `D` cap-scaled counts `x_j = clip(count_j, 0, cap_j) / cap_j` and the `M`
+//! products `x_i·x_j` (`i ≤ j`, row by row: the estimator's variances need sums of products,
+//! which sums of `x` alone cannot give). Each entry is `offset + round(S·value) + DG(σ)`, `S` =
+//! [`LIFT_SCALE`] steps per cap, `DG` the exact discrete Gaussian of `prio`
+//! (Canonne–Kamath–Steinke). Each task's batches hold at least K reports, so each bucket's sums
+//! carry the noise of at least K shares: the full distributed noise, and no more.
 //!
 //! Privacy: under zero-out adjacency a device moves the values by `√D` and the products by `√M`
 //! caps at most; the sum of `K` noise shares is (close to, KLS21) a discrete Gaussian of `S·z₁`
@@ -59,7 +60,7 @@ pub struct LiftEncoding {
     value_multiplier: f64,
 }
 
-/// One bucket's decoded sums: its report count, the D sums of counts, and the upper triangle of
+/// One bucket's decoded sums (one lift task's): its report count, the D sums of counts, and the upper triangle of
 /// the sums of products (in cap_i·cap_j, row by row), as `measure::LiftSums::from_parts` takes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketSums {
@@ -88,7 +89,7 @@ impl LiftEncoding {
             return Err(DapError::LiftNoiseTooFine { steps: value_share_steps as u32 });
         }
         // t with 2L·P(Z > t) ≤ 1e-15 over the L noised entries, through P(Z > t) ≤ exp(−t²/2).
-        let t = (2.0 * (2.0 * (2 * (d + m)) as f64 / CLAMP_PROBABILITY).ln()).sqrt();
+        let t = (2.0 * (2.0 * (d + m) as f64 / CLAMP_PROBABILITY).ln()).sqrt();
         let value_offset = (t * value_share_steps).ceil() as u64;
         let product_offset = (t * product_share_steps).ceil() as u64;
         let top = LIFT_SCALE as u64 + 2 * value_offset.max(product_offset);
@@ -110,14 +111,9 @@ impl LiftEncoding {
         Ok(encoding)
     }
 
-    /// Entries of one bucket's block: `D + M`.
-    pub fn block(&self) -> usize {
-        self.dimension + products_of(self.dimension)
-    }
-
-    /// The measurement's length: `1 + 2·(D + M)`.
+    /// The measurement's length: the bucket's `D + M` entries.
     pub fn length(&self) -> usize {
-        1 + 2 * self.block()
+        self.dimension + products_of(self.dimension)
     }
 
     /// The bit width of every entry (what the proof bounds).
@@ -160,15 +156,10 @@ impl LiftEncoding {
 
     /// The measurement of the clipped counts `values` (length D, clipped to `[0, cap_j]` here),
     /// with this device's noise shares drawn by prio's exact discrete Gaussian sampler.
-    pub fn measurement(
-        &self,
-        values: &[f64],
-        personalized: bool,
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u128>, DapError> {
+    pub fn measurement(&self, values: &[f64], rng: &mut dyn CryptoRngCore) -> Result<Vec<u128>, DapError> {
         let value_noise = discrete_gaussian(self.value_share_steps)?;
         let product_noise = discrete_gaussian(self.product_share_steps)?;
-        self.measurement_with_noise(values, personalized, &mut |is_value| {
+        self.measurement_with_noise(values, &mut |is_value| {
             let noise = if is_value { &value_noise } else { &product_noise };
             i64::try_from(noise.sample(rng)).unwrap_or(i64::MAX / 2)
         })
@@ -180,7 +171,6 @@ impl LiftEncoding {
     pub fn measurement_with_noise(
         &self,
         values: &[f64],
-        personalized: bool,
         noise: &mut dyn FnMut(bool) -> i64,
     ) -> Result<Vec<u128>, DapError> {
         if values.len() != self.dimension {
@@ -192,54 +182,47 @@ impl LiftEncoding {
             own.extend(scaled[i..].iter().map(|xj| xi * xj));
         }
         let top = (1_i64 << self.bits) - 1;
-        let mut measurement = vec![u128::from(personalized)];
-        for block_personalized in [true, false] {
-            for (index, x) in own.iter().enumerate() {
+        let measurement = own
+            .iter()
+            .enumerate()
+            .map(|(index, x)| {
                 let is_value = index < self.dimension;
                 let offset = if is_value { self.value_offset } else { self.product_offset };
-                let count = if block_personalized == personalized { (x * LIFT_SCALE).round() as i64 } else { 0 };
-                let entry = (offset as i64).saturating_add(count).saturating_add(noise(is_value)).clamp(0, top);
-                measurement.push(entry as u128);
-            }
-        }
+                let count = (x * LIFT_SCALE).round() as i64;
+                (offset as i64).saturating_add(count).saturating_add(noise(is_value)).clamp(0, top) as u128
+            })
+            .collect();
         Ok(measurement)
     }
 
-    /// The two buckets' sums (`[personalized, holdout]`: values in counts, then products in
-    /// cap_i·cap_j) and report counts, from the aggregate of `reports` measurements. The noise
-    /// variance the devices added is put back on the diagonal of the products (`n·σ²` per
-    /// value), so the estimator's sample covariance holds the noise as it does for noised values.
-    pub fn decode(&self, aggregate: &[u128], reports: u64) -> Result<[BucketSums; 2], DapError> {
+    /// One bucket's sums (values in counts, then products in cap_i·cap_j) from the aggregate of
+    /// `reports` measurements of its task. The noise variance the devices added is put back on
+    /// the diagonal of the products (`n·σ²` per value), so the estimator's sample covariance
+    /// holds the noise as it does for noised values.
+    pub fn decode(&self, aggregate: &[u128], reports: u64) -> Result<BucketSums, DapError> {
         if aggregate.len() != self.length() {
             return Err(DapError::Dimension { got: aggregate.len(), expected: self.length() });
         }
         let n = reports as f64;
-        let personalized = u64::try_from(aggregate[0]).unwrap_or(u64::MAX).min(reports);
-        let counts = [personalized, reports - personalized];
         let d = self.dimension;
         let noise_variance = n * self.value_share_std().powi(2);
-        let mut out = Vec::with_capacity(2);
-        for (bucket, block) in aggregate[1..].chunks_exact(self.block()).enumerate() {
-            let (values, products) = block.split_at(d);
-            let sums: Vec<f64> = values
-                .iter()
-                .zip(&self.caps)
-                .map(|(&s, cap)| (s as f64 - n * self.value_offset as f64) / LIFT_SCALE * cap)
-                .collect();
-            let mut cross = Vec::with_capacity(products.len());
-            let mut entries = products.iter();
-            for i in 0..d {
-                for j in i..d {
-                    let s = entries.next().copied().unwrap_or_default() as f64;
-                    let scaled =
-                        (s - n * self.product_offset as f64) / LIFT_SCALE + if i == j { noise_variance } else { 0.0 };
-                    cross.push(scaled * self.caps[i] * self.caps[j]);
-                }
+        let (values, products) = aggregate.split_at(d);
+        let sums: Vec<f64> = values
+            .iter()
+            .zip(&self.caps)
+            .map(|(&s, cap)| (s as f64 - n * self.value_offset as f64) / LIFT_SCALE * cap)
+            .collect();
+        let mut cross = Vec::with_capacity(products.len());
+        let mut entries = products.iter();
+        for i in 0..d {
+            for j in i..d {
+                let s = entries.next().copied().unwrap_or_default() as f64;
+                let scaled =
+                    (s - n * self.product_offset as f64) / LIFT_SCALE + if i == j { noise_variance } else { 0.0 };
+                cross.push(scaled * self.caps[i] * self.caps[j]);
             }
-            out.push(BucketSums { reports: counts[bucket], sums, products: cross });
         }
-        let [p, h]: [_; 2] = out.try_into().map_err(|_| DapError::Codec("two blocks".into()))?;
-        Ok([p, h])
+        Ok(BucketSums { reports, sums, products: cross })
     }
 }
 

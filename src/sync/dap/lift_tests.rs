@@ -18,15 +18,16 @@ fn the_default_encoding_matches_a_hand_computation() {
     let encoding = LiftEncoding::new(&config(), 1000).unwrap();
     // D = 11, M = 66: ρ(ε 2, δ 1e-6) = 0.067574; z₁ = √(11 / (1.5 · 0.067574)) = 10.417.
     assert!((encoding.value_multiplier() - 10.417).abs() < 1e-3, "{}", encoding.value_multiplier());
-    // Share per value: 10.417 / √1000 = 0.32943 caps = 84.33 steps; t = √(2 ln(2·154 / 1e-15)) = 8.9743.
+    // Share per value: 10.417 / √1000 = 0.32943 caps = 84.334 steps; t = √(2 ln(2·77 / 1e-15)) = 8.8967.
     assert!((encoding.value_share_std() - 0.329_43).abs() < 1e-4);
-    assert_eq!(encoding.length(), 1 + 2 * 77);
-    // z₂ = √(66 / (0.5 · 0.067574)) = 44.197: 357.8 steps, offset ⌈8.9743 · 357.8⌉ = 3211;
-    // 256 + 2 · 3211 = 6678 < 2^13.
+    assert_eq!(encoding.length(), 77, "one bucket's block: D + M = 11 + 66");
+    // z₂ = √(66 / (0.5 · 0.067574)) = 44.197: 357.80 steps, offset ⌈8.8967 · 357.80⌉ = 3184;
+    // 256 + 2 · 3184 = 6624 < 2^13.
     assert_eq!(encoding.bits(), 13);
-    // A value entry decodes to [−757, 8191 − 757] steps of 1/256 cap: a report moves a value's
-    // sum by at most 29.04 caps (an honest one by 1 plus its noise).
-    assert!((encoding.max_report_shift() - 29.039).abs() < 1e-3, "{}", encoding.max_report_shift());
+    // The value offset ⌈8.8967 · 84.334⌉ = 751: a value entry decodes to [−751, 8191 − 751]
+    // steps of 1/256 cap, so a report moves a value's sum by at most 29.06 caps (an honest one
+    // by 1 plus its noise).
+    assert!((encoding.max_report_shift() - 29.0625).abs() < 1e-3, "{}", encoding.max_report_shift());
     assert!(encoding.length() * encoding.bits() <= MAX_ENCODED_ELEMENTS);
     assert!(LiftEncoding::new(&config(), 10_000_000).is_err(), "a share of 0.85 steps is too fine");
 }
@@ -75,6 +76,7 @@ fn prepare(
 
 #[test]
 fn device_reports_decode_with_janus_messages_and_prio_and_sum_to_the_clipped_counts() {
+    // One bucket's task: every report of it is that bucket's.
     let config = config();
     let encoding = LiftEncoding::new(&config, 100).unwrap();
     let vdaf = encoding.vdaf().unwrap();
@@ -86,7 +88,8 @@ fn device_reports_decode_with_janus_messages_and_prio_and_sum_to_the_clipped_cou
         let mut values = vec![0.0; 11];
         values[0] = (device % 12) as f64; // sessions, cap 10: 10 and 11 clip to 10.
         values[4] = (device % 3) as f64 * 50.0; // revenue of recommended home items, cap 300
-        let measurement = encoding.measurement(&values, device % 4 != 0, &mut OsRng).unwrap();
+        let measurement = encoding.measurement(&values, &mut OsRng).unwrap();
+        assert_eq!(measurement.len(), 77);
         assert!(measurement.iter().all(|&entry| entry < 1 << encoding.bits()));
         let report = build_lift_report(&task, &encoding, &measurement, 1_700_000_000, &mut OsRng).unwrap();
         let bytes = report.get_encoded().unwrap();
@@ -101,16 +104,18 @@ fn device_reports_decode_with_janus_messages_and_prio_and_sum_to_the_clipped_cou
     let total = vdaf.unshard(&(), shares, devices as usize).unwrap();
     let expected: Vec<u128> = (0..encoding.length()).map(|i| measurements.iter().map(|m| m[i]).sum()).collect();
     assert_eq!(total, expected, "the aggregate is the sum of the measurements");
-    let [personalized, holdout] = encoding.decode(&total, devices).unwrap();
-    assert_eq!((personalized.reports, holdout.reports), (22, 8), "devices 0, 4, ..., 28 are holdout");
-    let (sum_p, sum_h, cross_h) = (personalized.sums, holdout.sums, holdout.products);
-    // Sessions of personalized devices: the clipped counts plus noise of sd 0.0329 caps · √30 per sum.
-    let sessions_p: f64 = (0..devices).filter(|d| d % 4 != 0).map(|d| ((d % 12) as f64).min(10.0)).sum();
+    let bucket = encoding.decode(&total, devices).unwrap();
+    assert_eq!(bucket.reports, devices);
+    // Sessions: the clipped counts (twice 0..=9, 10, 10, then 0..=5: 2 · 65 + 15 = 145) plus noise
+    // of sd 0.104 caps · √30 per sum, in sessions of cap 10.
+    let sessions: f64 = (0..devices).map(|d| ((d % 12) as f64).min(10.0)).sum();
+    assert_eq!(sessions, 145.0);
     let sd = encoding.value_share_std() * 10.0 * (devices as f64).sqrt();
-    assert!((sum_p[0] - sessions_p).abs() < 7.0 * sd + 1.0, "{} vs {sessions_p}", sum_p[0]);
-    let sessions_h: f64 = (0..devices).filter(|d| d % 4 == 0).map(|d| ((d % 12) as f64).min(10.0)).sum();
-    assert!((sum_h[0] - sessions_h).abs() < 7.0 * sd + 1.0, "{} vs {sessions_h}", sum_h[0]);
-    assert_eq!(cross_h.len(), 66);
+    assert!((bucket.sums[0] - sessions).abs() < 7.0 * sd + 1.0, "{} vs {sessions}", bucket.sums[0]);
+    // Revenue (cap 300): 10 devices each of 0, 50 and 100.
+    let sd_revenue = encoding.value_share_std() * 300.0 * (devices as f64).sqrt();
+    assert!((bucket.sums[4] - 1500.0).abs() < 7.0 * sd_revenue + 1.0, "{}", bucket.sums[4]);
+    assert_eq!(bucket.products.len(), 66);
 }
 
 #[test]
@@ -118,7 +123,7 @@ fn a_tampered_share_fails_the_proof() {
     let encoding = LiftEncoding::new(&config(), 100).unwrap();
     let vdaf = encoding.vdaf().unwrap();
     let (leader, helper) = (HpkeKeypair::generate(1, &mut OsRng), HpkeKeypair::generate(2, &mut OsRng));
-    let measurement = encoding.measurement(&[1.0; 11], true, &mut OsRng).unwrap();
+    let measurement = encoding.measurement(&[1.0; 11], &mut OsRng).unwrap();
     let (public, shares) = vdaf.shard(&measurement, &[1; 16]).unwrap();
     let mut leader_share = shares[0].get_encoded().unwrap();
     leader_share[3] ^= 1; // one bit of the measurement share

@@ -5,9 +5,9 @@
 //! The VDAF is `Prio3FixedPointBoundedL2VecSum` with 16-bit fixed-point entries ([`vdaf`]): its
 //! proof shows that the update's L2 norm is at most the clip bound, the sensitivity the
 //! Gaussian-mechanism accounting of a sum rests on. A lift report leaves the same way as a
-//! report of its own lift task ([`lift`], [`lift_task`]) with `Prio3SumVec`: clipped counts and
-//! their products in integers with a distributed discrete Gaussian share, each entry proved to
-//! lie in `[0, 2^bits)`. Only in the on-demand module (feature `secure-aggregation`), never in
+//! report of the lift task of its bucket ([`lift`], [`lift_task`]: one task per bucket) with
+//! `Prio3SumVec`: clipped counts and their products in integers with a distributed discrete
+//! Gaussian share, each entry proved to lie in `[0, 2^bits)`. Only in the on-demand module (feature `secure-aggregation`), never in
 //! the core a page always loads.
 
 pub mod device_task;
@@ -69,8 +69,13 @@ pub enum DapError {
          out fewer placements, or raise noise.minCohort or epsilon"
     )]
     LiftTooLarge { elements: usize, max: usize },
-    #[error("noise.task.minBatchSize must be absent or equal noise.minCohort ({min_cohort}), got {got}")]
+    #[error("noise.tasks' minBatchSize must be absent or equal noise.minCohort ({min_cohort}), got {got}")]
     LiftBatchSize { got: u32, min_cohort: u32 },
+    #[error(
+        "liftReport.noise.tasks.personalized and .holdout name the same task id: each bucket needs its own DAP task \
+         (aggregator dap-task-pair --lift-min-cohort K writes both)"
+    )]
+    LiftSameTask,
 }
 
 impl Coded for DapError {
@@ -87,7 +92,8 @@ impl Coded for DapError {
             | Self::MinBatchSize { .. }
             | Self::LiftNoiseTooFine { .. }
             | Self::LiftTooLarge { .. }
-            | Self::LiftBatchSize { .. } => ErrorCode::InvalidConfig,
+            | Self::LiftBatchSize { .. }
+            | Self::LiftSameTask => ErrorCode::InvalidConfig,
             Self::NonFinite { .. } | Self::Vdaf(_) => ErrorCode::InvalidArgument,
             Self::Hpke | Self::Codec(_) => ErrorCode::InvalidSyncData,
         }

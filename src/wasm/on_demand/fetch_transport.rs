@@ -14,6 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReferrerPolicy, RequestCache, RequestCredentials, RequestInit, RequestMode, Response};
 
+use crate::measure::holdout::LiftBucket;
 use crate::sync::secure_aggregation::parse_dap_booked;
 use crate::sync::{SyncError, Transport};
 
@@ -22,8 +23,9 @@ use crate::sync::{SyncError, Transport};
 #[derive(Debug, Clone)]
 pub struct FetchTransport {
     base_url: String,
-    /// `{leaderUrl}/tasks/{taskId}/reports` of the lift task (`liftReport.noise.task`).
-    lift_dap_reports_url: Option<String>,
+    /// `{leaderUrl}/tasks/{taskId}/reports` of the lift tasks (`liftReport.noise.tasks`):
+    /// `[personalized, holdout]`.
+    lift_dap_reports_urls: Option<[String; 2]>,
     /// `{leaderUrl}/tasks/{taskId}/reports` with secure aggregation.
     dap_reports_url: Option<String>,
 }
@@ -101,11 +103,12 @@ async fn rejection(response: &Response) -> SyncError {
 
 impl FetchTransport {
     /// `base_url` without a trailing slash is fine either way; `dap_reports_url` and
-    /// `lift_dap_reports_url` are the checked upload URLs of the update and lift tasks, if any.
-    pub fn new(base_url: &str, dap_reports_url: Option<&str>, lift_dap_reports_url: Option<&str>) -> Self {
+    /// `lift_dap_reports_urls` are the checked upload URLs of the update task and of the two
+    /// lift tasks (`[personalized, holdout]`), if any.
+    pub fn new(base_url: &str, dap_reports_url: Option<&str>, lift_dap_reports_urls: Option<[String; 2]>) -> Self {
         Self {
             base_url: base_url.trim().trim_end_matches('/').to_owned(),
-            lift_dap_reports_url: lift_dap_reports_url.map(str::to_owned),
+            lift_dap_reports_urls,
             dap_reports_url: dap_reports_url.map(str::to_owned),
         }
     }
@@ -168,12 +171,13 @@ impl Transport for FetchTransport {
         post(&format!("{}/v1/lift-reports", self.base_url), body).await
     }
 
-    /// `PUT {leaderUrl}/tasks/{taskId}/reports` of the lift task (DAP-09 upload).
-    async fn send_lift_dap_report(&self, report: &[u8]) -> Result<(), SyncError> {
-        let Some(url) = &self.lift_dap_reports_url else {
+    /// `PUT {leaderUrl}/tasks/{taskId}/reports` of `bucket`'s lift task (DAP-09 upload).
+    async fn send_lift_dap_report(&self, bucket: LiftBucket, report: &[u8]) -> Result<(), SyncError> {
+        let Some([personalized, holdout]) = &self.lift_dap_reports_urls else {
             let message = "no lift task: configure liftReport.noise = { kind: \"secureAggregation\", ... }".to_owned();
             return Err(SyncError::Transport { message });
         };
+        let url = if bucket == LiftBucket::Holdout { holdout } else { personalized };
         send(url, &dap_init(report)).await
     }
 

@@ -176,12 +176,12 @@ fn send_on_hide(state: &Weak<RefCell<PartsState>>, core: &CoreWeights, slot: &We
     }
 }
 
-fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup, urls: (Option<String>, Option<String>)) {
+fn start_runtime(personalizer: &JsOnDemandParts, setup: &SyncSetup, urls: (Option<String>, Option<[String; 2]>)) {
     let state = Rc::downgrade(&personalizer.state);
     let core = personalizer.core.clone();
     let slot = Rc::downgrade(&personalizer.sync);
     let mut runtime = SyncRuntime {
-        transport: FetchTransport::new(&setup.aggregator_url, urls.0.as_deref(), urls.1.as_deref()),
+        transport: FetchTransport::new(&setup.aggregator_url, urls.0.as_deref(), urls.1),
         schedule: SyncSchedule::new(f64::from(setup.check_interval_ms), f64::from(setup.model_refresh_ms)),
         timer: None,
         listeners: Vec::new(),
@@ -242,7 +242,7 @@ impl JsOnDemandParts {
             let mut state = self.state()?;
             let parts = &mut state.parts.0;
             parts.configure_sync(setup.clone()).map_err(coded)?;
-            (parts.dap_reports_url().map(str::to_owned), parts.lift_dap_reports_url().map(str::to_owned))
+            (parts.dap_reports_url().map(str::to_owned), parts.lift_dap_reports_urls())
         };
         // Replacing the runtime drops the old timer and listeners.
         self.sync.borrow_mut().take();
