@@ -3,29 +3,26 @@
 //! every other key the library wrote is given exactly as stored, in the section its key belongs to.
 //! A key no section claims lands in an `unexplained` section, so nothing stored is ever left out.
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
 use crate::profile::stored::payload_text;
 use crate::profile::{Profile, ProfileSummary};
 use crate::storage::json_layout::pretty;
-use crate::storage::{KeyValueStore, StorageKeys};
+use crate::storage::json_text::{push_raw, push_str, push_u64};
+use crate::storage::{raw_json, KeyValueStore, StorageKeys};
 
 /// The export's `format`.
 pub const EXPORT_FORMAT: &str = "shop-personalizer/export";
 
 /// One part of what is stored.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportSection {
     pub name: &'static str,
     pub explanation: &'static str,
     /// The storage keys of this part (empty when nothing of it is stored now).
     pub keys: Vec<String>,
-    /// Each key's stored value (JSON as stored; a value that is not JSON as a string), in the
-    /// order of `keys`. Left out for the profile, given above as it is now.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub stored: Vec<Box<RawValue>>,
+    /// Each key's stored value as JSON text (as stored, without surrounding whitespace; a value
+    /// that is not JSON as a string), in the order of `keys`. Left out of the export when empty:
+    /// for the profile, given above as it is now.
+    pub stored: Vec<String>,
 }
 
 /// The sections: name, the key (after `shop-personalizer:<shop>:`; a trailing `:` matches every
@@ -76,38 +73,23 @@ section (see sections; each says what it is for). summary: what the shop's panel
 shopping profile. Times are milliseconds since 1970-01-01 UTC. None of this leaves your device except \
 as the anonymous, noised updates the sync section accounts for.";
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Export {
-    format: &'static str,
-    version: u32,
-    explanation: &'static str,
-    exported_at_ms: u64,
-    /// The summary and the profile are written compactly (the serializers `profileSummary()` and
-    /// the profile's save use) and laid out as the pretty serializer would (`json_layout`): a
-    /// pretty serializer of every profile type would cost the core module its own code.
-    summary: Box<RawValue>,
-    profile: Box<RawValue>,
-    /// What `profile` says about its own fields.
-    profile_explanation: &'static str,
-    sections: Vec<ExportSection>,
+/// A stored text as JSON: itself (without surrounding whitespace) when it is JSON.
+fn as_json(raw: &str) -> Option<String> {
+    raw_json(raw).map(str::to_owned)
 }
 
-/// `value` as the pretty serializer writes it as a member of the export.
-fn laid_out<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
-    RawValue::from_string(pretty(&serde_json::to_string(value)?, 1))
-}
-
-/// A stored text as JSON: itself when it is JSON, else as a string.
-fn as_json(raw: String) -> Option<Box<RawValue>> {
-    RawValue::from_string(raw).ok()
+/// A stored text that is not JSON, as a JSON string.
+fn as_string(raw: &str) -> String {
+    let mut text = String::with_capacity(raw.len() + 2);
+    push_str(&mut text, raw);
+    text
 }
 
 /// The `recent` member of a stored profile (see `carried.rs`), when it has one.
-fn recent_member(raw: &str) -> Option<Box<RawValue>> {
+fn recent_member(raw: &str) -> Option<String> {
     let members = crate::storage::json_reading::object_members(raw).ok().flatten()?;
     let (_, recent) = members.into_iter().find(|(name, _)| name == "recent")?;
-    as_json(recent.to_owned())
+    as_json(recent)
 }
 
 /// The sections of everything stored under `keys` in `store`.
@@ -134,10 +116,7 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
             }
         } else {
             let raw = store.get(&key).ok().flatten().unwrap_or_default();
-            let text = serde_json::to_string(&raw).unwrap_or_default();
-            if let Some(value) = as_json(raw).or_else(|| as_json(text)) {
-                section.stored.push(value);
-            }
+            section.stored.push(as_json(&raw).unwrap_or_else(|| as_string(&raw)));
         }
         section.keys.push(key);
     }
@@ -147,102 +126,63 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
     sections
 }
 
-/// The export as indented JSON.
+/// The export as indented JSON: what `serde_json::to_string_pretty` wrote of the export with
+/// the summary and the profile as members (each written compactly, by the serializer
+/// `profileSummary()` uses and by the profile's save, and laid out by `json_layout`) and the
+/// stored values as raw JSON. Written by hand, so serde_json's pretty serializer and its
+/// `RawValue` check are not in the core module.
 pub fn export_json(summary: ProfileSummary, profile: &Profile, now_ms: u64, sections: Vec<ExportSection>) -> String {
-    let export = || {
-        Ok::<_, serde_json::Error>(Export {
-            format: EXPORT_FORMAT,
-            version: 2,
-            explanation: EXPORT_EXPLANATION,
-            exported_at_ms: now_ms,
-            summary: laid_out(&summary)?,
-            profile: RawValue::from_string(pretty(&payload_text(profile), 1))?,
-            profile_explanation: crate::profile::EXPORT_EXPLANATION,
-            sections,
-        })
+    let summary = match serde_json::to_string(&summary) {
+        Ok(summary) => summary,
+        Err(e) => return format!("{{\"error\":\"could not export: {e}\"}}"),
     };
-    export()
-        .and_then(|export| serde_json::to_string_pretty(&export))
-        .unwrap_or_else(|e| format!("{{\"error\":\"could not export: {e}\"}}"))
+    let profile = payload_text(profile);
+    let stored: usize = sections.iter().flat_map(|s| s.keys.iter().chain(&s.stored)).map(|t| t.len() + 12).sum();
+    let mut text = String::with_capacity(4096 + 3 * (summary.len() + profile.len()) / 2 + stored);
+    let out = &mut text;
+    push_raw(out, "{\n  \"format\": ");
+    push_str(out, EXPORT_FORMAT);
+    push_raw(out, ",\n  \"version\": 2,\n  \"explanation\": ");
+    push_str(out, EXPORT_EXPLANATION);
+    push_raw(out, ",\n  \"exportedAtMs\": ");
+    push_u64(out, now_ms);
+    push_raw(out, ",\n  \"summary\": ");
+    push_raw(out, &pretty(&summary, 1));
+    push_raw(out, ",\n  \"profile\": ");
+    push_raw(out, &pretty(&profile, 1));
+    push_raw(out, ",\n  \"profileExplanation\": ");
+    push_str(out, crate::profile::EXPORT_EXPLANATION);
+    push_raw(out, ",\n  \"sections\": [");
+    for (n, section) in sections.iter().enumerate() {
+        push_raw(out, if n == 0 { "\n    {\n      \"name\": " } else { ",\n    {\n      \"name\": " });
+        push_str(out, section.name);
+        push_raw(out, ",\n      \"explanation\": ");
+        push_str(out, section.explanation);
+        push_raw(out, ",\n      \"keys\": ");
+        pretty_list(out, &section.keys, push_str);
+        if !section.stored.is_empty() {
+            push_raw(out, ",\n      \"stored\": ");
+            pretty_list(out, &section.stored, push_raw);
+        }
+        push_raw(out, "\n    }");
+    }
+    push_raw(out, if sections.is_empty() { "]\n}" } else { "\n  ]\n}" });
+    text
+}
+
+/// A section's list as the pretty serializer writes it three levels deep, each item by `write`.
+fn pretty_list(out: &mut String, items: &[String], write: fn(&mut String, &str)) {
+    if items.is_empty() {
+        push_raw(out, "[]");
+        return;
+    }
+    for (n, item) in items.iter().enumerate() {
+        push_raw(out, if n == 0 { "[\n        " } else { ",\n        " });
+        write(out, item);
+    }
+    push_raw(out, "\n      ]");
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::ItemAttributes;
-    use crate::collect::event::{PurchaseLine, TrackEvent};
-    use crate::config::PersonalizerConfig;
-    use crate::consent::ConsentMode;
-    use crate::personalizer::{view_time, Environment, Personalizer};
-    use crate::storage::MemoryStore;
-
-    /// The export as one pretty serializer over everything wrote it before `json_layout`.
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct OnePrettySerializer<'a> {
-        format: &'static str,
-        version: u32,
-        explanation: &'static str,
-        exported_at_ms: u64,
-        summary: ProfileSummary,
-        profile: &'a Profile,
-        profile_explanation: &'static str,
-        sections: Vec<ExportSection>,
-    }
-
-    fn shoe(price: f64) -> Option<ItemAttributes> {
-        Some(ItemAttributes {
-            category_path: vec!["Shoes".into(), "Trail \"X\"".into()],
-            brand: Some("Summit, {Co}".into()),
-            price: Some(price),
-            tags: vec!["trail".into(), "wet: yes".into()],
-        })
-    }
-
-    #[test]
-    fn the_export_is_byte_for_byte_what_one_pretty_serializer_wrote() {
-        let mut store = MemoryStore::new();
-        // Stored values stand in the export as stored, whitespace and all.
-        store.set("shop-personalizer:acme:custom", "{ \"spaced\" : [1, 2.50, {}] }").unwrap();
-        store.set("shop-personalizer:acme:note", "not JSON, \"quoted\"").unwrap();
-        let config = PersonalizerConfig { shop: "acme".into(), ..PersonalizerConfig::default() };
-        let mut p = Personalizer::open(store.clone(), config, Environment::default()).unwrap();
-        let mut at = 1_700_000_000_000.0;
-        let empty = p.export_profile(at);
-        let reference = |p: &Personalizer<MemoryStore>, now: f64| {
-            serde_json::to_string_pretty(&OnePrettySerializer {
-                format: EXPORT_FORMAT,
-                version: 2,
-                explanation: EXPORT_EXPLANATION,
-                exported_at_ms: view_time(now),
-                summary: p.profile_summary(now),
-                profile: &p.profile,
-                profile_explanation: crate::profile::EXPORT_EXPLANATION,
-                sections: stored_sections(&p.ctx.store, &p.ctx.keys),
-            })
-            .unwrap()
-        };
-        assert_eq!(empty, reference(&p, at), "an empty profile");
-
-        p.set_consent(ConsentMode::Full, true);
-        for (i, id) in ["a", "b", "c", "ü-ñ"].into_iter().enumerate() {
-            at += 45_000.0;
-            let event = TrackEvent::View { item_id: id.into(), item: shoe(19.99 + i as f64 * 0.1) };
-            p.track(event, at, 10 + i as u32).unwrap();
-        }
-        let search = TrackEvent::Search { query: "trail \\ shoes".into(), result_ids: vec!["a".into(), "b".into()] };
-        p.track(search, at + 1_000.0, 11).unwrap();
-        let cart = TrackEvent::AddToCart { item_id: "a".into(), quantity: 2, item: None };
-        p.track(cart, at + 2_000.0, 11).unwrap();
-        let order = TrackEvent::Purchase {
-            items: vec![PurchaseLine { item_id: "a".into(), quantity: 2, price: Some(19.99) }],
-            value: 39.98,
-        };
-        p.track(order, at + 3_000.0, 12).unwrap();
-        p.flush(at + 4_000.0).unwrap();
-        let now = at + 5_000.5;
-        let export = p.export_profile(now);
-        assert_eq!(export, reference(&p, now));
-        assert!(export.contains("{ \"spaced\" : [1, 2.50, {}] }"), "{export}");
-    }
-}
+#[path = "export_tests.rs"]
+mod tests;

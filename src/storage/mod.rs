@@ -16,6 +16,7 @@ mod lineage;
 mod loading;
 mod memory;
 mod persist;
+mod raw_json;
 pub mod tree_reading;
 
 use thiserror::Error;
@@ -27,6 +28,7 @@ pub use lineage::{bounded_lineage, descendant_lineage, lineage_root};
 pub use loading::{load_stored, Loaded};
 pub use memory::{LaggingView, MemoryStore, StorageChange};
 pub use persist::{back_up, StorageWarning, WarningCode, WarningKind, MAX_BACKUPS};
+pub use raw_json::raw_json;
 
 /// What a [`KeyValueStore`] call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
