@@ -20,6 +20,7 @@ mod flushing;
 mod outcome;
 mod ranking;
 mod remote;
+mod result_text;
 mod syncing;
 mod tabs;
 pub(crate) mod write_ledger;

@@ -5,6 +5,19 @@
 //! non-finite float as `null`. A stored state whose shape is fixed writes itself with these
 //! instead of compiling serde's generic serializer of every one of its types into the core module.
 
+/// A value that writes itself as compact JSON text, byte for byte as `serde_json::to_string`
+/// writes its serde derive (each writer's tests hold it to that).
+pub trait JsonText {
+    fn write_json(&self, out: &mut String);
+
+    /// The value's JSON text.
+    fn json_text(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+}
+
 /// `text` as a JSON string, quoted and escaped.
 #[inline(never)]
 pub fn push_str(out: &mut String, text: &str) {

@@ -1,6 +1,7 @@
-//! The core module's results for JS: written as JSON text by serde_json (which the core carries
-//! for its stored state anyway) and parsed by the browser (`JSON.parse`), so no second serializer
-//! to JS values is in the module.
+//! The core module's results for JS: written as JSON text and parsed by the browser
+//! (`JSON.parse`), so no serializer to JS values is in the module. Most results write their text
+//! by hand ([`JsonText`], byte for byte serde_json's); the shopper state and the profile summary
+//! still go through serde_json.
 //!
 //! Text changes two kinds of value a direct conversion kept: an `f32` would be written as its
 //! shortest decimal (`0.3`) instead of its exact value widened to a JS number
@@ -14,6 +15,7 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsError, JsValue};
 
 use crate::error_code::ErrorCode;
+use crate::storage::json_text::JsonText;
 use crate::wasm::js_errors::thrown;
 
 fn internal(error: impl std::fmt::Display) -> JsError {
@@ -26,6 +28,11 @@ fn parsed<T: Tsify>(text: &str) -> Result<Ts<T>, JsError> {
 }
 
 /// `value` as the JS value its TypeScript type describes (failing only on a bug).
-pub fn to_js<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+pub fn to_js<T: Tsify + JsonText>(value: &T) -> Result<Ts<T>, JsError> {
+    parsed(&value.json_text())
+}
+
+/// [`to_js`] through serde_json, for the results without a hand writer yet.
+pub fn serde_to_js<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
     parsed(&serde_json::to_string(value).map_err(internal)?)
 }

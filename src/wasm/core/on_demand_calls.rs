@@ -22,7 +22,7 @@ use crate::privacy::LedgerSummary;
 use crate::wasm::js_errors::{coded, thrown};
 
 use super::input_reading::read_hours_params;
-use super::json_results::to_js;
+use super::json_results::{serde_to_js, to_js};
 use super::parts_port::PartsHandle;
 use super::personalizer::JsPersonalizer;
 
@@ -315,6 +315,6 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = shopperState)]
     pub fn shopper_state(&self) -> Result<Ts<ShopperState>, JsError> {
         let shopper = self.state()?.engine.shopper_state(js_sys::Date::now());
-        to_js(&shopper)
+        serde_to_js(&shopper)
     }
 }
