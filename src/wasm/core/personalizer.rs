@@ -23,7 +23,7 @@ use crate::storage::{StorageWarning, WarningCode};
 
 use super::event_input::read_event;
 use super::input_reading::{read_config, read_consent_options, read_interest_key, read_items};
-use super::json_results::{serde_to_js, to_js};
+use super::json_results::to_js;
 use super::page_lifecycle::PageListeners;
 use super::parts_port::JsPartsPort;
 use super::parts_slot::PartsSlot;
@@ -261,7 +261,7 @@ impl JsPersonalizer {
     #[wasm_bindgen(js_name = profileSummary)]
     pub fn profile_summary(&self) -> Result<Ts<ProfileSummary>, JsError> {
         let summary = self.state()?.engine.profile_summary(js_sys::Date::now());
-        let summary = serde_to_js(&summary)?;
+        let summary = to_js(&summary)?;
         self.parts.add_privacy_ledger(&summary.js_value());
         Ok(summary)
     }
