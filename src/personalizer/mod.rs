@@ -14,6 +14,7 @@ mod adapting;
 mod carried;
 mod context;
 mod data_controls;
+mod event_text;
 mod export;
 mod extension;
 mod flushing;

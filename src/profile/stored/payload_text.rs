@@ -4,7 +4,7 @@
 //! rounded to 4 decimals, a non-finite float as `null`). serde's serializer of every profile type
 //! was about 7 KB of the core module, for the one shape a save writes.
 
-use crate::catalog::AttributeKey;
+use crate::catalog::{AttributeKey, ItemAttributes};
 use crate::collect::event::EventKind;
 use crate::profile::{
     Affinity, CachedItem, DeviceClass, EventCounts, History, Profile, RecentItems, SessionState, VisitStats,
@@ -137,7 +137,15 @@ pub(crate) fn visits(out: &mut String, visits: &VisitStats) {
 }
 
 fn cached_item(out: &mut String, item: &CachedItem) {
-    let attributes = &item.attributes;
+    item_attributes(out, &item.attributes);
+    push_raw(out, ",\"lastUsedMs\":");
+    push_u64(out, item.last_used_ms);
+    push_raw(out, "}");
+}
+
+/// `{"categoryPath":[…],"brand":…,"price":…,"tags":[…]` (brand and price when present), left
+/// open for the members that follow.
+pub(crate) fn item_attributes(out: &mut String, attributes: &ItemAttributes) {
     push_raw(out, "{\"categoryPath\":");
     push_list(out, &attributes.category_path, |out, level| push_str(out, level));
     if let Some(brand) = &attributes.brand {
@@ -150,9 +158,6 @@ fn cached_item(out: &mut String, item: &CachedItem) {
     }
     push_raw(out, ",\"tags\":");
     push_list(out, &attributes.tags, |out, tag| push_str(out, tag));
-    push_raw(out, ",\"lastUsedMs\":");
-    push_u64(out, item.last_used_ms);
-    push_raw(out, "}");
 }
 
 fn event_counts(out: &mut String, counts: &EventCounts) {
@@ -184,7 +189,7 @@ pub(crate) fn device_name(device: DeviceClass) -> &'static str {
     }
 }
 
-fn event_kind_name(kind: EventKind) -> &'static str {
+pub(crate) fn event_kind_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::View => "view",
         EventKind::Click => "click",
