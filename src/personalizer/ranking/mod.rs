@@ -22,6 +22,7 @@ mod answer_text;
 mod answer_tree;
 mod live_sets;
 mod model_store;
+mod model_text;
 mod ranked_columns;
 mod server_order;
 #[cfg(test)]

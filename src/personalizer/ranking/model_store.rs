@@ -13,7 +13,6 @@ use serde_json::Value;
 use crate::rank::features::{NUM_LAYOUT_1_FEATURES, NUM_LAYOUT_2_FEATURES, NUM_RETURN, NUM_SEQUENCE, RETURN_START};
 use crate::rank::{RankModel, NUM_BASE_FEATURES, NUM_FEATURES};
 use crate::storage::json_reading;
-use crate::storage::json_text::{push_f32, push_list, push_raw, push_u64};
 use crate::storage::tree_reading::{list, object, required, single, whole_u64, whole_usize, TreeError};
 use crate::storage::{load_stored, seal_encoded, KeyValueStore, LoadError, Loaded, Opened, StorageKeys, StoredKind};
 
@@ -68,21 +67,6 @@ impl StoredModel {
             personal: required(f, "personal", |v| list(v, single))?,
             steps: required(f, "steps", whole_u64)?,
         })
-    }
-
-    /// The payload as compact JSON, as `serde_json::to_string` writes it.
-    pub fn payload_text(&self) -> String {
-        let mut out = String::with_capacity(64 + 12 * (self.shared.len() + self.personal.len()));
-        push_raw(&mut out, "{\"features\":");
-        push_u64(&mut out, self.features as u64);
-        push_raw(&mut out, ",\"shared\":");
-        push_list(&mut out, &self.shared, |out, w| push_f32(out, *w));
-        push_raw(&mut out, ",\"personal\":");
-        push_list(&mut out, &self.personal, |out, w| push_f32(out, *w));
-        push_raw(&mut out, ",\"steps\":");
-        push_u64(&mut out, self.steps);
-        push_raw(&mut out, "}");
-        out
     }
 
     pub fn of(model: &RankModel, steps: u64) -> Self {
@@ -143,7 +127,7 @@ impl ModelRead {
 }
 
 /// The model as a stored envelope: the bytes `seal` writes of its [`StoredModel`], the payload
-/// written by hand ([`StoredModel::payload_text`]) so serde_json's serializer is not in the core.
+/// written by hand (`model_text.rs`) so serde_json's serializer is not in the core.
 pub fn encode_model(model: &RankModel, steps: u64) -> String {
     seal_encoded::<ModelFormat>(&StoredModel::of(model, steps).payload_text(), &[], "")
 }
@@ -399,19 +383,6 @@ mod tests {
             for (a, b) in back.weights().iter().zip(model.weights()) {
                 prop_assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0));
             }
-        }
-
-        #[test]
-        fn the_hand_written_envelope_is_the_one_seal_writes(
-            shared in proptest::collection::vec(any::<f32>(), 0..40),
-            personal in proptest::collection::vec(prop_oneof![any::<f32>(), Just(f32::NAN), Just(-0.0f32)], 0..40),
-            steps in any::<u64>(),
-            features in any::<usize>(),
-        ) {
-            let stored = StoredModel { features, shared, personal, steps };
-            prop_assert_eq!(stored.payload_text(), serde_json::to_string(&stored).unwrap());
-            let model = learned_model(1.5);
-            prop_assert_eq!(encode_model(&model, steps), seal::<ModelFormat>(&StoredModel::of(&model, steps), &[]).unwrap());
         }
 
         #[test]
