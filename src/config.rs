@@ -11,6 +11,9 @@ use thiserror::Error;
 use crate::error_code::{Coded, ErrorCode};
 use crate::float_text::Decimal;
 
+#[path = "config_text.rs"]
+mod text;
+
 /// Longest accepted shop namespace.
 pub const MAX_SHOP_LEN: usize = 64;
 /// Smallest accepted storage budget: an empty profile with its envelope must fit.

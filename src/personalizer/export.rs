@@ -6,7 +6,7 @@
 use crate::profile::stored::payload_text;
 use crate::profile::{Profile, ProfileSummary};
 use crate::storage::json_layout::pretty;
-use crate::storage::json_text::{push_raw, push_str, push_u64};
+use crate::storage::json_text::{push_raw, push_str, push_u64, JsonText};
 use crate::storage::{raw_json, KeyValueStore, StorageKeys};
 
 /// The export's `format`.
@@ -127,15 +127,12 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
 }
 
 /// The export as indented JSON: what `serde_json::to_string_pretty` wrote of the export with
-/// the summary and the profile as members (each written compactly, by the serializer
+/// the summary and the profile as members (each written compactly, by the writer
 /// `profileSummary()` uses and by the profile's save, and laid out by `json_layout`) and the
 /// stored values as raw JSON. Written by hand, so serde_json's pretty serializer and its
 /// `RawValue` check are not in the core module.
 pub fn export_json(summary: ProfileSummary, profile: &Profile, now_ms: u64, sections: Vec<ExportSection>) -> String {
-    let summary = match serde_json::to_string(&summary) {
-        Ok(summary) => summary,
-        Err(e) => return format!("{{\"error\":\"could not export: {e}\"}}"),
-    };
+    let summary = summary.json_text();
     let profile = payload_text(profile);
     let stored: usize = sections.iter().flat_map(|s| s.keys.iter().chain(&s.stored)).map(|t| t.len() + 12).sum();
     let mut text = String::with_capacity(4096 + 3 * (summary.len() + profile.len()) / 2 + stored);

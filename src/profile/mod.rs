@@ -12,6 +12,7 @@ pub mod change_wire;
 mod compact;
 mod history;
 mod maps;
+mod result_text;
 pub mod shopper_state;
 mod shopper_view;
 pub mod stored;

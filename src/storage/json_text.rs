@@ -5,6 +5,19 @@
 //! non-finite float as `null`. A stored state whose shape is fixed writes itself with these
 //! instead of compiling serde's generic serializer of every one of its types into the core module.
 
+/// A value that writes itself as compact JSON text, byte for byte as `serde_json::to_string`
+/// writes its serde derive (each writer's tests hold it to that).
+pub trait JsonText {
+    fn write_json(&self, out: &mut String);
+
+    /// The value's JSON text.
+    fn json_text(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+}
+
 /// `text` as a JSON string, quoted and escaped.
 #[inline(never)]
 pub fn push_str(out: &mut String, text: &str) {
@@ -72,6 +85,16 @@ pub fn push_f64(out: &mut String, value: f64) {
     }
 }
 
+/// A float as serde_json writes an `f32`: zmij's shortest form of the `f32`, `null` when not finite.
+#[inline(never)]
+pub fn push_f32(out: &mut String, value: f32) {
+    if value.is_finite() {
+        out.push_str(zmij::Buffer::new().format_finite(value));
+    } else {
+        out.push_str("null");
+    }
+}
+
 /// `items` as a JSON array, each written by `write`.
 #[inline(never)]
 pub fn push_list<T>(out: &mut String, items: impl IntoIterator<Item = T>, mut write: impl FnMut(&mut String, T)) {
@@ -127,6 +150,8 @@ mod tests {
         let floats = [0.0, -0.0, 1.0, -1.5, 0.1, 1e-7, 1e15, 1e16, 1e21, 1e300, 5e-324, f64::MAX, f64::MIN_POSITIVE];
         for x in floats.into_iter().chain([f64::NAN, f64::INFINITY, f64::NEG_INFINITY]) {
             assert_eq!(text(|o| push_f64(o, x)), serde_json::to_string(&x).unwrap(), "{x:?}");
+            let y = x as f32;
+            assert_eq!(text(|o| push_f32(o, y)), serde_json::to_string(&y).unwrap(), "{y:?}");
         }
         assert_eq!(text(|o| push_list(o, [1u64, 2], push_u64)), "[1,2]");
         assert_eq!(text(|o| push_list(o, Vec::<u64>::new(), push_u64)), "[]");
@@ -149,6 +174,8 @@ mod tests {
             prop_assert_eq!(text(|o| push_u64(o, n)), serde_json::to_string(&n).unwrap());
             let x = f64::from_bits(bits);
             prop_assert_eq!(text(|o| push_f64(o, x)), serde_json::to_string(&x).unwrap());
+            let y = f32::from_bits(bits as u32);
+            prop_assert_eq!(text(|o| push_f32(o, y)), serde_json::to_string(&y).unwrap());
         }
     }
 }

@@ -22,6 +22,7 @@ mod answer_text;
 mod answer_tree;
 mod live_sets;
 mod model_store;
+mod model_text;
 mod ranked_columns;
 mod server_order;
 #[cfg(test)]
@@ -319,23 +320,15 @@ impl<S: KeyValueStore, X: Extension> Personalizer<S, X> {
         if !self.ctx.consent.persists() || !state.model_dirty || state.save_blocked {
             return;
         }
-        let result = encode_model(state.ranker.model(), state.steps)
-            .map_err(|e| {
-                StorageWarning::new(
-                    WarningCode::StorageUnavailable,
-                    format!("the ranking model could not be encoded: {e}"),
-                )
-            })
-            .and_then(|raw| {
-                let key = model_key(self.ctx.config.shop());
-                self.ctx.store.set(&key, &raw).map_err(|e| {
-                    let code = match e {
-                        crate::storage::StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
-                        crate::storage::StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
-                    };
-                    StorageWarning::new(code, format!("the learned ranking model could not be saved: {e}"))
-                })
-            });
+        let raw = encode_model(state.ranker.model(), state.steps);
+        let key = model_key(self.ctx.config.shop());
+        let result = self.ctx.store.set(&key, &raw).map_err(|e| {
+            let code = match e {
+                crate::storage::StoreError::QuotaExceeded => WarningCode::QuotaExceeded,
+                crate::storage::StoreError::Unavailable(_) => WarningCode::StorageUnavailable,
+            };
+            StorageWarning::new(code, format!("the learned ranking model could not be saved: {e}"))
+        });
         match result {
             Ok(()) => self.ranking.model_dirty = false,
             Err(warning) => self.ctx.warn(warning),

@@ -12,4 +12,5 @@ pub use format::{
     FORMAT_NAME,
 };
 pub use payload_text::payload_text;
+pub(crate) use payload_text::{attribute_key, device_name, event_kind_name, item_attributes, visits, whole_members};
 pub use persist::{load_or_back_up, write_compacted, LoadOutcome, WriteError, Written};

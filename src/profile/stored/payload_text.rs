@@ -4,7 +4,7 @@
 //! rounded to 4 decimals, a non-finite float as `null`). serde's serializer of every profile type
 //! was about 7 KB of the core module, for the one shape a save writes.
 
-use crate::catalog::AttributeKey;
+use crate::catalog::{AttributeKey, ItemAttributes};
 use crate::collect::event::EventKind;
 use crate::profile::{
     Affinity, CachedItem, DeviceClass, EventCounts, History, Profile, RecentItems, SessionState, VisitStats,
@@ -48,20 +48,27 @@ pub fn payload_text(profile: &Profile) -> String {
 /// Rounding of the stored affinity values, as `Affinities`' `Serialize` rounds them.
 const STORED_DECIMALS: f64 = 1e4;
 
-/// `{"key":{"kind":"brand","value":"Acme"},"value":1.5,"updatedMs":7}`, the key adjacently tagged.
-fn affinity(out: &mut String, (key, affinity): (&AttributeKey, &Affinity)) {
+/// `{"kind":"brand","value":"Acme"}`: a key, adjacently tagged.
+pub(crate) fn attribute_key(out: &mut String, key: &AttributeKey) {
     let (kind, text) = match key {
-        AttributeKey::Category(path) => ("{\"key\":{\"kind\":\"category\",\"value\":", path.as_str()),
-        AttributeKey::Brand(brand) => ("{\"key\":{\"kind\":\"brand\",\"value\":", brand.as_str()),
-        AttributeKey::PriceBand(_) => ("{\"key\":{\"kind\":\"priceBand\",\"value\":", ""),
-        AttributeKey::Tag(tag) => ("{\"key\":{\"kind\":\"tag\",\"value\":", tag.as_str()),
+        AttributeKey::Category(path) => ("{\"kind\":\"category\",\"value\":", path.as_str()),
+        AttributeKey::Brand(brand) => ("{\"kind\":\"brand\",\"value\":", brand.as_str()),
+        AttributeKey::PriceBand(_) => ("{\"kind\":\"priceBand\",\"value\":", ""),
+        AttributeKey::Tag(tag) => ("{\"kind\":\"tag\",\"value\":", tag.as_str()),
     };
     push_raw(out, kind);
     match key {
         AttributeKey::PriceBand(band) => push_u64(out, u64::from(*band)),
         _ => push_str(out, text),
     }
-    push_raw(out, "},\"value\":");
+    push_raw(out, "}");
+}
+
+/// `{"key":{"kind":"brand","value":"Acme"},"value":1.5,"updatedMs":7}`.
+fn affinity(out: &mut String, (key, affinity): (&AttributeKey, &Affinity)) {
+    push_raw(out, "{\"key\":");
+    attribute_key(out, key);
+    push_raw(out, ",\"value\":");
     push_f64(out, (affinity.value * STORED_DECIMALS).round() / STORED_DECIMALS);
     push_raw(out, ",\"updatedMs\":");
     push_u64(out, affinity.updated_ms);
@@ -108,14 +115,14 @@ fn history(out: &mut String, history: &History) {
 }
 
 /// Members that are whole numbers, each name with its punctuation before it.
-fn whole_members<'a>(out: &mut String, members: impl IntoIterator<Item = (&'a str, u64)>) {
+pub(crate) fn whole_members<'a>(out: &mut String, members: impl IntoIterator<Item = (&'a str, u64)>) {
     for (name, value) in members {
         push_raw(out, name);
         push_u64(out, value);
     }
 }
 
-fn visits(out: &mut String, visits: &VisitStats) {
+pub(crate) fn visits(out: &mut String, visits: &VisitStats) {
     let whole = [
         ("{\"firstSeenMs\":", visits.first_seen_ms),
         (",\"lastSeenMs\":", visits.last_seen_ms),
@@ -130,7 +137,15 @@ fn visits(out: &mut String, visits: &VisitStats) {
 }
 
 fn cached_item(out: &mut String, item: &CachedItem) {
-    let attributes = &item.attributes;
+    item_attributes(out, &item.attributes);
+    push_raw(out, ",\"lastUsedMs\":");
+    push_u64(out, item.last_used_ms);
+    push_raw(out, "}");
+}
+
+/// `{"categoryPath":[…],"brand":…,"price":…,"tags":[…]` (brand and price when present), left
+/// open for the members that follow.
+pub(crate) fn item_attributes(out: &mut String, attributes: &ItemAttributes) {
     push_raw(out, "{\"categoryPath\":");
     push_list(out, &attributes.category_path, |out, level| push_str(out, level));
     if let Some(brand) = &attributes.brand {
@@ -143,9 +158,6 @@ fn cached_item(out: &mut String, item: &CachedItem) {
     }
     push_raw(out, ",\"tags\":");
     push_list(out, &attributes.tags, |out, tag| push_str(out, tag));
-    push_raw(out, ",\"lastUsedMs\":");
-    push_u64(out, item.last_used_ms);
-    push_raw(out, "}");
 }
 
 fn event_counts(out: &mut String, counts: &EventCounts) {
@@ -168,7 +180,7 @@ fn event_counts(out: &mut String, counts: &EventCounts) {
     push_raw(out, "}");
 }
 
-fn device_name(device: DeviceClass) -> &'static str {
+pub(crate) fn device_name(device: DeviceClass) -> &'static str {
     match device {
         DeviceClass::Unknown => "unknown",
         DeviceClass::Mobile => "mobile",
@@ -177,7 +189,7 @@ fn device_name(device: DeviceClass) -> &'static str {
     }
 }
 
-fn event_kind_name(kind: EventKind) -> &'static str {
+pub(crate) fn event_kind_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::View => "view",
         EventKind::Click => "click",

@@ -1,6 +1,6 @@
-//! The core module's results for JS: written as JSON text by serde_json (which the core carries
-//! for its stored state anyway) and parsed by the browser (`JSON.parse`), so no second serializer
-//! to JS values is in the module.
+//! The core module's results for JS: written as JSON text and parsed by the browser
+//! (`JSON.parse`), so no serializer to JS values is in the module. Each result writes its text by
+//! hand ([`JsonText`], byte for byte what serde_json wrote of its serde derive).
 //!
 //! Text changes two kinds of value a direct conversion kept: an `f32` would be written as its
 //! shortest decimal (`0.3`) instead of its exact value widened to a JS number
@@ -9,11 +9,11 @@
 //! conversion gave `NaN` or `Infinity`. The TypeScript types keep `number`: the results' numbers
 //! are ratios to a positive total or maximum, counts, times and configured ε, finite as made.
 
-use serde::Serialize;
 use tsify::{Ts, Tsify};
 use wasm_bindgen::{JsError, JsValue};
 
 use crate::error_code::ErrorCode;
+use crate::storage::json_text::JsonText;
 use crate::wasm::js_errors::thrown;
 
 fn internal(error: impl std::fmt::Display) -> JsError {
@@ -26,6 +26,6 @@ fn parsed<T: Tsify>(text: &str) -> Result<Ts<T>, JsError> {
 }
 
 /// `value` as the JS value its TypeScript type describes (failing only on a bug).
-pub fn to_js<T: Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
-    parsed(&serde_json::to_string(value).map_err(internal)?)
+pub fn to_js<T: Tsify + JsonText>(value: &T) -> Result<Ts<T>, JsError> {
+    parsed(&value.json_text())
 }

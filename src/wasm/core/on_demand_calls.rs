@@ -16,10 +16,10 @@ use crate::adapt::{
     VariantDecision,
 };
 use crate::catalog::Item;
-use crate::error_code::ErrorCode;
 use crate::personalizer::{DecisionOutcome, LayoutContext, OfferRequest, SyncSetup};
 use crate::privacy::LedgerSummary;
-use crate::wasm::js_errors::{coded, thrown};
+use crate::storage::json_text::JsonText;
+use crate::wasm::js_errors::coded;
 
 use super::input_reading::read_hours_params;
 use super::json_results::to_js;
@@ -41,7 +41,7 @@ impl JsPersonalizer {
     /// The shopper for a decision now, as JSON for the on-demand module.
     fn decision_shopper(&self, now_ms: f64) -> Result<String, JsError> {
         let shopper = self.state()?.engine.shopper_for_decisions(now_ms).map_err(coded)?;
-        serde_json::to_string(&shopper).map_err(|e| thrown(ErrorCode::Internal, &e.to_string()))
+        Ok(shopper.json_text())
     }
 
     /// Loads the parts, then runs `configure` on them; resolves to `undefined`.

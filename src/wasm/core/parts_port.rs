@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast;
 use crate::collect::event::TrackEvent;
 use crate::consent::ConsentMode;
 use crate::personalizer::{PartsPort, WeightsChange};
+use crate::storage::json_text::JsonText;
 
 use super::personalizer::EngineState;
 
@@ -120,7 +121,7 @@ fn weights_change(value: JsValue) -> Option<WeightsChange> {
 
 impl PartsPort for JsPartsPort {
     fn observe(&mut self, event: &TrackEvent, new_session: bool, labelled: u64) {
-        let Ok(event) = serde_json::to_string(event) else { return };
+        let event = event.json_text();
         self.call(|parts| parts.observe(&event, new_session, labelled as f64));
     }
 

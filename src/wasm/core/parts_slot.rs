@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::error_code::ErrorCode;
+use crate::storage::json_text::JsonText;
 use crate::storage::StorageWarning;
 use crate::wasm::js_errors::thrown;
 
@@ -70,11 +71,8 @@ impl PartsSlot {
             return loading;
         }
         let config_json = match state.try_borrow() {
-            Ok(state) => serde_json::to_string(state.engine.config().as_config()),
+            Ok(state) => state.engine.config().as_config().json_text(),
             Err(_) => return Promise::reject(&thrown(ErrorCode::Busy, "the Personalizer is busy").into()),
-        };
-        let Ok(config_json) = config_json else {
-            return Promise::reject(&thrown(ErrorCode::Internal, "the config could not be written").into());
         };
         let (slot, weak) = (self.clone(), Rc::downgrade(state));
         let loading = future_to_promise(async move {
