@@ -296,8 +296,14 @@ proptest! {
         match adapter.choose_layout(&sections, &options, &shopper()) {
             Ok(layout) => {
                 prop_assert!(feasible(&sections, slots as usize));
-                // With too little evidence to hide anything, every section that fits is shown.
-                prop_assert_eq!(Some(layout.sections.len()), largest_feasible(&sections, slots as usize));
+                // With too little evidence to hide anything, every section that fits is shown. A
+                // kind that two sections share can reach `minEvidence` views within the 29
+                // events: then hiding it is the rule working, and only the bounds below hold.
+                let views = |kind| (0..engaged.len()).filter(|k| sections[k % sections.len()].kind == kind).count();
+                let min_evidence = LayoutTuning::default().min_evidence as usize;
+                if sections.iter().all(|s| views(s.kind) < min_evidence) {
+                    prop_assert_eq!(Some(layout.sections.len()), largest_feasible(&sections, slots as usize));
+                }
                 prop_assert!(layout.sections.len() <= slots as usize);
                 prop_assert_eq!(layout.sections.len() + layout.hidden.len(), sections.len());
                 for (p, placed) in layout.sections.iter().enumerate() {
