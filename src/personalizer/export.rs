@@ -66,6 +66,11 @@ const SECTIONS: [(&str, &str, &str); 5] = [
     ),
 ];
 
+/// The index in `SECTIONS` of the section a key's name belongs to (a name ending in `:` is a prefix).
+fn section_of(name: &str) -> Option<usize> {
+    SECTIONS.iter().position(|(_, k, _)| if k.ends_with(':') { name.starts_with(k) } else { name == *k })
+}
+
 const UNEXPLAINED: &str = "Stored by this library under the shop's prefix but not described by this version.";
 
 const EXPORT_EXPLANATION: &str = "Everything this shop's personalizer keeps on this device, section by \
@@ -103,7 +108,7 @@ pub fn stored_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<E
     // In the store's order (no sort: a generic sort costs the core module code for no reader).
     for key in store.keys().unwrap_or_default().into_iter().filter(|k| keys.owns(k)) {
         let name = keys.name_of(&key);
-        let at = SECTIONS.iter().position(|(_, k, _)| if k.ends_with(':') { name.starts_with(k) } else { name == *k });
+        let at = section_of(name);
         let section = match at {
             Some(i) => &mut sections[i],
             None => &mut unexplained,

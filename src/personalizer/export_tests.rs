@@ -30,7 +30,7 @@ fn serde_sections<S: KeyValueStore>(store: &S, keys: &StorageKeys) -> Vec<SerdeS
     let mut unexplained = section("unexplained", UNEXPLAINED);
     for key in store.keys().unwrap_or_default().into_iter().filter(|k| keys.owns(k)) {
         let name = keys.name_of(&key);
-        let at = SECTIONS.iter().position(|(_, k, _)| if k.ends_with(':') { name.starts_with(k) } else { name == *k });
+        let at = section_of(name);
         let section = match at {
             Some(i) => &mut sections[i],
             None => &mut unexplained,
