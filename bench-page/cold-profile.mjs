@@ -32,7 +32,7 @@ const top = Number(option("--top", 30));
 const treeRoots = args.flatMap((a, i) => (a === "--tree" ? [args[i + 1]] : []));
 const TREE_MIN_US = 50;
 
-const PLAIN = ["initMs", "newMs", "setConsentMs", "constructMs", "readyMs", "importMs"];
+const PLAIN = ["memoryBytes", "initMs", "newMs", "setConsentMs", "constructMs", "readyMs", "importMs"];
 const SPLIT = ["fetchResponseMs", "compileMs", "instantiateMs", "initMs", "newMs", "setConsentMs"];
 
 /** Starts the CPU profiler; the function it returns stops it and returns the profile. */

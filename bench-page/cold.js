@@ -17,18 +17,15 @@ const params = new URLSearchParams(location.search);
 
 /** init(): as a shop calls it, or (`?split`) fetch, compile and instantiate one after the other. */
 async function init(glue) {
-  if (!params.has("split")) {
-    await glue.default();
-    return {};
-  }
+  if (!params.has("split")) return { exports: await glue.default() };
   const s0 = performance.now();
   const response = await fetch(new URL(WASM, import.meta.url));
   const s1 = performance.now();
   const module = await WebAssembly.compileStreaming(response);
   const s2 = performance.now();
-  await glue.default({ module_or_path: module });
+  const exports = await glue.default({ module_or_path: module });
   const s3 = performance.now();
-  return { fetchResponseMs: s1 - s0, compileMs: s2 - s1, instantiateMs: s3 - s2 };
+  return { exports, fetchResponseMs: s1 - s0, compileMs: s2 - s1, instantiateMs: s3 - s2 };
 }
 
 async function coldStart() {
@@ -37,7 +34,7 @@ async function coldStart() {
   const t0 = performance.now();
   const glue = await import(GLUE);
   const t1 = performance.now();
-  const split = await init(glue);
+  const { exports, ...split } = await init(glue);
   const t2 = performance.now();
   performance.mark("cold:init done");
   const p = new glue.Personalizer(CONFIG);
@@ -46,6 +43,7 @@ async function coldStart() {
   p.setConsent("full", { explicitOptIn: true });
   const t3 = performance.now();
   performance.mark("cold:ready");
+  const memoryBytes = exports.memory.buffer.byteLength;
   const handle = p.registerCandidates(answer);
   const t4 = performance.now();
   const ranked = p.rank(handle, CONTEXT);
@@ -60,7 +58,7 @@ async function coldStart() {
   return {
     result: {
       importMs: t1 - t0, initMs: t2 - t1, constructMs: t3 - t2, readyMs: t3 - t0,
-      newMs: t2b - t2, setConsentMs: t3 - t2b, ...split,
+      newMs: t2b - t2, setConsentMs: t3 - t2b, memoryBytes, ...split,
       registerMs: t4 - t3, rankMs: t5 - t4, firstCallsMs: t5 - t3,
       wasm: resource(".wasm"), glue: resource("shop_personalizer.js"), visits: summary.visits,
     },
