@@ -141,6 +141,10 @@ async function run() {
   const session = sessionPersonalizer();
   // The same calls for a shopper without a session (no earlier answers join the ranking).
   const anonymous = new Personalizer({ shop: "bench-anonymous", noise: { botHeuristic: false } });
+  if (new URLSearchParams(location.search).has("storedProfile")) {
+    // cold-profile.mjs needs only the returning shopper's stored profile.
+    return { storedProfile: growStoredProfile(Personalizer) };
+  }
   if (new URLSearchParams(location.search).has("profile")) {
     // profile.mjs calls these in a loop under the CPU profiler.
     window.benchWorkload = workload(200, session, anonymous);

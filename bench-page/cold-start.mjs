@@ -19,8 +19,8 @@ import { serve } from "./serve.mjs";
 
 const WARM_SECONDS = 4;
 export const MAX_WARM_UPS = 4;
-const FORCE_CACHING = "--js-flags=--wasm-caching-timeout-ms=0";
-const MEASURES = ["importMs", "initMs", "constructMs", "readyMs", "registerMs", "rankMs", "firstCallsMs"];
+export const FORCE_CACHING = "--js-flags=--wasm-caching-timeout-ms=0";
+const MEASURES = ["importMs", "initMs", "constructMs", "newMs", "setConsentMs", "readyMs", "registerMs", "rankMs", "firstCallsMs"];
 
 /** Runs before the page's scripts: the stored profile as the only data of the package. */
 function seedStorage({ origin, entries }) {
@@ -48,7 +48,13 @@ async function startTracing(context, page) {
   };
 }
 
-async function load(userDataDir, { url, origin, entries, args = [] }, { warmSeconds = 0, trace = false } = {}) {
+/**
+ * One load of cold.html in a fresh browser on `userDataDir`. `query` adds page parameters;
+ * `around(context, page)`, when given, runs once the page is loaded (with `manual` in the query,
+ * before the cold start begins) and returns a function that runs after it, whose result lands
+ * in `around` of the load's result (cold-profile.mjs starts the CPU profiler so).
+ */
+export async function load(userDataDir, { url, origin, entries, args = [] }, { warmSeconds = 0, trace = false, query = "", around } = {}) {
   const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...args], headless: true });
   const warnings = [];
   try {
@@ -59,10 +65,19 @@ async function load(userDataDir, { url, origin, entries, args = [] }, { warmSeco
     });
     page.on("pageerror", (error) => warnings.push(error.message));
     const stopTracing = trace ? await startTracing(context, page) : null;
-    await page.goto(warmSeconds ? `${url}?warm=${warmSeconds}` : url);
+    const search = new URLSearchParams(query);
+    if (warmSeconds) search.set("warm", String(warmSeconds));
+    await page.goto(search.size ? `${url}?${search}` : url);
+    let after;
+    if (around) {
+      await page.waitForFunction(() => window.startCold !== undefined || window.coldResults !== undefined);
+      after = await around(context, page);
+      await page.evaluate(() => window.startCold?.());
+    }
     await page.waitForFunction(() => window.coldResults !== undefined, null, { timeout: 120_000 });
     const result = await page.evaluate(() => window.coldResults);
     if (result.error) throw new Error(`cold start failed: ${result.error}`);
+    if (after) result.around = await after();
     if (warmSeconds) await page.waitForFunction(() => window.warmDone === true, null, { timeout: (warmSeconds + 60) * 1000 });
     const traceEvents = stopTracing ? await stopTracing() : undefined;
     return { ...result, warnings, traceEvents };
@@ -71,7 +86,7 @@ async function load(userDataDir, { url, origin, entries, args = [] }, { warmSeco
   }
 }
 
-async function withFreshProfile(call) {
+export async function withFreshProfile(call) {
   const dir = await mkdtemp(join(tmpdir(), "sp-cold-"));
   try {
     return await call(dir);
@@ -80,7 +95,7 @@ async function withFreshProfile(call) {
   }
 }
 
-function quantiles(values) {
+export function quantiles(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return { median: sorted[Math.floor(sorted.length / 2)], p95: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] };
 }
@@ -105,7 +120,7 @@ function cacheVerdict(events) {
 }
 
 /** Warms `dir` until a traced load takes the module from the code cache; the loads it took, or null. */
-async function warmUntilCached(dir, target) {
+export async function warmUntilCached(dir, target) {
   await load(dir, target);
   await load(dir, target, { warmSeconds: WARM_SECONDS });
   for (let loads = 3; loads <= MAX_WARM_UPS; loads++) {

@@ -16,14 +16,17 @@ const PKG_DIR = process.env.BENCH_PKG_DIR ? resolve(process.env.BENCH_PKG_DIR) :
 export const PKG_CACHE_CONTROL = "public, max-age=86400";
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
-/** Starts the server on a free 127.0.0.1 port; `server.address().port` tells which. */
-export function serve() {
+/**
+ * Starts the server on a free 127.0.0.1 port (`server.address().port` tells which), serving the
+ * package in `pkgDir` under pkg/.
+ */
+export function serve(pkgDir = PKG_DIR) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname)).replace(/^\/+/, "");
     const top = path.split("/")[0];
     const inside = path.endsWith("/") || path === "bench-page" ? join(path, "index.html") : path;
-    const file = top === "pkg" ? join(PKG_DIR, inside.slice("pkg".length)) : join(ROOT, inside);
-    if (!SERVED.includes(top) || !(file.startsWith(ROOT) || file.startsWith(PKG_DIR))) {
+    const file = top === "pkg" ? join(pkgDir, inside.slice("pkg".length)) : join(ROOT, inside);
+    if (!SERVED.includes(top) || !(file.startsWith(ROOT) || file.startsWith(pkgDir))) {
       response.writeHead(404).end();
       return;
     }

@@ -8,9 +8,21 @@
 //! the core cover the adaptation and sync state the on-demand module keeps).
 
 use js_sys::{Array, Map, Reflect, Symbol};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
+use super::long_text;
 use crate::storage::{KeyValueStore, StoreError};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `Storage` whose `getItem` returns the JS string itself (`null` when absent), for `long_text`.
+    #[wasm_bindgen(js_name = Storage)]
+    type StorageText;
+
+    #[wasm_bindgen(method, catch, js_name = getItem)]
+    fn get_item_value(this: &StorageText, key: &str) -> Result<JsValue, JsValue>;
+}
 
 /// The registered symbol of the page's memory store.
 const PAGE_MEMORY: &str = "shop-personalizer:page-memory";
@@ -88,8 +100,12 @@ fn store_error(error: &JsValue) -> StoreError {
 impl KeyValueStore for BrowserStore {
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
-            BrowserStore::Local(storage) => storage.get_item(key).map_err(|e| store_error(&e)),
-            BrowserStore::Memory { store, .. } => Ok(store.get(&JsValue::from_str(key)).as_string()),
+            BrowserStore::Local(storage) => storage
+                .unchecked_ref::<StorageText>()
+                .get_item_value(key)
+                .map(|value| long_text::text(&value))
+                .map_err(|e| store_error(&e)),
+            BrowserStore::Memory { store, .. } => Ok(long_text::text(&store.get(&JsValue::from_str(key)))),
         }
     }
 

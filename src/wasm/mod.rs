@@ -17,6 +17,7 @@ mod js_errors;
 mod js_reading;
 mod js_values;
 mod local_storage;
+mod long_text;
 mod panic_guard;
 
 #[cfg(feature = "core-module")]

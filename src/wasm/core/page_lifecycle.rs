@@ -6,10 +6,26 @@ use std::cell::RefCell;
 use std::rc::Weak;
 
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, EventTarget, StorageEvent, VisibilityState};
 
 use super::personalizer::EngineState;
+use crate::wasm::long_text;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `StorageEvent` whose `oldValue` / `newValue` are read as JS strings (or `null`), for
+    /// `long_text`: each is a whole stored profile.
+    #[wasm_bindgen(js_name = StorageEvent)]
+    type StorageEventText;
+
+    #[wasm_bindgen(method, getter, js_name = oldValue)]
+    fn old_value_text(this: &StorageEventText) -> JsValue;
+
+    #[wasm_bindgen(method, getter, js_name = newValue)]
+    fn new_value_text(this: &StorageEventText) -> JsValue;
+}
 
 type Listener = Closure<dyn FnMut(Event)>;
 
@@ -45,7 +61,8 @@ impl PageListeners {
             let Some(state) = state.upgrade() else { return };
             // A listener never runs inside another call, but stay safe if it ever does.
             if let Ok(mut state) = state.try_borrow_mut() {
-                let (old, new) = (event.old_value(), event.new_value());
+                let text = event.unchecked_ref::<StorageEventText>();
+                let (old, new) = (long_text::text(&text.old_value_text()), long_text::text(&text.new_value_text()));
                 state.engine.on_storage_event(
                     event.key().as_deref(),
                     old.as_deref(),
