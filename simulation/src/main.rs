@@ -11,6 +11,7 @@ mod federated;
 mod robustness;
 mod secure;
 mod sweep;
+mod validation;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -45,6 +46,7 @@ const USAGE: &str = "usage: simulation --train FILE --test FILE [--devices 5000]
        [--central-noise Z] [--round-rule median-window:4] [--hostile-share 0] [--attack flip|spike|inlier]
        [--aggregation local|dap|dap-proofs] [--noise-sweep 0.5,1,2,4 [--dap-cohort 100]]
        [--robustness mean,trimmed-mean:0.1,median-window:4 [--hostile-shares 0,0.01,0.1]]
+       [--tune 'base;local-lr=0.1+local-epochs=4;clip=1' [--tune-share 0.2]]
        [--validation-share 0.1] [--max-cases 40000] [--eval-cases 0 (all)]
        [--threads 2] [--seed 17] [--out simulation-out]";
 
@@ -65,6 +67,9 @@ struct Options {
     noise_sweep: Vec<f64>,
     /// The DAP batch size of the sweep's DAP runs.
     dap_cohort: usize,
+    /// `--tune GRID`: each setting scored on held-out training cases, instead of one run.
+    tune: String,
+    tune_share: f64,
 }
 
 fn parse(args: Vec<String>) -> Result<Options, String> {
@@ -82,6 +87,8 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         hostile_shares: vec![0.0, 0.01, 0.1],
         noise_sweep: Vec::new(),
         dap_cohort: 100,
+        tune: String::new(),
+        tune_share: 0.2,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -125,6 +132,8 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             }
             "--noise-sweep" => options.noise_sweep = numbers(&flag, &value)?,
             "--dap-cohort" => options.dap_cohort = count()?,
+            "--tune" => options.tune = value.clone(),
+            "--tune-share" => options.tune_share = number()?,
             "--seed" => f.seed = count()? as u64,
             "--validation-share" => options.validation_share = number()?,
             "--max-cases" => options.max_cases = count()?,
@@ -188,7 +197,11 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     // server side built from the other training sessions (the test file is never read here).
     let (kept, held_out) = validation_split(&sessions, options.validation_share);
     let training_server = Server::build(&kept, vocab.len(), &categories, ServerConfig::default());
-    let sample = sample_cases(&held_out, options.max_cases, 11);
+    let mut sample = sample_cases(&held_out, options.max_cases, 11);
+    // `--tune`: the latest share of the device cases is held out of the devices and of the
+    // central fit, and replayed like the test file (the sampled cases keep the sessions' order).
+    let tune_cut = sample.len() - (sample.len() as f64 * options.tune_share.clamp(0.0, 0.9)) as usize;
+    let validation_cases = if options.tune.is_empty() { Vec::new() } else { sample.split_off(tune_cut) };
     let setup = Setup {
         server: &training_server,
         vocab: &vocab,
@@ -208,6 +221,26 @@ fn simulate(options: &Options) -> Result<(), SimulationError> {
     let monitor: Vec<_> = training.iter().step_by(10).cloned().collect();
 
     let initial = server_order_weights();
+    if !options.tune.is_empty() {
+        // A DAP tune runs as the sweep's DAP runs: batches of `--dap-cohort`, the same participation.
+        let base = match options.federated.aggregation {
+            Aggregation::Dap { proofs } => sweep::dap_config(&options.federated, options.dap_cohort, proofs),
+            Aggregation::Local => options.federated.clone(),
+        };
+        let variants = validation::parse_grid(&base, &options.tune).map_err(SimulationError::Config)?;
+        let held = collect(&Setup { progress: false, ..setup.clone() }, &validation_cases)?;
+        let central = fit(&training, &initial, &FitConfig::default());
+        let devices = deal(training, options.devices, 3);
+        let replay_of = |weights: &[f32]| -> Result<(f64, f64), SimulationError> {
+            let setup = Setup { weights: Some(weights.to_vec()), progress: false, ..setup.clone() };
+            let (_, device) = evaluate(&setup, &validation_cases, "validation")?;
+            Ok((device.at(20).hr, device.at(20).mrr))
+        };
+        let md = validation::table(&devices, &initial, &variants, (&validation_cases, &held), &central, replay_of)?;
+        let md = format!("{md}\n{} devices; run time {:.0} s.\n", devices.len(), started.elapsed().as_secs_f64());
+        println!("{md}");
+        return write_out(&options.out, "validation.md", &md);
+    }
     let central = fit(&training, &initial, &FitConfig::default());
     let devices = deal(training.clone(), options.devices, 3);
     let config = &options.federated;
