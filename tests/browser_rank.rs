@@ -294,3 +294,34 @@ fn the_learned_model_persists_across_instances_until_forget() {
     reopened.forget().expect("forget");
     assert!(keys_with_prefix(&prefix(shop)).is_empty(), "forget removes the model too");
 }
+
+/// An answer of `n` candidates, each titled `title`.
+fn answer_titled(title: &str, n: u32) -> JsValue {
+    let title = JsValue::from_str(title);
+    let value = js("{}");
+    set(&value, "ids", &(0..n).map(|i| JsValue::from_str(&format!("long-{i}"))).collect::<Array>().into());
+    set(&value, "titles", &(0..n).map(|_| title.clone()).collect::<Array>().into());
+    value
+}
+
+#[wasm_bindgen_test]
+fn an_answer_over_its_json_limit_throws_and_the_next_one_registers() {
+    let p = personalizer("t-rank-json-limit", "");
+    // Over the 32 MiB of JSON: 513 ASCII titles (33.6 M characters), and 171 titles of a 3-byte
+    // character (11.2 M characters, under the limit as characters, 33.6 MB as UTF-8).
+    // (Each title is the longest string allowed, 65,536 UTF-16 units.)
+    for (unit, n) in [("a", 513), ("\u{2615}", 171)] {
+        let answer = answer_titled(&unit.repeat(65_536), n);
+        let (code, message) = thrown_code(p.register_candidates(Ts::new_unchecked(answer)));
+        assert_eq!(code, "invalidAnswer", "{message}");
+        assert!(message.contains("over 33554432 bytes of JSON"), "{message}");
+    }
+    // Under it, with characters of 1, 2, 3 and 4 bytes (two UTF-16 units): 50 titles of 65,535
+    // units, 6.6 MB of UTF-8 from 3.3 M characters, arrive whole.
+    let long = "a\u{e9}\u{2615}\u{1f600}".repeat(13_107);
+    let handle = register(&p, &answer_titled(&long, 50));
+    let (ids, list) = rank(&p, handle, r#"{"placement":"home","limit":2}"#);
+    assert_eq!(ids, ["long-0", "long-1"]);
+    let title = field_value(&Array::from(&field_value(&list, "items")).get(1), "title").as_string();
+    assert_eq!(title, Some(long));
+}
