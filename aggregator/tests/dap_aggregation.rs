@@ -10,6 +10,7 @@ use janus_messages::ReportId;
 use prio::codec::Encode;
 use prio::vdaf::Client;
 use rand_core06::{OsRng, RngCore};
+use shop_personalizer::rank::RISES_WITH_SERVER;
 use shop_personalizer::sync::dap::report::seal_shares;
 use shop_personalizer::sync::dap::{encode_measurement, model_update_vdaf, DapTask};
 
@@ -69,8 +70,13 @@ async fn an_honest_batch_sums_exactly_and_becomes_the_next_model() {
     let want = honest_sum(0..12);
     assert_close(&collected.sum, &want, 12);
     let model = pair.leader.store.current_model().await.expect("current");
+    // The next model is the mean update with the weights that rise with the server's placement
+    // kept >= 0 (the leader projects as the device does).
     let mean: Vec<f64> = want.iter().map(|s| s / 12.0).collect();
-    assert_close(&model.weights.iter().map(|&w| f64::from(w)).collect::<Vec<_>>(), &mean, 1);
+    let projected: Vec<f64> =
+        mean.iter().zip(RISES_WITH_SERVER).map(|(&m, rises)| if rises { m.max(0.0) } else { m }).collect();
+    assert!(mean.iter().zip(RISES_WITH_SERVER).any(|(&m, rises)| rises && m < 0.0), "some monotone mean is < 0");
+    assert_close(&model.weights.iter().map(|&w| f64::from(w)).collect::<Vec<_>>(), &projected, 1);
     assert!(collect(&pair.leader).await.expect("collect").is_none(), "a batch is collected once");
 }
 

@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use replay::fit::TrainingCase;
 use shop_personalizer::privacy::{PrivacyConfig, PrivacyLedger, PrivacyParams};
 use shop_personalizer::rank::model::softmax_gradient;
-use shop_personalizer::rank::NUM_FEATURES;
+use shop_personalizer::rank::{project_monotone, NUM_FEATURES};
 use shop_personalizer::sync::{DeviceSync, SyncConfig, UpdateMessage};
 
 use crate::attack::{hostile_update, Attack, Limits};
@@ -111,7 +111,9 @@ pub fn deal(mut cases: Vec<TrainingCase>, devices: usize, seed: u64) -> Vec<Vec<
     dealt
 }
 
-/// Local learning: `epochs` passes of per-case listwise softmax SGD from `weights`.
+/// Local learning: `epochs` passes of per-case listwise softmax SGD from `weights`, each step
+/// projected onto the ranker's monotone constraint as the device's own learning is
+/// ([`project_monotone`], as in `RankModel::softmax_step`).
 pub fn local_train(weights: &[f32], cases: &[TrainingCase], epochs: usize, learning_rate: f32) -> Vec<f32> {
     let mut local = weights.to_vec();
     let mut gradient = vec![0.0_f32; NUM_FEATURES];
@@ -127,6 +129,7 @@ pub fn local_train(weights: &[f32], cases: &[TrainingCase], epochs: usize, learn
             gradient.iter_mut().for_each(|g| *g = 0.0);
             softmax_gradient(&matrix, &rows, &gains, &local, &mut gradient);
             local.iter_mut().zip(&gradient).for_each(|(w, g)| *w -= learning_rate * g);
+            project_monotone(&mut local);
         }
     }
     local

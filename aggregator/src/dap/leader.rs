@@ -14,6 +14,7 @@ use janus_messages::{
 use prio::codec::{Decode, Encode};
 use prio::vdaf::Collector;
 use rand_core06::{OsRng, RngCore};
+use shop_personalizer::rank::project_monotone;
 use shop_personalizer::sync::dap::{decode_sum, HpkeKeypair, HpkeLabel};
 
 use super::helper::DapRequestError;
@@ -165,10 +166,15 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
 }
 
 /// The weights the leader publishes after collecting a batch of `reports` reports whose updates
-/// sum to `sum`: `w + η · sum / n`.
+/// sum to `sum`: `w + η · sum / n`, projected onto the ranker's monotone constraint (the weights of
+/// the features that rise with the server's placement clamped at 0 from below, with the device's
+/// own [`project_monotone`]), so a published model never breaks it.
 pub fn next_weights(current: &[f32], sum: &[f64], reports: u64, learning_rate: f64) -> Vec<f32> {
     let count = reports.max(1) as f64;
-    current.iter().zip(sum).map(|(&w, s)| (f64::from(w) + learning_rate * s / count) as f32).collect()
+    let mut next: Vec<f32> =
+        current.iter().zip(sum).map(|(&w, s)| (f64::from(w) + learning_rate * s / count) as f32).collect();
+    project_monotone(&mut next);
+    next
 }
 
 /// What a collection did.
@@ -233,7 +239,8 @@ pub async fn collect(state: &LeaderState) -> Result<Option<Collected>, LeaderErr
     Ok(Some(Collected { reports: batch.reports, sum, model_version: 0 }))
 }
 
-/// Publishes `w + η · sum / n` as the next model in the transaction that marks the batch collected.
+/// Publishes `w + η · sum / n` (projected, [`next_weights`]) as the next model in the transaction
+/// that marks the batch collected.
 async fn publish_collected(
     state: &LeaderState,
     batch_id: [u8; 32],
@@ -249,4 +256,58 @@ async fn publish_collected(
     }
     let model_version = state.store.current_model().await?.version;
     Ok(Some(Collected { reports, sum, model_version }))
+}
+
+#[cfg(test)]
+mod tests {
+    use shop_personalizer::rank::{NUM_FEATURES, RISES_WITH_SERVER};
+
+    use super::next_weights;
+
+    #[test]
+    fn the_next_weights_are_the_fedavg_step_with_the_monotone_weights_clamped_at_zero() {
+        // Features 0-2 (the server's score, its log, its rank) rise with the server's placement,
+        // feature 3 (in the answer) does not. Two reports, rate 0.5: w + sum / 4.
+        assert!(RISES_WITH_SERVER[..3].iter().all(|&rises| rises) && !RISES_WITH_SERVER[3]);
+        let current = [0.5_f32, 0.1, 0.0, 0.2];
+        let sum = [-0.4, -1.0, 0.6, -2.0];
+        let next = next_weights(&current, &sum, 2, 0.5);
+        // 0.5 - 0.1 = 0.4 stays; 0.1 - 0.25 = -0.15 -> 0; 0 + 0.15 = 0.15; 0.2 - 0.5 = -0.3 stays.
+        let want = [0.4_f32, 0.0, 0.15, -0.3];
+        for (i, (got, want)) in next.iter().zip(want).enumerate() {
+            assert!((got - want).abs() < 1e-6, "weight {i}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn no_monotone_weight_is_published_below_zero_and_every_other_weight_moves_freely() {
+        // Every weight is pushed down by 1 from 0.25: the monotone ones stop at 0.
+        let current = vec![0.25_f32; NUM_FEATURES];
+        let sum = vec![-10.0; NUM_FEATURES];
+        let next = next_weights(&current, &sum, 10, 1.0);
+        assert!(RISES_WITH_SERVER.iter().filter(|&&rises| rises).count() >= 3);
+        for (i, (&got, rises)) in next.iter().zip(RISES_WITH_SERVER).enumerate() {
+            let want = if rises { 0.0 } else { -0.75 };
+            assert!((got - want).abs() < 1e-6, "weight {i} (monotone: {rises}): {got}");
+        }
+        // A step that keeps them >= 0 is published as it is (no report: the sum over one).
+        let up = next_weights(&current, &vec![0.5; NUM_FEATURES], 0, 1.0);
+        assert!(up.iter().all(|&w| (w - 0.75).abs() < 1e-6), "{up:?}");
+    }
+
+    #[test]
+    fn projecting_a_monotone_model_never_moves_a_weight_further_than_the_unprojected_step() {
+        // From weights that already keep the constraint, clamping at 0 only shortens a step, so
+        // the devices' bound on one round's change still holds.
+        let current: Vec<f32> = (0..NUM_FEATURES).map(|i| (i % 5) as f32 * 0.1).collect();
+        let sum: Vec<f64> = (0..NUM_FEATURES).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
+        let next = next_weights(&current, &sum, 10, 1.0);
+        let mut clamped = 0;
+        for (i, ((&old, &new), &s)) in current.iter().zip(&next).zip(&sum).enumerate() {
+            let step = (f64::from(new) - f64::from(old)).abs();
+            assert!(step <= (s / 10.0).abs() + 1e-6, "weight {i}: moved {step}, the step was {}", s / 10.0);
+            clamped += usize::from(RISES_WITH_SERVER[i] && f64::from(old) + s / 10.0 < 0.0);
+        }
+        assert!(clamped > 0, "the case clamps some weight");
+    }
 }
