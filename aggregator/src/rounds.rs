@@ -6,6 +6,7 @@ use ed25519_dalek::SigningKey;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shop_personalizer::privacy::sampling::standard_normal;
+use shop_personalizer::rank::{project_monotone, NUM_FEATURES};
 use shop_personalizer::sync::SharedModel;
 
 use crate::aggregation::{robust_mean, Robust};
@@ -18,6 +19,18 @@ pub fn publish(version: u64, weights: Vec<f32>, key: &SigningKey) -> StoredModel
     let model = SharedModel { version, weights };
     let signed = model.encode_signed(key);
     StoredModel { version, weights: model.weights, signed }
+}
+
+/// A next model of the ranker's dimension projected onto the ranker's monotone constraint (the
+/// weights of the features that rise with the server's placement clamped at 0 from below, with
+/// the device's own [`project_monotone`]), so a published model never breaks it, whatever the
+/// round's rule; a model of another dimension (`--dimension`) is not the ranker's and is left as
+/// it is.
+pub fn within_ranker_constraint(mut weights: Vec<f32>) -> Vec<f32> {
+    if weights.len() == NUM_FEATURES {
+        project_monotone(&mut weights);
+    }
+    weights
 }
 
 /// `w + η · (sum + N(0, (z_c·C)² I)) / count`, computed in f64.
@@ -100,7 +113,7 @@ pub fn next_model(config: &CheckedConfig, key: SigningKey, version: u64, noise_s
     let central_noise_std = config.central_noise_multiplier.map(|z| z * config.clip_bound);
     Box::new(move |weights: &[f32], totals: RoundTotals| {
         let next = aggregate(weights, &totals, rule, learning_rate, central_noise_std, noise_seed);
-        publish(version + 1, next, &key)
+        publish(version + 1, within_ranker_constraint(next), &key)
     })
 }
 
@@ -144,6 +157,21 @@ mod tests {
         let partial = RoundTotals { sum: vec![111 * unit], count: 6, members };
         let rule = Some(Robust::Trim(0.2));
         assert_eq!(aggregate(&[1.0], &partial, rule, 0.5, None, 0), vec![1.0 + 0.5 * 111.0 / 6.0]);
+    }
+
+    #[test]
+    fn a_ranker_model_is_published_within_the_monotone_constraint_and_another_dimension_as_it_is() {
+        use shop_personalizer::rank::RISES_WITH_SERVER;
+        let falling = vec![-0.5_f32; NUM_FEATURES];
+        let published = within_ranker_constraint(falling.clone());
+        for (i, (w, rises)) in published.iter().zip(RISES_WITH_SERVER).enumerate() {
+            assert_eq!(*w, if rises { 0.0 } else { -0.5 }, "weight {i}");
+        }
+        assert!(RISES_WITH_SERVER.iter().any(|&r| r) && RISES_WITH_SERVER.iter().any(|&r| !r));
+        assert_eq!(within_ranker_constraint(vec![f32::NAN; NUM_FEATURES])[0], 0.0);
+        let other = vec![-0.5_f32; NUM_FEATURES + 1];
+        assert_eq!(within_ranker_constraint(other.clone()), other);
+        assert_eq!(within_ranker_constraint(vec![-1.0, -2.0]), vec![-1.0, -2.0]);
     }
 
     #[test]

@@ -14,14 +14,13 @@ use janus_messages::{
 use prio::codec::{Decode, Encode};
 use prio::vdaf::Collector;
 use rand_core06::{OsRng, RngCore};
-use shop_personalizer::rank::project_monotone;
 use shop_personalizer::sync::dap::{decode_sum, HpkeKeypair, HpkeLabel};
 
 use super::helper::DapRequestError;
 use super::prepare::{decode_aggregate, in_parallel, leader_finish, leader_init, merge_outputs, open_share};
 use super::{lift_vdaf, DapTaskConfig, Rejection, TaskKind};
 use crate::helper_client::{HelperClient, HelperError};
-use crate::rounds::publish;
+use crate::rounds::{publish, within_ranker_constraint};
 use crate::store::dap::Merge;
 use crate::store::dap_store::DapStore;
 use crate::store::StoreError;
@@ -166,15 +165,13 @@ pub async fn run_aggregation_job(state: &Arc<LeaderState>, max: usize) -> Result
 }
 
 /// The weights the leader publishes after collecting a batch of `reports` reports whose updates
-/// sum to `sum`: `w + η · sum / n`, projected onto the ranker's monotone constraint (the weights of
-/// the features that rise with the server's placement clamped at 0 from below, with the device's
-/// own [`project_monotone`]), so a published model never breaks it.
+/// sum to `sum`: `w + η · sum / n`, projected onto the ranker's monotone constraint
+/// ([`within_ranker_constraint`]), so a published model never breaks it.
 pub fn next_weights(current: &[f32], sum: &[f64], reports: u64, learning_rate: f64) -> Vec<f32> {
     let count = reports.max(1) as f64;
-    let mut next: Vec<f32> =
+    let next: Vec<f32> =
         current.iter().zip(sum).map(|(&w, s)| (f64::from(w) + learning_rate * s / count) as f32).collect();
-    project_monotone(&mut next);
-    next
+    within_ranker_constraint(next)
 }
 
 /// What a collection did.
@@ -269,9 +266,13 @@ mod tests {
         // Features 0-2 (the server's score, its log, its rank) rise with the server's placement,
         // feature 3 (in the answer) does not. Two reports, rate 0.5: w + sum / 4.
         assert!(RISES_WITH_SERVER[..3].iter().all(|&rises| rises) && !RISES_WITH_SERVER[3]);
-        let current = [0.5_f32, 0.1, 0.0, 0.2];
-        let sum = [-0.4, -1.0, 0.6, -2.0];
+        // The rest of the ranker's weights stay 0 with a zero sum.
+        let mut current = vec![0.0_f32; NUM_FEATURES];
+        current[..4].copy_from_slice(&[0.5, 0.1, 0.0, 0.2]);
+        let mut sum = vec![0.0; NUM_FEATURES];
+        sum[..4].copy_from_slice(&[-0.4, -1.0, 0.6, -2.0]);
         let next = next_weights(&current, &sum, 2, 0.5);
+        assert!(next[4..].iter().all(|&w| w == 0.0));
         // 0.5 - 0.1 = 0.4 stays; 0.1 - 0.25 = -0.15 -> 0; 0 + 0.15 = 0.15; 0.2 - 0.5 = -0.3 stays.
         let want = [0.4_f32, 0.0, 0.15, -0.3];
         for (i, (got, want)) in next.iter().zip(want).enumerate() {
