@@ -72,6 +72,9 @@ pub fn parse_log(
     Ok(parse_timed_log(text, format, vocab, report)?.0)
 }
 
+/// Sessions and, when the log has timestamps, each session's time in days.
+pub type TimedLog = (Vec<Vec<u32>>, Option<Vec<f64>>);
+
 /// As [`parse_log`], with each session's time in days (its last event's timestamp / 86,400)
 /// when the format has timestamps (JSON Lines), `None` for a text log.
 pub fn parse_timed_log(
@@ -79,7 +82,7 @@ pub fn parse_timed_log(
     format: LogFormat,
     vocab: &mut Vocabulary,
     report: &mut LineReport,
-) -> Result<(Vec<Vec<u32>>, Option<Vec<f64>>), InputError> {
+) -> Result<TimedLog, InputError> {
     let (sessions, times) = match format {
         LogFormat::Text => (parse_text(text, vocab, report)?, None),
         LogFormat::JsonLines => {
