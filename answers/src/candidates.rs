@@ -13,7 +13,9 @@ use shop_personalizer::catalog::AttributeKey;
 use crate::covisit::co_visitation;
 use crate::embedding::cooccurrence_embeddings;
 use crate::next_item::{next_item_embeddings, NextItemConfig};
+use crate::recency::{weighted_popularity, Recency};
 use crate::transitions::next_shares;
+use crate::two_hop::{own_slots, two_hop_lists};
 use crate::vmis::{vmis_neighbours, VmisConfig};
 
 /// Raw co-visitation weights made better embeddings than PPMI on the validation split.
@@ -68,6 +70,8 @@ pub struct ServerConfig {
     pub embedding_source: EmbeddingSource,
     pub seed: u64,
     pub source: NeighbourSource,
+    /// Recency weighting of the popularity and co-visitation counts (default off: plain counts).
+    pub recency: Recency,
 }
 
 impl Default for ServerConfig {
@@ -88,61 +92,9 @@ impl Default for ServerConfig {
             embedding_source: EmbeddingSource::CoOccurrence,
             seed: 7,
             source: NeighbourSource::CoVisitation,
+            recency: Recency::default(),
         }
     }
-}
-
-/// Slots of an answer an item's own neighbours may fill.
-fn own_slots(config: &ServerConfig) -> usize {
-    if config.two_hop_fill {
-        config.candidates.saturating_sub(config.two_hop_reserve)
-    } else {
-        config.candidates
-    }
-}
-
-/// Per item whose own neighbours leave slots free, its two-hop neighbours (the neighbours of its
-/// neighbours, scored by the sum of the two scores' products), best first, at most as many as
-/// there are free slots; empty lists for the others.
-fn two_hop_lists(neighbours: &[Vec<(u32, f32)>], config: &ServerConfig) -> Vec<Vec<(u32, f32)>> {
-    let slots = own_slots(config);
-    let mut scores = vec![0.0f32; neighbours.len()];
-    // `taken[m] == a + 1`: m is a or one of a's own neighbours in the answer about a.
-    let mut taken = vec![0u32; neighbours.len()];
-    let mut touched: Vec<u32> = Vec::new();
-    let mut hops: Vec<(u32, f32)> = Vec::new();
-    let mut lists = vec![Vec::new(); neighbours.len()];
-    for (a, list) in neighbours.iter().enumerate() {
-        let own = &list[..list.len().min(slots)];
-        let room = config.candidates.saturating_sub(own.len());
-        if room == 0 || own.is_empty() {
-            continue;
-        }
-        let stamp = a as u32 + 1;
-        taken[a] = stamp;
-        for &(n, _) in own {
-            taken[n as usize] = stamp;
-        }
-        for &(n, s1) in own {
-            for &(m, s2) in &neighbours[n as usize] {
-                if taken[m as usize] != stamp && s1 * s2 > 0.0 {
-                    if scores[m as usize] == 0.0 {
-                        touched.push(m);
-                    }
-                    scores[m as usize] += s1 * s2;
-                }
-            }
-        }
-        hops.clear();
-        hops.extend(touched.iter().map(|&m| (m, scores[m as usize])));
-        for &m in &touched {
-            scores[m as usize] = 0.0;
-        }
-        touched.clear();
-        hops.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        lists[a] = hops[..hops.len().min(room)].to_vec();
-    }
-    lists
 }
 
 /// Aggregate item data computed from training sessions.
@@ -194,23 +146,27 @@ impl CandidateIndex {
         let keys = (0..items as u32)
             .map(|i| categories.get(&i).map(|c| vec![AttributeKey::Category(c.clone())]).unwrap_or_default())
             .collect();
-        Self::build_with_keys(sessions, items, keys, config)
+        Self::build_with_keys(sessions, None, items, keys, config)
     }
 
-    /// As [`CandidateIndex::build`], with each item's attribute keys given (one list per item).
+    /// As [`CandidateIndex::build`], with each item's attribute keys given (one list per item)
+    /// and, for recency weighting, each session's time in the half-lives' unit (`None`: the
+    /// sessions are spread evenly over one unit in their order, [`crate::recency`]).
     pub fn build_with_keys(
         sessions: &[Vec<u32>],
+        times: Option<&[f64]>,
         items: usize,
         categories: Vec<Vec<AttributeKey>>,
         config: ServerConfig,
     ) -> Self {
-        let mut popularity = vec![0.0f32; items];
-        for &item in sessions.iter().flatten() {
-            popularity[item as usize] += 1.0;
-        }
+        let (view_weights, pair_weights) = config.recency.session_weights(sessions.len(), times);
+        let popularity = weighted_popularity(sessions, items, view_weights.as_deref());
+        // Neighbour scores are normalised by views weighted as the co-visitations are.
+        let pair_popularity =
+            (pair_weights != view_weights).then(|| weighted_popularity(sessions, items, pair_weights.as_deref()));
         let transitions =
             if config.next_column { next_shares(sessions, items, config.next_window) } else { Vec::new() };
-        let pairs = co_visitation(sessions, config.window, config.backward_weight);
+        let pairs = co_visitation(sessions, config.window, config.backward_weight, pair_weights.as_deref());
         let (embeddings, about_embeddings) = match config.embedding_source {
             EmbeddingSource::CoOccurrence => {
                 (cooccurrence_embeddings(&pairs, items, config.embedding_dim, config.seed, EMBEDDING_PPMI), Vec::new())
@@ -225,7 +181,9 @@ impl CandidateIndex {
             }
         };
         let neighbours = match config.source {
-            NeighbourSource::CoVisitation => covisitation_neighbours(&pairs, &popularity, &config),
+            NeighbourSource::CoVisitation => {
+                covisitation_neighbours(&pairs, pair_popularity.as_deref().unwrap_or(&popularity), &config)
+            }
             NeighbourSource::Vmis(vmis) => vmis_neighbours(sessions, items, &vmis, config.candidates),
         };
         drop(pairs);

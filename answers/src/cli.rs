@@ -7,6 +7,7 @@ use crate::candidates::{NeighbourSource, ServerConfig};
 use crate::catalogue::{parse_catalogue, CatalogueFormat};
 use crate::index::{IndexConfig, Inputs};
 use crate::input::{read_text, InputError, LineReport, OnBadLine};
+use crate::recency::HalfLife;
 use crate::sessions::LogFormat;
 use crate::synthetic::synthetic_log;
 use crate::vmis::VmisConfig;
@@ -33,6 +34,12 @@ options:
                                    neighbours (default 0)
   --next-column on|off             send each item answer's next column: the share of the item's
                                    views each candidate came directly after (default on)
+  --popularity-half-life H         weigh each view behind an item's popularity 2^(-age/H): an event
+                                   H old counts half (default 0: off, plain counts)
+  --covisit-half-life H            the same for co-visitations (the neighbours and embeddings);
+                                   H in days for a JSON Lines log (its timestamps), in shares of
+                                   the log for a text log (no timestamps: its sessions in order
+                                   span one unit); negative, NaN or infinite H is refused
 
 serve rebuilds from the same files on SIGHUP and swaps the index at once; it stops on SIGTERM or Ctrl-C.";
 
@@ -126,6 +133,14 @@ impl Options {
                         _ => return Err("--next-column takes on or off".to_owned()),
                     }
                 }
+                "--popularity-half-life" => {
+                    server.recency.popularity =
+                        HalfLife::parse("--popularity-half-life", &value).map_err(|e| e.to_string())?
+                }
+                "--covisit-half-life" => {
+                    server.recency.covisit =
+                        HalfLife::parse("--covisit-half-life", &value).map_err(|e| e.to_string())?
+                }
                 "--listen" => listen = value.parse().map_err(|_| format!("--listen {value}: use host:port"))?,
                 "--allowed-origin" => allowed_origins.push(value),
                 "--max-age" => max_age_seconds = number(&flag, &value)?,
@@ -218,5 +233,20 @@ mod tests {
         assert_eq!(o.index.server.two_hop_reserve, 7);
         assert!(parse("build --sessions s.txt --two-hop-fill maybe").is_err());
         assert!(parse("build --sessions s.txt --two-hop-reserve x").is_err());
+    }
+
+    #[test]
+    fn half_life_flags_default_to_off_and_refuse_bad_values_with_their_code() {
+        let o = parse("build --sessions s.txt").unwrap();
+        assert!(o.index.server.recency.is_off());
+        let o = parse("build --sessions s.txt --popularity-half-life 0.05 --covisit-half-life 2").unwrap();
+        assert_eq!(o.index.server.recency.popularity.get(), 0.05);
+        assert_eq!(o.index.server.recency.covisit.get(), 2.0);
+        for flag in ["--popularity-half-life", "--covisit-half-life"] {
+            for bad in ["-1", "NaN", "inf", "-inf", "week"] {
+                let error = parse(&format!("build --sessions s.txt {flag} {bad}")).unwrap_err();
+                assert!(error.starts_with(&format!("recency_bad_half_life: {flag} got")), "{error}");
+            }
+        }
     }
 }

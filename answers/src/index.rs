@@ -13,7 +13,7 @@ use crate::catalogue::{parse_catalogue, CatalogueFormat, Product};
 use crate::encode::{Columns, EncodedItems, ItemView};
 use crate::input::{BadLine, InputError, LineReport, OnBadLine, Vocabulary};
 use crate::search::{CatalogueSearch, SearchError};
-use crate::sessions::{parse_log, LogFormat};
+use crate::sessions::{parse_timed_log, LogFormat};
 
 /// How the index is built.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +91,7 @@ impl AnswerIndex {
         let started = Instant::now();
         let mut vocab = Vocabulary::default();
         let mut log_report = LineReport::new("session log", config.on_bad_line);
-        let sessions = parse_log(inputs.log, inputs.log_format, &mut vocab, &mut log_report)?;
+        let (sessions, times) = parse_timed_log(inputs.log, inputs.log_format, &mut vocab, &mut log_report)?;
         let mut catalogue_report = LineReport::new("catalogue", config.on_bad_line);
         let products: Vec<Product> = match inputs.catalogue {
             Some((text, format)) => parse_catalogue(text, format, &mut catalogue_report)?,
@@ -108,7 +108,8 @@ impl AnswerIndex {
                 in_stock: product.in_stock,
             });
         }
-        let candidates = CandidateIndex::build_with_keys(&sessions, vocab.len(), keys, config.server.clone());
+        let candidates =
+            CandidateIndex::build_with_keys(&sessions, times.as_deref(), vocab.len(), keys, config.server.clone());
         let search = if products.is_empty() { None } else { Some(CatalogueSearch::build(&products, &product_ids)?) };
         let mut hash = Sha256::new();
         hash.update(inputs.log.as_bytes());

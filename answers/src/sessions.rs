@@ -12,6 +12,7 @@ use serde::Deserialize;
 use shop_personalizer::catalog::validate_item_id;
 
 use crate::input::{InputError, LineReport, Vocabulary};
+use crate::recency::SECONDS_PER_DAY;
 
 /// A log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,14 +69,31 @@ pub fn parse_log(
     vocab: &mut Vocabulary,
     report: &mut LineReport,
 ) -> Result<Vec<Vec<u32>>, InputError> {
-    let sessions = match format {
-        LogFormat::Text => parse_text(text, vocab, report)?,
-        LogFormat::JsonLines => parse_events(text, vocab, report)?,
+    Ok(parse_timed_log(text, format, vocab, report)?.0)
+}
+
+/// Sessions and, when the log has timestamps, each session's time in days.
+pub type TimedLog = (Vec<Vec<u32>>, Option<Vec<f64>>);
+
+/// As [`parse_log`], with each session's time in days (its last event's timestamp / 86,400)
+/// when the format has timestamps (JSON Lines), `None` for a text log.
+pub fn parse_timed_log(
+    text: &str,
+    format: LogFormat,
+    vocab: &mut Vocabulary,
+    report: &mut LineReport,
+) -> Result<TimedLog, InputError> {
+    let (sessions, times) = match format {
+        LogFormat::Text => (parse_text(text, vocab, report)?, None),
+        LogFormat::JsonLines => {
+            let (sessions, times) = parse_events(text, vocab, report)?;
+            (sessions, Some(times))
+        }
     };
     if sessions.is_empty() {
         return Err(InputError::Empty { what: "the session log" });
     }
-    Ok(sessions)
+    Ok((sessions, times))
 }
 
 fn parse_text(text: &str, vocab: &mut Vocabulary, report: &mut LineReport) -> Result<Vec<Vec<u32>>, InputError> {
@@ -107,7 +125,9 @@ fn parse_text(text: &str, vocab: &mut Vocabulary, report: &mut LineReport) -> Re
     Ok(sessions)
 }
 
-fn parse_events(text: &str, vocab: &mut Vocabulary, report: &mut LineReport) -> Result<Vec<Vec<u32>>, InputError> {
+type TimedSessions = (Vec<Vec<u32>>, Vec<f64>);
+
+fn parse_events(text: &str, vocab: &mut Vocabulary, report: &mut LineReport) -> Result<TimedSessions, InputError> {
     // session → (first timestamp, first line, [(timestamp, line, item)])
     let mut by_session: HashMap<String, Vec<(f64, usize, u32)>> = HashMap::new();
     for (n, line) in text.lines().enumerate() {
@@ -142,7 +162,8 @@ fn parse_events(text: &str, vocab: &mut Vocabulary, report: &mut LineReport) -> 
         events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     }
     sessions.sort_by(|a, b| a[0].0.total_cmp(&b[0].0).then(a[0].1.cmp(&b[0].1)));
-    Ok(sessions.into_iter().map(|events| events.into_iter().map(|e| e.2).collect()).collect())
+    let days = sessions.iter().map(|events| events[events.len() - 1].0 / SECONDS_PER_DAY).collect();
+    Ok((sessions.into_iter().map(|events| events.into_iter().map(|e| e.2).collect()).collect(), days))
 }
 
 #[cfg(test)]
@@ -178,6 +199,10 @@ mod tests {
         let s = parse_log(log, LogFormat::JsonLines, &mut vocab, &mut report).unwrap();
         let names: Vec<Vec<&str>> = s.iter().map(|s| s.iter().map(|&i| vocab.name(i)).collect()).collect();
         assert_eq!(names, vec![vec!["x", "7"], vec!["y"]]);
+        let mut again = LineReport::new("log", OnBadLine::Skip);
+        let (_, times) = parse_timed_log(log, LogFormat::JsonLines, &mut vocab, &mut again).unwrap();
+        let expected = [11.0 / SECONDS_PER_DAY, 20.0 / SECONDS_PER_DAY];
+        assert_eq!(times.as_deref(), Some(&expected[..]), "each session at its last event, in days");
         assert_eq!(report.bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![3, 5]);
         let mut refuse = LineReport::new("log", OnBadLine::Refuse);
         let error = parse_log(log, LogFormat::JsonLines, &mut Vocabulary::default(), &mut refuse).unwrap_err();

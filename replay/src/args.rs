@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::server::{EmbeddingSource, NeighbourSource, NextItemConfig, ServerConfig, VmisConfig};
+use crate::server::{EmbeddingSource, HalfLife, NeighbourSource, NextItemConfig, ServerConfig, VmisConfig};
 use crate::ReplayError;
 
 /// Validation cases `fit` samples by default (the off-policy log keeps 20,000).
@@ -26,6 +26,10 @@ pub const USAGE: &str = "usage: replay --train FILE --test FILE [--candidates 10
 --two-hop-reserve N  with two-hop fill, slots of every answer kept for two-hop neighbours (default 0)
 --next-column on|off  the server sends each candidate's next value (the share of the answer's
              item's views it came directly after; default on)
+--popularity-half-life H  weigh each view behind the server's popularity 2^(-age/H), age in
+             shares of the training log (its sessions in order span one unit; default 0: off)
+--covisit-half-life H  the same for the server's co-visitations (neighbours, embeddings);
+             negative, NaN or infinite H is refused (recency_bad_half_life)
 --next-window N  steps after an item that count towards its next values, each 1/steps (default 1)
 --embeddings SPEC  the server's item vectors: cooc (random indexing over co-visitation) or
              next[:EPOCHS[:NEGATIVES[:SCALE[:RATE[:tied][:ri]]]]] (trained for next-item prediction)
@@ -87,6 +91,9 @@ pub struct Options {
     pub embeddings: Option<EmbeddingSource>,
     /// Co-visitation neighbours sent along with each candidate.
     pub candidate_neighbours: Option<usize>,
+    /// Recency half-lives of the server's popularity and co-visitation counts (0: off).
+    pub popularity_half_life: HalfLife,
+    pub covisit_half_life: HalfLife,
     /// Device-side rows pooled from earlier answers.
     pub pool_extra: Option<usize>,
     /// Device-side recency decay per session step.
@@ -200,6 +207,8 @@ impl Options {
             next_column: None,
             next_window: None,
             candidate_neighbours: None,
+            popularity_half_life: HalfLife::OFF,
+            covisit_half_life: HalfLife::OFF,
             pool_extra: None,
             fast_decay: None,
             off_policy: false,
@@ -269,6 +278,13 @@ impl Options {
                         "off" => Some(false),
                         _ => return Err(ReplayError::Args("--next-column takes on or off".into())),
                     }
+                }
+                "--popularity-half-life" => {
+                    o.popularity_half_life =
+                        HalfLife::parse("--popularity-half-life", &value::<String>(&flag, args.next())?)?
+                }
+                "--covisit-half-life" => {
+                    o.covisit_half_life = HalfLife::parse("--covisit-half-life", &value::<String>(&flag, args.next())?)?
                 }
                 "--next-window" => o.next_window = Some(value(&flag, args.next())?),
                 "--two-hop-reserve" => o.two_hop_reserve = Some(value(&flag, args.next())?),
@@ -356,6 +372,18 @@ mod tests {
         let o = parse("--train a --test b --two-hop-fill off --two-hop-reserve 5").unwrap();
         assert_eq!((o.two_hop_fill, o.two_hop_reserve), (Some(false), Some(5)));
         assert!(parse("--train a --test b --two-hop-fill yes").is_err());
+        let o = parse("--train a --test b").unwrap();
+        assert!(o.popularity_half_life.is_off() && o.covisit_half_life.is_off());
+        let o = parse("--train a --test b --popularity-half-life 0.05 --covisit-half-life 0.5").unwrap();
+        assert_eq!((o.popularity_half_life.get(), o.covisit_half_life.get()), (0.05, 0.5));
+        for flag in ["--popularity-half-life", "--covisit-half-life"] {
+            for bad in ["-0.5", "NaN", "inf", "-inf", "x"] {
+                match parse(&format!("--train a --test b {flag} {bad}")) {
+                    Err(ReplayError::HalfLife(e)) => assert_eq!((e.code(), e.flag), ("recency_bad_half_life", flag)),
+                    other => panic!("{flag} {bad}: {other:?}"),
+                }
+            }
+        }
         for bad in ["next:0", "next:2:x", "next:2:3:4:0.1:untied", "cooc:1", "ri", "next:1:1:0"] {
             assert!(parse(&format!("--train a --test b --embeddings {bad}")).is_err(), "{bad}");
         }

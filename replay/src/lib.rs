@@ -35,6 +35,9 @@ pub enum ReplayError {
     Empty { path: String, what: &'static str },
     #[error("{0}\n\n{usage}", usage = args::USAGE)]
     Args(String),
+    /// A refused `--popularity-half-life` or `--covisit-half-life` (code `recency_bad_half_life`).
+    #[error("{0}")]
+    HalfLife(#[from] answers::HalfLifeError),
     #[error("[{code}] {path}: {error}", code = error.code())]
     ModelFile { path: String, error: ModelFileError },
     #[error("ranking failed: {0}")]

@@ -14,7 +14,7 @@ use replay::fit::{
 };
 use replay::report::{json_line, markdown, svg_chart, validation_line, AblationRow, RunFacts, REFIT_ALL};
 use replay::run::{evaluate, evaluate_full, Setup};
-use replay::server::{Server, ServerConfig};
+use replay::server::{Recency, Server, ServerConfig};
 use replay::ReplayError;
 use shop_personalizer::rank::{Family, FamilyMask, RankParams, DEFAULT_WEIGHTS};
 
@@ -64,6 +64,7 @@ fn run(o: &Options) -> Result<(), ReplayError> {
         next_column: o.next_column.unwrap_or(defaults.next_column),
         next_window: o.next_window.unwrap_or(defaults.next_window).max(1),
         candidate_neighbours: o.candidate_neighbours.unwrap_or(defaults.candidate_neighbours),
+        recency: Recency { popularity: o.popularity_half_life, covisit: o.covisit_half_life },
         ..defaults
     };
     let params = RankParams::default();

@@ -10,7 +10,7 @@ use std::ops::Deref;
 use answers::CandidateIndex;
 use shop_personalizer::rank::{CandidateRow, CandidateSet, RankError, Ranker};
 
-pub use answers::{EmbeddingSource, NeighbourSource, NextItemConfig, ServerConfig, VmisConfig};
+pub use answers::{EmbeddingSource, HalfLife, NeighbourSource, NextItemConfig, Recency, ServerConfig, VmisConfig};
 
 use crate::data::Vocabulary;
 
