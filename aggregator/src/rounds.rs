@@ -21,13 +21,14 @@ pub fn publish(version: u64, weights: Vec<f32>, key: &SigningKey) -> StoredModel
     StoredModel { version, weights: model.weights, signed }
 }
 
-/// A next model of the ranker's dimension projected onto the ranker's monotone constraint (the
-/// weights of the features that rise with the server's placement clamped at 0 from below, with
-/// the device's own [`project_monotone`]), so a published model never breaks it, whatever the
-/// round's rule; a model of another dimension (`--dimension`) is not the ranker's and is left as
-/// it is.
+/// A model projected onto the ranker's monotone constraint (the weights of the features that
+/// rise with the server's placement clamped at 0 from below, with the device's own
+/// [`project_monotone`]), so a published model never breaks it, whatever the round's rule. The
+/// feature layouts extend one another (layout 1 is the first 90 weights of today's), so a shorter
+/// model is an older layout's and is projected on the weights it has; a longer one is not the
+/// ranker's and is left as it is.
 pub fn within_ranker_constraint(mut weights: Vec<f32>) -> Vec<f32> {
-    if weights.len() == NUM_FEATURES {
+    if weights.len() <= NUM_FEATURES {
         project_monotone(&mut weights);
     }
     weights
@@ -160,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ranker_model_is_published_within_the_monotone_constraint_and_another_dimension_as_it_is() {
+    fn a_ranker_model_is_published_within_the_monotone_constraint_and_a_longer_one_as_it_is() {
         use shop_personalizer::rank::RISES_WITH_SERVER;
         let falling = vec![-0.5_f32; NUM_FEATURES];
         let published = within_ranker_constraint(falling.clone());
@@ -171,7 +172,9 @@ mod tests {
         assert_eq!(within_ranker_constraint(vec![f32::NAN; NUM_FEATURES])[0], 0.0);
         let other = vec![-0.5_f32; NUM_FEATURES + 1];
         assert_eq!(within_ranker_constraint(other.clone()), other);
-        assert_eq!(within_ranker_constraint(vec![-1.0, -2.0]), vec![-1.0, -2.0]);
+        // Layout 1's 90 weights: the same projection on the weights it has.
+        let layout_1 = within_ranker_constraint(vec![-0.5; 90]);
+        assert_eq!(layout_1, published[..90]);
     }
 
     #[test]

@@ -12,7 +12,11 @@ use shop_personalizer::sync::{DeviceSync, ModelInstall, SharedModel, SyncConfig}
 #[tokio::test]
 async fn the_served_first_model_is_the_files_weights_and_a_device_installs_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let weights: Vec<f32> = (0..DIMENSION).map(|i| 0.75 - i as f32 * 0.5).collect();
+    // Within the ranker's monotone constraint, as `replay fit` writes them (a file's weights
+    // outside it are served projected: the config's tests).
+    let mut weights: Vec<f32> = (0..DIMENSION).map(|i| 0.75 - i as f32 * 0.5).collect();
+    shop_personalizer::rank::project_monotone(&mut weights);
+    assert!(weights.iter().any(|&w| w < 0.0), "the other weights keep their sign");
     let file = dir.path().join("model.bin");
     std::fs::write(&file, SharedModel { version: 1, weights: weights.clone() }.encode_file()).expect("write");
     let checked = aggregator::ServerConfig { initial_model: Some(file), ..settings(&dir.path().join("data")) }

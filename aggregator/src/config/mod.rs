@@ -130,7 +130,8 @@ pub struct ServerConfig {
     /// Most updates committed in one storage transaction.
     pub max_batch: usize,
     /// JSON array of initial weights; when absent, the ranker's shipped defaults if the
-    /// dimension is the ranker's, else zeros.
+    /// dimension is the ranker's, else zeros. Either file's weights are served within the
+    /// ranker's monotone constraint (`rounds::within_ranker_constraint`).
     pub initial_weights: Option<PathBuf>,
     /// A model file (`replay fit --out`) whose weights the first shared model serves, signed with
     /// this server's key; its dimension must be `dimension`.
@@ -323,6 +324,9 @@ impl ServerConfig {
             (None, None) if self.dimension == NUM_FEATURES => DEFAULT_WEIGHTS.to_vec(),
             (None, None) => vec![0.0; self.dimension],
         };
+        // Devices project any weights they are given; the first model is served as they use it,
+        // so the leader's first step starts inside the constraint its later ones keep.
+        let initial_weights = crate::rounds::within_ranker_constraint(initial_weights);
         let noise = match (self.lift_role, &self.lift_helper_url, &self.lift_report.noise) {
             (None, None, noise) => noise.clone(),
             (Some(_), Some(url), NoiseMode::Distributed { min_cohort } | NoiseMode::SharedSums { min_cohort, .. }) => {

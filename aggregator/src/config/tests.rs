@@ -183,7 +183,11 @@ fn an_initial_model_file_sets_the_first_weights_and_each_bad_file_names_its_code
     let weights: Vec<f32> = (0..NUM_FEATURES).map(|i| i as f32 / 10.0 - 2.0).collect();
     let good = write("good.bin", &SharedModel { version: 1, weights: weights.clone() }.encode_file());
     let config = ServerConfig::from_args(args(&["--initial-model", good.to_str().expect("utf-8")])).expect("parses");
-    assert_eq!(config.clone().check().expect("valid").initial_weights, weights);
+    // Served as devices use them: the monotone weights below 0 (the server's score, its log and
+    // its rank among them) clamped at 0, the rest as the file has them.
+    let served = crate::rounds::within_ranker_constraint(weights.clone());
+    assert!(served[..3] == [0.0; 3] && weights[..3].iter().all(|&w| w < 0.0) && served[3] == weights[3]);
+    assert_eq!(config.clone().check().expect("valid").initial_weights, served);
     let both = ServerConfig { initial_weights: Some(good.clone()), ..config };
     assert_eq!(both.check(), Err(ConfigError::TwoInitialModels));
 
