@@ -57,10 +57,17 @@ export async function openShop(storefront, hash = "") {
   return { context, page, problems };
 }
 
-/** A page of `context` on the storefront, ready, its console lines pushed to `lines`. */
+/** A page of `context` on the storefront, ready, its console lines and failed responses (status ≥ 400, with their path) pushed to `lines`. */
 export async function openLoggedPage(storefront, context, lines) {
   const page = await context.newPage();
   page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
+  // The console says only "the server responded with a status of 409"; this names the request.
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      const { pathname } = new URL(response.url());
+      lines.push(`response: ${response.status()} ${response.request().method()} ${pathname}`);
+    }
+  });
   await page.goto(`${storefront.url}/www/?allow-automation`);
   await page.waitForSelector("body[data-ready=true]");
   return page;
