@@ -11,10 +11,12 @@ use shop_personalizer::sync::lift_wire::{LiftReportMessage, LIFT_HEADER_LEN};
 
 use super::{ApiError, AppState};
 use crate::lift::{admit_lift, lift_answer, LiftError};
+use crate::lift_ingest::LiftIngestError;
 use crate::store::LiftEntry;
 
 /// Validates a lift report (size, layout, version, configuration, values) and adds it to its
-/// bucket's sums: `202 {"status":"accepted"}` once committed; refusals store nothing.
+/// bucket's sums: `202 {"status":"accepted"}` once committed, `200 {"status":"alreadyReceived"}`
+/// for a resend of one already counted (counted once); refusals store nothing.
 pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if app.shares.is_some() {
         return Err(ApiError::WrongRole("plain lift reports (this server sums shares: POST /v1/lift-shares)"));
@@ -30,8 +32,16 @@ pub async fn post_lift_report(State(app): State<AppState>, request: Request) -> 
         nonce: message.nonce,
         values: report.values,
     };
-    app.lift.add(entry).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response())
+    match app.lift.add(entry).await {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response()),
+        // Idempotent as updates are: a device resends a report whose answer it never saw (its
+        // page closed with the request in flight); the first copy counted, this one changes
+        // nothing and is not an error (no 409 in the shopper's console).
+        Err(LiftIngestError::Replayed) => {
+            Ok((StatusCode::OK, Json(json!({ "status": "alreadyReceived" }))).into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
