@@ -18,7 +18,6 @@ let glue = readFileSync(gluePath, "utf8");
 const snippetImport =
   /^import (?:\{([^}]*)\}|\* as ([A-Za-z_$][\w$]*)) from ["'](\.\/snippets\/[^"']+)["'];?\n/gm;
 const moduleNames = new Map();
-let folded = 0;
 function foldOnce(path) {
   if (moduleNames.has(path)) return { name: moduleNames.get(path), code: "" };
   const code = readFileSync(join(dir, path), "utf8");
@@ -29,7 +28,6 @@ function foldOnce(path) {
   }
   const name = `__foldedSnippet${moduleNames.size}`;
   moduleNames.set(path, name);
-  folded += 1;
   const body = code.replace(/^export /gm, "");
   const from = path.replace(/snippets\/[^/]+\//, "snippets/");
   return { name, code: `// Folded from ${from}\nconst ${name} = (() => {\n${body}\nreturn { ${exported.join(", ")} };\n})();\n` };
@@ -46,4 +44,4 @@ glue = glue.replace(snippetImport, (_, names, namespace, path) => {
 if (/from ["']\.\/snippets\//.test(glue)) throw new Error("fold-snippets: an import of a snippet is left");
 writeFileSync(gluePath, glue);
 if (existsSync(join(dir, "snippets"))) rmSync(join(dir, "snippets"), { recursive: true });
-console.log(`fold-snippets: ${folded} snippet(s) folded into ${glueName}`);
+console.log(`fold-snippets: ${moduleNames.size} snippet(s) folded into ${glueName}`);
